@@ -1,0 +1,144 @@
+/**
+ * The parsed haved.conf (keepalived.conf syntax). Produced by src/config/, consumed by src/ha/.
+ * Durations are in milliseconds. `where` is "file:line" of the block or keyword, for messages.
+ */
+export interface HavedConfig {
+  global: GlobalDefs;
+  scripts: Map<string, VrrpScript>;
+  instances: VrrpInstance[];
+  syncGroups: SyncGroup[];
+  virtualServers: VirtualServer[];
+  /** Non-fatal findings (unknown keywords, keepalived deviations honoured), each with file:line. */
+  warnings: string[];
+}
+
+export interface GlobalDefs {
+  routerId: string | null;
+  mcastGroup4: string; // vrrp_mcast_group4, default 224.0.0.18
+  advertPort: number; // haved extension `vrrp_udp_port`: UDP port of the adverts, default 112
+  garpMasterDelayMs: number; // vrrp_garp_master_delay, default 5000
+  garpMasterRepeat: number; // default 5
+  garpMasterRefreshMs: number; // default 0
+  garpMasterRefreshRepeat: number; // default 1
+  scriptUser: string | null;
+  enableScriptSecurity: boolean;
+  notificationEmail: string[];
+  notificationEmailFrom: string | null;
+  smtpServer: string | null;
+  where: string;
+}
+
+export type InitialState = 'MASTER' | 'BACKUP';
+
+export interface VirtualAddress {
+  address: string; // IPv4 dotted quad
+  prefix: number; // default 32
+  dev: string | null; // default: the instance interface
+  brd: string | null;
+  scope: string | null;
+  label: string | null;
+  where: string;
+}
+
+export interface TrackScriptRef { name: string; weight: number | null; reverse: boolean; where: string }
+export interface TrackInterfaceRef { name: string; weight: number; reverse: boolean; where: string }
+
+export interface NotifyCommand {
+  /** argv as keepalived would split the quoted string; the first element is the program. */
+  argv: string[];
+  user: string | null;
+  where: string;
+}
+
+export interface Authentication {
+  type: 'PASS' | 'AH' | 'HMAC';
+  /** PASS: the password truncated to 8 characters (keepalived's rule); HMAC: the shared key. */
+  secret: string;
+  where: string;
+}
+
+export interface VrrpInstance {
+  name: string;
+  state: InitialState;
+  interface: string;
+  virtualRouterId: number; // 1..255
+  priority: number; // 1..255
+  advertIntMs: number; // sub-second allowed
+  nopreempt: boolean;
+  preemptDelayMs: number;
+  authentication: Authentication | null;
+  virtualIpAddresses: VirtualAddress[];
+  unicastSrcIp: string | null;
+  unicastPeers: string[];
+  mcastSrcIp: string | null;
+  trackScripts: TrackScriptRef[];
+  trackInterfaces: TrackInterfaceRef[];
+  notify: NotifyCommand | null;
+  notifyMaster: NotifyCommand | null;
+  notifyBackup: NotifyCommand | null;
+  notifyFault: NotifyCommand | null;
+  notifyStop: NotifyCommand | null;
+  garpMasterDelayMs: number;
+  garpMasterRepeat: number;
+  garpMasterRefreshMs: number;
+  /** haved: preempt only inside this cron window (node-cron syntax), null = any time. */
+  preemptSchedule: string | null;
+  where: string;
+}
+
+export interface VrrpScript {
+  name: string;
+  script: string[]; // argv
+  intervalMs: number; // default 1000
+  timeoutMs: number; // default = interval
+  weight: number; // default 0, -253..253
+  rise: number; // default 1
+  fall: number; // default 1
+  user: string | null;
+  where: string;
+}
+
+export interface SyncGroup {
+  name: string;
+  members: string[]; // instance names
+  notify: NotifyCommand | null;
+  notifyMaster: NotifyCommand | null;
+  notifyBackup: NotifyCommand | null;
+  notifyFault: NotifyCommand | null;
+  notifyStop: NotifyCommand | null;
+  where: string;
+}
+
+export type CheckKind = 'TCP_CHECK' | 'MEMCACHE_CHECK';
+
+export interface HealthCheck {
+  kind: CheckKind;
+  connectIp: string | null; // default: the real_server address
+  connectPort: number | null; // default: the real_server port
+  bindTo: string | null;
+  connectTimeoutMs: number; // default 5000
+  retry: number; // TCP default 1; nb_get_retry accepted as an alias (seeds)
+  delayBeforeRetryMs: number; // default 1000
+  delayLoopMs: number; // inherited from real/virtual server
+  where: string;
+}
+
+export interface RealServer {
+  address: string;
+  port: number;
+  weight: number;
+  notifyUp: NotifyCommand | null;
+  notifyDown: NotifyCommand | null;
+  checks: HealthCheck[];
+  where: string;
+}
+
+export interface VirtualServer {
+  address: string;
+  port: number;
+  delayLoopMs: number; // default 60000
+  protocol: 'TCP' | 'UDP';
+  sorryServer: { address: string; port: number } | null;
+  realServers: RealServer[];
+  where: string;
+}

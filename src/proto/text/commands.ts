@@ -1,0 +1,61 @@
+/**
+ * Messages produced by the memcached text-protocol parser (src/proto/text/parser.ts).
+ * Keys and values are Buffers (bytes, not strings). A value Buffer may be a view into the
+ * parser's read buffer: consumers must copy it before the next push().
+ */
+export type StoreOp = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas';
+export type GetOp = 'get' | 'gets' | 'gat' | 'gats';
+
+export interface StoreCommand {
+  kind: 'store';
+  op: StoreOp;
+  key: Buffer;
+  flags: number; // uint32
+  exptime: number; // as sent: 0, relative seconds, absolute unix time, or negative
+  cas: bigint; // only for op 'cas', else 0n
+  noreply: boolean;
+  data: Buffer;
+}
+
+/** A storage command whose value exceeds the item size limit: the data block was swallowed. */
+export interface TooLargeCommand {
+  kind: 'too_large';
+  op: StoreOp;
+  key: Buffer;
+  noreply: boolean;
+}
+
+export interface GetCommand {
+  kind: 'get';
+  op: GetOp;
+  keys: Buffer[];
+  exptime: number; // gat/gats only, else 0
+}
+
+export interface DeleteCommand { kind: 'delete'; key: Buffer; noreply: boolean }
+export interface ArithCommand { kind: 'arith'; op: 'incr' | 'decr'; key: Buffer; delta: bigint; noreply: boolean }
+export interface TouchCommand { kind: 'touch'; key: Buffer; exptime: number; noreply: boolean }
+export interface FlushCommand { kind: 'flush_all'; delay: number; noreply: boolean }
+export interface VersionCommand { kind: 'version' }
+export interface VerbosityCommand { kind: 'verbosity'; level: number; noreply: boolean }
+export interface QuitCommand { kind: 'quit' }
+export interface ShutdownCommand { kind: 'shutdown'; graceful: boolean }
+/** `stats` with its arguments (e.g. ['items'], ['cachedump','1','10'], [] for plain stats). */
+export interface StatsCommand { kind: 'stats'; args: string[] }
+/** Any other command line the server may implement (meta, admin); `line` is without \r\n. */
+export interface OtherCommand { kind: 'other'; name: string; tokens: string[]; line: Buffer; data?: Buffer }
+
+/**
+ * The parser already knows the exact reply for a malformed request (memcached's error strings).
+ * `reply` includes the trailing \r\n; empty when noreply suppressed it. `close` asks the server to
+ * close the connection after writing it.
+ */
+export interface ProtocolError { kind: 'error'; reply: Buffer; close: boolean }
+
+/** Close the connection without a reply (HTTP request line, over-long line without \n). */
+export interface CloseCommand { kind: 'close'; reason: string }
+
+export type TextCommand =
+  | StoreCommand | TooLargeCommand | GetCommand | DeleteCommand | ArithCommand | TouchCommand
+  | FlushCommand | VersionCommand | VerbosityCommand | QuitCommand | ShutdownCommand | StatsCommand
+  | OtherCommand | ProtocolError | CloseCommand;

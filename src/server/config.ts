@@ -1,0 +1,70 @@
+/** Everything repcache's command line configures (memcached's flags and defaults). */
+export interface ServerConfig {
+  port: number; // -p, 0 = no TCP
+  udpPort: number; // -U, 0 = off
+  unixSocket: string | null; // -s
+  unixMask: number; // -a (octal)
+  listen: string[]; // -l, comma separated; [] = all interfaces
+  memoryLimitMB: number; // -m
+  evictions: boolean; // false with -M
+  maxConnections: number; // -c
+  verbosity: number; // -v count
+  growthFactor: number; // -f
+  minChunk: number; // -n (chunk_size)
+  pageSize: number; // -I bytes (max item size and slab page size)
+  slabChunkMax: number; // -o slab_chunk_max, default pageSize/2
+  threads: number; // -t
+  reqsPerEvent: number; // -R
+  casEnabled: boolean; // false with -C
+  backlog: number; // -b
+  protocol: 'auto' | 'ascii' | 'binary'; // -B
+  shutdownEnabled: boolean; // -A
+  flushEnabled: boolean; // false with -F
+  dumpEnabled: boolean; // false with --disable-dumping
+  largePages: boolean; // -L
+  trackSizes: boolean; // -o track_sizes
+  lruCrawler: boolean; // -o lru_crawler (default on)
+  hashPower: number; // -o hashpower
+  idleTimeout: number; // -o idle_timeout
+  statKeyPrefix: string; // -D
+  detailEnabled: boolean;
+  user: string | null; // -u
+  daemonize: boolean; // -d
+  pidFile: string | null; // -P
+  extended: Record<string, string | true>; // every -o option as given
+}
+
+export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
+  port: 11211,
+  udpPort: 0,
+  unixSocket: null,
+  unixMask: 0o700,
+  listen: [],
+  memoryLimitMB: 64,
+  evictions: true,
+  maxConnections: 1024,
+  verbosity: 0,
+  growthFactor: 1.25,
+  minChunk: 48,
+  pageSize: 1024 * 1024,
+  slabChunkMax: 512 * 1024,
+  threads: 4,
+  reqsPerEvent: 20,
+  casEnabled: true,
+  backlog: 1024,
+  protocol: 'auto',
+  shutdownEnabled: false,
+  flushEnabled: true,
+  dumpEnabled: true,
+  largePages: false,
+  trackSizes: false,
+  lruCrawler: true,
+  hashPower: 0,
+  idleTimeout: 0,
+  statKeyPrefix: ':',
+  detailEnabled: false,
+  user: null,
+  daemonize: false,
+  pidFile: null,
+  extended: {},
+});
