@@ -1,0 +1,148 @@
+import { createSocket } from 'node:dgram';
+import { connect, type Socket } from 'node:net';
+
+/** What ends a read: an exact suffix of everything read so far, a pattern, or a predicate. */
+export type Terminator = string | RegExp | ((received: string) => boolean);
+
+/**
+ * A raw-socket memcached client for tests: send exact bytes, read exact bytes.
+ * Replies are returned as latin1 strings so every byte maps to one character.
+ */
+export class McClient {
+  readonly socket: Socket;
+  #buf = '';
+  #closed = false;
+  #waiters: (() => void)[] = [];
+  readonly closed: Promise<void>;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => { this.#buf += d.toString('latin1'); this.#wake(); });
+    socket.on('error', () => { /* surfaced as close */ });
+    this.closed = new Promise((res) => socket.once('close', () => { this.#closed = true; this.#wake(); res(); }));
+  }
+
+  static connect(port: number, host = '127.0.0.1', timeoutMs = 5000): Promise<McClient> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ port, host });
+      const t = setTimeout(() => { s.destroy(); reject(new Error(`connect ${host}:${port} timed out`)); }, timeoutMs);
+      s.once('connect', () => { clearTimeout(t); s.removeAllListeners('error'); resolve(new McClient(s)); });
+      s.once('error', (e) => { clearTimeout(t); reject(e); });
+    });
+  }
+
+  get isClosed(): boolean { return this.#closed; }
+
+  /** Bytes received and not yet consumed by a read. */
+  get buffered(): string { return this.#buf; }
+
+  send(data: string | Buffer): void {
+    this.socket.write(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
+  }
+
+  /** Sends data, then reads until `until` (default: the reply ends in \r\n). */
+  async request(data: string | Buffer, until: Terminator = '\r\n', timeoutMs = 3000): Promise<string> {
+    this.send(data);
+    return this.readUntil(until, timeoutMs);
+  }
+
+  /** Reads until the terminator matches everything received so far; consumes and returns it all. */
+  async readUntil(until: Terminator, timeoutMs = 3000): Promise<string> {
+    const done = typeof until === 'string' ? (s: string) => s.endsWith(until)
+      : until instanceof RegExp ? (s: string) => until.test(s) : until;
+    const deadline = Date.now() + timeoutMs;
+    while (!done(this.#buf)) {
+      if (this.#closed) throw new Error(`connection closed while waiting; got ${JSON.stringify(this.#buf)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms; got ${JSON.stringify(this.#buf)}`);
+      await this.#wait(left);
+    }
+    return this.take();
+  }
+
+  /** Reads until nothing new arrives for idleMs (or the peer closes); returns everything received. */
+  async readIdle(idleMs = 100, maxMs = 3000): Promise<string> {
+    const deadline = Date.now() + maxMs;
+    for (;;) {
+      const before = this.#buf.length;
+      await this.#wait(Math.min(idleMs, Math.max(0, deadline - Date.now())));
+      if (this.#buf.length === before || this.#closed || Date.now() >= deadline) return this.take();
+    }
+  }
+
+  /** Returns and clears what has been received. */
+  take(): string {
+    const s = this.#buf;
+    this.#buf = '';
+    return s;
+  }
+
+  /** Resolves when the server closes the connection; rejects after timeoutMs. */
+  async waitClosed(timeoutMs = 3000): Promise<void> {
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.closed,
+      new Promise((_, rej) => { t = setTimeout(() => rej(new Error('connection still open')), timeoutMs); }),
+    ]).finally(() => clearTimeout(t));
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise((res) => {
+      const t = setTimeout(() => { this.#waiters = this.#waiters.filter((f) => f !== done); res(); }, ms);
+      const done = () => { clearTimeout(t); res(); };
+      this.#waiters.push(done);
+    });
+  }
+}
+
+/** Connects, sends one request, reads until the terminator, closes. */
+export async function mcRequest(port: number, data: string | Buffer, until: Terminator = '\r\n', host = '127.0.0.1'): Promise<string> {
+  const c = await McClient.connect(port, host);
+  try {
+    return await c.request(data, until);
+  } finally {
+    c.close();
+  }
+}
+
+/** memcached's UDP frame: request id, sequence number, datagram count, reserved; then the ASCII request. */
+export function udpFrame(requestId: number, payload: string | Buffer, seq = 0, total = 1): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt16BE(requestId, 0);
+  head.writeUInt16BE(seq, 2);
+  head.writeUInt16BE(total, 4);
+  return Buffer.concat([head, typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload]);
+}
+
+export interface UdpReply { requestId: number; seq: number; total: number; body: string }
+
+/**
+ * Sends one UDP request and collects reply datagrams until all `total` have arrived
+ * (or idleMs passes without a datagram). Returns them ordered by sequence number.
+ */
+export function udpRequest(port: number, payload: string | Buffer, requestId = 1, idleMs = 300, host = '127.0.0.1'): Promise<UdpReply[]> {
+  return new Promise((resolve, reject) => {
+    const sock = createSocket('udp4');
+    const got: UdpReply[] = [];
+    let timer: NodeJS.Timeout;
+    const finish = () => { clearTimeout(timer); sock.close(); resolve(got.sort((a, b) => a.seq - b.seq)); };
+    const arm = () => { clearTimeout(timer); timer = setTimeout(finish, idleMs); };
+    sock.on('message', (msg) => {
+      got.push({ requestId: msg.readUInt16BE(0), seq: msg.readUInt16BE(2), total: msg.readUInt16BE(4), body: msg.subarray(8).toString('latin1') });
+      if (got.length >= got[0].total) finish(); else arm();
+    });
+    sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
+    sock.send(udpFrame(requestId, payload), port, host, (err) => { if (err) { sock.close(); reject(err); } else arm(); });
+  });
+}
