@@ -1,1 +1,168 @@
-console.log("hello", process.version)
+/**
+ * bin/repcache: parse memcached's flags, optionally daemonize, start the cache server,
+ * write the pid file, drop root privileges, and exit 0 on SIGTERM/SIGINT or `shutdown`.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createLogger } from '../log.ts';
+import { CacheServer } from '../server/cache-server.ts';
+import {
+  EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, UsageError, VERSION_LINE, parseRepcacheArgs, usage,
+  type RepcacheOptions,
+} from './repcache-options.ts';
+
+const DAEMON_CHILD_ENV = 'REPCACHE_DAEMON_CHILD';
+
+class StartupError extends Error {
+  override name = 'StartupError';
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}
+
+interface DaemonMessage { type: 'ready' | 'error'; message?: string; exitCode?: number }
+
+function lookupUser(name: string): { uid: number; gid: number } | null {
+  let passwd = '';
+  try { passwd = readFileSync('/etc/passwd', 'utf8'); } catch { return null; }
+  for (const line of passwd.split('\n')) {
+    const f = line.split(':');
+    if (f[0] === name && f.length >= 4) return { uid: Number(f[2]), gid: Number(f[3]) };
+    if (/^\d+$/.test(name) && f[2] === name) return { uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  return null;
+}
+
+/** memcached refuses to run as root without -u; the user is checked before binding, switched to after. */
+function checkUser(opts: RepcacheOptions): { uid: number; gid: number; name: string } | null {
+  if (process.getuid?.() !== 0) return null;
+  const name = opts.config.user;
+  if (!name) throw new StartupError("can't run as root without the -u switch", EX_USAGE);
+  const user = lookupUser(name);
+  if (!user) throw new StartupError(`can't find the user ${name} to switch to`, EX_NOUSER);
+  return { ...user, name };
+}
+
+function dropPrivileges(user: { uid: number; gid: number; name: string }): void {
+  try {
+    if (user.uid === 0) return;
+    process.setgroups?.([user.gid]);
+    process.setgid!(user.gid);
+    process.setuid!(user.uid);
+  } catch (err) {
+    throw new StartupError(`failed to assume identity of user ${user.name}: ${(err as Error).message}`, EX_OSERR);
+  }
+}
+
+function describeListenError(opts: RepcacheOptions, err: NodeJS.ErrnoException): string {
+  const where = opts.config.unixSocket ? `UNIX socket: ${opts.config.unixSocket}` : `one of interface(s) ${opts.config.listen.join(',') || '*'} port ${opts.config.port}`;
+  return `failed to listen on ${where}: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim();
+}
+
+/** Parent side of -d: re-spawn detached with stdio on /dev/null, wait for the child to listen or fail. */
+function daemonize(argv: readonly string[]): Promise<number> {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+  });
+  return new Promise((resolve) => {
+    const done = (code: number, message?: string) => {
+      if (message) process.stderr.write(`${message}\n`);
+      child.removeAllListeners();
+      if (child.connected) child.disconnect();
+      child.unref();
+      resolve(code);
+    };
+    child.on('message', (m: DaemonMessage) => (m.type === 'ready' ? done(0) : done(m.exitCode ?? 1, m.message)));
+    child.on('exit', (code, signal) => done(code || 1, `repcache: daemon exited (${signal ?? code}) before it was ready`));
+    child.on('error', (err) => done(EX_OSERR, `repcache: cannot start the daemon: ${err.message}`));
+  });
+}
+
+async function run(opts: RepcacheOptions): Promise<void> {
+  const { config } = opts;
+  const user = checkUser(opts);
+  const level = config.verbosity >= 3 ? 'trace' : config.verbosity === 2 ? 'debug' : config.verbosity === 1 ? 'info' : 'warn';
+  const logger = createLogger('repcache', level);
+  const server = new CacheServer(config, { logger });
+  try {
+    await server.listen();
+  } catch (err) {
+    throw new StartupError(describeListenError(opts, err as NodeJS.ErrnoException), EX_OSERR);
+  }
+
+  let pidFileWritten = false;
+  if (config.pidFile) {
+    try {
+      writeFileSync(config.pidFile, `${process.pid}\n`);
+      pidFileWritten = true;
+    } catch (err) {
+      await server.close();
+      throw new StartupError(`Could not open the pid file ${config.pidFile} for writing: ${(err as Error).message}`, EX_OSERR);
+    }
+  }
+  const removePidFile = () => {
+    if (!pidFileWritten) return;
+    pidFileWritten = false;
+    try { unlinkSync(config.pidFile!); } catch { /* already gone or no longer ours to remove */ }
+  };
+  process.once('exit', removePidFile);
+  if (user) dropPrivileges(user);
+
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ why }, 'shutting down');
+    const force = setTimeout(() => process.exit(0), 5000);
+    force.unref();
+    void server.close().finally(() => { removePidFile(); process.exit(0); });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => { /* a daemon ignores its terminal hanging up */ });
+  server.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));
+  logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB }, 'repcache ready');
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const isDaemonChild = process.env[DAEMON_CHILD_ENV] === '1' && typeof process.send === 'function';
+  const tell = (m: DaemonMessage) => new Promise<void>((resolve) => {
+    if (!isDaemonChild || !process.connected) return resolve();
+    process.send!(m, () => { if (process.connected) process.disconnect(); resolve(); });
+  });
+  let opts: RepcacheOptions;
+  try {
+    opts = parseRepcacheArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    await tell({ type: 'error', message: err.message, exitCode: err.exitCode });
+    process.stderr.write(`${err.message}\n`);
+    process.exitCode = err.exitCode;
+    return;
+  }
+  if (opts.action === 'help') { process.stdout.write(usage()); return; }
+  if (opts.action === 'version') { process.stdout.write(`${VERSION_LINE}\n`); return; }
+  if (opts.action === 'license') { process.stdout.write(LICENSE); return; }
+  for (const w of opts.warnings) process.stderr.write(`${w}\n`);
+
+  if (opts.config.daemonize && !isDaemonChild) {
+    process.exitCode = await daemonize(argv);
+    return;
+  }
+  try {
+    await run(opts);
+    await tell({ type: 'ready' });
+  } catch (err) {
+    const code = err instanceof StartupError ? err.exitCode : 1;
+    const message = err instanceof StartupError ? err.message : `repcache: ${(err as Error).stack ?? err}`;
+    await tell({ type: 'error', message, exitCode: code });
+    process.stderr.write(`${message}\n`);
+    process.exit(code);
+  }
+}
+
+await main(process.argv.slice(2));

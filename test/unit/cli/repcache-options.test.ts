@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { defaultServerConfig } from '../../../src/server/config.ts';
+import { parseItemSize, parseRepcacheArgs, UsageError, usage, VERSION_LINE } from '../../../src/cli/repcache-options.ts';
+
+const parse = (...argv: string[]) => parseRepcacheArgs(argv);
+function failure(...argv: string[]): { message: string; exitCode: number } {
+  try {
+    parse(...argv);
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return { message: (err as UsageError).message, exitCode: (err as UsageError).exitCode };
+  }
+  throw new Error(`expected ${argv.join(' ')} to fail`);
+}
+
+describe('repcache options: defaults', () => {
+  it('no flags give memcached 1.6 defaults', () => {
+    const o = parse();
+    expect(o.action).toBe('run');
+    expect(o.config).toEqual({ ...defaultServerConfig, listen: [], extended: {} });
+    expect(o.config.port).toBe(11211);
+    expect(o.config.udpPort).toBe(0);
+    expect(o.config.memoryLimitMB).toBe(64);
+    expect(o.config.maxConnections).toBe(1024);
+    expect(o.config.growthFactor).toBe(1.25);
+    expect(o.config.minChunk).toBe(48);
+    expect(o.config.pageSize).toBe(1024 * 1024);
+    expect(o.replication).toEqual({ peers: [], port: 11212 });
+  });
+
+  it('does not mutate the shared defaults', () => {
+    parse('-l', '127.0.0.1', '-o', 'track_sizes');
+    expect(defaultServerConfig.listen).toEqual([]);
+    expect(defaultServerConfig.extended).toEqual({});
+  });
+});
+
+describe('repcache options: getopt forms', () => {
+  it('separate and attached values', () => {
+    expect(parse('-m', '128').config.memoryLimitMB).toBe(128);
+    expect(parse('-m128').config.memoryLimitMB).toBe(128);
+  });
+
+  it('long forms with = and with a separate value, and unique prefixes', () => {
+    expect(parse('--port=1234').config.port).toBe(1234);
+    expect(parse('--memory-limit', '32').config.memoryLimitMB).toBe(32);
+    expect(parse('--conn=10').config.maxConnections).toBe(10);
+    expect(parse('--disable-dumping').config.dumpEnabled).toBe(false);
+  });
+
+  it('bundled short flags', () => {
+    expect(parse('-vv').config.verbosity).toBe(2);
+    expect(parse('-vvv').config.verbosity).toBe(3);
+    expect(parse('-v', '-v').config.verbosity).toBe(2);
+    const o = parse('-dM');
+    expect(o.config.daemonize).toBe(true);
+    expect(o.config.evictions).toBe(false);
+    expect(parse('-dp5000').config.port).toBe(5000);
+  });
+
+  it('the seeds\' command line', () => {
+    const o = parse('-d', '-m', '128', '-u', 'root', '-l', '127.0.0.1', '-p', '11211', '-c', '256', '-P', '/tmp/x.pid');
+    expect(o.config).toMatchObject({ daemonize: true, memoryLimitMB: 128, user: 'root', listen: ['127.0.0.1'], port: 11211, maxConnections: 256, pidFile: '/tmp/x.pid' });
+  });
+
+  it('every memcached flag maps onto the config', () => {
+    const o = parse('-U', '11300', '-s', '/tmp/s', '-a', '0755', '-A', '-f', '1.5', '-n', '64', '-t', '2', '-R', '5', '-C',
+      '-b', '50', '-B', 'ascii', '-I', '2m', '-m', '16', '-F', '-L', '-D', '#', '-k', '-r', '-W');
+    expect(o.config).toMatchObject({ udpPort: 11300, unixSocket: '/tmp/s', unixMask: 0o755, shutdownEnabled: true, growthFactor: 1.5,
+      minChunk: 64, threads: 2, reqsPerEvent: 5, casEnabled: false, backlog: 50, protocol: 'ascii', pageSize: 2 * 1024 * 1024,
+      memoryLimitMB: 16, flushEnabled: false, largePages: true, statKeyPrefix: '#', detailEnabled: true });
+  });
+
+  it('-l takes comma lists and repeats', () => {
+    expect(parse('-l', '127.0.0.1,::1', '-l', '127.0.0.2').config.listen).toEqual(['127.0.0.1', '::1', '127.0.0.2']);
+  });
+
+  it('-I sizes', () => {
+    expect(parseItemSize('1k')).toBe(1024);
+    expect(parseItemSize('1024m')).toBe(1024 ** 3);
+    expect(parseItemSize('4M')).toBe(4 * 1024 ** 2);
+    expect(parseItemSize('524288')).toBe(524288);
+    expect(parse('-I', '1024m', '-m', '4096').config.pageSize).toBe(1024 ** 3);
+  });
+
+  it('-o suboptions', () => {
+    const o = parse('-o', 'track_sizes,no_lru_crawler,hashpower=20,idle_timeout=30,slab_chunk_max=262144,modern,ext_path=/x:1g');
+    expect(o.config).toMatchObject({ trackSizes: true, lruCrawler: false, hashPower: 20, idleTimeout: 30, slabChunkMax: 262144 });
+    expect(o.config.extended).toMatchObject({ track_sizes: true, hashpower: '20', modern: true, ext_path: '/x:1g' });
+  });
+
+  it('replication flags -x (repeatable) and -X', () => {
+    const o = parse('-x', 'peer1', '-x', '10.0.0.2:11222', '-X', '11300');
+    expect(o.replication).toEqual({ peers: ['peer1', '10.0.0.2:11222'], port: 11300 });
+    expect(o.config.dumpEnabled).toBe(true);
+  });
+
+  it('-h, -V and -i actions', () => {
+    expect(parse('-h').action).toBe('help');
+    expect(parse('--version').action).toBe('version');
+    expect(parse('-i').action).toBe('license');
+    expect(VERSION_LINE).toBe('repcache 0.1.0 (memcached 1.6.18 compatible)');
+    expect(usage()).toContain('--memory-limit');
+  });
+
+  it('-t above 64 warns like memcached', () => {
+    expect(parse('-t', '65').warnings[0]).toMatch(/^WARNING: Setting a high number of workerthreads/);
+  });
+});
+
+describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
+  const cases: [string[], string, number][] = [
+    [['-c', '0'], 'Maximum connections must be greater than 0', 1],
+    [['-c', '-1'], 'Maximum connections must be greater than 0', 1],
+    [['-t', '0'], 'Number of threads must be greater than 0', 1],
+    [['-t', 'abc'], 'Number of threads must be greater than 0', 1],
+    [['-B', 'http'], 'Invalid value for binding protocol: http\n -- should be one of auto, binary, or ascii', 64],
+    [['-I', '2k'], 'slab_chunk_max (bytes: 524288) cannot be larger than -I (item_size_max 2048)', 64],
+    [['-I', '512'], 'Item max size cannot be less than 1024 bytes.', 64],
+    [['-I', '2000m'], 'Cannot set item size limit higher than 1/2 of memory max.', 64],
+    [['-I', '1025m', '-m', '8192'], 'Cannot set item size limit higher than a gigabyte.', 64],
+    [['-m', '1'], 'Cannot set item size limit higher than 1/2 of memory max.', 64],
+    [['-m', '0'], 'Cannot set item size limit higher than 1/2 of memory max.', 64],
+    [['-f', '0.5'], 'Factor must be greater than 1', 1],
+    [['-f', '1'], 'Factor must be greater than 1', 1],
+    [['-f', 'abc'], 'Factor must be greater than 1', 1],
+    [['-n', '0'], 'Chunk size must be greater than 0', 1],
+    [['-R', '0'], 'Number of requests per event must be greater than 0', 1],
+    [['-p', '70000'], 'ERROR: Invalid port number 70000.', 64],
+    [['-p', 'abc'], 'ERROR: Invalid port number abc.', 64],
+    [['-U', '70000'], 'ERROR: Invalid port number 70000.', 64],
+    [['-D', ''], 'No delimiter specified', 1],
+    [['-o', 'bogus'], 'Illegal suboption "bogus"', 1],
+    [['-o', 'proxy_config=x'], 'Illegal suboption "proxy_config=x"', 1],
+    [['-o', 'hashpower'], 'Missing numeric argument for hashpower', 1],
+    [['-o', 'hashpower=5'], 'Initial hashtable multiplier of 5 is too low', 1],
+    [['-o', 'hashpower=99'], 'Initial hashtable multiplier of 99 is too high\nChoose a value based on "STAT hash_power_level" from a running instance', 1],
+    [['-o', 'slab_automove=9'], 'slab_automove must be between 0 and 2', 1],
+    [['-o', 'hot_lru_pct=99'], 'hot_lru_pct must be > 1 and < 80', 1],
+    [['-o', 'hot_lru_pct=50,warm_lru_pct=50'], 'hot_lru_pct + warm_lru_pct cannot be more than 80% combined', 64],
+    [['-o', 'hash_algorithm=foo'], 'Unknown hash_algorithm option (jenkins, murmur3, xxh3)', 1],
+    [['-o', 'slab_chunk_max=2000'], '-I (item_size_max: 1048576) must be evenly divisible by slab_chunk_max (bytes: 2000)', 64],
+    [['-o', 'tail_repair_time=5'], 'Cannot set tail_repair_time to less than 10 seconds', 1],
+    [['-o', 'lru_crawler_sleep=5000000'], 'LRU crawler sleep must be between 0 and 1 second', 1],
+    [['-Q'], 'repcache: invalid option -- \'Q\'\nIllegal argument "?"', 1],
+    [['--bogus'], 'repcache: unrecognized option \'--bogus\'\nIllegal argument "?"', 1],
+    [['-p'], 'repcache: option requires an argument -- \'p\'\nIllegal argument "?"', 1],
+    [['--port'], 'repcache: option \'--port\' requires an argument\nIllegal argument "?"', 1],
+    [['--daemon=yes'], 'repcache: option \'--daemon\' doesn\'t allow an argument\nIllegal argument "?"', 1],
+  ];
+  it.each(cases)('%j', (argv, message, exitCode) => {
+    expect(failure(...argv)).toEqual({ message, exitCode });
+  });
+
+  it('other bad values still get a clear message and a non-zero code', () => {
+    for (const argv of [['-m', 'abc'], ['-I', '1g'], ['-a', '999'], ['-b', 'x'], ['-X', '0'], ['-X', 'abc'], ['-S'], ['stray']]) {
+      const f = failure(...argv);
+      expect(f.exitCode, argv.join(' ')).toBeGreaterThan(0);
+      expect(f.message.length, argv.join(' ')).toBeGreaterThan(10);
+    }
+  });
+});
