@@ -1,19 +1,28 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import { SlabStore, type Clock } from '../cache/store.ts';
+import { TickingClock } from './clock.ts';
 import type { ServerConfig } from './config.ts';
+import { Connection } from './connection.ts';
+import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
+import { OutBuffer } from './out-buffer.ts';
+import { R } from './replies.ts';
+import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
+import { serveUdp } from './udp.ts';
+
+export type { Mutation } from './dispatch.ts';
 
 export interface CacheServerDeps {
   logger: Logger;
-  /** Defaults to a real clock ticking once a second. */
+  /** Defaults to a real clock refreshed once a second. */
   clock?: Clock;
 }
 
-export interface Mutation {
-  op: string;
-  key: Buffer | null;
-  exptime?: number;
-}
+/** Items the crawler examines per second for expired entries. */
+const CRAWL_BUDGET = 20_000;
 
 /**
  * The repcache daemon's network side: TCP/UDP/unix listeners, per-connection parsing,
@@ -25,20 +34,284 @@ export class CacheServer extends EventEmitter {
   readonly config: ServerConfig;
   /** Hook for replication: called after every successful local mutation with the command and key. */
   onMutation: ((m: Mutation) => void) | null = null;
-  readonly #deps: CacheServerDeps;
+
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #ownClock: TickingClock | null;
+  readonly #counters = new ServerCounters();
+  readonly #dispatcher: Dispatcher;
+  readonly #out = new OutBuffer();
+  readonly #servers: Server[] = [];
+  readonly #udp: UdpSocket[] = [];
+  readonly #conns = new Set<Connection>();
+  readonly #statsSources: Array<() => StatList> = [];
+  #nextConnId = 1;
+  #peakConns = 0;
+  #verbosity: number;
+  #detail: PrefixStats | null;
+  #timer: NodeJS.Timeout | null = null;
+  #lastSecond = -1;
 
   constructor(config: ServerConfig, deps: CacheServerDeps) {
     super();
     this.config = config;
-    this.#deps = deps;
-    this.store = null as unknown as SlabStore;
+    this.#logger = deps.logger;
+    this.#ownClock = deps.clock ? null : new TickingClock();
+    this.#clock = deps.clock ?? this.#ownClock!;
+    this.#verbosity = config.verbosity;
+    this.#detail = config.detailEnabled ? new PrefixStats(config.statKeyPrefix) : null;
+    this.store = new SlabStore({
+      memoryLimitBytes: config.memoryLimitMB * 1024 * 1024,
+      pageSize: config.pageSize,
+      growthFactor: config.growthFactor,
+      minChunk: config.minChunk,
+      slabChunkMax: config.slabChunkMax,
+      evictions: config.evictions,
+      casEnabled: config.casEnabled,
+      hashPower: config.hashPower,
+      trackSizes: config.trackSizes,
+      clock: this.#clock,
+    });
+    this.#dispatcher = new Dispatcher(this.#makeHost());
+  }
+
+  /** Adds fields (e.g. replication's) to the end of plain `stats`. */
+  addStatsSource(source: () => StatList): void {
+    this.#statsSources.push(source);
+  }
+
+  /** Bound addresses, for logs and tests: "tcp:127.0.0.1:11211", "udp:…", "unix:/path". */
+  addresses(): string[] {
+    const tcp = this.#servers.map((s) => describe(s.address(), 'tcp'));
+    const udp = this.#udp.map((u) => describe(u.address(), 'udp'));
+    return [...tcp, ...udp];
+  }
+
+  get connectionCount(): number {
+    return this.#conns.size;
   }
 
   /** TCP on each -l address (all if none) x port; UDP on udpPort if > 0; unix socket if set. */
   async listen(): Promise<void> {
-    void this.#deps;
+    const c = this.config;
+    try {
+      if (c.unixSocket) {
+        await this.#listenUnix(c.unixSocket);
+      } else {
+        const hosts = c.listen.length ? c.listen : [undefined];
+        if (c.port > 0) for (const h of hosts) await this.#listenTcp(c.port, h);
+        if (c.udpPort > 0) for (const h of hosts) await this.#listenUdp(c.udpPort, h);
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    this.#counters.totalConnections += this.#servers.length + this.#udp.length;
+    this.#counters.connectionStructures = this.#servers.length + this.#udp.length;
+    this.#startTimers();
+    this.#logger.info({ addresses: this.addresses() }, 'repcache listening');
   }
 
   /** Stops listening, ends connections, clears timers. */
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    this.#ownClock?.stop();
+    const closing = this.#servers.splice(0).map((s) => new Promise<void>((res) => s.close(() => res())));
+    for (const conn of this.#conns) conn.close();
+    this.#conns.clear();
+    for (const u of this.#udp.splice(0)) closing.push(new Promise<void>((res) => u.close(() => res())));
+    await Promise.all(closing);
+    if (this.config.unixSocket) removeStaleSocket(this.config.unixSocket);
+  }
+
+  #listenTcp(port: number, host: string | undefined): Promise<void> {
+    const server = createServer({ noDelay: true });
+    const listenAddr = host === undefined ? `tcp:*:${port}` : `tcp:${host}:${port}`;
+    server.on('connection', (s) => this.#accept(s, listenAddr));
+    return this.#bind(server, { port, host, backlog: this.config.backlog });
+  }
+
+  #listenUnix(path: string): Promise<void> {
+    removeStaleSocket(path);
+    const server = createServer();
+    server.on('connection', (s) => this.#accept(s, `unix:${path}`));
+    return this.#bind(server, { path, backlog: this.config.backlog }).then(() => chmodSync(path, this.config.unixMask));
+  }
+
+  #bind(server: Server, opts: { port?: number; host?: string; path?: string; backlog: number }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.#logger.error({ err }, 'listener error'));
+        this.#servers.push(server);
+        resolve();
+      });
+    });
+  }
+
+  #listenUdp(port: number, host: string | undefined): Promise<void> {
+    const sock = createSocket(host && isIPv6(host) ? 'udp6' : 'udp4');
+    return new Promise((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(port, host ?? '0.0.0.0', () => {
+        sock.off('error', reject);
+        sock.on('error', (err) => this.#logger.error({ err }, 'udp error'));
+        this.#udp.push(sock);
+        serveUdp(sock, { dispatcher: this.#dispatcher, out: this.#out, counters: this.#counters, maxItemSize: this.config.pageSize });
+        resolve();
+      });
+    });
+  }
+
+  #accept(socket: Socket, listenAddr: string): void {
+    if (this.#conns.size >= this.config.maxConnections) {
+      this.#counters.rejectedConnections++;
+      socket.on('error', () => {});
+      socket.end(R.TOO_MANY_CONNS);
+      this.#logger.debug({ remote: socket.remoteAddress }, 'connection rejected: too many open connections');
+      return;
+    }
+    const id = this.#nextConnId++;
+    const conn = new Connection(id, socket, listenAddr, {
+      dispatcher: this.#dispatcher,
+      out: this.#out,
+      counters: this.#counters,
+      maxItemSize: this.config.pageSize,
+      now: () => this.#clock.now(),
+      logger: this.#logger,
+      traceCommands: this.#logger.isLevelEnabled('trace'),
+    });
+    this.#conns.add(conn);
+    this.#counters.totalConnections++;
+    if (this.#conns.size > this.#peakConns) {
+      this.#peakConns = this.#conns.size;
+      this.#counters.connectionStructures = this.#servers.length + this.#udp.length + this.#peakConns;
+    }
+    this.#logger.debug({ conn: id, remote: conn.addr }, 'connection opened');
+    socket.once('close', () => {
+      this.#conns.delete(conn);
+      this.#logger.debug({ conn: id }, 'connection closed');
+    });
+  }
+
+  /** A 250 ms timer: once per clock second, refresh the clock, crawl expired items, close idle connections. */
+  #startTimers(): void {
+    this.#ownClock?.tick();
+    this.#timer = setInterval(() => {
+      const now = this.#ownClock ? this.#ownClock.tick() : this.#clock.now();
+      if (now === this.#lastSecond) return;
+      this.#lastSecond = now;
+      if (this.config.lruCrawler) this.store.reclaimExpired(CRAWL_BUDGET);
+      const idle = this.config.idleTimeout;
+      if (idle > 0) {
+        for (const conn of this.#conns) {
+          if (now - conn.lastCommandAt > idle) {
+            this.#logger.debug({ conn: conn.id }, 'closing idle connection');
+            conn.close();
+          }
+        }
+      }
+    }, 250);
+    this.#timer.unref();
+  }
+
+  #generalStats(): StatList {
+    const usage = process.resourceUsage();
+    const own = new Map<string, StatValue>([
+      ['pid', process.pid],
+      ['uptime', this.#clock.now()],
+      ['time', this.#clock.started + this.#clock.now()],
+      ['version', VERSION],
+      ['libevent', `node-${process.version}`],
+      ['pointer_size', 64],
+      ['rusage_user', formatMicros(usage.userCPUTime)],
+      ['rusage_system', formatMicros(usage.systemCPUTime)],
+      ['max_connections', this.config.maxConnections],
+      ['curr_connections', this.#conns.size + this.#udp.length],
+      ['total_connections', this.#counters.totalConnections],
+      ['rejected_connections', this.#counters.rejectedConnections],
+      ['connection_structures', this.#counters.connectionStructures],
+      ['cmd_meta', this.#counters.cmdMeta],
+      ['store_too_large', this.#counters.storeTooLarge],
+      ['cmd_flush', this.#counters.flushRefused],
+      ['bytes_read', this.#counters.bytesRead],
+      ['bytes_written', this.#counters.bytesWritten],
+      ['limit_maxbytes', this.config.memoryLimitMB * 1024 * 1024],
+      ['accepting_conns', 1],
+      ['threads', this.config.threads],
+      ['conn_yields', this.#counters.connYields],
+    ]);
+    const storeStats = this.store.statsGeneral().filter(([n]) => n !== 'limit_maxbytes' && n !== 'threads');
+    return mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f()));
+  }
+
+  #connStats(self: unknown): string {
+    let s = '';
+    let fd = 0;
+    const line = (id: number, k: string, v: string | number) => (s += `STAT ${id}:${k} ${v}\r\n`);
+    for (const srv of this.#servers) {
+      const id = ++fd;
+      line(id, 'addr', describe(srv.address(), 'tcp'));
+      line(id, 'state', 'conn_listening');
+      line(id, 'secs_since_last_cmd', 0);
+    }
+    for (const u of this.#udp) {
+      const id = ++fd;
+      line(id, 'UDP', 'UDP');
+      line(id, 'addr', describe(u.address(), 'udp'));
+      line(id, 'state', 'conn_read');
+      line(id, 'secs_since_last_cmd', 0);
+    }
+    const now = this.#clock.now();
+    for (const c of this.#conns) {
+      const id = fd + c.id;
+      line(id, 'addr', c.addr);
+      line(id, 'listen_addr', c.listenAddr);
+      line(id, 'state', c === self ? 'conn_parse_cmd' : 'conn_waiting');
+      line(id, 'secs_since_last_cmd', now - c.lastCommandAt);
+    }
+    return s;
+  }
+
+  #makeHost(): DispatchHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const server = this;
+    return {
+      store: this.store,
+      config: this.config,
+      counters: this.#counters,
+      get onMutation() { return server.onMutation; },
+      get verbosity() { return server.#verbosity; },
+      set verbosity(v: number) { server.#verbosity = v; },
+      get detail() { return server.#detail; },
+      setDetail: (on) => { this.#detail = on ? (this.#detail ?? new PrefixStats(this.config.statKeyPrefix)) : null; },
+      generalStats: () => this.#generalStats(),
+      connStats: (self) => this.#connStats(self),
+      resetStats: () => {
+        this.store.resetStats();
+        this.#counters.reset();
+        this.#detail?.clear();
+      },
+      requestShutdown: (graceful) => {
+        this.#logger.info({ graceful }, 'shutdown requested by a client');
+        this.emit('shutdown', graceful);
+      },
+    };
+  }
+}
+
+function describe(a: ReturnType<Server['address']>, proto: 'tcp' | 'udp'): string {
+  if (a === null) return `${proto}:closed`;
+  if (typeof a === 'string') return `unix:${a}`;
+  return `${proto}:${a.address}:${a.port}`;
+}
+
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // nothing there
+  }
 }

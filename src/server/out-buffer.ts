@@ -28,6 +28,11 @@ export class OutBuffer {
     return this.#buf;
   }
 
+  /** Commits n bytes written directly into reserve()'s buffer at offset `length`. */
+  advance(n: number): void {
+    this.#len += n;
+  }
+
   bytes(b: Uint8Array): void {
     const n = b.length;
     const buf = this.reserve(n);

@@ -1,0 +1,253 @@
+import type { SlabStore } from '../cache/store.ts';
+import type {
+  ArithCommand, FlushCommand, GetCommand, OtherCommand, StatsCommand, StoreCommand, TextCommand, TooLargeCommand,
+} from '../proto/text/commands.ts';
+import type { ServerConfig } from './config.ts';
+import { handleMeta } from './meta.ts';
+import type { OutBuffer } from './out-buffer.ts';
+import { R } from './replies.ts';
+import { settingsStats, type PrefixStats, type ServerCounters, type StatList } from './stats.ts';
+
+export interface Mutation {
+  op: string;
+  key: Buffer | null;
+  exptime?: number;
+}
+
+/** What the dispatcher needs from the server around it. */
+export interface DispatchHost {
+  readonly store: SlabStore;
+  readonly config: ServerConfig;
+  readonly counters: ServerCounters;
+  readonly onMutation: ((m: Mutation) => void) | null;
+  verbosity: number;
+  /** non-null while `stats detail on` */
+  detail: PrefixStats | null;
+  setDetail(on: boolean): void;
+  generalStats(): StatList;
+  /** `stats conns` lines (with \r\n), `self` marks the asking connection */
+  connStats(self: unknown): string;
+  resetStats(): void;
+  requestShutdown(graceful: boolean): void;
+}
+
+/** Returned by handle(): keep going, or write what is buffered and close. */
+export const KEEP = 0;
+export const CLOSE = 1;
+export type Outcome = typeof KEEP | typeof CLOSE;
+
+const MAX_SLAB_CLASSES = 64;
+
+/** Runs one parsed command against the store and appends memcached's exact reply to `out`. */
+export class Dispatcher {
+  readonly #host: DispatchHost;
+  readonly #store: SlabStore;
+
+  constructor(host: DispatchHost) {
+    this.#host = host;
+    this.#store = host.store;
+  }
+
+  handle(cmd: TextCommand, out: OutBuffer, conn: unknown): Outcome {
+    switch (cmd.kind) {
+      case 'get': this.#get(cmd, out); return KEEP;
+      case 'store': this.#storeCmd(cmd, out); return KEEP;
+      case 'delete': {
+        const ok = this.#store.delete(cmd.key);
+        this.#host.detail?.del(cmd.key);
+        if (ok) this.#host.onMutation?.({ op: 'delete', key: cmd.key });
+        if (!cmd.noreply) out.bytes(ok ? R.DELETED : R.NOT_FOUND);
+        return KEEP;
+      }
+      case 'arith': this.#arith(cmd, out); return KEEP;
+      case 'touch': {
+        const ok = this.#store.touch(cmd.key, cmd.exptime);
+        if (ok) this.#host.onMutation?.({ op: 'touch', key: cmd.key, exptime: cmd.exptime });
+        if (!cmd.noreply) out.bytes(ok ? R.TOUCHED : R.NOT_FOUND);
+        return KEEP;
+      }
+      case 'too_large': this.#tooLarge(cmd, out); return KEEP;
+      case 'flush_all': this.#flush(cmd, out); return KEEP;
+      case 'version': out.bytes(R.VERSION); return KEEP;
+      case 'verbosity':
+        this.#host.verbosity = cmd.level;
+        if (!cmd.noreply) out.bytes(R.OK);
+        return KEEP;
+      case 'stats': this.#stats(cmd, out, conn); return KEEP;
+      case 'quit': return CLOSE;
+      case 'shutdown':
+        if (!this.#host.config.shutdownEnabled) {
+          out.bytes(R.SHUTDOWN_DISABLED);
+          return KEEP;
+        }
+        this.#host.requestShutdown(cmd.graceful);
+        return CLOSE;
+      case 'other': this.#other(cmd, out); return KEEP;
+      case 'error':
+        out.bytes(cmd.reply);
+        return cmd.close ? CLOSE : KEEP;
+      case 'close': return CLOSE;
+    }
+  }
+
+  #get(cmd: GetCommand, out: OutBuffer): void {
+    const store = this.#store;
+    const withCas = cmd.op === 'gets' || cmd.op === 'gats';
+    const touch = cmd.op === 'gat' || cmd.op === 'gats';
+    const detail = this.#host.detail;
+    const keys = cmd.keys;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const h = touch ? store.getAndTouch(key, cmd.exptime) : store.get(key);
+      if (detail) detail.get(key, h >= 0);
+      if (h < 0) continue;
+      const len = store.itemValueLength(h);
+      out.bytes(R.VALUE_);
+      out.bytes(key);
+      out.byte(32);
+      out.uint(store.itemFlags(h));
+      out.byte(32);
+      out.uint(len);
+      if (withCas) {
+        out.byte(32);
+        out.bigint(store.itemCas(h));
+      }
+      out.crlf();
+      const buf = out.reserve(len + 2);
+      store.copyValue(h, buf, out.length);
+      out.advance(len);
+      out.crlf();
+      if (touch) this.#host.onMutation?.({ op: 'touch', key, exptime: cmd.exptime });
+    }
+    out.bytes(R.END);
+  }
+
+  #storeCmd(cmd: StoreCommand, out: OutBuffer): void {
+    const res = this.#store.store(cmd.op, cmd.key, cmd.flags, cmd.exptime, cmd.data, cmd.cas);
+    this.#host.detail?.set(cmd.key);
+    let reply: Buffer;
+    switch (res) {
+      case 'STORED':
+        this.#host.onMutation?.({ op: cmd.op, key: cmd.key, exptime: cmd.exptime });
+        reply = R.STORED;
+        break;
+      case 'NOT_STORED': reply = R.NOT_STORED; break;
+      case 'EXISTS': reply = R.EXISTS; break;
+      case 'NOT_FOUND': reply = R.NOT_FOUND; break;
+      case 'TOO_LARGE':
+        if (cmd.op === 'set') this.#unlinkStale(cmd.key);
+        reply = R.TOO_LARGE;
+        break;
+      case 'NO_MEMORY': reply = R.NO_MEMORY; break;
+    }
+    if (!cmd.noreply) out.bytes(reply);
+  }
+
+  /** memcached drops the old value when a set is refused, so stale data is not served. */
+  #unlinkStale(key: Buffer): void {
+    if (this.#store.peek(key) < 0) return;
+    this.#store.unlink(key);
+    this.#host.onMutation?.({ op: 'delete', key });
+  }
+
+  #tooLarge(cmd: TooLargeCommand, out: OutBuffer): void {
+    this.#host.counters.storeTooLarge++;
+    if (cmd.op === 'set') this.#unlinkStale(cmd.key);
+    if (!cmd.noreply) out.bytes(R.TOO_LARGE);
+  }
+
+  #arith(cmd: ArithCommand, out: OutBuffer): void {
+    const res = this.#store.arith(cmd.key, cmd.op === 'incr', cmd.delta);
+    if (typeof res === 'bigint') {
+      this.#host.onMutation?.({ op: cmd.op, key: cmd.key });
+      if (!cmd.noreply) { out.bigint(res); out.crlf(); }
+      return;
+    }
+    if (cmd.noreply) return;
+    out.bytes(res === 'NOT_FOUND' ? R.NOT_FOUND : res === 'NON_NUMERIC' ? R.NON_NUMERIC : R.ARITH_NO_MEMORY);
+  }
+
+  #flush(cmd: FlushCommand, out: OutBuffer): void {
+    if (!this.#host.config.flushEnabled) {
+      this.#host.counters.flushRefused++;
+      if (!cmd.noreply) out.bytes(R.FLUSH_DISABLED);
+      return;
+    }
+    this.#store.flushAll(cmd.delay);
+    this.#host.onMutation?.({ op: 'flush_all', key: null, exptime: cmd.delay });
+    if (!cmd.noreply) out.bytes(R.OK);
+  }
+
+  #stats(cmd: StatsCommand, out: OutBuffer, conn: unknown): void {
+    const host = this.#host;
+    const [sub, ...rest] = cmd.args;
+    switch (sub) {
+      case undefined: return writeStats(out, host.generalStats());
+      case 'reset':
+        host.resetStats();
+        out.bytes(R.RESET);
+        return;
+      case 'settings':
+        return writeStats(out, settingsStats(host.config, { verbosity: host.verbosity, detailEnabled: host.detail !== null }));
+      case 'items': return writeStats(out, this.#store.statsItems());
+      case 'slabs': return writeStats(out, this.#store.statsSlabs());
+      case 'sizes': return writeStats(out, this.#store.statsSizes());
+      case 'conns':
+        out.latin1(host.connStats(conn));
+        out.bytes(R.END);
+        return;
+      case 'detail': {
+        const mode = rest[0];
+        if (mode === 'on' || mode === 'off') {
+          host.setDetail(mode === 'on');
+          out.bytes(R.OK);
+        } else if (mode === 'dump') {
+          out.latin1(host.detail ? host.detail.dump() : 'END\r\n');
+        } else {
+          out.bytes(R.DETAIL_USAGE);
+        }
+        return;
+      }
+      case 'cachedump': return this.#cachedump(rest, out);
+      default: out.bytes(R.ERROR);
+    }
+  }
+
+  #cachedump(args: string[], out: OutBuffer): void {
+    if (!this.#host.config.dumpEnabled) return out.bytes(R.DUMP_DISABLED);
+    if (args.length < 2) return out.bytes(R.BAD_LINE);
+    const id = parseUint32(args[0]);
+    const limit = parseUint32(args[1]);
+    if (id < 0 || limit < 0) return out.bytes(R.BAD_FORMAT);
+    if (id >= MAX_SLAB_CLASSES) return out.bytes(R.ILLEGAL_SLAB);
+    const lines = this.#store.cachedump(id, limit);
+    if (lines !== 'BAD_CLASS') for (const l of lines) { out.latin1(l); out.crlf(); }
+    out.bytes(R.END);
+  }
+
+  #other(cmd: OtherCommand, out: OutBuffer): void {
+    if (handleMeta(cmd, out, this.#host)) {
+      this.#host.counters.cmdMeta++;
+      return;
+    }
+    out.bytes(R.ERROR);
+  }
+}
+
+/** Decimal uint32 as memcached's safe_strtoul accepts it; -1 when not one. */
+export function parseUint32(s: string): number {
+  if (!/^\d{1,10}$/.test(s)) return -1;
+  const n = Number(s);
+  return n > 0xffffffff ? -1 : n;
+}
+
+export function writeStats(out: OutBuffer, list: StatList): void {
+  for (const [name, value] of list) {
+    out.bytes(R.STAT_);
+    out.latin1(name);
+    out.byte(32);
+    out.latin1(String(value));
+    out.crlf();
+  }
+  out.bytes(R.END);
+}

@@ -1,0 +1,219 @@
+import type { ServerConfig } from './config.ts';
+
+export type StatValue = string | number | bigint;
+export type StatList = Array<[string, StatValue]>;
+
+export const VERSION = '1.6.18';
+
+/** `stats` field names of memcached 1.6.18 (Debian build, default options) in the order it prints them. */
+export const GENERAL_STAT_NAMES: readonly string[] = [
+  'pid', 'uptime', 'time', 'version', 'libevent', 'pointer_size', 'rusage_user', 'rusage_system',
+  'max_connections', 'curr_connections', 'total_connections', 'rejected_connections', 'connection_structures',
+  'response_obj_oom', 'response_obj_count', 'response_obj_bytes', 'read_buf_count', 'read_buf_bytes',
+  'read_buf_bytes_free', 'read_buf_oom', 'reserved_fds',
+  'cmd_get', 'cmd_set', 'cmd_flush', 'cmd_touch', 'cmd_meta', 'get_hits', 'get_misses', 'get_expired',
+  'get_flushed', 'delete_misses', 'delete_hits', 'incr_misses', 'incr_hits', 'decr_misses', 'decr_hits',
+  'cas_misses', 'cas_hits', 'cas_badval', 'touch_hits', 'touch_misses', 'store_too_large', 'store_no_memory',
+  'auth_cmds', 'auth_errors', 'bytes_read', 'bytes_written', 'limit_maxbytes', 'accepting_conns',
+  'listen_disabled_num', 'time_in_listen_disabled_us', 'threads', 'conn_yields',
+  'hash_power_level', 'hash_bytes', 'hash_is_expanding', 'slab_reassign_rescues', 'slab_reassign_chunk_rescues',
+  'slab_reassign_evictions_nomem', 'slab_reassign_inline_reclaim', 'slab_reassign_busy_items',
+  'slab_reassign_busy_deletes', 'slab_reassign_running', 'slabs_moved', 'lru_crawler_running',
+  'lru_crawler_starts', 'lru_maintainer_juggles', 'malloc_fails', 'log_worker_dropped', 'log_worker_written',
+  'log_watcher_skipped', 'log_watcher_sent', 'log_watchers', 'unexpected_napi_ids', 'round_robin_fallback',
+  'bytes', 'curr_items', 'total_items', 'slab_global_page_pool', 'expired_unfetched', 'evicted_unfetched',
+  'evicted_active', 'evictions', 'reclaimed', 'crawler_reclaimed', 'crawler_items_checked', 'lrutail_reflocked',
+  'moves_to_cold', 'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped',
+];
+
+/** Counters the network side keeps (the store keeps the item/command ones). */
+export class ServerCounters {
+  totalConnections = 0;
+  rejectedConnections = 0;
+  connectionStructures = 0;
+  bytesRead = 0;
+  bytesWritten = 0;
+  cmdMeta = 0;
+  /** too-large values swallowed by the parser never reach the store */
+  storeTooLarge = 0;
+  /** flush_all refused by -F still counts as cmd_flush */
+  flushRefused = 0;
+  connYields = 0;
+
+  reset(): void {
+    this.totalConnections = 0;
+    this.rejectedConnections = 0;
+    this.bytesRead = 0;
+    this.bytesWritten = 0;
+    this.cmdMeta = 0;
+    this.storeTooLarge = 0;
+    this.flushRefused = 0;
+    this.connYields = 0;
+  }
+}
+
+/** Seconds with microseconds, as memcached prints rusage ("0.005526"). */
+export function formatMicros(us: number): string {
+  const s = Math.floor(us / 1e6);
+  return `${s}.${String(Math.floor(us - s * 1e6)).padStart(6, '0')}`;
+}
+
+/**
+ * Merges the server's own fields and the store's into memcached's order: a name missing from
+ * both prints 0; names neither side lists in GENERAL_STAT_NAMES are appended in the order given.
+ * Counters both sides report (e.g. store_too_large) are added.
+ */
+export function mergeGeneralStats(own: Map<string, StatValue>, ...sources: StatList[]): StatList {
+  const merged = new Map(own);
+  const extra: string[] = [];
+  const known = new Set(GENERAL_STAT_NAMES);
+  for (const src of sources) {
+    for (const [name, value] of src) {
+      const prev = merged.get(name);
+      if (prev === undefined) {
+        merged.set(name, value);
+        if (!known.has(name)) extra.push(name);
+      } else if (typeof prev === 'number' && typeof value === 'number') {
+        merged.set(name, prev + value);
+      } else if (typeof prev !== 'string' && typeof value !== 'string') {
+        merged.set(name, BigInt(prev) + BigInt(value));
+      }
+    }
+  }
+  const out: StatList = GENERAL_STAT_NAMES.map((n) => [n, merged.get(n) ?? 0]);
+  for (const n of extra) out.push([n, merged.get(n)!]);
+  return out;
+}
+
+const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+
+/** `stats settings` in memcached 1.6.18's order and names (Debian build), values from the config. */
+export function settingsStats(c: ServerConfig, runtime: { verbosity: number; detailEnabled: boolean }): StatList {
+  const x = (name: string, dflt: StatValue): StatValue => {
+    const v = c.extended[name];
+    return typeof v === 'string' ? v : dflt;
+  };
+  const protocol = c.protocol === 'auto' ? 'auto-negotiate' : c.protocol;
+  return [
+    ['maxbytes', c.memoryLimitMB * 1024 * 1024],
+    ['maxconns', c.maxConnections],
+    ['tcpport', c.unixSocket ? 0 : c.port],
+    ['udpport', c.unixSocket ? 0 : c.udpPort],
+    ['inter', c.listen.length ? c.listen.join(',') : 'NULL'],
+    ['verbosity', runtime.verbosity],
+    ['oldest', 0],
+    ['evictions', c.evictions ? 'on' : 'off'],
+    ['domain_socket', c.unixSocket ?? 'NULL'],
+    ['umask', c.unixMask.toString(8)],
+    ['shutdown_command', yesNo(c.shutdownEnabled)],
+    ['growth_factor', c.growthFactor.toFixed(2)],
+    ['chunk_size', c.minChunk],
+    ['num_threads', c.threads],
+    ['num_threads_per_udp', c.threads],
+    ['stat_key_prefix', c.statKeyPrefix],
+    ['detail_enabled', yesNo(runtime.detailEnabled)],
+    ['reqs_per_event', c.reqsPerEvent],
+    ['cas_enabled', yesNo(c.casEnabled)],
+    ['tcp_backlog', c.backlog],
+    ['binding_protocol', protocol],
+    ['auth_enabled_sasl', 'no'],
+    ['auth_enabled_ascii', 'no'],
+    ['item_size_max', c.pageSize],
+    ['maxconns_fast', 'yes'],
+    ['hashpower_init', c.hashPower],
+    ['slab_reassign', 'no_slab_reassign' in c.extended ? 'no' : 'yes'],
+    ['slab_automove', x('slab_automove', 1)],
+    ['slab_automove_ratio', x('slab_automove_ratio', '0.80')],
+    ['slab_automove_window', x('slab_automove_window', 30)],
+    ['slab_chunk_max', c.slabChunkMax],
+    ['lru_crawler', yesNo(c.lruCrawler)],
+    ['lru_crawler_sleep', x('lru_crawler_sleep', 100)],
+    ['lru_crawler_tocrawl', x('lru_crawler_tocrawl', 0)],
+    ['tail_repair_time', x('tail_repair_time', 0)],
+    ['flush_enabled', yesNo(c.flushEnabled)],
+    ['dump_enabled', yesNo(c.dumpEnabled)],
+    ['hash_algorithm', x('hash_algorithm', 'murmur3')],
+    ['lru_maintainer_thread', 'no_lru_maintainer' in c.extended ? 'no' : 'yes'],
+    ['lru_segmented', 'no_modern' in c.extended ? 'no' : 'yes'],
+    ['hot_lru_pct', x('hot_lru_pct', 20)],
+    ['warm_lru_pct', x('warm_lru_pct', 40)],
+    ['hot_max_factor', x('hot_max_factor', '0.20')],
+    ['warm_max_factor', x('warm_max_factor', '2.00')],
+    ['temp_lru', yesNo('temporary_ttl' in c.extended)],
+    ['temporary_ttl', x('temporary_ttl', 61)],
+    ['idle_timeout', c.idleTimeout],
+    ['watcher_logbuf_size', x('watcher_logbuf_size', 262144)],
+    ['worker_logbuf_size', x('worker_logbuf_size', 65536)],
+    ['read_buf_mem_limit', x('read_buf_mem_limit', 0)],
+    ['track_sizes', yesNo(c.trackSizes)],
+    ['inline_ascii_response', 'no'],
+    ['ext_item_size', 512],
+    ['ext_item_age', 4294967295],
+    ['ext_low_ttl', 0],
+    ['ext_recache_rate', 2000],
+    ['ext_wbuf_size', 4194304],
+    ['ext_compact_under', 0],
+    ['ext_drop_under', 0],
+    ['ext_max_sleep', 1000000],
+    ['ext_max_frag', '0.80'],
+    ['slab_automove_freeratio', '0.010'],
+    ['ext_drop_unread', 'no'],
+    ['ssl_enabled', 'no'],
+    ['ssl_chain_cert', '(null)'],
+    ['ssl_key', '(null)'],
+    ['ssl_verify_mode', 0],
+    ['ssl_keyformat', 1],
+    ['ssl_ciphers', 'NULL'],
+    ['ssl_ca_cert', 'NULL'],
+    ['ssl_wbuf_size', 16384],
+    ['ssl_session_cache', 'no'],
+    ['ssl_kernel_tls', 'no'],
+    ['ssl_min_version', 'tlsv1.2'],
+    ['num_napi_ids', '(null)'],
+    ['memory_file', '(null)'],
+  ];
+}
+
+/** `stats detail` counters per key prefix (the part before the -D delimiter). */
+export class PrefixStats {
+  readonly #byPrefix = new Map<string, { get: number; hit: number; set: number; del: number }>();
+  #delimiter: number;
+
+  constructor(delimiter: string) {
+    this.#delimiter = delimiter.charCodeAt(0);
+  }
+
+  #entry(key: Buffer) {
+    const i = key.indexOf(this.#delimiter);
+    if (i < 0) return null;
+    const prefix = key.toString('latin1', 0, i);
+    let e = this.#byPrefix.get(prefix);
+    if (!e) this.#byPrefix.set(prefix, (e = { get: 0, hit: 0, set: 0, del: 0 }));
+    return e;
+  }
+
+  get(key: Buffer, hit: boolean): void {
+    const e = this.#entry(key);
+    if (e) { e.get++; if (hit) e.hit++; }
+  }
+
+  set(key: Buffer): void {
+    const e = this.#entry(key);
+    if (e) e.set++;
+  }
+
+  del(key: Buffer): void {
+    const e = this.#entry(key);
+    if (e) e.del++;
+  }
+
+  dump(): string {
+    let s = '';
+    for (const [p, e] of this.#byPrefix) s += `PREFIX ${p} get ${e.get} hit ${e.hit} set ${e.set} del ${e.del}\r\n`;
+    return s + 'END\r\n';
+  }
+
+  clear(): void {
+    this.#byPrefix.clear();
+  }
+}
