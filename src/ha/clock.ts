@@ -1,0 +1,73 @@
+/**
+ * Time as the pure cores see it: a monotonic `now()` in milliseconds and one-shot timers.
+ * The daemon passes `systemClock`; tests pass a FakeClock (src/ha/fake-clock.ts).
+ */
+export type TimerId = number;
+
+export interface Clock {
+  /** Milliseconds, monotonic (never steps back with the wall clock). */
+  now(): number;
+  setTimer(ms: number, fn: () => void): TimerId;
+  clearTimer(id: TimerId): void;
+}
+
+let nextSystemTimerId = 1;
+const systemTimers = new Map<TimerId, NodeJS.Timeout>();
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimer(ms, fn) {
+    const id = nextSystemTimerId++;
+    systemTimers.set(
+      id,
+      setTimeout(() => {
+        systemTimers.delete(id);
+        fn();
+      }, Math.max(0, ms)),
+    );
+    return id;
+  },
+  clearTimer(id) {
+    const t = systemTimers.get(id);
+    if (t !== undefined) {
+      clearTimeout(t);
+      systemTimers.delete(id);
+    }
+  },
+};
+
+/** A single re-armable timer slot: arming replaces whatever was pending. */
+export class TimerSlot {
+  #clock: Clock;
+  #id: TimerId | null = null;
+  #deadline: number | null = null;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  arm(ms: number, fn: () => void): void {
+    this.cancel();
+    this.#deadline = this.#clock.now() + ms;
+    this.#id = this.#clock.setTimer(ms, () => {
+      this.#id = null;
+      this.#deadline = null;
+      fn();
+    });
+  }
+
+  cancel(): void {
+    if (this.#id !== null) this.#clock.clearTimer(this.#id);
+    this.#id = null;
+    this.#deadline = null;
+  }
+
+  get armed(): boolean {
+    return this.#id !== null;
+  }
+
+  /** Absolute deadline on the clock, or null. */
+  get deadline(): number | null {
+    return this.#deadline;
+  }
+}

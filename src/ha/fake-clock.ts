@@ -1,0 +1,81 @@
+import type { Clock, TimerId } from './clock.ts';
+
+interface FakeTimer {
+  id: TimerId;
+  at: number;
+  seq: number;
+  fn: () => void;
+}
+
+/**
+ * Deterministic Clock for tests: time moves only through advance()/advanceTo(); due timers run in deadline
+ * order (ties in creation order), each seeing now() equal to its own deadline. Timers created while advancing
+ * run in the same advance() if they fall due.
+ */
+export class FakeClock implements Clock {
+  #now: number;
+  #nextId = 1;
+  #seq = 0;
+  #timers = new Map<TimerId, FakeTimer>();
+
+  constructor(start = 0) {
+    this.#now = start;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimer(ms: number, fn: () => void): TimerId {
+    const id = this.#nextId++;
+    this.#timers.set(id, { id, at: this.#now + Math.max(0, ms), seq: this.#seq++, fn });
+    return id;
+  }
+
+  clearTimer(id: TimerId): void {
+    this.#timers.delete(id);
+  }
+
+  advance(ms: number): void {
+    this.advanceTo(this.#now + ms);
+  }
+
+  advanceTo(target: number): void {
+    for (;;) {
+      const next = this.#nextDue(target);
+      if (next === undefined) break;
+      this.#timers.delete(next.id);
+      this.#now = next.at;
+      next.fn();
+    }
+    if (target > this.#now) this.#now = target;
+  }
+
+  /** Runs timers until none are left or `limitMs` has passed; returns the time advanced. */
+  runAll(limitMs = 3_600_000): number {
+    const start = this.#now;
+    this.advanceTo(start + limitMs);
+    return this.#now - start;
+  }
+
+  /** Number of pending timers. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Deadline of the earliest pending timer, or null. */
+  nextDeadline(): number | null {
+    let best: FakeTimer | undefined;
+    for (const t of this.#timers.values()) if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
+    return best ? best.at : null;
+  }
+
+  #nextDue(target: number): FakeTimer | undefined {
+    let best: FakeTimer | undefined;
+    for (const t of this.#timers.values()) {
+      if (t.at > target) continue;
+      if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
+    }
+    return best;
+  }
+}

@@ -1,0 +1,481 @@
+import { TimerSlot } from './clock.ts';
+import type { Clock } from './clock.ts';
+import { OWNER_PRIORITY, effectivePriority, masterDownMs, outranks, skewMs } from './priority.ts';
+import type {
+  InstanceActions,
+  InstanceEventKind,
+  InstanceStatus,
+  PeerAdvert,
+  PeerSeen,
+  Transition,
+  VrrpState,
+} from './types.ts';
+
+export interface VrrpInstanceOptions {
+  name: string;
+  /** Stable id of this node in adverts (router_id or primary address). */
+  nodeId: string;
+  /** Primary IPv4 address of the interface (or unicast_src_ip): the equal-priority tie-break. */
+  primaryAddress: string;
+  /** Configured priority 1..255. */
+  priority: number;
+  advertIntMs: number;
+  initialState?: 'MASTER' | 'BACKUP';
+  nopreempt?: boolean;
+  preemptDelayMs?: number;
+  /** Interval of BACKUP_HELLO while BACKUP; default advertIntMs; null turns fast hand-over off. */
+  helloIntervalMs?: number | null;
+  /** Our VIPs, to log a mismatch with a master's list. */
+  vips?: { address: string; prefix: number }[];
+  clock: Clock;
+  actions: InstanceActions;
+}
+
+/** How a vrrp_sync_group steers its members; see sync-group.ts. */
+export interface SyncGroupHook {
+  readonly name: string;
+  /** A member's own rules say MASTER; true = go now (the group promotes the others), false = wait. */
+  memberWantsMaster(member: VrrpInstance, reason: string): boolean;
+  memberTransitioned(member: VrrpInstance, t: Transition): void;
+  memberFaultChanged(member: VrrpInstance): void;
+}
+
+/**
+ * One vrrp_instance: the VRRPv3-style election (keepalived semantics, see the reference notes §1) as a pure
+ * state machine. Inputs: start/stop, receive(advert), setFault, setPriorityAdjustment, timers of the injected
+ * Clock. Outputs: InstanceActions calls, synchronously and in order.
+ *
+ * Fast hand-over. Backups send BACKUP_HELLO every hello interval, so a master knows the live backups; when
+ * the master resigns (FAULT or stop) its priority-0 advert names the best live backup as `successor`. The named
+ * successor takes over at once; every other backup keeps the RFC wait of one skew time, so a dead or faulty
+ * successor costs only what RFC VRRP costs anyway. A backup that hears another live master ignores the
+ * resignation (the resigning node was not its master). When no successor is named (the master heard no
+ * hellos), a backup that outranks every live hello it hears takes over at once.
+ *
+ * Safety (no two masters for longer than one advert interval). Every entry into MASTER first sends an
+ * ADVERT with the new master's priority (> 0). A master that receives an ADVERT from another master either
+ * yields (the sender outranks it) or immediately re-advertises (it outranks the sender), and the sender
+ * then yields on receipt. `outranks` is a total order evaluated identically on both nodes (priority,
+ * address, node id), so exactly one of two masters survives the first advert exchange. Hence any overlap
+ * of two masters ends one one-way delay after the second master's first advert, and if that advert is lost,
+ * at the next periodic advert: at most one advert interval plus delivery time. The hand-over rules only
+ * decide *when* a backup enters MASTER, never how masters resolve, so the bound holds in every interleaving:
+ * a successor that is dead, in FAULT, or stale simply does not advertise (the others wait their skew); two
+ * backups that both believe they are best both advertise at once and resolve in one exchange; a late hello
+ * changes only whom the next resignation names; equal priorities resolve by address. The bound assumes
+ * adverts are delivered within an interval; a partition gives split brain in VRRP too.
+ */
+export class VrrpInstance {
+  readonly name: string;
+  readonly nodeId: string;
+  readonly primaryAddress: string;
+  readonly basePriority: number;
+  readonly advertIntMs: number;
+  readonly initialState: 'MASTER' | 'BACKUP';
+  readonly nopreempt: boolean;
+  readonly preemptDelayMs: number;
+  readonly helloIntervalMs: number | null;
+
+  #clock: Clock;
+  #actions: InstanceActions;
+  #vips: { address: string; prefix: number }[] | null;
+  #state: VrrpState = 'INIT';
+  #faults = new Map<string, string>();
+  #adjustments = new Map<string, number>();
+  #masterDown: TimerSlot;
+  #advertTimer: TimerSlot;
+  #helloTimer: TimerSlot;
+  #masterAdvertIntMs: number;
+  /** The master this backup follows, from its last accepted advert. */
+  #master: PeerSeen | null = null;
+  /** When the master-down wait started (last accepted advert, or entering BACKUP). */
+  #downSince = 0;
+  #peers = new Map<string, PeerSeen & { intervalMs: number }>();
+  #preemptUntil: number | null = null;
+  #wantsMaster = false;
+  #group: SyncGroupHook | null = null;
+  #counters = { advertsSent: 0, advertsReceived: 0, discardedLower: 0, becameMaster: 0 };
+
+  constructor(opts: VrrpInstanceOptions) {
+    if (!Number.isInteger(opts.priority) || opts.priority < 1 || opts.priority > 255) {
+      throw new RangeError(`${opts.name}: priority must be 1..255, got ${opts.priority}`);
+    }
+    if (!(opts.advertIntMs > 0)) throw new RangeError(`${opts.name}: advert interval must be > 0`);
+    this.name = opts.name;
+    this.nodeId = opts.nodeId;
+    this.primaryAddress = opts.primaryAddress;
+    this.basePriority = opts.priority;
+    this.advertIntMs = opts.advertIntMs;
+    this.initialState = opts.initialState ?? 'BACKUP';
+    this.nopreempt = opts.nopreempt ?? false;
+    this.preemptDelayMs = opts.preemptDelayMs ?? 0;
+    this.helloIntervalMs = opts.helloIntervalMs === undefined ? opts.advertIntMs : opts.helloIntervalMs;
+    this.#clock = opts.clock;
+    this.#actions = opts.actions;
+    this.#vips = opts.vips ?? null;
+    this.#masterAdvertIntMs = opts.advertIntMs;
+    this.#masterDown = new TimerSlot(opts.clock);
+    this.#advertTimer = new TimerSlot(opts.clock);
+    this.#helloTimer = new TimerSlot(opts.clock);
+  }
+
+  get state(): VrrpState {
+    return this.#state;
+  }
+
+  get effectivePriority(): number {
+    return effectivePriority(this.basePriority, this.#adjustments.values());
+  }
+
+  get isOwner(): boolean {
+    return this.basePriority === OWNER_PRIORITY;
+  }
+
+  /** True while BACKUP with the master-down timer expired but its sync group not yet ready. */
+  get wantsMaster(): boolean {
+    return this.#wantsMaster;
+  }
+
+  /** Fault sources other than `except` (sync groups exclude their own). */
+  hasFault(except?: string): boolean {
+    for (const source of this.#faults.keys()) if (source !== except) return true;
+    return false;
+  }
+
+  attachSyncGroup(group: SyncGroupHook | null): void {
+    this.#group = group;
+  }
+
+  /** INIT → BACKUP (or MASTER at once for a 255 owner with state MASTER, or FAULT if a fault is set). */
+  start(): void {
+    if (this.#state !== 'INIT') return;
+    if (this.#faults.size > 0) {
+      this.#setState('FAULT', `starting with fault: ${this.#faultSummary()}`);
+      return;
+    }
+    if (this.isOwner && this.initialState === 'MASTER') {
+      this.#becomeMaster('priority 255 address owner with state MASTER');
+      return;
+    }
+    if (this.preemptDelayMs > 0) this.#preemptUntil = this.#clock.now() + this.preemptDelayMs;
+    this.#enterBackup('start-up');
+  }
+
+  /** Leave the election: a MASTER sends priority 0 (naming a successor) first. Final. */
+  stop(reason = 'stopping'): void {
+    if (this.#state === 'STOP') return;
+    if (this.#state === 'MASTER') this.#resign();
+    else if (this.#state === 'BACKUP') this.#sendHello(0);
+    this.#cancelTimers();
+    this.#setState('STOP', reason);
+  }
+
+  /** An authenticated advert or hello for this VRID from another node. */
+  receive(adv: PeerAdvert): void {
+    if (adv.nodeId === this.nodeId) return; // our own multicast looped back
+    if (this.#state !== 'BACKUP' && this.#state !== 'MASTER') return; // FAULT ignores adverts (keepalived)
+    const now = this.#clock.now();
+    if (adv.kind === 'BACKUP_HELLO') {
+      if (adv.priority === 0) this.#peers.delete(adv.nodeId);
+      else this.#peers.set(adv.nodeId, { ...pick(adv), at: now, intervalMs: adv.advertIntMs });
+      return;
+    }
+    this.#counters.advertsReceived++;
+    this.#peers.delete(adv.nodeId);
+    if (this.#state === 'BACKUP') this.#backupReceive(adv, now);
+    else this.#masterReceive(adv);
+  }
+
+  /** Sets (reason) or clears (null) one fault source: tracker name, interface, "vip", sync group. */
+  setFault(source: string, reason: string | null): void {
+    const had = this.#faults.size > 0;
+    if (reason === null) {
+      if (!this.#faults.delete(source)) return;
+    } else {
+      if (this.#faults.get(source) === reason) return;
+      const isNew = !this.#faults.has(source);
+      this.#faults.set(source, reason);
+      if (!isNew) return;
+    }
+    const has = this.#faults.size > 0;
+    if (!had && has) this.#enterFault(`${source}: ${reason}`);
+    else if (had && !has) this.#exitFault(`fault cleared (${source})`);
+    this.#group?.memberFaultChanged(this);
+  }
+
+  /** Tracker weight contribution of one source (0 removes it). */
+  setPriorityAdjustment(source: string, delta: number): void {
+    const before = this.effectivePriority;
+    if (delta === 0) this.#adjustments.delete(source);
+    else this.#adjustments.set(source, delta);
+    const after = this.effectivePriority;
+    if (after === before) return;
+    this.#event('priority-change', `effective priority ${before} -> ${after} (${source} ${delta >= 0 ? '+' : ''}${delta})`);
+    if (this.#state === 'BACKUP') {
+      this.#sendHello(after);
+      if (this.#masterDown.armed) this.#armMasterDown(this.#downSince + this.#masterDownInterval() - this.#clock.now());
+    }
+  }
+
+  /** Sync group: the group decided to go MASTER. */
+  groupPromote(reason: string): void {
+    if (this.#state === 'BACKUP') this.#becomeMaster(reason);
+  }
+
+  /** Sync group: another member left MASTER for BACKUP. */
+  groupDemote(reason: string): void {
+    if (this.#state === 'MASTER') this.#leaveMaster('BACKUP', reason);
+  }
+
+  status(): InstanceStatus {
+    const now = this.#clock.now();
+    const left = (slot: TimerSlot) => (slot.deadline === null ? null : slot.deadline - now);
+    return {
+      name: this.name,
+      state: this.#state,
+      basePriority: this.basePriority,
+      effectivePriority: this.effectivePriority,
+      advertIntMs: this.advertIntMs,
+      masterAdvertIntMs: this.#masterAdvertIntMs,
+      nopreempt: this.nopreempt,
+      preemptDelayMs: this.preemptDelayMs,
+      faults: [...this.#faults].map(([s, r]) => `${s}: ${r}`),
+      priorityAdjustments: Object.fromEntries(this.#adjustments),
+      master: this.#master ? { ...this.#master } : null,
+      backups: this.#livePeers(now).map(({ intervalMs: _i, ...p }) => p),
+      timers: {
+        masterDown: left(this.#masterDown),
+        advert: left(this.#advertTimer),
+        hello: left(this.#helloTimer),
+        preemptUntil: this.#preemptUntil === null || this.#preemptUntil <= now ? null : this.#preemptUntil - now,
+      },
+      wantsMaster: this.#wantsMaster,
+      counters: { ...this.#counters },
+    };
+  }
+
+  // ---- BACKUP ----
+
+  #backupReceive(adv: PeerAdvert, now: number): void {
+    const own = this.effectivePriority;
+    if (adv.priority === 0) {
+      this.#onResign(adv, now);
+      return;
+    }
+    if (this.nopreempt || adv.priority >= own || this.#preemptDelayPending(now)) {
+      if (adv.priority >= own) this.#preemptUntil = null;
+      this.#checkAdvertContents(adv);
+      this.#master = { ...pick(adv), at: now };
+      this.#masterAdvertIntMs = adv.advertIntMs;
+      this.#wantsMaster = false;
+      this.#downSince = now;
+      this.#armMasterDown(this.#masterDownInterval());
+      return;
+    }
+    this.#counters.discardedLower++;
+    this.#event('discard-lower-priority', `received lower priority (${adv.priority}) advert from ${adv.nodeId} - discarding`);
+  }
+
+  #preemptDelayPending(now: number): boolean {
+    if (this.preemptDelayMs <= 0) return false;
+    if (this.#preemptUntil === null) this.#preemptUntil = now + this.preemptDelayMs;
+    return now < this.#preemptUntil;
+  }
+
+  #onResign(adv: PeerAdvert, now: number): void {
+    const m = this.#master;
+    if (m && m.nodeId !== adv.nodeId && now - m.at < this.#masterDownInterval()) {
+      this.#event('ignored-resign', `priority 0 from ${adv.nodeId} ignored: following live master ${m.nodeId}`);
+      return;
+    }
+    this.#master = null;
+    this.#masterAdvertIntMs = adv.advertIntMs;
+    if (adv.successor === this.nodeId) {
+      this.#wantMaster(`successor named by resigning master ${adv.nodeId}`);
+    } else if (adv.successor === null && this.helloIntervalMs !== null && this.#bestAmongHellos(now, adv.nodeId)) {
+      this.#wantMaster(`master ${adv.nodeId} resigned and we outrank every live backup`);
+    } else {
+      this.#downSince = now - 3 * this.#masterAdvertIntMs; // so a priority change keeps "skew from now"
+      this.#armMasterDown(skewMs(this.effectivePriority, this.#masterAdvertIntMs));
+    }
+  }
+
+  #bestAmongHellos(now: number, exclude: string): boolean {
+    const me = { priority: this.effectivePriority, primaryAddress: this.primaryAddress, nodeId: this.nodeId };
+    return this.#livePeers(now).every((p) => p.nodeId === exclude || !outranks(p, me));
+  }
+
+  #enterBackup(reason: string): void {
+    this.#master = null;
+    this.#wantsMaster = false;
+    this.#masterAdvertIntMs = this.advertIntMs;
+    this.#downSince = this.#clock.now();
+    this.#armMasterDown(this.#masterDownInterval());
+    this.#setState('BACKUP', reason);
+    this.#startHellos();
+  }
+
+  #armMasterDown(ms: number): void {
+    this.#masterDown.arm(Math.max(0, ms), () => {
+      const waited = Math.round(this.#clock.now() - this.#downSince);
+      this.#wantMaster(`master down timer expired (${waited} ms without a valid advert)`);
+    });
+  }
+
+  #masterDownInterval(): number {
+    return masterDownMs(this.effectivePriority, this.#masterAdvertIntMs);
+  }
+
+  #wantMaster(reason: string): void {
+    if (this.#state !== 'BACKUP') return;
+    this.#masterDown.cancel();
+    if (this.#group && !this.#group.memberWantsMaster(this, reason)) {
+      this.#wantsMaster = true;
+      this.#event('sync-group-wait', `${reason}; waiting for sync group ${this.#group.name}`);
+      return;
+    }
+    this.#becomeMaster(reason);
+  }
+
+  #startHellos(): void {
+    if (this.helloIntervalMs === null) return;
+    const interval = this.helloIntervalMs;
+    const tick = () => {
+      this.#sendHello(this.effectivePriority);
+      this.#helloTimer.arm(interval, tick);
+    };
+    tick();
+  }
+
+  #sendHello(priority: number): void {
+    if (this.helloIntervalMs === null) return;
+    this.#actions.sendAdvert({ kind: 'BACKUP_HELLO', priority, successor: null });
+  }
+
+  // ---- MASTER ----
+
+  #becomeMaster(reason: string): void {
+    this.#cancelTimers();
+    this.#wantsMaster = false;
+    this.#preemptUntil = null;
+    this.#master = null;
+    this.#counters.becameMaster++;
+    this.#sendAdvert(this.effectivePriority, null); // advert first: the old master drops the VIPs before our GARPs
+    const tick = () => {
+      this.#sendAdvert(this.effectivePriority, null);
+      this.#advertTimer.arm(this.advertIntMs, tick);
+    };
+    this.#advertTimer.arm(this.advertIntMs, tick);
+    this.#setState('MASTER', reason);
+  }
+
+  #masterReceive(adv: PeerAdvert): void {
+    if (adv.priority === 0) {
+      this.#sendAdvert(this.effectivePriority, null);
+      return;
+    }
+    const me = { priority: this.effectivePriority, primaryAddress: this.primaryAddress, nodeId: this.nodeId };
+    if (adv.priority === me.priority && adv.primaryAddress === me.primaryAddress) {
+      this.#event('same-address', `equal priority advert from ${adv.nodeId} with our address ${adv.primaryAddress}`);
+    }
+    if (outranks(adv, me)) {
+      const why =
+        adv.priority > me.priority
+          ? `higher priority ${adv.priority} advert from ${adv.nodeId}`
+          : `same priority ${adv.priority} advert from ${adv.nodeId} with higher address ${adv.primaryAddress}`;
+      this.#leaveMaster('BACKUP', why);
+      this.#master = { ...pick(adv), at: this.#clock.now() };
+      this.#masterAdvertIntMs = adv.advertIntMs;
+      this.#downSince = this.#clock.now();
+      this.#armMasterDown(this.#masterDownInterval());
+      return;
+    }
+    this.#event('forcing-election', `received lower priority (${adv.priority}) advert from ${adv.nodeId}, forcing new election`);
+    this.#sendAdvert(me.priority, null);
+  }
+
+  #leaveMaster(to: 'BACKUP' | 'FAULT' | 'STOP', reason: string): void {
+    this.#advertTimer.cancel();
+    if (to !== 'BACKUP') {
+      this.#resign();
+      this.#cancelTimers();
+      this.#setState(to, reason);
+      return;
+    }
+    this.#enterBackup(reason);
+  }
+
+  /** Priority-0 advert naming the best live backup. */
+  #resign(): void {
+    const best = this.#livePeers(this.#clock.now()).reduce<PeerSeen | null>(
+      (acc, p) => (acc === null || outranks(p, acc) ? p : acc),
+      null,
+    );
+    this.#sendAdvert(0, best ? best.nodeId : null);
+  }
+
+  #sendAdvert(priority: number, successor: string | null): void {
+    this.#counters.advertsSent++;
+    this.#actions.sendAdvert({ kind: 'ADVERT', priority, successor });
+  }
+
+  // ---- FAULT ----
+
+  #enterFault(reason: string): void {
+    if (this.#state === 'MASTER') this.#leaveMaster('FAULT', reason);
+    else if (this.#state === 'BACKUP') {
+      this.#sendHello(0); // withdraw from succession
+      this.#cancelTimers();
+      this.#setState('FAULT', reason);
+    }
+  }
+
+  #exitFault(reason: string): void {
+    if (this.#state !== 'FAULT') return;
+    if (this.isOwner && this.initialState === 'MASTER') this.#becomeMaster(reason);
+    else this.#enterBackup(reason);
+  }
+
+  // ---- helpers ----
+
+  #livePeers(now: number): (PeerSeen & { intervalMs: number })[] {
+    return [...this.#peers.values()].filter((p) => now - p.at <= 3 * p.intervalMs);
+  }
+
+  #checkAdvertContents(adv: PeerAdvert): void {
+    if (adv.advertIntMs !== this.advertIntMs && this.#master?.nodeId !== adv.nodeId) {
+      this.#event('interval-mismatch', `advert interval ${adv.advertIntMs} ms from ${adv.nodeId}, ours ${this.advertIntMs} ms (adopted)`);
+    }
+    if (!this.#vips || !adv.vips || this.#master?.nodeId === adv.nodeId) return;
+    const key = (v: { address: string; prefix: number }) => `${v.address}/${v.prefix}`;
+    const ours = this.#vips.map(key).sort().join(',');
+    const theirs = adv.vips.map(key).sort().join(',');
+    if (ours !== theirs) this.#event('vip-mismatch', `VIP list from ${adv.nodeId} [${theirs}] differs from ours [${ours}]`);
+  }
+
+  #cancelTimers(): void {
+    this.#masterDown.cancel();
+    this.#advertTimer.cancel();
+    this.#helloTimer.cancel();
+  }
+
+  #faultSummary(): string {
+    return [...this.#faults].map(([s, r]) => `${s}: ${r}`).join('; ');
+  }
+
+  #setState(to: VrrpState, reason: string): void {
+    const from = this.#state;
+    this.#state = to;
+    const t: Transition = { instance: this.name, from, to, reason, priority: this.effectivePriority };
+    this.#actions.transition(t);
+    this.#group?.memberTransitioned(this, t);
+  }
+
+  #event(kind: InstanceEventKind, message: string): void {
+    this.#actions.event?.({ instance: this.name, kind, message });
+  }
+}
+
+function pick(adv: PeerAdvert): Omit<PeerSeen, 'at'> {
+  return { nodeId: adv.nodeId, primaryAddress: adv.primaryAddress, priority: adv.priority };
+}

@@ -1,0 +1,1 @@
+export { FakeClock } from '../../src/ha/fake-clock.ts';
