@@ -1,26 +1,105 @@
+import { networkInterfaces } from 'node:os';
+import { defaultGlobal, type Draft } from './draft.ts';
+import { ConfigError } from './errors.ts';
+import { readGlobalDefs } from './global.ts';
+import { defaultAccess, readSources } from './include.ts';
+import { isBrace } from './lexer.ts';
+import { readVirtualServer } from './lvs.ts';
 import type { HavedConfig } from './model.ts';
+import { Reader, table, type Table } from './reader.ts';
+import { resolve } from './resolve.ts';
+import { readInstance, readScript, readSyncGroup } from './vrrp.ts';
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  /** "file:line" of the offending token. */
-  readonly where: string;
-  constructor(where: string, message: string) {
-    super(`${where}: ${message}`);
-    this.where = where;
-  }
-}
+export { ConfigError } from './errors.ts';
 
 export interface LoadOptions {
+  /** Default: fs.readFileSync(path, 'utf8'). */
   readFile?: (path: string) => string;
+  /** Expand an `include` glob relative to `cwd`. Default: fs.globSync, sorted. */
   glob?: (pattern: string, cwd: string) => string[];
-  /** Addresses of this host; a real_server on one of them (or 127.0.0.1) is the local cache. */
+  /** Addresses of this host (a real_server on one is the local cache). Default: the host's IPv4 addresses. 127.0.0.1 always counts. */
   localAddresses?: string[];
 }
 
-export function loadConfig(path: string, _opts?: LoadOptions): HavedConfig {
-  throw new ConfigError(`${path}:0`, 'not implemented yet');
+/** Read and check a haved.conf / keepalived.conf. Throws ConfigError ("file:line: what was expected"). */
+export function loadConfig(path: string, opts: LoadOptions = {}): HavedConfig {
+  const readFile = opts.readFile ?? defaultAccess.readFile;
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (e) {
+    throw new ConfigError(path, `cannot read config file: ${(e as Error).message}`);
+  }
+  return parseConfigText(text, path, opts);
 }
 
-export function parseConfigText(_text: string, file: string, _opts?: LoadOptions): HavedConfig {
-  throw new ConfigError(`${file}:0`, 'not implemented yet');
+/** Parse config text as if it were the file `file` (includes are relative to its directory). */
+export function parseConfigText(text: string, file: string, opts: LoadOptions = {}): HavedConfig {
+  const sources = readSources(text, file, {
+    readFile: opts.readFile ?? defaultAccess.readFile,
+    glob: opts.glob ?? defaultAccess.glob,
+  });
+  const r = new Reader(sources.tokens);
+  const d: Draft = {
+    file,
+    global: defaultGlobal(file),
+    scripts: new Map(),
+    instances: [],
+    syncGroups: [],
+    groupMembers: new Map(),
+    virtualServers: [],
+    localAddresses: new Set(['127.0.0.1', ...(opts.localAddresses ?? hostAddresses())]),
+  };
+  const top: Table = table([
+    ['global_defs', (r, kw) => readGlobalDefs(r, kw, d)],
+    ['vrrp_instance', (r, kw) => readInstance(r, kw, d)],
+    ['vrrp_script', (r, kw) => readScript(r, kw, d)],
+    ['vrrp_sync_group', (r, kw) => readSyncGroup(r, kw, d)],
+    ['virtual_server', (r, kw) => readVirtualServer(r, kw, d)],
+  ]);
+  for (let t = r.next(); t; t = r.next()) {
+    if (isBrace(t, '}')) r.fail(t, "unexpected '}': no block is open here");
+    if (isBrace(t, '{')) r.fail(t, "unexpected '{': a block must follow its keyword");
+    const handler = t.quoted ? undefined : top.get(t.text);
+    if (handler) handler(r, t);
+    else r.skipUnknown(t, 'the top level', top);
+  }
+  resolve(r, d);
+
+  const warnings = [...sources.warnings];
+  if (sources.slashComments.length > 0) {
+    const n = sources.slashComments.length;
+    warnings.push(
+      `${sources.slashComments[0]}: '//' is not keepalived syntax; haved reads it as a comment to the end of the line (${n} line${n === 1 ? '' : 's'}; use '#' or '!')`,
+    );
+  }
+  warnings.push(...r.warnings);
+  return {
+    global: d.global,
+    scripts: d.scripts,
+    instances: d.instances.map((i) => i.value),
+    syncGroups: d.syncGroups,
+    virtualServers: d.virtualServers,
+    warnings: byLocation(warnings),
+  };
+}
+
+/** Order findings by file (in reading order) and line, so they read top to bottom. */
+function byLocation(warnings: string[]): string[] {
+  const files: string[] = [];
+  const keyed = warnings.map((w, i) => {
+    const m = /^(.*?):(\d+): /.exec(w);
+    const file = m?.[1] ?? '';
+    if (!files.includes(file)) files.push(file);
+    return { w, i, file, line: m ? Number(m[2]) : 0 };
+  });
+  keyed.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || a.line - b.line || a.i - b.i);
+  return keyed.map((k) => k.w);
+}
+
+function hostAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && a.family === 'IPv4')
+    .map((a) => a!.address);
 }

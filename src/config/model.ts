@@ -25,6 +25,7 @@ export interface GlobalDefs {
   notificationEmail: string[];
   notificationEmailFrom: string | null;
   smtpServer: string | null;
+  smtpConnectTimeoutMs: number; // default 30000 (accepted; haved sends no mail)
   where: string;
 }
 
@@ -81,6 +82,7 @@ export interface VrrpInstance {
   garpMasterDelayMs: number;
   garpMasterRepeat: number;
   garpMasterRefreshMs: number;
+  garpMasterRefreshRepeat: number; // default: global vrrp_garp_master_refresh_repeat (1)
   /** haved: preempt only inside this cron window (node-cron syntax), null = any time. */
   preemptSchedule: string | null;
   where: string;
@@ -95,6 +97,7 @@ export interface VrrpScript {
   rise: number; // default 1
   fall: number; // default 1
   user: string | null;
+  initFail: boolean; // init_fail: start in the failed state
   where: string;
 }
 
@@ -130,6 +133,8 @@ export interface RealServer {
   notifyUp: NotifyCommand | null;
   notifyDown: NotifyCommand | null;
   checks: HealthCheck[];
+  /** The address is this host (LoadOptions.localAddresses or 127.0.0.1): its checks track the local cache. */
+  local: boolean;
   where: string;
 }
 

@@ -1,0 +1,104 @@
+import { ConfigError } from './errors.ts';
+
+/** One word of a config file. `quoted` tokens are never braces, comments or keywords-by-syntax. */
+export interface Token {
+  text: string;
+  quoted: boolean;
+  file: string;
+  line: number;
+}
+
+export interface LexResult {
+  tokens: Token[];
+  /** file:line of every `//` annotation (not keepalived syntax; read as a comment to end of line). */
+  slashComments: string[];
+}
+
+export const whereOf = (t: { file: string; line: number }): string => `${t.file}:${t.line}`;
+
+export const isBrace = (t: Token | undefined, brace: '{' | '}'): boolean =>
+  t !== undefined && !t.quoted && t.text === brace;
+
+/**
+ * keepalived's lexical rules: `#` and `!` start a comment anywhere outside quotes, `{` and `}` are
+ * tokens of their own even when glued to a word, `"…"` and `'…'` quote (backslash escapes the next
+ * character) and may be glued to unquoted text like in a shell.
+ */
+export function tokenize(text: string, file: string): LexResult {
+  const tokens: Token[] = [];
+  const slashComments: string[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = i + 1;
+    const src = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    let word = '';
+    let inWord = false;
+    let quoted = false;
+    const flush = (): void => {
+      if (inWord) tokens.push({ text: word, quoted, file, line });
+      word = '';
+      inWord = false;
+      quoted = false;
+    };
+    for (let p = 0; p < src.length; p++) {
+      const c = src[p];
+      if (c === ' ' || c === '\t' || c === '\v' || c === '\f') {
+        flush();
+      } else if (c === '#' || c === '!') {
+        break;
+      } else if (c === '/' && !inWord && src[p + 1] === '/') {
+        slashComments.push(`${file}:${line}`);
+        break;
+      } else if (c === '{' || c === '}') {
+        flush();
+        tokens.push({ text: c, quoted: false, file, line });
+      } else if (c === '"' || c === "'") {
+        inWord = true;
+        quoted = true;
+        let q = p + 1;
+        for (; q < src.length && src[q] !== c; q++) {
+          if (src[q] === '\\' && q + 1 < src.length) q++;
+          word += src[q];
+        }
+        if (q >= src.length) throw new ConfigError(`${file}:${line}`, `unterminated ${c}-quoted string`);
+        p = q;
+      } else {
+        inWord = true;
+        word += c;
+      }
+    }
+    flush();
+  }
+  return { tokens, slashComments };
+}
+
+/** Split a script string into argv like keepalived does (whitespace, with '…' and "…" quoting). */
+export function splitArgv(text: string): string[] {
+  const argv: string[] = [];
+  let word = '';
+  let inWord = false;
+  for (let p = 0; p < text.length; p++) {
+    const c = text[p];
+    if (c === ' ' || c === '\t') {
+      if (inWord) argv.push(word);
+      word = '';
+      inWord = false;
+    } else if (c === '"' || c === "'") {
+      inWord = true;
+      let q = p + 1;
+      for (; q < text.length && text[q] !== c; q++) {
+        if (c === '"' && text[q] === '\\' && q + 1 < text.length) q++;
+        word += text[q];
+      }
+      p = q;
+    } else if (c === '\\' && p + 1 < text.length) {
+      inWord = true;
+      word += text[++p];
+    } else {
+      inWord = true;
+      word += c;
+    }
+  }
+  if (inWord) argv.push(word);
+  return argv;
+}

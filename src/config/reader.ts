@@ -1,0 +1,192 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import { ConfigError } from './errors.ts';
+import { isBrace, splitArgv, whereOf, type Token } from './lexer.ts';
+import type { NotifyCommand } from './model.ts';
+
+/** Blocks that only exist at the top level: meeting one inside a block means a '}' is missing. */
+const TOP_LEVEL = new Set(['global_defs', 'vrrp_instance', 'vrrp_script', 'vrrp_sync_group', 'virtual_server']);
+
+export type Handler = (r: Reader, kw: Token) => void;
+/** The keywords a block understands. Knowing them lets the reader find where arguments end. */
+export type Table = Map<string, Handler>;
+
+/**
+ * Arity-aware cursor over the tokens. Required arguments must be on the keyword's line (so a
+ * missing value is reported there); a keyword never swallows a word that is a keyword of its block,
+ * which is what makes the flattened one-line form parse as intended.
+ */
+export class Reader {
+  readonly warnings: string[] = [];
+  private readonly tokens: Token[];
+  private readonly once = new Set<string>();
+  private pos = 0;
+
+  constructor(tokens: Token[]) {
+    this.tokens = tokens;
+  }
+
+  peek(): Token | undefined {
+    return this.tokens[this.pos];
+  }
+
+  next(): Token | undefined {
+    return this.tokens[this.pos++];
+  }
+
+  fail(t: Token, message: string): never {
+    throw new ConfigError(whereOf(t), message);
+  }
+
+  /** Record a non-fatal finding at a token or a "file:line". */
+  warn(at: Token | string, message: string): void {
+    this.warnings.push(`${typeof at === 'string' ? at : whereOf(at)}: ${message}`);
+  }
+
+  /** Warn only the first time `key` is seen in this config. */
+  warnOnce(key: string, t: Token, message: string): void {
+    if (this.once.has(key)) return;
+    this.once.add(key);
+    this.warn(t, message);
+  }
+
+  /** The next token, which must be on `kw`'s line and not a brace. */
+  arg(kw: Token, what: string): Token {
+    const t = this.peek();
+    if (!t || t.file !== kw.file || t.line !== kw.line || isBrace(t, '{') || isBrace(t, '}')) {
+      this.fail(kw, `${kw.text} expects ${what}`);
+    }
+    this.pos++;
+    return t;
+  }
+
+  /** Consume the next token if it is on `kw`'s line, not a brace, not a keyword of `table`, and `accept`s. */
+  optional(kw: Token, table: Table | null, accept: (t: Token) => boolean = () => true): Token | undefined {
+    const t = this.peek();
+    if (!t || t.file !== kw.file || t.line !== kw.line || isBrace(t, '{') || isBrace(t, '}')) return undefined;
+    if (table && !t.quoted && table.has(t.text)) return undefined;
+    if (!accept(t)) return undefined;
+    this.pos++;
+    return t;
+  }
+
+  private open(opener: Token, label: string): void {
+    const t = this.next();
+    if (!isBrace(t, '{')) {
+      this.fail(t ?? opener, `expected '{' after ${label}, got ${t ? `"${t.text}"` : 'end of file'}`);
+    }
+  }
+
+  private unclosed(opener: Token, label: string): never {
+    const last = this.tokens[this.tokens.length - 1] ?? opener;
+    this.fail(last, `missing '}': ${label} opened at ${whereOf(opener)} is not closed at end of file`);
+  }
+
+  /** `{ keyword args… … }` */
+  block(opener: Token, label: string, context: string, table: Table): void {
+    this.open(opener, label);
+    for (;;) {
+      const t = this.next();
+      if (!t) this.unclosed(opener, label);
+      if (isBrace(t, '}')) return;
+      if (isBrace(t, '{')) this.fail(t, `unexpected '{' in ${context}`);
+      const handler = t.quoted ? undefined : table.get(t.text);
+      if (handler) handler(this, t);
+      else if (!t.quoted && TOP_LEVEL.has(t.text)) {
+        this.fail(t, `${t.text} cannot be inside ${label}: a '}' is missing before it (${label} opened at ${whereOf(opener)})`);
+      } else this.skipUnknown(t, context, table);
+    }
+  }
+
+  /** `{ item [options] item [options] … }`: `item` consumes one entry starting at `first`. */
+  items(opener: Token, label: string, item: (first: Token) => void): void {
+    this.open(opener, label);
+    for (;;) {
+      const t = this.next();
+      if (!t) this.unclosed(opener, label);
+      if (isBrace(t, '}')) return;
+      if (isBrace(t, '{')) this.fail(t, `unexpected '{' in ${label}`);
+      item(t);
+    }
+  }
+
+  /** Warn and skip an unknown keyword: its words on the line, then a `{ … }` block if one follows. */
+  skipUnknown(t: Token, context: string, table: Table | null, message?: string): void {
+    this.warn(t, message ?? `unknown keyword '${t.text}' in ${context} (ignored)`);
+    while (this.optional(t, table)) {
+      /* skip its arguments */
+    }
+    if (isBrace(this.peek(), '{')) this.skipBlock(t);
+  }
+
+  private skipBlock(opener: Token): void {
+    let depth = 0;
+    for (;;) {
+      const t = this.next();
+      if (!t) this.unclosed(opener, `'${opener.text}'`);
+      if (isBrace(t, '{')) depth++;
+      else if (isBrace(t, '}') && --depth === 0) return;
+    }
+  }
+
+  // ---- typed arguments -------------------------------------------------------------------------
+
+  int(kw: Token, min: number, max: number): number {
+    const t = this.arg(kw, `an integer ${min}..${max}`);
+    const n = /^[-+]?\d+$/.test(t.text) ? Number(t.text) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      this.fail(t, `${kw.text} must be an integer ${min}..${max}, got "${t.text}"`);
+    }
+    return n;
+  }
+
+  /** keepalived <TIMER>: decimal seconds; returned in ms (rounded). */
+  timerMs(kw: Token, minMs: number, maxMs: number): number {
+    const t = this.arg(kw, 'a duration in seconds');
+    const ms = /^\d+(\.\d+)?$|^\.\d+$/.test(t.text) ? Math.round(Number(t.text) * 1000) : NaN;
+    if (Number.isNaN(ms)) this.fail(t, `${kw.text} must be a duration in seconds (e.g. 3 or 0.5), got "${t.text}"`);
+    if (ms < minMs || ms > maxMs) {
+      this.fail(t, `${kw.text} must be between ${minMs / 1000} and ${maxMs / 1000} seconds, got "${t.text}"`);
+    }
+    return ms;
+  }
+
+  ipv4(kw: Token, what = kw.text): string {
+    return checkIPv4(this, this.arg(kw, 'an IPv4 address'), what);
+  }
+
+  port(kw: Token, what = kw.text): number {
+    const t = this.arg(kw, 'a port 1..65535');
+    const n = /^\d+$/.test(t.text) ? Number(t.text) : NaN;
+    if (!(n >= 1 && n <= 65535)) this.fail(t, `${what} must be a port 1..65535, got "${t.text}"`);
+    return n;
+  }
+
+  word(kw: Token, what: string): string {
+    return this.arg(kw, what).text;
+  }
+
+  /** `KEYWORD SCRIPT|"SCRIPT args" [user [group]]` */
+  notify(kw: Token, table: Table): NotifyCommand {
+    const script = this.arg(kw, 'a script (quote it when it has arguments)');
+    const argv = splitArgv(script.text);
+    if (argv.length === 0) this.fail(script, `${kw.text} expects a script, got an empty string`);
+    const user = this.optional(kw, table);
+    if (user && this.optional(kw, table)) {
+      this.warn(kw, `${kw.text}: the group after the user is not supported by haved (ignored)`);
+    }
+    return { argv, user: user?.text ?? null, where: whereOf(kw) };
+  }
+}
+
+export function checkIPv4(r: Reader, t: Token, what: string): string {
+  if (isIPv4(t.text)) return t.text;
+  if (isIPv6(t.text)) r.fail(t, `${what}: IPv6 addresses are not supported by haved, got "${t.text}"`);
+  return r.fail(t, `${what} must be an IPv4 address, got "${t.text}"`);
+}
+
+/** Build a Table from `[keywords, handler]` pairs (aliases share a handler). */
+export function table(entries: Array<[string | string[], Handler]>): Table {
+  const m: Table = new Map();
+  for (const [names, h] of entries) for (const n of Array.isArray(names) ? names : [names]) m.set(n, h);
+  return m;
+}

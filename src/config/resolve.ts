@@ -1,0 +1,120 @@
+import type { Draft, InstanceDraft } from './draft.ts';
+import { DEFAULTS } from './draft.ts';
+import { ConfigError } from './errors.ts';
+import { whereOf } from './lexer.ts';
+import type { Reader } from './reader.ts';
+
+/** Defaults that depend on other keywords, and checks across blocks (after everything is read). */
+export function resolve(r: Reader, d: Draft): void {
+  for (const i of d.instances) resolveInstance(r, d, i);
+  checkVrids(d);
+  checkSyncGroups(r, d);
+}
+
+function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {
+  const { value: v, seen, opener } = draft;
+  const label = `vrrp_instance ${v.name}`;
+  if (!seen.has('interface')) throw new ConfigError(whereOf(opener), `${label} needs 'interface IFNAME'`);
+  if (!seen.has('virtual_router_id')) throw new ConfigError(whereOf(opener), `${label} needs 'virtual_router_id 1..255'`);
+
+  // keepalived: no priority → 255 for state MASTER, else 100; no state → derived from the priority.
+  if (!seen.has('priority')) v.priority = v.state === 'MASTER' ? DEFAULTS.ownerPriority : DEFAULTS.priority;
+  else if (!seen.has('state')) v.state = v.priority === DEFAULTS.ownerPriority ? 'MASTER' : 'BACKUP';
+
+  const nopreempt = seen.get('nopreempt');
+  if (v.nopreempt && v.priority === DEFAULTS.ownerPriority) {
+    r.warn(nopreempt ?? opener, `(${v.name}) nopreempt is incompatible with priority 255 - resetting nopreempt (as keepalived)`);
+    v.nopreempt = false;
+  }
+  if (v.nopreempt && v.state === 'MASTER') {
+    r.warn(
+      nopreempt ?? opener,
+      `(${v.name}) state MASTER with nopreempt: keepalived would clear nopreempt; haved keeps it, so a recovered node does not take the VIP back`,
+    );
+  }
+  const delay = seen.get('preempt_delay');
+  if (delay && v.preemptDelayMs > 0 && (v.nopreempt || v.state === 'MASTER')) {
+    r.warn(delay, `(${v.name}) preempt_delay does nothing with ${v.nopreempt ? 'nopreempt' : 'state MASTER'} - clearing it (as keepalived)`);
+    v.preemptDelayMs = 0;
+  }
+
+  const g = d.global;
+  if (!seen.has('garp_master_delay')) v.garpMasterDelayMs = g.garpMasterDelayMs;
+  if (!seen.has('garp_master_repeat')) v.garpMasterRepeat = g.garpMasterRepeat;
+  if (!seen.has('garp_master_refresh')) v.garpMasterRefreshMs = g.garpMasterRefreshMs;
+  if (!seen.has('garp_master_refresh_repeat')) v.garpMasterRefreshRepeat = g.garpMasterRefreshRepeat;
+
+  const mcastSrc = seen.get('mcast_src_ip');
+  if (mcastSrc && v.unicastPeers.length > 0) {
+    throw new ConfigError(
+      whereOf(mcastSrc),
+      `(${v.name}) mcast_src_ip cannot be mixed with unicast_peer: use unicast_src_ip with unicast_peer, or multicast without unicast_peer`,
+    );
+  }
+  const ucastSrc = seen.get('unicast_src_ip');
+  if (ucastSrc && v.unicastPeers.length === 0) {
+    r.warn(ucastSrc, `(${v.name}) unicast_src_ip without unicast_peer: adverts go to the multicast group ${g.mcastGroup4}`);
+  }
+  if (v.unicastSrcIp && v.unicastPeers.includes(v.unicastSrcIp)) {
+    throw new ConfigError(whereOf(ucastSrc ?? opener), `(${v.name}) unicast_peer lists our own unicast_src_ip ${v.unicastSrcIp}`);
+  }
+
+  for (const ref of v.trackScripts) {
+    if (!d.scripts.has(ref.name)) {
+      const known = [...d.scripts.keys()];
+      throw new ConfigError(
+        ref.where,
+        `(${v.name}) track_script '${ref.name}' is not a defined vrrp_script${known.length ? ` (defined: ${known.join(', ')})` : ''}`,
+      );
+    }
+  }
+  if (v.virtualIpAddresses.length === 0) r.warn(opener, `(${v.name}) has no virtual_ipaddress`);
+  const vips = new Map<string, string>();
+  for (const vip of v.virtualIpAddresses) {
+    const first = vips.get(vip.address);
+    if (first) throw new ConfigError(vip.where, `(${v.name}) virtual_ipaddress ${vip.address} is listed twice (first at ${first})`);
+    vips.set(vip.address, vip.where);
+  }
+}
+
+function checkVrids(d: Draft): void {
+  const byKey = new Map<string, InstanceDraft>();
+  for (const i of d.instances) {
+    const v = i.value;
+    const key = `${v.interface}/${v.virtualRouterId}`;
+    const other = byKey.get(key);
+    if (other) {
+      throw new ConfigError(
+        whereOf(i.seen.get('virtual_router_id') ?? i.opener),
+        `virtual_router_id ${v.virtualRouterId} on ${v.interface} is already used by vrrp_instance ${other.value.name} (${other.value.where})`,
+      );
+    }
+    byKey.set(key, i);
+  }
+}
+
+function checkSyncGroups(r: Reader, d: Draft): void {
+  const groupOf = new Map<string, string>();
+  for (const g of d.syncGroups) {
+    for (const m of d.groupMembers.get(g) ?? []) {
+      if (!d.instances.some((i) => i.value.name === m.text)) {
+        throw new ConfigError(whereOf(m), `vrrp_sync_group ${g.name}: '${m.text}' is not a vrrp_instance`);
+      }
+      const other = groupOf.get(m.text);
+      if (other !== undefined) {
+        throw new ConfigError(
+          whereOf(m),
+          `vrrp_sync_group ${g.name}: vrrp_instance ${m.text} is already in vrrp_sync_group ${other} (an instance can be in one group only)`,
+        );
+      }
+      groupOf.set(m.text, g.name);
+    }
+    if (g.members.length === 0) throw new ConfigError(g.where, `vrrp_sync_group ${g.name} needs 'group { INSTANCE … }'`);
+    if (g.members.length === 1) {
+      r.warn(
+        g.where,
+        `vrrp_sync_group ${g.name} has only 1 virtual router - this probably isn't what you want (as keepalived warns)`,
+      );
+    }
+  }
+}

@@ -1,0 +1,288 @@
+import { validate as validCron } from 'node-cron';
+import type { Draft, InstanceDraft } from './draft.ts';
+import { DEFAULTS } from './draft.ts';
+import { whereOf, type Token } from './lexer.ts';
+import type { Authentication, SyncGroup, VirtualAddress, VrrpInstance, VrrpScript } from './model.ts';
+import { checkIPv4, table, type Reader, type Table } from './reader.ts';
+
+const MAX_TIMER_MS = 1_000_000;
+const SCOPES = new Set(['site', 'link', 'host', 'nowhere', 'global']);
+/** virtual_ipaddress options haved accepts but does not apply (value-taking and flags). */
+const IGNORED_VIP_OPTIONS = new Map([
+  ['peer', 1], ['preferred_lft', 1], ['home', 0], ['-nodad', 0], ['nodad', 0], ['mngtmpaddr', 0],
+  ['noprefixroute', 0], ['autojoin', 0], ['no_track', 0], ['use_vmac', 0],
+]);
+
+/** `vrrp_instance NAME { … }` */
+export function readInstance(r: Reader, opener: Token, d: Draft): void {
+  const name = r.arg(opener, 'an instance name');
+  if (d.instances.some((i) => i.value.name === name.text)) {
+    const first = d.instances.find((i) => i.value.name === name.text)!;
+    r.fail(name, `duplicate vrrp_instance '${name.text}' (first defined at ${first.value.where})`);
+  }
+  const v: VrrpInstance = {
+    name: name.text,
+    state: 'BACKUP',
+    interface: '',
+    virtualRouterId: 0,
+    priority: DEFAULTS.priority,
+    advertIntMs: DEFAULTS.advertIntMs,
+    nopreempt: false,
+    preemptDelayMs: 0,
+    authentication: null,
+    virtualIpAddresses: [],
+    unicastSrcIp: null,
+    unicastPeers: [],
+    mcastSrcIp: null,
+    trackScripts: [],
+    trackInterfaces: [],
+    notify: null,
+    notifyMaster: null,
+    notifyBackup: null,
+    notifyFault: null,
+    notifyStop: null,
+    garpMasterDelayMs: 0,
+    garpMasterRepeat: 0,
+    garpMasterRefreshMs: 0,
+    garpMasterRefreshRepeat: 0,
+    preemptSchedule: null,
+    where: whereOf(opener),
+  };
+  const draft: InstanceDraft = { value: v, opener, seen: new Map() };
+  const seen = (kw: Token): void => void draft.seen.set(kw.text, kw);
+  const t: Table = table([
+    [
+      'state',
+      (r, kw) => {
+        seen(kw);
+        const s = r.arg(kw, 'MASTER or BACKUP');
+        if (s.text === 'MASTER' || s.text === 'BACKUP') v.state = s.text;
+        else {
+          v.state = 'BACKUP';
+          r.warn(s, `(${v.name}) unknown state '${s.text}', defaulting to BACKUP (values are case-sensitive: MASTER or BACKUP)`);
+        }
+      },
+    ],
+    ['interface', (r, kw) => (seen(kw), (v.interface = r.word(kw, 'an interface name')))],
+    ['virtual_router_id', (r, kw) => (seen(kw), (v.virtualRouterId = r.int(kw, 1, 255)))],
+    ['priority', (r, kw) => (seen(kw), (v.priority = r.int(kw, 1, 255)))],
+    ['advert_int', (r, kw) => void (v.advertIntMs = r.timerMs(kw, 10, 255_000))],
+    ['nopreempt', (_r, kw) => (seen(kw), (v.nopreempt = true))],
+    ['preempt', () => void (v.nopreempt = false)],
+    ['preempt_delay', (r, kw) => (seen(kw), (v.preemptDelayMs = r.timerMs(kw, 0, 1000_000)))],
+    ['authentication', (r, kw) => void (v.authentication = readAuthentication(r, kw, v.name))],
+    ['virtual_ipaddress', (r, kw) => r.items(kw, 'virtual_ipaddress', (first) => v.virtualIpAddresses.push(readVip(r, first)))],
+    ['unicast_src_ip', (r, kw) => (seen(kw), (v.unicastSrcIp = r.ipv4(kw)))],
+    ['mcast_src_ip', (r, kw) => (seen(kw), (v.mcastSrcIp = r.ipv4(kw)))],
+    [
+      'unicast_peer',
+      (r, kw) => {
+        seen(kw);
+        r.items(kw, 'unicast_peer', (peer) => {
+          v.unicastPeers.push(checkIPv4(r, peer, 'unicast_peer entry'));
+          for (let o; (o = r.optional(peer, null, (x) => x.text === 'min_ttl' || x.text === 'max_ttl')); ) {
+            r.int(o, 0, 255);
+            r.warnOnce('ttl', o, `${o.text} is not supported by haved: the TTL of UDP adverts is not visible to Node (ignored)`);
+          }
+        });
+      },
+    ],
+    [
+      'track_script',
+      (r, kw) =>
+        r.items(kw, 'track_script', (name) => {
+          const ref = { name: name.text, weight: null as number | null, reverse: false, where: whereOf(name) };
+          readTrackOptions(r, name, ref, true);
+          v.trackScripts.push(ref);
+        }),
+    ],
+    [
+      'track_interface',
+      (r, kw) =>
+        r.items(kw, 'track_interface', (name) => {
+          const ref = { name: name.text, weight: 0 as number | null, reverse: false, where: whereOf(name) };
+          readTrackOptions(r, name, ref, false);
+          v.trackInterfaces.push({ ...ref, weight: ref.weight ?? 0 });
+        }),
+    ],
+    ['notify', (r, kw) => void (v.notify = r.notify(kw, t))],
+    ['notify_master', (r, kw) => void (v.notifyMaster = r.notify(kw, t))],
+    ['notify_backup', (r, kw) => void (v.notifyBackup = r.notify(kw, t))],
+    ['notify_fault', (r, kw) => void (v.notifyFault = r.notify(kw, t))],
+    ['notify_stop', (r, kw) => void (v.notifyStop = r.notify(kw, t))],
+    ['garp_master_delay', (r, kw) => (seen(kw), (v.garpMasterDelayMs = r.timerMs(kw, 0, MAX_TIMER_MS)))],
+    ['garp_master_repeat', (r, kw) => (seen(kw), (v.garpMasterRepeat = r.int(kw, 0, 1000)))],
+    ['garp_master_refresh', (r, kw) => (seen(kw), (v.garpMasterRefreshMs = r.timerMs(kw, 0, MAX_TIMER_MS)))],
+    ['garp_master_refresh_repeat', (r, kw) => (seen(kw), (v.garpMasterRefreshRepeat = r.int(kw, 1, 1000)))],
+    [
+      'preempt_schedule',
+      (r, kw) => {
+        const c = r.arg(kw, 'a cron expression in quotes, e.g. "* 2-4 * * *"');
+        if (!validCron(c.text)) r.fail(c, `preempt_schedule must be a cron expression (node-cron syntax), got "${c.text}"`);
+        v.preemptSchedule = c.text;
+      },
+    ],
+  ]);
+  r.block(opener, `vrrp_instance ${v.name}`, 'vrrp_instance', t);
+  d.instances.push(draft);
+}
+
+function readTrackOptions(
+  r: Reader,
+  name: Token,
+  ref: { weight: number | null; reverse: boolean },
+  scriptRef: boolean,
+): void {
+  for (;;) {
+    const o = r.optional(name, null, (x) => ['weight', 'reverse', 'noreverse'].includes(x.text));
+    if (!o) return;
+    if (o.text === 'weight') ref.weight = r.int(o, -253, 253);
+    else ref.reverse = o.text === 'reverse';
+    if (o.text === 'reverse' && !scriptRef && ref.weight === 0) {
+      r.warn(o, `track_interface ${name.text}: reverse needs a non-zero weight`);
+    }
+  }
+}
+
+function readAuthentication(r: Reader, opener: Token, instance: string): Authentication {
+  let type: Token | undefined;
+  let pass: Token | undefined;
+  r.block(
+    opener,
+    'authentication',
+    'authentication',
+    table([
+      ['auth_type', (r, kw) => void (type = r.arg(kw, 'PASS, AH or HMAC'))],
+      ['auth_pass', (r, kw) => void (pass = r.arg(kw, 'a password'))],
+    ]),
+  );
+  if (!type) r.fail(opener, `(${instance}) authentication needs 'auth_type PASS|AH|HMAC'`);
+  if (type.text !== 'PASS' && type.text !== 'AH' && type.text !== 'HMAC') {
+    r.fail(type, `auth_type must be PASS, AH or HMAC, got "${type.text}"`);
+  }
+  if (!pass) r.fail(opener, `(${instance}) authentication needs 'auth_pass SECRET'`);
+  if (pass.text === '') r.fail(pass, 'auth_pass must not be empty');
+  let secret = pass.text;
+  if (type.text === 'HMAC') {
+    if (secret.length < 16) r.warn(pass, `(${instance}) HMAC key is shorter than 16 characters; use a longer random key`);
+  } else {
+    if (type.text === 'AH') {
+      r.warn(type, `(${instance}) auth_type AH (IPsec) cannot be done over UDP; haved checks the password like PASS - prefer HMAC`);
+    }
+    if (secret.length > 8) {
+      r.warn(pass, `(${instance}) Truncating auth_pass to 8 characters (keepalived's rule)`);
+      secret = secret.slice(0, 8);
+    }
+  }
+  return { type: type.text, secret, where: whereOf(type) };
+}
+
+function readVip(r: Reader, first: Token): VirtualAddress {
+  const [addr, mask, extra] = first.text.split('/');
+  const ip = checkIPv4(r, { ...first, text: addr }, 'virtual_ipaddress entry');
+  let prefix = 32;
+  if (extra !== undefined || (mask !== undefined && !/^\d{1,2}$/.test(mask)) || Number(mask) > 32) {
+    r.fail(first, `virtual_ipaddress entry must be IP[/PREFIX] with PREFIX 0..32, got "${first.text}"`);
+  }
+  if (mask !== undefined) prefix = Number(mask);
+  const vip: VirtualAddress = { address: ip, prefix, dev: null, brd: null, scope: null, label: null, where: whereOf(first) };
+  const isOption = (x: Token): boolean => ['dev', 'brd', 'label', 'scope'].includes(x.text) || IGNORED_VIP_OPTIONS.has(x.text);
+  for (let o; (o = r.optional(first, null, isOption)); ) {
+    if (o.text === 'dev') vip.dev = r.word(o, 'an interface name');
+    else if (o.text === 'label') vip.label = r.word(o, 'a label like eth0:1');
+    else if (o.text === 'brd') vip.brd = r.ipv4(o, 'brd');
+    else if (o.text === 'scope') {
+      const s = r.arg(o, 'site|link|host|nowhere|global');
+      if (!SCOPES.has(s.text) && !/^\d+$/.test(s.text)) r.fail(s, `scope must be site, link, host, nowhere or global, got "${s.text}"`);
+      vip.scope = s.text;
+    } else {
+      if (IGNORED_VIP_OPTIONS.get(o.text) === 1) r.arg(o, 'a value');
+      r.warn(o, `virtual_ipaddress option '${o.text}' is not supported by haved (ignored)`);
+    }
+  }
+  return vip;
+}
+
+/** `vrrp_script NAME { … }` */
+export function readScript(r: Reader, opener: Token, d: Draft): void {
+  const name = r.arg(opener, 'a script name');
+  const dup = d.scripts.get(name.text);
+  if (dup) r.fail(name, `duplicate vrrp_script '${name.text}' (first defined at ${dup.where})`);
+  const s: VrrpScript = {
+    name: name.text,
+    script: [],
+    intervalMs: DEFAULTS.scriptIntervalMs,
+    timeoutMs: -1,
+    weight: 0,
+    rise: 1,
+    fall: 1,
+    user: null,
+    initFail: false,
+    where: whereOf(opener),
+  };
+  const t: Table = table([
+    [
+      'script',
+      (r, kw) => {
+        const c = r.notify(kw, t);
+        if (c.user) r.warn(kw, `vrrp_script ${s.name}: '${c.user}' after the script is ignored (quote the script when it has arguments)`);
+        s.script = c.argv;
+      },
+    ],
+    ['interval', (r, kw) => void (s.intervalMs = r.timerMs(kw, 1, MAX_TIMER_MS))],
+    ['timeout', (r, kw) => void (s.timeoutMs = r.timerMs(kw, 1, MAX_TIMER_MS))],
+    [
+      'weight',
+      (r, kw) => {
+        s.weight = r.int(kw, -253, 253);
+        if (r.optional(kw, t, (x) => x.text === 'reverse' || x.text === 'noreverse')) {
+          r.warn(kw, `vrrp_script ${s.name}: reverse is only supported on the track_script line (ignored)`);
+        }
+      },
+    ],
+    ['rise', (r, kw) => void (s.rise = r.int(kw, 1, 1_000_000))],
+    ['fall', (r, kw) => void (s.fall = r.int(kw, 1, 1_000_000))],
+    [
+      'user',
+      (r, kw) => {
+        s.user = r.word(kw, 'a user name [group]');
+        if (r.optional(kw, t)) r.warn(kw, `vrrp_script ${s.name}: the group is not supported by haved (ignored)`);
+      },
+    ],
+    ['init_fail', () => void (s.initFail = true)],
+  ]);
+  r.block(opener, `vrrp_script ${s.name}`, 'vrrp_script', t);
+  if (s.script.length === 0) r.fail(opener, `vrrp_script ${s.name} needs 'script "COMMAND [ARGS]"'`);
+  if (s.timeoutMs < 0) s.timeoutMs = s.intervalMs;
+  d.scripts.set(s.name, s);
+}
+
+/** `vrrp_sync_group NAME { group { … } notify… }` */
+export function readSyncGroup(r: Reader, opener: Token, d: Draft): void {
+  const name = r.arg(opener, 'a group name');
+  const dup = d.syncGroups.find((g) => g.name === name.text);
+  if (dup) r.fail(name, `duplicate vrrp_sync_group '${name.text}' (first defined at ${dup.where})`);
+  const g: SyncGroup = {
+    name: name.text,
+    members: [],
+    notify: null,
+    notifyMaster: null,
+    notifyBackup: null,
+    notifyFault: null,
+    notifyStop: null,
+    where: whereOf(opener),
+  };
+  const memberTokens: Token[] = [];
+  const t: Table = table([
+    ['group', (r, kw) => r.items(kw, 'group', (m) => void memberTokens.push(m))],
+    ['notify', (r, kw) => void (g.notify = r.notify(kw, t))],
+    ['notify_master', (r, kw) => void (g.notifyMaster = r.notify(kw, t))],
+    ['notify_backup', (r, kw) => void (g.notifyBackup = r.notify(kw, t))],
+    ['notify_fault', (r, kw) => void (g.notifyFault = r.notify(kw, t))],
+    ['notify_stop', (r, kw) => void (g.notifyStop = r.notify(kw, t))],
+  ]);
+  r.block(opener, `vrrp_sync_group ${g.name}`, 'vrrp_sync_group', t);
+  g.members = memberTokens.map((m) => m.text);
+  d.groupMembers.set(g, memberTokens);
+  d.syncGroups.push(g);
+}
