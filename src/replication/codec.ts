@@ -1,0 +1,322 @@
+/**
+ * The replication wire protocol (see PROTOCOL.md): length-prefixed binary frames.
+ *
+ *   frame = u32 bodyLength (big endian, counts the type byte) | u8 type | body
+ *
+ * Pure: bytes in, messages out and back. No sockets, no timers.
+ */
+export const PROTOCOL_MAGIC = 0x48565250; // "HVRP"
+export const PROTOCOL_VERSION = 1;
+/** Largest frame body accepted: a maximal item (-I up to 1 GB is memcached's cap; we bound frames at 128 MB). */
+export const MAX_FRAME = 128 * 1024 * 1024;
+export const NONCE_BYTES = 16;
+export const PROOF_BYTES = 32;
+
+export const FrameType = {
+  HELLO: 1,
+  AUTH: 2,
+  RESUME: 3,
+  SET: 4,
+  DELETE: 5,
+  TOUCH: 6,
+  FLUSH: 7,
+  ACK: 8,
+  HEARTBEAT: 9,
+  SYNC_BEGIN: 10,
+  SYNC_ITEM: 11,
+  SYNC_END: 12,
+  ERROR: 13,
+} as const;
+
+export type Role = 'sender' | 'receiver';
+
+export interface Hello {
+  type: 'hello';
+  version: number;
+  nodeId: number;
+  /** Random per process start: a new run id means the sender's log restarted. */
+  runId: bigint;
+  role: Role;
+  /** The sender's replication listen port, so a receiver can dial back. */
+  listenPort: number;
+  itemSizeMax: number;
+  syncMode: boolean;
+  nonce: Buffer;
+}
+export interface Auth { type: 'auth'; proof: Buffer }
+/** Receiver → sender: where to start. `fromSeq` 0n means "full copy". */
+export interface Resume { type: 'resume'; fromSeq: bigint }
+export interface SetItem { type: 'set'; seq: bigint; version: bigint; flags: number; ttl: number; key: Buffer; value: Buffer }
+export interface DeleteItem { type: 'delete'; seq: bigint; version: bigint; key: Buffer }
+export interface TouchItem { type: 'touch'; seq: bigint; version: bigint; ttl: number; key: Buffer }
+export interface Flush { type: 'flush'; seq: bigint; version: bigint; delay: number }
+export interface Ack { type: 'ack'; seq: bigint }
+export interface Heartbeat { type: 'heartbeat'; seq: bigint }
+export interface SyncBegin { type: 'sync_begin'; startSeq: bigint; items: number; flushEpoch: bigint }
+export interface SyncItem { type: 'sync_item'; version: bigint; flags: number; ttl: number; key: Buffer; value: Buffer }
+export interface SyncEnd { type: 'sync_end'; items: number }
+export interface ErrorFrame { type: 'error'; reason: string }
+
+export type Message =
+  | Hello | Auth | Resume | SetItem | DeleteItem | TouchItem | Flush | Ack | Heartbeat
+  | SyncBegin | SyncItem | SyncEnd | ErrorFrame;
+
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+const HEADER = 5;
+
+function frame(type: number, bodyLength: number): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER + bodyLength);
+  buf.writeUInt32BE(bodyLength + 1, 0);
+  buf[4] = type;
+  return buf;
+}
+
+function checkKey(key: Buffer): void {
+  if (key.length === 0 || key.length > 250) throw new ProtocolError(`key length ${key.length} out of range 1..250`);
+}
+
+export function encode(m: Message): Buffer {
+  switch (m.type) {
+    case 'hello': {
+      if (m.nonce.length !== NONCE_BYTES) throw new ProtocolError('nonce must be 16 bytes');
+      const b = frame(FrameType.HELLO, 4 + 2 + 2 + 8 + 1 + 2 + 4 + 1 + NONCE_BYTES);
+      let o = HEADER;
+      o = b.writeUInt32BE(PROTOCOL_MAGIC, o);
+      o = b.writeUInt16BE(m.version, o);
+      o = b.writeUInt16BE(m.nodeId, o);
+      o = b.writeBigUInt64BE(m.runId, o);
+      o = b.writeUInt8(m.role === 'sender' ? 0 : 1, o);
+      o = b.writeUInt16BE(m.listenPort, o);
+      o = b.writeUInt32BE(m.itemSizeMax, o);
+      o = b.writeUInt8(m.syncMode ? 1 : 0, o);
+      m.nonce.copy(b, o);
+      return b;
+    }
+    case 'auth': {
+      if (m.proof.length !== PROOF_BYTES) throw new ProtocolError('proof must be 32 bytes');
+      const b = frame(FrameType.AUTH, PROOF_BYTES);
+      m.proof.copy(b, HEADER);
+      return b;
+    }
+    case 'resume': return u64Frame(FrameType.RESUME, m.fromSeq);
+    case 'ack': return u64Frame(FrameType.ACK, m.seq);
+    case 'heartbeat': return u64Frame(FrameType.HEARTBEAT, m.seq);
+    case 'set': {
+      checkKey(m.key);
+      const b = frame(FrameType.SET, 8 + 8 + 4 + 4 + 1 + m.key.length + m.value.length);
+      let o = b.writeBigUInt64BE(m.seq, HEADER);
+      o = b.writeBigUInt64BE(m.version, o);
+      o = b.writeUInt32BE(m.flags >>> 0, o);
+      o = b.writeUInt32BE(m.ttl, o);
+      o = b.writeUInt8(m.key.length, o);
+      o += m.key.copy(b, o);
+      m.value.copy(b, o);
+      return b;
+    }
+    case 'sync_item': {
+      checkKey(m.key);
+      const b = frame(FrameType.SYNC_ITEM, 8 + 4 + 4 + 1 + m.key.length + m.value.length);
+      let o = b.writeBigUInt64BE(m.version, HEADER);
+      o = b.writeUInt32BE(m.flags >>> 0, o);
+      o = b.writeUInt32BE(m.ttl, o);
+      o = b.writeUInt8(m.key.length, o);
+      o += m.key.copy(b, o);
+      m.value.copy(b, o);
+      return b;
+    }
+    case 'delete': {
+      checkKey(m.key);
+      const b = frame(FrameType.DELETE, 8 + 8 + 1 + m.key.length);
+      let o = b.writeBigUInt64BE(m.seq, HEADER);
+      o = b.writeBigUInt64BE(m.version, o);
+      o = b.writeUInt8(m.key.length, o);
+      m.key.copy(b, o);
+      return b;
+    }
+    case 'touch': {
+      checkKey(m.key);
+      const b = frame(FrameType.TOUCH, 8 + 8 + 4 + 1 + m.key.length);
+      let o = b.writeBigUInt64BE(m.seq, HEADER);
+      o = b.writeBigUInt64BE(m.version, o);
+      o = b.writeUInt32BE(m.ttl, o);
+      o = b.writeUInt8(m.key.length, o);
+      m.key.copy(b, o);
+      return b;
+    }
+    case 'flush': {
+      const b = frame(FrameType.FLUSH, 8 + 8 + 4);
+      let o = b.writeBigUInt64BE(m.seq, HEADER);
+      o = b.writeBigUInt64BE(m.version, o);
+      b.writeUInt32BE(m.delay, o);
+      return b;
+    }
+    case 'sync_begin': {
+      const b = frame(FrameType.SYNC_BEGIN, 8 + 4 + 8);
+      let o = b.writeBigUInt64BE(m.startSeq, HEADER);
+      o = b.writeUInt32BE(m.items, o);
+      b.writeBigUInt64BE(m.flushEpoch, o);
+      return b;
+    }
+    case 'sync_end': {
+      const b = frame(FrameType.SYNC_END, 4);
+      b.writeUInt32BE(m.items, HEADER);
+      return b;
+    }
+    case 'error': {
+      const text = Buffer.from(m.reason.slice(0, 1000), 'utf8');
+      const b = frame(FrameType.ERROR, text.length);
+      text.copy(b, HEADER);
+      return b;
+    }
+  }
+}
+
+/**
+ * SET (with seq) or SYNC_ITEM (without) written straight from the store: `fill` copies the value into the frame
+ * at the given offset, so the value is copied once.
+ */
+export function encodeItemFrame(
+  type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
+  seq: bigint, version: bigint, flags: number, ttl: number, key: Buffer, valueLength: number,
+  fill: (target: Buffer, offset: number) => void,
+): Buffer {
+  checkKey(key);
+  const withSeq = type === FrameType.SET;
+  const b = frame(type, (withSeq ? 8 : 0) + 8 + 4 + 4 + 1 + key.length + valueLength);
+  let o = HEADER;
+  if (withSeq) o = b.writeBigUInt64BE(seq, o);
+  o = b.writeBigUInt64BE(version, o);
+  o = b.writeUInt32BE(flags >>> 0, o);
+  o = b.writeUInt32BE(ttl, o);
+  o = b.writeUInt8(key.length, o);
+  o += key.copy(b, o);
+  fill(b, o);
+  return b;
+}
+
+function u64Frame(type: number, v: bigint): Buffer {
+  const b = frame(type, 8);
+  b.writeBigUInt64BE(v, HEADER);
+  return b;
+}
+
+const names: Record<number, string> = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k]));
+
+/** Parses one frame body (type byte excluded). `body` is copied where a message keeps bytes. */
+export function decodeBody(type: number, body: Buffer): Message {
+  const need = (n: number, exact = true) => {
+    if (exact ? body.length !== n : body.length < n) {
+      throw new ProtocolError(`${names[type]} frame body is ${body.length} bytes, expected ${exact ? '' : 'at least '}${n}`);
+    }
+  };
+  const key = (at: number): Buffer => {
+    const len = body[at];
+    if (len === 0 || at + 1 + len > body.length) throw new ProtocolError(`${names[type]} frame has a bad key length ${len}`);
+    return Buffer.from(body.subarray(at + 1, at + 1 + len));
+  };
+  switch (type) {
+    case FrameType.HELLO: {
+      need(4 + 2 + 2 + 8 + 1 + 2 + 4 + 1 + NONCE_BYTES);
+      if (body.readUInt32BE(0) !== PROTOCOL_MAGIC) throw new ProtocolError('HELLO without the protocol magic: not a repcache peer');
+      const role = body[16];
+      if (role > 1) throw new ProtocolError(`HELLO with unknown role ${role}`);
+      return {
+        type: 'hello', version: body.readUInt16BE(4), nodeId: body.readUInt16BE(6), runId: body.readBigUInt64BE(8),
+        role: role === 0 ? 'sender' : 'receiver', listenPort: body.readUInt16BE(17), itemSizeMax: body.readUInt32BE(19),
+        syncMode: (body[23] & 1) === 1, nonce: Buffer.from(body.subarray(24, 24 + NONCE_BYTES)),
+      };
+    }
+    case FrameType.AUTH:
+      need(PROOF_BYTES);
+      return { type: 'auth', proof: Buffer.from(body) };
+    case FrameType.RESUME:
+      need(8);
+      return { type: 'resume', fromSeq: body.readBigUInt64BE(0) };
+    case FrameType.ACK:
+      need(8);
+      return { type: 'ack', seq: body.readBigUInt64BE(0) };
+    case FrameType.HEARTBEAT:
+      need(8);
+      return { type: 'heartbeat', seq: body.readBigUInt64BE(0) };
+    case FrameType.SET: {
+      need(8 + 8 + 4 + 4 + 2, false);
+      const k = key(24);
+      return {
+        type: 'set', seq: body.readBigUInt64BE(0), version: body.readBigUInt64BE(8), flags: body.readUInt32BE(16),
+        ttl: body.readUInt32BE(20), key: k, value: Buffer.from(body.subarray(25 + k.length)),
+      };
+    }
+    case FrameType.SYNC_ITEM: {
+      need(8 + 4 + 4 + 2, false);
+      const k = key(16);
+      return {
+        type: 'sync_item', version: body.readBigUInt64BE(0), flags: body.readUInt32BE(8), ttl: body.readUInt32BE(12),
+        key: k, value: Buffer.from(body.subarray(17 + k.length)),
+      };
+    }
+    case FrameType.DELETE: {
+      need(8 + 8 + 2, false);
+      const k = key(16);
+      if (body.length !== 17 + k.length) throw new ProtocolError('DELETE frame has trailing bytes');
+      return { type: 'delete', seq: body.readBigUInt64BE(0), version: body.readBigUInt64BE(8), key: k };
+    }
+    case FrameType.TOUCH: {
+      need(8 + 8 + 4 + 2, false);
+      const k = key(20);
+      if (body.length !== 21 + k.length) throw new ProtocolError('TOUCH frame has trailing bytes');
+      return { type: 'touch', seq: body.readBigUInt64BE(0), version: body.readBigUInt64BE(8), ttl: body.readUInt32BE(16), key: k };
+    }
+    case FrameType.FLUSH:
+      need(20);
+      return { type: 'flush', seq: body.readBigUInt64BE(0), version: body.readBigUInt64BE(8), delay: body.readUInt32BE(16) };
+    case FrameType.SYNC_BEGIN:
+      need(20);
+      return { type: 'sync_begin', startSeq: body.readBigUInt64BE(0), items: body.readUInt32BE(8), flushEpoch: body.readBigUInt64BE(12) };
+    case FrameType.SYNC_END:
+      need(4);
+      return { type: 'sync_end', items: body.readUInt32BE(0) };
+    case FrameType.ERROR:
+      return { type: 'error', reason: body.toString('utf8') };
+    default:
+      throw new ProtocolError(`unknown frame type ${type}`);
+  }
+}
+
+/** Incremental decoder: feed chunks as they arrive, get whole messages back. */
+export class FrameDecoder {
+  readonly maxFrame: number;
+  #buf: Buffer = Buffer.alloc(0);
+
+  constructor(maxFrame = MAX_FRAME) {
+    this.maxFrame = maxFrame;
+  }
+
+  /** Bytes received but not yet part of a complete frame. */
+  get pending(): number {
+    return this.#buf.length;
+  }
+
+  /** Throws ProtocolError on garbage; the caller must then close the link. */
+  push(chunk: Buffer, onMessage: (m: Message) => void): void {
+    const buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
+    let off = 0;
+    while (buf.length - off >= HEADER) {
+      const len = buf.readUInt32BE(off);
+      if (len === 0 || len > this.maxFrame + 1) throw new ProtocolError(`frame length ${len} out of range 1..${this.maxFrame + 1}`);
+      if (buf.length - off < 4 + len) break;
+      const type = buf[off + 4];
+      const body = buf.subarray(off + HEADER, off + 4 + len);
+      off += 4 + len;
+      onMessage(decodeBody(type, body));
+    }
+    // Keep the partial frame; copy so a large socket chunk is not pinned by a small remainder.
+    this.#buf = off === buf.length ? Buffer.alloc(0) : off === 0 ? buf : Buffer.from(buf.subarray(off));
+    if (this.#buf.length >= HEADER) {
+      const len = this.#buf.readUInt32BE(0);
+      if (len === 0 || len > this.maxFrame + 1) throw new ProtocolError(`frame length ${len} out of range 1..${this.maxFrame + 1}`);
+    }
+  }
+}

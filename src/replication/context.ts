@@ -1,0 +1,38 @@
+import type { Logger } from '../log.ts';
+import type { SlabStore } from '../cache/store.ts';
+import type { HybridClock } from './hlc.ts';
+import type { OutLog } from './outlog.ts';
+import type { Tombstones } from './tombstones.ts';
+import type { LocalIdentity } from './handshake.ts';
+import type { LinkState, LinkTiming } from './link.ts';
+
+/** The part of the slab store replication reads and writes. */
+export type ReplicaStore = Pick<
+  SlabStore,
+  'peek' | 'itemFlags' | 'itemCas' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteDelete' | 'scan' | 'touch' | 'itemCount'
+>;
+
+/** What a link session needs from the replicator that owns it. */
+export interface SessionContext {
+  readonly me: LocalIdentity;
+  readonly store: ReplicaStore;
+  readonly log: OutLog;
+  readonly tombstones: Tombstones;
+  readonly hlc: HybridClock;
+  readonly logger: Logger;
+  readonly timing: Partial<LinkTiming>;
+  now(): number;
+  flushEpoch(): bigint;
+  /** Receiving side. */
+  resumePoint(nodeId: number, runId: bigint): bigint;
+  applied(nodeId: number, runId: bigint, seq: bigint): void;
+  copyComplete(nodeId: number, items: number): void;
+  applySet(key: Buffer, flags: number, ttl: number, value: Buffer, version: bigint): void;
+  applyDelete(key: Buffer, version: bigint): void;
+  applyTouch(key: Buffer, ttl: number, version: bigint): void;
+  applyFlush(version: bigint, delay: number): void;
+  peerHello(nodeId: number, host: string, listenPort: number): void;
+  /** Sending side. */
+  acked(seq: bigint): void;
+  stateChanged(who: string, from: LinkState, to: LinkState, reason: string): void;
+}

@@ -1,0 +1,68 @@
+import { proof, verifyProof, newNonce } from './auth.ts';
+import { PROTOCOL_VERSION, type Auth, type Hello, type Role } from './codec.ts';
+
+export class HandshakeError extends Error {
+  override name = 'HandshakeError';
+}
+
+export interface LocalIdentity {
+  nodeId: number;
+  runId: bigint;
+  listenPort: number;
+  itemSizeMax: number;
+  syncMode: boolean;
+  secret: string;
+}
+
+/**
+ * The HELLO/AUTH exchange, pure: both sides send HELLO on connect, answer the peer's HELLO with an AUTH proof
+ * over both nonces, and verify the peer's AUTH. Refusals throw HandshakeError with the reason to log.
+ */
+export class Handshake {
+  readonly role: Role;
+  readonly me: LocalIdentity;
+  readonly nonce: Buffer;
+  peer: Hello | null = null;
+  authed = false;
+
+  constructor(role: Role, me: LocalIdentity, nonce: Buffer = newNonce()) {
+    this.role = role;
+    this.me = me;
+    this.nonce = nonce;
+  }
+
+  hello(): Hello {
+    const { nodeId, runId, listenPort, itemSizeMax, syncMode } = this.me;
+    return { type: 'hello', version: PROTOCOL_VERSION, nodeId, runId, role: this.role, listenPort, itemSizeMax, syncMode, nonce: this.nonce };
+  }
+
+  onHello(m: Hello): Auth {
+    if (this.peer) throw new HandshakeError('second HELLO on one link');
+    if (m.version !== PROTOCOL_VERSION) throw new HandshakeError(`peer speaks protocol version ${m.version}, we speak ${PROTOCOL_VERSION}`);
+    if (m.role === this.role) throw new HandshakeError(`both ends of the link claim the ${m.role} role`);
+    if (m.nodeId === this.me.nodeId) {
+      throw new HandshakeError(m.runId === this.me.runId ? 'connected to itself (a peer address names this node)' : `node id collision: peer also uses node id ${m.nodeId}`);
+    }
+    this.peer = m;
+    return { type: 'auth', proof: proof(this.me.secret, this.role, this.me.nodeId, this.nonce, m.nonce) };
+  }
+
+  onAuth(m: Auth): void {
+    if (!this.peer) throw new HandshakeError('AUTH before HELLO');
+    if (this.authed) throw new HandshakeError('second AUTH on one link');
+    if (!verifyProof(this.me.secret, this.peer.role, this.peer.nodeId, this.peer.nonce, this.nonce, m.proof)) {
+      throw new HandshakeError(this.me.secret ? 'authentication failed: wrong or missing replication secret' : 'authentication failed: the peer uses a replication secret and this node has none');
+    }
+    this.authed = true;
+  }
+
+  /** Non-fatal differences worth a warning. */
+  mismatches(): string[] {
+    const p = this.peer;
+    if (!p) return [];
+    const out: string[] = [];
+    if (p.itemSizeMax !== this.me.itemSizeMax) out.push(`item size limit differs (peer ${p.itemSizeMax}, here ${this.me.itemSizeMax}): larger items will not replicate`);
+    if (p.syncMode !== this.me.syncMode) out.push(`synchronous mode differs (peer ${p.syncMode ? 'on' : 'off'}, here ${this.me.syncMode ? 'on' : 'off'})`);
+    return out;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Hybrid logical clock used as the cluster-wide item version (memcached's CAS value).
+ *
+ * Layout of the 64-bit value: milliseconds since 2020-01-01 (42 bits) | counter (12 bits) | node id (10 bits).
+ * Versions from different nodes never collide (node id in the low bits), compare by time first, and a node that
+ * observes a remote version never issues a smaller one afterwards, so clocks need not agree for convergence.
+ */
+export const NODE_ID_BITS = 10n;
+export const COUNTER_BITS = 12n;
+export const MAX_NODE_ID = (1 << Number(NODE_ID_BITS)) - 1;
+const MAX_COUNTER = (1 << Number(COUNTER_BITS)) - 1;
+const SHIFT_MS = NODE_ID_BITS + COUNTER_BITS;
+export const HLC_EPOCH_MS = 1_577_836_800_000;
+
+export class HybridClock {
+  readonly nodeId: number;
+  readonly #nowMs: () => number;
+  #ms = 0;
+  #counter = 0;
+
+  constructor(nodeId: number, nowMs: () => number = Date.now) {
+    if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > MAX_NODE_ID) throw new RangeError(`node id must be 0..${MAX_NODE_ID}, got ${nodeId}`);
+    this.nodeId = nodeId;
+    this.#nowMs = nowMs;
+  }
+
+  /** A fresh version, greater than every version issued or observed so far. */
+  now(): bigint {
+    const pt = this.#nowMs() - HLC_EPOCH_MS;
+    if (pt > this.#ms) {
+      this.#ms = pt;
+      this.#counter = 0;
+    } else if (++this.#counter > MAX_COUNTER) {
+      this.#ms++;
+      this.#counter = 0;
+    }
+    return encodeVersion(this.#ms, this.#counter, this.nodeId);
+  }
+
+  /** The version a local event `delayMs` from now will carry at the latest (flush_all with a delay). */
+  at(delayMs: number): bigint {
+    const v = this.now();
+    return delayMs > 0 ? encodeVersion(versionMs(v) + delayMs, 0, this.nodeId) : v;
+  }
+
+  /** Merge a version seen from a peer: later local versions sort after it. */
+  observe(version: bigint): void {
+    const ms = versionMs(version);
+    const counter = Number((version >> NODE_ID_BITS) & BigInt(MAX_COUNTER));
+    if (ms > this.#ms || (ms === this.#ms && counter > this.#counter)) {
+      this.#ms = ms;
+      this.#counter = counter;
+    }
+  }
+}
+
+export function encodeVersion(ms: number, counter: number, nodeId: number): bigint {
+  return (BigInt(ms) << SHIFT_MS) | (BigInt(counter) << NODE_ID_BITS) | BigInt(nodeId);
+}
+
+/** Milliseconds since the HLC epoch carried by a version. */
+export function versionMs(version: bigint): number {
+  return Number(version >> SHIFT_MS);
+}
+
+export function versionNode(version: bigint): number {
+  return Number(version & BigInt(MAX_NODE_ID));
+}

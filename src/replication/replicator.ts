@@ -1,0 +1,425 @@
+import { createServer, type Server } from 'node:net';
+import { randomBytes, randomInt } from 'node:crypto';
+import type { Logger } from '../log.ts';
+import { HybridClock, MAX_NODE_ID } from './hlc.ts';
+import { OutLog, EntryKind } from './outlog.ts';
+import { Tombstones } from './tombstones.ts';
+import { Sender } from './sender.ts';
+import { Receiver } from './receiver.ts';
+import type { LinkState, LinkTiming } from './link.ts';
+import type { LocalIdentity } from './handshake.ts';
+import type { ReplicaStore, SessionContext } from './context.ts';
+
+export const DEFAULT_REPLICATION_PORT = 11212;
+const THIRTY_DAYS = 60 * 60 * 24 * 30;
+
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+export interface ReplicationOptions {
+  /** -x host[:port], repeatable. */
+  peers: PeerAddress[];
+  /** -X: replication listen port. */
+  port: number;
+  /** Address the replication port binds to (default: all interfaces, like repcached). */
+  listenHost?: string;
+  /** Shared secret proving membership (empty: none). */
+  secret?: string;
+  /** Acknowledge a write to the client only after a peer has it (bounded by syncTimeoutMs). */
+  syncMode?: boolean;
+  syncTimeoutMs?: number;
+  /** Outbound log ring size (entries). */
+  logCapacity?: number;
+  tombstoneMax?: number;
+  tombstoneLifetimeMs?: number;
+  /** A joining node serves anyway after this long without a complete copy. */
+  joinTimeoutMs?: number;
+  itemSizeMax?: number;
+  timing?: Partial<LinkTiming>;
+}
+
+export interface LocalMutation {
+  op: string;
+  key: Buffer | null;
+  exptime?: number;
+}
+
+/** Picks this process's node id: the low bits of every version it issues. */
+export function randomNodeId(): number {
+  return randomInt(1, MAX_NODE_ID + 1);
+}
+
+/**
+ * Master-master replication for one node: listens on the replication port for peers pushing their changes
+ * (Receiver), dials every configured peer to push ours (Sender), and applies remote changes with
+ * newest-version-wins rules. `ready` resolves when the node may open its client port.
+ */
+export class Replicator {
+  readonly hlc: HybridClock;
+  readonly log: OutLog;
+  readonly tombstones: Tombstones;
+  readonly senders: Sender[] = [];
+  readonly receivers = new Set<Receiver>();
+  readonly ready: Promise<string>;
+  readonly #opts: Required<Omit<ReplicationOptions, 'listenHost' | 'timing'>> & Pick<ReplicationOptions, 'listenHost' | 'timing'>;
+  readonly #logger: Logger;
+  readonly #store: ReplicaStore;
+  readonly #me: LocalIdentity;
+  readonly #ctx: SessionContext;
+  /** Per origin node: the run we last applied from, and its last applied sequence. */
+  readonly #appliedFrom = new Map<number, { runId: bigint; seq: bigint }>();
+  #resolveReady!: (why: string) => void;
+  #isReady = false;
+  #server: Server | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #joinTimer: NodeJS.Timeout | null = null;
+  #pumpScheduled = false;
+  #flushEpoch = 0n;
+  #syncWaiters: Array<{ seq: bigint; resolve: () => void; timer: NodeJS.Timeout }> = [];
+  syncTimeouts = 0;
+  syncAcked = 0;
+  appliedRemote = 0;
+  staleRemote = 0;
+  fullCopiesReceived = 0;
+
+  constructor(store: ReplicaStore, hlc: HybridClock, opts: ReplicationOptions, logger: Logger) {
+    this.#store = store;
+    this.hlc = hlc;
+    this.#logger = logger;
+    this.#opts = {
+      secret: '', syncMode: false, syncTimeoutMs: 1000, logCapacity: 1 << 20, tombstoneMax: 1 << 18,
+      tombstoneLifetimeMs: 3600_000, joinTimeoutMs: 15_000, itemSizeMax: 1024 * 1024, ...opts,
+    };
+    this.log = new OutLog(this.#opts.logCapacity);
+    this.tombstones = new Tombstones(this.#opts.tombstoneMax, this.#opts.tombstoneLifetimeMs);
+    this.#me = {
+      nodeId: hlc.nodeId, runId: randomBytes(8).readBigUInt64BE(0), listenPort: opts.port,
+      itemSizeMax: this.#opts.itemSizeMax, syncMode: this.#opts.syncMode, secret: this.#opts.secret,
+    };
+    this.ready = new Promise((res) => (this.#resolveReady = res));
+    this.#ctx = this.#context();
+  }
+
+  get nodeId(): number {
+    return this.#me.nodeId;
+  }
+
+  get isReady(): boolean {
+    return this.#isReady;
+  }
+
+  #markReady(why: string): void {
+    if (this.#isReady) return;
+    this.#isReady = true;
+    if (this.#joinTimer) clearTimeout(this.#joinTimer);
+    this.#logger.info({ reason: why }, `replication: ready to serve clients (${why})`);
+    this.#resolveReady(why);
+  }
+
+  /** Opens the replication port and dials the peers. */
+  async start(): Promise<void> {
+    const server = createServer((socket) => this.#accept(socket));
+    this.#server = server;
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(this.#opts.port, this.#opts.listenHost, () => {
+        server.off('error', rej);
+        res();
+      });
+    });
+    this.#logger.info({ port: this.#opts.port, node: this.nodeId, peers: this.#opts.peers.map((p) => `${p.host}:${p.port}`) }, 'replication: listening');
+    for (const p of this.#opts.peers) this.#addSender(p.host, p.port);
+    this.#timer = setInterval(() => this.#tick(), 50);
+    this.#timer.unref();
+    if (this.senders.length === 0) this.#markReady('no peers configured');
+    else {
+      this.#joinTimer = setTimeout(() => this.#markReady(`no complete copy after ${this.#opts.joinTimeoutMs} ms, serving what we have`), this.#opts.joinTimeoutMs);
+      this.#joinTimer.unref();
+    }
+  }
+
+  #addSender(host: string, port: number): Sender {
+    const s = new Sender(this.#ctx, host, port);
+    this.senders.push(s);
+    s.start();
+    return s;
+  }
+
+  #accept(socket: import('node:net').Socket): void {
+    const r = new Receiver(this.#ctx, socket);
+    this.receivers.add(r);
+    r.onClosed = () => this.receivers.delete(r);
+  }
+
+  #tick(): void {
+    for (const s of this.senders) s.machine.tick();
+    for (const r of this.receivers) r.machine.tick();
+  }
+
+  /** Hook for the cache server: called after every successful local mutation. */
+  onMutation(m: LocalMutation): Promise<void> | void {
+    const now = Date.now();
+    let seq: bigint;
+    switch (m.op) {
+      case 'delete': {
+        const key = Buffer.from(m.key!);
+        this.tombstones.record(key, this.hlc.now());
+        seq = this.log.append(EntryKind.KEY, key, now);
+        break;
+      }
+      case 'flush':
+      case 'flush_all': {
+        const delay = flushDelaySeconds(m.exptime ?? 0);
+        const version = this.hlc.at(delay * 1000);
+        this.#scheduleEpoch(version, delay);
+        seq = this.log.append(EntryKind.FLUSH, null, now, version, delay);
+        break;
+      }
+      case 'touch':
+      case 'gat':
+      case 'gats':
+        seq = this.log.append(EntryKind.TOUCH, Buffer.from(m.key!), now);
+        break;
+      default:
+        if (!m.key) return;
+        seq = this.log.append(EntryKind.KEY, Buffer.from(m.key), now);
+    }
+    this.#schedulePump();
+    if (this.#opts.syncMode) return this.#waitForAck(seq);
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      for (const s of this.senders) s.pump();
+    });
+  }
+
+  #waitForAck(seq: bigint): Promise<void> | void {
+    if (!this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing')) return;
+    return new Promise<void>((resolve) => {
+      const w = {
+        seq, resolve,
+        timer: setTimeout(() => {
+          this.syncTimeouts++;
+          const i = this.#syncWaiters.indexOf(w);
+          if (i >= 0) this.#syncWaiters.splice(i, 1);
+          resolve();
+        }, this.#opts.syncTimeoutMs),
+      };
+      this.#syncWaiters.push(w);
+    });
+  }
+
+  #acked(seq: bigint): void {
+    const ws = this.#syncWaiters;
+    let n = 0;
+    while (n < ws.length && ws[n].seq <= seq) {
+      clearTimeout(ws[n].timer);
+      ws[n].resolve();
+      n++;
+    }
+    if (n > 0) {
+      this.syncAcked += n;
+      ws.splice(0, n);
+    }
+  }
+
+  #scheduleEpoch(version: bigint, delaySeconds: number): void {
+    const set = () => {
+      if (version > this.#flushEpoch) this.#flushEpoch = version;
+    };
+    if (delaySeconds <= 0) set();
+    else setTimeout(set, delaySeconds * 1000).unref();
+  }
+
+  // --- applying remote changes: newest version wins ---
+
+  #applySet(key: Buffer, flags: number, ttl: number, value: Buffer, version: bigint): void {
+    this.hlc.observe(version);
+    if (version < this.#flushEpoch || this.tombstones.shadows(key, version)) {
+      this.staleRemote++;
+      return;
+    }
+    const r = this.#store.applyRemote(key, flags, ttl, value, version);
+    if (r === 'APPLIED') {
+      this.appliedRemote++;
+      this.tombstones.clear(key);
+    } else if (r === 'STALE') this.staleRemote++;
+    else this.#logger.debug({ key: key.toString('latin1'), result: r }, 'replication: remote item not stored');
+  }
+
+  #applyDelete(key: Buffer, version: bigint): void {
+    this.hlc.observe(version);
+    this.#store.applyRemoteDelete(key, version);
+    this.tombstones.record(key, version);
+  }
+
+  #applyTouch(key: Buffer, ttl: number, version: bigint): void {
+    const h = this.#store.peek(key);
+    if (h < 0 || this.#store.itemCas(h) !== version) return;
+    this.#store.touch(key, ttl > THIRTY_DAYS ? Math.floor(Date.now() / 1000) + ttl : ttl);
+  }
+
+  #applyFlush(version: bigint, delay: number): void {
+    if (delay === 0) this.hlc.observe(version);
+    const run = () => {
+      if (version <= this.#flushEpoch) return;
+      this.#flushEpoch = version;
+      const store = this.#store;
+      const doomed: Buffer[] = [];
+      let cursor = 0;
+      do {
+        cursor = store.scan(cursor, 4096, (h) => {
+          if (store.itemCas(h) < version) doomed.push(store.itemKey(h));
+        });
+      } while (cursor !== 0);
+      for (const k of doomed) store.applyRemoteDelete(k, version - 1n);
+      this.#logger.info({ removed: doomed.length }, 'replication: flush_all from a peer applied');
+    };
+    if (delay > 0) setTimeout(run, delay * 1000).unref();
+    else run();
+  }
+
+  #context(): SessionContext {
+    return {
+      me: this.#me,
+      store: this.#store,
+      log: this.log,
+      tombstones: this.tombstones,
+      hlc: this.hlc,
+      logger: this.#logger,
+      timing: this.#opts.timing ?? {},
+      now: () => Date.now(),
+      flushEpoch: () => this.#flushEpoch,
+      resumePoint: (nodeId, runId) => {
+        const a = this.#appliedFrom.get(nodeId);
+        return a && a.runId === runId ? a.seq + 1n : 0n;
+      },
+      applied: (nodeId, runId, seq) => {
+        const a = this.#appliedFrom.get(nodeId);
+        if (a && a.runId === runId) a.seq = seq;
+        else this.#appliedFrom.set(nodeId, { runId, seq });
+      },
+      copyComplete: (nodeId, items) => {
+        this.fullCopiesReceived++;
+        this.#markReady(`full copy of ${items} items received from node ${nodeId}`);
+      },
+      applySet: (k, f, t, v, ver) => this.#applySet(k, f, t, v, ver),
+      applyDelete: (k, ver) => this.#applyDelete(k, ver),
+      applyTouch: (k, t, ver) => this.#applyTouch(k, t, ver),
+      applyFlush: (ver, d) => this.#applyFlush(ver, d),
+      peerHello: (nodeId, host, listenPort) => this.#peerHello(nodeId, host, listenPort),
+      acked: (seq) => this.#acked(seq),
+      stateChanged: (who, from, to, reason) => this.#stateChanged(who, from, to, reason),
+    };
+  }
+
+  /** A peer dialed us: it is alive, so a link of ours in backoff retries now; unknown peers get a link back. */
+  #peerHello(nodeId: number, host: string, listenPort: number): void {
+    if (this.senders.some((s) => s.peerNodeId === nodeId && s.machine.up)) return;
+    for (const s of this.senders) s.machine.kick();
+    const h = host.replace(/^::ffff:/, '');
+    const known = this.senders.some((s) => s.peerNodeId === nodeId || (s.port === listenPort && sameHost(s.host, h)));
+    if (!known && listenPort > 0) {
+      this.#logger.info({ node: nodeId, host: h, port: listenPort }, 'replication: peer not in our list dialed us; linking back');
+      this.#addSender(h, listenPort);
+    }
+  }
+
+  #stateChanged(who: string, from: LinkState, to: LinkState, reason: string): void {
+    const level = to === 'backoff' || (to === 'closed' && reason !== 'shutdown') ? 'warn' : 'info';
+    this.#logger[level]({ peer: who, from, to, reason }, `replication: ${who} ${from} -> ${to} (${reason})`);
+    if (!this.#isReady && to === 'backoff' && this.senders.every((s) => s.machine.failures > 0 && !s.machine.up) && ![...this.receivers].some((r) => r.syncing)) {
+      this.#markReady('no peer reachable, serving alone');
+    }
+  }
+
+  /** `replication_state` for stats and haved: syncing until the copy is in, then streaming or alone. */
+  get state(): string {
+    if (!this.#isReady) return 'syncing';
+    if (this.senders.length === 0 && this.receivers.size === 0) return 'standalone';
+    const up = this.senders.some((s) => s.machine.state === 'streaming') || [...this.receivers].some((r) => r.machine.state === 'streaming');
+    return up ? 'streaming' : 'disconnected';
+  }
+
+  stats(): Array<[string, string | number]> {
+    const out: Array<[string, string | number]> = [
+      ['replication', 'MASTER'],
+      ['replication_state', this.state],
+      ['repl_node_id', this.nodeId],
+      ['repl_port', this.#opts.port],
+      ['repl_sync_mode', this.#opts.syncMode ? 1 : 0],
+      ['repl_log_seq', String(this.log.nextSeq - 1n)],
+      ['repl_log_capacity', this.log.capacity],
+      ['repl_applied', this.appliedRemote],
+      ['repl_stale', this.staleRemote],
+      ['repl_tombstones', this.tombstones.size],
+      ['repl_full_copies_received', this.fullCopiesReceived],
+      ['repl_sync_acked', this.syncAcked],
+      ['repl_sync_timeouts', this.syncTimeouts],
+      ['repl_peers', this.senders.length],
+    ];
+    this.senders.forEach((s, i) => {
+      const p = `repl_peer_${i}_`;
+      out.push(
+        [`${p}addr`, `${s.host}:${s.port}`], [`${p}node_id`, s.peerNodeId], [`${p}state`, s.machine.state],
+        [`${p}lag_ms`, s.lagMs], [`${p}queue_depth`, s.queueDepth], [`${p}bytes_sent`, s.bytesSent],
+        [`${p}bytes_received`, s.bytesReceived], [`${p}full_syncs`, s.machine.fullSyncs], [`${p}resumes`, s.machine.resumes],
+        [`${p}failures`, s.machine.failures], [`${p}sync_progress`, s.copying ? `${s.syncSent}/${s.syncTotal}` : '-'],
+      );
+    });
+    let i = 0;
+    for (const r of this.receivers) {
+      const p = `repl_in_${i++}_`;
+      out.push(
+        [`${p}addr`, r.remote], [`${p}node_id`, r.peerNodeId], [`${p}state`, r.machine.state], [`${p}applied_seq`, String(r.applied)],
+        [`${p}bytes_received`, r.bytesReceived], [`${p}sync_progress`, r.syncing ? `${r.syncItems}/${r.syncTotal}` : '-'],
+      );
+    }
+    return out;
+  }
+
+  /** One line for logs and health checks. */
+  statusLine(): string {
+    const peers = this.senders.map((s) => `${s.host}:${s.port}=${s.machine.state}${s.queueDepth ? `(${s.queueDepth} queued)` : ''}`).join(' ');
+    return `replication ${this.state} node=${this.nodeId} ${peers}`.trim();
+  }
+
+  /** Graceful: give connected peers up to drainMs to acknowledge everything, then close. */
+  async stop(drainMs = 2000): Promise<void> {
+    const deadline = Date.now() + drainMs;
+    for (const s of this.senders) s.pump();
+    while (Date.now() < deadline && this.senders.some((s) => s.machine.state === 'streaming' && s.queueDepth > 0)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (this.#timer) clearInterval(this.#timer);
+    if (this.#joinTimer) clearTimeout(this.#joinTimer);
+    for (const w of this.#syncWaiters) {
+      clearTimeout(w.timer);
+      w.resolve();
+    }
+    this.#syncWaiters = [];
+    for (const s of this.senders) s.stop();
+    for (const r of this.receivers) r.stop();
+    const server = this.#server;
+    this.#server = null;
+    if (server) await new Promise<void>((res) => server.close(() => res()));
+  }
+}
+
+/** flush_all's argument as memcached reads it: relative seconds, or an absolute unix time past 30 days. */
+export function flushDelaySeconds(exptime: number): number {
+  if (exptime <= 0) return 0;
+  if (exptime > THIRTY_DAYS) return Math.max(0, exptime - Math.floor(Date.now() / 1000));
+  return exptime;
+}
+
+function sameHost(a: string, b: string): boolean {
+  const norm = (h: string) => (h === 'localhost' ? '127.0.0.1' : h.replace(/^::ffff:/, ''));
+  return norm(a) === norm(b);
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { encode, encodeItemFrame, FrameDecoder, FrameType, ProtocolError, type Message } from '../../../src/replication/codec.ts';
+
+const key = Buffer.from('user:42');
+const samples: Message[] = [
+  { type: 'hello', version: 1, nodeId: 7, runId: 0x0102030405060708n, role: 'sender', listenPort: 11212, itemSizeMax: 1048576, syncMode: true, nonce: Buffer.alloc(16, 9) },
+  { type: 'auth', proof: Buffer.alloc(32, 1) },
+  { type: 'resume', fromSeq: 12345n },
+  { type: 'set', seq: 5n, version: 0xfedcba9876543210n, flags: 0xffffffff, ttl: 300, key, value: Buffer.from('hello\r\nworld') },
+  { type: 'set', seq: 6n, version: 1n, flags: 0, ttl: 0, key, value: Buffer.alloc(0) },
+  { type: 'delete', seq: 7n, version: 99n, key },
+  { type: 'touch', seq: 8n, version: 98n, ttl: 60, key },
+  { type: 'flush', seq: 9n, version: 1000n, delay: 10 },
+  { type: 'ack', seq: 9n },
+  { type: 'heartbeat', seq: 10n },
+  { type: 'sync_begin', startSeq: 11n, items: 200000, flushEpoch: 3n },
+  { type: 'sync_item', version: 4n, flags: 1, ttl: 2, key, value: Buffer.from('v') },
+  { type: 'sync_end', items: 200000 },
+  { type: 'error', reason: 'wrong secret' },
+];
+
+function decodeAll(chunks: Buffer[]): Message[] {
+  const d = new FrameDecoder();
+  const out: Message[] = [];
+  for (const c of chunks) d.push(c, (m) => out.push(m));
+  expect(d.pending).toBe(0);
+  return out;
+}
+
+describe('replication codec', () => {
+  it('round-trips every message type', () => {
+    for (const m of samples) expect(decodeAll([encode(m)])).toEqual([m]);
+  });
+
+  it('has a stable byte layout (fixture)', () => {
+    expect(encode({ type: 'ack', seq: 258n }).toString('hex')).toBe('00000009' + '08' + '0000000000000102');
+    expect(encode({ type: 'delete', seq: 1n, version: 2n, key: Buffer.from('k') }).toString('hex')).toBe(
+      '00000013' + '05' + '0000000000000001' + '0000000000000002' + '01' + '6b',
+    );
+  });
+
+  it('encodes items straight from a fill callback identically to encode()', () => {
+    const value = Buffer.from('hello\r\nworld');
+    const viaFill = encodeItemFrame(FrameType.SET, 5n, 0xfedcba9876543210n, 0xffffffff, 300, key, value.length, (b, o) => value.copy(b, o));
+    expect(viaFill).toEqual(encode(samples[3]));
+  });
+
+  it('decodes a stream split at every byte boundary', () => {
+    const all = Buffer.concat(samples.map(encode));
+    for (let i = 0; i <= all.length; i++) expect(decodeAll([all.subarray(0, i), all.subarray(i)])).toEqual(samples);
+    expect(decodeAll([...all].map((b) => Buffer.from([b])))).toEqual(samples);
+  });
+
+  it('truncated frames never yield a message and never throw', () => {
+    for (const m of samples) {
+      const b = encode(m);
+      for (let i = 0; i < b.length; i++) {
+        const d = new FrameDecoder();
+        const out: Message[] = [];
+        d.push(b.subarray(0, i), (x) => out.push(x));
+        expect(out).toEqual([]);
+      }
+    }
+  });
+
+  it('rejects garbage with a typed error', () => {
+    const bad = [
+      Buffer.from('get foo\r\n'), // a memcached client on the replication port
+      Buffer.from([0, 0, 0, 0, 1]), // zero length
+      Buffer.from([0, 0, 0, 1, 200]), // unknown type
+      Buffer.from([0, 0, 0, 2, FrameType.ACK, 0]), // short body
+      Buffer.concat([Buffer.from([0, 0, 0, 41, FrameType.HELLO]), Buffer.alloc(40)]), // no magic
+      Buffer.from([0, 0, 0, 19, FrameType.DELETE, ...Buffer.alloc(16), 5, 0x61]), // key longer than frame
+      Buffer.from([0, 0, 0, 19, FrameType.DELETE, ...Buffer.alloc(16), 0, 0x61]), // empty key
+    ];
+    for (const b of bad) expect(() => new FrameDecoder().push(b, () => {})).toThrow(ProtocolError);
+  });
+
+  it('fuzz: random bytes either decode or throw ProtocolError, nothing else', () => {
+    let seed = 12345;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const valid = Buffer.concat(samples.map(encode));
+    for (let n = 0; n < 2000; n++) {
+      const b = Buffer.from(valid);
+      for (let j = 0; j < 1 + rnd() * 4; j++) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      try {
+        new FrameDecoder(1 << 20).push(b, () => {});
+      } catch (e) {
+        expect(e).toBeInstanceOf(ProtocolError);
+      }
+    }
+  });
+
+  it('refuses keys out of range when encoding', () => {
+    expect(() => encode({ type: 'delete', seq: 1n, version: 1n, key: Buffer.alloc(251, 97) })).toThrow(ProtocolError);
+  });
+});

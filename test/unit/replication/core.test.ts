@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { HybridClock, HLC_EPOCH_MS, versionMs, versionNode } from '../../../src/replication/hlc.ts';
+import { OutLog, EntryKind } from '../../../src/replication/outlog.ts';
+import { Tombstones } from '../../../src/replication/tombstones.ts';
+import { Handshake, HandshakeError } from '../../../src/replication/handshake.ts';
+import { flushDelaySeconds } from '../../../src/replication/replicator.ts';
+
+describe('hybrid logical clock', () => {
+  it('is strictly increasing even when the wall clock stands still or goes back', () => {
+    let t = HLC_EPOCH_MS + 1000;
+    const c = new HybridClock(3, () => t);
+    const a = c.now();
+    const b = c.now();
+    t -= 500;
+    const d = c.now();
+    expect(b > a && d > b).toBe(true);
+    expect(versionNode(d)).toBe(3);
+  });
+
+  it('orders after an observed remote version even with a slower clock', () => {
+    const slow = new HybridClock(1, () => HLC_EPOCH_MS + 1000);
+    const fast = new HybridClock(2, () => HLC_EPOCH_MS + 90_000);
+    const remote = fast.now();
+    slow.observe(remote);
+    expect(slow.now() > remote).toBe(true);
+  });
+
+  it('versions of different nodes never collide', () => {
+    const t = () => HLC_EPOCH_MS + 5;
+    expect(new HybridClock(1, t).now()).not.toBe(new HybridClock(2, t).now());
+  });
+
+  it('counter overflow moves to the next millisecond', () => {
+    const c = new HybridClock(1, () => HLC_EPOCH_MS + 10);
+    let v = 0n;
+    for (let i = 0; i < 5000; i++) v = c.now();
+    expect(versionMs(v)).toBe(11);
+  });
+
+  it('at(delay) is in the future by delay', () => {
+    const c = new HybridClock(1, () => HLC_EPOCH_MS + 10);
+    expect(versionMs(c.at(10_000))).toBe(10_010);
+  });
+
+  it('rejects node ids out of range', () => {
+    expect(() => new HybridClock(1024)).toThrow(RangeError);
+  });
+});
+
+describe('outbound log ring', () => {
+  it('numbers entries and forgets the oldest past capacity', () => {
+    const log = new OutLog(4);
+    for (let i = 0; i < 6; i++) log.append(EntryKind.KEY, Buffer.from(`k${i}`), i);
+    expect(log.nextSeq).toBe(7n);
+    expect(log.firstSeq).toBe(3n);
+    expect(log.get(2n)).toBeNull();
+    expect(log.get(3n)!.key!.toString()).toBe('k2');
+    expect(log.holds(3n)).toBe(true);
+    expect(log.holds(2n)).toBe(false);
+    expect(log.holds(7n)).toBe(true); // caught up
+    expect(log.timeOf(6n)).toBe(5);
+  });
+});
+
+describe('tombstones', () => {
+  it('shadow older writes, expire, and stay bounded', () => {
+    let now = 0;
+    const t = new Tombstones(2, 1000, () => now);
+    const k = Buffer.from('a');
+    t.record(k, 10n);
+    expect(t.shadows(k, 9n)).toBe(true);
+    expect(t.shadows(k, 11n)).toBe(false);
+    t.record(k, 5n); // older delete does not lower it
+    expect(t.versionOf(k)).toBe(10n);
+    t.record(Buffer.from('b'), 1n);
+    t.record(Buffer.from('c'), 1n);
+    expect(t.size).toBe(2);
+    expect(t.versionOf(k)).toBe(0n); // evicted as the oldest
+    now = 2000;
+    expect(t.versionOf(Buffer.from('c'))).toBe(0n);
+  });
+});
+
+describe('handshake', () => {
+  const id = (nodeId: number, secret = 's3cret') => ({ nodeId, runId: BigInt(nodeId), listenPort: 1, itemSizeMax: 1024, syncMode: false, secret });
+
+  it('authenticates both ways with the same secret', () => {
+    const a = new Handshake('sender', id(1));
+    const b = new Handshake('receiver', id(2));
+    const authA = a.onHello(b.hello());
+    const authB = b.onHello(a.hello());
+    b.onAuth(authA);
+    a.onAuth(authB);
+    expect(a.authed && b.authed).toBe(true);
+  });
+
+  it('refuses a wrong secret, a replayed proof, itself and a version mismatch', () => {
+    const a = new Handshake('sender', id(1, 'x'));
+    const b = new Handshake('receiver', id(2, 'y'));
+    b.onHello(a.hello());
+    expect(() => b.onAuth(a.onHello(b.hello()))).toThrow(/wrong or missing replication secret/);
+
+    const a1 = new Handshake('sender', id(1));
+    const b1 = new Handshake('receiver', id(2));
+    const proof = a1.onHello(b1.hello());
+    const b2 = new Handshake('receiver', id(2)); // new nonce
+    b2.onHello(a1.hello());
+    expect(() => b2.onAuth(proof)).toThrow(HandshakeError);
+
+    const self = new Handshake('receiver', id(1));
+    expect(() => self.onHello(new Handshake('sender', id(1)).hello())).toThrow(/itself/);
+    expect(() => new Handshake('receiver', id(2)).onHello({ ...a.hello(), version: 9 })).toThrow(/protocol version 9/);
+  });
+});
+
+describe('flush_all delay', () => {
+  it('reads relative and absolute times like memcached', () => {
+    expect(flushDelaySeconds(0)).toBe(0);
+    expect(flushDelaySeconds(10)).toBe(10);
+    const abs = Math.floor(Date.now() / 1000) + 100;
+    expect(flushDelaySeconds(abs)).toBeGreaterThanOrEqual(99);
+  });
+});
