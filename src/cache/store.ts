@@ -1,4 +1,35 @@
 import type { Clock } from './clock.ts';
+import * as C from './counters.ts';
+import { relativeExptime } from './exptime.ts';
+import { murmur3 } from './hash.ts';
+import {
+  B_CLSID,
+  B_ITFLAGS,
+  B_NKEY,
+  CHUNK_LINK_BYTES,
+  chunkedValueOffset,
+  F_CAS_HI,
+  F_CAS_LO,
+  F_EXPTIME,
+  F_FLAGS,
+  F_HNEXT,
+  F_NBYTES,
+  F_NEXT,
+  F_PREV,
+  F_TIME,
+  HEADER_BYTES,
+  IT_ACTIVE,
+  IT_CHUNKED,
+  IT_FETCHED,
+  IT_LINKED,
+  itemTotal,
+  KEY_MAX_LENGTH,
+  MEMCACHED_ITEM_HEADER,
+  memcachedItemTotal,
+} from './layout.ts';
+import { parseU64, U64_MAX } from './numeric.ts';
+import { computeSlabClassSizes } from './slab-classes.ts';
+import { SlabAllocator } from './slabs.ts';
 
 export type { Clock } from './clock.ts';
 
@@ -32,143 +63,564 @@ export type ArithResult = bigint | 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY';
 /** An item handle: an integer >= 0, valid until the next mutating call on the store. */
 export type Handle = number;
 
-const notImplemented = (): never => {
-  throw new Error('not implemented');
-};
+export class StoreKeyError extends RangeError {
+  override name = 'StoreKeyError';
+}
 
+/** Items are bumped in the LRU at most once per this many seconds (memcached's ITEM_UPDATE_INTERVAL). */
+const ITEM_UPDATE_INTERVAL = 60;
+/** How many tail items an allocation examines for expired / second-chance items before evicting. */
+const LRU_SEARCH_DEPTH = 5;
+const DEFAULT_HASH_POWER = 16;
+const DEAD_EXPIRED = 1;
+const DEAD_FLUSHED = 2;
+const TWO_32 = 2 ** 32;
+
+/**
+ * memcached's item store: items live in slab chunks of one SharedArrayBuffer
+ * (layout.ts), found through a chained hash table of u32 handles, kept in one
+ * LRU list per slab class.
+ *
+ * LRU: a fetch marks an item ACTIVE (cheap, no relinking) and relinks it at
+ * most once a minute; when a class must evict, active tail items get a second
+ * chance (moved to the head, flag cleared), like memcached's COLD->WARM move.
+ *
+ * Handles from get/gat/touch/peek stay valid across further reads (a lazy
+ * expiry only frees the expired item itself); store/arith/delete/unlink/
+ * flushAll/reclaimExpired/applyRemote* may free or move any item.
+ *
+ * Worker threads: all state is in SharedArrayBuffers; a shared store would
+ * take a per-bucket lock (Atomics on a lock table) around lookups and a
+ * per-class lock around LRU/slab changes, as memcached does.
+ */
 export class SlabStore {
   /** chunk size per class id (index 1..) */
-  readonly slabClassSizes: readonly number[] = [];
+  readonly slabClassSizes: readonly number[];
+
+  readonly #clock: Clock;
+  readonly #casEnabled: boolean;
+  readonly #evictions: boolean;
+  readonly #trackSizes: boolean;
+  readonly #pageSize: number;
+  readonly #memoryLimit: number;
+  readonly #nextCas: (() => bigint) | undefined;
+  readonly #slabs: SlabAllocator;
+  readonly #bytes: Buffer;
+  readonly #u32: Uint32Array;
+  readonly #u64: BigUint64Array;
+  readonly #largestClass: number;
+  readonly #largestChunk: number;
+
+  #buckets: Uint32Array;
+  #hashMask: number;
+  #hashPower: number;
+  /** LRU heads at [cls * 2], tails at [cls * 2 + 1]. */
+  readonly #lru: Uint32Array;
+  readonly #cls: Float64Array;
+  readonly #g: Float64Array;
+  readonly #sizes: Float64Array;
+
+  #casCounter = 0;
+  #oldestLive = 0;
+  #oldestCasHi = 0;
+  #oldestCasLo = 0;
+  /** An item an allocation must not evict (the one being replaced). */
+  #pinned = 0;
+  #crawlBucket = 0;
 
   constructor(opts: StoreOptions) {
-    void opts;
+    this.#clock = opts.clock;
+    this.#casEnabled = opts.casEnabled;
+    this.#evictions = opts.evictions;
+    this.#trackSizes = opts.trackSizes;
+    this.#pageSize = opts.pageSize;
+    this.#memoryLimit = opts.memoryLimitBytes;
+    this.#nextCas = opts.nextCas;
+    const sizes = computeSlabClassSizes(
+      MEMCACHED_ITEM_HEADER,
+      opts.minChunk,
+      opts.growthFactor,
+      opts.slabChunkMax,
+      opts.pageSize,
+    );
+    this.slabClassSizes = Object.freeze(sizes);
+    this.#slabs = new SlabAllocator(sizes, opts.pageSize, opts.memoryLimitBytes);
+    this.#bytes = this.#slabs.bytes;
+    this.#u32 = this.#slabs.u32;
+    this.#u64 = new BigUint64Array(this.#slabs.memory);
+    this.#largestClass = this.#slabs.largestClass;
+    this.#largestChunk = sizes[this.#largestClass];
+    this.#hashPower = opts.hashPower > 0 ? Math.min(opts.hashPower, 31) : DEFAULT_HASH_POWER;
+    this.#buckets = new Uint32Array(new SharedArrayBuffer(4 << this.#hashPower));
+    this.#hashMask = (1 << this.#hashPower) - 1;
+    this.#lru = new Uint32Array(new SharedArrayBuffer(sizes.length * 2 * 4));
+    this.#cls = new Float64Array(new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
+    this.#g = new Float64Array(new SharedArrayBuffer(C.G_FIELDS * 8));
+    this.#sizes = new Float64Array(opts.trackSizes ? Math.ceil(opts.pageSize / 32) + 2 : 0);
   }
+
+  // ------------------------------------------------------------------ commands
 
   /** set/add/replace/append/prepend/cas; `cas` is only read for mode 'cas'. */
   store(mode: StoreMode, key: Buffer, flags: number, exptime: number, data: Buffer, cas: bigint): StoreResult {
-    void [mode, key, flags, exptime, data, cas];
-    return notImplemented();
+    checkKey(key);
+    const g = this.#g;
+    if (memcachedItemTotal(key.length, data.length, flags, this.#casEnabled) > this.#pageSize) {
+      g[C.G_STORE_TOO_LARGE]++;
+      if (mode === 'set') this.unlink(key);
+      return 'TOO_LARGE';
+    }
+    const hv = murmur3(key, 0, key.length);
+    const old = this.#lookup(key, hv, true);
+    let nbytes = data.length;
+    let newFlags = flags >>> 0;
+    let newExptime = 0;
+    if (mode === 'append' || mode === 'prepend') {
+      if (old === 0) return this.#notStored(key.length, nbytes);
+      nbytes += this.#u32[old * 2 + F_NBYTES];
+      newFlags = this.#u32[old * 2 + F_FLAGS];
+      newExptime = this.#u32[old * 2 + F_EXPTIME];
+      if (memcachedItemTotal(key.length, nbytes, newFlags, this.#casEnabled) > this.#pageSize) {
+        g[C.G_STORE_TOO_LARGE]++;
+        return 'TOO_LARGE';
+      }
+    } else {
+      if (mode === 'add' && old !== 0) {
+        this.#bumpIfStale(old);
+        return this.#notStored(key.length, nbytes);
+      }
+      if (mode === 'replace' && old === 0) return this.#notStored(key.length, nbytes);
+      if (mode === 'cas') {
+        if (old === 0) {
+          g[C.G_CAS_MISSES]++;
+          this.#countSet(key.length, nbytes);
+          return 'NOT_FOUND';
+        }
+        const oldCls = this.#bytes[old * 8 + B_CLSID];
+        if (this.#effectiveCas(old) !== cas) {
+          this.#cls[oldCls * C.C_FIELDS + C.C_CAS_BADVAL]++;
+          this.#countSet(key.length, nbytes);
+          return 'EXISTS';
+        }
+        this.#cls[oldCls * C.C_FIELDS + C.C_CAS_HITS]++;
+      }
+      newExptime = relativeExptime(exptime, this.#clock);
+    }
+
+    this.#pinned = old;
+    const h = this.#newItem(key, newFlags, newExptime, nbytes);
+    this.#pinned = 0;
+    if (h === 0) {
+      g[C.G_STORE_NO_MEMORY]++;
+      // memcached unlinks the old value of a failed set so stale data is not served.
+      if (mode === 'set' && old !== 0) this.#unlinkItem(old, hv);
+      return 'NO_MEMORY';
+    }
+    this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_CMD_SET]++;
+    if (mode === 'append') {
+      this.#copyValueBetween(old, h, 0);
+      this.#writeValue(h, nbytes - data.length, data);
+    } else if (mode === 'prepend') {
+      this.#writeValue(h, 0, data);
+      this.#copyValueBetween(old, h, data.length);
+    } else {
+      this.#writeValue(h, 0, data);
+    }
+    this.#assignCas(h);
+    if (old !== 0) this.#unlinkItem(old, hv);
+    this.#link(h, hv);
+    return 'STORED';
   }
 
   /** Counts cmd_get/get_hits/misses, LRU bump, lazy expiry. */
   get(key: Buffer): Handle | -1 {
-    void key;
-    return notImplemented();
+    const g = this.#g;
+    g[C.G_CMD_GET]++;
+    const h = this.#lookup(key, murmur3(key, 0, key.length), true);
+    if (h === 0) {
+      g[C.G_GET_MISSES]++;
+      return -1;
+    }
+    this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_GET_HITS]++;
+    this.#fetched(h);
+    return h;
   }
 
   /** gat/gats: get and update the exptime. */
   getAndTouch(key: Buffer, exptime: number): Handle | -1 {
-    void [key, exptime];
-    return notImplemented();
+    const g = this.#g;
+    g[C.G_CMD_GET]++;
+    g[C.G_CMD_TOUCH]++;
+    const h = this.#lookup(key, murmur3(key, 0, key.length), true);
+    if (h === 0) {
+      g[C.G_TOUCH_MISSES]++;
+      return -1;
+    }
+    this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_TOUCH_HITS]++;
+    this.#u32[h * 2 + F_EXPTIME] = relativeExptime(exptime, this.#clock);
+    this.#fetched(h);
+    return h;
   }
 
   touch(key: Buffer, exptime: number): boolean {
-    void [key, exptime];
-    return notImplemented();
+    const g = this.#g;
+    g[C.G_CMD_TOUCH]++;
+    const h = this.#lookup(key, murmur3(key, 0, key.length), true);
+    if (h === 0) {
+      g[C.G_TOUCH_MISSES]++;
+      return false;
+    }
+    this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_TOUCH_HITS]++;
+    this.#u32[h * 2 + F_EXPTIME] = relativeExptime(exptime, this.#clock);
+    this.#bumpIfStale(h);
+    return true;
   }
 
   delete(key: Buffer): boolean {
-    void key;
-    return notImplemented();
+    const hv = murmur3(key, 0, key.length);
+    const h = this.#lookup(key, hv, true);
+    if (h === 0) {
+      this.#g[C.G_DELETE_MISSES]++;
+      return false;
+    }
+    this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_DELETE_HITS]++;
+    this.#unlinkItem(h, hv);
+    return true;
   }
 
   /** Remove without stats; used after a too-large set (memcached unlinks the old item). */
   unlink(key: Buffer): void {
-    void key;
-    notImplemented();
+    const hv = murmur3(key, 0, key.length);
+    const h = this.#find(key, hv);
+    if (h !== 0) this.#unlinkItem(h, hv);
   }
 
   /** incr/decr by an unsigned 64-bit delta. Returns the new value. */
   arith(key: Buffer, incr: boolean, delta: bigint): ArithResult {
-    void [key, incr, delta];
-    return notImplemented();
+    const hv = murmur3(key, 0, key.length);
+    const h = this.#lookup(key, hv, true);
+    if (h === 0) {
+      this.#g[incr ? C.G_INCR_MISSES : C.G_DECR_MISSES]++;
+      return 'NOT_FOUND';
+    }
+    const u32 = this.#u32;
+    const bytes = this.#bytes;
+    const nbytes = u32[h * 2 + F_NBYTES];
+    const nkey = bytes[h * 8 + B_NKEY];
+    const valueAt = h * 8 + HEADER_BYTES + nkey;
+    if (nbytes === 0 || (bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) !== 0) return 'NON_NUMERIC';
+    const current = parseU64(bytes, valueAt, nbytes);
+    if (current < 0n) return 'NON_NUMERIC';
+    const value = incr ? (current + delta) & U64_MAX : current < delta ? 0n : current - delta;
+    const cls = bytes[h * 8 + B_CLSID];
+    this.#cls[cls * C.C_FIELDS + (incr ? C.C_INCR_HITS : C.C_DECR_HITS)]++;
+    const digits = value.toString();
+    if (digits.length <= nbytes) {
+      bytes.write(digits, valueAt, 'latin1');
+      bytes.fill(0x20, valueAt + digits.length, valueAt + nbytes);
+      this.#assignCas(h);
+      this.#bumpIfStale(h);
+      return value;
+    }
+    this.#pinned = h;
+    const fresh = this.#newItem(key, u32[h * 2 + F_FLAGS], u32[h * 2 + F_EXPTIME], digits.length);
+    this.#pinned = 0;
+    if (fresh === 0) return 'NO_MEMORY';
+    bytes.write(digits, fresh * 8 + HEADER_BYTES + nkey, 'latin1');
+    this.#assignCas(fresh);
+    this.#unlinkItem(h, hv);
+    this.#link(fresh, hv);
+    return value;
   }
 
-  /** flush_all [exptime]: exptime as sent (0 = now). */
+  /** flush_all [exptime]: exptime as sent (0 = now). Items last updated at or before that time become invalid. */
   flushAll(exptime: number): void {
-    void exptime;
-    notImplemented();
+    const now = this.#clock.now();
+    const newOldest = exptime > 0 ? relativeExptime(exptime, this.#clock) : now;
+    if (this.#casEnabled) {
+      // One second earlier plus a CAS watermark: items stored later in this same second survive.
+      this.#oldestLive = newOldest - 1;
+      if (this.#oldestLive <= now) this.#setOldestCas();
+    } else {
+      this.#oldestLive = newOldest;
+    }
   }
+
+  // ------------------------------------------------------------------ item accessors
 
   itemFlags(h: Handle): number {
-    void h;
-    return notImplemented();
+    return this.#u32[h * 2 + F_FLAGS];
   }
 
   /** The item's CAS, or 0n when CAS is disabled (-C). */
   itemCas(h: Handle): bigint {
-    void h;
-    return notImplemented();
+    return this.#casEnabled ? this.#u64[h] : 0n;
   }
 
   itemValueLength(h: Handle): number {
-    void h;
-    return notImplemented();
+    return this.#u32[h * 2 + F_NBYTES];
   }
 
-  /** Copy the value (without the trailing \r\n) into target at offset; returns bytes copied. */
+  /** Copy the value into target at offset; returns bytes copied. */
   copyValue(h: Handle, target: Buffer, offset: number): number {
-    void [h, target, offset];
-    return notImplemented();
+    const nbytes = this.#u32[h * 2 + F_NBYTES];
+    const nkey = this.#bytes[h * 8 + B_NKEY];
+    if ((this.#bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0) {
+      const start = h * 8 + HEADER_BYTES + nkey;
+      return this.#bytes.copy(target, offset, start, start + nbytes);
+    }
+    let done = 0;
+    this.#forEachSegment(h, nkey, nbytes, (at, len) => {
+      this.#bytes.copy(target, offset + done, at, at + len);
+      done += len;
+    });
+    return done;
   }
 
   /** A copy of the key bytes. */
   itemKey(h: Handle): Buffer {
-    void h;
-    return notImplemented();
+    const start = h * 8 + HEADER_BYTES;
+    const key = Buffer.allocUnsafe(this.#bytes[h * 8 + B_NKEY]);
+    this.#bytes.copy(key, 0, start, start + key.length);
+    return key;
   }
 
   /** Remaining TTL in seconds, 0 = never expires. */
   itemTtl(h: Handle): number {
-    void h;
-    return notImplemented();
+    const exptime = this.#u32[h * 2 + F_EXPTIME];
+    return exptime === 0 ? 0 : Math.max(1, exptime - this.#clock.now());
   }
 
-  /** Crawler step: examine up to `budget` items, free the expired/flushed ones. Returns items reclaimed. */
+  // ------------------------------------------------------------------ background work
+
+  /** Crawler step: examine about `budget` items, free the expired/flushed ones. Returns items reclaimed. */
   reclaimExpired(budget: number): number {
-    void budget;
-    return notImplemented();
+    const now = this.#clock.now();
+    const bytes = this.#bytes;
+    let reclaimed = 0;
+    let checked = 0;
+    let visited = 0;
+    const maxBuckets = Math.max(budget * 8, 64);
+    while (checked < budget && visited < maxBuckets && this.#g[C.G_CURR_ITEMS] > 0) {
+      const bucket = this.#crawlBucket & this.#hashMask;
+      let h = this.#buckets[bucket];
+      while (h !== 0) {
+        const next = this.#u32[h * 2 + F_HNEXT];
+        const row = bytes[h * 8 + B_CLSID] * C.C_FIELDS;
+        this.#cls[row + C.C_CRAWLER_CHECKED]++;
+        checked++;
+        if (this.#deadReason(h, now) !== 0) {
+          this.#cls[row + C.C_CRAWLER_RECLAIMED]++;
+          this.#cls[row + C.C_RECLAIMED]++;
+          if ((bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) === 0) this.#cls[row + C.C_EXPIRED_UNFETCHED]++;
+          this.#unlinkItem(h, -1);
+          reclaimed++;
+        }
+        h = next;
+      }
+      this.#crawlBucket = (bucket + 1) & this.#hashMask;
+      visited++;
+    }
+    return reclaimed;
   }
 
-  /** Item-related fields of plain `stats`, in memcached's order. */
+  // ------------------------------------------------------------------ stats
+
+  /** Item-related fields of plain `stats`, in memcached's order (merge with orderGeneralStats()). */
   statsGeneral(): Array<[string, string | number | bigint]> {
-    return notImplemented();
+    const g = this.#g;
+    const sum = (field: number): number => {
+      let total = 0;
+      for (let cls = 1; cls <= this.#largestClass; cls++) total += this.#cls[cls * C.C_FIELDS + field];
+      return total;
+    };
+    return [
+      ['cmd_get', g[C.G_CMD_GET]],
+      ['cmd_set', sum(C.C_CMD_SET)],
+      ['cmd_touch', g[C.G_CMD_TOUCH]],
+      ['get_hits', sum(C.C_GET_HITS)],
+      ['get_misses', g[C.G_GET_MISSES]],
+      ['get_expired', g[C.G_GET_EXPIRED]],
+      ['get_flushed', g[C.G_GET_FLUSHED]],
+      ['delete_misses', g[C.G_DELETE_MISSES]],
+      ['delete_hits', sum(C.C_DELETE_HITS)],
+      ['incr_misses', g[C.G_INCR_MISSES]],
+      ['incr_hits', sum(C.C_INCR_HITS)],
+      ['decr_misses', g[C.G_DECR_MISSES]],
+      ['decr_hits', sum(C.C_DECR_HITS)],
+      ['cas_misses', g[C.G_CAS_MISSES]],
+      ['cas_hits', sum(C.C_CAS_HITS)],
+      ['cas_badval', sum(C.C_CAS_BADVAL)],
+      ['touch_hits', sum(C.C_TOUCH_HITS)],
+      ['touch_misses', g[C.G_TOUCH_MISSES]],
+      ['store_too_large', g[C.G_STORE_TOO_LARGE]],
+      ['store_no_memory', g[C.G_STORE_NO_MEMORY]],
+      ['limit_maxbytes', this.#memoryLimit],
+      ['hash_power_level', this.#hashPower],
+      ['hash_bytes', this.#buckets.byteLength],
+      ['hash_is_expanding', 0],
+      ['slab_reassign_rescues', 0],
+      ['slab_reassign_chunk_rescues', 0],
+      ['slab_reassign_evictions_nomem', 0],
+      ['slab_reassign_inline_reclaim', 0],
+      ['slab_reassign_busy_items', 0],
+      ['slab_reassign_busy_deletes', 0],
+      ['slab_reassign_running', 0],
+      ['slabs_moved', 0],
+      ['malloc_fails', 0],
+      ['bytes', g[C.G_BYTES]],
+      ['curr_items', g[C.G_CURR_ITEMS]],
+      ['total_items', g[C.G_TOTAL_ITEMS]],
+      ['slab_global_page_pool', 0],
+      ['expired_unfetched', sum(C.C_EXPIRED_UNFETCHED)],
+      ['evicted_unfetched', sum(C.C_EVICTED_UNFETCHED)],
+      ['evicted_active', sum(C.C_EVICTED_ACTIVE)],
+      ['evictions', sum(C.C_EVICTED)],
+      ['reclaimed', sum(C.C_RECLAIMED)],
+      ['crawler_reclaimed', sum(C.C_CRAWLER_RECLAIMED)],
+      ['crawler_items_checked', sum(C.C_CRAWLER_CHECKED)],
+      ['lrutail_reflocked', 0],
+      ['moves_to_cold', 0],
+      ['moves_to_warm', 0],
+      ['moves_within_lru', 0],
+      ['direct_reclaims', sum(C.C_DIRECT_RECLAIMS)],
+      ['lru_bumps_dropped', 0],
+    ];
   }
 
-  /** `stats items`: ['items:1:number', 3], ... */
+  /** `stats items`: ['items:1:number', 3], ... for classes holding items. */
   statsItems(): Array<[string, string | number]> {
-    return notImplemented();
+    const out: Array<[string, string | number]> = [];
+    const now = this.#clock.now();
+    for (let cls = 1; cls <= this.#largestClass; cls++) {
+      const row = cls * C.C_FIELDS;
+      const c = this.#cls;
+      const number = c[row + C.C_NUMBER];
+      if (number === 0) continue;
+      const tail = this.#lru[cls * 2 + 1];
+      const p = `items:${cls}:`;
+      out.push(
+        [`${p}number`, number],
+        [`${p}number_hot`, 0],
+        [`${p}number_warm`, 0],
+        [`${p}number_cold`, number],
+        [`${p}age_hot`, 0],
+        [`${p}age_warm`, 0],
+        [`${p}age`, tail === 0 ? 0 : Math.max(0, now - this.#u32[tail * 2 + F_TIME])],
+        [`${p}mem_requested`, c[row + C.C_MEM_REQUESTED]],
+        [`${p}evicted`, c[row + C.C_EVICTED]],
+        [`${p}evicted_nonzero`, c[row + C.C_EVICTED_NONZERO]],
+        [`${p}evicted_time`, c[row + C.C_EVICTED_TIME]],
+        [`${p}outofmemory`, c[row + C.C_OUTOFMEMORY]],
+        [`${p}tailrepairs`, 0],
+        [`${p}reclaimed`, c[row + C.C_RECLAIMED]],
+        [`${p}expired_unfetched`, c[row + C.C_EXPIRED_UNFETCHED]],
+        [`${p}evicted_unfetched`, c[row + C.C_EVICTED_UNFETCHED]],
+        [`${p}evicted_active`, c[row + C.C_EVICTED_ACTIVE]],
+        [`${p}crawler_reclaimed`, c[row + C.C_CRAWLER_RECLAIMED]],
+        [`${p}crawler_items_checked`, c[row + C.C_CRAWLER_CHECKED]],
+        [`${p}lrutail_reflocked`, 0],
+        [`${p}moves_to_cold`, 0],
+        [`${p}moves_to_warm`, 0],
+        [`${p}moves_within_lru`, 0],
+        [`${p}direct_reclaims`, c[row + C.C_DIRECT_RECLAIMS]],
+        [`${p}hits_to_hot`, 0],
+        [`${p}hits_to_warm`, 0],
+        [`${p}hits_to_cold`, c[row + C.C_GET_HITS]],
+        [`${p}hits_to_temp`, 0],
+      );
+    }
+    return out;
   }
 
   /** `stats slabs`: ['1:chunk_size', 96], ..., ['active_slabs', n], ['total_malloced', n] */
   statsSlabs(): Array<[string, string | number]> {
-    return notImplemented();
+    const out: Array<[string, string | number]> = [];
+    const slabs = this.#slabs;
+    let active = 0;
+    for (let cls = 1; cls <= this.#largestClass; cls++) {
+      const pages = slabs.classPages(cls);
+      if (pages === 0) continue;
+      active++;
+      const row = cls * C.C_FIELDS;
+      const c = this.#cls;
+      const perPage = slabs.perPage[cls];
+      out.push(
+        [`${cls}:chunk_size`, this.slabClassSizes[cls]],
+        [`${cls}:chunks_per_page`, perPage],
+        [`${cls}:total_pages`, pages],
+        [`${cls}:total_chunks`, pages * perPage],
+        [`${cls}:used_chunks`, slabs.usedChunks(cls)],
+        [`${cls}:free_chunks`, slabs.freeChunks(cls)],
+        [`${cls}:free_chunks_end`, slabs.freeChunksEnd(cls)],
+        [`${cls}:get_hits`, c[row + C.C_GET_HITS]],
+        [`${cls}:cmd_set`, c[row + C.C_CMD_SET]],
+        [`${cls}:delete_hits`, c[row + C.C_DELETE_HITS]],
+        [`${cls}:incr_hits`, c[row + C.C_INCR_HITS]],
+        [`${cls}:decr_hits`, c[row + C.C_DECR_HITS]],
+        [`${cls}:cas_hits`, c[row + C.C_CAS_HITS]],
+        [`${cls}:cas_badval`, c[row + C.C_CAS_BADVAL]],
+        [`${cls}:touch_hits`, c[row + C.C_TOUCH_HITS]],
+      );
+    }
+    out.push(['active_slabs', active], ['total_malloced', slabs.totalMalloced]);
+    return out;
   }
 
-  /** `stats sizes`: [['96', 3], ...] or [['sizes_status', 'disabled']]. */
+  /** `stats sizes`: [['96', 3], ...] in 32-byte buckets of memcached's item size, or [['sizes_status', 'disabled']]. */
   statsSizes(): Array<[string, string | number]> {
-    return notImplemented();
+    if (!this.#trackSizes) return [['sizes_status', 'disabled']];
+    const out: Array<[string, string | number]> = [];
+    for (let i = 0; i < this.#sizes.length; i++) if (this.#sizes[i] > 0) out.push([String(i * 32), this.#sizes[i]]);
+    return out;
   }
 
-  /** `stats cachedump <cls> <limit>`: ITEM lines (without \r\n), or BAD_CLASS. */
+  /**
+   * `stats cachedump <cls> <limit>`: `ITEM <key> [<bytes> b; <exptime> s]` lines (no CRLF), most
+   * recently used first, limit 0 = all (capped at 2 MB of output like memcached). Keys are decoded
+   * as latin1 so that encoding the lines as latin1 gives back the key bytes.
+   */
   cachedump(classId: number, limit: number): string[] | 'BAD_CLASS' {
-    void [classId, limit];
-    return notImplemented();
+    if (!Number.isInteger(classId) || classId < 1 || classId > 63) return 'BAD_CLASS';
+    const out: string[] = [];
+    if (classId > this.#largestClass) return out;
+    const started = this.#clock.started;
+    let budget = 2 * 1024 * 1024;
+    for (let h = this.#lru[classId * 2]; h !== 0 && (limit === 0 || out.length < limit); h = this.#u32[h * 2 + F_NEXT]) {
+      const exptime = this.#u32[h * 2 + F_EXPTIME];
+      const start = h * 8 + HEADER_BYTES;
+      const key = this.#bytes.toString('latin1', start, start + this.#bytes[h * 8 + B_NKEY]);
+      const line = `ITEM ${key} [${this.#u32[h * 2 + F_NBYTES]} b; ${exptime === 0 ? 0 : exptime + started} s]`;
+      budget -= line.length + 2;
+      if (budget < 0) break;
+      out.push(line);
+    }
+    return out;
   }
 
+  /** `stats reset`: zero history counters; item counts, bytes and pages stay. */
   resetStats(): void {
-    notImplemented();
+    for (let i = 0; i < this.#cls.length; i++) {
+      const field = i % C.C_FIELDS;
+      if (field !== C.C_NUMBER && field !== C.C_MEM_REQUESTED) this.#cls[i] = 0;
+    }
+    for (let i = 0; i < this.#g.length; i++) {
+      if (i !== C.G_CURR_ITEMS && i !== C.G_BYTES) this.#g[i] = 0;
+    }
   }
 
-  // --- replication-facing (used by src/replication) ---
+  // ------------------------------------------------------------------ replication-facing
 
   /** Look up without touching LRU or stats; -1 if missing/expired. */
   peek(key: Buffer): Handle | -1 {
-    void key;
-    return notImplemented();
+    const h = this.#find(key, murmur3(key, 0, key.length));
+    return h !== 0 && this.#deadReason(h, this.#clock.now()) === 0 ? h : -1;
   }
 
-  /** Store a replicated item keeping the given CAS (version); applied only if cas > existing item's cas (or absent). */
+  /**
+   * Store a replicated item keeping the given CAS (version); applied only if cas > existing item's
+   * cas (or absent). ttlSeconds: remaining TTL, 0 = never, negative = already expired.
+   */
   applyRemote(
     key: Buffer,
     flags: number,
@@ -176,23 +628,455 @@ export class SlabStore {
     data: Buffer,
     cas: bigint,
   ): 'APPLIED' | 'STALE' | 'TOO_LARGE' | 'NO_MEMORY' {
-    void [key, flags, ttlSeconds, data, cas];
-    return notImplemented();
+    checkKey(key);
+    if (memcachedItemTotal(key.length, data.length, flags, this.#casEnabled) > this.#pageSize) return 'TOO_LARGE';
+    const hv = murmur3(key, 0, key.length);
+    const old = this.#lookup(key, hv, false);
+    if (old !== 0 && this.#u64[old] >= cas) return 'STALE';
+    const exptime = ttlSeconds === 0 ? 0 : ttlSeconds < 0 ? 1 : this.#clock.now() + ttlSeconds;
+    this.#pinned = old;
+    const h = this.#newItem(key, flags >>> 0, exptime, data.length);
+    this.#pinned = 0;
+    if (h === 0) return 'NO_MEMORY';
+    this.#writeValue(h, 0, data);
+    this.#u64[h] = cas;
+    // Keep the local counter ahead of versions seen so later local writes win.
+    if (this.#nextCas === undefined && cas > BigInt(this.#casCounter) && cas <= BigInt(Number.MAX_SAFE_INTEGER)) {
+      this.#casCounter = Number(cas);
+    }
+    if (old !== 0) this.#unlinkItem(old, hv);
+    this.#link(h, hv);
+    return 'APPLIED';
   }
 
   /** Delete a replicated item only if its cas <= the given version. */
   applyRemoteDelete(key: Buffer, cas: bigint): boolean {
-    void [key, cas];
-    return notImplemented();
+    const hv = murmur3(key, 0, key.length);
+    const h = this.#lookup(key, hv, false);
+    if (h === 0 || this.#u64[h] > cas) return false;
+    this.#unlinkItem(h, hv);
+    return true;
   }
 
-  /** Iterate live items in chunks for a full sync: returns the next cursor (0 when done). */
+  /**
+   * Iterate live items in chunks for a full sync: returns the next cursor (0 when done). Uses a
+   * reverse-binary bucket cursor, so items present for the whole scan are visited exactly once even
+   * if the hash table grows between calls. Whole buckets are visited, so a call may pass `limit`.
+   */
   scan(cursor: number, limit: number, fn: (h: Handle) => void): number {
-    void [cursor, limit, fn];
-    return notImplemented();
+    const now = this.#clock.now();
+    let v = cursor >>> 0;
+    let count = 0;
+    do {
+      const mask = this.#hashMask;
+      for (let h = this.#buckets[v & mask]; h !== 0; h = this.#u32[h * 2 + F_HNEXT]) {
+        if (this.#deadReason(h, now) !== 0) continue;
+        fn(h);
+        count++;
+      }
+      v = (v | ~mask) >>> 0;
+      v = reverseBits(v);
+      v = (v + 1) >>> 0;
+      v = reverseBits(v);
+    } while (v !== 0 && count < limit);
+    return v;
   }
 
   get itemCount(): number {
-    return notImplemented();
+    return this.#g[C.G_CURR_ITEMS];
   }
+
+  // ------------------------------------------------------------------ internals: lookup
+
+  #find(key: Buffer, hv: number): number {
+    const bytes = this.#bytes;
+    const n = key.length;
+    let h = this.#buckets[hv & this.#hashMask];
+    while (h !== 0) {
+      const at = h * 8;
+      if (bytes[at + B_NKEY] === n) {
+        const start = at + HEADER_BYTES;
+        let i = 0;
+        while (i < n && bytes[start + i] === key[i]) i++;
+        if (i === n) return h;
+      }
+      h = this.#u32[h * 2 + F_HNEXT];
+    }
+    return 0;
+  }
+
+  /** find + lazy expiry: a dead item is unlinked and reported missing. */
+  #lookup(key: Buffer, hv: number, countStats: boolean): number {
+    const h = this.#find(key, hv);
+    if (h === 0) return 0;
+    const dead = this.#deadReason(h, this.#clock.now());
+    if (dead === 0) return h;
+    if (countStats) this.#g[dead === DEAD_FLUSHED ? C.G_GET_FLUSHED : C.G_GET_EXPIRED]++;
+    this.#unlinkItem(h, hv);
+    return 0;
+  }
+
+  #deadReason(h: number, now: number): number {
+    const u32 = this.#u32;
+    const exptime = u32[h * 2 + F_EXPTIME];
+    if (exptime !== 0 && exptime <= now) return DEAD_EXPIRED;
+    const oldest = this.#oldestLive;
+    if (oldest === 0 || oldest > now) return 0;
+    if (u32[h * 2 + F_TIME] <= oldest) return DEAD_FLUSHED;
+    const hi = this.#oldestCasHi;
+    const lo = this.#oldestCasLo;
+    if (hi === 0 && lo === 0) return 0;
+    const ihi = u32[h * 2 + F_CAS_HI];
+    const ilo = u32[h * 2 + F_CAS_LO];
+    if (ihi === 0 && ilo === 0) return 0;
+    return ihi < hi || (ihi === hi && ilo < lo) ? DEAD_FLUSHED : 0;
+  }
+
+  #effectiveCas(h: number): bigint {
+    return this.#casEnabled ? this.#u64[h] : 0n;
+  }
+
+  #assignCas(h: number): void {
+    if (this.#nextCas !== undefined) {
+      this.#u64[h] = this.#nextCas();
+      return;
+    }
+    const c = ++this.#casCounter;
+    this.#u32[h * 2 + F_CAS_LO] = c >>> 0;
+    this.#u32[h * 2 + F_CAS_HI] = Math.floor(c / TWO_32);
+  }
+
+  #setOldestCas(): void {
+    if (this.#nextCas !== undefined) {
+      const c = this.#nextCas();
+      this.#oldestCasLo = Number(c & 0xffffffffn);
+      this.#oldestCasHi = Number(c >> 32n);
+      return;
+    }
+    const c = ++this.#casCounter;
+    this.#oldestCasLo = c >>> 0;
+    this.#oldestCasHi = Math.floor(c / TWO_32);
+  }
+
+  // ------------------------------------------------------------------ internals: LRU
+
+  #fetched(h: number): void {
+    this.#bytes[h * 8 + B_ITFLAGS] |= IT_FETCHED | IT_ACTIVE;
+    this.#bumpIfStale(h);
+  }
+
+  #bumpIfStale(h: number): void {
+    const now = this.#clock.now();
+    if (this.#u32[h * 2 + F_TIME] + ITEM_UPDATE_INTERVAL <= now) {
+      this.#u32[h * 2 + F_TIME] = now;
+      const cls = this.#bytes[h * 8 + B_CLSID];
+      this.#lruRemove(h, cls);
+      this.#lruPushHead(h, cls);
+    }
+  }
+
+  #lruPushHead(h: number, cls: number): void {
+    const lru = this.#lru;
+    const u32 = this.#u32;
+    const head = lru[cls * 2];
+    u32[h * 2 + F_PREV] = 0;
+    u32[h * 2 + F_NEXT] = head;
+    if (head !== 0) u32[head * 2 + F_PREV] = h;
+    else lru[cls * 2 + 1] = h;
+    lru[cls * 2] = h;
+  }
+
+  #lruRemove(h: number, cls: number): void {
+    const lru = this.#lru;
+    const u32 = this.#u32;
+    const prev = u32[h * 2 + F_PREV];
+    const next = u32[h * 2 + F_NEXT];
+    if (prev !== 0) u32[prev * 2 + F_NEXT] = next;
+    else lru[cls * 2] = next;
+    if (next !== 0) u32[next * 2 + F_PREV] = prev;
+    else lru[cls * 2 + 1] = prev;
+  }
+
+  // ------------------------------------------------------------------ internals: link / unlink
+
+  #link(h: number, hv: number): void {
+    const u32 = this.#u32;
+    const bytes = this.#bytes;
+    const bucket = hv & this.#hashMask;
+    u32[h * 2 + F_HNEXT] = this.#buckets[bucket];
+    this.#buckets[bucket] = h;
+    const cls = bytes[h * 8 + B_CLSID];
+    bytes[h * 8 + B_ITFLAGS] |= IT_LINKED;
+    this.#lruPushHead(h, cls);
+    const ntotal = this.#ntotal(h);
+    const row = cls * C.C_FIELDS;
+    this.#cls[row + C.C_NUMBER]++;
+    this.#cls[row + C.C_MEM_REQUESTED] += ntotal;
+    const g = this.#g;
+    g[C.G_CURR_ITEMS]++;
+    g[C.G_TOTAL_ITEMS]++;
+    g[C.G_BYTES] += ntotal;
+    if (this.#trackSizes) this.#sizes[Math.ceil(ntotal / 32)]++;
+    if (g[C.G_CURR_ITEMS] > this.#buckets.length * 1.5 && this.#hashPower < 31) this.#expandHash();
+  }
+
+  /** Removes a linked item from the hash table and its LRU, then frees its chunks. hv -1 = compute. */
+  #unlinkItem(h: number, hv: number): void {
+    const u32 = this.#u32;
+    const bytes = this.#bytes;
+    if (hv < 0) hv = murmur3(bytes, h * 8 + HEADER_BYTES, bytes[h * 8 + B_NKEY]);
+    const bucket = hv & this.#hashMask;
+    let cur = this.#buckets[bucket];
+    if (cur === h) {
+      this.#buckets[bucket] = u32[h * 2 + F_HNEXT];
+    } else {
+      while (cur !== 0 && u32[cur * 2 + F_HNEXT] !== h) cur = u32[cur * 2 + F_HNEXT];
+      if (cur !== 0) u32[cur * 2 + F_HNEXT] = u32[h * 2 + F_HNEXT];
+    }
+    const cls = bytes[h * 8 + B_CLSID];
+    this.#lruRemove(h, cls);
+    const ntotal = this.#ntotal(h);
+    const row = cls * C.C_FIELDS;
+    this.#cls[row + C.C_NUMBER]--;
+    this.#cls[row + C.C_MEM_REQUESTED] -= ntotal;
+    this.#g[C.G_CURR_ITEMS]--;
+    this.#g[C.G_BYTES] -= ntotal;
+    if (this.#trackSizes) this.#sizes[Math.ceil(ntotal / 32)]--;
+    this.#freeItem(h);
+  }
+
+  #ntotal(h: number): number {
+    return memcachedItemTotal(
+      this.#bytes[h * 8 + B_NKEY],
+      this.#u32[h * 2 + F_NBYTES],
+      this.#u32[h * 2 + F_FLAGS],
+      this.#casEnabled,
+    );
+  }
+
+  /** Doubles the bucket array when items exceed 1.5 per bucket (memcached's assoc_expand, done at once). */
+  #expandHash(): void {
+    const old = this.#buckets;
+    const power = this.#hashPower + 1;
+    const buckets = new Uint32Array(new SharedArrayBuffer(4 * 2 ** power));
+    const mask = 2 ** power - 1;
+    const u32 = this.#u32;
+    const bytes = this.#bytes;
+    for (let b = 0; b < old.length; b++) {
+      let h = old[b];
+      while (h !== 0) {
+        const next = u32[h * 2 + F_HNEXT];
+        const bucket = murmur3(bytes, h * 8 + HEADER_BYTES, bytes[h * 8 + B_NKEY]) & mask;
+        u32[h * 2 + F_HNEXT] = buckets[bucket];
+        buckets[bucket] = h;
+        h = next;
+      }
+    }
+    this.#buckets = buckets;
+    this.#hashMask = mask;
+    this.#hashPower = power;
+    this.#g[C.G_HASH_EXPANSIONS]++;
+  }
+
+  // ------------------------------------------------------------------ internals: allocation
+
+  #notStored(nkey: number, nbytes: number): StoreResult {
+    this.#countSet(nkey, nbytes);
+    return 'NOT_STORED';
+  }
+
+  /** cmd_set of a store that allocated nothing: counted in the class the item would have used. */
+  #countSet(nkey: number, nbytes: number): void {
+    const cls = this.#slabs.classFor(itemTotal(nkey, nbytes)) || this.#largestClass;
+    this.#cls[cls * C.C_FIELDS + C.C_CMD_SET]++;
+  }
+
+  /** Allocates and fills in an item's header and key (value and CAS left to the caller); 0 = no memory. */
+  #newItem(key: Buffer, flags: number, exptime: number, nbytes: number): number {
+    const nkey = key.length;
+    const total = itemTotal(nkey, nbytes);
+    let cls = this.#slabs.classFor(total);
+    let chunked = false;
+    if (cls === 0) {
+      cls = this.#largestClass;
+      chunked = true;
+    }
+    const h = this.#allocChunk(cls);
+    if (h === 0) return 0;
+    const u32 = this.#u32;
+    const bytes = this.#bytes;
+    if (chunked) {
+      const link = linkIndex(h, nkey);
+      u32[link] = 0;
+      const perChunk = this.#largestChunk - CHUNK_LINK_BYTES;
+      let remaining = nbytes - (this.#largestChunk - chunkedValueOffset(nkey));
+      let tailLink = link;
+      while (remaining > 0) {
+        const c = this.#allocChunk(cls);
+        if (c === 0) {
+          this.#freeChain(u32[link]);
+          this.#slabs.free(h, cls);
+          return 0;
+        }
+        u32[c * 2] = 0;
+        u32[tailLink] = c;
+        tailLink = c * 2;
+        remaining -= perChunk;
+      }
+    }
+    u32[h * 2 + F_CAS_LO] = 0;
+    u32[h * 2 + F_CAS_HI] = 0;
+    u32[h * 2 + F_HNEXT] = 0;
+    u32[h * 2 + F_TIME] = this.#clock.now();
+    u32[h * 2 + F_EXPTIME] = exptime;
+    u32[h * 2 + F_NBYTES] = nbytes;
+    u32[h * 2 + F_FLAGS] = flags;
+    bytes[h * 8 + B_NKEY] = nkey;
+    bytes[h * 8 + B_ITFLAGS] = chunked ? IT_CHUNKED : 0;
+    key.copy(bytes, h * 8 + HEADER_BYTES);
+    return h;
+  }
+
+  #freeItem(h: number): void {
+    const bytes = this.#bytes;
+    if ((bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) !== 0) {
+      this.#freeChain(this.#u32[linkIndex(h, bytes[h * 8 + B_NKEY])]);
+    }
+    this.#slabs.free(h, bytes[h * 8 + B_CLSID]);
+  }
+
+  #freeChain(c: number): void {
+    while (c !== 0) {
+      const next = this.#u32[c * 2];
+      this.#slabs.free(c, this.#largestClass);
+      c = next;
+    }
+  }
+
+  /** A chunk of `cls`, reclaiming an expired item or evicting from the class's LRU tail if needed. */
+  #allocChunk(cls: number): number {
+    const h = this.#slabs.alloc(cls);
+    if (h !== 0) return h;
+    return this.#pullTail(cls) ? this.#slabs.alloc(cls) : 0;
+  }
+
+  /** Frees one item of `cls` (memcached's lru_pull_tail); false if none may go. */
+  #pullTail(cls: number): boolean {
+    const u32 = this.#u32;
+    const bytes = this.#bytes;
+    const c = this.#cls;
+    const row = cls * C.C_FIELDS;
+    const now = this.#clock.now();
+    let cur = this.#lru[cls * 2 + 1];
+    for (let tries = 0; cur !== 0 && tries < LRU_SEARCH_DEPTH; tries++) {
+      const prev = u32[cur * 2 + F_PREV];
+      if (cur !== this.#pinned) {
+        if (this.#deadReason(cur, now) !== 0) {
+          c[row + C.C_RECLAIMED]++;
+          c[row + C.C_DIRECT_RECLAIMS]++;
+          if ((bytes[cur * 8 + B_ITFLAGS] & IT_FETCHED) === 0) c[row + C.C_EXPIRED_UNFETCHED]++;
+          this.#unlinkItem(cur, -1);
+          return true;
+        }
+        if (this.#evictions) {
+          if ((bytes[cur * 8 + B_ITFLAGS] & IT_ACTIVE) === 0) {
+            this.#evict(cur, row, now);
+            return true;
+          }
+          bytes[cur * 8 + B_ITFLAGS] &= ~IT_ACTIVE;
+          this.#lruRemove(cur, cls);
+          this.#lruPushHead(cur, cls);
+        }
+      }
+      cur = prev;
+    }
+    if (this.#evictions) {
+      let tail = this.#lru[cls * 2 + 1];
+      if (tail === this.#pinned && tail !== 0) tail = u32[tail * 2 + F_PREV];
+      if (tail !== 0) {
+        this.#evict(tail, row, now);
+        return true;
+      }
+    }
+    c[row + C.C_OUTOFMEMORY]++;
+    return false;
+  }
+
+  #evict(h: number, row: number, now: number): void {
+    const c = this.#cls;
+    const itflags = this.#bytes[h * 8 + B_ITFLAGS];
+    c[row + C.C_EVICTED]++;
+    c[row + C.C_DIRECT_RECLAIMS]++;
+    c[row + C.C_EVICTED_TIME] = now - this.#u32[h * 2 + F_TIME];
+    if (this.#u32[h * 2 + F_EXPTIME] !== 0) c[row + C.C_EVICTED_NONZERO]++;
+    if ((itflags & IT_FETCHED) === 0) c[row + C.C_EVICTED_UNFETCHED]++;
+    if ((itflags & IT_ACTIVE) !== 0) c[row + C.C_EVICTED_ACTIVE]++;
+    this.#unlinkItem(h, -1);
+  }
+
+  // ------------------------------------------------------------------ internals: values
+
+  /** Calls fn(byteOffset, length) for each stored piece of a chunked item's value, in order. */
+  #forEachSegment(h: number, nkey: number, nbytes: number, fn: (at: number, len: number) => void): void {
+    const first = chunkedValueOffset(nkey);
+    let len = Math.min(nbytes, this.#largestChunk - first);
+    fn(h * 8 + first, len);
+    let remaining = nbytes - len;
+    let c = this.#u32[linkIndex(h, nkey)];
+    while (remaining > 0 && c !== 0) {
+      len = Math.min(remaining, this.#largestChunk - CHUNK_LINK_BYTES);
+      fn(c * 8 + CHUNK_LINK_BYTES, len);
+      remaining -= len;
+      c = this.#u32[c * 2];
+    }
+  }
+
+  /** Writes src at value position `pos` of item h. */
+  #writeValue(h: number, pos: number, src: Buffer): void {
+    const nkey = this.#bytes[h * 8 + B_NKEY];
+    if ((this.#bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0) {
+      const at = h * 8 + HEADER_BYTES + nkey + pos;
+      if (src.length <= 16) {
+        for (let i = 0; i < src.length; i++) this.#bytes[at + i] = src[i];
+      } else {
+        src.copy(this.#bytes, at);
+      }
+      return;
+    }
+    let segStart = 0;
+    const end = pos + src.length;
+    this.#forEachSegment(h, nkey, this.#u32[h * 2 + F_NBYTES], (at, len) => {
+      const segEnd = segStart + len;
+      const from = Math.max(pos, segStart);
+      const to = Math.min(end, segEnd);
+      if (from < to) src.copy(this.#bytes, at + (from - segStart), from - pos, to - pos);
+      segStart = segEnd;
+    });
+  }
+
+  /** Copies item `from`'s value to value position `pos` of item `to`. */
+  #copyValueBetween(from: number, to: number, pos: number): void {
+    const value = Buffer.allocUnsafe(this.#u32[from * 2 + F_NBYTES]);
+    this.copyValue(from, value, 0);
+    this.#writeValue(to, pos, value);
+  }
+}
+
+function checkKey(key: Buffer): void {
+  if (key.length === 0 || key.length > KEY_MAX_LENGTH) {
+    throw new StoreKeyError(`key length must be 1..${KEY_MAX_LENGTH} bytes, got ${key.length}`);
+  }
+}
+
+/** u32 index of a chunked item's first next-chunk link. */
+function linkIndex(h: number, nkey: number): number {
+  return h * 2 + ((chunkedValueOffset(nkey) - CHUNK_LINK_BYTES) >>> 2);
+}
+
+function reverseBits(v: number): number {
+  v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
+  v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
+  v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
+  v = ((v >>> 8) & 0x00ff00ff) | ((v & 0x00ff00ff) << 8);
+  return ((v >>> 16) | (v << 16)) >>> 0;
 }

@@ -1,0 +1,20 @@
+import type { Clock } from './clock.ts';
+
+/** 30 days: larger exptimes are absolute unix times (memcached's REALTIME_MAXDELTA). */
+export const REALTIME_MAXDELTA = 60 * 60 * 24 * 30;
+
+/**
+ * memcached's realtime(EXPTIME_TO_POSITIVE_TIME(exptime)): a protocol exptime
+ * to seconds since process start. 0 = never; <= 30 days relative; larger is
+ * absolute (at or before process start => 1, i.e. already expired); negative
+ * => expired at once.
+ */
+export function relativeExptime(exptime: number, clock: Clock): number {
+  if (exptime === 0) return 0;
+  if (exptime < 0) return 1;
+  if (exptime > REALTIME_MAXDELTA) {
+    if (exptime <= clock.started) return 1;
+    return exptime - clock.started;
+  }
+  return exptime + clock.now();
+}
