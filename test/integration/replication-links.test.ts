@@ -1,0 +1,162 @@
+/** Replication links in one process over loopback: two or three Replicators with Map-backed stores. */
+import { afterEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { HybridClock } from '../../src/replication/hlc.ts';
+import { Replicator, type ReplicationOptions } from '../../src/replication/replicator.ts';
+import { freePort } from '../support/ports.ts';
+import { MapStore } from '../unit/replication/map-store.ts';
+import { CuttableProxy } from './replication-proxy.ts';
+
+const timing = { heartbeatMs: 100, deadAfterMs: 1000, backoffMinMs: 20, backoffMaxMs: 200, connectTimeoutMs: 1000 };
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+interface Node { store: MapStore; repl: Replicator; port: number; lines: string[] }
+
+async function node(nodeId: number, port: number, peers: number[], extra: Partial<ReplicationOptions> = {}): Promise<Node> {
+  const hlc = new HybridClock(nodeId);
+  const store = new MapStore(() => hlc.now());
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(s) });
+  const repl = new Replicator(store, hlc, { peers: peers.map((p) => ({ host: '127.0.0.1', port: p })), port, listenHost: '127.0.0.1', timing, joinTimeoutMs: 5000, ...extra }, logger);
+  await repl.start();
+  cleanup.push(() => repl.stop(0));
+  return { store, repl, port, lines };
+}
+
+function write(n: Node, key: string, value: string, ttl = 0): bigint {
+  const cas = n.store.set(key, value, ttl);
+  n.repl.onMutation({ op: 'set', key: Buffer.from(key) });
+  return cas;
+}
+
+function del(n: Node, key: string): void {
+  if (n.store.del(key)) n.repl.onMutation({ op: 'delete', key: Buffer.from(key) });
+}
+
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function pair(extra: Partial<ReplicationOptions> = {}) {
+  const [pa, pb] = [await freePort(), await freePort()];
+  const toB = new CuttableProxy(pb);
+  const toA = new CuttableProxy(pa);
+  await toB.start();
+  await toA.start();
+  cleanup.push(() => toB.stop(), () => toA.stop());
+  const a = await node(1, pa, [toB.port], extra);
+  const b = await node(2, pb, [toA.port], extra);
+  await until(() => a.repl.state === 'streaming' && b.repl.state === 'streaming' && a.repl.senders[0].machine.state === 'streaming' && b.repl.senders[0].machine.state === 'streaming', 'links up');
+  return { a, b, toA, toB };
+}
+
+describe('replication links (in process)', () => {
+  it('replicates both ways, deletes, and keeps a cas valid across nodes', async () => {
+    const { a, b } = await pair();
+    const cas = write(a, 'k1', 'from-a');
+    write(b, 'k2', 'from-b');
+    await until(() => b.store.value('k1') === 'from-a' && a.store.value('k2') === 'from-b', 'values on both');
+    expect(b.store.itemCas(b.store.peek(Buffer.from('k1')))).toBe(cas);
+    del(b, 'k1');
+    await until(() => a.store.value('k1') === undefined, 'delete on A');
+  });
+
+  it('concurrent writes of one key converge on the newest version', async () => {
+    const { a, b } = await pair();
+    for (let i = 0; i < 50; i++) {
+      write(a, 'hot', `a${i}`);
+      write(b, 'hot', `b${i}`);
+    }
+    await until(() => a.repl.senders[0].queueDepth === 0 && b.repl.senders[0].queueDepth === 0, 'queues drained');
+    expect(a.store.value('hot')).toBe(b.store.value('hot'));
+  });
+
+  it('a short cut resumes without a full copy and nothing deleted comes back', async () => {
+    const { a, b, toA, toB } = await pair();
+    write(a, 'gone', 'x');
+    await until(() => b.store.value('gone') === 'x', 'initial');
+    const copies = a.repl.senders[0].machine.fullSyncs;
+    toA.cut();
+    toB.cut();
+    await until(() => a.repl.senders[0].machine.state !== 'streaming' && b.repl.senders[0].machine.state !== 'streaming', 'links down');
+    write(a, 'during', 'cut');
+    del(a, 'gone');
+    write(b, 'b-during', 'cut');
+    await new Promise((r) => setTimeout(r, 200));
+    toA.heal();
+    toB.heal();
+    await until(() => b.store.value('during') === 'cut' && a.store.value('b-during') === 'cut' && b.store.value('gone') === undefined, 'converged after heal', 8000);
+    expect(a.repl.senders[0].machine.fullSyncs).toBe(copies);
+    expect(a.repl.senders[0].machine.resumes).toBeGreaterThanOrEqual(1);
+    expect(a.lines.join('')).toMatch(/streaming -> backoff/);
+  });
+
+  it('an overflowing log falls back to a full copy, never to silent loss', async () => {
+    const { a, b, toB } = await pair({ logCapacity: 8 });
+    const copies = a.repl.senders[0].machine.fullSyncs;
+    toB.cut();
+    await until(() => a.repl.senders[0].machine.state !== 'streaming', 'link down');
+    for (let i = 0; i < 100; i++) write(a, `k${i}`, `v${i}`);
+    toB.heal();
+    await until(() => b.store.itemCount === 100, 'all 100 keys on B', 8000);
+    expect(a.repl.senders[0].machine.fullSyncs).toBe(copies + 1);
+  });
+
+  it('a restarted node gets a full copy before it is ready', async () => {
+    const pa = await freePort();
+    const pb = await freePort();
+    const a = await node(1, pa, [pb]);
+    await a.repl.ready; // alone at first
+    for (let i = 0; i < 1000; i++) write(a, `k${i}`, `v${i}`);
+    const b = await node(2, pb, [pa]);
+    expect(b.repl.isReady).toBe(false);
+    const why = await b.repl.ready;
+    expect(why).toMatch(/full copy of 1000 items/);
+    expect(b.store.itemCount).toBe(1000);
+    expect(b.store.value('k999')).toBe('v999');
+  });
+
+  it('a first node with no reachable peer serves at once and says so', async () => {
+    const a = await node(1, await freePort(), [await freePort()]);
+    expect(await a.repl.ready).toMatch(/no peer reachable/);
+  });
+
+  it('three nodes in a full mesh converge', async () => {
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const ns: Node[] = [];
+    for (let i = 0; i < 3; i++) ns.push(await node(i + 1, ports[i], ports.filter((_, j) => j !== i)));
+    await until(() => ns.every((n) => n.repl.senders.every((s) => s.machine.state === 'streaming')), 'mesh up');
+    ns.forEach((n, i) => write(n, `from${i}`, `v${i}`));
+    await until(() => ns.every((n) => [0, 1, 2].every((i) => n.store.value(`from${i}`) === `v${i}`)), 'all keys everywhere');
+  });
+
+  it('refuses a wrong secret with a logged reason', async () => {
+    const [pa, pb] = [await freePort(), await freePort()];
+    const a = await node(1, pa, [pb], { secret: 'one' });
+    const b = await node(2, pb, [pa], { secret: 'two' });
+    await until(() => /wrong or missing replication secret/.test(b.lines.join('') + a.lines.join('')), 'refusal logged');
+    write(a, 'k', 'v');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(b.store.value('k')).toBeUndefined();
+  });
+
+  it('synchronous mode waits for the ack, and times out boundedly when the peer is gone', async () => {
+    const { a, toB } = await pair({ syncMode: true, syncTimeoutMs: 300 });
+    a.store.set('s', '1');
+    await a.repl.onMutation({ op: 'set', key: Buffer.from('s') });
+    expect(a.repl.syncAcked).toBeGreaterThanOrEqual(1);
+    toB.cut();
+    // Until the link is seen down, writes wait at most syncTimeoutMs.
+    const t0 = Date.now();
+    a.store.set('s', '2');
+    await a.repl.onMutation({ op: 'set', key: Buffer.from('s') });
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});

@@ -1,0 +1,114 @@
+import type { ReplicaStore } from '../../../src/replication/context.ts';
+
+interface Entry { key: Buffer; flags: number; data: Buffer; cas: bigint; expAtMs: number }
+
+/** A tiny Map-backed store with the replication-facing API of SlabStore, for in-process link tests. */
+export class MapStore implements ReplicaStore {
+  readonly slots: (Entry | null)[] = [];
+  readonly index = new Map<string, number>();
+  nextCas: () => bigint;
+  now = () => Date.now();
+
+  constructor(nextCas: () => bigint) {
+    this.nextCas = nextCas;
+  }
+
+  #slot(key: Buffer): number {
+    const i = this.index.get(key.toString('latin1'));
+    if (i === undefined) return -1;
+    const e = this.slots[i]!;
+    if (e.expAtMs && e.expAtMs <= this.now()) {
+      this.#remove(i);
+      return -1;
+    }
+    return i;
+  }
+
+  #remove(i: number): void {
+    this.index.delete(this.slots[i]!.key.toString('latin1'));
+    this.slots[i] = null;
+  }
+
+  #put(key: Buffer, flags: number, ttl: number, data: Buffer, cas: bigint): void {
+    const e = { key: Buffer.from(key), flags, data: Buffer.from(data), cas, expAtMs: ttl ? this.now() + ttl * 1000 : 0 };
+    const i = this.#slot(key);
+    if (i >= 0) this.slots[i] = e;
+    else {
+      this.slots.push(e);
+      this.index.set(key.toString('latin1'), this.slots.length - 1);
+    }
+  }
+
+  /** Local write (what the cache server does), returns the new cas. */
+  set(key: string, value: string, ttl = 0): bigint {
+    const cas = this.nextCas();
+    this.#put(Buffer.from(key), 0, ttl, Buffer.from(value), cas);
+    return cas;
+  }
+
+  del(key: string): boolean {
+    const i = this.#slot(Buffer.from(key));
+    if (i < 0) return false;
+    this.#remove(i);
+    return true;
+  }
+
+  value(key: string): string | undefined {
+    const i = this.#slot(Buffer.from(key));
+    return i < 0 ? undefined : this.slots[i]!.data.toString();
+  }
+
+  peek(key: Buffer): number {
+    return this.#slot(key);
+  }
+  itemFlags(h: number): number {
+    return this.slots[h]!.flags;
+  }
+  itemCas(h: number): bigint {
+    return this.slots[h]!.cas;
+  }
+  itemTtl(h: number): number {
+    const e = this.slots[h]!;
+    return e.expAtMs ? Math.max(1, Math.ceil((e.expAtMs - this.now()) / 1000)) : 0;
+  }
+  itemValueLength(h: number): number {
+    return this.slots[h]!.data.length;
+  }
+  copyValue(h: number, target: Buffer, offset: number): number {
+    return this.slots[h]!.data.copy(target, offset);
+  }
+  itemKey(h: number): Buffer {
+    return Buffer.from(this.slots[h]!.key);
+  }
+  applyRemote(key: Buffer, flags: number, ttl: number, data: Buffer, cas: bigint): 'APPLIED' | 'STALE' {
+    const i = this.#slot(key);
+    if (i >= 0 && this.slots[i]!.cas >= cas) return 'STALE';
+    this.#put(key, flags, ttl, data, cas);
+    return 'APPLIED';
+  }
+  applyRemoteDelete(key: Buffer, cas: bigint): boolean {
+    const i = this.#slot(key);
+    if (i < 0 || this.slots[i]!.cas > cas) return false;
+    this.#remove(i);
+    return true;
+  }
+  scan(cursor: number, limit: number, fn: (h: number) => void): number {
+    let i = cursor;
+    for (let n = 0; i < this.slots.length && n < limit; i++) {
+      if (this.slots[i] && this.#slot(this.slots[i]!.key) === i) {
+        fn(i);
+        n++;
+      }
+    }
+    return i >= this.slots.length ? 0 : i;
+  }
+  touch(key: Buffer, exptime: number): boolean {
+    const i = this.#slot(key);
+    if (i < 0) return false;
+    this.slots[i]!.expAtMs = exptime ? this.now() + exptime * 1000 : 0;
+    return true;
+  }
+  get itemCount(): number {
+    return this.index.size;
+  }
+}
