@@ -1,0 +1,157 @@
+import { FakeClock } from '../../support/fake-clock.ts';
+import { VrrpInstance } from '../../../src/ha/vrrp-instance.ts';
+import type { VrrpInstanceOptions } from '../../../src/ha/vrrp-instance.ts';
+import type { InstanceEvent, PeerAdvert, Transition } from '../../../src/ha/types.ts';
+
+export interface Sent {
+  at: number;
+  kind: 'ADVERT' | 'BACKUP_HELLO';
+  priority: number;
+  successor: string | null;
+}
+
+/** One instance with every action recorded; adverts are injected by hand. */
+export function solo(opts: Partial<Omit<VrrpInstanceOptions, 'clock' | 'actions'>> = {}, clock = new FakeClock()) {
+  const sent: Sent[] = [];
+  const transitions: (Transition & { at: number })[] = [];
+  const events: InstanceEvent[] = [];
+  const order: string[] = [];
+  const inst = new VrrpInstance({
+    name: 'VI_1',
+    nodeId: 'self',
+    primaryAddress: '198.18.0.10',
+    priority: 100,
+    advertIntMs: 1000,
+    helloIntervalMs: null,
+    ...opts,
+    clock,
+    actions: {
+      sendAdvert: (a) => {
+        sent.push({ at: clock.now(), ...a });
+        order.push(`send ${a.kind} ${a.priority}${a.successor ? ` -> ${a.successor}` : ''}`);
+      },
+      transition: (t) => {
+        transitions.push({ ...t, at: clock.now() });
+        order.push(`${t.from}->${t.to}`);
+      },
+      event: (e) => events.push(e),
+    },
+  });
+  const adverts = () => sent.filter((s) => s.kind === 'ADVERT');
+  const hellos = () => sent.filter((s) => s.kind === 'BACKUP_HELLO');
+  return { clock, inst, sent, adverts, hellos, transitions, events, order };
+}
+
+export function advert(from: string, priority: number, extra: Partial<PeerAdvert> = {}): PeerAdvert {
+  return {
+    kind: 'ADVERT',
+    nodeId: from,
+    primaryAddress: '198.18.0.20',
+    priority,
+    advertIntMs: 1000,
+    successor: null,
+    ...extra,
+  };
+}
+
+export interface NetNode {
+  id: string;
+  inst: VrrpInstance;
+  alive: boolean;
+  transitions: (Transition & { at: number })[];
+}
+
+/**
+ * Several instances of one VRID on a simulated LAN with per-message latency, packet filters and crashed
+ * nodes (a crashed node neither sends nor receives). Tracks how long two live masters coexisted.
+ */
+export class Net {
+  readonly clock = new FakeClock();
+  readonly nodes = new Map<string, NetNode>();
+  latency: (from: string, to: string, kind: PeerAdvert['kind']) => number | null = () => 1;
+  log: string[] = [];
+  #dualSince: number | null = null;
+  maxDualMs = 0;
+  dualEpisodes = 0;
+
+  add(id: string, priority: number, address: string, opts: Partial<Omit<VrrpInstanceOptions, 'clock' | 'actions'>> = {}): NetNode {
+    const node: NetNode = { id, alive: true, transitions: [], inst: undefined as unknown as VrrpInstance };
+    node.inst = new VrrpInstance({
+      name: 'VI_1',
+      nodeId: id,
+      primaryAddress: address,
+      priority,
+      advertIntMs: 1000,
+      ...opts,
+      clock: this.clock,
+      actions: {
+        sendAdvert: (a) => {
+          if (!node.alive) return;
+          const msg: PeerAdvert = {
+            kind: a.kind,
+            nodeId: id,
+            primaryAddress: address,
+            priority: a.priority,
+            advertIntMs: node.inst.advertIntMs,
+            successor: a.successor,
+          };
+          if (a.kind === 'ADVERT') this.log.push(`${this.clock.now()} ${id} advert ${a.priority}${a.successor ? ` -> ${a.successor}` : ''}`);
+          for (const dst of this.nodes.values()) {
+            if (dst === node) continue;
+            const delay = this.latency(id, dst.id, a.kind);
+            if (delay === null) continue;
+            this.clock.setTimer(delay, () => {
+              if (dst.alive) dst.inst.receive(msg);
+            });
+          }
+        },
+        transition: (t) => {
+          node.transitions.push({ ...t, at: this.clock.now() });
+          this.log.push(`${this.clock.now()} ${id} ${t.from}->${t.to}: ${t.reason}`);
+          this.#watch();
+        },
+      },
+    });
+    this.nodes.set(id, node);
+    return node;
+  }
+
+  get(id: string): NetNode {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** kill -9: silent from now on. */
+  crash(id: string): void {
+    this.get(id).alive = false;
+    this.#watch();
+  }
+
+  masters(): string[] {
+    return [...this.nodes.values()].filter((n) => n.alive && n.inst.state === 'MASTER').map((n) => n.id);
+  }
+
+  /** Time of the first transition of `id` to `state` at or after `since`. */
+  when(id: string, state: string, since = 0): number | null {
+    return this.get(id).transitions.find((t) => t.to === state && t.at >= since)?.at ?? null;
+  }
+
+  #watch(): void {
+    const now = this.clock.now();
+    const n = this.masters().length;
+    if (n > 1 && this.#dualSince === null) {
+      this.#dualSince = now;
+      this.dualEpisodes++;
+    } else if (n <= 1 && this.#dualSince !== null) {
+      this.maxDualMs = Math.max(this.maxDualMs, now - this.#dualSince);
+      this.#dualSince = null;
+    }
+  }
+
+  /** Closes a dual-master episode still open at the end of a run. */
+  finish(): void {
+    this.#watch();
+    if (this.#dualSince !== null) this.maxDualMs = Math.max(this.maxDualMs, this.clock.now() - this.#dualSince);
+  }
+}
