@@ -35,15 +35,27 @@ export interface GetCommand {
 export interface DeleteCommand { kind: 'delete'; key: Buffer; noreply: boolean }
 export interface ArithCommand { kind: 'arith'; op: 'incr' | 'decr'; key: Buffer; delta: bigint; noreply: boolean }
 export interface TouchCommand { kind: 'touch'; key: Buffer; exptime: number; noreply: boolean }
+/** delay: seconds as sent (relative or absolute); 0 means now (negative delays arrive as 0). */
 export interface FlushCommand { kind: 'flush_all'; delay: number; noreply: boolean }
 export interface VersionCommand { kind: 'version' }
 export interface VerbosityCommand { kind: 'verbosity'; level: number; noreply: boolean }
 export interface QuitCommand { kind: 'quit' }
-export interface ShutdownCommand { kind: 'shutdown'; graceful: boolean }
+/**
+ * `shutdown [graceful]`. validMode is false for any other argument: memcached answers
+ * `CLIENT_ERROR invalid shutdown mode` then, but only when shutdown is enabled (-A).
+ */
+export interface ShutdownCommand { kind: 'shutdown'; graceful: boolean; validMode: boolean }
 /** `stats` with its arguments (e.g. ['items'], ['cachedump','1','10'], [] for plain stats). */
 export interface StatsCommand { kind: 'stats'; args: string[] }
-/** Any other command line the server may implement (meta, admin); `line` is without \r\n. */
-export interface OtherCommand { kind: 'other'; name: string; tokens: string[]; line: Buffer; data?: Buffer }
+/**
+ * Any other command line the server may implement: meta commands (mg ms md ma mn me) and admin
+ * commands (slabs, lru, lru_crawler, watch, cache_memlimit). `tokens` are the words after the
+ * name (latin1, memcached's tokenizer: at most 22, the rest of a longer line is dropped); `line`
+ * is the whole line without \r\n. `ms` carries its data block in `data` (without its \r\n);
+ * when that exceeded the item size limit the block was swallowed, `data` is absent and
+ * `tooLarge` is set (memcached answers `SERVER_ERROR object too large for cache`).
+ */
+export interface OtherCommand { kind: 'other'; name: string; tokens: string[]; line: Buffer; data?: Buffer; tooLarge?: boolean }
 
 /**
  * The parser already knows the exact reply for a malformed request (memcached's error strings).

@@ -1,29 +1,470 @@
-import type { TextCommand } from './commands.ts';
+import type {
+  CloseCommand, GetOp, OtherCommand, ProtocolError, QuitCommand, StoreOp, TextCommand, VersionCommand,
+} from './commands.ts';
+import { parseI32, parseU32, parseU64 } from './numbers.ts';
+import { Replies } from './replies.ts';
+import { Tokens } from './tokens.ts';
 
 export interface TextParserOptions {
   /** Largest value accepted by storage commands (memcached's -I), in bytes. */
   maxItemSize: number;
 }
 
-/** Incremental parser for memcached's text protocol: bytes in, TextCommand messages out. */
+const LF = 0x0a;
+const CR = 0x0d;
+const SP = 0x20;
+const KEY_MAX_LENGTH = 250;
+/** A partial line longer than this without \n closes the connection (except get/gets). */
+const LINE_LIMIT = 2048;
+/** memcached refuses <bytes> above INT_MAX - 2 (it adds the \r\n to an int). */
+const MAX_VALUE_LENGTH = 2 ** 31 - 1 - 2;
+/** memcached's MFLAG_MAX_OPT_LENGTH: most words (ntokens) a meta command may have. */
+const META_MAX_TOKENS = 20;
+const MIN_CAPACITY = 16 * 1024;
+/** An emptied read buffer larger than this is dropped rather than kept for reuse. */
+const KEEP_CAPACITY = 64 * 1024;
+
+const EMPTY = Buffer.alloc(0);
+const word = (s: string): Buffer => Buffer.from(s, 'latin1');
+const W = {
+  get: word('get'), gets: word('gets'), gat: word('gat'), gats: word('gats'), bget: word('bget'),
+  set: word('set'), add: word('add'), replace: word('replace'), append: word('append'),
+  prepend: word('prepend'), cas: word('cas'), incr: word('incr'), decr: word('decr'),
+  delete: word('delete'), touch: word('touch'), stats: word('stats'), shutdown: word('shutdown'),
+  slabs: word('slabs'), cache_memlimit: word('cache_memlimit'), flush_all: word('flush_all'),
+  version: word('version'), quit: word('quit'), lru_crawler: word('lru_crawler'), watch: word('watch'),
+  verbosity: word('verbosity'), lru: word('lru'), noreply: word('noreply'), graceful: word('graceful'),
+  zero: word('0'), http: word('HTTP/'), getSp: word('get '), getsSp: word('gets '),
+} as const;
+
+const error = (reply: Buffer): ProtocolError => Object.freeze({ kind: 'error', reply, close: false });
+const E = {
+  ERROR: error(Replies.ERROR),
+  BAD_FORMAT: error(Replies.BAD_FORMAT),
+  BAD_DELETE_FORMAT: error(Replies.BAD_DELETE_FORMAT),
+  BAD_DATA_CHUNK: error(Replies.BAD_DATA_CHUNK),
+  INVALID_DELTA: error(Replies.INVALID_DELTA),
+  INVALID_EXPTIME: error(Replies.INVALID_EXPTIME),
+  META_FLAGS_TOO_LONG: error(Replies.META_FLAGS_TOO_LONG),
+  /** An error whose reply noreply suppressed. */
+  SILENT: error(EMPTY),
+} as const;
+const VERSION: VersionCommand = Object.freeze({ kind: 'version' });
+const QUIT: QuitCommand = Object.freeze({ kind: 'quit' });
+const closeFor = (reason: string): CloseCommand => Object.freeze({ kind: 'close', reason });
+const CLOSE_HTTP = closeFor('HTTP request line');
+const CLOSE_LONG_LINE = closeFor(`line longer than ${LINE_LIMIT} bytes without \\n`);
+
+/**
+ * Incremental parser for memcached's text protocol (1.6.18's proto_text.c, byte for byte): bytes
+ * in, TextCommand messages out. Keys and values are views into the read buffer, valid until the
+ * next push(). After `quit` or a `close` command the parser ignores further input.
+ */
 export class TextParser {
-  readonly #opts: TextParserOptions;
-  readonly #onCommand: (cmd: TextCommand) => void;
+  readonly #maxItemSize: number;
+  readonly #emit: (cmd: TextCommand) => void;
+  readonly #t = new Tokens();
+  /** Unparsed bytes are #buf[#start, #end); #buf is either a caller's chunk or #own. */
+  #buf: Buffer = EMPTY;
+  #start = 0;
+  #end = 0;
+  #own: Buffer = EMPTY;
+  /** Bytes from #start a storage command needs (line + data + \r\n) before it is parsed again. */
+  #need = 0;
+  /** Bytes of a too-large data block still to drop. */
+  #swallow = 0;
+  /** Bytes from #start already searched for \n without finding one. */
+  #scanned = 0;
+  #closed = false;
 
   constructor(opts: TextParserOptions, onCommand: (cmd: TextCommand) => void) {
-    this.#opts = opts;
-    this.#onCommand = onCommand;
-  }
-
-  /** Feed bytes as they arrive, split anywhere. Calls onCommand synchronously for each complete command. */
-  push(chunk: Buffer): void {
-    void chunk;
-    void this.#opts;
-    void this.#onCommand;
+    this.#maxItemSize = opts.maxItemSize;
+    this.#emit = onCommand;
   }
 
   /** Bytes held waiting for the rest of a command. */
   get pending(): number {
-    return 0;
+    return this.#end - this.#start;
+  }
+
+  /** Feed bytes as they arrive, split anywhere. Calls onCommand synchronously for each complete command. */
+  push(chunk: Buffer): void {
+    if (this.#closed || chunk.length === 0) return;
+    if (this.#swallow > 0) {
+      const n = Math.min(this.#swallow, chunk.length);
+      this.#swallow -= n;
+      if (n === chunk.length) return;
+      chunk = chunk.subarray(n);
+    }
+    if (this.#start === this.#end) {
+      this.#buf = chunk;
+      this.#start = 0;
+      this.#end = chunk.length;
+    } else {
+      this.#append(chunk);
+    }
+    this.#parse();
+    if (this.#closed) this.#start = this.#end;
+    if (this.#start === this.#end) {
+      this.#buf = EMPTY;
+      this.#start = this.#end = 0;
+      if (this.#own.length > KEEP_CAPACITY) this.#own = EMPTY;
+    }
+  }
+
+  #append(chunk: Buffer): void {
+    const len = chunk.length;
+    if (this.#buf === this.#own && this.#end + len <= this.#own.length) {
+      chunk.copy(this.#own, this.#end);
+      this.#end += len;
+      return;
+    }
+    const held = this.#end - this.#start;
+    const total = held + len;
+    if (total > this.#own.length) {
+      // A known data block gets exactly its size; a growing line doubles.
+      const cap = Math.max(total, this.#need, this.#need > 0 ? 0 : 2 * this.#own.length, MIN_CAPACITY);
+      const next = Buffer.allocUnsafe(cap);
+      this.#buf.copy(next, 0, this.#start, this.#end);
+      this.#own = next;
+    } else if (this.#buf === this.#own) {
+      this.#own.copyWithin(0, this.#start, this.#end);
+    } else {
+      this.#buf.copy(this.#own, 0, this.#start, this.#end);
+    }
+    chunk.copy(this.#own, held);
+    this.#buf = this.#own;
+    this.#start = 0;
+    this.#end = total;
+  }
+
+  #parse(): void {
+    const end = this.#end;
+    const b = this.#buf.length === end ? this.#buf : this.#buf.subarray(0, end);
+    let pos = this.#start;
+    while (pos < end && !this.#closed) {
+      if (this.#swallow > 0) {
+        const n = Math.min(this.#swallow, end - pos);
+        this.#swallow -= n;
+        pos += n;
+        continue;
+      }
+      if (this.#need > end - pos) break;
+      const nl = b.indexOf(LF, pos + this.#scanned);
+      if (nl === -1) {
+        this.#scanned = end - pos;
+        if (end - pos > LINE_LIMIT) this.#lineTooLong(b, pos, end);
+        break;
+      }
+      this.#scanned = 0;
+      pos = this.#line(b, pos, nl);
+    }
+    this.#start = pos;
+  }
+
+  /** memcached's try_read_command_ascii: only a large multiget may grow past the limit. */
+  #lineTooLong(b: Buffer, pos: number, end: number): void {
+    let p = pos;
+    while (p < end && b[p] === SP) p++;
+    const multiget = startsWith(b, p, end, W.getSp) || startsWith(b, p, end, W.getsSp);
+    if (p - pos > 100 || !multiget) this.#close(CLOSE_LONG_LINE);
+  }
+
+  #close(cmd: CloseCommand | QuitCommand): void {
+    this.#closed = true;
+    this.#emit(cmd);
+  }
+
+  /** Handles the line b[ls, nl) and returns where parsing continues (ls again: waiting for data). */
+  #line(b: Buffer, ls: number, nl: number): number {
+    const le = nl - ls > 1 && b[nl - 1] === CR ? nl - 1 : nl;
+    const next = nl + 1;
+    const t = this.#t;
+    const n = t.split(b, ls, le);
+    if (n === 0 || t.length(0) < 2) return this.#fail(E.ERROR, next);
+    const ntokens = n + 1;
+    const c0 = b[t.start[0]];
+    if (c0 === 0x6d /* m */ && t.length(0) === 2) return this.#meta(b, ls, le, next);
+    switch (c0) {
+      case 0x67: /* g */ {
+        if (ntokens < 3) return this.#fail(E.ERROR, next);
+        if (t.is(b, 0, W.get)) return this.#get(b, 'get', le, next);
+        if (t.is(b, 0, W.gets)) return this.#get(b, 'gets', le, next);
+        if (t.is(b, 0, W.gat)) return this.#get(b, 'gat', le, next);
+        if (t.is(b, 0, W.gats)) return this.#get(b, 'gats', le, next);
+        return this.#fail(E.ERROR, next);
+      }
+      case 0x73: /* s */
+        if (t.is(b, 0, W.set)) return this.#store(b, 'set', ls, next);
+        if (t.is(b, 0, W.stats)) return this.#stats(b, next);
+        if (t.is(b, 0, W.shutdown)) return this.#shutdown(b, next);
+        if (t.is(b, 0, W.slabs)) return this.#other(b, ls, le, next);
+        return this.#fail(E.ERROR, next);
+      case 0x61: /* a */
+        if (t.is(b, 0, W.add)) return this.#store(b, 'add', ls, next);
+        if (t.is(b, 0, W.append)) return this.#store(b, 'append', ls, next);
+        return this.#fail(E.ERROR, next);
+      case 0x63: /* c */
+        if (t.is(b, 0, W.cas)) return this.#store(b, 'cas', ls, next);
+        if (t.is(b, 0, W.cache_memlimit)) {
+          if (ntokens !== 3 && ntokens !== 4) return this.#fail(E.ERROR, next);
+          return this.#other(b, ls, le, next);
+        }
+        return this.#fail(E.ERROR, next);
+      case 0x69: /* i */
+        if (t.is(b, 0, W.incr)) return this.#arith(b, 'incr', next);
+        return this.#fail(E.ERROR, next);
+      case 0x64: /* d */
+        if (t.is(b, 0, W.delete)) return this.#delete(b, next);
+        if (t.is(b, 0, W.decr)) return this.#arith(b, 'decr', next);
+        return this.#fail(E.ERROR, next);
+      case 0x74: /* t */
+        if (t.is(b, 0, W.touch)) return this.#touch(b, next);
+        return this.#fail(E.ERROR, next);
+    }
+    if (t.is(b, 0, W.replace)) return this.#store(b, 'replace', ls, next);
+    if (t.is(b, 0, W.prepend)) return this.#store(b, 'prepend', ls, next);
+    if (t.is(b, 0, W.bget)) return ntokens < 3 ? this.#fail(E.ERROR, next) : this.#get(b, 'get', le, next);
+    if (t.is(b, 0, W.flush_all)) return this.#flush(b, next);
+    if (t.is(b, 0, W.version)) return this.#ok(VERSION, next);
+    if (t.is(b, 0, W.quit)) {
+      this.#close(QUIT);
+      return next;
+    }
+    if (t.is(b, 0, W.lru_crawler) || t.is(b, 0, W.watch)) return this.#other(b, ls, le, next);
+    if (t.is(b, 0, W.verbosity)) return this.#verbosity(b, next);
+    if (t.is(b, 0, W.lru)) return ntokens < 3 ? this.#fail(E.ERROR, next) : this.#other(b, ls, le, next);
+    if (t.startsWith(b, n - 1, W.http)) {
+      this.#close(CLOSE_HTTP);
+      return next;
+    }
+    return this.#fail(E.ERROR, next);
+  }
+
+  #ok(cmd: TextCommand, next: number): number {
+    this.#emit(cmd);
+    return next;
+  }
+
+  #fail(err: ProtocolError, next: number, noreply = false): number {
+    this.#emit(noreply ? E.SILENT : err);
+    return next;
+  }
+
+  /** set_noreply_maybe(): the last word is exactly `noreply`. */
+  #noreply(b: Buffer): boolean {
+    return this.#t.is(b, this.#t.count - 1, W.noreply);
+  }
+
+  #keyTooLong(i: number): boolean {
+    return this.#t.length(i) > KEY_MAX_LENGTH;
+  }
+
+  #view(b: Buffer, i: number): Buffer {
+    return b.subarray(this.#t.start[i], this.#t.end[i]);
+  }
+
+  #store(b: Buffer, op: StoreOp, ls: number, next: number): number {
+    const t = this.#t;
+    const ntokens = t.count + 1;
+    const withCas = op === 'cas';
+    if (withCas ? ntokens !== 7 && ntokens !== 8 : ntokens !== 6 && ntokens !== 7) return this.#fail(E.ERROR, next);
+    const noreply = this.#noreply(b);
+    if (this.#keyTooLong(1)) return this.#fail(E.BAD_FORMAT, next, noreply);
+    const flags = parseU32(b, t.start[2], t.end[2]);
+    const exptime = parseI32(b, t.start[3], t.end[3]);
+    const bytes = parseI32(b, t.start[4], t.end[4]);
+    if (flags !== flags || exptime !== exptime || bytes !== bytes) return this.#fail(E.BAD_FORMAT, next, noreply);
+    let cas = 0n;
+    if (withCas) {
+      const v = parseU64(b, t.start[5], t.end[5]);
+      if (v === null) return this.#fail(E.BAD_FORMAT, next, noreply);
+      cas = v;
+    }
+    if (bytes < 0 || bytes > MAX_VALUE_LENGTH) return this.#fail(E.BAD_FORMAT, next, noreply);
+    if (bytes > this.#maxItemSize) {
+      this.#swallow = bytes + 2;
+      return this.#ok({ kind: 'too_large', op, key: this.#view(b, 1), noreply }, next);
+    }
+    if (!this.#haveData(b, ls, next, bytes)) return ls;
+    const after = next + bytes + 2;
+    if (b[next + bytes] !== CR || b[next + bytes + 1] !== LF) return this.#fail(E.BAD_DATA_CHUNK, after, noreply);
+    const data = b.subarray(next, next + bytes);
+    return this.#ok({ kind: 'store', op, key: this.#view(b, 1), flags, exptime, cas, noreply, data }, after);
+  }
+
+  /** True when the data block after the line is complete; else remembers how much to wait for. */
+  #haveData(b: Buffer, ls: number, dataStart: number, bytes: number): boolean {
+    const need = dataStart + bytes + 2 - ls;
+    if (b.length - ls < need) {
+      this.#need = need;
+      return false;
+    }
+    this.#need = 0;
+    return true;
+  }
+
+  #get(b: Buffer, op: GetOp, le: number, next: number): number {
+    const t = this.#t;
+    let first = 1;
+    let exptime = 0;
+    if (op === 'gat' || op === 'gats') {
+      exptime = parseI32(b, t.start[1], t.end[1]);
+      if (exptime !== exptime) return this.#fail(E.INVALID_EXPTIME, next);
+      first = 2;
+    }
+    const keys: Buffer[] = [];
+    for (let i = first; i < t.count; i++) {
+      if (this.#keyTooLong(i)) return this.#fail(E.BAD_FORMAT, next);
+      keys.push(this.#view(b, i));
+    }
+    if (t.truncated && !moreKeys(b, t.end[t.count - 1], le, keys)) return this.#fail(E.BAD_FORMAT, next);
+    return this.#ok({ kind: 'get', op, keys, exptime }, next);
+  }
+
+  #delete(b: Buffer, next: number): number {
+    const t = this.#t;
+    const ntokens = t.count + 1;
+    if (ntokens < 3 || ntokens > 5) return this.#fail(E.ERROR, next);
+    let noreply = false;
+    if (ntokens > 3) {
+      const holdIsZero = t.is(b, 2, W.zero);
+      noreply = this.#noreply(b);
+      const valid = (ntokens === 4 && (holdIsZero || noreply)) || (ntokens === 5 && holdIsZero && noreply);
+      if (!valid) return this.#fail(E.BAD_DELETE_FORMAT, next, noreply);
+    }
+    if (this.#keyTooLong(1)) return this.#fail(E.BAD_FORMAT, next, noreply);
+    return this.#ok({ kind: 'delete', key: this.#view(b, 1), noreply }, next);
+  }
+
+  #arith(b: Buffer, op: 'incr' | 'decr', next: number): number {
+    const t = this.#t;
+    const ntokens = t.count + 1;
+    if (ntokens !== 4 && ntokens !== 5) return this.#fail(E.ERROR, next);
+    const noreply = this.#noreply(b);
+    if (this.#keyTooLong(1)) return this.#fail(E.BAD_FORMAT, next, noreply);
+    const delta = parseU64(b, t.start[2], t.end[2]);
+    if (delta === null) return this.#fail(E.INVALID_DELTA, next, noreply);
+    return this.#ok({ kind: 'arith', op, key: this.#view(b, 1), delta, noreply }, next);
+  }
+
+  #touch(b: Buffer, next: number): number {
+    const t = this.#t;
+    const ntokens = t.count + 1;
+    if (ntokens !== 4 && ntokens !== 5) return this.#fail(E.ERROR, next);
+    const noreply = this.#noreply(b);
+    if (this.#keyTooLong(1)) return this.#fail(E.BAD_FORMAT, next, noreply);
+    const exptime = parseI32(b, t.start[2], t.end[2]);
+    if (exptime !== exptime) return this.#fail(E.INVALID_EXPTIME, next, noreply);
+    return this.#ok({ kind: 'touch', key: this.#view(b, 1), exptime, noreply }, next);
+  }
+
+  #flush(b: Buffer, next: number): number {
+    const t = this.#t;
+    const ntokens = t.count + 1;
+    if (ntokens < 2 || ntokens > 4) return this.#fail(E.ERROR, next);
+    const noreply = this.#noreply(b);
+    let delay = 0;
+    if (ntokens !== (noreply ? 3 : 2)) {
+      delay = parseI32(b, t.start[1], t.end[1]);
+      if (delay !== delay) return this.#fail(E.INVALID_EXPTIME, next, noreply);
+    }
+    return this.#ok({ kind: 'flush_all', delay: delay > 0 ? delay : 0, noreply }, next);
+  }
+
+  #verbosity(b: Buffer, next: number): number {
+    const t = this.#t;
+    const ntokens = t.count + 1;
+    if (ntokens !== 3 && ntokens !== 4) return this.#fail(E.ERROR, next);
+    const noreply = this.#noreply(b);
+    const level = parseU32(b, t.start[1], t.end[1]);
+    if (level !== level) return this.#fail(E.BAD_FORMAT, next, noreply);
+    return this.#ok({ kind: 'verbosity', level, noreply }, next);
+  }
+
+  #shutdown(b: Buffer, next: number): number {
+    const t = this.#t;
+    if (t.count === 1) return this.#ok({ kind: 'shutdown', graceful: false, validMode: true }, next);
+    const graceful = t.count === 2 && t.is(b, 1, W.graceful);
+    return this.#ok({ kind: 'shutdown', graceful, validMode: graceful }, next);
+  }
+
+  #stats(b: Buffer, next: number): number {
+    const t = this.#t;
+    const args: string[] = [];
+    for (let i = 1; i < t.count; i++) args.push(t.latin1(b, i));
+    return this.#ok({ kind: 'stats', args }, next);
+  }
+
+  #otherCommand(b: Buffer, ls: number, le: number): OtherCommand {
+    const t = this.#t;
+    const tokens: string[] = [];
+    for (let i = 1; i < t.count; i++) tokens.push(t.latin1(b, i));
+    return { kind: 'other', name: t.latin1(b, 0), tokens, line: b.subarray(ls, le) };
+  }
+
+  #other(b: Buffer, ls: number, le: number, next: number): number {
+    return this.#ok(this.#otherCommand(b, ls, le), next);
+  }
+
+  /** Meta commands: only ms needs the parser (its data block); the rest go to the server as is. */
+  #meta(b: Buffer, ls: number, le: number, next: number): number {
+    const t = this.#t;
+    switch (b[t.start[0] + 1]) {
+      case 0x67: case 0x64: case 0x61: case 0x65: case 0x6e: // mg md ma me mn
+        return this.#other(b, ls, le, next);
+      case 0x73: // ms <key> <datalen> <flags>*
+        break;
+      default:
+        return this.#fail(E.ERROR, next);
+    }
+    const ntokens = t.count + 1;
+    if (ntokens < 3) return this.#fail(E.ERROR, next);
+    // Meta errors ignore q (memcached's out_errstring); none of these swallow the data block.
+    if (this.#keyTooLong(1) || ntokens === 3) return this.#fail(E.BAD_FORMAT, next);
+    if (ntokens > META_MAX_TOKENS) return this.#fail(E.META_FLAGS_TOO_LONG, next);
+    const bytes = parseI32(b, t.start[2], t.end[2]);
+    if (bytes !== bytes || bytes < 0 || bytes > MAX_VALUE_LENGTH) return this.#fail(E.BAD_FORMAT, next);
+    if (bytes > this.#maxItemSize) {
+      this.#swallow = bytes + 2;
+      const cmd = this.#otherCommand(b, ls, le);
+      cmd.tooLarge = true;
+      return this.#ok(cmd, next);
+    }
+    if (!this.#haveData(b, ls, next, bytes)) return ls;
+    const after = next + bytes + 2;
+    if (b[next + bytes] !== CR || b[next + bytes + 1] !== LF) return this.#fail(E.BAD_DATA_CHUNK, after);
+    const cmd = this.#otherCommand(b, ls, le);
+    cmd.data = b.subarray(next, next + bytes);
+    return this.#ok(cmd, after);
   }
 }
+
+function startsWith(b: Buffer, p: number, end: number, prefix: Uint8Array): boolean {
+  if (end - p < prefix.length) return false;
+  for (let k = 0; k < prefix.length; k++) if (b[p + k] !== prefix[k]) return false;
+  return true;
+}
+
+/** Adds the keys of a get line past the tokenizer's word limit; false if one is too long. */
+function moreKeys(b: Buffer, from: number, le: number, keys: Buffer[]): boolean {
+  let s = from;
+  let i = from;
+  for (; i < le; i++) {
+    const c = b[i];
+    if (c === SP || c === 0) {
+      if (i !== s) {
+        if (i - s > KEY_MAX_LENGTH) return false;
+        keys.push(b.subarray(s, i));
+      }
+      if (c === 0) return true;
+      s = i + 1;
+    }
+  }
+  if (i !== s) {
+    if (i - s > KEY_MAX_LENGTH) return false;
+    keys.push(b.subarray(s, i));
+  }
+  return true;
+}
+

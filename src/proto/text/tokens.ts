@@ -1,0 +1,79 @@
+/** memcached's command-line tokenizer (proto_text.c tokenize_command), over a byte range. */
+
+/** memcached's MAX_TOKENS: 23 words are split off, the terminal slot makes 24. */
+export const MAX_TOKENS = 24;
+const SP = 0x20;
+
+/**
+ * Splits b[s, e) at single spaces, skipping empty words; only ' ' separates (tabs and \r stay in
+ * words) and a NUL byte ends the line, as C's strlen() does. Stops after MAX_TOKENS - 1 words.
+ */
+export class Tokens {
+  readonly start = new Int32Array(MAX_TOKENS);
+  readonly end = new Int32Array(MAX_TOKENS);
+  /** Words found (memcached's ntokens is count + 1). */
+  count = 0;
+  /** True when the line had more words than were split off (the rest is only read by get). */
+  truncated = false;
+
+  split(b: Buffer, s: number, e: number): number {
+    const start = this.start;
+    const end = this.end;
+    let n = 0;
+    let from = s;
+    let i = s;
+    this.truncated = false;
+    for (; i < e; i++) {
+      const c = b[i];
+      if (c === SP) {
+        if (from !== i) {
+          start[n] = from;
+          end[n] = i;
+          n++;
+          if (n === MAX_TOKENS - 1) {
+            from = i + 1;
+            this.truncated = from < e && b[from] !== 0;
+            this.count = n;
+            return n;
+          }
+        }
+        from = i + 1;
+      } else if (c === 0) {
+        break;
+      }
+    }
+    if (from !== i) {
+      start[n] = from;
+      end[n] = i;
+      n++;
+    }
+    this.count = n;
+    return n;
+  }
+
+  length(i: number): number {
+    return this.end[i] - this.start[i];
+  }
+
+  /** Word i equals the given bytes. */
+  is(b: Buffer, i: number, word: Uint8Array): boolean {
+    const s = this.start[i];
+    const n = word.length;
+    if (this.end[i] - s !== n) return false;
+    for (let k = 0; k < n; k++) if (b[s + k] !== word[k]) return false;
+    return true;
+  }
+
+  /** Word i begins with the given bytes. */
+  startsWith(b: Buffer, i: number, prefix: Uint8Array): boolean {
+    const s = this.start[i];
+    const n = prefix.length;
+    if (this.end[i] - s < n) return false;
+    for (let k = 0; k < n; k++) if (b[s + k] !== prefix[k]) return false;
+    return true;
+  }
+
+  latin1(b: Buffer, i: number): string {
+    return b.toString('latin1', this.start[i], this.end[i]);
+  }
+}
