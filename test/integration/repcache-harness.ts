@@ -1,0 +1,52 @@
+/**
+ * Starts cache servers for the repcache integration suites: bin/repcache, or Debian's memcached as the
+ * reference. REPCACHE_TEST_TARGET=memcached runs the repcache-only suites against memcached instead,
+ * which checks the suites themselves.
+ */
+import { readFileSync } from 'node:fs';
+import { bin, startProcess, waitForPort, type Daemon } from '../support/daemon.ts';
+import { freePort } from '../support/ports.ts';
+
+export type CacheKind = 'repcache' | 'memcached';
+
+export interface CacheInstance {
+  kind: CacheKind;
+  port: number;
+  daemon: Daemon;
+  pid: number;
+}
+
+/** Both memcached and repcache refuse to run as root without -u. */
+export const userArgs = (): string[] => (process.getuid?.() === 0 ? ['-u', 'root'] : []);
+
+export const targetKind = (): CacheKind => (process.env.REPCACHE_TEST_TARGET === 'memcached' ? 'memcached' : 'repcache');
+
+export function cacheCommand(kind: CacheKind, port: number, args: string[]): [string, string[]] {
+  const common = ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...args];
+  return kind === 'memcached' ? ['memcached', ['-U', '0', ...common]] : [bin('repcache'), common];
+}
+
+export async function startCache(kind: CacheKind, args: string[] = []): Promise<CacheInstance> {
+  const port = await freePort();
+  const [cmd, argv] = cacheCommand(kind, port, args);
+  const daemon = startProcess(cmd, argv);
+  await waitForPort(port, '127.0.0.1', 15_000, daemon);
+  return { kind, port, daemon, pid: daemon.proc.pid! };
+}
+
+/** Resident set size of a process in bytes (VmRSS in /proc/PID/status). */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for pid ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/** Parses `STAT name value` lines of a stats reply. */
+export function parseStats(reply: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of reply.split('\r\n')) {
+    const m = /^STAT (\S+) (.*)$/.exec(line);
+    if (m) out.set(m[1], m[2]);
+  }
+  return out;
+}
