@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/config/errors.ts';
+import { splitArgv, tokenize } from '../../../src/config/lexer.ts';
+
+const words = (text: string): string[] => tokenize(text, 'f').tokens.map((t) => t.text);
+
+describe('tokenize', () => {
+  it('gives every token its file and line', () => {
+    expect(tokenize('a b\n\n  c {\n}', 'x.conf').tokens).toEqual([
+      { text: 'a', quoted: false, file: 'x.conf', line: 1 },
+      { text: 'b', quoted: false, file: 'x.conf', line: 1 },
+      { text: 'c', quoted: false, file: 'x.conf', line: 3 },
+      { text: '{', quoted: false, file: 'x.conf', line: 3 },
+      { text: '}', quoted: false, file: 'x.conf', line: 4 },
+    ]);
+  });
+
+  it('splits braces glued to words', () => {
+    expect(words('notification_email {a@b}')).toEqual(['notification_email', '{', 'a@b', '}']);
+    expect(words('x{y}}z')).toEqual(['x', '{', 'y', '}', '}', 'z']);
+  });
+
+  it('drops # and ! comments anywhere on a line, outside quotes', () => {
+    expect(words('! Configuration File\nrouter_id r1 # trailing\na!b\n"x#y" \'p!q\'')).toEqual(['router_id', 'r1', 'a', 'x#y', 'p!q']);
+  });
+
+  it('reads // at the start of a word as a comment and records where', () => {
+    const r = tokenize('state MASTER // 主\nx //y\n// whole line\nhttp://a/b', 'f');
+    expect(r.tokens.map((t) => t.text)).toEqual(['state', 'MASTER', 'x', 'http://a/b']);
+    expect(r.slashComments).toEqual(['f:1', 'f:2', 'f:3']);
+  });
+
+  it('handles double and single quotes with escapes, glued to text', () => {
+    const r = tokenize(`script "/opt/a.sh 'x y'" '\\'' "a\\"b\\\\" pre"fix"post ""`, 'f');
+    expect(r.tokens.map((t) => [t.text, t.quoted])).toEqual([
+      ['script', false],
+      ["/opt/a.sh 'x y'", true],
+      ["'", true],
+      ['a"b\\', true],
+      ['prefixpost', true],
+      ['', true],
+    ]);
+  });
+
+  it('keeps braces inside quotes as text', () => {
+    expect(tokenize('"{" }', 'f').tokens.map((t) => [t.text, t.quoted])).toEqual([
+      ['{', true],
+      ['}', false],
+    ]);
+  });
+
+  it('accepts CRLF and tabs', () => {
+    expect(words('a\tb\r\nc\r\n')).toEqual(['a', 'b', 'c']);
+  });
+
+  it('rejects an unterminated quote with file:line', () => {
+    expect(() => tokenize('ok\nscript "/bin/x', 'h.conf')).toThrow(new ConfigError('h.conf:2', 'unterminated "-quoted string'));
+  });
+});
+
+describe('splitArgv', () => {
+  it('splits a script string like keepalived', () => {
+    expect(splitArgv('/bin/x  a "b c" \'d e\' f\\ g')).toEqual(['/bin/x', 'a', 'b c', 'd e', 'f g']);
+    expect(splitArgv('  ')).toEqual([]);
+    expect(splitArgv('""')).toEqual(['']);
+  });
+});
