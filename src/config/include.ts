@@ -25,12 +25,19 @@ export interface Sources {
 /** Tokenize `text` and splice in every `include FILE|GLOB` (relative to the including file). */
 export function readSources(text: string, file: string, access: SourceAccess): Sources {
   const out: Sources = { tokens: [], slashComments: [], warnings: [] };
-  expand(text, file, access, out, [file]);
+  expand(text, file, access, out, [file], new Map());
   return out;
 }
 
-function expand(text: string, file: string, access: SourceAccess, out: Sources, stack: string[]): void {
-  const { tokens, slashComments } = tokenize(text, file);
+function expand(
+  text: string,
+  file: string,
+  access: SourceAccess,
+  out: Sources,
+  stack: string[],
+  params: Map<string, string>,
+): void {
+  const { tokens, slashComments } = tokenize(text, file, params);
   out.slashComments.push(...slashComments);
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
@@ -52,7 +59,7 @@ function expand(text: string, file: string, access: SourceAccess, out: Sources, 
       } catch (e) {
         throw new ConfigError(whereOf(arg), `cannot read included file ${path}: ${(e as Error).message}`);
       }
-      expand(body, path, access, out, [...stack, path]);
+      expand(body, path, access, out, [...stack, path], params);
     }
   }
 }

@@ -19,18 +19,38 @@ export const whereOf = (t: { file: string; line: number }): string => `${t.file}
 export const isBrace = (t: Token | undefined, brace: '{' | '}'): boolean =>
   t !== undefined && !t.quoted && t.text === brace;
 
+const PARAM_DEF = /^\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/;
+const PARAM_USE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+
+/** Replace `$NAME` and `${NAME}` by defined parameters; an unknown bare `$NAME` stays as written. */
+function substitute(line: string, params: Map<string, string>, where: string): string {
+  if (!line.includes('$')) return line;
+  return line.replace(PARAM_USE, (all, braced?: string, bare?: string) => {
+    const value = params.get(braced ?? bare ?? '');
+    if (value === undefined && braced !== undefined) throw new ConfigError(where, `parameter \${${braced}} is not defined ($NAME=value defines it)`);
+    return value ?? all;
+  });
+}
+
 /**
  * keepalived's lexical rules: `#` and `!` start a comment anywhere outside quotes, `{` and `}` are
  * tokens of their own even when glued to a word, `"…"` and `'…'` quote (backslash escapes the next
- * character) and may be glued to unquoted text like in a shell.
+ * character) and may be glued to unquoted text like in a shell. A line `$NAME=value` defines a
+ * parameter that later lines (also in included files, which share `params`) use as `$NAME` or `${NAME}`.
  */
-export function tokenize(text: string, file: string): LexResult {
+export function tokenize(text: string, file: string, params = new Map<string, string>()): LexResult {
   const tokens: Token[] = [];
   const slashComments: string[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = i + 1;
-    const src = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    const raw = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    const def = PARAM_DEF.exec(raw);
+    if (def) {
+      params.set(def[1], substitute(def[2], params, `${file}:${line}`));
+      continue;
+    }
+    const src = substitute(raw, params, `${file}:${line}`);
     let word = '';
     let inWord = false;
     let quoted = false;

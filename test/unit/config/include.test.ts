@@ -39,6 +39,11 @@ describe('include', () => {
     expect(c.scripts.get('chk')?.where).toBe('/etc/haved/scripts/chk.conf:1');
   });
 
+  it('shares $NAME parameters with included files', () => {
+    const fs = memfs({ '/c/main.conf': '$VRID=42\n$PEER=10.0.0.2\ninclude node.conf\n', '/c/node.conf': vi('A', 1).replace('1\n', '$VRID\n') });
+    expect(loadConfig('/c/main.conf', fs).instances[0].virtualRouterId).toBe(42);
+  });
+
   it('reports errors inside an included file with that file and line', () => {
     const fs = memfs({ '/c/main.conf': 'include part.conf\n', '/c/part.conf': '\n\nvrrp_instance X {\n priority 300\n}\n' });
     expect(() => loadConfig('/c/main.conf', fs)).toThrow(new ConfigError('/c/part.conf:4', 'priority must be an integer 1..255, got "300"'));

@@ -53,6 +53,14 @@ describe('tokenize', () => {
     expect(words('a\tb\r\nc\r\n')).toEqual(['a', 'b', 'c']);
   });
 
+  it('defines $NAME=value parameters and substitutes $NAME and ${NAME} in later lines', () => {
+    const r = tokenize('$IF=eth0\n$VIP = 10.0.0.1/24 dev ${IF}\ninterface $IF\nvirtual_ipaddress { $VIP }\nauth_pass a$b', 'f');
+    expect(r.tokens.map((t) => `${t.line}:${t.text}`)).toEqual([
+      '3:interface', '3:eth0', '4:virtual_ipaddress', '4:{', '4:10.0.0.1/24', '4:dev', '4:eth0', '4:}', '5:auth_pass', '5:a$b',
+    ]);
+    expect(() => tokenize('\nx ${NOPE}', 'f')).toThrow(new ConfigError('f:2', 'parameter ${NOPE} is not defined ($NAME=value defines it)'));
+  });
+
   it('rejects an unterminated quote with file:line', () => {
     expect(() => tokenize('ok\nscript "/bin/x', 'h.conf')).toThrow(new ConfigError('h.conf:2', 'unterminated "-quoted string'));
   });
