@@ -19,6 +19,8 @@ export interface CacheServerDeps {
   logger: Logger;
   /** Defaults to a real clock refreshed once a second. */
   clock?: Clock;
+  /** CAS generator for the store (replication: hybrid logical clock versions). */
+  nextCas?: () => bigint;
 }
 
 /** Items the crawler examines per second for expired entries. */
@@ -49,6 +51,7 @@ export class CacheServer extends EventEmitter {
   #peakConns = 0;
   #verbosity: number;
   #detail: PrefixStats | null;
+  readonly #prefixStats: PrefixStats;
   #timer: NodeJS.Timeout | null = null;
   #lastSecond = -1;
 
@@ -59,7 +62,8 @@ export class CacheServer extends EventEmitter {
     this.#ownClock = deps.clock ? null : new TickingClock();
     this.#clock = deps.clock ?? this.#ownClock!;
     this.#verbosity = config.verbosity;
-    this.#detail = config.detailEnabled ? new PrefixStats(config.statKeyPrefix) : null;
+    this.#prefixStats = new PrefixStats(config.statKeyPrefix);
+    this.#detail = config.detailEnabled ? this.#prefixStats : null;
     this.store = new SlabStore({
       memoryLimitBytes: config.memoryLimitMB * 1024 * 1024,
       pageSize: config.pageSize,
@@ -71,6 +75,7 @@ export class CacheServer extends EventEmitter {
       hashPower: config.hashPower,
       trackSizes: config.trackSizes,
       clock: this.#clock,
+      nextCas: deps.nextCas,
     });
     this.#dispatcher = new Dispatcher(this.#makeHost());
   }
@@ -169,7 +174,8 @@ export class CacheServer extends EventEmitter {
     if (this.#conns.size >= this.config.maxConnections) {
       this.#counters.rejectedConnections++;
       socket.on('error', () => {});
-      socket.end(R.TOO_MANY_CONNS);
+      socket.write(R.TOO_MANY_CONNS);
+      socket.destroySoon();
       this.#logger.debug({ remote: socket.remoteAddress }, 'connection rejected: too many open connections');
       return;
     }
@@ -286,13 +292,14 @@ export class CacheServer extends EventEmitter {
       get verbosity() { return server.#verbosity; },
       set verbosity(v: number) { server.#verbosity = v; },
       get detail() { return server.#detail; },
-      setDetail: (on) => { this.#detail = on ? (this.#detail ?? new PrefixStats(this.config.statKeyPrefix)) : null; },
+      prefixStats: this.#prefixStats,
+      setDetail: (on) => { this.#detail = on ? this.#prefixStats : null; },
       generalStats: () => this.#generalStats(),
       connStats: (self) => this.#connStats(self),
       resetStats: () => {
         this.store.resetStats();
         this.#counters.reset();
-        this.#detail?.clear();
+        this.#prefixStats.clear();
       },
       requestShutdown: (graceful) => {
         this.#logger.info({ graceful }, 'shutdown requested by a client');

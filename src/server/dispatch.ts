@@ -23,6 +23,8 @@ export interface DispatchHost {
   verbosity: number;
   /** non-null while `stats detail on` */
   detail: PrefixStats | null;
+  /** what `stats detail dump` prints (kept after `stats detail off`, as memcached does) */
+  readonly prefixStats: PrefixStats;
   setDetail(on: boolean): void;
   generalStats(): StatList;
   /** `stats conns` lines (with \r\n), `self` marks the asking connection */
@@ -202,7 +204,7 @@ export class Dispatcher {
           host.setDetail(mode === 'on');
           out.bytes(R.OK);
         } else if (mode === 'dump') {
-          out.latin1(host.detail ? host.detail.dump() : 'END\r\n');
+          out.latin1(host.prefixStats.dump());
         } else {
           out.bytes(R.DETAIL_USAGE);
         }

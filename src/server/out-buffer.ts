@@ -108,6 +108,11 @@ export class OutBuffer {
     return out;
   }
 
+  /** Drops what was written after `length` was `mark`. */
+  rewind(mark: number): void {
+    if (mark < this.#len) this.#len = mark;
+  }
+
   /** Drops everything written (the buffer stays allocated). */
   clear(): void {
     this.#len = 0;

@@ -1,5 +1,11 @@
 import { createSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
+import { startProcess, waitForPort, type Daemon } from './daemon.ts';
+import { freePort } from './ports.ts';
+import { pino } from 'pino';
+import type { Clock } from '../../src/cache/clock.ts';
+import { CacheServer } from '../../src/server/cache-server.ts';
+import { defaultServerConfig, type ServerConfig } from '../../src/server/config.ts';
 
 /** What ends a read: an exact suffix of everything read so far, a pattern, or a predicate. */
 export type Terminator = string | RegExp | ((received: string) => boolean);
@@ -145,4 +151,41 @@ export function udpRequest(port: number, payload: string | Buffer, requestId = 1
     sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
     sock.send(udpFrame(requestId, payload), port, host, (err) => { if (err) { sock.close(); reject(err); } else arm(); });
   });
+}
+
+/** Starts Debian's memcached (the reference) on a free loopback port; stop it with stopAll() from daemon.ts. */
+export async function startReferenceMemcached(args: string[] = []): Promise<{ port: number; daemon: Daemon }> {
+  const port = await freePort();
+  const daemon = startProcess('memcached', ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-t', '1', '-u', 'nobody', ...args]);
+  await waitForPort(port, '127.0.0.1', 10_000, daemon);
+  return { port, daemon };
+}
+
+/** Sends the same bytes to two servers on fresh connections and returns both replies (read until idle). */
+export async function bothReplies(portA: number, portB: number, script: string | Buffer, idleMs = 80): Promise<[string, string]> {
+  const one = async (port: number) => {
+    const c = await McClient.connect(port);
+    try {
+      c.send(script);
+      return await c.readIdle(idleMs);
+    } finally {
+      c.close();
+    }
+  };
+  return Promise.all([one(portA), one(portB)]);
+}
+
+/** Starts a CacheServer in this process on a free loopback port (TCP, and UDP on the same port if udp). */
+export async function startCacheServer(
+  overrides: Partial<ServerConfig> = {},
+  opts: { clock?: Clock; udp?: boolean } = {},
+): Promise<{ server: CacheServer; port: number }> {
+  const port = overrides.port ?? (await freePort());
+  const config: ServerConfig = {
+    ...defaultServerConfig, listen: ['127.0.0.1'], threads: 1, extended: {},
+    port, udpPort: opts.udp ? port : 0, ...overrides,
+  };
+  const server = new CacheServer(config, { logger: pino({ level: 'silent' }), clock: opts.clock });
+  await server.listen();
+  return { server, port };
 }

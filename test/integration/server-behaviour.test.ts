@@ -1,0 +1,144 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeClock } from '../../src/cache/clock.ts';
+import type { CacheServer, Mutation } from '../../src/server/cache-server.ts';
+import { McClient, startCacheServer } from '../support/mc-client.ts';
+
+const servers: CacheServer[] = [];
+const clients: McClient[] = [];
+
+async function start(...args: Parameters<typeof startCacheServer>) {
+  const s = await startCacheServer(...args);
+  servers.push(s.server);
+  const client = await McClient.connect(s.port);
+  clients.push(client);
+  return { ...s, client };
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+describe('CacheServer', () => {
+  it('cas succeeds with the value gets returned and fails after a change', async () => {
+    const { client } = await start();
+    await client.request('set c 0 0 1\r\na\r\n');
+    const gets = await client.request('gets c\r\n', 'END\r\n');
+    const cas = /^VALUE c 0 1 (\d+)\r\n/.exec(gets)![1];
+    expect(await client.request(`cas c 0 0 1 ${cas}\r\nb\r\n`)).toBe('STORED\r\n');
+    expect(await client.request(`cas c 0 0 1 ${cas}\r\nc\r\n`)).toBe('EXISTS\r\n');
+    expect(await client.request('get c\r\n', 'END\r\n')).toBe('VALUE c 0 1\r\nb\r\nEND\r\n');
+  });
+
+  it('flush_all with a delay invalidates items once the delay has passed', async () => {
+    const clock = new FakeClock();
+    const { client } = await start({}, { clock });
+    await client.request('set f 0 0 1\r\na\r\n');
+    expect(await client.request('flush_all 10\r\n')).toBe('OK\r\n');
+    expect(await client.request('get f\r\n', 'END\r\n')).toBe('VALUE f 0 1\r\na\r\nEND\r\n');
+    clock.advance(11);
+    expect(await client.request('get f\r\n', 'END\r\n')).toBe('END\r\n');
+  });
+
+  it('answers pipelined commands in order, in one batch', async () => {
+    const { client } = await start();
+    let req = '';
+    let want = '';
+    for (let i = 0; i < 200; i++) {
+      req += `set p${i} ${i} 0 ${String(i).length}\r\n${i}\r\nget p${i}\r\n`;
+      want += `STORED\r\nVALUE p${i} ${i} ${String(i).length}\r\n${i}\r\nEND\r\n`;
+    }
+    expect(await client.request(req, want.slice(-40))).toBe(want);
+  });
+
+  it('handles a request split at every byte', async () => {
+    const { client } = await start();
+    const req = 'set s 5 0 5\r\nhello\r\nget s\r\ndelete s\r\n';
+    for (const ch of req) {
+      client.send(ch);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(await client.readUntil('DELETED\r\n')).toBe('STORED\r\nVALUE s 5 5\r\nhello\r\nEND\r\nDELETED\r\n');
+  });
+
+  it('streams a large multiget (backpressure) completely', async () => {
+    const { client } = await start();
+    const value = 'v'.repeat(200 * 1024);
+    const keys: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      keys.push(`big${i}`);
+      await client.request(`set big${i} 0 0 ${value.length}\r\n${value}\r\n`);
+    }
+    const reply = await client.request(`get ${keys.join(' ')}\r\n`, 'END\r\n', 10_000);
+    const want = keys.reduce((n, k) => n + `VALUE ${k} 0 ${value.length}\r\n`.length + value.length + 2, 0) + 'END\r\n'.length;
+    expect(reply.length).toBe(want);
+  });
+
+  it('stats cachedump lists items of a slab class', async () => {
+    const { client } = await start();
+    await client.request('set cd 0 0 2\r\nab\r\n');
+    expect(await client.request('stats cachedump 1 0\r\n', 'END\r\n')).toBe('ITEM cd [2 b; 0 s]\r\nEND\r\n');
+    expect(await client.request('stats cachedump 2 0\r\n', 'END\r\n')).toBe('END\r\n');
+    expect(await client.request('stats cachedump 64 0\r\n')).toBe('CLIENT_ERROR Illegal slab id\r\n');
+  });
+
+  it('quit closes the connection without a reply', async () => {
+    const { client } = await start();
+    client.send('quit\r\n');
+    await client.waitClosed();
+    expect(client.take()).toBe('');
+  });
+
+  it('shutdown is refused without -A', async () => {
+    const { client, server } = await start();
+    let emitted = false;
+    server.on('shutdown', () => (emitted = true));
+    expect(await client.request('shutdown\r\n')).toBe('ERROR: shutdown not enabled\r\n');
+    expect(emitted).toBe(false);
+  });
+
+  it("with -A, shutdown emits 'shutdown' and closes the connection", async () => {
+    const { client, server, port } = await start({ shutdownEnabled: true });
+    const events: boolean[] = [];
+    server.on('shutdown', (graceful: boolean) => events.push(graceful));
+    client.send('shutdown\r\n');
+    await client.waitClosed();
+    const second = await McClient.connect(port);
+    clients.push(second);
+    second.send('shutdown graceful\r\n');
+    await second.waitClosed();
+    expect(events).toEqual([false, true]);
+  });
+
+  it('-F refuses flush_all', async () => {
+    const { client } = await start({ flushEnabled: false });
+    expect(await client.request('flush_all\r\n')).toBe('CLIENT_ERROR flush_all not allowed\r\n');
+    expect(await client.request('flush_all noreply\r\nversion\r\n')).toBe('VERSION 1.6.18\r\n');
+  });
+
+  it('--disable-dumping refuses stats cachedump', async () => {
+    const { client } = await start({ dumpEnabled: false });
+    expect(await client.request('stats cachedump 1 1\r\n')).toBe('CLIENT_ERROR stats cachedump not allowed\r\n');
+  });
+
+  it('reports every successful mutation to onMutation', async () => {
+    const { client, server } = await start();
+    const seen: Mutation[] = [];
+    server.onMutation = (m) => seen.push({ ...m, key: m.key && Buffer.from(m.key) });
+    await client.request('set m 0 100 1\r\n1\r\nadd m 0 0 1\r\n2\r\nincr m 5\r\ntouch m 50\r\ndelete m\r\ndelete m\r\nflush_all\r\n', 'OK\r\n');
+    expect(seen.map((m) => [m.op, m.key?.toString() ?? null, m.exptime])).toEqual([
+      ['set', 'm', 100], ['incr', 'm', undefined], ['touch', 'm', 50], ['delete', 'm', undefined], ['flush_all', null, 0],
+    ]);
+  });
+
+  it('closes connections idle for longer than -o idle_timeout', async () => {
+    const clock = new FakeClock();
+    const { client } = await start({ idleTimeout: 2 }, { clock });
+    expect(await client.request('version\r\n')).toBe('VERSION 1.6.18\r\n');
+    clock.advance(2);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(client.isClosed).toBe(false);
+    clock.advance(1);
+    await client.waitClosed(2000);
+  });
+});

@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CacheServer } from '../../src/server/cache-server.ts';
+import { McClient, mcRequest, startCacheServer, udpRequest } from '../support/mc-client.ts';
+
+const servers: CacheServer[] = [];
+const clients: McClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function start(...args: Parameters<typeof startCacheServer>) {
+  const s = await startCacheServer(...args);
+  servers.push(s.server);
+  return s;
+}
+
+const stat = async (port: number, name: string) =>
+  new RegExp(`^STAT ${name} (\\S+)\\r$`, 'm').exec(await mcRequest(port, 'stats\r\n', 'END\r\n'))![1];
+
+describe('connection limit (-c)', () => {
+  it('answers ERROR Too many open connections over the limit and closes', async () => {
+    const { port } = await start({ maxConnections: 3 });
+    for (let i = 0; i < 3; i++) {
+      const c = await McClient.connect(port);
+      clients.push(c);
+      expect(await c.request('version\r\n')).toBe('VERSION 1.6.18\r\n');
+    }
+    const over = await McClient.connect(port);
+    clients.push(over);
+    await over.waitClosed();
+    expect(over.take()).toBe('ERROR Too many open connections\r\n');
+    clients.shift()!.close();
+    // once one leaves there is room again; stats shows the rejection
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const c = await McClient.connect(port);
+      clients.push(c);
+      const reply = await c.request('stats\r\n', /END\r\n$|connections\r\n$/);
+      if (reply.startsWith('STAT')) {
+        expect(reply).toMatch(/STAT rejected_connections [1-9]\d*\r\n/);
+        expect(reply).toMatch(/STAT curr_connections 3\r\n/);
+        break;
+      }
+      if (Date.now() > deadline) throw new Error('no room after a client left');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  });
+});
+
+describe('UDP (-U)', () => {
+  it('answers framed requests, echoing the request id', async () => {
+    const { port } = await start({}, { udp: true });
+    const stored = await udpRequest(port, 'set u 9 0 2\r\nhi\r\n', 0x1234);
+    expect(stored).toEqual([{ requestId: 0x1234, seq: 0, total: 1, body: 'STORED\r\n' }]);
+    const got = await udpRequest(port, 'get u\r\n', 7);
+    expect(got.map((d) => d.body).join('')).toBe('VALUE u 9 2\r\nhi\r\nEND\r\n');
+    expect(await stat(port, 'curr_connections')).toBe('2'); // this TCP client and the UDP socket
+  });
+
+  it('splits a large reply into 1400-byte datagrams with sequence numbers', async () => {
+    const { port } = await start({}, { udp: true });
+    const value = 'x'.repeat(5000);
+    expect(await mcRequest(port, `set big 0 0 5000\r\n${value}\r\n`)).toBe('STORED\r\n');
+    const parts = await udpRequest(port, 'get big\r\n', 99);
+    expect(parts.map((p) => [p.seq, p.total])).toEqual([[0, 4], [1, 4], [2, 4], [3, 4]]);
+    expect(parts.slice(0, 3).every((p) => p.body.length === 1392)).toBe(true);
+    expect(parts.map((p) => p.body).join('')).toBe(`VALUE big 0 5000\r\n${value}\r\nEND\r\n`);
+  });
+
+  it('drops multi-datagram requests', async () => {
+    const { port } = await start({}, { udp: true });
+    const { udpFrame } = await import('../support/mc-client.ts');
+    const { createSocket } = await import('node:dgram');
+    const sock = createSocket('udp4');
+    try {
+      let got = false;
+      sock.on('message', () => (got = true));
+      await new Promise<void>((res, rej) => sock.send(udpFrame(1, 'version\r\n', 0, 2), port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(got).toBe(false);
+    } finally {
+      sock.close();
+    }
+  });
+});
+
+describe('unix socket (-s)', () => {
+  it('serves on the socket path with the -a mode and removes it on close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'repcache-'));
+    const path = join(dir, 'mc.sock');
+    try {
+      const { server } = await start({ unixSocket: path, unixMask: 0o700 });
+      expect(statSync(path).mode & 0o777).toBe(0o700);
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = connect(path);
+        let out = '';
+        s.on('data', (d) => { out += d; if (out.endsWith('\r\n')) { s.destroy(); resolve(out); } });
+        s.on('error', reject);
+        s.write('version\r\n');
+      });
+      expect(reply).toBe('VERSION 1.6.18\r\n');
+      await server.close();
+      expect(() => statSync(path)).toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
