@@ -8,7 +8,9 @@ import { readVirtualServer } from './lvs.ts';
 import type { HavedConfig } from './model.ts';
 import { Reader, table, type Table } from './reader.ts';
 import { resolve } from './resolve.ts';
-import { readInstance, readScript, readSyncGroup } from './vrrp.ts';
+import { readInstance } from './instance.ts';
+import { readScript } from './script.ts';
+import { readSyncGroup } from './sync-group.ts';
 
 export { ConfigError } from './errors.ts';
 

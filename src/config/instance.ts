@@ -2,7 +2,7 @@ import { validate as validCron } from 'node-cron';
 import type { Draft, InstanceDraft } from './draft.ts';
 import { DEFAULTS } from './draft.ts';
 import { whereOf, type Token } from './lexer.ts';
-import type { Authentication, SyncGroup, VirtualAddress, VrrpInstance, VrrpScript } from './model.ts';
+import type { Authentication, VirtualAddress, VrrpInstance } from './model.ts';
 import { checkIPv4, table, type Reader, type Table } from './reader.ts';
 
 const MAX_TIMER_MS = 1_000_000;
@@ -16,10 +16,8 @@ const IGNORED_VIP_OPTIONS = new Map([
 /** `vrrp_instance NAME { … }` */
 export function readInstance(r: Reader, opener: Token, d: Draft): void {
   const name = r.arg(opener, 'an instance name');
-  if (d.instances.some((i) => i.value.name === name.text)) {
-    const first = d.instances.find((i) => i.value.name === name.text)!;
-    r.fail(name, `duplicate vrrp_instance '${name.text}' (first defined at ${first.value.where})`);
-  }
+  const dup = d.instances.find((i) => i.value.name === name.text);
+  if (dup) r.fail(name, `duplicate vrrp_instance '${name.text}' (first defined at ${dup.value.where})`);
   const v: VrrpInstance = {
     name: name.text,
     state: 'BACKUP',
@@ -201,88 +199,4 @@ function readVip(r: Reader, first: Token): VirtualAddress {
     }
   }
   return vip;
-}
-
-/** `vrrp_script NAME { … }` */
-export function readScript(r: Reader, opener: Token, d: Draft): void {
-  const name = r.arg(opener, 'a script name');
-  const dup = d.scripts.get(name.text);
-  if (dup) r.fail(name, `duplicate vrrp_script '${name.text}' (first defined at ${dup.where})`);
-  const s: VrrpScript = {
-    name: name.text,
-    script: [],
-    intervalMs: DEFAULTS.scriptIntervalMs,
-    timeoutMs: -1,
-    weight: 0,
-    rise: 1,
-    fall: 1,
-    user: null,
-    initFail: false,
-    where: whereOf(opener),
-  };
-  const t: Table = table([
-    [
-      'script',
-      (r, kw) => {
-        const c = r.notify(kw, t);
-        if (c.user) r.warn(kw, `vrrp_script ${s.name}: '${c.user}' after the script is ignored (quote the script when it has arguments)`);
-        s.script = c.argv;
-      },
-    ],
-    ['interval', (r, kw) => void (s.intervalMs = r.timerMs(kw, 1, MAX_TIMER_MS))],
-    ['timeout', (r, kw) => void (s.timeoutMs = r.timerMs(kw, 1, MAX_TIMER_MS))],
-    [
-      'weight',
-      (r, kw) => {
-        s.weight = r.int(kw, -253, 253);
-        if (r.optional(kw, t, (x) => x.text === 'reverse' || x.text === 'noreverse')) {
-          r.warn(kw, `vrrp_script ${s.name}: reverse is only supported on the track_script line (ignored)`);
-        }
-      },
-    ],
-    ['rise', (r, kw) => void (s.rise = r.int(kw, 1, 1_000_000))],
-    ['fall', (r, kw) => void (s.fall = r.int(kw, 1, 1_000_000))],
-    [
-      'user',
-      (r, kw) => {
-        s.user = r.word(kw, 'a user name [group]');
-        if (r.optional(kw, t)) r.warn(kw, `vrrp_script ${s.name}: the group is not supported by haved (ignored)`);
-      },
-    ],
-    ['init_fail', () => void (s.initFail = true)],
-  ]);
-  r.block(opener, `vrrp_script ${s.name}`, 'vrrp_script', t);
-  if (s.script.length === 0) r.fail(opener, `vrrp_script ${s.name} needs 'script "COMMAND [ARGS]"'`);
-  if (s.timeoutMs < 0) s.timeoutMs = s.intervalMs;
-  d.scripts.set(s.name, s);
-}
-
-/** `vrrp_sync_group NAME { group { … } notify… }` */
-export function readSyncGroup(r: Reader, opener: Token, d: Draft): void {
-  const name = r.arg(opener, 'a group name');
-  const dup = d.syncGroups.find((g) => g.name === name.text);
-  if (dup) r.fail(name, `duplicate vrrp_sync_group '${name.text}' (first defined at ${dup.where})`);
-  const g: SyncGroup = {
-    name: name.text,
-    members: [],
-    notify: null,
-    notifyMaster: null,
-    notifyBackup: null,
-    notifyFault: null,
-    notifyStop: null,
-    where: whereOf(opener),
-  };
-  const memberTokens: Token[] = [];
-  const t: Table = table([
-    ['group', (r, kw) => r.items(kw, 'group', (m) => void memberTokens.push(m))],
-    ['notify', (r, kw) => void (g.notify = r.notify(kw, t))],
-    ['notify_master', (r, kw) => void (g.notifyMaster = r.notify(kw, t))],
-    ['notify_backup', (r, kw) => void (g.notifyBackup = r.notify(kw, t))],
-    ['notify_fault', (r, kw) => void (g.notifyFault = r.notify(kw, t))],
-    ['notify_stop', (r, kw) => void (g.notifyStop = r.notify(kw, t))],
-  ]);
-  r.block(opener, `vrrp_sync_group ${g.name}`, 'vrrp_sync_group', t);
-  g.members = memberTokens.map((m) => m.text);
-  d.groupMembers.set(g, memberTokens);
-  d.syncGroups.push(g);
 }
