@@ -161,7 +161,7 @@ function subopt(config: ServerConfig, token: string): void {
   const eq = token.indexOf('=');
   const name = eq < 0 ? token : token.slice(0, eq);
   const value = eq < 0 ? null : token.slice(eq + 1);
-  const known = KNOWN_SUBOPTIONS.has(name) || name.startsWith('ext_') || name.startsWith('ssl_');
+  const known = KNOWN_SUBOPTIONS.has(name) || name.startsWith('ext_') || name.startsWith('ssl_') || name.startsWith('repl_');
   if (!known) throw new UsageError(`Illegal suboption "${token}"`);
   config.extended[name] = value ?? true;
   const need = (what = `Missing numeric argument for ${name}`): string => {

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createLogger } from '../log.ts';
 import { CacheServer } from '../server/cache-server.ts';
+import { startReplication } from '../replication/wire.ts';
 import {
   EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, UsageError, VERSION_LINE, parseRepcacheArgs, usage,
   type RepcacheOptions,
@@ -87,7 +88,18 @@ async function run(opts: RepcacheOptions): Promise<void> {
   const user = checkUser(opts);
   const level = config.verbosity >= 3 ? 'trace' : config.verbosity === 2 ? 'debug' : config.verbosity === 1 ? 'info' : 'warn';
   const logger = createLogger('repcache', level);
-  const server = new CacheServer(config, { logger });
+  let replication: ReturnType<typeof startReplication>;
+  try {
+    replication = startReplication(opts, logger);
+  } catch (err) {
+    throw new StartupError(`repcache: ${(err as Error).message}`, EX_USAGE);
+  }
+  const server = new CacheServer(config, { logger, ...replication.serverDeps });
+  try {
+    await replication.attach(server); // with peers: resolves once a full copy is in (or no peer is reachable)
+  } catch (err) {
+    throw new StartupError(`repcache: ${(err as Error).message}`, EX_OSERR);
+  }
   try {
     await server.listen();
   } catch (err) {
@@ -119,7 +131,7 @@ async function run(opts: RepcacheOptions): Promise<void> {
     logger.info({ why }, 'shutting down');
     const force = setTimeout(() => process.exit(0), 5000);
     force.unref();
-    void server.close().finally(() => { removePidFile(); process.exit(0); });
+    void replication.stop().then(() => server.close()).finally(() => { removePidFile(); process.exit(0); });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

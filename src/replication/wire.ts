@@ -1,0 +1,50 @@
+import type { Logger } from '../log.ts';
+import type { CacheServer } from '../server/cache-server.ts';
+import type { StatList } from '../server/stats.ts';
+import { HybridClock } from './hlc.ts';
+import { replicationFromArgs, ReplicationConfigError } from './options.ts';
+import { Replicator, randomNodeId } from './replicator.ts';
+
+export interface ReplicationWiring {
+  /** Extra CacheServer deps: versions come from the hybrid logical clock. */
+  serverDeps: { nextCas?: () => bigint };
+  /** Hooks the server up and, with peers, waits until this node may serve clients. */
+  attach(server: CacheServer): Promise<void>;
+  stop(): Promise<void>;
+  replicator: Replicator | null;
+}
+
+/** Glue between repcache's command line, the cache server and the Replicator. */
+export function startReplication(
+  opts: { replication: { peers: string[]; port: number }; config: { extended: Record<string, string | true>; pageSize: number } },
+  logger: Logger,
+): ReplicationWiring {
+  const ro = replicationFromArgs(opts.replication, opts.config.extended, opts.config.pageSize);
+  if (!ro) return { serverDeps: {}, attach: async () => {}, stop: async () => {}, replicator: null };
+  const hlc = new HybridClock(ro.nodeId ?? randomNodeId());
+  // Peer state changes are always logged, whatever -v says.
+  const log = logger.child({ component: 'replication' }, { level: logger.levelVal > 30 ? 'info' : logger.level });
+  let repl: Replicator | null = null;
+  const wiring: ReplicationWiring = {
+    serverDeps: { nextCas: () => hlc.now() },
+    replicator: null,
+    async attach(server) {
+      repl = new Replicator(server.store, hlc, ro, log);
+      wiring.replicator = repl;
+      const r = repl;
+      server.onMutation = (m) => r.onMutation(m) as void;
+      server.addStatsSource(() => r.stats() as StatList);
+      try {
+        await r.start();
+      } catch (err) {
+        throw new ReplicationConfigError(`cannot listen on replication port ${ro.port}: ${(err as Error).message}`);
+      }
+      await r.ready;
+      log.info(r.statusLine());
+    },
+    async stop() {
+      await repl?.stop();
+    },
+  };
+  return wiring;
+}
