@@ -54,7 +54,9 @@ export class FakeClock implements Clock {
   /** Runs timers until none are left or `limitMs` has passed; returns the time advanced. */
   runAll(limitMs = 3_600_000): number {
     const start = this.#now;
-    this.advanceTo(start + limitMs);
+    for (let next = this.nextDeadline(); next !== null && next <= start + limitMs; next = this.nextDeadline()) {
+      this.advanceTo(next);
+    }
     return this.#now - start;
   }
 

@@ -105,7 +105,7 @@ export class NotifyQueue {
       try {
         p = this.#spawn(job, ctrl.signal);
       } catch (err) {
-        settle('error', null, String(err));
+        settle('error', null, err instanceof Error ? err.message : String(err));
         return;
       }
       p.then(

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../support/fake-clock.ts';
+import { TimerSlot, systemClock } from '../../../src/ha/clock.ts';
+
+describe('FakeClock', () => {
+  it('runs due timers in deadline order, ties in creation order, each at its own time', () => {
+    const c = new FakeClock(100);
+    const seen: string[] = [];
+    c.setTimer(50, () => seen.push(`b@${c.now()}`));
+    c.setTimer(10, () => seen.push(`a@${c.now()}`));
+    c.setTimer(50, () => seen.push(`c@${c.now()}`));
+    const gone = c.setTimer(20, () => seen.push('never'));
+    c.clearTimer(gone);
+    c.advance(49);
+    expect(seen).toEqual(['a@110']);
+    c.advance(1);
+    expect(seen).toEqual(['a@110', 'b@150', 'c@150']);
+    expect(c.now()).toBe(150);
+  });
+
+  it('runs timers created while advancing when they fall due in the same advance', () => {
+    const c = new FakeClock();
+    const seen: number[] = [];
+    const tick = () => {
+      seen.push(c.now());
+      if (seen.length < 5) c.setTimer(100, tick);
+    };
+    c.setTimer(100, tick);
+    c.advance(350);
+    expect(seen).toEqual([100, 200, 300]);
+    expect(c.nextDeadline()).toBe(400);
+    expect(c.runAll()).toBe(150);
+    expect(seen).toEqual([100, 200, 300, 400, 500]);
+    expect(c.pending).toBe(0);
+  });
+});
+
+describe('TimerSlot', () => {
+  it('re-arming replaces the pending timer and reports its deadline', () => {
+    const c = new FakeClock();
+    const slot = new TimerSlot(c);
+    const seen: string[] = [];
+    slot.arm(100, () => seen.push('first'));
+    slot.arm(300, () => seen.push('second'));
+    expect(slot.deadline).toBe(300);
+    c.advance(1000);
+    expect(seen).toEqual(['second']);
+    expect(slot.armed).toBe(false);
+    slot.arm(10, () => seen.push('third'));
+    slot.cancel();
+    c.advance(100);
+    expect(seen).toEqual(['second']);
+  });
+
+  it('works on the system clock', async () => {
+    const slot = new TimerSlot(systemClock);
+    const t0 = systemClock.now();
+    await new Promise<void>((resolve) => slot.arm(5, resolve));
+    expect(systemClock.now() - t0).toBeGreaterThanOrEqual(4);
+    const id = systemClock.setTimer(1, () => expect.fail('cleared'));
+    systemClock.clearTimer(id);
+    await new Promise((r) => setTimeout(r, 5));
+  });
+});
