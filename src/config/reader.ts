@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { ConfigError } from './errors.ts';
+import { KEEPALIVED_KEYWORDS } from './keywords.ts';
 import { isBrace, splitArgv, whereOf, type Token } from './lexer.ts';
 import type { NotifyCommand } from './model.ts';
 
@@ -59,11 +60,14 @@ export class Reader {
     return t;
   }
 
-  /** Consume the next token if it is on `kw`'s line, not a brace, not a keyword of `table`, and `accept`s. */
+  /**
+   * Consume the next token if it is on `kw`'s line, not a brace, and `accept`s. With a `table` (an optional
+   * argument of a keyword), never a keyword of that table or of keepalived.
+   */
   optional(kw: Token, table: Table | null, accept: (t: Token) => boolean = () => true): Token | undefined {
     const t = this.peek();
     if (!t || t.file !== kw.file || t.line !== kw.line || isBrace(t, '{') || isBrace(t, '}')) return undefined;
-    if (table && !t.quoted && table.has(t.text)) return undefined;
+    if (table && !t.quoted && (table.has(t.text) || KEEPALIVED_KEYWORDS.has(t.text))) return undefined;
     if (!accept(t)) return undefined;
     this.pos++;
     return t;

@@ -94,13 +94,20 @@ static_ipaddress {
     ]);
     const flat = parse(multi.replace(/\n/g, ' '));
     expect(flat.instances[0].priority).toBe(150);
-    // Flattened, an unknown keyword cannot tell its arguments from the next unknown keyword:
-    // 'virtual_routes' is skipped as an argument of 'vmac_xmit_base'; known keywords are never swallowed.
+    // Flattened, an unknown word cannot tell its arguments from the next unknown word ('bar', 'baz' are
+    // skipped as arguments of 'foo'); keepalived's own keywords are never swallowed.
     expect(flat.warnings).toEqual([
       "haved.conf:1: unknown keyword 'vmac_xmit_base' in vrrp_instance (ignored)",
+      "haved.conf:1: unknown keyword 'virtual_routes' in vrrp_instance (ignored)",
       "haved.conf:1: unknown keyword 'foo' in vrrp_instance (ignored)",
       "haved.conf:1: unknown keyword 'static_ipaddress' in the top level (ignored)",
     ]);
+  });
+
+  it('in the one-line form an optional argument never swallows a keepalived keyword', () => {
+    const c = parse(vs('  real_server 10.0.0.2 11211 { notify_down /bin/down inhibit_on_failure notify_up /bin/up root }').replace(/\n/g, ' '));
+    expect(c.virtualServers[0].realServers[0]).toMatchObject({ notifyDown: { argv: ['/bin/down'], user: null }, notifyUp: { user: 'root' } });
+    expect(c.warnings).toEqual(["haved.conf:1: unknown keyword 'inhibit_on_failure' in real_server (ignored)"]);
   });
 
   it("values are case-sensitive: 'state Master' warns and means BACKUP, like keepalived", () => {
