@@ -26,13 +26,15 @@ export function instanceOptionsFromConfig(
   };
 }
 
-/** The advert auth of an instance: PASS stays PASS (cleartext, log it), HMAC is haved's; AH is refused. */
+/**
+ * The advert auth of an instance: HMAC is haved's (recommended); PASS is keepalived's cleartext password,
+ * and AH, which cannot exist over UDP, is checked like PASS (the config reader warns about both).
+ */
 export function advertAuthFromConfig(cfg: VrrpInstanceConfig): AdvertAuth {
   const a = cfg.authentication;
   if (a === null) return { type: 'none' };
-  if (a.type === 'PASS') return { type: 'PASS', password: a.secret };
   if (a.type === 'HMAC') return { type: 'HMAC', key: a.secret };
-  throw new Error(`${a.where}: auth_type AH is not supported (use HMAC)`);
+  return { type: 'PASS', password: a.secret };
 }
 
 /** Tracker timing of a vrrp_script. */

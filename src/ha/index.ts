@@ -6,7 +6,7 @@ export { VrrpInstance } from './vrrp-instance.ts';
 export type { SyncGroupHook, VrrpInstanceOptions } from './vrrp-instance.ts';
 export { SyncGroup } from './sync-group.ts';
 export type { GroupTransition, SyncGroupActions } from './sync-group.ts';
-export { Tracker, applyTrack, tcpCheckTiming, trackEffect } from './tracker.ts';
+export { Tracker, applyTrack, promiseProber, tcpCheckTiming, trackEffect } from './tracker.ts';
 export type { ProbeResult, Prober, TrackEffect, TrackTarget, TrackerChange, TrackerOptions, TrackerState } from './tracker.ts';
 export { NotifyQueue, genericNotifyArgv, notifyJobs } from './notify-queue.ts';
 export type { NotifyConfig, NotifyJob, NotifyOutcome, NotifyScope, NotifySpawner } from './notify-queue.ts';

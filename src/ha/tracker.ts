@@ -10,6 +10,21 @@ export type TrackerState = 'UNKNOWN' | 'UP' | 'DOWN';
  */
 export type Prober = (done: (result: ProbeResult, detail?: string) => void) => (() => void) | void;
 
+/**
+ * Adapts a promise-style check (resolves null on success or a short failure reason) to a Prober; the abort
+ * signal fires on timeout or stop.
+ */
+export function promiseProber(run: (signal: AbortSignal) => Promise<string | null>): Prober {
+  return (done) => {
+    const ctrl = new AbortController();
+    run(ctrl.signal).then(
+      (failure) => (failure === null ? done('ok') : done('fail', failure)),
+      (err: unknown) => done('fail', err instanceof Error ? err.message : String(err)),
+    );
+    return () => ctrl.abort();
+  };
+}
+
 export interface TrackerChange {
   tracker: string;
   from: TrackerState;
@@ -194,9 +209,15 @@ export function trackEffect(state: TrackerState, weight: number, reverse = false
 export interface TrackTarget {
   setFault(source: string, reason: string | null): void;
   setPriorityAdjustment(source: string, delta: number): void;
+  /** Optional INIT hold while the tracker has no result yet (VrrpInstance implements it). */
+  hold?(source: string): void;
+  release?(source: string): void;
 }
 
-/** Applies a tracker state to a target under `source` (e.g. "script chk_mc"). Call on every change. */
+/**
+ * Applies a tracker state to a target under `source` (e.g. "script chk_mc"). Call once before start() (an
+ * UNKNOWN tracker holds the target in INIT) and on every change.
+ */
 export function applyTrack(
   target: TrackTarget,
   source: string,
@@ -205,7 +226,12 @@ export function applyTrack(
   reverse = false,
   reason = '',
 ): void {
+  if (state === 'UNKNOWN') {
+    target.hold?.(source);
+    return;
+  }
   const e = trackEffect(state, weight, reverse);
   target.setPriorityAdjustment(source, e.delta);
   target.setFault(source, e.fault ? reason || `${source} is ${state}` : null);
+  target.release?.(source);
 }

@@ -76,5 +76,7 @@ export interface InstanceStatus {
   /** Remaining ms on the running timers (null when not armed). */
   timers: { masterDown: number | null; advert: number | null; hello: number | null; preemptUntil: number | null };
   wantsMaster: boolean;
+  /** Sources keeping the instance in INIT (trackers without a first result). */
+  holds: string[];
   counters: { advertsSent: number; advertsReceived: number; discardedLower: number; becameMaster: number };
 }

@@ -94,6 +94,8 @@ export class VrrpInstance {
   #preemptUntil: number | null = null;
   #wantsMaster = false;
   #group: SyncGroupHook | null = null;
+  #holds = new Set<string>();
+  #startRequested = false;
   #counters = { advertsSent: 0, advertsReceived: 0, discardedLower: 0, becameMaster: 0 };
 
   constructor(opts: VrrpInstanceOptions) {
@@ -146,9 +148,24 @@ export class VrrpInstance {
     this.#group = group;
   }
 
+  /**
+   * Keeps the instance in INIT after start() until every hold is released: keepalived waits for each tracked
+   * script's first result, so a failing check goes INIT → FAULT without a BACKUP notify first.
+   */
+  hold(source: string): void {
+    if (this.#state === 'INIT') this.#holds.add(source);
+  }
+
+  release(source: string): void {
+    if (!this.#holds.delete(source)) return;
+    if (this.#holds.size === 0 && this.#startRequested) this.start();
+  }
+
   /** INIT → BACKUP (or MASTER at once for a 255 owner with state MASTER, or FAULT if a fault is set). */
   start(): void {
     if (this.#state !== 'INIT') return;
+    this.#startRequested = true;
+    if (this.#holds.size > 0) return;
     if (this.#faults.size > 0) {
       this.#setState('FAULT', `starting with fault: ${this.#faultSummary()}`);
       return;
@@ -164,6 +181,7 @@ export class VrrpInstance {
   /** Leave the election: a MASTER sends priority 0 (naming a successor) first. Final. */
   stop(reason = 'stopping'): void {
     if (this.#state === 'STOP') return;
+    this.#holds.clear();
     if (this.#state === 'MASTER') this.#resign();
     else if (this.#state === 'BACKUP') this.#sendHello(0);
     this.#cancelTimers();
@@ -250,6 +268,7 @@ export class VrrpInstance {
         preemptUntil: this.#preemptUntil === null || this.#preemptUntil <= now ? null : this.#preemptUntil - now,
       },
       wantsMaster: this.#wantsMaster,
+      holds: [...this.#holds],
       counters: { ...this.#counters },
     };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { Tracker, applyTrack, tcpCheckTiming, trackEffect } from '../../../src/ha/tracker.ts';
+import { Tracker, applyTrack, promiseProber, tcpCheckTiming, trackEffect } from '../../../src/ha/tracker.ts';
 import type { ProbeResult, TrackerChange, TrackerOptions } from '../../../src/ha/tracker.ts';
 import { solo } from './harness.ts';
 
@@ -168,5 +168,71 @@ describe('weights', () => {
     expect(h.inst.effectivePriority).toBe(40);
     applyTrack(h.inst, 'script chk_w', 'UP', -60);
     expect(h.inst.effectivePriority).toBe(100);
+  });
+});
+
+describe('promiseProber', () => {
+  it('maps null to ok, a reason to fail, a rejection to fail, and aborts on timeout', async () => {
+    const clock = new FakeClock();
+    const changes: string[] = [];
+    let signal: AbortSignal | null = null;
+    const answers: (() => Promise<string | null>)[] = [
+      async () => null,
+      async () => 'ECONNREFUSED',
+      async () => null,
+      async () => Promise.reject(new Error('boom')),
+      () => new Promise(() => {}),
+    ];
+    const t = new Tracker({
+      name: 'p',
+      intervalMs: 100,
+      timeoutMs: 50,
+      clock,
+      probe: promiseProber((s) => {
+        signal = s;
+        return answers.shift()!();
+      }),
+      onChange: (c) => changes.push(`${c.to} ${c.reason}`),
+    });
+    t.start();
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setImmediate(r));
+      clock.advance(100);
+    }
+    await new Promise((r) => setImmediate(r));
+    clock.advance(50);
+    expect(changes).toEqual([
+      'UP first check succeeded',
+      'DOWN 1 consecutive failures (last: ECONNREFUSED)',
+      'UP 1 consecutive successes',
+      'DOWN 1 consecutive failures (last: boom)',
+    ]);
+    expect(signal!.aborted).toBe(true);
+  });
+});
+
+describe('start-up hold', () => {
+  it('an UNKNOWN tracker keeps the instance in INIT; a first failure goes straight to FAULT', () => {
+    const h = solo();
+    applyTrack(h.inst, 'script chk', 'UNKNOWN', 0);
+    h.inst.start();
+    expect(h.inst.state).toBe('INIT');
+    expect(h.inst.status().holds).toEqual(['script chk']);
+    h.clock.advance(10_000);
+    expect(h.inst.state).toBe('INIT');
+    applyTrack(h.inst, 'script chk', 'DOWN', 0, false, 'exit 1');
+    expect(h.transitions.map((t) => `${t.from}->${t.to}`)).toEqual(['INIT->FAULT']);
+  });
+
+  it('a first success starts the election normally', () => {
+    const h = solo();
+    applyTrack(h.inst, 'a', 'UNKNOWN', 0);
+    applyTrack(h.inst, 'b', 'UNKNOWN', -50);
+    h.inst.start();
+    applyTrack(h.inst, 'a', 'UP', 0);
+    expect(h.inst.state).toBe('INIT');
+    applyTrack(h.inst, 'b', 'DOWN', -50);
+    expect(h.inst.state).toBe('BACKUP');
+    expect(h.transitions[0].priority).toBe(50);
   });
 });
