@@ -1,6 +1,6 @@
 import type { Draft } from './draft.ts';
 import { DEFAULTS } from './draft.ts';
-import { whereOf, type Token } from './lexer.ts';
+import { splitArgv, whereOf, type Token } from './lexer.ts';
 import type { VrrpScript } from './model.ts';
 import { table, type Reader, type Table } from './reader.ts';
 
@@ -27,9 +27,11 @@ export function readScript(r: Reader, opener: Token, d: Draft): void {
     [
       'script',
       (r, kw) => {
-        const c = r.notify(kw, t);
-        if (c.user) r.warn(kw, `vrrp_script ${s.name}: '${c.user}' after the script is ignored (quote the script when it has arguments)`);
-        s.script = c.argv;
+        // Like keepalived, unquoted words after the script are its arguments: `script killall -0 magent`.
+        const first = r.arg(kw, 'a command');
+        s.script = splitArgv(first.text);
+        for (let w; (w = r.optional(kw, t)); ) s.script.push(w.text);
+        if (s.script.length === 0) r.fail(first, 'script expects a command, got an empty string');
       },
     ],
     ['interval', (r, kw) => void (s.intervalMs = r.timerMs(kw, 1, MAX_TIMER_MS))],

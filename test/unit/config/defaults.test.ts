@@ -72,6 +72,9 @@ describe('keepalived defaults', () => {
       where: 'haved.conf:1',
     });
     expect(s.get('b')).toMatchObject({ script: ['/bin/chk', '-p', '1'], intervalMs: 250, timeoutMs: 250 });
+    const unquoted = parse('vrrp_script c {\n script killall -0 magent\n interval 2\n}').scripts.get('c');
+    expect(unquoted).toMatchObject({ script: ['killall', '-0', 'magent'], intervalMs: 2000 });
+    expect(parse('vrrp_script c { script killall -0 magent interval 2 }').scripts.get('c')).toEqual({ ...unquoted, where: 'haved.conf:1' });
   });
 
   it('checks: connect_timeout 5 s, retry 1, delay_before_retry 1 s, delay_loop 60 s; inner levels override', () => {

@@ -36,7 +36,7 @@ describe('errors', () => {
       'haved.conf:5: weight must be an integer -253..253, got "254"'],
     ['duplicate vrrp_script', 'vrrp_script a { script /a }\nvrrp_script a { script /b }', "haved.conf:2: duplicate vrrp_script 'a' (first defined at haved.conf:1)"],
     ['vrrp_script without script', 'vrrp_script a {\n  interval 2\n}', `haved.conf:1: vrrp_script a needs 'script "COMMAND [ARGS]"'`],
-    ['empty script', 'vrrp_script a { script "" }', 'haved.conf:1: script expects a script, got an empty string'],
+    ['empty script', 'vrrp_script a { script "" }', 'haved.conf:1: script expects a command, got an empty string'],
     ['sync group member unknown', `${instance('')}vrrp_sync_group G {\n  group {\n    VI_1\n    VI_9\n  }\n}`,
       "haved.conf:12: vrrp_sync_group G: 'VI_9' is not a vrrp_instance"],
     ['instance in two sync groups', `${instance('')}vrrp_sync_group G1 { group { VI_1 } }\nvrrp_sync_group G2 {\n group { VI_1 }\n}`,
