@@ -17,11 +17,14 @@ const ERR = {
   mTokenLength: e('incorrect length for M token'),
   msMode: e('invalid mode for ms M token'),
   maMode: e('invalid mode for ma M token'),
-  delta: e('invalid numeric delta value'),
-  initial: e('invalid numeric initial value'),
+  badToken: e('bad token in command line format'),
+  invalidOrDuplicate: e('invalid or duplicate flag'),
 };
 
 /** Flags each meta command accepts (memcached 1.6.18 protocol.txt), P and L are proxy hints and ignored. */
+/** Flags that carry a number; a malformed one is refused before anything is looked up. */
+const NUMERIC: Record<string, string> = { mg: 'NRTE', ms: 'TCEN', md: 'CTE', ma: 'NJDTCE' };
+
 const VALID: Record<string, string> = {
   mg: 'bcfhklOqstuvENRTPL',
   ms: 'bcCEFIkOqsSTMNPL',
@@ -40,6 +43,8 @@ class MetaError extends Error {
 
 interface Parsed {
   key: Buffer;
+  /** what a malformed numeric flag answers: it differs between commands in memcached 1.6.18 */
+  numErr: Buffer;
   /** the key as the client wrote it (base64 text with b) */
   rawKey: string;
   flags: Map<string, string>;
@@ -68,11 +73,18 @@ function parseFlags(cmd: string, tokens: string[], first: number): Parsed {
   } else {
     key = Buffer.from(rawKey, 'latin1');
   }
-  return { key, rawKey, flags, order };
+  const unsigned = cmd === 'ma' || cmd === 'md';
+  const numErr = unsigned ? ERR.invalidOrDuplicate : ERR.badToken;
+  const numeric = NUMERIC[cmd];
+  for (const [f, v] of flags) {
+    if (numeric.includes(f) && !(unsigned ? /^\d+$/ : /^-?\d+$/).test(v)) throw new MetaError(numErr);
+    if (f === 'F' && !/^\d+$/.test(v)) throw new MetaError(ERR.format);
+  }
+  return { key, rawKey, flags, order, numErr };
 }
 
 /** Decimal number token; throws the given error when it is not one. */
-function num(s: string | undefined, dflt: number, err: Buffer = ERR.format): number {
+function num(s: string | undefined, dflt: number, err: Buffer): number {
   if (s === undefined) return dflt;
   if (!/^-?\d+$/.test(s)) throw new MetaError(err);
   return Number(s);
@@ -90,8 +102,8 @@ function u64(s: string | undefined, dflt: bigint, err: Buffer): bigint {
 function echoFlag(f: string, p: Parsed, out: OutBuffer): boolean {
   switch (f) {
     case 'O': out.latin1(` O${p.flags.get('O')}`); return true;
-    case 'k': out.latin1(` k${p.rawKey}`); return true;
-    case 'b': if (p.flags.has('k')) out.latin1(' b'); return true;
+    case 'k': out.latin1(p.flags.has('b') ? ` k${p.rawKey} b` : ` k${p.rawKey}`); return true;
+    case 'b': return true;
     default: return false;
   }
 }
@@ -128,12 +140,12 @@ function value(store: SlabStore, h: number, out: OutBuffer): void {
 function mg(p: Parsed, out: OutBuffer, host: DispatchHost): void {
   const store = host.store;
   const ttl = p.flags.get('T');
-  const h = ttl !== undefined ? store.getAndTouch(p.key, num(ttl, 0)) : store.get(p.key);
+  const h = ttl !== undefined ? store.getAndTouch(p.key, num(ttl, 0, p.numErr)) : store.get(p.key);
   if (h < 0) {
     if (!p.flags.has('q')) out.bytes(R.EN);
     return;
   }
-  if (ttl !== undefined) host.onMutation?.({ op: 'touch', key: p.key, exptime: num(ttl, 0) });
+  if (ttl !== undefined) host.onMutation?.({ op: 'touch', key: p.key, exptime: num(ttl, 0, p.numErr) });
   if (p.flags.has('v')) {
     out.latin1('VA ');
     out.uint(store.itemValueLength(h));
@@ -152,10 +164,10 @@ function ms(p: Parsed, data: Buffer, out: OutBuffer, host: DispatchHost): void {
   if (m !== undefined && m.length !== 1) throw new MetaError(ERR.mTokenLength);
   let mode: StoreMode = MS_MODES[(m ?? 'S').toUpperCase()];
   if (!mode) throw new MetaError(ERR.msMode);
-  const cas = p.flags.has('C') ? u64(p.flags.get('C'), 0n, ERR.format) : 0n;
+  const cas = p.flags.has('C') ? u64(p.flags.get('C'), 0n, p.numErr) : 0n;
   if (p.flags.has('C') && mode === 'set') mode = 'cas';
-  const flags = num(p.flags.get('F'), 0);
-  const exptime = num(p.flags.get('T'), 0);
+  const flags = num(p.flags.get('F'), 0, ERR.format);
+  const exptime = num(p.flags.get('T'), 0, p.numErr);
   const res = store.store(mode, p.key, flags, exptime, data, cas);
   switch (res) {
     case 'STORED': {
@@ -182,7 +194,7 @@ function md(p: Parsed, out: OutBuffer, host: DispatchHost): void {
   const store = host.store;
   const h = store.peek(p.key);
   if (h < 0) return head('NF', p, out, null, -1);
-  if (p.flags.has('C') && store.itemCas(h) !== u64(p.flags.get('C'), 0n, ERR.format)) return head('EX', p, out, null, -1);
+  if (p.flags.has('C') && store.itemCas(h) !== u64(p.flags.get('C'), 0n, p.numErr)) return head('EX', p, out, null, -1);
   store.delete(p.key);
   host.onMutation?.({ op: 'delete', key: p.key });
   if (!p.flags.has('q')) head('HD', p, out, null, -1);
@@ -195,19 +207,22 @@ function ma(p: Parsed, out: OutBuffer, host: DispatchHost): void {
   const mm = m ?? 'I';
   if (!'Ii+Dd-'.includes(mm)) throw new MetaError(ERR.maMode);
   const incr = !'Dd-'.includes(mm);
-  const delta = u64(p.flags.get('D'), 1n, ERR.delta);
-  const initial = u64(p.flags.get('J'), 0n, ERR.initial);
+  const delta = u64(p.flags.get('D'), 1n, p.numErr);
+  const initial = u64(p.flags.get('J'), 0n, p.numErr);
+  const vivify = p.flags.has('N') ? num(p.flags.get('N'), 0, p.numErr) : -1;
+  const ttl = p.flags.has('T') ? num(p.flags.get('T'), 0, p.numErr) : -1;
+  const compare = p.flags.has('C') ? u64(p.flags.get('C'), 0n, p.numErr) : -1n;
   const key = p.key;
   const existing = store.peek(key);
-  if (existing >= 0 && p.flags.has('C') && store.itemCas(existing) !== u64(p.flags.get('C'), 0n, ERR.format)) {
+  if (existing >= 0 && compare >= 0n && store.itemCas(existing) !== compare) {
     return head('EX', p, out, null, -1);
   }
   let result: bigint;
   if (existing < 0) {
-    if (!p.flags.has('N')) return head('NF', p, out, null, -1);
-    const r = store.store('add', key, 0, num(p.flags.get('N'), 0), Buffer.from(initial.toString()), 0n);
+    if (vivify < 0) return head('NF', p, out, null, -1);
+    const r = store.store('add', key, 0, vivify, Buffer.from(initial.toString()), 0n);
     if (r !== 'STORED') return head('NS', p, out, null, -1);
-    host.onMutation?.({ op: 'add', key, exptime: num(p.flags.get('N'), 0) });
+    host.onMutation?.({ op: 'add', key, exptime: vivify });
     result = initial;
   } else {
     const r = store.arith(key, incr, delta);
@@ -216,8 +231,7 @@ function ma(p: Parsed, out: OutBuffer, host: DispatchHost): void {
     if (r === 'NO_MEMORY') { out.bytes(R.ARITH_NO_MEMORY); return; }
     host.onMutation?.({ op: incr ? 'incr' : 'decr', key });
     result = r;
-    const ttl = p.flags.get('T');
-    if (ttl !== undefined && store.touch(key, num(ttl, 0))) host.onMutation?.({ op: 'touch', key, exptime: num(ttl, 0) });
+    if (ttl >= 0 && store.touch(key, ttl)) host.onMutation?.({ op: 'touch', key, exptime: ttl });
   }
   const h = store.peek(key);
   if (p.flags.has('v')) {
@@ -262,6 +276,7 @@ export function handleMeta(cmd: OtherCommand, out: OutBuffer, host: DispatchHost
       return true;
     }
     if (name === 'ms') {
+      if (cmd.tooLarge) { out.bytes(R.TOO_LARGE); return true; }
       if (tokens.length < 3 || !/^\d+$/.test(tokens[2])) throw new MetaError(ERR.format);
       const p = parseFlags(name, tokens, 3);
       ms(p, cmd.data ?? Buffer.alloc(0), out, host);
