@@ -113,6 +113,12 @@ export function encodeAdvert(msg: AdvertMessage, auth: AdvertAuth): Buffer {
   return buf;
 }
 
+/** The VRID of a datagram that looks like an advert (to pick the instance and its key), else null. */
+export function peekVrid(buf: Uint8Array): number | null {
+  if (buf.length < HEADER_BYTES || ((buf[0] << 8) | buf[1]) !== ADVERT_MAGIC || buf[2] !== ADVERT_VERSION) return null;
+  return buf[4] === 0 ? null : buf[4];
+}
+
 function fail(code: ConstructorParameters<typeof AdvertDecodeError>[0], message: string): DecodeResult {
   return { ok: false, error: new AdvertDecodeError(code, message) };
 }

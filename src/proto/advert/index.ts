@@ -5,7 +5,7 @@ import { AdvertDecodeError } from './types.ts';
 import type { AdvertAuth, AdvertMessage, DecodeResult } from './types.ts';
 
 export * from './types.ts';
-export { ADVERT_MAGIC, ADVERT_VERSION, HEADER_BYTES, decodeAdvert, encodeAdvert } from './codec.ts';
+export { ADVERT_MAGIC, ADVERT_VERSION, HEADER_BYTES, decodeAdvert, encodeAdvert, peekVrid } from './codec.ts';
 export { ReplayWindow, SequenceCounter, SEQUENCE_TIME_SHIFT } from './replay.ts';
 export type { ReplayVerdict, ReplayWindowOptions } from './replay.ts';
 

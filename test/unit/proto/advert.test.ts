@@ -8,6 +8,7 @@ import {
   SequenceCounter,
   decodeAdvert,
   encodeAdvert,
+  peekVrid,
 } from '../../../src/proto/advert/index.ts';
 import type { AdvertAuth, AdvertMessage } from '../../../src/proto/advert/index.ts';
 
@@ -68,6 +69,12 @@ describe('advert codec fixtures', () => {
     expect(buf[3]).toBe(2);
     expect(buf.readUInt16BE(6)).toBe(10);
     expect(decodeAdvert(buf, hmac)).toEqual({ ok: true, message: hello });
+  });
+
+  it('peekVrid finds the instance before authentication', () => {
+    expect(peekVrid(encodeAdvert(msg, hmac))).toBe(51);
+    expect(peekVrid(encodeAdvert(msg, none).subarray(0, 23))).toBeNull();
+    expect(peekVrid(Buffer.alloc(40))).toBeNull();
   });
 
   it('accepts a Uint8Array view into a larger buffer', () => {
