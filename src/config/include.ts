@@ -17,6 +17,8 @@ export const defaultAccess: SourceAccess = {
 };
 
 export interface Sources {
+  /** Every file read, in reading order. */
+  files: string[];
   tokens: Token[];
   slashComments: string[];
   warnings: string[];
@@ -24,7 +26,7 @@ export interface Sources {
 
 /** Tokenize `text` and splice in every `include FILE|GLOB` (relative to the including file). */
 export function readSources(text: string, file: string, access: SourceAccess): Sources {
-  const out: Sources = { tokens: [], slashComments: [], warnings: [] };
+  const out: Sources = { files: [], tokens: [], slashComments: [], warnings: [] };
   expand(text, file, access, out, [file], new Map());
   return out;
 }
@@ -37,6 +39,7 @@ function expand(
   stack: string[],
   params: Map<string, string>,
 ): void {
+  out.files.push(file);
   const { tokens, slashComments } = tokenize(text, file, params);
   out.slashComments.push(...slashComments);
   for (let i = 0; i < tokens.length; i++) {

@@ -82,20 +82,17 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     instances: d.instances.map((i) => i.value),
     syncGroups: d.syncGroups,
     virtualServers: d.virtualServers,
-    warnings: byLocation(warnings),
+    warnings: byLocation(warnings, sources.files),
   };
 }
 
 /** Order findings by file (in reading order) and line, so they read top to bottom. */
-function byLocation(warnings: string[]): string[] {
-  const files: string[] = [];
+function byLocation(warnings: string[], files: string[]): string[] {
   const keyed = warnings.map((w, i) => {
     const m = /^(.*?):(\d+): /.exec(w);
-    const file = m?.[1] ?? '';
-    if (!files.includes(file)) files.push(file);
-    return { w, i, file, line: m ? Number(m[2]) : 0 };
+    return { w, i, file: m ? files.indexOf(m[1]) : -1, line: m ? Number(m[2]) : 0 };
   });
-  keyed.sort((a, b) => files.indexOf(a.file) - files.indexOf(b.file) || a.line - b.line || a.i - b.i);
+  keyed.sort((a, b) => a.file - b.file || a.line - b.line || a.i - b.i);
   return keyed.map((k) => k.w);
 }
 

@@ -81,6 +81,7 @@ export function readVirtualServer(r: Reader, opener: Token, d: Draft): void {
     protocol: 'TCP',
     sorryServer: null,
     realServers: [],
+    vipInstances: [],
     where: whereOf(opener),
   };
   const tm: Level = {};

@@ -145,5 +145,7 @@ export interface VirtualServer {
   protocol: 'TCP' | 'UDP';
   sorryServer: { address: string; port: number } | null;
   realServers: RealServer[];
+  /** Names of the vrrp_instances whose virtual_ipaddress holds this virtual_server's address. */
+  vipInstances: string[];
   where: string;
 }

@@ -9,6 +9,9 @@ export function resolve(r: Reader, d: Draft): void {
   for (const i of d.instances) resolveInstance(r, d, i);
   checkVrids(d);
   checkSyncGroups(r, d);
+  for (const vs of d.virtualServers) {
+    vs.vipInstances = d.instances.filter((i) => i.value.virtualIpAddresses.some((v) => v.address === vs.address)).map((i) => i.value.name);
+  }
 }
 
 function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {

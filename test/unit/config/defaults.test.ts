@@ -87,7 +87,7 @@ describe('keepalived defaults', () => {
   delay_loop 2
 }`;
     const [vs] = parse(text).virtualServers;
-    expect(vs).toMatchObject({ delayLoopMs: 2000, protocol: 'TCP', sorryServer: null });
+    expect(vs).toMatchObject({ delayLoopMs: 2000, protocol: 'TCP', sorryServer: null, vipInstances: [] });
     expect(vs.realServers[0]).toMatchObject({ weight: 1, local: true, notifyUp: null, notifyDown: null });
     expect(vs.realServers[0].checks[0]).toEqual({
       kind: 'TCP_CHECK',

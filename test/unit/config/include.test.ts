@@ -44,6 +44,15 @@ describe('include', () => {
     expect(loadConfig('/c/main.conf', fs).instances[0].virtualRouterId).toBe(42);
   });
 
+  it('lists warnings in reading order: by file, then line', () => {
+    const fs = memfs({ '/c/main.conf': 'foo\ninclude b.conf\nbar\n', '/c/b.conf': '\nbaz\n' });
+    expect(loadConfig('/c/main.conf', fs).warnings).toEqual([
+      "/c/main.conf:1: unknown keyword 'foo' in the top level (ignored)",
+      "/c/main.conf:3: unknown keyword 'bar' in the top level (ignored)",
+      "/c/b.conf:2: unknown keyword 'baz' in the top level (ignored)",
+    ]);
+  });
+
   it('reports errors inside an included file with that file and line', () => {
     const fs = memfs({ '/c/main.conf': 'include part.conf\n', '/c/part.conf': '\n\nvrrp_instance X {\n priority 300\n}\n' });
     expect(() => loadConfig('/c/main.conf', fs)).toThrow(new ConfigError('/c/part.conf:4', 'priority must be an integer 1..255, got "300"'));

@@ -38,7 +38,7 @@ describe('seed documents', () => {
       garpMasterRepeat: 5,
     });
     const [vs] = c.virtualServers;
-    expect(vs).toMatchObject({ address: '192.168.1.200', port: 11211, delayLoopMs: 6000, protocol: 'TCP' });
+    expect(vs).toMatchObject({ address: '192.168.1.200', port: 11211, delayLoopMs: 6000, protocol: 'TCP', vipInstances: ['mem_ha'] });
     expect(vs.sorryServer).toEqual({ address: '192.168.1.100', port: 11211 });
     const [rs] = vs.realServers;
     expect(rs).toMatchObject({ address: '192.168.1.105', port: 11211, weight: 3, local: true });
