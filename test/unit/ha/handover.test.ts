@@ -218,3 +218,50 @@ describe('randomised interleavings', () => {
     }
   });
 });
+
+describe('two-node scenarios from the seeds', () => {
+  function pair(bOpts = {}) {
+    const net = new Net();
+    net.add('A', 100, '198.18.0.1');
+    net.add('B', 150, '198.18.0.2', bOpts);
+    net.get('A').inst.start();
+    net.clock.advanceTo(10_000);
+    expect(net.masters()).toEqual(['A']);
+    return net;
+  }
+
+  it('a higher priority node joining preempts after its own master-down interval (keepalived: ~3.4 s)', () => {
+    const net = pair();
+    net.get('B').inst.start();
+    net.clock.advance(10_000);
+    expect(net.masters()).toEqual(['B']);
+    expect(net.when('B', 'MASTER')).toBe(10_000 + 3414.0625);
+    expect(net.get('A').transitions.at(-1)!.reason).toBe('higher priority 150 advert from B');
+    expect(net.maxDualMs).toBeLessThanOrEqual(1);
+  });
+
+  it('with nopreempt the joining higher priority node stays BACKUP until the master goes', () => {
+    const net = pair({ nopreempt: true });
+    net.get('B').inst.start();
+    net.clock.advance(30_000);
+    expect(net.masters()).toEqual(['A']);
+    net.get('A').inst.stop();
+    net.clock.advance(1);
+    expect(net.masters()).toEqual(['B']);
+  });
+
+  it('a negative weight on the master lets the backup preempt after its master-down interval', () => {
+    const net = new Net();
+    net.add('A', 150, '198.18.0.1');
+    net.add('B', 100, '198.18.0.2');
+    for (const n of net.nodes.values()) n.inst.start();
+    net.clock.advanceTo(10_000);
+    net.get('A').inst.setPriorityAdjustment('script chk', -60); // 90 < 100
+    net.clock.advance(10_000);
+    expect(net.masters()).toEqual(['B']);
+    const lastAccepted = Math.max(
+      ...net.log.filter((l) => / A advert 150$/.test(l)).map((l) => Number(l.split(' ')[0])),
+    );
+    expect(net.when('B', 'MASTER', 10_000)).toBe(lastAccepted + 1 + 3609.375);
+  });
+});
