@@ -319,10 +319,13 @@ export class Replicator {
     };
   }
 
-  /** A peer dialed us: it is alive, so a link of ours in backoff retries now; unknown peers get a link back. */
+  /** A peer dialed us: it is alive, so a link of ours in backoff retries now; on a node without -x, a link back. */
   #peerHello(nodeId: number, host: string, listenPort: number): void {
     if (this.senders.some((s) => s.peerNodeId === nodeId && s.machine.up)) return;
     for (const s of this.senders) s.machine.kick();
+    // Dial back only when no peers were configured here (repcached style: one side names the other). With a
+    // configured list the mesh is explicit, and a configured address may be a proxy or a NAT address.
+    if (this.#opts.peers.length > 0) return;
     const h = host.replace(/^::ffff:/, '');
     const known = this.senders.some((s) => s.peerNodeId === nodeId || (s.port === listenPort && sameHost(s.host, h)));
     if (!known && listenPort > 0) {

@@ -160,3 +160,15 @@ describe('replication links (in process)', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
   });
 });
+
+describe('replication links: one-sided configuration', () => {
+  it('a node without -x links back to a peer that dials it (repcached style)', async () => {
+    const pa = await freePort();
+    const a = await node(1, pa, []);
+    const b = await node(2, await freePort(), [pa]);
+    await until(() => a.repl.senders.length === 1 && a.repl.senders[0].machine.state === 'streaming', 'link back');
+    write(a, 'x', 'from-a');
+    write(b, 'y', 'from-b');
+    await until(() => b.store.value('x') === 'from-a' && a.store.value('y') === 'from-b', 'both ways');
+  });
+});
