@@ -9,12 +9,12 @@ export const REALTIME_MAXDELTA = 60 * 60 * 24 * 30;
  * absolute (at or before process start => 1, i.e. already expired); negative
  * => expired at once.
  */
-export function relativeExptime(exptime: number, clock: Clock): number {
+export function relativeExptime(exptime: number, clock: Clock, now: number = clock.now()): number {
   if (exptime === 0) return 0;
   if (exptime < 0) return 1;
   if (exptime > REALTIME_MAXDELTA) {
     if (exptime <= clock.started) return 1;
     return exptime - clock.started;
   }
-  return exptime + clock.now();
+  return exptime + now;
 }

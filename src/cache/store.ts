@@ -121,6 +121,8 @@ export class SlabStore {
   readonly #sizes: Float64Array;
 
   #casCounter = 0;
+  /** clock.now() read once at the start of each public operation. */
+  #now = 0;
   #oldestLive = 0;
   #oldestCasHi = 0;
   #oldestCasLo = 0;
@@ -164,6 +166,7 @@ export class SlabStore {
   /** set/add/replace/append/prepend/cas; `cas` is only read for mode 'cas'. */
   store(mode: StoreMode, key: Buffer, flags: number, exptime: number, data: Buffer, cas: bigint): StoreResult {
     checkKey(key);
+    this.#now = this.#clock.now();
     const g = this.#g;
     if (memcachedItemTotal(key.length, data.length, flags, this.#casEnabled) > this.#pageSize) {
       g[C.G_STORE_TOO_LARGE]++;
@@ -204,7 +207,7 @@ export class SlabStore {
         }
         this.#cls[oldCls * C.C_FIELDS + C.C_CAS_HITS]++;
       }
-      newExptime = relativeExptime(exptime, this.#clock);
+      newExptime = relativeExptime(exptime, this.#clock, this.#now);
     }
 
     this.#pinned = old;
@@ -235,6 +238,7 @@ export class SlabStore {
   /** Counts cmd_get/get_hits/misses, LRU bump, lazy expiry. */
   get(key: Buffer): Handle | -1 {
     const g = this.#g;
+    this.#now = this.#clock.now();
     g[C.G_CMD_GET]++;
     const h = this.#lookup(key, murmur3(key, 0, key.length), true);
     if (h === 0) {
@@ -246,18 +250,19 @@ export class SlabStore {
     return h;
   }
 
-  /** gat/gats: get and update the exptime. */
+  /** gat/gats: get and update the exptime (counts as a touch, like memcached). */
   getAndTouch(key: Buffer, exptime: number): Handle | -1 {
     const g = this.#g;
-    g[C.G_CMD_GET]++;
+    // memcached counts gat as a touch only (cmd_touch, touch_hits/misses), not in cmd_get.
     g[C.G_CMD_TOUCH]++;
+    this.#now = this.#clock.now();
     const h = this.#lookup(key, murmur3(key, 0, key.length), true);
     if (h === 0) {
       g[C.G_TOUCH_MISSES]++;
       return -1;
     }
     this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_TOUCH_HITS]++;
-    this.#u32[h * 2 + F_EXPTIME] = relativeExptime(exptime, this.#clock);
+    this.#u32[h * 2 + F_EXPTIME] = relativeExptime(exptime, this.#clock, this.#now);
     this.#fetched(h);
     return h;
   }
@@ -265,18 +270,20 @@ export class SlabStore {
   touch(key: Buffer, exptime: number): boolean {
     const g = this.#g;
     g[C.G_CMD_TOUCH]++;
+    this.#now = this.#clock.now();
     const h = this.#lookup(key, murmur3(key, 0, key.length), true);
     if (h === 0) {
       g[C.G_TOUCH_MISSES]++;
       return false;
     }
     this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_TOUCH_HITS]++;
-    this.#u32[h * 2 + F_EXPTIME] = relativeExptime(exptime, this.#clock);
+    this.#u32[h * 2 + F_EXPTIME] = relativeExptime(exptime, this.#clock, this.#now);
     this.#bumpIfStale(h);
     return true;
   }
 
   delete(key: Buffer): boolean {
+    this.#now = this.#clock.now();
     const hv = murmur3(key, 0, key.length);
     const h = this.#lookup(key, hv, true);
     if (h === 0) {
@@ -297,6 +304,7 @@ export class SlabStore {
 
   /** incr/decr by an unsigned 64-bit delta. Returns the new value. */
   arith(key: Buffer, incr: boolean, delta: bigint): ArithResult {
+    this.#now = this.#clock.now();
     const hv = murmur3(key, 0, key.length);
     const h = this.#lookup(key, hv, true);
     if (h === 0) {
@@ -335,8 +343,8 @@ export class SlabStore {
 
   /** flush_all [exptime]: exptime as sent (0 = now). Items last updated at or before that time become invalid. */
   flushAll(exptime: number): void {
-    const now = this.#clock.now();
-    const newOldest = exptime > 0 ? relativeExptime(exptime, this.#clock) : now;
+    const now = (this.#now = this.#clock.now());
+    const newOldest = exptime > 0 ? relativeExptime(exptime, this.#clock, now) : now;
     if (this.#casEnabled) {
       // One second earlier plus a CAS watermark: items stored later in this same second survive.
       this.#oldestLive = newOldest - 1;
@@ -395,7 +403,7 @@ export class SlabStore {
 
   /** Crawler step: examine about `budget` items, free the expired/flushed ones. Returns items reclaimed. */
   reclaimExpired(budget: number): number {
-    const now = this.#clock.now();
+    const now = (this.#now = this.#clock.now());
     const bytes = this.#bytes;
     let reclaimed = 0;
     let checked = 0;
@@ -551,8 +559,9 @@ export class SlabStore {
         [`${cls}:total_pages`, pages],
         [`${cls}:total_chunks`, pages * perPage],
         [`${cls}:used_chunks`, slabs.usedChunks(cls)],
-        [`${cls}:free_chunks`, slabs.freeChunks(cls)],
-        [`${cls}:free_chunks_end`, slabs.freeChunksEnd(cls)],
+        // memcached 1.6 splits new pages into the free list at once, so its free_chunks_end is 0.
+        [`${cls}:free_chunks`, slabs.freeChunks(cls) + slabs.freeChunksEnd(cls)],
+        [`${cls}:free_chunks_end`, 0],
         [`${cls}:get_hits`, c[row + C.C_GET_HITS]],
         [`${cls}:cmd_set`, c[row + C.C_CMD_SET]],
         [`${cls}:delete_hits`, c[row + C.C_DELETE_HITS]],
@@ -629,11 +638,12 @@ export class SlabStore {
     cas: bigint,
   ): 'APPLIED' | 'STALE' | 'TOO_LARGE' | 'NO_MEMORY' {
     checkKey(key);
+    this.#now = this.#clock.now();
     if (memcachedItemTotal(key.length, data.length, flags, this.#casEnabled) > this.#pageSize) return 'TOO_LARGE';
     const hv = murmur3(key, 0, key.length);
     const old = this.#lookup(key, hv, false);
     if (old !== 0 && this.#u64[old] >= cas) return 'STALE';
-    const exptime = ttlSeconds === 0 ? 0 : ttlSeconds < 0 ? 1 : this.#clock.now() + ttlSeconds;
+    const exptime = ttlSeconds === 0 ? 0 : ttlSeconds < 0 ? 1 : this.#now + ttlSeconds;
     this.#pinned = old;
     const h = this.#newItem(key, flags >>> 0, exptime, data.length);
     this.#pinned = 0;
@@ -651,6 +661,7 @@ export class SlabStore {
 
   /** Delete a replicated item only if its cas <= the given version. */
   applyRemoteDelete(key: Buffer, cas: bigint): boolean {
+    this.#now = this.#clock.now();
     const hv = murmur3(key, 0, key.length);
     const h = this.#lookup(key, hv, false);
     if (h === 0 || this.#u64[h] > cas) return false;
@@ -709,7 +720,7 @@ export class SlabStore {
   #lookup(key: Buffer, hv: number, countStats: boolean): number {
     const h = this.#find(key, hv);
     if (h === 0) return 0;
-    const dead = this.#deadReason(h, this.#clock.now());
+    const dead = this.#deadReason(h, this.#now);
     if (dead === 0) return h;
     if (countStats) this.#g[dead === DEAD_FLUSHED ? C.G_GET_FLUSHED : C.G_GET_EXPIRED]++;
     this.#unlinkItem(h, hv);
@@ -766,7 +777,7 @@ export class SlabStore {
   }
 
   #bumpIfStale(h: number): void {
-    const now = this.#clock.now();
+    const now = this.#now;
     if (this.#u32[h * 2 + F_TIME] + ITEM_UPDATE_INTERVAL <= now) {
       this.#u32[h * 2 + F_TIME] = now;
       const cls = this.#bytes[h * 8 + B_CLSID];
@@ -927,13 +938,15 @@ export class SlabStore {
     u32[h * 2 + F_CAS_LO] = 0;
     u32[h * 2 + F_CAS_HI] = 0;
     u32[h * 2 + F_HNEXT] = 0;
-    u32[h * 2 + F_TIME] = this.#clock.now();
+    u32[h * 2 + F_TIME] = this.#now;
     u32[h * 2 + F_EXPTIME] = exptime;
     u32[h * 2 + F_NBYTES] = nbytes;
     u32[h * 2 + F_FLAGS] = flags;
     bytes[h * 8 + B_NKEY] = nkey;
     bytes[h * 8 + B_ITFLAGS] = chunked ? IT_CHUNKED : 0;
-    key.copy(bytes, h * 8 + HEADER_BYTES);
+    const keyAt = h * 8 + HEADER_BYTES;
+    if (nkey <= 32) for (let i = 0; i < nkey; i++) bytes[keyAt + i] = key[i];
+    else key.copy(bytes, keyAt);
     return h;
   }
 
@@ -966,7 +979,7 @@ export class SlabStore {
     const bytes = this.#bytes;
     const c = this.#cls;
     const row = cls * C.C_FIELDS;
-    const now = this.#clock.now();
+    const now = this.#now;
     let cur = this.#lru[cls * 2 + 1];
     for (let tries = 0; cur !== 0 && tries < LRU_SEARCH_DEPTH; tries++) {
       const prev = u32[cur * 2 + F_PREV];

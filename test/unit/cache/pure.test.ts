@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock, SystemClock } from '../../../src/cache/clock.ts';
+import { relativeExptime } from '../../../src/cache/exptime.ts';
+import { murmur3 } from '../../../src/cache/hash.ts';
+import { memcachedItemTotal } from '../../../src/cache/layout.ts';
+import { parseU64 } from '../../../src/cache/numeric.ts';
+import { computeSlabClassSizes, SlabConfigError } from '../../../src/cache/slab-classes.ts';
+import { orderGeneralStats } from '../../../src/cache/stats-order.ts';
+
+// memcached 1.6.18 -vv with default flags.
+const MEMCACHED_DEFAULT_CLASSES = [
+  96, 120, 152, 192, 240, 304, 384, 480, 600, 752, 944, 1184, 1480, 1856, 2320, 2904, 3632, 4544, 5680, 7104, 8880,
+  11104, 13880, 17352, 21696, 27120, 33904, 42384, 52984, 66232, 82792, 103496, 129376, 161720, 202152, 252696,
+  315872, 394840, 524288,
+];
+
+describe('slab classes', () => {
+  it('match memcached for the default flags', () => {
+    expect(computeSlabClassSizes(48, 48, 1.25, 512 * 1024, 1024 * 1024).slice(1)).toEqual(MEMCACHED_DEFAULT_CLASSES);
+  });
+
+  it('follow -n, -f and slab_chunk_max', () => {
+    const sizes = computeSlabClassSizes(48, 100, 2, 16 * 1024, 1024 * 1024).slice(1);
+    expect(sizes).toEqual([152, 304, 608, 1216, 2432, 4864, 16384]);
+    expect(computeSlabClassSizes(48, 48, 1.25, 512 * 1024, 1024 * 1024).length).toBe(40);
+  });
+
+  it('reject impossible settings', () => {
+    expect(() => computeSlabClassSizes(48, 48, 1, 512 * 1024, 1024 * 1024)).toThrow(SlabConfigError);
+    expect(() => computeSlabClassSizes(48, 0, 1.25, 512 * 1024, 1024 * 1024)).toThrow(/chunk size/);
+    expect(() => computeSlabClassSizes(48, 48, 1.25, 2048 * 1024, 1024 * 1024)).toThrow(/slab_chunk_max/);
+  });
+});
+
+describe('murmur3', () => {
+  it('matches the reference vectors', () => {
+    const h = (s: string, seed = 0) => murmur3(Buffer.from(s), 0, Buffer.byteLength(s), seed);
+    expect(h('')).toBe(0);
+    expect(h('', 1)).toBe(0x514e28b7);
+    expect(h('hello')).toBe(0x248bfa47);
+    expect(h('The quick brown fox jumps over the lazy dog')).toBe(0x2e4ff723);
+  });
+
+  it('hashes a slice of a larger buffer', () => {
+    const buf = Buffer.from('xxhelloyy');
+    expect(murmur3(buf, 2, 5)).toBe(murmur3(Buffer.from('hello'), 0, 5));
+  });
+});
+
+describe('memcached item size (ITEM_ntotal)', () => {
+  it('matches observed memcached sizes', () => {
+    expect(memcachedItemTotal(3, 5, 0, true)).toBe(67);
+    expect(memcachedItemTotal(3, 5, 0, false)).toBe(59);
+    expect(memcachedItemTotal(1, 1, 7, true)).toBe(65); // observed: set b 7 0 1
+    expect(memcachedItemTotal(2, 2, 5, true)).toBe(67);
+  });
+});
+
+describe('exptime rules', () => {
+  const clock = new FakeClock(1_700_000_000, 100);
+  it('0 never expires', () => expect(relativeExptime(0, clock)).toBe(0));
+  it('up to 30 days is relative', () => {
+    expect(relativeExptime(10, clock)).toBe(110);
+    expect(relativeExptime(2592000, clock)).toBe(2592100);
+  });
+  it('beyond 30 days is absolute unix time', () => {
+    expect(relativeExptime(2592001, clock)).toBe(1);
+    expect(relativeExptime(1_700_000_000, clock)).toBe(1);
+    expect(relativeExptime(1_700_000_500, clock)).toBe(500);
+  });
+  it('negative is expired at once', () => expect(relativeExptime(-1, clock)).toBe(1));
+});
+
+describe('SystemClock', () => {
+  it('starts at 2 seconds like memcached', () => {
+    const c = new SystemClock(Date.now());
+    expect(c.now()).toBe(2);
+    expect(c.started).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) - 1);
+  });
+});
+
+describe('parseU64 (safe_strtoull)', () => {
+  const p = (s: string) => parseU64(Buffer.from(s), 0, Buffer.byteLength(s));
+  it('parses numbers with whitespace around', () => {
+    expect(p('0')).toBe(0n);
+    expect(p('42')).toBe(42n);
+    expect(p('99 ')).toBe(99n);
+    expect(p('  7')).toBe(7n);
+    expect(p('+5')).toBe(5n);
+    expect(p('5 junk')).toBe(5n);
+    expect(p('18446744073709551615')).toBe(18446744073709551615n);
+    expect(p('123456789012345678')).toBe(123456789012345678n);
+  });
+  it('rejects what memcached rejects', () => {
+    for (const bad of ['', ' ', 'abc', '12abc', '18446744073709551616', '-1', '-5', '1.5']) expect(p(bad)).toBe(-1n);
+    expect(p('-0')).toBe(0n);
+  });
+});
+
+describe('orderGeneralStats', () => {
+  it('puts server and store fields in memcached order, unknown last', () => {
+    const merged = orderGeneralStats<string | number>([
+      ['curr_items', 1],
+      ['replication', 'MASTER'],
+      ['pid', 5],
+      ['cmd_flush', 0],
+      ['cmd_get', 2],
+    ]);
+    expect(merged.map(([n]) => n)).toEqual(['pid', 'cmd_get', 'cmd_flush', 'curr_items', 'replication']);
+  });
+});
