@@ -1,7 +1,7 @@
 import { globSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import { ConfigError } from './errors.ts';
-import { tokenize, whereOf, type Token } from './lexer.ts';
+import { tokenize, whereOf, type LexContext, type Token } from './lexer.ts';
 
 export interface SourceAccess {
   readFile: (path: string) => string;
@@ -25,9 +25,9 @@ export interface Sources {
 }
 
 /** Tokenize `text` and splice in every `include FILE|GLOB` (relative to the including file). */
-export function readSources(text: string, file: string, access: SourceAccess): Sources {
+export function readSources(text: string, file: string, access: SourceAccess, configId: string | null): Sources {
   const out: Sources = { files: [], tokens: [], slashComments: [], warnings: [] };
-  expand(text, file, access, out, [file], new Map());
+  expand(text, file, access, out, [file], { params: new Map(), configId });
   return out;
 }
 
@@ -37,10 +37,10 @@ function expand(
   access: SourceAccess,
   out: Sources,
   stack: string[],
-  params: Map<string, string>,
+  ctx: LexContext,
 ): void {
   out.files.push(file);
-  const { tokens, slashComments } = tokenize(text, file, params);
+  const { tokens, slashComments } = tokenize(text, file, ctx);
   out.slashComments.push(...slashComments);
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
@@ -62,7 +62,7 @@ function expand(
       } catch (e) {
         throw new ConfigError(whereOf(arg), `cannot read included file ${path}: ${(e as Error).message}`);
       }
-      expand(body, path, access, out, [...stack, path], params);
+      expand(body, path, access, out, [...stack, path], ctx);
     }
   }
 }

@@ -32,19 +32,39 @@ function substitute(line: string, params: Map<string, string>, where: string): s
   });
 }
 
+export interface LexContext {
+  /** `$NAME=value` parameters, shared by a file and the files it includes. */
+  params: Map<string, string>;
+  /** keepalived's config-id for `@ID line` / `@^ID line` conditional lines (null: every such line is skipped). */
+  configId: string | null;
+}
+
+const CONDITIONAL = /^\s*@(\^?)(\S*)\s?(.*)$/;
+
+/** The rest of a `@ID …` line if it applies to this node, else null; other lines unchanged. */
+function conditional(line: string, configId: string | null): string | null {
+  const m = CONDITIONAL.exec(line);
+  if (!m) return line;
+  const matches = m[2] === configId;
+  return (m[1] === '^' ? !matches : matches) ? m[3] : null;
+}
+
 /**
  * keepalived's lexical rules: `#` and `!` start a comment anywhere outside quotes, `{` and `}` are
  * tokens of their own even when glued to a word, `"…"` and `'…'` quote (backslash escapes the next
  * character) and may be glued to unquoted text like in a shell. A line `$NAME=value` defines a
- * parameter that later lines (also in included files, which share `params`) use as `$NAME` or `${NAME}`.
+ * parameter that later lines (also in included files, which share `params`) use as `$NAME` or `${NAME}`;
+ * a line `@ID …` is read only when ID is the config-id, `@^ID …` only when it is not.
  */
-export function tokenize(text: string, file: string, params = new Map<string, string>()): LexResult {
+export function tokenize(text: string, file: string, ctx: LexContext = { params: new Map(), configId: null }): LexResult {
+  const { params } = ctx;
   const tokens: Token[] = [];
   const slashComments: string[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = i + 1;
-    const raw = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+    const raw = conditional(lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i], ctx.configId);
+    if (raw === null) continue;
     const def = PARAM_DEF.exec(raw);
     if (def) {
       params.set(def[1], substitute(def[2], params, `${file}:${line}`));

@@ -1,4 +1,4 @@
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { defaultGlobal, type Draft } from './draft.ts';
 import { ConfigError } from './errors.ts';
 import { readGlobalDefs } from './global.ts';
@@ -21,6 +21,8 @@ export interface LoadOptions {
   glob?: (pattern: string, cwd: string) => string[];
   /** Addresses of this host (a real_server on one is the local cache). Default: the host's IPv4 addresses. 127.0.0.1 always counts. */
   localAddresses?: string[];
+  /** keepalived's config-id for `@ID` conditional lines. Default: the host name up to the first dot. */
+  configId?: string;
 }
 
 /** Read and check a haved.conf / keepalived.conf. Throws ConfigError ("file:line: what was expected"). */
@@ -37,10 +39,12 @@ export function loadConfig(path: string, opts: LoadOptions = {}): HavedConfig {
 
 /** Parse config text as if it were the file `file` (includes are relative to its directory). */
 export function parseConfigText(text: string, file: string, opts: LoadOptions = {}): HavedConfig {
-  const sources = readSources(text, file, {
-    readFile: opts.readFile ?? defaultAccess.readFile,
-    glob: opts.glob ?? defaultAccess.glob,
-  });
+  const sources = readSources(
+    text,
+    file,
+    { readFile: opts.readFile ?? defaultAccess.readFile, glob: opts.glob ?? defaultAccess.glob },
+    opts.configId ?? hostname().split('.')[0],
+  );
   const r = new Reader(sources.tokens);
   const d: Draft = {
     file,

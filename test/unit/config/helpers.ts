@@ -8,11 +8,11 @@ export const fixtureText = (name: string): string => readFileSync(fixture(name),
 
 /** Parse as "haved.conf" with no local addresses but 127.0.0.1. */
 export function parse(text: string, opts: LoadOptions = {}): HavedConfig {
-  return parseConfigText(text, 'haved.conf', { localAddresses: [], ...opts });
+  return parseConfigText(text, 'haved.conf', { localAddresses: [], configId: 'node1', ...opts });
 }
 
 export function load(name: string, opts: LoadOptions = {}): HavedConfig {
-  return loadConfig(fixture(name), { localAddresses: [], ...opts });
+  return loadConfig(fixture(name), { localAddresses: [], configId: 'node1', ...opts });
 }
 
 /** The ConfigError message parse() throws (fails the test if it does not throw one). */

@@ -61,6 +61,13 @@ describe('tokenize', () => {
     expect(() => tokenize('\nx ${NOPE}', 'f')).toThrow(new ConfigError('f:2', 'parameter ${NOPE} is not defined ($NAME=value defines it)'));
   });
 
+  it('reads @ID lines only on the node whose config-id is ID, @^ID lines on the others', () => {
+    const text = '@node1 priority 150\n@node2 priority 100\n@^node1 nopreempt\n  @node1\tstate MASTER';
+    const ids = (configId: string | null): string[] => tokenize(text, 'f', { params: new Map(), configId }).tokens.map((t) => `${t.line}:${t.text}`);
+    expect(ids('node1')).toEqual(['1:priority', '1:150', '4:state', '4:MASTER']);
+    expect(ids('node2')).toEqual(['2:priority', '2:100', '3:nopreempt']);
+  });
+
   it('rejects an unterminated quote with file:line', () => {
     expect(() => tokenize('ok\nscript "/bin/x', 'h.conf')).toThrow(new ConfigError('h.conf:2', 'unterminated "-quoted string'));
   });
