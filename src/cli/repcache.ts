@@ -4,8 +4,6 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createLogger } from '../log.ts';
-import { CacheServer } from '../server/cache-server.ts';
 import { startReplication } from '../replication/wire.ts';
 import {
   EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, UsageError, VERSION_LINE, parseRepcacheArgs, usage,
@@ -59,7 +57,8 @@ function dropPrivileges(user: { uid: number; gid: number; name: string }): void 
 
 function describeListenError(opts: RepcacheOptions, err: NodeJS.ErrnoException): string {
   const where = opts.config.unixSocket ? `UNIX socket: ${opts.config.unixSocket}` : `one of interface(s) ${opts.config.listen.join(',') || '*'} port ${opts.config.port}`;
-  return `failed to listen on ${where}: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' ').trim();
+  const detail = err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message;
+  return `failed to listen on ${where}: ${detail}`;
 }
 
 /** Parent side of -d: re-spawn detached with stdio on /dev/null, wait for the child to listen or fail. */
@@ -87,6 +86,8 @@ async function run(opts: RepcacheOptions): Promise<void> {
   const { config } = opts;
   const user = checkUser(opts);
   const level = config.verbosity >= 3 ? 'trace' : config.verbosity === 2 ? 'debug' : config.verbosity === 1 ? 'info' : 'warn';
+  // Loaded only to run: -h, -V and bad flags answer without loading the server.
+  const [{ createLogger }, { CacheServer }] = await Promise.all([import('../log.ts'), import('../server/cache-server.ts')]);
   const logger = createLogger('repcache', level);
   let replication: ReturnType<typeof startReplication>;
   try {
