@@ -408,7 +408,8 @@ export class SlabStore {
     let reclaimed = 0;
     let checked = 0;
     let visited = 0;
-    const maxBuckets = Math.max(budget * 8, 64);
+    // At most one pass over the table per call, and a bounded number of empty buckets.
+    const maxBuckets = Math.min(Math.max(budget * 8, 64), this.#buckets.length);
     while (checked < budget && visited < maxBuckets && this.#g[C.G_CURR_ITEMS] > 0) {
       const bucket = this.#crawlBucket & this.#hashMask;
       let h = this.#buckets[bucket];

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { getValue, k, makeStore, set } from './helpers.ts';
+
+describe('peek', () => {
+  it('finds live items without counting or bumping, misses expired ones', () => {
+    const { store, clock } = makeStore();
+    set(store, 'a', '1', 0, 10);
+    expect(store.peek(k('a'))).not.toBe(-1);
+    expect(store.peek(k('b'))).toBe(-1);
+    expect(Object.fromEntries(store.statsGeneral()).cmd_get).toBe(0);
+    clock.advance(10);
+    expect(store.peek(k('a'))).toBe(-1);
+  });
+});
+
+describe('applyRemote (last writer wins by CAS)', () => {
+  it('stores absent keys with the given CAS, flags and TTL', () => {
+    const { store, clock } = makeStore();
+    expect(store.applyRemote(k('a'), 9, 30, k('remote'), 1000n)).toBe('APPLIED');
+    const h = store.peek(k('a'));
+    expect(store.itemCas(h)).toBe(1000n);
+    expect(store.itemFlags(h)).toBe(9);
+    expect(store.itemTtl(h)).toBe(30);
+    clock.advance(30);
+    expect(store.peek(k('a'))).toBe(-1);
+  });
+
+  it('applies only newer versions', () => {
+    const { store } = makeStore();
+    store.applyRemote(k('a'), 0, 0, k('v5'), 5n);
+    expect(store.applyRemote(k('a'), 0, 0, k('v4'), 4n)).toBe('STALE');
+    expect(store.applyRemote(k('a'), 0, 0, k('v5b'), 5n)).toBe('STALE');
+    expect(store.applyRemote(k('a'), 0, 0, k('v6'), 6n)).toBe('APPLIED');
+    expect(getValue(store, 'a')).toBe('v6');
+    expect(store.itemCount).toBe(1);
+  });
+
+  it('keeps full 64-bit versions and moves the local counter past them', () => {
+    const { store } = makeStore();
+    const big = (1n << 64n) - 2n;
+    store.applyRemote(k('a'), 0, 0, k('x'), big);
+    expect(store.itemCas(store.peek(k('a')))).toBe(big);
+    expect(store.applyRemote(k('a'), 0, 0, k('y'), big - 1n)).toBe('STALE');
+    store.applyRemote(k('b'), 0, 0, k('x'), 500n);
+    set(store, 'c', 'local');
+    expect(store.itemCas(store.peek(k('c')))).toBe(501n);
+  });
+
+  it('treats an expired local item as absent and negative TTL as expired', () => {
+    const { store, clock } = makeStore();
+    set(store, 'a', 'local', 0, 1);
+    clock.advance(1);
+    expect(store.applyRemote(k('a'), 0, 0, k('r'), 0n)).toBe('APPLIED');
+    expect(store.applyRemote(k('gone'), 0, -1, k('r'), 10n)).toBe('APPLIED');
+    expect(store.peek(k('gone'))).toBe(-1);
+  });
+
+  it('reports too large', () => {
+    const { store } = makeStore();
+    expect(store.applyRemote(k('a'), 0, 0, Buffer.alloc(1024 * 1024), 1n)).toBe('TOO_LARGE');
+  });
+
+  it('deletes only when the local version is not newer', () => {
+    const { store } = makeStore();
+    store.applyRemote(k('a'), 0, 0, k('v'), 10n);
+    expect(store.applyRemoteDelete(k('a'), 9n)).toBe(false);
+    expect(store.peek(k('a'))).not.toBe(-1);
+    expect(store.applyRemoteDelete(k('a'), 10n)).toBe(true);
+    expect(store.peek(k('a'))).toBe(-1);
+    expect(store.applyRemoteDelete(k('missing'), 10n)).toBe(false);
+  });
+});
+
+describe('scan', () => {
+  const collect = (store: ReturnType<typeof makeStore>['store'], limit: number, between?: (step: number) => void) => {
+    const seen: string[] = [];
+    let cursor = 0;
+    let step = 0;
+    do {
+      cursor = store.scan(cursor, limit, (h) => seen.push(store.itemKey(h).toString()));
+      between?.(step++);
+    } while (cursor !== 0 && step < 1_000_000);
+    return seen;
+  };
+
+  it('visits every live item exactly once', () => {
+    const { store, clock } = makeStore();
+    for (let i = 0; i < 5000; i++) set(store, `k${i}`, 'v');
+    set(store, 'dies', 'v', 0, 1);
+    clock.advance(1);
+    const seen = collect(store, 100);
+    expect(seen.length).toBe(5000);
+    expect(new Set(seen).size).toBe(5000);
+    expect(seen).not.toContain('dies');
+  });
+
+  it('visits items present throughout exactly once while the table grows', () => {
+    const { store } = makeStore({ hashPower: 10 });
+    for (let i = 0; i < 1000; i++) set(store, `old${i}`, 'v');
+    let added = 0;
+    const seen = collect(store, 50, () => {
+      for (let j = 0; j < 200; j++) set(store, `new${added++}`, 'v');
+    });
+    expect(Number(Object.fromEntries(store.statsGeneral()).hash_power_level)).toBeGreaterThan(12);
+    const old = seen.filter((key) => key.startsWith('old'));
+    expect(old.length).toBe(1000);
+    expect(new Set(old).size).toBe(1000);
+    expect(new Set(seen).size).toBe(seen.length);
+  });
+
+  it('returns 0 on an empty store', () => {
+    const { store } = makeStore();
+    expect(store.scan(0, 10, () => {
+      throw new Error('no items');
+    })).toBe(0);
+  });
+});
