@@ -13,8 +13,8 @@ import { freePort } from '../support/ports.ts';
 import { fixtures, type Fixture } from '../unit/proto/text-fixtures.ts';
 
 const MAX_ITEM_SIZE = 1024 * 1024; // memcached's default -I
-const CHUNK_GAP_MS = 150; // lets memcached read each chunk on its own
-const IDLE_MS = 300; // no reply bytes for this long: memcached is done
+const CHUNK_GAP_MS = 200; // lets memcached read each chunk on its own
+const IDLE_MS = 400; // no reply bytes for this long: memcached is done
 const FIXTURE_TIMEOUT_MS = 5000;
 
 function memcachedPath(): string | null {
