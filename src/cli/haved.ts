@@ -1,0 +1,144 @@
+/**
+ * bin/haved: keepalived-compatible HA daemon. Runs in the foreground (systemd), logs pino JSON to stdout.
+ * `haved -t` checks a config; `haved status` asks the running daemon (SIGUSR1) for a fresh state dump and prints it.
+ */
+import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { ConfigError, loadConfig } from '../config/load.ts';
+import type { HavedConfig } from '../config/model.ts';
+import { createLogger } from '../log.ts';
+import { HaDaemon } from '../ha/daemon/daemon.ts';
+import { USAGE, UsageError, parseHavedArgs, type HavedCommand } from '../ha/daemon/cli-options.ts';
+import { formatStatus, type DaemonStatus } from '../ha/daemon/status-format.ts';
+
+const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
+
+function checkConfig(file: string): number {
+  try {
+    const cfg = loadConfig(file);
+    for (const w of cfg.warnings) process.stderr.write(`WARNING: ${w}\n`);
+    process.stdout.write(`${file}: configuration OK (${cfg.instances.length} vrrp_instance, ${cfg.warnings.length} warning${cfg.warnings.length === 1 ? '' : 's'})\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`ERROR: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+async function status(cmd: Extract<HavedCommand, { cmd: 'status' }>): Promise<number> {
+  const read = (): DaemonStatus | null => {
+    try {
+      return JSON.parse(readFileSync(cmd.stateFile, 'utf8')) as DaemonStatus;
+    } catch {
+      return null;
+    }
+  };
+  const before = read();
+  if (!before || !alive(before.pid)) {
+    process.stderr.write(`haved is not running (no live daemon behind ${cmd.stateFile})\n`);
+    return 3;
+  }
+  const mtime = () => { try { return statSync(cmd.stateFile).mtimeMs; } catch { return 0; } };
+  const m0 = mtime();
+  process.kill(before.pid, 'SIGUSR1');
+  const deadline = Date.now() + cmd.timeoutMs;
+  while (mtime() === m0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const s = read() ?? before;
+  process.stdout.write(cmd.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s) + '\n');
+  return 0;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
+  const log = createLogger('haved', cmd.detail ? 'debug' : 'info');
+  let config: HavedConfig;
+  try {
+    config = loadConfig(cmd.configFile);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`haved: ${e.message}\n`);
+    process.exit(1);
+  }
+  for (const w of config.warnings) log.warn({ where: w.split(': ')[0] }, w);
+  if (cmd.pidFile) writeFileSync(cmd.pidFile, `${process.pid}\n`);
+  const daemon = new HaDaemon({ log, stateFile: cmd.stateFile, configFile: cmd.configFile });
+
+  let busy: Promise<void> = Promise.resolve();
+  const serially = (fn: () => Promise<void>) => (busy = busy.then(fn).catch((e: Error) => log.error({ err: e.message, stack: e.stack }, 'unexpected error')));
+  const shutdown = (signal: string) =>
+    serially(async () => {
+      log.info({ signal }, `${signal}: stopping (priority 0, VIPs removed, notify_stop)`);
+      await daemon.stop(`received ${signal}`);
+      if (cmd.pidFile) try { unlinkSync(cmd.pidFile); } catch { /* already gone */ }
+      log.info('stopped');
+      log.flush(() => process.exit(0));
+      setTimeout(() => process.exit(0), 500).unref();
+    });
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGHUP', () =>
+    void serially(async () => {
+      log.info({ file: cmd.configFile }, 'SIGHUP: reloading the configuration');
+      let next: HavedConfig;
+      try {
+        next = loadConfig(cmd.configFile);
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'reload failed: keeping the running configuration');
+        return;
+      }
+      for (const w of next.warnings) log.warn(w);
+      await daemon.reload(next);
+    }),
+  );
+  process.on('SIGUSR1', () => {
+    daemon.writeState();
+    log.info({ file: cmd.stateFile }, 'SIGUSR1: state written');
+  });
+
+  try {
+    await daemon.start(config);
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, 'cannot start');
+    await daemon.stop('start-up failed').catch(() => {});
+    if (cmd.pidFile) try { unlinkSync(cmd.pidFile); } catch { /* gone */ }
+    process.exit(1);
+  }
+  log.info({ pid: process.pid, config: cmd.configFile, version: VERSION }, 'haved started');
+}
+
+async function main(): Promise<void> {
+  let cmd: HavedCommand;
+  try {
+    cmd = parseHavedArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`haved: ${e.message}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  switch (cmd.cmd) {
+    case 'help':
+      process.stdout.write(USAGE + '\n');
+      return;
+    case 'version':
+      process.stdout.write(`haved ${VERSION}\n`);
+      return;
+    case 'check':
+      process.exit(checkConfig(cmd.configFile));
+    case 'status':
+      process.exit(await status(cmd));
+    case 'run':
+      await run(cmd);
+  }
+}
+
+await main();

@@ -1,0 +1,84 @@
+import { createSocket, type Socket } from 'node:dgram';
+import { networkInterfaces } from 'node:os';
+
+export class TransportError extends Error {
+  override name = 'TransportError';
+}
+
+/** First IPv4 address of an interface that is not one of `exclude` (the VIPs), or null. */
+export function interfaceIPv4(name: string, exclude: ReadonlySet<string> = new Set()): string | null {
+  const addrs = networkInterfaces()[name] ?? [];
+  const v4 = addrs.filter((a) => a.family === 'IPv4' && !exclude.has(a.address));
+  return v4[0]?.address ?? null;
+}
+
+export interface UdpTransportOptions {
+  port: number;
+  onMessage: (msg: Buffer, from: string) => void;
+  onError?: (e: Error) => void;
+}
+
+/**
+ * One UDP socket per advert port, shared by every instance using that port: bound to the wildcard (a socket
+ * bound to a unicast address would not see multicast), multicast joined per interface address, TTL 255.
+ * Own adverts are filtered by the caller (node id in the payload); loopback is off anyway.
+ */
+export class UdpTransport {
+  readonly port: number;
+  readonly #sock: Socket;
+  readonly #joined = new Set<string>();
+  readonly #onError: (e: Error) => void;
+
+  constructor(opts: UdpTransportOptions) {
+    this.port = opts.port;
+    this.#onError = opts.onError ?? (() => {});
+    this.#sock = createSocket({ type: 'udp4', reuseAddr: true });
+    this.#sock.on('message', (msg, rinfo) => opts.onMessage(msg, rinfo.address));
+    this.#sock.on('error', (e) => this.#onError(e));
+  }
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const fail = (e: Error) => reject(new TransportError(`cannot bind UDP port ${this.port}: ${e.message}`));
+      this.#sock.once('error', fail);
+      this.#sock.bind(this.port, () => {
+        this.#sock.off('error', fail);
+        this.#sock.setTTL(255);
+        this.#sock.setMulticastTTL(255);
+        this.#sock.setMulticastLoopback(false);
+        resolve();
+      });
+    });
+  }
+
+  /** Joins `group` on the interface with address `ifaceAddr` (idempotent). */
+  join(group: string, ifaceAddr: string): void {
+    const key = `${group}@${ifaceAddr}`;
+    if (this.#joined.has(key)) return;
+    try {
+      this.#sock.addMembership(group, ifaceAddr);
+    } catch (e) {
+      throw new TransportError(`cannot join ${group} on ${ifaceAddr}: ${(e as Error).message}`);
+    }
+    this.#joined.add(key);
+  }
+
+  sendMulticast(buf: Uint8Array, group: string, ifaceAddr: string): void {
+    this.#sock.setMulticastInterface(ifaceAddr);
+    this.#sock.send(buf, this.port, group, (e) => e && this.#onError(e));
+  }
+
+  sendUnicast(buf: Uint8Array, peers: readonly string[]): void {
+    for (const p of peers) this.#sock.send(buf, this.port, p, (e) => e && this.#onError(e));
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.#sock.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}

@@ -1,0 +1,102 @@
+import { execa } from 'execa';
+import type { VirtualAddress } from '../../config/model.ts';
+
+export class VipError extends Error {
+  override name = 'VipError';
+}
+
+/** Runs a command; resolves its exit code and stderr. Injected in tests. */
+export type CommandRunner = (file: string, args: string[], timeoutMs: number) => Promise<{ exitCode: number; stderr: string }>;
+
+export const execaRunner: CommandRunner = async (file, args, timeoutMs) => {
+  const r = await execa(file, args, { reject: false, timeout: timeoutMs, stdin: 'ignore' });
+  if (r.timedOut) return { exitCode: -1, stderr: `timed out after ${timeoutMs} ms` };
+  const code = (r as { code?: string }).code;
+  return { exitCode: r.exitCode ?? -1, stderr: String(r.stderr ?? '').trim() || code || r.shortMessage || 'failed' };
+};
+
+export interface VipManagerOptions {
+  run?: CommandRunner;
+  timeoutMs?: number;
+}
+
+/** "198.18.0.100/32 dev hv0 label hv0:1" — for logs and the state dump. */
+export function describeVip(v: VirtualAddress, defaultDev: string): string {
+  return `${v.address}/${v.prefix} dev ${v.dev ?? defaultDev}${v.label ? ` label ${v.label}` : ''}`;
+}
+
+/**
+ * Adds and removes virtual addresses with iproute2 and announces them with iputils arping.
+ * "Address already assigned" on add and "Address not found" on delete mean the work is already done.
+ */
+export class VipManager {
+  readonly #run: CommandRunner;
+  readonly #timeoutMs: number;
+
+  constructor(opts: VipManagerOptions = {}) {
+    this.#run = opts.run ?? execaRunner;
+    this.#timeoutMs = opts.timeoutMs ?? 3000;
+  }
+
+  /** Throws VipError (no such device, no permission, timeout) so the caller can go to FAULT. */
+  async add(v: VirtualAddress, defaultDev: string): Promise<void> {
+    const args = ['addr', 'add', `${v.address}/${v.prefix}`, 'dev', v.dev ?? defaultDev];
+    if (v.brd) args.push('broadcast', v.brd);
+    if (v.scope) args.push('scope', v.scope);
+    if (v.label) args.push('label', v.label);
+    const r = await this.#run('ip', args, this.#timeoutMs);
+    if (r.exitCode === 0 || /already assigned|File exists/i.test(r.stderr)) return;
+    throw new VipError(`ip ${args.join(' ')}: ${r.stderr}`);
+  }
+
+  async remove(v: VirtualAddress, defaultDev: string): Promise<void> {
+    const args = ['addr', 'del', `${v.address}/${v.prefix}`, 'dev', v.dev ?? defaultDev];
+    const r = await this.#run('ip', args, this.#timeoutMs);
+    if (r.exitCode === 0 || /not found|Cannot assign requested address/i.test(r.stderr)) return;
+    throw new VipError(`ip ${args.join(' ')}: ${r.stderr}`);
+  }
+
+  /** Adds every VIP; on the first failure removes those already added and rethrows. */
+  async addAll(vips: readonly VirtualAddress[], defaultDev: string): Promise<void> {
+    const done: VirtualAddress[] = [];
+    try {
+      for (const v of vips) {
+        await this.add(v, defaultDev);
+        done.push(v);
+      }
+    } catch (e) {
+      await this.removeAll(done, defaultDev);
+      throw e;
+    }
+  }
+
+  /** Removes every VIP; returns the failures instead of stopping at the first. */
+  async removeAll(vips: readonly VirtualAddress[], defaultDev: string): Promise<VipError[]> {
+    const errors: VipError[] = [];
+    for (const v of vips) {
+      try {
+        await this.remove(v, defaultDev);
+      } catch (e) {
+        errors.push(e as VipError);
+      }
+    }
+    return errors;
+  }
+
+  /**
+   * One burst of `repeat` gratuitous ARPs per VIP. Each `arping -U -c 1` lingers ~1 s waiting for a reply,
+   * so they run concurrently and are not awaited by the election.
+   */
+  garp(vips: readonly VirtualAddress[], defaultDev: string, repeat: number, onError?: (e: VipError) => void): void {
+    for (const v of vips) {
+      const dev = v.dev ?? defaultDev;
+      for (let i = 0; i < Math.max(1, repeat); i++) {
+        const args = ['-U', '-c', '1', '-I', dev, v.address];
+        this.#run('arping', args, 3000).then(
+          (r) => { if (r.exitCode !== 0 && i === 0) onError?.(new VipError(`arping ${args.join(' ')}: ${r.stderr}`)); },
+          (e: Error) => { if (i === 0) onError?.(new VipError(`arping: ${e.message}`)); },
+        );
+      }
+    }
+  }
+}

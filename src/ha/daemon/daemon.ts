@@ -1,0 +1,250 @@
+import type { HavedConfig, VrrpInstance as InstanceConfig } from '../../config/model.ts';
+import type { Logger } from '../../log.ts';
+import { systemClock, type Clock } from '../clock.ts';
+import { NotifyQueue, notifyJobs, type NotifySpawner } from '../notify-queue.ts';
+import { SyncGroup } from '../sync-group.ts';
+import { applyTrack, type TrackerChange } from '../tracker.ts';
+import { execaNotifySpawner } from '../adapters/notify-spawner.ts';
+import { UdpTransport, interfaceIPv4 } from '../adapters/udp-transport.ts';
+import { VipManager } from '../adapters/vip-manager.ts';
+import { InstanceRuntime, instanceKey } from './instance-runtime.ts';
+import { writeStateFile } from './state-file.ts';
+import { buildTrackers, fingerprint, realServerNotifier, type TrackBinding } from './trackers.ts';
+
+export interface DaemonOptions {
+  log: Logger;
+  /** Where the JSON state dump goes (rewritten on every change and on SIGUSR1); null = never. */
+  stateFile: string | null;
+  configFile: string;
+  clock?: Clock;
+  vips?: VipManager;
+  spawn?: NotifySpawner;
+}
+
+/**
+ * haved's wiring: one InstanceRuntime per vrrp_instance, sync groups, trackers (vrrp_script, interfaces,
+ * TCP_CHECK / MEMCACHE_CHECK) and the advert transport. Health checks on a real_server that is this host
+ * put every instance in FAULT while they fail (the seeds' "stop keepalived in notify_down", done directly).
+ */
+export class HaDaemon {
+  readonly startedAt = new Date().toISOString();
+  #opts: DaemonOptions;
+  #log: Logger;
+  #clock: Clock;
+  #vips: VipManager;
+  #spawn: NotifySpawner;
+  #config: HavedConfig | null = null;
+  #transport: UdpTransport | null = null;
+  #runtimes: InstanceRuntime[] = [];
+  #groups: { group: SyncGroup; notify: NotifyQueue }[] = [];
+  #trackers = new Map<string, TrackBinding>();
+  #applied = new Map<InstanceRuntime, Set<string>>();
+  #rsNotify: ReturnType<typeof realServerNotifier>;
+  #stateTimer: NodeJS.Timeout | null = null;
+  #stopping = false;
+
+  constructor(opts: DaemonOptions) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#clock = opts.clock ?? systemClock;
+    this.#vips = opts.vips ?? new VipManager();
+    this.#spawn = opts.spawn ?? execaNotifySpawner;
+    this.#rsNotify = realServerNotifier({ spawn: this.#spawn, clock: this.#clock, log: this.#log.child({ component: 'checker' }) });
+  }
+
+  async start(config: HavedConfig): Promise<void> {
+    this.#config = config;
+    this.#transport = new UdpTransport({
+      port: config.global.advertPort,
+      onMessage: (buf, from) => this.#route(buf, from),
+      onError: (e) => this.#log.warn({ err: e.message }, 'advert socket error'),
+    });
+    await this.#transport.start();
+    this.#log.info({ port: config.global.advertPort, group: config.global.mcastGroup4 }, 'advert socket bound');
+    this.#runtimes = config.instances.map((c) => this.#makeRuntime(c, config));
+    this.#buildGroups(config);
+    this.#rebuildTrackers(config);
+    for (const rt of this.#runtimes) await rt.start(true);
+    this.#applyTrackers();
+    for (const b of this.#trackers.values()) b.tracker.start();
+    this.writeState();
+  }
+
+  /** SIGHUP: unchanged instances (same VRID + interface and same settings) keep their state and VIPs. */
+  async reload(next: HavedConfig): Promise<void> {
+    const prev = this.#config!;
+    if (next.global.advertPort !== prev.global.advertPort) {
+      this.#log.warn({ from: prev.global.advertPort, to: next.global.advertPort }, 'vrrp_udp_port cannot change on reload - keeping the old port (restart haved to change it)');
+      next.global.advertPort = prev.global.advertPort;
+    }
+    const globalSame = fingerprint(next.global) === fingerprint(prev.global);
+    const old = new Map(this.#runtimes.map((rt) => [instanceKey(rt.config), rt]));
+    const kept: InstanceRuntime[] = [];
+    const fresh: InstanceRuntime[] = [];
+    for (const c of next.instances) {
+      const rt = old.get(instanceKey(c));
+      if (rt && globalSame && fingerprint(rt.config) === fingerprint(c)) {
+        kept.push(rt);
+        old.delete(instanceKey(c));
+      } else fresh.push(this.#makeRuntime(c, next));
+    }
+    for (const rt of old.values()) {
+      this.#log.info({ instance: rt.config.name }, 'instance removed or changed by reload: stopping it');
+      await rt.stop('removed or changed by reload');
+      this.#applied.delete(rt);
+    }
+    this.#config = next;
+    this.#runtimes = [...kept, ...fresh];
+    for (const rt of kept) rt.instance.attachSyncGroup(null);
+    this.#buildGroups(next);
+    this.#rebuildTrackers(next);
+    for (const rt of fresh) await rt.start(false);
+    this.#applyTrackers();
+    for (const b of this.#trackers.values()) b.tracker.start();
+    this.#log.info({ kept: kept.map((r) => r.config.name), started: fresh.map((r) => r.config.name) }, 'configuration reloaded');
+    this.writeState();
+  }
+
+  /** SIGTERM/SIGINT: priority-0 adverts, VIPs removed, notify_stop; then the socket closes. */
+  async stop(reason: string): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const b of this.#trackers.values()) b.tracker.stop();
+    await Promise.all(this.#runtimes.map((rt) => rt.stop(reason)));
+    await Promise.race([Promise.all(this.#groups.map((g) => g.notify.idle())), delay(1500)]);
+    await delay(20); // let the priority-0 datagrams leave before the socket closes
+    await this.#transport?.close();
+    if (this.#stateTimer) clearTimeout(this.#stateTimer);
+    this.writeState();
+  }
+
+  status() {
+    return {
+      pid: process.pid,
+      configFile: this.#opts.configFile,
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+      routerId: this.#config?.global.routerId ?? null,
+      stopping: this.#stopping,
+      instances: this.#runtimes.map((rt) => rt.status()),
+      syncGroups: this.#groups.map((g) => g.group.status()),
+      checks: [...this.#trackers.values()].map((b) => ({
+        ...b.tracker.status(),
+        kind: b.kind,
+        local: b.realServer?.local ?? false,
+      })),
+    };
+  }
+
+  writeState(): void {
+    const path = this.#opts.stateFile;
+    if (!path) return;
+    try {
+      writeStateFile(path, this.status());
+    } catch (e) {
+      this.#log.warn({ err: (e as Error).message, path }, 'cannot write the state file');
+    }
+  }
+
+  #scheduleState(): void {
+    if (this.#stateTimer || !this.#opts.stateFile) return;
+    this.#stateTimer = setTimeout(() => {
+      this.#stateTimer = null;
+      this.writeState();
+    }, 50);
+  }
+
+  #makeRuntime(c: InstanceConfig, cfg: HavedConfig): InstanceRuntime {
+    const vipAddrs = new Set(cfg.instances.flatMap((i) => i.virtualIpAddresses.map((v) => v.address)));
+    const addr = interfaceIPv4(c.interface, vipAddrs);
+    return new InstanceRuntime(c, cfg.global, {
+      clock: this.#clock,
+      log: this.#log.child({ component: 'vrrp' }),
+      vips: this.#vips,
+      spawn: this.#spawn,
+      transport: this.#transport!,
+      interfaceAddress: addr,
+      changed: () => this.#scheduleState(),
+    });
+  }
+
+  #buildGroups(cfg: HavedConfig): void {
+    this.#groups = cfg.syncGroups.map((g) => {
+      const members = g.members.map((n) => this.#runtimes.find((rt) => rt.config.name === n)?.instance).filter((m) => m !== undefined);
+      const log = this.#log.child({ component: 'vrrp', group: g.name });
+      const notify = new NotifyQueue({
+        spawn: this.#spawn,
+        clock: this.#clock,
+        onOutcome: (o) => log[o.kind === 'exit' && o.code === 0 ? 'info' : 'warn']({ script: o.job.argv.join(' '), outcome: o.kind }, `${o.job.label}: ${o.detail}`),
+      });
+      const group = new SyncGroup(g.name, members, {
+        transition: (t) => {
+          log.info({ from: t.from, to: t.to, reason: t.reason }, `group ${t.from} -> ${t.to}: ${t.reason}`);
+          // Group notifies follow the members' VIP work, like the instances' own notifies.
+          void Promise.all(this.#runtimes.map((rt) => rt.settled())).then(() => notify.enqueue(...notifyJobs(g, 'GROUP', g.name, t.to, 0)));
+        },
+      });
+      return { group, notify };
+    });
+  }
+
+  #rebuildTrackers(cfg: HavedConfig): void {
+    const next = buildTrackers(
+      cfg,
+      {
+        clock: this.#clock,
+        log: this.#log,
+        spawn: this.#spawn,
+        onChange: (b, c) => this.#onTrackerChange(b, c),
+      },
+      this.#trackers,
+    );
+    for (const [source, b] of this.#trackers) if (next.get(source)?.tracker !== b.tracker) b.tracker.stop();
+    this.#trackers = next;
+  }
+
+  #onTrackerChange(b: TrackBinding, c: TrackerChange): void {
+    const log = this.#log.child({ component: b.kind === 'check' ? 'checker' : 'track' });
+    log[c.to === 'DOWN' ? 'warn' : 'info']({ tracker: c.tracker, from: c.from, to: c.to, reason: c.reason }, `${c.tracker}: ${c.from} -> ${c.to} (${c.reason})`);
+    if (b.kind === 'check' && b.realServer && c.from !== 'UNKNOWN') this.#rsNotify(b.realServer, c.to);
+    this.#applyTrackers();
+    this.#scheduleState();
+  }
+
+  /** Recomputes every tracker's effect on every instance (idempotent); clears sources that no longer apply. */
+  #applyTrackers(): void {
+    const cfg = this.#config!;
+    const inGroup = new Set(cfg.syncGroups.flatMap((g) => g.members));
+    for (const rt of this.#runtimes) {
+      const c = rt.config;
+      const now = new Set<string>();
+      const apply = (source: string, weight: number, reverse: boolean) => {
+        const b = this.#trackers.get(source);
+        if (!b) return;
+        // keepalived ignores weighted trackers of sync-group members
+        if (weight !== 0 && inGroup.has(c.name)) weight = 0;
+        now.add(source);
+        applyTrack(rt.instance, source, b.tracker.state, weight, reverse, `${source} is ${b.tracker.state}: ${b.tracker.status().last}`);
+      };
+      apply(`interface ${c.interface}`, 0, false);
+      for (const t of c.trackInterfaces) apply(`interface ${t.name}`, t.weight, t.reverse);
+      for (const t of c.trackScripts) apply(`script ${t.name}`, t.weight ?? cfg.scripts.get(t.name)?.weight ?? 0, t.reverse);
+      for (const b of this.#trackers.values()) if (b.kind === 'check' && b.realServer?.local) apply(b.source, 0, false);
+      const before = this.#applied.get(rt) ?? new Set();
+      for (const s of before) {
+        if (now.has(s)) continue;
+        rt.instance.setFault(s, null);
+        rt.instance.setPriorityAdjustment(s, 0);
+      }
+      this.#applied.set(rt, now);
+    }
+  }
+
+  #route(buf: Buffer, from: string): void {
+    if (buf.length < 5) return;
+    const vrid = buf[4];
+    for (const rt of this.#runtimes) if (rt.config.virtualRouterId === vrid) rt.receive(buf, from);
+  }
+}
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

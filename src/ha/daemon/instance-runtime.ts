@@ -1,0 +1,245 @@
+import type { VrrpInstance as InstanceConfig, GlobalDefs } from '../../config/model.ts';
+import { AdvertCodec, type AdvertErrorCode } from '../../proto/advert/index.ts';
+import type { Logger } from '../../log.ts';
+import type { Clock } from '../clock.ts';
+import { advertAuthFromConfig, instanceOptionsFromConfig } from '../from-config.ts';
+import { NotifyQueue, notifyJobs, type NotifySpawner } from '../notify-queue.ts';
+import type { Transition } from '../types.ts';
+import { VrrpInstance } from '../vrrp-instance.ts';
+import type { UdpTransport } from '../adapters/udp-transport.ts';
+import { describeVip, type VipManager } from '../adapters/vip-manager.ts';
+
+export interface RuntimeDeps {
+  clock: Clock;
+  log: Logger;
+  vips: VipManager;
+  spawn: NotifySpawner;
+  transport: UdpTransport;
+  /** Primary IPv4 address of the instance's interface, null when it has none (the instance starts in FAULT). */
+  interfaceAddress: string | null;
+  /** Called after every state change (the daemon rewrites its state file). */
+  changed(): void;
+}
+
+/** Reload key, as keepalived matches instances: VRID + interface (names may change). */
+export const instanceKey = (c: InstanceConfig) => `${c.virtualRouterId}@${c.interface}`;
+
+/**
+ * One vrrp_instance with its I/O: encodes/decodes adverts, installs the VIPs on MASTER (then GARP, then
+ * notify_master), removes them on leaving MASTER (then notify_*), and goes to FAULT when `ip` fails.
+ * VIP operations run one after another on a chain so add/remove never interleave.
+ */
+export class InstanceRuntime {
+  readonly config: InstanceConfig;
+  readonly instance: VrrpInstance;
+  readonly notify: NotifyQueue;
+  readonly nodeId: string;
+  readonly drops: Partial<Record<AdvertErrorCode, number>> = {};
+  vipsInstalled = false;
+  lastTransition: { from: string; to: string; reason: string; at: string } | null = null;
+
+  #deps: RuntimeDeps;
+  #codec: AdvertCodec;
+  #log: Logger;
+  #global: GlobalDefs;
+  #chain: Promise<void> = Promise.resolve();
+  #garpTimers: NodeJS.Timeout[] = [];
+
+  constructor(config: InstanceConfig, global: GlobalDefs, deps: RuntimeDeps) {
+    this.config = config;
+    this.#deps = deps;
+    this.#global = global;
+    this.#log = deps.log.child({ instance: config.name, vrid: config.virtualRouterId });
+    this.#codec = new AdvertCodec({ auth: advertAuthFromConfig(config) });
+    const primary = config.unicastSrcIp ?? deps.interfaceAddress ?? '0.0.0.0';
+    this.nodeId = primary;
+    this.notify = new NotifyQueue({
+      spawn: deps.spawn,
+      clock: deps.clock,
+      onOutcome: (o) =>
+        this.#log[o.kind === 'exit' && o.code === 0 ? 'info' : 'warn'](
+          { script: o.job.argv.join(' '), outcome: o.kind, code: o.code, ms: Math.round(o.durationMs) },
+          `${o.job.label}: ${o.detail}`,
+        ),
+    });
+    this.instance = new VrrpInstance(
+      instanceOptionsFromConfig(config, {
+        nodeId: this.nodeId,
+        primaryAddress: primary,
+        clock: deps.clock,
+        actions: {
+          sendAdvert: (a) => this.#send(a),
+          transition: (t) => this.#onTransition(t),
+          event: (e) => this.#log[e.kind === 'priority-change' || e.kind === 'forcing-election' ? 'info' : 'debug']({ event: e.kind }, e.message),
+        },
+      }),
+    );
+    if (deps.interfaceAddress === null && config.unicastSrcIp === null) {
+      this.instance.setFault('interface', `interface ${config.interface} has no IPv4 address`);
+    }
+  }
+
+  get multicast(): boolean {
+    return this.config.unicastPeers.length === 0;
+  }
+
+  /** Removes this instance's VIPs left on the host by a crash, then joins the group and starts the election. */
+  async start(removeStale: boolean): Promise<void> {
+    if (removeStale) {
+      const errors = await this.#deps.vips.removeAll(this.config.virtualIpAddresses, this.config.interface);
+      for (const e of errors) this.#log.warn({ err: e.message }, 'could not remove a stale VIP');
+      this.#log.debug('removed VIPs left by a previous run (if any)');
+    }
+    if (this.multicast && this.#deps.interfaceAddress) {
+      try {
+        this.#deps.transport.join(this.#global.mcastGroup4, this.#deps.interfaceAddress);
+      } catch (e) {
+        this.instance.setFault('multicast', (e as Error).message);
+      }
+    }
+    this.instance.start();
+  }
+
+  receive(buf: Buffer, from: string): void {
+    const r = this.#codec.decode(buf);
+    if (!r.ok) {
+      const code = r.error.code;
+      const n = (this.drops[code] = (this.drops[code] ?? 0) + 1);
+      if (n <= 5 || n % 100 === 0) this.#log.warn({ from, code, dropped: n }, `advert dropped: ${r.error.message}`);
+      return;
+    }
+    const m = r.message;
+    if (m.nodeId === this.nodeId) return;
+    this.instance.receive({
+      kind: m.kind,
+      nodeId: m.nodeId,
+      primaryAddress: m.primaryAddress,
+      priority: m.priority,
+      advertIntMs: m.advertIntMs,
+      successor: m.successor,
+      vips: m.vips,
+    });
+  }
+
+  /** STOP: priority 0 (if MASTER), VIPs removed, notify_stop; resolves when all of it is done (bounded). */
+  async stop(reason: string): Promise<void> {
+    this.instance.stop(reason);
+    await this.settled();
+    await Promise.race([this.notify.idle(), delay(2000)]);
+  }
+
+  /** Resolves when the queued VIP operations are done. */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
+  #send(a: { kind: 'ADVERT' | 'BACKUP_HELLO'; priority: number; successor: string | null }): void {
+    const c = this.config;
+    let buf: Buffer;
+    try {
+      buf = this.#codec.encode({
+        kind: a.kind,
+        vrid: c.virtualRouterId,
+        priority: a.priority,
+        advertIntMs: c.advertIntMs,
+        nodeId: this.nodeId,
+        primaryAddress: this.instance.primaryAddress,
+        vips: c.virtualIpAddresses.map((v) => ({ address: v.address, prefix: v.prefix })),
+        successor: a.successor,
+      });
+    } catch (e) {
+      this.#log.error({ err: (e as Error).message }, 'cannot encode advert');
+      return;
+    }
+    if (!this.multicast) this.#deps.transport.sendUnicast(buf, c.unicastPeers);
+    else if (this.#deps.interfaceAddress) this.#deps.transport.sendMulticast(buf, this.#global.mcastGroup4, this.#deps.interfaceAddress);
+  }
+
+  #onTransition(t: Transition): void {
+    this.lastTransition = { from: t.from, to: t.to, reason: t.reason, at: new Date().toISOString() };
+    this.#log.info({ from: t.from, to: t.to, priority: t.priority, reason: t.reason }, `${t.from} -> ${t.to}: ${t.reason}`);
+    this.#deps.changed();
+    const jobs = () => notifyJobs(this.config, 'INSTANCE', this.config.name, t.to, t.priority);
+    if (t.to === 'MASTER') {
+      this.#enqueue(async () => {
+        if (this.instance.state !== 'MASTER') return; // left again before we got here
+        try {
+          await this.#deps.vips.addAll(this.config.virtualIpAddresses, this.config.interface);
+        } catch (e) {
+          this.#log.error({ err: (e as Error).message }, 'cannot add the VIPs: going to FAULT');
+          this.instance.setFault('vip', (e as Error).message);
+          // Retry later: the device may appear (or the permission be fixed) without a restart.
+          setTimeout(() => this.instance.setFault('vip', null), VIP_RETRY_MS).unref();
+          return;
+        }
+        this.vipsInstalled = true;
+        this.#log.info({ vips: this.#vipList() }, 'VIPs added');
+        this.#garp();
+        this.notify.enqueue(...jobs());
+        this.#deps.changed();
+      });
+    } else if (t.from === 'MASTER' || this.vipsInstalled) {
+      this.#cancelGarp();
+      this.#enqueue(async () => {
+        if (this.vipsInstalled) {
+          const errors = await this.#deps.vips.removeAll(this.config.virtualIpAddresses, this.config.interface);
+          for (const e of errors) this.#log.error({ err: e.message }, 'cannot remove a VIP');
+          this.vipsInstalled = false;
+          this.#log.info({ vips: this.#vipList() }, 'VIPs removed');
+          this.#deps.changed();
+        }
+        this.notify.enqueue(...jobs());
+      });
+    } else {
+      this.#enqueue(async () => this.notify.enqueue(...jobs()));
+    }
+  }
+
+  #enqueue(op: () => Promise<void>): void {
+    this.#chain = this.#chain.then(op).catch((e: Error) => this.#log.error({ err: e.message }, 'VIP operation failed'));
+  }
+
+  #garp(): void {
+    const c = this.config;
+    const burst = (repeat: number) =>
+      this.#deps.vips.garp(c.virtualIpAddresses, c.interface, repeat, (e) => this.#log.warn({ err: e.message }, 'gratuitous ARP failed'));
+    burst(c.garpMasterRepeat);
+    if (c.garpMasterDelayMs > 0) this.#garpTimers.push(setTimeout(() => burst(c.garpMasterRepeat), c.garpMasterDelayMs));
+    if (c.garpMasterRefreshMs > 0) this.#garpTimers.push(setInterval(() => burst(c.garpMasterRefreshRepeat), c.garpMasterRefreshMs));
+  }
+
+  #cancelGarp(): void {
+    for (const t of this.#garpTimers.splice(0)) clearTimeout(t);
+  }
+
+  #vipList(): string[] {
+    return this.config.virtualIpAddresses.map((v) => describeVip(v, this.config.interface));
+  }
+
+  status() {
+    const s = this.instance.status();
+    return {
+      name: this.config.name,
+      vrid: this.config.virtualRouterId,
+      interface: this.config.interface,
+      state: s.state,
+      priority: s.effectivePriority,
+      basePriority: s.basePriority,
+      advertIntMs: s.advertIntMs,
+      nopreempt: s.nopreempt,
+      transport: this.multicast ? `multicast ${this.#global.mcastGroup4}:${this.#global.advertPort}` : `unicast ${this.config.unicastPeers.join(',')}`,
+      auth: this.config.authentication?.type ?? 'none',
+      vips: this.#vipList(),
+      vipsInstalled: this.vipsInstalled,
+      master: s.master,
+      faults: s.faults,
+      priorityAdjustments: s.priorityAdjustments,
+      lastTransition: this.lastTransition,
+      counters: s.counters,
+      dropped: { ...this.drops },
+    };
+  }
+}
+
+const VIP_RETRY_MS = 5000;
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

@@ -1,0 +1,22 @@
+import type { HaDaemon } from './daemon.ts';
+
+export type DaemonStatus = ReturnType<HaDaemon['status']>;
+
+/** `haved status` text: one block per instance (state, priority, VIPs, faults), then the checks. */
+export function formatStatus(s: DaemonStatus): string {
+  const out: string[] = [];
+  out.push(`haved pid ${s.pid}, config ${s.configFile}, started ${s.startedAt}, state at ${s.updatedAt}${s.stopping ? ' (stopping)' : ''}`);
+  for (const i of s.instances) {
+    const prio = i.priority === i.basePriority ? `${i.priority}` : `${i.priority} (base ${i.basePriority})`;
+    out.push(`instance ${i.name}: ${i.state}  priority ${prio}  vrid ${i.vrid} on ${i.interface}  ${i.transport}  auth ${i.auth}`);
+    out.push(`  VIPs ${i.vipsInstalled ? '(installed)' : '(not installed)'}: ${i.vips.join(', ') || 'none'}`);
+    if (i.master) out.push(`  master: ${i.master.nodeId} priority ${i.master.priority}`);
+    if (i.faults.length > 0) out.push(`  faults: ${i.faults.join('; ')}`);
+    if (i.lastTransition) out.push(`  last transition ${i.lastTransition.from} -> ${i.lastTransition.to} at ${i.lastTransition.at}: ${i.lastTransition.reason}`);
+    const drops = Object.entries(i.dropped).map(([k, n]) => `${k} ${n}`).join(', ');
+    out.push(`  adverts sent ${i.counters.advertsSent}, received ${i.counters.advertsReceived}${drops ? `, dropped ${drops}` : ''}`);
+  }
+  for (const g of s.syncGroups) out.push(`sync group ${g.name}: ${g.state} (${g.members.map((m) => `${m.name} ${m.state}`).join(', ')})`);
+  for (const c of s.checks) out.push(`check ${c.name}: ${c.state}${c.local ? ' (local cache: drives FAULT)' : ''}  last: ${c.last || '-'}`);
+  return out.join('\n');
+}
