@@ -8,7 +8,14 @@ import { Tokens } from './tokens.ts';
 export interface TextParserOptions {
   /** Largest value accepted by storage commands (memcached's -I), in bytes. */
   maxItemSize: number;
+  /**
+   * Longest multiget line buffered before the connection is closed (default 16 MiB). memcached
+   * lets get/gets lines grow until realloc fails; this bounds one connection's memory instead.
+   */
+  maxLineLength?: number;
 }
+
+const DEFAULT_MAX_LINE_LENGTH = 16 * 1024 * 1024;
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -54,14 +61,21 @@ const QUIT: QuitCommand = Object.freeze({ kind: 'quit' });
 const closeFor = (reason: string): CloseCommand => Object.freeze({ kind: 'close', reason });
 const CLOSE_HTTP = closeFor('HTTP request line');
 const CLOSE_LONG_LINE = closeFor(`line longer than ${LINE_LIMIT} bytes without \\n`);
+const CLOSE_HUGE_LINE = closeFor('multiget line longer than maxLineLength');
 
 /**
  * Incremental parser for memcached's text protocol (1.6.18's proto_text.c, byte for byte): bytes
  * in, TextCommand messages out. Keys and values are views into the read buffer, valid until the
- * next push(). After `quit` or a `close` command the parser ignores further input.
+ * next push(): copy what you keep. After `quit` or a `close` command the parser ignores further
+ * input. onCommand must not throw (a throw leaves the parser mid-command: drop the connection).
+ *
+ * Values up to maxItemSize are buffered whole and emitted as `store` (the store decides the
+ * exact limit including item overhead, as memcached's item_size_ok does); larger ones are
+ * skipped without buffering and emitted as `too_large`.
  */
 export class TextParser {
   readonly #maxItemSize: number;
+  readonly #maxLineLength: number;
   readonly #emit: (cmd: TextCommand) => void;
   readonly #t = new Tokens();
   /** Unparsed bytes are #buf[#start, #end); #buf is either a caller's chunk or #own. */
@@ -79,6 +93,7 @@ export class TextParser {
 
   constructor(opts: TextParserOptions, onCommand: (cmd: TextCommand) => void) {
     this.#maxItemSize = opts.maxItemSize;
+    this.#maxLineLength = opts.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
     this.#emit = onCommand;
   }
 
@@ -168,6 +183,7 @@ export class TextParser {
     while (p < end && b[p] === SP) p++;
     const multiget = startsWith(b, p, end, W.getSp) || startsWith(b, p, end, W.getsSp);
     if (p - pos > 100 || !multiget) this.#close(CLOSE_LONG_LINE);
+    else if (end - pos > this.#maxLineLength) this.#close(CLOSE_HUGE_LINE);
   }
 
   #close(cmd: CloseCommand | QuitCommand): void {

@@ -126,6 +126,16 @@ suite('TextParser: buffering', () => {
     expect(cmd.kind === 'get' && cmd.keys.length).toBe(5000);
   });
 
+  it('closes a multiget line that outgrows maxLineLength', () => {
+    const seen: string[] = [];
+    const p = new TextParser({ maxItemSize: 1024, maxLineLength: 10_000 }, (c) => seen.push(describe(c)));
+    p.push(bytes(`get ${'k '.repeat(4000)}`));
+    expect(seen).toEqual([]);
+    p.push(bytes('k '.repeat(1000)));
+    expect(seen).toEqual(['close']);
+    expect(p.pending).toBe(0);
+  });
+
   it('ignores everything after quit or close', () => {
     for (const first of ['quit\r\nversion\r\n', 'GET / HTTP/1.1\r\nversion\r\n', `incr${' '.repeat(3000)}`]) {
       const seen: string[] = [];
