@@ -1,0 +1,30 @@
+/**
+ * `npm run bench [-- section...]`: runs the benchmark sections (scripts/bench/*.ts) against Debian's
+ * memcached measured in the same run, then prints one table. Loopback only.
+ */
+import { cacheBench } from './bench/cache.ts';
+import { formatTable, stopEverything, type BenchRow, type BenchSection } from './bench/lib.ts';
+
+const sections: BenchSection[] = [cacheBench];
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !sections.some((s) => s.name === w));
+if (unknown.length) {
+  console.error(`unknown section(s): ${unknown.join(', ')}; known: ${sections.map((s) => s.name).join(', ')}`);
+  process.exit(2);
+}
+
+const rows: BenchRow[] = [];
+let failed = false;
+for (const s of sections.filter((x) => wanted.length === 0 || wanted.includes(x.name))) {
+  console.log(`== ${s.name}: ${s.description}`);
+  try {
+    rows.push(...(await s.run((line) => console.log(line))));
+  } catch (err) {
+    failed = true;
+    console.error(`section ${s.name} failed: ${(err as Error).stack ?? err}`);
+  }
+}
+stopEverything();
+console.log(`\n${formatTable(rows)}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,179 @@
+/**
+ * Replication benchmark: set throughput on a node with one live peer vs a standalone node, replication lag
+ * (write on A acknowledged → visible on B) under that load, and full-sync throughput to a joining node.
+ * Loopback only; every process it starts is stopped at the end.
+ *
+ *   node scripts/bench/replication.ts            (or through scripts/bench.ts)
+ */
+import { connect, type Socket } from 'node:net';
+import { stopAll } from '../../test/support/daemon.ts';
+import { freePort } from '../../test/support/ports.ts';
+import { mc, startNode, stats, type RepNode } from '../../test/integration/replication-cluster.ts';
+
+export interface BenchFigure {
+  name: string;
+  value: number;
+  unit: string;
+  target?: string;
+}
+
+const CONNS = 4;
+const DEPTH = 64;
+const VALUE = 'v'.repeat(100);
+
+/** CONNS connections each keep DEPTH sets in flight for durationMs; returns sets/s. */
+async function setLoad(port: number, durationMs: number): Promise<number> {
+  const end = Date.now() + durationMs;
+  let done = 0;
+  const one = (id: number) =>
+    new Promise<void>((resolve, reject) => {
+      const s: Socket = connect({ port, host: '127.0.0.1' });
+      s.setNoDelay(true);
+      let n = 0;
+      let pending = 0;
+      let tail = '';
+      const send = () => {
+        let batch = '';
+        for (let i = 0; i < DEPTH; i++) batch += `set load:${id}:${n++ % 100_000} 0 0 100\r\n${VALUE}\r\n`;
+        pending += DEPTH;
+        s.write(batch);
+      };
+      s.on('connect', send);
+      s.on('data', (d) => {
+        const text = tail + d.toString('latin1');
+        let count = 0;
+        let at = 0;
+        for (;;) {
+          const i = text.indexOf('STORED\r\n', at);
+          if (i < 0) break;
+          count++;
+          at = i + 8;
+        }
+        tail = text.slice(Math.max(at, text.length - 7));
+        pending -= count;
+        done += count;
+        if (pending === 0) {
+          if (Date.now() < end) send();
+          else {
+            s.destroy();
+            resolve();
+          }
+        }
+      });
+      s.on('error', reject);
+    });
+  const t0 = Date.now();
+  await Promise.all(Array.from({ length: CONNS }, (_, i) => one(i)));
+  return (done * 1000) / (Date.now() - t0);
+}
+
+/** One persistent connection answering requests in order. */
+function persistent(port: number) {
+  const s = connect({ port, host: '127.0.0.1' });
+  s.setNoDelay(true);
+  let buf = '';
+  let waiter: { until: RegExp; resolve: (r: string) => void } | null = null;
+  s.on('data', (d) => {
+    buf += d.toString('latin1');
+    if (waiter && waiter.until.test(buf)) {
+      const w = waiter;
+      waiter = null;
+      const r = buf;
+      buf = '';
+      w.resolve(r);
+    }
+  });
+  const ready = new Promise<void>((r) => s.once('connect', () => r()));
+  return {
+    async request(data: string, until: RegExp): Promise<string> {
+      await ready;
+      return new Promise((resolve) => {
+        waiter = { until, resolve };
+        s.write(data);
+      });
+    },
+    close: () => s.destroy(),
+  };
+}
+
+/** Write a fresh key on A, then poll B back to back until it is visible. */
+async function lagSamples(a: RepNode, b: RepNode, until: number): Promise<number[]> {
+  const out: number[] = [];
+  const ca = persistent(a.port);
+  const cb = persistent(b.port);
+  for (let i = 0; Date.now() < until; i++) {
+    await ca.request(`set lag:${i} 0 0 1\r\nx\r\n`, /STORED\r\n$/);
+    const t0 = process.hrtime.bigint();
+    while (!(await cb.request(`get lag:${i}\r\n`, /END\r\n$/)).startsWith('VALUE')) {
+      if (Number(process.hrtime.bigint() - t0) > 5e9) break;
+    }
+    out.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  ca.close();
+  cb.close();
+  return out;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+export async function run(log: (line: string) => void = console.log): Promise<BenchFigure[]> {
+  const figures: BenchFigure[] = [];
+  const seconds = Number(process.env.BENCH_SECONDS ?? 4);
+  try {
+    const alone = await startNode({ extra: ['-m', '256'] });
+    await setLoad(alone.port, 500); // warm-up
+    const standalone = await setLoad(alone.port, seconds * 1000);
+    await alone.daemon.stop();
+
+    const [ra, rb] = [await freePort(), await freePort()];
+    const a = await startNode({ rport: ra, peers: [rb], extra: ['-m', '256'] });
+    const b = await startNode({ rport: rb, peers: [ra], extra: ['-m', '256'] });
+    await setLoad(a.port, 500);
+    const [replicated, lags] = await Promise.all([setLoad(a.port, seconds * 1000), lagSamples(a, b, Date.now() + seconds * 1000 - 200)]);
+    const idleLags = await lagSamples(a, b, Date.now() + 1000);
+    figures.push(
+      { name: 'sets/s standalone', value: Math.round(standalone), unit: 'ops/s' },
+      { name: 'sets/s with one live peer', value: Math.round(replicated), unit: 'ops/s' },
+      { name: 'throughput ratio (peer / standalone)', value: +(replicated / standalone).toFixed(2), unit: 'x', target: '>= 0.8' },
+      { name: 'replication lag p50 under load', value: +pct(lags, 50).toFixed(2), unit: 'ms' },
+      { name: 'replication lag p99 under load', value: +pct(lags, 99).toFixed(2), unit: 'ms', target: '<= 5' },
+      { name: 'replication lag p50 idle', value: +pct(idleLags, 50).toFixed(2), unit: 'ms' },
+    );
+    await a.daemon.stop();
+    await b.daemon.stop();
+
+    // Full sync: 100k items of 1 KB to a joining node.
+    const rs = await freePort();
+    const src = await startNode({ rport: rs, extra: ['-m', '512'] });
+    const big = 'b'.repeat(1024);
+    for (let part = 0; part < 4; part++) {
+      let script = '';
+      for (let i = part * 25_000; i < (part + 1) * 25_000; i++) script += `set sync:${i} 0 0 1024 noreply\r\n${big}\r\n`;
+      await mc(src.port, script + 'mn\r\n', /MN\r\n$/, 60_000);
+    }
+    const joiner = await startNode({ peers: [rs], extra: ['-m', '512'], waitMs: 120_000 });
+    const lines = joiner.daemon.output().split('\n').filter((l) => l.includes('full copy'));
+    const t = (re: RegExp) => JSON.parse(lines.find((l) => re.test(l)) ?? '{"time":0}').time as number;
+    const ms = t(/receiving a full copy/);
+    const me = t(/full copy received/);
+    const bytes = Number((await stats(joiner.port)).repl_in_0_bytes_received ?? 0);
+    const mbps = me > ms ? bytes / 1e6 / ((me - ms) / 1000) : 0;
+    figures.push(
+      { name: 'full sync 100k x 1 KB items', value: me - ms, unit: 'ms' },
+      { name: 'full sync throughput', value: +mbps.toFixed(1), unit: 'MB/s' },
+    );
+  } finally {
+    await stopAll();
+  }
+  for (const f of figures) log(`  ${f.name.padEnd(40)} ${String(f.value).padStart(10)} ${f.unit}${f.target ? `   (target ${f.target})` : ''}`);
+  return figures;
+}
+
+if (import.meta.main) {
+  console.log('replication');
+  await run();
+}
