@@ -115,6 +115,7 @@ export class TextParser {
       this.#buf = chunk;
       this.#start = 0;
       this.#end = chunk.length;
+      this.#scanned = 0;
     } else {
       this.#append(chunk);
     }
