@@ -210,6 +210,10 @@ export class SlabStore {
       newExptime = relativeExptime(exptime, this.#clock, this.#now);
     }
 
+    if (old !== 0 && mode !== 'append' && mode !== 'prepend' && this.#fitsInPlace(old, key.length, nbytes)) {
+      this.#overwrite(old, newFlags, newExptime, data);
+      return 'STORED';
+    }
     this.#pinned = old;
     const h = this.#newItem(key, newFlags, newExptime, nbytes);
     this.#pinned = 0;
@@ -901,6 +905,47 @@ export class SlabStore {
   #countSet(nkey: number, nbytes: number): void {
     const cls = this.#slabs.classFor(itemTotal(nkey, nbytes)) || this.#largestClass;
     this.#cls[cls * C.C_FIELDS + C.C_CMD_SET]++;
+  }
+
+  /** Whether a new value for item h's key would land in h's own class (so its chunk can be reused). */
+  #fitsInPlace(h: number, nkey: number, nbytes: number): boolean {
+    const bytes = this.#bytes;
+    return (
+      (bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0 &&
+      this.#slabs.classFor(itemTotal(nkey, nbytes)) === bytes[h * 8 + B_CLSID]
+    );
+  }
+
+  /**
+   * Replaces a linked item's value in its own chunk: same effect as linking a new item (new CAS,
+   * LRU head, total_items), without touching the allocator or the hash chain. Safe only while one
+   * thread owns the store; shared readers would need the item's bucket lock here.
+   */
+  #overwrite(h: number, flags: number, exptime: number, data: Buffer): void {
+    const u32 = this.#u32;
+    const oldTotal = this.#ntotal(h);
+    u32[h * 2 + F_TIME] = this.#now;
+    u32[h * 2 + F_EXPTIME] = exptime;
+    u32[h * 2 + F_NBYTES] = data.length;
+    u32[h * 2 + F_FLAGS] = flags;
+    this.#bytes[h * 8 + B_ITFLAGS] = IT_LINKED;
+    this.#writeValue(h, 0, data);
+    this.#assignCas(h);
+    const newTotal = this.#ntotal(h);
+    const cls = this.#bytes[h * 8 + B_CLSID];
+    const row = cls * C.C_FIELDS;
+    this.#cls[row + C.C_CMD_SET]++;
+    this.#cls[row + C.C_MEM_REQUESTED] += newTotal - oldTotal;
+    this.#g[C.G_BYTES] += newTotal - oldTotal;
+    this.#g[C.G_TOTAL_ITEMS]++;
+    if (this.#trackSizes) {
+      this.#sizes[Math.ceil(oldTotal / 32)]--;
+      this.#sizes[Math.ceil(newTotal / 32)]++;
+    }
+    if (this.#lru[cls * 2] !== h) {
+      this.#lruRemove(h, cls);
+      this.#lruPushHead(h, cls);
+    }
   }
 
   /** Allocates and fills in an item's header and key (value and CAS left to the caller); 0 = no memory. */

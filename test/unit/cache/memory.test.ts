@@ -70,15 +70,26 @@ describe('eviction', () => {
     expect(set(store, 'more', V1000)).toBe('STORED');
     expect(set(store, 'more2', V1000)).toBe('STORED');
     expect(store.itemCount).toBe(PER_PAGE_1184);
-    // A failed set drops the old value so stale data is not served (memcached does the same).
-    expect(set(store, keyOf(5), V1000.slice(0, 990))).toBe('NO_MEMORY');
-    expect(getValue(store, keyOf(5))).toBeNull();
-    expect(store.store('add', k('another'), 0, 0, k(V1000), 0n)).toBe('STORED'); // took k005's chunk
-    expect(store.store('add', k('another2'), 0, 0, k(V1000), 0n)).toBe('NO_MEMORY');
-    expect(stat(store.statsGeneral(), 'store_no_memory')).toBe(3);
+    // A same-class overwrite reuses the item's own chunk.
+    expect(set(store, keyOf(5), V1000.slice(0, 990))).toBe('STORED');
+    expect(store.store('add', k('another'), 0, 0, k(V1000), 0n)).toBe('NO_MEMORY');
+    expect(stat(store.statsGeneral(), 'store_no_memory')).toBe(2);
     expect(stat(store.statsGeneral(), 'evictions')).toBe(0);
     const cls = store.slabClassSizes.indexOf(1184);
-    expect(stat(store.statsItems(), `items:${cls}:outofmemory`)).toBe(3);
+    expect(stat(store.statsItems(), `items:${cls}:outofmemory`)).toBe(2);
+  });
+
+  it('drops the old value when a set fails for lack of memory (like memcached)', () => {
+    const { store } = makeStore({ memoryLimitBytes: MB, evictions: false });
+    const a = Buffer.alloc(300_000, 'a'); // 315872-byte class, 3 per page
+    const b = Buffer.alloc(380_000, 'b'); // 394840-byte class, 2 per page
+    for (const key of ['a1', 'a2', 'a3']) expect(set(store, key, a)).toBe('STORED');
+    for (const key of ['b1', 'b2']) expect(set(store, key, b)).toBe('STORED'); // first page of a class is always granted
+    expect(set(store, 'b3', b)).toBe('NO_MEMORY');
+    expect(set(store, 'a1', b)).toBe('NO_MEMORY');
+    expect(getValue(store, 'a1')).toBeNull();
+    expect(set(store, 'a1', a)).toBe('STORED');
+    expect(stat(store.statsSlabs(), 'total_malloced')).toBe(2 * MB);
   });
 });
 

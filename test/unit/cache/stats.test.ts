@@ -87,6 +87,20 @@ describe('stats', () => {
     for (const [name, value] of Object.entries(expected)) expect([name, general[name]]).toEqual([name, value]);
   });
 
+  it('keeps bytes and sizes right when a value is replaced in its own chunk or moved to another class', () => {
+    const { store } = makeStore({ trackSizes: true });
+    set(store, 'a', 'x');
+    set(store, 'a', 'xyz', 5);
+    let general = Object.fromEntries(store.statsGeneral());
+    expect([general.bytes, general.curr_items, general.total_items]).toEqual([48 + 8 + 2 + 5 + 4, 1, 2]);
+    set(store, 'a', 'y'.repeat(200));
+    general = Object.fromEntries(store.statsGeneral());
+    expect([general.bytes, general.curr_items, general.total_items]).toEqual([48 + 8 + 2 + 202, 1, 3]);
+    expect(store.statsSizes()).toEqual([['288', 1]]);
+    expect(store.statsItems()[0]).toEqual(['items:6:number', 1]); // 40 + 1 + 200 bytes -> 304-byte chunks
+    expect(getValue(store, 'a')).toBe('y'.repeat(200));
+  });
+
   it('counts get_flushed and keeps contents across resetStats', () => {
     const { store } = makeStore();
     set(store, 'a', '1');
