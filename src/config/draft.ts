@@ -1,5 +1,5 @@
 import type { Token } from './lexer.ts';
-import type { GlobalDefs, SyncGroup, VirtualServer, VrrpInstance, VrrpScript } from './model.ts';
+import type { CacheDaemon, GlobalDefs, SyncGroup, VirtualServer, VrrpInstance, VrrpScript } from './model.ts';
 
 /** A vrrp_instance as read, before defaults that depend on other keywords are applied. */
 export interface InstanceDraft {
@@ -19,6 +19,7 @@ export interface Draft {
   groupMembers: Map<SyncGroup, Token[]>;
   virtualServers: VirtualServer[];
   localAddresses: Set<string>;
+  cacheDaemon: CacheDaemon | null;
 }
 
 export const DEFAULTS = {

@@ -9,6 +9,7 @@ import type { HavedConfig } from './model.ts';
 import { Reader, table, type Table } from './reader.ts';
 import { resolve } from './resolve.ts';
 import { readInstance } from './instance.ts';
+import { readCacheDaemon } from './cache-daemon.ts';
 import { readScript } from './script.ts';
 import { readSyncGroup } from './sync-group.ts';
 
@@ -55,6 +56,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     groupMembers: new Map(),
     virtualServers: [],
     localAddresses: new Set(['127.0.0.1', ...(opts.localAddresses ?? hostAddresses())]),
+    cacheDaemon: null,
   };
   const top: Table = table([
     ['global_defs', (r, kw) => readGlobalDefs(r, kw, d)],
@@ -62,6 +64,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     ['vrrp_script', (r, kw) => readScript(r, kw, d)],
     ['vrrp_sync_group', (r, kw) => readSyncGroup(r, kw, d)],
     ['virtual_server', (r, kw) => readVirtualServer(r, kw, d)],
+    ['cache_daemon', (r, kw) => readCacheDaemon(r, kw, d)],
   ]);
   for (let t = r.next(); t; t = r.next()) {
     if (isBrace(t, '}')) r.fail(t, "unexpected '}': no block is open here");
@@ -86,6 +89,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     instances: d.instances.map((i) => i.value),
     syncGroups: d.syncGroups,
     virtualServers: d.virtualServers,
+    cacheDaemon: d.cacheDaemon,
     warnings: byLocation(warnings, sources.files),
   };
 }

@@ -8,6 +8,8 @@ export interface HavedConfig {
   instances: VrrpInstance[];
   syncGroups: SyncGroup[];
   virtualServers: VirtualServer[];
+  /** haved: the `cache_daemon` block (the supervised cache, by default repcache), null when absent. */
+  cacheDaemon: CacheDaemon | null;
   /** Non-fatal findings (unknown keywords, keepalived deviations honoured), each with file:line. */
   warnings: string[];
 }
@@ -147,5 +149,27 @@ export interface VirtualServer {
   realServers: RealServer[];
   /** Names of the vrrp_instances whose virtual_ipaddress holds this virtual_server's address. */
   vipInstances: string[];
+  where: string;
+}
+
+/** How the supervised daemon is restarted; the same shape as the supervisor's RestartPolicy. */
+export interface CacheDaemonRestart {
+  backoffInitialMs: number; // restart_backoff first value, default 100
+  backoffMaxMs: number; // restart_backoff second value, default 10000
+  stableAfterMs: number; // stable_after, default 10000
+  maxRestarts: number; // restart_limit first value, default 10
+  windowMs: number; // restart_limit second value, default 60000
+  stopTimeoutMs: number; // stop_timeout, default 5000
+}
+
+/** haved extension (keepalived has no such block): the cache daemon haved starts and keeps running. */
+export interface CacheDaemon {
+  /** argv of `command`, split like a notify script; the first element is the program. */
+  argv: string[];
+  /** Run as this user (name or numeric uid); null = as haved. */
+  user: string | null;
+  restart: CacheDaemonRestart;
+  /** The port the daemon serves on: check_port, else -p/--port of the command, else 11211. */
+  checkPort: number;
   where: string;
 }

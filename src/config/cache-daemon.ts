@@ -1,0 +1,109 @@
+import type { Draft } from './draft.ts';
+import { splitArgv, whereOf, type Token } from './lexer.ts';
+import type { CacheDaemon } from './model.ts';
+import { table, type Reader, type Table } from './reader.ts';
+
+export const CACHE_DAEMON_DEFAULTS = {
+  backoffInitialMs: 100,
+  backoffMaxMs: 10_000,
+  stableAfterMs: 10_000,
+  maxRestarts: 10,
+  windowMs: 60_000,
+  stopTimeoutMs: 5_000,
+  port: 11211,
+} as const;
+
+const DAY_MS = 86_400_000;
+
+/**
+ * `cache_daemon { command "…" user U restart_backoff I [MAX] restart_limit N [WINDOW] stable_after S
+ * stop_timeout S check_port P }` - haved's own block: the cache daemon it supervises.
+ */
+export function readCacheDaemon(r: Reader, opener: Token, d: Draft): void {
+  if (d.cacheDaemon) r.fail(opener, `duplicate cache_daemon block (first defined at ${d.cacheDaemon.where})`);
+  const c: CacheDaemon = {
+    argv: [],
+    user: null,
+    restart: {
+      backoffInitialMs: CACHE_DAEMON_DEFAULTS.backoffInitialMs,
+      backoffMaxMs: CACHE_DAEMON_DEFAULTS.backoffMaxMs,
+      stableAfterMs: CACHE_DAEMON_DEFAULTS.stableAfterMs,
+      maxRestarts: CACHE_DAEMON_DEFAULTS.maxRestarts,
+      windowMs: CACHE_DAEMON_DEFAULTS.windowMs,
+      stopTimeoutMs: CACHE_DAEMON_DEFAULTS.stopTimeoutMs,
+    },
+    checkPort: 0,
+    where: whereOf(opener),
+  };
+  const seen: { command?: Token } = {};
+  const t: Table = table([
+    [
+      'command',
+      (r, kw) => {
+        // Like vrrp_script's `script`: a quoted command line, and unquoted words after it are more arguments.
+        const first = r.arg(kw, 'a command line (quote it when it has arguments)');
+        c.argv = splitArgv(first.text);
+        for (let w; (w = r.optional(kw, t)); ) c.argv.push(w.text);
+        if (c.argv.length === 0) r.fail(first, 'command expects a program, got an empty string');
+        seen.command = first;
+      },
+    ],
+    ['user', (r, kw) => void (c.user = checkUser(r, r.arg(kw, 'a user name')))],
+    [
+      'restart_backoff',
+      (r, kw) => {
+        c.restart.backoffInitialMs = r.timerMs(kw, 1, DAY_MS);
+        const max = r.optional(kw, t);
+        c.restart.backoffMaxMs = max ? seconds(r, kw, max, 1, DAY_MS) : Math.max(c.restart.backoffInitialMs, CACHE_DAEMON_DEFAULTS.backoffMaxMs);
+        if (c.restart.backoffMaxMs < c.restart.backoffInitialMs) {
+          r.fail(max ?? kw, `restart_backoff: the maximum (${max?.text}) must not be below the initial delay`);
+        }
+      },
+    ],
+    [
+      'restart_limit',
+      (r, kw) => {
+        c.restart.maxRestarts = r.int(kw, 1, 1_000_000);
+        const window = r.optional(kw, t);
+        if (window) c.restart.windowMs = seconds(r, kw, window, 1, DAY_MS);
+      },
+    ],
+    ['stable_after', (r, kw) => void (c.restart.stableAfterMs = r.timerMs(kw, 0, DAY_MS))],
+    ['stop_timeout', (r, kw) => void (c.restart.stopTimeoutMs = r.timerMs(kw, 1, DAY_MS))],
+    ['check_port', (r, kw) => void (c.checkPort = r.port(kw))],
+  ]);
+  r.block(opener, 'cache_daemon', 'cache_daemon', t);
+  if (!seen.command) r.fail(opener, `cache_daemon needs 'command "PROGRAM [ARGS]"'`);
+  if (c.checkPort === 0) c.checkPort = portOf(r, seen.command, c.argv) ?? CACHE_DAEMON_DEFAULTS.port;
+  d.cacheDaemon = c;
+}
+
+/** A `<TIMER>` argument other than the keyword's first (Reader.timerMs reads only the next one). */
+function seconds(r: Reader, kw: Token, t: Token, minMs: number, maxMs: number): number {
+  const ms = /^\d+(\.\d+)?$|^\.\d+$/.test(t.text) ? Math.round(Number(t.text) * 1000) : NaN;
+  if (Number.isNaN(ms)) r.fail(t, `${kw.text} must be a duration in seconds (e.g. 3 or 0.5), got "${t.text}"`);
+  if (ms < minMs || ms > maxMs) r.fail(t, `${kw.text} must be between ${minMs / 1000} and ${maxMs / 1000} seconds, got "${t.text}"`);
+  return ms;
+}
+
+function checkUser(r: Reader, t: Token): string {
+  if (!/^[a-z_][a-z0-9_.-]*\$?$|^\d+$/i.test(t.text)) r.fail(t, `user must be a user name or a numeric uid, got "${t.text}"`);
+  return t.text;
+}
+
+/** The port memcached/repcache would serve on, from -p N, -pN, --port N or --port=N (the last one wins). */
+function portOf(r: Reader, command: Token, argv: string[]): number | null {
+  let value: string | null = null;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-p' || a === '--port') value = argv[++i] ?? '';
+    else if (a.startsWith('--port=')) value = a.slice('--port='.length);
+    else if (/^-p./.test(a)) value = a.slice(2);
+  }
+  if (value === null) return null;
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= 65535)) {
+    r.fail(command, `cache_daemon: the command's port "${value}" is not a port 1..65535 (or set check_port)`);
+  }
+  return n;
+}
