@@ -1,0 +1,122 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bin } from '../support/daemon.ts';
+import type { Daemon } from '../support/daemon.ts';
+import type { Lab, LabNode } from '../support/netns.ts';
+
+export const VIP = '198.18.0.100';
+export const HMAC_KEY = 'hv-lab-shared-key-0123456789';
+
+export interface NodeConf {
+  node: LabNode;
+  priority: number;
+  advertInt: string; // seconds, as written in the config
+  nopreempt?: boolean;
+  udpPort: number;
+  /** MEMCACHE_CHECK on this node's own memcached with these timings (seconds); null = no check. */
+  check?: { delayLoop: string; connectTimeout: string; retry: number; delayBeforeRetry: string } | null;
+  notifyScript?: string;
+}
+
+/** A keepalived-syntax config for one lab node: one instance, the VIP, an HMAC key, a local cache check. */
+export function havedConf(c: NodeConf): string {
+  const n = c.node;
+  const notify = c.notifyScript
+    ? `    notify "${c.notifyScript}"\n    notify_master "${c.notifyScript} notify_master"\n    notify_stop "${c.notifyScript} notify_stop"\n`
+    : '';
+  const check = c.check
+    ? `virtual_server ${VIP} 11211 {
+    delay_loop ${c.check.delayLoop}
+    protocol TCP
+    real_server ${n.address} 11211 {
+${c.notifyScript ? `        notify_down "${c.notifyScript} notify_down"\n        notify_up "${c.notifyScript} notify_up"\n` : ''}        MEMCACHE_CHECK {
+            connect_timeout ${c.check.connectTimeout}
+            retry ${c.check.retry}
+            delay_before_retry ${c.check.delayBeforeRetry}
+        }
+    }
+}
+`
+    : '';
+  return `! lab node ${n.name}
+global_defs {
+    router_id ${n.ns}
+    vrrp_udp_port ${c.udpPort}
+    vrrp_garp_master_delay 0
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface ${n.ifname}
+    virtual_router_id 51
+    priority ${c.priority}
+    advert_int ${c.advertInt}
+${c.nopreempt ? '    nopreempt\n' : ''}    authentication {
+        auth_type HMAC
+        auth_pass ${HMAC_KEY}
+    }
+    virtual_ipaddress {
+        ${VIP}/32 dev ${n.ifname}
+    }
+${notify}}
+${check}`;
+}
+
+/** Temp files for one test file: configs, state files, notify logs. */
+export class Scratch {
+  readonly dir = mkdtempSync(join(tmpdir(), 'haved-lab-'));
+  path(name: string): string {
+    return join(this.dir, name);
+  }
+  write(name: string, text: string): string {
+    const p = this.path(name);
+    writeFileSync(p, text);
+    return p;
+  }
+  /** A notify script that appends its arguments as one line to `${name}.log`. */
+  notifyScript(name: string): { script: string; lines: () => string[] } {
+    const log = this.path(`${name}.log`);
+    const script = this.write(`${name}.sh`, `#!/bin/sh\necho "$*" >> ${log}\n`);
+    chmodSync(script, 0o755);
+    return {
+      script,
+      lines: () => {
+        try {
+          return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+        } catch {
+          return [];
+        }
+      },
+    };
+  }
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function startHaved(lab: Lab, node: LabNode, conf: string, stateFile: string): Daemon {
+  return lab.spawn(node.ns, [bin('haved'), '-f', conf, '--state-file', stateFile], { HAVED_LOG_JSON: '1' });
+}
+
+export function startMemcached(lab: Lab, node: LabNode): Daemon {
+  return lab.spawn(node.ns, ['memcached', '-u', 'root', '-l', '0.0.0.0', '-p', '11211', '-U', '0', '-m', '16']);
+}
+
+/** MAC address of a node's lab interface. */
+export function macOf(lab: Lab, node: LabNode): string {
+  const out = lab.exec(node.ns, ['cat', `/sys/class/net/${node.ifname}/address`]);
+  return out.trim();
+}
+
+/** The MAC the client has cached for the VIP (null if none / incomplete). */
+export function clientNeighbour(lab: Lab, client: LabNode): string | null {
+  const out = lab.exec(client.ns, ['ip', 'neigh', 'show', VIP, 'dev', client.ifname], { allowFail: true });
+  return /lladdr ([0-9a-f:]+)/.exec(out)?.[1] ?? null;
+}
+
+/** One memcached `version` round trip from the client namespace to VIP:11211. */
+export function clientReachesCache(lab: Lab, client: LabNode): boolean {
+  const script = `exec 3<>/dev/tcp/${VIP}/11211 && printf 'version\\r\\n' >&3 && head -c 8 <&3`;
+  const out = lab.exec(client.ns, ['timeout', '2', 'bash', '-c', script], { allowFail: true, timeoutMs: 3000 });
+  return out.startsWith('VERSION ');
+}
