@@ -10,7 +10,7 @@ import type { TextCommand } from '../../src/proto/text/commands.ts';
 import { TextParser } from '../../src/proto/text/parser.ts';
 import { startProcess, stopAll, waitForPort } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
-import { fixtures, type Fixture } from '../unit/proto/text-fixtures.ts';
+import { fixtures, randomPipeline, rng, type Fixture } from '../unit/proto/text-fixtures.ts';
 
 const MAX_ITEM_SIZE = 1024 * 1024; // memcached's default -I
 const CHUNK_GAP_MS = 200; // lets memcached read each chunk on its own
@@ -137,8 +137,11 @@ describe.skipIf(!memcached)('text codec vs Debian memcached 1.6.18', () => {
 
   afterAll(stopAll);
 
-  it('answers every fixture with the replies and closes our parser predicts', async () => {
-    const results = await Promise.all(fixtures.map(async (f) => ({ f, ex: await exchange(port, f) })));
+  it('answers every fixture and 40 random pipelines with the replies and closes our parser predicts', async () => {
+    const r = rng(0xc0dec);
+    const random = Array.from({ length: 40 }, (_, i) => ({ ...randomPipeline(r, MAX_ITEM_SIZE, { tooLarge: false }), name: `random pipeline ${i}` }));
+    const all = [...fixtures, ...random];
+    const results = await Promise.all(all.map(async (f) => ({ f, ex: await exchange(port, f) })));
     const theirs = [];
     const predicted = [];
     for (const { f, ex } of results) {

@@ -156,3 +156,63 @@ export const fixtures: Fixture[] = [
 
 /** Fixtures whose outcome does not depend on how the bytes are split. */
 export const splitIndependent = fixtures.filter((f) => f.chunks.length === 1 && !f.splitSensitive);
+
+/** xorshift32 in [0, 1): reproducible random input without a dependency. */
+export const rng = (seed: number) => () => {
+  seed ^= seed << 13;
+  seed ^= seed >>> 17;
+  seed ^= seed << 5;
+  return (seed >>> 0) / 2 ** 32;
+};
+
+type Random = () => number;
+type Gen = (r: Random, maxItemSize: number) => [string, string[]];
+const int = (r: Random, n: number) => Math.floor(r() * n);
+const key = (r: Random) => `k${int(r, 1000)}`;
+const data = (r: Random, n: number) => Array.from({ length: n }, () => String.fromCharCode(int(r, 256))).join('');
+const noreply = (r: Random) => (r() < 0.3 ? ' noreply' : '');
+
+const gens: Gen[] = [
+  (r) => {
+    const k = key(r), f = int(r, 70000), e = int(r, 100) - 10, d = data(r, int(r, 25)), n = noreply(r);
+    const op = ['set', 'add', 'replace', 'append', 'prepend'][int(r, 5)];
+    return [`${op} ${k} ${f} ${e} ${d.length}${n}\r\n${d}\r\n`, [`${op} ${k} ${f} ${e}${n} =${JSON.stringify(d)}`]];
+  },
+  (r) => {
+    const k = key(r), c = int(r, 1e9), d = data(r, int(r, 10)), n = noreply(r);
+    return [`cas ${k} 0 0 ${d.length} ${c}${n}\r\n${d}\r\n`, [`cas ${k} 0 0 ${c}${n} =${JSON.stringify(d)}`]];
+  },
+  (r) => {
+    const keys = Array.from({ length: 1 + int(r, 5) }, () => key(r));
+    return [`get ${keys.join(' ')}\r\n`, [`get ${keys.join(',')}`]];
+  },
+  (r) => { const k = key(r), n = noreply(r); return [`delete ${k}${n}\r\n`, [`delete ${k}${n}`]]; },
+  (r) => { const k = key(r), d = int(r, 1e6), n = noreply(r); return [`incr ${k} ${d}${n}\r\n`, [`incr ${k} ${d}${n}`]]; },
+  (r) => { const k = key(r), e = int(r, 1e4), n = noreply(r); return [`touch ${k} ${e}${n}\r\n`, [`touch ${k} ${e}${n}`]]; },
+  (r) => {
+    // 2 bytes announced, 4 sent: the last 2 fail the \r\n check, the real \r\n is an empty line
+    const n = noreply(r);
+    return [`set bad 0 0 2${n}\r\nabcd\r\n`, [n ? 'silent' : 'error CLIENT_ERROR bad data chunk', 'error ERROR']];
+  },
+  () => ['bogus command\r\n', ['error ERROR']],
+  () => ['version\r\n', ['version']],
+  (r) => { const n = noreply(r); return [`set ${K251} 0 0 1${n}\r\n`, [n ? 'silent' : 'error CLIENT_ERROR bad command line format']]; },
+];
+
+const tooLargeGen: Gen = (r, max) => {
+  const n = noreply(r), size = max + 1 + int(r, 100);
+  return [`set big 0 0 ${size}${n}\r\n${'x'.repeat(size)}\r\n`, [`too_large set big${n}`]];
+};
+
+/** A random pipeline of 1..30 commands (good and bad) and what the parser must make of it. */
+export function randomPipeline(r: Random, maxItemSize: number, opts: { tooLarge?: boolean } = {}): Fixture {
+  const pool = opts.tooLarge === false ? gens : [...gens, tooLargeGen];
+  let text = '';
+  const expect: string[] = [];
+  for (let i = 0, n = 1 + int(r, 30); i < n; i++) {
+    const [t, e] = pool[int(r, pool.length)](r, maxItemSize);
+    text += t;
+    expect.push(...e);
+  }
+  return { name: 'random pipeline', chunks: [text], expect };
+}

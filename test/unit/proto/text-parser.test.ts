@@ -2,7 +2,7 @@ import { describe as suite, expect, it } from 'vitest';
 import type { TextCommand } from '../../../src/proto/text/commands.ts';
 import { TextParser } from '../../../src/proto/text/parser.ts';
 import { describe, parseAll, parseCommands } from './text-describe.ts';
-import { fixtures, splitIndependent } from './text-fixtures.ts';
+import { fixtures, randomPipeline, rng, splitIndependent } from './text-fixtures.ts';
 
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 const SMALL = 8 * 1024;
@@ -160,67 +160,19 @@ suite('TextParser: buffering', () => {
 });
 
 suite('TextParser: random pipelines (property)', () => {
-  // xorshift32: reproducible without a dependency.
-  const rng = (seed: number) => () => {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    return (seed >>> 0) / 2 ** 32;
-  };
-
-  type Gen = (r: () => number) => [string, string[]];
-  const int = (r: () => number, n: number) => Math.floor(r() * n);
-  const key = (r: () => number) => `k${int(r, 1000)}`;
-  const data = (r: () => number, n: number) => Array.from({ length: n }, () => String.fromCharCode(int(r, 256))).join('');
-  const NR = (r: () => number) => (r() < 0.3 ? ' noreply' : '');
-  const MAX = 300;
-  const gens: Gen[] = [
-    (r) => {
-      const k = key(r), f = int(r, 70000), e = int(r, 100) - 10, d = data(r, int(r, 25)), n = NR(r);
-      const op = ['set', 'add', 'replace', 'append', 'prepend'][int(r, 5)];
-      return [`${op} ${k} ${f} ${e} ${d.length}${n}\r\n${d}\r\n`, [`${op} ${k} ${f} ${e}${n} =${JSON.stringify(d)}`]];
-    },
-    (r) => {
-      const k = key(r), c = int(r, 1e9), d = data(r, int(r, 10)), n = NR(r);
-      return [`cas ${k} 0 0 ${d.length} ${c}${n}\r\n${d}\r\n`, [`cas ${k} 0 0 ${c}${n} =${JSON.stringify(d)}`]];
-    },
-    (r) => {
-      const keys = Array.from({ length: 1 + int(r, 5) }, () => key(r));
-      return [`get ${keys.join(' ')}\r\n`, [`get ${keys.join(',')}`]];
-    },
-    (r) => { const k = key(r), n = NR(r); return [`delete ${k}${n}\r\n`, [`delete ${k}${n}`]]; },
-    (r) => { const k = key(r), d = int(r, 1e6), n = NR(r); return [`incr ${k} ${d}${n}\r\n`, [`incr ${k} ${d}${n}`]]; },
-    (r) => { const k = key(r), e = int(r, 1e4), n = NR(r); return [`touch ${k} ${e}${n}\r\n`, [`touch ${k} ${e}${n}`]]; },
-    (r) => {
-      // 2 bytes announced, 4 sent: the last 2 fail the \r\n check, the real \r\n is an empty line
-      const n = NR(r);
-      return [`set bad 0 0 2${n}\r\nabcd\r\n`, [n ? 'silent' : 'error CLIENT_ERROR bad data chunk', 'error ERROR']];
-    },
-    (r) => { const n = NR(r); const s = MAX + 1 + int(r, 100); return [`set big 0 0 ${s}${n}\r\n${'x'.repeat(s)}\r\n`, [`too_large set big${n}`]]; },
-    () => ['bogus command\r\n', ['error ERROR']],
-    () => ['version\r\n', ['version']],
-    (r) => { const n = NR(r); return [`set ${'k'.repeat(251)} 0 0 1${n}\r\n`, [n ? 'silent' : 'error CLIENT_ERROR bad command line format']]; },
-  ];
-
   it('200 random pipelines split into random chunks parse as the sum of their commands', () => {
     const r = rng(0x5eed);
+    const MAX = 300;
     for (let round = 0; round < 200; round++) {
-      let stream = '';
-      const expected: string[] = [];
-      for (let i = 0, n = 1 + int(r, 30); i < n; i++) {
-        const g = gens[int(r, gens.length)];
-        const [text, exp] = g(r);
-        stream += text;
-        expected.push(...exp);
-      }
-      const all = Buffer.from(stream, 'latin1');
+      const f = randomPipeline(r, MAX);
+      const all = Buffer.from(f.chunks[0], 'latin1');
       const chunks: Buffer[] = [];
       for (let i = 0; i < all.length;) {
-        const n = 1 + int(r, 64);
+        const n = 1 + Math.floor(r() * 64);
         chunks.push(all.subarray(i, i + n));
         i += n;
       }
-      expect(parseAll(chunks, MAX), `round ${round}`).toEqual(expected);
+      expect(parseAll(chunks, MAX), `round ${round}`).toEqual(f.expect);
     }
   });
 });
