@@ -3,6 +3,9 @@ import type { Clock } from './clock.ts';
 /** 30 days: larger exptimes are absolute unix times (memcached's REALTIME_MAXDELTA). */
 export const REALTIME_MAXDELTA = 60 * 60 * 24 * 30;
 
+/** Relative times are stored as u32. */
+const MAX_RELATIVE = 0xffffffff;
+
 /**
  * memcached's realtime(EXPTIME_TO_POSITIVE_TIME(exptime)): a protocol exptime
  * to seconds since process start. 0 = never; <= 30 days relative; larger is
@@ -14,7 +17,7 @@ export function relativeExptime(exptime: number, clock: Clock, now: number = clo
   if (exptime < 0) return 1;
   if (exptime > REALTIME_MAXDELTA) {
     if (exptime <= clock.started) return 1;
-    return exptime - clock.started;
+    return Math.min(exptime - clock.started, MAX_RELATIVE);
   }
-  return exptime + now;
+  return Math.min(exptime + now, MAX_RELATIVE);
 }

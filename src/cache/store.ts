@@ -369,6 +369,11 @@ export class SlabStore {
     return this.#casEnabled ? this.#u64[h] : 0n;
   }
 
+  /** The item's stored CAS even when CAS is disabled (-C): its replication version. */
+  itemVersion(h: Handle): bigint {
+    return this.#u64[h];
+  }
+
   itemValueLength(h: Handle): number {
     return this.#u32[h * 2 + F_NBYTES];
   }

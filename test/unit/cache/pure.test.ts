@@ -69,6 +69,7 @@ describe('exptime rules', () => {
     expect(relativeExptime(1_700_000_500, clock)).toBe(500);
   });
   it('negative is expired at once', () => expect(relativeExptime(-1, clock)).toBe(1));
+  it('clamps to the u32 the item header stores', () => expect(relativeExptime(2 ** 40, clock)).toBe(2 ** 32 - 1));
 });
 
 describe('SystemClock', () => {

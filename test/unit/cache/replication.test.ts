@@ -55,6 +55,15 @@ describe('applyRemote (last writer wins by CAS)', () => {
     expect(store.peek(k('gone'))).toBe(-1);
   });
 
+  it('keeps versions when CAS is disabled (-C): itemCas reports 0, itemVersion the version', () => {
+    const { store } = makeStore({ casEnabled: false });
+    store.applyRemote(k('a'), 0, 0, k('v'), 77n);
+    const h = store.peek(k('a'));
+    expect(store.itemCas(h)).toBe(0n);
+    expect(store.itemVersion(h)).toBe(77n);
+    expect(store.applyRemote(k('a'), 0, 0, k('w'), 76n)).toBe('STALE');
+  });
+
   it('reports too large', () => {
     const { store } = makeStore();
     expect(store.applyRemote(k('a'), 0, 0, Buffer.alloc(1024 * 1024), 1n)).toBe('TOO_LARGE');
