@@ -85,6 +85,11 @@ function daemonize(argv: readonly string[]): Promise<number> {
 async function run(opts: RepcacheOptions): Promise<void> {
   const { config } = opts;
   const user = checkUser(opts);
+  // Until the server is up a signal just ends the process (nothing to drain yet); afterwards stop() closes it.
+  let onSignal: (why: string) => void = () => process.exit(0);
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGHUP', () => { /* a daemon ignores its terminal hanging up */ });
   const level = config.verbosity >= 3 ? 'trace' : config.verbosity === 2 ? 'debug' : config.verbosity === 1 ? 'info' : 'warn';
   // Loaded only to run: -h, -V and bad flags answer without loading the server.
   const [{ createLogger }, { CacheServer }] = await Promise.all([import('../log.ts'), import('../server/cache-server.ts')]);
@@ -134,9 +139,7 @@ async function run(opts: RepcacheOptions): Promise<void> {
     force.unref();
     void replication.stop().then(() => server.close()).finally(() => { removePidFile(); process.exit(0); });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => { /* a daemon ignores its terminal hanging up */ });
+  onSignal = stop;
   server.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB }, 'repcache ready');
 }
