@@ -174,26 +174,38 @@ export function encode(m: Message): Buffer {
   }
 }
 
+/** Bytes of a SET (with seq) or SYNC_ITEM (without) frame. */
+export function itemFrameSize(withSeq: boolean, keyLength: number, valueLength: number): number {
+  return HEADER + (withSeq ? 8 : 0) + 8 + 4 + 4 + 1 + keyLength + valueLength;
+}
+
 /**
- * SET (with seq) or SYNC_ITEM (without) written straight from the store: `fill` copies the value into the frame
- * at the given offset, so the value is copied once.
+ * Writes a SET or SYNC_ITEM frame's header and key into `b` at `o`; returns the offset where the value's
+ * `valueLength` bytes go (the caller copies them straight from the store: one copy, no allocation).
  */
-export function encodeItemFrame(
-  type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
-  seq: bigint, version: bigint, flags: number, ttl: number, key: Buffer, valueLength: number,
-  fill: (target: Buffer, offset: number) => void,
-): Buffer {
+export function writeItemHeader(
+  b: Buffer, o: number, type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
+  seq: number, version: bigint, flags: number, ttl: number, key: Buffer, valueLength: number,
+): number {
   checkKey(key);
   const withSeq = type === FrameType.SET;
-  const b = frame(type, (withSeq ? 8 : 0) + 8 + 4 + 4 + 1 + key.length + valueLength);
-  let o = HEADER;
-  if (withSeq) o = b.writeBigUInt64BE(seq, o);
+  o = b.writeUInt32BE(itemFrameSize(withSeq, key.length, valueLength) - 4, o);
+  b[o++] = type;
+  if (withSeq) o = b.writeBigUInt64BE(BigInt(seq), o);
   o = b.writeBigUInt64BE(version, o);
   o = b.writeUInt32BE(flags >>> 0, o);
   o = b.writeUInt32BE(ttl, o);
-  o = b.writeUInt8(key.length, o);
-  o += key.copy(b, o);
-  fill(b, o);
+  b[o++] = key.length;
+  return o + key.copy(b, o);
+}
+
+/** A whole SET/SYNC_ITEM frame in its own buffer (tests, small paths). */
+export function encodeItemFrame(
+  type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
+  seq: number, version: bigint, flags: number, ttl: number, key: Buffer, value: Buffer,
+): Buffer {
+  const b = Buffer.allocUnsafe(itemFrameSize(type === FrameType.SET, key.length, value.length));
+  value.copy(b, writeItemHeader(b, 0, type, seq, version, flags, ttl, key, value.length));
   return b;
 }
 
@@ -205,7 +217,10 @@ function u64Frame(type: number, v: bigint): Buffer {
 
 const names: Record<number, string> = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [v, k]));
 
-/** Parses one frame body (type byte excluded). `body` is copied where a message keeps bytes. */
+/**
+ * Parses one frame body (type byte excluded). Keys and values are views into the received bytes: consumers
+ * copy what they keep.
+ */
 export function decodeBody(type: number, body: Buffer): Message {
   const need = (n: number, exact = true) => {
     if (exact ? body.length !== n : body.length < n) {
@@ -215,7 +230,7 @@ export function decodeBody(type: number, body: Buffer): Message {
   const key = (at: number): Buffer => {
     const len = body[at];
     if (len === 0 || at + 1 + len > body.length) throw new ProtocolError(`${names[type]} frame has a bad key length ${len}`);
-    return Buffer.from(body.subarray(at + 1, at + 1 + len));
+    return body.subarray(at + 1, at + 1 + len);
   };
   switch (type) {
     case FrameType.HELLO: {
@@ -246,7 +261,7 @@ export function decodeBody(type: number, body: Buffer): Message {
       const k = key(24);
       return {
         type: 'set', seq: body.readBigUInt64BE(0), version: body.readBigUInt64BE(8), flags: body.readUInt32BE(16),
-        ttl: body.readUInt32BE(20), key: k, value: Buffer.from(body.subarray(25 + k.length)),
+        ttl: body.readUInt32BE(20), key: k, value: body.subarray(25 + k.length),
       };
     }
     case FrameType.SYNC_ITEM: {
@@ -254,7 +269,7 @@ export function decodeBody(type: number, body: Buffer): Message {
       const k = key(16);
       return {
         type: 'sync_item', version: body.readBigUInt64BE(0), flags: body.readUInt32BE(8), ttl: body.readUInt32BE(12),
-        key: k, value: Buffer.from(body.subarray(17 + k.length)),
+        key: k, value: body.subarray(17 + k.length),
       };
     }
     case FrameType.DELETE: {

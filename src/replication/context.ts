@@ -33,6 +33,6 @@ export interface SessionContext {
   applyFlush(version: bigint, delay: number): void;
   peerHello(nodeId: number, host: string, listenPort: number): void;
   /** Sending side. */
-  acked(seq: bigint): void;
+  acked(seq: number): void;
   stateChanged(who: string, from: LinkState, to: LinkState, reason: string): void;
 }

@@ -91,15 +91,13 @@ export class Receiver {
     }
     if (this.applied > this.#ackedSent && this.#syncStart < 0n) {
       this.#ackedSent = this.applied;
+      this.#ctx.applied(this.peerNodeId, this.peerRunId, this.applied);
       this.#write(encode({ type: 'ack', seq: this.applied }));
     }
   }
 
   #seq(seq: bigint): void {
-    if (seq > this.applied) {
-      this.applied = seq;
-      this.#ctx.applied(this.peerNodeId, this.peerRunId, seq);
-    }
+    if (seq > this.applied) this.applied = seq;
   }
 
   #needStream(what: string): void {
@@ -152,7 +150,6 @@ export class Receiver {
         if (this.#syncStart < 0n) throw new ProtocolError('SYNC_END outside a full copy');
         const start = this.#syncStart;
         this.#syncStart = -1n;
-        this.#seq(start - 1n);
         this.applied = start - 1n;
         ctx.applied(this.peerNodeId, this.peerRunId, this.applied);
         this.#ackedSent = -1n; // force an ACK

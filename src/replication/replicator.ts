@@ -76,8 +76,9 @@ export class Replicator {
   #timer: NodeJS.Timeout | null = null;
   #joinTimer: NodeJS.Timeout | null = null;
   #pumpScheduled = false;
+  #lastPump = 0;
   #flushEpoch = 0n;
-  #syncWaiters: Array<{ seq: bigint; resolve: () => void; timer: NodeJS.Timeout }> = [];
+  #syncWaiters: Array<{ seq: number; resolve: () => void; timer: NodeJS.Timeout }> = [];
   syncTimeouts = 0;
   syncAcked = 0;
   appliedRemote = 0;
@@ -161,7 +162,7 @@ export class Replicator {
   /** Hook for the cache server: called after every successful local mutation. */
   onMutation(m: LocalMutation): Promise<void> | void {
     const now = Date.now();
-    let seq: bigint;
+    let seq: number;
     switch (m.op) {
       case 'delete': {
         const key = Buffer.from(m.key!);
@@ -190,16 +191,23 @@ export class Replicator {
     if (this.#opts.syncMode) return this.#waitForAck(seq);
   }
 
+  /**
+   * Sends soon, coalescing bursts: right after the current I/O phase when the last send was a while ago, else
+   * after 1 ms, so a busy node makes few large writes instead of one per client chunk.
+   */
   #schedulePump(): void {
     if (this.#pumpScheduled) return;
     this.#pumpScheduled = true;
-    setImmediate(() => {
+    const run = () => {
       this.#pumpScheduled = false;
+      this.#lastPump = performance.now();
       for (const s of this.senders) s.pump();
-    });
+    };
+    if (performance.now() - this.#lastPump >= 1) setImmediate(run);
+    else setTimeout(run, 1);
   }
 
-  #waitForAck(seq: bigint): Promise<void> | void {
+  #waitForAck(seq: number): Promise<void> | void {
     if (!this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing')) return;
     return new Promise<void>((resolve) => {
       const w = {
@@ -215,7 +223,7 @@ export class Replicator {
     });
   }
 
-  #acked(seq: bigint): void {
+  #acked(seq: number): void {
     const ws = this.#syncWaiters;
     let n = 0;
     while (n < ws.length && ws[n].seq <= seq) {
@@ -357,7 +365,7 @@ export class Replicator {
       ['repl_node_id', this.nodeId],
       ['repl_port', this.#opts.port],
       ['repl_sync_mode', this.#opts.syncMode ? 1 : 0],
-      ['repl_log_seq', String(this.log.nextSeq - 1n)],
+      ['repl_log_seq', this.log.nextSeq - 1],
       ['repl_log_capacity', this.log.capacity],
       ['repl_applied', this.appliedRemote],
       ['repl_stale', this.staleRemote],

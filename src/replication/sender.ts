@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { encode, FrameDecoder, FrameType, ProtocolError, encodeItemFrame, type Message } from './codec.ts';
+import { encode, FrameDecoder, FrameType, ProtocolError, itemFrameSize, writeItemHeader, type Message } from './codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { LinkMachine } from './link.ts';
 import { EntryKind } from './outlog.ts';
@@ -8,6 +8,8 @@ import type { SessionContext } from './context.ts';
 const HIGH_WATER = 4 * 1024 * 1024;
 const SYNC_BATCH = 1000;
 const PUMP_BATCH = 2000;
+/** Frames are assembled into chunks of this size: one socket write per chunk, not per frame. */
+const CHUNK = 256 * 1024;
 
 /**
  * The dialing end of a link: pushes this node's changes to one peer. Connects, handshakes, then either resumes
@@ -22,8 +24,8 @@ export class Sender {
   #hs: Handshake | null = null;
   #decoder = new FrameDecoder();
   /** Next sequence to send, and the highest the peer acknowledged. */
-  cursor = 0n;
-  ackedSeq = 0n;
+  cursor = 0;
+  ackedSeq = 0;
   peerNodeId = -1;
   bytesSent = 0;
   bytesReceived = 0;
@@ -31,6 +33,8 @@ export class Sender {
   syncSent = 0;
   #copying = false;
   #lastProgressLog = 0;
+  #chunk = Buffer.allocUnsafe(CHUNK);
+  #chunkOff = 0;
 
   constructor(ctx: SessionContext, host: string, port: number) {
     this.#ctx = ctx;
@@ -43,7 +47,7 @@ export class Sender {
       effects: {
         connect: () => this.#connect(),
         close: (reason) => this.#close(reason),
-        heartbeat: () => this.#write(encode({ type: 'heartbeat', seq: this.#copying || this.cursor === 0n ? 0n : this.cursor - 1n })),
+        heartbeat: () => this.#write(encode({ type: 'heartbeat', seq: this.#copying || this.cursor === 0 ? 0n : BigInt(this.cursor - 1) })),
         stateChanged: (from, to, reason) => ctx.stateChanged(this.name, from, to, reason),
       },
     });
@@ -55,13 +59,13 @@ export class Sender {
 
   /** Changes logged but not yet acknowledged by the peer. */
   get queueDepth(): number {
-    const head = this.#ctx.log.nextSeq - 1n;
-    return Number(head > this.ackedSeq ? head - this.ackedSeq : 0n);
+    const head = this.#ctx.log.nextSeq - 1;
+    return head > this.ackedSeq ? head - this.ackedSeq : 0;
   }
 
   get lagMs(): number {
     if (this.queueDepth === 0) return 0;
-    const t = this.#ctx.log.timeOf(this.ackedSeq + 1n);
+    const t = this.#ctx.log.timeOf(this.ackedSeq + 1);
     return Number.isNaN(t) ? -1 : Math.max(0, this.#ctx.now() - t);
   }
 
@@ -86,6 +90,7 @@ export class Sender {
     const s = this.#socket;
     this.#socket = null;
     this.#copying = false;
+    this.#chunkOff = 0;
     if (!s) return;
     if (s.writable && reason.startsWith('refused')) {
       s.end(encode({ type: 'error', reason }));
@@ -93,12 +98,50 @@ export class Sender {
     } else s.destroy();
   }
 
-  #write(buf: Buffer): boolean {
+  #write(buf: Buffer): void {
+    this.#flushChunk();
+    this.#writeRaw(buf);
+  }
+
+  #writeRaw(buf: Buffer): void {
     const s = this.#socket;
-    if (!s || s.destroyed) return false;
+    if (!s || s.destroyed) return;
     this.bytesSent += buf.length;
     this.machine.sent();
-    return s.write(buf);
+    s.write(buf);
+  }
+
+  /** Room for n bytes in the current chunk: [buffer, offset]. Oversized frames get a buffer of their own. */
+  #reserve(n: number): Buffer {
+    if (this.#chunkOff + n > this.#chunk.length) {
+      this.#flushChunk();
+      if (n > CHUNK) this.#chunk = Buffer.allocUnsafe(n);
+    }
+    return this.#chunk;
+  }
+
+  #flushChunk(): void {
+    if (this.#chunkOff === 0) return;
+    const out = this.#chunk.subarray(0, this.#chunkOff);
+    this.#chunk = Buffer.allocUnsafe(CHUNK);
+    this.#chunkOff = 0;
+    this.#writeRaw(out);
+  }
+
+  /** Appends a SET/SYNC_ITEM for store item h to the current chunk. */
+  #item(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, seq: number, h: number, key: Buffer): void {
+    const store = this.#ctx.store;
+    const vlen = store.itemValueLength(h);
+    const b = this.#reserve(itemFrameSize(type === FrameType.SET, key.length, vlen));
+    const at = writeItemHeader(b, this.#chunkOff, type, seq, store.itemCas(h), store.itemFlags(h), store.itemTtl(h), key, vlen);
+    store.copyValue(h, b, at);
+    this.#chunkOff = at + vlen;
+  }
+
+  /** Appends a small encoded frame to the current chunk. */
+  #frame(buf: Buffer): void {
+    const b = this.#reserve(buf.length);
+    this.#chunkOff += buf.copy(b, this.#chunkOff);
   }
 
   #onData(chunk: Buffer): void {
@@ -134,9 +177,9 @@ export class Sender {
         return;
       case 'ack':
       case 'heartbeat':
-        if (m.seq > this.ackedSeq && this.machine.up) {
-          this.ackedSeq = m.seq;
-          this.#ctx.acked(m.seq);
+        if (m.seq > BigInt(this.ackedSeq) && this.machine.up) {
+          this.ackedSeq = Number(m.seq);
+          this.#ctx.acked(this.ackedSeq);
         }
         return;
       case 'error':
@@ -148,17 +191,18 @@ export class Sender {
     }
   }
 
-  #onResume(fromSeq: bigint): void {
+  #onResume(wanted: bigint): void {
     const log = this.#ctx.log;
-    if (fromSeq > 0n && log.holds(fromSeq)) {
+    const fromSeq = Number(wanted);
+    if (fromSeq > 0 && log.holds(fromSeq)) {
       this.cursor = fromSeq;
-      this.ackedSeq = fromSeq - 1n;
+      this.ackedSeq = fromSeq - 1;
       this.machine.handshakeDone(false);
-      this.#ctx.logger.info({ peer: this.name, fromSeq: String(fromSeq), pending: Number(log.nextSeq - fromSeq) }, 'replication: resuming without a full copy');
+      this.#ctx.logger.info({ peer: this.name, fromSeq, pending: log.nextSeq - fromSeq }, 'replication: resuming without a full copy');
       this.pump();
     } else {
       this.machine.handshakeDone(true);
-      this.#startCopy(fromSeq > 0n ? 'the changes the peer missed are no longer in the log' : 'the peer asked for a full copy');
+      this.#startCopy(fromSeq > 0 ? 'the changes the peer missed are no longer in the log' : 'the peer asked for a full copy');
     }
   }
 
@@ -166,25 +210,23 @@ export class Sender {
     const ctx = this.#ctx;
     const startSeq = ctx.log.nextSeq;
     this.cursor = startSeq;
-    this.ackedSeq = startSeq - 1n;
+    this.ackedSeq = startSeq - 1;
     this.syncTotal = ctx.store.itemCount;
     this.syncSent = 0;
     this.#copying = true;
     this.#lastProgressLog = ctx.now();
     ctx.logger.info({ peer: this.name, items: this.syncTotal, reason }, 'replication: full copy started');
-    this.#write(encode({ type: 'sync_begin', startSeq, items: this.syncTotal, flushEpoch: ctx.flushEpoch() }));
+    this.#write(encode({ type: 'sync_begin', startSeq: BigInt(startSeq), items: this.syncTotal, flushEpoch: ctx.flushEpoch() }));
     const socket = this.#socket;
     let scanCursor = 0;
     const step = () => {
       if (this.#socket !== socket || !this.#copying) return;
       const store = ctx.store;
-      socket!.cork();
       scanCursor = store.scan(scanCursor, SYNC_BATCH, (h) => {
-        const key = store.itemKey(h);
-        this.#write(encodeItemFrame(FrameType.SYNC_ITEM, 0n, store.itemCas(h), store.itemFlags(h), store.itemTtl(h), key, store.itemValueLength(h), (b, o) => store.copyValue(h, b, o)));
+        this.#item(FrameType.SYNC_ITEM, 0, h, store.itemKey(h));
         this.syncSent++;
       });
-      socket!.uncork();
+      this.#flushChunk();
       const now = ctx.now();
       if (now - this.#lastProgressLog >= 2000) {
         this.#lastProgressLog = now;
@@ -195,7 +237,7 @@ export class Sender {
         else setImmediate(step);
         return;
       }
-      for (const [key, version] of ctx.tombstones.entries()) this.#write(encode({ type: 'delete', seq: 0n, version, key }));
+      for (const [key, version] of ctx.tombstones.entries()) this.#frame(encode({ type: 'delete', seq: 0n, version, key }));
       this.#write(encode({ type: 'sync_end', items: this.syncSent }));
       this.#copying = false;
       ctx.logger.info({ peer: this.name, items: this.syncSent, bytes: this.bytesSent }, 'replication: full copy sent');
@@ -212,35 +254,41 @@ export class Sender {
     const ctx = this.#ctx;
     const log = ctx.log;
     if (this.cursor < log.firstSeq) {
-      this.machine.resync(`the peer fell ${Number(log.nextSeq - this.cursor)} changes behind, beyond the log`);
+      this.machine.resync(`the peer fell ${log.nextSeq - this.cursor} changes behind, beyond the log`);
       this.#startCopy('log overflow');
       return;
     }
     if (this.cursor >= log.nextSeq || s.writableLength > HIGH_WATER) return;
-    s.cork();
     let n = 0;
-    while (this.cursor < log.nextSeq && n++ < PUMP_BATCH && s.writableLength <= HIGH_WATER) {
-      const e = log.get(this.cursor)!;
+    while (this.cursor < log.nextSeq && n++ < PUMP_BATCH) {
       const seq = this.cursor++;
-      this.#write(this.#frameFor(seq, e.kind, e.key, e.version, e.delay));
+      this.#entry(seq, log.kindAt(seq), log.keyAt(seq));
+      if (this.#chunkOff >= CHUNK / 2) {
+        this.#flushChunk();
+        if (s.writableLength > HIGH_WATER) break;
+      }
     }
-    s.uncork();
+    this.#flushChunk();
     if (this.cursor < log.nextSeq && s.writableLength <= HIGH_WATER) setImmediate(() => this.pump());
   }
 
-  #frameFor(seq: bigint, kind: number, key: Buffer | null, version: bigint, delay: number): Buffer {
-    const { store, tombstones } = this.#ctx;
-    if (kind === EntryKind.FLUSH) return encode({ type: 'flush', seq, version, delay });
+  #entry(seq: number, kind: number, key: Buffer | null): void {
+    const { store, tombstones, log } = this.#ctx;
+    if (kind === EntryKind.FLUSH) {
+      const f = log.flushAt(seq);
+      this.#frame(encode({ type: 'flush', seq: BigInt(seq), version: f.version, delay: f.delay }));
+      return;
+    }
     const h = store.peek(key!);
     if (h >= 0) {
-      if (kind === EntryKind.TOUCH) return encode({ type: 'touch', seq, version: store.itemCas(h), ttl: store.itemTtl(h), key: key! });
-      return encodeItemFrame(FrameType.SET, seq, store.itemCas(h), store.itemFlags(h), store.itemTtl(h), key!, store.itemValueLength(h), (b, o) => store.copyValue(h, b, o));
+      if (kind === EntryKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: store.itemCas(h), ttl: store.itemTtl(h), key: key! }));
+      else this.#item(FrameType.SET, seq, h, key!);
+      return;
     }
     // Gone: deleted (tombstone) or expired/evicted here. Expiry happens on the peer by itself and eviction is a
     // local memory decision, so only a delete is sent; otherwise a heartbeat keeps the sequence moving.
     const tv = tombstones.versionOf(key!);
-    if (tv > 0n) return encode({ type: 'delete', seq, version: tv, key: key! });
-    return encode({ type: 'heartbeat', seq });
+    this.#frame(encode(tv > 0n ? { type: 'delete', seq: BigInt(seq), version: tv, key: key! } : { type: 'heartbeat', seq: BigInt(seq) }));
   }
 
   start(): void {

@@ -39,10 +39,11 @@ describe('replication codec', () => {
     );
   });
 
-  it('encodes items straight from a fill callback identically to encode()', () => {
+  it('encodes items for the store path identically to encode()', () => {
     const value = Buffer.from('hello\r\nworld');
-    const viaFill = encodeItemFrame(FrameType.SET, 5n, 0xfedcba9876543210n, 0xffffffff, 300, key, value.length, (b, o) => value.copy(b, o));
-    expect(viaFill).toEqual(encode(samples[3]));
+    expect(encodeItemFrame(FrameType.SET, 5, 0xfedcba9876543210n, 0xffffffff, 300, key, value)).toEqual(encode(samples[3]));
+    const sync = samples[11] as { version: bigint; flags: number; ttl: number; value: Buffer };
+    expect(encodeItemFrame(FrameType.SYNC_ITEM, 0, sync.version, sync.flags, sync.ttl, key, sync.value)).toEqual(encode(samples[11]));
   });
 
   it('decodes a stream split at every byte boundary', () => {

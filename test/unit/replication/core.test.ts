@@ -51,14 +51,17 @@ describe('outbound log ring', () => {
   it('numbers entries and forgets the oldest past capacity', () => {
     const log = new OutLog(4);
     for (let i = 0; i < 6; i++) log.append(EntryKind.KEY, Buffer.from(`k${i}`), i);
-    expect(log.nextSeq).toBe(7n);
-    expect(log.firstSeq).toBe(3n);
-    expect(log.get(2n)).toBeNull();
-    expect(log.get(3n)!.key!.toString()).toBe('k2');
-    expect(log.holds(3n)).toBe(true);
-    expect(log.holds(2n)).toBe(false);
-    expect(log.holds(7n)).toBe(true); // caught up
-    expect(log.timeOf(6n)).toBe(5);
+    log.append(EntryKind.FLUSH, null, 6, 99n, 3);
+    expect(log.nextSeq).toBe(8);
+    expect(log.firstSeq).toBe(4);
+    expect(log.keyAt(4)!.toString()).toBe('k3');
+    expect(log.holds(4)).toBe(true);
+    expect(log.holds(3)).toBe(false);
+    expect(log.holds(8)).toBe(true); // caught up
+    expect(log.timeOf(6)).toBe(5);
+    expect(log.timeOf(3)).toBeNaN();
+    expect(log.kindAt(7)).toBe(EntryKind.FLUSH);
+    expect(log.flushAt(7)).toEqual({ version: 99n, delay: 3 });
   });
 });
 
