@@ -74,6 +74,10 @@ const SPECS: OptSpec[] = [
   { short: 'N', long: 'napi-ids', arg: 'required' },
   { short: 'x', long: 'replication-peer', arg: 'required' },
   { short: 'X', long: 'replication-port', arg: 'required' },
+  { short: '\0peer', long: 'peer', arg: 'required' },
+  { short: '\0rsecret', long: 'replication-secret', arg: 'required' },
+  { short: '\0rsecretfile', long: 'replication-secret-file', arg: 'required' },
+  { short: '\0rsync', long: 'replication-sync', arg: 'none' },
 ];
 const BY_SHORT = new Map(SPECS.map((s) => [s.short, s]));
 
@@ -334,6 +338,10 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
       case 'o':
         for (const token of value.split(',')) if (token !== '') subopt(config, token);
         break;
+      case '\0rsecret': config.extended.repl_secret = value; break;
+      case '\0rsecretfile': config.extended.repl_secret_file = value; break;
+      case '\0rsync': config.extended.repl_sync = true; break;
+      case '\0peer':
       case 'x': {
         if (value === '' || /\s/.test(value)) throw new UsageError(`Invalid replication peer: '${value}'`, EX_USAGE);
         replication.peers.push(value);
@@ -419,6 +427,15 @@ export function usage(): string {
 Replication (repcached compatible):
 -x, --replication-peer=<host[:port]>  peer repcache to replicate with (repeatable)
 -X, --replication-port=<num>          TCP port for replication (default: ${DEFAULT_REPLICATION_PORT})
+    --peer=<host[:port]>              same as -x
+    --replication-secret=<s>          shared secret peers must prove (or -o repl_secret=<s>)
+    --replication-secret-file=<path>  read the secret from a file (or -o repl_secret_file=<path>)
+    --replication-sync                answer writes only once a peer has them (or -o repl_sync)
+-o repl_sync_timeout=<ms>             longest wait for that acknowledgement (default: 1000)
+-o repl_node_id=<1..1023>             version node id (default: random per start)
+-o repl_queue=<n>                     outbound log entries before a full resync (default: 1048576)
+-o repl_join_timeout=<ms>             serve without a complete copy after this long (default: 15000)
+-o repl_listen=<addr>                 address of the replication port (default: all)
 `;
 }
 
