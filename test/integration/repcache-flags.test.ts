@@ -3,12 +3,13 @@
  * -V/-h, -d with -P, -c, -u, and clean exits on SIGTERM/SIGINT/shutdown.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { bin, startProcess, stopAll, waitForPort } from '../support/daemon.ts';
-import { McClient } from '../support/mc-client.ts';
+import { McClient, udpRequest } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
 import { isRoot } from '../support/root.ts';
 import { startCache, userArgs } from './repcache-harness.ts';
@@ -147,6 +148,31 @@ describe('repcache flags: behaviour', () => {
     expect(/^Uid:\s+(\d+)/m.exec(status)![1]).toBe(nobody[1]);
     expect(/^Gid:\s+(\d+)/m.exec(status)![1]).toBe(nobody[2]);
     expect(await (await McClient.connect(server.port)).request('version\r\n')).toMatch(/^VERSION /);
+  });
+
+  it('-s and -a: serves on a UNIX socket with that mode, instead of TCP', async () => {
+    const path = join(tmp, 'repcache.sock');
+    const d = startProcess(bin('repcache'), [...userArgs(), '-s', path, '-a', '770']);
+    await until('the socket', () => existsSync(path), 15_000);
+    expect(statSync(path).mode & 0o777).toBe(0o770);
+    const reply = await new Promise<string>((res, rej) => {
+      const sock = connect({ path });
+      let got = '';
+      sock.on('data', (b) => { got += b; if (got.endsWith('END\r\n')) { sock.destroy(); res(got); } });
+      sock.on('error', rej);
+      sock.write('set u 0 0 2\r\nok\r\nget u\r\n');
+    });
+    expect(reply).toBe('STORED\r\nVALUE u 0 2\r\nok\r\nEND\r\n');
+    await d.stop();
+  });
+
+  it('-U: answers memcached UDP frames', async () => {
+    const udpPort = await freePort();
+    const server = await startCache('repcache', ['-U', String(udpPort)]);
+    await (await McClient.connect(server.port)).request('set udp 0 0 3\r\nabc\r\n');
+    let replies: Awaited<ReturnType<typeof udpRequest>> = [];
+    for (let i = 0; i < 20 && replies.length === 0; i++) replies = await udpRequest(udpPort, 'get udp\r\n', 7 + i);
+    expect(replies.map((r) => [r.requestId > 0, r.body])).toEqual([[true, 'VALUE udp 0 3\r\nabc\r\nEND\r\n']]);
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('%s closes and exits 0', async (signal) => {
