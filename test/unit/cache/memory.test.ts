@@ -137,6 +137,21 @@ describe('too large and chunked items', () => {
     expect(store.slabClassSizes.at(-1)).toBe(MB);
   });
 
+  it('chunks across many small chunks with a low slab_chunk_max', () => {
+    const { store } = makeStore({ slabChunkMax: 16 * 1024 });
+    const big = Buffer.alloc(MB - 100);
+    for (let i = 0; i < big.length; i++) big[i] = i % 251;
+    expect(set(store, 'b', big)).toBe('STORED');
+    const out = Buffer.alloc(big.length);
+    store.copyValue(store.get(k('b')), out, 0);
+    expect(out.equals(big)).toBe(true);
+    const largest = store.slabClassSizes.length - 1;
+    expect(store.slabClassSizes[largest]).toBe(16 * 1024);
+    expect(stat(store.statsSlabs(), `${largest}:used_chunks`)).toBe(Math.ceil((MB - 100 + 48) / (16 * 1024 - 4)));
+    store.delete(k('b'));
+    expect(stat(store.statsSlabs(), `${largest}:used_chunks`)).toBe(0);
+  });
+
   it('evicts chunked items when the largest class is full', () => {
     const { store } = makeStore({ memoryLimitBytes: 4 * MB });
     for (let i = 0; i < 20; i++) expect(set(store, `b${i}`, Buffer.alloc(900_000, i))).toBe('STORED');
