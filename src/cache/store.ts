@@ -2,6 +2,7 @@ import type { Clock } from './clock.ts';
 import * as C from './counters.ts';
 import { relativeExptime } from './exptime.ts';
 import { murmur3 } from './hash.ts';
+import { HashIndex, nextScanCursor } from './hash-index.ts';
 import {
   B_CLSID,
   B_ITFLAGS,
@@ -30,6 +31,7 @@ import {
 import { parseU64, U64_MAX } from './numeric.ts';
 import { computeSlabClassSizes } from './slab-classes.ts';
 import { SlabAllocator } from './slabs.ts';
+import { statsGeneral, statsItems, statsSizes, statsSlabs, type StatsView } from './stats-report.ts';
 
 export type { Clock } from './clock.ts';
 
@@ -111,9 +113,7 @@ export class SlabStore {
   readonly #largestClass: number;
   readonly #largestChunk: number;
 
-  #buckets: Uint32Array;
-  #hashMask: number;
-  #hashPower: number;
+  readonly #index: HashIndex;
   /** LRU heads at [cls * 2], tails at [cls * 2 + 1]. */
   readonly #lru: Uint32Array;
   readonly #cls: Float64Array;
@@ -152,9 +152,7 @@ export class SlabStore {
     this.#u64 = new BigUint64Array(this.#slabs.memory);
     this.#largestClass = this.#slabs.largestClass;
     this.#largestChunk = sizes[this.#largestClass];
-    this.#hashPower = opts.hashPower > 0 ? Math.min(opts.hashPower, 31) : DEFAULT_HASH_POWER;
-    this.#buckets = new Uint32Array(new SharedArrayBuffer(4 << this.#hashPower));
-    this.#hashMask = (1 << this.#hashPower) - 1;
+    this.#index = new HashIndex(this.#bytes, this.#u32, opts.hashPower > 0 ? opts.hashPower : DEFAULT_HASH_POWER);
     this.#lru = new Uint32Array(new SharedArrayBuffer(sizes.length * 2 * 4));
     this.#cls = new Float64Array(new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
     this.#g = new Float64Array(new SharedArrayBuffer(C.G_FIELDS * 8));
@@ -302,7 +300,7 @@ export class SlabStore {
   /** Remove without stats; used after a too-large set (memcached unlinks the old item). */
   unlink(key: Buffer): void {
     const hv = murmur3(key, 0, key.length);
-    const h = this.#find(key, hv);
+    const h = this.#index.find(key, hv);
     if (h !== 0) this.#unlinkItem(h, hv);
   }
 
@@ -418,10 +416,11 @@ export class SlabStore {
     let checked = 0;
     let visited = 0;
     // At most one pass over the table per call, and a bounded number of empty buckets.
-    const maxBuckets = Math.min(Math.max(budget * 8, 64), this.#buckets.length);
+    const index = this.#index;
+    const maxBuckets = Math.min(Math.max(budget * 8, 64), index.mask + 1);
     while (checked < budget && visited < maxBuckets && this.#g[C.G_CURR_ITEMS] > 0) {
-      const bucket = this.#crawlBucket & this.#hashMask;
-      let h = this.#buckets[bucket];
+      const bucket = this.#crawlBucket & index.mask;
+      let h = index.head(bucket);
       while (h !== 0) {
         const next = this.#u32[h * 2 + F_HNEXT];
         const row = bytes[h * 8 + B_CLSID] * C.C_FIELDS;
@@ -436,7 +435,7 @@ export class SlabStore {
         }
         h = next;
       }
-      this.#crawlBucket = (bucket + 1) & this.#hashMask;
+      this.#crawlBucket = (bucket + 1) & index.mask;
       visited++;
     }
     return reclaimed;
@@ -446,152 +445,39 @@ export class SlabStore {
 
   /** Item-related fields of plain `stats`, in memcached's order (merge with orderGeneralStats()). */
   statsGeneral(): Array<[string, string | number | bigint]> {
-    const g = this.#g;
-    const sum = (field: number): number => {
-      let total = 0;
-      for (let cls = 1; cls <= this.#largestClass; cls++) total += this.#cls[cls * C.C_FIELDS + field];
-      return total;
-    };
-    return [
-      ['cmd_get', g[C.G_CMD_GET]],
-      ['cmd_set', sum(C.C_CMD_SET)],
-      ['cmd_touch', g[C.G_CMD_TOUCH]],
-      ['get_hits', sum(C.C_GET_HITS)],
-      ['get_misses', g[C.G_GET_MISSES]],
-      ['get_expired', g[C.G_GET_EXPIRED]],
-      ['get_flushed', g[C.G_GET_FLUSHED]],
-      ['delete_misses', g[C.G_DELETE_MISSES]],
-      ['delete_hits', sum(C.C_DELETE_HITS)],
-      ['incr_misses', g[C.G_INCR_MISSES]],
-      ['incr_hits', sum(C.C_INCR_HITS)],
-      ['decr_misses', g[C.G_DECR_MISSES]],
-      ['decr_hits', sum(C.C_DECR_HITS)],
-      ['cas_misses', g[C.G_CAS_MISSES]],
-      ['cas_hits', sum(C.C_CAS_HITS)],
-      ['cas_badval', sum(C.C_CAS_BADVAL)],
-      ['touch_hits', sum(C.C_TOUCH_HITS)],
-      ['touch_misses', g[C.G_TOUCH_MISSES]],
-      ['store_too_large', g[C.G_STORE_TOO_LARGE]],
-      ['store_no_memory', g[C.G_STORE_NO_MEMORY]],
-      ['limit_maxbytes', this.#memoryLimit],
-      ['hash_power_level', this.#hashPower],
-      ['hash_bytes', this.#buckets.byteLength],
-      ['hash_is_expanding', 0],
-      ['slab_reassign_rescues', 0],
-      ['slab_reassign_chunk_rescues', 0],
-      ['slab_reassign_evictions_nomem', 0],
-      ['slab_reassign_inline_reclaim', 0],
-      ['slab_reassign_busy_items', 0],
-      ['slab_reassign_busy_deletes', 0],
-      ['slab_reassign_running', 0],
-      ['slabs_moved', 0],
-      ['malloc_fails', 0],
-      ['bytes', g[C.G_BYTES]],
-      ['curr_items', g[C.G_CURR_ITEMS]],
-      ['total_items', g[C.G_TOTAL_ITEMS]],
-      ['slab_global_page_pool', 0],
-      ['expired_unfetched', sum(C.C_EXPIRED_UNFETCHED)],
-      ['evicted_unfetched', sum(C.C_EVICTED_UNFETCHED)],
-      ['evicted_active', sum(C.C_EVICTED_ACTIVE)],
-      ['evictions', sum(C.C_EVICTED)],
-      ['reclaimed', sum(C.C_RECLAIMED)],
-      ['crawler_reclaimed', sum(C.C_CRAWLER_RECLAIMED)],
-      ['crawler_items_checked', sum(C.C_CRAWLER_CHECKED)],
-      ['lrutail_reflocked', 0],
-      ['moves_to_cold', 0],
-      ['moves_to_warm', 0],
-      ['moves_within_lru', 0],
-      ['direct_reclaims', sum(C.C_DIRECT_RECLAIMS)],
-      ['lru_bumps_dropped', 0],
-    ];
+    return statsGeneral(this.#statsView());
   }
 
   /** `stats items`: ['items:1:number', 3], ... for classes holding items. */
   statsItems(): Array<[string, string | number]> {
-    const out: Array<[string, string | number]> = [];
-    const now = this.#clock.now();
-    for (let cls = 1; cls <= this.#largestClass; cls++) {
-      const row = cls * C.C_FIELDS;
-      const c = this.#cls;
-      const number = c[row + C.C_NUMBER];
-      if (number === 0) continue;
-      const tail = this.#lru[cls * 2 + 1];
-      const p = `items:${cls}:`;
-      out.push(
-        [`${p}number`, number],
-        [`${p}number_hot`, 0],
-        [`${p}number_warm`, 0],
-        [`${p}number_cold`, number],
-        [`${p}age_hot`, 0],
-        [`${p}age_warm`, 0],
-        [`${p}age`, tail === 0 ? 0 : Math.max(0, now - this.#u32[tail * 2 + F_TIME])],
-        [`${p}mem_requested`, c[row + C.C_MEM_REQUESTED]],
-        [`${p}evicted`, c[row + C.C_EVICTED]],
-        [`${p}evicted_nonzero`, c[row + C.C_EVICTED_NONZERO]],
-        [`${p}evicted_time`, c[row + C.C_EVICTED_TIME]],
-        [`${p}outofmemory`, c[row + C.C_OUTOFMEMORY]],
-        [`${p}tailrepairs`, 0],
-        [`${p}reclaimed`, c[row + C.C_RECLAIMED]],
-        [`${p}expired_unfetched`, c[row + C.C_EXPIRED_UNFETCHED]],
-        [`${p}evicted_unfetched`, c[row + C.C_EVICTED_UNFETCHED]],
-        [`${p}evicted_active`, c[row + C.C_EVICTED_ACTIVE]],
-        [`${p}crawler_reclaimed`, c[row + C.C_CRAWLER_RECLAIMED]],
-        [`${p}crawler_items_checked`, c[row + C.C_CRAWLER_CHECKED]],
-        [`${p}lrutail_reflocked`, 0],
-        [`${p}moves_to_cold`, 0],
-        [`${p}moves_to_warm`, 0],
-        [`${p}moves_within_lru`, 0],
-        [`${p}direct_reclaims`, c[row + C.C_DIRECT_RECLAIMS]],
-        [`${p}hits_to_hot`, 0],
-        [`${p}hits_to_warm`, 0],
-        [`${p}hits_to_cold`, c[row + C.C_GET_HITS]],
-        [`${p}hits_to_temp`, 0],
-      );
-    }
-    return out;
+    return statsItems(this.#statsView());
   }
 
   /** `stats slabs`: ['1:chunk_size', 96], ..., ['active_slabs', n], ['total_malloced', n] */
   statsSlabs(): Array<[string, string | number]> {
-    const out: Array<[string, string | number]> = [];
-    const slabs = this.#slabs;
-    let active = 0;
-    for (let cls = 1; cls <= this.#largestClass; cls++) {
-      const pages = slabs.classPages(cls);
-      if (pages === 0) continue;
-      active++;
-      const row = cls * C.C_FIELDS;
-      const c = this.#cls;
-      const perPage = slabs.perPage[cls];
-      out.push(
-        [`${cls}:chunk_size`, this.slabClassSizes[cls]],
-        [`${cls}:chunks_per_page`, perPage],
-        [`${cls}:total_pages`, pages],
-        [`${cls}:total_chunks`, pages * perPage],
-        [`${cls}:used_chunks`, slabs.usedChunks(cls)],
-        // memcached 1.6 splits new pages into the free list at once, so its free_chunks_end is 0.
-        [`${cls}:free_chunks`, slabs.freeChunks(cls) + slabs.freeChunksEnd(cls)],
-        [`${cls}:free_chunks_end`, 0],
-        [`${cls}:get_hits`, c[row + C.C_GET_HITS]],
-        [`${cls}:cmd_set`, c[row + C.C_CMD_SET]],
-        [`${cls}:delete_hits`, c[row + C.C_DELETE_HITS]],
-        [`${cls}:incr_hits`, c[row + C.C_INCR_HITS]],
-        [`${cls}:decr_hits`, c[row + C.C_DECR_HITS]],
-        [`${cls}:cas_hits`, c[row + C.C_CAS_HITS]],
-        [`${cls}:cas_badval`, c[row + C.C_CAS_BADVAL]],
-        [`${cls}:touch_hits`, c[row + C.C_TOUCH_HITS]],
-      );
-    }
-    out.push(['active_slabs', active], ['total_malloced', slabs.totalMalloced]);
-    return out;
+    return statsSlabs(this.#statsView());
   }
 
   /** `stats sizes`: [['96', 3], ...] in 32-byte buckets of memcached's item size, or [['sizes_status', 'disabled']]. */
   statsSizes(): Array<[string, string | number]> {
-    if (!this.#trackSizes) return [['sizes_status', 'disabled']];
-    const out: Array<[string, string | number]> = [];
-    for (let i = 0; i < this.#sizes.length; i++) if (this.#sizes[i] > 0) out.push([String(i * 32), this.#sizes[i]]);
-    return out;
+    return statsSizes(this.#statsView());
+  }
+
+  #statsView(): StatsView {
+    return {
+      g: this.#g,
+      cls: this.#cls,
+      slabs: this.#slabs,
+      memoryLimit: this.#memoryLimit,
+      hashPower: this.#index.power,
+      hashBytes: this.#index.byteLength,
+      now: this.#clock.now(),
+      tailTime: (cls) => {
+        const tail = this.#lru[cls * 2 + 1];
+        return tail === 0 ? -1 : this.#u32[tail * 2 + F_TIME];
+      },
+      sizes: this.#trackSizes ? this.#sizes : null,
+    };
   }
 
   /**
@@ -632,7 +518,7 @@ export class SlabStore {
 
   /** Look up without touching LRU or stats; -1 if missing/expired. */
   peek(key: Buffer): Handle | -1 {
-    const h = this.#find(key, murmur3(key, 0, key.length));
+    const h = this.#index.find(key, murmur3(key, 0, key.length));
     return h !== 0 && this.#deadReason(h, this.#clock.now()) === 0 ? h : -1;
   }
 
@@ -689,16 +575,13 @@ export class SlabStore {
     let v = cursor >>> 0;
     let count = 0;
     do {
-      const mask = this.#hashMask;
-      for (let h = this.#buckets[v & mask]; h !== 0; h = this.#u32[h * 2 + F_HNEXT]) {
+      const mask = this.#index.mask;
+      for (let h = this.#index.head(v & mask); h !== 0; h = this.#u32[h * 2 + F_HNEXT]) {
         if (this.#deadReason(h, now) !== 0) continue;
         fn(h);
         count++;
       }
-      v = (v | ~mask) >>> 0;
-      v = reverseBits(v);
-      v = (v + 1) >>> 0;
-      v = reverseBits(v);
+      v = nextScanCursor(v, mask);
     } while (v !== 0 && count < limit);
     return v;
   }
@@ -709,26 +592,9 @@ export class SlabStore {
 
   // ------------------------------------------------------------------ internals: lookup
 
-  #find(key: Buffer, hv: number): number {
-    const bytes = this.#bytes;
-    const n = key.length;
-    let h = this.#buckets[hv & this.#hashMask];
-    while (h !== 0) {
-      const at = h * 8;
-      if (bytes[at + B_NKEY] === n) {
-        const start = at + HEADER_BYTES;
-        let i = 0;
-        while (i < n && bytes[start + i] === key[i]) i++;
-        if (i === n) return h;
-      }
-      h = this.#u32[h * 2 + F_HNEXT];
-    }
-    return 0;
-  }
-
   /** find + lazy expiry: a dead item is unlinked and reported missing. */
   #lookup(key: Buffer, hv: number, countStats: boolean): number {
-    const h = this.#find(key, hv);
+    const h = this.#index.find(key, hv);
     if (h === 0) return 0;
     const dead = this.#deadReason(h, this.#now);
     if (dead === 0) return h;
@@ -821,11 +687,7 @@ export class SlabStore {
   // ------------------------------------------------------------------ internals: link / unlink
 
   #link(h: number, hv: number): void {
-    const u32 = this.#u32;
     const bytes = this.#bytes;
-    const bucket = hv & this.#hashMask;
-    u32[h * 2 + F_HNEXT] = this.#buckets[bucket];
-    this.#buckets[bucket] = h;
     const cls = bytes[h * 8 + B_CLSID];
     bytes[h * 8 + B_ITFLAGS] |= IT_LINKED;
     this.#lruPushHead(h, cls);
@@ -838,23 +700,13 @@ export class SlabStore {
     g[C.G_TOTAL_ITEMS]++;
     g[C.G_BYTES] += ntotal;
     if (this.#trackSizes) this.#sizes[Math.ceil(ntotal / 32)]++;
-    if (g[C.G_CURR_ITEMS] > this.#buckets.length * 1.5 && this.#hashPower < 31) this.#expandHash();
+    this.#index.insert(h, hv, g[C.G_CURR_ITEMS]);
   }
 
   /** Removes a linked item from the hash table and its LRU, then frees its chunks. hv -1 = compute. */
   #unlinkItem(h: number, hv: number): void {
-    const u32 = this.#u32;
-    const bytes = this.#bytes;
-    if (hv < 0) hv = murmur3(bytes, h * 8 + HEADER_BYTES, bytes[h * 8 + B_NKEY]);
-    const bucket = hv & this.#hashMask;
-    let cur = this.#buckets[bucket];
-    if (cur === h) {
-      this.#buckets[bucket] = u32[h * 2 + F_HNEXT];
-    } else {
-      while (cur !== 0 && u32[cur * 2 + F_HNEXT] !== h) cur = u32[cur * 2 + F_HNEXT];
-      if (cur !== 0) u32[cur * 2 + F_HNEXT] = u32[h * 2 + F_HNEXT];
-    }
-    const cls = bytes[h * 8 + B_CLSID];
+    this.#index.remove(h, hv < 0 ? this.#index.hashOf(h) : hv);
+    const cls = this.#bytes[h * 8 + B_CLSID];
     this.#lruRemove(h, cls);
     const ntotal = this.#ntotal(h);
     const row = cls * C.C_FIELDS;
@@ -873,30 +725,6 @@ export class SlabStore {
       this.#u32[h * 2 + F_FLAGS],
       this.#casEnabled,
     );
-  }
-
-  /** Doubles the bucket array when items exceed 1.5 per bucket (memcached's assoc_expand, done at once). */
-  #expandHash(): void {
-    const old = this.#buckets;
-    const power = this.#hashPower + 1;
-    const buckets = new Uint32Array(new SharedArrayBuffer(4 * 2 ** power));
-    const mask = 2 ** power - 1;
-    const u32 = this.#u32;
-    const bytes = this.#bytes;
-    for (let b = 0; b < old.length; b++) {
-      let h = old[b];
-      while (h !== 0) {
-        const next = u32[h * 2 + F_HNEXT];
-        const bucket = murmur3(bytes, h * 8 + HEADER_BYTES, bytes[h * 8 + B_NKEY]) & mask;
-        u32[h * 2 + F_HNEXT] = buckets[bucket];
-        buckets[bucket] = h;
-        h = next;
-      }
-    }
-    this.#buckets = buckets;
-    this.#hashMask = mask;
-    this.#hashPower = power;
-    this.#g[C.G_HASH_EXPANSIONS]++;
   }
 
   // ------------------------------------------------------------------ internals: allocation
@@ -1135,12 +963,4 @@ function checkKey(key: Buffer): void {
 /** u32 index of a chunked item's first next-chunk link. */
 function linkIndex(h: number, nkey: number): number {
   return h * 2 + ((chunkedValueOffset(nkey) - CHUNK_LINK_BYTES) >>> 2);
-}
-
-function reverseBits(v: number): number {
-  v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
-  v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
-  v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
-  v = ((v >>> 8) & 0x00ff00ff) | ((v & 0x00ff00ff) << 8);
-  return ((v >>> 16) | (v << 16)) >>> 0;
 }

@@ -1,0 +1,136 @@
+import { murmur3 } from './hash.ts';
+import { B_NKEY, F_HNEXT, HEADER_BYTES } from './layout.ts';
+
+const MAX_POWER = 31;
+
+/**
+ * memcached's assoc.c: a power-of-two array of bucket heads (u32 item handles
+ * in a SharedArrayBuffer), chained through each item's hash-next field, keyed
+ * by murmur3 of the key bytes. Doubles, all at once, when items exceed 1.5 per
+ * bucket. Worker threads would lock a bucket stripe (Atomics) around
+ * find/insert/remove and take a global lock to expand.
+ */
+export class HashIndex {
+  readonly #bytes: Buffer;
+  readonly #u32: Uint32Array;
+  #buckets: Uint32Array;
+  #mask: number;
+  #power: number;
+  #expansions = 0;
+
+  constructor(bytes: Buffer, u32: Uint32Array, power: number) {
+    this.#bytes = bytes;
+    this.#u32 = u32;
+    this.#power = Math.min(power, MAX_POWER);
+    this.#buckets = HashIndex.#table(this.#power);
+    this.#mask = this.#buckets.length - 1;
+  }
+
+  static #table(power: number): Uint32Array {
+    return new Uint32Array(new SharedArrayBuffer(4 * 2 ** power));
+  }
+
+  get power(): number {
+    return this.#power;
+  }
+
+  get mask(): number {
+    return this.#mask;
+  }
+
+  get byteLength(): number {
+    return this.#buckets.byteLength;
+  }
+
+  get expansions(): number {
+    return this.#expansions;
+  }
+
+  /** First item of bucket `i` (0 = empty); follow F_HNEXT for the rest. */
+  head(i: number): number {
+    return this.#buckets[i];
+  }
+
+  find(key: Buffer, hv: number): number {
+    const bytes = this.#bytes;
+    const n = key.length;
+    let h = this.#buckets[hv & this.#mask];
+    while (h !== 0) {
+      const at = h * 8;
+      if (bytes[at + B_NKEY] === n) {
+        const start = at + HEADER_BYTES;
+        let i = 0;
+        while (i < n && bytes[start + i] === key[i]) i++;
+        if (i === n) return h;
+      }
+      h = this.#u32[h * 2 + F_HNEXT];
+    }
+    return 0;
+  }
+
+  /** Links item h; `count` is the number of items afterwards, to decide on growth. */
+  insert(h: number, hv: number, count: number): void {
+    const bucket = hv & this.#mask;
+    this.#u32[h * 2 + F_HNEXT] = this.#buckets[bucket];
+    this.#buckets[bucket] = h;
+    if (count > this.#buckets.length * 1.5 && this.#power < MAX_POWER) this.#expand();
+  }
+
+  remove(h: number, hv: number): void {
+    const u32 = this.#u32;
+    const bucket = hv & this.#mask;
+    let cur = this.#buckets[bucket];
+    if (cur === h) {
+      this.#buckets[bucket] = u32[h * 2 + F_HNEXT];
+      return;
+    }
+    while (cur !== 0 && u32[cur * 2 + F_HNEXT] !== h) cur = u32[cur * 2 + F_HNEXT];
+    if (cur !== 0) u32[cur * 2 + F_HNEXT] = u32[h * 2 + F_HNEXT];
+  }
+
+  /** Hash of the key stored in item h. */
+  hashOf(h: number): number {
+    return murmur3(this.#bytes, h * 8 + HEADER_BYTES, this.#bytes[h * 8 + B_NKEY]);
+  }
+
+  #expand(): void {
+    const old = this.#buckets;
+    const buckets = HashIndex.#table(this.#power + 1);
+    const mask = buckets.length - 1;
+    const u32 = this.#u32;
+    for (let b = 0; b < old.length; b++) {
+      let h = old[b];
+      while (h !== 0) {
+        const next = u32[h * 2 + F_HNEXT];
+        const bucket = this.hashOf(h) & mask;
+        u32[h * 2 + F_HNEXT] = buckets[bucket];
+        buckets[bucket] = h;
+        h = next;
+      }
+    }
+    this.#buckets = buckets;
+    this.#mask = mask;
+    this.#power++;
+    this.#expansions++;
+  }
+}
+
+/**
+ * Next bucket of a reverse-binary scan (as in Redis' SCAN): incrementing the
+ * reversed cursor visits buckets so that a table that doubles between calls
+ * neither skips nor repeats the items already there. 0 = wrapped around.
+ */
+export function nextScanCursor(v: number, mask: number): number {
+  v = (v | ~mask) >>> 0;
+  v = reverseBits(v);
+  v = (v + 1) >>> 0;
+  return reverseBits(v);
+}
+
+function reverseBits(v: number): number {
+  v = ((v >>> 1) & 0x55555555) | ((v & 0x55555555) << 1);
+  v = ((v >>> 2) & 0x33333333) | ((v & 0x33333333) << 2);
+  v = ((v >>> 4) & 0x0f0f0f0f) | ((v & 0x0f0f0f0f) << 4);
+  v = ((v >>> 8) & 0x00ff00ff) | ((v & 0x00ff00ff) << 8);
+  return ((v >>> 16) | (v << 16)) >>> 0;
+}
