@@ -1,0 +1,71 @@
+import { connect } from 'node:net';
+
+export class StatsProbeError extends Error {
+  override name = 'StatsProbeError';
+}
+
+const MAX_REPLY = 1 << 20;
+
+/**
+ * Reads a `stats` reply (`STAT name value\r\n`… `END\r\n`) from chunks split anywhere. Pure.
+ * push() returns the stats once END arrives, null while incomplete; throws StatsProbeError on an error reply.
+ */
+export class StatsReplyReader {
+  #buf = '';
+  #stats = new Map<string, string>();
+
+  push(chunk: Buffer | string): Map<string, string> | null {
+    this.#buf += typeof chunk === 'string' ? chunk : chunk.toString('latin1');
+    for (let eol = this.#buf.indexOf('\r\n'); eol >= 0; eol = this.#buf.indexOf('\r\n')) {
+      const line = this.#buf.slice(0, eol);
+      this.#buf = this.#buf.slice(eol + 2);
+      if (line === 'END') return this.#stats;
+      if (line.startsWith('STAT ')) {
+        const sp = line.indexOf(' ', 5);
+        if (sp > 5) this.#stats.set(line.slice(5, sp), line.slice(sp + 1));
+        else this.#stats.set(line.slice(5), '');
+      } else {
+        throw new StatsProbeError(`unexpected reply line to stats: ${JSON.stringify(line.slice(0, 200))}`);
+      }
+    }
+    if (this.#buf.length > MAX_REPLY) throw new StatsProbeError('stats reply line too long');
+    return null;
+  }
+}
+
+export interface CacheStats {
+  /** repcache's replication_state; 'standalone' when the cache has none (a plain memcached). */
+  replicationState: string;
+  /** Every STAT of the reply, as text. */
+  stats: Map<string, string>;
+}
+
+/** Sends `stats` to host:port on a fresh connection and returns the reply. Rejects with StatsProbeError. */
+export function fetchStats(host: string, port: number, timeoutMs = 1000): Promise<CacheStats> {
+  return new Promise((resolve, reject) => {
+    const reader = new StatsReplyReader();
+    const sock = connect({ host, port });
+    let done = false;
+    const finish = (err: Error | null, stats?: Map<string, string>) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err instanceof StatsProbeError ? err : new StatsProbeError(`${host}:${port}: ${err.message}`));
+      else resolve({ replicationState: stats!.get('replication_state') ?? 'standalone', stats: stats! });
+    };
+    const timer = setTimeout(() => finish(new StatsProbeError(`${host}:${port}: no stats reply within ${timeoutMs} ms`)), timeoutMs);
+    sock.setNoDelay(true);
+    sock.once('connect', () => sock.write('stats\r\n'));
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        const stats = reader.push(chunk);
+        if (stats) finish(null, stats);
+      } catch (e) {
+        finish(e as Error);
+      }
+    });
+    sock.once('error', (e) => finish(e));
+    sock.once('close', () => finish(new StatsProbeError(`${host}:${port}: connection closed before the end of the stats reply`)));
+  });
+}

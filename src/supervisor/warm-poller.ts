@@ -1,0 +1,49 @@
+import { TimerSlot, type Clock } from '../ha/clock.ts';
+import { fetchStats, type CacheStats } from './stats-probe.ts';
+import type { WarmGate } from './warmth.ts';
+
+export interface WarmPollerOptions {
+  host: string;
+  port: number;
+  gate: WarmGate;
+  clock: Clock;
+  /** Default 200 ms: the warm-up is noticed within one interval. */
+  intervalMs?: number;
+  timeoutMs?: number;
+  /** Default: fetchStats over TCP. */
+  fetch?: (host: string, port: number, timeoutMs: number) => Promise<CacheStats>;
+}
+
+/** Feeds a WarmGate with the local cache's replication_state, one `stats` at a time (never two in flight). */
+export class WarmPoller {
+  readonly #o: Required<WarmPollerOptions>;
+  readonly #timer: TimerSlot;
+  #running = false;
+
+  constructor(opts: WarmPollerOptions) {
+    this.#o = { intervalMs: 200, timeoutMs: 1000, fetch: fetchStats, ...opts };
+    this.#timer = new TimerSlot(opts.clock);
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    void this.#poll();
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#timer.cancel();
+  }
+
+  async #poll(): Promise<void> {
+    const { host, port, gate, timeoutMs, intervalMs } = this.#o;
+    try {
+      const s = await this.#o.fetch(host, port, timeoutMs);
+      if (this.#running) gate.observe(s.replicationState);
+    } catch (e) {
+      if (this.#running) gate.probeFailed((e as Error).message);
+    }
+    if (this.#running) this.#timer.arm(intervalMs, () => void this.#poll());
+  }
+}

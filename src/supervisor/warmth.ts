@@ -1,0 +1,140 @@
+import type { Clock } from '../ha/clock.ts';
+
+/** unknown: no `stats` answer yet (or the last probe failed); cold: the cache is still copying from its peer. */
+export type Warmth = 'unknown' | 'cold' | 'warm';
+
+/**
+ * repcache's `replication_state`: `syncing` until the full copy from a peer is in; then `streaming`,
+ * `disconnected` (serving alone after it was synced or gave up on an unreachable peer) or `standalone`
+ * (no replication). A plain memcached has no such stat; the probe reports it as `standalone`.
+ */
+export function warmthOf(replicationState: string): 'cold' | 'warm' {
+  return replicationState === 'syncing' ? 'cold' : 'warm';
+}
+
+export interface WarmGateEvent {
+  kind: 'cold' | 'warm' | 'serve-cold' | 'probe-failed';
+  level: 'info' | 'warn';
+  message: string;
+}
+
+export interface WarmGateOptions {
+  clock: Clock;
+  /** The hold started or ended: apply priorityAdjustment() to the instance. */
+  changed?(holding: boolean): void;
+  /** Something worth a log line. */
+  event?(e: WarmGateEvent): void;
+}
+
+export interface WarmGateStatus {
+  warmth: Warmth;
+  holding: boolean;
+  replicationState: string | null;
+  /** How long the cache has been not warm (null when warm). */
+  coldForMs: number | null;
+  /** How long the last cold spell lasted, once it ended. */
+  lastWarmUpMs: number | null;
+  master: boolean;
+}
+
+/**
+ * Keeps a node whose cache is not warm out of the MASTER role while someone else can serve: a returning node
+ * must not bring an empty cache into service (the stampede the seeds warn about). Pure: fed with the
+ * `replication_state` polled from the local cache and with the instance's role.
+ *
+ * The hold is a priority adjustment down to the floor (effective priority 1). It does not block the election:
+ * a held node never preempts a live master, but when no peer is alive it still becomes MASTER through the
+ * usual master-down wait (or at once when a resigning master names it): availability first, and the gate
+ * logs that a cold cache is serving.
+ */
+export class WarmGate {
+  readonly #clock: Clock;
+  readonly #opts: WarmGateOptions;
+  #warmth: Warmth = 'unknown';
+  #state: string | null = null;
+  #coldSince: number;
+  #lastWarmUpMs: number | null = null;
+  #master = false;
+  #servingColdLogged = false;
+
+  constructor(opts: WarmGateOptions) {
+    this.#clock = opts.clock;
+    this.#opts = opts;
+    this.#coldSince = opts.clock.now();
+  }
+
+  get warmth(): Warmth {
+    return this.#warmth;
+  }
+
+  /** True while the node must not take the VIP from a live peer. Not warm until proven warm. */
+  get holding(): boolean {
+    return this.#warmth !== 'warm';
+  }
+
+  /** The priority adjustment that keeps a held node below every peer (0 when not holding). */
+  priorityAdjustment(basePriority: number): number {
+    return this.holding ? 1 - basePriority : 0;
+  }
+
+  /** A `stats` answer arrived with this replication_state. */
+  observe(replicationState: string): void {
+    this.#state = replicationState;
+    this.#set(warmthOf(replicationState), `replication_state ${replicationState}`);
+  }
+
+  /** The cache did not answer `stats` (down or restarting): warmth unknown, so the node holds again. */
+  probeFailed(reason: string): void {
+    if (this.#warmth === 'unknown') return;
+    this.#state = null;
+    this.#emit('probe-failed', 'warn', `cache stats probe failed (${reason}): holding until the cache reports warm`);
+    this.#set('unknown', reason);
+  }
+
+  /** The instance's role changed; entering MASTER while not warm is logged as a cold serve. */
+  roleChanged(state: string): void {
+    this.#master = state === 'MASTER';
+    if (!this.#master) this.#servingColdLogged = false;
+    this.#checkColdServe();
+  }
+
+  status(): WarmGateStatus {
+    return {
+      warmth: this.#warmth,
+      holding: this.holding,
+      replicationState: this.#state,
+      coldForMs: this.holding ? this.#clock.now() - this.#coldSince : null,
+      lastWarmUpMs: this.#lastWarmUpMs,
+      master: this.#master,
+    };
+  }
+
+  #set(to: Warmth, why: string): void {
+    const from = this.#warmth;
+    if (to === from) return;
+    const wasHolding = this.holding;
+    this.#warmth = to;
+    const now = this.#clock.now();
+    if (to === 'warm') {
+      this.#lastWarmUpMs = now - this.#coldSince;
+      this.#servingColdLogged = false;
+      this.#emit('warm', 'info', `cache is warm (${why}) after ${Math.round(this.#lastWarmUpMs)} ms: preemption allowed`);
+    } else {
+      if (from === 'warm') this.#coldSince = now;
+      if (to === 'cold') this.#emit('cold', 'info', `cache is cold (${why}): staying BACKUP, no preemption while it syncs`);
+    }
+    if (wasHolding !== this.holding) this.#opts.changed?.(this.holding);
+    this.#checkColdServe();
+  }
+
+  #checkColdServe(): void {
+    if (!this.#master || !this.holding || this.#servingColdLogged) return;
+    this.#servingColdLogged = true;
+    const why = this.#warmth === 'cold' ? `still syncing for ${Math.round(this.#clock.now() - this.#coldSince)} ms` : 'its state is unknown';
+    this.#emit('serve-cold', 'warn', `MASTER with a cache that is not warm (${why}): no peer is serving, so it serves anyway (availability first)`);
+  }
+
+  #emit(kind: WarmGateEvent['kind'], level: WarmGateEvent['level'], message: string): void {
+    this.#opts.event?.({ kind, level, message });
+  }
+}

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../support/fake-clock.ts';
+import { StatsProbeError, StatsReplyReader, type CacheStats } from '../../../src/supervisor/stats-probe.ts';
+import { WarmPoller } from '../../../src/supervisor/warm-poller.ts';
+import { WarmGate } from '../../../src/supervisor/warmth.ts';
+
+const REPLY = 'STAT pid 4242\r\nSTAT version 1.6.18\r\nSTAT replication_state syncing\r\nSTAT empty_value \r\nEND\r\n';
+
+describe('StatsReplyReader', () => {
+  it('reads a reply split at every point', () => {
+    for (let cut = 0; cut <= REPLY.length; cut++) {
+      const r = new StatsReplyReader();
+      const first = r.push(REPLY.slice(0, cut));
+      const stats = first ?? r.push(Buffer.from(REPLY.slice(cut), 'latin1'));
+      if (cut < REPLY.length) expect(first, `cut ${cut}`).toBeNull();
+      expect(stats, `cut ${cut}`).not.toBeNull();
+      expect(Object.fromEntries(stats!)).toEqual({ pid: '4242', version: '1.6.18', replication_state: 'syncing', empty_value: '' });
+    }
+  });
+
+  it('reads a reply one byte at a time', () => {
+    const r = new StatsReplyReader();
+    let stats: Map<string, string> | null = null;
+    for (const c of REPLY) stats = r.push(c) ?? stats;
+    expect(stats!.get('replication_state')).toBe('syncing');
+  });
+
+  it.each(['ERROR\r\n', 'SERVER_ERROR out of memory\r\n', 'CLIENT_ERROR bad command line format\r\n'])('rejects %j', (line) => {
+    expect(() => new StatsReplyReader().push(`STAT pid 1\r\n${line}`)).toThrow(StatsProbeError);
+  });
+
+  it('rejects an endless line', () => {
+    const r = new StatsReplyReader();
+    expect(() => {
+      for (let i = 0; i < 20; i++) r.push(Buffer.alloc(100_000, 0x41));
+    }).toThrow('stats reply line too long');
+  });
+});
+
+describe('WarmPoller', () => {
+  const flush = () => new Promise((r) => setImmediate(r));
+
+  it('feeds the gate at its interval, one probe at a time, and stops', async () => {
+    const clock = new FakeClock();
+    const gate = new WarmGate({ clock });
+    const answers: Array<string | Error> = ['syncing', new Error('connect ECONNREFUSED'), 'syncing', 'streaming'];
+    let calls = 0;
+    const fetch = async (): Promise<CacheStats> => {
+      calls++;
+      const a = answers.shift() ?? 'streaming';
+      if (a instanceof Error) throw a;
+      return { replicationState: a, stats: new Map() };
+    };
+    const p = new WarmPoller({ host: '127.0.0.1', port: 1, gate, clock, intervalMs: 200, fetch });
+    p.start();
+    p.start(); // no second loop
+    await flush();
+    expect(calls).toBe(1);
+    expect(gate.warmth).toBe('cold');
+    clock.advance(199);
+    await flush();
+    expect(calls).toBe(1);
+    clock.advance(1);
+    await flush();
+    expect(calls).toBe(2);
+    clock.advance(200);
+    await flush();
+    clock.advance(200);
+    await flush();
+    expect(calls).toBe(4);
+    expect(gate.warmth).toBe('warm');
+    expect(gate.status().lastWarmUpMs).toBe(600);
+    p.stop();
+    clock.advance(10_000);
+    await flush();
+    expect(calls).toBe(4);
+  });
+});
