@@ -269,7 +269,7 @@ export class Replicator {
 
   #applyTouch(key: Buffer, ttl: number, version: bigint): void {
     const h = this.#store.peek(key);
-    if (h < 0 || this.#store.itemCas(h) !== version) return;
+    if (h < 0 || this.#store.itemVersion(h) !== version) return;
     this.#store.touch(key, ttl > THIRTY_DAYS ? Math.floor(Date.now() / 1000) + ttl : ttl);
   }
 
@@ -283,7 +283,7 @@ export class Replicator {
       let cursor = 0;
       do {
         cursor = store.scan(cursor, 4096, (h) => {
-          if (store.itemCas(h) < version) doomed.push(store.itemKey(h));
+          if (store.itemVersion(h) < version) doomed.push(store.itemKey(h));
         });
       } while (cursor !== 0);
       for (const k of doomed) store.applyRemoteDelete(k, version - 1n);
@@ -329,6 +329,9 @@ export class Replicator {
 
   /** A peer dialed us: it is alive, so a link of ours in backoff retries now; on a node without -x, a link back. */
   #peerHello(nodeId: number, host: string, listenPort: number): void {
+    // A new link from a node replaces its older one (half-open after a crash or a cut).
+    const same = [...this.receivers].filter((r) => r.peerNodeId === nodeId);
+    for (const r of same.slice(0, -1)) r.stop('replaced by a newer link from the same node');
     if (this.senders.some((s) => s.peerNodeId === nodeId && s.machine.up)) return;
     for (const s of this.senders) s.machine.kick();
     // Dial back only when no peers were configured here (repcached style: one side names the other). With a
@@ -343,11 +346,18 @@ export class Replicator {
   }
 
   #stateChanged(who: string, from: LinkState, to: LinkState, reason: string): void {
-    const level = to === 'backoff' || (to === 'closed' && reason !== 'shutdown') ? 'warn' : 'info';
+    // A peer that stays down would log every retry: after a few, retries go to debug.
+    const quiet = (to === 'connecting' && /^retry ([4-9]|\d\d)/.test(reason)) || (from === 'connecting' && to === 'backoff' && this.#retrying(who));
+    const level = quiet ? 'debug' : to === 'backoff' || (to === 'closed' && reason !== 'shutdown') ? 'warn' : 'info';
     this.#logger[level]({ peer: who, from, to, reason }, `replication: ${who} ${from} -> ${to} (${reason})`);
     if (!this.#isReady && to === 'backoff' && this.senders.every((s) => s.machine.failures > 0 && !s.machine.up) && ![...this.receivers].some((r) => r.syncing)) {
       this.#markReady('no peer reachable, serving alone');
     }
+  }
+
+  #retrying(who: string): boolean {
+    const s = this.senders.find((x) => x.name === who);
+    return s !== undefined && s.machine.failures > 4;
   }
 
   /** `replication_state` for stats and haved: syncing until the copy is in, then streaming or alone. */

@@ -133,7 +133,7 @@ export class Sender {
     const store = this.#ctx.store;
     const vlen = store.itemValueLength(h);
     const b = this.#reserve(itemFrameSize(type === FrameType.SET, key.length, vlen));
-    const at = writeItemHeader(b, this.#chunkOff, type, seq, store.itemCas(h), store.itemFlags(h), store.itemTtl(h), key, vlen);
+    const at = writeItemHeader(b, this.#chunkOff, type, seq, store.itemVersion(h), store.itemFlags(h), store.itemTtl(h), key, vlen);
     store.copyValue(h, b, at);
     this.#chunkOff = at + vlen;
   }
@@ -281,7 +281,7 @@ export class Sender {
     }
     const h = store.peek(key!);
     if (h >= 0) {
-      if (kind === EntryKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: store.itemCas(h), ttl: store.itemTtl(h), key: key! }));
+      if (kind === EntryKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: store.itemVersion(h), ttl: store.itemTtl(h), key: key! }));
       else this.#item(FrameType.SET, seq, h, key!);
       return;
     }

@@ -186,6 +186,20 @@ describe('repcache replication (processes)', () => {
     await eventually(async () => (await get(a.port, 'after')) === null && (await get(b.port, 'after')) === null && (await get(b.port, 'ttl')) === null, 'delayed flush and expiry on both', 5000);
   });
 
+  it('works with CAS disabled (-C) and drains its queue on SIGTERM', async () => {
+    const [a, b] = await pair(['-C']);
+    await set(a.port, 'k', 'a');
+    await eventually(async () => (await get(b.port, 'k')) === 'a', 'replicated');
+    await set(b.port, 'k', 'b');
+    await eventually(async () => (await get(a.port, 'k')) === 'b', 'newest wins back on A');
+    let script = '';
+    for (let i = 0; i < 3000; i++) script += `set last:${i} 0 0 ${String(i).length} noreply\r\n${i}\r\n`;
+    await mc(a.port, script + 'mn\r\n', /MN\r\n$/);
+    await a.daemon.stop('SIGTERM');
+    expect(await get(b.port, 'last:2999')).toBe('2999');
+    expect((await stats(b.port)).curr_items).toBe('3001');
+  });
+
   it('a peer speaking garbage or with a wrong secret is refused with a logged reason', async () => {
     const ra = await freePort();
     const a = await startNode({ rport: ra, extra: ['-o', 'repl_secret=right'] });

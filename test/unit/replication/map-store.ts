@@ -67,6 +67,9 @@ export class MapStore implements ReplicaStore {
   itemCas(h: number): bigint {
     return this.slots[h]!.cas;
   }
+  itemVersion(h: number): bigint {
+    return this.slots[h]!.cas;
+  }
   itemTtl(h: number): number {
     const e = this.slots[h]!;
     return e.expAtMs ? Math.max(1, Math.ceil((e.expAtMs - this.now()) / 1000)) : 0;
