@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 import { SlabStore, type Clock } from '../cache/store.ts';
 import { TickingClock } from './clock.ts';
 import type { ServerConfig } from './config.ts';
-import { Connection } from './connection.ts';
+import { Connection, type ConnectionEnv } from './connection.ts';
 import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
 import { OutBuffer } from './out-buffer.ts';
 import { R } from './replies.ts';
@@ -48,6 +48,7 @@ export class CacheServer extends EventEmitter {
   readonly #conns = new Set<Connection>();
   readonly #statsSources: Array<() => StatList> = [];
   #nextConnId = 1;
+  #connEnv: ConnectionEnv | null = null;
   #peakConns = 0;
   #verbosity: number;
   #detail: PrefixStats | null;
@@ -131,7 +132,7 @@ export class CacheServer extends EventEmitter {
   }
 
   #listenTcp(port: number, host: string | undefined): Promise<void> {
-    const server = createServer({ noDelay: true });
+    const server = createServer({ noDelay: true, pauseOnConnect: true });
     const listenAddr = host === undefined ? `tcp:*:${port}` : `tcp:${host}:${port}`;
     server.on('connection', (s) => this.#accept(s, listenAddr));
     return this.#bind(server, { port, host, backlog: this.config.backlog });
@@ -139,7 +140,7 @@ export class CacheServer extends EventEmitter {
 
   #listenUnix(path: string): Promise<void> {
     removeStaleSocket(path);
-    const server = createServer();
+    const server = createServer({ pauseOnConnect: true });
     server.on('connection', (s) => this.#accept(s, `unix:${path}`));
     return this.#bind(server, { path, backlog: this.config.backlog }).then(() => chmodSync(path, this.config.unixMask));
   }
@@ -180,7 +181,7 @@ export class CacheServer extends EventEmitter {
       return;
     }
     const id = this.#nextConnId++;
-    const conn = new Connection(id, socket, listenAddr, {
+    this.#connEnv ??= {
       dispatcher: this.#dispatcher,
       out: this.#out,
       counters: this.#counters,
@@ -188,7 +189,8 @@ export class CacheServer extends EventEmitter {
       now: () => this.#clock.now(),
       logger: this.#logger,
       traceCommands: this.#logger.isLevelEnabled('trace'),
-    });
+    };
+    const conn = new Connection(id, socket, listenAddr, this.#connEnv);
     this.#conns.add(conn);
     this.#counters.totalConnections++;
     if (this.#conns.size > this.#peakConns) {
@@ -196,7 +198,7 @@ export class CacheServer extends EventEmitter {
       this.#counters.connectionStructures = this.#servers.length + this.#udp.length + this.#peakConns;
     }
     this.#logger.debug({ conn: id, remote: conn.addr }, 'connection opened');
-    socket.once('close', () => {
+    conn.socket.once('close', () => {
       this.#conns.delete(conn);
       this.#logger.debug({ conn: id }, 'connection closed');
     });

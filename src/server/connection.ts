@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { CLOSE, type Dispatcher } from './dispatch.ts';
@@ -17,6 +17,28 @@ export interface ConnectionEnv {
   traceCommands: boolean;
 }
 
+/** Bytes read per read() syscall into a connection's own buffer. */
+const READ_BUFFER_SIZE = 16 * 1024;
+
+interface StreamHandle { useUserBuffer?: unknown }
+
+/**
+ * Re-wraps an accepted socket (from a server with pauseOnConnect) so reads land in a buffer we
+ * supply and reach `onRead` directly, skipping a Buffer allocation and the stream machinery per
+ * read. Node only honours `onread` in the Socket constructor, hence the handle transfer. Returns
+ * null where the handle cannot be moved, and the caller falls back to 'data' events.
+ */
+function adoptWithUserBuffer(raw: Socket, nextBuffer: () => Buffer, onRead: (n: number, buf: Buffer) => void): Socket | null {
+  const r = raw as unknown as { _handle: StreamHandle | null };
+  const handle = r._handle;
+  if (!handle || typeof handle.useUserBuffer !== 'function') return null;
+  r._handle = null;
+  raw.destroy();
+  // `handle` is how Node's own child_process passes sockets; @types/node does not declare it.
+  const opts = { handle, onread: { buffer: nextBuffer, callback: onRead } };
+  return new Socket(opts as unknown as ConstructorParameters<typeof Socket>[0]);
+}
+
 /** One client stream (TCP or unix): parse every command in a chunk, reply with one write. */
 export class Connection {
   readonly id: number;
@@ -28,18 +50,35 @@ export class Connection {
   readonly #env: ConnectionEnv;
   readonly #parser: TextParser;
   #closing = false;
+  #readBuffer: Buffer | null = null;
 
-  constructor(id: number, socket: Socket, listenAddr: string, env: ConnectionEnv) {
+  /** `raw` comes from a server created with pauseOnConnect: nothing has been read from it yet. */
+  constructor(id: number, raw: Socket, listenAddr: string, env: ConnectionEnv) {
     this.id = id;
-    this.socket = socket;
     this.listenAddr = listenAddr;
-    this.addr = socket.remoteAddress ? `tcp:${socket.remoteAddress}:${socket.remotePort}` : listenAddr;
+    this.addr = raw.remoteAddress ? `tcp:${raw.remoteAddress}:${raw.remotePort}` : listenAddr;
     this.#env = env;
     this.lastCommandAt = env.now();
     this.#parser = new TextParser({ maxItemSize: env.maxItemSize }, (cmd) => this.#onCommand(cmd));
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    const adopted = adoptWithUserBuffer(raw, () => this.#nextReadBuffer(), (n, buf) => this.#onRead(n, buf));
+    const socket = adopted ?? raw;
+    this.socket = socket;
+    if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => socket.resume());
+    socket.resume();
     socket.on('error', (err) => env.logger.debug({ conn: id, err: err.message }, 'connection error'));
+  }
+
+  #nextReadBuffer(): Buffer {
+    return (this.#readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
+  }
+
+  #onRead(n: number, buf: Buffer): void {
+    const held = this.#parser.pending;
+    this.#onData(buf.subarray(0, n));
+    // The parser keeps a view of an unfinished command's bytes when it held nothing before:
+    // leave that buffer to it and read into a new one.
+    if (held === 0 && this.#parser.pending > 0) this.#readBuffer = null;
   }
 
   #onData(chunk: Buffer): void {

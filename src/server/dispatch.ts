@@ -116,7 +116,7 @@ export class Dispatcher {
       }
       out.crlf();
       const buf = out.reserve(len + 2);
-      store.copyValue(h, buf, out.length);
+      store.copyValue(h, buf, out.offset);
       out.advance(len);
       out.crlf();
       if (touch) this.#host.onMutation?.({ op: 'touch', key, exptime: cmd.exptime });

@@ -132,7 +132,7 @@ function head(code: string, p: Parsed, out: OutBuffer, store: SlabStore | null, 
 function value(store: SlabStore, h: number, out: OutBuffer): void {
   const len = store.itemValueLength(h);
   const buf = out.reserve(len + 2);
-  store.copyValue(h, buf, out.length);
+  store.copyValue(h, buf, out.offset);
   out.advance(len);
   out.crlf();
 }

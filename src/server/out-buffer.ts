@@ -1,75 +1,85 @@
+/** Replies are written into slabs of this size; a larger batch gets a buffer of its own. */
+const SLAB_SIZE = 64 * 1024;
+/** When less than this is left after a take(), the next batch starts a new slab. */
+const MIN_ROOM = 4 * 1024;
+
 /**
  * A growable byte buffer that replies are assembled into, so a whole batch of pipelined
- * replies leaves in one socket write. take() hands out a copy-free view and starts over
- * in a fresh backing store, since the socket may still hold the previous one.
+ * replies leaves in one socket write. take() hands out a view of the batch without copying
+ * and the next batch continues after it in the same slab; handed-out bytes are never
+ * written again (the socket may still hold them), so a full slab is replaced, not reused.
  */
 export class OutBuffer {
-  #buf: Buffer;
-  #len = 0;
-  readonly #initial: number;
+  #buf: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  /** the current batch is #buf[#start, #end) */
+  #start = 0;
+  #end = 0;
 
-  constructor(initial = 16 * 1024) {
-    this.#initial = initial;
-    this.#buf = Buffer.allocUnsafe(initial);
-  }
+  /** Bytes in the current batch. */
+  get length(): number { return this.#end - this.#start; }
 
-  get length(): number { return this.#len; }
+  /** Where the next byte goes in the Buffer reserve() returns. */
+  get offset(): number { return this.#end; }
 
-  /** Makes room for n more bytes and returns the buffer and offset to write them at. */
+  /** Makes room for n more bytes and returns the buffer to write them into at `offset`. */
   reserve(n: number): Buffer {
-    const need = this.#len + n;
-    if (need > this.#buf.length) {
-      let size = this.#buf.length * 2;
-      while (size < need) size *= 2;
-      const next = Buffer.allocUnsafe(size);
-      this.#buf.copy(next, 0, 0, this.#len);
-      this.#buf = next;
-    }
+    if (this.#end + n > this.#buf.length) this.#grow(n);
     return this.#buf;
   }
 
-  /** Commits n bytes written directly into reserve()'s buffer at offset `length`. */
+  #grow(n: number): void {
+    const held = this.#end - this.#start;
+    let size = SLAB_SIZE;
+    while (size < held + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.#buf.copy(next, 0, this.#start, this.#end);
+    this.#buf = next;
+    this.#start = 0;
+    this.#end = held;
+  }
+
+  /** Commits n bytes written directly into reserve()'s buffer at `offset`. */
   advance(n: number): void {
-    this.#len += n;
+    this.#end += n;
   }
 
   bytes(b: Uint8Array): void {
     const n = b.length;
     const buf = this.reserve(n);
+    const o = this.#end;
     if (n < 32) {
-      const o = this.#len;
       for (let i = 0; i < n; i++) buf[o + i] = b[i];
     } else {
-      buf.set(b, this.#len);
+      buf.set(b, o);
     }
-    this.#len += n;
+    this.#end = o + n;
   }
 
   /** Appends b[start, end). */
   slice(b: Uint8Array, start: number, end: number): void {
     const n = end - start;
     const buf = this.reserve(n);
-    buf.set(b.subarray(start, end), this.#len);
-    this.#len += n;
+    buf.set(b.subarray(start, end), this.#end);
+    this.#end += n;
   }
 
   /** Appends a string of bytes < 0x100 (ASCII / latin1). */
   latin1(s: string): void {
     const n = s.length;
     const buf = this.reserve(n);
-    const o = this.#len;
+    const o = this.#end;
     for (let i = 0; i < n; i++) buf[o + i] = s.charCodeAt(i);
-    this.#len += n;
+    this.#end = o + n;
   }
 
   /** Appends a non-negative integer (< 2^53) in decimal. */
   uint(v: number): void {
     const buf = this.reserve(16);
-    if (v < 10) { buf[this.#len++] = 48 + v; return; }
+    if (v < 10) { buf[this.#end++] = 48 + v; return; }
     let digits = 0;
     for (let t = v; t >= 1; t = Math.floor(t / 10)) digits++;
-    let o = this.#len + digits;
-    this.#len = o;
+    let o = this.#end + digits;
+    this.#end = o;
     while (v >= 1) {
       const q = Math.floor(v / 10);
       buf[--o] = 48 + (v - q * 10);
@@ -85,36 +95,35 @@ export class OutBuffer {
 
   byte(b: number): void {
     const buf = this.reserve(1);
-    buf[this.#len++] = b;
+    buf[this.#end++] = b;
   }
 
   crlf(): void {
     const buf = this.reserve(2);
-    buf[this.#len] = 13;
-    buf[this.#len + 1] = 10;
-    this.#len += 2;
+    buf[this.#end] = 13;
+    buf[this.#end + 1] = 10;
+    this.#end += 2;
   }
 
-  /**
-   * Returns what was written and resets. Small batches are copied out so the
-   * backing store can be reused; large ones are handed over and replaced.
-   */
+  /** Returns the current batch (a view, not a copy) and starts the next one. */
   take(): Buffer {
-    const n = this.#len;
-    this.#len = 0;
-    if (n <= 4096) return Buffer.from(this.#buf.subarray(0, n));
-    const out = this.#buf.subarray(0, n);
-    this.#buf = Buffer.allocUnsafe(Math.max(this.#initial, Math.min(out.length, 1 << 20)));
+    const out = this.#buf.subarray(this.#start, this.#end);
+    if (this.#buf.length - this.#end < MIN_ROOM || this.#buf.length > SLAB_SIZE) {
+      this.#buf = Buffer.allocUnsafe(SLAB_SIZE);
+      this.#start = this.#end = 0;
+    } else {
+      this.#start = this.#end;
+    }
     return out;
   }
 
   /** Drops what was written after `length` was `mark`. */
   rewind(mark: number): void {
-    if (mark < this.#len) this.#len = mark;
+    if (mark < this.length) this.#end = this.#start + mark;
   }
 
-  /** Drops everything written (the buffer stays allocated). */
+  /** Drops the current batch. */
   clear(): void {
-    this.#len = 0;
+    this.#end = this.#start;
   }
 }
