@@ -65,6 +65,9 @@ const cases: Case[] = [
   { name: 'stats errors', stream: 'stats bogus\r\nstats detail\r\nstats detail bogus\r\nstats cachedump 1\r\nstats cachedump 200 1\r\nstats cachedump x 1\r\nstats sizes\r\n' },
   { name: 'stats detail', stream: 'stats detail on\r\nset p:1 0 0 1\r\nx\r\nget p:1 p:2\r\ndelete p:1\r\nstats detail dump\r\nstats detail off\r\n' },
   { name: 'stats reset', stream: 'stats reset\r\n' },
+  { name: 'meta set/get/noop', stream: 'ms mk 2 T0 F5\r\nhi\r\nmg mk v f t s k\r\nmg mk\r\nmg nokey v q\r\nmg nokey v\r\nmn\r\nms mk 2 q\r\nho\r\nmg mk v O123 q\r\nmn\r\n' },
+  { name: 'meta arithmetic and delete', stream: 'ma num N0 J13 v\r\nma num v D10\r\nma num v MD D100\r\nma nokey\r\nmd num q\r\nmd num\r\nmg num v\r\nmn\r\n' },
+  { name: 'meta errors', stream: 'mg\r\nms mk\r\nms mk abc\r\nmg mk ?\r\nma num D-1\r\nms mk 2 MX\r\nhi\r\n' },
   { name: 'get with 2048+ spaces is allowed', stream: `set a 0 0 1\r\nx\r\nget${' '.repeat(2100)}a\r\n`, noSplit: true },
   { name: 'partial non-get line over 2048 bytes closes', stream: `incr${' '.repeat(2100)}`, noSplit: true, closes: true },
   { name: 'HTTP/ request line closes', stream: 'GET / HTTP/1.0\r\n', closes: true },
@@ -203,7 +206,17 @@ describe('repcache vs memcached: same bytes in, same bytes out', () => {
     await compare({ name: 'all cases pipelined', stream }, 'one write', (d) => [d]);
   });
 
-  it('stats, stats items, stats slabs and stats settings have memcached\'s names', async () => {
+  it('stats settings has memcached\'s names', async () => {
+    const c: Case = { name: 'stats settings', stream: 'stats settings\r\n' };
+    const names = (reply: string) => reply.split('\r\n').filter((l) => l.startsWith('STAT ')).map((l) => l.split(' ')[1]);
+    // Build-specific settings of Debian's memcached (TLS, extstore, NAPI, memory file) need not be there.
+    const optional = /^(ssl_|ext_|num_napi_ids|memory_file|drop_privileges|.*proxy)/;
+    const expected = names(await memcached.run(c, (d) => [d])).filter((n) => !optional.test(n));
+    const actual = names(await repcache.run(c, (d) => [d])).filter((n) => !optional.test(n));
+    expect(actual).toEqual(expected);
+  });
+
+  it('stats, stats items and stats slabs have memcached\'s names', async () => {
     const c: Case = { name: 'stats names', stream: 'set s1 0 0 10\r\n0123456789\r\nget s1\r\nstats\r\nstats items\r\nstats slabs\r\n' };
     // Which slab classes hold items depends on each server's history: compare the per-class field names only.
     const names = (reply: string) => [...new Set(reply.split('\r\n').filter((l) => l.startsWith('STAT '))
