@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { OutBuffer } from '../../../src/server/out-buffer.ts';
+
+describe('OutBuffer', () => {
+  it('writes numbers, bytes and strings', () => {
+    const out = new OutBuffer();
+    out.latin1('VALUE ');
+    out.bytes(Buffer.from('k'));
+    out.byte(32);
+    out.uint(0);
+    out.byte(32);
+    out.uint(4294967295);
+    out.byte(32);
+    out.bigint(18446744073709551615n);
+    out.byte(32);
+    out.bigint(12n);
+    out.crlf();
+    expect(out.take().toString()).toBe('VALUE k 0 4294967295 18446744073709551615 12\r\n');
+    expect(out.length).toBe(0);
+  });
+
+  it('never rewrites bytes it handed out', () => {
+    const out = new OutBuffer();
+    const taken: Array<[Buffer, string]> = [];
+    for (let i = 0; i < 5000; i++) {
+      const s = `reply-${i}-${'x'.repeat(i % 97)}\r\n`;
+      out.latin1(s);
+      taken.push([out.take(), s]);
+    }
+    for (const [b, s] of taken) expect(b.toString('latin1')).toBe(s);
+  });
+
+  it('grows for a batch larger than a slab and keeps earlier bytes of the batch', () => {
+    const out = new OutBuffer();
+    out.latin1('head ');
+    const big = Buffer.alloc(300_000, 0x61);
+    const buf = out.reserve(big.length);
+    big.copy(buf, out.offset);
+    out.advance(big.length);
+    out.latin1(' tail');
+    const b = out.take();
+    expect(b.length).toBe(5 + big.length + 5);
+    expect(b.subarray(0, 5).toString()).toBe('head ');
+    expect(b.subarray(-5).toString()).toBe(' tail');
+  });
+
+  it('rewinds to a mark and clears', () => {
+    const out = new OutBuffer();
+    out.latin1('keep');
+    const mark = out.length;
+    out.latin1('drop');
+    out.rewind(mark);
+    expect(out.take().toString()).toBe('keep');
+    out.latin1('gone');
+    out.clear();
+    expect(out.take().length).toBe(0);
+  });
+});
