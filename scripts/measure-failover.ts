@@ -1,0 +1,274 @@
+/**
+ * Failover as a client sees it (root; network namespaces hvm-*): a client loops set/get through the VIP and
+ * reports the longest gap between successful replies while the MASTER (a) loses its memcached, (b) gets
+ * SIGTERM, (c) gets kill -9 — for haved and for Debian's keepalived with equivalent configs, at advert_int 1
+ * (1 s check) and advert_int 0.1 (100 ms check).
+ *
+ *   node scripts/measure-failover.ts [--runs N] [--only haved|keepalived]
+ * (the same file, with `client VIP DURATION_MS`, is the client run inside the client namespace)
+ */
+import { connect, type Socket } from 'node:net';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createLab, waitFor, type LabNode } from '../test/support/netns.ts';
+
+const VIP = '198.18.0.100';
+
+
+// ---------------------------------------------------------------- client (runs in the client namespace)
+
+async function client(vip: string, durationMs: number): Promise<void> {
+  const start = performance.now();
+  let lastOk = start;
+  let maxGap = 0;
+  let ok = 0;
+  let failures = 0;
+  const req = Buffer.from('set mf 0 0 1\r\nx\r\nget mf\r\n');
+  while (performance.now() - start < durationMs) {
+    const sock = await open(vip, 300);
+    if (!sock) {
+      failures++;
+      await sleep(5);
+      continue;
+    }
+    let buf = '';
+    let resolveReply: ((ok: boolean) => void) | null = null;
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (buf.includes('END\r\n')) resolveReply?.(buf.includes('VALUE mf'));
+    });
+    sock.on('error', () => resolveReply?.(false));
+    sock.on('close', () => resolveReply?.(false));
+    while (performance.now() - start < durationMs) {
+      buf = '';
+      const good = await new Promise<boolean>((res) => {
+        resolveReply = res;
+        const t = setTimeout(() => res(false), 300);
+        sock.write(req);
+        const done = resolveReply;
+        resolveReply = (v) => { clearTimeout(t); done(v); };
+      });
+      resolveReply = null;
+      if (!good) {
+        failures++;
+        break;
+      }
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - lastOk);
+      lastOk = now;
+      ok++;
+    }
+    sock.destroy();
+  }
+  maxGap = Math.max(maxGap, performance.now() - lastOk);
+  process.stdout.write(JSON.stringify({ maxGapMs: Math.round(maxGap), ok, failures }) + '\n');
+}
+
+function open(host: string, timeoutMs: number): Promise<Socket | null> {
+  return new Promise((res) => {
+    const s = connect({ host, port: 11211, noDelay: true });
+    const t = setTimeout(() => { s.destroy(); res(null); }, timeoutMs);
+    s.once('connect', () => { clearTimeout(t); res(s); });
+    s.once('error', () => { clearTimeout(t); res(null); });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- orchestration
+
+type Daemon = 'haved' | 'keepalived';
+type Fault = 'kill memcached' | 'SIGTERM' | 'kill -9';
+interface Timing { label: string; advertInt: string; checkInterval: string }
+
+const TIMINGS: Timing[] = [
+  { label: 'advert 1 s, check 1 s', advertInt: '1', checkInterval: '1' },
+  { label: 'advert 0.1 s, check 0.1 s', advertInt: '0.1', checkInterval: '0.1' },
+];
+const FAULTS: Fault[] = ['kill memcached', 'SIGTERM', 'kill -9'];
+
+function havedConf(n: LabNode, prio: number, t: Timing, port: number): string {
+  return `global_defs {
+    router_id ${n.ns}
+    vrrp_udp_port ${port}
+    vrrp_garp_master_delay 0
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface ${n.ifname}
+    virtual_router_id 51
+    priority ${prio}
+    advert_int ${t.advertInt}
+    authentication {
+        auth_type HMAC
+        auth_pass measure-failover-key-0123456789
+    }
+    virtual_ipaddress {
+        ${VIP}/32 dev ${n.ifname}
+    }
+}
+virtual_server ${VIP} 11211 {
+    delay_loop ${t.checkInterval}
+    protocol TCP
+    real_server ${n.address} 11211 {
+        MEMCACHE_CHECK {
+            connect_timeout ${t.checkInterval}
+            retry 0
+            delay_before_retry ${t.checkInterval}
+        }
+    }
+}
+`;
+}
+
+function keepalivedConf(n: LabNode, prio: number, t: Timing, checkScript: string): string {
+  return `global_defs {
+    router_id ${n.ns}
+    vrrp_garp_master_delay 0
+    ${t.advertInt === '1' ? '' : 'vrrp_version 3'}
+    script_user root
+}
+vrrp_script chk_memcached {
+    script "${checkScript}"
+    interval ${t.checkInterval}
+    timeout ${t.checkInterval}
+    fall 1
+    rise 1
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface ${n.ifname}
+    virtual_router_id 51
+    priority ${prio}
+    advert_int ${t.advertInt}
+    virtual_ipaddress {
+        ${VIP}/32 dev ${n.ifname}
+    }
+    track_script {
+        chk_memcached
+    }
+}
+`;
+}
+
+class Procs {
+  list: ChildProcess[] = [];
+  start(ns: string, cmd: string[]): ChildProcess {
+    const p = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'ignore', 'ignore'] });
+    this.list.push(p);
+    return p;
+  }
+  killAll(): void {
+    for (const p of this.list) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    this.list = [];
+  }
+}
+
+/** keepalived's VRRP and checker children can outlive a killed parent: clear the node namespaces between runs. */
+async function killNamespaceProcesses(nodes: LabNode[]): Promise<void> {
+  for (const n of nodes) {
+    for (const pid of spawnSync('ip', ['netns', 'pids', n.ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
+  await sleep(100);
+}
+
+async function exited(p: ChildProcess, ms: number): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  await Promise.race([new Promise((r) => p.once('exit', r)), sleep(ms)]);
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.error('measure-failover needs root (network namespaces, ip addr)');
+    process.exit(1);
+  }
+  const args = process.argv.slice(2);
+  const runs = Number(args[args.indexOf('--runs') + 1] ?? 1) || 1;
+  const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] as Daemon) : null;
+  const root = resolve(import.meta.dirname, '..');
+  const dir = mkdtempSync(join(tmpdir(), 'measure-failover-'));
+  const checkScript = join(dir, 'check-memcached.sh');
+  writeFileSync(checkScript, '#!/bin/bash\nexec 3<>/dev/tcp/127.0.0.1/11211 && printf "version\\r\\n" >&3 && read -t 1 -r line <&3 && [[ $line == VERSION* ]]\n');
+  chmodSync(checkScript, 0o755);
+  const lab = createLab('hvm', ['a', 'b', 'c']);
+  const { a, b, c } = lab.nodes as Record<string, LabNode>;
+  const procs = new Procs();
+  const vipOn = (n: LabNode) => lab.addresses(n.name).includes(VIP);
+  const results: { daemon: Daemon; timing: string; fault: Fault; gaps: number[]; vip: number[] }[] = [];
+  let port = 20112;
+  try {
+    for (const daemon of ['haved', 'keepalived'] as Daemon[]) {
+      if (only && only !== daemon) continue;
+      for (const t of TIMINGS) {
+        for (const fault of FAULTS) {
+          const gaps: number[] = [];
+          const vip: number[] = [];
+          for (let run = 0; run < runs; run++) {
+            procs.killAll();
+            await killNamespaceProcesses([a, b]);
+            for (const f of ['a', 'b']) for (const k of ['main', 'vrrp', 'check']) rmSync(join(dir, `k${f}-${k}.pid`), { force: true });
+            for (const n of [a, b]) lab.exec(n.ns, ['ip', 'addr', 'del', `${VIP}/32`, 'dev', n.ifname], { allowFail: true });
+            const mc = { a: procs.start(a.ns, ['memcached', '-u', 'root', '-l', '0.0.0.0', '-p', '11211', '-U', '0', '-m', '16']), b: procs.start(b.ns, ['memcached', '-u', 'root', '-l', '0.0.0.0', '-p', '11211', '-U', '0', '-m', '16']) };
+            void mc.b;
+            port++;
+            const startNode = (n: LabNode, prio: number): ChildProcess => {
+              if (daemon === 'haved') {
+                const conf = join(dir, `${n.name}.conf`);
+                writeFileSync(conf, havedConf(n, prio, t, port));
+                return procs.start(n.ns, [join(root, 'bin/haved'), '-f', conf, '--state-file', join(dir, `${n.name}.json`)]);
+              }
+              const conf = join(dir, `k${n.name}.conf`);
+              writeFileSync(conf, keepalivedConf(n, prio, t, checkScript));
+              const pid = (s: string) => join(dir, `k${n.name}-${s}.pid`);
+              return procs.start(n.ns, ['keepalived', '-n', '-l', '-D', '-f', conf, '-p', pid('main'), '-r', pid('vrrp'), '-c', pid('check')]);
+            };
+            await sleep(200);
+            const master = startNode(a, 150);
+            startNode(b, 100);
+            await waitFor(`VIP on a (${daemon}, ${t.label})`, () => vipOn(a) && !vipOn(b), 15_000, 50);
+            await sleep(500);
+            const durationMs = t.advertInt === '1' ? 8000 : 4000;
+            const result = await runClientWithFault(c, durationMs, async () => {
+              if (fault === 'kill memcached') mc.a.kill('SIGKILL');
+              else if (fault === 'SIGTERM') master.kill('SIGTERM');
+              else master.kill('SIGKILL');
+            });
+            gaps.push(result.maxGapMs);
+            vip.push(result.vipMs);
+            console.error(`${daemon} | ${t.label} | ${fault} | run ${run + 1}: longest gap ${result.maxGapMs} ms, VIP on b after ${result.vipMs} ms (ok ${result.ok}, failures ${result.failures}), VIP now on ${vipOn(b) ? 'b' : vipOn(a) ? 'a' : 'none'}`);
+            await exited(master, 2000);
+          }
+          results.push({ daemon, timing: t.label, fault, gaps, vip });
+        }
+      }
+    }
+  } finally {
+    procs.killAll();
+    lab.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  console.log('\n| daemon | timing | fault on MASTER | longest client gap (ms) | fault -> VIP on peer (ms) |');
+  console.log('|---|---|---|---|---|');
+  for (const r of results) console.log(`| ${r.daemon} | ${r.timing} | ${r.fault} | ${r.gaps.join(', ')} | ${r.vip.join(', ')} |`);
+
+  async function runClientWithFault(cn: LabNode, durationMs: number, inject: () => Promise<void>) {
+    const p = spawn('ip', ['netns', 'exec', cn.ns, process.execPath, '--disable-warning=ExperimentalWarning', import.meta.filename, 'client', VIP, String(durationMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    procs.list.push(p);
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    await sleep(1000);
+    await inject();
+    const vipMs = await waitFor('VIP on b', () => vipOn(b), durationMs - 1500, 5).then(Math.round, () => -1);
+    await exited(p, durationMs + 5000);
+    const r = JSON.parse(out.trim().split('\n').pop() || '{"maxGapMs":-1,"ok":0,"failures":0}') as { maxGapMs: number; ok: number; failures: number };
+    return { ...r, vipMs };
+  }
+}
+
+if (process.argv[2] === 'client') await client(process.argv[3]!, Number(process.argv[4]));
+else await main();
