@@ -32,7 +32,10 @@ export function startReplication(
       repl = new Replicator(server.store, hlc, ro, log);
       wiring.replicator = repl;
       const r = repl;
-      server.onMutation = (m) => r.onMutation(m) as void;
+      server.onMutation = (m) => {
+        const ack = r.onMutation(m);
+        if (ack) server.replyBarrier = ack; // synchronous mode: the reply waits for a peer's ack (bounded)
+      };
       server.addStatsSource(() => r.stats() as StatList);
       try {
         await r.start();

@@ -36,6 +36,8 @@ export class CacheServer extends EventEmitter {
   readonly config: ServerConfig;
   /** Hook for replication: called after every successful local mutation with the command and key. */
   onMutation: ((m: Mutation) => void) | null = null;
+  /** Set by onMutation in replication's synchronous mode: the current chunk's replies wait for it. */
+  replyBarrier: Promise<void> | null = null;
 
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -189,6 +191,11 @@ export class CacheServer extends EventEmitter {
       now: () => this.#clock.now(),
       logger: this.#logger,
       traceCommands: this.#logger.isLevelEnabled('trace'),
+      replyBarrier: () => {
+        const b = this.replyBarrier;
+        this.replyBarrier = null;
+        return b;
+      },
     };
     const conn = new Connection(id, socket, listenAddr, this.#connEnv);
     this.#conns.add(conn);

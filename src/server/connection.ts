@@ -15,6 +15,8 @@ export interface ConnectionEnv {
   now(): number;
   logger: Logger;
   traceCommands: boolean;
+  /** When it returns a promise, this chunk's replies wait for it (replication's synchronous mode). */
+  replyBarrier?: () => Promise<void> | null;
 }
 
 /** Bytes read per read() syscall into a connection's own buffer. */
@@ -50,6 +52,8 @@ export class Connection {
   readonly #env: ConnectionEnv;
   readonly #parser: TextParser;
   #closing = false;
+  /** Replies held back for replication's synchronous mode. */
+  #waiting: Promise<void> | null = null;
   #readBuffer: Buffer | null = null;
 
   /** `raw` comes from a server created with pauseOnConnect: nothing has been read from it yet. */
@@ -105,12 +109,32 @@ export class Connection {
   #flush(): void {
     const out = this.#env.out;
     const socket = this.socket;
+    const barrier = this.#env.replyBarrier?.() ?? null;
+    if ((barrier || this.#waiting) && out.length > 0) {
+      this.#deferReplies(out.take(), barrier);
+      return;
+    }
     if (out.length > 0) {
       const bytes = out.take();
       this.#env.counters.bytesWritten += bytes.length;
       if (!socket.write(bytes) && !this.#closing) socket.pause();
     }
-    if (this.#closing) socket.destroySoon();
+    if (this.#closing && !this.#waiting) socket.destroySoon();
+  }
+
+  /** Replies leave in order once `barrier` (a peer's acknowledgement) and earlier deferred replies are done. */
+  #deferReplies(bytes: Buffer, barrier: Promise<void> | null): void {
+    const socket = this.socket;
+    socket.pause();
+    const mine: Promise<void> = Promise.all([this.#waiting, barrier]).then(() => {
+      this.#env.counters.bytesWritten += bytes.length;
+      socket.write(bytes);
+      if (this.#waiting !== mine) return;
+      this.#waiting = null;
+      if (this.#closing) socket.destroySoon();
+      else socket.resume();
+    });
+    this.#waiting = mine;
   }
 
   #trace(cmd: TextCommand): void {

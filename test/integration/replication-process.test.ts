@@ -200,6 +200,27 @@ describe('repcache replication (processes)', () => {
     expect((await stats(b.port)).curr_items).toBe('3001');
   });
 
+  it('synchronous mode: STORED means the peer has it; a frozen peer costs a bounded wait', async () => {
+    const [a, b] = await pair(['--replication-sync', '-o', 'repl_sync_timeout=300']);
+    for (let i = 0; i < 20; i++) {
+      expect(await set(a.port, `s${i}`, 'v')).toBe('STORED\r\n');
+      expect(await get(b.port, `s${i}`)).toBe('v'); // no waiting: acknowledged before the reply
+    }
+    expect(await mc(a.port, 'get s0\r\nset p 0 0 1\r\n1\r\nget p\r\n', /END\r\n[\s\S]*END\r\n$/)).toBe('VALUE s0 0 1\r\nv\r\nEND\r\nSTORED\r\nVALUE p 0 1\r\n1\r\nEND\r\n');
+    b.daemon.proc.kill('SIGSTOP');
+    try {
+      const t0 = Date.now();
+      expect(await set(a.port, 'frozen', 'x')).toBe('STORED\r\n');
+      const waited = Date.now() - t0;
+      expect(waited).toBeGreaterThanOrEqual(250);
+      expect(waited).toBeLessThan(2000);
+      expect(Number((await stats(a.port)).repl_sync_timeouts)).toBeGreaterThanOrEqual(1);
+    } finally {
+      b.daemon.proc.kill('SIGCONT');
+    }
+    await eventually(async () => (await get(b.port, 'frozen')) === 'x', 'caught up after SIGCONT');
+  });
+
   it('a peer speaking garbage or with a wrong secret is refused with a logged reason', async () => {
     const ra = await freePort();
     const a = await startNode({ rport: ra, extra: ['-o', 'repl_secret=right'] });
