@@ -1,39 +1,10 @@
 import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
-import type { TextCommand } from '../proto/text/commands.ts';
+import type { GetCommand, TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
+import { decodeUdpFrame, encodeUdpReply, isServableRequest, UDP_HEADER_SIZE, writeUdpHeader } from '../proto/text/udp-frame.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
-
-export const UDP_HEADER_SIZE = 8;
-/** memcached's UDP_MAX_PAYLOAD_SIZE: a reply datagram, header included, is at most this long. */
-export const UDP_MAX_DATAGRAM = 1400;
-
-export interface UdpHeader { requestId: number; seq: number; total: number }
-
-/** Reads memcached's 8-byte frame header; null when the datagram is too short. */
-export function decodeUdpHeader(d: Buffer): UdpHeader | null {
-  if (d.length < UDP_HEADER_SIZE) return null;
-  return { requestId: d.readUInt16BE(0), seq: d.readUInt16BE(2), total: d.readUInt16BE(4) };
-}
-
-/** Splits one reply into framed datagrams (request id echoed, sequence 0..n-1, total n). */
-export function encodeUdpReply(requestId: number, reply: Buffer): Buffer[] {
-  const room = UDP_MAX_DATAGRAM - UDP_HEADER_SIZE;
-  const total = Math.max(1, Math.ceil(reply.length / room));
-  const out: Buffer[] = [];
-  for (let seq = 0; seq < total; seq++) {
-    const body = reply.subarray(seq * room, (seq + 1) * room);
-    const d = Buffer.allocUnsafe(UDP_HEADER_SIZE + body.length);
-    d.writeUInt16BE(requestId, 0);
-    d.writeUInt16BE(seq, 2);
-    d.writeUInt16BE(total, 4);
-    d.writeUInt16BE(0, 6);
-    body.copy(d, UDP_HEADER_SIZE);
-    out.push(d);
-  }
-  return out;
-}
 
 export interface UdpEnv {
   dispatcher: Dispatcher;
@@ -42,29 +13,53 @@ export interface UdpEnv {
   maxItemSize: number;
 }
 
+const END_LENGTH = 'END\r\n'.length;
+
 /**
  * Serves memcached's UDP protocol on one socket: each datagram carries one whole request
- * (multi-datagram requests are dropped, as memcached does); each command's reply goes back
- * framed, split over as many datagrams as it needs.
+ * (multi-datagram requests are dropped, as memcached does). Like memcached 1.6.18, every
+ * response object is framed on its own: a multi-key get answers one group per key (a miss is a
+ * bare header with total 0) and END rides on the last key's group.
  */
 export function serveUdp(socket: UdpSocket, env: UdpEnv): void {
   socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
     env.counters.bytesRead += msg.length;
-    const head = decodeUdpHeader(msg);
-    if (!head || head.total !== 1 || head.seq !== 0) return;
+    if (msg.length < UDP_HEADER_SIZE) return;
+    const frame = decodeUdpFrame(msg);
+    if (!isServableRequest(frame)) return;
     const out = env.out;
-    const send = (cmd: TextCommand) => {
-      env.dispatcher.handle(cmd, out, null);
-      if (out.length === 0) return;
-      for (const d of encodeUdpReply(head.requestId, out.take())) {
+    const send = (reply: Buffer) => {
+      const datagrams = reply.length === 0 ? [emptyGroup(frame.requestId)] : encodeUdpReply(frame.requestId, reply);
+      for (const d of datagrams) {
         env.counters.bytesWritten += d.length;
         socket.send(d, rinfo.port, rinfo.address);
       }
     };
+    const onCommand = (cmd: TextCommand) => {
+      if (cmd.kind === 'get' && cmd.keys.length > 1) return perKey(cmd, env, send);
+      env.dispatcher.handle(cmd, out, null);
+      if (out.length > 0) send(out.take());
+    };
     try {
-      new TextParser({ maxItemSize: env.maxItemSize }, send).push(msg.subarray(UDP_HEADER_SIZE));
+      new TextParser({ maxItemSize: env.maxItemSize }, onCommand).push(frame.payload);
     } finally {
       out.clear();
     }
   });
+}
+
+function perKey(cmd: GetCommand, env: UdpEnv, send: (reply: Buffer) => void): void {
+  const out = env.out;
+  const last = cmd.keys.length - 1;
+  cmd.keys.forEach((key, i) => {
+    env.dispatcher.handle({ ...cmd, keys: [key] }, out, null);
+    if (i < last) out.rewind(out.length - END_LENGTH);
+    send(out.take());
+  });
+}
+
+function emptyGroup(requestId: number): Buffer {
+  const d = Buffer.allocUnsafe(UDP_HEADER_SIZE);
+  writeUdpHeader(d, 0, requestId, 0, 0);
+  return d;
 }

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CacheServer } from '../../src/server/cache-server.ts';
-import { McClient, mcRequest, startCacheServer, udpRequest } from '../support/mc-client.ts';
+import { stopAll } from '../support/daemon.ts';
+import { McClient, mcRequest, startCacheServer, startReferenceMemcached, udpRequest } from '../support/mc-client.ts';
 
 const servers: CacheServer[] = [];
 const clients: McClient[] = [];
@@ -70,6 +71,20 @@ describe('UDP (-U)', () => {
     expect(parts.map((p) => [p.seq, p.total])).toEqual([[0, 4], [1, 4], [2, 4], [3, 4]]);
     expect(parts.slice(0, 3).every((p) => p.body.length === 1392)).toBe(true);
     expect(parts.map((p) => p.body).join('')).toBe(`VALUE big 0 5000\r\n${value}\r\nEND\r\n`);
+  });
+
+  it('frames each key of a multiget on its own, as memcached does', async () => {
+    const ref = (await startReferenceMemcached([], { udp: true })).port;
+    try {
+      const { port } = await start({}, { udp: true });
+      for (const p of [ref, port]) await mcRequest(p, 'set a 0 0 1\r\nA\r\nset b 0 0 1\r\nB\r\n', 'STORED\r\nSTORED\r\n');
+      for (const req of ['get a b\r\n', 'get a x\r\n', 'get x a\r\n', 'get x y\r\n', 'get a\r\n', 'set c 0 0 1 noreply\r\nc\r\n']) {
+        const [theirs, mine] = await Promise.all([udpRequest(ref, req, 5, 150, '127.0.0.1', true), udpRequest(port, req, 5, 150, '127.0.0.1', true)]);
+        expect(mine, req).toEqual(theirs);
+      }
+    } finally {
+      await stopAll();
+    }
   });
 
   it('drops multi-datagram requests', async () => {

@@ -134,19 +134,24 @@ export function udpFrame(requestId: number, payload: string | Buffer, seq = 0, t
 export interface UdpReply { requestId: number; seq: number; total: number; body: string }
 
 /**
- * Sends one UDP request and collects reply datagrams until all `total` have arrived
- * (or idleMs passes without a datagram). Returns them ordered by sequence number.
+ * Sends one UDP request and collects reply datagrams in arrival order: until the first group's
+ * `total` datagrams have arrived (then sorted by sequence number), or with untilIdle until no
+ * datagram came for idleMs (several groups, as a multiget gets).
  */
-export function udpRequest(port: number, payload: string | Buffer, requestId = 1, idleMs = 300, host = '127.0.0.1'): Promise<UdpReply[]> {
+export function udpRequest(port: number, payload: string | Buffer, requestId = 1, idleMs = 300, host = '127.0.0.1', untilIdle = false): Promise<UdpReply[]> {
   return new Promise((resolve, reject) => {
     const sock = createSocket('udp4');
     const got: UdpReply[] = [];
     let timer: NodeJS.Timeout;
-    const finish = () => { clearTimeout(timer); sock.close(); resolve(got.sort((a, b) => a.seq - b.seq)); };
-    const arm = () => { clearTimeout(timer); timer = setTimeout(finish, idleMs); };
+    const finish = (sort: boolean) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(sort ? got.sort((a, b) => a.seq - b.seq) : got);
+    };
+    const arm = () => { clearTimeout(timer); timer = setTimeout(() => finish(!untilIdle), idleMs); };
     sock.on('message', (msg) => {
       got.push({ requestId: msg.readUInt16BE(0), seq: msg.readUInt16BE(2), total: msg.readUInt16BE(4), body: msg.subarray(8).toString('latin1') });
-      if (got.length >= got[0].total) finish(); else arm();
+      if (!untilIdle && got.length >= got[0].total) finish(true); else arm();
     });
     sock.on('error', (e) => { clearTimeout(timer); sock.close(); reject(e); });
     sock.send(udpFrame(requestId, payload), port, host, (err) => { if (err) { sock.close(); reject(err); } else arm(); });
@@ -154,9 +159,10 @@ export function udpRequest(port: number, payload: string | Buffer, requestId = 1
 }
 
 /** Starts Debian's memcached (the reference) on a free loopback port; stop it with stopAll() from daemon.ts. */
-export async function startReferenceMemcached(args: string[] = []): Promise<{ port: number; daemon: Daemon }> {
+export async function startReferenceMemcached(args: string[] = [], opts: { udp?: boolean } = {}): Promise<{ port: number; daemon: Daemon }> {
   const port = await freePort();
-  const daemon = startProcess('memcached', ['-p', String(port), '-l', '127.0.0.1', '-U', '0', '-t', '1', '-u', 'nobody', ...args]);
+  const udp = opts.udp ? String(port) : '0';
+  const daemon = startProcess('memcached', ['-p', String(port), '-l', '127.0.0.1', '-U', udp, '-t', '1', '-u', 'nobody', ...args]);
   await waitForPort(port, '127.0.0.1', 10_000, daemon);
   return { port, daemon };
 }

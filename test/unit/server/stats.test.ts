@@ -1,26 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultServerConfig } from '../../../src/server/config.ts';
 import { formatMicros, GENERAL_STAT_NAMES, mergeGeneralStats, PrefixStats, settingsStats } from '../../../src/server/stats.ts';
-import { decodeUdpHeader, encodeUdpReply, UDP_MAX_DATAGRAM } from '../../../src/server/udp.ts';
-
-describe('UDP framing', () => {
-  it('decodes the 8-byte header and rejects short datagrams', () => {
-    expect(decodeUdpHeader(Buffer.from([0, 7, 0, 1, 0, 2, 0, 0, 0x67]))).toEqual({ requestId: 7, seq: 1, total: 2 });
-    expect(decodeUdpHeader(Buffer.alloc(7))).toBeNull();
-  });
-
-  it('splits a reply into 1400-byte datagrams numbered 0..n-1', () => {
-    const reply = Buffer.alloc(3000, 0x78);
-    const parts = encodeUdpReply(0xbeef, reply);
-    expect(parts.map((p) => p.length)).toEqual([UDP_MAX_DATAGRAM, UDP_MAX_DATAGRAM, 3000 - 2 * (UDP_MAX_DATAGRAM - 8) + 8]);
-    parts.forEach((p, i) => expect(decodeUdpHeader(p)).toEqual({ requestId: 0xbeef, seq: i, total: 3 }));
-    expect(Buffer.concat(parts.map((p) => p.subarray(8)))).toEqual(reply);
-  });
-
-  it('frames an empty reply as one datagram', () => {
-    expect(encodeUdpReply(1, Buffer.alloc(0))).toHaveLength(1);
-  });
-});
 
 describe('stats helpers', () => {
   it("merges sources into memcached's order, sums shared counters, appends unknown names", () => {
