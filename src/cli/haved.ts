@@ -41,7 +41,11 @@ async function status(cmd: Extract<HavedCommand, { cmd: 'status' }>): Promise<nu
   }
   const mtime = () => { try { return statSync(cmd.stateFile).mtimeMs; } catch { return 0; } };
   const m0 = mtime();
-  process.kill(before.pid, 'SIGUSR1');
+  try {
+    process.kill(before.pid, 'SIGUSR1');
+  } catch (e) {
+    process.stderr.write(`haved status: cannot signal pid ${before.pid} (${(e as NodeJS.ErrnoException).code}); showing the last dump\n`);
+  }
   const deadline = Date.now() + cmd.timeoutMs;
   while (mtime() === m0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const s = read() ?? before;
