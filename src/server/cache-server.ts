@@ -250,7 +250,7 @@ export class CacheServer extends EventEmitter {
       ['connection_structures', this.#counters.connectionStructures],
       ['cmd_meta', this.#counters.cmdMeta],
       ['store_too_large', this.#counters.storeTooLarge],
-      ['cmd_flush', this.#counters.flushRefused],
+      ['cmd_flush', this.#counters.cmdFlush],
       ['bytes_read', this.#counters.bytesRead],
       ['bytes_written', this.#counters.bytesWritten],
       ['limit_maxbytes', this.config.memoryLimitMB * 1024 * 1024],

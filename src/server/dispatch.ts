@@ -170,8 +170,8 @@ export class Dispatcher {
   }
 
   #flush(cmd: FlushCommand, out: OutBuffer): void {
+    this.#host.counters.cmdFlush++;
     if (!this.#host.config.flushEnabled) {
-      this.#host.counters.flushRefused++;
       if (!cmd.noreply) out.bytes(R.FLUSH_DISABLED);
       return;
     }

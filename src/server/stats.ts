@@ -36,8 +36,8 @@ export class ServerCounters {
   cmdMeta = 0;
   /** too-large values swallowed by the parser never reach the store */
   storeTooLarge = 0;
-  /** flush_all refused by -F still counts as cmd_flush */
-  flushRefused = 0;
+  /** every flush_all, including those -F refuses (as memcached counts them) */
+  cmdFlush = 0;
   connYields = 0;
 
   reset(): void {
@@ -47,7 +47,7 @@ export class ServerCounters {
     this.bytesWritten = 0;
     this.cmdMeta = 0;
     this.storeTooLarge = 0;
-    this.flushRefused = 0;
+    this.cmdFlush = 0;
     this.connYields = 0;
   }
 }

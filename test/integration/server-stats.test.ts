@@ -56,6 +56,7 @@ describe('stats', () => {
       const before = statMap(await c.request('stats\r\n', 'END\r\n'));
       await c.request('set a 0 0 1\r\na\r\n');
       await c.request('get a b c\r\n', 'END\r\n');
+      await c.request('flush_all 100\r\n');
       const other = await McClient.connect(ours);
       const s = statMap(await c.request('stats\r\n', 'END\r\n'));
       other.close();
@@ -63,6 +64,7 @@ describe('stats', () => {
       expect(s.get('get_hits')).toBe('1');
       expect(s.get('get_misses')).toBe('2');
       expect(s.get('cmd_set')).toBe('1');
+      expect(s.get('cmd_flush')).toBe('1');
       expect(s.get('curr_connections')).toBe('2');
       expect(Number(s.get('bytes_read'))).toBeGreaterThan(Number(before.get('bytes_read')));
       expect(Number(s.get('bytes_written'))).toBeGreaterThan(0);
