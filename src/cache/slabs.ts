@@ -43,6 +43,8 @@ export class SlabAllocator {
   #pagesUsed = 0;
   /** size/8 -> smallest class id holding it; 0 = larger than every class. */
   #classBySize8: Uint8Array;
+  /** Owning class of each page. */
+  readonly #pageClass: Uint8Array;
 
   constructor(sizes: readonly number[], pageSize: number, memoryLimitBytes: number) {
     this.sizes = sizes;
@@ -58,6 +60,7 @@ export class SlabAllocator {
     this.bytes = Buffer.from(this.memory);
     this.u32 = new Uint32Array(this.memory);
     this.state = new Float64Array(new SharedArrayBuffer(sizes.length * S_FIELDS * 8));
+    this.#pageClass = new Uint8Array(new SharedArrayBuffer(this.capacityPages));
     const largest = sizes[this.largestClass];
     this.#classBySize8 = new Uint8Array(largest / 8 + 1);
     let cls = 1;
@@ -109,12 +112,67 @@ export class SlabAllocator {
     const pages = this.state[row + S_PAGES];
     if (this.#pagesUsed >= this.limitPages && pages > 0) return false;
     if (this.#pagesUsed >= this.capacityPages) return false;
-    const start = BASE_BYTES + this.#pagesUsed * this.#pageStride;
-    this.#pagesUsed++;
+    const page = this.#pagesUsed++;
+    this.#pageClass[page] = cls;
     this.state[row + S_PAGES] = pages + 1;
-    this.state[row + S_CARVE_NEXT] = start / 8;
+    this.state[row + S_CARVE_NEXT] = this.pageFirstChunk(page);
     this.state[row + S_CARVE_LEFT] = this.perPage[cls];
     return true;
+  }
+
+  /** Handle of the first chunk of page `page`. */
+  pageFirstChunk(page: number): number {
+    return (BASE_BYTES + page * this.#pageStride) / 8;
+  }
+
+  pageClass(page: number): number {
+    return this.#pageClass[page];
+  }
+
+  /** How many chunks of `page` have been handed out at least once (the rest hold no item). */
+  carvedChunks(page: number): number {
+    const cls = this.#pageClass[page];
+    const row = cls * S_FIELDS;
+    const first = this.pageFirstChunk(page);
+    const next = this.state[row + S_CARVE_NEXT];
+    const inPage = next >= first && next < first + this.#pageStride / 8 && this.state[row + S_CARVE_LEFT] > 0;
+    return inPage ? (next - first) / (this.sizes[cls] / 8) : this.perPage[cls];
+  }
+
+  /**
+   * Moves a page whose chunks are all free to class `to` (memcached's slab
+   * rebalancer, after the items in it were freed): its chunks leave the old
+   * class's free list and it becomes `to`'s page for carving. `to` must have
+   * nothing left to carve.
+   */
+  movePage(page: number, to: number): void {
+    const from = this.#pageClass[page];
+    const st = this.state;
+    const row = from * S_FIELDS;
+    const first = this.pageFirstChunk(page);
+    const end = first + this.#pageStride / 8;
+    let prev = 0;
+    let removed = 0;
+    for (let c = st[row + S_FREE_HEAD]; c !== 0; ) {
+      const next = this.u32[c * 2 + F_NEXT];
+      if (c >= first && c < end) {
+        if (prev === 0) st[row + S_FREE_HEAD] = next;
+        else this.u32[prev * 2 + F_NEXT] = next;
+        removed++;
+      } else {
+        prev = c;
+      }
+      c = next;
+    }
+    st[row + S_FREE_COUNT] -= removed;
+    const carveNext = st[row + S_CARVE_NEXT];
+    if (carveNext >= first && carveNext < end) st[row + S_CARVE_LEFT] = 0;
+    st[row + S_PAGES]--;
+    const toRow = to * S_FIELDS;
+    this.#pageClass[page] = to;
+    st[toRow + S_PAGES]++;
+    st[toRow + S_CARVE_NEXT] = first;
+    st[toRow + S_CARVE_LEFT] = this.perPage[to];
   }
 
   get pagesUsed(): number {

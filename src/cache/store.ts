@@ -74,6 +74,8 @@ const ITEM_UPDATE_INTERVAL = 60;
 /** How many tail items an allocation examines for expired / second-chance items before evicting. */
 const LRU_SEARCH_DEPTH = 5;
 const DEFAULT_HASH_POWER = 16;
+/** A class whose LRU tail is younger than this share of another's tail age takes a page from it. */
+const AUTOMOVE_RATIO = 0.8;
 const DEAD_EXPIRED = 1;
 const DEAD_FLUSHED = 2;
 const TWO_32 = 2 ** 32;
@@ -129,6 +131,7 @@ export class SlabStore {
   /** An item an allocation must not evict (the one being replaced). */
   #pinned = 0;
   #crawlBucket = 0;
+  #lastPageMove = 0;
 
   constructor(opts: StoreOptions) {
     this.#clock = opts.clock;
@@ -849,7 +852,75 @@ export class SlabStore {
   #allocChunk(cls: number): number {
     const h = this.#slabs.alloc(cls);
     if (h !== 0) return h;
+    if (this.#movePageTo(cls)) return this.#slabs.alloc(cls);
     return this.#pullTail(cls) ? this.#slabs.alloc(cls) : 0;
+  }
+
+  /**
+   * memcached's slab_automove, checked at most once a second when class `cls` runs out of chunks:
+   * if another class (with at least two pages) holds a page worth of free chunks, or its LRU tail is
+   * clearly older than ours, its page with the fewest items is emptied (items evicted, counted in
+   * slab_reassign_evictions_nomem) and handed to `cls`. Not with -M, which never evicts.
+   */
+  #movePageTo(cls: number): boolean {
+    const now = this.#now;
+    if (!this.#evictions || now <= this.#lastPageMove) return false;
+    this.#lastPageMove = now;
+    const slabs = this.#slabs;
+    const myAge = Math.max(0, this.#tailAge(cls, now));
+    let donor = 0;
+    let donorScore = 0;
+    for (let c = 1; c < this.#largestClass; c++) {
+      if (c === cls || slabs.classPages(c) < 2) continue;
+      const free = slabs.freeChunks(c) + slabs.freeChunksEnd(c);
+      const score = free >= slabs.perPage[c] ? Infinity : this.#tailAge(c, now);
+      if (score > donorScore) {
+        donor = c;
+        donorScore = score;
+      }
+    }
+    if (donor === 0 || myAge >= AUTOMOVE_RATIO * donorScore) return false;
+    const page = this.#emptiestPage(donor);
+    if (page < 0) return false;
+    const bytes = this.#bytes;
+    const step = slabs.sizes[donor] / 8;
+    const first = slabs.pageFirstChunk(page);
+    const end = first + slabs.carvedChunks(page) * step;
+    for (let c = first; c < end; c += step) {
+      if ((bytes[c * 8 + B_ITFLAGS] & IT_LINKED) === 0) continue;
+      this.#unlinkItem(c, -1);
+      this.#g[C.G_SLAB_REASSIGN_EVICTIONS]++;
+    }
+    slabs.movePage(page, cls);
+    this.#g[C.G_SLABS_MOVED]++;
+    return true;
+  }
+
+  #tailAge(cls: number, now: number): number {
+    const tail = this.#lru[cls * 2 + 1];
+    return tail === 0 ? -1 : now - this.#u32[tail * 2 + F_TIME];
+  }
+
+  /** The page of `cls` holding the fewest linked items, skipping the pinned item's page; -1 if none. */
+  #emptiestPage(cls: number): number {
+    const slabs = this.#slabs;
+    const bytes = this.#bytes;
+    const step = slabs.sizes[cls] / 8;
+    let best = -1;
+    let bestCount = Infinity;
+    for (let page = 0; page < slabs.pagesUsed; page++) {
+      if (slabs.pageClass(page) !== cls) continue;
+      const first = slabs.pageFirstChunk(page);
+      const end = first + slabs.carvedChunks(page) * step;
+      if (this.#pinned >= first && this.#pinned < end) continue;
+      let count = 0;
+      for (let c = first; c < end && count < bestCount; c += step) if ((bytes[c * 8 + B_ITFLAGS] & IT_LINKED) !== 0) count++;
+      if (count < bestCount) {
+        best = page;
+        bestCount = count;
+      }
+    }
+    return best;
   }
 
   /** Frees one item of `cls` (memcached's lru_pull_tail); false if none may go. */
