@@ -88,14 +88,18 @@ const TWO_32 = 2 ** 32;
  * LRU: a fetch marks an item ACTIVE (cheap, no relinking) and relinks it at
  * most once a minute; when a class must evict, active tail items get a second
  * chance (moved to the head, flag cleared), like memcached's COLD->WARM move.
+ * Before evicting, a class may take a page from a class with older items or
+ * spare chunks (memcached's slab_automove, see #movePageTo).
  *
  * Handles from get/gat/touch/peek stay valid across further reads (a lazy
  * expiry only frees the expired item itself); store/arith/delete/unlink/
  * flushAll/reclaimExpired/applyRemote* may free or move any item.
  *
- * Worker threads: all state is in SharedArrayBuffers; a shared store would
- * take a per-bucket lock (Atomics on a lock table) around lookups and a
- * per-class lock around LRU/slab changes, as memcached does.
+ * Worker threads: items, hash table, LRU links and counters are in
+ * SharedArrayBuffers; a shared store would take a per-bucket lock (Atomics on
+ * a lock table) around lookups and #overwrite, a per-class lock around
+ * LRU/slab changes, as memcached does, and keep the few scalar fields below
+ * (CAS counter, flush watermark) in a shared array too.
  */
 export class SlabStore {
   /** chunk size per class id (index 1..) */
@@ -159,7 +163,7 @@ export class SlabStore {
     this.#lru = new Uint32Array(new SharedArrayBuffer(sizes.length * 2 * 4));
     this.#cls = new Float64Array(new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
     this.#g = new Float64Array(new SharedArrayBuffer(C.G_FIELDS * 8));
-    this.#sizes = new Float64Array(opts.trackSizes ? Math.ceil(opts.pageSize / 32) + 2 : 0);
+    this.#sizes = new Float64Array(new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
   }
 
   // ------------------------------------------------------------------ commands
