@@ -7,6 +7,7 @@ import { SlabStore, type Clock } from '../cache/store.ts';
 import { TickingClock } from './clock.ts';
 import type { ServerConfig } from './config.ts';
 import { Connection, type ConnectionEnv } from './connection.ts';
+import { parseListenAddress } from './listen-address.ts';
 import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
 import { OutBuffer } from './out-buffer.ts';
 import { R } from './replies.ts';
@@ -106,9 +107,10 @@ export class CacheServer extends EventEmitter {
       if (c.unixSocket) {
         await this.#listenUnix(c.unixSocket);
       } else {
-        const hosts = c.listen.length ? c.listen : [undefined];
-        if (c.port > 0) for (const h of hosts) await this.#listenTcp(c.port, h);
-        if (c.udpPort > 0) for (const h of hosts) await this.#listenUdp(c.udpPort, h);
+        const tcp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
+        const udp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.udpPort)) : [{ host: undefined, port: c.udpPort }];
+        if (c.port > 0) for (const a of tcp) await this.#listenTcp(a.port, a.host);
+        if (c.udpPort > 0) for (const a of udp) await this.#listenUdp(a.port, a.host);
       }
     } catch (err) {
       await this.close();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CacheServer } from '../../src/server/cache-server.ts';
 import { stopAll } from '../support/daemon.ts';
+import { freePort } from '../support/ports.ts';
 import { McClient, mcRequest, startCacheServer, startReferenceMemcached, udpRequest } from '../support/mc-client.ts';
 
 const servers: CacheServer[] = [];
@@ -101,6 +102,21 @@ describe('UDP (-U)', () => {
     } finally {
       sock.close();
     }
+  });
+});
+
+describe('listen addresses (-l)', () => {
+  it('listens on each -l entry, host:port overriding -p', async () => {
+    const other = await freePort();
+    const { port, server } = await start({ listen: ['127.0.0.1', `127.0.0.1:${other}`] });
+    expect(server.addresses()).toEqual([`tcp:127.0.0.1:${port}`, `tcp:127.0.0.1:${other}`]);
+    expect(await mcRequest(port, 'version\r\n')).toBe('VERSION 1.6.18\r\n');
+    expect(await mcRequest(other, 'version\r\n')).toBe('VERSION 1.6.18\r\n');
+  });
+
+  it('fails to listen on a port in use, and cleans up', async () => {
+    const { port } = await start();
+    await expect(startCacheServer({ port })).rejects.toThrow(/EADDRINUSE/);
   });
 });
 
