@@ -5,6 +5,7 @@
  *
  *   node scripts/bench/replication.ts            (or through scripts/bench.ts)
  */
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { stopAll } from '../../test/support/daemon.ts';
 import { freePort } from '../../test/support/ports.ts';
@@ -115,6 +116,12 @@ async function lagSamples(a: RepNode, b: RepNode, until: number): Promise<number
   return out;
 }
 
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number | undefined): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((x, y) => x - y);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
@@ -136,9 +143,19 @@ export async function run(log: (line: string) => void = console.log): Promise<Be
     const standalone: number[] = [];
     const replicated: number[] = [];
     const lags: number[] = [];
+    const cpu = { alone: 0, aloneOps: 0, a: 0, b: 0, peerOps: 0 };
     for (let r = 0; r < rounds; r++) {
-      standalone.push(await setLoad(alone.port, seconds * 1000));
+      let c0 = cpuSeconds(alone.daemon.proc.pid);
+      const rate0 = await setLoad(alone.port, seconds * 1000);
+      cpu.alone += cpuSeconds(alone.daemon.proc.pid) - c0;
+      cpu.aloneOps += rate0 * seconds;
+      standalone.push(rate0);
+      c0 = cpuSeconds(a.daemon.proc.pid);
+      const cb0 = cpuSeconds(b.daemon.proc.pid);
       const [rate, l] = await Promise.all([setLoad(a.port, seconds * 1000), lagSamples(a, b, Date.now() + seconds * 1000 - 200)]);
+      cpu.a += cpuSeconds(a.daemon.proc.pid) - c0;
+      cpu.b += cpuSeconds(b.daemon.proc.pid) - cb0;
+      cpu.peerOps += rate * seconds;
       replicated.push(rate);
       lags.push(...l);
     }
@@ -149,6 +166,9 @@ export async function run(log: (line: string) => void = console.log): Promise<Be
       { name: 'sets/s standalone (median)', value: Math.round(pct(standalone, 50)), unit: 'ops/s' },
       { name: 'sets/s with one live peer (median)', value: Math.round(pct(replicated, 50)), unit: 'ops/s' },
       { name: 'throughput ratio (peer / standalone)', value: +pct(ratios, 50).toFixed(2), unit: 'x', target: '>= 0.8' },
+      { name: 'CPU per set, standalone node', value: +((cpu.alone / cpu.aloneOps) * 1e6).toFixed(2), unit: 'us' },
+      { name: 'CPU per set, writing node with a peer', value: +((cpu.a / cpu.peerOps) * 1e6).toFixed(2), unit: 'us' },
+      { name: 'CPU per set, peer applying it', value: +((cpu.b / cpu.peerOps) * 1e6).toFixed(2), unit: 'us' },
       { name: 'replication lag p50 under load', value: +pct(lags, 50).toFixed(2), unit: 'ms' },
       { name: 'replication lag p99 under load', value: +pct(lags, 99).toFixed(2), unit: 'ms', target: '<= 5' },
       { name: 'replication lag p50 idle', value: +pct(idleLags, 50).toFixed(2), unit: 'ms' },

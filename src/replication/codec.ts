@@ -182,22 +182,33 @@ export function itemFrameSize(withSeq: boolean, keyLength: number, valueLength: 
 /**
  * Writes a SET or SYNC_ITEM frame's header and key into `b` at `o`; returns the offset where the value's
  * `valueLength` bytes go (the caller copies them straight from the store: one copy, no allocation).
+ * `dv` is a DataView over the same bytes as `b` (hot path: no BigInt arithmetic per frame).
  */
 export function writeItemHeader(
-  b: Buffer, o: number, type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
+  b: Buffer, dv: DataView, o: number, type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
   seq: number, version: bigint, flags: number, ttl: number, key: Buffer, valueLength: number,
 ): number {
-  checkKey(key);
+  const klen = key.length;
+  if (klen === 0 || klen > 250) checkKey(key);
   const withSeq = type === FrameType.SET;
-  o = b.writeUInt32BE(itemFrameSize(withSeq, key.length, valueLength) - 4, o);
-  b[o++] = type;
-  if (withSeq) o = b.writeBigUInt64BE(BigInt(seq), o);
-  o = b.writeBigUInt64BE(version, o);
-  o = b.writeUInt32BE(flags >>> 0, o);
-  o = b.writeUInt32BE(ttl, o);
-  b[o++] = key.length;
-  return o + key.copy(b, o);
+  dv.setUint32(o, itemFrameSize(withSeq, klen, valueLength) - 4);
+  b[o + 4] = type;
+  o += 5;
+  if (withSeq) {
+    dv.setUint32(o, Math.floor(seq / 0x100000000));
+    dv.setUint32(o + 4, seq >>> 0);
+    o += 8;
+  }
+  dv.setBigUint64(o, version);
+  dv.setUint32(o + 8, flags >>> 0);
+  dv.setUint32(o + 12, ttl);
+  b[o + 16] = klen;
+  o += 17;
+  for (let i = 0; i < klen; i++) b[o + i] = key[i];
+  return o + klen;
 }
+
+export const dataViewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 /** A whole SET/SYNC_ITEM frame in its own buffer (tests, small paths). */
 export function encodeItemFrame(
@@ -205,7 +216,7 @@ export function encodeItemFrame(
   seq: number, version: bigint, flags: number, ttl: number, key: Buffer, value: Buffer,
 ): Buffer {
   const b = Buffer.allocUnsafe(itemFrameSize(type === FrameType.SET, key.length, value.length));
-  value.copy(b, writeItemHeader(b, 0, type, seq, version, flags, ttl, key, value.length));
+  value.copy(b, writeItemHeader(b, dataViewOf(b), 0, type, seq, version, flags, ttl, key, value.length));
   return b;
 }
 

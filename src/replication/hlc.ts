@@ -17,6 +17,8 @@ export class HybridClock {
   readonly #nowMs: () => number;
   #ms = 0;
   #counter = 0;
+  /** encodeVersion(#ms, 0, nodeId), cached: a version is then one BigInt addition. */
+  #base = 0n;
 
   constructor(nodeId: number, nowMs: () => number = Date.now) {
     if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > MAX_NODE_ID) throw new RangeError(`node id must be 0..${MAX_NODE_ID}, got ${nodeId}`);
@@ -28,13 +30,11 @@ export class HybridClock {
   now(): bigint {
     const pt = this.#nowMs() - HLC_EPOCH_MS;
     if (pt > this.#ms) {
-      this.#ms = pt;
-      this.#counter = 0;
+      this.#setMs(pt, 0);
     } else if (++this.#counter > MAX_COUNTER) {
-      this.#ms++;
-      this.#counter = 0;
+      this.#setMs(this.#ms + 1, 0);
     }
-    return encodeVersion(this.#ms, this.#counter, this.nodeId);
+    return this.#base + BigInt(this.#counter << Number(NODE_ID_BITS));
   }
 
   /** The version a local event `delayMs` from now will carry at the latest (flush_all with a delay). */
@@ -45,12 +45,17 @@ export class HybridClock {
 
   /** Merge a version seen from a peer: later local versions sort after it. */
   observe(version: bigint): void {
+    if (version < this.#base) return; // older than our current millisecond: nothing to merge
     const ms = versionMs(version);
     const counter = Number((version >> NODE_ID_BITS) & BigInt(MAX_COUNTER));
-    if (ms > this.#ms || (ms === this.#ms && counter > this.#counter)) {
-      this.#ms = ms;
-      this.#counter = counter;
-    }
+    if (ms > this.#ms) this.#setMs(ms, counter);
+    else if (ms === this.#ms && counter > this.#counter) this.#counter = counter;
+  }
+
+  #setMs(ms: number, counter: number): void {
+    this.#ms = ms;
+    this.#counter = counter;
+    this.#base = encodeVersion(ms, 0, this.nodeId);
   }
 }
 

@@ -20,6 +20,7 @@ export class Receiver {
   peerRunId = 0n;
   applied = 0n;
   #ackedSent = 0n;
+  #ackScheduled = false;
   #syncStart = -1n;
   syncItems = 0;
   syncTotal = 0;
@@ -89,11 +90,19 @@ export class Receiver {
       }
       throw err;
     }
-    if (this.applied > this.#ackedSent && this.#syncStart < 0n) {
-      this.#ackedSent = this.applied;
-      this.#ctx.applied(this.peerNodeId, this.peerRunId, this.applied);
-      this.#write(encode({ type: 'ack', seq: this.applied }));
+    if (this.applied > this.#ackedSent && this.#syncStart < 0n && !this.#ackScheduled) {
+      // One ACK for every chunk read in this I/O phase.
+      this.#ackScheduled = true;
+      setImmediate(() => this.#ack());
     }
+  }
+
+  #ack(): void {
+    this.#ackScheduled = false;
+    if (this.applied <= this.#ackedSent || this.#syncStart >= 0n) return;
+    this.#ackedSent = this.applied;
+    this.#ctx.applied(this.peerNodeId, this.peerRunId, this.applied);
+    this.#write(encode({ type: 'ack', seq: this.applied }));
   }
 
   #seq(seq: bigint): void {

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { encode, FrameDecoder, FrameType, ProtocolError, itemFrameSize, writeItemHeader, type Message } from './codec.ts';
+import { dataViewOf, encode, FrameDecoder, FrameType, ProtocolError, itemFrameSize, writeItemHeader, type Message } from './codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { LinkMachine } from './link.ts';
 import { EntryKind } from './outlog.ts';
@@ -10,6 +10,7 @@ const SYNC_BATCH = 1000;
 const PUMP_BATCH = 2000;
 /** Frames are assembled into chunks of this size: one socket write per chunk, not per frame. */
 const CHUNK = 256 * 1024;
+const MIN_ROOM = 16 * 1024;
 
 /**
  * The dialing end of a link: pushes this node's changes to one peer. Connects, handshakes, then either resumes
@@ -34,6 +35,8 @@ export class Sender {
   #copying = false;
   #lastProgressLog = 0;
   #chunk = Buffer.allocUnsafe(CHUNK);
+  #chunkView = dataViewOf(this.#chunk);
+  #chunkStart = 0;
   #chunkOff = 0;
 
   constructor(ctx: SessionContext, host: string, port: number) {
@@ -90,7 +93,7 @@ export class Sender {
     const s = this.#socket;
     this.#socket = null;
     this.#copying = false;
-    this.#chunkOff = 0;
+    this.#newChunk(CHUNK);
     if (!s) return;
     if (s.writable && reason.startsWith('refused')) {
       s.end(encode({ type: 'error', reason }));
@@ -111,20 +114,29 @@ export class Sender {
     s.write(buf);
   }
 
-  /** Room for n bytes in the current chunk: [buffer, offset]. Oversized frames get a buffer of their own. */
+  /**
+   * The current chunk with room for n more bytes at #chunkOff. Flushed bytes are handed to the socket as views
+   * and never written again; the chunk is only replaced when too little is left (like the server's OutBuffer).
+   */
   #reserve(n: number): Buffer {
     if (this.#chunkOff + n > this.#chunk.length) {
       this.#flushChunk();
-      if (n > CHUNK) this.#chunk = Buffer.allocUnsafe(n);
+      if (this.#chunkOff + n > this.#chunk.length) this.#newChunk(Math.max(CHUNK, n));
     }
     return this.#chunk;
   }
 
+  #newChunk(size: number): void {
+    this.#chunk = Buffer.allocUnsafe(size);
+    this.#chunkView = dataViewOf(this.#chunk);
+    this.#chunkStart = this.#chunkOff = 0;
+  }
+
   #flushChunk(): void {
-    if (this.#chunkOff === 0) return;
-    const out = this.#chunk.subarray(0, this.#chunkOff);
-    this.#chunk = Buffer.allocUnsafe(CHUNK);
-    this.#chunkOff = 0;
+    if (this.#chunkOff === this.#chunkStart) return;
+    const out = this.#chunk.subarray(this.#chunkStart, this.#chunkOff);
+    this.#chunkStart = this.#chunkOff;
+    if (this.#chunk.length - this.#chunkOff < MIN_ROOM) this.#newChunk(CHUNK);
     this.#writeRaw(out);
   }
 
@@ -133,7 +145,7 @@ export class Sender {
     const store = this.#ctx.store;
     const vlen = store.itemValueLength(h);
     const b = this.#reserve(itemFrameSize(type === FrameType.SET, key.length, vlen));
-    const at = writeItemHeader(b, this.#chunkOff, type, seq, store.itemVersion(h), store.itemFlags(h), store.itemTtl(h), key, vlen);
+    const at = writeItemHeader(b, this.#chunkView, this.#chunkOff, type, seq, store.itemVersion(h), store.itemFlags(h), store.itemTtl(h), key, vlen);
     store.copyValue(h, b, at);
     this.#chunkOff = at + vlen;
   }
@@ -263,7 +275,7 @@ export class Sender {
     while (this.cursor < log.nextSeq && n++ < PUMP_BATCH) {
       const seq = this.cursor++;
       this.#entry(seq, log.kindAt(seq), log.keyAt(seq));
-      if (this.#chunkOff >= CHUNK / 2) {
+      if (this.#chunkOff - this.#chunkStart >= CHUNK / 2) {
         this.#flushChunk();
         if (s.writableLength > HIGH_WATER) break;
       }
