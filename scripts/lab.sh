@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# The two-node lab on one machine: network namespaces nodea, nodeb and client on a bridge (198.18.0.0/24,
+# VIP 198.18.0.100), haved + repcache on both nodes, replicating to each other.
+#
+#   scripts/lab.sh up       build the lab and start the daemons
+#   scripts/lab.sh status   who holds the VIP, the caches' replication state, the daemons
+#   scripts/lab.sh demo     the failover story: write through the VIP, kill the MASTER's cache, read back
+#   scripts/lab.sh down     stop everything and delete the namespaces (also a half-made lab)
+#
+# Needs root. Settings (environment):
+#   LAB_PREFIX      prefix of every namespace name (default none: nodea, nodeb, client, labbr)
+#   LAB_DIR         configs, logs and pid files (default ${TMPDIR:-/tmp}/haved-lab-<prefix>)
+#   LAB_SUPERVISE   1: haved runs repcache from its cache_daemon block (the default when haved supports it);
+#                   0: repcache runs directly in each node namespace and haved only moves the VIP
+#   LAB_NOPREEMPT   1: nodea does not take the VIP back when it returns (default 0: failback once warm)
+#   LAB_KEYS        keys the demo writes (default 1000)
+#   LAB_KEEP        1: the demo leaves the lab up (default: it removes a lab it built itself)
+set -Eeuo pipefail
+
+root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+self=$(readlink -f "$0")
+prefix=${LAB_PREFIX:-}
+BR="${prefix}labbr"
+NODES=(nodea nodeb)
+CLIENT="${prefix}client"
+SUBNET=198.18.0
+VIP=$SUBNET.100
+PORT=11211
+REPL_PORT=11212
+LAB_DIR=${LAB_DIR:-${TMPDIR:-/tmp}/haved-lab${prefix:+-${prefix%-}}}
+# Default: supervised when this haved runs the cache_daemon block (older ones only read it).
+if grep -rqs cacheDaemon "$root/src/ha"; then SUPERVISE=${LAB_SUPERVISE:-1}; else SUPERVISE=${LAB_SUPERVISE:-0}; fi
+KEYS=${LAB_KEYS:-1000}
+
+ns_of() { echo "${prefix}$1"; }
+addr_of() { case $1 in nodea) echo $SUBNET.1 ;; nodeb) echo $SUBNET.2 ;; client) echo $SUBNET.3 ;; esac; }
+peer_of() { if [ "$1" = nodea ]; then echo nodeb; else echo nodea; fi; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+say() { printf '%s\n' "$*"; }
+step() { printf '\n== %s\n' "$*"; }
+die() { printf 'lab.sh: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+  [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, ip addr): run it with sudo"
+}
+
+ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
+
+# ---- memcached text protocol from inside a namespace (bash /dev/tcp, no client tools needed) ----------
+
+# _mc HOST [TIMEOUT]: internal, runs inside a namespace; sends stdin to HOST:11211 and prints the reply.
+_mc() {
+  local host=$1 t=${2:-2}
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout "$t" bash -c '
+    exec 3<>"/dev/tcp/$0/$1" || exit 1
+    { cat; printf "quit\r\n"; } >&3
+    cat <&3' "$host" "$PORT" 2>/dev/null
+}
+
+# mc NS HOST [TIMEOUT] < commands
+mc() { ip netns exec "$1" "$self" _mc "$2" "${3:-2}"; }
+
+stat_of() { # stat_of NODE NAME: one STAT of the node's cache, asked from the client
+  mc "$CLIENT" "$(addr_of "$1")" 1 <<<$'stats\r' | tr -d '\r' | awk -v k="$2" '$1 == "STAT" && $2 == k {print $3}'
+}
+
+vip_holder() {
+  local n
+  for n in "${NODES[@]}"; do
+    if ip -n "$(ns_of "$n")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $VIP/"; then echo "$n"; return; fi
+  done
+  echo none
+}
+
+# wait_for WHAT TIMEOUT_MS CMD...: polls CMD every 20 ms; prints the elapsed ms; fails after the timeout
+wait_for() {
+  local what=$1 limit=$2 start
+  shift 2
+  start=$(now_ms)
+  until "$@" >/dev/null; do
+    if [ $(($(now_ms) - start)) -gt "$limit" ]; then die "timed out after $limit ms waiting for $what"; fi
+    sleep 0.02
+  done
+  echo $(($(now_ms) - start))
+}
+
+# ---- up / down ----------------------------------------------------------------------------------------
+
+write_conf() { # write_conf NODE: haved.conf for one node
+  local n=$1 dir=$LAB_DIR/$1 priority=100 state=BACKUP preempt=""
+  local me peer
+  me=$(addr_of "$n")
+  peer=$(addr_of "$(peer_of "$n")")
+  if [ "$n" = nodea ]; then priority=150; state=MASTER; fi
+  [ "${LAB_NOPREEMPT:-0}" = 1 ] && preempt="nopreempt"
+  cat >"$dir/check-cache.sh" <<CHECK
+#!/usr/bin/env bash
+# healthy when the local cache accepts a connection
+exec 3<>/dev/tcp/127.0.0.1/$PORT
+CHECK
+  chmod +x "$dir/check-cache.sh"
+  {
+    cat <<CONF
+! haved.conf for $n, written by scripts/lab.sh
+global_defs {
+    router_id $n
+}
+
+vrrp_script chk_cache {
+    script "$dir/check-cache.sh"
+    interval 0.2
+    timeout 1
+    fall 2
+    rise 2
+}
+
+vrrp_instance lab_cache {
+    state $state
+    interface eth0
+    virtual_router_id 51
+    priority $priority
+    advert_int 1
+    $preempt
+    unicast_src_ip $me
+    unicast_peer {
+        $peer
+    }
+    track_script {
+        chk_cache
+    }
+    virtual_ipaddress {
+        $VIP/24 dev eth0
+    }
+}
+CONF
+    if [ "$SUPERVISE" = 1 ]; then
+      cat <<CONF
+
+cache_daemon {
+    command "$(repcache_cmd "$n")"
+    restart_backoff 0.1 2
+    stop_timeout 3
+}
+CONF
+    fi
+  } >"$dir/haved.conf"
+}
+
+repcache_cmd() { # the repcache command line of a node (without a pid file: it runs in the foreground)
+  echo "$root/bin/repcache -p $PORT -U 0 -u nobody -m 64 -X $REPL_PORT -x $(addr_of "$(peer_of "$1")"):$REPL_PORT"
+}
+
+# start_bg NS PIDFILE LOG CMD...: a daemon in a namespace, in its own session, output to LOG
+start_bg() {
+  local ns=$1 pidfile=$2 log=$3
+  shift 3
+  setsid ip netns exec "$ns" "$@" </dev/null >>"$log" 2>&1 &
+  echo $! >"$pidfile"
+}
+
+start_repcache() { # start_repcache NODE (the LAB_SUPERVISE=0 fallback, and the demo's restart)
+  local n=$1
+  # shellcheck disable=SC2046 # the command line is split on purpose
+  start_bg "$(ns_of "$n")" "$LAB_DIR/$n/repcache.pid" "$LAB_DIR/$n/repcache.log" $(repcache_cmd "$n")
+}
+
+add_ns() { # add_ns NAME ADDRESS PORTNAME
+  local ns=$1 addr=$2 port=$3
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link add eth0 type veth peer name "$port" netns "$BR"
+  ip -n "$BR" link set "$port" master br0 up
+  ip -n "$ns" addr add "$addr/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route add 224.0.0.0/4 dev eth0
+}
+
+up() {
+  need_root
+  if ns_exists "$BR"; then die "a lab with prefix '${prefix}' is up already (scripts/lab.sh down first)"; fi
+  trap 'say "lab.sh: up failed; cleaning up" >&2; down >/dev/null 2>&1' EXIT
+  mkdir -p "$LAB_DIR"
+  touch "$LAB_DIR/.haved-lab"
+  ip netns add "$BR"
+  ip -n "$BR" link set lo up
+  ip -n "$BR" link add br0 type bridge
+  ip -n "$BR" link set br0 up
+  add_ns "$(ns_of nodea)" "$(addr_of nodea)" pa
+  add_ns "$(ns_of nodeb)" "$(addr_of nodeb)" pb
+  add_ns "$CLIENT" "$(addr_of client)" pc
+  local n
+  for n in "${NODES[@]}"; do
+    mkdir -p "$LAB_DIR/$n"
+    write_conf "$n"
+    "$root/bin/haved" -t -f "$LAB_DIR/$n/haved.conf" >"$LAB_DIR/$n/config-check.log" 2>&1 \
+      || die "haved rejects $LAB_DIR/$n/haved.conf: $(cat "$LAB_DIR/$n/config-check.log")"
+    [ "$SUPERVISE" = 1 ] || start_repcache "$n"
+    start_bg "$(ns_of "$n")" "$LAB_DIR/$n/haved.pid" "$LAB_DIR/$n/haved.log" \
+      "$root/bin/haved" -f "$LAB_DIR/$n/haved.conf" --state-file "$LAB_DIR/$n/state.json"
+  done
+  trap - EXIT
+  say "lab up: namespaces $(ns_of nodea) ($(addr_of nodea)), $(ns_of nodeb) ($(addr_of nodeb)), $CLIENT ($(addr_of client)); VIP $VIP"
+  say "files in $LAB_DIR ($([ "$SUPERVISE" = 1 ] && echo "haved supervises repcache" || echo "repcache runs directly; haved moves the VIP"))"
+}
+
+# running PID: the process exists and is not a zombie waiting to be reaped
+running() {
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+
+stop_pidfile() { # stop_pidfile FILE: SIGTERM, then SIGKILL after 3 s
+  local f=$1 pid i
+  [ -s "$f" ] || return 0
+  pid=$(cat "$f")
+  if kill -TERM "$pid" 2>/dev/null; then
+    for i in $(seq 1 30); do
+      running "$pid" || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+kill_ns() { # every process still in the namespace, then the namespace
+  local ns=$1 pids
+  ns_exists "$ns" || return 0
+  pids=$(ip netns pids "$ns" 2>/dev/null || true)
+  # shellcheck disable=SC2086
+  [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+}
+
+down() {
+  need_root
+  local n
+  for n in "${NODES[@]}"; do
+    stop_pidfile "$LAB_DIR/$n/haved.pid" # haved first: it removes the VIP and stops what it supervises
+    stop_pidfile "$LAB_DIR/$n/repcache.pid"
+  done
+  for n in "${NODES[@]}"; do kill_ns "$(ns_of "$n")"; done
+  kill_ns "$CLIENT"
+  kill_ns "$BR"
+  # only a directory this script made (marked) is removed
+  if [ -f "$LAB_DIR/.haved-lab" ]; then rm -rf "$LAB_DIR"; fi
+  say "lab down"
+}
+
+status() {
+  need_root
+  local n ns
+  if ! ns_exists "$BR"; then say "lab (prefix '${prefix}') is down"; return 3; fi
+  say "VIP $VIP is on: $(vip_holder)"
+  for n in "${NODES[@]}"; do
+    ns=$(ns_of "$n")
+    printf '%-6s %-15s haved %-8s repcache %-8s replication_state %s\n' "$n" "$(addr_of "$n")" \
+      "$(alive "$LAB_DIR/$n/haved.pid")" "$(pgrep_ns "$ns" cli/repcache.ts >/dev/null && echo running || echo down)" \
+      "$(stat_of "$n" replication_state || true)"
+  done
+}
+
+alive() { if [ -s "$1" ] && running "$(cat "$1")"; then echo running; else echo down; fi; }
+
+pgrep_ns() { # pgrep_ns NS WORD: pids in the namespace whose command line contains WORD
+  local pid found=1
+  for pid in $(ip netns pids "$1" 2>/dev/null); do
+    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "$2"; then echo "$pid"; found=0; fi
+  done
+  return $found
+}
+
+# ---- demo --------------------------------------------------------------------------------------------
+
+write_keys() { # write_keys N: set lab:1..N through the VIP on one connection; prints how many were STORED
+  local i
+  for i in $(seq 1 "$1"); do printf 'set lab:%d 0 0 %d\r\nvalue-%d\r\n' "$i" $((6 + ${#i})) "$i"; done \
+    | mc "$CLIENT" "$VIP" 10 | grep -c STORED || true
+}
+
+read_keys() { # read_keys HOST N: how many of lab:1..N HOST returns with the right value
+  local i
+  for i in $(seq 1 "$2"); do printf 'get lab:%d\r\n' "$i"; done | mc "$CLIENT" "$1" 10 | tr -d '\r' \
+    | awk '/^VALUE lab:/ {split($2, k, ":"); want = "value-" k[2]; getline v; if (v == want) n++} END {print n + 0}'
+}
+
+# _wait_get HOST KEY: internal, inside the client namespace: retries a get until it answers; prints ms
+_wait_get() {
+  local start
+  start=$(now_ms)
+  until _mc "$1" 0.3 <<<"get $2"$'\r' | grep -q '^VALUE'; do
+    [ $(($(now_ms) - start)) -lt 30000 ] || { echo timeout; return 1; }
+    sleep 0.01
+  done
+  echo $(($(now_ms) - start))
+}
+
+holder_is() { [ "$(vip_holder)" = "$1" ]; }
+holder_not() { local h; h=$(vip_holder); [ "$h" != "$1" ] && [ "$h" != none ]; }
+state_is() { [ "$(stat_of "$1" replication_state 2>/dev/null)" = "$2" ]; }
+warm() { local s; s=$(stat_of "$1" replication_state 2>/dev/null); [ -n "$s" ] && [ "$s" != syncing ]; }
+
+demo() {
+  need_root
+  local built=0 master other ms t0 n hits restart_how
+  if ! ns_exists "$BR"; then up; built=1; fi
+  [ "$built" = 1 ] && [ "${LAB_KEEP:-0}" != 1 ] && trap 'down >/dev/null 2>&1 || true' EXIT
+
+  step "1. Two nodes elect a MASTER; it holds the VIP $VIP"
+  if [ "${LAB_NOPREEMPT:-0}" = 1 ]; then
+    ms=$(wait_for "a node to hold the VIP" 20000 holder_not none)
+  else
+    ms=$(wait_for "nodea (priority 150) to hold the VIP" 20000 holder_is nodea)
+  fi
+  master=$(vip_holder)
+  other=$(peer_of "$master")
+  say "$master ($(addr_of "$master")) holds the VIP (seen after ${ms} ms); $other is BACKUP"
+
+  step "2. The two caches replicate to each other"
+  for n in "${NODES[@]}"; do
+    ms=$(wait_for "$n's cache to stream" 20000 state_is "$n" streaming)
+    say "$n: replication_state streaming (after ${ms} ms)"
+  done
+
+  step "3. The client writes $KEYS keys through the VIP"
+  t0=$(now_ms)
+  n=$(write_keys "$KEYS")
+  say "$n of $KEYS STORED in $(($(now_ms) - t0)) ms (via $VIP, so on $master)"
+  sleep 0.3
+  say "$other has $(read_keys "$(addr_of "$other")" "$KEYS") of them already (replicated)"
+
+  step "4. kill -9 the cache on the MASTER ($master)"
+  local pid
+  pid=$(pgrep_ns "$(ns_of "$master")" cli/repcache.ts | head -1) || die "no repcache running on $master"
+  t0=$(now_ms)
+  kill -KILL "$pid"
+  say "killed repcache (pid $pid) on $master"
+  ms=$(ip netns exec "$CLIENT" "$self" _wait_get "$VIP" lab:1)
+  say "the VIP answers again after ${ms} ms (client outage)"
+  ms=$(wait_for "the VIP to move" 20000 holder_not "$master")
+  say "the VIP is on $(vip_holder) ($(($(now_ms) - t0)) ms after the kill)"
+  hits=$(read_keys "$VIP" "$KEYS")
+  say "keys written before the kill that read back through the VIP: $hits of $KEYS ($(awk -v h="$hits" -v n="$KEYS" 'BEGIN {printf "%.1f", 100 * h / n}') %)"
+
+  step "5. $master's cache comes back and resyncs from $other"
+  if [ "$SUPERVISE" = 1 ]; then
+    restart_how="haved restarts it"
+  else
+    restart_how="the lab restarts it (LAB_SUPERVISE=0)"
+    start_repcache "$master"
+  fi
+  t0=$(now_ms)
+  ms=$(wait_for "$master's cache to come back" 20000 pgrep_ns "$(ns_of "$master")" cli/repcache.ts)
+  say "$restart_how: running after ${ms} ms"
+  wait_for "$master's cache to be warm" 30000 warm "$master" >/dev/null
+  say "$master: warm (replication_state $(stat_of "$master" replication_state)) $(($(now_ms) - t0)) ms after the restart," \
+    "holding $(read_keys "$(addr_of "$master")" "$KEYS") of $KEYS keys"
+
+  step "6. Failback"
+  if [ "${LAB_NOPREEMPT:-0}" = 1 ]; then
+    sleep 5
+    say "nopreempt: the VIP stays on $(vip_holder) (no second interruption for the clients)"
+  elif [ "$master" != nodea ]; then
+    sleep 5
+    say "the VIP stays on $(vip_holder): $master has the lower priority"
+  else
+    wait_for "the VIP to return to $master" 30000 holder_is "$master" >/dev/null
+    say "the VIP is back on $master $(($(now_ms) - t0)) ms after the restart (higher priority, preempts once warm)"
+    say "keys through the VIP after failback: $(read_keys "$VIP" "$KEYS") of $KEYS"
+  fi
+
+  step "Done"
+  if [ "$built" = 1 ] && [ "${LAB_KEEP:-0}" != 1 ]; then
+    say "removing the lab (LAB_KEEP=1 keeps it; logs are in $LAB_DIR until then)"
+  else
+    say "the lab is still up: scripts/lab.sh status | down; logs in $LAB_DIR"
+  fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  demo) demo ;;
+  _mc) _mc "$2" "${3:-2}" ;;
+  _wait_get) _wait_get "$2" "$3" ;;
+  *) say "Usage: $0 up|down|status|demo   (root; see the top of this file for settings)" >&2; exit 2 ;;
+esac
