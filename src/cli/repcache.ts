@@ -137,7 +137,8 @@ async function run(opts: RepcacheOptions): Promise<void> {
     logger.info({ why }, 'shutting down');
     const force = setTimeout(() => process.exit(0), 5000);
     force.unref();
-    void replication.stop().then(() => server.close()).finally(() => { removePidFile(); process.exit(0); });
+    // Clients first, so nothing is acknowledged that the replication drain then misses.
+    void server.close().then(() => replication.stop()).finally(() => { removePidFile(); process.exit(0); });
   };
   onSignal = stop;
   server.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));

@@ -293,6 +293,16 @@ export class Replicator {
     else run();
   }
 
+  /** Applies one change as if a peer had sent it (the receiving path without a socket; used by tests). */
+  applyRemote(m: { type: 'set'; key: Buffer; flags: number; ttl: number; value: Buffer; version: bigint } | { type: 'delete'; key: Buffer; version: bigint } | { type: 'touch'; key: Buffer; ttl: number; version: bigint } | { type: 'flush'; version: bigint; delay: number }): void {
+    switch (m.type) {
+      case 'set': return this.#applySet(m.key, m.flags, m.ttl, m.value, m.version);
+      case 'delete': return this.#applyDelete(m.key, m.version);
+      case 'touch': return this.#applyTouch(m.key, m.ttl, m.version);
+      case 'flush': return this.#applyFlush(m.version, m.delay);
+    }
+  }
+
   #context(): SessionContext {
     return {
       me: this.#me,
