@@ -3,6 +3,7 @@ import type {
   ArithCommand, FlushCommand, GetCommand, OtherCommand, StatsCommand, StoreCommand, TextCommand, TooLargeCommand,
 } from '../proto/text/commands.ts';
 import type { ServerConfig } from './config.ts';
+import { handleAdmin } from './admin.ts';
 import { handleMeta } from './meta.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import { R } from './replies.ts';
@@ -232,6 +233,7 @@ export class Dispatcher {
       this.#host.counters.cmdMeta++;
       return;
     }
+    if (handleAdmin(cmd, out, this.#host)) return;
     out.bytes(R.ERROR);
   }
 }

@@ -1,5 +1,6 @@
 import type { SlabStore, StoreMode } from '../cache/store.ts';
 import type { OtherCommand } from '../proto/text/commands.ts';
+import { itemTotalSize, slabClassFor } from './admin.ts';
 import type { DispatchHost } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import { R } from './replies.ts';
@@ -250,10 +251,8 @@ function me(p: Parsed, out: OutBuffer, host: DispatchHost): void {
   const store = host.store;
   const h = store.peek(p.key);
   if (h < 0) { out.bytes(R.EN); return; }
-  const flags = store.itemFlags(h);
-  const size = 48 + (host.config.casEnabled ? 8 : 0) + p.key.length + 1 + store.itemValueLength(h) + 2 + (flags ? 4 : 0);
-  let cls = store.slabClassSizes.findIndex((s, i) => i > 0 && s >= size);
-  if (cls < 0) cls = 0;
+  const size = itemTotalSize(p.key.length, store.itemValueLength(h), store.itemFlags(h), host.config.casEnabled);
+  const cls = slabClassFor(store, size);
   const ttl = store.itemTtl(h);
   out.latin1(`ME ${p.rawKey} exp=${ttl === 0 ? -1 : ttl} la=0 cas=${store.itemCas(h)} fetch=no cls=${cls} size=${size}\r\n`);
 }

@@ -82,6 +82,20 @@ describe('CacheServer', () => {
     expect(await client.request('stats cachedump 64 0\r\n')).toBe('CLIENT_ERROR Illegal slab id\r\n');
   });
 
+  it('lru_crawler metadump lists every live item like memcached', async () => {
+    const { client } = await start();
+    await client.request('set a%b 5 100 2\r\nhi\r\nset plain 0 0 1\r\nx\r\n', 'STORED\r\nSTORED\r\n');
+    const dump = await client.request('lru_crawler metadump all\r\n', 'END\r\n');
+    const lines = dump.split('\n').slice(0, -2).sort();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^key=a%25b exp=\d{10} la=\d{10} cas=\d+ fetch=no cls=1 size=68$/);
+    expect(lines[1]).toMatch(/^key=plain exp=-1 la=\d{10} cas=\d+ fetch=no cls=1 size=65$/);
+    expect(dump.endsWith('\nEND\r\n')).toBe(true);
+    expect(await client.request('lru_crawler metadump 2\r\n')).toBe('END\r\n');
+    expect(await client.request('lru_crawler crawl all\r\n')).toBe('OK\r\n');
+    expect(await client.request('me plain\r\n')).toMatch(/^ME plain exp=-1 la=0 cas=\d+ fetch=no cls=1 size=65\r\n$/);
+  });
+
   it('quit closes the connection without a reply', async () => {
     const { client } = await start();
     client.send('quit\r\n');
@@ -116,9 +130,10 @@ describe('CacheServer', () => {
     expect(await client.request('flush_all noreply\r\nversion\r\n')).toBe('VERSION 1.6.18\r\n');
   });
 
-  it('--disable-dumping refuses stats cachedump', async () => {
+  it('--disable-dumping refuses stats cachedump and metadump', async () => {
     const { client } = await start({ dumpEnabled: false });
     expect(await client.request('stats cachedump 1 1\r\n')).toBe('CLIENT_ERROR stats cachedump not allowed\r\n');
+    expect(await client.request('lru_crawler metadump all\r\n')).toBe('ERROR metadump not allowed\r\n');
   });
 
   it('reports every successful mutation to onMutation', async () => {
