@@ -169,7 +169,7 @@ export class CacheServer extends EventEmitter {
         sock.off('error', reject);
         sock.on('error', (err) => this.#logger.error({ err }, 'udp error'));
         this.#udp.push(sock);
-        serveUdp(sock, { dispatcher: this.#dispatcher, out: this.#out, counters: this.#counters, maxItemSize: this.config.pageSize });
+        serveUdp(sock, { dispatcher: this.#dispatcher, out: this.#out, counters: this.#counters, maxItemSize: this.config.pageSize, logger: this.#logger });
         resolve();
       });
     });

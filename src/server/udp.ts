@@ -5,12 +5,14 @@ import { decodeUdpFrame, encodeUdpReply, isServableRequest, UDP_HEADER_SIZE, wri
 import type { Dispatcher } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
+import type { Logger } from '../log.ts';
 
 export interface UdpEnv {
   dispatcher: Dispatcher;
   out: OutBuffer;
   counters: ServerCounters;
   maxItemSize: number;
+  logger: Logger;
 }
 
 const END_LENGTH = 'END\r\n'.length;
@@ -42,6 +44,8 @@ export function serveUdp(socket: UdpSocket, env: UdpEnv): void {
     };
     try {
       new TextParser({ maxItemSize: env.maxItemSize }, onCommand).push(frame.payload);
+    } catch (err) {
+      env.logger.error({ err, remote: rinfo.address }, 'udp request failed');
     } finally {
       out.clear();
     }
