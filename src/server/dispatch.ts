@@ -2,6 +2,7 @@ import type { SlabStore } from '../cache/store.ts';
 import type {
   ArithCommand, FlushCommand, GetCommand, OtherCommand, StatsCommand, StoreCommand, TextCommand, TooLargeCommand,
 } from '../proto/text/commands.ts';
+import { valueHeaderMaxLength, writeValueHeader } from '../proto/text/replies.ts';
 import type { ServerConfig } from './config.ts';
 import { handleAdmin } from './admin.ts';
 import { handleMeta } from './meta.ts';
@@ -105,21 +106,12 @@ export class Dispatcher {
       if (detail) detail.get(key, h >= 0);
       if (h < 0) continue;
       const len = store.itemValueLength(h);
-      out.bytes(R.VALUE_);
-      out.bytes(key);
-      out.byte(32);
-      out.uint(store.itemFlags(h));
-      out.byte(32);
-      out.uint(len);
-      if (withCas) {
-        out.byte(32);
-        out.bigint(store.itemCas(h));
-      }
-      out.crlf();
-      const buf = out.reserve(len + 2);
-      store.copyValue(h, buf, out.offset);
-      out.advance(len);
-      out.crlf();
+      const buf = out.reserve(valueHeaderMaxLength(key.length) + len + 2);
+      let at = writeValueHeader(buf, out.offset, key, store.itemFlags(h), len, withCas ? store.itemCas(h) : null);
+      at += store.copyValue(h, buf, at);
+      buf[at] = 13;
+      buf[at + 1] = 10;
+      out.advance(at + 2 - out.offset);
       if (touch) this.#host.onMutation?.({ op: 'touch', key, exptime: cmd.exptime });
     }
     out.bytes(R.END);
