@@ -81,9 +81,13 @@ export class Sender {
       this.machine.connected();
       this.#write(encode(this.#hs!.hello()));
     });
-    s.on('data', (chunk: Buffer) => this.#onData(chunk));
+    s.on('data', (chunk: Buffer) => {
+      if (this.#socket === s) this.#onData(chunk);
+    });
     s.on('drain', () => this.pump());
-    s.on('error', (err) => this.machine.failed(err.message));
+    s.on('error', (err) => {
+      if (this.#socket === s) this.machine.failed(err.message);
+    });
     s.on('close', () => {
       if (this.#socket === s) this.machine.failed('connection closed by peer');
     });
