@@ -20,11 +20,20 @@ export interface WarmGateEvent {
 
 export interface WarmGateOptions {
   clock: Clock;
-  /** The hold started or ended: apply priorityAdjustment() to the instance. */
+  /** The hold started or ended (bound instances are adjusted already). */
   changed?(holding: boolean): void;
   /** Something worth a log line. */
   event?(e: WarmGateEvent): void;
 }
+
+/** What the gate holds down: a VrrpInstance fits. */
+export interface HoldTarget {
+  readonly basePriority: number;
+  setPriorityAdjustment(source: string, delta: number): void;
+}
+
+/** The priority-adjustment source name the gate uses on the instances it holds. */
+export const WARMTH_SOURCE = 'cache warmth';
 
 export interface WarmGateStatus {
   warmth: Warmth;
@@ -56,6 +65,7 @@ export class WarmGate {
   #lastWarmUpMs: number | null = null;
   #master = false;
   #servingColdLogged = false;
+  #targets: HoldTarget[] = [];
 
   constructor(opts: WarmGateOptions) {
     this.#clock = opts.clock;
@@ -75,6 +85,12 @@ export class WarmGate {
   /** The priority adjustment that keeps a held node below every peer (0 when not holding). */
   priorityAdjustment(basePriority: number): number {
     return this.holding ? 1 - basePriority : 0;
+  }
+
+  /** Hold these instances down while not warm: applies the adjustment now and on every change. */
+  bind(...targets: HoldTarget[]): void {
+    this.#targets.push(...targets);
+    for (const t of targets) t.setPriorityAdjustment(WARMTH_SOURCE, this.priorityAdjustment(t.basePriority));
   }
 
   /** A `stats` answer arrived with this replication_state. */
@@ -123,7 +139,10 @@ export class WarmGate {
       if (from === 'warm') this.#coldSince = now;
       if (to === 'cold') this.#emit('cold', 'info', `cache is cold (${why}): staying BACKUP, no preemption while it syncs`);
     }
-    if (wasHolding !== this.holding) this.#opts.changed?.(this.holding);
+    if (wasHolding !== this.holding) {
+      for (const t of this.#targets) t.setPriorityAdjustment(WARMTH_SOURCE, this.priorityAdjustment(t.basePriority));
+      this.#opts.changed?.(this.holding);
+    }
     this.#checkColdServe();
   }
 

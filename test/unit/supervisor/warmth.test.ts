@@ -101,15 +101,11 @@ describe('WarmGate', () => {
   });
 });
 
-/** The gate wired to a real election core as the daemon would: hold = priority adjustment, role = transitions. */
+/** The gate wired to a real election core as the daemon would: bind() for the hold, transitions for the role. */
 function withGate(node: NetNode, clock: FakeClock) {
   const events: WarmGateEvent[] = [];
-  const g = new WarmGate({
-    clock,
-    event: (e) => events.push(e),
-    changed: () => node.inst.setPriorityAdjustment('cache warmth', g.priorityAdjustment(node.inst.basePriority)),
-  });
-  node.inst.setPriorityAdjustment('cache warmth', g.priorityAdjustment(node.inst.basePriority));
+  const g = new WarmGate({ clock, event: (e) => events.push(e) });
+  g.bind(node.inst);
   const role = () => g.roleChanged(node.inst.state);
   return { g, events, role };
 }
