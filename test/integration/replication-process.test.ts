@@ -1,7 +1,7 @@
 /** repcache replication between real processes on loopback. */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
-import { stopAll } from '../support/daemon.ts';
+import { bin, startProcess, stopAll } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
 import { CuttableProxy } from './replication-proxy.ts';
 import { eventually, get, gets, mc, set, startNode, stats, type RepNode } from './replication-cluster.ts';
@@ -219,6 +219,21 @@ describe('repcache replication (processes)', () => {
       b.daemon.proc.kill('SIGCONT');
     }
     await eventually(async () => (await get(b.port, 'frozen')) === 'x', 'caught up after SIGCONT');
+  });
+
+  it('bad replication settings stop the daemon with a clear message', async () => {
+    const asRoot = process.getuid?.() === 0 ? ['-u', 'root'] : [];
+    const run = async (args: string[]) => {
+      const d = startProcess(bin('repcache'), ['-l', '127.0.0.1', '-p', String(await freePort()), ...asRoot, ...args]);
+      const code = await d.exited;
+      return { code, out: d.output() };
+    };
+    expect(await run(['-x', 'a:b:c'])).toMatchObject({ code: 64, out: expect.stringMatching(/invalid replication peer 'a:b:c'/) });
+    expect(await run(['-x', '127.0.0.1', '-o', 'repl_node_id=0'])).toMatchObject({ code: 64, out: expect.stringMatching(/repl_node_id needs an integer 1..1023/) });
+    const taken = await startNode();
+    const clash = await run(['-X', String(taken.rport), '-o', 'repl_listen=127.0.0.1', '-x', '127.0.0.1:1']);
+    expect(clash.code).not.toBe(0);
+    expect(clash.out).toMatch(new RegExp(`cannot listen on replication port ${taken.rport}.*EADDRINUSE`));
   });
 
   it('a peer speaking garbage or with a wrong secret is refused with a logged reason', async () => {
