@@ -6,6 +6,7 @@
 #   scripts/lab.sh status   who holds the VIP, the caches' replication state, the daemons
 #   scripts/lab.sh demo     the failover story: write through the VIP, kill the MASTER's cache, read back
 #   scripts/lab.sh down     stop everything and delete the namespaces (also a half-made lab)
+#   scripts/lab.sh config   only write the nodes' haved.conf files into LAB_DIR (no root needed)
 #
 # Needs root. Settings (environment):
 #   LAB_PREFIX      prefix of every namespace name (default none: nodea, nodeb, client, labbr)
@@ -177,12 +178,22 @@ add_ns() { # add_ns NAME ADDRESS PORTNAME
   ip -n "$ns" route add 224.0.0.0/4 dev eth0
 }
 
+configs() { # the nodes' haved.conf files, checked by haved -t
+  local n
+  mkdir -p "$LAB_DIR"
+  touch "$LAB_DIR/.haved-lab"
+  for n in "${NODES[@]}"; do
+    mkdir -p "$LAB_DIR/$n"
+    write_conf "$n"
+    "$root/bin/haved" -t -f "$LAB_DIR/$n/haved.conf" >"$LAB_DIR/$n/config-check.log" 2>&1 \
+      || die "haved rejects $LAB_DIR/$n/haved.conf: $(cat "$LAB_DIR/$n/config-check.log")"
+  done
+}
+
 up() {
   need_root
   if ns_exists "$BR"; then die "a lab with prefix '${prefix}' is up already (scripts/lab.sh down first)"; fi
   trap 'say "lab.sh: up failed; cleaning up" >&2; down >/dev/null 2>&1' EXIT
-  mkdir -p "$LAB_DIR"
-  touch "$LAB_DIR/.haved-lab"
   ip netns add "$BR"
   ip -n "$BR" link set lo up
   ip -n "$BR" link add br0 type bridge
@@ -191,11 +202,8 @@ up() {
   add_ns "$(ns_of nodeb)" "$(addr_of nodeb)" pb
   add_ns "$CLIENT" "$(addr_of client)" pc
   local n
+  configs
   for n in "${NODES[@]}"; do
-    mkdir -p "$LAB_DIR/$n"
-    write_conf "$n"
-    "$root/bin/haved" -t -f "$LAB_DIR/$n/haved.conf" >"$LAB_DIR/$n/config-check.log" 2>&1 \
-      || die "haved rejects $LAB_DIR/$n/haved.conf: $(cat "$LAB_DIR/$n/config-check.log")"
     [ "$SUPERVISE" = 1 ] || start_repcache "$n"
     start_bg "$(ns_of "$n")" "$LAB_DIR/$n/haved.pid" "$LAB_DIR/$n/haved.log" \
       "$root/bin/haved" -f "$LAB_DIR/$n/haved.conf" --state-file "$LAB_DIR/$n/state.json"
@@ -385,7 +393,8 @@ case "${1:-}" in
   down) down ;;
   status) status ;;
   demo) demo ;;
+  config) configs; say "wrote $LAB_DIR/nodea/haved.conf and $LAB_DIR/nodeb/haved.conf" ;;
   _mc) _mc "$2" "${3:-2}" ;;
   _wait_get) _wait_get "$2" "$3" ;;
-  *) say "Usage: $0 up|down|status|demo   (root; see the top of this file for settings)" >&2; exit 2 ;;
+  *) say "Usage: $0 up|down|status|demo|config   (root but config; see the top of this file for settings)" >&2; exit 2 ;;
 esac

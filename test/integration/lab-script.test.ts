@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.ts';
 import { repoRoot } from '../support/daemon.ts';
 import { rootSkipReason } from '../support/root.ts';
 
@@ -67,6 +68,32 @@ describe('scripts are well-formed', () => {
     if (ruby.code === null && process.env.CI !== 'true') return; // no ruby here; CI installs it
     expect(ruby.code, ruby.all).toBe(0);
     expect(ruby.out).toContain('Syntax OK');
+  });
+
+  it('lab.sh config writes the configs haved reads: cache_daemon replicating to the peer', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'l5-conf-'));
+    try {
+      for (const supervise of ['1', '0']) {
+        const r = run('bash', [LAB, 'config'], { env: { LAB_DIR: dir, LAB_SUPERVISE: supervise } });
+        expect(r.code, r.all).toBe(0);
+        const [a, b] = ['nodea', 'nodeb'].map((n) => loadConfig(join(dir, n, 'haved.conf'), { localAddresses: [] }));
+        expect(a.warnings).toEqual([]);
+        expect(a.instances.map((i) => [i.priority, i.unicastSrcIp, i.unicastPeers, i.virtualIpAddresses[0].address])).toEqual([
+          [150, '198.18.0.1', ['198.18.0.2'], VIP],
+        ]);
+        expect(b.instances.map((i) => [i.priority, i.unicastSrcIp, i.unicastPeers])).toEqual([[100, '198.18.0.2', ['198.18.0.1']]]);
+        if (supervise === '0') {
+          expect(a.cacheDaemon).toBeNull();
+          continue;
+        }
+        expect(a.cacheDaemon!.argv.slice(0, 1)).toEqual([join(repoRoot, 'bin/repcache')]);
+        expect(a.cacheDaemon!.argv.join(' ')).toContain('-x 198.18.0.2:11212');
+        expect(b.cacheDaemon!.argv.join(' ')).toContain('-x 198.18.0.1:11212');
+        expect(a.cacheDaemon!.checkPort).toBe(11211);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('lab.sh explains its usage', () => {
