@@ -376,7 +376,7 @@ demo() {
     say "the VIP stays on $(vip_holder): $master has the lower priority"
   else
     wait_for "the VIP to return to $master" 30000 holder_is "$master" >/dev/null
-    say "the VIP is back on $master $(($(now_ms) - t0)) ms after the restart (higher priority, preempts once warm)"
+    say "the VIP is back on $master $(($(now_ms) - t0)) ms after the restart (priority 150 preempts 100)"
     say "keys through the VIP after failback: $(read_keys "$VIP" "$KEYS") of $KEYS"
   fi
 
