@@ -6,6 +6,7 @@ import { bothReplies, startCacheServer, startReferenceMemcached } from '../suppo
 /**
  * Differential: every script goes to Debian's memcached and to our server on fresh connections;
  * the replies must be byte-identical (CAS values aside, which depend on each server's history).
+ * bothReplies() appends `mn` as an end marker, so no script ends with one of its own.
  */
 const big = 'x'.repeat(1024 * 1024 + 1);
 const scripts: Array<[string, string]> = [
@@ -34,14 +35,14 @@ const scripts: Array<[string, string]> = [
   ['stats errors', 'stats bogus\r\nstats detail\r\nstats detail bogus\r\nstats cachedump 1\r\nstats cachedump 99 1\r\nstats cachedump x 1\r\nstats noreply\r\n'],
   ['stats reset', 'stats reset\r\n'],
   ['stats detail', 'stats detail on\r\nset p:a 0 0 1\r\na\r\nget p:a p:b\r\ndelete p:a\r\nstats detail dump\r\nstats detail off\r\n'],
-  ['mn', 'mn\r\n'],
-  ['mg', 'mg nokey v\r\nmg nokey v q\r\nms mk 2 T0 F5\r\nhi\r\nmg mk\r\nmg mk v f t s k Oabc\r\nmg mk k v q\r\nmg mk zz\r\nmg mk v v\r\nmg\r\nmn\r\n'],
+  ['mn', 'mn\r\nversion\r\n'],
+  ['mg', 'mg nokey v\r\nmg nokey v q\r\nms mk 2 T0 F5\r\nhi\r\nmg mk\r\nmg mk v f t s k Oabc\r\nmg mk k v q\r\nmg mk zz\r\nmg mk v v\r\nmg\r\n'],
   ['mg base64 keys', 'ms bWs= 1 b\r\nx\r\nmg bWs= b v k\r\nmg mk b v\r\nmg bWs v\r\n'],
   ['ms modes', 'ms ms1 2 MA\r\nzz\r\nms ms1 2\r\nab\r\nms ms1 2 MA\r\ncd\r\nms ms1 1 MP F3\r\nx\r\nmg ms1 v f\r\nms ms2 2 MR\r\nxx\r\nms ms2 2 ME q\r\nxx\r\nms ms2 2 ME\r\nyy\r\nms ms2 2 MZ\r\nyy\r\nms ms2 2 C1\r\nxx\r\nmg ms2 v\r\n'],
-  ['ms errors', 'ms\r\nms mk\r\nms mk abc\r\nms mk 2 X\r\nab\r\nms mk S2 T100\r\nab\r\nms mk 2 T1 T2\r\nab\r\nmn\r\n'],
-  ['meta numeric flag errors', 'ma mnum N0\r\nma mnum Dx\r\nma mnum Jx\r\nma mnum Nx\r\nma mnum Tx\r\nma mnum Cx\r\nmg mnum Tx\r\nmg mnum Nx\r\nmg mnum Rx\r\nms mnum 1 Fx\r\n1\r\nms mnum 1 Tx\r\n1\r\nms mnum 1 Cx\r\n1\r\nmd mnum Cx\r\nma mnum D-1\r\nmg mnum T\r\nmg mnum O\r\nmn\r\n'],
-  ['md', 'md nokey\r\nmd nokey q\r\nms md1 1\r\na\r\nmd md1 C1\r\nmd md1 q\r\nmd md1 k\r\nms md2 1\r\na\r\nmd md2 k Oxy\r\nmn\r\n'],
-  ['ma', 'ma num\r\nma num N0 J13 v\r\nma num v D10\r\nma num v MD D100\r\nma num q\r\nma num v\r\nma num t v\r\nms man 1\r\nx\r\nma man\r\nma num MX\r\nma num Dx\r\nmn\r\n'],
+  ['ms errors', 'ms\r\nms mk\r\nms mk abc\r\nms mk 2 X\r\nab\r\nms mk S2 T100\r\nab\r\nms mk 2 T1 T2\r\nab\r\n'],
+  ['meta numeric flag errors', 'ma mnum N0\r\nma mnum Dx\r\nma mnum Jx\r\nma mnum Nx\r\nma mnum Tx\r\nma mnum Cx\r\nmg mnum Tx\r\nmg mnum Nx\r\nmg mnum Rx\r\nms mnum 1 Fx\r\n1\r\nms mnum 1 Tx\r\n1\r\nms mnum 1 Cx\r\n1\r\nmd mnum Cx\r\nma mnum D-1\r\nmg mnum T\r\nmg mnum O\r\n'],
+  ['md', 'md nokey\r\nmd nokey q\r\nms md1 1\r\na\r\nmd md1 C1\r\nmd md1 q\r\nmd md1 k\r\nms md2 1\r\na\r\nmd md2 k Oxy\r\n'],
+  ['ma', 'ma num\r\nma num N0 J13 v\r\nma num v D10\r\nma num v MD D100\r\nma num q\r\nma num v\r\nma num t v\r\nms man 1\r\nx\r\nma man\r\nma num MX\r\nma num Dx\r\n'],
   ['quit stops processing', 'version\r\nquit\r\nversion\r\n'],
   ['HTTP request line closes', 'GET / HTTP/1.0\r\n'],
   ['flush_all', 'set k21 0 0 1\r\na\r\nflush_all\r\nget k21\r\nflush_all noreply\r\nflush_all x\r\nflush_all 0\r\n'],

@@ -167,13 +167,24 @@ export async function startReferenceMemcached(args: string[] = [], opts: { udp?:
   return { port, daemon };
 }
 
-/** Sends the same bytes to two servers on fresh connections and returns both replies (read until idle). */
-export async function bothReplies(portA: number, portB: number, script: string | Buffer, idleMs = 80): Promise<[string, string]> {
+/**
+ * Sends the same bytes to two servers on fresh connections and returns both replies. An `mn`
+ * is appended as an end marker (its MN is stripped), so no reply is cut short by a slow
+ * server; a script that closes the connection returns what came before the close. The script
+ * itself must not end with `mn`.
+ */
+export async function bothReplies(portA: number, portB: number, script: string | Buffer, timeoutMs = 5000): Promise<[string, string]> {
+  const marker = 'MN\r\n';
   const one = async (port: number) => {
     const c = await McClient.connect(port);
     try {
-      c.send(script);
-      return await c.readIdle(idleMs);
+      c.send(Buffer.concat([typeof script === 'string' ? Buffer.from(script, 'latin1') : script, Buffer.from('mn\r\n')]));
+      try {
+        return (await c.readUntil(marker, timeoutMs)).slice(0, -marker.length);
+      } catch (err) {
+        if (c.isClosed) return c.take();
+        throw err;
+      }
     } finally {
       c.close();
     }
