@@ -21,6 +21,8 @@ export interface BenchFigure {
 const CONNS = 4;
 const DEPTH = 64;
 const VALUE = 'v'.repeat(100);
+/** Distinct keys per connection: the warm-up stores them all, so the measured rounds see a steady table. */
+const KEYS_PER_CONN = 10_000;
 
 /** CONNS connections each keep DEPTH sets in flight for durationMs; returns sets/s. */
 async function setLoad(port: number, durationMs: number): Promise<number> {
@@ -35,7 +37,7 @@ async function setLoad(port: number, durationMs: number): Promise<number> {
       let tail = '';
       const send = () => {
         let batch = '';
-        for (let i = 0; i < DEPTH; i++) batch += `set load:${id}:${n++ % 100_000} 0 0 100\r\n${VALUE}\r\n`;
+        for (let i = 0; i < DEPTH; i++) batch += `set load:${id}:${n++ % KEYS_PER_CONN} 0 0 100\r\n${VALUE}\r\n`;
         pending += DEPTH;
         s.write(batch);
       };
@@ -137,8 +139,8 @@ export async function run(log: (line: string) => void = console.log): Promise<Be
     const [ra, rb] = [await freePort(), await freePort()];
     const a = await startNode({ rport: ra, peers: [rb], extra: ['-m', '256'] });
     const b = await startNode({ rport: rb, peers: [ra], extra: ['-m', '256'] });
-    await setLoad(alone.port, 500); // warm-up
-    await setLoad(a.port, 500);
+    await setLoad(alone.port, 1000); // warm-up: every key stored once
+    await setLoad(a.port, 1000);
     const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
     const standalone: number[] = [];
     const replicated: number[] = [];
