@@ -4,7 +4,7 @@
  * SIGTERM, (c) gets kill -9 — for haved and for Debian's keepalived with equivalent configs, at advert_int 1
  * (1 s check) and advert_int 0.1 (100 ms check).
  *
- *   node scripts/measure-failover.ts [--runs N] [--only haved|keepalived]
+ *   node scripts/measure-failover.ts [--runs N] [--only haved|keepalived] [--fault 'kill memcached'|SIGTERM|'kill -9']
  * (the same file, with `client VIP DURATION_MS`, is the client run inside the client namespace)
  */
 import { connect, type Socket } from 'node:net';
@@ -176,6 +176,14 @@ async function killNamespaceProcesses(nodes: LabNode[]): Promise<void> {
   await sleep(100);
 }
 
+/** SIGKILL every process of a namespace except `keep` (a crash of the whole keepalived process tree). */
+function killAllBut(n: LabNode, keep: number): void {
+  for (const pid of spawnSync('ip', ['netns', 'pids', n.ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+    if (Number(pid) === keep) continue;
+    try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
 async function exited(p: ChildProcess, ms: number): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
   await Promise.race([new Promise((r) => p.once('exit', r)), sleep(ms)]);
@@ -189,6 +197,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const runs = Number(args[args.indexOf('--runs') + 1] ?? 1) || 1;
   const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] as Daemon) : null;
+  const onlyFault = args.includes('--fault') ? (args[args.indexOf('--fault') + 1] as Fault) : null;
   const root = resolve(import.meta.dirname, '..');
   const dir = mkdtempSync(join(tmpdir(), 'measure-failover-'));
   const checkScript = join(dir, 'check-memcached.sh');
@@ -205,6 +214,7 @@ async function main(): Promise<void> {
       if (only && only !== daemon) continue;
       for (const t of TIMINGS) {
         for (const fault of FAULTS) {
+          if (onlyFault && onlyFault !== fault) continue;
           const gaps: number[] = [];
           const vip: number[] = [];
           for (let run = 0; run < runs; run++) {
@@ -235,7 +245,8 @@ async function main(): Promise<void> {
             const result = await runClientWithFault(c, durationMs, async () => {
               if (fault === 'kill memcached') mc.a.kill('SIGKILL');
               else if (fault === 'SIGTERM') master.kill('SIGTERM');
-              else master.kill('SIGKILL');
+              else if (daemon === 'haved') master.kill('SIGKILL');
+              else killAllBut(a, mc.a.pid!); // keepalived's VRRP child would resign on its parent's death: kill them all
             });
             gaps.push(result.maxGapMs);
             vip.push(result.vipMs);
