@@ -30,6 +30,7 @@ describe.skipIf(skip)('haved in network namespaces (two nodes, a client, Debian 
   const onlyOn = (n: LabNode, other: LabNode) => () => vipOn(n) && !vipOn(other);
   const status = (n: LabNode) => JSON.parse(readFileSync(state(n), 'utf8'));
   const out = (n: LabNode) => haved[n.name]?.output() ?? '';
+  const masterNotifies = () => notify.a!.lines().filter((l) => l === 'INSTANCE VI_1 MASTER 150').length;
 
   beforeAll(async () => {
     udpPort = await freePort();
@@ -49,9 +50,12 @@ describe.skipIf(skip)('haved in network namespaces (two nodes, a client, Debian 
   });
 
   it('puts the VIP on the higher priority node and the client reaches memcached through it', async () => {
+    // both nopreempt: whoever wins first keeps the VIP, so a starts first
     start(a, { priority: 150, nopreempt: true });
+    await waitFor(`VIP on ${a.ns}\n${out(a)}`, () => vipOn(a), 10_000);
     start(b, { priority: 100, nopreempt: true });
-    await waitFor(`VIP on ${a.ns}\n${out(a)}`, onlyOn(a, b), 10_000);
+    await waitFor(`b in BACKUP\n${out(b)}`, () => { try { return status(b).instances[0].state === 'BACKUP'; } catch { return false; } }, 10_000);
+    expect(onlyOn(a, b)()).toBe(true);
     await waitFor('state files', () => { try { return status(a).instances[0].state === 'MASTER' && status(b).instances[0].state === 'BACKUP'; } catch { return false; } }, 5000);
     expect(clientReachesCache(lab, c)).toBe(true);
     expect(clientNeighbour(lab, c)).toBe(macOf(lab, a));
@@ -105,6 +109,16 @@ describe.skipIf(skip)('haved in network namespaces (two nodes, a client, Debian 
     conf(a, { priority: 150 });
     process.kill(haved.a!.proc.pid!, 'SIGHUP');
     await waitFor(`VIP back on a\n${out(a)}`, onlyOn(a, b), 5000);
+    await waitFor('notify MASTER after the reload', () => masterNotifies() === 2, 3000);
+  });
+
+  it('SIGHUP with an unchanged config keeps MASTER and the VIP', async () => {
+    process.kill(haved.a!.proc.pid!, 'SIGHUP');
+    await waitFor('reload logged', () => /"kept":\["VI_1"\].*configuration reloaded/.test(out(a)), 3000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(onlyOn(a, b)()).toBe(true);
+    expect(masterNotifies()).toBe(2);
+    expect(status(a).instances[0].state).toBe('MASTER');
   });
 
   it('notify scripts ran with keepalived arguments, in transition order', () => {
