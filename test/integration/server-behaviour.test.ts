@@ -96,6 +96,18 @@ describe('CacheServer', () => {
     expect(await client.request('me plain\r\n')).toMatch(/^ME plain exp=-1 la=0 cas=\d+ fetch=no cls=1 size=65\r\n$/);
   });
 
+  it('with -M answers SERVER_ERROR out of memory storing object once memory is full', async () => {
+    const { client } = await start({ evictions: false, memoryLimitMB: 2 });
+    const value = 'v'.repeat(100 * 1024);
+    let reply = '';
+    for (let i = 0; i < 100 && reply !== 'SERVER_ERROR out of memory storing object\r\n'; i++) {
+      reply = await client.request(`set oom${i} 0 0 ${value.length}\r\n${value}\r\n`);
+      expect(reply).toMatch(/^(STORED|SERVER_ERROR out of memory storing object)\r\n$/);
+    }
+    expect(reply).toBe('SERVER_ERROR out of memory storing object\r\n');
+    expect(await client.request('get oom0\r\n', 'END\r\n')).toMatch(/^VALUE oom0 0 102400\r\n/);
+  });
+
   it('quit closes the connection without a reply', async () => {
     const { client } = await start();
     client.send('quit\r\n');
