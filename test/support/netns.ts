@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { startProcess, type Daemon } from './daemon.ts';
 
 /**
- * A lab of network namespaces on one bridge: `${prefix}-br` holds bridge br0; each node `${prefix}-${name}`
+ * A lab of network namespaces on one bridge: `${prefix}<pid>-br` holds bridge br0; each node `${prefix}<pid>-${name}`
  * has interface `ifname` (veth into the bridge) with 198.18.0.N/24, lo up and a 224.0.0.0/4 route.
  * Only 198.18.0.0/15 addresses are used. Call destroy() in afterAll (it also runs on process exit).
  */
@@ -35,13 +35,27 @@ function sh(cmd: string[], allowFail = false, timeoutMs = 10_000): string {
   return r.stdout ?? '';
 }
 
-/** Deletes every namespace whose name starts with `${prefix}-` (leftovers of a crashed run), killing its processes. */
-export function cleanupPrefix(prefix: string): void {
+/**
+ * Deletes the namespaces `${prefix}<pid>-*` left by runs whose process is gone (a crashed run), killing
+ * their processes. Labs of live runs (another test run on the same host) are left alone.
+ */
+export function cleanupStale(prefix: string): void {
   const list = sh(['ip', 'netns', 'list'], true);
+  const re = new RegExp(`^${prefix}(\\d+)-`);
   for (const line of list.split('\n')) {
     const ns = line.split(' ')[0];
-    if (!ns || !ns.startsWith(`${prefix}-`)) continue;
+    const pid = ns ? re.exec(ns)?.[1] : undefined;
+    if (!ns || !pid || alive(Number(pid))) continue;
     killNamespace(ns);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -57,8 +71,13 @@ function killNamespace(ns: string): void {
   sh(['ip', 'netns', 'del', ns], true);
 }
 
-export function createLab(prefix: string, names: string[], ifname = `${prefix}0`): Lab {
-  cleanupPrefix(prefix);
+/**
+ * Namespaces are named `${prefix}<pid>-<name>` (e.g. hv4242-a), so two test runs on one host never touch
+ * each other's lab; the nodes' interface is `ifname` (default `${prefix}0`, e.g. hv0).
+ */
+export function createLab(basePrefix: string, names: string[], ifname = `${basePrefix}0`): Lab {
+  cleanupStale(basePrefix);
+  const prefix = `${basePrefix}${process.pid}`;
   const bridgeNs = `${prefix}-br`;
   const nodes: Record<string, LabNode> = {};
   const procs: Daemon[] = [];
@@ -83,7 +102,7 @@ export function createLab(prefix: string, names: string[], ifname = `${prefix}0`
       const ns = `${prefix}-${name}`;
       sh(['ip', 'netns', 'add', ns]);
       created.push(ns);
-      const port = `${prefix}-${name}-p`.slice(0, 15);
+      const port = `p${process.pid}-${name}`.slice(0, 15);
       // create the pair inside the node namespace, then move the bridge end
       sh(['ip', 'netns', 'exec', ns, 'ip', 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', port]);
       sh(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', port, 'netns', bridgeNs]);
