@@ -10,6 +10,8 @@ export const PROTOCOL_VERSION = 1;
 /** Largest frame body accepted: a maximal item (-I up to 1 GB is memcached's cap; we bound frames at 128 MB). */
 export const MAX_FRAME = 128 * 1024 * 1024;
 export const NONCE_BYTES = 16;
+/** Frame limit before authentication: HELLO, AUTH and ERROR are small. */
+export const HANDSHAKE_MAX_FRAME = 4096;
 export const PROOF_BYTES = 32;
 
 export const FrameType = {
@@ -313,7 +315,8 @@ export function decodeBody(type: number, body: Buffer): Message {
 
 /** Incremental decoder: feed chunks as they arrive, get whole messages back. */
 export class FrameDecoder {
-  readonly maxFrame: number;
+  /** Largest frame body accepted; links keep it small until the peer has authenticated. */
+  maxFrame: number;
   #buf: Buffer = Buffer.alloc(0);
 
   constructor(maxFrame = MAX_FRAME) {

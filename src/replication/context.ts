@@ -32,6 +32,8 @@ export interface SessionContext {
   applyTouch(key: Buffer, ttl: number, version: bigint): void;
   applyFlush(version: bigint, delay: number): void;
   peerHello(nodeId: number, host: string, listenPort: number): void;
+  /** A handshake found the peer using our node id. */
+  nodeIdCollision(peerRunId: bigint): void;
   /** Sending side. */
   acked(seq: number): void;
   stateChanged(who: string, from: LinkState, to: LinkState, reason: string): void;

@@ -5,6 +5,16 @@ export class HandshakeError extends Error {
   override name = 'HandshakeError';
 }
 
+/** The peer uses our node id: one of the two must pick another (see Replicator). */
+export class NodeIdCollisionError extends HandshakeError {
+  override name = 'NodeIdCollisionError';
+  readonly peerRunId: bigint;
+  constructor(message: string, peerRunId: bigint) {
+    super(message);
+    this.peerRunId = peerRunId;
+  }
+}
+
 export interface LocalIdentity {
   nodeId: number;
   runId: bigint;
@@ -41,7 +51,8 @@ export class Handshake {
     if (m.version !== PROTOCOL_VERSION) throw new HandshakeError(`peer speaks protocol version ${m.version}, we speak ${PROTOCOL_VERSION}`);
     if (m.role === this.role) throw new HandshakeError(`both ends of the link claim the ${m.role} role`);
     if (m.nodeId === this.me.nodeId) {
-      throw new HandshakeError(m.runId === this.me.runId ? 'connected to itself (a peer address names this node)' : `node id collision: peer also uses node id ${m.nodeId}`);
+      if (m.runId === this.me.runId) throw new HandshakeError('connected to itself (a peer address names this node)');
+      throw new NodeIdCollisionError(`node id collision: peer also uses node id ${m.nodeId}`, m.runId);
     }
     this.peer = m;
     return { type: 'auth', proof: proof(this.me.secret, this.role, this.me.nodeId, this.nonce, m.nonce) };

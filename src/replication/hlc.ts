@@ -13,7 +13,7 @@ const SHIFT_MS = NODE_ID_BITS + COUNTER_BITS;
 export const HLC_EPOCH_MS = 1_577_836_800_000;
 
 export class HybridClock {
-  readonly nodeId: number;
+  #nodeId: number;
   readonly #nowMs: () => number;
   #ms = 0;
   #counter = 0;
@@ -22,8 +22,19 @@ export class HybridClock {
 
   constructor(nodeId: number, nowMs: () => number = Date.now) {
     if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > MAX_NODE_ID) throw new RangeError(`node id must be 0..${MAX_NODE_ID}, got ${nodeId}`);
-    this.nodeId = nodeId;
+    this.#nodeId = nodeId;
     this.#nowMs = nowMs;
+  }
+
+  get nodeId(): number {
+    return this.#nodeId;
+  }
+
+  /** Switch to another node id (after a collision with a peer); later versions carry the new one. */
+  setNodeId(nodeId: number): void {
+    if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > MAX_NODE_ID) throw new RangeError(`node id must be 0..${MAX_NODE_ID}, got ${nodeId}`);
+    this.#nodeId = nodeId;
+    this.#base = encodeVersion(this.#ms, 0, nodeId);
   }
 
   /** A fresh version, greater than every version issued or observed so far. */
@@ -55,7 +66,7 @@ export class HybridClock {
   #setMs(ms: number, counter: number): void {
     this.#ms = ms;
     this.#counter = counter;
-    this.#base = encodeVersion(ms, 0, this.nodeId);
+    this.#base = encodeVersion(ms, 0, this.#nodeId);
   }
 }
 

@@ -50,6 +50,8 @@ export class LinkMachine {
   fullSyncs = 0;
   resumes = 0;
   failures = 0;
+  /** TCP connections established (a peer that was reachable at least once). */
+  connects = 0;
   lastError = '';
 
   constructor(opts: { dials: boolean; effects: LinkEffects; now: () => number; timing?: Partial<LinkTiming> }) {
@@ -92,6 +94,7 @@ export class LinkMachine {
     const now = this.#now();
     this.#lastRx = now;
     this.#lastTx = now;
+    this.connects++;
     this.#go('handshaking', 'connected');
   }
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import { encode, FrameDecoder, ProtocolError, type Message } from './codec.ts';
-import { Handshake, HandshakeError } from './handshake.ts';
+import { encode, FrameDecoder, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type Message } from './codec.ts';
+import { Handshake, HandshakeError, NodeIdCollisionError } from './handshake.ts';
 import { LinkMachine } from './link.ts';
 import type { SessionContext } from './context.ts';
 
@@ -15,7 +15,7 @@ export class Receiver {
   readonly #ctx: SessionContext;
   readonly #socket: Socket;
   readonly #hs: Handshake;
-  readonly #decoder = new FrameDecoder();
+  readonly #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
   peerNodeId = -1;
   peerRunId = 0n;
   applied = 0n;
@@ -84,6 +84,7 @@ export class Receiver {
     } catch (err) {
       const e = err as Error;
       if (e instanceof ProtocolError || e instanceof HandshakeError) {
+        if (e instanceof NodeIdCollisionError) this.#ctx.nodeIdCollision(e.peerRunId);
         this.#ctx.logger.warn({ peer: this.remote, reason: e.message }, 'replication: refused peer');
         this.machine.failed(`refused: ${e.message}`);
         return;
@@ -126,6 +127,7 @@ export class Receiver {
       }
       case 'auth': {
         this.#hs.onAuth(m);
+        this.#decoder.maxFrame = MAX_FRAME;
         const from = ctx.resumePoint(this.peerNodeId, this.peerRunId);
         this.applied = from > 0n ? from - 1n : 0n;
         this.#ackedSent = this.applied;

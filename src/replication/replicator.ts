@@ -332,6 +332,7 @@ export class Replicator {
       applyTouch: (k, t, ver) => this.#applyTouch(k, t, ver),
       applyFlush: (ver, d) => this.#applyFlush(ver, d),
       peerHello: (nodeId, host, listenPort) => this.#peerHello(nodeId, host, listenPort),
+      nodeIdCollision: (peerRunId) => this.#nodeIdCollision(peerRunId),
       acked: (seq) => this.#acked(seq),
       stateChanged: (who, from, to, reason) => this.#stateChanged(who, from, to, reason),
     };
@@ -355,12 +356,28 @@ export class Replicator {
     }
   }
 
+  /**
+   * Two nodes drew the same node id: the one with the smaller run id draws again (both sides see the collision
+   * and agree who moves), and the links retry. Versions issued before keep the old id, which is harmless.
+   */
+  #nodeIdCollision(peerRunId: bigint): void {
+    if (this.#me.runId > peerRunId) return;
+    const old = this.#me.nodeId;
+    const taken = new Set([old, ...this.senders.map((s) => s.peerNodeId), ...[...this.receivers].map((r) => r.peerNodeId)]);
+    let id = randomNodeId();
+    while (taken.has(id)) id = randomNodeId();
+    this.hlc.setNodeId(id);
+    this.#me.nodeId = id;
+    this.#logger.warn({ old, node: id }, `replication: node id ${old} is also used by a peer; this node now uses ${id}`);
+    for (const s of this.senders) s.machine.kick();
+  }
+
   #stateChanged(who: string, from: LinkState, to: LinkState, reason: string): void {
     // A peer that stays down would log every retry: after a few, retries go to debug.
     const quiet = (to === 'connecting' && /^retry ([4-9]|\d\d)/.test(reason)) || (from === 'connecting' && to === 'backoff' && this.#retrying(who));
     const level = quiet ? 'debug' : to === 'backoff' || (to === 'closed' && reason !== 'shutdown') ? 'warn' : 'info';
     this.#logger[level]({ peer: who, from, to, reason }, `replication: ${who} ${from} -> ${to} (${reason})`);
-    if (!this.#isReady && to === 'backoff' && this.senders.every((s) => s.machine.failures > 0 && !s.machine.up) && ![...this.receivers].some((r) => r.syncing)) {
+    if (!this.#isReady && to === 'backoff' && this.senders.every((s) => s.machine.failures > 0 && s.machine.connects === 0) && ![...this.receivers].some((r) => r.syncing)) {
       this.#markReady('no peer reachable, serving alone');
     }
   }

@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { dataViewOf, encode, FrameDecoder, FrameType, ProtocolError, itemFrameSize, writeItemHeader, type Message } from './codec.ts';
-import { Handshake, HandshakeError } from './handshake.ts';
+import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Message } from './codec.ts';
+import { Handshake, HandshakeError, NodeIdCollisionError } from './handshake.ts';
 import { LinkMachine } from './link.ts';
 import { EntryKind } from './outlog.ts';
 import type { SessionContext } from './context.ts';
@@ -23,7 +23,7 @@ export class Sender {
   readonly #ctx: SessionContext;
   #socket: Socket | null = null;
   #hs: Handshake | null = null;
-  #decoder = new FrameDecoder();
+  #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
   /** Next sequence to send, and the highest the peer acknowledged. */
   cursor = 0;
   ackedSeq = 0;
@@ -75,7 +75,7 @@ export class Sender {
   #connect(): void {
     const s = connect({ host: this.host, port: this.port, noDelay: true });
     this.#socket = s;
-    this.#decoder = new FrameDecoder();
+    this.#decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
     this.#hs = new Handshake('sender', this.#ctx.me);
     s.on('connect', () => {
       this.machine.connected();
@@ -168,6 +168,7 @@ export class Sender {
     } catch (err) {
       const e = err as Error;
       if (e instanceof ProtocolError || e instanceof HandshakeError) {
+        if (e instanceof NodeIdCollisionError) this.#ctx.nodeIdCollision(e.peerRunId);
         this.#ctx.logger.warn({ peer: `${this.host}:${this.port}`, reason: e.message }, 'replication: refused peer');
         this.machine.failed(`refused: ${e.message}`);
         return;
@@ -186,6 +187,7 @@ export class Sender {
         return;
       case 'auth':
         hs.onAuth(m);
+        this.#decoder.maxFrame = MAX_FRAME;
         return;
       case 'resume':
         if (!hs.authed) throw new HandshakeError('RESUME before authentication');

@@ -1,7 +1,7 @@
 /** Replication links in one process over loopback: two or three Replicators with Map-backed stores. */
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { HybridClock } from '../../src/replication/hlc.ts';
+import { HybridClock, versionNode } from '../../src/replication/hlc.ts';
 import { Replicator, type ReplicationOptions } from '../../src/replication/replicator.ts';
 import { freePort } from '../support/ports.ts';
 import { MapStore } from '../unit/replication/map-store.ts';
@@ -135,6 +135,17 @@ describe('replication links (in process)', () => {
     await until(() => ns.every((n) => n.repl.senders.every((s) => s.machine.state === 'streaming')), 'mesh up');
     ns.forEach((n, i) => write(n, `from${i}`, `v${i}`));
     await until(() => ns.every((n) => [0, 1, 2].every((i) => n.store.value(`from${i}`) === `v${i}`)), 'all keys everywhere');
+  });
+
+  it('two nodes that drew the same node id sort it out and replicate', async () => {
+    const [pa, pb] = [await freePort(), await freePort()];
+    const a = await node(7, pa, [pb]);
+    const b = await node(7, pb, [pa]);
+    await until(() => a.repl.nodeId !== b.repl.nodeId, 'one node moved', 8000);
+    expect(a.lines.join('') + b.lines.join('')).toMatch(/node id 7 is also used by a peer/);
+    write(a, 'k', 'v');
+    await until(() => b.store.value('k') === 'v', 'replicated', 8000);
+    expect(versionNode(b.store.itemVersion(b.store.peek(Buffer.from('k'))))).toBe(a.repl.nodeId);
   });
 
   it('refuses a wrong secret with a logged reason', async () => {

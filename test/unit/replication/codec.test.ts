@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encode, encodeItemFrame, FrameDecoder, FrameType, ProtocolError, type Message } from '../../../src/replication/codec.ts';
+import { encode, encodeItemFrame, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, ProtocolError, type Message } from '../../../src/replication/codec.ts';
 
 const key = Buffer.from('user:42');
 const samples: Message[] = [
@@ -90,6 +90,11 @@ describe('replication codec', () => {
         expect(e).toBeInstanceOf(ProtocolError);
       }
     }
+  });
+
+  it('before authentication, a frame header announcing a big frame is refused at once', () => {
+    const big = encode({ type: 'set', seq: 1n, version: 1n, flags: 0, ttl: 0, key, value: Buffer.alloc(10_000) });
+    expect(() => new FrameDecoder(HANDSHAKE_MAX_FRAME).push(big.subarray(0, 5), () => {})).toThrow(/frame length 10033 out of range/);
   });
 
   it('refuses keys out of range when encoding', () => {
