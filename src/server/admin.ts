@@ -4,7 +4,6 @@ import type { DispatchHost } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import { R } from './replies.ts';
 
-const METADUMP_DISABLED = Buffer.from('ERROR metadump not allowed\r\n');
 const SCAN_BATCH = 1024;
 
 /** memcached's ITEM_ntotal: header (+ CAS), key + NUL, value + \r\n, 4 bytes when flags are set. */
@@ -34,7 +33,7 @@ function uriEncode(key: Buffer): string {
  * la (last access) and fetch are not tracked by the store: la is reported as now, fetch as no.
  */
 function metadump(args: string[], out: OutBuffer, host: DispatchHost): void {
-  if (!host.config.dumpEnabled) return out.bytes(METADUMP_DISABLED);
+  if (!host.config.dumpEnabled) return out.bytes(R.METADUMP_DISABLED);
   const which = args[0];
   if (which === undefined) return out.bytes(R.ERROR);
   const classes = which === 'all' || which === 'hash' ? null : new Set(which.split(',').map(Number));
