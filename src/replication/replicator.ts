@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import { HybridClock, MAX_NODE_ID } from './hlc.ts';
 import { OutLog, EntryKind } from './outlog.ts';
 import { Tombstones } from './tombstones.ts';
+import { RemoteApplier } from './apply.ts';
 import { Sender } from './sender.ts';
 import { Receiver } from './receiver.ts';
 import type { LinkState, LinkTiming } from './link.ts';
@@ -68,6 +69,7 @@ export class Replicator {
   readonly #store: ReplicaStore;
   readonly #me: LocalIdentity;
   readonly #ctx: SessionContext;
+  readonly #apply: RemoteApplier;
   /** Per origin node: the run we last applied from, and its last applied sequence. */
   readonly #appliedFrom = new Map<number, { runId: bigint; seq: bigint }>();
   #resolveReady!: (why: string) => void;
@@ -77,12 +79,9 @@ export class Replicator {
   #joinTimer: NodeJS.Timeout | null = null;
   #pumpScheduled = false;
   #lastPump = 0;
-  #flushEpoch = 0n;
   #syncWaiters: Array<{ seq: number; resolve: () => void; timer: NodeJS.Timeout }> = [];
   syncTimeouts = 0;
   syncAcked = 0;
-  appliedRemote = 0;
-  staleRemote = 0;
   fullCopiesReceived = 0;
 
   constructor(store: ReplicaStore, hlc: HybridClock, opts: ReplicationOptions, logger: Logger) {
@@ -95,6 +94,7 @@ export class Replicator {
     };
     this.log = new OutLog(this.#opts.logCapacity);
     this.tombstones = new Tombstones(this.#opts.tombstoneMax, this.#opts.tombstoneLifetimeMs);
+    this.#apply = new RemoteApplier(store, hlc, this.tombstones, logger);
     this.#me = {
       nodeId: hlc.nodeId, runId: randomBytes(8).readBigUInt64BE(0), listenPort: opts.port,
       itemSizeMax: this.#opts.itemSizeMax, syncMode: this.#opts.syncMode, secret: this.#opts.secret,
@@ -174,7 +174,7 @@ export class Replicator {
       case 'flush_all': {
         const delay = flushDelaySeconds(m.exptime ?? 0);
         const version = this.hlc.at(delay * 1000);
-        this.#scheduleEpoch(version, delay);
+        this.#apply.localFlush(version, delay);
         seq = this.log.append(EntryKind.FLUSH, null, now, version, delay);
         break;
       }
@@ -237,69 +237,17 @@ export class Replicator {
     }
   }
 
-  #scheduleEpoch(version: bigint, delaySeconds: number): void {
-    const set = () => {
-      if (version > this.#flushEpoch) this.#flushEpoch = version;
-    };
-    if (delaySeconds <= 0) set();
-    else setTimeout(set, delaySeconds * 1000).unref();
-  }
-
-  // --- applying remote changes: newest version wins ---
-
-  #applySet(key: Buffer, flags: number, ttl: number, value: Buffer, version: bigint): void {
-    this.hlc.observe(version);
-    if (version < this.#flushEpoch || this.tombstones.shadows(key, version)) {
-      this.staleRemote++;
-      return;
-    }
-    const r = this.#store.applyRemote(key, flags, ttl, value, version);
-    if (r === 'APPLIED') {
-      this.appliedRemote++;
-      this.tombstones.clear(key);
-    } else if (r === 'STALE') this.staleRemote++;
-    else this.#logger.debug({ key: key.toString('latin1'), result: r }, 'replication: remote item not stored');
-  }
-
-  #applyDelete(key: Buffer, version: bigint): void {
-    this.hlc.observe(version);
-    this.#store.applyRemoteDelete(key, version);
-    this.tombstones.record(key, version);
-  }
-
-  #applyTouch(key: Buffer, ttl: number, version: bigint): void {
-    const h = this.#store.peek(key);
-    if (h < 0 || this.#store.itemVersion(h) !== version) return;
-    this.#store.touch(key, ttl > THIRTY_DAYS ? Math.floor(Date.now() / 1000) + ttl : ttl);
-  }
-
-  #applyFlush(version: bigint, delay: number): void {
-    if (delay === 0) this.hlc.observe(version);
-    const run = () => {
-      if (version <= this.#flushEpoch) return;
-      this.#flushEpoch = version;
-      const store = this.#store;
-      const doomed: Buffer[] = [];
-      let cursor = 0;
-      do {
-        cursor = store.scan(cursor, 4096, (h) => {
-          if (store.itemVersion(h) < version) doomed.push(store.itemKey(h));
-        });
-      } while (cursor !== 0);
-      for (const k of doomed) store.applyRemoteDelete(k, version - 1n);
-      this.#logger.info({ removed: doomed.length }, 'replication: flush_all from a peer applied');
-    };
-    if (delay > 0) setTimeout(run, delay * 1000).unref();
-    else run();
+  get staleRemote(): number {
+    return this.#apply.stale;
   }
 
   /** Applies one change as if a peer had sent it (the receiving path without a socket; used by tests). */
   applyRemote(m: { type: 'set'; key: Buffer; flags: number; ttl: number; value: Buffer; version: bigint } | { type: 'delete'; key: Buffer; version: bigint } | { type: 'touch'; key: Buffer; ttl: number; version: bigint } | { type: 'flush'; version: bigint; delay: number }): void {
     switch (m.type) {
-      case 'set': return this.#applySet(m.key, m.flags, m.ttl, m.value, m.version);
-      case 'delete': return this.#applyDelete(m.key, m.version);
-      case 'touch': return this.#applyTouch(m.key, m.ttl, m.version);
-      case 'flush': return this.#applyFlush(m.version, m.delay);
+      case 'set': return this.#apply.set(m.key, m.flags, m.ttl, m.value, m.version);
+      case 'delete': return this.#apply.delete(m.key, m.version);
+      case 'touch': return this.#apply.touch(m.key, m.ttl, m.version);
+      case 'flush': return this.#apply.flush(m.version, m.delay);
     }
   }
 
@@ -313,7 +261,7 @@ export class Replicator {
       logger: this.#logger,
       timing: this.#opts.timing ?? {},
       now: () => Date.now(),
-      flushEpoch: () => this.#flushEpoch,
+      flushEpoch: () => this.#apply.flushEpoch,
       resumePoint: (nodeId, runId) => {
         const a = this.#appliedFrom.get(nodeId);
         return a && a.runId === runId ? a.seq + 1n : 0n;
@@ -327,10 +275,10 @@ export class Replicator {
         this.fullCopiesReceived++;
         this.#markReady(`full copy of ${items} items received from node ${nodeId}`);
       },
-      applySet: (k, f, t, v, ver) => this.#applySet(k, f, t, v, ver),
-      applyDelete: (k, ver) => this.#applyDelete(k, ver),
-      applyTouch: (k, t, ver) => this.#applyTouch(k, t, ver),
-      applyFlush: (ver, d) => this.#applyFlush(ver, d),
+      applySet: (k, f, t, v, ver) => this.#apply.set(k, f, t, v, ver),
+      applyDelete: (k, ver) => this.#apply.delete(k, ver),
+      applyTouch: (k, t, ver) => this.#apply.touch(k, t, ver),
+      applyFlush: (ver, d) => this.#apply.flush(ver, d),
       peerHello: (nodeId, host, listenPort) => this.#peerHello(nodeId, host, listenPort),
       nodeIdCollision: (peerRunId) => this.#nodeIdCollision(peerRunId),
       acked: (seq) => this.#acked(seq),
@@ -404,8 +352,8 @@ export class Replicator {
       ['repl_sync_mode', this.#opts.syncMode ? 1 : 0],
       ['repl_log_seq', this.log.nextSeq - 1],
       ['repl_log_capacity', this.log.capacity],
-      ['repl_applied', this.appliedRemote],
-      ['repl_stale', this.staleRemote],
+      ['repl_applied', this.#apply.applied],
+      ['repl_stale', this.#apply.stale],
       ['repl_tombstones', this.tombstones.size],
       ['repl_full_copies_received', this.fullCopiesReceived],
       ['repl_sync_acked', this.syncAcked],

@@ -1,0 +1,90 @@
+import type { Logger } from '../log.ts';
+import type { HybridClock } from './hlc.ts';
+import type { Tombstones } from './tombstones.ts';
+import type { ReplicaStore } from './context.ts';
+
+const THIRTY_DAYS = 60 * 60 * 24 * 30;
+
+/**
+ * Applies changes received from peers with newest-version-wins rules: a SET older than the item, than a
+ * remembered delete (tombstone) or than the flush epoch is dropped; deletes leave tombstones; a flush removes
+ * what is older than its version. Every version seen advances the local hybrid clock.
+ */
+export class RemoteApplier {
+  readonly tombstones: Tombstones;
+  readonly #store: ReplicaStore;
+  readonly #hlc: HybridClock;
+  readonly #logger: Logger;
+  #flushEpoch = 0n;
+  applied = 0;
+  stale = 0;
+
+  constructor(store: ReplicaStore, hlc: HybridClock, tombstones: Tombstones, logger: Logger) {
+    this.#store = store;
+    this.#hlc = hlc;
+    this.tombstones = tombstones;
+    this.#logger = logger;
+  }
+
+  /** Items older than this version were flushed (by a local or a remote flush_all). */
+  get flushEpoch(): bigint {
+    return this.#flushEpoch;
+  }
+
+  /** A local flush_all: the store already flushed; older remote writes arriving later are refused. */
+  localFlush(version: bigint, delaySeconds: number): void {
+    const raise = () => {
+      if (version > this.#flushEpoch) this.#flushEpoch = version;
+    };
+    if (delaySeconds <= 0) raise();
+    else setTimeout(raise, delaySeconds * 1000).unref();
+  }
+
+  set(key: Buffer, flags: number, ttl: number, value: Buffer, version: bigint): void {
+    this.#hlc.observe(version);
+    if (version < this.#flushEpoch || this.tombstones.shadows(key, version)) {
+      this.stale++;
+      return;
+    }
+    const r = this.#store.applyRemote(key, flags, ttl, value, version);
+    if (r === 'APPLIED') {
+      this.applied++;
+      this.tombstones.clear(key);
+    } else if (r === 'STALE') this.stale++;
+    else this.#logger.debug({ key: key.toString('latin1'), result: r }, 'replication: remote item not stored');
+  }
+
+  delete(key: Buffer, version: bigint): void {
+    this.#hlc.observe(version);
+    this.#store.applyRemoteDelete(key, version);
+    this.tombstones.record(key, version);
+  }
+
+  /** A touch applies only to the version that was touched. */
+  touch(key: Buffer, ttl: number, version: bigint): void {
+    const h = this.#store.peek(key);
+    if (h < 0 || this.#store.itemVersion(h) !== version) return;
+    this.#store.touch(key, ttl > THIRTY_DAYS ? Math.floor(Date.now() / 1000) + ttl : ttl);
+  }
+
+  /** A delayed flush carries a version in the future: it is not observed, so writes until then stay older. */
+  flush(version: bigint, delaySeconds: number): void {
+    if (delaySeconds === 0) this.#hlc.observe(version);
+    const run = () => {
+      if (version <= this.#flushEpoch) return;
+      this.#flushEpoch = version;
+      const store = this.#store;
+      const doomed: Buffer[] = [];
+      let cursor = 0;
+      do {
+        cursor = store.scan(cursor, 4096, (h) => {
+          if (store.itemVersion(h) < version) doomed.push(store.itemKey(h));
+        });
+      } while (cursor !== 0);
+      for (const k of doomed) store.applyRemoteDelete(k, version - 1n);
+      this.#logger.info({ removed: doomed.length }, 'replication: flush_all from a peer applied');
+    };
+    if (delaySeconds > 0) setTimeout(run, delaySeconds * 1000).unref();
+    else run();
+  }
+}
