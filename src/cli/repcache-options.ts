@@ -433,7 +433,7 @@ Replication (repcached compatible):
     --replication-sync                answer writes only once a peer has them (or -o repl_sync)
 -o repl_sync_timeout=<ms>             longest wait for that acknowledgement (default: 1000)
 -o repl_node_id=<1..1023>             version node id (default: random per start)
--o repl_queue=<n>                     outbound log entries before a full resync (default: 1048576)
+-o repl_queue=<n>                     outbound log entries before a full resync (default: 262144)
 -o repl_join_timeout=<ms>             serve without a complete copy after this long (default: 15000)
 -o repl_listen=<addr>                 address of the replication port (default: all)
 `;

@@ -89,7 +89,7 @@ export class Replicator {
     this.hlc = hlc;
     this.#logger = logger;
     this.#opts = {
-      secret: '', syncMode: false, syncTimeoutMs: 1000, logCapacity: 1 << 20, tombstoneMax: 1 << 18,
+      secret: '', syncMode: false, syncTimeoutMs: 1000, logCapacity: 1 << 18, tombstoneMax: 1 << 18,
       tombstoneLifetimeMs: 3600_000, joinTimeoutMs: 15_000, itemSizeMax: 1024 * 1024, ...opts,
     };
     this.log = new OutLog(this.#opts.logCapacity);
