@@ -3,27 +3,40 @@
  * its own cursor into it, so a short disconnect resumes from the last acknowledged sequence. Entries name keys,
  * not values (like repcached): the current state is read when the entry is sent, so repeated writes of a key cost
  * one slot each but send the newest value. A cursor that falls out of the ring means "needs a full resync".
- * Sequences are plain numbers (2^53 changes is enough); the wire carries them as u64.
+ *
+ * Key bytes live in one preallocated byte ring (no allocation per change, nothing for the GC to trace); an entry
+ * is gone when either its slot or its key bytes were reused. Sequences are plain numbers; the wire carries u64.
  */
 export const EntryKind = { KEY: 0, TOUCH: 1, FLUSH: 2 } as const;
 export type EntryKind = (typeof EntryKind)[keyof typeof EntryKind];
 
+/** Key bytes reserved per entry: longer keys on average make the ring hold fewer entries. */
+const KEY_BYTES_PER_ENTRY = 64;
+
 export class OutLog {
   readonly capacity: number;
   readonly #kinds: Uint8Array;
-  readonly #keys: (Buffer | null)[];
+  readonly #times: Float64Array;
+  /** Absolute position (bytes ever written) of each entry's key, and its length. */
+  readonly #keyAt: Float64Array;
+  readonly #keyLen: Uint8Array;
+  readonly #bytes: Buffer;
+  #bytePos = 0;
   /** Flush entries only: version and delay (seconds). */
   readonly #flushes = new Map<number, { version: bigint; delay: number }>();
-  readonly #times: Float64Array;
   /** Sequence of the next entry; the first entry is 1. */
   #next = 1;
+  /** Oldest sequence whose slot and key bytes are intact. */
+  #first = 1;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('log capacity must be a positive integer');
     this.capacity = capacity;
     this.#kinds = new Uint8Array(capacity);
-    this.#keys = new Array(capacity).fill(null);
     this.#times = new Float64Array(capacity);
+    this.#keyAt = new Float64Array(capacity);
+    this.#keyLen = new Uint8Array(capacity);
+    this.#bytes = Buffer.alloc(Math.max(capacity * KEY_BYTES_PER_ENTRY, 256));
   }
 
   /** Sequence the next append will get. */
@@ -33,23 +46,37 @@ export class OutLog {
 
   /** Oldest sequence still held. */
   get firstSeq(): number {
-    return Math.max(1, this.#next - this.capacity);
+    return this.#first;
   }
 
+  /** Appends a change; `key` is copied. */
   append(kind: EntryKind, key: Buffer | null, atMs: number, version = 0n, delay = 0): number {
     const seq = this.#next++;
     const i = seq % this.capacity;
     if (this.#kinds[i] === EntryKind.FLUSH) this.#flushes.delete(seq - this.capacity);
     this.#kinds[i] = kind;
-    this.#keys[i] = key;
     this.#times[i] = atMs;
+    const bytes = this.#bytes;
+    const len = key ? key.length : 0;
+    let at = this.#bytePos % bytes.length;
+    if (at + len > bytes.length) {
+      this.#bytePos += bytes.length - at; // keys never wrap: skip the tail
+      at = 0;
+    }
+    for (let j = 0; j < len; j++) bytes[at + j] = key![j];
+    this.#keyAt[i] = this.#bytePos;
+    this.#keyLen[i] = len;
+    this.#bytePos += len;
     if (kind === EntryKind.FLUSH) this.#flushes.set(seq, { version, delay });
+    // Drop entries whose slot or key bytes were just reused (both advance in sequence order).
+    const floor = this.#bytePos - bytes.length;
+    while (this.#first < this.#next && (this.#first <= seq - this.capacity || this.#keyAt[this.#first % this.capacity] < floor)) this.#first++;
     return seq;
   }
 
   /** Whether a reader whose next wanted sequence is `seq` can still be served from the ring. */
   holds(seq: number): boolean {
-    return seq >= this.firstSeq && seq <= this.#next;
+    return seq >= this.#first && seq <= this.#next;
   }
 
   /** Accessors for entry `seq`; the caller checks holds(seq) and seq < nextSeq first. */
@@ -57,8 +84,13 @@ export class OutLog {
     return this.#kinds[seq % this.capacity] as EntryKind;
   }
 
+  /** A view of the key bytes, valid until the next append. */
   keyAt(seq: number): Buffer | null {
-    return this.#keys[seq % this.capacity];
+    const i = seq % this.capacity;
+    const len = this.#keyLen[i];
+    if (len === 0) return null;
+    const at = this.#keyAt[i] % this.#bytes.length;
+    return this.#bytes.subarray(at, at + len);
   }
 
   flushAt(seq: number): { version: bigint; delay: number } {
@@ -67,7 +99,7 @@ export class OutLog {
 
   /** When entry `seq` was logged (ms), or NaN if it is not in the ring. */
   timeOf(seq: number): number {
-    if (seq >= this.#next || seq < this.firstSeq) return Number.NaN;
+    if (seq >= this.#next || seq < this.#first) return Number.NaN;
     return this.#times[seq % this.capacity];
   }
 }

@@ -164,12 +164,10 @@ export class Replicator {
     const now = Date.now();
     let seq: number;
     switch (m.op) {
-      case 'delete': {
-        const key = Buffer.from(m.key!);
-        this.tombstones.record(key, this.hlc.now());
-        seq = this.log.append(EntryKind.KEY, key, now);
+      case 'delete':
+        this.tombstones.record(m.key!, this.hlc.now());
+        seq = this.log.append(EntryKind.KEY, m.key!, now);
         break;
-      }
       case 'flush':
       case 'flush_all': {
         const delay = flushDelaySeconds(m.exptime ?? 0);
@@ -181,11 +179,11 @@ export class Replicator {
       case 'touch':
       case 'gat':
       case 'gats':
-        seq = this.log.append(EntryKind.TOUCH, Buffer.from(m.key!), now);
+        seq = this.log.append(EntryKind.TOUCH, m.key!, now);
         break;
       default:
         if (!m.key) return;
-        seq = this.log.append(EntryKind.KEY, Buffer.from(m.key), now);
+        seq = this.log.append(EntryKind.KEY, m.key, now);
     }
     this.#schedulePump();
     if (this.#opts.syncMode) return this.#waitForAck(seq);

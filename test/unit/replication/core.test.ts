@@ -62,6 +62,21 @@ describe('outbound log ring', () => {
     expect(log.timeOf(3)).toBeNaN();
     expect(log.kindAt(7)).toBe(EntryKind.FLUSH);
     expect(log.flushAt(7)).toEqual({ version: 99n, delay: 3 });
+    expect(log.keyAt(7)).toBeNull();
+  });
+
+  it('copies keys, and forgets entries whose key bytes were reused', () => {
+    const log = new OutLog(4); // 256 key bytes
+    const k = Buffer.from('abc');
+    log.append(EntryKind.KEY, k, 0);
+    k.write('xyz');
+    expect(log.keyAt(1)!.toString()).toBe('abc');
+    log.append(EntryKind.KEY, Buffer.alloc(200, 1), 1);
+    expect(log.firstSeq).toBe(1);
+    log.append(EntryKind.KEY, Buffer.alloc(100, 2), 2); // does not fit in the tail: wraps, overwriting 1 and 2
+    expect(log.firstSeq).toBe(3);
+    expect(log.holds(2)).toBe(false);
+    expect(log.keyAt(3)!.equals(Buffer.alloc(100, 2))).toBe(true);
   });
 });
 
