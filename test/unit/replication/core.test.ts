@@ -131,6 +131,18 @@ describe('handshake', () => {
   });
 });
 
+describe('cluster-wide options', () => {
+  it('differences are reported as warnings', () => {
+    const base = { nodeId: 1, runId: 1n, listenPort: 1, itemSizeMax: 1024, syncMode: false, secret: '' };
+    const a = new Handshake('sender', base);
+    a.onHello(new Handshake('receiver', { ...base, nodeId: 2, runId: 2n, itemSizeMax: 2048, syncMode: true }).hello());
+    expect(a.mismatches()).toEqual([
+      'item size limit differs (peer 2048, here 1024): larger items will not replicate',
+      'synchronous mode differs (peer on, here off)',
+    ]);
+  });
+});
+
 describe('flush_all delay', () => {
   it('reads relative and absolute times like memcached', () => {
     expect(flushDelaySeconds(0)).toBe(0);
