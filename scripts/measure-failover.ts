@@ -272,7 +272,8 @@ async function main(): Promise<void> {
     procs.list.push(p);
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
-    await sleep(1000);
+    // a random phase against the daemons' check and advert timers, so the runs sample the whole interval
+    await sleep(1000 + Math.random() * 1000);
     await inject();
     const vipMs = await waitFor('VIP on b', () => vipOn(b), durationMs - 1500, 5).then(Math.round, () => -1);
     await exited(p, durationMs + 5000);
