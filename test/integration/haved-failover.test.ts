@@ -85,6 +85,22 @@ describe.skipIf(skip)('haved in network namespaces (two nodes, a client, Debian 
     expect(status(a).instances[0].state).toBe('MASTER');
   });
 
+  it('goes to FAULT instead of claiming MASTER when ip cannot add the VIP', async () => {
+    const file = scratch.write('c.conf', havedConf({ node: c, priority: 200, advertInt: '0.1', udpPort, vrid: 52, vipDev: 'nosuch0' }));
+    const d = (haved.c = startHaved(lab, c, file, state(c)));
+    await waitFor(`FAULT on c\n${out(c)}`, () => {
+      try {
+        const i = status(c).instances[0];
+        return i.state === 'FAULT' && i.faults.some((f: string) => f.includes('Cannot find device "nosuch0"'));
+      } catch {
+        return false;
+      }
+    }, 5000);
+    expect(out(c)).toContain('cannot add the VIPs: going to FAULT');
+    await d.stop();
+    expect(onlyOn(a, b)()).toBe(true);
+  });
+
   it('memcached killed on the MASTER: notify_down, FAULT, VIP on the peer, client served and ARP updated', async () => {
     const macBefore = clientNeighbour(lab, c);
     await memcached.a!.stop('SIGKILL');

@@ -17,6 +17,9 @@ export interface NodeConf {
   /** MEMCACHE_CHECK on this node's own memcached with these timings (seconds); null = no check. */
   check?: { delayLoop: string; connectTimeout: string; retry: number; delayBeforeRetry: string } | null;
   notifyScript?: string;
+  vrid?: number;
+  /** Device of the VIP (default the node's interface). */
+  vipDev?: string;
 }
 
 /** A keepalived-syntax config for one lab node: one instance, the VIP, an HMAC key, a local cache check. */
@@ -48,7 +51,7 @@ global_defs {
 vrrp_instance VI_1 {
     state BACKUP
     interface ${n.ifname}
-    virtual_router_id 51
+    virtual_router_id ${c.vrid ?? 51}
     priority ${c.priority}
     advert_int ${c.advertInt}
 ${c.nopreempt ? '    nopreempt\n' : ''}    authentication {
@@ -56,7 +59,7 @@ ${c.nopreempt ? '    nopreempt\n' : ''}    authentication {
         auth_pass ${HMAC_KEY}
     }
     virtual_ipaddress {
-        ${VIP}/32 dev ${n.ifname}
+        ${VIP}/32 dev ${c.vipDev ?? n.ifname}
     }
 ${notify}}
 ${check}`;
