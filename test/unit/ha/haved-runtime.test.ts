@@ -1,0 +1,86 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../../src/config/load.ts';
+import { FakeClock } from '../../../src/ha/fake-clock.ts';
+import type { NotifySpawner } from '../../../src/ha/notify-queue.ts';
+import type { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
+import { VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-manager.ts';
+import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
+
+const CONF = `vrrp_instance VI_1 {
+    state BACKUP
+    interface hv0
+    virtual_router_id 51
+    priority 150
+    advert_int 0.1
+    virtual_ipaddress {
+        198.18.0.100/32
+    }
+    garp_master_delay 0
+    notify "/bin/notify"
+    notify_master "/bin/became-master"
+}
+`;
+
+/** One runtime with every side effect recorded in one ordered list. */
+function setup(failDevice = false) {
+  const events: string[] = [];
+  const run: CommandRunner = async (file, args) => {
+    events.push(`${file} ${args.slice(0, 3).join(' ')}`);
+    if (failDevice && args[1] === 'add') return { exitCode: 1, stderr: 'Cannot find device "hv0"' };
+    return { exitCode: 0, stderr: '' };
+  };
+  const spawn: NotifySpawner = async (job) => {
+    events.push(`notify ${job.argv.join(' ')}`);
+    return { code: 0 };
+  };
+  const transport = {
+    join: () => {},
+    sendMulticast: (buf: Buffer) => events.push(`advert priority ${buf[5]}`),
+    sendUnicast: () => {},
+  } as unknown as UdpTransport;
+  const clock = new FakeClock();
+  const cfg = parseConfigText(CONF, 'test.conf', { localAddresses: [] });
+  const rt = new InstanceRuntime(cfg.instances[0]!, cfg.global, {
+    clock, log: pino({ level: 'silent' }), vips: new VipManager({ run }), spawn, transport, interfaceAddress: '198.18.0.1', changed: () => {},
+  });
+  return { rt, clock, events: () => events };
+}
+
+const flush = async () => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe('InstanceRuntime (the daemon side of one vrrp_instance)', () => {
+  it('becoming MASTER: advert, VIPs, GARP, then notify_master and notify; stopping: priority 0, VIPs removed, notify STOP', async () => {
+    const { rt, clock, events } = setup();
+    await rt.start(false);
+    await flush();
+    clock.advance(400); // master-down interval at priority 150, advert 0.1 s: 341 ms
+    await flush();
+    const master = events().filter((e) => !e.startsWith('advert'));
+    expect(master).toEqual([
+      'notify /bin/notify INSTANCE VI_1 BACKUP 150',
+      'ip addr add 198.18.0.100/32',
+      ...Array(5).fill('arping -U -c 1'),
+      'notify /bin/became-master',
+      'notify /bin/notify INSTANCE VI_1 MASTER 150',
+    ]);
+    const before = events().length;
+    await rt.stop('test');
+    await flush();
+    expect(events().slice(before)).toEqual(['advert priority 0', 'ip addr del 198.18.0.100/32', 'notify /bin/notify INSTANCE VI_1 STOP 150']);
+  });
+
+  it('goes to FAULT when the VIP cannot be added, and never runs notify_master', async () => {
+    const { rt, clock, events } = setup(true);
+    await rt.start(false);
+    clock.advance(400);
+    await flush();
+    expect(rt.instance.state).toBe('FAULT');
+    expect(rt.instance.status().faults[0]).toContain('Cannot find device "hv0"');
+    expect(events()).not.toContain('notify /bin/became-master');
+    expect(events()).toContain('notify /bin/notify INSTANCE VI_1 FAULT 150');
+    expect(rt.vipsInstalled).toBe(false);
+  });
+});
