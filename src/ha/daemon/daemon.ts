@@ -156,7 +156,7 @@ export class HaDaemon {
 
   #makeRuntime(c: InstanceConfig, cfg: HavedConfig): InstanceRuntime {
     const vipAddrs = new Set(cfg.instances.flatMap((i) => i.virtualIpAddresses.map((v) => v.address)));
-    const addr = interfaceIPv4(c.interface, vipAddrs);
+    const addr = c.mcastSrcIp ?? interfaceIPv4(c.interface, vipAddrs);
     return new InstanceRuntime(c, cfg.global, {
       clock: this.#clock,
       log: this.#log.child({ component: 'vrrp' }),
