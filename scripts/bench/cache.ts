@@ -1,15 +1,22 @@
 /**
  * repcache vs Debian's memcached on one box: memcaslap throughput (90% get / 10% set, -T 1 -c 16),
  * alternating A/B/A/B, and how many 100-byte items each holds at -m 64; plus repcache's RSS.
+ *
+ * With pinning (lib.ts) each server runs on CPU 0 and memcaslap on CPU 1. Next to ops/s it reports the
+ * server's CPU time per op (utime+stime deltas from /proc) and memcaslap's CPU use: CPU per op is the
+ * steadier figure when other work shares the machine.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Conn, ratio, rssMB, startMemcached, startRepcache, type BenchRow, type BenchSection, type Proc } from './lib.ts';
+import { Conn, cpuSeconds, median, pin, pinning, ratio, rssMB, spread, startMemcached, startRepcache, type BenchRow, type BenchSection, type Proc } from './lib.ts';
 
 const run = promisify(execFile);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const MEMORY_MB = 64;
+const WARMUP_SECONDS = 3;
+const SERVER_CPU = '0';
+const CLIENT_CPU = '1';
 
 /** memcaslap's closing line: "Run time: 5.0s Ops: 123 TPS: 24 Net_rate: 1.2M/s". */
 export function parseMemcaslapTps(output: string): number {
@@ -18,12 +25,28 @@ export function parseMemcaslapTps(output: string): number {
   return Number(m[1]);
 }
 
-async function memcaslap(port: number): Promise<number> {
-  const { stdout, stderr } = await run('memcaslap', ['-s', `127.0.0.1:${port}`, '-T', '1', '-c', '16', '-t', `${SECONDS}s`], { timeout: (SECONDS + 30) * 1000 });
-  return parseMemcaslapTps(stdout + stderr);
+function parseMemcaslapOps(output: string): number {
+  const m = /Ops:\s*(\d+)/.exec(output);
+  return m ? Number(m[1]) : NaN;
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+interface Round { tps: number; serverUsPerOp: number; clientCpu: number }
+
+/**
+ * One memcaslap run. The shell around it prints its own /proc stat afterwards: cutime+cstime there is
+ * memcaslap's CPU time.
+ */
+async function memcaslap(p: Proc, seconds = SECONDS): Promise<Round> {
+  const pinned = pinning ? `taskset -c ${CLIENT_CPU} ` : '';
+  const script = `${pinned}memcaslap -s 127.0.0.1:${p.port} -T 1 -c 16 -t ${seconds}s 2>&1; echo; cat /proc/$$/stat`;
+  const c0 = cpuSeconds(p.child.pid);
+  const { stdout } = await run('sh', ['-c', script], { timeout: (seconds + 30) * 1000 });
+  const c1 = cpuSeconds(p.child.pid);
+  const stat = stdout.trimEnd().split('\n').at(-1)!.split(') ')[1].split(' ');
+  const clientCpu = (Number(stat[13]) + Number(stat[14])) / 100;
+  const ops = parseMemcaslapOps(stdout);
+  return { tps: parseMemcaslapTps(stdout), serverUsPerOp: ((c1 - c0) / ops) * 1e6, clientCpu: clientCpu / seconds };
+}
 
 /**
  * Pipelined loader: `set key:<n> 0 0 100 noreply` in batches, each closed by `version` to wait for it;
@@ -61,27 +84,42 @@ async function fillUntilFull(p: Proc, log: (l: string) => void): Promise<{ items
 
 export const cacheBench: BenchSection = {
   name: 'cache',
-  description: `memcaslap -T 1 -c 16 -t ${SECONDS}s (90% get), ${ROUNDS} alternating rounds each; 100-byte items held at -m ${MEMORY_MB}`,
+  description: `memcaslap -T 1 -c 16 -t ${SECONDS}s (90% get), ${ROUNDS} alternating rounds each` +
+    `${pinning ? `, server on CPU ${SERVER_CPU}, memcaslap on CPU ${CLIENT_CPU}` : ', unpinned'}; 100-byte items held at -m ${MEMORY_MB}`,
   async run(log) {
     const rows: BenchRow[] = [];
     const memcached = await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]);
     const repcache = await startRepcache(['-m', String(MEMORY_MB)]);
-    const tps = { memcached: [] as number[], repcache: [] as number[] };
+    pin(memcached.child.pid, SERVER_CPU);
+    pin(repcache.child.pid, SERVER_CPU);
+    const rounds = { memcached: [] as Round[], repcache: [] as Round[] };
     try {
+      // Warm-up, not counted: memcaslap's first seconds fill the key space, and repcache's JIT settles.
+      for (const p of [memcached, repcache]) await memcaslap(p, WARMUP_SECONDS);
       for (let round = 1; round <= ROUNDS; round++) {
-        for (const [name, p] of [['memcached', memcached], ['repcache', repcache]] as const) {
-          const t = await memcaslap(p.port);
-          tps[name].push(t);
-          log(`  round ${round} ${name.padEnd(9)} ${t.toLocaleString('en-US')} ops/s`);
+        // A B, then B A: neither server always runs right after the other.
+        const order = round % 2 ? (['memcached', 'repcache'] as const) : (['repcache', 'memcached'] as const);
+        for (const name of order) {
+          const r = await memcaslap(name === 'memcached' ? memcached : repcache);
+          rounds[name].push(r);
+          log(`  round ${round} ${name.padEnd(9)} ${r.tps.toLocaleString('en-US').padStart(7)} ops/s  server ${r.serverUsPerOp.toFixed(2)} us CPU/op  memcaslap ${(r.clientCpu * 100).toFixed(0)}% CPU`);
         }
       }
     } finally {
       await Promise.all([memcached.stop(), repcache.stop()]);
     }
-    const m = median(tps.memcached);
-    const r = median(tps.repcache);
-    const tr = ratio(r, m);
-    rows.push({ section: 'cache', metric: 'memcaslap ops/s (median)', memcached: m, repcache: r, ratio: tr, target: '>= 0.9x', ok: tr >= 0.9 });
+    const tm = rounds.memcached.map((r) => r.tps);
+    const tr = rounds.repcache.map((r) => r.tps);
+    const um = rounds.memcached.map((r) => r.serverUsPerOp);
+    const ur = rounds.repcache.map((r) => r.serverUsPerOp);
+    const ratios = tr.map((t, i) => t / tm[i]);
+    const rt = median(ratios);
+    rows.push(
+      { section: 'cache', metric: 'memcaslap ops/s (median)', memcached: median(tm), repcache: median(tr), ratio: rt, target: '>= 0.9x', ok: rt >= 0.9 },
+      { section: 'cache', metric: 'memcaslap ops/s (spread)', memcached: spread(tm), repcache: spread(tr) },
+      { section: 'cache', metric: 'server CPU us/op (median)', memcached: median(um), repcache: median(ur), ratio: ratio(median(ur), median(um)) },
+      { section: 'cache', metric: 'server CPU us/op (spread)', memcached: spread(um, 2), repcache: spread(ur, 2) },
+    );
 
     const freshM = await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]);
     const freshR = await startRepcache(['-m', String(MEMORY_MB)]);

@@ -1,6 +1,7 @@
 /** Shared pieces for benchmark sections: processes on free loopback ports, stats, RSS, the result table. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -149,4 +150,43 @@ function fmt(v: number | string | undefined): string {
   if (v === undefined) return '';
   if (typeof v === 'string') return v;
   return Number.isInteger(v) || Math.abs(v) >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
+}
+
+/**
+ * CPU pinning keeps a server and its load generator from competing for one CPU (on a 2-CPU box the
+ * scheduler otherwise moves them around and the figures swing by 2x). BENCH_PIN=0 turns it off; it is
+ * also off when taskset is missing or there is only one CPU.
+ */
+export const pinning: boolean = (() => {
+  if (process.env.BENCH_PIN === '0' || availableParallelism() < 2) return false;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+/** Pins every thread of pid to the CPU list (e.g. "0" or "0,1"); a no-op without pinning. */
+export function pin(pid: number | undefined, cpus: string): void {
+  if (!pinning || pid === undefined) return;
+  execFileSync('taskset', ['-a', '-cp', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc/PID/stat. */
+export function cpuSeconds(pid: number | undefined): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** "min–max" of the samples, with `digits` decimals (0: thousands separators). */
+export function spread(xs: number[], digits = 0): string {
+  const f = (v: number) => (digits === 0 ? Math.round(v).toLocaleString('en-US') : v.toFixed(digits));
+  return `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
 }

@@ -3,13 +3,18 @@
  * (write on A acknowledged → visible on B) under that load, and full-sync throughput to a joining node.
  * Loopback only; every process it starts is stopped at the end.
  *
+ * CPU split (with pinning, see lib.ts): the node under load (standalone, or A with its peer) runs alone on
+ * CPU 0; the load generator (this process) and the peer B share CPU 1, as a client machine and a second
+ * server would in production. A's CPU per set is the figure that shows the replication cost on the writer.
+ *
  *   node scripts/bench/replication.ts            (or through scripts/bench.ts)
  */
-import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { stopAll } from '../../test/support/daemon.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { mc, startNode, stats, type RepNode } from '../../test/integration/replication-cluster.ts';
+import { cpuSeconds, median, pin, spread } from './lib.ts';
 
 export interface BenchFigure {
   name: string;
@@ -118,12 +123,6 @@ async function lagSamples(a: RepNode, b: RepNode, until: number): Promise<number
   return out;
 }
 
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number | undefined): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
-
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((x, y) => x - y);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
@@ -139,6 +138,10 @@ export async function run(log: (line: string) => void = console.log): Promise<Be
     const [ra, rb] = [await freePort(), await freePort()];
     const a = await startNode({ rport: ra, peers: [rb], extra: ['-m', '256'] });
     const b = await startNode({ rport: rb, peers: [ra], extra: ['-m', '256'] });
+    pin(process.pid, '1');
+    pin(alone.daemon.proc.pid, '0');
+    pin(a.daemon.proc.pid, '0');
+    pin(b.daemon.proc.pid, '1');
     await setLoad(alone.port, 1000); // warm-up: every key stored once
     await setLoad(a.port, 1000);
     const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -146,17 +149,24 @@ export async function run(log: (line: string) => void = console.log): Promise<Be
     const replicated: number[] = [];
     const lags: number[] = [];
     const cpu = { alone: 0, aloneOps: 0, a: 0, b: 0, peerOps: 0 };
+    const usAlone: number[] = [];
+    const usA: number[] = [];
     for (let r = 0; r < rounds; r++) {
       let c0 = cpuSeconds(alone.daemon.proc.pid);
       const rate0 = await setLoad(alone.port, seconds * 1000);
-      cpu.alone += cpuSeconds(alone.daemon.proc.pid) - c0;
+      const dAlone = cpuSeconds(alone.daemon.proc.pid) - c0;
+      cpu.alone += dAlone;
       cpu.aloneOps += rate0 * seconds;
+      usAlone.push((dAlone / (rate0 * seconds)) * 1e6);
       standalone.push(rate0);
       c0 = cpuSeconds(a.daemon.proc.pid);
       const cb0 = cpuSeconds(b.daemon.proc.pid);
       const [rate, l] = await Promise.all([setLoad(a.port, seconds * 1000), lagSamples(a, b, Date.now() + seconds * 1000 - 200)]);
-      cpu.a += cpuSeconds(a.daemon.proc.pid) - c0;
+      const dA = cpuSeconds(a.daemon.proc.pid) - c0;
+      cpu.a += dA;
       cpu.b += cpuSeconds(b.daemon.proc.pid) - cb0;
+      usA.push((dA / (rate * seconds)) * 1e6);
+      log(`  round ${r + 1}: standalone ${Math.round(rate0).toLocaleString('en-US')} sets/s (${usAlone.at(-1)!.toFixed(2)} us CPU/set), with a peer ${Math.round(rate).toLocaleString('en-US')} sets/s (${usA.at(-1)!.toFixed(2)} us CPU/set), lag p99 ${pct(l, 99).toFixed(2)} ms`);
       cpu.peerOps += rate * seconds;
       replicated.push(rate);
       lags.push(...l);
@@ -165,9 +175,9 @@ export async function run(log: (line: string) => void = console.log): Promise<Be
     const idleLags = await lagSamples(a, b, Date.now() + 1000);
     const ratios = standalone.map((x, i) => replicated[i] / x);
     figures.push(
-      { name: 'sets/s standalone (median)', value: Math.round(pct(standalone, 50)), unit: 'ops/s' },
-      { name: 'sets/s with one live peer (median)', value: Math.round(pct(replicated, 50)), unit: 'ops/s' },
-      { name: 'throughput ratio (peer / standalone)', value: +pct(ratios, 50).toFixed(2), unit: 'x', target: '>= 0.8' },
+      { name: 'sets/s standalone (median)', value: Math.round(median(standalone)), unit: `ops/s (${spread(standalone)})` },
+      { name: 'sets/s with one live peer (median)', value: Math.round(median(replicated)), unit: `ops/s (${spread(replicated)})` },
+      { name: 'throughput ratio (peer / standalone)', value: +median(ratios).toFixed(2), unit: `x (${spread(ratios, 2)})`, target: '>= 0.8' },
       { name: 'CPU per set, standalone node', value: +((cpu.alone / cpu.aloneOps) * 1e6).toFixed(2), unit: 'us' },
       { name: 'CPU per set, writing node with a peer', value: +((cpu.a / cpu.peerOps) * 1e6).toFixed(2), unit: 'us' },
       { name: 'CPU per set, peer applying it', value: +((cpu.b / cpu.peerOps) * 1e6).toFixed(2), unit: 'us' },
@@ -200,6 +210,7 @@ export async function run(log: (line: string) => void = console.log): Promise<Be
       { name: 'full sync throughput', value: +mbps.toFixed(1), unit: 'MB/s' },
     );
   } finally {
+    pin(process.pid, `0-${availableParallelism() - 1}`);
     await stopAll();
   }
   for (const f of figures) log(`  ${f.name.padEnd(40)} ${String(f.value).padStart(10)} ${f.unit}${f.target ? `   (target ${f.target})` : ''}`);
