@@ -63,7 +63,11 @@ function alive(pid: number): boolean {
 }
 
 async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
-  const [{ createLogger }, { HaDaemon }] = await Promise.all([import('../log.ts'), import('../ha/daemon/daemon.ts')]);
+  const [{ createLogger }, { HaDaemon }, { VipManager, vipManagementUnavailable }] = await Promise.all([
+    import('../log.ts'),
+    import('../ha/daemon/daemon.ts'),
+    import('../ha/adapters/vip-manager.ts'),
+  ]);
   const log = createLogger('haved', cmd.detail ? 'debug' : 'info');
   let config: HavedConfig;
   try {
@@ -75,13 +79,15 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
   }
   for (const w of config.warnings) log.warn({ where: w.split(': ')[0] }, w);
   if (cmd.pidFile) writeFileSync(cmd.pidFile, `${process.pid}\n`);
-  const daemon = new HaDaemon({ log, stateFile: cmd.stateFile, configFile: cmd.configFile });
+  // Without CAP_NET_ADMIN `ip addr add` fails: run the election and the cache without touching addresses.
+  const vips = new VipManager({ disabled: vipManagementUnavailable() });
+  const daemon = new HaDaemon({ log, stateFile: cmd.stateFile, configFile: cmd.configFile, vips });
 
   let busy: Promise<void> = Promise.resolve();
   const serially = (fn: () => Promise<void>) => (busy = busy.then(fn).catch((e: Error) => log.error({ err: e.message, stack: e.stack }, 'unexpected error')));
   const shutdown = (signal: string) =>
     serially(async () => {
-      log.info({ signal }, `${signal}: stopping (priority 0, VIPs removed, notify_stop)`);
+      log.info({ signal }, `${signal}: stopping (priority 0, VIPs removed, notify_stop, then the cache)`);
       await daemon.stop(`received ${signal}`);
       if (cmd.pidFile) try { unlinkSync(cmd.pidFile); } catch { /* already gone */ }
       log.info('stopped');

@@ -170,6 +170,8 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = await daemonize(argv);
     return;
   }
+  // `killall repcache` / `pgrep -x repcache` find the daemon (otherwise its name is "node")
+  process.title = 'repcache';
   try {
     await run(opts);
     await tell({ type: 'ready' });

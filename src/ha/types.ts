@@ -44,7 +44,9 @@ export type InstanceEventKind =
   | 'interval-mismatch'
   | 'same-address'
   | 'priority-change'
-  | 'sync-group-wait';
+  | 'sync-group-wait'
+  | 'preempt-deferred'
+  | 'preempt-allowed';
 
 export interface InstanceEvent {
   instance: string;

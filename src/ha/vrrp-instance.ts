@@ -95,6 +95,9 @@ export class VrrpInstance {
   #wantsMaster = false;
   #group: SyncGroupHook | null = null;
   #holds = new Set<string>();
+  /** Why preemption waits (preempt_schedule outside its window), null = preempt as configured. */
+  #preemptBlock: string | null = null;
+  #deferLogged = false;
   #startRequested = false;
   #counters = { advertsSent: 0, advertsReceived: 0, discardedLower: 0, becameMaster: 0 };
 
@@ -235,6 +238,23 @@ export class VrrpInstance {
     }
   }
 
+  /**
+   * Blocks (reason) or allows (null) preemption: while blocked the instance follows a live lower-priority
+   * master like `nopreempt`. An election without a live master is never blocked (availability first).
+   */
+  setPreemptBlocked(reason: string | null): void {
+    const was = this.#preemptBlock;
+    this.#preemptBlock = reason;
+    if (reason === null && was !== null && this.#deferLogged) {
+      this.#event('preempt-allowed', `failback allowed now (${was}): taking over from the lower-priority master`);
+    }
+    if (reason === null) this.#deferLogged = false;
+  }
+
+  get preemptBlocked(): string | null {
+    return this.#preemptBlock;
+  }
+
   /** Sync group: the group decided to go MASTER. */
   groupPromote(reason: string): void {
     if (this.#state === 'BACKUP') this.#becomeMaster(reason);
@@ -281,7 +301,12 @@ export class VrrpInstance {
       this.#onResign(adv, now);
       return;
     }
-    if (this.nopreempt || adv.priority >= own || this.#preemptDelayPending(now)) {
+    const blocked = this.#preemptBlock !== null && adv.priority < own;
+    if (blocked && !this.nopreempt && !this.#deferLogged) {
+      this.#deferLogged = true;
+      this.#event('preempt-deferred', `priority ${own} outranks master ${adv.nodeId} (${adv.priority}) but failback waits: ${this.#preemptBlock}`);
+    }
+    if (this.nopreempt || blocked || adv.priority >= own || this.#preemptDelayPending(now)) {
       if (adv.priority >= own) this.#preemptUntil = null;
       this.#checkAdvertContents(adv);
       this.#master = { ...pick(adv), at: now };

@@ -1,11 +1,16 @@
 import { TimerSlot, type Clock } from '../ha/clock.ts';
 import { fetchStats, type CacheStats } from './stats-probe.ts';
-import type { WarmGate } from './warmth.ts';
+
+/** What the poller feeds: a WarmGate, or a wrapper that also watches the answers. */
+export interface WarmthSink {
+  observe(replicationState: string): void;
+  probeFailed(reason: string): void;
+}
 
 export interface WarmPollerOptions {
   host: string;
   port: number;
-  gate: WarmGate;
+  gate: WarmthSink;
   clock: Clock;
   /** Default 200 ms: the warm-up is noticed within one interval. */
   intervalMs?: number;

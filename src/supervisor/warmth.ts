@@ -93,6 +93,12 @@ export class WarmGate {
     for (const t of targets) t.setPriorityAdjustment(WARMTH_SOURCE, this.priorityAdjustment(t.basePriority));
   }
 
+  /** Replaces the held instances (after a reload); the old ones keep whatever adjustment they had. */
+  rebind(...targets: HoldTarget[]): void {
+    this.#targets = [];
+    this.bind(...targets);
+  }
+
   /** A `stats` answer arrived with this replication_state. */
   observe(replicationState: string): void {
     this.#state = replicationState;

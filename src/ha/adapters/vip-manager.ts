@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import type { VirtualAddress } from '../../config/model.ts';
 
@@ -18,6 +19,8 @@ export const execaRunner: CommandRunner = async (file, args, timeoutMs) => {
 export interface VipManagerOptions {
   run?: CommandRunner;
   timeoutMs?: number;
+  /** Why VIPs are not managed (e.g. no CAP_NET_ADMIN): every operation succeeds without running `ip`. */
+  disabled?: string | null;
 }
 
 /** "198.18.0.100/32 dev hv0 label hv0:1" — for logs and the state dump. */
@@ -32,14 +35,18 @@ export function describeVip(v: VirtualAddress, defaultDev: string): string {
 export class VipManager {
   readonly #run: CommandRunner;
   readonly #timeoutMs: number;
+  /** Non-null: VIP management is off for this reason (the election still runs). */
+  readonly disabled: string | null;
 
   constructor(opts: VipManagerOptions = {}) {
     this.#run = opts.run ?? execaRunner;
     this.#timeoutMs = opts.timeoutMs ?? 3000;
+    this.disabled = opts.disabled ?? null;
   }
 
   /** Throws VipError (no such device, no permission, timeout) so the caller can go to FAULT. */
   async add(v: VirtualAddress, defaultDev: string): Promise<void> {
+    if (this.disabled) return;
     const args = ['addr', 'add', `${v.address}/${v.prefix}`, 'dev', v.dev ?? defaultDev];
     if (v.brd) args.push('broadcast', v.brd);
     if (v.scope) args.push('scope', v.scope);
@@ -50,6 +57,7 @@ export class VipManager {
   }
 
   async remove(v: VirtualAddress, defaultDev: string): Promise<void> {
+    if (this.disabled) return;
     const args = ['addr', 'del', `${v.address}/${v.prefix}`, 'dev', v.dev ?? defaultDev];
     const r = await this.#run('ip', args, this.#timeoutMs);
     if (r.exitCode === 0 || /not found|Cannot assign requested address/i.test(r.stderr)) return;
@@ -88,6 +96,7 @@ export class VipManager {
    * so they run concurrently and are not awaited by the election.
    */
   garp(vips: readonly VirtualAddress[], defaultDev: string, repeat: number, onError?: (e: VipError) => void): void {
+    if (this.disabled) return;
     for (const v of vips) {
       const dev = v.dev ?? defaultDev;
       for (let i = 0; i < Math.max(1, repeat); i++) {
@@ -99,4 +108,21 @@ export class VipManager {
       }
     }
   }
+}
+
+const CAP_NET_ADMIN = 12;
+
+/** Null when this process may change addresses (CAP_NET_ADMIN), else why not; reads /proc/self/status. */
+export function vipManagementUnavailable(statusText?: string): string | null {
+  let text = statusText;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/self/status', 'utf8');
+    } catch {
+      return process.getuid?.() === 0 ? null : 'not root';
+    }
+  }
+  const hex = /^CapEff:\s*([0-9a-f]+)/im.exec(text)?.[1];
+  if (hex === undefined) return process.getuid?.() === 0 ? null : 'not root';
+  return (BigInt(`0x${hex}`) >> BigInt(CAP_NET_ADMIN)) & 1n ? null : 'no CAP_NET_ADMIN (not root)';
 }

@@ -7,6 +7,9 @@ import { applyTrack, type TrackerChange } from '../tracker.ts';
 import { execaNotifySpawner } from '../adapters/notify-spawner.ts';
 import { UdpTransport, interfaceIPv4 } from '../adapters/udp-transport.ts';
 import { VipManager } from '../adapters/vip-manager.ts';
+import { cronScheduler } from '../adapters/cron-scheduler.ts';
+import { PreemptWindow, type Scheduler } from '../preempt-window.ts';
+import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { InstanceRuntime, instanceKey } from './instance-runtime.ts';
 import { writeStateFile } from './state-file.ts';
 import { buildTrackers, fingerprint, realServerNotifier, type TrackBinding } from './trackers.ts';
@@ -19,6 +22,10 @@ export interface DaemonOptions {
   clock?: Clock;
   vips?: VipManager;
   spawn?: NotifySpawner;
+  /** preempt_schedule's cron; default node-cron. */
+  scheduler?: Scheduler;
+  /** Test hooks for the cache_daemon link (fake process, fake stats). */
+  cache?: Pick<CacheLinkDeps, 'makeProcess' | 'fetch' | 'pollIntervalMs'>;
 }
 
 /**
@@ -42,6 +49,9 @@ export class HaDaemon {
   #rsNotify: ReturnType<typeof realServerNotifier>;
   #stateTimer: NodeJS.Timeout | null = null;
   #stopping = false;
+  #cache: CacheLink | null = null;
+  #windows = new Map<InstanceRuntime, PreemptWindow>();
+  #scheduler: Scheduler | null = null;
 
   constructor(opts: DaemonOptions) {
     this.#opts = opts;
@@ -64,6 +74,15 @@ export class HaDaemon {
     this.#runtimes = config.instances.map((c) => this.#makeRuntime(c, config));
     this.#buildGroups(config);
     this.#rebuildTrackers(config);
+    if (this.#vips.disabled) {
+      this.#log.warn({ reason: this.#vips.disabled }, `running without VIP management (${this.#vips.disabled}): the election runs, but no address is added or removed`);
+    }
+    if (config.cacheDaemon) {
+      this.#cache = this.#makeCache(config);
+      this.#cache.bind(this.#runtimes.map((rt) => rt.instance));
+      this.#cache.start();
+    }
+    this.#bindWindows(this.#runtimes);
     for (const rt of this.#runtimes) await rt.start(true);
     this.#applyTrackers();
     for (const b of this.#trackers.values()) b.tracker.start();
@@ -92,12 +111,16 @@ export class HaDaemon {
       this.#log.info({ instance: rt.config.name }, 'instance removed or changed by reload: stopping it');
       await rt.stop('removed or changed by reload');
       this.#applied.delete(rt);
+      this.#windows.get(rt)?.stop();
+      this.#windows.delete(rt);
     }
     this.#config = next;
     this.#runtimes = [...kept, ...fresh];
     for (const rt of kept) rt.instance.attachSyncGroup(null);
     this.#buildGroups(next);
     this.#rebuildTrackers(next);
+    await this.#reloadCache(prev, next);
+    this.#bindWindows(fresh);
     for (const rt of fresh) await rt.start(false);
     this.#applyTrackers();
     for (const b of this.#trackers.values()) b.tracker.start();
@@ -113,6 +136,9 @@ export class HaDaemon {
     await Promise.all(this.#runtimes.map((rt) => rt.stop(reason)));
     await Promise.race([Promise.all(this.#groups.map((g) => g.notify.idle())), delay(1500)]);
     await delay(20); // let the priority-0 datagrams leave before the socket closes
+    for (const w of this.#windows.values()) w.stop();
+    // The cache stops last: clients reach the peer through the VIP before this one goes away.
+    await this.#cache?.stop();
     await this.#transport?.close();
     if (this.#stateTimer) clearTimeout(this.#stateTimer);
     this.writeState();
@@ -126,7 +152,9 @@ export class HaDaemon {
       updatedAt: new Date().toISOString(),
       routerId: this.#config?.global.routerId ?? null,
       stopping: this.#stopping,
-      instances: this.#runtimes.map((rt) => rt.status()),
+      vipManagement: this.#vips.disabled ? `off: ${this.#vips.disabled}` : 'on',
+      instances: this.#runtimes.map((rt) => ({ ...rt.status(), preemptSchedule: this.#windows.get(rt)?.status() ?? null })),
+      cache: this.#cache?.status() ?? null,
       syncGroups: this.#groups.map((g) => g.group.status()),
       checks: [...this.#trackers.values()].map((b) => ({
         ...b.tracker.status(),
@@ -164,8 +192,51 @@ export class HaDaemon {
       spawn: this.#spawn,
       transport: this.#transport!,
       interfaceAddress: addr,
-      changed: () => this.#scheduleState(),
+      changed: () => {
+        this.#cache?.roleChanged(this.#runtimes.some((r) => r.instance.state === 'MASTER'));
+        this.#scheduleState();
+      },
     });
+  }
+
+  #makeCache(cfg: HavedConfig): CacheLink {
+    return new CacheLink(cfg.cacheDaemon!, { log: this.#log, clock: this.#clock, changed: () => this.#scheduleState(), ...this.#opts.cache });
+  }
+
+  /** A changed cache_daemon block restarts the cache (stop, then start the new one); unchanged keeps it. */
+  async #reloadCache(prev: HavedConfig, next: HavedConfig): Promise<void> {
+    const instances = this.#runtimes.map((rt) => rt.instance);
+    if (fingerprint(prev.cacheDaemon) === fingerprint(next.cacheDaemon)) {
+      this.#cache?.bind(instances);
+      return;
+    }
+    if (this.#cache) {
+      this.#log.info(next.cacheDaemon ? 'cache_daemon changed by reload: restarting the cache' : 'cache_daemon removed by reload: stopping the cache');
+      const old = this.#cache;
+      this.#cache = null;
+      old.bind(instances); // its stop puts the instances (old and new) in FAULT: the VIP leaves first
+      await old.stop();
+      if (!next.cacheDaemon) old.unbind();
+    }
+    if (next.cacheDaemon) {
+      this.#cache = this.#makeCache(next);
+      this.#cache.bind(instances);
+      this.#cache.start();
+    }
+  }
+
+  /** One PreemptWindow per instance with preempt_schedule. */
+  #bindWindows(runtimes: InstanceRuntime[]): void {
+    for (const rt of runtimes) {
+      const expr = rt.config.preemptSchedule;
+      if (!expr) continue;
+      this.#scheduler ??= this.#opts.scheduler ?? cronScheduler(this.#log.child({ component: 'cron' }));
+      const log = this.#log.child({ component: 'vrrp', instance: rt.config.name });
+      const w = new PreemptWindow({ expr, clock: this.#clock, scheduler: this.#scheduler, event: (e) => log.info(e.message) });
+      w.bind(rt.instance);
+      w.start();
+      this.#windows.set(rt, w);
+    }
   }
 
   #buildGroups(cfg: HavedConfig): void {

@@ -70,7 +70,7 @@ export class InstanceRuntime {
         actions: {
           sendAdvert: (a) => this.#send(a),
           transition: (t) => this.#onTransition(t),
-          event: (e) => this.#log[e.kind === 'priority-change' || e.kind === 'forcing-election' ? 'info' : 'debug']({ event: e.kind }, e.message),
+          event: (e) => this.#log[INFO_EVENTS.has(e.kind) ? 'info' : 'debug']({ event: e.kind }, e.message),
         },
       }),
     );
@@ -242,4 +242,5 @@ export class InstanceRuntime {
 }
 
 const VIP_RETRY_MS = 5000;
+const INFO_EVENTS = new Set(['priority-change', 'forcing-election', 'preempt-deferred', 'preempt-allowed']);
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

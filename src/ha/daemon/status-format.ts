@@ -6,11 +6,21 @@ export type DaemonStatus = ReturnType<HaDaemon['status']>;
 export function formatStatus(s: DaemonStatus): string {
   const out: string[] = [];
   out.push(`haved pid ${s.pid}, config ${s.configFile}, started ${s.startedAt}, state at ${s.updatedAt}${s.stopping ? ' (stopping)' : ''}`);
+  if (s.vipManagement && s.vipManagement !== 'on') out.push(`VIP management ${s.vipManagement}`);
+  if (s.cache) {
+    const c = s.cache;
+    const warm = c.warmth === 'warm' ? 'warm' : `${c.warmth}${c.coldForMs !== null ? ` for ${Math.round(c.coldForMs)} ms` : ''} (holding: no preemption)`;
+    out.push(`cache ${c.state}${c.pid !== null ? ` pid ${c.pid}` : ''}  restarts ${c.restarts}  ${warm}  replication_state ${c.replicationState ?? '-'}  port ${c.checkPort}`);
+    out.push(`  command: ${c.argv.join(' ')}`);
+    if (c.lastExit) out.push(`  last exit: ${c.lastExit}${c.nextStartInMs !== null ? `; next start in ${c.nextStartInMs} ms` : ''}`);
+    if (c.lastWarmUpMs !== null) out.push(`  last warm-up took ${Math.round(c.lastWarmUpMs)} ms`);
+  }
   for (const i of s.instances) {
     const prio = i.priority === i.basePriority ? `${i.priority}` : `${i.priority} (base ${i.basePriority})`;
     out.push(`instance ${i.name}: ${i.state}  priority ${prio}  vrid ${i.vrid} on ${i.interface}  ${i.transport}  auth ${i.auth}`);
     out.push(`  VIPs ${i.vipsInstalled ? '(installed)' : '(not installed)'}: ${i.vips.join(', ') || 'none'}`);
     if (i.master) out.push(`  master: ${i.master.nodeId} priority ${i.master.priority}`);
+    if (i.preemptSchedule) out.push(`  preempt_schedule "${i.preemptSchedule.schedule}": ${i.preemptSchedule.open ? `window open (closes in ${i.preemptSchedule.closesInMs} ms)` : 'outside the window (failback deferred)'}`);
     if (i.faults.length > 0) out.push(`  faults: ${i.faults.join('; ')}`);
     if (i.lastTransition) out.push(`  last transition ${i.lastTransition.from} -> ${i.lastTransition.to} at ${i.lastTransition.at}: ${i.lastTransition.reason}`);
     const drops = Object.entries(i.dropped).map(([k, n]) => `${k} ${n}`).join(', ');
