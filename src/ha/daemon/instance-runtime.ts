@@ -173,7 +173,7 @@ export class InstanceRuntime {
           return;
         }
         this.vipsInstalled = true;
-        this.#log.info({ vips: this.#vipList() }, 'VIPs added');
+        this.#log.info({ vips: this.#vipList() }, this.#deps.vips.disabled ? `MASTER without VIPs: VIP management is off (${this.#deps.vips.disabled})` : 'VIPs added');
         this.#garp();
         this.notify.enqueue(...jobs());
         this.#deps.changed();
