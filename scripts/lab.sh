@@ -14,6 +14,10 @@
 #   LAB_SUPERVISE   1: haved runs repcache from its cache_daemon block (the default when haved supports it);
 #                   0: repcache runs directly in each node namespace and haved only moves the VIP
 #   LAB_NOPREEMPT   1: nodea does not take the VIP back when it returns (default 0: failback once warm)
+#   LAB_PREEMPT_SCHEDULE  a cron (node-cron, UTC): nodea takes the VIP back only when it fires,
+#                   e.g. "*/20 * * * * *" (default none)
+#   LAB_ADVERT_INT  advert_int in seconds (default 1, as in the seeds)
+#   LAB_SYNC        1: repcache --replication-sync (a write is answered once the peer has it)
 #   LAB_KEYS        keys the demo writes (default 1000)
 #   LAB_KEEP        1: the demo leaves the lab up (default: it removes a lab it built itself)
 set -Eeuo pipefail
@@ -95,6 +99,7 @@ write_conf() { # write_conf NODE: haved.conf for one node
   peer=$(addr_of "$(peer_of "$n")")
   if [ "$n" = nodea ]; then priority=150; state=MASTER; fi
   [ "${LAB_NOPREEMPT:-0}" = 1 ] && preempt="nopreempt"
+  [ -n "${LAB_PREEMPT_SCHEDULE:-}" ] && [ "$n" = nodea ] && preempt="preempt_schedule \"$LAB_PREEMPT_SCHEDULE\""
   cat >"$dir/check-cache.sh" <<CHECK
 #!/usr/bin/env bash
 # healthy when the local cache accepts a connection
@@ -121,7 +126,7 @@ vrrp_instance lab_cache {
     interface eth0
     virtual_router_id 51
     priority $priority
-    advert_int 1
+    advert_int ${LAB_ADVERT_INT:-1}
     $preempt
     unicast_src_ip $me
     unicast_peer {
@@ -149,7 +154,7 @@ CONF
 }
 
 repcache_cmd() { # the repcache command line of a node (without a pid file: it runs in the foreground)
-  echo "$root/bin/repcache -p $PORT -U 0 -u nobody -m 64 -X $REPL_PORT -x $(addr_of "$(peer_of "$1")"):$REPL_PORT"
+  echo "$root/bin/repcache -p $PORT -U 0 -u nobody -m 64 -X $REPL_PORT -x $(addr_of "$(peer_of "$1")"):$REPL_PORT${LAB_SYNC:+ --replication-sync}"
 }
 
 # start_bg NS PIDFILE LOG CMD...: a daemon in a namespace, in its own session, output to LOG
@@ -266,17 +271,17 @@ status() {
   for n in "${NODES[@]}"; do
     ns=$(ns_of "$n")
     printf '%-6s %-15s haved %-8s repcache %-8s replication_state %s\n' "$n" "$(addr_of "$n")" \
-      "$(alive "$LAB_DIR/$n/haved.pid")" "$(pgrep_ns "$ns" cli/repcache.ts >/dev/null && echo running || echo down)" \
+      "$(alive "$LAB_DIR/$n/haved.pid")" "$(pgrep_ns "$ns" repcache >/dev/null && echo running || echo down)" \
       "$(stat_of "$n" replication_state || true)"
   done
 }
 
 alive() { if [ -s "$1" ] && running "$(cat "$1")"; then echo running; else echo down; fi; }
 
-pgrep_ns() { # pgrep_ns NS WORD: pids in the namespace whose command line contains WORD
+pgrep_ns() { # pgrep_ns NS NAME: pids in the namespace whose process name is NAME (repcache sets its title)
   local pid found=1
   for pid in $(ip netns pids "$1" 2>/dev/null); do
-    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "$2"; then echo "$pid"; found=0; fi
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ]; then echo "$pid"; found=0; fi
   done
   return $found
 }
@@ -342,7 +347,7 @@ demo() {
 
   step "4. kill -9 the cache on the MASTER ($master)"
   local pid
-  pid=$(pgrep_ns "$(ns_of "$master")" cli/repcache.ts | head -1) || die "no repcache running on $master"
+  pid=$(pgrep_ns "$(ns_of "$master")" repcache | head -1) || die "no repcache running on $master"
   t0=$(now_ms)
   kill -KILL "$pid"
   say "killed repcache (pid $pid) on $master"
@@ -361,14 +366,23 @@ demo() {
     start_repcache "$master"
   fi
   t0=$(now_ms)
-  ms=$(wait_for "$master's cache to come back" 20000 pgrep_ns "$(ns_of "$master")" cli/repcache.ts)
+  ms=$(wait_for "$master's cache to come back" 20000 pgrep_ns "$(ns_of "$master")" repcache)
   say "$restart_how: running after ${ms} ms"
   wait_for "$master's cache to be warm" 30000 warm "$master" >/dev/null
   say "$master: warm (replication_state $(stat_of "$master" replication_state)) $(($(now_ms) - t0)) ms after the restart," \
     "holding $(read_keys "$(addr_of "$master")" "$KEYS") of $KEYS keys"
 
   step "6. Failback"
-  if [ "${LAB_NOPREEMPT:-0}" = 1 ]; then
+  if [ "$SUPERVISE" = 1 ] && [ "$master" = nodea ]; then
+    say "haved on $master kept it BACKUP (no failback) until its cache was warm; its log says:"
+    say "  $(grep -o '"msg":"cache is warm[^"]*"' "$LAB_DIR/$master/haved.log" | tail -1 | sed 's/^"msg":"//; s/"$//')"
+  fi
+  if [ -n "${LAB_PREEMPT_SCHEDULE:-}" ] && [ "$master" = nodea ] && [ "${LAB_NOPREEMPT:-0}" != 1 ]; then
+    say "preempt_schedule \"$LAB_PREEMPT_SCHEDULE\": the failback waits for the maintenance window"
+    ms=$(wait_for "the VIP to return to $master" 90000 holder_is "$master")
+    say "the window opened: the VIP is back on $master after ${ms} ms more ($(($(now_ms) - t0)) ms after the restart)"
+    say "keys through the VIP after failback: $(read_keys "$VIP" "$KEYS") of $KEYS"
+  elif [ "${LAB_NOPREEMPT:-0}" = 1 ]; then
     sleep 5
     say "nopreempt: the VIP stays on $(vip_holder) (no second interruption for the clients)"
   elif [ "$master" != nodea ]; then
@@ -376,7 +390,7 @@ demo() {
     say "the VIP stays on $(vip_holder): $master has the lower priority"
   else
     wait_for "the VIP to return to $master" 30000 holder_is "$master" >/dev/null
-    say "the VIP is back on $master $(($(now_ms) - t0)) ms after the restart (priority 150 preempts 100)"
+    say "the VIP is back on $master $(($(now_ms) - t0)) ms after the restart (warm, so priority 150 preempts 100)"
     say "keys through the VIP after failback: $(read_keys "$VIP" "$KEYS") of $KEYS"
   fi
 

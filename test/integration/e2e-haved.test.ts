@@ -1,0 +1,162 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bin, repoRoot, type Daemon } from '../support/daemon.ts';
+import { freePort } from '../support/ports.ts';
+import { rootSkipReason } from '../support/root.ts';
+import { createLab, waitFor, type Lab, type LabNode } from '../support/netns.ts';
+import { Scratch, VIP, havedConf, type NodeConf } from './haved-lab.ts';
+
+/**
+ * haved supervising its cache in network namespaces. The cache is a stand-in (e2e-fake-cache.ts) whose
+ * `replication_state` stays `syncing` for SYNC_MS after each start, so the tests control how long a
+ * restarted cache is cold; the real repcache runs in e2e-lab.test.ts.
+ */
+const skip = rootSkipReason();
+const FAKE = join(repoRoot, 'test/integration/e2e-fake-cache.ts');
+const SKEW_90_MS = ((256 - 90) / 256) * 1000; // the RFC wait of a priority-90 backup at advert_int 1
+
+describe.skipIf(skip)('haved supervises the cache (namespaces, a stand-in cache)', () => {
+  let lab: Lab;
+  let scratch: Scratch;
+  let a: LabNode, b: LabNode;
+  let udpPort: number;
+  const running: Daemon[] = [];
+
+  interface Opts extends Partial<NodeConf> {
+    syncMs?: number;
+    backoff?: string;
+    preemptSchedule?: string;
+  }
+  const start = (n: LabNode, o: Opts) => {
+    const conf = havedConf({ node: n, priority: 100, advertInt: '0.1', udpPort, check: null, ...o })
+      .replace(/(advert_int .*\n)/, o.preemptSchedule ? `$1    preempt_schedule "${o.preemptSchedule}"\n` : '$1')
+      + `cache_daemon {\n    command "${process.execPath} --disable-warning=ExperimentalWarning ${FAKE}"\n    restart_backoff ${o.backoff ?? '0.1 2'}\n    check_port 11211\n}\n`;
+    const file = scratch.write(`${n.name}.conf`, conf);
+    const d = lab.spawn(n.ns, [bin('haved'), '-f', file, '--state-file', state(n)], { HAVED_LOG_JSON: '1', SYNC_MS: String(o.syncMs ?? 0) });
+    running.push(d);
+    return d;
+  };
+  const state = (n: LabNode) => scratch.path(`state-${n.name}.json`);
+  const status = (n: LabNode) => {
+    try {
+      return JSON.parse(readFileSync(state(n), 'utf8'));
+    } catch {
+      return null;
+    }
+  };
+  const instanceState = (n: LabNode) => status(n)?.instances?.[0]?.state ?? null;
+  const cachePid = (n: LabNode): number | null => status(n)?.cache?.pid ?? null;
+  const vipOn = (n: LabNode) => lab.addresses(n.name).includes(VIP);
+  const killCache = (n: LabNode) => {
+    const pid = cachePid(n);
+    if (!pid) throw new Error(`no cache pid in ${n.name}'s state: ${JSON.stringify(status(n)?.cache)}`);
+    process.kill(pid, 'SIGKILL');
+    return pid;
+  };
+  const logOf = (d: Daemon) => d.output().split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l).msg as string; } catch { return l; } });
+
+  beforeAll(async () => {
+    udpPort = await freePort();
+    scratch = new Scratch();
+    lab = createLab('e5', ['a', 'b', 'c']);
+    ({ a, b } = lab.nodes as Record<string, LabNode>);
+  });
+
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((d) => d.stop('SIGTERM', 5000)));
+  });
+
+  afterAll(async () => {
+    await Promise.all(running.map((d) => d.stop('SIGKILL')));
+    lab?.destroy();
+    scratch?.remove();
+  });
+
+  /** a (priority 150 unless told) MASTER with the VIP, b (90) BACKUP and known to a by its hellos. */
+  async function pair(ao: Opts, bo: Opts) {
+    const ha = start(a, { priority: 150, ...ao });
+    await waitFor(`VIP on a\n${ha.output()}`, () => vipOn(a), 15_000);
+    const hb = start(b, { priority: 90, ...bo });
+    await waitFor(`b BACKUP\n${hb.output()}`, () => instanceState(b) === 'BACKUP' && status(b)?.cache?.warmth === 'warm', 15_000);
+    await new Promise((r) => setTimeout(r, 1500)); // a hears b's hellos (one per advert interval)
+    return { ha, hb };
+  }
+
+  it('the cache exit puts the MASTER in FAULT at once: the peer holds the VIP well before the skew time', async () => {
+    const { ha } = await pair({ advertInt: '1' }, { advertInt: '1' });
+    const t0 = performance.now();
+    killCache(a);
+    await waitFor('VIP on b', () => vipOn(b), 5000, 5);
+    const ms = performance.now() - t0;
+    expect(ms).toBeLessThan(SKEW_90_MS * 0.75); // the successor hand-over, not the RFC wait (measured in the bench)
+    await waitFor(`the FAULT log line\n${ha.output()}`, () => logOf(ha).some((m) => /-> FAULT: cache: cache daemon backoff: process killed by SIGKILL/.test(m)), 3000);
+    // restarted and warm at once (SYNC_MS 0): a (150, preempting) takes the VIP back
+    await waitFor('VIP back on a', () => vipOn(a) && !vipOn(b), 10_000);
+    expect(status(a).cache).toMatchObject({ state: 'running', restarts: 1, warmth: 'warm' });
+  });
+
+  it('restarts the cache with a growing backoff and shows it in haved status', async () => {
+    start(a, { priority: 150, backoff: '0.3 5' });
+    await waitFor('a MASTER', () => instanceState(a) === 'MASTER', 15_000);
+    const gaps: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await waitFor('the cache running', () => status(a)?.cache?.state === 'running' && cachePid(a) !== null, 10_000);
+      const old = killCache(a);
+      const t0 = performance.now();
+      await waitFor('a new cache pid', () => { const p = cachePid(a); return p !== null && p !== old; }, 10_000, 10);
+      gaps.push(performance.now() - t0);
+    }
+    expect(gaps[0]).toBeGreaterThanOrEqual(250);
+    expect(gaps[1]).toBeGreaterThanOrEqual(550);
+    expect(gaps[2]).toBeGreaterThanOrEqual(1150);
+    const r = spawnSync(bin('haved'), ['status', '--state-file', state(a)], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/cache running pid \d+ {2}restarts 3 {2}/);
+    expect(r.stdout).toContain('last exit: killed by SIGKILL');
+  });
+
+  it('alone, a cold cache still serves (logged); a returning node does not preempt while its cache syncs', async () => {
+    const ha = start(a, { priority: 150, syncMs: 3000 });
+    await waitFor(`VIP on a while its cache syncs\n${ha.output()}`, () => vipOn(a), 10_000);
+    expect(status(a).cache.warmth).not.toBe('warm');
+    await waitFor('the cold-serve log line', () => logOf(ha).some((m) => m.startsWith('MASTER with a cache that is not warm')), 5000);
+    const hb = start(b, { priority: 100, syncMs: 0 });
+    await waitFor(`b BACKUP\n${hb.output()}`, () => instanceState(b) === 'BACKUP', 15_000);
+    await waitFor('a warm', () => status(a)?.cache?.warmth === 'warm', 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    killCache(a);
+    await waitFor('VIP on b', () => vipOn(b) && !vipOn(a), 5000, 10);
+    await waitFor('a BACKUP with its cache restarted', () => instanceState(a) === 'BACKUP', 5000, 10);
+    const restarted = performance.now();
+    // 3 s of syncing: a (150) stays BACKUP at priority 1 behind b (100)
+    while (performance.now() - restarted < 2500) {
+      expect(vipOn(b) && !vipOn(a)).toBe(true);
+      expect(status(a).instances[0]).toMatchObject({ state: 'BACKUP', priority: 1 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logOf(ha).some((m) => m.startsWith('cache is cold (replication_state syncing)'))).toBe(true);
+    await waitFor('VIP back on a once warm', () => vipOn(a) && !vipOn(b), 5000);
+    expect(status(a).cache.lastWarmUpMs).toBeGreaterThan(2500);
+  });
+
+  it('preempt_schedule: the warm node takes the VIP back only when the window opens', async () => {
+    // the window opens at one second of the minute, ~9 s from now (after the fault and the restart)
+    const opensAt = Date.now() + 9000;
+    const sec = new Date(opensAt).getUTCSeconds();
+    const { ha } = await pair({ preemptSchedule: `${sec} * * * * *` }, {});
+    expect(Date.now()).toBeLessThan(opensAt - 3000);
+    killCache(a);
+    await waitFor('VIP on b', () => vipOn(b) && !vipOn(a), 5000, 10);
+    await waitFor('a warm again', () => status(a)?.cache?.warmth === 'warm' && instanceState(a) === 'BACKUP', 5000);
+    while (Date.now() < opensAt - 1000) {
+      expect(vipOn(b) && !vipOn(a)).toBe(true);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logOf(ha).some((m) => /failback waits: outside the preempt_schedule window/.test(m))).toBe(true);
+    await waitFor('VIP back on a in the window', () => vipOn(a) && !vipOn(b), 5000);
+    expect(Date.now()).toBeGreaterThanOrEqual(opensAt - 1000);
+    expect(logOf(ha).some((m) => /window open for 60 s, failback allowed/.test(m))).toBe(true);
+  });
+});
