@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
+import { DirectWriter, WRITE_DONE, WRITE_PENDING } from './direct-write.ts';
 import { CLOSE, type Dispatcher } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
@@ -55,6 +56,10 @@ export class Connection {
   /** Replies held back for replication's synchronous mode. */
   #waiting: Promise<void> | null = null;
   #readBuffer: Buffer | null = null;
+  /** Writes replies through the stream handle; null: socket.write() (also used while it holds bytes). */
+  readonly #direct: DirectWriter | null;
+  /** Direct writes the kernel has not fully taken yet; reading pauses until they complete. */
+  #pendingWrites = 0;
 
   /** `raw` comes from a server created with pauseOnConnect: nothing has been read from it yet. */
   constructor(id: number, raw: Socket, listenAddr: string, env: ConnectionEnv) {
@@ -68,6 +73,8 @@ export class Connection {
     const socket = adopted ?? raw;
     this.socket = socket;
     if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    const handle = DirectWriter.handleOf(socket);
+    this.#direct = handle ? new DirectWriter(handle, (status) => this.#onWriteComplete(status)) : null;
     socket.on('drain', () => socket.resume());
     socket.resume();
     socket.on('error', (err) => env.logger.debug({ conn: id, err: err.message }, 'connection error'));
@@ -117,9 +124,43 @@ export class Connection {
     if (out.length > 0) {
       const bytes = out.take();
       this.#env.counters.bytesWritten += bytes.length;
-      if (!socket.write(bytes) && !this.#closing) socket.pause();
+      this.#write(bytes);
     }
-    if (this.#closing && !this.#waiting) socket.destroySoon();
+    if (this.#closing && !this.#waiting && this.#pendingWrites === 0) socket.destroySoon();
+  }
+
+  #write(bytes: Buffer): void {
+    const socket = this.socket;
+    const direct = this.#direct;
+    // socket.write() bytes still queued in the stream must leave first.
+    if (direct === null || socket.writableLength > 0 || socket.destroyed) {
+      if (!socket.write(bytes) && !this.#closing) socket.pause();
+      return;
+    }
+    const r = direct.write(bytes);
+    if (r === WRITE_DONE) return;
+    if (r === WRITE_PENDING) {
+      this.#pendingWrites++;
+      socket.pause();
+      return;
+    }
+    this.#env.logger.debug({ conn: this.id, errno: r }, 'write failed');
+    this.#closing = true;
+    socket.destroy();
+  }
+
+  #onWriteComplete(status: number): void {
+    this.#pendingWrites--;
+    const socket = this.socket;
+    if (status < 0) {
+      this.#env.logger.debug({ conn: this.id, errno: status }, 'write failed');
+      this.#closing = true;
+      socket.destroy();
+      return;
+    }
+    if (this.#pendingWrites > 0 || this.#waiting) return;
+    if (this.#closing) socket.destroySoon();
+    else socket.resume();
   }
 
   /** Replies leave in order once `barrier` (a peer's acknowledgement) and earlier deferred replies are done. */
@@ -128,9 +169,10 @@ export class Connection {
     socket.pause();
     const mine: Promise<void> = Promise.all([this.#waiting, barrier]).then(() => {
       this.#env.counters.bytesWritten += bytes.length;
-      socket.write(bytes);
+      this.#write(bytes);
       if (this.#waiting !== mine) return;
       this.#waiting = null;
+      if (this.#pendingWrites > 0) return;
       if (this.#closing) socket.destroySoon();
       else socket.resume();
     });

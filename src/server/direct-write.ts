@@ -1,0 +1,80 @@
+/**
+ * Replies written straight to a socket's stream handle, the way Node's own net.Socket#_writeGeneric does it,
+ * minus the Writable bookkeeping: no WriteWrap per reply when the kernel takes the bytes at once (the usual case
+ * for a reply), no afterWrite nextTick, no 'drain'. Node exposes the needed pieces only through the deprecated
+ * process.binding('stream_wrap'); when they are missing, available() is false and callers use socket.write().
+ */
+
+interface WriteReq {
+  handle: unknown;
+  oncomplete: (status: number) => void;
+  async: boolean;
+  /** Keeps the bytes alive while the kernel has not taken them all. */
+  buffer: Buffer | null;
+}
+
+interface StreamWrapBinding {
+  WriteWrap: new () => WriteReq;
+  streamBaseState: Int32Array;
+  kLastWriteWasAsync: number;
+}
+
+export interface WritableHandle {
+  writeBuffer(req: WriteReq, data: Buffer): number;
+}
+
+const binding: StreamWrapBinding | null = (() => {
+  try {
+    const b = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
+    if (typeof b.WriteWrap !== 'function' || !(b.streamBaseState instanceof Int32Array) || typeof b.kLastWriteWasAsync !== 'number') return null;
+    return b as StreamWrapBinding;
+  } catch {
+    return null;
+  }
+})();
+
+export const directWriteAvailable = binding !== null && process.env.REPCACHE_STREAM_WRITES !== '1';
+
+/** Outcome of write(): done (kernel took everything), pending (oncomplete follows), or a negative errno. */
+export const WRITE_DONE = 0;
+export const WRITE_PENDING = 1;
+
+/**
+ * One per connection. A request object the kernel did not need is reused for the next write; one bound to a
+ * pending write is left to Node and replaced.
+ */
+export class DirectWriter {
+  readonly #handle: WritableHandle;
+  readonly #onComplete: (status: number) => void;
+  #req: WriteReq | null = null;
+
+  constructor(handle: WritableHandle, onComplete: (status: number) => void) {
+    this.#handle = handle;
+    this.#onComplete = onComplete;
+  }
+
+  static handleOf(socket: unknown): WritableHandle | null {
+    const h = (socket as { _handle?: Partial<WritableHandle> | null })._handle;
+    return directWriteAvailable && h && typeof h.writeBuffer === 'function' ? (h as WritableHandle) : null;
+  }
+
+  write(data: Buffer): number {
+    const b = binding!;
+    let req = this.#req;
+    if (req === null) {
+      req = new b.WriteWrap();
+      req.handle = this.#handle;
+      req.oncomplete = this.#onComplete;
+      req.async = false;
+      req.buffer = null;
+      this.#req = req;
+    }
+    const err = this.#handle.writeBuffer(req, data);
+    if (err !== 0) return err < 0 ? err : -1;
+    if (b.streamBaseState[b.kLastWriteWasAsync] === 0) return WRITE_DONE;
+    req.async = true;
+    req.buffer = data;
+    this.#req = null;
+    return WRITE_PENDING;
+  }
+}
