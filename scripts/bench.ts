@@ -3,6 +3,7 @@
  * memcached measured in the same run, then prints one table. Loopback only.
  */
 import { cacheBench } from './bench/cache.ts';
+import { failoverBench } from './bench/failover.ts';
 import { formatTable, stopEverything, type BenchRow, type BenchSection } from './bench/lib.ts';
 import { run as runReplication } from './bench/replication.ts';
 
@@ -15,7 +16,7 @@ const replicationBench: BenchSection = {
   },
 };
 
-const sections: BenchSection[] = [cacheBench, replicationBench];
+const sections: BenchSection[] = [cacheBench, replicationBench, failoverBench];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !sections.some((s) => s.name === w));

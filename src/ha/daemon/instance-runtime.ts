@@ -44,6 +44,8 @@ export class InstanceRuntime {
   #global: GlobalDefs;
   #chain: Promise<void> = Promise.resolve();
   #garpTimers: NodeJS.Timeout[] = [];
+  /** Resolves the wait of a resigning master for its successor's first advert. */
+  #successorSeen: (() => void) | null = null;
 
   constructor(config: InstanceConfig, global: GlobalDefs, deps: RuntimeDeps) {
     this.config = config;
@@ -110,6 +112,7 @@ export class InstanceRuntime {
     }
     const m = r.message;
     if (m.nodeId === this.nodeId) return;
+    if (m.kind === 'ADVERT' && m.priority > 0) this.#successorSeen?.();
     this.instance.receive({
       kind: m.kind,
       nodeId: m.nodeId,
@@ -180,7 +183,11 @@ export class InstanceRuntime {
       });
     } else if (t.from === 'MASTER' || this.vipsInstalled) {
       this.#cancelGarp();
+      // Preempted (→ BACKUP): the new master's advert is here already, only the grace is left to wait.
+      const handOver = t.from === 'MASTER' && (t.to === 'BACKUP' || this.instance.status().backups.length > 0);
       this.#enqueue(async () => {
+        if (handOver) await (t.to === 'BACKUP' ? delay(HANDOVER_GRACE_MS) : this.#awaitSuccessor());
+        if (this.instance.state === 'MASTER') return; // back to MASTER meanwhile: keep the VIPs
         if (this.vipsInstalled) {
           const errors = await this.#deps.vips.removeAll(this.config.virtualIpAddresses, this.config.interface);
           for (const e of errors) this.#log.error({ err: e.message }, 'cannot remove a VIP');
@@ -193,6 +200,31 @@ export class InstanceRuntime {
     } else {
       this.#enqueue(async () => this.notify.enqueue(...jobs()));
     }
+  }
+
+  /**
+   * A resigning master (FAULT, STOP) keeps its VIPs until its successor's first advert plus a short grace
+   * (bounded): meanwhile connections to the VIP are refused at once (RST) instead of vanishing, and the
+   * successor's gratuitous ARP moves the clients before the address disappears here. Without it a SYN sent
+   * between our removal and the successor's GARP is lost and the client waits a TCP retransmission (>= 200 ms).
+   * The overlap is harmless: this node serves nothing (its cache is down) or the same replicated data (stop).
+   */
+  #awaitSuccessor(): Promise<void> {
+    const capMs = Math.min(3 * this.config.advertIntMs, HANDOVER_CAP_MS);
+    return new Promise<void>((resolve) => {
+      let cap: NodeJS.Timeout;
+      const done = () => {
+        clearTimeout(cap);
+        this.#successorSeen = null;
+        resolve();
+      };
+      cap = setTimeout(done, capMs);
+      this.#successorSeen = () => {
+        this.#successorSeen = null;
+        clearTimeout(cap);
+        cap = setTimeout(done, HANDOVER_GRACE_MS);
+      };
+    });
   }
 
   #enqueue(op: () => Promise<void>): void {
@@ -242,5 +274,7 @@ export class InstanceRuntime {
 }
 
 const VIP_RETRY_MS = 5000;
+const HANDOVER_GRACE_MS = 100;
+const HANDOVER_CAP_MS = 3000;
 const INFO_EVENTS = new Set(['priority-change', 'forcing-election', 'preempt-deferred', 'preempt-allowed']);
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
