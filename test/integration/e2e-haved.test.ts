@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bin, repoRoot, type Daemon } from '../support/daemon.ts';
@@ -139,6 +139,21 @@ describe.skipIf(skip)('haved supervises the cache (namespaces, a stand-in cache)
     expect(logOf(ha).some((m) => m.startsWith('cache is cold (replication_state syncing)'))).toBe(true);
     await waitFor('VIP back on a once warm', () => vipOn(a) && !vipOn(b), 5000);
     expect(status(a).cache.lastWarmUpMs).toBeGreaterThan(2500);
+  });
+
+  it('SIGHUP: an unchanged cache_daemon keeps the cache running, a changed one restarts it', async () => {
+    const ha = start(a, { priority: 150, backoff: '0.1 2' });
+    await waitFor('a MASTER with its cache', () => instanceState(a) === 'MASTER' && cachePid(a) !== null, 15_000);
+    const first = cachePid(a);
+    ha.proc.kill('SIGHUP');
+    await waitFor('the reload', () => logOf(ha).some((m) => m.startsWith('configuration reloaded')), 5000);
+    expect(cachePid(a)).toBe(first);
+    const file = scratch.path(`${a.name}.conf`);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('restart_backoff 0.1 2', 'restart_backoff 0.2 2'));
+    ha.proc.kill('SIGHUP');
+    await waitFor('a new cache', () => { const p = cachePid(a); return p !== null && p !== first; }, 10_000);
+    expect(logOf(ha)).toContain('cache_daemon changed by reload: restarting the cache');
+    await waitFor('a MASTER again', () => instanceState(a) === 'MASTER', 10_000);
   });
 
   it('preempt_schedule: the warm node takes the VIP back only when the window opens', async () => {
