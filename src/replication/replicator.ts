@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { HybridClock, MAX_NODE_ID } from './hlc.ts';
+import { turnNow } from './turn-clock.ts';
 import { OutLog, EntryKind } from './outlog.ts';
 import { Tombstones } from './tombstones.ts';
 import { RemoteApplier } from './apply.ts';
@@ -78,7 +79,6 @@ export class Replicator {
   #timer: NodeJS.Timeout | null = null;
   #joinTimer: NodeJS.Timeout | null = null;
   #pumpScheduled = false;
-  #lastPump = 0;
   #syncWaiters: Array<{ seq: number; resolve: () => void; timer: NodeJS.Timeout }> = [];
   syncTimeouts = 0;
   syncAcked = 0;
@@ -161,7 +161,7 @@ export class Replicator {
 
   /** Hook for the cache server: called after every successful local mutation. */
   onMutation(m: LocalMutation): Promise<void> | void {
-    const now = Date.now();
+    const now = turnNow();
     let seq: number;
     switch (m.op) {
       case 'delete':
@@ -190,20 +190,20 @@ export class Replicator {
   }
 
   /**
-   * Sends soon, coalescing bursts: right after the current I/O phase when the last send was a while ago, else
-   * after 1 ms, so a busy node makes few large writes instead of one per client chunk.
+   * Sends once per event-loop turn, after the turn's I/O: every client chunk read in that turn goes out in one
+   * write per peer. (A 1 ms timer here added a millisecond or more of lag per hop under load and saved little:
+   * a busy turn already batches hundreds of changes.)
    */
   #schedulePump(): void {
     if (this.#pumpScheduled) return;
     this.#pumpScheduled = true;
-    const run = () => {
-      this.#pumpScheduled = false;
-      this.#lastPump = performance.now();
-      for (const s of this.senders) s.pump();
-    };
-    if (performance.now() - this.#lastPump >= 1) setImmediate(run);
-    else setTimeout(run, 1);
+    setImmediate(this.#runPump);
   }
+
+  readonly #runPump = (): void => {
+    this.#pumpScheduled = false;
+    for (const s of this.senders) s.pump();
+  };
 
   #waitForAck(seq: number): Promise<void> | void {
     if (!this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing')) return;

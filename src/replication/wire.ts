@@ -2,6 +2,7 @@ import type { Logger } from '../log.ts';
 import type { CacheServer } from '../server/cache-server.ts';
 import type { StatList } from '../server/stats.ts';
 import { HybridClock } from './hlc.ts';
+import { turnNow } from './turn-clock.ts';
 import { replicationFromArgs, ReplicationConfigError } from './options.ts';
 import { Replicator, randomNodeId } from './replicator.ts';
 
@@ -21,7 +22,7 @@ export function startReplication(
 ): ReplicationWiring {
   const ro = replicationFromArgs(opts.replication, opts.config.extended, opts.config.pageSize);
   if (!ro) return { serverDeps: {}, attach: async () => {}, stop: async () => {}, replicator: null };
-  const hlc = new HybridClock(ro.nodeId ?? randomNodeId());
+  const hlc = new HybridClock(ro.nodeId ?? randomNodeId(), turnNow);
   // Peer state changes are always logged, whatever -v says.
   const log = logger.child({ component: 'replication' }, { level: logger.levelVal > 30 ? 'info' : logger.level });
   let repl: Replicator | null = null;
