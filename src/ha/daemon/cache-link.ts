@@ -132,11 +132,9 @@ export class CacheLink {
   }
 
   #onState(state: SupervisorState, reason: string): void {
-    const fault = state === 'running' ? null : `cache daemon ${state}: ${reason}`;
-    if (fault === null || this.#fault === null || state === 'backoff') {
-      this.#fault = fault;
-      for (const t of this.#targets) t.setFault(CACHE_FAULT, fault);
-    }
+    // A new reason for a fault already set only updates its text: no transition, no advert.
+    this.#fault = state === 'running' ? null : `cache daemon ${state}: ${reason}`;
+    for (const t of this.#targets) t.setFault(CACHE_FAULT, this.#fault);
     this.#deps.changed();
   }
 }

@@ -6,6 +6,7 @@ import type { NotifySpawner } from '../../../src/ha/notify-queue.ts';
 import type { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
 import { VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-manager.ts';
 import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
+import { AdvertCodec } from '../../../src/proto/advert/index.ts';
 
 const CONF = `vrrp_instance VI_1 {
     state BACKUP
@@ -82,5 +83,27 @@ describe('InstanceRuntime (the daemon side of one vrrp_instance)', () => {
     expect(events()).not.toContain('notify /bin/became-master');
     expect(events()).toContain('notify /bin/notify INSTANCE VI_1 FAULT 150');
     expect(rt.vipsInstalled).toBe(false);
+  });
+
+  it('a master handing over keeps its VIPs until the successor advertises, then 100 ms more', async () => {
+    const { rt, clock, events } = setup();
+    const codec = new AdvertCodec({ auth: { type: 'none' } });
+    const peer = (kind: 'ADVERT' | 'BACKUP_HELLO', priority: number) =>
+      codec.encode({ kind, vrid: 51, priority, advertIntMs: 100, nodeId: '198.18.0.2', primaryAddress: '198.18.0.2', vips: [], successor: null });
+    await rt.start(false);
+    clock.advance(400);
+    await flush();
+    rt.receive(peer('BACKUP_HELLO', 100), '198.18.0.2');
+    rt.instance.setFault('cache', 'cache daemon backoff: process killed by SIGKILL');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events().at(-1)).not.toBe('ip addr del 198.18.0.100/32');
+    expect(rt.vipsInstalled).toBe(true);
+    rt.receive(peer('ADVERT', 100), '198.18.0.2');
+    await new Promise((r) => setTimeout(r, 60));
+    expect(rt.vipsInstalled).toBe(true);
+    await new Promise((r) => setTimeout(r, 80));
+    await flush();
+    expect(rt.vipsInstalled).toBe(false);
+    expect(events()).toContain('ip addr del 198.18.0.100/32');
   });
 });
