@@ -547,16 +547,22 @@ export class SlabStore {
     const old = this.#lookup(key, hv, false);
     if (old !== 0 && this.#u64[old] >= cas) return 'STALE';
     const exptime = ttlSeconds === 0 ? 0 : ttlSeconds < 0 ? 1 : this.#now + ttlSeconds;
+    // Keep the local counter ahead of versions seen so later local writes win.
+    if (this.#nextCas === undefined && cas > BigInt(this.#casCounter) && cas <= BigInt(Number.MAX_SAFE_INTEGER)) {
+      this.#casCounter = Number(cas);
+    }
+    // A newer version of a key usually has the same size: rewrite its chunk instead of allocating, unlinking
+    // and relinking (each a hash-chain walk).
+    if (old !== 0 && this.#fitsInPlace(old, key.length, data.length)) {
+      this.#overwrite(old, flags >>> 0, exptime, data, cas);
+      return 'APPLIED';
+    }
     this.#pinned = old;
     const h = this.#newItem(key, flags >>> 0, exptime, data.length);
     this.#pinned = 0;
     if (h === 0) return 'NO_MEMORY';
     this.#writeValue(h, 0, data);
     this.#u64[h] = cas;
-    // Keep the local counter ahead of versions seen so later local writes win.
-    if (this.#nextCas === undefined && cas > BigInt(this.#casCounter) && cas <= BigInt(Number.MAX_SAFE_INTEGER)) {
-      this.#casCounter = Number(cas);
-    }
     if (old !== 0) this.#unlinkItem(old, hv);
     this.#link(h, hv);
     return 'APPLIED';
@@ -761,7 +767,8 @@ export class SlabStore {
    * LRU head, total_items), without touching the allocator or the hash chain. Safe only while one
    * thread owns the store; shared readers would need the item's bucket lock here.
    */
-  #overwrite(h: number, flags: number, exptime: number, data: Buffer): void {
+  /** remoteCas: a replicated item keeps its version and is not a cmd_set. */
+  #overwrite(h: number, flags: number, exptime: number, data: Buffer, remoteCas?: bigint): void {
     const u32 = this.#u32;
     const oldTotal = this.#ntotal(h);
     u32[h * 2 + F_TIME] = this.#now;
@@ -770,11 +777,12 @@ export class SlabStore {
     u32[h * 2 + F_FLAGS] = flags;
     this.#bytes[h * 8 + B_ITFLAGS] = IT_LINKED;
     this.#writeValue(h, 0, data);
-    this.#assignCas(h);
+    if (remoteCas === undefined) this.#assignCas(h);
+    else this.#u64[h] = remoteCas;
     const newTotal = this.#ntotal(h);
     const cls = this.#bytes[h * 8 + B_CLSID];
     const row = cls * C.C_FIELDS;
-    this.#cls[row + C.C_CMD_SET]++;
+    if (remoteCas === undefined) this.#cls[row + C.C_CMD_SET]++;
     this.#cls[row + C.C_MEM_REQUESTED] += newTotal - oldTotal;
     this.#g[C.G_BYTES] += newTotal - oldTotal;
     this.#g[C.G_TOTAL_ITEMS]++;
