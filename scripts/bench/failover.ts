@@ -4,7 +4,7 @@
  * reads them through the VIP while repcache is killed -9 on the MASTER. Reports the client's longest gap
  * without a reply (the outage), the share of keys acknowledged before the kill that read back after, and
  * how long the returning node takes to be warm and to hold the VIP again. Advert 1 s and 0.1 s; async and
- * --replication-sync. (The same file, with `client VIP KILL_AT_MS DURATION_MS`, is the client.)
+ * --replication-sync; FAILOVER_RUNS=N repeats each case. (With `client VIP KILL_AT_MS DURATION_MS` it is the client.)
  */
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

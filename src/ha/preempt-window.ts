@@ -15,7 +15,10 @@ export interface PreemptWindowOptions {
   expr: string;
   clock: Clock;
   scheduler: Scheduler;
-  /** How long each firing keeps preemption allowed. Default 60 s: a per-minute cron is one long window. */
+  /**
+   * How long each firing keeps preemption allowed. Default: the cron's granularity, 60 s (so a per-minute
+   * cron is one long window), or 1 s for a cron with a seconds field.
+   */
   windowMs?: number;
   event?(e: { kind: 'open' | 'closed'; message: string }): void;
 }
@@ -25,9 +28,10 @@ export const PREEMPT_WINDOW_MS = 60_000;
 /**
  * `preempt_schedule "<cron>"`: a failback (a higher-priority node taking the VIP from a live lower-priority
  * master) happens only inside the maintenance window, as seed 003 advises; outside it the instance behaves
- * like `nopreempt`. Each firing of the cron opens the window for `windowMs`; so `* 2-4 * * *` allows
- * failback from 02:00 to 05:00 and `0 3 * * *` from 03:00 to 03:01. Elections without a live master
- * (start-up, a master that died) are never deferred.
+ * like `nopreempt`. Each firing of the cron opens the window for `windowMs` and a waiting node takes over at
+ * once; so `* 2-4 * * *` allows failback from 02:00 to 05:00, `0 3 * * *` from 03:00 to 03:01 and
+ * `0 * * * * *` at every full minute. Elections without a live master (start-up, a master that died) are
+ * never deferred.
  */
 export class PreemptWindow {
   readonly expr: string;
@@ -41,7 +45,7 @@ export class PreemptWindow {
   constructor(opts: PreemptWindowOptions) {
     this.expr = opts.expr;
     this.#o = opts;
-    this.#windowMs = opts.windowMs ?? PREEMPT_WINDOW_MS;
+    this.#windowMs = opts.windowMs ?? (opts.expr.trim().split(/\s+/).length >= 6 ? 1000 : PREEMPT_WINDOW_MS);
     this.#close = new TimerSlot(opts.clock);
   }
 

@@ -245,10 +245,16 @@ export class VrrpInstance {
   setPreemptBlocked(reason: string | null): void {
     const was = this.#preemptBlock;
     this.#preemptBlock = reason;
-    if (reason === null && was !== null && this.#deferLogged) {
-      this.#event('preempt-allowed', `failback allowed now (${was}): taking over from the lower-priority master`);
-    }
-    if (reason === null) this.#deferLogged = false;
+    if (reason !== null || was === null) return;
+    this.#deferLogged = false;
+    // The window opened: take over from a live lower-priority master now (the usual preemption would
+    // wait a master-down interval, longer than a short window).
+    const m = this.#master;
+    const own = this.effectivePriority;
+    if (this.#state !== 'BACKUP' || this.nopreempt || !m || m.priority >= own) return;
+    if (this.#clock.now() - m.at >= this.#masterDownInterval()) return;
+    this.#event('preempt-allowed', `failback allowed now (${was} ended): priority ${own} takes over from master ${m.nodeId} (${m.priority})`);
+    this.#wantMaster(`preemption window open: priority ${own} outranks master ${m.nodeId} (${m.priority})`);
   }
 
   get preemptBlocked(): string | null {
