@@ -99,6 +99,7 @@ export class VipManager {
     if (this.disabled) return;
     for (const v of vips) {
       const dev = v.dev ?? defaultDev;
+      if (dev === 'lo') continue; // no ARP on loopback
       for (let i = 0; i < Math.max(1, repeat); i++) {
         const args = ['-U', '-c', '1', '-I', dev, v.address];
         this.#run('arping', args, 3000).then(
