@@ -28,7 +28,8 @@ export const USAGE = `Usage: haved [OPTION...]            run the daemon (foregr
   -h, --help              this help
   -v, --version           print the version
 
-Signals: SIGTERM/SIGINT stop (priority 0, VIPs removed, notify_stop), SIGHUP reload, SIGUSR1 state dump.`;
+Signals: SIGTERM/SIGINT stop (priority 0, VIPs removed, notify_stop, then the cache_daemon), SIGHUP reload,
+SIGUSR1 state dump.`;
 
 /** Parses haved's command line (keepalived's flag names where they exist). Throws UsageError. */
 export function parseHavedArgs(argv: string[]): HavedCommand {
