@@ -69,6 +69,8 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
     import('../ha/adapters/vip-manager.ts'),
   ]);
   const log = createLogger('haved', cmd.detail ? 'debug' : 'info');
+  // `pgrep -x haved` / `killall haved` find the daemon (otherwise its name is "node")
+  process.title = 'haved';
   let config: HavedConfig;
   try {
     config = loadConfig(cmd.configFile);
