@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createLab, waitFor, type Lab, type LabNode } from '../../test/support/netns.ts';
 import type { BenchRow, BenchSection } from './lib.ts';
 
@@ -166,8 +166,20 @@ async function measure(lab: Lab, dir: string, c: Case, port: number, log: (l: st
     for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
     await sleep(1500);
     for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    for (const n of [a, b]) lab.exec(n.ns, ['pkill', '-KILL', '-x', 'repcache'], { allowFail: true });
+    // namespaces do not isolate processes: kill only the repcache processes that live in our namespaces
+    for (const n of [a, b]) killInNamespace(n.ns, 'repcache');
     for (const n of [a, b]) lab.exec(n.ns, ['ip', 'addr', 'del', `${VIP}/32`, 'dev', n.ifname], { allowFail: true });
+  }
+}
+
+function killInNamespace(ns: string, comm: string): void {
+  const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  for (const pid of pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 }
 
