@@ -16,7 +16,7 @@ export interface StatsView {
   readonly sizes: Float64Array | null;
 }
 
-/** Item-related fields of plain `stats`, in memcached's order (merge with orderGeneralStats()). */
+/** Item-related fields of plain `stats`, in memcached's order (the server merges them with mergeGeneralStats()). */
 export function statsGeneral(v: StatsView): Array<[string, string | number | bigint]> {
   const g = v.g;
   const sum = (field: number): number => {

@@ -450,7 +450,7 @@ export class SlabStore {
 
   // ------------------------------------------------------------------ stats
 
-  /** Item-related fields of plain `stats`, in memcached's order (merge with orderGeneralStats()). */
+  /** Item-related fields of plain `stats`, in memcached's order (the server merges them with mergeGeneralStats()). */
   statsGeneral(): Array<[string, string | number | bigint]> {
     return statsGeneral(this.#statsView());
   }

@@ -5,7 +5,6 @@ import { murmur3 } from '../../../src/cache/hash.ts';
 import { memcachedItemTotal } from '../../../src/cache/layout.ts';
 import { parseU64 } from '../../../src/cache/numeric.ts';
 import { computeSlabClassSizes, SlabConfigError } from '../../../src/cache/slab-classes.ts';
-import { orderGeneralStats } from '../../../src/cache/stats-order.ts';
 
 // memcached 1.6.18 -vv with default flags.
 const MEMCACHED_DEFAULT_CLASSES = [
@@ -95,18 +94,5 @@ describe('parseU64 (safe_strtoull)', () => {
   it('rejects what memcached rejects', () => {
     for (const bad of ['', ' ', 'abc', '12abc', '18446744073709551616', '-1', '-5', '1.5']) expect(p(bad)).toBe(-1n);
     expect(p('-0')).toBe(0n);
-  });
-});
-
-describe('orderGeneralStats', () => {
-  it('puts server and store fields in memcached order, unknown last', () => {
-    const merged = orderGeneralStats<string | number>([
-      ['curr_items', 1],
-      ['replication', 'MASTER'],
-      ['pid', 5],
-      ['cmd_flush', 0],
-      ['cmd_get', 2],
-    ]);
-    expect(merged.map(([n]) => n)).toEqual(['pid', 'cmd_get', 'cmd_flush', 'curr_items', 'replication']);
   });
 });
