@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../ha/clock.ts';
+import { LineSplitter } from './lines.ts';
 import { Supervisor, type RestartPolicy, type SupervisorState, type SupervisorStatus } from './supervisor.ts';
 
 export class UnknownUserError extends Error {
@@ -109,21 +110,10 @@ export class ProcessSupervisor {
   }
 
   #lines(stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr'): void {
-    let partial = '';
-    const emit = (line: string) => {
-      if (line.length > 0) this.#log.info({ stream: name }, line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}…` : line);
-    };
+    const lines = new LineSplitter(MAX_LINE, (line) => this.#log.info({ stream: name }, line));
     stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const parts = (partial + chunk).split('\n');
-      partial = parts.pop()!;
-      if (partial.length > MAX_LINE) {
-        emit(partial);
-        partial = '';
-      }
-      for (const p of parts) emit(p.endsWith('\r') ? p.slice(0, -1) : p);
-    });
-    stream.on('end', () => emit(partial));
+    stream.on('data', (chunk: string) => lines.push(chunk));
+    stream.on('end', () => lines.end());
   }
 
   #killGroup(signal: NodeJS.Signals): void {
