@@ -15,15 +15,6 @@ export interface RestartPolicy {
   stopTimeoutMs: number;
 }
 
-export const defaultRestartPolicy: Readonly<RestartPolicy> = Object.freeze({
-  backoffInitialMs: 100,
-  backoffMaxMs: 10_000,
-  stableAfterMs: 10_000,
-  maxRestarts: 10,
-  windowMs: 60_000,
-  stopTimeoutMs: 5_000,
-});
-
 export type SupervisorState = 'stopped' | 'starting' | 'running' | 'backoff' | 'stopping';
 
 /** What the supervisor asks of its process adapter, and what it reports. */
