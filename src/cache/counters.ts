@@ -21,8 +21,6 @@ export const C_CAS_HITS = 18;
 export const C_CAS_BADVAL = 19;
 export const C_TOUCH_HITS = 20;
 export const C_FIELDS = 24;
-/** Counters that describe contents, not history: kept by resetStats(). */
-export const C_KEPT_ON_RESET = [C_NUMBER, C_MEM_REQUESTED] as const;
 
 /** Store-wide counters. */
 export const G_CMD_GET = 0;
@@ -40,8 +38,6 @@ export const G_STORE_NO_MEMORY = 11;
 export const G_TOTAL_ITEMS = 12;
 export const G_CURR_ITEMS = 13;
 export const G_BYTES = 14;
-export const G_HASH_EXPANSIONS = 15;
 export const G_SLABS_MOVED = 16;
 export const G_SLAB_REASSIGN_EVICTIONS = 17;
 export const G_FIELDS = 20;
-export const G_KEPT_ON_RESET = [G_CURR_ITEMS, G_BYTES] as const;

@@ -512,6 +512,7 @@ export class SlabStore {
 
   /** `stats reset`: zero history counters; item counts, bytes and pages stay. */
   resetStats(): void {
+    // Counters that describe the contents (item counts, bytes), not history, survive a reset.
     for (let i = 0; i < this.#cls.length; i++) {
       const field = i % C.C_FIELDS;
       if (field !== C.C_NUMBER && field !== C.C_MEM_REQUESTED) this.#cls[i] = 0;

@@ -65,8 +65,6 @@ export const Replies = {
   METADUMP_DISABLED: line('ERROR metadump not allowed'),
 } as const;
 
-export type ReplyName = keyof typeof Replies;
-
 export const CRLF = Buffer.from('\r\n', 'latin1');
 const VALUE_ = Buffer.from('VALUE ', 'latin1');
 
