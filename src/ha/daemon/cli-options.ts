@@ -62,9 +62,12 @@ export function parseHavedArgs(argv: string[]): HavedCommand {
   const [first, ...rest] = parsed.positionals;
   if (first === 'status') {
     if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
+    const misplaced = (['use-file', 'config-test', 'pid'] as const).find((o) => v[o] !== undefined);
+    if (misplaced) throw new UsageError(`option '--${misplaced}' does not apply to 'haved status'`);
     return { cmd: 'status', stateFile, json: v.json ?? false, timeoutMs: 1000 };
   }
   if (first !== undefined) throw new UsageError(`unknown command '${first}' (try 'haved -h')`);
+  if (v.json) throw new UsageError(`option '--json' applies only to 'haved status'`);
   const configFile = v['use-file'] ?? DEFAULT_CONFIG;
   if (v['config-test']) return { cmd: 'check', configFile };
   return { cmd: 'run', configFile, pidFile: v.pid ?? null, stateFile, detail: v['log-detail'] ?? false, console: v['log-console'] ?? false };

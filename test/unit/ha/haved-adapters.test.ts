@@ -118,5 +118,10 @@ describe('haved command line', () => {
     expect(() => parseHavedArgs(['start'])).toThrow(/unknown command 'start'/);
     expect(() => parseHavedArgs(['-f'])).toThrow(UsageError);
     expect(() => parseHavedArgs(['status', 'extra'])).toThrow(/unexpected argument/);
+    expect(() => parseHavedArgs(['--json'])).toThrow(/'--json' applies only to 'haved status'/);
+    expect(() => parseHavedArgs(['-t', '--json'])).toThrow(UsageError);
+    expect(() => parseHavedArgs(['status', '-t'])).toThrow(/'--config-test' does not apply to 'haved status'/);
+    expect(() => parseHavedArgs(['status', '-f', 'x.conf'])).toThrow(/'--use-file' does not apply/);
+    expect(() => parseHavedArgs(['status', '-p', 'x.pid'])).toThrow(/'--pid' does not apply/);
   });
 });
