@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { encode, FrameDecoder, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type Message } from './codec.ts';
-import { Handshake, HandshakeError, NodeIdCollisionError } from './handshake.ts';
+import { Handshake, HandshakeError } from './handshake.ts';
+import { closeLinkSocket, decodeOrRefuse } from './session-io.ts';
 import { LinkMachine } from './link.ts';
 import type { SessionContext } from './context.ts';
 
@@ -16,6 +17,7 @@ export class Receiver {
   readonly #socket: Socket;
   readonly #hs: Handshake;
   readonly #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+  readonly #onMessageBound = (m: Message): void => this.#onMessage(m);
   peerNodeId = -1;
   peerRunId = 0n;
   applied = 0n;
@@ -66,11 +68,7 @@ export class Receiver {
   }
 
   #close(reason: string): void {
-    const s = this.#socket;
-    if (s.writable && reason.startsWith('refused')) {
-      s.end(encode({ type: 'error', reason }));
-      setTimeout(() => s.destroy(), 200).unref();
-    } else s.destroy();
+    closeLinkSocket(this.#socket, reason);
     const cb = this.onClosed;
     this.onClosed = null;
     cb?.();
@@ -79,18 +77,7 @@ export class Receiver {
   #onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
     this.machine.received();
-    try {
-      this.#decoder.push(chunk, (m) => this.#onMessage(m));
-    } catch (err) {
-      const e = err as Error;
-      if (e instanceof ProtocolError || e instanceof HandshakeError) {
-        if (e instanceof NodeIdCollisionError) this.#ctx.nodeIdCollision(e.peerRunId);
-        this.#ctx.logger.warn({ peer: this.remote, reason: e.message }, 'replication: refused peer');
-        this.machine.failed(`refused: ${e.message}`);
-        return;
-      }
-      throw err;
-    }
+    if (!decodeOrRefuse(this.#ctx, this.machine, this.remote, this.#decoder, chunk, this.#onMessageBound)) return;
     if (this.applied > this.#ackedSent && this.#syncStart < 0n && !this.#ackScheduled) {
       // One ACK for every chunk read in this I/O phase.
       this.#ackScheduled = true;

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Message } from './codec.ts';
-import { Handshake, HandshakeError, NodeIdCollisionError } from './handshake.ts';
+import { Handshake, HandshakeError } from './handshake.ts';
+import { closeLinkSocket, decodeOrRefuse } from './session-io.ts';
 import { LinkMachine } from './link.ts';
 import { EntryKind } from './outlog.ts';
 import type { SessionContext } from './context.ts';
@@ -24,6 +25,7 @@ export class Sender {
   #socket: Socket | null = null;
   #hs: Handshake | null = null;
   #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+  readonly #onMessageBound = (m: Message): void => this.#onMessage(m);
   /** Next sequence to send, and the highest the peer acknowledged. */
   cursor = 0;
   ackedSeq = 0;
@@ -98,11 +100,7 @@ export class Sender {
     this.#socket = null;
     this.#copying = false;
     this.#newChunk(CHUNK);
-    if (!s) return;
-    if (s.writable && reason.startsWith('refused')) {
-      s.end(encode({ type: 'error', reason }));
-      setTimeout(() => s.destroy(), 200).unref();
-    } else s.destroy();
+    if (s) closeLinkSocket(s, reason);
   }
 
   #write(buf: Buffer): void {
@@ -163,18 +161,7 @@ export class Sender {
   #onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
     this.machine.received();
-    try {
-      this.#decoder.push(chunk, (m) => this.#onMessage(m));
-    } catch (err) {
-      const e = err as Error;
-      if (e instanceof ProtocolError || e instanceof HandshakeError) {
-        if (e instanceof NodeIdCollisionError) this.#ctx.nodeIdCollision(e.peerRunId);
-        this.#ctx.logger.warn({ peer: `${this.host}:${this.port}`, reason: e.message }, 'replication: refused peer');
-        this.machine.failed(`refused: ${e.message}`);
-        return;
-      }
-      throw err;
-    }
+    decodeOrRefuse(this.#ctx, this.machine, `${this.host}:${this.port}`, this.#decoder, chunk, this.#onMessageBound);
   }
 
   #onMessage(m: Message): void {

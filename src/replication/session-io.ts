@@ -1,0 +1,43 @@
+import type { Socket } from 'node:net';
+import { encode, type FrameDecoder, ProtocolError, type Message } from './codec.ts';
+import { HandshakeError, NodeIdCollisionError } from './handshake.ts';
+import type { LinkMachine } from './link.ts';
+import type { SessionContext } from './context.ts';
+
+/** How long a refused peer gets to read our error frame before the socket is destroyed. */
+const REFUSAL_LINGER_MS = 200;
+
+/**
+ * Ends a link's socket. A peer we refused is told why (an error frame) before the socket closes; any other
+ * ending cuts the connection at once.
+ */
+export function closeLinkSocket(s: Socket, reason: string): void {
+  if (s.writable && reason.startsWith('refused')) {
+    s.end(encode({ type: 'error', reason }));
+    setTimeout(() => s.destroy(), REFUSAL_LINGER_MS).unref();
+  } else s.destroy();
+}
+
+/**
+ * Decodes one chunk from a peer. A malformed frame or a failed handshake refuses the peer: logged, and the
+ * link fails with a reason starting with "refused" (so closeLinkSocket tells the peer). Returns false then.
+ */
+export function decodeOrRefuse(
+  ctx: SessionContext,
+  machine: LinkMachine,
+  peer: string,
+  decoder: FrameDecoder,
+  chunk: Buffer,
+  onMessage: (m: Message) => void,
+): boolean {
+  try {
+    decoder.push(chunk, onMessage);
+    return true;
+  } catch (err) {
+    if (!(err instanceof ProtocolError || err instanceof HandshakeError)) throw err;
+    if (err instanceof NodeIdCollisionError) ctx.nodeIdCollision(err.peerRunId);
+    ctx.logger.warn({ peer, reason: err.message }, 'replication: refused peer');
+    machine.failed(`refused: ${err.message}`);
+    return false;
+  }
+}
