@@ -261,34 +261,33 @@ export class SlabStore {
 
   /** gat/gats: get and update the exptime (counts as a touch, like memcached). */
   getAndTouch(key: Buffer, exptime: number): Handle | -1 {
-    const g = this.#g;
     // memcached counts gat as a touch only (cmd_touch, touch_hits/misses), not in cmd_get.
-    g[C.G_CMD_TOUCH]++;
-    this.#now = this.#clock.now();
-    const h = this.#lookup(key, murmur3(key, 0, key.length), true);
-    if (h === 0) {
-      g[C.G_TOUCH_MISSES]++;
-      return -1;
-    }
-    this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_TOUCH_HITS]++;
-    this.#u32[h * 2 + F_EXPTIME] = relativeExptime(exptime, this.#clock, this.#now);
+    const h = this.#touchLookup(key, exptime);
+    if (h === 0) return -1;
     this.#fetched(h);
     return h;
   }
 
   touch(key: Buffer, exptime: number): boolean {
+    const h = this.#touchLookup(key, exptime);
+    if (h === 0) return false;
+    this.#bumpIfStale(h);
+    return true;
+  }
+
+  /** The part touch and gat share: counts the touch, finds the live item and sets its exptime; 0 on a miss. */
+  #touchLookup(key: Buffer, exptime: number): Handle | 0 {
     const g = this.#g;
     g[C.G_CMD_TOUCH]++;
     this.#now = this.#clock.now();
     const h = this.#lookup(key, murmur3(key, 0, key.length), true);
     if (h === 0) {
       g[C.G_TOUCH_MISSES]++;
-      return false;
+      return 0;
     }
     this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_TOUCH_HITS]++;
     this.#u32[h * 2 + F_EXPTIME] = relativeExptime(exptime, this.#clock, this.#now);
-    this.#bumpIfStale(h);
-    return true;
+    return h;
   }
 
   delete(key: Buffer): boolean {
