@@ -12,7 +12,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createLab, waitFor, type LabNode } from '../test/support/netns.ts';
+import { createLab, type LabNode } from '../test/support/netns.ts';
+import { waitFor } from '../test/support/wait.ts';
 
 const VIP = '198.18.0.100';
 

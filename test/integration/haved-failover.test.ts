@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bin, repoRoot, type Daemon } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
 import { rootSkipReason } from '../support/root.ts';
-import { createLab, waitFor, type Lab, type LabNode } from '../support/netns.ts';
+import { createLab, type Lab, type LabNode } from '../support/netns.ts';
+import { waitFor } from '../support/wait.ts';
 import {
   Scratch, VIP, clientNeighbour, clientReachesCache, havedConf, macOf, startHaved, startMemcached, type NodeConf,
 } from './haved-lab.ts';

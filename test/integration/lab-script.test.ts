@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.ts';
 import { repoRoot } from '../support/daemon.ts';
 import { rootSkipReason } from '../support/root.ts';
+import { waitFor } from '../support/wait.ts';
 
 const PREFIX = 'l5-';
 const LAB = join(repoRoot, 'scripts/lab.sh');
@@ -40,14 +41,6 @@ function processesWith(word: string): number[] {
     }
   }
   return found;
-}
-
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('scripts are well-formed', () => {
@@ -126,11 +119,11 @@ describe.skipIf(rootSkipReason())('scripts/lab.sh (root)', () => {
     expect(up.code, up.all).toBe(0);
     expect(namespaces().sort()).toEqual(['l5-client', 'l5-labbr', 'l5-nodea', 'l5-nodeb']);
     for (const host of ['198.18.0.1', '198.18.0.2']) {
-      await until(`repcache on ${host}`, () => mc(host, 'version\r\n').startsWith('VERSION '), 15_000);
+      await waitFor(`repcache on ${host}`, () => mc(host, 'version\r\n').startsWith('VERSION '), 15_000, 50);
     }
     expect(mc('198.18.0.1', 'set lab:probe 0 0 2\r\nok\r\n')).toBe('STORED\r\n');
-    await until('the key on nodeb', () => mc('198.18.0.2', 'get lab:probe\r\n') === 'VALUE lab:probe 0 2\r\nok\r\nEND\r\n', 5000);
-    await until('the VIP', () => lab('status').out.includes(`VIP ${VIP} is on: nodea`), 15_000);
+    await waitFor('the key on nodeb', () => mc('198.18.0.2', 'get lab:probe\r\n') === 'VALUE lab:probe 0 2\r\nok\r\nEND\r\n', 5000, 50);
+    await waitFor('the VIP', () => lab('status').out.includes(`VIP ${VIP} is on: nodea`), 15_000, 50);
     expect(mc(VIP, 'get lab:probe\r\n')).toContain('VALUE lab:probe');
     const status = lab('status').out;
     expect(status).toMatch(/nodea\s+198\.18\.0\.1\s+haved running\s+repcache running\s+replication_state streaming/);
@@ -152,7 +145,7 @@ describe.skipIf(rootSkipReason())('scripts/lab.sh (root)', () => {
     const down = lab('down');
     expect(down.code, down.all).toBe(0);
     expect(namespaces()).toEqual([]);
-    await until('the lab processes to be gone', () => processesWith(dir).length === 0, 5000);
+    await waitFor('the lab processes to be gone', () => processesWith(dir).length === 0, 5000, 50);
     expect(existsSync(dir)).toBe(false);
     expect(lab('down').code).toBe(0); // idempotent
     expect(lab('status').code).toBe(3);

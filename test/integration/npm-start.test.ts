@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startProcess, stopAll } from '../support/daemon.ts';
 import { rootSkipReason } from '../support/root.ts';
+import { waitFor } from '../support/wait.ts';
 
 // `npm start` binds 127.0.0.1:11211, so it runs in a namespace of its own, never on the host's loopback.
 const skip = rootSkipReason();
@@ -14,14 +15,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'haved-start-'));
 function inNs(script: string): { status: number | null; out: string } {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'bash', '-c', script], { encoding: 'utf8', timeout: 5000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
-}
-
-async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 const cacheVersion = () =>
@@ -40,14 +33,14 @@ describe.skipIf(skip)('npm start (the working default)', () => {
     inNs('ip link set lo up');
     const npm = startProcess('ip', ['netns', 'exec', ns, 'npm', 'start'], { env: { TMPDIR: tmp, HAVED_LOG_JSON: '1' } });
 
-    await until('repcache to answer on 127.0.0.1:11211', () => cacheVersion().startsWith('VERSION 1.6.'), 20_000);
-    await until('the VIP on lo', vipOnLo, 10_000);
+    await waitFor('repcache to answer on 127.0.0.1:11211', () => cacheVersion().startsWith('VERSION 1.6.'), 20_000, 100);
+    await waitFor('the VIP on lo', vipOnLo, 10_000, 100);
 
     npm.proc.kill('SIGTERM');
     const code = await Promise.race([npm.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
     // npm re-raises the signal its script got, so npm itself ends by SIGTERM; haved must have exited 0.
     expect(code === 0 || npm.proc.signalCode === 'SIGTERM', npm.output()).toBe(true);
-    await until('every process in the namespace to exit', () => spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.trim() === '', 10_000);
+    await waitFor('every process in the namespace to exit', () => spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.trim() === '', 10_000, 100);
     expect(npm.output()).toMatch(/"msg":"stopped"/);
     expect(vipOnLo()).toBe(false);
   });

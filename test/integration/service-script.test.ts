@@ -7,18 +7,9 @@ import { repoRoot, waitForPort } from '../support/daemon.ts';
 import { mcRequest } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
 import { isRoot } from '../support/root.ts';
+import { isRunning } from '../support/wait.ts';
 
 const SCRIPT = join(repoRoot, 'scripts/repcache-service.sh');
-
-/** Running and not a zombie. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}
 
 describe('scripts/repcache-service.sh', () => {
   let dir: string;
@@ -62,7 +53,7 @@ describe('scripts/repcache-service.sh', () => {
     expect(r.code, r.err).toBe(0);
     started.push(pid());
     expect(r.out).toBe(`repcache started (pid ${pid()}, port ${port})`);
-    expect(alive(pid())).toBe(true);
+    expect(isRunning(pid())).toBe(true);
     await waitForPort(port);
     expect(await mcRequest(port, 'set svc 0 0 2\r\nok\r\n')).toBe('STORED\r\n');
     const settings = await mcRequest(port, 'stats settings\r\n', 'END\r\n');
@@ -83,7 +74,7 @@ describe('scripts/repcache-service.sh', () => {
     started.push(pid());
     expect(r.out).toBe(`repcache stopped\nrepcache started (pid ${pid()}, port ${port})`);
     expect(pid()).not.toBe(before);
-    expect(alive(before)).toBe(false);
+    expect(isRunning(before)).toBe(false);
     await waitForPort(port);
     expect(await mcRequest(port, 'get svc\r\n')).toBe('END\r\n'); // a new, empty cache
   });
@@ -92,7 +83,7 @@ describe('scripts/repcache-service.sh', () => {
     const last = pid();
     expect(service('stop')).toMatchObject({ code: 0, out: 'repcache stopped' });
     expect(existsSync(pidFile)).toBe(false);
-    expect(alive(last)).toBe(false);
+    expect(isRunning(last)).toBe(false);
     await expect(mcRequest(port, 'version\r\n')).rejects.toThrow(/ECONNREFUSED/);
     expect(service('status')).toMatchObject({ code: 3, out: 'repcache not running' });
     expect(service('stop')).toMatchObject({ code: 0, out: 'repcache not running' });

@@ -7,6 +7,7 @@ import { fetchStats, StatsProbeError } from '../../src/supervisor/stats-probe.ts
 import type { RestartPolicy, SupervisorState } from '../../src/supervisor/supervisor.ts';
 import { startProcess, stopAll, waitForPort } from '../support/daemon.ts';
 import { startReferenceMemcached } from '../support/mc-client.ts';
+import { isRunning, waitFor } from '../support/wait.ts';
 import { freePort } from '../support/ports.ts';
 import { isRoot, rootSkipReason } from '../support/root.ts';
 
@@ -38,14 +39,6 @@ function harness(argv: string[], extra: Partial<RestartPolicy> = {}, user: strin
 
 const supervisors: ProcessSupervisor[] = [];
 
-async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** /proc/PID/stat: [state, process group], or null when the process is gone. */
 function procStat(pid: number | string): [string, number] | null {
   try {
@@ -55,12 +48,6 @@ function procStat(pid: number | string): [string, number] | null {
   } catch {
     return null;
   }
-}
-
-/** Running (a zombie waiting for init to reap it counts as gone). */
-function alive(pid: number): boolean {
-  const s = procStat(pid);
-  return s !== null && s[0] !== 'Z';
 }
 
 /** No live process is left in the process group. */
@@ -80,7 +67,7 @@ describe('ProcessSupervisor', () => {
   it('restarts a child that exits, with growing delays, and logs its output as {component: cache}', async () => {
     const { sup, states, lines, output } = harness(['sh', '-c', 'echo "run $$"; echo "oops" >&2; exit 3']);
     sup.start();
-    await until('5 starts', () => states.filter((s) => s.state === 'starting').length >= 5);
+    await waitFor('5 starts', () => states.filter((s) => s.state === 'starting').length >= 5);
     await sup.stop();
     const starts = states.filter((s) => s.state === 'starting').map((s) => s.at);
     const gaps = starts.slice(1).map((t, i) => t - starts[i]);
@@ -91,7 +78,7 @@ describe('ProcessSupervisor', () => {
     expect(gaps[3]).toBeGreaterThanOrEqual(395);
     expect(gaps[3]).toBeLessThan(2000);
     expect(states.find((s) => s.state === 'backoff')!.reason).toBe('process exited with code 3; restart in 100 ms');
-    await until('output lines', () => output().filter((l) => l === 'oops').length >= 4);
+    await waitFor('output lines', () => output().filter((l) => l === 'oops').length >= 4);
     expect(output().filter((l) => /^run \d+$/.test(l)).length).toBeGreaterThanOrEqual(4);
     const out = lines.filter((l) => l.stream);
     expect(out.every((l) => l.component === 'cache')).toBe(true);
@@ -103,38 +90,38 @@ describe('ProcessSupervisor', () => {
   it('stop sends SIGTERM to the whole process group', async () => {
     const { sup, states, output } = harness(['sh', '-c', 'sleep 30 & echo "child $!"; wait']);
     sup.start();
-    await until('the grandchild pid', () => output().some((l) => l.startsWith('child ')));
+    await waitFor('the grandchild pid', () => output().some((l) => l.startsWith('child ')));
     const pgid = sup.pid!;
     const grandchild = Number(output().find((l) => l.startsWith('child '))!.split(' ')[1]);
-    expect(alive(grandchild)).toBe(true);
+    expect(isRunning(grandchild)).toBe(true);
     expect(states.map((s) => s.state)).toEqual(['starting', 'running']);
     const t0 = performance.now();
     await sup.stop();
     expect(performance.now() - t0).toBeLessThan(policy.stopTimeoutMs);
     expect(states.at(-1)).toMatchObject({ state: 'stopped', reason: 'process killed by SIGTERM' });
-    await until('the group to be gone', () => groupGone(pgid) && !alive(grandchild), 2000);
+    await waitFor('the group to be gone', () => groupGone(pgid) && !isRunning(grandchild), 2000);
   });
 
   it('a child that ignores SIGTERM gets SIGKILL after stop_timeout', async () => {
     const { sup, output } = harness(['sh', '-c', 'trap "" TERM; echo ready; while :; do sleep 0.05; done']);
     sup.start();
-    await until('ready', () => output().includes('ready'));
+    await waitFor('ready', () => output().includes('ready'));
     const pgid = sup.pid!;
     const t0 = performance.now();
     await sup.stop();
     const took = performance.now() - t0;
     expect(took).toBeGreaterThanOrEqual(policy.stopTimeoutMs - 5);
     expect(sup.status().lastExit).toBe('killed by SIGKILL');
-    await until('the group to be gone', () => groupGone(pgid), 2000);
+    await waitFor('the group to be gone', () => groupGone(pgid), 2000);
   });
 
   it('kills what the child left in its group when the child exits', async () => {
     const { sup, states, output } = harness(['sh', '-c', 'sleep 30 & echo "child $!"; exit 1'], { backoffInitialMs: 5000 });
     sup.start();
-    await until('the backoff', () => states.some((s) => s.state === 'backoff'));
-    await until('the grandchild pid', () => output().some((l) => l.startsWith('child ')));
+    await waitFor('the backoff', () => states.some((s) => s.state === 'backoff'));
+    await waitFor('the grandchild pid', () => output().some((l) => l.startsWith('child ')));
     const grandchild = Number(output().find((l) => l.startsWith('child '))!.split(' ')[1]);
-    await until('the orphan to be killed', () => !alive(grandchild), 2000);
+    await waitFor('the orphan to be killed', () => !isRunning(grandchild), 2000);
     await sup.stop();
     expect(states.at(-1)).toMatchObject({ state: 'stopped', reason: 'stop requested' });
   });
@@ -142,7 +129,7 @@ describe('ProcessSupervisor', () => {
   it('a command that cannot start is retried with backoff and says why', async () => {
     const { sup, states } = harness(['/nonexistent/repcache']);
     sup.start();
-    await until('two failures', () => states.filter((s) => s.state === 'backoff').length >= 2);
+    await waitFor('two failures', () => states.filter((s) => s.state === 'backoff').length >= 2);
     await sup.stop();
     expect(states.find((s) => s.state === 'backoff')!.reason).toBe('process failed to start: spawn /nonexistent/repcache ENOENT; restart in 100 ms');
   });
@@ -150,7 +137,7 @@ describe('ProcessSupervisor', () => {
   it.skipIf(rootSkipReason())('runs the child as the configured user', async () => {
     const { sup, output } = harness(['sh', '-c', 'echo "uid $(id -u) gid $(id -g)"; exec sleep 30'], {}, 'nobody');
     sup.start();
-    await until('the id line', () => output().some((l) => l.startsWith('uid ')));
+    await waitFor('the id line', () => output().some((l) => l.startsWith('uid ')));
     const nobody = resolveUser('nobody', () => readFileSync('/etc/passwd', 'utf8'));
     expect(output().find((l) => l.startsWith('uid '))).toBe(`uid ${nobody.uid} gid ${nobody.gid}`);
     expect(isRoot).toBe(true);
@@ -176,7 +163,7 @@ describe('ProcessSupervisor', () => {
     const first = sup.pid!;
     expect((await fetchStats('127.0.0.1', port)).replicationState).toBe('standalone');
     process.kill(first, 'SIGKILL');
-    await until('a restart', () => states.filter((s) => s.state === 'running').length >= 2, 10_000);
+    await waitFor('a restart', () => states.filter((s) => s.state === 'running').length >= 2, 10_000);
     await waitForPort(port);
     expect(sup.pid).not.toBe(first);
     expect(states.find((s) => s.state === 'backoff')!.reason).toBe('process killed by SIGKILL; restart in 100 ms');

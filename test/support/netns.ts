@@ -1,5 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { startProcess, type Daemon } from './daemon.ts';
+import { isRunning } from './wait.ts';
+
+/** Kept here too for callers that wait on a lab. */
+export { waitFor } from './wait.ts';
 
 /**
  * A lab of network namespaces on one bridge: `${prefix}<pid>-br` holds bridge br0; each node `${prefix}<pid>-${name}`
@@ -45,17 +49,8 @@ export function cleanupStale(prefix: string): void {
   for (const line of list.split('\n')) {
     const ns = line.split(' ')[0];
     const pid = ns ? re.exec(ns)?.[1] : undefined;
-    if (!ns || !pid || alive(Number(pid))) continue;
+    if (!ns || !pid || isRunning(Number(pid))) continue;
     killNamespace(ns);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -136,14 +131,4 @@ export function createLab(basePrefix: string, names: string[], ifname = `${baseP
     },
     destroy,
   };
-}
-
-/** Polls `cond` every `stepMs` until true; throws with `what` after timeoutMs. Resolves the elapsed ms. */
-export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 20): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    if (await cond()) return performance.now() - start;
-    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
 }
