@@ -79,7 +79,12 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
     process.stderr.write(`haved: ${e.message}\n`);
     process.exit(1);
   }
-  for (const w of config.warnings) log.warn({ where: w.split(': ')[0] }, w);
+  // A warning reads "file:line: text"; `where` lets log queries find them by place.
+  const logWarnings = (c: HavedConfig) => c.warnings.forEach((w) => log.warn({ where: w.split(': ')[0] }, w));
+  const removePidFile = () => {
+    if (cmd.pidFile) try { unlinkSync(cmd.pidFile); } catch { /* already gone */ }
+  };
+  logWarnings(config);
   if (cmd.pidFile) writeFileSync(cmd.pidFile, `${process.pid}\n`);
   // Without CAP_NET_ADMIN `ip addr add` fails: run the election and the cache without touching addresses.
   const vips = new VipManager({ disabled: vipManagementUnavailable() });
@@ -91,7 +96,7 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
     serially(async () => {
       log.info({ signal }, `${signal}: stopping (priority 0, VIPs removed, notify_stop, then the cache)`);
       await daemon.stop(`received ${signal}`);
-      if (cmd.pidFile) try { unlinkSync(cmd.pidFile); } catch { /* already gone */ }
+      removePidFile();
       log.info('stopped');
       log.flush(() => process.exit(0));
       setTimeout(() => process.exit(0), 500).unref();
@@ -108,7 +113,7 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
         log.error({ err: (e as Error).message }, 'reload failed: keeping the running configuration');
         return;
       }
-      for (const w of next.warnings) log.warn(w);
+      logWarnings(next);
       await daemon.reload(next);
     }),
   );
@@ -122,7 +127,7 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
   } catch (e) {
     log.fatal({ err: (e as Error).message }, 'cannot start');
     await daemon.stop('start-up failed').catch(() => {});
-    if (cmd.pidFile) try { unlinkSync(cmd.pidFile); } catch { /* gone */ }
+    removePidFile();
     process.exit(1);
   }
   log.info({ pid: process.pid, config: cmd.configFile, version: VERSION }, 'haved started');
