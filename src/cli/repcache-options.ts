@@ -2,11 +2,12 @@
  * repcache's command line: memcached 1.6.18's flags, defaults and error messages, plus repcached's
  * replication flags (-x peer, -X port). Pure: argv in, options or a UsageError out.
  */
+import { DEFAULT_REPLICATION_PORT } from '../replication/replicator.ts';
+import { REPLICATION_SUBOPTIONS } from '../replication/options.ts';
 import { defaultServerConfig, type ServerConfig } from '../server/config.ts';
 
 export const VERSION = '0.1.0';
 export const VERSION_LINE = `repcache ${VERSION} (memcached 1.6.18 compatible)`;
-export const DEFAULT_REPLICATION_PORT = 11212;
 
 /** sysexits.h codes memcached uses. */
 export const EX_USAGE = 64;
@@ -165,7 +166,7 @@ function subopt(config: ServerConfig, token: string): void {
   const eq = token.indexOf('=');
   const name = eq < 0 ? token : token.slice(0, eq);
   const value = eq < 0 ? null : token.slice(eq + 1);
-  const known = KNOWN_SUBOPTIONS.has(name) || name.startsWith('ext_') || name.startsWith('ssl_') || name.startsWith('repl_');
+  const known = KNOWN_SUBOPTIONS.has(name) || REPLICATION_SUBOPTIONS.has(name) || name.startsWith('ext_') || name.startsWith('ssl_');
   if (!known) throw new UsageError(`Illegal suboption "${token}"`);
   config.extended[name] = value ?? true;
   const need = (what = `Missing numeric argument for ${name}`): string => {

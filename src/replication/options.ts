@@ -16,6 +16,12 @@ export function parsePeer(spec: string, defaultPort: number): PeerAddress {
   return { host: m[1], port };
 }
 
+/** The `-o repl_*` extended options replicationFromArgs() reads; the command line refuses any other repl_ name. */
+export const REPLICATION_SUBOPTIONS: ReadonlySet<string> = new Set([
+  'repl_secret', 'repl_secret_file', 'repl_sync', 'repl_sync_timeout', 'repl_node_id', 'repl_queue',
+  'repl_join_timeout', 'repl_listen',
+]);
+
 const int = (name: string, v: string | true | undefined, min: number, max: number): number | undefined => {
   if (v === undefined) return undefined;
   const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN;

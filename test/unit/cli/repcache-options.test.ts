@@ -132,6 +132,7 @@ describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
     [['-D', ''], 'No delimiter specified', 1],
     [['-o', 'bogus'], 'Illegal suboption "bogus"', 1],
     [['-o', 'proxy_config=x'], 'Illegal suboption "proxy_config=x"', 1],
+    [['-o', 'repl_secrte=abc'], 'Illegal suboption "repl_secrte=abc"', 1],
     [['-o', 'hashpower'], 'Missing numeric argument for hashpower', 1],
     [['-o', 'hashpower=5'], 'Initial hashtable multiplier of 5 is too low', 1],
     [['-o', 'hashpower=99'], 'Initial hashtable multiplier of 99 is too high\nChoose a value based on "STAT hash_power_level" from a running instance', 1],
