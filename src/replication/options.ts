@@ -29,6 +29,12 @@ const int = (name: string, v: string | true | undefined, min: number, max: numbe
   return n;
 };
 
+const syncMode = (v: string | true | undefined): boolean => {
+  if (v === undefined || v === '0' || v === 'off') return false;
+  if (v === true || v === '1' || v === 'on') return true;
+  throw new ReplicationConfigError(`-o repl_sync takes no value or one of 1, on, 0, off, got '${v}'`);
+};
+
 /**
  * Replication settings from the command line: -x/-X plus the `repl_*` extended options
  * (-o repl_secret=S, repl_secret_file=PATH, repl_sync, repl_sync_timeout=MS, repl_node_id=N, repl_queue=N,
@@ -55,7 +61,7 @@ export function replicationFromArgs(
     peers: repl.peers.map((p) => parsePeer(p, repl.port)),
     port: repl.port,
     secret,
-    syncMode: extended.repl_sync === true || extended.repl_sync === '1' || extended.repl_sync === 'on',
+    syncMode: syncMode(extended.repl_sync),
     itemSizeMax,
   };
   const set = <K extends keyof typeof opts>(k: K, v: (typeof opts)[K] | undefined) => {

@@ -30,11 +30,18 @@ describe('replication options', () => {
     expect(o).toMatchObject({ peers: [{ host: 'b', port: 16000 }], secret: 's3cret', syncMode: true, syncTimeoutMs: 250, nodeId: 7, logCapacity: 1024 });
   });
 
+  it('repl_sync: bare, 1 or on turn it on; 0 or off leave it off', () => {
+    const sync = (v: string | true) => replicationFromArgs({ peers: ['b'], port: 1 }, { repl_sync: v }, 1)!.syncMode;
+    expect([sync(true), sync('1'), sync('on')]).toEqual([true, true, true]);
+    expect(['0', 'off'].map((v) => sync(v))).toEqual([false, false]);
+  });
+
   it('refuses bad values', () => {
     const r = (ext: Record<string, string | true>) => () => replicationFromArgs({ peers: ['b'], port: 1 }, ext, 1);
     expect(r({ repl_node_id: '0' })).toThrow(/repl_node_id needs an integer 1..1023/);
     expect(r({ repl_sync_timeout: 'soon' })).toThrow(/repl_sync_timeout/);
     expect(r({ repl_queue: '4' })).toThrow(/repl_queue/);
     expect(r({ repl_secret_file: '/nonexistent/secret' })).toThrow(/cannot read the replication secret file/);
+    expect(r({ repl_sync: 'yes' })).toThrow("-o repl_sync takes no value or one of 1, on, 0, off, got 'yes'");
   });
 });
