@@ -66,6 +66,12 @@ describe('errors', () => {
     ['protocol', vs('  protocol SCTP'), 'haved.conf:2: protocol must be TCP or UDP, got "SCTP"'],
     ['sorry_server', vs('  sorry_server 10.0.0.3'), 'haved.conf:2: sorry_server expects 2 values'],
     ['retry negative', vs('  retry -1'), 'haved.conf:2: retry must be an integer 0..1000000, got "-1"'],
+    ['sorry_server port', vs('  sorry_server 10.0.0.3 http'), 'haved.conf:2: sorry_server port must be a port 1..65535, got "http"'],
+    ['auth without type', instance('  authentication {\n    auth_pass 1111\n  }'), "haved.conf:4: (VI_1) authentication needs 'auth_type PASS|AH|HMAC'"],
+    ['empty auth_pass', instance('  authentication {\n    auth_type PASS\n    auth_pass ""\n  }'), 'haved.conf:6: auth_pass must not be empty'],
+    ['empty notify script', instance('  notify_master ""'), 'haved.conf:4: notify_master expects a script, got an empty string'],
+    ['duplicate sync group', `${instance('')}vrrp_sync_group G { group { VI_1 } }\nvrrp_sync_group G { group { VI_1 } }\n`,
+      "haved.conf:10: duplicate vrrp_sync_group 'G' (first defined at haved.conf:9)"],
   ])('%s', (_name, text, message) => {
     expect(errorOf(text)).toBe(message);
   });
@@ -146,6 +152,22 @@ static_ipaddress {
     const c = parse(instance('  nopreempt\n  preempt_delay 10'));
     expect(c.instances[0]).toMatchObject({ nopreempt: true, preemptDelayMs: 0 });
     expect(c.warnings).toEqual(['haved.conf:5: (VI_1) preempt_delay does nothing with nopreempt - clearing it (as keepalived)']);
+  });
+
+  it.each([
+    ['script_user with a group', 'global_defs {\n  script_user nobody nogroup\n}\n', 'haved.conf:2: script_user: the group is not supported by haved (ignored)'],
+    ['notify with a group', instance('  notify_master /bin/m root wheel'), 'haved.conf:4: notify_master: the group after the user is not supported by haved (ignored)'],
+    ['vrrp_script user with a group', 'vrrp_script chk {\n  script /bin/true\n  user nobody nogroup\n}\n',
+      'haved.conf:3: vrrp_script chk: the group is not supported by haved (ignored)'],
+    ['vrrp_script weight reverse', 'vrrp_script chk {\n  script /bin/true\n  weight 10 reverse\n}\n',
+      'haved.conf:3: vrrp_script chk: reverse is only supported on the track_script line (ignored)'],
+    ['track_interface reverse with weight 0', instance('  track_interface {\n    eth1 weight 0 reverse\n  }'),
+      'haved.conf:5: track_interface eth1: reverse needs a non-zero weight'],
+    ['auth_type AH', instance('  authentication {\n    auth_type AH\n    auth_pass 1111\n  }'),
+      'haved.conf:5: (VI_1) auth_type AH (IPsec) cannot be done over UDP; haved checks the password like PASS - prefer HMAC'],
+    ['instance without VIPs', 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n}\n', 'haved.conf:1: (VI_1) has no virtual_ipaddress'],
+  ])('warns: %s', (_name, text, warning) => {
+    expect(parse(text).warnings).toEqual([warning]);
   });
 
   it('unsupported checkers, VIP options and unicast without peers', () => {
