@@ -54,7 +54,7 @@ export function readCacheDaemon(r: Reader, opener: Token, d: Draft): void {
       (r, kw) => {
         c.restart.backoffInitialMs = r.timerMs(kw, 1, DAY_MS);
         const max = r.optional(kw, t);
-        c.restart.backoffMaxMs = max ? seconds(r, kw, max, 1, DAY_MS) : Math.max(c.restart.backoffInitialMs, CACHE_DAEMON_DEFAULTS.backoffMaxMs);
+        c.restart.backoffMaxMs = max ? r.timerMsOf(max, kw.text, 1, DAY_MS) : Math.max(c.restart.backoffInitialMs, CACHE_DAEMON_DEFAULTS.backoffMaxMs);
         if (c.restart.backoffMaxMs < c.restart.backoffInitialMs) {
           r.fail(max ?? kw, `restart_backoff: the maximum (${max?.text}) must not be below the initial delay`);
         }
@@ -65,7 +65,7 @@ export function readCacheDaemon(r: Reader, opener: Token, d: Draft): void {
       (r, kw) => {
         c.restart.maxRestarts = r.int(kw, 1, 1_000_000);
         const window = r.optional(kw, t);
-        if (window) c.restart.windowMs = seconds(r, kw, window, 1, DAY_MS);
+        if (window) c.restart.windowMs = r.timerMsOf(window, kw.text, 1, DAY_MS);
       },
     ],
     ['stable_after', (r, kw) => void (c.restart.stableAfterMs = r.timerMs(kw, 0, DAY_MS))],
@@ -76,14 +76,6 @@ export function readCacheDaemon(r: Reader, opener: Token, d: Draft): void {
   if (!seen.command) r.fail(opener, `cache_daemon needs 'command "PROGRAM [ARGS]"'`);
   if (c.checkPort === 0) c.checkPort = portOf(r, seen.command, c.argv) ?? CACHE_DAEMON_DEFAULTS.port;
   d.cacheDaemon = c;
-}
-
-/** A `<TIMER>` argument other than the keyword's first (Reader.timerMs reads only the next one). */
-function seconds(r: Reader, kw: Token, t: Token, minMs: number, maxMs: number): number {
-  const ms = /^\d+(\.\d+)?$|^\.\d+$/.test(t.text) ? Math.round(Number(t.text) * 1000) : NaN;
-  if (Number.isNaN(ms)) r.fail(t, `${kw.text} must be a duration in seconds (e.g. 3 or 0.5), got "${t.text}"`);
-  if (ms < minMs || ms > maxMs) r.fail(t, `${kw.text} must be between ${minMs / 1000} and ${maxMs / 1000} seconds, got "${t.text}"`);
-  return ms;
 }
 
 function checkUser(r: Reader, t: Token): string {

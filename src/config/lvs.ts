@@ -102,9 +102,8 @@ export function readVirtualServer(r: Reader, opener: Token, d: Draft): void {
     [
       'sorry_server',
       lbOnly(2, (r, [ip, p]) => {
-        const portNo = Number(p.text);
-        if (!/^\d+$/.test(p.text) || portNo < 1 || portNo > 65535) r.fail(p, `sorry_server port must be a port 1..65535, got "${p.text}"`);
-        vs.sorryServer = { address: checkIPv4(r, ip, 'sorry_server address'), port: portNo };
+        const port = r.portOf(p, 'sorry_server port');
+        vs.sorryServer = { address: checkIPv4(r, ip, 'sorry_server address'), port };
       }),
     ],
     ['real_server', (r, kw) => vs.realServers.push(readRealServer(r, kw, tm, pending, d))],

@@ -145,11 +145,15 @@ export class Reader {
 
   /** keepalived <TIMER>: decimal seconds; returned in ms (rounded). */
   timerMs(kw: Token, minMs: number, maxMs: number): number {
-    const t = this.arg(kw, 'a duration in seconds');
+    return this.timerMsOf(this.arg(kw, 'a duration in seconds'), kw.text, minMs, maxMs);
+  }
+
+  /** timerMs() of a token already read, e.g. a keyword's second argument. */
+  timerMsOf(t: Token, what: string, minMs: number, maxMs: number): number {
     const ms = /^\d+(\.\d+)?$|^\.\d+$/.test(t.text) ? Math.round(Number(t.text) * 1000) : NaN;
-    if (Number.isNaN(ms)) this.fail(t, `${kw.text} must be a duration in seconds (e.g. 3 or 0.5), got "${t.text}"`);
+    if (Number.isNaN(ms)) this.fail(t, `${what} must be a duration in seconds (e.g. 3 or 0.5), got "${t.text}"`);
     if (ms < minMs || ms > maxMs) {
-      this.fail(t, `${kw.text} must be between ${minMs / 1000} and ${maxMs / 1000} seconds, got "${t.text}"`);
+      this.fail(t, `${what} must be between ${minMs / 1000} and ${maxMs / 1000} seconds, got "${t.text}"`);
     }
     return ms;
   }
@@ -159,7 +163,11 @@ export class Reader {
   }
 
   port(kw: Token, what = kw.text): number {
-    const t = this.arg(kw, 'a port 1..65535');
+    return this.portOf(this.arg(kw, 'a port 1..65535'), what);
+  }
+
+  /** port() of a token already read. */
+  portOf(t: Token, what: string): number {
     const n = /^\d+$/.test(t.text) ? Number(t.text) : NaN;
     if (!(n >= 1 && n <= 65535)) this.fail(t, `${what} must be a port 1..65535, got "${t.text}"`);
     return n;
