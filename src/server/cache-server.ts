@@ -5,7 +5,7 @@ import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import { SlabStore, type Clock } from '../cache/store.ts';
 import { TickingClock } from './clock.ts';
-import type { ServerConfig } from './config.ts';
+import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, type ConnectionEnv } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
@@ -68,19 +68,7 @@ export class CacheServer extends EventEmitter {
     this.#verbosity = config.verbosity;
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
     this.#detail = config.detailEnabled ? this.#prefixStats : null;
-    this.store = new SlabStore({
-      memoryLimitBytes: config.memoryLimitMB * 1024 * 1024,
-      pageSize: config.pageSize,
-      growthFactor: config.growthFactor,
-      minChunk: config.minChunk,
-      slabChunkMax: config.slabChunkMax,
-      evictions: config.evictions,
-      casEnabled: config.casEnabled,
-      hashPower: config.hashPower,
-      trackSizes: config.trackSizes,
-      clock: this.#clock,
-      nextCas: deps.nextCas,
-    });
+    this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), nextCas: deps.nextCas });
     this.#dispatcher = new Dispatcher(this.#makeHost());
   }
 

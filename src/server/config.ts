@@ -1,3 +1,5 @@
+import type { Clock, StoreOptions } from '../cache/store.ts';
+
 /** Everything repcache's command line configures (memcached's flags and defaults). */
 export interface ServerConfig {
   port: number; // -p, 0 = no TCP
@@ -68,3 +70,19 @@ export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
   pidFile: null,
   extended: {},
 });
+
+/** The slab store's options for a server configuration (-m, -I, -f, -n, -M, -C and the -o ones the store reads). */
+export function storeOptionsFor(config: Readonly<ServerConfig>, clock: Clock): StoreOptions {
+  return {
+    memoryLimitBytes: config.memoryLimitMB * 1024 * 1024,
+    pageSize: config.pageSize,
+    growthFactor: config.growthFactor,
+    minChunk: config.minChunk,
+    slabChunkMax: config.slabChunkMax,
+    evictions: config.evictions,
+    casEnabled: config.casEnabled,
+    hashPower: config.hashPower,
+    trackSizes: config.trackSizes,
+    clock,
+  };
+}
