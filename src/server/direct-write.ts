@@ -2,7 +2,8 @@
  * Replies written straight to a socket's stream handle, the way Node's own net.Socket#_writeGeneric does it,
  * minus the Writable bookkeeping: no WriteWrap per reply when the kernel takes the bytes at once (the usual case
  * for a reply), no afterWrite nextTick, no 'drain'. Node exposes the needed pieces only through the deprecated
- * process.binding('stream_wrap'); when they are missing, available() is false and callers use socket.write().
+ * process.binding('stream_wrap'); when they are missing (or REPCACHE_STREAM_WRITES=1), handleOf() returns null
+ * and callers use socket.write().
  */
 
 interface WriteReq {

@@ -26,10 +26,10 @@ export function cacheCommand(kind: CacheKind, port: number, args: string[]): [st
   return kind === 'memcached' ? ['memcached', ['-U', '0', ...common]] : [bin('repcache'), common];
 }
 
-export async function startCache(kind: CacheKind, args: string[] = []): Promise<CacheInstance> {
+export async function startCache(kind: CacheKind, args: string[] = [], env?: NodeJS.ProcessEnv): Promise<CacheInstance> {
   const port = await freePort();
   const [cmd, argv] = cacheCommand(kind, port, args);
-  const daemon = startProcess(cmd, argv);
+  const daemon = startProcess(cmd, argv, { env });
   await waitForPort(port, '127.0.0.1', 15_000, daemon);
   return { kind, port, daemon, pid: daemon.proc.pid! };
 }

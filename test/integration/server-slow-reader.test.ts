@@ -1,19 +1,26 @@
 /**
- * Replies larger than the kernel's socket buffer, to a client that reads slowly: the server's direct writes go
- * pending, it stops reading that connection, and every reply still arrives complete and in order.
+ * Replies larger than the kernel's socket buffer, to a client that reads slowly: the server's writes go
+ * pending, it stops reading that connection, and every reply still arrives complete and in order. Both write
+ * paths are covered: direct writes to the stream handle, and socket.write() (used where Node lacks the
+ * handle's write binding; REPCACHE_STREAM_WRITES=1 forces it).
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll } from '../support/daemon.ts';
 import { startCache, type CacheInstance } from './repcache-harness.ts';
 
-let cache: CacheInstance;
-beforeAll(async () => {
-  cache = await startCache('repcache', ['-m', '64', '-I', '2m']);
-});
-afterAll(() => stopAll());
+const writePaths: [string, NodeJS.ProcessEnv][] = [
+  ['direct writes', {}],
+  ['socket.write()', { REPCACHE_STREAM_WRITES: '1' }],
+];
 
-describe('a slow reader', () => {
+describe.each(writePaths)('a slow reader, %s', (_path, env) => {
+  let cache: CacheInstance;
+  beforeAll(async () => {
+    cache = await startCache('repcache', ['-m', '64', '-I', '2m'], env);
+  });
+  afterAll(() => stopAll());
+
   it('gets every reply of a pipeline whose replies exceed the socket buffers, in order', async () => {
     const size = 1 << 20;
     const value = Buffer.alloc(size, 'a');
