@@ -11,6 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createLab, type LabNode } from '../test/support/netns.ts';
 import { waitFor } from '../test/support/wait.ts';
@@ -77,6 +78,28 @@ function open(host: string, timeoutMs: number): Promise<Socket | null> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function usage(message: string): never {
+  console.error(`measure-failover: ${message}`);
+  process.exit(2);
+}
+
+function parseOptions(argv: string[]): { runs: number; only: Daemon | null; onlyFault: Fault | null } {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { runs: { type: 'string' }, only: { type: 'string' }, fault: { type: 'string' } } }));
+  } catch (e) {
+    usage((e as Error).message);
+  }
+  const runs = values.runs === undefined ? 1 : Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) usage(`--runs must be a positive integer, got "${values.runs}"`);
+  const daemons: readonly string[] = ['haved', 'keepalived'] satisfies Daemon[];
+  if (values.only !== undefined && !daemons.includes(values.only)) usage(`--only must be haved or keepalived, got "${values.only}"`);
+  if (values.fault !== undefined && !(FAULTS as readonly string[]).includes(values.fault)) {
+    usage(`--fault must be one of ${FAULTS.map((f) => `'${f}'`).join(', ')}, got "${values.fault}"`);
+  }
+  return { runs, only: (values.only as Daemon | undefined) ?? null, onlyFault: (values.fault as Fault | undefined) ?? null };
+}
 
 // ---------------------------------------------------------------- orchestration
 
@@ -191,14 +214,11 @@ async function exited(p: ChildProcess, ms: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const { runs, only, onlyFault } = parseOptions(process.argv.slice(2));
   if (process.getuid?.() !== 0) {
     console.error('measure-failover needs root (network namespaces, ip addr)');
     process.exit(1);
   }
-  const args = process.argv.slice(2);
-  const runs = Number(args[args.indexOf('--runs') + 1] ?? 1) || 1;
-  const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] as Daemon) : null;
-  const onlyFault = args.includes('--fault') ? (args[args.indexOf('--fault') + 1] as Fault) : null;
   const root = resolve(import.meta.dirname, '..');
   const dir = mkdtempSync(join(tmpdir(), 'measure-failover-'));
   const checkScript = join(dir, 'check-memcached.sh');
