@@ -64,17 +64,31 @@ describe('replication codec', () => {
     }
   });
 
-  it('rejects garbage with a typed error', () => {
-    const bad = [
-      Buffer.from('get foo\r\n'), // a memcached client on the replication port
-      Buffer.from([0, 0, 0, 0, 1]), // zero length
-      Buffer.from([0, 0, 0, 1, 200]), // unknown type
-      Buffer.from([0, 0, 0, 2, FrameType.ACK, 0]), // short body
-      Buffer.concat([Buffer.from([0, 0, 0, 41, FrameType.HELLO]), Buffer.alloc(40)]), // no magic
-      Buffer.from([0, 0, 0, 19, FrameType.DELETE, ...Buffer.alloc(16), 5, 0x61]), // key longer than frame
-      Buffer.from([0, 0, 0, 19, FrameType.DELETE, ...Buffer.alloc(16), 0, 0x61]), // empty key
+  it('rejects garbage with a ProtocolError saying what is wrong', () => {
+    const badRole = encode(samples[0]);
+    badRole[5 + 16] = 2;
+    const bad: [Buffer, string][] = [
+      [Buffer.from('get foo\r\n'), 'frame length 1734702112 out of range 1..'], // a memcached client on the replication port
+      [Buffer.from([0, 0, 0, 0, 1]), 'frame length 0 out of range 1..'],
+      [Buffer.from([0, 0, 0, 1, 200]), 'unknown frame type 200'],
+      [Buffer.from([0, 0, 0, 2, FrameType.ACK, 0]), 'ACK frame body is 1 bytes, expected 8'],
+      [Buffer.concat([Buffer.from([0, 0, 0, 41, FrameType.HELLO]), Buffer.alloc(40)]), 'HELLO without the protocol magic: not a repcache peer'],
+      [badRole, 'HELLO with unknown role 2'],
+      [Buffer.from([0, 0, 0, 19, FrameType.DELETE, ...Buffer.alloc(16), 5, 0x61]), 'DELETE frame has a bad key length 5'],
+      [Buffer.from([0, 0, 0, 19, FrameType.DELETE, ...Buffer.alloc(16), 0, 0x61]), 'DELETE frame has a bad key length 0'],
+      [Buffer.from([0, 0, 0, 20, FrameType.DELETE, ...Buffer.alloc(16), 1, 0x61, 0x62]), 'DELETE frame has trailing bytes'],
+      [Buffer.from([0, 0, 0, 24, FrameType.TOUCH, ...Buffer.alloc(20), 1, 0x61, 0x62]), 'TOUCH frame has trailing bytes'],
     ];
-    for (const b of bad) expect(() => new FrameDecoder().push(b, () => {})).toThrow(ProtocolError);
+    for (const [b, message] of bad) {
+      let thrown: unknown = null;
+      try {
+        new FrameDecoder().push(b, () => {});
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, message).toBeInstanceOf(ProtocolError);
+      expect((thrown as Error).message.startsWith(message), `${(thrown as Error).message} / ${message}`).toBe(true);
+    }
   });
 
   it('fuzz: random bytes either decode or throw ProtocolError, nothing else', () => {
