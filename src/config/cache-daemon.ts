@@ -1,5 +1,5 @@
 import type { Draft } from './draft.ts';
-import { splitArgv, whereOf, type Token } from './lexer.ts';
+import { whereOf, type Token } from './lexer.ts';
 import type { CacheDaemon } from './model.ts';
 import { table, type Reader, type Table } from './reader.ts';
 
@@ -40,11 +40,8 @@ export function readCacheDaemon(r: Reader, opener: Token, d: Draft): void {
     [
       'command',
       (r, kw) => {
-        // Like vrrp_script's `script`: a quoted command line, and unquoted words after it are more arguments.
-        const first = r.arg(kw, 'a command line (quote it when it has arguments)');
-        c.argv = splitArgv(first.text);
-        for (let w; (w = r.optional(kw, t)); ) c.argv.push(w.text);
-        if (c.argv.length === 0) r.fail(first, 'command expects a program, got an empty string');
+        const { argv, first } = r.commandLine(kw, t, 'a command line (quote it when it has arguments)', 'a program');
+        c.argv = argv;
         seen.command = first;
       },
     ],

@@ -177,6 +177,18 @@ export class Reader {
     return this.arg(kw, what).text;
   }
 
+  /**
+   * `KEYWORD "PROGRAM ARGS" [MORE ARGS…]`: a quoted command line split like a shell, and unquoted words after it
+   * (up to the next keyword of `table`) are more arguments, as keepalived reads `script killall -0 magent`.
+   */
+  commandLine(kw: Token, table: Table, what: string, emptyWhat: string): { argv: string[]; first: Token } {
+    const first = this.arg(kw, what);
+    const argv = splitArgv(first.text);
+    for (let w; (w = this.optional(kw, table)); ) argv.push(w.text);
+    if (argv.length === 0) this.fail(first, `${kw.text} expects ${emptyWhat}, got an empty string`);
+    return { argv, first };
+  }
+
   /** `KEYWORD SCRIPT|"SCRIPT args" [user [group]]` */
   notify(kw: Token, table: Table): NotifyCommand {
     const script = this.arg(kw, 'a script (quote it when it has arguments)');

@@ -1,6 +1,6 @@
 import type { Draft } from './draft.ts';
 import { DEFAULTS } from './draft.ts';
-import { splitArgv, whereOf, type Token } from './lexer.ts';
+import { whereOf, type Token } from './lexer.ts';
 import type { VrrpScript } from './model.ts';
 import { table, type Reader, type Table } from './reader.ts';
 
@@ -26,13 +26,7 @@ export function readScript(r: Reader, opener: Token, d: Draft): void {
   const t: Table = table([
     [
       'script',
-      (r, kw) => {
-        // Like keepalived, unquoted words after the script are its arguments: `script killall -0 magent`.
-        const first = r.arg(kw, 'a command');
-        s.script = splitArgv(first.text);
-        for (let w; (w = r.optional(kw, t)); ) s.script.push(w.text);
-        if (s.script.length === 0) r.fail(first, 'script expects a command, got an empty string');
-      },
+      (r, kw) => void (s.script = r.commandLine(kw, t, 'a command', 'a command').argv),
     ],
     ['interval', (r, kw) => void (s.intervalMs = r.timerMs(kw, 1, MAX_TIMER_MS))],
     ['timeout', (r, kw) => void (s.timeoutMs = r.timerMs(kw, 1, MAX_TIMER_MS))],
