@@ -2,7 +2,7 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-/** JSON logs; human-readable when stdout is a terminal. `level` follows -v/-vv style verbosity. */
+/** pino JSON on stdout; pretty-printed when stdout is a terminal, unless HAVED_LOG_JSON is set. */
 export function createLogger(name: string, level: pino.Level | 'silent' = 'info'): Logger {
   const pretty = process.stdout.isTTY && !process.env.HAVED_LOG_JSON;
   if (pretty) {
