@@ -5,16 +5,7 @@
 import { cacheBench } from './bench/cache.ts';
 import { failoverBench } from './bench/failover.ts';
 import { formatTable, stopEverything, type BenchRow, type BenchSection } from './bench/lib.ts';
-import { run as runReplication } from './bench/replication.ts';
-
-const replicationBench: BenchSection = {
-  name: 'replication',
-  description: 'set throughput with a live peer vs standalone, replication lag, full-sync speed',
-  async run(log) {
-    const figures = await runReplication(log);
-    return figures.map((f) => ({ section: 'replication', metric: f.name, repcache: `${f.value} ${f.unit}`, target: f.target }));
-  },
-};
+import { replicationBench } from './bench/replication.ts';
 
 const sections: BenchSection[] = [cacheBench, replicationBench, failoverBench];
 

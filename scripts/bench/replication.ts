@@ -15,7 +15,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { stopAll } from '../../test/support/daemon.ts';
 import { freePort } from '../../test/support/ports.ts';
 import { mc, startNode, stats, type RepNode } from '../../test/integration/replication-cluster.ts';
-import { cpuSeconds, median, pin, spread } from './lib.ts';
+import { cpuSeconds, median, pin, spread, type BenchSection } from './lib.ts';
 
 export interface BenchFigure {
   name: string;
@@ -31,7 +31,7 @@ const VALUE = 'v'.repeat(100);
 const KEYS_PER_CONN = 10_000;
 
 /** CONNS connections each keep DEPTH sets in flight for durationMs; returns sets/s. */
-export async function setLoad(port: number, durationMs: number): Promise<number> {
+async function setLoad(port: number, durationMs: number): Promise<number> {
   const end = Date.now() + durationMs;
   let done = 0;
   const one = (id: number) =>
@@ -163,7 +163,7 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
-export async function run(log: (line: string) => void = console.log): Promise<BenchFigure[]> {
+async function run(log: (line: string) => void = console.log): Promise<BenchFigure[]> {
   const figures: BenchFigure[] = [];
   const seconds = Number(process.env.BENCH_SECONDS ?? 2);
   try {
@@ -266,6 +266,15 @@ export async function run(log: (line: string) => void = console.log): Promise<Be
   for (const f of figures) log(`  ${f.name.padEnd(40)} ${String(f.value).padStart(10)} ${f.unit}${f.target ? `   (target ${f.target})` : ''}`);
   return figures;
 }
+
+export const replicationBench: BenchSection = {
+  name: 'replication',
+  description: 'set throughput with a live peer vs standalone, replication lag, full-sync speed',
+  async run(log) {
+    const figures = await run(log);
+    return figures.map((f) => ({ section: 'replication', metric: f.name, repcache: `${f.value} ${f.unit}`, target: f.target }));
+  },
+};
 
 if (import.meta.main) {
   console.log('replication');
