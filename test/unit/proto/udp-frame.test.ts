@@ -41,6 +41,14 @@ describe('memcached UDP frame header', () => {
     expect(ds.at(-1)!.readUInt16BE(2)).toBe(ds.length - 1);
   });
 
+  it('refuses a datagram size with no room for the payload, and a reply needing more than 65535 datagrams', () => {
+    expect(() => encodeUdpReply(1, Buffer.from('END\r\n'), 8)).toThrow(UdpFrameError);
+    expect(() => encodeUdpReply(1, Buffer.from('END\r\n'), 8)).toThrow(new UdpFrameError('maxDatagram 8 leaves no room after the header'));
+    const huge = Buffer.alloc(65536);
+    expect(() => encodeUdpReply(1, huge, 9)).toThrow(new UdpFrameError('reply of 65536 bytes needs 65536 datagrams, more than 65535'));
+    expect(encodeUdpReply(1, huge.subarray(0, 65535), 9)).toHaveLength(65535);
+  });
+
   it('frames a short or empty reply as one datagram', () => {
     const [d] = encodeUdpReply(0xffff, Buffer.from('END\r\n'));
     expect([...d]).toEqual([0xff, 0xff, 0, 0, 0, 1, 0, 0, ...Buffer.from('END\r\n')]);
