@@ -11,13 +11,13 @@
 # Needs root. Settings (environment):
 #   LAB_PREFIX      prefix of every namespace name (default none: nodea, nodeb, client, labbr)
 #   LAB_DIR         configs, logs and pid files (default ${TMPDIR:-/tmp}/haved-lab-<prefix>)
-#   LAB_SUPERVISE   1: haved runs repcache from its cache_daemon block (the default when haved supports it);
+#   LAB_SUPERVISE   1: haved runs repcache from its cache_daemon block (default);
 #                   0: repcache runs directly in each node namespace and haved only moves the VIP
 #   LAB_NOPREEMPT   1: nodea does not take the VIP back when it returns (default 0: failback once warm)
 #   LAB_PREEMPT_SCHEDULE  a cron (node-cron, UTC): nodea takes the VIP back only when it fires,
 #                   e.g. "*/20 * * * * *" (default none)
 #   LAB_ADVERT_INT  advert_int in seconds (default 1, as in the seeds)
-#   LAB_SYNC        1: repcache --replication-sync (a write is answered once the peer has it)
+#   LAB_SYNC        1: repcache --replication-sync (a write is answered once the peer has it; default 0)
 #   LAB_KEYS        keys the demo writes (default 1000)
 #   LAB_KEEP        1: the demo leaves the lab up (default: it removes a lab it built itself)
 set -Eeuo pipefail
@@ -33,8 +33,7 @@ VIP=$SUBNET.100
 PORT=11211
 REPL_PORT=11212
 LAB_DIR=${LAB_DIR:-${TMPDIR:-/tmp}/haved-lab${prefix:+-${prefix%-}}}
-# Default: supervised when this haved runs the cache_daemon block (older ones only read it).
-if grep -rqs cacheDaemon "$root/src/ha"; then SUPERVISE=${LAB_SUPERVISE:-1}; else SUPERVISE=${LAB_SUPERVISE:-0}; fi
+SUPERVISE=${LAB_SUPERVISE:-1}
 KEYS=${LAB_KEYS:-1000}
 
 ns_of() { echo "${prefix}$1"; }
@@ -44,6 +43,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 say() { printf '%s\n' "$*"; }
 step() { printf '\n== %s\n' "$*"; }
 die() { printf 'lab.sh: %s\n' "$*" >&2; exit 1; }
+sync_flag() { if [ "${LAB_SYNC:-0}" = 1 ]; then echo " --replication-sync"; fi; }
 
 need_root() {
   [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, ip addr): run it with sudo"
@@ -154,7 +154,7 @@ CONF
 }
 
 repcache_cmd() { # the repcache command line of a node (without a pid file: it runs in the foreground)
-  echo "$root/bin/repcache -p $PORT -U 0 -u nobody -m 64 -X $REPL_PORT -x $(addr_of "$(peer_of "$1")"):$REPL_PORT${LAB_SYNC:+ --replication-sync}"
+  echo "$root/bin/repcache -p $PORT -U 0 -u nobody -m 64 -X $REPL_PORT -x $(addr_of "$(peer_of "$1")"):$REPL_PORT$(sync_flag)"
 }
 
 # start_bg NS PIDFILE LOG CMD...: a daemon in a namespace, in its own session, output to LOG
@@ -402,6 +402,20 @@ demo() {
   fi
 }
 
+# A mistyped setting fails here with its name, not later in the middle of the lab.
+check_settings() {
+  local v
+  for v in LAB_SUPERVISE LAB_NOPREEMPT LAB_SYNC LAB_KEEP; do
+    case ${!v:-0} in 0 | 1) ;; *) die "$v must be 0 or 1, got \"${!v}\"" ;; esac
+  done
+  [[ $KEYS =~ ^[1-9][0-9]*$ ]] || die "LAB_KEYS must be a positive integer, got \"$KEYS\""
+  [[ ${LAB_ADVERT_INT:-1} =~ ^([0-9]+(\.[0-9]+)?|\.[0-9]+)$ ]] ||
+    die "LAB_ADVERT_INT must be seconds (e.g. 1 or 0.1), got \"$LAB_ADVERT_INT\""
+}
+
+case "${1:-}" in
+  up | down | status | demo | config) check_settings ;;
+esac
 case "${1:-}" in
   up) up ;;
   down) down ;;

@@ -89,6 +89,29 @@ describe('scripts are well-formed', () => {
     }
   });
 
+  it('lab.sh refuses a mistyped setting by name; LAB_SYNC=0 means no --replication-sync', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'l5-conf-'));
+    try {
+      for (const [name, value, message] of [
+        ['LAB_SYNC', 'yes', 'LAB_SYNC must be 0 or 1, got "yes"'],
+        ['LAB_SUPERVISE', '2', 'LAB_SUPERVISE must be 0 or 1, got "2"'],
+        ['LAB_KEYS', '0', 'LAB_KEYS must be a positive integer, got "0"'],
+        ['LAB_ADVERT_INT', '1s', 'LAB_ADVERT_INT must be seconds (e.g. 1 or 0.1), got "1s"'],
+      ]) {
+        const r = run('bash', [LAB, 'config'], { env: { LAB_DIR: dir, [name]: value } });
+        expect(r.code, r.all).toBe(1);
+        expect(r.err).toBe(`lab.sh: ${message}\n`);
+      }
+      for (const sync of ['0', '1']) {
+        expect(run('bash', [LAB, 'config'], { env: { LAB_DIR: dir, LAB_SYNC: sync } }).code).toBe(0);
+        const argv = loadConfig(join(dir, 'nodea', 'haved.conf'), { localAddresses: [] }).cacheDaemon!.argv;
+        expect(argv.includes('--replication-sync')).toBe(sync === '1');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('lab.sh explains its usage', () => {
     const r = run('bash', [LAB, 'nonsense']);
     expect(r.code).toBe(2);
