@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import { HybridClock, encodeVersion } from '../../../src/replication/hlc.ts';
 import { Replicator } from '../../../src/replication/replicator.ts';
@@ -55,6 +55,26 @@ describe('newest version wins', () => {
     expect(store.value('new')).toBe('2');
     set('late', '3', v(150));
     expect(store.value('late')).toBeUndefined();
+  });
+
+  it('a delayed flush from a peer removes older items only when its delay has passed', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const { store, repl, set } = setup();
+      set('old', '1', v(100));
+      repl.applyRemote({ type: 'flush', version: v(200), delay: 5 });
+      set('before', '2', v(150));
+      expect(store.value('old')).toBe('1');
+      vi.advanceTimersByTime(4_999);
+      expect(store.value('before')).toBe('2');
+      vi.advanceTimersByTime(1);
+      expect(store.value('old')).toBeUndefined();
+      expect(store.value('before')).toBeUndefined();
+      set('late', '3', v(150));
+      expect(store.value('late')).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('touch applies only to the version that was touched', () => {
