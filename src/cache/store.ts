@@ -579,6 +579,19 @@ export class SlabStore {
   }
 
   /**
+   * A replicated touch: sets the remaining TTL (0 = never) if the item still has the touched version. Like the
+   * other replicated changes it is not a client command, so no stats count it.
+   */
+  applyRemoteTouch(key: Buffer, ttlSeconds: number, cas: bigint): boolean {
+    this.#now = this.#clock.now();
+    const h = this.#lookup(key, murmur3(key, 0, key.length), false);
+    if (h === 0 || this.#u64[h] !== cas) return false;
+    this.#u32[h * 2 + F_EXPTIME] = ttlSeconds === 0 ? 0 : this.#now + ttlSeconds;
+    this.#bumpIfStale(h);
+    return true;
+  }
+
+  /**
    * Iterate live items in chunks for a full sync: returns the next cursor (0 when done). Uses a
    * reverse-binary bucket cursor, so items present for the whole scan are visited exactly once even
    * if the hash table grows between calls. Whole buckets are visited, so a call may pass `limit`.

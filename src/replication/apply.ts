@@ -3,8 +3,6 @@ import type { HybridClock } from './hlc.ts';
 import type { Tombstones } from './tombstones.ts';
 import type { ReplicaStore } from './context.ts';
 
-const THIRTY_DAYS = 60 * 60 * 24 * 30;
-
 /**
  * Applies changes received from peers with newest-version-wins rules: a SET older than the item, than a
  * remembered delete (tombstone) or than the flush epoch is dropped; deletes leave tombstones; a flush removes
@@ -62,9 +60,7 @@ export class RemoteApplier {
 
   /** A touch applies only to the version that was touched. */
   touch(key: Buffer, ttl: number, version: bigint): void {
-    const h = this.#store.peek(key);
-    if (h < 0 || this.#store.itemVersion(h) !== version) return;
-    this.#store.touch(key, ttl > THIRTY_DAYS ? Math.floor(Date.now() / 1000) + ttl : ttl);
+    this.#store.applyRemoteTouch(key, ttl, version);
   }
 
   /** A delayed flush carries a version in the future: it is not observed, so writes until then stay older. */

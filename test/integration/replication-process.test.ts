@@ -53,6 +53,8 @@ describe('repcache replication (processes)', () => {
     await eventually(async () => (await get(b.port, 'kb')) === null && (await get(a.port, 'kb')) === null, 'touched key expired on both', 4000);
 
     const s = await stats(b.port);
+    // Replicated changes are not B's clients' commands: only the touch made on A counts, on A.
+    expect([s.cmd_touch, s.touch_hits, (await stats(a.port)).cmd_touch]).toEqual(['0', '0', '1']);
     expect(s.replication_state).toBe('streaming');
     expect(s.repl_peer_0_state).toBe('streaming');
     for (const f of ['repl_peer_0_lag_ms', 'repl_peer_0_queue_depth', 'repl_peer_0_bytes_sent', 'repl_peer_0_full_syncs', 'repl_peer_0_resumes']) expect(s[f]).toMatch(/^\d+$/);

@@ -69,6 +69,21 @@ describe('applyRemote (last writer wins by CAS)', () => {
     expect(store.applyRemote(k('a'), 0, 0, Buffer.alloc(1024 * 1024), 1n)).toBe('TOO_LARGE');
   });
 
+  it('touches only the touched version, with a remaining TTL, counting no client stats', () => {
+    const { store, clock } = makeStore();
+    store.applyRemote(k('a'), 0, 10, k('v'), 10n);
+    expect(store.applyRemoteTouch(k('a'), 0, 9n)).toBe(false);
+    expect(store.itemTtl(store.peek(k('a')))).toBe(10);
+    expect(store.applyRemoteTouch(k('a'), 3_000_000, 10n)).toBe(true);
+    expect(store.itemTtl(store.peek(k('a')))).toBe(3_000_000);
+    expect(store.applyRemoteTouch(k('a'), 0, 10n)).toBe(true);
+    clock.advance(100);
+    expect(store.peek(k('a'))).not.toBe(-1);
+    expect(store.applyRemoteTouch(k('missing'), 0, 10n)).toBe(false);
+    const stats = Object.fromEntries(store.statsGeneral());
+    expect([stats.cmd_touch, stats.touch_hits, stats.touch_misses]).toEqual([0, 0, 0]);
+  });
+
   it('deletes only when the local version is not newer', () => {
     const { store } = makeStore();
     store.applyRemote(k('a'), 0, 0, k('v'), 10n);

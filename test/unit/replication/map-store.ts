@@ -105,10 +105,10 @@ export class MapStore implements ReplicaStore {
     }
     return i >= this.slots.length ? 0 : i;
   }
-  touch(key: Buffer, exptime: number): boolean {
+  applyRemoteTouch(key: Buffer, ttl: number, cas: bigint): boolean {
     const i = this.#slot(key);
-    if (i < 0) return false;
-    this.slots[i]!.expAtMs = exptime ? this.now() + exptime * 1000 : 0;
+    if (i < 0 || this.slots[i]!.cas !== cas) return false;
+    this.slots[i]!.expAtMs = ttl ? this.now() + ttl * 1000 : 0;
     return true;
   }
   get itemCount(): number {
