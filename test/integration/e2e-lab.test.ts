@@ -56,6 +56,10 @@ describe.skipIf(rootSkipReason())('the lab scenario, supervised (scripts/lab.sh 
     expect(r.code, r.all).toBe(0);
     expect(outage(r.out), r.out).toBeLessThan(500);
     expect(r.out).toContain('read back through the VIP: 400 of 400 (100.0 %)');
-    expect(r.out).toMatch(/nopreempt: the VIP stays on nodeb/);
+    // With nopreempt on both nodes the first election can go either way (nodea is held at priority 1 while
+    // its cache is not warm yet); the VIP must then stay on the peer of the node whose cache was killed.
+    const killed = /kill -9 the cache on the MASTER \((node[ab])\)/.exec(r.out)?.[1];
+    expect(killed, r.out).toBeDefined();
+    expect(r.out).toContain(`nopreempt: the VIP stays on ${killed === 'nodea' ? 'nodeb' : 'nodea'}`);
   });
 });
