@@ -7,7 +7,7 @@
  *   node scripts/measure-failover.ts [--runs N] [--only haved|keepalived] [--fault 'kill memcached'|SIGTERM|'kill -9']
  * (the same file, with `client VIP DURATION_MS`, is the client run inside the client namespace)
  */
-import { connect, type Socket } from 'node:net';
+import { openCache, sleep } from './lib/vip-client.ts';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -29,7 +29,7 @@ async function client(vip: string, durationMs: number): Promise<void> {
   let failures = 0;
   const req = Buffer.from('set mf 0 0 1\r\nx\r\nget mf\r\n');
   while (performance.now() - start < durationMs) {
-    const sock = await open(vip, 300);
+    const sock = await openCache(vip, 300);
     if (!sock) {
       failures++;
       await sleep(5);
@@ -68,16 +68,6 @@ async function client(vip: string, durationMs: number): Promise<void> {
   process.stdout.write(JSON.stringify({ maxGapMs: Math.round(maxGap), ok, failures }) + '\n');
 }
 
-function open(host: string, timeoutMs: number): Promise<Socket | null> {
-  return new Promise((res) => {
-    const s = connect({ host, port: 11211, noDelay: true });
-    const t = setTimeout(() => { s.destroy(); res(null); }, timeoutMs);
-    s.once('connect', () => { clearTimeout(t); res(s); });
-    s.once('error', () => { clearTimeout(t); res(null); });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function usage(message: string): never {
   console.error(`measure-failover: ${message}`);

@@ -6,7 +6,8 @@
  * how long the returning node takes to be warm and to hold the VIP again. Advert 1 s and 0.1 s; async and
  * --replication-sync; FAILOVER_RUNS=N repeats each case. (With `client VIP KILL_AT_MS DURATION_MS` it is the client.)
  */
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { openCache, sleep } from '../lib/vip-client.ts';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -31,7 +32,7 @@ async function client(vip: string, killAt: number, durationMs: number): Promise<
   let i = 0;
   let sock: Socket | null = null;
   while (performance.now() - start < durationMs) {
-    sock ??= await open(vip, 300);
+    sock ??= await openCache(vip, 300);
     if (!sock) { failures++; await sleep(2); continue; }
     const key = ++i;
     const reply = await request(sock, `set kf:${key} 0 0 ${String(key).length}\r\n${key}\r\n`, 'STORED\r\n', 300);
@@ -46,7 +47,7 @@ async function client(vip: string, killAt: number, durationMs: number): Promise<
   sock?.destroy();
   // read back, in batches, through the VIP (now on the peer, or back on the returning node)
   let readBack = 0;
-  const s = await open(vip, 2000);
+  const s = await openCache(vip, 2000);
   if (s) {
     for (let j = 0; j < ackedBeforeKill.length; j += 100) {
       const batch = ackedBeforeKill.slice(j, j + 100);
@@ -73,16 +74,6 @@ function request(sock: Socket, text: string, end: string, timeoutMs: number): Pr
   });
 }
 
-function open(host: string, timeoutMs: number): Promise<Socket | null> {
-  return new Promise((res) => {
-    const s = connect({ host, port: 11211, noDelay: true });
-    const t = setTimeout(() => { s.destroy(); res(null); }, timeoutMs);
-    s.once('connect', () => { clearTimeout(t); res(s); });
-    s.once('error', () => { clearTimeout(t); res(null); });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- orchestration
 

@@ -52,8 +52,6 @@ export class LinkMachine {
   failures = 0;
   /** TCP connections established (a peer that was reachable at least once). */
   connects = 0;
-  /** Handshakes completed (a peer that proved to be a usable repcache at least once). */
-  handshakes = 0;
   lastError = '';
 
   constructor(opts: { dials: boolean; effects: LinkEffects; now: () => number; timing?: Partial<LinkTiming> }) {
@@ -103,7 +101,6 @@ export class LinkMachine {
   /** Handshake complete: a full copy follows (or is expected), or the stream resumes where it stopped. */
   handshakeDone(fullCopy: boolean): void {
     if (this.#state !== 'handshaking') return;
-    this.handshakes++;
     if (fullCopy) {
       this.fullSyncs++;
       this.#go('syncing', 'full copy');

@@ -323,9 +323,7 @@ export class Replicator {
     const quiet = (to === 'connecting' && /^retry ([4-9]|\d\d)/.test(reason)) || (from === 'connecting' && to === 'backoff' && this.#retrying(who));
     const level = quiet ? 'debug' : to === 'backoff' || (to === 'closed' && reason !== 'shutdown') ? 'warn' : 'info';
     this.#logger[level]({ peer: who, from, to, reason }, `replication: ${who} ${from} -> ${to} (${reason})`);
-    // A peer that never completed a handshake (down, wrong secret, not a repcache) cannot give us a copy:
-    // waiting the whole join timeout for it would only keep the cache closed.
-    if (!this.#isReady && to === 'backoff' && this.senders.every((s) => s.machine.failures > 0 && s.machine.handshakes === 0) && ![...this.receivers].some((r) => r.syncing)) {
+    if (!this.#isReady && to === 'backoff' && this.senders.every((s) => s.machine.failures > 0 && s.machine.connects === 0) && ![...this.receivers].some((r) => r.syncing)) {
       this.#markReady('no peer reachable, serving alone');
     }
   }

@@ -97,7 +97,8 @@ describe('repcache replication (processes)', () => {
     proxies.push(toA, toB);
     await toA.start();
     await toB.start();
-    const a = await startNode({ rport: ra, peers: [toB.port] });
+    // B is not up yet: A's peer (the proxy) accepts and hangs up, so A serves after its join timeout
+    const a = await startNode({ rport: ra, peers: [toB.port], extra: ['-o', 'repl_join_timeout=2000'] });
     const b = await startNode({ rport: rb, peers: [toA.port] });
     await eventually(async () => (await stats(a.port)).repl_peer_0_state === 'streaming' && (await stats(b.port)).repl_peer_0_state === 'streaming', 'linked');
     await set(a.port, 'doomed', 'x');
@@ -248,7 +249,8 @@ describe('repcache replication (processes)', () => {
       s.on('close', () => resolve());
     });
     await eventually(() => /frame length \d+ out of range.*refused peer/.test(a.daemon.output()), 'garbage refusal logged');
-    const b = await startNode({ peers: [ra], extra: ['-o', 'repl_secret=wrong'] });
+    // refused by its only peer, B serves after its join timeout
+    const b = await startNode({ peers: [ra], extra: ['-o', 'repl_secret=wrong', '-o', 'repl_join_timeout=2000'] });
     await eventually(() => /wrong or missing replication secret/.test(a.daemon.output()) && /wrong or missing replication secret/.test(b.daemon.output()), 'secret refusal logged on both');
     await set(b.port, 'k', 'v');
     await new Promise((r) => setTimeout(r, 300));
