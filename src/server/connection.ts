@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
-import { DirectWriter, WRITE_DONE, WRITE_PENDING } from './direct-write.ts';
+import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from './direct-write.ts';
 import { CLOSE, type Dispatcher } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
@@ -73,6 +73,7 @@ export class Connection {
     const socket = adopted ?? raw;
     this.socket = socket;
     if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    else readDirect(socket, (n) => this.#onDirectRead(n));
     const handle = DirectWriter.handleOf(socket);
     this.#direct = handle ? new DirectWriter(handle, (status) => this.#onWriteComplete(status)) : null;
     socket.on('drain', () => socket.resume());
@@ -82,6 +83,13 @@ export class Connection {
 
   #nextReadBuffer(): Buffer {
     return (this.#readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
+  }
+
+  /** readDirect's callback: the bytes are in the current read buffer; returns a new one when the parser kept it. */
+  #onDirectRead(n: number): Buffer | undefined {
+    const buf = this.#readBuffer!;
+    this.#onRead(n, buf);
+    return this.#readBuffer === null ? this.#nextReadBuffer() : undefined;
   }
 
   #onRead(n: number, buf: Buffer): void {

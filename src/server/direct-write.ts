@@ -18,6 +18,7 @@ interface StreamWrapBinding {
   WriteWrap: new () => WriteReq;
   streamBaseState: Int32Array;
   kLastWriteWasAsync: number;
+  kReadBytesOrError: number;
 }
 
 export interface WritableHandle {
@@ -27,7 +28,7 @@ export interface WritableHandle {
 const binding: StreamWrapBinding | null = (() => {
   try {
     const b = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding('stream_wrap');
-    if (typeof b.WriteWrap !== 'function' || !(b.streamBaseState instanceof Int32Array) || typeof b.kLastWriteWasAsync !== 'number') return null;
+    if (typeof b.WriteWrap !== 'function' || !(b.streamBaseState instanceof Int32Array) || typeof b.kLastWriteWasAsync !== 'number' || typeof b.kReadBytesOrError !== 'number') return null;
     return b as StreamWrapBinding;
   } catch {
     return null;
@@ -78,4 +79,29 @@ export class DirectWriter {
     this.#req = null;
     return WRITE_PENDING;
   }
+}
+
+interface ReadableHandle {
+  onread: (this: ReadableHandle, arrayBuffer: unknown) => unknown;
+}
+
+/**
+ * Delivers a socket's reads of data (from a Socket made with the `onread` option) straight from the handle:
+ * Node's onStreamRead, which sits between the handle and the `onread` callback, does per-read bookkeeping this
+ * server does not use (socket timeouts, the buffer generator call). End of stream and errors still go through
+ * it, so the Socket's 'end', 'error' and 'close' work as usual. `onBytes` returns the buffer for the next read
+ * or undefined to keep the current one. Returns false (nothing changed) where the handle is not what we expect.
+ */
+export function readDirect(socket: unknown, onBytes: (n: number) => Buffer | undefined): boolean {
+  if (!directWriteAvailable) return false;
+  const h = (socket as { _handle?: Partial<ReadableHandle> | null })._handle;
+  if (!h || typeof h.onread !== 'function') return false;
+  const state = binding!.streamBaseState;
+  const k = binding!.kReadBytesOrError;
+  const viaNode = h.onread;
+  h.onread = function (arrayBuffer: unknown): unknown {
+    const n = state[k];
+    return n > 0 ? onBytes(n) : viaNode.call(this, arrayBuffer);
+  };
+  return true;
 }
