@@ -3,8 +3,9 @@
  * write the pid file, drop root privileges, and exit 0 on SIGTERM/SIGINT or `shutdown`.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { startReplication } from '../replication/wire.ts';
+import { lookupUser, type UserIds } from '../system/users.ts';
 import {
   EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, UsageError, VERSION_LINE, parseRepcacheArgs, usage,
   type RepcacheOptions,
@@ -23,23 +24,17 @@ class StartupError extends Error {
 
 interface DaemonMessage { type: 'ready' | 'error'; message?: string; exitCode?: number }
 
-function lookupUser(name: string): { uid: number; gid: number } | null {
-  let passwd = '';
-  try { passwd = readFileSync('/etc/passwd', 'utf8'); } catch { return null; }
-  for (const line of passwd.split('\n')) {
-    const f = line.split(':');
-    if (f[0] === name && f.length >= 4) return { uid: Number(f[2]), gid: Number(f[3]) };
-    if (/^\d+$/.test(name) && f[2] === name) return { uid: Number(f[2]), gid: Number(f[3]) };
-  }
-  return null;
-}
-
 /** memcached refuses to run as root without -u; the user is checked before binding, switched to after. */
 function checkUser(opts: RepcacheOptions): { uid: number; gid: number; name: string } | null {
   if (process.getuid?.() !== 0) return null;
   const name = opts.config.user;
   if (!name) throw new StartupError("can't run as root without the -u switch", EX_USAGE);
-  const user = lookupUser(name);
+  let user: UserIds | null = null;
+  try {
+    user = lookupUser(name);
+  } catch {
+    /* no readable passwd file: the same as no such user */
+  }
   if (!user) throw new StartupError(`can't find the user ${name} to switch to`, EX_NOUSER);
   return { ...user, name };
 }

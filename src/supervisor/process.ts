@@ -1,13 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../ha/clock.ts';
+import { resolveUser, type UserDatabase, type UserIds } from '../system/users.ts';
 import { LineSplitter } from './lines.ts';
 import { Supervisor, type RestartPolicy, type SupervisorState, type SupervisorStatus } from './supervisor.ts';
-
-export class UnknownUserError extends Error {
-  override name = 'UnknownUserError';
-}
 
 export interface ProcessSupervisorOptions {
   argv: string[];
@@ -21,8 +17,8 @@ export interface ProcessSupervisorOptions {
   cwd?: string;
   /** Every state change of the supervisor (the daemon maps an exit to FAULT at once). */
   onState?(state: SupervisorState, reason: string): void;
-  /** The user database, for tests. Default: /etc/passwd. */
-  passwd?: () => string;
+  /** The user database, for tests. Default: /etc/passwd and /etc/group. */
+  users?: UserDatabase;
 }
 
 const MAX_LINE = 8192;
@@ -35,7 +31,7 @@ const MAX_LINE = 8192;
 export class ProcessSupervisor {
   readonly #o: ProcessSupervisorOptions;
   readonly #log: Logger;
-  readonly #ids: { uid: number; gid: number } | null;
+  readonly #ids: UserIds | null;
   readonly #supervisor: Supervisor;
   #child: ChildProcess | null = null;
   #stopped: Array<() => void> = [];
@@ -45,7 +41,7 @@ export class ProcessSupervisor {
     if (opts.argv.length === 0) throw new RangeError('ProcessSupervisor: argv is empty');
     this.#o = opts;
     this.#log = opts.logger.child({ component: 'cache' });
-    this.#ids = opts.user ? resolveUser(opts.user, opts.passwd ?? (() => readFileSync('/etc/passwd', 'utf8'))) : null;
+    this.#ids = opts.user ? resolveUser(opts.user, opts.users) : null;
     this.#supervisor = new Supervisor(opts.policy, opts.clock ?? systemClock, {
       spawn: () => this.#spawn(),
       kill: (signal) => this.#killGroup(signal),
@@ -140,16 +136,4 @@ export class ProcessSupervisor {
     }
     this.#o.onState?.(state, reason);
   }
-}
-
-/** uid and primary gid of a user name or numeric uid, from passwd(5) text. */
-export function resolveUser(user: string, passwd: () => string): { uid: number; gid: number } {
-  const numeric = /^\d+$/.test(user);
-  for (const line of passwd().split('\n')) {
-    const f = line.split(':');
-    if (f.length < 4) continue;
-    if ((numeric && f[2] === user) || (!numeric && f[0] === user)) return { uid: Number(f[2]), gid: Number(f[3]) };
-  }
-  if (numeric) return { uid: Number(user), gid: Number(user) };
-  throw new UnknownUserError(`unknown user '${user}'`);
 }

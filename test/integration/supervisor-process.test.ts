@@ -2,9 +2,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { ProcessSupervisor, resolveUser, UnknownUserError } from '../../src/supervisor/process.ts';
+import { ProcessSupervisor } from '../../src/supervisor/process.ts';
 import { fetchStats, StatsProbeError } from '../../src/supervisor/stats-probe.ts';
 import type { RestartPolicy, SupervisorState } from '../../src/supervisor/supervisor.ts';
+import { resolveUser } from '../../src/system/users.ts';
 import { startProcess, stopAll, waitForPort } from '../support/daemon.ts';
 import { startReferenceMemcached } from '../support/mc-client.ts';
 import { isRunning, waitFor } from '../support/wait.ts';
@@ -138,18 +139,14 @@ describe('ProcessSupervisor', () => {
     const { sup, output } = harness(['sh', '-c', 'echo "uid $(id -u) gid $(id -g)"; exec sleep 30'], {}, 'nobody');
     sup.start();
     await waitFor('the id line', () => output().some((l) => l.startsWith('uid ')));
-    const nobody = resolveUser('nobody', () => readFileSync('/etc/passwd', 'utf8'));
+    const nobody = resolveUser('nobody');
     expect(output().find((l) => l.startsWith('uid '))).toBe(`uid ${nobody.uid} gid ${nobody.gid}`);
     expect(isRoot).toBe(true);
   });
 
-  it('resolveUser reads passwd(5) and rejects unknown names', () => {
-    const passwd = () => 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n';
-    expect(resolveUser('nobody', passwd)).toEqual({ uid: 65534, gid: 65534 });
-    expect(resolveUser('0', passwd)).toEqual({ uid: 0, gid: 0 });
-    expect(resolveUser('4242', passwd)).toEqual({ uid: 4242, gid: 4242 });
-    expect(() => resolveUser('memcache', passwd)).toThrow(UnknownUserError);
-    expect(() => new ProcessSupervisor({ argv: ['x'], user: 'no-such-user-l5', policy, logger: pino({ level: 'silent' }), passwd })).toThrow(
+  it('refuses an unknown user when constructed', () => {
+    const users = { passwd: () => 'root:x:0:0:root:/root:/bin/bash\n', group: () => 'root:x:0:\n' };
+    expect(() => new ProcessSupervisor({ argv: ['x'], user: 'no-such-user-l5', policy, logger: pino({ level: 'silent' }), users })).toThrow(
       "unknown user 'no-such-user-l5'",
     );
   });

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import type { NotifySpawner } from '../notify-queue.ts';
-import { resolveUser } from './script-runner.ts';
+import { resolveUser } from '../../system/users.ts';
 
 /**
  * Starts a notify script in its own process group. When the queue's timeout aborts `signal`, the group gets

@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { execa } from 'execa';
+import { resolveUser } from '../../system/users.ts';
 
 export interface ScriptResult {
   ok: boolean;
@@ -38,27 +38,4 @@ export async function runScript(argv: readonly string[], opts: RunOptions): Prom
   if (r.exitCode !== undefined) return { ok: false, exitCode: r.exitCode, timedOut: false, reason: `exit ${r.exitCode}` };
   const code = (r as { code?: string }).code;
   return { ok: false, exitCode: null, timedOut: false, reason: r.signal ? `killed by ${r.signal}` : code ? `spawn ${code}` : (r.shortMessage ?? 'failed') };
-}
-
-const userCache = new Map<string, { uid: number; gid: number }>();
-
-export class UnknownUserError extends Error {
-  override name = 'UnknownUserError';
-}
-
-export function resolveUser(spec: string): { uid: number; gid: number } {
-  const cached = userCache.get(spec);
-  if (cached) return cached;
-  const [user, group] = spec.split(/[\s:]+/);
-  try {
-    const uid = Number(execFileSync('id', ['-u', user!], { encoding: 'utf8' }).trim());
-    const gid = group
-      ? Number(execFileSync('getent', ['group', group], { encoding: 'utf8' }).split(':')[2])
-      : Number(execFileSync('id', ['-g', user!], { encoding: 'utf8' }).trim());
-    const ids = { uid, gid };
-    userCache.set(spec, ids);
-    return ids;
-  } catch {
-    throw new UnknownUserError(`unknown script user "${spec}"`);
-  }
 }

@@ -5,6 +5,7 @@ import { memcacheProbe, tcpProbe } from '../../../src/ha/adapters/probes.ts';
 import { runScript } from '../../../src/ha/adapters/script-runner.ts';
 import { VipError, VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-manager.ts';
 import { parseHavedArgs, UsageError } from '../../../src/ha/daemon/cli-options.ts';
+import { UnknownUserError } from '../../../src/system/users.ts';
 import { freePort } from '../../support/ports.ts';
 
 const vip = (address: string, extra: Partial<VirtualAddress> = {}): VirtualAddress => ({
@@ -91,6 +92,10 @@ describe('runScript', () => {
     expect(await runScript(['/bin/sh', '-c', 'exit 0'], { timeoutMs: 2000 })).toMatchObject({ ok: true });
     expect(await runScript(['/bin/sh', '-c', 'exit 3'], { timeoutMs: 2000 })).toMatchObject({ ok: false, exitCode: 3, reason: 'exit 3' });
     expect((await runScript(['/nonexistent/check'], { timeoutMs: 2000 })).ok).toBe(false);
+  });
+
+  it('refuses a script user that does not exist, before starting anything', async () => {
+    await expect(runScript(['/bin/true'], { timeoutMs: 2000, user: 'no-such-user-l5' })).rejects.toThrow(UnknownUserError);
   });
 
   it('a timeout kills the whole process group', async () => {
