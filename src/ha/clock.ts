@@ -14,27 +14,33 @@ export interface Clock {
 let nextSystemTimerId = 1;
 const systemTimers = new Map<TimerId, NodeJS.Timeout>();
 
-export const systemClock: Clock = {
-  now: () => performance.now(),
-  setTimer(ms, fn) {
-    const id = nextSystemTimerId++;
-    systemTimers.set(
-      id,
-      setTimeout(() => {
+function nodeClock(keepAlive: boolean): Clock {
+  return {
+    now: () => performance.now(),
+    setTimer(ms, fn) {
+      const id = nextSystemTimerId++;
+      const t = setTimeout(() => {
         systemTimers.delete(id);
         fn();
-      }, Math.max(0, ms)),
-    );
-    return id;
-  },
-  clearTimer(id) {
-    const t = systemTimers.get(id);
-    if (t !== undefined) {
-      clearTimeout(t);
-      systemTimers.delete(id);
-    }
-  },
-};
+      }, Math.max(0, ms));
+      if (!keepAlive) t.unref();
+      systemTimers.set(id, t);
+      return id;
+    },
+    clearTimer(id) {
+      const t = systemTimers.get(id);
+      if (t !== undefined) {
+        clearTimeout(t);
+        systemTimers.delete(id);
+      }
+    },
+  };
+}
+
+export const systemClock: Clock = nodeClock(true);
+
+/** systemClock whose pending timers alone do not keep the process running (e.g. a delayed flush_all). */
+export const backgroundClock: Clock = nodeClock(false);
 
 /** A single re-armable timer slot: arming replaces whatever was pending. */
 export class TimerSlot {

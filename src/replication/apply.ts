@@ -1,3 +1,4 @@
+import { backgroundClock, type Clock } from '../ha/clock.ts';
 import type { Logger } from '../log.ts';
 import type { HybridClock } from './hlc.ts';
 import type { Tombstones } from './tombstones.ts';
@@ -13,15 +14,18 @@ export class RemoteApplier {
   readonly #store: ReplicaStore;
   readonly #hlc: HybridClock;
   readonly #logger: Logger;
+  readonly #clock: Clock;
   #flushEpoch = 0n;
   applied = 0;
   stale = 0;
 
-  constructor(store: ReplicaStore, hlc: HybridClock, tombstones: Tombstones, logger: Logger) {
+  /** `clock` runs the delayed flushes; tests pass a FakeClock. */
+  constructor(store: ReplicaStore, hlc: HybridClock, tombstones: Tombstones, logger: Logger, clock: Clock = backgroundClock) {
     this.#store = store;
     this.#hlc = hlc;
     this.tombstones = tombstones;
     this.#logger = logger;
+    this.#clock = clock;
   }
 
   /** Items older than this version were flushed (by a local or a remote flush_all). */
@@ -35,7 +39,7 @@ export class RemoteApplier {
       if (version > this.#flushEpoch) this.#flushEpoch = version;
     };
     if (delaySeconds <= 0) raise();
-    else setTimeout(raise, delaySeconds * 1000).unref();
+    else this.#clock.setTimer(delaySeconds * 1000, raise);
   }
 
   set(key: Buffer, flags: number, ttl: number, value: Buffer, version: bigint): void {
@@ -80,7 +84,7 @@ export class RemoteApplier {
       for (const k of doomed) store.applyRemoteDelete(k, version - 1n);
       this.#logger.info({ removed: doomed.length }, 'replication: flush_all from a peer applied');
     };
-    if (delaySeconds > 0) setTimeout(run, delaySeconds * 1000).unref();
+    if (delaySeconds > 0) this.#clock.setTimer(delaySeconds * 1000, run);
     else run();
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { TimerSlot, systemClock } from '../../../src/ha/clock.ts';
+import { TimerSlot, backgroundClock, systemClock } from '../../../src/ha/clock.ts';
 
 describe('FakeClock', () => {
   it('runs due timers in deadline order, ties in creation order, each at its own time', () => {
@@ -60,5 +60,16 @@ describe('TimerSlot', () => {
     const id = systemClock.setTimer(1, () => expect.fail('cleared'));
     systemClock.clearTimer(id);
     await new Promise((r) => setTimeout(r, 5));
+  });
+});
+
+describe('backgroundClock', () => {
+  it('runs timers like the system clock, but a pending one does not keep the process alive', async () => {
+    const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timeouts();
+    const id = backgroundClock.setTimer(60_000, () => expect.fail('cleared'));
+    expect(timeouts()).toBe(before);
+    backgroundClock.clearTimer(id);
+    await new Promise<void>((resolve) => backgroundClock.setTimer(1, resolve));
   });
 });
