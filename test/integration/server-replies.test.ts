@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CacheServer } from '../../src/server/cache-server.ts';
-import { stopAll } from '../support/daemon.ts';
-import { bothReplies, startCacheServer, startReferenceMemcached } from '../support/mc-client.ts';
+import { describe, expect, it } from 'vitest';
+import { bothReplies } from '../support/mc-client.ts';
+import { useReferenceAndOurs } from '../support/reference-pair.ts';
 
 /**
  * Differential: every script goes to Debian's memcached and to our server on fresh connections;
@@ -51,27 +50,16 @@ const scripts: Array<[string, string]> = [
 const normalizeCas = (s: string) => s.replace(/^(VALUE \S+ \d+ \d+) \d+\r$/gm, '$1 <cas>\r');
 
 describe('repcache replies match memcached 1.6.18 byte for byte', () => {
-  let ref: number;
-  let ours: number;
-  let server: CacheServer;
-
-  beforeAll(async () => {
-    ref = (await startReferenceMemcached()).port;
-    ({ server, port: ours } = await startCacheServer());
-  });
-  afterAll(async () => {
-    await server?.close();
-    await stopAll();
-  });
+  const servers = useReferenceAndOurs();
 
   it.each(scripts)('%s', async (_name, script) => {
-    const [theirs, mine] = await bothReplies(ref, ours, script);
+    const [theirs, mine] = await bothReplies(servers.ref, servers.ours, script);
     expect(normalizeCas(mine)).toBe(normalizeCas(theirs));
   });
 
   it('gets/gats report a CAS that changes on every store', async () => {
     const script = 'set g1 0 0 1\r\na\r\ngets g1\r\nset g1 0 0 1\r\nb\r\ngats 100 g1\r\n';
-    const [theirs, mine] = await bothReplies(ref, ours, script);
+    const [theirs, mine] = await bothReplies(servers.ref, servers.ours, script);
     expect(normalizeCas(mine)).toBe(normalizeCas(theirs));
     const cas = [...mine.matchAll(/^VALUE g1 0 1 (\d+)\r$/gm)].map((m) => m[1]);
     expect(cas).toHaveLength(2);

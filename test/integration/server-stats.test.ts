@@ -1,27 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CacheServer } from '../../src/server/cache-server.ts';
-import { stopAll } from '../support/daemon.ts';
-import { McClient, mcRequest, startCacheServer, startReferenceMemcached } from '../support/mc-client.ts';
+import { describe, expect, it } from 'vitest';
+import { McClient, mcRequest } from '../support/mc-client.ts';
+import { useReferenceAndOurs } from '../support/reference-pair.ts';
 
 const statNames = (reply: string) => [...reply.matchAll(/^STAT (\S+) /gm)].map((m) => m[1]);
 const statMap = (reply: string) => new Map([...reply.matchAll(/^STAT (\S+) (.*)\r$/gm)].map((m) => [m[1], m[2]]));
 
 describe('stats', () => {
-  let ref: number;
-  let ours: number;
-  let server: CacheServer;
-
-  beforeAll(async () => {
-    ref = (await startReferenceMemcached()).port;
-    ({ server, port: ours } = await startCacheServer());
-  });
-  afterAll(async () => {
-    await server?.close();
-    await stopAll();
-  });
+  const servers = useReferenceAndOurs();
 
   it("has memcached's field names in memcached's order", async () => {
-    const [theirs, mine] = await Promise.all([mcRequest(ref, 'stats\r\n', 'END\r\n'), mcRequest(ours, 'stats\r\n', 'END\r\n')]);
+    const [theirs, mine] = await Promise.all([mcRequest(servers.ref, 'stats\r\n', 'END\r\n'), mcRequest(servers.ours, 'stats\r\n', 'END\r\n')]);
     expect(statNames(theirs).length).toBeGreaterThan(80);
     expect(statNames(mine).slice(0, statNames(theirs).length)).toEqual(statNames(theirs));
     const s = statMap(mine);
@@ -35,11 +23,11 @@ describe('stats', () => {
 
   it("stats settings has memcached's names in memcached's order", async () => {
     const [theirs, mine] = await Promise.all([
-      mcRequest(ref, 'stats settings\r\n', 'END\r\n'), mcRequest(ours, 'stats settings\r\n', 'END\r\n'),
+      mcRequest(servers.ref, 'stats settings\r\n', 'END\r\n'), mcRequest(servers.ours, 'stats settings\r\n', 'END\r\n'),
     ]);
     expect(statNames(mine)).toEqual(statNames(theirs));
     const s = statMap(mine);
-    expect(s.get('tcpport')).toBe(String(ours));
+    expect(s.get('tcpport')).toBe(String(servers.ours));
     expect(s.get('inter')).toBe('127.0.0.1');
     expect(s.get('item_size_max')).toBe('1048576');
     // values that do not depend on the port or process match memcached's defaults
@@ -50,14 +38,14 @@ describe('stats', () => {
   });
 
   it('counts connections, keys fetched, hits and bytes', async () => {
-    const c = await McClient.connect(ours);
+    const c = await McClient.connect(servers.ours);
     try {
       await c.request('stats reset\r\n');
       const before = statMap(await c.request('stats\r\n', 'END\r\n'));
       await c.request('set a 0 0 1\r\na\r\n');
       await c.request('get a b c\r\n', 'END\r\n');
       await c.request('flush_all 100\r\n');
-      const other = await McClient.connect(ours);
+      const other = await McClient.connect(servers.ours);
       const s = statMap(await c.request('stats\r\n', 'END\r\n'));
       other.close();
       expect(s.get('cmd_get')).toBe('3');
@@ -75,13 +63,13 @@ describe('stats', () => {
   });
 
   it('stats conns lists the listener and each connection', async () => {
-    const reply = await mcRequest(ours, 'stats conns\r\n', 'END\r\n');
+    const reply = await mcRequest(servers.ours, 'stats conns\r\n', 'END\r\n');
     expect(reply).toMatch(/^STAT \d+:addr tcp:127\.0\.0\.1:\d+\r\nSTAT \d+:state conn_listening\r\n/);
-    expect(reply).toMatch(new RegExp(`STAT \\d+:listen_addr tcp:127\\.0\\.0\\.1:${ours}\\r\\nSTAT \\d+:state conn_parse_cmd\\r\\n`));
+    expect(reply).toMatch(new RegExp(`STAT \\d+:listen_addr tcp:127\\.0\\.0\\.1:${servers.ours}\\r\\nSTAT \\d+:state conn_parse_cmd\\r\\n`));
   });
 
   it('stats items, slabs and sizes use STAT lines', async () => {
-    const c = await McClient.connect(ours);
+    const c = await McClient.connect(servers.ours);
     try {
       await c.request('set it 0 0 3\r\nabc\r\n');
       expect(await c.request('stats items\r\n', 'END\r\n')).toMatch(/^STAT items:\d+:number \d+\r\n/);
