@@ -55,8 +55,16 @@ export interface StoreOptions {
   /** -o track_sizes: enables `stats sizes`. */
   trackSizes: boolean;
   clock: Clock;
-  /** CAS generator; default a counter 1, 2, 3 ... */
-  nextCas?: () => bigint;
+  /** Where CAS values come from; default memcached's counter 1, 2, 3 ... */
+  versions?: VersionSource;
+}
+
+/** A source of item versions other than memcached's counter (replication's hybrid logical clock). */
+export interface VersionSource {
+  /** A fresh version, greater than every earlier one. */
+  now(): bigint;
+  /** The same as now(), written as two u32 words (low at u32[i], high at u32[i + 1]): no BigInt per store. */
+  writeNow(u32: Uint32Array, i: number): void;
 }
 
 export type StoreMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas';
@@ -111,7 +119,7 @@ export class SlabStore {
   readonly #trackSizes: boolean;
   readonly #pageSize: number;
   readonly #memoryLimit: number;
-  readonly #nextCas: (() => bigint) | undefined;
+  readonly #versions: VersionSource | undefined;
   readonly #slabs: SlabAllocator;
   readonly #bytes: Buffer;
   readonly #u32: Uint32Array;
@@ -144,7 +152,7 @@ export class SlabStore {
     this.#trackSizes = opts.trackSizes;
     this.#pageSize = opts.pageSize;
     this.#memoryLimit = opts.memoryLimitBytes;
-    this.#nextCas = opts.nextCas;
+    this.#versions = opts.versions;
     const sizes = computeSlabClassSizes(
       MEMCACHED_ITEM_HEADER,
       opts.minChunk,
@@ -378,6 +386,15 @@ export class SlabStore {
     return this.#u64[h];
   }
 
+  /** itemVersion() as two u32 numbers, high and low word: no BigInt (replication's hot path). */
+  itemVersionHigh(h: Handle): number {
+    return this.#u32[h * 2 + F_CAS_HI];
+  }
+
+  itemVersionLow(h: Handle): number {
+    return this.#u32[h * 2 + F_CAS_LO];
+  }
+
   itemValueLength(h: Handle): number {
     return this.#u32[h * 2 + F_NBYTES];
   }
@@ -548,7 +565,7 @@ export class SlabStore {
     if (old !== 0 && this.#u64[old] >= cas) return 'STALE';
     const exptime = ttlSeconds === 0 ? 0 : ttlSeconds < 0 ? 1 : this.#now + ttlSeconds;
     // Keep the local counter ahead of versions seen so later local writes win.
-    if (this.#nextCas === undefined && cas > BigInt(this.#casCounter) && cas <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    if (this.#versions === undefined && cas > BigInt(this.#casCounter) && cas <= BigInt(Number.MAX_SAFE_INTEGER)) {
       this.#casCounter = Number(cas);
     }
     // A newer version of a key usually has the same size: rewrite its chunk instead of allocating, unlinking
@@ -650,8 +667,8 @@ export class SlabStore {
   }
 
   #assignCas(h: number): void {
-    if (this.#nextCas !== undefined) {
-      this.#u64[h] = this.#nextCas();
+    if (this.#versions !== undefined) {
+      this.#versions.writeNow(this.#u32, h * 2 + F_CAS_LO);
       return;
     }
     const c = ++this.#casCounter;
@@ -660,8 +677,8 @@ export class SlabStore {
   }
 
   #setOldestCas(): void {
-    if (this.#nextCas !== undefined) {
-      const c = this.#nextCas();
+    if (this.#versions !== undefined) {
+      const c = this.#versions.now();
       this.#oldestCasLo = Number(c & 0xffffffffn);
       this.#oldestCasHi = Number(c >> 32n);
       return;

@@ -184,11 +184,11 @@ export function itemFrameSize(withSeq: boolean, keyLength: number, valueLength: 
 /**
  * Writes a SET or SYNC_ITEM frame's header and key into `b` at `o`; returns the offset where the value's
  * `valueLength` bytes go (the caller copies them straight from the store: one copy, no allocation).
- * `dv` is a DataView over the same bytes as `b` (hot path: no BigInt arithmetic per frame).
+ * `dv` is a DataView over the same bytes as `b`; the version comes as two u32 words (hot path: no BigInt per frame).
  */
 export function writeItemHeader(
   b: Buffer, dv: DataView, o: number, type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
-  seq: number, version: bigint, flags: number, ttl: number, key: Buffer, valueLength: number,
+  seq: number, versionHigh: number, versionLow: number, flags: number, ttl: number, key: Buffer, valueLength: number,
 ): number {
   const klen = key.length;
   if (klen === 0 || klen > 250) checkKey(key);
@@ -201,7 +201,8 @@ export function writeItemHeader(
     dv.setUint32(o + 4, seq >>> 0);
     o += 8;
   }
-  dv.setBigUint64(o, version);
+  dv.setUint32(o, versionHigh);
+  dv.setUint32(o + 4, versionLow);
   dv.setUint32(o + 8, flags >>> 0);
   dv.setUint32(o + 12, ttl);
   b[o + 16] = klen;
@@ -218,7 +219,9 @@ export function encodeItemFrame(
   seq: number, version: bigint, flags: number, ttl: number, key: Buffer, value: Buffer,
 ): Buffer {
   const b = Buffer.allocUnsafe(itemFrameSize(type === FrameType.SET, key.length, value.length));
-  value.copy(b, writeItemHeader(b, dataViewOf(b), 0, type, seq, version, flags, ttl, key, value.length));
+  const high = Number(version >> 32n);
+  const low = Number(version & 0xffffffffn);
+  value.copy(b, writeItemHeader(b, dataViewOf(b), 0, type, seq, high, low, flags, ttl, key, value.length));
   return b;
 }
 

@@ -39,13 +39,26 @@ export class HybridClock {
 
   /** A fresh version, greater than every version issued or observed so far. */
   now(): bigint {
+    this.#advance();
+    return this.#base + BigInt(this.#counter << Number(NODE_ID_BITS));
+  }
+
+  /** now() as two u32 words, low at u32[i] and high at u32[i + 1] (a store's CAS field): no BigInt. */
+  writeNow(u32: Uint32Array, i: number): void {
+    this.#advance();
+    const ms = this.#ms;
+    // ms has 42 bits: its low 10 share the low word with the counter and node id, the rest is the high word.
+    u32[i] = (((ms % 1024) << 22) | (this.#counter << 10) | this.#nodeId) >>> 0;
+    u32[i + 1] = Math.floor(ms / 1024);
+  }
+
+  #advance(): void {
     const pt = this.#nowMs() - HLC_EPOCH_MS;
     if (pt > this.#ms) {
       this.#setMs(pt, 0);
     } else if (++this.#counter > MAX_COUNTER) {
       this.#setMs(this.#ms + 1, 0);
     }
-    return this.#base + BigInt(this.#counter << Number(NODE_ID_BITS));
   }
 
   /** The version a local event `delayMs` from now will carry at the latest (flush_all with a delay). */

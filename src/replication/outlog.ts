@@ -22,6 +22,10 @@ export class OutLog {
   readonly #keyLen: Uint8Array;
   readonly #bytes: Buffer;
   #bytePos = 0;
+  /** #bytePos within #bytes: where the next key goes. */
+  #byteOff = 0;
+  /** Offset of each entry's key in #bytes. */
+  readonly #keyOff: Uint32Array;
   /** Flush entries only: version and delay (seconds). */
   readonly #flushes = new Map<number, { version: bigint; delay: number }>();
   /** Sequence of the next entry; the first entry is 1. */
@@ -36,6 +40,7 @@ export class OutLog {
     this.#times = new Float64Array(capacity);
     this.#keyAt = new Float64Array(capacity);
     this.#keyLen = new Uint8Array(capacity);
+    this.#keyOff = new Uint32Array(capacity);
     this.#bytes = Buffer.alloc(Math.max(capacity * KEY_BYTES_PER_ENTRY, 256));
   }
 
@@ -58,19 +63,25 @@ export class OutLog {
     this.#times[i] = atMs;
     const bytes = this.#bytes;
     const len = key ? key.length : 0;
-    let at = this.#bytePos % bytes.length;
+    let at = this.#byteOff;
     if (at + len > bytes.length) {
       this.#bytePos += bytes.length - at; // keys never wrap: skip the tail
       at = 0;
     }
     for (let j = 0; j < len; j++) bytes[at + j] = key![j];
     this.#keyAt[i] = this.#bytePos;
+    this.#keyOff[i] = at;
     this.#keyLen[i] = len;
     this.#bytePos += len;
+    this.#byteOff = at + len;
     if (kind === EntryKind.FLUSH) this.#flushes.set(seq, { version, delay });
     // Drop entries whose slot or key bytes were just reused (both advance in sequence order).
     const floor = this.#bytePos - bytes.length;
-    while (this.#first < this.#next && (this.#first <= seq - this.capacity || this.#keyAt[this.#first % this.capacity] < floor)) this.#first++;
+    let first = this.#first;
+    if (first <= seq - this.capacity || this.#keyAt[first % this.capacity] < floor) {
+      while (first < this.#next && (first <= seq - this.capacity || this.#keyAt[first % this.capacity] < floor)) first++;
+      this.#first = first;
+    }
     return seq;
   }
 
@@ -89,7 +100,7 @@ export class OutLog {
     const i = seq % this.capacity;
     const len = this.#keyLen[i];
     if (len === 0) return null;
-    const at = this.#keyAt[i] % this.#bytes.length;
+    const at = this.#keyOff[i];
     return this.#bytes.subarray(at, at + len);
   }
 

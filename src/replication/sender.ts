@@ -147,7 +147,7 @@ export class Sender {
     const store = this.#ctx.store;
     const vlen = store.itemValueLength(h);
     const b = this.#reserve(itemFrameSize(type === FrameType.SET, key.length, vlen));
-    const at = writeItemHeader(b, this.#chunkView, this.#chunkOff, type, seq, store.itemVersion(h), store.itemFlags(h), store.itemTtl(h), key, vlen);
+    const at = writeItemHeader(b, this.#chunkView, this.#chunkOff, type, seq, store.itemVersionHigh(h), store.itemVersionLow(h), store.itemFlags(h), store.itemTtl(h), key, vlen);
     store.copyValue(h, b, at);
     this.#chunkOff = at + vlen;
   }

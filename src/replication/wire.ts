@@ -1,4 +1,5 @@
 import type { Logger } from '../log.ts';
+import type { VersionSource } from '../cache/store.ts';
 import type { CacheServer } from '../server/cache-server.ts';
 import type { StatList } from '../server/stats.ts';
 import { HybridClock } from './hlc.ts';
@@ -8,7 +9,7 @@ import { Replicator, randomNodeId } from './replicator.ts';
 
 export interface ReplicationWiring {
   /** Extra CacheServer deps: versions come from the hybrid logical clock. */
-  serverDeps: { nextCas?: () => bigint };
+  serverDeps: { versions?: VersionSource };
   /** Hooks the server up and, with peers, waits until this node may serve clients. */
   attach(server: CacheServer): Promise<void>;
   stop(): Promise<void>;
@@ -27,7 +28,7 @@ export function startReplication(
   const log = logger.child({ component: 'replication' }, { level: logger.levelVal > 30 ? 'info' : logger.level });
   let repl: Replicator | null = null;
   const wiring: ReplicationWiring = {
-    serverDeps: { nextCas: () => hlc.now() },
+    serverDeps: { versions: hlc },
     replicator: null,
     async attach(server) {
       repl = new Replicator(server.store, hlc, ro, log);

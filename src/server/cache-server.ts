@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
-import { SlabStore, type Clock } from '../cache/store.ts';
+import { SlabStore, type Clock, type VersionSource } from '../cache/store.ts';
 import { TickingClock } from './clock.ts';
 import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, type ConnectionEnv } from './connection.ts';
@@ -21,7 +21,7 @@ export interface CacheServerDeps {
   /** Defaults to a real clock refreshed once a second. */
   clock?: Clock;
   /** CAS generator for the store (replication: hybrid logical clock versions). */
-  nextCas?: () => bigint;
+  versions?: VersionSource;
 }
 
 /** Items the crawler examines per second for expired entries. */
@@ -68,7 +68,7 @@ export class CacheServer extends EventEmitter {
     this.#verbosity = config.verbosity;
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
     this.#detail = config.detailEnabled ? this.#prefixStats : null;
-    this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), nextCas: deps.nextCas });
+    this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
     this.#dispatcher = new Dispatcher(this.#makeHost());
   }
 

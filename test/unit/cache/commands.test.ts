@@ -67,14 +67,22 @@ describe('storage commands', () => {
     expect(store.itemCas(store.get(k('a')))).toBeGreaterThan(cas);
   });
 
-  it('CAS values come from a counter 1, 2, 3 by default, or the injected generator', () => {
+  it('CAS values come from a counter 1, 2, 3 by default, or the injected version source', () => {
     const { store } = makeStore();
     set(store, 'a', '1');
     set(store, 'b', '1');
     expect(store.itemCas(store.get(k('a')))).toBe(1n);
     expect(store.itemCas(store.get(k('b')))).toBe(2n);
     let next = (1n << 63n) + 5n;
-    const custom = makeStore({ nextCas: () => next++ }).store;
+    const versions = {
+      now: () => next++,
+      writeNow(u32: Uint32Array, i: number) {
+        const v = next++;
+        u32[i] = Number(v & 0xffffffffn);
+        u32[i + 1] = Number(v >> 32n);
+      },
+    };
+    const custom = makeStore({ versions }).store;
     set(custom, 'a', '1');
     expect(custom.itemCas(custom.get(k('a')))).toBe((1n << 63n) + 5n);
   });

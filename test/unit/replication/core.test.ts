@@ -45,6 +45,20 @@ describe('hybrid logical clock', () => {
   it('rejects node ids out of range', () => {
     expect(() => new HybridClock(1024)).toThrow(RangeError);
   });
+
+  it('writeNow writes the version now() would give, as u32 words low then high', () => {
+    // Today's milliseconds need more than 32 bits, and the counter and node id share the low word with them.
+    let t = HLC_EPOCH_MS + 2 ** 41 + 1023;
+    const a = new HybridClock(1023, () => t);
+    const b = new HybridClock(1023, () => t);
+    const u32 = new Uint32Array(2);
+    const u64 = new BigUint64Array(u32.buffer);
+    for (let i = 0; i < 5000; i++) {
+      if (i === 4000) t += 3;
+      a.writeNow(u32, 0);
+      expect(u64[0]).toBe(b.now());
+    }
+  });
 });
 
 describe('outbound log ring', () => {

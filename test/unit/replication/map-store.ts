@@ -70,6 +70,12 @@ export class MapStore implements ReplicaStore {
   itemVersion(h: number): bigint {
     return this.slots[h]!.cas;
   }
+  itemVersionHigh(h: number): number {
+    return Number(this.slots[h]!.cas >> 32n);
+  }
+  itemVersionLow(h: number): number {
+    return Number(this.slots[h]!.cas & 0xffffffffn);
+  }
   itemTtl(h: number): number {
     const e = this.slots[h]!;
     return e.expAtMs ? Math.max(1, Math.ceil((e.expAtMs - this.now()) / 1000)) : 0;
