@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Net } from './harness.ts';
 
-/** A(200) master, then B(150) and C(100) backups; settled at t=10 s. Latency 1 ms. */
-function trio(opts: { b?: number; c?: number; bAddr?: string; cAddr?: string } = {}) {
+/** A(200) master, then B(150) and C(100) backups; settled at t=10 s. Latency 1 ms unless given. */
+function trio(opts: { b?: number; c?: number; bAddr?: string; cAddr?: string; latency?: Net['latency'] } = {}) {
   const net = new Net();
+  if (opts.latency) net.latency = opts.latency;
   net.add('A', 200, '198.18.0.1');
   net.add('B', opts.b ?? 150, opts.bAddr ?? '198.18.0.2');
   net.add('C', opts.c ?? 100, opts.cAddr ?? '198.18.0.3');
@@ -119,13 +120,7 @@ describe('fast hand-over', () => {
   });
 
   it('no successor named (master hears no hellos): the best backup goes at once, the other waits', () => {
-    const net = new Net();
-    net.latency = (_from, to, kind) => (kind === 'BACKUP_HELLO' && to === 'A' ? null : 1);
-    net.add('A', 200, '198.18.0.1');
-    net.add('B', 150, '198.18.0.2');
-    net.add('C', 100, '198.18.0.3');
-    for (const n of net.nodes.values()) n.inst.start();
-    net.clock.advanceTo(10_000);
+    const net = trio({ latency: (_from, to, kind) => (kind === 'BACKUP_HELLO' && to === 'A' ? null : 1) });
     net.get('A').inst.stop();
     expect(net.log.at(-2)).toBe('10000 A advert 0');
     net.clock.advance(1);
@@ -136,13 +131,7 @@ describe('fast hand-over', () => {
   });
 
   it('two backups that both think they are best resolve within one message delay', () => {
-    const net = new Net();
-    net.latency = (_from, _to, kind) => (kind === 'BACKUP_HELLO' ? null : 1);
-    net.add('A', 200, '198.18.0.1');
-    net.add('B', 150, '198.18.0.2');
-    net.add('C', 100, '198.18.0.3');
-    for (const n of net.nodes.values()) n.inst.start();
-    net.clock.advanceTo(10_000);
+    const net = trio({ latency: (_from, _to, kind) => (kind === 'BACKUP_HELLO' ? null : 1) });
     net.get('A').inst.stop();
     net.clock.advance(5000);
     net.finish();
