@@ -68,6 +68,7 @@ export interface VersionSource {
 }
 
 export type StoreMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas';
+export type RemoteResult = 'APPLIED' | 'STALE' | 'TOO_LARGE' | 'NO_MEMORY';
 export type StoreResult = 'STORED' | 'NOT_STORED' | 'EXISTS' | 'NOT_FOUND' | 'TOO_LARGE' | 'NO_MEMORY';
 export type ArithResult = bigint | 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY';
 /** An item handle: an integer >= 0, valid until the next mutating call on the store. */
@@ -550,28 +551,34 @@ export class SlabStore {
    * Store a replicated item keeping the given CAS (version); applied only if cas > existing item's
    * cas (or absent). ttlSeconds: remaining TTL, 0 = never, negative = already expired.
    */
-  applyRemote(
-    key: Buffer,
-    flags: number,
-    ttlSeconds: number,
-    data: Buffer,
-    cas: bigint,
-  ): 'APPLIED' | 'STALE' | 'TOO_LARGE' | 'NO_MEMORY' {
+  applyRemote(key: Buffer, flags: number, ttlSeconds: number, data: Buffer, cas: bigint): RemoteResult {
+    return this.applyRemoteWords(key, flags, ttlSeconds, data, Number(cas >> 32n), Number(cas & 0xffffffffn));
+  }
+
+  /** applyRemote() with the version as its high and low u32 words (replication's hot path: no BigInt). */
+  applyRemoteWords(key: Buffer, flags: number, ttlSeconds: number, data: Buffer, casHigh: number, casLow: number): RemoteResult {
     checkKey(key);
     this.#now = this.#clock.now();
     if (memcachedItemTotal(key.length, data.length, flags, this.#casEnabled) > this.#pageSize) return 'TOO_LARGE';
     const hv = murmur3(key, 0, key.length);
     const old = this.#lookup(key, hv, false);
-    if (old !== 0 && this.#u64[old] >= cas) return 'STALE';
+    const u32 = this.#u32;
+    if (old !== 0) {
+      const oh = u32[old * 2 + F_CAS_HI];
+      if (oh > casHigh || (oh === casHigh && u32[old * 2 + F_CAS_LO] >= casLow)) return 'STALE';
+    }
     const exptime = ttlSeconds === 0 ? 0 : ttlSeconds < 0 ? 1 : this.#now + ttlSeconds;
     // Keep the local counter ahead of versions seen so later local writes win.
-    if (this.#versions === undefined && cas > BigInt(this.#casCounter) && cas <= BigInt(Number.MAX_SAFE_INTEGER)) {
-      this.#casCounter = Number(cas);
+    if (this.#versions === undefined) {
+      const cas = casHigh * TWO_32 + casLow;
+      if (cas > this.#casCounter && cas <= Number.MAX_SAFE_INTEGER) this.#casCounter = cas;
     }
     // A newer version of a key usually has the same size: rewrite its chunk instead of allocating, unlinking
     // and relinking (each a hash-chain walk).
     if (old !== 0 && this.#fitsInPlace(old, key.length, data.length)) {
-      this.#overwrite(old, flags >>> 0, exptime, data, cas);
+      this.#overwrite(old, flags >>> 0, exptime, data, false);
+      u32[old * 2 + F_CAS_LO] = casLow;
+      u32[old * 2 + F_CAS_HI] = casHigh;
       return 'APPLIED';
     }
     this.#pinned = old;
@@ -579,7 +586,8 @@ export class SlabStore {
     this.#pinned = 0;
     if (h === 0) return 'NO_MEMORY';
     this.#writeValue(h, 0, data);
-    this.#u64[h] = cas;
+    u32[h * 2 + F_CAS_LO] = casLow;
+    u32[h * 2 + F_CAS_HI] = casHigh;
     if (old !== 0) this.#unlinkItem(old, hv);
     this.#link(h, hv);
     return 'APPLIED';
@@ -796,9 +804,9 @@ export class SlabStore {
    * Replaces a linked item's value in its own chunk: same effect as linking a new item (new CAS,
    * LRU head, total_items), without touching the allocator or the hash chain. Safe only while one
    * thread owns the store; shared readers would need the item's bucket lock here.
+   * local = false: a replicated item, which is not a cmd_set and whose version the caller writes.
    */
-  /** remoteCas: a replicated item keeps its version and is not a cmd_set. */
-  #overwrite(h: number, flags: number, exptime: number, data: Buffer, remoteCas?: bigint): void {
+  #overwrite(h: number, flags: number, exptime: number, data: Buffer, local = true): void {
     const u32 = this.#u32;
     const oldTotal = this.#ntotal(h);
     u32[h * 2 + F_TIME] = this.#now;
@@ -807,12 +815,11 @@ export class SlabStore {
     u32[h * 2 + F_FLAGS] = flags;
     this.#bytes[h * 8 + B_ITFLAGS] = IT_LINKED;
     this.#writeValue(h, 0, data);
-    if (remoteCas === undefined) this.#assignCas(h);
-    else this.#u64[h] = remoteCas;
+    if (local) this.#assignCas(h);
     const newTotal = this.#ntotal(h);
     const cls = this.#bytes[h * 8 + B_CLSID];
     const row = cls * C.C_FIELDS;
-    if (remoteCas === undefined) this.#cls[row + C.C_CMD_SET]++;
+    if (local) this.#cls[row + C.C_CMD_SET]++;
     this.#cls[row + C.C_MEM_REQUESTED] += newTotal - oldTotal;
     this.#g[C.G_BYTES] += newTotal - oldTotal;
     this.#g[C.G_TOTAL_ITEMS]++;

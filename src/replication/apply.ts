@@ -43,12 +43,20 @@ export class RemoteApplier {
   }
 
   set(key: Buffer, flags: number, ttl: number, value: Buffer, version: bigint): void {
-    this.#hlc.observe(version);
-    if (version < this.#flushEpoch || this.tombstones.shadows(key, version)) {
-      this.stale++;
-      return;
+    this.setWords(key, flags, ttl, value, Number(version >> 32n), Number(version & 0xffffffffn));
+  }
+
+  /** set() with the version as its high and low u32 words: no BigInt unless a flush or a delete happened. */
+  setWords(key: Buffer, flags: number, ttl: number, value: Buffer, high: number, low: number): void {
+    this.#hlc.observeWords(high, low);
+    if (this.#flushEpoch !== 0n || this.tombstones.size > 0) {
+      const version = (BigInt(high) << 32n) | BigInt(low);
+      if (version < this.#flushEpoch || this.tombstones.shadows(key, version)) {
+        this.stale++;
+        return;
+      }
     }
-    const r = this.#store.applyRemote(key, flags, ttl, value, version);
+    const r = this.#store.applyRemoteWords(key, flags, ttl, value, high, low);
     if (r === 'APPLIED') {
       this.applied++;
       this.tombstones.clear(key);

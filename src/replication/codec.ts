@@ -316,11 +316,68 @@ export function decodeBody(type: number, body: Buffer): Message {
   }
 }
 
+const TWO_32 = 2 ** 32;
+
+/**
+ * A SET or SYNC_ITEM frame decoded in place, as numbers and views: no Message object and no BigInt per
+ * replicated write. The decoder reuses one instance, so a consumer copies what it keeps.
+ */
+export class ItemFrame {
+  type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM = FrameType.SET;
+  /** SET only (0 in a SYNC_ITEM); senders number their changes below 2^53. */
+  seq = 0;
+  versionHigh = 0;
+  versionLow = 0;
+  flags = 0;
+  ttl = 0;
+  key: Buffer = Buffer.alloc(0);
+  value: Buffer = Buffer.alloc(0);
+
+  /** Reads the frame whose body is buf[start, end); the same checks (and errors) as decodeBody. */
+  read(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, buf: Buffer, start: number, end: number): void {
+    let o = start;
+    if (type === FrameType.SET) {
+      if (end - start < 26) throw decodeError(type, buf, start, end);
+      this.seq = buf.readUInt32BE(o) * TWO_32 + buf.readUInt32BE(o + 4);
+      o += 8;
+    } else {
+      if (end - start < 18) throw decodeError(type, buf, start, end);
+      this.seq = 0;
+    }
+    const klen = buf[o + 16];
+    if (klen === 0 || o + 17 + klen > end) throw decodeError(type, buf, start, end);
+    this.type = type;
+    this.versionHigh = buf.readUInt32BE(o);
+    this.versionLow = buf.readUInt32BE(o + 4);
+    this.flags = buf.readUInt32BE(o + 8);
+    this.ttl = buf.readUInt32BE(o + 12);
+    this.key = buf.subarray(o + 17, o + 17 + klen);
+    this.value = buf.subarray(o + 17 + klen, end);
+  }
+
+  /** The version as a BigInt (slow paths and tests). */
+  get version(): bigint {
+    return (BigInt(this.versionHigh) << 32n) | BigInt(this.versionLow);
+  }
+}
+
+/** The ProtocolError decodeBody gives for a malformed body. */
+function decodeError(type: number, buf: Buffer, start: number, end: number): ProtocolError {
+  try {
+    decodeBody(type, buf.subarray(start, end));
+  } catch (err) {
+    if (err instanceof ProtocolError) return err;
+    throw err;
+  }
+  return new ProtocolError(`malformed ${names[type]} frame`);
+}
+
 /** Incremental decoder: feed chunks as they arrive, get whole messages back. */
 export class FrameDecoder {
   /** Largest frame body accepted; links keep it small until the peer has authenticated. */
   maxFrame: number;
   #buf: Buffer = Buffer.alloc(0);
+  readonly #item = new ItemFrame();
 
   constructor(maxFrame = MAX_FRAME) {
     this.maxFrame = maxFrame;
@@ -331,8 +388,11 @@ export class FrameDecoder {
     return this.#buf.length;
   }
 
-  /** Throws ProtocolError on garbage; the caller must then close the link. */
-  push(chunk: Buffer, onMessage: (m: Message) => void): void {
+  /**
+   * Throws ProtocolError on garbage; the caller must then close the link. With `onItem`, SET and SYNC_ITEM frames
+   * arrive there as a reused ItemFrame instead of as Messages.
+   */
+  push(chunk: Buffer, onMessage: (m: Message) => void, onItem?: (f: ItemFrame) => void): void {
     const buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     let off = 0;
     while (buf.length - off >= HEADER) {
@@ -340,9 +400,14 @@ export class FrameDecoder {
       if (len === 0 || len > this.maxFrame + 1) throw new ProtocolError(`frame length ${len} out of range 1..${this.maxFrame + 1}`);
       if (buf.length - off < 4 + len) break;
       const type = buf[off + 4];
-      const body = buf.subarray(off + HEADER, off + 4 + len);
+      const start = off + HEADER;
       off += 4 + len;
-      onMessage(decodeBody(type, body));
+      if (onItem !== undefined && (type === FrameType.SET || type === FrameType.SYNC_ITEM)) {
+        this.#item.read(type, buf, start, off);
+        onItem(this.#item);
+      } else {
+        onMessage(decodeBody(type, buf.subarray(start, off)));
+      }
     }
     // Keep the partial frame; copy so a large socket chunk is not pinned by a small remainder.
     this.#buf = off === buf.length ? Buffer.alloc(0) : off === 0 ? buf : Buffer.from(buf.subarray(off));

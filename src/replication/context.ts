@@ -9,7 +9,7 @@ import type { LinkState, LinkTiming } from './link.ts';
 /** The part of the slab store replication reads and writes. */
 export type ReplicaStore = Pick<
   SlabStore,
-  'peek' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
+  'peek' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteWords' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
 >;
 
 /** What a link session needs from the replicator that owns it. */
@@ -28,6 +28,8 @@ export interface SessionContext {
   applied(nodeId: number, runId: bigint, seq: bigint): void;
   copyComplete(nodeId: number, items: number): void;
   applySet(key: Buffer, flags: number, ttl: number, value: Buffer, version: bigint): void;
+  /** applySet with the version as its high and low u32 words (the hot path). */
+  applySetWords(key: Buffer, flags: number, ttl: number, value: Buffer, versionHigh: number, versionLow: number): void;
   applyDelete(key: Buffer, version: bigint): void;
   applyTouch(key: Buffer, ttl: number, version: bigint): void;
   applyFlush(version: bigint, delay: number): void;

@@ -70,10 +70,16 @@ export class HybridClock {
   /** Merge a version seen from a peer: later local versions sort after it. */
   observe(version: bigint): void {
     if (version < this.#base) return; // older than our current millisecond: nothing to merge
-    const ms = versionMs(version);
-    const counter = Number((version >> NODE_ID_BITS) & BigInt(MAX_COUNTER));
+    this.observeWords(Number(version >> 32n), Number(version & 0xffffffffn));
+  }
+
+  /** observe() for a version given as its high and low u32 words (the receiver's hot path: no BigInt). */
+  observeWords(high: number, low: number): void {
+    const ms = high * 1024 + (low >>> 22);
+    if (ms < this.#ms) return;
+    const counter = (low >>> 10) & MAX_COUNTER;
     if (ms > this.#ms) this.#setMs(ms, counter);
-    else if (ms === this.#ms && counter > this.#counter) this.#counter = counter;
+    else if (counter > this.#counter) this.#counter = counter;
   }
 
   #setMs(ms: number, counter: number): void {

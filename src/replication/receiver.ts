@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { encode, FrameDecoder, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type Message } from './codec.ts';
+import { encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type ItemFrame, type Message } from './codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse } from './session-io.ts';
 import { LinkMachine } from './link.ts';
@@ -18,6 +18,9 @@ export class Receiver {
   readonly #hs: Handshake;
   readonly #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
   readonly #onMessageBound = (m: Message): void => this.#onMessage(m);
+  readonly #onItemBound = (f: ItemFrame): void => this.#onItem(f);
+  /** Highest SET sequence in the chunk being decoded: `applied` (a BigInt) is updated once per chunk. */
+  #chunkSeq = 0;
   peerNodeId = -1;
   peerRunId = 0n;
   applied = 0n;
@@ -77,7 +80,12 @@ export class Receiver {
   #onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
     this.machine.received();
-    if (!decodeOrRefuse(this.#ctx, this.machine, this.remote, this.#decoder, chunk, this.#onMessageBound)) return;
+    const ok = decodeOrRefuse(this.#ctx, this.machine, this.remote, this.#decoder, chunk, this.#onMessageBound, this.#onItemBound);
+    if (this.#chunkSeq > 0) {
+      this.#seq(BigInt(this.#chunkSeq));
+      this.#chunkSeq = 0;
+    }
+    if (!ok) return;
     if (this.applied > this.#ackedSent && this.#syncStart < 0n && !this.#ackScheduled) {
       // One ACK for every chunk read in this I/O phase.
       this.#ackScheduled = true;
@@ -99,6 +107,28 @@ export class Receiver {
 
   #needStream(what: string): void {
     if (!this.#hs.authed) throw new HandshakeError(`${what} before authentication`);
+  }
+
+  /** SET and SYNC_ITEM frames, the bulk of the stream, without a Message object each. */
+  #onItem(f: ItemFrame): void {
+    const ctx = this.#ctx;
+    if (f.type === FrameType.SET) {
+      this.#needStream('SET');
+      ctx.applySetWords(f.key, f.flags, f.ttl, f.value, f.versionHigh, f.versionLow);
+      if (f.seq > this.#chunkSeq) this.#chunkSeq = f.seq;
+      return;
+    }
+    if (this.#syncStart < 0n) throw new ProtocolError('SYNC_ITEM outside a full copy');
+    ctx.applySetWords(f.key, f.flags, f.ttl, f.value, f.versionHigh, f.versionLow);
+    this.#syncItemApplied();
+  }
+
+  #syncItemApplied(): void {
+    const ctx = this.#ctx;
+    if (++this.syncItems % 10000 === 0 && ctx.now() - this.#lastProgressLog >= 2000) {
+      this.#lastProgressLog = ctx.now();
+      ctx.logger.info({ peer: this.name, received: this.syncItems, total: this.syncTotal }, 'replication: full copy in progress');
+    }
   }
 
   #onMessage(m: Message): void {
@@ -139,10 +169,7 @@ export class Receiver {
       case 'sync_item':
         if (this.#syncStart < 0n) throw new ProtocolError('SYNC_ITEM outside a full copy');
         ctx.applySet(m.key, m.flags, m.ttl, m.value, m.version);
-        if (++this.syncItems % 10000 === 0 && ctx.now() - this.#lastProgressLog >= 2000) {
-          this.#lastProgressLog = ctx.now();
-          ctx.logger.info({ peer: this.name, received: this.syncItems, total: this.syncTotal }, 'replication: full copy in progress');
-        }
+        this.#syncItemApplied();
         return;
       case 'sync_end': {
         if (this.#syncStart < 0n) throw new ProtocolError('SYNC_END outside a full copy');

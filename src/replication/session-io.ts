@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { encode, type FrameDecoder, ProtocolError, type Message } from './codec.ts';
+import { encode, type FrameDecoder, type ItemFrame, ProtocolError, type Message } from './codec.ts';
 import { HandshakeError, NodeIdCollisionError } from './handshake.ts';
 import type { LinkMachine } from './link.ts';
 import type { SessionContext } from './context.ts';
@@ -29,9 +29,10 @@ export function decodeOrRefuse(
   decoder: FrameDecoder,
   chunk: Buffer,
   onMessage: (m: Message) => void,
+  onItem?: (f: ItemFrame) => void,
 ): boolean {
   try {
-    decoder.push(chunk, onMessage);
+    decoder.push(chunk, onMessage, onItem);
     return true;
   } catch (err) {
     if (!(err instanceof ProtocolError || err instanceof HandshakeError)) throw err;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encode, encodeItemFrame, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, ProtocolError, type Message } from '../../../src/replication/codec.ts';
+import { encode, encodeItemFrame, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, ProtocolError, type ItemFrame, type Message } from '../../../src/replication/codec.ts';
 
 const key = Buffer.from('user:42');
 const samples: Message[] = [
@@ -103,6 +103,34 @@ describe('replication codec', () => {
       } catch (e) {
         expect(e).toBeInstanceOf(ProtocolError);
       }
+    }
+  });
+
+  it('with onItem, SET and SYNC_ITEM frames arrive as in-place ItemFrames, split anywhere', () => {
+    const asMessage = (f: ItemFrame): Message =>
+      f.type === FrameType.SET
+        ? { type: 'set', seq: BigInt(f.seq), version: f.version, flags: f.flags, ttl: f.ttl, key: Buffer.from(f.key), value: Buffer.from(f.value) }
+        : { type: 'sync_item', version: f.version, flags: f.flags, ttl: f.ttl, key: Buffer.from(f.key), value: Buffer.from(f.value) };
+    const big: Message = { type: 'set', seq: 2n ** 52n + 3n, version: 0xffffffffffffffffn, flags: 1, ttl: 2, key, value: Buffer.from('x') };
+    const stream = [...samples, big];
+    const all = Buffer.concat(stream.map(encode));
+    for (let i = 0; i <= all.length; i += 7) {
+      const d = new FrameDecoder();
+      const out: Message[] = [];
+      for (const c of [all.subarray(0, i), all.subarray(i)]) d.push(c, (m) => out.push(m), (f) => out.push(asMessage(f)));
+      expect(out).toEqual(stream);
+    }
+  });
+
+  it('with onItem, malformed item frames are refused with the same errors', () => {
+    const bad: [Buffer, string][] = [
+      [Buffer.from([0, 0, 0, 11, FrameType.SET, ...Buffer.alloc(10)]), 'SET frame body is 10 bytes, expected at least 26'],
+      [Buffer.from([0, 0, 0, 28, FrameType.SET, ...Buffer.alloc(24), 9, 0x61, 0x62]), 'SET frame has a bad key length 9'],
+      [Buffer.from([0, 0, 0, 19, FrameType.SYNC_ITEM, ...Buffer.alloc(16), 0, 0x61]), 'SYNC_ITEM frame has a bad key length 0'],
+    ];
+    for (const [b, message] of bad) {
+      expect(() => new FrameDecoder().push(b, () => {}, () => {})).toThrow(ProtocolError);
+      expect(() => new FrameDecoder().push(b, () => {}, () => {})).toThrow(message);
     }
   });
 

@@ -46,6 +46,21 @@ describe('hybrid logical clock', () => {
     expect(() => new HybridClock(1024)).toThrow(RangeError);
   });
 
+  it('observeWords merges a version given as words exactly as observe does', () => {
+    for (const [mine, theirs] of [[1000, 5000], [5000, 1000], [HLC_EPOCH_MS + 2 ** 41, HLC_EPOCH_MS + 2 ** 41]]) {
+      const remote = new HybridClock(9, () => HLC_EPOCH_MS + theirs);
+      for (let i = 0; i < 7; i++) remote.now();
+      const v = remote.now();
+      const a = new HybridClock(1, () => HLC_EPOCH_MS + mine);
+      const b = new HybridClock(1, () => HLC_EPOCH_MS + mine);
+      a.now();
+      b.now();
+      a.observe(v);
+      b.observeWords(Number(v >> 32n), Number(v & 0xffffffffn));
+      expect(b.now()).toBe(a.now());
+    }
+  });
+
   it('writeNow writes the version now() would give, as u32 words low then high', () => {
     // Today's milliseconds need more than 32 bits, and the counter and node id share the low word with them.
     let t = HLC_EPOCH_MS + 2 ** 41 + 1023;

@@ -95,6 +95,9 @@ export class MapStore implements ReplicaStore {
     this.#put(key, flags, ttl, data, cas);
     return 'APPLIED';
   }
+  applyRemoteWords(key: Buffer, flags: number, ttl: number, data: Buffer, high: number, low: number): 'APPLIED' | 'STALE' {
+    return this.applyRemote(key, flags, ttl, data, (BigInt(high) << 32n) | BigInt(low));
+  }
   applyRemoteDelete(key: Buffer, cas: bigint): boolean {
     const i = this.#slot(key);
     if (i < 0 || this.slots[i]!.cas > cas) return false;
