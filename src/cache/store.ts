@@ -3,6 +3,7 @@ import * as C from './counters.ts';
 import { relativeExptime } from './exptime.ts';
 import { murmur3 } from './hash.ts';
 import { HashIndex, nextScanCursor } from './hash-index.ts';
+import { LruLists } from './lru.ts';
 import {
   B_CLSID,
   B_ITFLAGS,
@@ -78,8 +79,6 @@ export class StoreKeyError extends RangeError {
   override name = 'StoreKeyError';
 }
 
-/** Items are bumped in the LRU at most once per this many seconds (memcached's ITEM_UPDATE_INTERVAL). */
-const ITEM_UPDATE_INTERVAL = 60;
 /** How many tail items an allocation examines for expired / second-chance items before evicting. */
 const LRU_SEARCH_DEPTH = 5;
 const DEFAULT_HASH_POWER = 16;
@@ -129,8 +128,7 @@ export class SlabStore {
   readonly #largestChunk: number;
 
   readonly #index: HashIndex;
-  /** LRU heads at [cls * 2], tails at [cls * 2 + 1]. */
-  readonly #lru: Uint32Array;
+  readonly #lru: LruLists;
   readonly #cls: Float64Array;
   readonly #g: Float64Array;
   readonly #sizes: Float64Array;
@@ -169,7 +167,7 @@ export class SlabStore {
     this.#largestClass = this.#slabs.largestClass;
     this.#largestChunk = sizes[this.#largestClass];
     this.#index = new HashIndex(this.#bytes, this.#u32, opts.hashPower > 0 ? opts.hashPower : DEFAULT_HASH_POWER);
-    this.#lru = new Uint32Array(new SharedArrayBuffer(sizes.length * 2 * 4));
+    this.#lru = new LruLists(this.#bytes, this.#u32, sizes.length);
     this.#cls = new Float64Array(new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
     this.#g = new Float64Array(new SharedArrayBuffer(C.G_FIELDS * 8));
     this.#sizes = new Float64Array(new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
@@ -203,7 +201,7 @@ export class SlabStore {
       }
     } else {
       if (mode === 'add' && old !== 0) {
-        this.#bumpIfStale(old);
+        this.#lru.bumpIfStale(old, this.#now);
         return this.#notStored(key.length, nbytes);
       }
       if (mode === 'replace' && old === 0) return this.#notStored(key.length, nbytes);
@@ -280,7 +278,7 @@ export class SlabStore {
   touch(key: Buffer, exptime: number): boolean {
     const h = this.#touchLookup(key, exptime);
     if (h === 0) return false;
-    this.#bumpIfStale(h);
+    this.#lru.bumpIfStale(h, this.#now);
     return true;
   }
 
@@ -344,7 +342,7 @@ export class SlabStore {
       bytes.write(digits, valueAt, 'latin1');
       bytes.fill(0x20, valueAt + digits.length, valueAt + nbytes);
       this.#assignCas(h);
-      this.#bumpIfStale(h);
+      this.#lru.bumpIfStale(h, this.#now);
       return value;
     }
     this.#pinned = h;
@@ -496,10 +494,7 @@ export class SlabStore {
       hashPower: this.#index.power,
       hashBytes: this.#index.byteLength,
       now: this.#clock.now(),
-      tailTime: (cls) => {
-        const tail = this.#lru[cls * 2 + 1];
-        return tail === 0 ? -1 : this.#u32[tail * 2 + F_TIME];
-      },
+      tailTime: (cls) => this.#lru.tailTime(cls),
       sizes: this.#trackSizes ? this.#sizes : null,
     };
   }
@@ -515,7 +510,7 @@ export class SlabStore {
     if (classId > this.#largestClass) return out;
     const started = this.#clock.started;
     let budget = 2 * 1024 * 1024;
-    for (let h = this.#lru[classId * 2]; h !== 0 && (limit === 0 || out.length < limit); h = this.#u32[h * 2 + F_NEXT]) {
+    for (let h = this.#lru.head(classId); h !== 0 && (limit === 0 || out.length < limit); h = this.#u32[h * 2 + F_NEXT]) {
       const exptime = this.#u32[h * 2 + F_EXPTIME];
       const start = h * 8 + HEADER_BYTES;
       const key = this.#bytes.toString('latin1', start, start + this.#bytes[h * 8 + B_NKEY]);
@@ -612,7 +607,7 @@ export class SlabStore {
     const h = this.#lookup(key, murmur3(key, 0, key.length), false);
     if (h === 0 || this.#u64[h] !== cas) return false;
     this.#u32[h * 2 + F_EXPTIME] = ttlSeconds === 0 ? 0 : this.#now + ttlSeconds;
-    this.#bumpIfStale(h);
+    this.#lru.bumpIfStale(h, this.#now);
     return true;
   }
 
@@ -700,39 +695,7 @@ export class SlabStore {
 
   #fetched(h: number): void {
     this.#bytes[h * 8 + B_ITFLAGS] |= IT_FETCHED | IT_ACTIVE;
-    this.#bumpIfStale(h);
-  }
-
-  #bumpIfStale(h: number): void {
-    const now = this.#now;
-    if (this.#u32[h * 2 + F_TIME] + ITEM_UPDATE_INTERVAL <= now) {
-      this.#u32[h * 2 + F_TIME] = now;
-      const cls = this.#bytes[h * 8 + B_CLSID];
-      this.#lruRemove(h, cls);
-      this.#lruPushHead(h, cls);
-    }
-  }
-
-  #lruPushHead(h: number, cls: number): void {
-    const lru = this.#lru;
-    const u32 = this.#u32;
-    const head = lru[cls * 2];
-    u32[h * 2 + F_PREV] = 0;
-    u32[h * 2 + F_NEXT] = head;
-    if (head !== 0) u32[head * 2 + F_PREV] = h;
-    else lru[cls * 2 + 1] = h;
-    lru[cls * 2] = h;
-  }
-
-  #lruRemove(h: number, cls: number): void {
-    const lru = this.#lru;
-    const u32 = this.#u32;
-    const prev = u32[h * 2 + F_PREV];
-    const next = u32[h * 2 + F_NEXT];
-    if (prev !== 0) u32[prev * 2 + F_NEXT] = next;
-    else lru[cls * 2] = next;
-    if (next !== 0) u32[next * 2 + F_PREV] = prev;
-    else lru[cls * 2 + 1] = prev;
+    this.#lru.bumpIfStale(h, this.#now);
   }
 
   // ------------------------------------------------------------------ internals: link / unlink
@@ -741,7 +704,7 @@ export class SlabStore {
     const bytes = this.#bytes;
     const cls = bytes[h * 8 + B_CLSID];
     bytes[h * 8 + B_ITFLAGS] |= IT_LINKED;
-    this.#lruPushHead(h, cls);
+    this.#lru.pushHead(h, cls);
     const ntotal = this.#ntotal(h);
     const row = cls * C.C_FIELDS;
     this.#cls[row + C.C_NUMBER]++;
@@ -758,7 +721,7 @@ export class SlabStore {
   #unlinkItem(h: number, hv: number): void {
     this.#index.remove(h, hv < 0 ? this.#index.hashOf(h) : hv);
     const cls = this.#bytes[h * 8 + B_CLSID];
-    this.#lruRemove(h, cls);
+    this.#lru.remove(h, cls);
     const ntotal = this.#ntotal(h);
     const row = cls * C.C_FIELDS;
     this.#cls[row + C.C_NUMBER]--;
@@ -827,10 +790,7 @@ export class SlabStore {
       this.#sizes[Math.ceil(oldTotal / 32)]--;
       this.#sizes[Math.ceil(newTotal / 32)]++;
     }
-    if (this.#lru[cls * 2] !== h) {
-      this.#lruRemove(h, cls);
-      this.#lruPushHead(h, cls);
-    }
+    this.#lru.moveToHead(h, cls);
   }
 
   /** Allocates and fills in an item's header and key (value and CAS left to the caller); 0 = no memory. */
@@ -916,13 +876,13 @@ export class SlabStore {
     if (!this.#evictions || now <= this.#lastPageMove) return false;
     this.#lastPageMove = now;
     const slabs = this.#slabs;
-    const myAge = Math.max(0, this.#tailAge(cls, now));
+    const myAge = Math.max(0, this.#lru.tailAge(cls, now));
     let donor = 0;
     let donorScore = 0;
     for (let c = 1; c < this.#largestClass; c++) {
       if (c === cls || slabs.classPages(c) < 2) continue;
       const free = slabs.freeChunks(c) + slabs.freeChunksEnd(c);
-      const score = free >= slabs.perPage[c] ? Infinity : this.#tailAge(c, now);
+      const score = free >= slabs.perPage[c] ? Infinity : this.#lru.tailAge(c, now);
       if (score > donorScore) {
         donor = c;
         donorScore = score;
@@ -943,11 +903,6 @@ export class SlabStore {
     slabs.movePage(page, cls);
     this.#g[C.G_SLABS_MOVED]++;
     return true;
-  }
-
-  #tailAge(cls: number, now: number): number {
-    const tail = this.#lru[cls * 2 + 1];
-    return tail === 0 ? -1 : now - this.#u32[tail * 2 + F_TIME];
   }
 
   /** The page of `cls` holding the fewest linked items, skipping the pinned item's page; -1 if none. */
@@ -979,7 +934,7 @@ export class SlabStore {
     const c = this.#cls;
     const row = cls * C.C_FIELDS;
     const now = this.#now;
-    let cur = this.#lru[cls * 2 + 1];
+    let cur = this.#lru.tail(cls);
     for (let tries = 0; cur !== 0 && tries < LRU_SEARCH_DEPTH; tries++) {
       const prev = u32[cur * 2 + F_PREV];
       if (cur !== this.#pinned) {
@@ -996,14 +951,14 @@ export class SlabStore {
             return true;
           }
           bytes[cur * 8 + B_ITFLAGS] &= ~IT_ACTIVE;
-          this.#lruRemove(cur, cls);
-          this.#lruPushHead(cur, cls);
+          this.#lru.remove(cur, cls);
+          this.#lru.pushHead(cur, cls);
         }
       }
       cur = prev;
     }
     if (this.#evictions) {
-      let tail = this.#lru[cls * 2 + 1];
+      let tail = this.#lru.tail(cls);
       if (tail === this.#pinned && tail !== 0) tail = u32[tail * 2 + F_PREV];
       if (tail !== 0) {
         this.#evict(tail, row, now);
