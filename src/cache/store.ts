@@ -3,6 +3,7 @@ import * as C from './counters.ts';
 import { relativeExptime } from './exptime.ts';
 import { murmur3 } from './hash.ts';
 import { HashIndex, nextScanCursor } from './hash-index.ts';
+import { ItemValues, linkIndex } from './item-values.ts';
 import { LruLists } from './lru.ts';
 import {
   B_CLSID,
@@ -129,6 +130,7 @@ export class SlabStore {
 
   readonly #index: HashIndex;
   readonly #lru: LruLists;
+  readonly #values: ItemValues;
   readonly #cls: Float64Array;
   readonly #g: Float64Array;
   readonly #sizes: Float64Array;
@@ -168,6 +170,7 @@ export class SlabStore {
     this.#largestChunk = sizes[this.#largestClass];
     this.#index = new HashIndex(this.#bytes, this.#u32, opts.hashPower > 0 ? opts.hashPower : DEFAULT_HASH_POWER);
     this.#lru = new LruLists(this.#bytes, this.#u32, sizes.length);
+    this.#values = new ItemValues(this.#bytes, this.#u32, this.#largestChunk);
     this.#cls = new Float64Array(new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
     this.#g = new Float64Array(new SharedArrayBuffer(C.G_FIELDS * 8));
     this.#sizes = new Float64Array(new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
@@ -237,13 +240,13 @@ export class SlabStore {
     }
     this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_CMD_SET]++;
     if (mode === 'append') {
-      this.#copyValueBetween(old, h, 0);
-      this.#writeValue(h, nbytes - data.length, data);
+      this.#values.copyBetween(old, h, 0);
+      this.#values.write(h, nbytes - data.length, data);
     } else if (mode === 'prepend') {
-      this.#writeValue(h, 0, data);
-      this.#copyValueBetween(old, h, data.length);
+      this.#values.write(h, 0, data);
+      this.#values.copyBetween(old, h, data.length);
     } else {
-      this.#writeValue(h, 0, data);
+      this.#values.write(h, 0, data);
     }
     this.#assignCas(h);
     if (old !== 0) this.#unlinkItem(old, hv);
@@ -400,18 +403,7 @@ export class SlabStore {
 
   /** Copy the value into target at offset; returns bytes copied. */
   copyValue(h: Handle, target: Buffer, offset: number): number {
-    const nbytes = this.#u32[h * 2 + F_NBYTES];
-    const nkey = this.#bytes[h * 8 + B_NKEY];
-    if ((this.#bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0) {
-      const start = h * 8 + HEADER_BYTES + nkey;
-      return this.#bytes.copy(target, offset, start, start + nbytes);
-    }
-    let done = 0;
-    this.#forEachSegment(h, nkey, nbytes, (at, len) => {
-      this.#bytes.copy(target, offset + done, at, at + len);
-      done += len;
-    });
-    return done;
+    return this.#values.copyOut(h, target, offset);
   }
 
   /** A copy of the key bytes. */
@@ -580,7 +572,7 @@ export class SlabStore {
     const h = this.#newItem(key, flags >>> 0, exptime, data.length);
     this.#pinned = 0;
     if (h === 0) return 'NO_MEMORY';
-    this.#writeValue(h, 0, data);
+    this.#values.write(h, 0, data);
     u32[h * 2 + F_CAS_LO] = casLow;
     u32[h * 2 + F_CAS_HI] = casHigh;
     if (old !== 0) this.#unlinkItem(old, hv);
@@ -777,7 +769,7 @@ export class SlabStore {
     u32[h * 2 + F_NBYTES] = data.length;
     u32[h * 2 + F_FLAGS] = flags;
     this.#bytes[h * 8 + B_ITFLAGS] = IT_LINKED;
-    this.#writeValue(h, 0, data);
+    this.#values.write(h, 0, data);
     if (local) this.#assignCas(h);
     const newTotal = this.#ntotal(h);
     const cls = this.#bytes[h * 8 + B_CLSID];
@@ -980,62 +972,10 @@ export class SlabStore {
     if ((itflags & IT_ACTIVE) !== 0) c[row + C.C_EVICTED_ACTIVE]++;
     this.#unlinkItem(h, -1);
   }
-
-  // ------------------------------------------------------------------ internals: values
-
-  /** Calls fn(byteOffset, length) for each stored piece of a chunked item's value, in order. */
-  #forEachSegment(h: number, nkey: number, nbytes: number, fn: (at: number, len: number) => void): void {
-    const first = chunkedValueOffset(nkey);
-    let len = Math.min(nbytes, this.#largestChunk - first);
-    fn(h * 8 + first, len);
-    let remaining = nbytes - len;
-    let c = this.#u32[linkIndex(h, nkey)];
-    while (remaining > 0 && c !== 0) {
-      len = Math.min(remaining, this.#largestChunk - CHUNK_LINK_BYTES);
-      fn(c * 8 + CHUNK_LINK_BYTES, len);
-      remaining -= len;
-      c = this.#u32[c * 2];
-    }
-  }
-
-  /** Writes src at value position `pos` of item h. */
-  #writeValue(h: number, pos: number, src: Buffer): void {
-    const nkey = this.#bytes[h * 8 + B_NKEY];
-    if ((this.#bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0) {
-      const at = h * 8 + HEADER_BYTES + nkey + pos;
-      if (src.length <= 16) {
-        for (let i = 0; i < src.length; i++) this.#bytes[at + i] = src[i];
-      } else {
-        src.copy(this.#bytes, at);
-      }
-      return;
-    }
-    let segStart = 0;
-    const end = pos + src.length;
-    this.#forEachSegment(h, nkey, this.#u32[h * 2 + F_NBYTES], (at, len) => {
-      const segEnd = segStart + len;
-      const from = Math.max(pos, segStart);
-      const to = Math.min(end, segEnd);
-      if (from < to) src.copy(this.#bytes, at + (from - segStart), from - pos, to - pos);
-      segStart = segEnd;
-    });
-  }
-
-  /** Copies item `from`'s value to value position `pos` of item `to`. */
-  #copyValueBetween(from: number, to: number, pos: number): void {
-    const value = Buffer.allocUnsafe(this.#u32[from * 2 + F_NBYTES]);
-    this.copyValue(from, value, 0);
-    this.#writeValue(to, pos, value);
-  }
 }
 
 function checkKey(key: Buffer): void {
   if (key.length === 0 || key.length > KEY_MAX_LENGTH) {
     throw new StoreKeyError(`key length must be 1..${KEY_MAX_LENGTH} bytes, got ${key.length}`);
   }
-}
-
-/** u32 index of a chunked item's first next-chunk link. */
-function linkIndex(h: number, nkey: number): number {
-  return h * 2 + ((chunkedValueOffset(nkey) - CHUNK_LINK_BYTES) >>> 2);
 }

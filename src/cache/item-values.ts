@@ -1,0 +1,85 @@
+import { B_ITFLAGS, B_NKEY, CHUNK_LINK_BYTES, chunkedValueOffset, F_NBYTES, HEADER_BYTES, IT_CHUNKED } from './layout.ts';
+
+/**
+ * Reads and writes the value bytes of items. A value normally follows the key
+ * in the item's own chunk; a chunked item's value starts after its first
+ * next-chunk link and continues in a chain of largest-class chunks, each
+ * beginning with the link to the next (layout.ts).
+ */
+export class ItemValues {
+  readonly #bytes: Buffer;
+  readonly #u32: Uint32Array;
+  readonly #largestChunk: number;
+
+  constructor(bytes: Buffer, u32: Uint32Array, largestChunk: number) {
+    this.#bytes = bytes;
+    this.#u32 = u32;
+    this.#largestChunk = largestChunk;
+  }
+
+  /** Copies item h's value into target at offset; returns bytes copied. */
+  copyOut(h: number, target: Buffer, offset: number): number {
+    const bytes = this.#bytes;
+    const nbytes = this.#u32[h * 2 + F_NBYTES];
+    const nkey = bytes[h * 8 + B_NKEY];
+    if ((bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0) {
+      const start = h * 8 + HEADER_BYTES + nkey;
+      return bytes.copy(target, offset, start, start + nbytes);
+    }
+    const first = h * 8 + chunkedValueOffset(nkey);
+    let len = Math.min(nbytes, this.#largestChunk - chunkedValueOffset(nkey));
+    bytes.copy(target, offset, first, first + len);
+    let done = len;
+    for (let c = this.#u32[linkIndex(h, nkey)]; done < nbytes && c !== 0; c = this.#u32[c * 2]) {
+      len = Math.min(nbytes - done, this.#largestChunk - CHUNK_LINK_BYTES);
+      const at = c * 8 + CHUNK_LINK_BYTES;
+      bytes.copy(target, offset + done, at, at + len);
+      done += len;
+    }
+    return done;
+  }
+
+  /** Writes src at value position `pos` of item h. */
+  write(h: number, pos: number, src: Buffer): void {
+    const bytes = this.#bytes;
+    const nkey = bytes[h * 8 + B_NKEY];
+    if ((bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0) {
+      const at = h * 8 + HEADER_BYTES + nkey + pos;
+      if (src.length <= 16) {
+        for (let i = 0; i < src.length; i++) bytes[at + i] = src[i];
+      } else {
+        src.copy(bytes, at);
+      }
+      return;
+    }
+    const nbytes = this.#u32[h * 2 + F_NBYTES];
+    const end = pos + src.length;
+    let at = h * 8 + chunkedValueOffset(nkey);
+    let len = Math.min(nbytes, this.#largestChunk - chunkedValueOffset(nkey));
+    let segStart = 0;
+    let c = this.#u32[linkIndex(h, nkey)];
+    for (;;) {
+      const segEnd = segStart + len;
+      const from = Math.max(pos, segStart);
+      const to = Math.min(end, segEnd);
+      if (from < to) src.copy(bytes, at + (from - segStart), from - pos, to - pos);
+      if (segEnd >= end || segEnd >= nbytes || c === 0) return;
+      segStart = segEnd;
+      len = Math.min(nbytes - segEnd, this.#largestChunk - CHUNK_LINK_BYTES);
+      at = c * 8 + CHUNK_LINK_BYTES;
+      c = this.#u32[c * 2];
+    }
+  }
+
+  /** Copies item `from`'s value to value position `pos` of item `to`. */
+  copyBetween(from: number, to: number, pos: number): void {
+    const value = Buffer.allocUnsafe(this.#u32[from * 2 + F_NBYTES]);
+    this.copyOut(from, value, 0);
+    this.write(to, pos, value);
+  }
+}
+
+/** u32 index of a chunked item's first next-chunk link. */
+export function linkIndex(h: number, nkey: number): number {
+  return h * 2 + ((chunkedValueOffset(nkey) - CHUNK_LINK_BYTES) >>> 2);
+}
