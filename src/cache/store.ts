@@ -4,6 +4,7 @@ import { relativeExptime } from './exptime.ts';
 import { murmur3 } from './hash.ts';
 import { HashIndex, nextScanCursor } from './hash-index.ts';
 import { ItemValues, linkIndex } from './item-values.ts';
+import { DEAD_FLUSHED, ItemLiveness } from './liveness.ts';
 import { LruLists } from './lru.ts';
 import {
   B_CLSID,
@@ -85,8 +86,6 @@ const LRU_SEARCH_DEPTH = 5;
 const DEFAULT_HASH_POWER = 16;
 /** A class whose LRU tail is younger than this share of another's tail age takes a page from it. */
 const AUTOMOVE_RATIO = 0.8;
-const DEAD_EXPIRED = 1;
-const DEAD_FLUSHED = 2;
 const TWO_32 = 2 ** 32;
 
 /**
@@ -131,6 +130,7 @@ export class SlabStore {
   readonly #index: HashIndex;
   readonly #lru: LruLists;
   readonly #values: ItemValues;
+  readonly #liveness: ItemLiveness;
   readonly #cls: Float64Array;
   readonly #g: Float64Array;
   readonly #sizes: Float64Array;
@@ -138,9 +138,6 @@ export class SlabStore {
   #casCounter = 0;
   /** clock.now() read once at the start of each public operation. */
   #now = 0;
-  #oldestLive = 0;
-  #oldestCasHi = 0;
-  #oldestCasLo = 0;
   /** An item an allocation must not evict (the one being replaced). */
   #pinned = 0;
   #crawlBucket = 0;
@@ -171,6 +168,7 @@ export class SlabStore {
     this.#index = new HashIndex(this.#bytes, this.#u32, opts.hashPower > 0 ? opts.hashPower : DEFAULT_HASH_POWER);
     this.#lru = new LruLists(this.#bytes, this.#u32, sizes.length);
     this.#values = new ItemValues(this.#bytes, this.#u32, this.#largestChunk);
+    this.#liveness = new ItemLiveness(this.#u32);
     this.#cls = new Float64Array(new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
     this.#g = new Float64Array(new SharedArrayBuffer(C.G_FIELDS * 8));
     this.#sizes = new Float64Array(new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
@@ -365,10 +363,10 @@ export class SlabStore {
     const newOldest = exptime > 0 ? relativeExptime(exptime, this.#clock, now) : now;
     if (this.#casEnabled) {
       // One second earlier plus a CAS watermark: items stored later in this same second survive.
-      this.#oldestLive = newOldest - 1;
-      if (this.#oldestLive <= now) this.#setOldestCas();
+      this.#liveness.setOldestLive(newOldest - 1);
+      if (newOldest - 1 <= now) this.#setOldestCas();
     } else {
-      this.#oldestLive = newOldest;
+      this.#liveness.setOldestLive(newOldest);
     }
   }
 
@@ -440,7 +438,7 @@ export class SlabStore {
         const row = bytes[h * 8 + B_CLSID] * C.C_FIELDS;
         this.#cls[row + C.C_CRAWLER_CHECKED]++;
         checked++;
-        if (this.#deadReason(h, now) !== 0) {
+        if (this.#liveness.deadReason(h, now) !== 0) {
           this.#cls[row + C.C_CRAWLER_RECLAIMED]++;
           this.#cls[row + C.C_RECLAIMED]++;
           if ((bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) === 0) this.#cls[row + C.C_EXPIRED_UNFETCHED]++;
@@ -531,7 +529,7 @@ export class SlabStore {
   /** Look up without touching LRU or stats; -1 if missing/expired. */
   peek(key: Buffer): Handle | -1 {
     const h = this.#index.find(key, murmur3(key, 0, key.length));
-    return h !== 0 && this.#deadReason(h, this.#clock.now()) === 0 ? h : -1;
+    return h !== 0 && this.#liveness.deadReason(h, this.#clock.now()) === 0 ? h : -1;
   }
 
   /**
@@ -615,7 +613,7 @@ export class SlabStore {
     do {
       const mask = this.#index.mask;
       for (let h = this.#index.head(v & mask); h !== 0; h = this.#u32[h * 2 + F_HNEXT]) {
-        if (this.#deadReason(h, now) !== 0) continue;
+        if (this.#liveness.deadReason(h, now) !== 0) continue;
         fn(h);
         count++;
       }
@@ -634,27 +632,11 @@ export class SlabStore {
   #lookup(key: Buffer, hv: number, countStats: boolean): number {
     const h = this.#index.find(key, hv);
     if (h === 0) return 0;
-    const dead = this.#deadReason(h, this.#now);
+    const dead = this.#liveness.deadReason(h, this.#now);
     if (dead === 0) return h;
     if (countStats) this.#g[dead === DEAD_FLUSHED ? C.G_GET_FLUSHED : C.G_GET_EXPIRED]++;
     this.#unlinkItem(h, hv);
     return 0;
-  }
-
-  #deadReason(h: number, now: number): number {
-    const u32 = this.#u32;
-    const exptime = u32[h * 2 + F_EXPTIME];
-    if (exptime !== 0 && exptime <= now) return DEAD_EXPIRED;
-    const oldest = this.#oldestLive;
-    if (oldest === 0 || oldest > now) return 0;
-    if (u32[h * 2 + F_TIME] <= oldest) return DEAD_FLUSHED;
-    const hi = this.#oldestCasHi;
-    const lo = this.#oldestCasLo;
-    if (hi === 0 && lo === 0) return 0;
-    const ihi = u32[h * 2 + F_CAS_HI];
-    const ilo = u32[h * 2 + F_CAS_LO];
-    if (ihi === 0 && ilo === 0) return 0;
-    return ihi < hi || (ihi === hi && ilo < lo) ? DEAD_FLUSHED : 0;
   }
 
   #effectiveCas(h: number): bigint {
@@ -674,13 +656,11 @@ export class SlabStore {
   #setOldestCas(): void {
     if (this.#versions !== undefined) {
       const c = this.#versions.now();
-      this.#oldestCasLo = Number(c & 0xffffffffn);
-      this.#oldestCasHi = Number(c >> 32n);
+      this.#liveness.setOldestCas(Number(c >> 32n), Number(c & 0xffffffffn));
       return;
     }
     const c = ++this.#casCounter;
-    this.#oldestCasLo = c >>> 0;
-    this.#oldestCasHi = Math.floor(c / TWO_32);
+    this.#liveness.setOldestCas(Math.floor(c / TWO_32), c >>> 0);
   }
 
   // ------------------------------------------------------------------ internals: LRU
@@ -930,7 +910,7 @@ export class SlabStore {
     for (let tries = 0; cur !== 0 && tries < LRU_SEARCH_DEPTH; tries++) {
       const prev = u32[cur * 2 + F_PREV];
       if (cur !== this.#pinned) {
-        if (this.#deadReason(cur, now) !== 0) {
+        if (this.#liveness.deadReason(cur, now) !== 0) {
           c[row + C.C_RECLAIMED]++;
           c[row + C.C_DIRECT_RECLAIMS]++;
           if ((bytes[cur * 8 + B_ITFLAGS] & IT_FETCHED) === 0) c[row + C.C_EXPIRED_UNFETCHED]++;

@@ -1,0 +1,48 @@
+import { F_CAS_HI, F_CAS_LO, F_EXPTIME, F_TIME } from './layout.ts';
+
+export const DEAD_EXPIRED = 1;
+export const DEAD_FLUSHED = 2;
+
+/**
+ * Whether an item is still live: not past its exptime and not invalidated by
+ * flush_all. Dead items stay in memory until a lookup, the crawler or an
+ * allocation finds them.
+ */
+export class ItemLiveness {
+  readonly #u32: Uint32Array;
+  /** flush_all: items last updated at or before this time are dead once it has passed; 0 = none. */
+  #oldestLive = 0;
+  /** With CAS, only items whose CAS is below this watermark are flushed (0 = no watermark). */
+  #oldestCasHi = 0;
+  #oldestCasLo = 0;
+
+  constructor(u32: Uint32Array) {
+    this.#u32 = u32;
+  }
+
+  setOldestLive(time: number): void {
+    this.#oldestLive = time;
+  }
+
+  setOldestCas(high: number, low: number): void {
+    this.#oldestCasHi = high;
+    this.#oldestCasLo = low;
+  }
+
+  /** 0 if item h is live at `now`, else DEAD_EXPIRED or DEAD_FLUSHED. */
+  deadReason(h: number, now: number): number {
+    const u32 = this.#u32;
+    const exptime = u32[h * 2 + F_EXPTIME];
+    if (exptime !== 0 && exptime <= now) return DEAD_EXPIRED;
+    const oldest = this.#oldestLive;
+    if (oldest === 0 || oldest > now) return 0;
+    if (u32[h * 2 + F_TIME] <= oldest) return DEAD_FLUSHED;
+    const hi = this.#oldestCasHi;
+    const lo = this.#oldestCasLo;
+    if (hi === 0 && lo === 0) return 0;
+    const ihi = u32[h * 2 + F_CAS_HI];
+    const ilo = u32[h * 2 + F_CAS_LO];
+    if (ihi === 0 && ilo === 0) return 0;
+    return ihi < hi || (ihi === hi && ilo < lo) ? DEAD_FLUSHED : 0;
+  }
+}
