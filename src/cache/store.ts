@@ -1,9 +1,11 @@
 import type { Clock } from './clock.ts';
 import * as C from './counters.ts';
+import { Evictor } from './eviction.ts';
 import { relativeExptime } from './exptime.ts';
 import { murmur3 } from './hash.ts';
 import { HashIndex, nextScanCursor } from './hash-index.ts';
 import { ItemValues, linkIndex } from './item-values.ts';
+import { LinkedItems } from './linked-items.ts';
 import { DEAD_FLUSHED, ItemLiveness } from './liveness.ts';
 import { LruLists } from './lru.ts';
 import {
@@ -19,7 +21,6 @@ import {
   F_HNEXT,
   F_NBYTES,
   F_NEXT,
-  F_PREV,
   F_TIME,
   HEADER_BYTES,
   IT_ACTIVE,
@@ -81,11 +82,7 @@ export class StoreKeyError extends RangeError {
   override name = 'StoreKeyError';
 }
 
-/** How many tail items an allocation examines for expired / second-chance items before evicting. */
-const LRU_SEARCH_DEPTH = 5;
 const DEFAULT_HASH_POWER = 16;
-/** A class whose LRU tail is younger than this share of another's tail age takes a page from it. */
-const AUTOMOVE_RATIO = 0.8;
 const TWO_32 = 2 ** 32;
 
 /**
@@ -115,7 +112,6 @@ export class SlabStore {
 
   readonly #clock: Clock;
   readonly #casEnabled: boolean;
-  readonly #evictions: boolean;
   readonly #trackSizes: boolean;
   readonly #pageSize: number;
   readonly #memoryLimit: number;
@@ -131,6 +127,8 @@ export class SlabStore {
   readonly #lru: LruLists;
   readonly #values: ItemValues;
   readonly #liveness: ItemLiveness;
+  readonly #items: LinkedItems;
+  readonly #evictor: Evictor;
   readonly #cls: Float64Array;
   readonly #g: Float64Array;
   readonly #sizes: Float64Array;
@@ -138,15 +136,11 @@ export class SlabStore {
   #casCounter = 0;
   /** clock.now() read once at the start of each public operation. */
   #now = 0;
-  /** An item an allocation must not evict (the one being replaced). */
-  #pinned = 0;
   #crawlBucket = 0;
-  #lastPageMove = 0;
 
   constructor(opts: StoreOptions) {
     this.#clock = opts.clock;
     this.#casEnabled = opts.casEnabled;
-    this.#evictions = opts.evictions;
     this.#trackSizes = opts.trackSizes;
     this.#pageSize = opts.pageSize;
     this.#memoryLimit = opts.memoryLimitBytes;
@@ -172,6 +166,9 @@ export class SlabStore {
     this.#cls = new Float64Array(new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
     this.#g = new Float64Array(new SharedArrayBuffer(C.G_FIELDS * 8));
     this.#sizes = new Float64Array(new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
+    const counters = { cls: this.#cls, g: this.#g, sizes: this.#sizes };
+    this.#items = new LinkedItems(this.#index, this.#lru, this.#slabs, counters, opts.trackSizes, opts.casEnabled);
+    this.#evictor = new Evictor(this.#slabs, this.#lru, this.#items, this.#liveness, counters, opts.evictions);
   }
 
   // ------------------------------------------------------------------ commands
@@ -227,13 +224,11 @@ export class SlabStore {
       this.#overwrite(old, newFlags, newExptime, data);
       return 'STORED';
     }
-    this.#pinned = old;
-    const h = this.#newItem(key, newFlags, newExptime, nbytes);
-    this.#pinned = 0;
+    const h = this.#newItem(key, newFlags, newExptime, nbytes, old);
     if (h === 0) {
       g[C.G_STORE_NO_MEMORY]++;
       // memcached unlinks the old value of a failed set so stale data is not served.
-      if (mode === 'set' && old !== 0) this.#unlinkItem(old, hv);
+      if (mode === 'set' && old !== 0) this.#items.unlink(old, hv);
       return 'NO_MEMORY';
     }
     this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_CMD_SET]++;
@@ -247,8 +242,8 @@ export class SlabStore {
       this.#values.write(h, 0, data);
     }
     this.#assignCas(h);
-    if (old !== 0) this.#unlinkItem(old, hv);
-    this.#link(h, hv);
+    if (old !== 0) this.#items.unlink(old, hv);
+    this.#items.link(h, hv);
     return 'STORED';
   }
 
@@ -307,7 +302,7 @@ export class SlabStore {
       return false;
     }
     this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + C.C_DELETE_HITS]++;
-    this.#unlinkItem(h, hv);
+    this.#items.unlink(h, hv);
     return true;
   }
 
@@ -315,7 +310,7 @@ export class SlabStore {
   unlink(key: Buffer): void {
     const hv = murmur3(key, 0, key.length);
     const h = this.#index.find(key, hv);
-    if (h !== 0) this.#unlinkItem(h, hv);
+    if (h !== 0) this.#items.unlink(h, hv);
   }
 
   /** incr/decr by an unsigned 64-bit delta. Returns the new value. */
@@ -346,14 +341,12 @@ export class SlabStore {
       this.#lru.bumpIfStale(h, this.#now);
       return value;
     }
-    this.#pinned = h;
-    const fresh = this.#newItem(key, u32[h * 2 + F_FLAGS], u32[h * 2 + F_EXPTIME], digits.length);
-    this.#pinned = 0;
+    const fresh = this.#newItem(key, u32[h * 2 + F_FLAGS], u32[h * 2 + F_EXPTIME], digits.length, h);
     if (fresh === 0) return 'NO_MEMORY';
     bytes.write(digits, fresh * 8 + HEADER_BYTES + nkey, 'latin1');
     this.#assignCas(fresh);
-    this.#unlinkItem(h, hv);
-    this.#link(fresh, hv);
+    this.#items.unlink(h, hv);
+    this.#items.link(fresh, hv);
     return value;
   }
 
@@ -442,7 +435,7 @@ export class SlabStore {
           this.#cls[row + C.C_CRAWLER_RECLAIMED]++;
           this.#cls[row + C.C_RECLAIMED]++;
           if ((bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) === 0) this.#cls[row + C.C_EXPIRED_UNFETCHED]++;
-          this.#unlinkItem(h, -1);
+          this.#items.unlink(h, -1);
           reclaimed++;
         }
         h = next;
@@ -566,15 +559,13 @@ export class SlabStore {
       u32[old * 2 + F_CAS_HI] = casHigh;
       return 'APPLIED';
     }
-    this.#pinned = old;
-    const h = this.#newItem(key, flags >>> 0, exptime, data.length);
-    this.#pinned = 0;
+    const h = this.#newItem(key, flags >>> 0, exptime, data.length, old);
     if (h === 0) return 'NO_MEMORY';
     this.#values.write(h, 0, data);
     u32[h * 2 + F_CAS_LO] = casLow;
     u32[h * 2 + F_CAS_HI] = casHigh;
-    if (old !== 0) this.#unlinkItem(old, hv);
-    this.#link(h, hv);
+    if (old !== 0) this.#items.unlink(old, hv);
+    this.#items.link(h, hv);
     return 'APPLIED';
   }
 
@@ -584,7 +575,7 @@ export class SlabStore {
     const hv = murmur3(key, 0, key.length);
     const h = this.#lookup(key, hv, false);
     if (h === 0 || this.#u64[h] > cas) return false;
-    this.#unlinkItem(h, hv);
+    this.#items.unlink(h, hv);
     return true;
   }
 
@@ -635,7 +626,7 @@ export class SlabStore {
     const dead = this.#liveness.deadReason(h, this.#now);
     if (dead === 0) return h;
     if (countStats) this.#g[dead === DEAD_FLUSHED ? C.G_GET_FLUSHED : C.G_GET_EXPIRED]++;
-    this.#unlinkItem(h, hv);
+    this.#items.unlink(h, hv);
     return 0;
   }
 
@@ -670,49 +661,6 @@ export class SlabStore {
     this.#lru.bumpIfStale(h, this.#now);
   }
 
-  // ------------------------------------------------------------------ internals: link / unlink
-
-  #link(h: number, hv: number): void {
-    const bytes = this.#bytes;
-    const cls = bytes[h * 8 + B_CLSID];
-    bytes[h * 8 + B_ITFLAGS] |= IT_LINKED;
-    this.#lru.pushHead(h, cls);
-    const ntotal = this.#ntotal(h);
-    const row = cls * C.C_FIELDS;
-    this.#cls[row + C.C_NUMBER]++;
-    this.#cls[row + C.C_MEM_REQUESTED] += ntotal;
-    const g = this.#g;
-    g[C.G_CURR_ITEMS]++;
-    g[C.G_TOTAL_ITEMS]++;
-    g[C.G_BYTES] += ntotal;
-    if (this.#trackSizes) this.#sizes[Math.ceil(ntotal / 32)]++;
-    this.#index.insert(h, hv, g[C.G_CURR_ITEMS]);
-  }
-
-  /** Removes a linked item from the hash table and its LRU, then frees its chunks. hv -1 = compute. */
-  #unlinkItem(h: number, hv: number): void {
-    this.#index.remove(h, hv < 0 ? this.#index.hashOf(h) : hv);
-    const cls = this.#bytes[h * 8 + B_CLSID];
-    this.#lru.remove(h, cls);
-    const ntotal = this.#ntotal(h);
-    const row = cls * C.C_FIELDS;
-    this.#cls[row + C.C_NUMBER]--;
-    this.#cls[row + C.C_MEM_REQUESTED] -= ntotal;
-    this.#g[C.G_CURR_ITEMS]--;
-    this.#g[C.G_BYTES] -= ntotal;
-    if (this.#trackSizes) this.#sizes[Math.ceil(ntotal / 32)]--;
-    this.#freeItem(h);
-  }
-
-  #ntotal(h: number): number {
-    return memcachedItemTotal(
-      this.#bytes[h * 8 + B_NKEY],
-      this.#u32[h * 2 + F_NBYTES],
-      this.#u32[h * 2 + F_FLAGS],
-      this.#casEnabled,
-    );
-  }
-
   // ------------------------------------------------------------------ internals: allocation
 
   #notStored(nkey: number, nbytes: number): StoreResult {
@@ -743,7 +691,7 @@ export class SlabStore {
    */
   #overwrite(h: number, flags: number, exptime: number, data: Buffer, local = true): void {
     const u32 = this.#u32;
-    const oldTotal = this.#ntotal(h);
+    const oldTotal = this.#items.ntotal(h);
     u32[h * 2 + F_TIME] = this.#now;
     u32[h * 2 + F_EXPTIME] = exptime;
     u32[h * 2 + F_NBYTES] = data.length;
@@ -751,22 +699,18 @@ export class SlabStore {
     this.#bytes[h * 8 + B_ITFLAGS] = IT_LINKED;
     this.#values.write(h, 0, data);
     if (local) this.#assignCas(h);
-    const newTotal = this.#ntotal(h);
+    const newTotal = this.#items.ntotal(h);
     const cls = this.#bytes[h * 8 + B_CLSID];
-    const row = cls * C.C_FIELDS;
-    if (local) this.#cls[row + C.C_CMD_SET]++;
-    this.#cls[row + C.C_MEM_REQUESTED] += newTotal - oldTotal;
-    this.#g[C.G_BYTES] += newTotal - oldTotal;
-    this.#g[C.G_TOTAL_ITEMS]++;
-    if (this.#trackSizes) {
-      this.#sizes[Math.ceil(oldTotal / 32)]--;
-      this.#sizes[Math.ceil(newTotal / 32)]++;
-    }
+    if (local) this.#cls[cls * C.C_FIELDS + C.C_CMD_SET]++;
+    this.#items.rewritten(cls, oldTotal, newTotal);
     this.#lru.moveToHead(h, cls);
   }
 
-  /** Allocates and fills in an item's header and key (value and CAS left to the caller); 0 = no memory. */
-  #newItem(key: Buffer, flags: number, exptime: number, nbytes: number): number {
+  /**
+   * Allocates and fills in an item's header and key (value and CAS left to the caller); 0 = no memory.
+   * `pinned` (0 = none) is an item the allocation must not evict: the one being replaced.
+   */
+  #newItem(key: Buffer, flags: number, exptime: number, nbytes: number, pinned: number): number {
     const nkey = key.length;
     const total = itemTotal(nkey, nbytes);
     let cls = this.#slabs.classFor(total);
@@ -775,7 +719,7 @@ export class SlabStore {
       cls = this.#largestClass;
       chunked = true;
     }
-    const h = this.#allocChunk(cls);
+    const h = this.#evictor.allocChunk(cls, this.#now, pinned);
     if (h === 0) return 0;
     const u32 = this.#u32;
     const bytes = this.#bytes;
@@ -786,9 +730,9 @@ export class SlabStore {
       let remaining = nbytes - (this.#largestChunk - chunkedValueOffset(nkey));
       let tailLink = link;
       while (remaining > 0) {
-        const c = this.#allocChunk(cls);
+        const c = this.#evictor.allocChunk(cls, this.#now, pinned);
         if (c === 0) {
-          this.#freeChain(u32[link]);
+          this.#items.freeChain(u32[link]);
           this.#slabs.free(h, cls);
           return 0;
         }
@@ -811,146 +755,6 @@ export class SlabStore {
     if (nkey <= 32) for (let i = 0; i < nkey; i++) bytes[keyAt + i] = key[i];
     else key.copy(bytes, keyAt);
     return h;
-  }
-
-  #freeItem(h: number): void {
-    const bytes = this.#bytes;
-    if ((bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) !== 0) {
-      this.#freeChain(this.#u32[linkIndex(h, bytes[h * 8 + B_NKEY])]);
-    }
-    this.#slabs.free(h, bytes[h * 8 + B_CLSID]);
-  }
-
-  #freeChain(c: number): void {
-    while (c !== 0) {
-      const next = this.#u32[c * 2];
-      this.#slabs.free(c, this.#largestClass);
-      c = next;
-    }
-  }
-
-  /** A chunk of `cls`, reclaiming an expired item or evicting from the class's LRU tail if needed. */
-  #allocChunk(cls: number): number {
-    const h = this.#slabs.alloc(cls);
-    if (h !== 0) return h;
-    if (this.#movePageTo(cls)) return this.#slabs.alloc(cls);
-    return this.#pullTail(cls) ? this.#slabs.alloc(cls) : 0;
-  }
-
-  /**
-   * memcached's slab_automove, checked at most once a second when class `cls` runs out of chunks:
-   * if another class (with at least two pages) holds a page worth of free chunks, or its LRU tail is
-   * clearly older than ours, its page with the fewest items is emptied (items evicted, counted in
-   * slab_reassign_evictions_nomem) and handed to `cls`. Not with -M, which never evicts.
-   */
-  #movePageTo(cls: number): boolean {
-    const now = this.#now;
-    if (!this.#evictions || now <= this.#lastPageMove) return false;
-    this.#lastPageMove = now;
-    const slabs = this.#slabs;
-    const myAge = Math.max(0, this.#lru.tailAge(cls, now));
-    let donor = 0;
-    let donorScore = 0;
-    for (let c = 1; c < this.#largestClass; c++) {
-      if (c === cls || slabs.classPages(c) < 2) continue;
-      const free = slabs.freeChunks(c) + slabs.freeChunksEnd(c);
-      const score = free >= slabs.perPage[c] ? Infinity : this.#lru.tailAge(c, now);
-      if (score > donorScore) {
-        donor = c;
-        donorScore = score;
-      }
-    }
-    if (donor === 0 || myAge >= AUTOMOVE_RATIO * donorScore) return false;
-    const page = this.#emptiestPage(donor);
-    if (page < 0) return false;
-    const bytes = this.#bytes;
-    const step = slabs.sizes[donor] / 8;
-    const first = slabs.pageFirstChunk(page);
-    const end = first + slabs.carvedChunks(page) * step;
-    for (let c = first; c < end; c += step) {
-      if ((bytes[c * 8 + B_ITFLAGS] & IT_LINKED) === 0) continue;
-      this.#unlinkItem(c, -1);
-      this.#g[C.G_SLAB_REASSIGN_EVICTIONS]++;
-    }
-    slabs.movePage(page, cls);
-    this.#g[C.G_SLABS_MOVED]++;
-    return true;
-  }
-
-  /** The page of `cls` holding the fewest linked items, skipping the pinned item's page; -1 if none. */
-  #emptiestPage(cls: number): number {
-    const slabs = this.#slabs;
-    const bytes = this.#bytes;
-    const step = slabs.sizes[cls] / 8;
-    let best = -1;
-    let bestCount = Infinity;
-    for (let page = 0; page < slabs.pagesUsed; page++) {
-      if (slabs.pageClass(page) !== cls) continue;
-      const first = slabs.pageFirstChunk(page);
-      const end = first + slabs.carvedChunks(page) * step;
-      if (this.#pinned >= first && this.#pinned < end) continue;
-      let count = 0;
-      for (let c = first; c < end && count < bestCount; c += step) if ((bytes[c * 8 + B_ITFLAGS] & IT_LINKED) !== 0) count++;
-      if (count < bestCount) {
-        best = page;
-        bestCount = count;
-      }
-    }
-    return best;
-  }
-
-  /** Frees one item of `cls` (memcached's lru_pull_tail); false if none may go. */
-  #pullTail(cls: number): boolean {
-    const u32 = this.#u32;
-    const bytes = this.#bytes;
-    const c = this.#cls;
-    const row = cls * C.C_FIELDS;
-    const now = this.#now;
-    let cur = this.#lru.tail(cls);
-    for (let tries = 0; cur !== 0 && tries < LRU_SEARCH_DEPTH; tries++) {
-      const prev = u32[cur * 2 + F_PREV];
-      if (cur !== this.#pinned) {
-        if (this.#liveness.deadReason(cur, now) !== 0) {
-          c[row + C.C_RECLAIMED]++;
-          c[row + C.C_DIRECT_RECLAIMS]++;
-          if ((bytes[cur * 8 + B_ITFLAGS] & IT_FETCHED) === 0) c[row + C.C_EXPIRED_UNFETCHED]++;
-          this.#unlinkItem(cur, -1);
-          return true;
-        }
-        if (this.#evictions) {
-          if ((bytes[cur * 8 + B_ITFLAGS] & IT_ACTIVE) === 0) {
-            this.#evict(cur, row, now);
-            return true;
-          }
-          bytes[cur * 8 + B_ITFLAGS] &= ~IT_ACTIVE;
-          this.#lru.remove(cur, cls);
-          this.#lru.pushHead(cur, cls);
-        }
-      }
-      cur = prev;
-    }
-    if (this.#evictions) {
-      let tail = this.#lru.tail(cls);
-      if (tail === this.#pinned && tail !== 0) tail = u32[tail * 2 + F_PREV];
-      if (tail !== 0) {
-        this.#evict(tail, row, now);
-        return true;
-      }
-    }
-    c[row + C.C_OUTOFMEMORY]++;
-    return false;
-  }
-
-  #evict(h: number, row: number, now: number): void {
-    const c = this.#cls;
-    const itflags = this.#bytes[h * 8 + B_ITFLAGS];
-    c[row + C.C_EVICTED]++;
-    c[row + C.C_DIRECT_RECLAIMS]++;
-    c[row + C.C_EVICTED_TIME] = now - this.#u32[h * 2 + F_TIME];
-    if (this.#u32[h * 2 + F_EXPTIME] !== 0) c[row + C.C_EVICTED_NONZERO]++;
-    if ((itflags & IT_FETCHED) === 0) c[row + C.C_EVICTED_UNFETCHED]++;
-    if ((itflags & IT_ACTIVE) !== 0) c[row + C.C_EVICTED_ACTIVE]++;
-    this.#unlinkItem(h, -1);
   }
 }
 

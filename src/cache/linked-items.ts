@@ -1,0 +1,121 @@
+import * as C from './counters.ts';
+import type { HashIndex } from './hash-index.ts';
+import { B_CLSID, B_ITFLAGS, B_NKEY, F_FLAGS, F_NBYTES, IT_CHUNKED, IT_LINKED, memcachedItemTotal } from './layout.ts';
+import { linkIndex } from './item-values.ts';
+import type { LruLists } from './lru.ts';
+import type { SlabAllocator } from './slabs.ts';
+
+/**
+ * Linking items into the hash table and their class's LRU, and unlinking and
+ * freeing them, with the item counts and byte totals that go with it
+ * (curr_items, bytes, mem_requested, stats sizes).
+ */
+export class LinkedItems {
+  readonly #bytes: Buffer;
+  readonly #u32: Uint32Array;
+  readonly #index: HashIndex;
+  readonly #lru: LruLists;
+  readonly #slabs: SlabAllocator;
+  readonly #largestClass: number;
+  readonly #cls: Float64Array;
+  readonly #g: Float64Array;
+  /** Item counts per 32-byte size bucket, updated only with track_sizes. */
+  readonly #sizes: Float64Array;
+  readonly #trackSizes: boolean;
+  readonly #casEnabled: boolean;
+
+  constructor(
+    index: HashIndex,
+    lru: LruLists,
+    slabs: SlabAllocator,
+    counters: { cls: Float64Array; g: Float64Array; sizes: Float64Array },
+    trackSizes: boolean,
+    casEnabled: boolean,
+  ) {
+    this.#bytes = slabs.bytes;
+    this.#u32 = slabs.u32;
+    this.#index = index;
+    this.#lru = lru;
+    this.#slabs = slabs;
+    this.#largestClass = slabs.largestClass;
+    this.#cls = counters.cls;
+    this.#g = counters.g;
+    this.#sizes = counters.sizes;
+    this.#trackSizes = trackSizes;
+    this.#casEnabled = casEnabled;
+  }
+
+  /** Links a new item whose key hashes to hv. */
+  link(h: number, hv: number): void {
+    const bytes = this.#bytes;
+    const cls = bytes[h * 8 + B_CLSID];
+    bytes[h * 8 + B_ITFLAGS] |= IT_LINKED;
+    this.#lru.pushHead(h, cls);
+    const ntotal = this.ntotal(h);
+    const row = cls * C.C_FIELDS;
+    this.#cls[row + C.C_NUMBER]++;
+    this.#cls[row + C.C_MEM_REQUESTED] += ntotal;
+    const g = this.#g;
+    g[C.G_CURR_ITEMS]++;
+    g[C.G_TOTAL_ITEMS]++;
+    g[C.G_BYTES] += ntotal;
+    if (this.#trackSizes) this.#sizes[Math.ceil(ntotal / 32)]++;
+    this.#index.insert(h, hv, g[C.G_CURR_ITEMS]);
+  }
+
+  /** Removes a linked item from the hash table and its LRU, then frees its chunks. hv -1 = compute. */
+  unlink(h: number, hv: number): void {
+    this.#index.remove(h, hv < 0 ? this.#index.hashOf(h) : hv);
+    const cls = this.#bytes[h * 8 + B_CLSID];
+    this.#lru.remove(h, cls);
+    const ntotal = this.ntotal(h);
+    const row = cls * C.C_FIELDS;
+    this.#cls[row + C.C_NUMBER]--;
+    this.#cls[row + C.C_MEM_REQUESTED] -= ntotal;
+    this.#g[C.G_CURR_ITEMS]--;
+    this.#g[C.G_BYTES] -= ntotal;
+    if (this.#trackSizes) this.#sizes[Math.ceil(ntotal / 32)]--;
+    this.#free(h);
+  }
+
+  /**
+   * Counts a linked item of `cls` rewritten in place as a newly stored one (total_items) whose
+   * memcached size went from oldTotal to newTotal.
+   */
+  rewritten(cls: number, oldTotal: number, newTotal: number): void {
+    this.#cls[cls * C.C_FIELDS + C.C_MEM_REQUESTED] += newTotal - oldTotal;
+    this.#g[C.G_BYTES] += newTotal - oldTotal;
+    this.#g[C.G_TOTAL_ITEMS]++;
+    if (this.#trackSizes) {
+      this.#sizes[Math.ceil(oldTotal / 32)]--;
+      this.#sizes[Math.ceil(newTotal / 32)]++;
+    }
+  }
+
+  /** Item h's size as memcached counts it (ITEM_ntotal). */
+  ntotal(h: number): number {
+    return memcachedItemTotal(
+      this.#bytes[h * 8 + B_NKEY],
+      this.#u32[h * 2 + F_NBYTES],
+      this.#u32[h * 2 + F_FLAGS],
+      this.#casEnabled,
+    );
+  }
+
+  /** Frees a chain of continuation chunks starting at chunk c (0 = empty chain). */
+  freeChain(c: number): void {
+    while (c !== 0) {
+      const next = this.#u32[c * 2];
+      this.#slabs.free(c, this.#largestClass);
+      c = next;
+    }
+  }
+
+  #free(h: number): void {
+    const bytes = this.#bytes;
+    if ((bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) !== 0) {
+      this.freeChain(this.#u32[linkIndex(h, bytes[h * 8 + B_NKEY])]);
+    }
+    this.#slabs.free(h, bytes[h * 8 + B_CLSID]);
+  }
+}
