@@ -1,3 +1,4 @@
+import { CasCounter, type VersionSource } from './cas.ts';
 import type { Clock } from './clock.ts';
 import * as C from './counters.ts';
 import { Evictor } from './eviction.ts';
@@ -37,6 +38,7 @@ import { computeSlabClassSizes } from './slab-classes.ts';
 import { SlabAllocator } from './slabs.ts';
 import { statsGeneral, statsItems, statsSizes, statsSlabs, type StatsView } from './stats-report.ts';
 
+export type { VersionSource } from './cas.ts';
 export type { Clock } from './clock.ts';
 
 export interface StoreOptions {
@@ -63,14 +65,6 @@ export interface StoreOptions {
   versions?: VersionSource;
 }
 
-/** A source of item versions other than memcached's counter (replication's hybrid logical clock). */
-export interface VersionSource {
-  /** A fresh version, greater than every earlier one. */
-  now(): bigint;
-  /** The same as now(), written as two u32 words (low at u32[i], high at u32[i + 1]): no BigInt per store. */
-  writeNow(u32: Uint32Array, i: number): void;
-}
-
 export type StoreMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas';
 export type RemoteResult = 'APPLIED' | 'STALE' | 'TOO_LARGE' | 'NO_MEMORY';
 export type StoreResult = 'STORED' | 'NOT_STORED' | 'EXISTS' | 'NOT_FOUND' | 'TOO_LARGE' | 'NO_MEMORY';
@@ -83,7 +77,6 @@ export class StoreKeyError extends RangeError {
 }
 
 const DEFAULT_HASH_POWER = 16;
-const TWO_32 = 2 ** 32;
 
 /**
  * memcached's item store: items live in slab chunks of one SharedArrayBuffer
@@ -94,7 +87,7 @@ const TWO_32 = 2 ** 32;
  * most once a minute; when a class must evict, active tail items get a second
  * chance (moved to the head, flag cleared), like memcached's COLD->WARM move.
  * Before evicting, a class may take a page from a class with older items or
- * spare chunks (memcached's slab_automove, see #movePageTo).
+ * spare chunks (memcached's slab_automove, see eviction.ts).
  *
  * Handles from get/gat/touch/peek stay valid across further reads (a lazy
  * expiry only frees the expired item itself); store/arith/delete/unlink/
@@ -103,8 +96,9 @@ const TWO_32 = 2 ** 32;
  * Worker threads: items, hash table, LRU links and counters are in
  * SharedArrayBuffers; a shared store would take a per-bucket lock (Atomics on
  * a lock table) around lookups and #overwrite, a per-class lock around
- * LRU/slab changes, as memcached does, and keep the few scalar fields below
- * (CAS counter, flush watermark) in a shared array too.
+ * LRU/slab changes, as memcached does, and keep the few scalar fields (CAS
+ * counter in cas.ts, flush watermark in liveness.ts, last page move in
+ * eviction.ts) in a shared array too.
  */
 export class SlabStore {
   /** chunk size per class id (index 1..) */
@@ -115,7 +109,6 @@ export class SlabStore {
   readonly #trackSizes: boolean;
   readonly #pageSize: number;
   readonly #memoryLimit: number;
-  readonly #versions: VersionSource | undefined;
   readonly #slabs: SlabAllocator;
   readonly #bytes: Buffer;
   readonly #u32: Uint32Array;
@@ -129,11 +122,11 @@ export class SlabStore {
   readonly #liveness: ItemLiveness;
   readonly #items: LinkedItems;
   readonly #evictor: Evictor;
+  readonly #cas: CasCounter;
   readonly #cls: Float64Array;
   readonly #g: Float64Array;
   readonly #sizes: Float64Array;
 
-  #casCounter = 0;
   /** clock.now() read once at the start of each public operation. */
   #now = 0;
   #crawlBucket = 0;
@@ -144,7 +137,6 @@ export class SlabStore {
     this.#trackSizes = opts.trackSizes;
     this.#pageSize = opts.pageSize;
     this.#memoryLimit = opts.memoryLimitBytes;
-    this.#versions = opts.versions;
     const sizes = computeSlabClassSizes(
       MEMCACHED_ITEM_HEADER,
       opts.minChunk,
@@ -163,6 +155,7 @@ export class SlabStore {
     this.#lru = new LruLists(this.#bytes, this.#u32, sizes.length);
     this.#values = new ItemValues(this.#bytes, this.#u32, this.#largestChunk);
     this.#liveness = new ItemLiveness(this.#u32);
+    this.#cas = new CasCounter(this.#u32, opts.versions);
     this.#cls = new Float64Array(new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
     this.#g = new Float64Array(new SharedArrayBuffer(C.G_FIELDS * 8));
     this.#sizes = new Float64Array(new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
@@ -241,7 +234,7 @@ export class SlabStore {
     } else {
       this.#values.write(h, 0, data);
     }
-    this.#assignCas(h);
+    this.#cas.assign(h);
     if (old !== 0) this.#items.unlink(old, hv);
     this.#items.link(h, hv);
     return 'STORED';
@@ -337,14 +330,14 @@ export class SlabStore {
     if (digits.length <= nbytes) {
       bytes.write(digits, valueAt, 'latin1');
       bytes.fill(0x20, valueAt + digits.length, valueAt + nbytes);
-      this.#assignCas(h);
+      this.#cas.assign(h);
       this.#lru.bumpIfStale(h, this.#now);
       return value;
     }
     const fresh = this.#newItem(key, u32[h * 2 + F_FLAGS], u32[h * 2 + F_EXPTIME], digits.length, h);
     if (fresh === 0) return 'NO_MEMORY';
     bytes.write(digits, fresh * 8 + HEADER_BYTES + nkey, 'latin1');
-    this.#assignCas(fresh);
+    this.#cas.assign(fresh);
     this.#items.unlink(h, hv);
     this.#items.link(fresh, hv);
     return value;
@@ -357,7 +350,7 @@ export class SlabStore {
     if (this.#casEnabled) {
       // One second earlier plus a CAS watermark: items stored later in this same second survive.
       this.#liveness.setOldestLive(newOldest - 1);
-      if (newOldest - 1 <= now) this.#setOldestCas();
+      if (newOldest - 1 <= now) this.#cas.setFlushWatermark(this.#liveness);
     } else {
       this.#liveness.setOldestLive(newOldest);
     }
@@ -546,11 +539,7 @@ export class SlabStore {
       if (oh > casHigh || (oh === casHigh && u32[old * 2 + F_CAS_LO] >= casLow)) return 'STALE';
     }
     const exptime = ttlSeconds === 0 ? 0 : ttlSeconds < 0 ? 1 : this.#now + ttlSeconds;
-    // Keep the local counter ahead of versions seen so later local writes win.
-    if (this.#versions === undefined) {
-      const cas = casHigh * TWO_32 + casLow;
-      if (cas > this.#casCounter && cas <= Number.MAX_SAFE_INTEGER) this.#casCounter = cas;
-    }
+    this.#cas.observe(casHigh, casLow);
     // A newer version of a key usually has the same size: rewrite its chunk instead of allocating, unlinking
     // and relinking (each a hash-chain walk).
     if (old !== 0 && this.#fitsInPlace(old, key.length, data.length)) {
@@ -634,28 +623,7 @@ export class SlabStore {
     return this.#casEnabled ? this.#u64[h] : 0n;
   }
 
-  #assignCas(h: number): void {
-    if (this.#versions !== undefined) {
-      this.#versions.writeNow(this.#u32, h * 2 + F_CAS_LO);
-      return;
-    }
-    const c = ++this.#casCounter;
-    this.#u32[h * 2 + F_CAS_LO] = c >>> 0;
-    this.#u32[h * 2 + F_CAS_HI] = Math.floor(c / TWO_32);
-  }
-
-  #setOldestCas(): void {
-    if (this.#versions !== undefined) {
-      const c = this.#versions.now();
-      this.#liveness.setOldestCas(Number(c >> 32n), Number(c & 0xffffffffn));
-      return;
-    }
-    const c = ++this.#casCounter;
-    this.#liveness.setOldestCas(Math.floor(c / TWO_32), c >>> 0);
-  }
-
-  // ------------------------------------------------------------------ internals: LRU
-
+  /** A get's mark on the item: fetched and active (second chance at eviction), bumped at most once a minute. */
   #fetched(h: number): void {
     this.#bytes[h * 8 + B_ITFLAGS] |= IT_FETCHED | IT_ACTIVE;
     this.#lru.bumpIfStale(h, this.#now);
@@ -698,7 +666,7 @@ export class SlabStore {
     u32[h * 2 + F_FLAGS] = flags;
     this.#bytes[h * 8 + B_ITFLAGS] = IT_LINKED;
     this.#values.write(h, 0, data);
-    if (local) this.#assignCas(h);
+    if (local) this.#cas.assign(h);
     const newTotal = this.#items.ntotal(h);
     const cls = this.#bytes[h * 8 + B_CLSID];
     if (local) this.#cls[cls * C.C_FIELDS + C.C_CMD_SET]++;

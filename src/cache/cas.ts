@@ -1,0 +1,58 @@
+import { F_CAS_HI, F_CAS_LO } from './layout.ts';
+import type { ItemLiveness } from './liveness.ts';
+
+const TWO_32 = 2 ** 32;
+
+/** A source of item versions other than memcached's counter (replication's hybrid logical clock). */
+export interface VersionSource {
+  /** A fresh version, greater than every earlier one. */
+  now(): bigint;
+  /** The same as now(), written as two u32 words (low at u32[i], high at u32[i + 1]): no BigInt per store. */
+  writeNow(u32: Uint32Array, i: number): void;
+}
+
+/**
+ * Hands out CAS values: memcached's counter 1, 2, 3 ..., or the versions of a
+ * VersionSource when one is given. Values are written as two u32 words, so
+ * stores need no BigInt.
+ */
+export class CasCounter {
+  readonly #u32: Uint32Array;
+  readonly #versions: VersionSource | undefined;
+  #counter = 0;
+
+  constructor(u32: Uint32Array, versions: VersionSource | undefined) {
+    this.#u32 = u32;
+    this.#versions = versions;
+  }
+
+  /** Gives item h a fresh CAS. */
+  assign(h: number): void {
+    if (this.#versions !== undefined) {
+      this.#versions.writeNow(this.#u32, h * 2 + F_CAS_LO);
+      return;
+    }
+    const c = ++this.#counter;
+    this.#u32[h * 2 + F_CAS_LO] = c >>> 0;
+    this.#u32[h * 2 + F_CAS_HI] = Math.floor(c / TWO_32);
+  }
+
+  /** flush_all: a fresh CAS becomes the watermark below which items count as flushed. */
+  setFlushWatermark(liveness: ItemLiveness): void {
+    if (this.#versions !== undefined) {
+      const c = this.#versions.now();
+      liveness.setOldestCas(Number(c >> 32n), Number(c & 0xffffffffn));
+      return;
+    }
+    const c = ++this.#counter;
+    liveness.setOldestCas(Math.floor(c / TWO_32), c >>> 0);
+  }
+
+  /** A version seen from a peer: keeps the local counter ahead of it so later local writes win. */
+  observe(high: number, low: number): void {
+    if (this.#versions === undefined) {
+      const cas = high * TWO_32 + low;
+      if (cas > this.#counter && cas <= Number.MAX_SAFE_INTEGER) this.#counter = cas;
+    }
+  }
+}
