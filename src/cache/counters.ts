@@ -41,3 +41,14 @@ export const G_BYTES = 14;
 export const G_SLABS_MOVED = 16;
 export const G_SLAB_REASSIGN_EVICTIONS = 17;
 export const G_FIELDS = 20;
+
+/** `stats reset`: zeroes the history counters; those describing the contents (item counts, bytes) stay. */
+export function resetHistory(cls: Float64Array, g: Float64Array): void {
+  for (let i = 0; i < cls.length; i++) {
+    const field = i % C_FIELDS;
+    if (field !== C_NUMBER && field !== C_MEM_REQUESTED) cls[i] = 0;
+  }
+  for (let i = 0; i < g.length; i++) {
+    if (i !== G_CURR_ITEMS && i !== G_BYTES) g[i] = 0;
+  }
+}

@@ -1,3 +1,4 @@
+import { cachedumpClass } from './cachedump.ts';
 import { CasCounter, type VersionSource } from './cas.ts';
 import type { Clock } from './clock.ts';
 import * as C from './counters.ts';
@@ -21,7 +22,6 @@ import {
   F_FLAGS,
   F_HNEXT,
   F_NBYTES,
-  F_NEXT,
   F_TIME,
   HEADER_BYTES,
   IT_ACTIVE,
@@ -475,39 +475,16 @@ export class SlabStore {
     };
   }
 
-  /**
-   * `stats cachedump <cls> <limit>`: `ITEM <key> [<bytes> b; <exptime> s]` lines (no CRLF), most
-   * recently used first, limit 0 = all (capped at 2 MB of output like memcached). Keys are decoded
-   * as latin1 so that encoding the lines as latin1 gives back the key bytes.
-   */
+  /** `stats cachedump <cls> <limit>`: one `ITEM ...` line per item, most recently used first (cachedump.ts). */
   cachedump(classId: number, limit: number): string[] | 'BAD_CLASS' {
     if (!Number.isInteger(classId) || classId < 1 || classId > 63) return 'BAD_CLASS';
-    const out: string[] = [];
-    if (classId > this.#largestClass) return out;
-    const started = this.#clock.started;
-    let budget = 2 * 1024 * 1024;
-    for (let h = this.#lru.head(classId); h !== 0 && (limit === 0 || out.length < limit); h = this.#u32[h * 2 + F_NEXT]) {
-      const exptime = this.#u32[h * 2 + F_EXPTIME];
-      const start = h * 8 + HEADER_BYTES;
-      const key = this.#bytes.toString('latin1', start, start + this.#bytes[h * 8 + B_NKEY]);
-      const line = `ITEM ${key} [${this.#u32[h * 2 + F_NBYTES]} b; ${exptime === 0 ? 0 : exptime + started} s]`;
-      budget -= line.length + 2;
-      if (budget < 0) break;
-      out.push(line);
-    }
-    return out;
+    if (classId > this.#largestClass) return [];
+    return cachedumpClass(this.#lru, this.#bytes, this.#u32, this.#clock.started, classId, limit);
   }
 
   /** `stats reset`: zero history counters; item counts, bytes and pages stay. */
   resetStats(): void {
-    // Counters that describe the contents (item counts, bytes), not history, survive a reset.
-    for (let i = 0; i < this.#cls.length; i++) {
-      const field = i % C.C_FIELDS;
-      if (field !== C.C_NUMBER && field !== C.C_MEM_REQUESTED) this.#cls[i] = 0;
-    }
-    for (let i = 0; i < this.#g.length; i++) {
-      if (i !== C.G_CURR_ITEMS && i !== C.G_BYTES) this.#g[i] = 0;
-    }
+    C.resetHistory(this.#cls, this.#g);
   }
 
   // ------------------------------------------------------------------ replication-facing
