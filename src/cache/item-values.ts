@@ -26,17 +26,7 @@ export class ItemValues {
       const start = h * 8 + HEADER_BYTES + nkey;
       return bytes.copy(target, offset, start, start + nbytes);
     }
-    const first = h * 8 + chunkedValueOffset(nkey);
-    let len = Math.min(nbytes, this.#largestChunk - chunkedValueOffset(nkey));
-    bytes.copy(target, offset, first, first + len);
-    let done = len;
-    for (let c = this.#u32[linkIndex(h, nkey)]; done < nbytes && c !== 0; c = this.#u32[c * 2]) {
-      len = Math.min(nbytes - done, this.#largestChunk - CHUNK_LINK_BYTES);
-      const at = c * 8 + CHUNK_LINK_BYTES;
-      bytes.copy(target, offset + done, at, at + len);
-      done += len;
-    }
-    return done;
+    return this.#copyOutChunked(h, nkey, nbytes, target, offset);
   }
 
   /** Writes src at value position `pos` of item h. */
@@ -52,6 +42,35 @@ export class ItemValues {
       }
       return;
     }
+    this.#writeChunked(h, nkey, pos, src);
+  }
+
+  /** Copies item `from`'s value to value position `pos` of item `to`. */
+  copyBetween(from: number, to: number, pos: number): void {
+    const value = Buffer.allocUnsafe(this.#u32[from * 2 + F_NBYTES]);
+    this.copyOut(from, value, 0);
+    this.write(to, pos, value);
+  }
+
+  // The chunked paths are separate methods so that the plain ones stay small enough to inline.
+
+  #copyOutChunked(h: number, nkey: number, nbytes: number, target: Buffer, offset: number): number {
+    const bytes = this.#bytes;
+    const first = h * 8 + chunkedValueOffset(nkey);
+    let len = Math.min(nbytes, this.#largestChunk - chunkedValueOffset(nkey));
+    bytes.copy(target, offset, first, first + len);
+    let done = len;
+    for (let c = this.#u32[linkIndex(h, nkey)]; done < nbytes && c !== 0; c = this.#u32[c * 2]) {
+      len = Math.min(nbytes - done, this.#largestChunk - CHUNK_LINK_BYTES);
+      const at = c * 8 + CHUNK_LINK_BYTES;
+      bytes.copy(target, offset + done, at, at + len);
+      done += len;
+    }
+    return done;
+  }
+
+  #writeChunked(h: number, nkey: number, pos: number, src: Buffer): void {
+    const bytes = this.#bytes;
     const nbytes = this.#u32[h * 2 + F_NBYTES];
     const end = pos + src.length;
     let at = h * 8 + chunkedValueOffset(nkey);
@@ -69,13 +88,6 @@ export class ItemValues {
       at = c * 8 + CHUNK_LINK_BYTES;
       c = this.#u32[c * 2];
     }
-  }
-
-  /** Copies item `from`'s value to value position `pos` of item `to`. */
-  copyBetween(from: number, to: number, pos: number): void {
-    const value = Buffer.allocUnsafe(this.#u32[from * 2 + F_NBYTES]);
-    this.copyOut(from, value, 0);
-    this.write(to, pos, value);
   }
 }
 

@@ -78,20 +78,6 @@ export class LinkedItems {
     this.#free(h);
   }
 
-  /**
-   * Counts a linked item of `cls` rewritten in place as a newly stored one (total_items) whose
-   * memcached size went from oldTotal to newTotal.
-   */
-  rewritten(cls: number, oldTotal: number, newTotal: number): void {
-    this.#cls[cls * C.C_FIELDS + C.C_MEM_REQUESTED] += newTotal - oldTotal;
-    this.#g[C.G_BYTES] += newTotal - oldTotal;
-    this.#g[C.G_TOTAL_ITEMS]++;
-    if (this.#trackSizes) {
-      this.#sizes[Math.ceil(oldTotal / 32)]--;
-      this.#sizes[Math.ceil(newTotal / 32)]++;
-    }
-  }
-
   /** Item h's size as memcached counts it (ITEM_ntotal). */
   ntotal(h: number): number {
     return memcachedItemTotal(

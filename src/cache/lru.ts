@@ -52,14 +52,6 @@ export class LruLists {
     }
   }
 
-  /** Moves linked item h of `cls` to the head of its list. */
-  moveToHead(h: number, cls: number): void {
-    if (this.#ends[cls * 2] !== h) {
-      this.remove(h, cls);
-      this.pushHead(h, cls);
-    }
-  }
-
   pushHead(h: number, cls: number): void {
     const ends = this.#ends;
     const u32 = this.#u32;

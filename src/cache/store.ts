@@ -646,9 +646,19 @@ export class SlabStore {
     if (local) this.#cas.assign(h);
     const newTotal = this.#items.ntotal(h);
     const cls = this.#bytes[h * 8 + B_CLSID];
-    if (local) this.#cls[cls * C.C_FIELDS + C.C_CMD_SET]++;
-    this.#items.rewritten(cls, oldTotal, newTotal);
-    this.#lru.moveToHead(h, cls);
+    const row = cls * C.C_FIELDS;
+    if (local) this.#cls[row + C.C_CMD_SET]++;
+    this.#cls[row + C.C_MEM_REQUESTED] += newTotal - oldTotal;
+    this.#g[C.G_BYTES] += newTotal - oldTotal;
+    this.#g[C.G_TOTAL_ITEMS]++;
+    if (this.#trackSizes) {
+      this.#sizes[Math.ceil(oldTotal / 32)]--;
+      this.#sizes[Math.ceil(newTotal / 32)]++;
+    }
+    if (this.#lru.head(cls) !== h) {
+      this.#lru.remove(h, cls);
+      this.#lru.pushHead(h, cls);
+    }
   }
 
   /**
