@@ -17,6 +17,8 @@ export interface VersionSource {
  * stores need no BigInt.
  */
 export class CasCounter {
+  /** Whether values come from the counter (no VersionSource), which observe() keeps ahead of peers' versions. */
+  readonly counting: boolean;
   readonly #u32: Uint32Array;
   readonly #versions: VersionSource | undefined;
   #counter = 0;
@@ -24,6 +26,7 @@ export class CasCounter {
   constructor(u32: Uint32Array, versions: VersionSource | undefined) {
     this.#u32 = u32;
     this.#versions = versions;
+    this.counting = versions === undefined;
   }
 
   /** Gives item h a fresh CAS. */
@@ -48,11 +51,9 @@ export class CasCounter {
     liveness.setOldestCas(Math.floor(c / TWO_32), c >>> 0);
   }
 
-  /** A version seen from a peer: keeps the local counter ahead of it so later local writes win. */
+  /** A version seen from a peer: keeps the counter ahead of it so later local writes win. Only when counting. */
   observe(high: number, low: number): void {
-    if (this.#versions === undefined) {
-      const cas = high * TWO_32 + low;
-      if (cas > this.#counter && cas <= Number.MAX_SAFE_INTEGER) this.#counter = cas;
-    }
+    const cas = high * TWO_32 + low;
+    if (cas > this.#counter && cas <= Number.MAX_SAFE_INTEGER) this.#counter = cas;
   }
 }

@@ -516,7 +516,9 @@ export class SlabStore {
       if (oh > casHigh || (oh === casHigh && u32[old * 2 + F_CAS_LO] >= casLow)) return 'STALE';
     }
     const exptime = ttlSeconds === 0 ? 0 : ttlSeconds < 0 ? 1 : this.#now + ttlSeconds;
-    this.#cas.observe(casHigh, casLow);
+    // Checked here rather than in observe(): with a VersionSource (always, under replication) the call
+    // never runs and so takes nothing from V8's inlining budget for this function.
+    if (this.#cas.counting) this.#cas.observe(casHigh, casLow);
     // A newer version of a key usually has the same size: rewrite its chunk instead of allocating, unlinking
     // and relinking (each a hash-chain walk).
     if (old !== 0 && this.#fitsInPlace(old, key.length, data.length)) {
