@@ -6,7 +6,8 @@ import { Evictor } from './eviction.ts';
 import { relativeExptime } from './exptime.ts';
 import { murmur3 } from './hash.ts';
 import { HashIndex, nextScanCursor } from './hash-index.ts';
-import { ItemValues, linkIndex } from './item-values.ts';
+import { ItemAllocator } from './item-allocator.ts';
+import { ItemValues } from './item-values.ts';
 import { LinkedItems } from './linked-items.ts';
 import { DEAD_FLUSHED, ItemLiveness } from './liveness.ts';
 import { LruLists } from './lru.ts';
@@ -14,8 +15,6 @@ import {
   B_CLSID,
   B_ITFLAGS,
   B_NKEY,
-  CHUNK_LINK_BYTES,
-  chunkedValueOffset,
   F_CAS_HI,
   F_CAS_LO,
   F_EXPTIME,
@@ -121,7 +120,7 @@ export class SlabStore {
   readonly #values: ItemValues;
   readonly #liveness: ItemLiveness;
   readonly #items: LinkedItems;
-  readonly #evictor: Evictor;
+  readonly #allocator: ItemAllocator;
   readonly #cas: CasCounter;
   readonly #cls: Float64Array;
   readonly #g: Float64Array;
@@ -161,7 +160,8 @@ export class SlabStore {
     this.#sizes = new Float64Array(new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
     const counters = { cls: this.#cls, g: this.#g, sizes: this.#sizes };
     this.#items = new LinkedItems(this.#index, this.#lru, this.#slabs, counters, opts.trackSizes, opts.casEnabled);
-    this.#evictor = new Evictor(this.#slabs, this.#lru, this.#items, this.#liveness, counters, opts.evictions);
+    const evictor = new Evictor(this.#slabs, this.#lru, this.#items, this.#liveness, counters, opts.evictions);
+    this.#allocator = new ItemAllocator(this.#slabs, evictor, this.#items);
   }
 
   // ------------------------------------------------------------------ commands
@@ -217,7 +217,7 @@ export class SlabStore {
       this.#overwrite(old, newFlags, newExptime, data);
       return 'STORED';
     }
-    const h = this.#newItem(key, newFlags, newExptime, nbytes, old);
+    const h = this.#allocator.allocate(key, newFlags, newExptime, nbytes, this.#now, old);
     if (h === 0) {
       g[C.G_STORE_NO_MEMORY]++;
       // memcached unlinks the old value of a failed set so stale data is not served.
@@ -334,7 +334,7 @@ export class SlabStore {
       this.#lru.bumpIfStale(h, this.#now);
       return value;
     }
-    const fresh = this.#newItem(key, u32[h * 2 + F_FLAGS], u32[h * 2 + F_EXPTIME], digits.length, h);
+    const fresh = this.#allocator.allocate(key, u32[h * 2 + F_FLAGS], u32[h * 2 + F_EXPTIME], digits.length, this.#now, h);
     if (fresh === 0) return 'NO_MEMORY';
     bytes.write(digits, fresh * 8 + HEADER_BYTES + nkey, 'latin1');
     this.#cas.assign(fresh);
@@ -527,7 +527,7 @@ export class SlabStore {
       u32[old * 2 + F_CAS_HI] = casHigh;
       return 'APPLIED';
     }
-    const h = this.#newItem(key, flags >>> 0, exptime, data.length, old);
+    const h = this.#allocator.allocate(key, flags >>> 0, exptime, data.length, this.#now, old);
     if (h === 0) return 'NO_MEMORY';
     this.#values.write(h, 0, data);
     u32[h * 2 + F_CAS_LO] = casLow;
@@ -661,57 +661,6 @@ export class SlabStore {
       this.#lru.remove(h, cls);
       this.#lru.pushHead(h, cls);
     }
-  }
-
-  /**
-   * Allocates and fills in an item's header and key (value and CAS left to the caller); 0 = no memory.
-   * `pinned` (0 = none) is an item the allocation must not evict: the one being replaced.
-   */
-  #newItem(key: Buffer, flags: number, exptime: number, nbytes: number, pinned: number): number {
-    const nkey = key.length;
-    const total = itemTotal(nkey, nbytes);
-    let cls = this.#slabs.classFor(total);
-    let chunked = false;
-    if (cls === 0) {
-      cls = this.#largestClass;
-      chunked = true;
-    }
-    const h = this.#evictor.allocChunk(cls, this.#now, pinned);
-    if (h === 0) return 0;
-    const u32 = this.#u32;
-    const bytes = this.#bytes;
-    if (chunked) {
-      const link = linkIndex(h, nkey);
-      u32[link] = 0;
-      const perChunk = this.#largestChunk - CHUNK_LINK_BYTES;
-      let remaining = nbytes - (this.#largestChunk - chunkedValueOffset(nkey));
-      let tailLink = link;
-      while (remaining > 0) {
-        const c = this.#evictor.allocChunk(cls, this.#now, pinned);
-        if (c === 0) {
-          this.#items.freeChain(u32[link]);
-          this.#slabs.free(h, cls);
-          return 0;
-        }
-        u32[c * 2] = 0;
-        u32[tailLink] = c;
-        tailLink = c * 2;
-        remaining -= perChunk;
-      }
-    }
-    u32[h * 2 + F_CAS_LO] = 0;
-    u32[h * 2 + F_CAS_HI] = 0;
-    u32[h * 2 + F_HNEXT] = 0;
-    u32[h * 2 + F_TIME] = this.#now;
-    u32[h * 2 + F_EXPTIME] = exptime;
-    u32[h * 2 + F_NBYTES] = nbytes;
-    u32[h * 2 + F_FLAGS] = flags;
-    bytes[h * 8 + B_NKEY] = nkey;
-    bytes[h * 8 + B_ITFLAGS] = chunked ? IT_CHUNKED : 0;
-    const keyAt = h * 8 + HEADER_BYTES;
-    if (nkey <= 32) for (let i = 0; i < nkey; i++) bytes[keyAt + i] = key[i];
-    else key.copy(bytes, keyAt);
-    return h;
   }
 }
 
