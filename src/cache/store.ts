@@ -608,7 +608,7 @@ export class SlabStore {
     this.#lru.bumpIfStale(h, this.#now);
   }
 
-  // ------------------------------------------------------------------ internals: allocation
+  // ------------------------------------------------------------------ internals: writes
 
   #notStored(nkey: number, nbytes: number): StoreResult {
     this.#countSet(nkey, nbytes);
