@@ -41,6 +41,8 @@ export class SlabAllocator {
   readonly state: Float64Array;
   #pageStride: number;
   #pagesUsed = 0;
+  /** Pages handed from one class to another so far: a handle kept across a move may point inside an item. */
+  pageMoves = 0;
   /** size/8 -> smallest class id holding it; 0 = larger than every class. */
   #classBySize8: Uint8Array;
   /** Owning class of each page. */
@@ -146,6 +148,7 @@ export class SlabAllocator {
    * nothing left to carve.
    */
   movePage(page: number, to: number): void {
+    this.pageMoves++;
     const from = this.#pageClass[page];
     const st = this.state;
     const row = from * S_FIELDS;

@@ -215,6 +215,7 @@ export class SlabStore {
 
     if (old !== 0 && mode !== 'append' && mode !== 'prepend' && this.#fitsInPlace(old, key.length, nbytes)) {
       this.#overwrite(old, newFlags, newExptime, data);
+      this.lastWritten = old;
       return 'STORED';
     }
     const h = this.#allocator.allocate(key, newFlags, newExptime, nbytes, this.#now, old);
@@ -237,6 +238,7 @@ export class SlabStore {
     this.#cas.assign(h);
     if (old !== 0) this.#items.unlink(old, hv);
     this.#items.link(h, hv);
+    this.lastWritten = h;
     return 'STORED';
   }
 
@@ -332,6 +334,7 @@ export class SlabStore {
       bytes.fill(0x20, valueAt + digits.length, valueAt + nbytes);
       this.#cas.assign(h);
       this.#lru.bumpIfStale(h, this.#now);
+      this.lastWritten = h;
       return value;
     }
     const fresh = this.#allocator.allocate(key, u32[h * 2 + F_FLAGS], u32[h * 2 + F_EXPTIME], digits.length, this.#now, h);
@@ -340,6 +343,7 @@ export class SlabStore {
     this.#cas.assign(fresh);
     this.#items.unlink(h, hv);
     this.#items.link(fresh, hv);
+    this.lastWritten = fresh;
     return value;
   }
 
@@ -488,6 +492,32 @@ export class SlabStore {
   }
 
   // ------------------------------------------------------------------ replication-facing
+
+  /**
+   * The item the last successful store() or arith() wrote (0 before any): replication notes it with the change
+   * so that sending the change seldom needs a lookup (see itemStillAt).
+   */
+  lastWritten: Handle = 0;
+
+  /** Changes whenever a slab page moves to another class; a handle kept across a change may point inside an item. */
+  get layoutVersion(): number {
+    return this.#slabs.pageMoves;
+  }
+
+  /**
+   * h if it still holds the live item for `key` with version (high, low), else -1: a cheap check of a handle
+   * remembered a moment ago (by the same layoutVersion). Replaced, deleted, evicted and expired items fail it.
+   */
+  itemStillAt(h: Handle, key: Buffer, high: number, low: number): Handle | -1 {
+    const bytes = this.#bytes;
+    const u32 = this.#u32;
+    const at = h * 8;
+    const n = key.length;
+    if ((bytes[at + B_ITFLAGS] & IT_LINKED) === 0 || u32[h * 2 + F_CAS_LO] !== low || u32[h * 2 + F_CAS_HI] !== high) return -1;
+    if (bytes[at + B_NKEY] !== n) return -1;
+    for (let i = 0; i < n; i++) if (bytes[at + HEADER_BYTES + i] !== key[i]) return -1;
+    return this.#liveness.deadReason(h, this.#clock.now()) === 0 ? h : -1;
+  }
 
   /** Look up without touching LRU or stats; -1 if missing/expired. */
   peek(key: Buffer): Handle | -1 {

@@ -9,7 +9,7 @@ import type { LinkState, LinkTiming } from './link.ts';
 /** The part of the slab store replication reads and writes. */
 export type ReplicaStore = Pick<
   SlabStore,
-  'peek' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteWords' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
+  'peek' | 'itemStillAt' | 'lastWritten' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteWords' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
 >;
 
 /** What a link session needs from the replicator that owns it. */

@@ -20,6 +20,11 @@ export class OutLog {
   /** Absolute position (bytes ever written) of each entry's key, and its length. */
   readonly #keyAt: Float64Array;
   readonly #keyLen: Uint8Array;
+  /** Per entry, optional: the store item written, its version words and the store's layout version then. */
+  readonly #hint: Uint32Array;
+  readonly #hintHigh: Uint32Array;
+  readonly #hintLow: Uint32Array;
+  readonly #hintLayout: Uint32Array;
   readonly #bytes: Buffer;
   #bytePos = 0;
   /** #bytePos within #bytes: where the next key goes. */
@@ -41,6 +46,10 @@ export class OutLog {
     this.#keyAt = new Float64Array(capacity);
     this.#keyLen = new Uint8Array(capacity);
     this.#keyOff = new Uint32Array(capacity);
+    this.#hint = new Uint32Array(capacity);
+    this.#hintHigh = new Uint32Array(capacity);
+    this.#hintLow = new Uint32Array(capacity);
+    this.#hintLayout = new Uint32Array(capacity);
     this.#bytes = Buffer.alloc(Math.max(capacity * KEY_BYTES_PER_ENTRY, 256));
   }
 
@@ -72,6 +81,7 @@ export class OutLog {
     this.#keyAt[i] = this.#bytePos;
     this.#keyOff[i] = at;
     this.#keyLen[i] = len;
+    this.#hint[i] = 0;
     this.#bytePos += len;
     this.#byteOff = at + len;
     if (kind === EntryKind.FLUSH) this.#flushes.set(seq, { version, delay });
@@ -83,6 +93,32 @@ export class OutLog {
       this.#first = first;
     }
     return seq;
+  }
+
+  /**
+   * Notes where entry `seq` (just appended) was written in the store: item handle, its version words and the
+   * store's layout version, so the sender can check the item instead of looking the key up.
+   */
+  hint(seq: number, h: number, high: number, low: number, layout: number): void {
+    const i = seq % this.capacity;
+    this.#hint[i] = h;
+    this.#hintHigh[i] = high;
+    this.#hintLow[i] = low;
+    this.#hintLayout[i] = layout;
+  }
+
+  /** The handle hint() noted for `seq` if it was noted under this layout version, else 0. */
+  hintAt(seq: number, layout: number): number {
+    const i = seq % this.capacity;
+    return this.#hintLayout[i] === layout >>> 0 ? this.#hint[i] : 0;
+  }
+
+  hintHighAt(seq: number): number {
+    return this.#hintHigh[seq % this.capacity];
+  }
+
+  hintLowAt(seq: number): number {
+    return this.#hintLow[seq % this.capacity];
   }
 
   /** Whether a reader whose next wanted sequence is `seq` can still be served from the ring. */

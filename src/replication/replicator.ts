@@ -181,9 +181,13 @@ export class Replicator {
       case 'gats':
         seq = this.log.append(EntryKind.TOUCH, m.key!, now);
         break;
-      default:
+      default: {
         if (!m.key) return;
         seq = this.log.append(EntryKind.KEY, m.key, now);
+        const store = this.#store;
+        const h = store.lastWritten;
+        if (h !== 0) this.log.hint(seq, h, store.itemVersionHigh(h), store.itemVersionLow(h), store.layoutVersion);
+      }
     }
     this.#schedulePump();
     if (this.#opts.syncMode) return this.#waitForAck(seq);

@@ -284,7 +284,12 @@ export class Sender {
       this.#frame(encode({ type: 'flush', seq: BigInt(seq), version: f.version, delay: f.delay }));
       return;
     }
-    const h = store.peek(key!);
+    let h = -1;
+    if (kind === EntryKind.KEY) {
+      const hint = log.hintAt(seq, store.layoutVersion);
+      if (hint !== 0) h = store.itemStillAt(hint, key!, log.hintHighAt(seq), log.hintLowAt(seq));
+    }
+    if (h < 0) h = store.peek(key!);
     if (h >= 0) {
       if (kind === EntryKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: store.itemVersion(h), ttl: store.itemTtl(h), key: key! }));
       else this.#item(FrameType.SET, seq, h, key!);

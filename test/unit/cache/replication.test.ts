@@ -13,6 +13,42 @@ describe('peek', () => {
   });
 });
 
+describe('write hints (lastWritten, itemStillAt)', () => {
+  const still = (store: ReturnType<typeof makeStore>['store'], h: number, key: string) =>
+    store.itemStillAt(h, k(key), store.itemVersionHigh(h), store.itemVersionLow(h));
+
+  it('names the item each successful write left, and checks it cheaply until it changes', () => {
+    const { store, clock } = makeStore();
+    set(store, 'a', '1', 0, 10);
+    const h = store.lastWritten;
+    expect(h).toBe(store.peek(k('a')));
+    const [high, low] = [store.itemVersionHigh(h), store.itemVersionLow(h)];
+    expect(still(store, h, 'a')).toBe(h);
+    expect(store.itemStillAt(h, k('b'), high, low)).toBe(-1); // another key
+    set(store, 'a', '2', 0, 10); // rewritten in place: a new version
+    expect(store.lastWritten).toBe(h);
+    expect(store.itemStillAt(h, k('a'), high, low)).toBe(-1);
+    expect(still(store, h, 'a')).toBe(h);
+    clock.advance(10); // expired
+    expect(still(store, h, 'a')).toBe(-1);
+  });
+
+  it('fails for deleted items and follows incr and append to their items', () => {
+    const { store } = makeStore();
+    set(store, 'n', '9');
+    const h = store.lastWritten;
+    expect(store.arith(k('n'), true, 1n)).toBe(10n); // one more digit: a new item
+    expect(store.lastWritten).not.toBe(h);
+    expect(still(store, store.lastWritten, 'n')).toBe(store.peek(k('n')));
+    expect(store.store('append', k('n'), 0, 0, k('0'), 0n)).toBe('STORED');
+    expect(store.lastWritten).toBe(store.peek(k('n')));
+    const last = store.lastWritten;
+    const [high, low] = [store.itemVersionHigh(last), store.itemVersionLow(last)];
+    store.delete(k('n'));
+    expect(store.itemStillAt(last, k('n'), high, low)).toBe(-1);
+  });
+});
+
 describe('applyRemote (last writer wins by CAS)', () => {
   it('stores absent keys with the given CAS, flags and TTL', () => {
     const { store, clock } = makeStore();

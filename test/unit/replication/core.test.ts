@@ -94,6 +94,18 @@ describe('outbound log ring', () => {
     expect(log.keyAt(7)).toBeNull();
   });
 
+  it('keeps a write hint per entry, valid under the layout version it was noted with', () => {
+    const log = new OutLog(2);
+    const a = log.append(EntryKind.KEY, Buffer.from('a'), 0);
+    log.hint(a, 77, 5, 6, 1);
+    expect([log.hintAt(a, 1), log.hintHighAt(a), log.hintLowAt(a)]).toEqual([77, 5, 6]);
+    expect(log.hintAt(a, 2)).toBe(0); // a slab page moved since
+    const b = log.append(EntryKind.KEY, Buffer.from('b'), 0);
+    expect(log.hintAt(b, 1)).toBe(0);
+    const c = log.append(EntryKind.KEY, Buffer.from('c'), 0); // reuses a's slot
+    expect(log.hintAt(c, 1)).toBe(0);
+  });
+
   it('copies keys, and forgets entries whose key bytes were reused', () => {
     const log = new OutLog(4); // 256 key bytes
     const k = Buffer.from('abc');

@@ -61,6 +61,12 @@ export class MapStore implements ReplicaStore {
   peek(key: Buffer): number {
     return this.#slot(key);
   }
+  /** No write hints here: the sender always looks keys up. */
+  readonly lastWritten = 0;
+  readonly layoutVersion = 0;
+  itemStillAt(): number {
+    return -1;
+  }
   itemFlags(h: number): number {
     return this.slots[h]!.flags;
   }
