@@ -8,6 +8,7 @@ import { TickingClock } from './clock.ts';
 import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, type ConnectionEnv } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
+import { BinaryDispatcher } from './binary-dispatch.ts';
 import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
 import { OutBuffer } from './out-buffer.ts';
 import { R } from './replies.ts';
@@ -45,6 +46,7 @@ export class CacheServer extends EventEmitter {
   readonly #ownClock: TickingClock | null;
   readonly #counters = new ServerCounters();
   readonly #dispatcher: Dispatcher;
+  readonly #binaryDispatcher: BinaryDispatcher;
   readonly #out = new OutBuffer();
   readonly #servers: Server[] = [];
   readonly #udp: UdpSocket[] = [];
@@ -69,7 +71,9 @@ export class CacheServer extends EventEmitter {
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
     this.#detail = config.detailEnabled ? this.#prefixStats : null;
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
-    this.#dispatcher = new Dispatcher(this.#makeHost());
+    const host = this.#makeHost();
+    this.#dispatcher = new Dispatcher(host);
+    this.#binaryDispatcher = new BinaryDispatcher(host);
   }
 
   /** Adds fields (e.g. replication's) to the end of plain `stats`. */
@@ -175,6 +179,8 @@ export class CacheServer extends EventEmitter {
     const id = this.#nextConnId++;
     this.#connEnv ??= {
       dispatcher: this.#dispatcher,
+      binaryDispatcher: this.#binaryDispatcher,
+      protocol: this.config.protocol,
       out: this.#out,
       counters: this.#counters,
       maxItemSize: this.config.pageSize,

@@ -1,6 +1,9 @@
 import { Socket } from 'node:net';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
+import { BadMagicError, BinaryParser, MAGIC_REQUEST, type BinaryRequest } from '../proto/binary/codec.ts';
+import type { BinaryDispatcher } from './binary-dispatch.ts';
+import type { ServerConfig } from './config.ts';
 import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from './direct-write.ts';
 import { CLOSE, type Dispatcher } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
@@ -9,6 +12,9 @@ import type { Logger } from '../log.ts';
 
 export interface ConnectionEnv {
   dispatcher: Dispatcher;
+  binaryDispatcher: BinaryDispatcher;
+  /** -B: 'auto' picks binary when a connection's first byte is a binary request's magic */
+  protocol: ServerConfig['protocol'];
   /** One reply buffer shared by every connection: a 'data' chunk is handled start to end synchronously. */
   out: OutBuffer;
   counters: ServerCounters;
@@ -19,6 +25,10 @@ export interface ConnectionEnv {
   /** When it returns a promise, this chunk's replies wait for it (replication's synchronous mode). */
   replyBarrier?: () => Promise<void> | null;
 }
+
+const TEXT = 0;
+const BINARY = 1;
+const UNDECIDED = 2;
 
 /** Bytes read per read() syscall into a connection's own buffer. */
 const READ_BUFFER_SIZE = 16 * 1024;
@@ -52,6 +62,9 @@ export class Connection {
   lastCommandAt: number;
   readonly #env: ConnectionEnv;
   readonly #parser: TextParser;
+  #binary: BinaryParser | null = null;
+  /** TEXT, BINARY, or UNDECIDED until the first byte arrives (-B auto) */
+  #protocol: number;
   #closing = false;
   /** Replies held back for replication's synchronous mode. */
   #waiting: Promise<void> | null = null;
@@ -69,6 +82,8 @@ export class Connection {
     this.#env = env;
     this.lastCommandAt = env.now();
     this.#parser = new TextParser({ maxItemSize: env.maxItemSize }, (cmd) => this.#onCommand(cmd));
+    this.#protocol = env.protocol === 'ascii' ? TEXT : UNDECIDED;
+    if (env.protocol === 'binary') this.#startBinary();
     const adopted = adoptWithUserBuffer(raw, () => this.#nextReadBuffer(), (n, buf) => this.#onRead(n, buf));
     const socket = adopted ?? raw;
     this.socket = socket;
@@ -93,6 +108,14 @@ export class Connection {
   }
 
   #onRead(n: number, buf: Buffer): void {
+    if (this.#protocol !== TEXT) {
+      if (this.#protocol === UNDECIDED && n > 0) this.#decide(buf[0]);
+      if (this.#binary !== null) {
+        // the binary parser copies what it keeps
+        this.#onData(buf.subarray(0, n));
+        return;
+      }
+    }
     const held = this.#parser.pending;
     this.#onData(buf.subarray(0, n));
     // The parser keeps a view of an unfinished command's bytes when it held nothing before:
@@ -105,6 +128,13 @@ export class Connection {
     const env = this.#env;
     env.counters.bytesRead += chunk.length;
     this.lastCommandAt = env.now();
+    if (this.#protocol !== TEXT) {
+      if (this.#protocol === UNDECIDED) {
+        if (chunk.length === 0) return;
+        this.#decide(chunk[0]);
+      }
+      if (this.#binary !== null) return this.#onBinaryData(chunk);
+    }
     try {
       this.#parser.push(chunk);
     } catch (err) {
@@ -113,6 +143,37 @@ export class Connection {
       this.#closing = true;
     }
     this.#flush();
+  }
+
+  #decide(firstByte: number): void {
+    if (firstByte === MAGIC_REQUEST) this.#startBinary();
+    else this.#protocol = TEXT;
+  }
+
+  #startBinary(): void {
+    this.#protocol = BINARY;
+    this.#binary = new BinaryParser({ maxValueLength: this.#env.maxItemSize }, (req) => this.#onRequest(req));
+  }
+
+  #onBinaryData(chunk: Buffer): void {
+    const env = this.#env;
+    try {
+      this.#binary!.push(chunk);
+    } catch (err) {
+      // memcached closes a connection whose request has a bad magic byte without a reply
+      if (!(err instanceof BadMagicError)) env.logger.error({ conn: this.id, err }, 'binary command failed');
+      this.#closing = true;
+    }
+    this.#flush();
+  }
+
+  #onRequest(req: BinaryRequest): void {
+    if (this.#closing) return;
+    const parser = this.#binary!;
+    if (this.#env.binaryDispatcher.handle(req, this.#env.out, parser) === CLOSE) {
+      this.#closing = true;
+      parser.stop();
+    }
   }
 
   #onCommand(cmd: TextCommand): void {

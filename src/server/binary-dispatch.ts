@@ -1,0 +1,310 @@
+import type { StoreMode, StoreResult } from '../cache/store.ts';
+import {
+  MAX_KEY_LENGTH, Op, QUIET_OF, Status, writeError, writeResponse, writeResponseHeader, HEADER_LENGTH,
+  type BinaryRequest,
+} from '../proto/binary/codec.ts';
+import { CLOSE, KEEP, type DispatchHost, type Outcome } from './dispatch.ts';
+import type { OutBuffer } from './out-buffer.ts';
+import { settingsStats, VERSION, type StatList } from './stats.ts';
+
+/** What a handler may ask of the request stream (memcached's conn_swallow). */
+export interface BinaryStream {
+  swallow(n: number): void;
+}
+
+/** A STAT group memcached does not know: answered with "Not found". */
+class UnknownStatGroupError extends Error {
+  constructor(group: string) {
+    super(`unknown stats group ${group}`);
+    this.name = 'UnknownStatGroupError';
+  }
+}
+
+const NO_CREATE = 0xffffffff;
+const VERSION_BYTES = Buffer.from(VERSION, 'latin1');
+const STORE_MODE: ReadonlyMap<number, StoreMode> = new Map<number, StoreMode>([
+  [Op.SET, 'set'], [Op.ADD, 'add'], [Op.REPLACE, 'replace'], [Op.APPEND, 'append'], [Op.PREPEND, 'prepend'],
+]);
+
+/** One request in flight: the reply's opcode is the one sent (quiet forms keep theirs). */
+interface Ctx {
+  req: BinaryRequest;
+  out: OutBuffer;
+  /** the quiet form was sent: successes are not answered (GETQ/GETKQ hits still are) */
+  quiet: boolean;
+}
+
+/** Runs binary requests against the store with memcached 1.6's replies (proto_bin.c). */
+export class BinaryDispatcher {
+  readonly #host: DispatchHost;
+
+  constructor(host: DispatchHost) {
+    this.#host = host;
+  }
+
+  handle(req: BinaryRequest, out: OutBuffer, stream: BinaryStream): Outcome {
+    const extlen = req.extras.length;
+    const keylen = req.key.length;
+    const bodylen = req.bodyLength;
+    if (keylen + extlen > bodylen) {
+      writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
+      return CLOSE;
+    }
+    if (keylen > MAX_KEY_LENGTH) return protocolError(req, out);
+    const base = QUIET_OF.get(req.opcode);
+    const c: Ctx = { req, out, quiet: base !== undefined };
+    const cmd = base ?? req.opcode;
+    const bare = extlen === 0 && keylen === 0 && bodylen === 0;
+    switch (cmd) {
+      case Op.VERSION:
+        if (!bare) return protocolError(req, out);
+        this.#ok(c, 0n, null, null, VERSION_BYTES);
+        return KEEP;
+      case Op.NOOP:
+        if (!bare) return protocolError(req, out);
+        this.#ok(c, 0n, null, null, null);
+        return KEEP;
+      case Op.QUIT:
+        if (!bare) return protocolError(req, out);
+        this.#ok(c, 0n, null, null, null);
+        return CLOSE;
+      case Op.FLUSH:
+        if (keylen !== 0 || bodylen !== extlen || (extlen !== 0 && extlen !== 4)) return protocolError(req, out);
+        this.#flush(c);
+        return KEEP;
+      case Op.SET: case Op.ADD: case Op.REPLACE:
+        if (extlen !== 8 || keylen === 0 || bodylen < keylen + 8) return protocolError(req, out);
+        this.#update(c, cmd);
+        return KEEP;
+      case Op.APPEND: case Op.PREPEND:
+        if (keylen === 0 || extlen !== 0) return protocolError(req, out);
+        this.#update(c, cmd);
+        return KEEP;
+      case Op.GET: case Op.GETK:
+        if (extlen !== 0 || bodylen !== keylen || keylen === 0) return protocolError(req, out);
+        this.#getOrTouch(c, cmd);
+        return KEEP;
+      case Op.TOUCH: case Op.GAT: case Op.GATK:
+        if (extlen !== 4 || keylen === 0) return protocolError(req, out);
+        this.#getOrTouch(c, cmd);
+        return KEEP;
+      case Op.DELETE:
+        if (keylen === 0 || extlen !== 0 || bodylen !== keylen) return protocolError(req, out);
+        this.#delete(c);
+        return KEEP;
+      case Op.INCREMENT: case Op.DECREMENT:
+        if (keylen === 0 || extlen !== 20 || bodylen !== keylen + extlen) return protocolError(req, out);
+        this.#arith(c, cmd === Op.INCREMENT);
+        return KEEP;
+      case Op.STAT:
+        if (extlen !== 0) return protocolError(req, out);
+        this.#stat(c);
+        return KEEP;
+      case Op.SASL_LIST_MECHS:
+        if (!bare) return protocolError(req, out);
+        // memcached without -S: SASL is an unknown command
+        writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
+        return KEEP;
+      case Op.SASL_AUTH: case Op.SASL_STEP:
+        if (extlen !== 0 || keylen === 0) return protocolError(req, out);
+        writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
+        stream.swallow(bodylen - keylen);
+        return KEEP;
+      default:
+        writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
+        // As memcached: the whole body length, counted after the extras and key already read.
+        stream.swallow(bodylen);
+        return KEEP;
+    }
+  }
+
+  /** A success reply, left out for a quiet command. */
+  #ok(c: Ctx, cas: bigint, extras: Uint8Array | null, key: Uint8Array | null, value: Uint8Array | null): void {
+    if (c.quiet) return;
+    writeResponse(c.out, c.req.opcode, Status.SUCCESS, c.req.opaque, cas, extras, key, value);
+  }
+
+  #error(c: Ctx, status: number): void {
+    writeError(c.out, c.req.opcode, status, c.req.opaque);
+  }
+
+  #flush(c: Ctx): void {
+    const host = this.#host;
+    if (!host.config.flushEnabled) return this.#error(c, Status.AUTH_ERROR);
+    const delay = c.req.extras.length === 4 ? c.req.extras.readUInt32BE(0) : 0;
+    host.counters.cmdFlush++;
+    host.store.flushAll(delay);
+    host.onMutation?.({ op: 'flush_all', key: null, exptime: delay });
+    this.#ok(c, 0n, null, null, null);
+  }
+
+  #update(c: Ctx, cmd: number): void {
+    const host = this.#host;
+    const store = host.store;
+    const { req } = c;
+    const key = req.key;
+    const setFamily = cmd === Op.SET || cmd === Op.ADD || cmd === Op.REPLACE;
+    host.detail?.set(key);
+    if (req.value === null) {
+      // longer than any item: memcached refuses it before reading the value
+      host.counters.storeTooLarge++;
+      if (cmd === Op.SET) this.#unlinkStale(key);
+      return this.#error(c, Status.E2BIG);
+    }
+    const flags = setFamily ? req.extras.readUInt32BE(0) : 0;
+    const exptime = setFamily ? req.extras.readUInt32BE(4) : 0;
+    let mode = STORE_MODE.get(cmd)!;
+    if (setFamily && req.cas !== 0n) mode = 'cas';
+    if (!setFamily && req.cas !== 0n) {
+      // append/prepend with a CAS: memcached compares it with the item's
+      const h = store.peek(key);
+      if (h >= 0 && store.itemCas(h) !== req.cas) return this.#error(c, Status.KEY_EEXISTS);
+    }
+    const res: StoreResult = store.store(mode, key, flags, exptime, req.value, req.cas);
+    switch (res) {
+      case 'STORED':
+        host.onMutation?.({ op: mode, key, exptime });
+        return this.#ok(c, store.itemCas(store.lastWritten), null, null, null);
+      case 'EXISTS': return this.#error(c, Status.KEY_EEXISTS);
+      case 'NOT_FOUND': return this.#error(c, Status.KEY_ENOENT);
+      case 'TOO_LARGE':
+        if (cmd === Op.SET) this.#unlinkStale(key);
+        return this.#error(c, Status.E2BIG);
+      case 'NO_MEMORY': return this.#error(c, Status.ENOMEM);
+      case 'NOT_STORED':
+        return this.#error(c, cmd === Op.ADD ? Status.KEY_EEXISTS : cmd === Op.REPLACE ? Status.KEY_ENOENT : Status.NOT_STORED);
+    }
+  }
+
+  /** memcached drops the old value when a set is refused, so stale data is not served. */
+  #unlinkStale(key: Buffer): void {
+    const store = this.#host.store;
+    if (store.peek(key) < 0) return;
+    store.unlink(key);
+    this.#host.onMutation?.({ op: 'delete', key });
+  }
+
+  #getOrTouch(c: Ctx, cmd: number): void {
+    const host = this.#host;
+    const store = host.store;
+    const { req, out } = c;
+    const key = req.key;
+    const touch = cmd === Op.TOUCH || cmd === Op.GAT || cmd === Op.GATK;
+    const withKey = cmd === Op.GETK || cmd === Op.GATK;
+    const exptime = touch ? req.extras.readUInt32BE(0) : 0;
+    const h = touch ? store.getAndTouch(key, exptime) : store.get(key);
+    host.detail?.get(key, h >= 0);
+    if (h < 0) {
+      if (c.quiet) return;
+      if (withKey) writeResponse(out, req.opcode, Status.KEY_ENOENT, req.opaque, 0n, null, key, null);
+      else this.#error(c, Status.KEY_ENOENT);
+      return;
+    }
+    if (touch) host.onMutation?.({ op: 'touch', key, exptime });
+    const vlen = cmd === Op.TOUCH ? 0 : store.itemValueLength(h);
+    const klen = withKey ? key.length : 0;
+    const buf = out.reserve(HEADER_LENGTH + 4 + klen + vlen);
+    let at = writeResponseHeader(buf, out.offset, {
+      opcode: req.opcode, status: Status.SUCCESS, keyLength: klen, extrasLength: 4,
+      bodyLength: 4 + klen + vlen, opaque: req.opaque, cas: store.itemCas(h),
+    });
+    buf.writeUInt32BE(store.itemFlags(h) >>> 0, at);
+    at += 4;
+    if (withKey) { key.copy(buf, at); at += klen; }
+    if (vlen > 0) at += store.copyValue(h, buf, at);
+    out.advance(at - out.offset);
+  }
+
+  #delete(c: Ctx): void {
+    const host = this.#host;
+    const store = host.store;
+    const key = c.req.key;
+    host.detail?.del(key);
+    if (c.req.cas !== 0n) {
+      const h = store.peek(key);
+      if (h >= 0 && store.itemCas(h) !== c.req.cas) return this.#error(c, Status.KEY_EEXISTS);
+    }
+    if (!store.delete(key)) return this.#error(c, Status.KEY_ENOENT);
+    host.onMutation?.({ op: 'delete', key });
+    this.#ok(c, 0n, null, null, null);
+  }
+
+  #arith(c: Ctx, incr: boolean): void {
+    const host = this.#host;
+    const store = host.store;
+    const { req } = c;
+    const key = req.key;
+    const delta = req.extras.readBigUInt64BE(0);
+    const initial = req.extras.readBigUInt64BE(8);
+    const expiration = req.extras.readUInt32BE(16);
+    const existing = store.peek(key);
+    if (existing < 0 && expiration !== NO_CREATE) {
+      const r = store.store('add', key, 0, expiration, Buffer.from(initial.toString(), 'latin1'), 0n);
+      if (r !== 'STORED') return this.#error(c, Status.NOT_STORED);
+      host.onMutation?.({ op: 'add', key, exptime: expiration });
+      return this.#ok(c, store.itemCas(store.lastWritten), null, null, u64(initial));
+    }
+    if (existing >= 0 && req.cas !== 0n && store.itemValueLength(existing) > 0 && store.itemCas(existing) !== req.cas) {
+      return this.#error(c, Status.KEY_EEXISTS);
+    }
+    const r = store.arith(key, incr, delta);
+    if (r === 'NOT_FOUND') return this.#error(c, Status.KEY_ENOENT);
+    if (r === 'NON_NUMERIC') return this.#error(c, Status.DELTA_BADVAL);
+    if (r === 'NO_MEMORY') return this.#error(c, Status.ENOMEM);
+    host.onMutation?.({ op: incr ? 'incr' : 'decr', key });
+    this.#ok(c, store.itemCas(store.lastWritten), null, null, u64(r));
+  }
+
+  #stat(c: Ctx): void {
+    const { req, out } = c;
+    const group = req.key.toString('latin1');
+    let list: StatList;
+    try {
+      list = this.#statList(group);
+    } catch (err) {
+      if (err instanceof UnknownStatGroupError) return this.#error(c, Status.KEY_ENOENT);
+      throw err;
+    }
+    for (const [name, value] of list) {
+      writeResponse(out, req.opcode, Status.SUCCESS, req.opaque, 0n, null,
+        Buffer.from(name, 'latin1'), Buffer.from(String(value), 'latin1'));
+    }
+    // get_stats groups (items, slabs, sizes) end with an empty packet too
+    writeResponse(out, req.opcode, Status.SUCCESS, req.opaque, 0n, null, null, null);
+  }
+
+  /** The key/value pairs of a STAT request; memcached matches these groups by prefix. */
+  #statList(group: string): StatList {
+    const host = this.#host;
+    if (group === '') return host.generalStats();
+    if (group.startsWith('reset')) { host.resetStats(); return []; }
+    if (group.startsWith('settings')) {
+      return settingsStats(host.config, { verbosity: host.verbosity, detailEnabled: host.detail !== null });
+    }
+    if (group.startsWith('detail')) {
+      const sub = group.slice(6);
+      if (sub.startsWith(' dump')) return [['detailed', host.prefixStats.dump()]];
+      if (sub.startsWith(' on')) { host.setDetail(true); return []; }
+      if (sub.startsWith(' off')) { host.setDetail(false); return []; }
+      throw new UnknownStatGroupError(group);
+    }
+    switch (group) {
+      case 'items': return host.store.statsItems();
+      case 'slabs': return host.store.statsSlabs();
+      case 'sizes': return host.store.statsSizes();
+      default: throw new UnknownStatGroupError(group);
+    }
+  }
+}
+
+/** A malformed request: memcached answers "Invalid arguments" and closes the connection. */
+function protocolError(req: BinaryRequest, out: OutBuffer): Outcome {
+  writeError(out, req.opcode, Status.EINVAL, req.opaque);
+  return CLOSE;
+}
+
+function u64(v: bigint): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(v);
+  return b;
+}
