@@ -242,3 +242,24 @@ describe('binary protocol: repcache vs memcached 1.6.18', () => {
     await run(all);
   });
 });
+
+describe('-B ascii and -B binary: the other protocol gets what memcached gives it', () => {
+  afterAll(stopAll);
+  const streams: Array<[string, Buffer]> = [
+    ['binary set + get', Buffer.concat([request(s('m', 'v')), request({ opcode: GET, key: 'm' })])],
+    ['binary noop', request({ opcode: NOOP })],
+    ['text set + get', Buffer.from('set m 0 0 1\r\nx\r\nget m\r\n')],
+    ['short text', Buffer.from('get m\r\n')],
+  ];
+  for (const mode of ['ascii', 'binary']) {
+    it(`-B ${mode}`, async () => {
+      const ref = (await startReferenceMemcached(['-B', mode])).port;
+      const ours = (await startCache('repcache', ['-t', '1', '-B', mode])).port;
+      for (const [name, data] of streams) {
+        const [a, b] = await Promise.all([exchange(ref, data, { idleMs: 400 }), exchange(ours, data, { idleMs: 400 })]);
+        expect(b.bytes.toString('latin1'), `${mode}: ${name}`).toBe(a.bytes.toString('latin1'));
+        expect(b.closed, `${mode}: ${name} closed`).toBe(a.closed);
+      }
+    });
+  }
+});
