@@ -159,7 +159,8 @@ export class BinaryDispatcher {
     if (!setFamily) {
       // memcached fails to allocate the combined item: "Not stored.", counted as a set, not as too large
       const h = store.peek(key);
-      const total = h < 0 ? 0 : memcachedItemTotal(key.length, store.itemValueLength(h) + req.value.length, store.itemFlags(h), config.casEnabled);
+      // (a mismatched CAS is answered first, by the store)
+      const total = h < 0 || (req.cas !== 0n && store.itemCas(h) !== req.cas) ? 0 : memcachedItemTotal(key.length, store.itemValueLength(h) + req.value.length, store.itemFlags(h), config.casEnabled);
       if (total > config.pageSize) {
         store.countRefusedSet(key.length, req.value.length);
         return this.#error(c, Status.NOT_STORED);
@@ -174,8 +175,7 @@ export class BinaryDispatcher {
       case 'NOT_FOUND': return this.#error(c, Status.KEY_ENOENT);
       case 'TOO_LARGE':
       case 'NO_MEMORY':
-        // only append/prepend get here (a set's size was checked above): memcached's failed
-        // allocation of the combined item is "Not stored."
+        // a failed allocation: memcached says "Not stored." for append/prepend
         if (!setFamily) return this.#error(c, Status.NOT_STORED);
         if (res === 'NO_MEMORY') return this.#error(c, Status.ENOMEM);
         if (cmd === Op.SET) this.#unlinkStale(key);

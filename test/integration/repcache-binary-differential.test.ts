@@ -129,6 +129,7 @@ const cases: Case[] = [
       { opcode: APPEND, key: 'nobig', value: 'z'.repeat(1024 * 1024 + 1), opaque: 4 },
       s('grow', 'g'.repeat(700 * 1024)), { opcode: APPEND, key: 'grow', value: 'h'.repeat(700 * 1024), opaque: 5 },
       { opcode: PREPENDQ, key: 'grow', value: 'h'.repeat(700 * 1024), opaque: 6 },
+      { opcode: APPEND, key: 'grow', value: 'h'.repeat(700 * 1024), cas: 1n, opaque: 9 },
       s('edge', 'e'.repeat(1024 * 1024 - 80), { opaque: 7 }), { opcode: GET, key: 'edge', opaque: 8 },
     ],
   },
