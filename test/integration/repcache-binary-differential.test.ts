@@ -284,3 +284,18 @@ describe('-B ascii and -B binary: the other protocol gets what memcached gives i
     });
   }
 });
+
+describe('-F: a binary flush is refused as memcached refuses it', () => {
+  afterAll(stopAll);
+  it('FLUSH and FLUSHQ get "Auth failure."', async () => {
+    const ref = (await startReferenceMemcached(['-F'])).port;
+    const ours = (await startCache('repcache', ['-t', '1', '-F'])).port;
+    const data = Buffer.concat([
+      request(s('fk', 'v')), request({ opcode: FLUSH, opaque: 1 }), request({ opcode: FLUSHQ, extras: u32(5), opaque: 2 }),
+      request({ opcode: GET, key: 'fk', opaque: 3 }), request({ opcode: NOOP, opaque: END_OPAQUE }),
+    ]);
+    const [a, b] = await Promise.all([exchange(ref, data, { done: hasEnd }), exchange(ours, data, { done: hasEnd })]);
+    expect(describeReply(b.bytes, false)).toEqual(describeReply(a.bytes, false));
+    expect(describeReply(a.bytes, false).join('\n')).toContain('Auth failure.');
+  });
+});
