@@ -10,6 +10,7 @@ import {
   arithExtras, exchange, parseResponses, request, setExtras, u32, type RequestSpec,
 } from '../support/binary-client.ts';
 import { startCache } from './repcache-harness.ts';
+import { mulberry32 } from '../support/prng.ts';
 
 const GET = 0x00, SET = 0x01, ADD = 0x02, REPLACE = 0x03, DELETE = 0x04, INCR = 0x05, DECR = 0x06, QUIT = 0x07;
 const FLUSH = 0x08, GETQ = 0x09, NOOP = 0x0a, VERSION = 0x0b, GETK = 0x0c, GETKQ = 0x0d, APPEND = 0x0e;
@@ -187,15 +188,6 @@ function describeReply(bytes: Buffer, statKeysOnly: boolean): string[] {
   });
   if (rest.length > 0) lines.push(`partial ${rest.toString('hex')}`);
   return lines;
-}
-
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('binary protocol: repcache vs memcached 1.6.18', () => {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McClient } from '../support/mc-client.ts';
 import { stopAll } from '../support/daemon.ts';
 import { startCache, targetKind, type CacheInstance } from './repcache-harness.ts';
+import { mulberry32 } from '../support/prng.ts';
 
 interface Case {
   name: string;
@@ -99,16 +100,6 @@ function splitAt(data: Buffer, points: number[]): Buffer[] {
   for (const p of points) { parts.push(data.subarray(from, p)); from = p; }
   parts.push(data.subarray(from));
   return parts.filter((p) => p.length > 0);
-}
-
-/** Deterministic PRNG so a failing split can be reproduced. */
-function mulberry32(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class Runner {
