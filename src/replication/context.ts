@@ -27,8 +27,7 @@ export interface SessionContext {
   resumePoint(nodeId: number, runId: bigint): bigint;
   applied(nodeId: number, runId: bigint, seq: bigint): void;
   copyComplete(nodeId: number, items: number): void;
-  applySet(key: Buffer, flags: number, ttl: number, value: Buffer, version: bigint): void;
-  /** applySet with the version as its high and low u32 words (the hot path). */
+  /** A replicated item, its version as high and low u32 words. */
   applySetWords(key: Buffer, flags: number, ttl: number, value: Buffer, versionHigh: number, versionLow: number): void;
   applyDelete(key: Buffer, version: bigint): void;
   applyTouch(key: Buffer, ttl: number, version: bigint): void;

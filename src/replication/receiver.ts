@@ -109,7 +109,7 @@ export class Receiver {
     if (!this.#hs.authed) throw new HandshakeError(`${what} before authentication`);
   }
 
-  /** SET and SYNC_ITEM frames, the bulk of the stream, without a Message object each. */
+  /** SET and SYNC_ITEM frames (the decoder hands them only here), without a Message object each. */
   #onItem(f: ItemFrame): void {
     const ctx = this.#ctx;
     if (f.type === FrameType.SET) {
@@ -120,11 +120,6 @@ export class Receiver {
     }
     if (this.#syncStart < 0n) throw new ProtocolError('SYNC_ITEM outside a full copy');
     ctx.applySetWords(f.key, f.flags, f.ttl, f.value, f.versionHigh, f.versionLow);
-    this.#syncItemApplied();
-  }
-
-  #syncItemApplied(): void {
-    const ctx = this.#ctx;
     if (++this.syncItems % 10000 === 0 && ctx.now() - this.#lastProgressLog >= 2000) {
       this.#lastProgressLog = ctx.now();
       ctx.logger.info({ peer: this.name, received: this.syncItems, total: this.syncTotal }, 'replication: full copy in progress');
@@ -166,11 +161,6 @@ export class Receiver {
         if (m.flushEpoch > 0n) ctx.applyFlush(m.flushEpoch, 0);
         ctx.logger.info({ peer: this.name, items: m.items }, 'replication: receiving a full copy');
         return;
-      case 'sync_item':
-        if (this.#syncStart < 0n) throw new ProtocolError('SYNC_ITEM outside a full copy');
-        ctx.applySet(m.key, m.flags, m.ttl, m.value, m.version);
-        this.#syncItemApplied();
-        return;
       case 'sync_end': {
         if (this.#syncStart < 0n) throw new ProtocolError('SYNC_END outside a full copy');
         const start = this.#syncStart;
@@ -183,11 +173,6 @@ export class Receiver {
         ctx.copyComplete(this.peerNodeId, m.items);
         return;
       }
-      case 'set':
-        this.#needStream('SET');
-        ctx.applySet(m.key, m.flags, m.ttl, m.value, m.version);
-        this.#seq(m.seq);
-        return;
       case 'delete':
         this.#needStream('DELETE');
         ctx.applyDelete(m.key, m.version);

@@ -277,7 +277,6 @@ export class Replicator {
         this.fullCopiesReceived++;
         this.#markReady(`full copy of ${items} items received from node ${nodeId}`);
       },
-      applySet: (k, f, t, v, ver) => this.#apply.set(k, f, t, v, ver),
       applySetWords: (k, f, t, v, hi, lo) => this.#apply.setWords(k, f, t, v, hi, lo),
       applyDelete: (k, ver) => this.#apply.delete(k, ver),
       applyTouch: (k, t, ver) => this.#apply.touch(k, t, ver),

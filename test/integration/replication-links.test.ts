@@ -1,6 +1,8 @@
 /** Replication links in one process over loopback: two or three Replicators with Map-backed stores. */
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
+import { connect } from 'node:net';
+import { encode } from '../../src/replication/codec.ts';
 import { HybridClock, versionNode } from '../../src/replication/hlc.ts';
 import { Replicator, type ReplicationOptions } from '../../src/replication/replicator.ts';
 import { freePort } from '../support/ports.ts';
@@ -146,6 +148,22 @@ describe('replication links (in process)', () => {
     write(a, 'k', 'v');
     await until(() => b.store.value('k') === 'v', 'replicated', 8000);
     expect(versionNode(b.store.itemVersion(b.store.peek(Buffer.from('k'))))).toBe(a.repl.nodeId);
+  });
+
+  it('refuses item frames out of turn: a SET before authentication, a SYNC_ITEM outside a full copy', async () => {
+    const a = await node(1, await freePort(), []);
+    const frames = [
+      [encode({ type: 'set', seq: 1n, version: 5n, flags: 0, ttl: 0, key: Buffer.from('k'), value: Buffer.from('v') }), 'SET before authentication'],
+      [encode({ type: 'sync_item', version: 5n, flags: 0, ttl: 0, key: Buffer.from('k'), value: Buffer.from('v') }), 'SYNC_ITEM outside a full copy'],
+    ] as const;
+    for (const [frame, reason] of frames) {
+      const s = connect({ port: a.port, host: '127.0.0.1' });
+      cleanup.push(() => void s.destroy());
+      s.on('error', () => {});
+      s.write(frame);
+      await until(() => a.lines.some((l) => l.includes(reason) && l.includes('refused peer')), `"${reason}" refusal logged`);
+    }
+    expect(a.store.peek(Buffer.from('k'))).toBe(-1);
   });
 
   it('refuses a wrong secret with a logged reason', async () => {
