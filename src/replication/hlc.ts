@@ -48,8 +48,10 @@ export class HybridClock {
     this.#advance();
     const ms = this.#ms;
     // ms has 42 bits: its low 10 share the low word with the counter and node id, the rest is the high word.
-    u32[i] = (((ms % 1024) << 22) | (this.#counter << 10) | this.#nodeId) >>> 0;
-    u32[i + 1] = Math.floor(ms / 1024);
+    // (Not ms % 1024: ms is past 2^31, where V8's % is a floating-point call.)
+    const high = Math.floor(ms / 1024);
+    u32[i] = (((ms - high * 1024) << 22) | (this.#counter << 10) | this.#nodeId) >>> 0;
+    u32[i + 1] = high;
   }
 
   #advance(): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HybridClock, HLC_EPOCH_MS, versionMs, versionNode } from '../../../src/replication/hlc.ts';
-import { OutLog, EntryKind } from '../../../src/replication/outlog.ts';
+import { OutLog, EntryKind, ringSlot } from '../../../src/replication/outlog.ts';
 import { Tombstones } from '../../../src/replication/tombstones.ts';
 import { Handshake, HandshakeError } from '../../../src/replication/handshake.ts';
 import { flushDelaySeconds } from '../../../src/replication/replicator.ts';
@@ -118,6 +118,22 @@ describe('outbound log ring', () => {
     expect(log.firstSeq).toBe(3);
     expect(log.holds(2)).toBe(false);
     expect(log.keyAt(3)!.equals(Buffer.alloc(100, 2))).toBe(true);
+  });
+
+  it('keyBytes/keyOffsetAt/keyLengthAt locate the same bytes keyAt views', () => {
+    const log = new OutLog(4);
+    log.append(EntryKind.KEY, Buffer.from('abc'), 0);
+    const s = log.append(EntryKind.KEY, Buffer.from('hello'), 0);
+    const at = log.keyOffsetAt(s);
+    expect(log.keyBytes.subarray(at, at + log.keyLengthAt(s)).toString()).toBe('hello');
+  });
+
+  it('maps sequences to ring slots exactly up to 2^53, past where % leaves integer arithmetic', () => {
+    for (const capacity of [1, 3, 4, 1000, 1 << 18, 1_000_003]) {
+      for (const seq of [0, 1, capacity - 1, capacity, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 2 ** 52 + 7, 2 ** 53 - 1]) {
+        expect(ringSlot(seq, capacity), `${seq} mod ${capacity}`).toBe(Number(BigInt(seq) % BigInt(capacity)));
+      }
+    }
   });
 });
 
