@@ -52,15 +52,19 @@ export class HashIndex {
   }
 
   find(key: Buffer, hv: number): number {
+    return this.findAt(key, 0, key.length, hv);
+  }
+
+  /** find() for the key src[from, from + n), so callers need not make a view of it. */
+  findAt(src: Uint8Array, from: number, n: number, hv: number): number {
     const bytes = this.#bytes;
-    const n = key.length;
     let h = this.#buckets[hv & this.#mask];
     while (h !== 0) {
       const at = h * 8;
       if (bytes[at + B_NKEY] === n) {
         const start = at + HEADER_BYTES;
         let i = 0;
-        while (i < n && bytes[start + i] === key[i]) i++;
+        while (i < n && bytes[start + i] === src[from + i]) i++;
         if (i === n) return h;
       }
       h = this.#u32[h * 2 + F_HNEXT];

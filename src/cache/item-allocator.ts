@@ -48,7 +48,11 @@ export class ItemAllocator {
    * `pinned` (0 = none) is an item the allocation must not evict: the one being replaced.
    */
   allocate(key: Buffer, flags: number, exptime: number, nbytes: number, now: number, pinned: number): number {
-    const nkey = key.length;
+    return this.allocateFrom(key, 0, key.length, flags, exptime, nbytes, now, pinned);
+  }
+
+  /** allocate() with the key at src[keyStart, keyStart + nkey). */
+  allocateFrom(src: Buffer, keyStart: number, nkey: number, flags: number, exptime: number, nbytes: number, now: number, pinned: number): number {
     const total = itemTotal(nkey, nbytes);
     let cls = this.#slabs.classFor(total);
     let chunked = false;
@@ -89,8 +93,8 @@ export class ItemAllocator {
     bytes[h * 8 + B_NKEY] = nkey;
     bytes[h * 8 + B_ITFLAGS] = chunked ? IT_CHUNKED : 0;
     const keyAt = h * 8 + HEADER_BYTES;
-    if (nkey <= 32) for (let i = 0; i < nkey; i++) bytes[keyAt + i] = key[i];
-    else key.copy(bytes, keyAt);
+    if (nkey <= 32) for (let i = 0; i < nkey; i++) bytes[keyAt + i] = src[keyStart + i];
+    else src.copy(bytes, keyAt, keyStart, keyStart + nkey);
     return h;
   }
 }

@@ -31,18 +31,23 @@ export class ItemValues {
 
   /** Writes src at value position `pos` of item h. */
   write(h: number, pos: number, src: Buffer): void {
+    this.writeFrom(h, pos, src, 0, src.length);
+  }
+
+  /** write() of src[start, start + len). */
+  writeFrom(h: number, pos: number, src: Buffer, start: number, len: number): void {
     const bytes = this.#bytes;
     const nkey = bytes[h * 8 + B_NKEY];
     if ((bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0) {
       const at = h * 8 + HEADER_BYTES + nkey + pos;
-      if (src.length <= 16) {
-        for (let i = 0; i < src.length; i++) bytes[at + i] = src[i];
+      if (len <= 16) {
+        for (let i = 0; i < len; i++) bytes[at + i] = src[start + i];
       } else {
-        src.copy(bytes, at);
+        src.copy(bytes, at, start, start + len);
       }
       return;
     }
-    this.#writeChunked(h, nkey, pos, src);
+    this.#writeChunked(h, nkey, pos, start === 0 && len === src.length ? src : src.subarray(start, start + len));
   }
 
   /** Copies item `from`'s value to value position `pos` of item `to`. */

@@ -518,13 +518,17 @@ export class SlabStore {
    * remembered a moment ago (by the same layoutVersion). Replaced, deleted, evicted and expired items fail it.
    */
   itemStillAt(h: Handle, key: Buffer, high: number, low: number): Handle | -1 {
+    return this.itemStillAtFrom(h, key, 0, key.length, high, low);
+  }
+
+  /** itemStillAt() for the key src[start, start + n). */
+  itemStillAtFrom(h: Handle, src: Uint8Array, start: number, n: number, high: number, low: number): Handle | -1 {
     const bytes = this.#bytes;
     const u32 = this.#u32;
     const at = h * 8;
-    const n = key.length;
     if ((bytes[at + B_ITFLAGS] & IT_LINKED) === 0 || u32[h * 2 + F_CAS_LO] !== low || u32[h * 2 + F_CAS_HI] !== high) return -1;
     if (bytes[at + B_NKEY] !== n) return -1;
-    for (let i = 0; i < n; i++) if (bytes[at + HEADER_BYTES + i] !== key[i]) return -1;
+    for (let i = 0; i < n; i++) if (bytes[at + HEADER_BYTES + i] !== src[start + i]) return -1;
     return this.#liveness.deadReason(h, this.#clock.now()) === 0 ? h : -1;
   }
 
@@ -544,11 +548,22 @@ export class SlabStore {
 
   /** applyRemote() with the version as its high and low u32 words (replication's hot path: no BigInt). */
   applyRemoteWords(key: Buffer, flags: number, ttlSeconds: number, data: Buffer, casHigh: number, casLow: number): RemoteResult {
-    checkKey(key);
+    return this.applyRemoteFrom(key, 0, key.length, data, 0, data.length, flags, ttlSeconds, casHigh, casLow);
+  }
+
+  /**
+   * applyRemoteWords() with the key at keySrc[keyStart, +nkey) and the value at valueSrc[valueStart, +nbytes):
+   * a replicated frame is applied straight from the receive buffer, without a view per key and value.
+   */
+  applyRemoteFrom(
+    keySrc: Buffer, keyStart: number, nkey: number, valueSrc: Buffer, valueStart: number, nbytes: number,
+    flags: number, ttlSeconds: number, casHigh: number, casLow: number,
+  ): RemoteResult {
+    if (nkey === 0 || nkey > KEY_MAX_LENGTH) checkKey(keySrc.subarray(keyStart, keyStart + nkey));
     this.#now = this.#clock.now();
-    if (memcachedItemTotal(key.length, data.length, flags, this.#casEnabled) > this.#pageSize) return 'TOO_LARGE';
-    const hv = murmur3(key, 0, key.length);
-    const old = this.#lookup(key, hv, false);
+    if (memcachedItemTotal(nkey, nbytes, flags, this.#casEnabled) > this.#pageSize) return 'TOO_LARGE';
+    const hv = murmur3(keySrc, keyStart, nkey);
+    const old = this.#lookupFrom(keySrc, keyStart, nkey, hv, false);
     const u32 = this.#u32;
     if (old !== 0) {
       const oh = u32[old * 2 + F_CAS_HI];
@@ -560,15 +575,15 @@ export class SlabStore {
     if (this.#cas.counting) this.#cas.observe(casHigh, casLow);
     // A newer version of a key usually has the same size: rewrite its chunk instead of allocating, unlinking
     // and relinking (each a hash-chain walk).
-    if (old !== 0 && this.#fitsInPlace(old, key.length, data.length)) {
-      this.#overwrite(old, flags >>> 0, exptime, data, false);
+    if (old !== 0 && this.#fitsInPlace(old, nkey, nbytes)) {
+      this.#overwriteFrom(old, flags >>> 0, exptime, valueSrc, valueStart, nbytes, false);
       u32[old * 2 + F_CAS_LO] = casLow;
       u32[old * 2 + F_CAS_HI] = casHigh;
       return 'APPLIED';
     }
-    const h = this.#allocator.allocate(key, flags >>> 0, exptime, data.length, this.#now, old);
+    const h = this.#allocator.allocateFrom(keySrc, keyStart, nkey, flags >>> 0, exptime, nbytes, this.#now, old);
     if (h === 0) return 'NO_MEMORY';
-    this.#values.write(h, 0, data);
+    this.#values.writeFrom(h, 0, valueSrc, valueStart, nbytes);
     u32[h * 2 + F_CAS_LO] = casLow;
     u32[h * 2 + F_CAS_HI] = casHigh;
     if (old !== 0) this.#items.unlink(old, hv);
@@ -628,7 +643,11 @@ export class SlabStore {
 
   /** find + lazy expiry: a dead item is unlinked and reported missing. */
   #lookup(key: Buffer, hv: number, countStats: boolean): number {
-    const h = this.#index.find(key, hv);
+    return this.#lookupFrom(key, 0, key.length, hv, countStats);
+  }
+
+  #lookupFrom(src: Buffer, start: number, n: number, hv: number, countStats: boolean): number {
+    const h = this.#index.findAt(src, start, n, hv);
     if (h === 0) return 0;
     const dead = this.#liveness.deadReason(h, this.#now);
     if (dead === 0) return h;
@@ -676,14 +695,18 @@ export class SlabStore {
    * local = false: a replicated item, which is not a cmd_set and whose version the caller writes.
    */
   #overwrite(h: number, flags: number, exptime: number, data: Buffer, local = true): void {
+    this.#overwriteFrom(h, flags, exptime, data, 0, data.length, local);
+  }
+
+  #overwriteFrom(h: number, flags: number, exptime: number, src: Buffer, start: number, nbytes: number, local: boolean): void {
     const u32 = this.#u32;
     const oldTotal = this.#items.ntotal(h);
     u32[h * 2 + F_TIME] = this.#now;
     u32[h * 2 + F_EXPTIME] = exptime;
-    u32[h * 2 + F_NBYTES] = data.length;
+    u32[h * 2 + F_NBYTES] = nbytes;
     u32[h * 2 + F_FLAGS] = flags;
     this.#bytes[h * 8 + B_ITFLAGS] = IT_LINKED;
-    this.#values.write(h, 0, data);
+    this.#values.writeFrom(h, 0, src, start, nbytes);
     if (local) this.#cas.assign(h);
     const newTotal = this.#items.ntotal(h);
     const cls = this.#bytes[h * 8 + B_CLSID];

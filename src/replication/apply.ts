@@ -1,5 +1,6 @@
 import { backgroundClock, type Clock } from '../ha/clock.ts';
 import type { Logger } from '../log.ts';
+import type { ItemFrame } from './codec.ts';
 import type { HybridClock } from './hlc.ts';
 import type { Tombstones } from './tombstones.ts';
 import type { ReplicaStore } from './context.ts';
@@ -48,20 +49,34 @@ export class RemoteApplier {
 
   /** set() with the version as its high and low u32 words: no BigInt unless a flush or a delete happened. */
   setWords(key: Buffer, flags: number, ttl: number, value: Buffer, high: number, low: number): void {
+    this.#setFrom(key, 0, key.length, value, 0, value.length, flags, ttl, high, low);
+  }
+
+  /** A SET or SYNC_ITEM frame, applied straight from the receive buffer. */
+  item(f: ItemFrame): void {
+    const b = f.bytes;
+    this.#setFrom(b, f.keyStart, f.keyLength, b, f.valueStart, f.valueLength, f.flags, f.ttl, f.versionHigh, f.versionLow);
+  }
+
+  #setFrom(
+    keySrc: Buffer, keyStart: number, nkey: number, valueSrc: Buffer, valueStart: number, nbytes: number,
+    flags: number, ttl: number, high: number, low: number,
+  ): void {
     this.#hlc.observeWords(high, low);
-    if (this.#flushEpoch !== 0n || this.tombstones.size > 0) {
+    const tombstones = this.tombstones;
+    if (this.#flushEpoch !== 0n || tombstones.size > 0) {
       const version = (BigInt(high) << 32n) | BigInt(low);
-      if (version < this.#flushEpoch || this.tombstones.shadows(key, version)) {
+      if (version < this.#flushEpoch || tombstones.shadows(keySrc.subarray(keyStart, keyStart + nkey), version)) {
         this.stale++;
         return;
       }
     }
-    const r = this.#store.applyRemoteWords(key, flags, ttl, value, high, low);
+    const r = this.#store.applyRemoteFrom(keySrc, keyStart, nkey, valueSrc, valueStart, nbytes, flags, ttl, high, low);
     if (r === 'APPLIED') {
       this.applied++;
-      this.tombstones.clear(key);
+      if (tombstones.size > 0) tombstones.clear(keySrc.subarray(keyStart, keyStart + nkey));
     } else if (r === 'STALE') this.stale++;
-    else this.#logger.debug({ key: key.toString('latin1'), result: r }, 'replication: remote item not stored');
+    else this.#logger.debug({ key: keySrc.toString('latin1', keyStart, keyStart + nkey), result: r }, 'replication: remote item not stored');
   }
 
   delete(key: Buffer, version: bigint): void {

@@ -190,8 +190,16 @@ export function writeItemHeader(
   b: Buffer, dv: DataView, o: number, type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
   seq: number, versionHigh: number, versionLow: number, flags: number, ttl: number, key: Buffer, valueLength: number,
 ): number {
-  const klen = key.length;
-  if (klen === 0 || klen > 250) checkKey(key);
+  return writeItemHeaderFrom(b, dv, o, type, seq, versionHigh, versionLow, flags, ttl, key, 0, key.length, valueLength);
+}
+
+/** writeItemHeader() with the key at keySrc[keyStart, keyStart + klen). */
+export function writeItemHeaderFrom(
+  b: Buffer, dv: DataView, o: number, type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
+  seq: number, versionHigh: number, versionLow: number, flags: number, ttl: number,
+  keySrc: Buffer, keyStart: number, klen: number, valueLength: number,
+): number {
+  if (klen === 0 || klen > 250) checkKey(keySrc.subarray(keyStart, keyStart + klen));
   const withSeq = type === FrameType.SET;
   dv.setUint32(o, itemFrameSize(withSeq, klen, valueLength) - 4);
   b[o + 4] = type;
@@ -207,7 +215,7 @@ export function writeItemHeader(
   dv.setUint32(o + 12, ttl);
   b[o + 16] = klen;
   o += 17;
-  for (let i = 0; i < klen; i++) b[o + i] = key[i];
+  for (let i = 0; i < klen; i++) b[o + i] = keySrc[keyStart + i];
   return o + klen;
 }
 
@@ -318,9 +326,13 @@ export function decodeBody(type: number, body: Buffer): Message {
 
 const TWO_32 = 2 ** 32;
 
+/** Big-endian u32 at o: inline byte math, cheaper than Buffer#readUInt32BE's bounds checks on the hot path. */
+const u32be = (b: Buffer, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+
 /**
- * A SET or SYNC_ITEM frame decoded in place, as numbers and views: no Message object and no BigInt per
- * replicated write. The decoder reuses one instance, so a consumer copies what it keeps.
+ * A SET or SYNC_ITEM frame decoded in place, as numbers and offsets into the receive buffer: no Message object,
+ * no BigInt and no view per replicated write. The decoder reuses one instance and its buffer, so a consumer
+ * copies what it keeps.
  */
 export class ItemFrame {
   type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM = FrameType.SET;
@@ -330,15 +342,19 @@ export class ItemFrame {
   versionLow = 0;
   flags = 0;
   ttl = 0;
-  key: Buffer = Buffer.alloc(0);
-  value: Buffer = Buffer.alloc(0);
+  /** The key is bytes[keyStart, keyStart + keyLength), the value bytes[valueStart, valueStart + valueLength). */
+  bytes: Buffer = Buffer.alloc(0);
+  keyStart = 0;
+  keyLength = 0;
+  valueStart = 0;
+  valueLength = 0;
 
   /** Reads the frame whose body is buf[start, end); the same checks (and errors) as decodeBody. */
   read(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, buf: Buffer, start: number, end: number): void {
     let o = start;
     if (type === FrameType.SET) {
       if (end - start < 26) throw decodeError(type, buf, start, end);
-      this.seq = buf.readUInt32BE(o) * TWO_32 + buf.readUInt32BE(o + 4);
+      this.seq = u32be(buf, o) * TWO_32 + u32be(buf, o + 4);
       o += 8;
     } else {
       if (end - start < 18) throw decodeError(type, buf, start, end);
@@ -347,12 +363,25 @@ export class ItemFrame {
     const klen = buf[o + 16];
     if (klen === 0 || o + 17 + klen > end) throw decodeError(type, buf, start, end);
     this.type = type;
-    this.versionHigh = buf.readUInt32BE(o);
-    this.versionLow = buf.readUInt32BE(o + 4);
-    this.flags = buf.readUInt32BE(o + 8);
-    this.ttl = buf.readUInt32BE(o + 12);
-    this.key = buf.subarray(o + 17, o + 17 + klen);
-    this.value = buf.subarray(o + 17 + klen, end);
+    this.versionHigh = u32be(buf, o);
+    this.versionLow = u32be(buf, o + 4);
+    this.flags = u32be(buf, o + 8);
+    this.ttl = u32be(buf, o + 12);
+    this.bytes = buf;
+    this.keyStart = o + 17;
+    this.keyLength = klen;
+    this.valueStart = o + 17 + klen;
+    this.valueLength = end - this.valueStart;
+  }
+
+  /** A view of the key (slow paths and tests). */
+  get key(): Buffer {
+    return this.bytes.subarray(this.keyStart, this.keyStart + this.keyLength);
+  }
+
+  /** A view of the value (slow paths and tests). */
+  get value(): Buffer {
+    return this.bytes.subarray(this.valueStart, this.valueStart + this.valueLength);
   }
 
   /** The version as a BigInt (slow paths and tests). */
@@ -396,7 +425,7 @@ export class FrameDecoder {
     const buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     let off = 0;
     while (buf.length - off >= HEADER) {
-      const len = buf.readUInt32BE(off);
+      const len = u32be(buf, off);
       if (len === 0 || len > this.maxFrame + 1) throw new ProtocolError(`frame length ${len} out of range 1..${this.maxFrame + 1}`);
       if (buf.length - off < 4 + len) break;
       const type = buf[off + 4];

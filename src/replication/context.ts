@@ -1,5 +1,6 @@
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
+import type { ItemFrame } from './codec.ts';
 import type { HybridClock } from './hlc.ts';
 import type { OutLog } from './outlog.ts';
 import type { Tombstones } from './tombstones.ts';
@@ -9,7 +10,7 @@ import type { LinkState, LinkTiming } from './link.ts';
 /** The part of the slab store replication reads and writes. */
 export type ReplicaStore = Pick<
   SlabStore,
-  'peek' | 'itemStillAt' | 'lastWritten' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteWords' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
+  'peek' | 'itemStillAtFrom' | 'lastWritten' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteWords' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
 >;
 
 /** What a link session needs from the replicator that owns it. */
@@ -28,7 +29,8 @@ export interface SessionContext {
   applied(nodeId: number, runId: bigint, seq: bigint): void;
   copyComplete(nodeId: number, items: number): void;
   /** A replicated item, its version as high and low u32 words. */
-  applySetWords(key: Buffer, flags: number, ttl: number, value: Buffer, versionHigh: number, versionLow: number): void;
+  /** A SET or SYNC_ITEM frame, applied straight from the receive buffer. */
+  applyItem(f: ItemFrame): void;
   applyDelete(key: Buffer, version: bigint): void;
   applyTouch(key: Buffer, ttl: number, version: bigint): void;
   applyFlush(version: bigint, delay: number): void;

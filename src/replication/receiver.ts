@@ -114,12 +114,12 @@ export class Receiver {
     const ctx = this.#ctx;
     if (f.type === FrameType.SET) {
       this.#needStream('SET');
-      ctx.applySetWords(f.key, f.flags, f.ttl, f.value, f.versionHigh, f.versionLow);
+      ctx.applyItem(f);
       if (f.seq > this.#chunkSeq) this.#chunkSeq = f.seq;
       return;
     }
     if (this.#syncStart < 0n) throw new ProtocolError('SYNC_ITEM outside a full copy');
-    ctx.applySetWords(f.key, f.flags, f.ttl, f.value, f.versionHigh, f.versionLow);
+    ctx.applyItem(f);
     if (++this.syncItems % 10000 === 0 && ctx.now() - this.#lastProgressLog >= 2000) {
       this.#lastProgressLog = ctx.now();
       ctx.logger.info({ peer: this.name, received: this.syncItems, total: this.syncTotal }, 'replication: full copy in progress');

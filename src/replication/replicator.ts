@@ -277,7 +277,7 @@ export class Replicator {
         this.fullCopiesReceived++;
         this.#markReady(`full copy of ${items} items received from node ${nodeId}`);
       },
-      applySetWords: (k, f, t, v, hi, lo) => this.#apply.setWords(k, f, t, v, hi, lo),
+      applyItem: (f) => this.#apply.item(f),
       applyDelete: (k, ver) => this.#apply.delete(k, ver),
       applyTouch: (k, t, ver) => this.#apply.touch(k, t, ver),
       applyFlush: (ver, d) => this.#apply.flush(ver, d),

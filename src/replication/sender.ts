@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Message } from './codec.ts';
+import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeaderFrom, type Message } from './codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse } from './session-io.ts';
 import { LinkMachine } from './link.ts';
@@ -144,10 +144,18 @@ export class Sender {
 
   /** Appends a SET/SYNC_ITEM for store item h to the current chunk. */
   #item(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, seq: number, h: number, key: Buffer): void {
+    this.#itemFrom(type, seq, h, key, 0, key.length);
+  }
+
+  /** #item() with the key at keySrc[keyStart, keyStart + klen). */
+  #itemFrom(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, seq: number, h: number, keySrc: Buffer, keyStart: number, klen: number): void {
     const store = this.#ctx.store;
     const vlen = store.itemValueLength(h);
-    const b = this.#reserve(itemFrameSize(type === FrameType.SET, key.length, vlen));
-    const at = writeItemHeader(b, this.#chunkView, this.#chunkOff, type, seq, store.itemVersionHigh(h), store.itemVersionLow(h), store.itemFlags(h), store.itemTtl(h), key, vlen);
+    const b = this.#reserve(itemFrameSize(type === FrameType.SET, klen, vlen));
+    const at = writeItemHeaderFrom(
+      b, this.#chunkView, this.#chunkOff, type, seq, store.itemVersionHigh(h), store.itemVersionLow(h), store.itemFlags(h), store.itemTtl(h),
+      keySrc, keyStart, klen, vlen,
+    );
     store.copyValue(h, b, at);
     this.#chunkOff = at + vlen;
   }
@@ -267,7 +275,7 @@ export class Sender {
     let n = 0;
     while (this.cursor < log.nextSeq && n++ < PUMP_BATCH) {
       const seq = this.cursor++;
-      this.#entry(seq, log.kindAt(seq), log.keyAt(seq));
+      this.#entry(seq, log.kindAt(seq));
       if (this.#chunkOff - this.#chunkStart >= CHUNK / 2) {
         this.#flushChunk();
         if (s.writableLength > HIGH_WATER) break;
@@ -277,19 +285,29 @@ export class Sender {
     if (this.cursor < log.nextSeq && s.writableLength <= HIGH_WATER) setImmediate(() => this.pump());
   }
 
-  #entry(seq: number, kind: number, key: Buffer | null): void {
+  #entry(seq: number, kind: number): void {
     const { store, tombstones, log } = this.#ctx;
     if (kind === EntryKind.FLUSH) {
       const f = log.flushAt(seq);
       this.#frame(encode({ type: 'flush', seq: BigInt(seq), version: f.version, delay: f.delay }));
       return;
     }
-    let h = -1;
     if (kind === EntryKind.KEY) {
+      // The usual case: the item written with the change is still there, unchanged. Key bytes come straight
+      // from the log, without a view of them.
       const hint = log.hintAt(seq, store.layoutVersion);
-      if (hint !== 0) h = store.itemStillAt(hint, key!, log.hintHighAt(seq), log.hintLowAt(seq));
+      if (hint !== 0) {
+        const keys = log.keyBytes;
+        const at = log.keyOffsetAt(seq);
+        const n = log.keyLengthAt(seq);
+        if (store.itemStillAtFrom(hint, keys, at, n, log.hintHighAt(seq), log.hintLowAt(seq)) >= 0) {
+          this.#itemFrom(FrameType.SET, seq, hint, keys, at, n);
+          return;
+        }
+      }
     }
-    if (h < 0) h = store.peek(key!);
+    const key = log.keyAt(seq);
+    const h = store.peek(key!);
     if (h >= 0) {
       if (kind === EntryKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: store.itemVersion(h), ttl: store.itemTtl(h), key: key! }));
       else this.#item(FrameType.SET, seq, h, key!);

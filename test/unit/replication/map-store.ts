@@ -64,7 +64,7 @@ export class MapStore implements ReplicaStore {
   /** No write hints here: the sender always looks keys up. */
   readonly lastWritten = 0;
   readonly layoutVersion = 0;
-  itemStillAt(): number {
+  itemStillAtFrom(): number {
     return -1;
   }
   itemFlags(h: number): number {
@@ -103,6 +103,13 @@ export class MapStore implements ReplicaStore {
   }
   applyRemoteWords(key: Buffer, flags: number, ttl: number, data: Buffer, high: number, low: number): 'APPLIED' | 'STALE' {
     return this.applyRemote(key, flags, ttl, data, (BigInt(high) << 32n) | BigInt(low));
+  }
+  applyRemoteFrom(
+    keySrc: Buffer, keyStart: number, nkey: number, valueSrc: Buffer, valueStart: number, nbytes: number,
+    flags: number, ttl: number, high: number, low: number,
+  ): 'APPLIED' | 'STALE' {
+    const key = Buffer.from(keySrc.subarray(keyStart, keyStart + nkey));
+    return this.applyRemoteWords(key, flags, ttl, Buffer.from(valueSrc.subarray(valueStart, valueStart + nbytes)), high, low);
   }
   applyRemoteDelete(key: Buffer, cas: bigint): boolean {
     const i = this.#slot(key);
