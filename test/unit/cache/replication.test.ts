@@ -100,6 +100,25 @@ describe('applyRemote (last writer wins by CAS)', () => {
     expect(store.applyRemote(k('a'), 0, 0, k('w'), 76n)).toBe('STALE');
   });
 
+  it('applies a key and value given as ranges of a larger buffer, small and chunked, new and in place', () => {
+    const { store } = makeStore();
+    const frame = (key: string, value: Buffer) => Buffer.concat([Buffer.from('<hdr>'), k(key), value, Buffer.from('<next>')]);
+    const apply = (key: string, value: Buffer, version: bigint) => {
+      const b = frame(key, value);
+      return store.applyRemoteFrom(b, 5, key.length, b, 5 + key.length, value.length, 3, 0, Number(version >> 32n), Number(version & 0xffffffffn));
+    };
+    const big = Buffer.alloc(700 * 1024, 'b'); // past the largest class: a chained item
+    expect(apply('small', k('v1'), 1n)).toBe('APPLIED');
+    expect(apply('small', k('v2'), 2n)).toBe('APPLIED'); // same size: rewritten in place
+    expect(apply('small', k('older'), 1n)).toBe('STALE');
+    expect(apply('big', big, 3n)).toBe('APPLIED');
+    expect(getValue(store, 'small')).toBe('v2');
+    expect(getValue(store, 'big')).toBe(big.toString());
+    expect(store.itemFlags(store.peek(k('big')))).toBe(3);
+    expect(store.itemVersion(store.peek(k('small')))).toBe(2n);
+    expect(store.itemStillAtFrom(store.peek(k('small')), frame('small', k('')), 5, 5, 0, 2)).toBe(store.peek(k('small')));
+  });
+
   it('reports too large', () => {
     const { store } = makeStore();
     expect(store.applyRemote(k('a'), 0, 0, Buffer.alloc(1024 * 1024), 1n)).toBe('TOO_LARGE');
