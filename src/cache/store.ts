@@ -504,7 +504,7 @@ export class SlabStore {
 
   /**
    * The item the last successful store() or arith() wrote (0 before any): replication notes it with the change
-   * so that sending the change seldom needs a lookup (see itemStillAt).
+   * so that sending the change seldom needs a lookup (see itemStillAtFrom).
    */
   lastWritten: Handle = 0;
 
@@ -514,14 +514,10 @@ export class SlabStore {
   }
 
   /**
-   * h if it still holds the live item for `key` with version (high, low), else -1: a cheap check of a handle
-   * remembered a moment ago (by the same layoutVersion). Replaced, deleted, evicted and expired items fail it.
+   * h if it still holds the live item whose key is src[start, start + n) with version (high, low), else -1: a
+   * cheap check of a handle remembered a moment ago (by the same layoutVersion). Replaced, deleted, evicted and
+   * expired items fail it.
    */
-  itemStillAt(h: Handle, key: Buffer, high: number, low: number): Handle | -1 {
-    return this.itemStillAtFrom(h, key, 0, key.length, high, low);
-  }
-
-  /** itemStillAt() for the key src[start, start + n). */
   itemStillAtFrom(h: Handle, src: Uint8Array, start: number, n: number, high: number, low: number): Handle | -1 {
     const bytes = this.#bytes;
     const u32 = this.#u32;
@@ -543,17 +539,13 @@ export class SlabStore {
    * cas (or absent). ttlSeconds: remaining TTL, 0 = never, negative = already expired.
    */
   applyRemote(key: Buffer, flags: number, ttlSeconds: number, data: Buffer, cas: bigint): RemoteResult {
-    return this.applyRemoteWords(key, flags, ttlSeconds, data, Number(cas >> 32n), Number(cas & 0xffffffffn));
-  }
-
-  /** applyRemote() with the version as its high and low u32 words (replication's hot path: no BigInt). */
-  applyRemoteWords(key: Buffer, flags: number, ttlSeconds: number, data: Buffer, casHigh: number, casLow: number): RemoteResult {
-    return this.applyRemoteFrom(key, 0, key.length, data, 0, data.length, flags, ttlSeconds, casHigh, casLow);
+    return this.applyRemoteFrom(key, 0, key.length, data, 0, data.length, flags, ttlSeconds, Number(cas >> 32n), Number(cas & 0xffffffffn));
   }
 
   /**
-   * applyRemoteWords() with the key at keySrc[keyStart, +nkey) and the value at valueSrc[valueStart, +nbytes):
-   * a replicated frame is applied straight from the receive buffer, without a view per key and value.
+   * applyRemote() with the key at keySrc[keyStart, +nkey), the value at valueSrc[valueStart, +nbytes) and the
+   * version as its high and low u32 words: a replicated frame is applied straight from the receive buffer,
+   * without a view per key and value or a BigInt.
    */
   applyRemoteFrom(
     keySrc: Buffer, keyStart: number, nkey: number, valueSrc: Buffer, valueStart: number, nbytes: number,

@@ -44,12 +44,7 @@ export class RemoteApplier {
   }
 
   set(key: Buffer, flags: number, ttl: number, value: Buffer, version: bigint): void {
-    this.setWords(key, flags, ttl, value, Number(version >> 32n), Number(version & 0xffffffffn));
-  }
-
-  /** set() with the version as its high and low u32 words: no BigInt unless a flush or a delete happened. */
-  setWords(key: Buffer, flags: number, ttl: number, value: Buffer, high: number, low: number): void {
-    this.#setFrom(key, 0, key.length, value, 0, value.length, flags, ttl, high, low);
+    this.#setFrom(key, 0, key.length, value, 0, value.length, flags, ttl, Number(version >> 32n), Number(version & 0xffffffffn));
   }
 
   /** A SET or SYNC_ITEM frame, applied straight from the receive buffer. */
@@ -58,6 +53,7 @@ export class RemoteApplier {
     this.#setFrom(b, f.keyStart, f.keyLength, b, f.valueStart, f.valueLength, f.flags, f.ttl, f.versionHigh, f.versionLow);
   }
 
+  /** The version comes as its high and low u32 words: no BigInt unless a flush or a delete happened. */
   #setFrom(
     keySrc: Buffer, keyStart: number, nkey: number, valueSrc: Buffer, valueStart: number, nbytes: number,
     flags: number, ttl: number, high: number, low: number,

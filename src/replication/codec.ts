@@ -182,18 +182,11 @@ export function itemFrameSize(withSeq: boolean, keyLength: number, valueLength: 
 }
 
 /**
- * Writes a SET or SYNC_ITEM frame's header and key into `b` at `o`; returns the offset where the value's
- * `valueLength` bytes go (the caller copies them straight from the store: one copy, no allocation).
- * `dv` is a DataView over the same bytes as `b`; the version comes as two u32 words (hot path: no BigInt per frame).
+ * Writes a SET or SYNC_ITEM frame's header and the key keySrc[keyStart, keyStart + klen) into `b` at `o`; returns
+ * the offset where the value's `valueLength` bytes go (the caller copies them straight from the store: one copy,
+ * no allocation). `dv` is a DataView over the same bytes as `b`; the version comes as two u32 words (hot path: no
+ * BigInt per frame).
  */
-export function writeItemHeader(
-  b: Buffer, dv: DataView, o: number, type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
-  seq: number, versionHigh: number, versionLow: number, flags: number, ttl: number, key: Buffer, valueLength: number,
-): number {
-  return writeItemHeaderFrom(b, dv, o, type, seq, versionHigh, versionLow, flags, ttl, key, 0, key.length, valueLength);
-}
-
-/** writeItemHeader() with the key at keySrc[keyStart, keyStart + klen). */
 export function writeItemHeaderFrom(
   b: Buffer, dv: DataView, o: number, type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
   seq: number, versionHigh: number, versionLow: number, flags: number, ttl: number,
@@ -229,7 +222,7 @@ export function encodeItemFrame(
   const b = Buffer.allocUnsafe(itemFrameSize(type === FrameType.SET, key.length, value.length));
   const high = Number(version >> 32n);
   const low = Number(version & 0xffffffffn);
-  value.copy(b, writeItemHeader(b, dataViewOf(b), 0, type, seq, high, low, flags, ttl, key, value.length));
+  value.copy(b, writeItemHeaderFrom(b, dataViewOf(b), 0, type, seq, high, low, flags, ttl, key, 0, key.length, value.length));
   return b;
 }
 

@@ -10,7 +10,7 @@ import type { LinkState, LinkTiming } from './link.ts';
 /** The part of the slab store replication reads and writes. */
 export type ReplicaStore = Pick<
   SlabStore,
-  'peek' | 'itemStillAtFrom' | 'lastWritten' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteWords' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
+  'peek' | 'itemStillAtFrom' | 'lastWritten' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
 >;
 
 /** What a link session needs from the replicator that owns it. */

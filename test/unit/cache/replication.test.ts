@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { SlabStore } from '../../../src/cache/store.ts';
 import { getValue, k, makeStore, set } from './helpers.ts';
+
+const stillAt = (store: SlabStore, h: number, key: Buffer, high: number, low: number) => store.itemStillAtFrom(h, key, 0, key.length, high, low);
 
 describe('peek', () => {
   it('finds live items without counting or bumping, misses expired ones', () => {
@@ -13,9 +16,9 @@ describe('peek', () => {
   });
 });
 
-describe('write hints (lastWritten, itemStillAt)', () => {
+describe('write hints (lastWritten, itemStillAtFrom)', () => {
   const still = (store: ReturnType<typeof makeStore>['store'], h: number, key: string) =>
-    store.itemStillAt(h, k(key), store.itemVersionHigh(h), store.itemVersionLow(h));
+    stillAt(store, h, k(key), store.itemVersionHigh(h), store.itemVersionLow(h));
 
   it('names the item each successful write left, and checks it cheaply until it changes', () => {
     const { store, clock } = makeStore();
@@ -24,10 +27,10 @@ describe('write hints (lastWritten, itemStillAt)', () => {
     expect(h).toBe(store.peek(k('a')));
     const [high, low] = [store.itemVersionHigh(h), store.itemVersionLow(h)];
     expect(still(store, h, 'a')).toBe(h);
-    expect(store.itemStillAt(h, k('b'), high, low)).toBe(-1); // another key
+    expect(stillAt(store, h, k('b'), high, low)).toBe(-1); // another key
     set(store, 'a', '2', 0, 10); // rewritten in place: a new version
     expect(store.lastWritten).toBe(h);
-    expect(store.itemStillAt(h, k('a'), high, low)).toBe(-1);
+    expect(stillAt(store, h, k('a'), high, low)).toBe(-1);
     expect(still(store, h, 'a')).toBe(h);
     clock.advance(10); // expired
     expect(still(store, h, 'a')).toBe(-1);
@@ -45,7 +48,7 @@ describe('write hints (lastWritten, itemStillAt)', () => {
     const last = store.lastWritten;
     const [high, low] = [store.itemVersionHigh(last), store.itemVersionLow(last)];
     store.delete(k('n'));
-    expect(store.itemStillAt(last, k('n'), high, low)).toBe(-1);
+    expect(stillAt(store, last, k('n'), high, low)).toBe(-1);
   });
 });
 

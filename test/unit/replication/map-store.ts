@@ -101,15 +101,12 @@ export class MapStore implements ReplicaStore {
     this.#put(key, flags, ttl, data, cas);
     return 'APPLIED';
   }
-  applyRemoteWords(key: Buffer, flags: number, ttl: number, data: Buffer, high: number, low: number): 'APPLIED' | 'STALE' {
-    return this.applyRemote(key, flags, ttl, data, (BigInt(high) << 32n) | BigInt(low));
-  }
   applyRemoteFrom(
     keySrc: Buffer, keyStart: number, nkey: number, valueSrc: Buffer, valueStart: number, nbytes: number,
     flags: number, ttl: number, high: number, low: number,
   ): 'APPLIED' | 'STALE' {
     const key = Buffer.from(keySrc.subarray(keyStart, keyStart + nkey));
-    return this.applyRemoteWords(key, flags, ttl, Buffer.from(valueSrc.subarray(valueStart, valueStart + nbytes)), high, low);
+    return this.applyRemote(key, flags, ttl, Buffer.from(valueSrc.subarray(valueStart, valueStart + nbytes)), (BigInt(high) << 32n) | BigInt(low));
   }
   applyRemoteDelete(key: Buffer, cas: bigint): boolean {
     const i = this.#slot(key);
