@@ -27,8 +27,24 @@ export interface BenchFigure {
 const CONNS = 4;
 const DEPTH = 64;
 const VALUE = 'v'.repeat(100);
-/** Distinct keys per connection: the warm-up stores them all, so the measured rounds see a steady table. */
-const KEYS_PER_CONN = 10_000;
+/** Distinct keys per connection (a whole number of batches): the warm-up stores them all, so the measured rounds see a steady table. */
+const KEYS_PER_CONN = 160 * DEPTH;
+const REPLY = 'STORED\r\n';
+/** DEPTH replies plus one, so any chunk of a batch's replies, starting at any phase, is a range of it. */
+const REPLIES = Buffer.from(REPLY.repeat(DEPTH + 1), 'latin1');
+
+/**
+ * Each connection's requests, built once: batch i sets keys load:<conn>:<i*DEPTH ...>. The generator stands in
+ * for client machines, so it should take as little as possible of the CPU it shares with the peer: it writes
+ * prebuilt buffers and checks replies by comparing bytes, not by building strings.
+ */
+const batchesOf = (id: number): Buffer[] =>
+  Array.from({ length: KEYS_PER_CONN / DEPTH }, (_, b) => {
+    let text = '';
+    for (let i = 0; i < DEPTH; i++) text += `set load:${id}:${b * DEPTH + i} 0 0 100\r\n${VALUE}\r\n`;
+    return Buffer.from(text, 'latin1');
+  });
+const BATCHES = Array.from({ length: CONNS }, (_, id) => batchesOf(id));
 
 /** CONNS connections each keep DEPTH sets in flight for durationMs; returns sets/s. */
 async function setLoad(port: number, durationMs: number): Promise<number> {
@@ -38,30 +54,26 @@ async function setLoad(port: number, durationMs: number): Promise<number> {
     new Promise<void>((resolve, reject) => {
       const s: Socket = connect({ port, host: '127.0.0.1' });
       s.setNoDelay(true);
-      let n = 0;
+      const batches = BATCHES[id];
+      let next = 0;
+      /** Reply bytes still expected for the batch in flight. */
       let pending = 0;
-      let tail = '';
       const send = () => {
-        let batch = '';
-        for (let i = 0; i < DEPTH; i++) batch += `set load:${id}:${n++ % KEYS_PER_CONN} 0 0 100\r\n${VALUE}\r\n`;
-        pending += DEPTH;
-        s.write(batch);
+        pending = DEPTH * REPLY.length;
+        s.write(batches[next]);
+        next = (next + 1) % batches.length;
       };
       s.on('connect', send);
-      s.on('data', (d) => {
-        const text = tail + d.toString('latin1');
-        let count = 0;
-        let at = 0;
-        for (;;) {
-          const i = text.indexOf('STORED\r\n', at);
-          if (i < 0) break;
-          count++;
-          at = i + 8;
+      s.on('data', (d: Buffer) => {
+        const phase = (DEPTH * REPLY.length - pending) % REPLY.length;
+        if (d.length > pending || REPLIES.compare(d, 0, d.length, phase, phase + d.length) !== 0) {
+          s.destroy();
+          reject(new Error(`unexpected reply: ${JSON.stringify(d.toString('latin1', 0, 80))}`));
+          return;
         }
-        tail = text.slice(Math.max(at, text.length - 7));
-        pending -= count;
-        done += count;
+        pending -= d.length;
         if (pending === 0) {
+          done += DEPTH;
           if (Date.now() < end) send();
           else {
             s.destroy();
