@@ -29,6 +29,20 @@ export class ItemValues {
     return this.#copyOutChunked(h, nkey, nbytes, target, offset);
   }
 
+  /**
+   * Copies item h's key and then its value into target at offset, the order a replication frame carries them;
+   * returns the offset after them. An unchunked item's key and value are adjacent in its chunk: one copy.
+   */
+  copyKeyAndValueOut(h: number, target: Buffer, offset: number): number {
+    const bytes = this.#bytes;
+    const nbytes = this.#u32[h * 2 + F_NBYTES];
+    const nkey = bytes[h * 8 + B_NKEY];
+    const start = h * 8 + HEADER_BYTES;
+    if ((bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0) return offset + bytes.copy(target, offset, start, start + nkey + nbytes);
+    bytes.copy(target, offset, start, start + nkey);
+    return offset + nkey + this.#copyOutChunked(h, nkey, nbytes, target, offset + nkey);
+  }
+
   /** Writes src at value position `pos` of item h. */
   write(h: number, pos: number, src: Buffer): void {
     this.writeFrom(h, pos, src, 0, src.length);

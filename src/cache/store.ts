@@ -398,6 +398,15 @@ export class SlabStore {
     return this.#u32[h * 2 + F_NBYTES];
   }
 
+  itemKeyLength(h: Handle): number {
+    return this.#bytes[h * 8 + B_NKEY];
+  }
+
+  /** Copies the key and then the value into target at offset; returns the offset after them. */
+  copyKeyAndValue(h: Handle, target: Buffer, offset: number): number {
+    return this.#values.copyKeyAndValueOut(h, target, offset);
+  }
+
   /** Copy the value into target at offset; returns bytes copied. */
   copyValue(h: Handle, target: Buffer, offset: number): number {
     return this.#values.copyOut(h, target, offset);

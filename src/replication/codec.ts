@@ -182,19 +182,17 @@ export function itemFrameSize(withSeq: boolean, keyLength: number, valueLength: 
 }
 
 /**
- * Writes a SET or SYNC_ITEM frame's header and the key keySrc[keyStart, keyStart + klen) into `b` at `o`; returns
- * the offset where the value's `valueLength` bytes go (the caller copies them straight from the store: one copy,
- * no allocation). `dv` is a DataView over the same bytes as `b`; the version comes as two u32 words (hot path: no
- * BigInt per frame).
+ * Writes a SET or SYNC_ITEM frame's header into `b` at `o`, up to and including the key length; returns the offset
+ * where the key's `keyLength` bytes go, followed by the value's `valueLength` (the sender copies both straight from
+ * the store item: one copy, no allocation). `dv` is a DataView over the same bytes as `b`; the version comes as
+ * two u32 words (hot path: no BigInt per frame).
  */
-export function writeItemHeaderFrom(
+export function writeItemHeader(
   b: Buffer, dv: DataView, o: number, type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
-  seq: number, versionHigh: number, versionLow: number, flags: number, ttl: number,
-  keySrc: Buffer, keyStart: number, klen: number, valueLength: number,
+  seq: number, versionHigh: number, versionLow: number, flags: number, ttl: number, keyLength: number, valueLength: number,
 ): number {
-  if (klen === 0 || klen > 250) checkKey(keySrc.subarray(keyStart, keyStart + klen));
   const withSeq = type === FrameType.SET;
-  dv.setUint32(o, itemFrameSize(withSeq, klen, valueLength) - 4);
+  dv.setUint32(o, itemFrameSize(withSeq, keyLength, valueLength) - 4);
   b[o + 4] = type;
   o += 5;
   if (withSeq) {
@@ -206,10 +204,8 @@ export function writeItemHeaderFrom(
   dv.setUint32(o + 4, versionLow);
   dv.setUint32(o + 8, flags >>> 0);
   dv.setUint32(o + 12, ttl);
-  b[o + 16] = klen;
-  o += 17;
-  for (let i = 0; i < klen; i++) b[o + i] = keySrc[keyStart + i];
-  return o + klen;
+  b[o + 16] = keyLength;
+  return o + 17;
 }
 
 export const dataViewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -219,10 +215,12 @@ export function encodeItemFrame(
   type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM,
   seq: number, version: bigint, flags: number, ttl: number, key: Buffer, value: Buffer,
 ): Buffer {
+  checkKey(key);
   const b = Buffer.allocUnsafe(itemFrameSize(type === FrameType.SET, key.length, value.length));
   const high = Number(version >> 32n);
   const low = Number(version & 0xffffffffn);
-  value.copy(b, writeItemHeaderFrom(b, dataViewOf(b), 0, type, seq, high, low, flags, ttl, key, 0, key.length, value.length));
+  const at = writeItemHeader(b, dataViewOf(b), 0, type, seq, high, low, flags, ttl, key.length, value.length);
+  value.copy(b, at + key.copy(b, at));
   return b;
 }
 

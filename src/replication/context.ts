@@ -10,7 +10,7 @@ import type { LinkState, LinkTiming } from './link.ts';
 /** The part of the slab store replication reads and writes. */
 export type ReplicaStore = Pick<
   SlabStore,
-  'peek' | 'itemStillAtFrom' | 'lastWritten' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemValueLength' | 'copyValue' | 'itemKey' | 'applyRemote' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
+  'peek' | 'itemStillAtFrom' | 'lastWritten' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemKeyLength' | 'itemValueLength' | 'copyKeyAndValue' | 'itemKey' | 'applyRemote' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
 >;
 
 /** What a link session needs from the replicator that owns it. */
@@ -28,7 +28,6 @@ export interface SessionContext {
   resumePoint(nodeId: number, runId: bigint): bigint;
   applied(nodeId: number, runId: bigint, seq: bigint): void;
   copyComplete(nodeId: number, items: number): void;
-  /** A replicated item, its version as high and low u32 words. */
   /** A SET or SYNC_ITEM frame, applied straight from the receive buffer. */
   applyItem(f: ItemFrame): void;
   applyDelete(key: Buffer, version: bigint): void;

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeaderFrom, type Message } from './codec.ts';
+import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Message } from './codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse } from './session-io.ts';
 import { LinkMachine } from './link.ts';
@@ -142,22 +142,16 @@ export class Sender {
     this.#writeRaw(out);
   }
 
-  /** Appends a SET/SYNC_ITEM for store item h to the current chunk. */
-  #item(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, seq: number, h: number, key: Buffer): void {
-    this.#itemFrom(type, seq, h, key, 0, key.length);
-  }
-
-  /** #item() with the key at keySrc[keyStart, keyStart + klen). */
-  #itemFrom(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, seq: number, h: number, keySrc: Buffer, keyStart: number, klen: number): void {
+  /** Appends a SET/SYNC_ITEM for store item h to the current chunk: its key and value come straight from the item. */
+  #item(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, seq: number, h: number): void {
     const store = this.#ctx.store;
+    const klen = store.itemKeyLength(h);
     const vlen = store.itemValueLength(h);
     const b = this.#reserve(itemFrameSize(type === FrameType.SET, klen, vlen));
-    const at = writeItemHeaderFrom(
-      b, this.#chunkView, this.#chunkOff, type, seq, store.itemVersionHigh(h), store.itemVersionLow(h), store.itemFlags(h), store.itemTtl(h),
-      keySrc, keyStart, klen, vlen,
+    const at = writeItemHeader(
+      b, this.#chunkView, this.#chunkOff, type, seq, store.itemVersionHigh(h), store.itemVersionLow(h), store.itemFlags(h), store.itemTtl(h), klen, vlen,
     );
-    store.copyValue(h, b, at);
-    this.#chunkOff = at + vlen;
+    this.#chunkOff = store.copyKeyAndValue(h, b, at);
   }
 
   /** Appends a small encoded frame to the current chunk. */
@@ -236,7 +230,7 @@ export class Sender {
       if (this.#socket !== socket || !this.#copying) return;
       const store = ctx.store;
       scanCursor = store.scan(scanCursor, SYNC_BATCH, (h) => {
-        this.#item(FrameType.SYNC_ITEM, 0, h, store.itemKey(h));
+        this.#item(FrameType.SYNC_ITEM, 0, h);
         this.syncSent++;
       });
       this.#flushChunk();
@@ -293,24 +287,19 @@ export class Sender {
       return;
     }
     if (kind === EntryKind.KEY) {
-      // The usual case: the item written with the change is still there, unchanged. Key bytes come straight
-      // from the log, without a view of them.
+      // The usual case: the item written with the change is still there, unchanged. The check reads the key
+      // straight from the log, without a view of it.
       const hint = log.hintAt(seq, store.layoutVersion);
-      if (hint !== 0) {
-        const keys = log.keyBytes;
-        const at = log.keyOffsetAt(seq);
-        const n = log.keyLengthAt(seq);
-        if (store.itemStillAtFrom(hint, keys, at, n, log.hintHighAt(seq), log.hintLowAt(seq)) >= 0) {
-          this.#itemFrom(FrameType.SET, seq, hint, keys, at, n);
-          return;
-        }
+      if (hint !== 0 && store.itemStillAtFrom(hint, log.keyBytes, log.keyOffsetAt(seq), log.keyLengthAt(seq), log.hintHighAt(seq), log.hintLowAt(seq)) >= 0) {
+        this.#item(FrameType.SET, seq, hint);
+        return;
       }
     }
     const key = log.keyAt(seq);
     const h = store.peek(key!);
     if (h >= 0) {
       if (kind === EntryKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: store.itemVersion(h), ttl: store.itemTtl(h), key: key! }));
-      else this.#item(FrameType.SET, seq, h, key!);
+      else this.#item(FrameType.SET, seq, h);
       return;
     }
     // Gone: deleted (tombstone) or expired/evicted here. Expiry happens on the peer by itself and eviction is a

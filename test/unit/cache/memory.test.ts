@@ -129,6 +129,22 @@ describe('too large and chunked items', () => {
     expect(stat(store.statsSlabs(), `${largest}:used_chunks`)).toBe(0);
   });
 
+  it('copies an item\'s key then its value, chunked or not, the way a replication frame carries them', () => {
+    const { store } = makeStore();
+    const big = Buffer.alloc(1_000_000);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31 + 7) & 0xff;
+    for (const [key, value] of [['small', Buffer.from('value')], ['big-one', big]] as const) {
+      expect(set(store, key, value)).toBe('STORED');
+      const h = store.get(k(key));
+      expect(store.itemKeyLength(h)).toBe(key.length);
+      const out = Buffer.alloc(3 + key.length + value.length + 2, 0xee);
+      expect(store.copyKeyAndValue(h, out, 3)).toBe(3 + key.length + value.length);
+      expect(out.subarray(3, 3 + key.length).toString()).toBe(key);
+      expect(out.subarray(3 + key.length, 3 + key.length + value.length).equals(value)).toBe(true);
+      expect([...out.subarray(0, 3), ...out.subarray(-2)]).toEqual([0xee, 0xee, 0xee, 0xee, 0xee]);
+    }
+  });
+
   it('handles -I 2m with 1 MB chunks', () => {
     const { store } = makeStore({ pageSize: 2 * MB, slabChunkMax: MB });
     const big = Buffer.alloc(2 * MB - 100, 'q');

@@ -89,8 +89,13 @@ export class MapStore implements ReplicaStore {
   itemValueLength(h: number): number {
     return this.slots[h]!.data.length;
   }
-  copyValue(h: number, target: Buffer, offset: number): number {
-    return this.slots[h]!.data.copy(target, offset);
+  itemKeyLength(h: number): number {
+    return this.slots[h]!.key.length;
+  }
+  copyKeyAndValue(h: number, target: Buffer, offset: number): number {
+    const e = this.slots[h]!;
+    const at = offset + e.key.copy(target, offset);
+    return at + e.data.copy(target, at);
   }
   itemKey(h: number): Buffer {
     return Buffer.from(this.slots[h]!.key);
