@@ -157,6 +157,20 @@ describe('repcache replication (processes)', () => {
     console.log(`full copy of 200k x 100 B items: node ready after ${ms} ms`);
   });
 
+  it('values chained over several slab chunks replicate byte for byte, in a full copy and streamed', async () => {
+    // 700 KB is past the largest slab chunk (512 KB with -I 1m): the item is a chain of chunks on both sides.
+    const big = (seed: number) => Array.from({ length: 700_000 }, (_, i) => String.fromCharCode(33 + ((i * 31 + seed) % 90))).join('');
+    const ra = await freePort();
+    const a = await startNode({ rport: ra });
+    expect(await set(a.port, 'before', big(1))).toBe('STORED\r\n');
+    const b = await startNode({ peers: [ra] });
+    expect(await get(b.port, 'before')).toBe(big(1));
+    await eventually(async () => (await stats(b.port)).repl_peer_0_state === 'streaming', 'B linked to A');
+    expect(await set(a.port, 'streamed', big(2))).toBe('STORED\r\n');
+    expect(await set(b.port, 'back', big(3))).toBe('STORED\r\n');
+    await eventually(async () => (await get(b.port, 'streamed')) === big(2) && (await get(a.port, 'back')) === big(3), 'both big values on both');
+  });
+
   it('-m limits on both sides: a smaller peer evicts and stays consistent', async () => {
     const ra = await freePort();
     const a = await startNode({ rport: ra, extra: ['-m', '64'] });
