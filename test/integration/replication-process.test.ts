@@ -160,15 +160,16 @@ describe('repcache replication (processes)', () => {
   it('values chained over several slab chunks replicate byte for byte, in a full copy and streamed', async () => {
     // 700 KB is past the largest slab chunk (512 KB with -I 1m): the item is a chain of chunks on both sides.
     const big = (seed: number) => Array.from({ length: 700_000 }, (_, i) => String.fromCharCode(33 + ((i * 31 + seed) % 90))).join('');
+    const [before, streamed, back] = [big(1), big(2), big(3)];
     const ra = await freePort();
     const a = await startNode({ rport: ra });
-    expect(await set(a.port, 'before', big(1))).toBe('STORED\r\n');
+    expect(await set(a.port, 'before', before)).toBe('STORED\r\n');
     const b = await startNode({ peers: [ra] });
-    expect(await get(b.port, 'before')).toBe(big(1));
+    expect(await get(b.port, 'before')).toBe(before);
     await eventually(async () => (await stats(b.port)).repl_peer_0_state === 'streaming', 'B linked to A');
-    expect(await set(a.port, 'streamed', big(2))).toBe('STORED\r\n');
-    expect(await set(b.port, 'back', big(3))).toBe('STORED\r\n');
-    await eventually(async () => (await get(b.port, 'streamed')) === big(2) && (await get(a.port, 'back')) === big(3), 'both big values on both');
+    expect(await set(a.port, 'streamed', streamed)).toBe('STORED\r\n');
+    expect(await set(b.port, 'back', back)).toBe('STORED\r\n');
+    await eventually(async () => (await get(b.port, 'streamed')) === streamed && (await get(a.port, 'back')) === back, 'both big values on both');
   });
 
   it('-m limits on both sides: a smaller peer evicts and stays consistent', async () => {
