@@ -1,6 +1,8 @@
 /**
  * repcache vs Debian's memcached on one box: memcaslap throughput (90% get / 10% set, -T 1 -c 16),
  * alternating A/B/A/B, and how many 100-byte items each holds at -m 64; plus repcache's RSS.
+ * A third server takes turns with them: io-floor.ts, repcache's connection I/O with no cache behind it, to
+ * show how much of repcache's CPU per op the Node runtime takes before any cache work.
  *
  * With pinning (lib.ts) each server runs on CPU 0 and memcaslap on CPU 1. Next to ops/s it reports the
  * server's CPU time per op (utime+stime deltas from /proc) and memcaslap's CPU use: CPU per op is the
@@ -8,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Conn, cpuSeconds, median, pin, pinning, ratio, rssMB, spread, startBareNode, startMemcached, startRepcache, statusMB, type BenchRow, type BenchSection, type Proc } from './lib.ts';
+import { Conn, cpuSeconds, median, pin, pinning, ratio, rssMB, spread, startBareNode, startIoFloor, startMemcached, startRepcache, statusMB, type BenchRow, type BenchSection, type Proc } from './lib.ts';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -90,23 +92,25 @@ export const cacheBench: BenchSection = {
     const rows: BenchRow[] = [];
     const memcached = await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]);
     const repcache = await startRepcache(['-m', String(MEMORY_MB)]);
-    pin(memcached.child.pid, SERVER_CPU);
-    pin(repcache.child.pid, SERVER_CPU);
-    const rounds = { memcached: [] as Round[], repcache: [] as Round[] };
+    const floor = await startIoFloor();
+    const servers = { memcached, repcache, 'node floor': floor };
+    for (const p of Object.values(servers)) pin(p.child.pid, SERVER_CPU);
+    const rounds: Record<keyof typeof servers, Round[]> = { memcached: [], repcache: [], 'node floor': [] };
+    const names = Object.keys(servers) as (keyof typeof servers)[];
     try {
-      // Warm-up, not counted: memcaslap's first seconds fill the key space, and repcache's JIT settles.
-      for (const p of [memcached, repcache]) await memcaslap(p, WARMUP_SECONDS);
+      // Warm-up, not counted: memcaslap's first seconds fill the key space, and the JIT settles.
+      for (const p of Object.values(servers)) await memcaslap(p, WARMUP_SECONDS);
       for (let round = 1; round <= ROUNDS; round++) {
-        // A B, then B A: neither server always runs right after the other.
-        const order = round % 2 ? (['memcached', 'repcache'] as const) : (['repcache', 'memcached'] as const);
+        // The order rotates each round: no server always runs right after the same other one.
+        const order = names.map((_, i) => names[(i + round - 1) % names.length]);
         for (const name of order) {
-          const r = await memcaslap(name === 'memcached' ? memcached : repcache);
+          const r = await memcaslap(servers[name]);
           rounds[name].push(r);
-          log(`  round ${round} ${name.padEnd(9)} ${r.tps.toLocaleString('en-US').padStart(7)} ops/s  server ${r.serverUsPerOp.toFixed(2)} us CPU/op  memcaslap ${(r.clientCpu * 100).toFixed(0)}% CPU`);
+          log(`  round ${round} ${name.padEnd(10)} ${r.tps.toLocaleString('en-US').padStart(7)} ops/s  server ${r.serverUsPerOp.toFixed(2)} us CPU/op  memcaslap ${(r.clientCpu * 100).toFixed(0)}% CPU`);
         }
       }
     } finally {
-      await Promise.all([memcached.stop(), repcache.stop()]);
+      await Promise.all(Object.values(servers).map((p) => p.stop()));
     }
     const tm = rounds.memcached.map((r) => r.tps);
     const tr = rounds.repcache.map((r) => r.tps);
@@ -119,6 +123,13 @@ export const cacheBench: BenchSection = {
       { section: 'cache', metric: 'memcaslap ops/s (spread)', memcached: spread(tm), repcache: spread(tr) },
       { section: 'cache', metric: 'server CPU us/op (median)', memcached: median(um), repcache: median(ur), ratio: ratio(median(ur), median(um)) },
       { section: 'cache', metric: 'server CPU us/op (spread)', memcached: spread(um, 2), repcache: spread(ur, 2) },
+    );
+    // The floor's figures go in the repcache column: it is repcache's I/O path, minus the cache.
+    const tf = rounds['node floor'].map((r) => r.tps);
+    const uf = rounds['node floor'].map((r) => r.serverUsPerOp);
+    rows.push(
+      { section: 'cache', metric: 'node floor ops/s (same I/O, no cache)', memcached: median(tm), repcache: median(tf), ratio: median(tf.map((t, i) => t / tm[i])) },
+      { section: 'cache', metric: 'node floor server CPU us/op (median)', memcached: median(um), repcache: median(uf), ratio: ratio(median(uf), median(um)) },
     );
 
     const freshM = await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]);

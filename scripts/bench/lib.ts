@@ -111,6 +111,12 @@ export async function startBareNode(): Promise<Proc> {
   return startServer(existsSync(node) ? node : process.execPath, ['-e', script], port);
 }
 
+/** scripts/bench/io-floor.ts: repcache's connection I/O with no cache behind it, started the way repcache is. */
+export async function startIoFloor(): Promise<Proc> {
+  const port = await freePort();
+  return startServer(resolve(repoRoot, 'bin/run-node'), ['scripts/bench/io-floor.ts', String(port)], port);
+}
+
 /** One connection for bulk loading and stats. */
 export class Conn {
   readonly socket: Socket;
