@@ -193,29 +193,31 @@ export class Connection {
     if (out.length > 0) {
       const bytes = out.take();
       this.#env.counters.bytesWritten += bytes.length;
-      this.#write(bytes);
+      if (this.#write(bytes)) out.recycle();
     }
     if (this.#closing && !this.#waiting && this.#pendingWrites === 0) socket.destroySoon();
   }
 
-  #write(bytes: Buffer): void {
+  /** Returns true when the kernel has taken all of `bytes` already: nothing refers to them any more. */
+  #write(bytes: Buffer): boolean {
     const socket = this.socket;
     const direct = this.#direct;
     // socket.write() bytes still queued in the stream must leave first.
     if (direct === null || socket.writableLength > 0 || socket.destroyed) {
       if (!socket.write(bytes) && !this.#closing) socket.pause();
-      return;
+      return false;
     }
     const r = direct.write(bytes);
-    if (r === WRITE_DONE) return;
+    if (r === WRITE_DONE) return true;
     if (r === WRITE_PENDING) {
       this.#pendingWrites++;
       socket.pause();
-      return;
+      return false;
     }
     this.#env.logger.debug({ conn: this.id, errno: r }, 'write failed');
     this.#closing = true;
     socket.destroy();
+    return false;
   }
 
   #onWriteComplete(status: number): void {

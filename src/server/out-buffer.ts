@@ -6,14 +6,20 @@ const MIN_ROOM = 4 * 1024;
 /**
  * A growable byte buffer that replies are assembled into, so a whole batch of pipelined
  * replies leaves in one socket write. take() hands out a view of the batch without copying
- * and the next batch continues after it in the same slab; handed-out bytes are never
- * written again (the socket may still hold them), so a full slab is replaced, not reused.
+ * and the next batch continues after it in the same slab; handed-out bytes are not written
+ * again (the socket may still hold them), so a full slab is replaced, not reused. The usual
+ * write is copied by the kernel at once: recycle() then says so, and while no batch of the
+ * slab is held the next one starts over at its beginning, in memory the CPU cache still has.
  */
 export class OutBuffer {
   #buf: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
   /** the current batch is #buf[#start, #end) */
   #start = 0;
   #end = 0;
+  /** The latest batch take() returned from #buf, until recycle() releases it. */
+  #latestHeld = false;
+  /** A batch of #buf taken before the latest one may still be in use. */
+  #earlierHeld = false;
 
   /** Bytes in the current batch. */
   get length(): number { return this.#end - this.#start; }
@@ -111,10 +117,23 @@ export class OutBuffer {
     if (this.#buf.length - this.#end < MIN_ROOM || this.#buf.length > SLAB_SIZE) {
       this.#buf = Buffer.allocUnsafe(SLAB_SIZE);
       this.#start = this.#end = 0;
+      this.#latestHeld = this.#earlierHeld = false;
     } else {
       this.#start = this.#end;
+      this.#earlierHeld ||= this.#latestHeld;
+      this.#latestHeld = true;
     }
     return out;
+  }
+
+  /**
+   * The batch the last take() returned is no longer referenced (the kernel copied it). Call it
+   * right after that take(), before any other; a batch never recycled stays untouched.
+   */
+  recycle(): void {
+    if (!this.#latestHeld || this.#start !== this.#end) return;
+    this.#latestHeld = false;
+    if (!this.#earlierHeld) this.#start = this.#end = 0;
   }
 
   /** Drops what was written after `length` was `mark`. */

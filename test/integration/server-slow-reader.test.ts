@@ -82,4 +82,71 @@ describe.each(writePaths)('a slow reader, %s', (_path, env) => {
       stalled.destroy();
     }
   });
+
+  // Small replies are assembled in a shared reply buffer whose room is reused once the kernel has taken a
+  // batch: a batch whose write went pending must survive every other connection's replies meanwhile.
+  it('keeps a stalled connection\'s small pending replies intact while another connection is served', async () => {
+    // 30 KB replies: one fits the shared buffer, and a few hundred fill the kernel's socket buffers
+    const value = Buffer.from(Array.from({ length: 30_000 }, (_, i) => 0x41 + (i % 26)));
+    const other = Buffer.alloc(3000, 'z');
+    const setup = await exchange(cache.port, [
+      Buffer.concat([Buffer.from('set pat 0 0 30000\r\n'), value, Buffer.from('\r\nset zed 0 0 3000\r\n'), other, Buffer.from('\r\n')]),
+    ], 'STORED\r\nSTORED\r\n');
+    expect(setup).toBe('STORED\r\nSTORED\r\n');
+
+    const gets = 400;
+    const stalled = connect({ port: cache.port, host: '127.0.0.1' });
+    await new Promise((r) => stalled.once('connect', r));
+    stalled.pause();
+    // One get at a time, so that each batch of replies is one small reply.
+    for (let i = 0; i < gets; i++) {
+      stalled.write('get pat\r\n');
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    try {
+      const expectedOther = `VALUE zed 0 3000\r\n${other.toString('latin1')}\r\nEND\r\n`;
+      for (let i = 0; i < 100; i++) {
+        expect(await exchange(cache.port, [Buffer.from('get zed\r\n')], 'END\r\n')).toBe(expectedOther);
+      }
+      const expectedOne = `VALUE pat 0 30000\r\n${value.toString('latin1')}\r\nEND\r\n`;
+      const all = await readAll(stalled, expectedOne.length * gets);
+      for (let i = 0; i < gets; i++) {
+        const one = all.subarray(i * expectedOne.length, (i + 1) * expectedOne.length).toString('latin1');
+        if (one !== expectedOne) expect(one, `reply ${i}`).toBe(expectedOne);
+      }
+    } finally {
+      stalled.destroy();
+    }
+  }, 30_000);
 });
+
+/** Sends `parts` on a new connection and returns what arrives until the text ends with `until`. */
+function exchange(port: number, parts: Buffer[], until: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    let buf = '';
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no ${JSON.stringify(until)} after 10 s: ${buf.slice(0, 200)}`)); }, 10_000);
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      if (buf.endsWith(until)) { clearTimeout(timer); s.destroy(); resolve(buf); }
+    });
+    for (const p of parts) s.write(p);
+  });
+}
+
+/** Resumes a paused socket and reads exactly `total` bytes from it. */
+function readAll(s: ReturnType<typeof connect>, total: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    const timer = setTimeout(() => reject(new Error(`only ${got} of ${total} bytes after 20 s`)), 20_000);
+    s.on('error', reject);
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= total) { clearTimeout(timer); resolve(Buffer.concat(chunks)); }
+    });
+    s.resume();
+  });
+}

@@ -30,6 +30,47 @@ describe('OutBuffer', () => {
     for (const [b, s] of taken) expect(b.toString('latin1')).toBe(s);
   });
 
+  it('starts over where a recycled batch was, in the same memory', () => {
+    const out = new OutBuffer();
+    out.latin1('first\r\n');
+    const first = out.take();
+    out.recycle();
+    out.latin1('second\r\n');
+    const second = out.take();
+    expect(second.toString()).toBe('second\r\n');
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.byteOffset).toBe(first.byteOffset);
+  });
+
+  it('never rewrites a batch that was not recycled, before or after recycled ones', () => {
+    const out = new OutBuffer();
+    const held: Array<[Buffer, string]> = [];
+    for (let i = 0; i < 5000; i++) {
+      const s = `reply-${i}-${'x'.repeat(i % 97)}\r\n`;
+      out.latin1(s);
+      const b = out.take();
+      // every 7th batch is held (a write the kernel did not finish); the others are recycled
+      if (i % 7 === 3) held.push([b, s]);
+      else out.recycle();
+    }
+    for (const [b, s] of held) expect(b.toString('latin1')).toBe(s);
+  });
+
+  it('ignores a recycle() that does not follow a take()', () => {
+    const out = new OutBuffer();
+    out.latin1('held');
+    const held = out.take();
+    out.latin1('pending');
+    out.recycle();
+    expect(out.take().toString()).toBe('pending');
+    for (let i = 0; i < 10; i++) {
+      out.latin1(`later-${i}`);
+      out.take();
+      out.recycle();
+    }
+    expect(held.toString()).toBe('held');
+  });
+
   it('grows for a batch larger than a slab and keeps earlier bytes of the batch', () => {
     const out = new OutBuffer();
     out.latin1('head ');
