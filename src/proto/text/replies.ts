@@ -77,10 +77,25 @@ export function writeDecimal(buf: Buffer, off: number, n: number): number {
     buf[off] = 0x30 + n;
     return off + 1;
   }
+  if (n <= 0x7fffffff) return writeInt31(buf, off, n);
   let digits = 1;
   for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
   let p = off + digits;
   for (let t = n; p > off; t = Math.floor(t / 10)) buf[--p] = 0x30 + (t % 10);
+  return off + digits;
+}
+
+/** writeDecimal() for 10 <= n < 2^31 (flags and lengths, on every hit): integer division, no float loop. */
+function writeInt31(buf: Buffer, off: number, n: number): number {
+  const digits = n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6
+    : n < 10000000 ? 7 : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
+  let p = off + digits;
+  let t = n | 0;
+  while (p > off) {
+    const q = (t / 10) | 0;
+    buf[--p] = 0x30 + t - q * 10;
+    t = q;
+  }
   return off + digits;
 }
 

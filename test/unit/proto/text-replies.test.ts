@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Replies, numberReply, statLine, valueHeader, valueHeaderMaxLength, versionReply, writeValueHeader } from '../../../src/proto/text/replies.ts';
+import { Replies, numberReply, statLine, valueHeader, valueHeaderMaxLength, versionReply, writeDecimal, writeValueHeader } from '../../../src/proto/text/replies.ts';
 
 const s = (b: Buffer) => b.toString('latin1');
 
@@ -25,6 +25,17 @@ describe('text replies', () => {
     const end = writeValueHeader(buf, 5, key, 4294967295, 4294967295, 18446744073709551615n);
     expect(end).toBe(buf.length);
     expect(s(buf.subarray(5, end))).toBe(`VALUE ${'k'.repeat(250)} 4294967295 4294967295 18446744073709551615\r\n`);
+  });
+
+  it('writeDecimal at every digit-count boundary up to 2^53', () => {
+    const values = [0, 1, 9, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER];
+    for (let p = 10; p <= 1e15; p *= 10) values.push(p - 1, p, p + 1);
+    const buf = Buffer.alloc(40, 0x2e);
+    for (const n of values) {
+      buf.fill(0x2e);
+      const end = writeDecimal(buf, 3, n);
+      expect(s(buf.subarray(0, end + 1)), String(n)).toBe(`...${n}.`);
+    }
   });
 
   it('numberReply, statLine, versionReply', () => {
