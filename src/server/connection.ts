@@ -117,26 +117,27 @@ export class Connection {
       }
     }
     const held = this.#parser.pending;
-    this.#onData(buf.subarray(0, n));
-    // The parser keeps a view of an unfinished command's bytes when it held nothing before:
+    this.#onData(buf, n);
+    // The parser keeps an unfinished command's bytes in place when it held nothing before:
     // leave that buffer to it and read into a new one.
     if (held === 0 && this.#parser.pending > 0) this.#readBuffer = null;
   }
 
-  #onData(chunk: Buffer): void {
+  /** chunk[0, n) arrived (all of chunk by default). */
+  #onData(chunk: Buffer, n = chunk.length): void {
     if (this.#closing) return;
     const env = this.#env;
-    env.counters.bytesRead += chunk.length;
+    env.counters.bytesRead += n;
     this.lastCommandAt = env.now();
     if (this.#protocol !== TEXT) {
       if (this.#protocol === UNDECIDED) {
-        if (chunk.length === 0) return;
+        if (n === 0) return;
         this.#decide(chunk[0]);
       }
-      if (this.#binary !== null) return this.#onBinaryData(chunk);
+      if (this.#binary !== null) return this.#onBinaryData(n === chunk.length ? chunk : chunk.subarray(0, n));
     }
     try {
-      this.#parser.push(chunk);
+      this.#parser.push(chunk, n);
     } catch (err) {
       env.logger.error({ conn: this.id, err }, 'command failed');
       env.out.latin1('SERVER_ERROR internal error\r\n');

@@ -30,6 +30,12 @@ const META_MAX_TOKENS = 20;
 const MIN_CAPACITY = 16 * 1024;
 /** An emptied read buffer larger than this is dropped rather than kept for reuse. */
 const KEEP_CAPACITY = 64 * 1024;
+/**
+ * The search for \n may run past the bytes pushed into what follows them in the caller's buffer
+ * (a find there is ignored); past this many such bytes, the parser searches a view that ends
+ * at the pushed bytes instead.
+ */
+const STALE_TAIL_LIMIT = 64 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 const word = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -102,22 +108,27 @@ export class TextParser {
     return this.#end - this.#start;
   }
 
-  /** Feed bytes as they arrive, split anywhere. Calls onCommand synchronously for each complete command. */
-  push(chunk: Buffer): void {
-    if (this.#closed || chunk.length === 0) return;
+  /**
+   * Feed bytes as they arrive, split anywhere: chunk[0, length), the whole chunk by default
+   * (a connection passes its read buffer and the bytes read, with no view per read). Calls
+   * onCommand synchronously for each complete command.
+   */
+  push(chunk: Buffer, length = chunk.length): void {
+    if (this.#closed || length === 0) return;
     if (this.#swallow > 0) {
-      const n = Math.min(this.#swallow, chunk.length);
+      const n = Math.min(this.#swallow, length);
       this.#swallow -= n;
-      if (n === chunk.length) return;
-      chunk = chunk.subarray(n);
+      if (n === length) return;
+      chunk = chunk.subarray(n, length);
+      length -= n;
     }
     if (this.#start === this.#end) {
       this.#buf = chunk;
       this.#start = 0;
-      this.#end = chunk.length;
+      this.#end = length;
       this.#scanned = 0;
     } else {
-      this.#append(chunk);
+      this.#append(chunk, length);
     }
     this.#parse();
     if (this.#closed) this.#start = this.#end;
@@ -128,10 +139,9 @@ export class TextParser {
     }
   }
 
-  #append(chunk: Buffer): void {
-    const len = chunk.length;
+  #append(chunk: Buffer, len: number): void {
     if (this.#buf === this.#own && this.#end + len <= this.#own.length) {
-      chunk.copy(this.#own, this.#end);
+      chunk.copy(this.#own, this.#end, 0, len);
       this.#end += len;
       return;
     }
@@ -148,7 +158,7 @@ export class TextParser {
     } else {
       this.#buf.copy(this.#own, 0, this.#start, this.#end);
     }
-    chunk.copy(this.#own, held);
+    chunk.copy(this.#own, held, 0, len);
     this.#buf = this.#own;
     this.#start = 0;
     this.#end = total;
@@ -156,7 +166,7 @@ export class TextParser {
 
   #parse(): void {
     const end = this.#end;
-    const b = this.#buf.length === end ? this.#buf : this.#buf.subarray(0, end);
+    const b = this.#buf.length - end > STALE_TAIL_LIMIT ? this.#buf.subarray(0, end) : this.#buf;
     let pos = this.#start;
     while (pos < end && !this.#closed) {
       if (this.#swallow > 0) {
@@ -166,7 +176,8 @@ export class TextParser {
         continue;
       }
       if (this.#need > end - pos) break;
-      const nl = b.indexOf(LF, pos + this.#scanned);
+      let nl = b.indexOf(LF, pos + this.#scanned);
+      if (nl >= end) nl = -1;
       if (nl === -1) {
         this.#scanned = end - pos;
         if (end - pos > LINE_LIMIT) this.#lineTooLong(b, pos, end);
@@ -303,7 +314,7 @@ export class TextParser {
       this.#swallow = bytes + 2;
       return this.#ok({ kind: 'too_large', op, key: this.#view(b, 1), noreply }, next);
     }
-    if (!this.#haveData(b, ls, next, bytes)) return ls;
+    if (!this.#haveData(ls, next, bytes)) return ls;
     const after = next + bytes + 2;
     if (b[next + bytes] !== CR || b[next + bytes + 1] !== LF) return this.#fail(E.BAD_DATA_CHUNK, after, noreply);
     const data = b.subarray(next, next + bytes);
@@ -311,9 +322,9 @@ export class TextParser {
   }
 
   /** True when the data block after the line is complete; else remembers how much to wait for. */
-  #haveData(b: Buffer, ls: number, dataStart: number, bytes: number): boolean {
+  #haveData(ls: number, dataStart: number, bytes: number): boolean {
     const need = dataStart + bytes + 2 - ls;
-    if (b.length - ls < need) {
+    if (this.#end - ls < need) {
       this.#need = need;
       return false;
     }
@@ -448,7 +459,7 @@ export class TextParser {
       cmd.tooLarge = true;
       return this.#ok(cmd, next);
     }
-    if (!this.#haveData(b, ls, next, bytes)) return ls;
+    if (!this.#haveData(ls, next, bytes)) return ls;
     const after = next + bytes + 2;
     if (b[next + bytes] !== CR || b[next + bytes + 1] !== LF) return this.#fail(E.BAD_DATA_CHUNK, after);
     const cmd = this.#otherCommand(b, ls, le);

@@ -159,6 +159,79 @@ suite('TextParser: buffering', () => {
   });
 });
 
+/**
+ * Parses the chunks the way a connection feeds them: each is copied to the start of a reused read buffer and
+ * pushed as (buffer, length), with stale bytes after it (full of lines of their own). As in Connection, a
+ * buffer the parser keeps an unfinished command in is left to it and the next read gets a new one.
+ */
+function parseAllFromReadBuffer(chunks: readonly Buffer[], maxItemSize = 1024 * 1024): string[] {
+  const out: string[] = [];
+  const p = new TextParser({ maxItemSize }, (c) => out.push(describe(c)));
+  const stale = bytes('get stale\r\nset stale 0 0 1\r\nx\r\n\n\r\n');
+  const freshBuffer = (size: number) => {
+    const b = Buffer.alloc(size);
+    for (let i = 0; i < size; i += stale.length) stale.copy(b, i);
+    return b;
+  };
+  let readBuffer = freshBuffer(16 * 1024);
+  for (const c of chunks) {
+    if (c.length > readBuffer.length) readBuffer = freshBuffer(c.length + 100);
+    c.copy(readBuffer, 0);
+    const held = p.pending;
+    p.push(readBuffer, c.length);
+    if (held === 0 && p.pending > 0) readBuffer = freshBuffer(16 * 1024);
+  }
+  return out;
+}
+
+suite('TextParser: a prefix of a reused read buffer', () => {
+  it('gives the same commands as exact chunks, split anywhere, with stale lines after the pushed bytes', () => {
+    const r = rng(0xb0ff);
+    for (const f of fixtures) {
+      const all = f.chunks.map(bytes);
+      expect(parseAllFromReadBuffer(all), f.name).toEqual(f.expect);
+      if (f.chunks.length !== 1 || f.splitSensitive) continue;
+      const one = all[0];
+      for (let round = 0; round < 20; round++) {
+        const pieces: Buffer[] = [];
+        for (let i = 0; i < one.length;) {
+          const n = 1 + Math.floor(r() * (round < 10 ? 8 : 200));
+          pieces.push(one.subarray(i, i + n));
+          i += n;
+        }
+        const got = parseAllFromReadBuffer(pieces);
+        if (got.join('\n') !== f.expect.join('\n')) expect({ fixture: f.name, round, got }).toEqual({ fixture: f.name, round, got: f.expect });
+      }
+    }
+  });
+
+  it('random pipelines in random reads', () => {
+    const r = rng(0xfeed);
+    const MAX = 300;
+    for (let round = 0; round < 200; round++) {
+      const f = randomPipeline(r, MAX, { tooLarge: true });
+      const all = Buffer.from(f.chunks[0], 'latin1');
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < all.length;) {
+        const n = 1 + Math.floor(r() * 64);
+        chunks.push(all.subarray(i, i + n));
+        i += n;
+      }
+      expect(parseAllFromReadBuffer(chunks, MAX), `round ${round}`).toEqual(f.expect);
+    }
+  });
+
+  it('ignores everything after the pushed length, even a whole command', () => {
+    const seen: string[] = [];
+    const p = new TextParser({ maxItemSize: 1024 }, (c) => seen.push(describe(c)));
+    const b = bytes('get a\r\nget b\r\n');
+    p.push(b, 3);
+    expect(seen).toEqual([]);
+    p.push(bytes(' c\r\n'));
+    expect(seen).toEqual(['get c']);
+  });
+});
+
 suite('TextParser: random pipelines (property)', () => {
   it('200 random pipelines split into random chunks parse as the sum of their commands', () => {
     const r = rng(0x5eed);
