@@ -253,10 +253,15 @@ export class SlabStore {
 
   /** Counts cmd_get/get_hits/misses, LRU bump, lazy expiry. */
   get(key: Buffer): Handle | -1 {
+    return this.getAt(key, 0, key.length);
+  }
+
+  /** get() of the key src[start, start + n), so that callers need not make a view of it. */
+  getAt(src: Uint8Array, start: number, n: number): Handle | -1 {
     const g = this.#g;
     this.#now = this.#clock.now();
     g[C.G_CMD_GET]++;
-    const h = this.#lookup(key, murmur3(key, 0, key.length), true);
+    const h = this.#lookupFrom(src, start, n, murmur3(src, start, n), true);
     if (h === 0) {
       g[C.G_GET_MISSES]++;
       return -1;
@@ -268,26 +273,31 @@ export class SlabStore {
 
   /** gat/gats: get and update the exptime (counts as a touch, like memcached). */
   getAndTouch(key: Buffer, exptime: number): Handle | -1 {
+    return this.getAndTouchAt(key, 0, key.length, exptime);
+  }
+
+  /** getAndTouch() of the key src[start, start + n). */
+  getAndTouchAt(src: Uint8Array, start: number, n: number, exptime: number): Handle | -1 {
     // memcached counts gat as a touch only (cmd_touch, touch_hits/misses), not in cmd_get.
-    const h = this.#touchLookup(key, exptime);
+    const h = this.#touchLookup(src, start, n, exptime);
     if (h === 0) return -1;
     this.#fetched(h);
     return h;
   }
 
   touch(key: Buffer, exptime: number): boolean {
-    const h = this.#touchLookup(key, exptime);
+    const h = this.#touchLookup(key, 0, key.length, exptime);
     if (h === 0) return false;
     this.#lru.bumpIfStale(h, this.#now);
     return true;
   }
 
   /** The part touch and gat share: counts the touch, finds the live item and sets its exptime; 0 on a miss. */
-  #touchLookup(key: Buffer, exptime: number): Handle | 0 {
+  #touchLookup(src: Uint8Array, start: number, n: number, exptime: number): Handle | 0 {
     const g = this.#g;
     g[C.G_CMD_TOUCH]++;
     this.#now = this.#clock.now();
-    const h = this.#lookup(key, murmur3(key, 0, key.length), true);
+    const h = this.#lookupFrom(src, start, n, murmur3(src, start, n), true);
     if (h === 0) {
       g[C.G_TOUCH_MISSES]++;
       return 0;
@@ -647,7 +657,7 @@ export class SlabStore {
     return this.#lookupFrom(key, 0, key.length, hv, countStats);
   }
 
-  #lookupFrom(src: Buffer, start: number, n: number, hv: number, countStats: boolean): number {
+  #lookupFrom(src: Uint8Array, start: number, n: number, hv: number, countStats: boolean): number {
     const h = this.#index.findAt(src, start, n, hv);
     if (h === 0) return 0;
     const dead = this.#liveness.deadReason(h, this.#now);

@@ -95,26 +95,33 @@ export class Dispatcher {
   }
 
   #get(cmd: GetCommand, out: OutBuffer): void {
-    const store = this.#store;
-    const withCas = cmd.op === 'gets' || cmd.op === 'gats';
-    const touch = cmd.op === 'gat' || cmd.op === 'gats';
-    const detail = this.#host.detail;
-    const keys = cmd.keys;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i];
-      const h = touch ? store.getAndTouch(key, cmd.exptime) : store.get(key);
-      if (detail) detail.get(key, h >= 0);
-      if (h < 0) continue;
-      const len = store.itemValueLength(h);
-      const buf = out.reserve(valueHeaderMaxLength(key.length) + len + 2);
-      let at = writeValueHeader(buf, out.offset, key, store.itemFlags(h), len, withCas ? store.itemCas(h) : null);
-      at += store.copyValue(h, buf, at);
-      buf[at] = 13;
-      buf[at + 1] = 10;
-      out.advance(at + 2 - out.offset);
-      if (touch) this.#host.onMutation?.({ op: 'touch', key, exptime: cmd.exptime });
+    if (cmd.src !== null) {
+      this.#getKey(cmd, cmd.src, cmd.keyStart, cmd.keyEnd, out);
+    } else {
+      const keys = cmd.keys;
+      for (let i = 0; i < keys.length; i++) this.#getKey(cmd, keys[i], 0, keys[i].length, out);
     }
     out.bytes(R.END);
+  }
+
+  /** The VALUE reply (if any) of one key of a get, the key being src[start, end). */
+  #getKey(cmd: GetCommand, src: Buffer, start: number, end: number, out: OutBuffer): void {
+    const store = this.#store;
+    const op = cmd.op;
+    const touch = op === 'gat' || op === 'gats';
+    const h = touch ? store.getAndTouchAt(src, start, end - start, cmd.exptime) : store.getAt(src, start, end - start);
+    const detail = this.#host.detail;
+    if (detail) detail.get(src.subarray(start, end), h >= 0);
+    if (h < 0) return;
+    const len = store.itemValueLength(h);
+    const buf = out.reserve(valueHeaderMaxLength(end - start) + len + 2);
+    const cas = op === 'gets' || op === 'gats' ? store.itemCas(h) : null;
+    let at = writeValueHeader(buf, out.offset, src, start, end, store.itemFlags(h), len, cas);
+    at += store.copyValue(h, buf, at);
+    buf[at] = 13;
+    buf[at + 1] = 10;
+    out.advance(at + 2 - out.offset);
+    if (touch) this.#host.onMutation?.({ op: 'touch', key: src.subarray(start, end), exptime: cmd.exptime });
   }
 
   #storeCmd(cmd: StoreCommand, out: OutBuffer): void {

@@ -28,8 +28,16 @@ export interface TooLargeCommand {
 export interface GetCommand {
   kind: 'get';
   op: GetOp;
-  keys: Buffer[];
+  /** Every key, as views into the read buffer. */
+  readonly keys: Buffer[];
   exptime: number; // gat/gats only, else 0
+  /**
+   * A get of one key also tells where it is, src[keyStart, keyEnd), so that a server can look it
+   * up without a view of it (`keys` is then made when read); null when there are several keys.
+   */
+  readonly src: Buffer | null;
+  readonly keyStart: number;
+  readonly keyEnd: number;
 }
 
 export interface DeleteCommand { kind: 'delete'; key: Buffer; noreply: boolean }

@@ -1,5 +1,5 @@
 import type {
-  CloseCommand, GetOp, OtherCommand, ProtocolError, QuitCommand, StoreOp, TextCommand, VersionCommand,
+  CloseCommand, GetCommand, GetOp, OtherCommand, ProtocolError, QuitCommand, StoreOp, TextCommand, VersionCommand,
 } from './commands.ts';
 import { parseI32, parseU32, parseU64 } from './numbers.ts';
 import { Replies } from './replies.ts';
@@ -68,6 +68,28 @@ const closeFor = (reason: string): CloseCommand => Object.freeze({ kind: 'close'
 const CLOSE_HTTP = closeFor('HTTP request line');
 const CLOSE_LONG_LINE = closeFor(`line longer than ${LINE_LIMIT} bytes without \\n`);
 const CLOSE_HUGE_LINE = closeFor('multiget line longer than maxLineLength');
+
+/** The usual get, of one key: its view is only made if `keys` is read. */
+class OneKeyGet implements GetCommand {
+  readonly kind = 'get';
+  readonly op: GetOp;
+  readonly exptime: number;
+  readonly src: Buffer;
+  readonly keyStart: number;
+  readonly keyEnd: number;
+
+  constructor(op: GetOp, exptime: number, src: Buffer, keyStart: number, keyEnd: number) {
+    this.op = op;
+    this.exptime = exptime;
+    this.src = src;
+    this.keyStart = keyStart;
+    this.keyEnd = keyEnd;
+  }
+
+  get keys(): Buffer[] {
+    return [this.src.subarray(this.keyStart, this.keyEnd)];
+  }
+}
 
 /**
  * Incremental parser for memcached's text protocol (1.6.18's proto_text.c, byte for byte): bytes
@@ -341,13 +363,17 @@ export class TextParser {
       if (exptime !== exptime) return this.#fail(E.INVALID_EXPTIME, next);
       first = 2;
     }
+    if (t.count - first === 1 && !t.truncated) {
+      if (this.#keyTooLong(first)) return this.#fail(E.BAD_FORMAT, next);
+      return this.#ok(new OneKeyGet(op, exptime, b, t.start[first], t.end[first]), next);
+    }
     const keys: Buffer[] = [];
     for (let i = first; i < t.count; i++) {
       if (this.#keyTooLong(i)) return this.#fail(E.BAD_FORMAT, next);
       keys.push(this.#view(b, i));
     }
     if (t.truncated && !moreKeys(b, t.end[t.count - 1], le, keys)) return this.#fail(E.BAD_FORMAT, next);
-    return this.#ok({ kind: 'get', op, keys, exptime }, next);
+    return this.#ok({ kind: 'get', op, keys, exptime, src: null, keyStart: 0, keyEnd: 0 }, next);
   }
 
   #delete(b: Buffer, next: number): number {

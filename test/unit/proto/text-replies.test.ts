@@ -22,9 +22,19 @@ describe('text replies', () => {
   it('writeValueHeader fits in valueHeaderMaxLength at an offset', () => {
     const key = Buffer.alloc(250, 'k');
     const buf = Buffer.alloc(5 + valueHeaderMaxLength(key.length));
-    const end = writeValueHeader(buf, 5, key, 4294967295, 4294967295, 18446744073709551615n);
+    const end = writeValueHeader(buf, 5, key, 0, key.length, 4294967295, 4294967295, 18446744073709551615n);
     expect(end).toBe(buf.length);
     expect(s(buf.subarray(5, end))).toBe(`VALUE ${'k'.repeat(250)} 4294967295 4294967295 18446744073709551615\r\n`);
+  });
+
+  it('writeValueHeader takes the key from inside a larger buffer, short and long', () => {
+    for (const n of [1, 23, 24, 25, 64, 250]) {
+      const key = 'abcdefghijklmnopqrstuvwxyz'.repeat(10).slice(0, n);
+      const src = Buffer.from(`get ${key} tail`, 'latin1');
+      const buf = Buffer.alloc(valueHeaderMaxLength(n) + 1, 0x2e);
+      const end = writeValueHeader(buf, 1, src, 4, 4 + n, 5, 6, null);
+      expect(s(buf.subarray(0, end + 1)), String(n)).toBe(`.VALUE ${key} 5 6\r\n.`);
+    }
   });
 
   it('writeDecimal at every digit-count boundary up to 2^53', () => {
