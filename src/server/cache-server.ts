@@ -4,6 +4,7 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import { SlabStore, type Clock, type VersionSource } from '../cache/store.ts';
+import { CrawlSchedule } from '../cache/crawl-schedule.ts';
 import { TickingClock } from './clock.ts';
 import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, type ConnectionEnv } from './connection.ts';
@@ -25,7 +26,7 @@ export interface CacheServerDeps {
   versions?: VersionSource;
 }
 
-/** Items the crawler examines per second for expired entries. */
+/** Items the crawler examines per step (at most one a second, see CrawlSchedule) for expired entries. */
 const CRAWL_BUDGET = 20_000;
 
 /**
@@ -48,6 +49,7 @@ export class CacheServer extends EventEmitter {
   readonly #dispatcher: Dispatcher;
   readonly #binaryDispatcher: BinaryDispatcher;
   readonly #out = new OutBuffer();
+  readonly #crawl = new CrawlSchedule();
   readonly #servers: Server[] = [];
   readonly #udp: UdpSocket[] = [];
   readonly #conns = new Set<Connection>();
@@ -207,14 +209,14 @@ export class CacheServer extends EventEmitter {
     });
   }
 
-  /** A 250 ms timer: once per clock second, refresh the clock, crawl expired items, close idle connections. */
+  /** A 250 ms timer: once per clock second, refresh the clock, crawl expired items when due, close idle connections. */
   #startTimers(): void {
     this.#ownClock?.tick();
     this.#timer = setInterval(() => {
       const now = this.#ownClock ? this.#ownClock.tick() : this.#clock.now();
       if (now === this.#lastSecond) return;
       this.#lastSecond = now;
-      if (this.config.lruCrawler) this.store.reclaimExpired(CRAWL_BUDGET);
+      if (this.config.lruCrawler && this.#crawl.due(now)) this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));
       const idle = this.config.idleTimeout;
       if (idle > 0) {
         for (const conn of this.#conns) {
