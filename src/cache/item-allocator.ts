@@ -1,3 +1,4 @@
+import { copyIntoSlab } from './copy-in.ts';
 import type { Evictor } from './eviction.ts';
 import { linkIndex } from './item-values.ts';
 import {
@@ -92,9 +93,7 @@ export class ItemAllocator {
     u32[h * 2 + F_FLAGS] = flags;
     bytes[h * 8 + B_NKEY] = nkey;
     bytes[h * 8 + B_ITFLAGS] = chunked ? IT_CHUNKED : 0;
-    const keyAt = h * 8 + HEADER_BYTES;
-    if (nkey <= 32) for (let i = 0; i < nkey; i++) bytes[keyAt + i] = src[keyStart + i];
-    else src.copy(bytes, keyAt, keyStart, keyStart + nkey);
+    copyIntoSlab(src, keyStart, keyStart + nkey, bytes, h * 8 + HEADER_BYTES);
     return h;
   }
 }

@@ -1,3 +1,4 @@
+import { copyIntoSlab } from './copy-in.ts';
 import { B_ITFLAGS, B_NKEY, CHUNK_LINK_BYTES, chunkedValueOffset, F_NBYTES, HEADER_BYTES, IT_CHUNKED } from './layout.ts';
 
 /**
@@ -53,12 +54,7 @@ export class ItemValues {
     const bytes = this.#bytes;
     const nkey = bytes[h * 8 + B_NKEY];
     if ((bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) === 0) {
-      const at = h * 8 + HEADER_BYTES + nkey + pos;
-      if (len <= 16) {
-        for (let i = 0; i < len; i++) bytes[at + i] = src[start + i];
-      } else {
-        src.copy(bytes, at, start, start + len);
-      }
+      copyIntoSlab(src, start, start + len, bytes, h * 8 + HEADER_BYTES + nkey + pos);
       return;
     }
     this.#writeChunked(h, nkey, pos, start === 0 && len === src.length ? src : src.subarray(start, start + len));
@@ -100,7 +96,7 @@ export class ItemValues {
       const segEnd = segStart + len;
       const from = Math.max(pos, segStart);
       const to = Math.min(end, segEnd);
-      if (from < to) src.copy(bytes, at + (from - segStart), from - pos, to - pos);
+      if (from < to) copyIntoSlab(src, from - pos, to - pos, bytes, at + (from - segStart));
       if (segEnd >= end || segEnd >= nbytes || c === 0) return;
       segStart = segEnd;
       len = Math.min(nbytes - segEnd, this.#largestChunk - CHUNK_LINK_BYTES);
