@@ -191,3 +191,17 @@ describe('repcache flags: behaviour', () => {
     expect(await d.exited).toBe(0);
   });
 });
+
+describe('the launcher', () => {
+  it('bin/run-node gives Node the options before the entry point and the script the rest', async () => {
+    const r = await runCmd(join(bin('repcache'), '../run-node'), ['--max-semi-space-size=1', 'test/fixtures/run-node/print-argv.ts', '-m', '--not-a-node-option']);
+    expect(r.code, r.stderr).toBe(0);
+    const { execArgv, args } = JSON.parse(r.stdout) as { execArgv: string[]; args: string[] };
+    expect(execArgv).toContain('--max-semi-space-size=1');
+    expect(args).toEqual(['-m', '--not-a-node-option']);
+  });
+
+  it('bin/repcache runs Node with a 1 MB young generation', () => {
+    expect(readFileSync(bin('repcache'), 'utf8')).toMatch(/run-node" --max-semi-space-size=1 src\/cli\/repcache\.ts "\$@"/);
+  });
+});
