@@ -7,6 +7,17 @@ import { fixtures, randomPipeline, rng, splitIndependent } from './text-fixtures
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 const SMALL = 8 * 1024;
 
+/** Cuts `all` into consecutive pieces of 1..maxPiece bytes, sizes drawn from r. */
+function randomPieces(all: Buffer, r: () => number, maxPiece: number): Buffer[] {
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < all.length;) {
+    const n = 1 + Math.floor(r() * maxPiece);
+    pieces.push(all.subarray(i, i + n));
+    i += n;
+  }
+  return pieces;
+}
+
 suite('TextParser: byte fixtures (checked against memcached 1.6.18)', () => {
   for (const f of fixtures) {
     it(f.name, () => {
@@ -193,13 +204,7 @@ suite('TextParser: a prefix of a reused read buffer', () => {
       if (f.chunks.length !== 1 || f.splitSensitive) continue;
       const one = all[0];
       for (let round = 0; round < 20; round++) {
-        const pieces: Buffer[] = [];
-        for (let i = 0; i < one.length;) {
-          const n = 1 + Math.floor(r() * (round < 10 ? 8 : 200));
-          pieces.push(one.subarray(i, i + n));
-          i += n;
-        }
-        const got = parseAllFromReadBuffer(pieces);
+        const got = parseAllFromReadBuffer(randomPieces(one, r, round < 10 ? 8 : 200));
         if (got.join('\n') !== f.expect.join('\n')) expect({ fixture: f.name, round, got }).toEqual({ fixture: f.name, round, got: f.expect });
       }
     }
@@ -210,13 +215,7 @@ suite('TextParser: a prefix of a reused read buffer', () => {
     const MAX = 300;
     for (let round = 0; round < 200; round++) {
       const f = randomPipeline(r, MAX, { tooLarge: true });
-      const all = Buffer.from(f.chunks[0], 'latin1');
-      const chunks: Buffer[] = [];
-      for (let i = 0; i < all.length;) {
-        const n = 1 + Math.floor(r() * 64);
-        chunks.push(all.subarray(i, i + n));
-        i += n;
-      }
+      const chunks = randomPieces(Buffer.from(f.chunks[0], 'latin1'), r, 64);
       expect(parseAllFromReadBuffer(chunks, MAX), `round ${round}`).toEqual(f.expect);
     }
   });
@@ -238,13 +237,7 @@ suite('TextParser: random pipelines (property)', () => {
     const MAX = 300;
     for (let round = 0; round < 200; round++) {
       const f = randomPipeline(r, MAX);
-      const all = Buffer.from(f.chunks[0], 'latin1');
-      const chunks: Buffer[] = [];
-      for (let i = 0; i < all.length;) {
-        const n = 1 + Math.floor(r() * 64);
-        chunks.push(all.subarray(i, i + n));
-        i += n;
-      }
+      const chunks = randomPieces(Buffer.from(f.chunks[0], 'latin1'), r, 64);
       expect(parseAll(chunks, MAX), `round ${round}`).toEqual(f.expect);
     }
   });
