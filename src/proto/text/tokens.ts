@@ -20,32 +20,29 @@ export class Tokens {
     const start = this.start;
     const end = this.end;
     let n = 0;
-    let from = s;
     let i = s;
     this.truncated = false;
-    for (; i < e; i++) {
+    while (i < e) {
       const c = b[i];
       if (c === SP) {
-        if (from !== i) {
-          start[n] = from;
-          end[n] = i;
-          n++;
-          if (n === MAX_TOKENS - 1) {
-            from = i + 1;
-            this.truncated = from < e && b[from] !== 0;
-            this.count = n;
-            return n;
-          }
-        }
-        from = i + 1;
-      } else if (c === 0) {
-        break;
+        i++;
+        continue;
       }
-    }
-    if (from !== i) {
+      if (c === 0) break;
+      const from = i++;
+      // The word runs to a space, a NUL or the end. Most of its bytes are above space: one test each.
+      for (;;) {
+        while (i < e && b[i] > SP) i++;
+        if (i === e || b[i] === SP || b[i] === 0) break;
+        i++;
+      }
       start[n] = from;
       end[n] = i;
       n++;
+      if (n === MAX_TOKENS - 1 && i < e && b[i] === SP) {
+        this.truncated = i + 1 < e && b[i + 1] !== 0;
+        break;
+      }
     }
     this.count = n;
     return n;
