@@ -3,6 +3,11 @@ import { B_NKEY, F_HNEXT, HEADER_BYTES } from './layout.ts';
 
 const MAX_POWER = 31;
 
+/** Item keys start 4-byte aligned in the slabs (HEADER_BYTES is a multiple of 4): this u32 field of the item. */
+const KEY_WORD = HEADER_BYTES / 4;
+/** Typed arrays use the platform's byte order; keys are compared as 32-bit words read that way. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 /**
  * memcached's assoc.c: a power-of-two array of bucket heads (u32 item handles
  * in a SharedArrayBuffer), chained through each item's hash-next field, keyed
@@ -60,16 +65,28 @@ export class HashIndex {
     const bytes = this.#bytes;
     let h = this.#buckets[hv & this.#mask];
     while (h !== 0) {
-      const at = h * 8;
-      if (bytes[at + B_NKEY] === n) {
-        const start = at + HEADER_BYTES;
-        let i = 0;
-        while (i < n && bytes[start + i] === src[from + i]) i++;
-        if (i === n) return h;
-      }
+      if (bytes[h * 8 + B_NKEY] === n && this.#keyIs(h, src, from, n)) return h;
       h = this.#u32[h * 2 + F_HNEXT];
     }
     return 0;
+  }
+
+  /** Whether item h's key is src[from, from + n), compared a word at a time: a byte loop costs 2-3x more. */
+  #keyIs(h: number, src: Uint8Array, from: number, n: number): boolean {
+    const u32 = this.#u32;
+    const first = h * 2 + KEY_WORD;
+    const words = n >>> 2;
+    for (let j = 0; j < words; j++) {
+      const o = from + 4 * j;
+      const w = LITTLE_ENDIAN
+        ? src[o] | (src[o + 1] << 8) | (src[o + 2] << 16) | (src[o + 3] << 24)
+        : (src[o] << 24) | (src[o + 1] << 16) | (src[o + 2] << 8) | src[o + 3];
+      if ((u32[first + j] | 0) !== w) return false;
+    }
+    const bytes = this.#bytes;
+    const start = h * 8 + HEADER_BYTES;
+    for (let i = words * 4; i < n; i++) if (bytes[start + i] !== src[from + i]) return false;
+    return true;
   }
 
   /** Links item h; `count` is the number of items afterwards, to decide on growth. */
