@@ -2,6 +2,9 @@
 const SLAB_SIZE = 64 * 1024;
 /** When less than this is left after a take(), the next batch starts a new slab. */
 const MIN_ROOM = 4 * 1024;
+/** Views of a slab's start kept for reuse, by length modulo this (a power of two). */
+const VIEW_SLOTS = 8;
+const NO_VIEW = Buffer.alloc(0);
 
 /**
  * A growable byte buffer that replies are assembled into, so a whole batch of pipelined
@@ -20,6 +23,11 @@ export class OutBuffer {
   #latestHeld = false;
   /** A batch of #buf taken before the latest one may still be in use. */
   #earlierHeld = false;
+  /**
+   * Views #buf[0, n) that take() handed out, by n % VIEW_SLOTS. After recycle() most batches start at 0 and
+   * have one of a few lengths (a hit, STORED), and making a view costs as much as writing a small reply.
+   */
+  #views: Buffer[] = new Array<Buffer>(VIEW_SLOTS).fill(NO_VIEW);
 
   /** Bytes in the current batch. */
   get length(): number { return this.#end - this.#start; }
@@ -39,7 +47,7 @@ export class OutBuffer {
     while (size < held + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
     this.#buf.copy(next, 0, this.#start, this.#end);
-    this.#buf = next;
+    this.#replace(next);
     this.#start = 0;
     this.#end = held;
   }
@@ -111,11 +119,16 @@ export class OutBuffer {
     this.#end += 2;
   }
 
+  #replace(buf: Buffer): void {
+    this.#buf = buf;
+    this.#views.fill(NO_VIEW);
+  }
+
   /** Returns the current batch (a view, not a copy) and starts the next one. */
   take(): Buffer {
-    const out = this.#buf.subarray(this.#start, this.#end);
+    const out = this.#start === 0 ? this.#viewOfStart(this.#end) : this.#buf.subarray(this.#start, this.#end);
     if (this.#buf.length - this.#end < MIN_ROOM || this.#buf.length > SLAB_SIZE) {
-      this.#buf = Buffer.allocUnsafe(SLAB_SIZE);
+      this.#replace(Buffer.allocUnsafe(SLAB_SIZE));
       this.#start = this.#end = 0;
       this.#latestHeld = this.#earlierHeld = false;
     } else {
@@ -124,6 +137,14 @@ export class OutBuffer {
       this.#latestHeld = true;
     }
     return out;
+  }
+
+  /** #buf[0, n), the same view as last time when one of that length was made. */
+  #viewOfStart(n: number): Buffer {
+    const slot = n & (VIEW_SLOTS - 1);
+    const view = this.#views[slot];
+    if (view.length === n) return view;
+    return (this.#views[slot] = this.#buf.subarray(0, n));
   }
 
   /**

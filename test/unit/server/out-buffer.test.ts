@@ -50,6 +50,43 @@ describe('OutBuffer', () => {
     expect(second.byteOffset).toBe(first.byteOffset);
   });
 
+  it('hands out the same view again for a batch of the same length at the start', () => {
+    const out = new OutBuffer();
+    out.latin1('VALUE a 0 1\r\nx\r\nEND\r\n');
+    const first = out.take();
+    out.recycle();
+    out.latin1('STORED\r\n');
+    expect(out.take().toString()).toBe('STORED\r\n');
+    out.recycle();
+    out.latin1('VALUE b 0 1\r\ny\r\nEND\r\n');
+    const second = out.take();
+    expect(second).toBe(first);
+    expect(second.toString()).toBe('VALUE b 0 1\r\ny\r\nEND\r\n');
+  });
+
+  it('never hands out a view of a slab it has replaced', () => {
+    const out = new OutBuffer();
+    out.latin1('old reply\r\n');
+    out.take();
+    out.recycle();
+    // a batch larger than a slab replaces the slab twice: to grow, then after the take
+    const buf = out.reserve(100_000);
+    buf.fill(0x61, out.offset, out.offset + 100_000);
+    out.advance(100_000);
+    out.take();
+    out.latin1('new reply\r\n');
+    const next = out.take();
+    expect(next.toString()).toBe('new reply\r\n');
+    out.recycle();
+    // and when a full slab is replaced by take()
+    for (let i = 0; i < 20; i++) {
+      out.latin1(`held ${i}`.padEnd(4000, '.'));
+      out.take();
+    }
+    out.latin1('new reply\r\n'.replace('new', 'end'));
+    expect(out.take().toString()).toBe('end reply\r\n');
+  });
+
   it('never rewrites a batch that was not recycled, before or after recycled ones', () => {
     // every 7th batch is held (a write the kernel did not finish); the others are recycled
     const held = takeBatches(new OutBuffer(), (i) => i % 7 === 3);
