@@ -201,6 +201,22 @@ describe('the launcher', () => {
     expect(args).toEqual(['-m', '--not-a-node-option']);
   });
 
+  it('bin/repcache limits glibc to two malloc arenas unless the environment says otherwise', async () => {
+    const environOf = async (env: NodeJS.ProcessEnv): Promise<string[]> => {
+      const port = await freePort();
+      const d = startProcess(bin('repcache'), [...userArgs(), '-l', '127.0.0.1', '-p', String(port)], { env });
+      try {
+        await waitForPort(port, '127.0.0.1', 15_000, d);
+        // bin/repcache and bin/run-node exec: the pid is Node's
+        return readFileSync(`/proc/${d.proc.pid}/environ`, 'latin1').split('\0');
+      } finally {
+        await d.stop();
+      }
+    };
+    expect(await environOf({ MALLOC_ARENA_MAX: undefined })).toContain('MALLOC_ARENA_MAX=2');
+    expect(await environOf({ MALLOC_ARENA_MAX: '4' })).toContain('MALLOC_ARENA_MAX=4');
+  });
+
   it('bin/repcache runs Node with a 1 MB young generation', () => {
     expect(readFileSync(bin('repcache'), 'utf8')).toMatch(/run-node" --max-semi-space-size=1 src\/cli\/repcache\.ts "\$@"/);
   });
