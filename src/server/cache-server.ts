@@ -38,7 +38,14 @@ export class CacheServer extends EventEmitter {
   readonly store: SlabStore;
   readonly config: ServerConfig;
   /** Hook for replication: called after every successful local mutation with the command and key. */
-  onMutation: ((m: Mutation) => void) | null = null;
+  get onMutation(): ((m: Mutation) => void) | null {
+    return this.#host.onMutation;
+  }
+
+  set onMutation(f: ((m: Mutation) => void) | null) {
+    this.#host.onMutation = f;
+  }
+
   /** Set by onMutation in replication's synchronous mode: the current chunk's replies wait for it. */
   replyBarrier: Promise<void> | null = null;
 
@@ -57,9 +64,12 @@ export class CacheServer extends EventEmitter {
   #nextConnId = 1;
   #connEnv: ConnectionEnv | null = null;
   #peakConns = 0;
-  #verbosity: number;
-  #detail: PrefixStats | null;
   readonly #prefixStats: PrefixStats;
+  /**
+   * What the dispatchers see of the server. Its fields are plain data: the dispatchers read detail and
+   * onMutation on every command, and a getter there is a call that the JIT does not inline.
+   */
+  readonly #host: DispatchHost & { onMutation: ((m: Mutation) => void) | null };
   #timer: NodeJS.Timeout | null = null;
   #lastSecond = -1;
 
@@ -69,13 +79,11 @@ export class CacheServer extends EventEmitter {
     this.#logger = deps.logger;
     this.#ownClock = deps.clock ? null : new TickingClock();
     this.#clock = deps.clock ?? this.#ownClock!;
-    this.#verbosity = config.verbosity;
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
-    this.#detail = config.detailEnabled ? this.#prefixStats : null;
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
-    const host = this.#makeHost();
-    this.#dispatcher = new Dispatcher(host);
-    this.#binaryDispatcher = new BinaryDispatcher(host);
+    this.#host = this.#makeHost();
+    this.#dispatcher = new Dispatcher(this.#host);
+    this.#binaryDispatcher = new BinaryDispatcher(this.#host);
   }
 
   /** Adds fields (e.g. replication's) to the end of plain `stats`. */
@@ -288,31 +296,29 @@ export class CacheServer extends EventEmitter {
     return s;
   }
 
-  #makeHost(): DispatchHost {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const server = this;
-    return {
+  #makeHost(): DispatchHost & { onMutation: ((m: Mutation) => void) | null } {
+    const host = {
       store: this.store,
       config: this.config,
       counters: this.#counters,
-      get onMutation() { return server.onMutation; },
-      get verbosity() { return server.#verbosity; },
-      set verbosity(v: number) { server.#verbosity = v; },
-      get detail() { return server.#detail; },
+      onMutation: null as ((m: Mutation) => void) | null,
+      verbosity: this.config.verbosity,
+      detail: this.config.detailEnabled ? this.#prefixStats : null,
       prefixStats: this.#prefixStats,
-      setDetail: (on) => { this.#detail = on ? this.#prefixStats : null; },
+      setDetail: (on: boolean) => { host.detail = on ? this.#prefixStats : null; },
       generalStats: () => this.#generalStats(),
-      connStats: (self) => this.#connStats(self),
+      connStats: (self: unknown) => this.#connStats(self),
       resetStats: () => {
         this.store.resetStats();
         this.#counters.reset();
         this.#prefixStats.clear();
       },
-      requestShutdown: (graceful) => {
+      requestShutdown: (graceful: boolean) => {
         this.#logger.info({ graceful }, 'shutdown requested by a client');
         this.emit('shutdown', graceful);
       },
     };
+    return host;
   }
 }
 
