@@ -34,15 +34,19 @@ const CRAWL_BUDGET = 20_000;
  * dispatch to the slab store, memcached's replies and stats. Emits 'shutdown' (graceful: boolean)
  * when a client sends `shutdown` and -A allows it.
  */
+type MutationHook = ((m: Mutation) => void) | null;
+/** The dispatchers' host, whose onMutation the server sets. */
+type ServerHost = DispatchHost & { onMutation: MutationHook };
+
 export class CacheServer extends EventEmitter {
   readonly store: SlabStore;
   readonly config: ServerConfig;
   /** Hook for replication: called after every successful local mutation with the command and key. */
-  get onMutation(): ((m: Mutation) => void) | null {
+  get onMutation(): MutationHook {
     return this.#host.onMutation;
   }
 
-  set onMutation(f: ((m: Mutation) => void) | null) {
+  set onMutation(f: MutationHook) {
     this.#host.onMutation = f;
   }
 
@@ -69,7 +73,7 @@ export class CacheServer extends EventEmitter {
    * What the dispatchers see of the server. Its fields are plain data: the dispatchers read detail and
    * onMutation on every command, and a getter there is a call that the JIT does not inline.
    */
-  readonly #host: DispatchHost & { onMutation: ((m: Mutation) => void) | null };
+  readonly #host: ServerHost;
   #timer: NodeJS.Timeout | null = null;
   #lastSecond = -1;
 
@@ -296,12 +300,12 @@ export class CacheServer extends EventEmitter {
     return s;
   }
 
-  #makeHost(): DispatchHost & { onMutation: ((m: Mutation) => void) | null } {
-    const host = {
+  #makeHost(): ServerHost {
+    const host: ServerHost = {
       store: this.store,
       config: this.config,
       counters: this.#counters,
-      onMutation: null as ((m: Mutation) => void) | null,
+      onMutation: null,
       verbosity: this.config.verbosity,
       detail: this.config.detailEnabled ? this.#prefixStats : null,
       prefixStats: this.#prefixStats,
