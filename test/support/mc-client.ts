@@ -170,17 +170,21 @@ export async function startReferenceMemcached(args: string[] = [], opts: { udp?:
 /**
  * Sends the same bytes to two servers on fresh connections and returns both replies. An `mn`
  * is appended as an end marker (its MN is stripped), so no reply is cut short by a slow
- * server; a script that closes the connection returns what came before the close. The script
- * itself must not end with `mn`.
+ * server; a script that closes the connection returns what came before the close. An `mn`
+ * line of the script itself counts as one more MN to wait for: memcached sends each MN at
+ * once, so the end marker may not be the first MN to arrive.
  */
 export async function bothReplies(portA: number, portB: number, script: string | Buffer, timeoutMs = 5000): Promise<[string, string]> {
   const marker = 'MN\r\n';
+  const bytes = typeof script === 'string' ? Buffer.from(script, 'latin1') : script;
+  const markers = 1 + bytes.toString('latin1').split('\r\n').filter((line) => line === 'mn').length;
+  const done = (s: string) => s.endsWith(marker) && `\r\n${s}`.split(`\r\n${marker}`).length - 1 >= markers;
   const one = async (port: number) => {
     const c = await McClient.connect(port);
     try {
-      c.send(Buffer.concat([typeof script === 'string' ? Buffer.from(script, 'latin1') : script, Buffer.from('mn\r\n')]));
+      c.send(Buffer.concat([bytes, Buffer.from('mn\r\n')]));
       try {
-        return (await c.readUntil(marker, timeoutMs)).slice(0, -marker.length);
+        return (await c.readUntil(done, timeoutMs)).slice(0, -marker.length);
       } catch (err) {
         if (c.isClosed) return c.take();
         throw err;
