@@ -1,4 +1,4 @@
-import { murmur3 } from './hash.ts';
+import { keyView, murmur3 } from './hash.ts';
 import { B_NKEY, F_HNEXT, HEADER_BYTES } from './layout.ts';
 
 const MAX_POWER = 31;
@@ -17,6 +17,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  */
 export class HashIndex {
   readonly #bytes: Buffer;
+  readonly #view: DataView;
   readonly #u32: Uint32Array;
   #buckets: Uint32Array;
   #mask: number;
@@ -25,6 +26,7 @@ export class HashIndex {
 
   constructor(bytes: Buffer, u32: Uint32Array, power: number) {
     this.#bytes = bytes;
+    this.#view = keyView(bytes);
     this.#u32 = u32;
     this.#power = Math.min(power, MAX_POWER);
     this.#buckets = HashIndex.#table(this.#power);
@@ -57,11 +59,11 @@ export class HashIndex {
   }
 
   find(key: Buffer, hv: number): number {
-    return this.findAt(key, 0, key.length, hv);
+    return this.findAt(keyView(key), 0, key.length, hv);
   }
 
-  /** find() for the key src[from, from + n), so callers need not make a view of it. */
-  findAt(src: Uint8Array, from: number, n: number, hv: number): number {
+  /** find() for the key at [from, from + n) of src (see keyView()), so callers need not make a Buffer of it. */
+  findAt(src: DataView, from: number, n: number, hv: number): number {
     const bytes = this.#bytes;
     let h = this.#buckets[hv & this.#mask];
     while (h !== 0) {
@@ -71,21 +73,17 @@ export class HashIndex {
     return 0;
   }
 
-  /** Whether item h's key is src[from, from + n), compared a word at a time: a byte loop costs 2-3x more. */
-  #keyIs(h: number, src: Uint8Array, from: number, n: number): boolean {
+  /** Whether item h's key is src's [from, from + n), compared a word at a time: a byte loop costs 2-3x more. */
+  #keyIs(h: number, src: DataView, from: number, n: number): boolean {
     const u32 = this.#u32;
     const first = h * 2 + KEY_WORD;
     const words = n >>> 2;
     for (let j = 0; j < words; j++) {
-      const o = from + 4 * j;
-      const w = LITTLE_ENDIAN
-        ? src[o] | (src[o + 1] << 8) | (src[o + 2] << 16) | (src[o + 3] << 24)
-        : (src[o] << 24) | (src[o + 1] << 16) | (src[o + 2] << 8) | src[o + 3];
-      if ((u32[first + j] | 0) !== w) return false;
+      if ((u32[first + j] | 0) !== src.getInt32(from + 4 * j, LITTLE_ENDIAN)) return false;
     }
     const bytes = this.#bytes;
     const start = h * 8 + HEADER_BYTES;
-    for (let i = words * 4; i < n; i++) if (bytes[start + i] !== src[from + i]) return false;
+    for (let i = words * 4; i < n; i++) if (bytes[start + i] !== src.getUint8(from + i)) return false;
     return true;
   }
 
@@ -111,7 +109,7 @@ export class HashIndex {
 
   /** Hash of the key stored in item h. */
   hashOf(h: number): number {
-    return murmur3(this.#bytes, h * 8 + HEADER_BYTES, this.#bytes[h * 8 + B_NKEY]);
+    return murmur3(this.#view, h * 8 + HEADER_BYTES, this.#bytes[h * 8 + B_NKEY]);
   }
 
   #expand(): void {

@@ -4,7 +4,7 @@ import type { Clock } from './clock.ts';
 import * as C from './counters.ts';
 import { Evictor } from './eviction.ts';
 import { relativeExptime } from './exptime.ts';
-import { murmur3 } from './hash.ts';
+import { keyView, murmur3 } from './hash.ts';
 import { HashIndex, nextScanCursor } from './hash-index.ts';
 import { ItemAllocator } from './item-allocator.ts';
 import { ItemValues } from './item-values.ts';
@@ -176,8 +176,9 @@ export class SlabStore {
       if (mode === 'set') this.unlink(key);
       return 'TOO_LARGE';
     }
-    const hv = murmur3(key, 0, key.length);
-    const old = this.#lookup(key, hv, true);
+    const kv = keyView(key);
+    const hv = murmur3(kv, 0, key.length);
+    const old = this.#lookupFrom(kv, 0, key.length, hv, true);
     let nbytes = data.length;
     let newFlags = flags >>> 0;
     let newExptime = 0;
@@ -253,11 +254,11 @@ export class SlabStore {
 
   /** Counts cmd_get/get_hits/misses, LRU bump, lazy expiry. */
   get(key: Buffer): Handle | -1 {
-    return this.getAt(key, 0, key.length);
+    return this.getAt(keyView(key), 0, key.length);
   }
 
-  /** get() of the key src[start, start + n), so that callers need not make a view of it. */
-  getAt(src: Uint8Array, start: number, n: number): Handle | -1 {
+  /** get() of the key at [start, start + n) of src (see keyView()), so that callers need not make a Buffer of it. */
+  getAt(src: DataView, start: number, n: number): Handle | -1 {
     const g = this.#g;
     this.#now = this.#clock.now();
     g[C.G_CMD_GET]++;
@@ -273,11 +274,11 @@ export class SlabStore {
 
   /** gat/gats: get and update the exptime (counts as a touch, like memcached). */
   getAndTouch(key: Buffer, exptime: number): Handle | -1 {
-    return this.getAndTouchAt(key, 0, key.length, exptime);
+    return this.getAndTouchAt(keyView(key), 0, key.length, exptime);
   }
 
-  /** getAndTouch() of the key src[start, start + n). */
-  getAndTouchAt(src: Uint8Array, start: number, n: number, exptime: number): Handle | -1 {
+  /** getAndTouch() of the key at [start, start + n) of src. */
+  getAndTouchAt(src: DataView, start: number, n: number, exptime: number): Handle | -1 {
     // memcached counts gat as a touch only (cmd_touch, touch_hits/misses), not in cmd_get.
     const h = this.#touchLookup(src, start, n, exptime);
     if (h === 0) return -1;
@@ -286,14 +287,14 @@ export class SlabStore {
   }
 
   touch(key: Buffer, exptime: number): boolean {
-    const h = this.#touchLookup(key, 0, key.length, exptime);
+    const h = this.#touchLookup(keyView(key), 0, key.length, exptime);
     if (h === 0) return false;
     this.#lru.bumpIfStale(h, this.#now);
     return true;
   }
 
   /** The part touch and gat share: counts the touch, finds the live item and sets its exptime; 0 on a miss. */
-  #touchLookup(src: Uint8Array, start: number, n: number, exptime: number): Handle | 0 {
+  #touchLookup(src: DataView, start: number, n: number, exptime: number): Handle | 0 {
     const g = this.#g;
     g[C.G_CMD_TOUCH]++;
     this.#now = this.#clock.now();
@@ -309,8 +310,9 @@ export class SlabStore {
 
   delete(key: Buffer): boolean {
     this.#now = this.#clock.now();
-    const hv = murmur3(key, 0, key.length);
-    const h = this.#lookup(key, hv, true);
+    const kv = keyView(key);
+    const hv = murmur3(kv, 0, key.length);
+    const h = this.#lookupFrom(kv, 0, key.length, hv, true);
     if (h === 0) {
       this.#g[C.G_DELETE_MISSES]++;
       return false;
@@ -322,16 +324,18 @@ export class SlabStore {
 
   /** Remove without stats; used after a too-large set (memcached unlinks the old item). */
   unlink(key: Buffer): void {
-    const hv = murmur3(key, 0, key.length);
-    const h = this.#index.find(key, hv);
+    const kv = keyView(key);
+    const hv = murmur3(kv, 0, key.length);
+    const h = this.#index.findAt(kv, 0, key.length, hv);
     if (h !== 0) this.#items.unlink(h, hv);
   }
 
   /** incr/decr by an unsigned 64-bit delta. Returns the new value. */
   arith(key: Buffer, incr: boolean, delta: bigint): ArithResult {
     this.#now = this.#clock.now();
-    const hv = murmur3(key, 0, key.length);
-    const h = this.#lookup(key, hv, true);
+    const kv = keyView(key);
+    const hv = murmur3(kv, 0, key.length);
+    const h = this.#lookupFrom(kv, 0, key.length, hv, true);
     if (h === 0) {
       this.#g[incr ? C.G_INCR_MISSES : C.G_DECR_MISSES]++;
       return 'NOT_FOUND';
@@ -549,7 +553,8 @@ export class SlabStore {
 
   /** Look up without touching LRU or stats; -1 if missing/expired. */
   peek(key: Buffer): Handle | -1 {
-    const h = this.#index.find(key, murmur3(key, 0, key.length));
+    const kv = keyView(key);
+    const h = this.#index.findAt(kv, 0, key.length, murmur3(kv, 0, key.length));
     return h !== 0 && this.#liveness.deadReason(h, this.#clock.now()) === 0 ? h : -1;
   }
 
@@ -573,8 +578,9 @@ export class SlabStore {
     if (nkey === 0 || nkey > KEY_MAX_LENGTH) checkKey(keySrc.subarray(keyStart, keyStart + nkey));
     this.#now = this.#clock.now();
     if (memcachedItemTotal(nkey, nbytes, flags, this.#casEnabled) > this.#pageSize) return 'TOO_LARGE';
-    const hv = murmur3(keySrc, keyStart, nkey);
-    const old = this.#lookupFrom(keySrc, keyStart, nkey, hv, false);
+    const kv = keyView(keySrc);
+    const hv = murmur3(kv, keyStart, nkey);
+    const old = this.#lookupFrom(kv, keyStart, nkey, hv, false);
     const u32 = this.#u32;
     if (old !== 0) {
       const oh = u32[old * 2 + F_CAS_HI];
@@ -605,8 +611,9 @@ export class SlabStore {
   /** Delete a replicated item only if its cas <= the given version. */
   applyRemoteDelete(key: Buffer, cas: bigint): boolean {
     this.#now = this.#clock.now();
-    const hv = murmur3(key, 0, key.length);
-    const h = this.#lookup(key, hv, false);
+    const kv = keyView(key);
+    const hv = murmur3(kv, 0, key.length);
+    const h = this.#lookupFrom(kv, 0, key.length, hv, false);
     if (h === 0 || this.#u64[h] > cas) return false;
     this.#items.unlink(h, hv);
     return true;
@@ -618,7 +625,8 @@ export class SlabStore {
    */
   applyRemoteTouch(key: Buffer, ttlSeconds: number, cas: bigint): boolean {
     this.#now = this.#clock.now();
-    const h = this.#lookup(key, murmur3(key, 0, key.length), false);
+    const kv = keyView(key);
+    const h = this.#lookupFrom(kv, 0, key.length, murmur3(kv, 0, key.length), false);
     if (h === 0 || this.#u64[h] !== cas) return false;
     this.#u32[h * 2 + F_EXPTIME] = ttlSeconds === 0 ? 0 : this.#now + ttlSeconds;
     this.#lru.bumpIfStale(h, this.#now);
@@ -652,12 +660,8 @@ export class SlabStore {
 
   // ------------------------------------------------------------------ internals: lookup
 
-  /** find + lazy expiry: a dead item is unlinked and reported missing. */
-  #lookup(key: Buffer, hv: number, countStats: boolean): number {
-    return this.#lookupFrom(key, 0, key.length, hv, countStats);
-  }
-
-  #lookupFrom(src: Uint8Array, start: number, n: number, hv: number, countStats: boolean): number {
+  /** find + lazy expiry: a dead item is unlinked and reported missing. The key is src's [start, start + n). */
+  #lookupFrom(src: DataView, start: number, n: number, hv: number, countStats: boolean): number {
     const h = this.#index.findAt(src, start, n, hv);
     if (h === 0) return 0;
     const dead = this.#liveness.deadReason(h, this.#now);

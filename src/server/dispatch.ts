@@ -1,3 +1,4 @@
+import { keyView } from '../cache/hash.ts';
 import type { SlabStore } from '../cache/store.ts';
 import type {
   ArithCommand, FlushCommand, GetCommand, OtherCommand, StatsCommand, StoreCommand, TextCommand, TooLargeCommand,
@@ -96,20 +97,20 @@ export class Dispatcher {
 
   #get(cmd: GetCommand, out: OutBuffer): void {
     if (cmd.src !== null) {
-      this.#getKey(cmd, cmd.src, cmd.keyStart, cmd.keyEnd, out);
+      this.#getKey(cmd, cmd.src, cmd.srcView!, cmd.keyStart, cmd.keyEnd, out);
     } else {
       const keys = cmd.keys;
-      for (let i = 0; i < keys.length; i++) this.#getKey(cmd, keys[i], 0, keys[i].length, out);
+      for (let i = 0; i < keys.length; i++) this.#getKey(cmd, keys[i], keyView(keys[i]), 0, keys[i].length, out);
     }
     out.bytes(R.END);
   }
 
-  /** The VALUE reply (if any) of one key of a get, the key being src[start, end). */
-  #getKey(cmd: GetCommand, src: Buffer, start: number, end: number, out: OutBuffer): void {
+  /** The VALUE reply (if any) of one key of a get, the key being src[start, end) (srcView: a DataView of src). */
+  #getKey(cmd: GetCommand, src: Buffer, srcView: DataView, start: number, end: number, out: OutBuffer): void {
     const store = this.#store;
     const op = cmd.op;
     const touch = op === 'gat' || op === 'gats';
-    const h = touch ? store.getAndTouchAt(src, start, end - start, cmd.exptime) : store.getAt(src, start, end - start);
+    const h = touch ? store.getAndTouchAt(srcView, start, end - start, cmd.exptime) : store.getAt(srcView, start, end - start);
     const detail = this.#host.detail;
     if (detail) detail.get(src.subarray(start, end), h >= 0);
     if (h < 0) return;

@@ -56,7 +56,7 @@ function perKey(cmd: GetCommand, env: UdpEnv, send: (reply: Buffer) => void): vo
   const out = env.out;
   const last = cmd.keys.length - 1;
   cmd.keys.forEach((key, i) => {
-    env.dispatcher.handle({ kind: 'get', op: cmd.op, exptime: cmd.exptime, keys: [key], src: null, keyStart: 0, keyEnd: 0 }, out, null);
+    env.dispatcher.handle({ kind: 'get', op: cmd.op, exptime: cmd.exptime, keys: [key], src: null, srcView: null, keyStart: 0, keyEnd: 0 }, out, null);
     if (i < last) out.rewind(out.length - END_LENGTH);
     send(out.take());
   });

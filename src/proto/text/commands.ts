@@ -36,6 +36,8 @@ export interface GetCommand {
    * up without a view of it (`keys` is then made when read); null when there are several keys.
    */
   readonly src: Buffer | null;
+  /** A DataView of src (for hashing the key a word at a time); null when src is. */
+  readonly srcView: DataView | null;
   readonly keyStart: number;
   readonly keyEnd: number;
 }

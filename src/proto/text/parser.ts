@@ -75,13 +75,15 @@ class OneKeyGet implements GetCommand {
   readonly op: GetOp;
   readonly exptime: number;
   readonly src: Buffer;
+  readonly srcView: DataView;
   readonly keyStart: number;
   readonly keyEnd: number;
 
-  constructor(op: GetOp, exptime: number, src: Buffer, keyStart: number, keyEnd: number) {
+  constructor(op: GetOp, exptime: number, src: Buffer, srcView: DataView, keyStart: number, keyEnd: number) {
     this.op = op;
     this.exptime = exptime;
     this.src = src;
+    this.srcView = srcView;
     this.keyStart = keyStart;
     this.keyEnd = keyEnd;
   }
@@ -118,6 +120,9 @@ export class TextParser {
   /** Bytes from #start already searched for \n without finding one. */
   #scanned = 0;
   #closed = false;
+  /** A DataView of #viewed, made again only when the buffer changes (a connection pushes the same one each time). */
+  #viewed: Buffer = EMPTY;
+  #dataView: DataView = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
 
   constructor(opts: TextParserOptions, onCommand: (cmd: TextCommand) => void) {
     this.#maxItemSize = opts.maxItemSize;
@@ -365,7 +370,7 @@ export class TextParser {
     }
     if (t.count - first === 1 && !t.truncated) {
       if (this.#keyTooLong(first)) return this.#fail(E.BAD_FORMAT, next);
-      return this.#ok(new OneKeyGet(op, exptime, b, t.start[first], t.end[first]), next);
+      return this.#ok(new OneKeyGet(op, exptime, b, this.#viewOf(b), t.start[first], t.end[first]), next);
     }
     const keys: Buffer[] = [];
     for (let i = first; i < t.count; i++) {
@@ -373,7 +378,15 @@ export class TextParser {
       keys.push(this.#view(b, i));
     }
     if (t.truncated && !moreKeys(b, t.end[t.count - 1], le, keys)) return this.#fail(E.BAD_FORMAT, next);
-    return this.#ok({ kind: 'get', op, keys, exptime, src: null, keyStart: 0, keyEnd: 0 }, next);
+    return this.#ok({ kind: 'get', op, keys, exptime, src: null, srcView: null, keyStart: 0, keyEnd: 0 }, next);
+  }
+
+  #viewOf(b: Buffer): DataView {
+    if (b !== this.#viewed) {
+      this.#viewed = b;
+      this.#dataView = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    }
+    return this.#dataView;
   }
 
   #delete(b: Buffer, next: number): number {

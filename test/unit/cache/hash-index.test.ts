@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { keyView } from '../../../src/cache/hash.ts';
 import { HashIndex } from '../../../src/cache/hash-index.ts';
 import { B_NKEY, HEADER_BYTES } from '../../../src/cache/layout.ts';
 
@@ -27,10 +28,10 @@ describe('HashIndex.findAt', () => {
         const src = Buffer.alloc(n + 8, 0x2e);
         keys.forEach((key, i) => {
           key.copy(src, offset);
-          expect(index.findAt(src, offset, n, hv), `n=${n} pos=${i} offset=${offset}`).toBe(handles[i]);
+          expect(index.findAt(keyView(src), offset, n, hv), `n=${n} pos=${i} offset=${offset}`).toBe(handles[i]);
         });
         base.copy(src, offset);
-        expect(index.findAt(src, offset, n, hv), `base n=${n} offset=${offset}`).toBe(0);
+        expect(index.findAt(keyView(src), offset, n, hv), `base n=${n} offset=${offset}`).toBe(0);
       }
       for (const h of handles) index.remove(h, hv);
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, SystemClock } from '../../../src/cache/clock.ts';
 import { relativeExptime } from '../../../src/cache/exptime.ts';
-import { murmur3 } from '../../../src/cache/hash.ts';
+import { keyView, murmur3 } from '../../../src/cache/hash.ts';
 import { memcachedItemTotal } from '../../../src/cache/layout.ts';
 import { parseU64 } from '../../../src/cache/numeric.ts';
 import { computeSlabClassSizes, SlabConfigError } from '../../../src/cache/slab-classes.ts';
@@ -33,7 +33,7 @@ describe('slab classes', () => {
 
 describe('murmur3', () => {
   it('matches the reference vectors', () => {
-    const h = (s: string, seed = 0) => murmur3(Buffer.from(s), 0, Buffer.byteLength(s), seed);
+    const h = (s: string, seed = 0) => murmur3(keyView(Buffer.from(s)), 0, Buffer.byteLength(s), seed);
     expect(h('')).toBe(0);
     expect(h('', 1)).toBe(0x514e28b7);
     expect(h('hello')).toBe(0x248bfa47);
@@ -42,7 +42,41 @@ describe('murmur3', () => {
 
   it('hashes a slice of a larger buffer', () => {
     const buf = Buffer.from('xxhelloyy');
-    expect(murmur3(buf, 2, 5)).toBe(murmur3(Buffer.from('hello'), 0, 5));
+    expect(murmur3(keyView(buf), 2, 5)).toBe(murmur3(keyView(Buffer.from('hello')), 0, 5));
+  });
+
+  it('hashes a Buffer at any offset into its memory, any start and any length like memcached (little-endian words)', () => {
+    // memcached's MurmurHash3_x86_32 on x86, spelled out byte by byte
+    const reference = (b: Uint8Array): number => {
+      let h = 0;
+      const rounds = b.length >>> 2;
+      const mix = (k: number) => {
+        const m = Math.imul(k, 0xcc9e2d51);
+        return Math.imul((m << 15) | (m >>> 17), 0x1b873593);
+      };
+      for (let i = 0; i < rounds; i++) {
+        h ^= mix(b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24));
+        h = (Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64) | 0;
+      }
+      let k = 0;
+      for (let i = b.length - 1; i >= rounds * 4; i--) k = (k << 8) | b[i];
+      if ((b.length & 3) !== 0) h ^= mix(k);
+      h ^= b.length;
+      h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+      h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+      return (h ^ (h >>> 16)) >>> 0;
+    };
+    const text = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz\x80\xff\x00'.repeat(3), 'latin1');
+    for (const offset of [0, 1, 3]) {
+      const bytes = Buffer.alloc(text.length + offset).subarray(offset);
+      text.copy(bytes);
+      const view = keyView(bytes);
+      for (let start = 0; start < 8; start++) {
+        for (let len = 0; len <= 70; len++) {
+          expect(murmur3(view, start, len), `offset ${offset} start ${start} len ${len}`).toBe(reference(bytes.subarray(start, start + len)));
+        }
+      }
+    }
   });
 });
 
