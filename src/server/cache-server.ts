@@ -7,7 +7,7 @@ import { SlabStore, type Clock, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
 import { TickingClock } from './clock.ts';
 import { storeOptionsFor, type ServerConfig } from './config.ts';
-import { Connection, type ConnectionEnv } from './connection.ts';
+import { Connection, makeReadBuffer, type ConnectionEnv } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { BinaryDispatcher } from './binary-dispatch.ts';
 import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
@@ -196,6 +196,7 @@ export class CacheServer extends EventEmitter {
       binaryDispatcher: this.#binaryDispatcher,
       protocol: this.config.protocol,
       out: this.#out,
+      readBuffer: makeReadBuffer(),
       counters: this.#counters,
       maxItemSize: this.config.pageSize,
       now: () => this.#clock.now(),

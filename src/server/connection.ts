@@ -17,6 +17,11 @@ export interface ConnectionEnv {
   protocol: ServerConfig['protocol'];
   /** One reply buffer shared by every connection: a 'data' chunk is handled start to end synchronously. */
   out: OutBuffer;
+  /**
+   * One read buffer shared by every connection, for the same reason: a read is parsed before the next one, and
+   * the parser copies what it keeps (makeReadBuffer()).
+   */
+  readBuffer: Buffer;
   counters: ServerCounters;
   maxItemSize: number;
   now(): number;
@@ -30,8 +35,13 @@ const TEXT = 0;
 const BINARY = 1;
 const UNDECIDED = 2;
 
-/** Bytes read per read() syscall into a connection's own buffer. */
+/** Bytes read per read() syscall. */
 const READ_BUFFER_SIZE = 16 * 1024;
+
+/** The read buffer for ConnectionEnv. */
+export function makeReadBuffer(): Buffer {
+  return Buffer.allocUnsafe(READ_BUFFER_SIZE);
+}
 
 interface StreamHandle { useUserBuffer?: unknown }
 
@@ -41,14 +51,14 @@ interface StreamHandle { useUserBuffer?: unknown }
  * read. Node only honours `onread` in the Socket constructor, hence the handle transfer. Returns
  * null where the handle cannot be moved, and the caller falls back to 'data' events.
  */
-function adoptWithUserBuffer(raw: Socket, nextBuffer: () => Buffer, onRead: (n: number, buf: Buffer) => void): Socket | null {
+function adoptWithUserBuffer(raw: Socket, buffer: Buffer, onRead: (n: number, buf: Buffer) => void): Socket | null {
   const r = raw as unknown as { _handle: StreamHandle | null };
   const handle = r._handle;
   if (!handle || typeof handle.useUserBuffer !== 'function') return null;
   r._handle = null;
   raw.destroy();
   // `handle` is how Node's own child_process passes sockets; @types/node does not declare it.
-  const opts = { handle, onread: { buffer: nextBuffer, callback: onRead } };
+  const opts = { handle, onread: { buffer, callback: onRead } };
   return new Socket(opts as unknown as ConstructorParameters<typeof Socket>[0]);
 }
 
@@ -68,7 +78,6 @@ export class Connection {
   #closing = false;
   /** Replies held back for replication's synchronous mode. */
   #waiting: Promise<void> | null = null;
-  #readBuffer: Buffer | null = null;
   /** Writes replies through the stream handle; null: socket.write() (also used while it holds bytes). */
   readonly #direct: DirectWriter | null;
   /** Direct writes the kernel has not fully taken yet; reading pauses until they complete. */
@@ -84,7 +93,7 @@ export class Connection {
     this.#parser = new TextParser({ maxItemSize: env.maxItemSize }, (cmd) => this.#onCommand(cmd));
     this.#protocol = env.protocol === 'ascii' ? TEXT : UNDECIDED;
     if (env.protocol === 'binary') this.#startBinary();
-    const adopted = adoptWithUserBuffer(raw, () => this.#nextReadBuffer(), (n, buf) => this.#onRead(n, buf));
+    const adopted = adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onRead(n, buf));
     const socket = adopted ?? raw;
     this.socket = socket;
     if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -96,15 +105,9 @@ export class Connection {
     socket.on('error', (err) => env.logger.debug({ conn: id, err: err.message }, 'connection error'));
   }
 
-  #nextReadBuffer(): Buffer {
-    return (this.#readBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
-  }
-
-  /** readDirect's callback: the bytes are in the current read buffer; returns a new one when the parser kept it. */
-  #onDirectRead(n: number): Buffer | undefined {
-    const buf = this.#readBuffer!;
-    this.#onRead(n, buf);
-    return this.#readBuffer === null ? this.#nextReadBuffer() : undefined;
+  /** readDirect's callback: the bytes are in the shared read buffer, which stays the handle's buffer. */
+  #onDirectRead(n: number): undefined {
+    this.#onRead(n, this.#env.readBuffer);
   }
 
   #onRead(n: number, buf: Buffer): void {
@@ -116,11 +119,7 @@ export class Connection {
         return;
       }
     }
-    const held = this.#parser.pending;
     this.#onData(buf, n);
-    // The parser keeps an unfinished command's bytes in place when it held nothing before:
-    // leave that buffer to it and read into a new one.
-    if (held === 0 && this.#parser.pending > 0) this.#readBuffer = null;
   }
 
   /** chunk[0, n) arrived (all of chunk by default). */

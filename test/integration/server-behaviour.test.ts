@@ -61,6 +61,21 @@ describe('CacheServer', () => {
     expect(await client.readUntil('DELETED\r\n')).toBe('STORED\r\nVALUE s 5 5\r\nhello\r\nEND\r\nDELETED\r\n');
   });
 
+  it("keeps a connection's unfinished command while other connections' reads reuse the read buffer", async () => {
+    const { client: a, port } = await start();
+    const b = await McClient.connect(port);
+    clients.push(b);
+    const settle = () => new Promise((r) => setTimeout(r, 20));
+    a.send('set shared 0 0 10\r\nhello');
+    await settle();
+    expect(await b.request('set other 0 0 5\r\nxxxxx\r\n')).toBe('STORED\r\n');
+    a.send('world\r\nget sha');
+    await settle();
+    expect(await b.request('get other\r\n', 'END\r\n')).toBe('VALUE other 0 5\r\nxxxxx\r\nEND\r\n');
+    a.send('red\r\n');
+    expect(await a.readUntil('END\r\n')).toBe('STORED\r\nVALUE shared 0 10\r\nhelloworld\r\nEND\r\n');
+  });
+
   it('streams a large multiget (backpressure) completely', async () => {
     const { client } = await start();
     const value = 'v'.repeat(200 * 1024);

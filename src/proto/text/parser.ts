@@ -95,9 +95,11 @@ class OneKeyGet implements GetCommand {
 
 /**
  * Incremental parser for memcached's text protocol (1.6.18's proto_text.c, byte for byte): bytes
- * in, TextCommand messages out. Keys and values are views into the read buffer, valid until the
- * next push(): copy what you keep. After `quit` or a `close` command the parser ignores further
- * input. onCommand must not throw (a throw leaves the parser mid-command: drop the connection).
+ * in, TextCommand messages out. Keys and values are views into the pushed bytes, valid until
+ * push() returns: copy what you keep. The parser copies an unfinished command's bytes before
+ * push() returns, so the caller may overwrite its chunk (connections share one read buffer).
+ * After `quit` or a `close` command the parser ignores further input. onCommand must not throw
+ * (a throw leaves the parser mid-command: drop the connection).
  *
  * Values up to maxItemSize are buffered whole and emitted as `store` (the store decides the
  * exact limit including item overhead, as memcached's item_size_ok does); larger ones are
@@ -108,7 +110,7 @@ export class TextParser {
   readonly #maxLineLength: number;
   readonly #emit: (cmd: TextCommand) => void;
   readonly #t = new Tokens();
-  /** Unparsed bytes are #buf[#start, #end); #buf is either a caller's chunk or #own. */
+  /** Unparsed bytes are #buf[#start, #end); #buf is a caller's chunk while push() runs, else #own. */
   #buf: Buffer = EMPTY;
   #start = 0;
   #end = 0;
@@ -163,11 +165,14 @@ export class TextParser {
       this.#buf = EMPTY;
       this.#start = this.#end = 0;
       if (this.#own.length > KEEP_CAPACITY) this.#own = EMPTY;
+    } else if (this.#buf !== this.#own) {
+      this.#keep();
     }
   }
 
+  /** Appends chunk[0, len) to the held bytes, which are in #own. */
   #append(chunk: Buffer, len: number): void {
-    if (this.#buf === this.#own && this.#end + len <= this.#own.length) {
+    if (this.#end + len <= this.#own.length) {
       chunk.copy(this.#own, this.#end, 0, len);
       this.#end += len;
       return;
@@ -175,20 +180,40 @@ export class TextParser {
     const held = this.#end - this.#start;
     const total = held + len;
     if (total > this.#own.length) {
-      // A known data block gets exactly its size; a growing line doubles.
-      const cap = Math.max(total, this.#need, this.#need > 0 ? 0 : 2 * this.#own.length, MIN_CAPACITY);
-      const next = Buffer.allocUnsafe(cap);
-      this.#buf.copy(next, 0, this.#start, this.#end);
-      this.#own = next;
-    } else if (this.#buf === this.#own) {
-      this.#own.copyWithin(0, this.#start, this.#end);
+      this.#moveToOwn(total);
     } else {
-      this.#buf.copy(this.#own, 0, this.#start, this.#end);
+      this.#own.copyWithin(0, this.#start, this.#end);
+      this.#start = 0;
+      this.#end = held;
     }
     chunk.copy(this.#own, held, 0, len);
+    this.#end = total;
+  }
+
+  /** Copies an unfinished command out of the caller's chunk, which may be overwritten once push() returns. */
+  #keep(): void {
+    const held = this.#end - this.#start;
+    if (held > this.#own.length) {
+      this.#moveToOwn(held);
+      return;
+    }
+    this.#buf.copy(this.#own, 0, this.#start, this.#end);
     this.#buf = this.#own;
     this.#start = 0;
-    this.#end = total;
+    this.#end = held;
+  }
+
+  /** Moves the held bytes to the start of a new #own with room for at least `size` bytes. */
+  #moveToOwn(size: number): void {
+    // A known data block gets exactly its size; a growing line doubles.
+    const cap = Math.max(size, this.#need, this.#need > 0 ? 0 : 2 * this.#own.length, MIN_CAPACITY);
+    const next = Buffer.allocUnsafe(cap);
+    const held = this.#end - this.#start;
+    this.#buf.copy(next, 0, this.#start, this.#end);
+    this.#own = next;
+    this.#buf = next;
+    this.#start = 0;
+    this.#end = held;
   }
 
   #parse(): void {
