@@ -158,4 +158,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Imported (by scripts/compile-cache.ts) it only loads. Node < 22.18 has no import.meta.main: there it always runs.
+if (import.meta.main !== false) await main();

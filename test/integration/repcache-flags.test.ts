@@ -217,6 +217,21 @@ describe('the launcher', () => {
     expect(await environOf({ MALLOC_ARENA_MAX: '4' })).toContain('MALLOC_ARENA_MAX=4');
   });
 
+  it('after the install step fills the compile cache, a daemon strips no TypeScript', async () => {
+    const warm = await runCmd(join(bin('repcache'), '../run-node'), ['scripts/compile-cache.ts']);
+    expect(warm.code, warm.stderr).toBe(0);
+    const port = await freePort();
+    const d = startProcess(bin('repcache'), [...userArgs(), '-l', '127.0.0.1', '-p', String(port)], { env: { NODE_DEBUG_NATIVE: 'COMPILE_CACHE' } });
+    try {
+      await waitForPort(port, '127.0.0.1', 15_000, d);
+    } finally {
+      await d.stop();
+    }
+    const log = d.output();
+    expect(log).toMatch(/transpile cache for StrippedTypeScript \S+\/src\/server\/cache-server\.ts\.\.\.success/);
+    expect(log.match(/no transpile cache for StrippedTypeScript \S+/g) ?? []).toEqual([]);
+  });
+
   it('bin/repcache runs Node with a 1 MB young generation', () => {
     expect(readFileSync(bin('repcache'), 'utf8')).toMatch(/run-node" --max-semi-space-size=1 src\/cli\/repcache\.ts "\$@"/);
   });
