@@ -58,11 +58,7 @@ export class HashIndex {
     return this.#buckets[i];
   }
 
-  find(key: Buffer, hv: number): number {
-    return this.findAt(keyView(key), 0, key.length, hv);
-  }
-
-  /** find() for the key at [from, from + n) of src (see keyView()), so callers need not make a Buffer of it. */
+  /** The item whose key is at [from, from + n) of src (see keyView()) and hashes to hv; 0 when none. */
   findAt(src: DataView, from: number, n: number, hv: number): number {
     const bytes = this.#bytes;
     let h = this.#buckets[hv & this.#mask];
