@@ -93,33 +93,17 @@ export class Connection {
     this.#parser = new TextParser({ maxItemSize: env.maxItemSize }, (cmd) => this.#onCommand(cmd));
     this.#protocol = env.protocol === 'ascii' ? TEXT : UNDECIDED;
     if (env.protocol === 'binary') this.#startBinary();
-    const adopted = adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onRead(n, buf));
+    const adopted = adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
     const socket = adopted ?? raw;
     this.socket = socket;
     if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    else readDirect(socket, (n) => this.#onDirectRead(n));
+    // the bytes are in the shared read buffer, which stays the handle's buffer
+    else readDirect(socket, (n) => this.#onData(env.readBuffer, n));
     const handle = DirectWriter.handleOf(socket);
     this.#direct = handle ? new DirectWriter(handle, (status) => this.#onWriteComplete(status)) : null;
     socket.on('drain', () => socket.resume());
     socket.resume();
     socket.on('error', (err) => env.logger.debug({ conn: id, err: err.message }, 'connection error'));
-  }
-
-  /** readDirect's callback: the bytes are in the shared read buffer, which stays the handle's buffer. */
-  #onDirectRead(n: number): undefined {
-    this.#onRead(n, this.#env.readBuffer);
-  }
-
-  #onRead(n: number, buf: Buffer): void {
-    if (this.#protocol !== TEXT) {
-      if (this.#protocol === UNDECIDED && n > 0) this.#decide(buf[0]);
-      if (this.#binary !== null) {
-        // the binary parser copies what it keeps
-        this.#onData(buf.subarray(0, n));
-        return;
-      }
-    }
-    this.#onData(buf, n);
   }
 
   /** chunk[0, n) arrived (all of chunk by default). */

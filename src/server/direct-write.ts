@@ -89,10 +89,10 @@ interface ReadableHandle {
  * Delivers a socket's reads of data (from a Socket made with the `onread` option) straight from the handle:
  * Node's onStreamRead, which sits between the handle and the `onread` callback, does per-read bookkeeping this
  * server does not use (socket timeouts, the buffer generator call). End of stream and errors still go through
- * it, so the Socket's 'end', 'error' and 'close' work as usual. `onBytes` returns the buffer for the next read
- * or undefined to keep the current one. Returns false (nothing changed) where the handle is not what we expect.
+ * it, so the Socket's 'end', 'error' and 'close' work as usual; the handle keeps reading into the same buffer.
+ * Returns false (nothing changed) where the handle is not what we expect.
  */
-export function readDirect(socket: unknown, onBytes: (n: number) => Buffer | undefined): boolean {
+export function readDirect(socket: unknown, onBytes: (n: number) => void): boolean {
   if (!directWriteAvailable) return false;
   const h = (socket as { _handle?: Partial<ReadableHandle> | null })._handle;
   if (!h || typeof h.onread !== 'function') return false;
@@ -101,7 +101,9 @@ export function readDirect(socket: unknown, onBytes: (n: number) => Buffer | und
   const viaNode = h.onread;
   h.onread = function (arrayBuffer: unknown): unknown {
     const n = state[k];
-    return n > 0 ? onBytes(n) : viaNode.call(this, arrayBuffer);
+    if (n <= 0) return viaNode.call(this, arrayBuffer);
+    onBytes(n);
+    return undefined;
   };
   return true;
 }
