@@ -38,6 +38,7 @@ const KEEP_CAPACITY = 64 * 1024;
 const STALE_TAIL_LIMIT = 64 * 1024;
 
 const EMPTY = Buffer.alloc(0);
+const EMPTY_VIEW = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
 const word = (s: string): Buffer => Buffer.from(s, 'latin1');
 const W = {
   get: word('get'), gets: word('gets'), gat: word('gat'), gats: word('gats'), bget: word('bget'),
@@ -124,7 +125,7 @@ export class TextParser {
   #closed = false;
   /** A DataView of #viewed, made again only when the buffer changes (a connection pushes the same one each time). */
   #viewed: Buffer = EMPTY;
-  #dataView: DataView = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
+  #dataView: DataView = EMPTY_VIEW;
 
   constructor(opts: TextParserOptions, onCommand: (cmd: TextCommand) => void) {
     this.#maxItemSize = opts.maxItemSize;
@@ -164,10 +165,19 @@ export class TextParser {
     if (this.#start === this.#end) {
       this.#buf = EMPTY;
       this.#start = this.#end = 0;
-      if (this.#own.length > KEEP_CAPACITY) this.#own = EMPTY;
+      if (this.#own.length > KEEP_CAPACITY) this.#dropOwn();
     } else if (this.#buf !== this.#own) {
       this.#keep();
     }
+  }
+
+  /** Lets a large emptied #own go, with the DataView of it that #viewOf() may still hold. */
+  #dropOwn(): void {
+    if (this.#dataView.buffer === this.#own.buffer) {
+      this.#viewed = EMPTY;
+      this.#dataView = EMPTY_VIEW;
+    }
+    this.#own = EMPTY;
   }
 
   /** Appends chunk[0, len) to the held bytes, which are in #own. */
