@@ -3,7 +3,7 @@ import type {
 } from './commands.ts';
 import { parseI32, parseU32, parseU64 } from './numbers.ts';
 import { Replies } from './replies.ts';
-import { Tokens } from './tokens.ts';
+import { NO_LF, Tokens, UNSURE } from './tokens.ts';
 
 export interface TextParserOptions {
   /** Largest value accepted by storage commands (memcached's -I), in bytes. */
@@ -238,15 +238,20 @@ export class TextParser {
         continue;
       }
       if (this.#need > end - pos) break;
-      let nl = b.indexOf(LF, pos + this.#scanned);
-      if (nl >= end) nl = -1;
-      if (nl === -1) {
+      // Most lines are split on the way to their \n; the rest are searched, then split.
+      let nl = this.#scanned === 0 ? this.#t.splitLine(b, pos, end) : UNSURE;
+      const split = nl >= 0;
+      if (nl === UNSURE) {
+        nl = b.indexOf(LF, pos + this.#scanned);
+        if (nl >= end) nl = NO_LF;
+      }
+      if (nl === NO_LF) {
         this.#scanned = end - pos;
         if (end - pos > LINE_LIMIT) this.#lineTooLong(b, pos, end);
         break;
       }
       this.#scanned = 0;
-      pos = this.#line(b, pos, nl);
+      pos = this.#line(b, pos, nl, split);
     }
     this.#start = pos;
   }
@@ -265,12 +270,15 @@ export class TextParser {
     this.#emit(cmd);
   }
 
-  /** Handles the line b[ls, nl) and returns where parsing continues (ls again: waiting for data). */
-  #line(b: Buffer, ls: number, nl: number): number {
+  /**
+   * Handles the line b[ls, nl) (already in #t when `split`) and returns where parsing continues (ls again: waiting
+   * for data).
+   */
+  #line(b: Buffer, ls: number, nl: number, split: boolean): number {
     const le = nl - ls > 1 && b[nl - 1] === CR ? nl - 1 : nl;
     const next = nl + 1;
     const t = this.#t;
-    const n = t.split(b, ls, le);
+    const n = split ? t.count : t.split(b, ls, le);
     if (n === 0 || t.length(0) < 2) return this.#fail(E.ERROR, next);
     const ntokens = n + 1;
     const c0 = b[t.start[0]];

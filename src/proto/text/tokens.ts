@@ -3,6 +3,13 @@
 /** memcached's MAX_TOKENS: 23 words are split off, the terminal slot makes 24. */
 export const MAX_TOKENS = 24;
 const SP = 0x20;
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** splitLine(): no \n before the end of the bytes. */
+export const NO_LF = -1;
+/** splitLine(): a NUL or the word limit came first; find the \n, then split() the line. */
+export const UNSURE = -2;
 
 /**
  * Splits b[s, e) at single spaces, skipping empty words; only ' ' separates (tabs and \r stay in
@@ -46,6 +53,48 @@ export class Tokens {
     }
     this.count = n;
     return n;
+  }
+
+  /**
+   * split() and the search for the line's \n in one pass, saving a Buffer#indexOf call per command. From b[s],
+   * finds the first \n before e and splits the line as split(b, s, le) does, le being the end of the line
+   * without its \r\n (memcached keeps a \r that is the line's only byte). Returns the \n's index, NO_LF or UNSURE.
+   */
+  splitLine(b: Buffer, s: number, e: number): number {
+    const start = this.start;
+    const end = this.end;
+    let n = 0;
+    let i = s;
+    this.truncated = false;
+    while (i < e) {
+      const c = b[i];
+      if (c === SP) {
+        i++;
+        continue;
+      }
+      if (c === LF) return this.#lineEnd(b, s, i, n);
+      if (c === 0) return UNSURE;
+      const from = i++;
+      for (;;) {
+        while (i < e && b[i] > SP) i++;
+        if (i === e) return NO_LF;
+        const d = b[i];
+        if (d === SP || d === LF || d === 0) break;
+        i++;
+      }
+      start[n] = from;
+      end[n] = i;
+      n++;
+      if (n === MAX_TOKENS - 1 && b[i] === SP) return UNSURE;
+    }
+    return NO_LF;
+  }
+
+  /** The \n at nl ends a line of n words: drops the \r before it from the last word. */
+  #lineEnd(b: Buffer, s: number, nl: number, n: number): number {
+    if (nl - s > 1 && b[nl - 1] === CR && --this.end[n - 1] === this.start[n - 1]) n--;
+    this.count = n;
+    return nl;
   }
 
   length(i: number): number {
