@@ -23,36 +23,11 @@ export class Tokens {
   /** True when the line had more words than were split off (the rest is only read by get). */
   truncated = false;
 
+  /** Splits the line b[s, e), which holds no \n; returns the number of words. */
   split(b: Buffer, s: number, e: number): number {
-    const start = this.start;
-    const end = this.end;
-    let n = 0;
-    let i = s;
-    this.truncated = false;
-    while (i < e) {
-      const c = b[i];
-      if (c === SP) {
-        i++;
-        continue;
-      }
-      if (c === 0) break;
-      const from = i++;
-      // The word runs to a space, a NUL or the end. Most of its bytes are above space: one test each.
-      for (;;) {
-        while (i < e && b[i] > SP) i++;
-        if (i === e || b[i] === SP || b[i] === 0) break;
-        i++;
-      }
-      start[n] = from;
-      end[n] = i;
-      n++;
-      if (n === MAX_TOKENS - 1 && i < e && b[i] === SP) {
-        this.truncated = i + 1 < e && b[i + 1] !== 0;
-        break;
-      }
-    }
-    this.count = n;
-    return n;
+    const i = this.#words(b, s, e);
+    this.truncated = this.count === MAX_TOKENS - 1 && i + 1 < e && b[i] === SP && b[i + 1] !== 0;
+    return this.count;
   }
 
   /**
@@ -61,23 +36,36 @@ export class Tokens {
    * without its \r\n (memcached keeps a \r that is the line's only byte). Returns the \n's index, NO_LF or UNSURE.
    */
   splitLine(b: Buffer, s: number, e: number): number {
+    const nl = this.#words(b, s, e);
+    this.truncated = false;
+    if (nl === e) return NO_LF;
+    if (b[nl] !== LF) return UNSURE;
+    const n = this.count;
+    if (nl - s > 1 && b[nl - 1] === CR && --this.end[n - 1] === this.start[n - 1]) this.count = n - 1;
+    return nl;
+  }
+
+  /**
+   * Splits words off b[s, e) into start/end/count up to e, a \n, a NUL, or a space after the last word there is
+   * room for; returns where it stopped.
+   */
+  #words(b: Buffer, s: number, e: number): number {
     const start = this.start;
     const end = this.end;
     let n = 0;
     let i = s;
-    this.truncated = false;
     while (i < e) {
       const c = b[i];
       if (c === SP) {
         i++;
         continue;
       }
-      if (c === LF) return this.#lineEnd(b, s, i, n);
-      if (c === 0) return UNSURE;
+      if (c === LF || c === 0) break;
       const from = i++;
+      // The word runs to a space, a \n, a NUL or the end. Most of its bytes are above space: one test each.
       for (;;) {
         while (i < e && b[i] > SP) i++;
-        if (i === e) return NO_LF;
+        if (i === e) break;
         const d = b[i];
         if (d === SP || d === LF || d === 0) break;
         i++;
@@ -85,16 +73,10 @@ export class Tokens {
       start[n] = from;
       end[n] = i;
       n++;
-      if (n === MAX_TOKENS - 1 && b[i] === SP) return UNSURE;
+      if (n === MAX_TOKENS - 1 && i < e && b[i] === SP) break;
     }
-    return NO_LF;
-  }
-
-  /** The \n at nl ends a line of n words: drops the \r before it from the last word. */
-  #lineEnd(b: Buffer, s: number, nl: number, n: number): number {
-    if (nl - s > 1 && b[nl - 1] === CR && --this.end[n - 1] === this.start[n - 1]) n--;
     this.count = n;
-    return nl;
+    return i;
   }
 
   length(i: number): number {
