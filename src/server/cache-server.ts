@@ -29,15 +29,15 @@ export interface CacheServerDeps {
 /** Items the crawler examines per step (at most one a second, see CrawlSchedule) for expired entries. */
 const CRAWL_BUDGET = 20_000;
 
+type MutationHook = ((m: Mutation) => void) | null;
+/** The dispatchers' host, whose onMutation the server sets. */
+type ServerHost = DispatchHost & { onMutation: MutationHook };
+
 /**
  * The repcache daemon's network side: TCP/UDP/unix listeners, per-connection parsing,
  * dispatch to the slab store, memcached's replies and stats. Emits 'shutdown' (graceful: boolean)
  * when a client sends `shutdown` and -A allows it.
  */
-type MutationHook = ((m: Mutation) => void) | null;
-/** The dispatchers' host, whose onMutation the server sets. */
-type ServerHost = DispatchHost & { onMutation: MutationHook };
-
 export class CacheServer extends EventEmitter {
   readonly store: SlabStore;
   readonly config: ServerConfig;
