@@ -32,6 +32,10 @@ export const IT_LINKED = 1;
 export const IT_FETCHED = 2;
 export const IT_ACTIVE = 4;
 export const IT_CHUNKED = 8;
+/** Meta protocol: marked stale (md I, ms I); a recache token (W) has been handed out; the key was sent in base64. */
+export const IT_STALE = 16;
+export const IT_TOKEN_SENT = 32;
+export const IT_KEY_BINARY = 64;
 
 /** Bytes a continuation chunk spends on its next-chunk link. */
 export const CHUNK_LINK_BYTES = 4;

@@ -26,7 +26,10 @@ import {
   IT_ACTIVE,
   IT_CHUNKED,
   IT_FETCHED,
+  IT_KEY_BINARY,
   IT_LINKED,
+  IT_STALE,
+  IT_TOKEN_SENT,
   itemTotal,
   KEY_MAX_LENGTH,
   MEMCACHED_ITEM_HEADER,
@@ -67,9 +70,11 @@ export interface StoreOptions {
 export type StoreMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas';
 export type RemoteResult = 'APPLIED' | 'STALE' | 'TOO_LARGE' | 'NO_MEMORY';
 export type StoreResult = 'STORED' | 'NOT_STORED' | 'EXISTS' | 'NOT_FOUND' | 'TOO_LARGE' | 'NO_MEMORY';
-export type ArithResult = bigint | 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY';
+export type ArithResult = bigint | 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY' | 'EXISTS';
 /** An item handle: an integer >= 0, valid until the next mutating call on the store. */
 export type Handle = number;
+
+const META_MARKS = IT_STALE | IT_TOKEN_SENT | IT_KEY_BINARY;
 
 export class StoreKeyError extends RangeError {
   override name = 'StoreKeyError';
@@ -330,8 +335,8 @@ export class SlabStore {
     if (h !== 0) this.#items.unlink(h, hv);
   }
 
-  /** incr/decr by an unsigned 64-bit delta. Returns the new value. */
-  arith(key: Buffer, incr: boolean, delta: bigint): ArithResult {
+  /** incr/decr by an unsigned 64-bit delta. Returns the new value. `cas` (meta's C, 0 = none) must match the item's. */
+  arith(key: Buffer, incr: boolean, delta: bigint, cas = 0n): ArithResult {
     this.#now = this.#clock.now();
     const kv = keyView(key);
     const hv = murmur3(kv, 0, key.length);
@@ -346,6 +351,7 @@ export class SlabStore {
     const nkey = bytes[h * 8 + B_NKEY];
     const valueAt = h * 8 + HEADER_BYTES + nkey;
     if (nbytes === 0 || (bytes[h * 8 + B_ITFLAGS] & IT_CHUNKED) !== 0) return 'NON_NUMERIC';
+    if (cas !== 0n && this.#effectiveCas(h) !== cas) return 'EXISTS';
     const current = parseU64(bytes, valueAt, nbytes);
     if (current < 0n) return 'NON_NUMERIC';
     const value = incr ? (current + delta) & U64_MAX : current < delta ? 0n : current - delta;
@@ -438,6 +444,73 @@ export class SlabStore {
   itemTtl(h: Handle): number {
     const exptime = this.#u32[h * 2 + F_EXPTIME];
     return exptime === 0 ? 0 : Math.max(1, exptime - this.#clock.now());
+  }
+
+  // ------------------------------------------------------------------ meta protocol
+
+  /** The live item with this key, or -1 (a dead one found is reclaimed). No stats, no LRU bump. */
+  findLive(key: Buffer): Handle | -1 {
+    this.#now = this.#clock.now();
+    const kv = keyView(key);
+    const h = this.#lookupFrom(kv, 0, key.length, murmur3(kv, 0, key.length), true);
+    return h === 0 ? -1 : h;
+  }
+
+  /** Counts a meta get of h (-1: a miss) as a get, or as a touch when it set a TTL; `bump` marks it fetched. */
+  countMetaGet(h: Handle | -1, touched: boolean, bump: boolean): void {
+    const g = this.#g;
+    if (h < 0) {
+      g[C.G_CMD_GET]++;
+      g[C.G_GET_MISSES]++;
+      return;
+    }
+    g[touched ? C.G_CMD_TOUCH : C.G_CMD_GET]++;
+    this.#cls[this.#bytes[h * 8 + B_CLSID] * C.C_FIELDS + (touched ? C.C_TOUCH_HITS : C.C_GET_HITS)]++;
+    if (bump) {
+      this.#now = this.#clock.now();
+      this.#fetched(h);
+    }
+  }
+
+  /** The item's IT_* bits (IT_FETCHED, IT_STALE, IT_TOKEN_SENT, IT_KEY_BINARY are the ones meta commands read). */
+  itemMarks(h: Handle): number {
+    return this.#bytes[h * 8 + B_ITFLAGS];
+  }
+
+  /** Sets, then clears, meta marks (IT_STALE, IT_TOKEN_SENT, IT_KEY_BINARY) on item h. */
+  mark(h: Handle, set: number, clear = 0): void {
+    const at = h * 8 + B_ITFLAGS;
+    this.#bytes[at] = (this.#bytes[at] | (set & META_MARKS)) & ~(clear & META_MARKS);
+  }
+
+  /** Seconds since the item was stored or last bumped (memcached's last access). */
+  itemIdleSeconds(h: Handle): number {
+    return this.#clock.now() - this.#u32[h * 2 + F_TIME];
+  }
+
+  /** The item's exptime on the store's clock, 0 = never (compare with storeTime()). */
+  itemExptime(h: Handle): number {
+    return this.#u32[h * 2 + F_EXPTIME];
+  }
+
+  setItemExptime(h: Handle, storeTime: number): void {
+    this.#u32[h * 2 + F_EXPTIME] = storeTime;
+  }
+
+  /** A protocol exptime (relative, absolute or negative; 0 = never) on the store's clock. */
+  storeTime(exptime: number): number {
+    return relativeExptime(exptime, this.#clock);
+  }
+
+  /** The store's clock: seconds since start. */
+  get now(): number {
+    return this.#clock.now();
+  }
+
+  /** Gives item h a new CAS, as a change of its value would. */
+  renewCas(h: Handle): void {
+    this.#cas.assign(h);
+    this.lastWritten = h;
   }
 
   // ------------------------------------------------------------------ background work

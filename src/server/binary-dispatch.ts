@@ -253,11 +253,9 @@ export class BinaryDispatcher {
       host.onMutation?.({ op: 'add', key, exptime: expiration });
       return this.#ok(c, store.itemCas(store.lastWritten), null, null, u64(initial));
     }
-    if (existing >= 0 && req.cas !== 0n && store.itemValueLength(existing) > 0 && store.itemCas(existing) !== req.cas) {
-      return this.#error(c, Status.KEY_EEXISTS);
-    }
-    const r = store.arith(key, incr, delta);
+    const r = store.arith(key, incr, delta, req.cas);
     if (r === 'NOT_FOUND') return this.#error(c, Status.KEY_ENOENT);
+    if (r === 'EXISTS') return this.#error(c, Status.KEY_EEXISTS);
     if (r === 'NON_NUMERIC') return this.#error(c, Status.DELTA_BADVAL);
     if (r === 'NO_MEMORY') return this.#error(c, Status.ENOMEM);
     host.onMutation?.({ op: incr ? 'incr' : 'decr', key });

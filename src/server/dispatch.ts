@@ -167,7 +167,8 @@ export class Dispatcher {
       return;
     }
     if (cmd.noreply) return;
-    out.bytes(res === 'NOT_FOUND' ? R.NOT_FOUND : res === 'NON_NUMERIC' ? R.NON_NUMERIC : R.ARITH_NO_MEMORY);
+    // 'EXISTS' needs a CAS, which incr/decr do not send
+    out.bytes(res === 'NOT_FOUND' || res === 'EXISTS' ? R.NOT_FOUND : res === 'NON_NUMERIC' ? R.NON_NUMERIC : R.ARITH_NO_MEMORY);
   }
 
   #flush(cmd: FlushCommand, out: OutBuffer): void {
