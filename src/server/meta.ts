@@ -1,261 +1,26 @@
-import type { SlabStore, StoreMode } from '../cache/store.ts';
+import type { Handle, SlabStore, StoreMode } from '../cache/store.ts';
+import { IT_FETCHED, IT_KEY_BINARY, IT_STALE, IT_TOKEN_SENT } from '../cache/layout.ts';
 import type { OtherCommand } from '../proto/text/commands.ts';
+import { MetaCommandError, parseMetaFlags, type MetaFlags } from '../proto/text/meta-flags.ts';
+import { Replies } from '../proto/text/replies.ts';
 import { itemTotalSize, slabClassFor } from './admin.ts';
 import type { DispatchHost } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import { R } from './replies.ts';
 
+/**
+ * memcached 1.6.18's meta commands (mg, ms, md, ma, mn, me), reply for reply: which flags each command
+ * reads, the order of the return flags (the request's), what `q` hides, and the error each failure gives.
+ */
+
 const KEY_MAX = 250;
+/** memcached's MFLAG_MAX_OPT_LENGTH, counted in tokens plus one (its tokenizer's end marker). */
+const MAX_TOKENS = 20;
+/** Longest O token, the O included. */
 const OPAQUE_MAX = 32;
-
-const e = (s: string) => Buffer.from(`CLIENT_ERROR ${s}\r\n`, 'latin1');
-const ERR = {
-  format: e('bad command line format'),
-  invalidFlag: e('invalid flag'),
-  duplicateFlag: e('duplicate flag'),
-  opaque: e('opaque token too long'),
-  keyDecode: e('error decoding key'),
-  mTokenLength: e('incorrect length for M token'),
-  msMode: e('invalid mode for ms M token'),
-  maMode: e('invalid mode for ma M token'),
-  badToken: e('bad token in command line format'),
-  invalidOrDuplicate: e('invalid or duplicate flag'),
-};
-
-/** Flags each meta command accepts (memcached 1.6.18 protocol.txt), P and L are proxy hints and ignored. */
-/** Flags that carry a number; a malformed one is refused before anything is looked up. */
-const NUMERIC: Record<string, string> = { mg: 'NRTE', ms: 'TCEN', md: 'CTE', ma: 'NJDTCE' };
-
-const VALID: Record<string, string> = {
-  mg: 'bcfhklOqstuvENRTPL',
-  ms: 'bcCEFIkOqsSTMNPL',
-  md: 'bCEIkOqTxPL',
-  ma: 'bCENJDTMOqtcvkPL',
-};
-
-class MetaError extends Error {
-  override name = 'MetaError';
-  readonly reply: Buffer;
-  constructor(reply: Buffer) {
-    super(reply.toString('latin1').trim());
-    this.reply = reply;
-  }
-}
-
-interface Parsed {
-  key: Buffer;
-  /** what a malformed numeric flag answers: it differs between commands in memcached 1.6.18 */
-  numErr: Buffer;
-  /** the key as the client wrote it (base64 text with b) */
-  rawKey: string;
-  flags: Map<string, string>;
-  order: string[];
-}
-
-function parseFlags(cmd: string, tokens: string[], first: number): Parsed {
-  const rawKey = tokens[1];
-  if (rawKey === undefined || rawKey.length > KEY_MAX) throw new MetaError(ERR.format);
-  const flags = new Map<string, string>();
-  const order: string[] = [];
-  const valid = VALID[cmd];
-  for (let i = first; i < tokens.length; i++) {
-    const t = tokens[i];
-    const f = t[0];
-    if (!valid.includes(f)) throw new MetaError(ERR.invalidFlag);
-    if (flags.has(f)) throw new MetaError(ERR.duplicateFlag);
-    if (f === 'O' && t.length - 1 > OPAQUE_MAX) throw new MetaError(ERR.opaque);
-    flags.set(f, t.slice(1));
-    order.push(f);
-  }
-  let key: Buffer;
-  if (flags.has('b')) {
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(rawKey) || rawKey.length % 4 !== 0) throw new MetaError(ERR.keyDecode);
-    key = Buffer.from(rawKey, 'base64');
-  } else {
-    key = Buffer.from(rawKey, 'latin1');
-  }
-  const unsigned = cmd === 'ma' || cmd === 'md';
-  const numErr = unsigned ? ERR.invalidOrDuplicate : ERR.badToken;
-  const numeric = NUMERIC[cmd];
-  for (const [f, v] of flags) {
-    if (numeric.includes(f) && !(unsigned ? /^\d+$/ : /^-?\d+$/).test(v)) throw new MetaError(numErr);
-    if (f === 'F' && !/^\d+$/.test(v)) throw new MetaError(ERR.format);
-  }
-  return { key, rawKey, flags, order, numErr };
-}
-
-/** Decimal number token; throws the given error when it is not one. */
-function num(s: string | undefined, dflt: number, err: Buffer): number {
-  if (s === undefined) return dflt;
-  if (!/^-?\d+$/.test(s)) throw new MetaError(err);
-  return Number(s);
-}
-
-function u64(s: string | undefined, dflt: bigint, err: Buffer): bigint {
-  if (s === undefined) return dflt;
-  if (!/^\d{1,20}$/.test(s)) throw new MetaError(err);
-  const v = BigInt(s);
-  if (v > 0xffffffffffffffffn) throw new MetaError(err);
-  return v;
-}
-
-/** Return flags common to every meta reply: O (opaque), k (key), b (key is base64). */
-function echoFlag(f: string, p: Parsed, out: OutBuffer): boolean {
-  switch (f) {
-    case 'O': out.latin1(` O${p.flags.get('O')}`); return true;
-    case 'k': out.latin1(p.flags.has('b') ? ` k${p.rawKey} b` : ` k${p.rawKey}`); return true;
-    case 'b': return true;
-    default: return false;
-  }
-}
-
-function itemFlag(f: string, store: SlabStore, h: number, out: OutBuffer): void {
-  switch (f) {
-    case 'f': out.latin1(' f'); out.uint(store.itemFlags(h)); break;
-    case 't': { const ttl = store.itemTtl(h); out.latin1(' t'); if (ttl === 0) out.latin1('-1'); else out.uint(ttl); break; }
-    case 'c': out.latin1(' c'); out.bigint(store.itemCas(h)); break;
-    case 's': out.latin1(' s'); out.uint(store.itemValueLength(h)); break;
-    case 'h': out.latin1(' h0'); break;
-    case 'l': out.latin1(' l0'); break;
-  }
-}
-
-/** Writes the reply code, then the requested return flags and \r\n. */
-function head(code: string, p: Parsed, out: OutBuffer, store: SlabStore | null, h: number): void {
-  out.latin1(code);
-  for (const f of p.order) {
-    if (echoFlag(f, p, out)) continue;
-    if (store && h >= 0) itemFlag(f, store, h, out);
-  }
-  out.crlf();
-}
-
-function value(store: SlabStore, h: number, out: OutBuffer): void {
-  const len = store.itemValueLength(h);
-  const buf = out.reserve(len + 2);
-  store.copyValue(h, buf, out.offset);
-  out.advance(len);
-  out.crlf();
-}
-
-function mg(p: Parsed, out: OutBuffer, host: DispatchHost): void {
-  const store = host.store;
-  const ttl = p.flags.get('T');
-  const h = ttl !== undefined ? store.getAndTouch(p.key, num(ttl, 0, p.numErr)) : store.get(p.key);
-  if (h < 0) {
-    if (!p.flags.has('q')) out.bytes(R.EN);
-    return;
-  }
-  if (ttl !== undefined) host.onMutation?.({ op: 'touch', key: p.key, exptime: num(ttl, 0, p.numErr) });
-  if (p.flags.has('v')) {
-    out.latin1('VA ');
-    out.uint(store.itemValueLength(h));
-    head('', p, out, store, h);
-    value(store, h, out);
-  } else {
-    head('HD', p, out, store, h);
-  }
-}
+const EMPTY = Buffer.alloc(0);
 
 const MS_MODES: Record<string, StoreMode> = { E: 'add', A: 'append', P: 'prepend', R: 'replace', S: 'set' };
-
-function ms(p: Parsed, data: Buffer, out: OutBuffer, host: DispatchHost): void {
-  const store = host.store;
-  const m = p.flags.get('M');
-  if (m !== undefined && m.length !== 1) throw new MetaError(ERR.mTokenLength);
-  let mode: StoreMode = MS_MODES[(m ?? 'S').toUpperCase()];
-  if (!mode) throw new MetaError(ERR.msMode);
-  const cas = p.flags.has('C') ? u64(p.flags.get('C'), 0n, p.numErr) : 0n;
-  if (p.flags.has('C') && mode === 'set') mode = 'cas';
-  const flags = num(p.flags.get('F'), 0, ERR.format);
-  const exptime = num(p.flags.get('T'), 0, p.numErr);
-  const res = store.store(mode, p.key, flags, exptime, data, cas);
-  switch (res) {
-    case 'STORED': {
-      host.onMutation?.({ op: mode, key: p.key, exptime });
-      if (p.flags.has('q')) return;
-      const h = p.flags.has('c') ? store.peek(p.key) : -1;
-      out.latin1('HD');
-      for (const f of p.order) {
-        if (echoFlag(f, p, out)) continue;
-        if (f === 'c' && h >= 0) { out.latin1(' c'); out.bigint(store.itemCas(h)); }
-      }
-      out.crlf();
-      return;
-    }
-    case 'NOT_STORED': return head('NS', p, out, null, -1);
-    case 'EXISTS': return head('EX', p, out, null, -1);
-    case 'NOT_FOUND': return head('NF', p, out, null, -1);
-    case 'TOO_LARGE': out.bytes(R.TOO_LARGE); return;
-    case 'NO_MEMORY': out.bytes(R.NO_MEMORY); return;
-  }
-}
-
-function md(p: Parsed, out: OutBuffer, host: DispatchHost): void {
-  const store = host.store;
-  const h = store.peek(p.key);
-  if (h < 0) return head('NF', p, out, null, -1);
-  if (p.flags.has('C') && store.itemCas(h) !== u64(p.flags.get('C'), 0n, p.numErr)) return head('EX', p, out, null, -1);
-  store.delete(p.key);
-  host.onMutation?.({ op: 'delete', key: p.key });
-  if (!p.flags.has('q')) head('HD', p, out, null, -1);
-}
-
-function ma(p: Parsed, out: OutBuffer, host: DispatchHost): void {
-  const store = host.store;
-  const m = p.flags.get('M');
-  if (m !== undefined && m.length !== 1) throw new MetaError(ERR.mTokenLength);
-  const mm = m ?? 'I';
-  if (!'Ii+Dd-'.includes(mm)) throw new MetaError(ERR.maMode);
-  const incr = !'Dd-'.includes(mm);
-  const delta = u64(p.flags.get('D'), 1n, p.numErr);
-  const initial = u64(p.flags.get('J'), 0n, p.numErr);
-  const vivify = p.flags.has('N') ? num(p.flags.get('N'), 0, p.numErr) : -1;
-  const ttl = p.flags.has('T') ? num(p.flags.get('T'), 0, p.numErr) : -1;
-  const compare = p.flags.has('C') ? u64(p.flags.get('C'), 0n, p.numErr) : -1n;
-  const key = p.key;
-  const existing = store.peek(key);
-  if (existing >= 0 && compare >= 0n && store.itemCas(existing) !== compare) {
-    return head('EX', p, out, null, -1);
-  }
-  let result: bigint;
-  if (existing < 0) {
-    if (vivify < 0) return head('NF', p, out, null, -1);
-    const r = store.store('add', key, 0, vivify, Buffer.from(initial.toString()), 0n);
-    if (r !== 'STORED') return head('NS', p, out, null, -1);
-    host.onMutation?.({ op: 'add', key, exptime: vivify });
-    result = initial;
-  } else {
-    const r = store.arith(key, incr, delta);
-    if (r === 'NOT_FOUND') return head('NF', p, out, null, -1);
-    if (r === 'NON_NUMERIC') { out.bytes(R.NON_NUMERIC); return; }
-    if (r === 'NO_MEMORY') { out.bytes(R.ARITH_NO_MEMORY); return; }
-    host.onMutation?.({ op: incr ? 'incr' : 'decr', key });
-    result = r;
-    if (ttl >= 0 && store.touch(key, ttl)) host.onMutation?.({ op: 'touch', key, exptime: ttl });
-  }
-  const h = store.peek(key);
-  if (p.flags.has('v')) {
-    const text = result.toString();
-    out.latin1(`VA ${text.length}`);
-    head('', p, out, store, h);
-    out.latin1(text);
-    out.crlf();
-  } else if (!p.flags.has('q')) {
-    head('HD', p, out, store, h);
-  }
-}
-
-/** memcached's ITEM_ntotal and slab class, for `me`. */
-function me(p: Parsed, out: OutBuffer, host: DispatchHost): void {
-  const store = host.store;
-  const h = store.peek(p.key);
-  if (h < 0) { out.bytes(R.EN); return; }
-  const size = itemTotalSize(p.key.length, store.itemValueLength(h), store.itemFlags(h), host.config.casEnabled);
-  const cls = slabClassFor(store, size);
-  const ttl = store.itemTtl(h);
-  out.latin1(`ME ${p.rawKey} exp=${ttl === 0 ? -1 : ttl} la=0 cas=${store.itemCas(h)} fetch=no cls=${cls} size=${size}\r\n`);
-}
 
 /** Meta protocol commands; returns false for commands it does not implement (answered ERROR). */
 export function handleMeta(cmd: OtherCommand, out: OutBuffer, host: DispatchHost): boolean {
@@ -265,31 +30,298 @@ export function handleMeta(cmd: OtherCommand, out: OutBuffer, host: DispatchHost
     out.bytes(R.MN);
     return true;
   }
-  if (!(name in VALID) && name !== 'me') return false;
+  const run = COMMANDS[name];
+  if (run === undefined && name !== 'me') return false;
   const tokens = cmd.line.toString('latin1').split(' ').filter((t) => t.length > 0);
   const mark = out.length;
   try {
-    if (tokens.length < 2) { out.bytes(R.ERROR); return true; }
-    if (name === 'me') {
-      me(parseFlags('md', tokens, 2), out, host);
-      return true;
-    }
-    if (name === 'ms') {
-      if (cmd.tooLarge) { out.bytes(R.TOO_LARGE); return true; }
-      if (tokens.length < 3 || !/^\d+$/.test(tokens[2])) throw new MetaError(ERR.format);
-      const p = parseFlags(name, tokens, 3);
-      ms(p, cmd.data ?? Buffer.alloc(0), out, host);
-      return true;
-    }
-    const p = parseFlags(name, tokens, 2);
-    if (name === 'mg') mg(p, out, host);
-    else if (name === 'md') md(p, out, host);
-    else ma(p, out, host);
-    return true;
+    if (name === 'me') me(tokens, out, host);
+    else if (tokens.length < 2) out.bytes(R.ERROR);
+    else run!(tokens, cmd, out, host);
   } catch (err) {
-    if (!(err instanceof MetaError)) throw err;
+    if (!(err instanceof MetaCommandError)) throw err;
     out.rewind(mark);
     out.bytes(err.reply);
-    return true;
   }
+  return true;
+}
+
+type Command = (tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchHost) => void;
+
+const COMMANDS: Record<string, Command> = { mg, ms, md, ma };
+
+/** The checks before the flags: key length, token count (errors of their own for each command). */
+function checkLine(tokens: string[], tooLong: Buffer): void {
+  if (tokens[1].length > KEY_MAX) throw new MetaCommandError(Replies.BAD_FORMAT);
+  if (tokens.length + 1 > MAX_TOKENS) throw new MetaCommandError(tooLong);
+}
+
+/** md and ma answer every flag error alike. */
+function flagsOrInvalid(tokens: string[]): MetaFlags {
+  try {
+    return parseMetaFlags(tokens[1], tokens.slice(2));
+  } catch (err) {
+    if (err instanceof MetaCommandError) throw new MetaCommandError(Replies.META_INVALID_OR_DUPLICATE_FLAG);
+    throw err;
+  }
+}
+
+/** Refuses an O token that is too long before the command does anything. */
+function checkOpaque(f: MetaFlags): void {
+  for (const t of f.tokens) if (t[0] === 'O' && t.length > OPAQUE_MAX) throw new MetaCommandError(Replies.META_OPAQUE_TOO_LONG);
+}
+
+function opaque(t: string, out: OutBuffer): void {
+  if (t.length > OPAQUE_MAX) throw new MetaCommandError(Replies.META_OPAQUE_TOO_LONG);
+  out.latin1(` ${t}`);
+}
+
+function keyFlag(key: Buffer, binary: boolean, out: OutBuffer): void {
+  out.latin1(binary ? ` k${key.toString('base64')} b` : ` k${key.toString('latin1')}`);
+}
+
+/** The return flags every reply carries: O (opaque) and k (key). */
+function echoFlags(f: MetaFlags, out: OutBuffer): void {
+  for (const t of f.tokens) {
+    if (t[0] === 'O') opaque(t, out);
+    else if (t[0] === 'k') keyFlag(f.key, f.keyBinary, out);
+  }
+}
+
+function ttlFlag(store: SlabStore, h: Handle, out: OutBuffer): void {
+  const exptime = store.itemExptime(h);
+  out.latin1(exptime === 0 ? ' t-1' : ` t${(exptime - store.now) >>> 0}`);
+}
+
+function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: DispatchHost): void {
+  checkLine(tokens, Replies.META_FLAGS_ARE_TOO_LONG);
+  const f = parseMetaFlags(tokens[1], tokens.slice(2));
+  const store = host.store;
+  let h = store.findLive(f.key);
+  let created = false;
+  if (h < 0 && f.vivify && store.store('add', f.key, 0, 0, EMPTY, 0n) === 'STORED') {
+    h = store.lastWritten;
+    created = true;
+    if (f.keyBinary) store.mark(h, IT_KEY_BINARY);
+    host.onMutation?.({ op: 'add', key: f.key, exptime: f.autovivExptime });
+  }
+  if (h < 0) {
+    store.countMetaGet(-1, false, false);
+    checkOpaque(f); // even when q hides the EN
+    if (f.noReply) return;
+    out.latin1('EN');
+    echoFlags(f, out);
+    out.crlf();
+    return;
+  }
+  const marks = store.itemMarks(h);
+  let won = false;
+  let touched = false;
+  if (f.value) {
+    out.latin1('VA ');
+    out.uint(store.itemValueLength(h));
+  } else {
+    out.latin1('HD');
+  }
+  for (const t of f.tokens) {
+    switch (t[0]) {
+      case 'T':
+        touched = true;
+        store.setItemExptime(h, store.storeTime(f.exptime));
+        break;
+      case 'N':
+        if (created) {
+          store.setItemExptime(h, store.storeTime(f.autovivExptime));
+          won = true;
+        }
+        break;
+      case 'R': {
+        const exptime = store.itemExptime(h);
+        if ((marks & IT_TOKEN_SENT) === 0 && !created && exptime !== 0 && exptime < store.storeTime(f.recacheTime)) won = true;
+        break;
+      }
+      case 's': out.latin1(' s'); out.uint(store.itemValueLength(h)); break;
+      case 't': ttlFlag(store, h, out); break;
+      case 'c': out.latin1(' c'); out.bigint(store.itemCas(h)); break;
+      case 'f': out.latin1(' f'); out.uint(store.itemFlags(h)); break;
+      case 'l': out.latin1(' l'); out.uint(store.itemIdleSeconds(h)); break;
+      case 'h': out.latin1((marks & IT_FETCHED) !== 0 ? ' h1' : ' h0'); break;
+      case 'O': opaque(t, out); break;
+      case 'k': keyFlag(f.key, (marks & IT_KEY_BINARY) !== 0, out); break;
+    }
+  }
+  if ((marks & IT_TOKEN_SENT) !== 0) out.latin1(' Z');
+  if ((marks & IT_STALE) !== 0) {
+    out.latin1(' X');
+    if ((marks & IT_TOKEN_SENT) === 0) won = true;
+  }
+  if (won) {
+    out.latin1(' W');
+    store.mark(h, IT_TOKEN_SENT);
+  }
+  out.crlf();
+  if (f.value) {
+    const len = store.itemValueLength(h);
+    const buf = out.reserve(len + 2);
+    store.copyValue(h, buf, out.offset);
+    out.advance(len);
+    out.crlf();
+  }
+  store.countMetaGet(h, touched, !f.noUpdate);
+  if (touched) host.onMutation?.({ op: 'touch', key: f.key, exptime: f.exptime });
+}
+
+function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchHost): void {
+  // the parser has answered the errors found before the data block (key, token count, length)
+  const f = parseMetaFlags(tokens[1], tokens.slice(3));
+  let mode = MS_MODES[f.mode || 'S'];
+  if (mode === undefined) throw new MetaCommandError(Replies.META_MS_MODE);
+  checkOpaque(f);
+  if (f.hasCas && (mode === 'set' || mode === 'replace')) mode = 'cas';
+  const store = host.store;
+  if (cmd.tooLarge) {
+    store.unlink(f.key);
+    throw new MetaCommandError(R.TOO_LARGE);
+  }
+  if (cmd.badChunk) throw new MetaCommandError(Replies.BAD_DATA_CHUNK);
+  const data = cmd.data ?? EMPTY;
+  const stale = f.setStale && mode === 'cas' ? staleTarget(store, f) : null;
+  const res = stale ? store.store('set', f.key, f.clientFlags, f.exptime, data, 0n) : store.store(mode, f.key, f.clientFlags, f.exptime, data, f.reqCas);
+  let h: Handle | -1 = -1;
+  if (res === 'STORED') {
+    h = store.lastWritten;
+    if (f.keyBinary) store.mark(h, IT_KEY_BINARY);
+    if (stale) {
+      store.setItemExptime(h, stale.exptime);
+      store.mark(h, IT_STALE | stale.tokenSent);
+    }
+    host.onMutation?.({ op: mode, key: f.key, exptime: f.exptime });
+    if (f.noReply) return;
+  }
+  switch (res) {
+    case 'STORED': out.latin1('HD'); break;
+    case 'NOT_STORED': out.latin1('NS'); break;
+    case 'EXISTS': out.latin1('EX'); break;
+    case 'NOT_FOUND': out.latin1('NF'); break;
+    case 'TOO_LARGE': out.bytes(R.TOO_LARGE); return;
+    case 'NO_MEMORY': out.bytes(R.NO_MEMORY); return;
+  }
+  for (const t of f.tokens) {
+    if (t[0] === 'O') out.latin1(` ${t}`);
+    else if (t[0] === 'k') keyFlag(f.key, f.keyBinary, out);
+    else if (t[0] === 'c') { out.latin1(' c'); out.bigint(h >= 0 ? store.itemCas(h) : 0n); }
+  }
+  out.crlf();
+}
+
+/**
+ * ms with I and a CAS older than the item's: the value is stored anyway, marked stale, keeping the item's
+ * exptime and recache token. null when the CAS is not older (a plain cas store then decides).
+ */
+function staleTarget(store: SlabStore, f: MetaFlags): { exptime: number; tokenSent: number } | null {
+  const h = store.findLive(f.key);
+  if (h < 0 || !(f.reqCas < store.itemCas(h))) return null;
+  return { exptime: store.itemExptime(h), tokenSent: store.itemMarks(h) & IT_TOKEN_SENT };
+}
+
+function md(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: DispatchHost): void {
+  checkLine(tokens, Replies.META_FLAGS_TOO_LONG);
+  const f = flagsOrInvalid(tokens);
+  checkOpaque(f);
+  const store = host.store;
+  const h = store.findLive(f.key);
+  let code: string;
+  if (h < 0) {
+    store.delete(f.key); // counts the miss
+    code = 'NF';
+  } else if (f.hasCas && store.itemCas(h) !== f.reqCas) {
+    code = 'EX';
+  } else if (f.setStale) {
+    if (f.newTtl) store.setItemExptime(h, store.storeTime(f.exptime));
+    store.mark(h, IT_STALE, IT_TOKEN_SENT);
+    store.renewCas(h);
+    host.onMutation?.({ op: 'set', key: f.key });
+    code = 'HD';
+  } else {
+    store.delete(f.key);
+    host.onMutation?.({ op: 'delete', key: f.key });
+    code = 'HD';
+  }
+  if (code !== 'HD' || !f.noReply) noItem(code, f, out);
+}
+
+function ma(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: DispatchHost): void {
+  checkLine(tokens, Replies.META_FLAGS_TOO_LONG);
+  const f = flagsOrInvalid(tokens);
+  let incr: boolean;
+  switch (f.mode) {
+    case '': case 'I': case '+': incr = true; break;
+    case 'D': case '-': incr = false; break;
+    default: throw new MetaCommandError(Replies.META_MA_MODE);
+  }
+  const store = host.store;
+  const r = store.arith(f.key, incr, f.delta, f.reqCas);
+  let value: bigint;
+  let created = false;
+  if (typeof r === 'bigint') {
+    host.onMutation?.({ op: incr ? 'incr' : 'decr', key: f.key });
+    if (f.noReply) return;
+    value = r;
+  } else if (r === 'NOT_FOUND' && f.vivify) {
+    const stored = store.store('add', f.key, 0, 0, Buffer.from(f.initial.toString(), 'latin1'), 0n);
+    if (stored === 'NO_MEMORY' || stored === 'TOO_LARGE') throw new MetaCommandError(Replies.META_OUT_OF_MEMORY_ALLOC);
+    if (stored !== 'STORED') return noItem('NS', f, out);
+    host.onMutation?.({ op: 'add', key: f.key, exptime: f.autovivExptime });
+    value = f.initial;
+    created = true;
+  } else {
+    switch (r) {
+      case 'NON_NUMERIC': throw new MetaCommandError(R.NON_NUMERIC);
+      case 'NO_MEMORY': throw new MetaCommandError(R.ARITH_NO_MEMORY);
+      case 'EXISTS': return noItem('EX', f, out);
+      default: return noItem('NF', f, out);
+    }
+  }
+  const h = store.lastWritten;
+  const digits = value.toString();
+  out.latin1(f.value ? `VA ${digits.length}` : 'HD');
+  for (const t of f.tokens) {
+    switch (t[0]) {
+      case 'c': out.latin1(' c'); out.bigint(store.itemCas(h)); break;
+      case 't': ttlFlag(store, h, out); break;
+      case 'T': store.setItemExptime(h, store.storeTime(f.exptime)); break;
+      case 'N': if (created) store.setItemExptime(h, store.storeTime(f.autovivExptime)); break;
+      case 'O': opaque(t, out); break;
+      case 'k': keyFlag(f.key, f.keyBinary, out); break;
+    }
+  }
+  if (f.value) {
+    out.crlf();
+    out.latin1(digits);
+  }
+  out.crlf();
+}
+
+/** A reply without an item: the code and the O and k flags. */
+function noItem(code: string, f: MetaFlags, out: OutBuffer): void {
+  out.latin1(code);
+  echoFlags(f, out);
+  out.crlf();
+}
+
+/** `me <key> [b]`: memcached's item debug line (ITEM_ntotal and slab class as memcached computes them). */
+function me(tokens: string[], out: OutBuffer, host: DispatchHost): void {
+  if (tokens.length < 2 || tokens[1].length > KEY_MAX) throw new MetaCommandError(Replies.BAD_FORMAT);
+  const key = tokens[2] === 'b' ? parseMetaFlags(tokens[1], ['b']).key : Buffer.from(tokens[1], 'latin1');
+  const store = host.store;
+  const h = store.peek(key);
+  if (h < 0) {
+    out.bytes(R.EN);
+    return;
+  }
+  const size = itemTotalSize(key.length, store.itemValueLength(h), store.itemFlags(h), host.config.casEnabled);
+  const cls = slabClassFor(store, size);
+  const exptime = store.itemExptime(h);
+  const fetched = (store.itemMarks(h) & IT_FETCHED) !== 0 ? 'yes' : 'no';
+  out.latin1(`ME ${tokens[1]} exp=${exptime === 0 ? -1 : exptime - store.now} la=${store.itemIdleSeconds(h)} cas=${store.itemCas(h)} fetch=${fetched} cls=${cls} size=${size}\r\n`);
 }

@@ -1,13 +1,14 @@
 /**
  * Differential test: the same command streams go to Debian's memcached and to repcache, in one write,
  * split at every byte and split at random points; the replies must be the same bytes (only CAS numbers,
- * the version number and stats values are normalised).
+ * the version number and stats values are normalised). repcache-random-differential.test.ts sends generated streams.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McClient } from '../support/mc-client.ts';
 import { stopAll } from '../support/daemon.ts';
 import { startCache, targetKind, type CacheInstance } from './repcache-harness.ts';
 import { mulberry32 } from '../support/prng.ts';
+import { normalise, SENTINEL, SENTINEL_REPLY } from '../support/differential.ts';
 
 interface Case {
   name: string;
@@ -69,6 +70,13 @@ const cases: Case[] = [
   { name: 'meta set/get/noop', stream: 'ms mk 2 T0 F5\r\nhi\r\nmg mk v f t s k\r\nmg mk\r\nmg nokey v q\r\nmg nokey v\r\nmn\r\nms mk 2 q\r\nho\r\nmg mk v O123 q\r\nmn\r\n' },
   { name: 'meta arithmetic and delete', stream: 'ma num N0 J13 v\r\nma num v D10\r\nma num v MD D100\r\nma nokey\r\nmd num q\r\nmd num\r\nmg num v\r\nmn\r\n' },
   { name: 'meta errors', stream: 'mg\r\nms mk\r\nms mk abc\r\nmg mk ?\r\nma num D-1\r\nms mk 2 MX\r\nhi\r\n' },
+  { name: 'meta recache tokens', setup: 'set sw 0 100 1\r\nx\r\n', stream: 'mg sw R200 s\r\nmg sw R200 s h\r\nmg sw R50 s\r\nmg nokey R200 s\r\nmg sw u v\r\n' },
+  { name: 'meta vivify on miss', stream: 'mg viv N30 s v\r\nmg viv s v\r\nms viv 3 T0\r\nabc\r\nmg viv v s h\r\nmg viv2 N30 q\r\nmn\r\n' },
+  { name: 'meta invalidation', setup: 'set inv 0 0 1\r\nx\r\n', stream: 'md inv I T30\r\nmg inv s v\r\nmg inv s\r\nms inv 1 I C{CAS:inv}\r\ny\r\nmg inv v\r\nms inv 1 C{CAS:inv}\r\nz\r\nmd inv q\r\nmg inv\r\nmd inv I\r\n' },
+  { name: 'meta arithmetic with CAS and vivify', setup: 'set mac 0 0 1\r\n5\r\n', stream: 'ma mac C{CAS:mac} v\r\nma mac C{CAS:mac} v\r\nma mac C0 v\r\nma viv N0 J7 v q\r\nma viv2 N0 q\r\nma mac v q\r\nma mac MD D9 v t\r\nmn\r\n' },
+  { name: 'meta base64 keys', stream: 'ms YWJj 2 b k\r\nhi\r\nmg YWJj b k v\r\nget abc\r\nmg abc k v\r\nmg YWJj k\r\nmd YWJj b k q\r\nmg abc\r\nmg Y!Q= b\r\nmg ==== b\r\nma YQ== b N0 k v\r\n' },
+  { name: 'meta flags every command accepts', setup: 'set fl 5 0 1\r\n1\r\n', stream: 'mg fl MD D10 s f\r\nmd nokey v f t\r\nma fl s f h\r\nms fl 1 h l u R1\r\n2\r\nmg fl v f\r\n' },
+  { name: 'meta error order', stream: 'ms m 2 Mx\r\nhiya\r\nms m 2 T1a\r\nhiya\r\nms m 2 O123456789012345678901234567890123 Mx\r\nhi\r\nmg nokey q O123456789012345678901234567890123\r\nmd k E5\r\nma k MM\r\nma k Mx\r\nmg k T1a R1b\r\nmg k F1a\r\nmg k T1a F1a\r\n' },
   { name: 'get with 2048+ spaces is allowed', stream: `set a 0 0 1\r\nx\r\nget${' '.repeat(2100)}a\r\n`, noSplit: true },
   { name: 'partial non-get line over 2048 bytes closes', stream: `incr${' '.repeat(2100)}`, noSplit: true, closes: true },
   { name: 'HTTP/ request line closes', stream: 'GET / HTTP/1.0\r\n', closes: true },
@@ -77,21 +85,6 @@ const cases: Case[] = [
   { name: 'HTTP/ as the last token of any command closes', stream: 'DELETE HTTP/1.1\r\n', closes: true },
   { name: 'quit', stream: 'set a 0 0 1\r\nx\r\nquit\r\nget a\r\n', closes: true },
 ];
-
-const SENTINEL = 'set zz_sentinel 0 0 6\r\nSENTNL\r\nget zz_sentinel\r\n';
-const SENTINEL_REPLY = 'STORED\r\nVALUE zz_sentinel 0 6\r\nSENTNL\r\nEND\r\n';
-
-/** Replaces each distinct CAS unique with its order of first appearance, and version/stat values with '*'. */
-function normalise(reply: string): string {
-  const cas = new Map<string, string>();
-  return reply
-    .replace(/^(VALUE \S+ \d+ \d+) (\d+)\r$/gm, (_, head: string, id: string) => {
-      if (!cas.has(id)) cas.set(id, `C${cas.size + 1}`);
-      return `${head} ${cas.get(id)}\r`;
-    })
-    .replace(/^VERSION \S+\r$/gm, 'VERSION *\r')
-    .replace(/^(STAT \S+) .*\r$/gm, '$1 *\r');
-}
 
 /** Splits data at the given ascending offsets. */
 function splitAt(data: Buffer, points: number[]): Buffer[] {

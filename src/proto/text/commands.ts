@@ -65,7 +65,8 @@ export interface StatsCommand { kind: 'stats'; args: string[] }
  * when that exceeded the item size limit the block was swallowed, `data` is absent and
  * `tooLarge` is set (memcached answers `SERVER_ERROR object too large for cache`).
  */
-export interface OtherCommand { kind: 'other'; name: string; tokens: string[]; line: Buffer; data?: Buffer; tooLarge?: boolean }
+/** `tooLarge`: an ms whose data block was swallowed; `badChunk`: an ms whose data block did not end in \r\n. */
+export interface OtherCommand { kind: 'other'; name: string; tokens: string[]; line: Buffer; data?: Buffer; tooLarge?: boolean; badChunk?: boolean }
 
 /**
  * The parser already knows the exact reply for a malformed request (memcached's error strings).

@@ -543,9 +543,10 @@ export class TextParser {
     }
     if (!this.#haveData(ls, next, bytes)) return ls;
     const after = next + bytes + 2;
-    if (b[next + bytes] !== CR || b[next + bytes + 1] !== LF) return this.#fail(E.BAD_DATA_CHUNK, after);
     const cmd = this.#otherCommand(b, ls, le);
-    cmd.data = b.subarray(next, next + bytes);
+    // a flag error is answered before a bad data block: the server decides
+    if (b[next + bytes] !== CR || b[next + bytes + 1] !== LF) cmd.badChunk = true;
+    else cmd.data = b.subarray(next, next + bytes);
     return this.#ok(cmd, after);
   }
 }

@@ -46,6 +46,8 @@ export const Replies = {
   META_DUPLICATE_FLAG: line('CLIENT_ERROR duplicate flag'),
   META_OPAQUE_TOO_LONG: line('CLIENT_ERROR opaque token too long'),
   META_FLAGS_TOO_LONG: line('CLIENT_ERROR options flags too long'),
+  META_FLAGS_ARE_TOO_LONG: line('CLIENT_ERROR options flags are too long'),
+  META_INVALID_OR_DUPLICATE_FLAG: line('CLIENT_ERROR invalid or duplicate flag'),
   META_KEY_DECODE: line('CLIENT_ERROR error decoding key'),
   META_M_TOKEN_LENGTH: line('CLIENT_ERROR incorrect length for M token'),
   META_MS_MODE: line('CLIENT_ERROR invalid mode for ms M token'),

@@ -26,7 +26,7 @@ export function describe(cmd: TextCommand): string {
     case 'stats': return ['stats', ...cmd.args].join(' ');
     case 'other':
       return [`other ${cmd.name}`, ...cmd.tokens].join(' ')
-        + (cmd.data ? ` =${short(cmd.data)}` : '') + (cmd.tooLarge ? ' too_large' : '');
+        + (cmd.data ? ` =${short(cmd.data)}` : '') + (cmd.tooLarge ? ' too_large' : '') + (cmd.badChunk ? ' bad_chunk' : '');
     case 'error': return cmd.reply.length === 0 ? 'silent' : `error ${str(cmd.reply).trimEnd()}${cmd.close ? ' close' : ''}`;
     case 'close': return 'close';
   }

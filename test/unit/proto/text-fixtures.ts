@@ -133,7 +133,7 @@ export const fixtures: Fixture[] = [
   // meta commands
   { name: 'mn mg me md ma', chunks: ['mn\r\nmg m1 v\r\nme m1\r\nmd m1\r\nma m1\r\n'], expect: ['other mn', 'other mg m1 v', 'other me m1', 'other md m1', 'other ma m1'] },
   { name: 'ms', chunks: ['ms m2 2 T0 F5\r\nhi\r\nms m2 0\r\n\r\n'], expect: ['other ms m2 2 T0 F5 ="hi"', 'other ms m2 0 =""'] },
-  { name: 'ms bad data chunk', chunks: ['ms m3 2\r\nhiya\r\n'], expect: ['error CLIENT_ERROR bad data chunk', 'error ERROR'] },
+  { name: 'ms bad data chunk', chunks: ['ms m3 2\r\nhiya\r\n'], expect: ['other ms m3 2 bad_chunk', 'error ERROR'] },
   {
     name: 'ms line errors do not swallow',
     chunks: [`ms\r\nms m4\r\nms m4 x\r\nhi\r\nms m4 -1\r\nms ${K251} 2\r\nhi\r\n`],
