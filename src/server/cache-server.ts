@@ -5,7 +5,7 @@ import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import { SlabStore, type Clock, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
-import { TickingClock } from './clock.ts';
+import { TickingClock, UPTIME_OFFSET } from './clock.ts';
 import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, makeReadBuffer, type ConnectionEnv } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
@@ -247,7 +247,7 @@ export class CacheServer extends EventEmitter {
     const usage = process.resourceUsage();
     const own = new Map<string, StatValue>([
       ['pid', process.pid],
-      ['uptime', this.#clock.now()],
+      ['uptime', Math.max(0, this.#clock.now() - UPTIME_OFFSET)],
       ['time', this.#clock.started + this.#clock.now()],
       ['version', VERSION],
       ['libevent', `node-${process.version}`],

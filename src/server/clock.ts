@@ -3,18 +3,23 @@ import type { Clock } from '../cache/clock.ts';
 /**
  * memcached's clock: an integer "seconds since start" read from a cached value that a
  * 1 s timer refreshes from the monotonic clock, so reading it on the hot path costs nothing.
- * Starts at 2 and `started` is back-dated by 2 s, as memcached does.
+ * Like memcached, `started` is back-dated by ITEM_UPDATE_INTERVAL + 2 s, so the clock starts at 62
+ * (it shows where a client sees it wrap, e.g. a meta `t` flag of an item already expired) and
+ * `uptime` is now() - UPTIME_OFFSET.
  */
+const ORIGIN = 62;
+export const UPTIME_OFFSET = 60;
+
 export class TickingClock implements Clock {
   readonly started: number;
   readonly #startNs: bigint;
-  #now = 2;
+  #now = ORIGIN;
   #timer: NodeJS.Timeout | null = null;
   #listeners: Array<(now: number) => void> = [];
 
   constructor() {
     this.#startNs = process.hrtime.bigint();
-    this.started = Math.floor(Date.now() / 1000) - 2;
+    this.started = Math.floor(Date.now() / 1000) - ORIGIN;
   }
 
   now(): number {
@@ -23,7 +28,7 @@ export class TickingClock implements Clock {
 
   /** Re-reads the monotonic clock. */
   tick(): number {
-    this.#now = 2 + Number((process.hrtime.bigint() - this.#startNs) / 1_000_000_000n);
+    this.#now = ORIGIN + Number((process.hrtime.bigint() - this.#startNs) / 1_000_000_000n);
     for (const f of this.#listeners) f(this.#now);
     return this.#now;
   }
