@@ -101,8 +101,7 @@ function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
   let created = false;
   if (h < 0 && f.vivify && store.store('add', f.key, 0, 0, EMPTY, 0n) === 'STORED') {
     h = store.lastWritten;
-    created = true;
-    if (f.keyBinary) store.mark(h, IT_KEY_BINARY);
+    created = true; // memcached does not mark a vivified item's key as base64: k prints its bytes
     host.onMutation?.({ op: 'add', key: f.key, exptime: f.autovivExptime });
   }
   if (h < 0) {
@@ -216,11 +215,11 @@ function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchH
 
 /**
  * ms with I and a CAS older than the item's: the value is stored anyway, marked stale, keeping the item's
- * exptime and recache token. null when the CAS is not older (a plain cas store then decides).
+ * exptime and recache token. null when the CAS is not older, or 0 (a plain cas store then decides).
  */
 function staleTarget(store: SlabStore, f: MetaFlags): { exptime: number; tokenSent: number } | null {
   const h = store.findLive(f.key);
-  if (h < 0 || !(f.reqCas < store.itemCas(h))) return null;
+  if (h < 0 || f.reqCas === 0n || !(f.reqCas < store.itemCas(h))) return null;
   return { exptime: store.itemExptime(h), tokenSent: store.itemMarks(h) & IT_TOKEN_SENT };
 }
 
@@ -265,7 +264,6 @@ function ma(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
   let created = false;
   if (typeof r === 'bigint') {
     host.onMutation?.({ op: incr ? 'incr' : 'decr', key: f.key });
-    if (f.noReply) return;
     value = r;
   } else if (r === 'NOT_FOUND' && f.vivify) {
     const stored = store.store('add', f.key, 0, 0, Buffer.from(f.initial.toString(), 'latin1'), 0n);
@@ -284,6 +282,7 @@ function ma(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
   }
   const h = store.lastWritten;
   const digits = value.toString();
+  const start = out.length;
   out.latin1(f.value ? `VA ${digits.length}` : 'HD');
   for (const t of f.tokens) {
     switch (t[0]) {
@@ -300,6 +299,8 @@ function ma(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     out.latin1(digits);
   }
   out.crlf();
+  // q hides the reply to a change, not to a vivify; the flags above still took effect (T, a bad O)
+  if (f.noReply && !created) out.rewind(start);
 }
 
 /** A reply without an item: the code and the O and k flags. */
@@ -322,6 +323,9 @@ function me(tokens: string[], out: OutBuffer, host: DispatchHost): void {
   const size = itemTotalSize(key.length, store.itemValueLength(h), store.itemFlags(h), host.config.casEnabled);
   const cls = slabClassFor(store, size);
   const exptime = store.itemExptime(h);
-  const fetched = (store.itemMarks(h) & IT_FETCHED) !== 0 ? 'yes' : 'no';
-  out.latin1(`ME ${tokens[1]} exp=${exptime === 0 ? -1 : exptime - store.now} la=${store.itemIdleSeconds(h)} cas=${store.itemCas(h)} fetch=${fetched} cls=${cls} size=${size}\r\n`);
+  const marks = store.itemMarks(h);
+  const fetched = (marks & IT_FETCHED) !== 0 ? 'yes' : 'no';
+  const keyText = key.toString((marks & IT_KEY_BINARY) !== 0 ? 'base64' : 'latin1');
+  // memcached prints current_time - exptime here: negative for an item that has not expired
+  out.latin1(`ME ${keyText} exp=${exptime === 0 ? -1 : store.now - exptime} la=${store.itemIdleSeconds(h)} cas=${store.itemCas(h)} fetch=${fetched} cls=${cls} size=${size}\r\n`);
 }
