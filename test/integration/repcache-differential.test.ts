@@ -3,10 +3,9 @@
  * split at every byte and split at random points; the replies must be the same bytes (only CAS numbers,
  * the version number and stats values are normalised). repcache-random-differential.test.ts sends generated streams.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { McClient } from '../support/mc-client.ts';
-import { stopAll } from '../support/daemon.ts';
-import { startCache, targetKind, type CacheInstance } from './repcache-harness.ts';
+import { useReferencePair, type CacheInstance } from './repcache-harness.ts';
 import { mulberry32 } from '../support/prng.ts';
 import { normalise, SENTINEL, SENTINEL_REPLY } from '../support/differential.ts';
 
@@ -146,23 +145,11 @@ class Runner {
 }
 
 describe('repcache vs memcached: same bytes in, same bytes out', () => {
-  let memcached: Runner;
-  let repcache: Runner;
-
-  beforeAll(async () => {
-    const [m, r] = await Promise.all([startCache('memcached'), startCache(targetKind())]);
-    memcached = new Runner(m);
-    repcache = new Runner(r);
-  });
-  afterAll(async () => {
-    memcached?.close();
-    repcache?.close();
-    await stopAll();
-  });
+  const pair = useReferencePair((server) => new Runner(server), (runner) => runner.close());
 
   async function compare(c: Case, label: string, split: (d: Buffer) => Buffer[]): Promise<void> {
-    const expected = normalise(await memcached.run(c, split));
-    const actual = normalise(await repcache.run(c, split));
+    const expected = normalise(await pair.memcached.run(c, split));
+    const actual = normalise(await pair.target.run(c, split));
     expect(actual, `${c.name} (${label})`).toBe(expected);
   }
 
@@ -195,8 +182,8 @@ describe('repcache vs memcached: same bytes in, same bytes out', () => {
     const names = (reply: string) => reply.split('\r\n').filter((l) => l.startsWith('STAT ')).map((l) => l.split(' ')[1]);
     // Build-specific settings of Debian's memcached (TLS, extstore, NAPI, memory file) need not be there.
     const optional = /^(ssl_|ext_|num_napi_ids|memory_file|drop_privileges|.*proxy)/;
-    const expected = names(await memcached.run(c, (d) => [d])).filter((n) => !optional.test(n));
-    const actual = names(await repcache.run(c, (d) => [d])).filter((n) => !optional.test(n));
+    const expected = names(await pair.memcached.run(c, (d) => [d])).filter((n) => !optional.test(n));
+    const actual = names(await pair.target.run(c, (d) => [d])).filter((n) => !optional.test(n));
     expect(actual).toEqual(expected);
   });
 
@@ -205,8 +192,8 @@ describe('repcache vs memcached: same bytes in, same bytes out', () => {
     // Which slab classes hold items depends on each server's history: compare the per-class field names only.
     const names = (reply: string) => [...new Set(reply.split('\r\n').filter((l) => l.startsWith('STAT '))
       .map((l) => l.split(' ')[1].replace(/^(items:)?\d+:/, '$1N:')))];
-    const expected = names(await memcached.run(c, (d) => [d]));
-    const actual = names(await repcache.run(c, (d) => [d]));
+    const expected = names(await pair.memcached.run(c, (d) => [d]));
+    const actual = names(await pair.target.run(c, (d) => [d]));
     // memcached's general stats include build-specific lines (TLS, libevent, extstore) repcache need not have.
     const optional = /^(libevent|ssl_|time_in_listen_disabled_us|rejected_connections|listen_disabled_num|unexpected_napi_ids|round_robin_fallback|.*extstore|log_|lru_bumps_dropped|reserved_fds)/;
     expect(actual.filter((n) => !optional.test(n))).toEqual(expected.filter((n) => !optional.test(n)));

@@ -4,7 +4,8 @@
  * which checks the suites themselves.
  */
 import { readFileSync } from 'node:fs';
-import { bin, startProcess, waitForPort, type Daemon } from '../support/daemon.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { bin, startProcess, stopAll, waitForPort, type Daemon } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
 
 export type CacheKind = 'repcache' | 'memcached';
@@ -49,4 +50,24 @@ export function parseStats(reply: string): Map<string, string> {
     if (m) out.set(m[1], m[2]);
   }
   return out;
+}
+
+/**
+ * For a describe block that compares memcached with the target (targetKind()): starts both before its
+ * tests and stops them after. `wrap` makes each side's client, which `close` ends. The fields are filled
+ * in once beforeAll has run.
+ */
+export function useReferencePair<C>(wrap: (server: CacheInstance) => C, close: (client: C) => void = () => {}): { memcached: C; target: C } {
+  const pair = {} as { memcached: C; target: C };
+  beforeAll(async () => {
+    const [m, t] = await Promise.all([startCache('memcached'), startCache(targetKind())]);
+    pair.memcached = wrap(m);
+    pair.target = wrap(t);
+  });
+  afterAll(async () => {
+    if (pair.memcached) close(pair.memcached);
+    if (pair.target) close(pair.target);
+    await stopAll();
+  });
+  return pair;
 }

@@ -8,12 +8,11 @@
  * Left out on purpose: a get with a key over 250 bytes (memcached 1.6.18 drops the replies queued before it in
  * the same read, which repcache does not copy) and data lengths beyond the stream (the reply would wait for them).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { McClient } from '../support/mc-client.ts';
-import { stopAll } from '../support/daemon.ts';
 import { normalise, SENTINEL, SENTINEL_REPLY } from '../support/differential.ts';
 import { mulberry32 } from '../support/prng.ts';
-import { startCache, targetKind, type CacheInstance } from './repcache-harness.ts';
+import { useReferencePair, type CacheInstance } from './repcache-harness.ts';
 
 /** RANDOM_DIFF_SEEDS=first-last runs more (or other) seeds. */
 const SEEDS = seedRange(process.env.RANDOM_DIFF_SEEDS ?? '1-8');
@@ -159,25 +158,15 @@ class Runner {
 }
 
 describe('repcache vs memcached on generated command streams', () => {
-  let memcached: Runner;
-  let repcache: Runner;
-
-  beforeAll(async () => {
-    const [m, r] = await Promise.all([startCache('memcached'), startCache(targetKind())]);
-    memcached = new Runner(m);
-    repcache = new Runner(r);
-  });
-  afterAll(async () => {
-    await stopAll();
-  });
+  const pair = useReferencePair((server) => new Runner(server));
 
   it.each(SEEDS)('seed %i', async (seed) => {
     const gen = new Generator(seed);
     const mismatches: string[] = [];
     for (let i = 0; i < STREAMS_PER_SEED && mismatches.length < 3; i++) {
       const stream = gen.stream();
-      const expected = normalise(await memcached.run(stream));
-      const actual = normalise(await repcache.run(stream));
+      const expected = normalise(await pair.memcached.run(stream));
+      const actual = normalise(await pair.target.run(stream));
       if (!sameReplies(expected, actual)) mismatches.push(`stream ${i}: ${JSON.stringify(stream)}\n  memcached: ${JSON.stringify(expected)}\n  repcache:  ${JSON.stringify(actual)}`);
     }
     expect(mismatches).toEqual([]);
