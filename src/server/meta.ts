@@ -107,10 +107,7 @@ function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
   if (h < 0) {
     store.countMetaGet(-1, false, false);
     checkOpaque(f); // even when q hides the EN
-    if (f.noReply) return;
-    out.latin1('EN');
-    echoFlags(f, out);
-    out.crlf();
+    if (!f.noReply) noItem('EN', f, out);
     return;
   }
   const marks = store.itemMarks(h);

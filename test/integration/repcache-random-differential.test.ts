@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { McClient } from '../support/mc-client.ts';
-import { normalise, SENTINEL, SENTINEL_REPLY } from '../support/differential.ts';
+import { META_REPLY, normalise, SENTINEL, SENTINEL_REPLY } from '../support/differential.ts';
 import { mulberry32 } from '../support/prng.ts';
 import { useReferencePair, type CacheInstance } from './repcache-harness.ts';
 
@@ -110,7 +110,7 @@ const META_FLAGS = [
 ];
 
 /** Numbers a reply derives from the server's clock: meta t and l flags, me's exp= and la=. */
-const CLOCK_FIELD = /(^(?:HD|VA|EN|NF|NS|EX)\b.*$)|(^ME .*$)/gm;
+const CLOCK_FIELD = new RegExp(`(${META_REPLY.source})|(^ME .*$)`, 'gm');
 const CLOCK_NUMBER = { meta: / ([tl])(-?\d+)/g, me: / (exp|la)=(-?\d+)/g };
 
 /** The reply with its clock-derived numbers taken out, and those numbers. */

@@ -4,7 +4,8 @@
 export const SENTINEL = 'set zz_sentinel 0 0 6\r\nSENTNL\r\nget zz_sentinel\r\n';
 export const SENTINEL_REPLY = 'STORED\r\nVALUE zz_sentinel 0 6\r\nSENTNL\r\nEND\r\n';
 
-const META_REPLY = /^(?:HD|VA|EN|NF|NS|EX)\b.*$/gm;
+/** A meta command's reply line (its code and return flags). */
+export const META_REPLY = /^(?:HD|VA|EN|NF|NS|EX)\b.*$/gm;
 
 /**
  * Replaces each distinct CAS unique of a VALUE line with its order of first appearance, a meta reply's
