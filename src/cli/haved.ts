@@ -5,7 +5,7 @@
 import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { HavedConfig } from '../config/model.ts';
-import { USAGE, UsageError, parseHavedArgs, type HavedCommand } from '../ha/daemon/cli-options.ts';
+import { SYNOPSIS, USAGE, UsageError, parseHavedArgs, type HavedCommand } from '../ha/daemon/cli-options.ts';
 import { formatStatus, type DaemonStatus } from '../ha/daemon/status-format.ts';
 // The daemon (execa, pino, the HA cores) is imported only to run it: `-t` and `status` start faster.
 
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
     cmd = parseHavedArgs(process.argv.slice(2));
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`haved: ${e.message}\n${USAGE}\n`);
+    process.stderr.write(`haved: ${e.message}\n${SYNOPSIS}\n(haved -h lists every option)\n`);
     process.exit(2);
   }
   switch (cmd.cmd) {

@@ -4,7 +4,6 @@ import type { VirtualAddress } from '../../../src/config/model.ts';
 import { memcacheProbe, tcpProbe } from '../../../src/ha/adapters/probes.ts';
 import { runScript } from '../../../src/ha/adapters/script-runner.ts';
 import { VipError, VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-manager.ts';
-import { parseHavedArgs, UsageError } from '../../../src/ha/daemon/cli-options.ts';
 import { UnknownUserError } from '../../../src/system/users.ts';
 import { freePort } from '../../support/ports.ts';
 
@@ -103,30 +102,5 @@ describe('runScript', () => {
     const r = await runScript(['/bin/sh', '-c', 'sleep 5 & sleep 5; wait'], { timeoutMs: 150 });
     expect(r).toMatchObject({ ok: false, timedOut: true });
     expect(performance.now() - t0).toBeLessThan(3000);
-  });
-});
-
-describe('haved command line', () => {
-  it('parses keepalived-style flags', () => {
-    expect(parseHavedArgs(['-f', 'x.conf', '-n', '-l', '-D', '-p', 'x.pid'])).toEqual({
-      cmd: 'run', configFile: 'x.conf', pidFile: 'x.pid', stateFile: '/run/haved/state.json', detail: true, console: true,
-    });
-    expect(parseHavedArgs([])).toMatchObject({ cmd: 'run', configFile: '/etc/haved.conf' });
-    expect(parseHavedArgs(['-t', '-f', 'y.conf'])).toEqual({ cmd: 'check', configFile: 'y.conf' });
-    expect(parseHavedArgs(['status', '--state-file', 's.json', '--json'])).toMatchObject({ cmd: 'status', stateFile: 's.json', json: true });
-    expect(parseHavedArgs(['-v'])).toEqual({ cmd: 'version' });
-    expect(parseHavedArgs(['-h'])).toEqual({ cmd: 'help' });
-  });
-
-  it('rejects unknown flags, commands and missing values', () => {
-    expect(() => parseHavedArgs(['--bogus'])).toThrow(UsageError);
-    expect(() => parseHavedArgs(['start'])).toThrow(/unknown command 'start'/);
-    expect(() => parseHavedArgs(['-f'])).toThrow(UsageError);
-    expect(() => parseHavedArgs(['status', 'extra'])).toThrow(/unexpected argument/);
-    expect(() => parseHavedArgs(['--json'])).toThrow(/'--json' applies only to 'haved status'/);
-    expect(() => parseHavedArgs(['-t', '--json'])).toThrow(UsageError);
-    expect(() => parseHavedArgs(['status', '-t'])).toThrow(/'--config-test' does not apply to 'haved status'/);
-    expect(() => parseHavedArgs(['status', '-f', 'x.conf'])).toThrow(/'--use-file' does not apply/);
-    expect(() => parseHavedArgs(['status', '-p', 'x.pid'])).toThrow(/'--pid' does not apply/);
   });
 });
