@@ -3,7 +3,7 @@
  * `haved -t` checks a config; `haved status` asks the running daemon (SIGUSR1) for a fresh state dump and prints it.
  */
 import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { ConfigError, loadConfig } from '../config/load.ts';
+import { ConfigError, configErrorList, loadConfig } from '../config/load.ts';
 import type { HavedConfig } from '../config/model.ts';
 import { SYNOPSIS, USAGE, UsageError, parseHavedArgs, type HavedCommand } from '../ha/daemon/cli-options.ts';
 import { formatStatus, type DaemonStatus } from '../ha/daemon/status-format.ts';
@@ -11,15 +11,22 @@ import { formatStatus, type DaemonStatus } from '../ha/daemon/status-format.ts';
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The config `haved -f` would run: every error in the file at once (ConfigErrors), at least one instance. */
+const loadRunnable = (file: string): HavedConfig => loadConfig(file, { requireInstance: true });
+
 function checkConfig(file: string): number {
   try {
-    const cfg = loadConfig(file);
+    const cfg = loadRunnable(file);
     for (const w of cfg.warnings) process.stderr.write(`WARNING: ${w}\n`);
-    process.stdout.write(`${file}: configuration OK (${cfg.instances.length} vrrp_instance, ${cfg.warnings.length} warning${cfg.warnings.length === 1 ? '' : 's'})\n`);
+    process.stdout.write(`${file}: configuration OK (${cfg.instances.length} vrrp_instance, ${plural(cfg.warnings.length, 'warning')})\n`);
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {
-      process.stderr.write(`ERROR: ${e.message}\n`);
+      const errors = configErrorList(e);
+      for (const x of errors) process.stderr.write(`ERROR: ${x.message}\n`);
+      process.stderr.write(`${file}: configuration rejected (${plural(errors.length, 'error')})\n`);
       return 1;
     }
     throw e;
@@ -73,10 +80,10 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
   process.title = 'haved';
   let config: HavedConfig;
   try {
-    config = loadConfig(cmd.configFile);
+    config = loadRunnable(cmd.configFile);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    process.stderr.write(`haved: ${e.message}\n`);
+    for (const x of configErrorList(e)) process.stderr.write(`haved: ${x.message}\n`);
     process.exit(1);
   }
   // A warning reads "file:line: text"; `where` lets log queries find them by place.
@@ -108,9 +115,11 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
       log.info({ file: cmd.configFile }, 'SIGHUP: reloading the configuration');
       let next: HavedConfig;
       try {
-        next = loadConfig(cmd.configFile);
+        next = loadRunnable(cmd.configFile);
       } catch (e) {
-        log.error({ err: (e as Error).message }, 'reload failed: keeping the running configuration');
+        if (!(e instanceof ConfigError)) throw e;
+        for (const x of configErrorList(e)) log.error({ where: x.where }, x.message);
+        log.error({ errors: configErrorList(e).length }, 'reload failed: keeping the running configuration');
         return;
       }
       logWarnings(next);

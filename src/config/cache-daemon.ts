@@ -35,11 +35,12 @@ export function readCacheDaemon(r: Reader, opener: Token, d: Draft): void {
     checkPort: 0,
     where: whereOf(opener),
   };
-  const seen: { command?: Token } = {};
+  const seen: { command?: Token; keyword?: Token } = {};
   const t: Table = table([
     [
       'command',
       (r, kw) => {
+        seen.keyword = kw;
         const { argv, first } = r.commandLine(kw, t, 'a command line (quote it when it has arguments)', 'a program');
         c.argv = argv;
         seen.command = first;
@@ -70,7 +71,8 @@ export function readCacheDaemon(r: Reader, opener: Token, d: Draft): void {
     ['check_port', (r, kw) => void (c.checkPort = r.port(kw))],
   ]);
   r.block(opener, 'cache_daemon', 'cache_daemon', t);
-  if (!seen.command) r.fail(opener, `cache_daemon needs 'command "PROGRAM [ARGS]"'`);
+  if (!seen.keyword) r.fail(opener, `cache_daemon needs 'command "PROGRAM [ARGS]"'`);
+  if (!seen.command) return; // the command was wrong: already reported
   if (c.checkPort === 0) c.checkPort = portOf(r, seen.command, c.argv) ?? CACHE_DAEMON_DEFAULTS.port;
   d.cacheDaemon = c;
 }

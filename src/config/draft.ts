@@ -7,6 +7,8 @@ export interface InstanceDraft {
   opener: Token;
   /** Keywords seen, with their token, for defaults and messages. */
   seen: Map<string, Token>;
+  /** Reading it found errors: the checks across instances skip it. */
+  broken?: boolean;
 }
 
 export interface Draft {

@@ -22,11 +22,13 @@ export interface Sources {
   tokens: Token[];
   slashComments: string[];
   warnings: string[];
+  /** Lines or includes that could not be read; reading went on without them. */
+  errors: ConfigError[];
 }
 
 /** Tokenize `text` and splice in every `include FILE|GLOB` (relative to the including file). */
 export function readSources(text: string, file: string, access: SourceAccess, configId: string | null): Sources {
-  const out: Sources = { files: [], tokens: [], slashComments: [], warnings: [] };
+  const out: Sources = { files: [], tokens: [], slashComments: [], warnings: [], errors: [] };
   expand(text, file, access, out, [file], { params: new Map(), configId });
   return out;
 }
@@ -40,8 +42,9 @@ function expand(
   ctx: LexContext,
 ): void {
   out.files.push(file);
-  const { tokens, slashComments } = tokenize(text, file, ctx);
+  const { tokens, slashComments, errors } = tokenize(text, file, ctx);
   out.slashComments.push(...slashComments);
+  out.errors.push(...errors);
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i];
     if (t.quoted || t.text !== 'include') {
@@ -50,17 +53,26 @@ function expand(
     }
     const arg = tokens[i + 1];
     if (!arg || arg.line !== t.line || arg.file !== t.file || (!arg.quoted && (arg.text === '{' || arg.text === '}'))) {
-      throw new ConfigError(whereOf(t), 'include expects a file name or glob pattern');
+      out.errors.push(new ConfigError(whereOf(t), 'include expects a file name or glob pattern'));
+      continue;
     }
     i++;
     for (const path of resolveInclude(arg, file, access, out)) {
-      if (stack.includes(path)) throw new ConfigError(whereOf(arg), `include loop: ${path} is already being read`);
-      if (stack.length >= MAX_DEPTH) throw new ConfigError(whereOf(arg), `includes nested deeper than ${MAX_DEPTH}`);
+      const fail = (message: string) => out.errors.push(new ConfigError(whereOf(arg), message));
+      if (stack.includes(path)) {
+        fail(`include loop: ${path} is already being read`);
+        continue;
+      }
+      if (stack.length >= MAX_DEPTH) {
+        fail(`includes nested deeper than ${MAX_DEPTH}`);
+        continue;
+      }
       let body: string;
       try {
         body = access.readFile(path);
       } catch (e) {
-        throw new ConfigError(whereOf(arg), `cannot read included file ${path}: ${(e as Error).message}`);
+        fail(`cannot read included file ${path}: ${(e as Error).message}`);
+        continue;
       }
       expand(body, path, access, out, [...stack, path], ctx);
     }

@@ -10,6 +10,8 @@ export interface Token {
 
 export interface LexResult {
   tokens: Token[];
+  /** Lines that could not be read (unterminated quote, undefined parameter); their tokens are dropped. */
+  errors: ConfigError[];
   /** file:line of every `//` annotation (not keepalived syntax; read as a comment to end of line). */
   slashComments: string[];
 }
@@ -57,59 +59,71 @@ function conditional(line: string, configId: string | null): string | null {
  * a line `@ID …` is read only when ID is the config-id, `@^ID …` only when it is not.
  */
 export function tokenize(text: string, file: string, ctx: LexContext = { params: new Map(), configId: null }): LexResult {
-  const { params } = ctx;
   const tokens: Token[] = [];
+  const errors: ConfigError[] = [];
   const slashComments: string[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = i + 1;
-    const raw = conditional(lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i], ctx.configId);
-    if (raw === null) continue;
-    const def = PARAM_DEF.exec(raw);
-    if (def) {
-      params.set(def[1], substitute(def[2], params, `${file}:${line}`));
-      continue;
+    try {
+      tokenizeLine(lines[i], i + 1, file, ctx, tokens, slashComments);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      errors.push(e);
     }
-    const src = substitute(raw, params, `${file}:${line}`);
-    let word = '';
-    let inWord = false;
-    let quoted = false;
-    const flush = (): void => {
-      if (inWord) tokens.push({ text: word, quoted, file, line });
-      word = '';
-      inWord = false;
-      quoted = false;
-    };
-    for (let p = 0; p < src.length; p++) {
-      const c = src[p];
-      if (c === ' ' || c === '\t' || c === '\v' || c === '\f') {
-        flush();
-      } else if (c === '#' || c === '!') {
-        break;
-      } else if (c === '/' && !inWord && src[p + 1] === '/') {
-        slashComments.push(`${file}:${line}`);
-        break;
-      } else if (c === '{' || c === '}') {
-        flush();
-        tokens.push({ text: c, quoted: false, file, line });
-      } else if (c === '"' || c === "'") {
-        inWord = true;
-        quoted = true;
-        let q = p + 1;
-        for (; q < src.length && src[q] !== c; q++) {
-          if (src[q] === '\\' && q + 1 < src.length) q++;
-          word += src[q];
-        }
-        if (q >= src.length) throw new ConfigError(`${file}:${line}`, `unterminated ${c}-quoted string`);
-        p = q;
-      } else {
-        inWord = true;
-        word += c;
-      }
-    }
-    flush();
   }
-  return { tokens, slashComments };
+  return { tokens, errors, slashComments };
+}
+
+/** One line's tokens, appended to `out` only when the whole line reads (else it throws ConfigError). */
+function tokenizeLine(text: string, line: number, file: string, ctx: LexContext, out: Token[], slashComments: string[]): void {
+  const { params } = ctx;
+  const raw = conditional(text.endsWith('\r') ? text.slice(0, -1) : text, ctx.configId);
+  if (raw === null) return;
+  const def = PARAM_DEF.exec(raw);
+  if (def) {
+    params.set(def[1], substitute(def[2], params, `${file}:${line}`));
+    return;
+  }
+  const src = substitute(raw, params, `${file}:${line}`);
+  const tokens: Token[] = [];
+  let word = '';
+  let inWord = false;
+  let quoted = false;
+  const flush = (): void => {
+    if (inWord) tokens.push({ text: word, quoted, file, line });
+    word = '';
+    inWord = false;
+    quoted = false;
+  };
+  for (let p = 0; p < src.length; p++) {
+    const c = src[p];
+    if (c === ' ' || c === '\t' || c === '\v' || c === '\f') {
+      flush();
+    } else if (c === '#' || c === '!') {
+      break;
+    } else if (c === '/' && !inWord && src[p + 1] === '/') {
+      slashComments.push(`${file}:${line}`);
+      break;
+    } else if (c === '{' || c === '}') {
+      flush();
+      tokens.push({ text: c, quoted: false, file, line });
+    } else if (c === '"' || c === "'") {
+      inWord = true;
+      quoted = true;
+      let q = p + 1;
+      for (; q < src.length && src[q] !== c; q++) {
+        if (src[q] === '\\' && q + 1 < src.length) q++;
+        word += src[q];
+      }
+      if (q >= src.length) throw new ConfigError(`${file}:${line}`, `unterminated ${c}-quoted string`);
+      p = q;
+    } else {
+      inWord = true;
+      word += c;
+    }
+  }
+  flush();
+  out.push(...tokens);
 }
 
 /** Split a script string into argv like keepalived does (whitespace, with '…' and "…" quoting). */

@@ -1,19 +1,18 @@
 import { hostname, networkInterfaces } from 'node:os';
 import { defaultGlobal, type Draft } from './draft.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError, ConfigErrors } from './errors.ts';
 import { readGlobalDefs } from './global.ts';
 import { defaultAccess, readSources } from './include.ts';
-import { isBrace } from './lexer.ts';
 import { readVirtualServer } from './lvs.ts';
 import type { HavedConfig } from './model.ts';
-import { Reader, table, type Table } from './reader.ts';
+import { Reader, table, type Handler, type Table } from './reader.ts';
 import { resolve } from './resolve.ts';
 import { readInstance } from './instance.ts';
 import { readCacheDaemon } from './cache-daemon.ts';
 import { readScript } from './script.ts';
 import { readSyncGroup } from './sync-group.ts';
 
-export { ConfigError } from './errors.ts';
+export { ConfigError, ConfigErrors, configErrorList } from './errors.ts';
 
 export interface LoadOptions {
   /** Default: fs.readFileSync(path, 'utf8'). */
@@ -24,9 +23,14 @@ export interface LoadOptions {
   localAddresses?: string[];
   /** keepalived's config-id for `@ID` conditional lines. Default: the host name up to the first dot. */
   configId?: string;
+  /** A config without any vrrp_instance is an error (what `haved -f` runs); default false (fragments). */
+  requireInstance?: boolean;
 }
 
-/** Read and check a haved.conf / keepalived.conf. Throws ConfigError ("file:line: what was expected"). */
+/**
+ * Read and check a haved.conf / keepalived.conf. Throws ConfigError ("file:line: what was expected"), or
+ * ConfigErrors carrying every error of the file when there is more than one.
+ */
 export function loadConfig(path: string, opts: LoadOptions = {}): HavedConfig {
   const readFile = opts.readFile ?? defaultAccess.readFile;
   let text: string;
@@ -58,22 +62,37 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     localAddresses: new Set(['127.0.0.1', ...(opts.localAddresses ?? hostAddresses())]),
     cacheDaemon: null,
   };
+  const readInstanceChecked: Handler = (r, kw) => {
+    const errors = r.errors.length;
+    const instances = d.instances.length;
+    try {
+      readInstance(r, kw, d);
+    } finally {
+      // an instance with errors is left out of the cross checks (its VRID may be unset)
+      if (r.errors.length > errors) for (const i of d.instances.slice(instances)) i.broken = true;
+    }
+  };
   const top: Table = table([
     ['global_defs', (r, kw) => readGlobalDefs(r, kw, d)],
-    ['vrrp_instance', (r, kw) => readInstance(r, kw, d)],
+    ['vrrp_instance', readInstanceChecked],
     ['vrrp_script', (r, kw) => readScript(r, kw, d)],
     ['vrrp_sync_group', (r, kw) => readSyncGroup(r, kw, d)],
     ['virtual_server', (r, kw) => readVirtualServer(r, kw, d)],
     ['cache_daemon', (r, kw) => readCacheDaemon(r, kw, d)],
   ]);
-  for (let t = r.next(); t; t = r.next()) {
-    if (isBrace(t, '}')) r.fail(t, "unexpected '}': no block is open here");
-    if (isBrace(t, '{')) r.fail(t, "unexpected '{': a block must follow its keyword");
-    const handler = t.quoted ? undefined : top.get(t.text);
-    if (handler) handler(r, t);
-    else r.skipUnknown(t, 'the top level', top);
+  try {
+    r.topLevel(top);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    r.errors.push(e); // a block not closed at the end of the file: nothing after it to read
   }
   resolve(r, d);
+  if (opts.requireInstance && d.instances.length === 0 && r.errors.length + sources.errors.length === 0) {
+    r.error(file, 'no vrrp_instance: haved needs at least one to run (a file with only other blocks is a fragment to include)');
+  }
+  const errors = byLocation([...sources.errors, ...r.errors], sources.files, (e) => e.message);
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new ConfigErrors(errors);
 
   const warnings = [...sources.warnings];
   if (sources.slashComments.length > 0) {
@@ -90,18 +109,18 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     syncGroups: d.syncGroups,
     virtualServers: d.virtualServers,
     cacheDaemon: d.cacheDaemon,
-    warnings: byLocation(warnings, sources.files),
+    warnings: byLocation(warnings, sources.files, (w) => w),
   };
 }
 
 /** Order findings by file (in reading order) and line, so they read top to bottom. */
-function byLocation(warnings: string[], files: string[]): string[] {
-  const keyed = warnings.map((w, i) => {
-    const m = /^(.*?):(\d+): /.exec(w);
-    return { w, i, file: m ? files.indexOf(m[1]) : -1, line: m ? Number(m[2]) : 0 };
+function byLocation<T>(items: T[], files: string[], text: (x: T) => string): T[] {
+  const keyed = items.map((x, i) => {
+    const m = /^(.*?):(\d+): /.exec(text(x));
+    return { x, i, file: m ? files.indexOf(m[1]) : -1, line: m ? Number(m[2]) : 0 };
   });
   keyed.sort((a, b) => a.file - b.file || a.line - b.line || a.i - b.i);
-  return keyed.map((k) => k.w);
+  return keyed.map((k) => k.x);
 }
 
 function hostAddresses(): string[] {

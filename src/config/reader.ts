@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { ConfigError } from './errors.ts';
+import { ConfigError, FatalConfigError } from './errors.ts';
 import { KEEPALIVED_KEYWORDS } from './keywords.ts';
+import { suggest } from './suggest.ts';
 import { isBrace, splitArgv, whereOf, type Token } from './lexer.ts';
 import type { NotifyCommand } from './model.ts';
 
@@ -15,12 +16,20 @@ export type Table = Map<string, Handler>;
  * Arity-aware cursor over the tokens. Required arguments must be on the keyword's line (so a
  * missing value is reported there); a keyword never swallows a word that is a keyword of its block,
  * which is what makes the flattened one-line form parse as intended.
+ *
+ * Errors do not stop the reading: each statement (a keyword with its arguments and block) that fails is
+ * recorded in `errors` and skipped, so one run reports every mistake in a file.
  */
 export class Reader {
   readonly warnings: string[] = [];
+  readonly errors: ConfigError[] = [];
   private readonly tokens: Token[];
   private readonly once = new Set<string>();
   private pos = 0;
+  /** A top-level keyword appeared inside a block: the blocks around it close without more errors. */
+  private closing = false;
+  /** Blocks closed that way: as many stray '}' later at the top level are theirs, not new errors. */
+  private implicitlyClosed = 0;
 
   constructor(tokens: Token[]) {
     this.tokens = tokens;
@@ -36,6 +45,58 @@ export class Reader {
 
   fail(t: Token, message: string): never {
     throw new ConfigError(whereOf(t), message);
+  }
+
+  /** Record an error and go on reading. */
+  error(at: Token | string, message: string): void {
+    this.errors.push(new ConfigError(typeof at === 'string' ? at : whereOf(at), message));
+  }
+
+  /** Runs `fn`; a ConfigError it throws is recorded instead (fatal ones propagate). Returns false on error. */
+  recover(fn: () => void): boolean {
+    try {
+      fn();
+      return true;
+    } catch (e) {
+      if (!(e instanceof ConfigError) || e instanceof FatalConfigError) throw e;
+      this.errors.push(e);
+      return false;
+    }
+  }
+
+  /**
+   * One statement starting at keyword `kw`: on an error, skips what is left of it (its other arguments on the
+   * line, and its `{ … }` block if it had not opened it yet) so reading resumes at the next statement.
+   */
+  statement(kw: Token, table: Table | null, run: () => void): void {
+    const start = this.pos;
+    if (this.recover(run)) return;
+    while (this.optional(kw, table)) {
+      /* the rest of its arguments */
+    }
+    const opened = this.tokens.slice(start, this.pos).some((t) => isBrace(t, '{'));
+    if (!opened && isBrace(this.peek(), '{')) this.skipBlock(kw);
+  }
+
+  /** The top level: blocks by `table`, unknown keywords skipped, stray braces reported. */
+  topLevel(table: Table): void {
+    for (let t = this.next(); t; t = this.next()) {
+      this.closing = false;
+      if (isBrace(t, '}')) {
+        if (this.implicitlyClosed > 0) this.implicitlyClosed--;
+        else this.error(t, "unexpected '}': no block is open here");
+        continue;
+      }
+      if (isBrace(t, '{')) {
+        this.error(t, "unexpected '{': a block must follow its keyword");
+        this.pos--;
+        this.skipBlock(t);
+        continue;
+      }
+      const handler = t.quoted ? undefined : table.get(t.text);
+      if (handler) this.statement(t, table, () => handler(this, t));
+      else this.skipUnknown(t, 'the top level', table);
+    }
   }
 
   /** Record a non-fatal finding at a token or a "file:line". */
@@ -67,22 +128,38 @@ export class Reader {
   optional(kw: Token, table: Table | null, accept: (t: Token) => boolean = () => true): Token | undefined {
     const t = this.peek();
     if (!t || t.file !== kw.file || t.line !== kw.line || isBrace(t, '{') || isBrace(t, '}')) return undefined;
-    if (table && !t.quoted && (table.has(t.text) || KEEPALIVED_KEYWORDS.has(t.text))) return undefined;
+    if (table && !t.quoted && (table.has(t.text) || KEEPALIVED_KEYWORDS.has(t.text) || TOP_LEVEL.has(t.text))) return undefined;
     if (!accept(t)) return undefined;
     this.pos++;
     return t;
   }
 
   private open(opener: Token, label: string): void {
-    const t = this.next();
+    const t = this.peek();
     if (!isBrace(t, '{')) {
       this.fail(t ?? opener, `expected '{' after ${label}, got ${t ? `"${t.text}"` : 'end of file'}`);
     }
+    this.pos++;
   }
 
   private unclosed(opener: Token, label: string): never {
     const last = this.tokens[this.tokens.length - 1] ?? opener;
-    this.fail(last, `missing '}': ${label} opened at ${whereOf(opener)} is not closed at end of file`);
+    throw new FatalConfigError(whereOf(last), `missing '}': ${label} opened at ${whereOf(opener)} is not closed at end of file`);
+  }
+
+  /**
+   * A top-level block keyword inside a block means a '}' is missing: reported once (by the innermost
+   * block), and every open block ends before it so the keyword is read at the top level.
+   */
+  private closesBlock(t: Token, opener: Token, label: string): boolean {
+    if (t.quoted || !TOP_LEVEL.has(t.text)) return false;
+    if (!this.closing) {
+      this.error(t, `${t.text} cannot be inside ${label}: a '}' is missing before it (${label} opened at ${whereOf(opener)})`);
+      this.closing = true;
+    }
+    this.implicitlyClosed++;
+    this.pos--;
+    return true;
   }
 
   /** `{ keyword args… … }` */
@@ -92,12 +169,14 @@ export class Reader {
       const t = this.next();
       if (!t) this.unclosed(opener, label);
       if (isBrace(t, '}')) return;
-      if (isBrace(t, '{')) this.fail(t, `unexpected '{' in ${context}`);
+      if (isBrace(t, '{')) {
+        this.error(t, `unexpected '{' in ${context}`);
+        continue;
+      }
+      if (this.closesBlock(t, opener, label)) return;
       const handler = t.quoted ? undefined : table.get(t.text);
-      if (handler) handler(this, t);
-      else if (!t.quoted && TOP_LEVEL.has(t.text)) {
-        this.fail(t, `${t.text} cannot be inside ${label}: a '}' is missing before it (${label} opened at ${whereOf(opener)})`);
-      } else this.skipUnknown(t, context, table);
+      if (handler) this.statement(t, table, () => handler(this, t));
+      else this.skipUnknown(t, context, table);
     }
   }
 
@@ -108,18 +187,45 @@ export class Reader {
       const t = this.next();
       if (!t) this.unclosed(opener, label);
       if (isBrace(t, '}')) return;
-      if (isBrace(t, '{')) this.fail(t, `unexpected '{' in ${label}`);
-      item(t);
+      if (isBrace(t, '{')) {
+        this.error(t, `unexpected '{' in ${label}`);
+        continue;
+      }
+      if (this.closesBlock(t, opener, label)) return;
+      if (this.recover(() => item(t))) continue;
+      // the rest of the failed entry's line
+      for (let n = this.peek(); n && n.file === t.file && n.line === t.line && !isBrace(n, '{') && !isBrace(n, '}'); n = this.peek()) this.pos++;
     }
   }
 
-  /** Warn and skip an unknown keyword: its words on the line, then a `{ … }` block if one follows. */
+  /**
+   * Skip an unknown keyword: its words on the line, then a `{ … }` block if one follows. A keepalived keyword
+   * that haved does not read is a warning (`message`, if given); any other word is an error with the keyword
+   * it most likely meant — except a word in the middle of a line that resembles no keyword, which keepalived
+   * would ignore as an extra argument: a warning.
+   */
   skipUnknown(t: Token, context: string, table: Table | null, message?: string): void {
-    this.warn(t, message ?? `unknown keyword '${t.text}' in ${context} (ignored)`);
+    const where = context === 'the top level' ? 'at the top level' : `in ${context}`;
+    if (message !== undefined || (!t.quoted && KEEPALIVED_KEYWORDS.has(t.text))) {
+      this.warn(t, message ?? `unknown keyword '${t.text}' ${where} (ignored)`);
+    } else if (t.quoted && this.startsStatement(t)) {
+      this.error(t, `"${t.text}" ${where}: a keyword cannot be quoted`);
+    } else {
+      const meant = suggest(t.text, table?.keys() ?? [], KEEPALIVED_KEYWORDS);
+      if (meant !== null) this.error(t, `unknown keyword '${t.text}' ${where} (did you mean '${meant}'?)`);
+      else if (this.startsStatement(t)) this.error(t, `unknown keyword '${t.text}' ${where}: neither haved nor keepalived 2.2 knows it`);
+      else this.warn(t, `'${t.text}' ${where} is not a keyword; ignored (as keepalived ignores extra words on a line)`);
+    }
     while (this.optional(t, table)) {
       /* skip its arguments */
     }
     if (isBrace(this.peek(), '{')) this.skipBlock(t);
+  }
+
+  /** `t` (just read) is the first word of its line, or follows a brace. */
+  private startsStatement(t: Token): boolean {
+    const prev = this.tokens[this.pos - 2];
+    return !prev || prev.file !== t.file || prev.line !== t.line || isBrace(prev, '{') || isBrace(prev, '}');
   }
 
   private skipBlock(opener: Token): void {

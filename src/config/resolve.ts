@@ -1,13 +1,12 @@
 import type { Draft, InstanceDraft } from './draft.ts';
 import { DEFAULTS } from './draft.ts';
-import { ConfigError } from './errors.ts';
 import { whereOf } from './lexer.ts';
 import type { Reader } from './reader.ts';
 
 /** Defaults that depend on other keywords, and checks across blocks (after everything is read). */
 export function resolve(r: Reader, d: Draft): void {
   for (const i of d.instances) resolveInstance(r, d, i);
-  checkVrids(d);
+  checkVrids(r, d);
   checkSyncGroups(r, d);
   for (const vs of d.virtualServers) {
     vs.vipInstances = d.instances.filter((i) => i.value.virtualIpAddresses.some((v) => v.address === vs.address)).map((i) => i.value.name);
@@ -17,8 +16,9 @@ export function resolve(r: Reader, d: Draft): void {
 function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {
   const { value: v, seen, opener } = draft;
   const label = `vrrp_instance ${v.name}`;
-  if (!seen.has('interface')) throw new ConfigError(whereOf(opener), `${label} needs 'interface IFNAME'`);
-  if (!seen.has('virtual_router_id')) throw new ConfigError(whereOf(opener), `${label} needs 'virtual_router_id 1..255'`);
+  if (!seen.has('interface')) r.error(opener, `${label} needs 'interface IFNAME'`);
+  if (!seen.has('virtual_router_id')) r.error(opener, `${label} needs 'virtual_router_id 1..255'`);
+  if (!seen.has('interface') || !seen.has('virtual_router_id')) draft.broken = true;
 
   // keepalived: no priority → 255 for state MASTER, else 100; no state → derived from the priority.
   if (!seen.has('priority')) v.priority = v.state === 'MASTER' ? DEFAULTS.ownerPriority : DEFAULTS.priority;
@@ -49,7 +49,7 @@ function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {
 
   const mcastSrc = seen.get('mcast_src_ip');
   if (mcastSrc && v.unicastPeers.length > 0) {
-    throw new ConfigError(
+    r.error(
       whereOf(mcastSrc),
       `(${v.name}) mcast_src_ip cannot be mixed with unicast_peer: use unicast_src_ip with unicast_peer, or multicast without unicast_peer`,
     );
@@ -59,13 +59,13 @@ function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {
     r.warn(ucastSrc, `(${v.name}) unicast_src_ip without unicast_peer: adverts go to the multicast group ${g.mcastGroup4}`);
   }
   if (v.unicastSrcIp && v.unicastPeers.includes(v.unicastSrcIp)) {
-    throw new ConfigError(whereOf(ucastSrc ?? opener), `(${v.name}) unicast_peer lists our own unicast_src_ip ${v.unicastSrcIp}`);
+    r.error(whereOf(ucastSrc ?? opener), `(${v.name}) unicast_peer lists our own unicast_src_ip ${v.unicastSrcIp}`);
   }
 
   for (const ref of v.trackScripts) {
     if (!d.scripts.has(ref.name)) {
       const known = [...d.scripts.keys()];
-      throw new ConfigError(
+      r.error(
         ref.where,
         `(${v.name}) track_script '${ref.name}' is not a defined vrrp_script${known.length ? ` (defined: ${known.join(', ')})` : ''}`,
       );
@@ -75,44 +75,46 @@ function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {
   const vips = new Map<string, string>();
   for (const vip of v.virtualIpAddresses) {
     const first = vips.get(vip.address);
-    if (first) throw new ConfigError(vip.where, `(${v.name}) virtual_ipaddress ${vip.address} is listed twice (first at ${first})`);
-    vips.set(vip.address, vip.where);
+    if (first) r.error(vip.where, `(${v.name}) virtual_ipaddress ${vip.address} is listed twice (first at ${first})`);
+    else vips.set(vip.address, vip.where);
   }
 }
 
-function checkVrids(d: Draft): void {
+function checkVrids(r: Reader, d: Draft): void {
   const byKey = new Map<string, InstanceDraft>();
   for (const i of d.instances) {
+    if (i.broken) continue;
     const v = i.value;
     const key = `${v.interface}/${v.virtualRouterId}`;
     const other = byKey.get(key);
     if (other) {
-      throw new ConfigError(
+      r.error(
         whereOf(i.seen.get('virtual_router_id') ?? i.opener),
         `virtual_router_id ${v.virtualRouterId} on ${v.interface} is already used by vrrp_instance ${other.value.name} (${other.value.where})`,
       );
+      continue;
     }
     byKey.set(key, i);
   }
 }
 
+/** Members exist and are in one group only (each member checked, every problem reported). */
 function checkSyncGroups(r: Reader, d: Draft): void {
   const groupOf = new Map<string, string>();
   for (const g of d.syncGroups) {
     for (const m of d.groupMembers.get(g) ?? []) {
       if (!d.instances.some((i) => i.value.name === m.text)) {
-        throw new ConfigError(whereOf(m), `vrrp_sync_group ${g.name}: '${m.text}' is not a vrrp_instance`);
+        r.error(m, `vrrp_sync_group ${g.name}: '${m.text}' is not a vrrp_instance`);
+        continue;
       }
       const other = groupOf.get(m.text);
       if (other !== undefined) {
-        throw new ConfigError(
-          whereOf(m),
-          `vrrp_sync_group ${g.name}: vrrp_instance ${m.text} is already in vrrp_sync_group ${other} (an instance can be in one group only)`,
-        );
+        r.error(m, `vrrp_sync_group ${g.name}: vrrp_instance ${m.text} is already in vrrp_sync_group ${other} (an instance can be in one group only)`);
+        continue;
       }
       groupOf.set(m.text, g.name);
     }
-    if (g.members.length === 0) throw new ConfigError(g.where, `vrrp_sync_group ${g.name} needs 'group { INSTANCE … }'`);
+    if (g.members.length === 0) r.error(g.where, `vrrp_sync_group ${g.name} needs 'group { INSTANCE … }'`);
     if (g.members.length === 1) {
       r.warn(
         g.where,

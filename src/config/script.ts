@@ -23,10 +23,14 @@ export function readScript(r: Reader, opener: Token, d: Draft): void {
     initFail: false,
     where: whereOf(opener),
   };
+  let scriptKeyword = false;
   const t: Table = table([
     [
       'script',
-      (r, kw) => void (s.script = r.commandLine(kw, t, 'a command', 'a command').argv),
+      (r, kw) => {
+        scriptKeyword = true;
+        s.script = r.commandLine(kw, t, 'a command', 'a command').argv;
+      },
     ],
     ['interval', (r, kw) => void (s.intervalMs = r.timerMs(kw, 1, MAX_TIMER_MS))],
     ['timeout', (r, kw) => void (s.timeoutMs = r.timerMs(kw, 1, MAX_TIMER_MS))],
@@ -51,7 +55,7 @@ export function readScript(r: Reader, opener: Token, d: Draft): void {
     ['init_fail', () => void (s.initFail = true)],
   ]);
   r.block(opener, `vrrp_script ${s.name}`, 'vrrp_script', t);
-  if (s.script.length === 0) r.fail(opener, `vrrp_script ${s.name} needs 'script "COMMAND [ARGS]"'`);
+  if (!scriptKeyword) r.fail(opener, `vrrp_script ${s.name} needs 'script "COMMAND [ARGS]"'`);
   if (s.timeoutMs < 0) s.timeoutMs = s.intervalMs;
   d.scripts.set(s.name, s);
 }

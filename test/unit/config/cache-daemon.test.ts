@@ -79,8 +79,9 @@ describe('cache_daemon', () => {
     expect(c.warnings).toEqual([]);
   });
 
-  it('warns about an unknown keyword with its line', () => {
-    expect(parse(block('command x\nrestart_always yes')).warnings).toEqual(["haved.conf:3: unknown keyword 'restart_always' in cache_daemon (ignored)"]);
+  it('refuses an unknown keyword with its line, suggesting the one it resembles', () => {
+    expect(errorOf(block('command x\nrestart_always yes'))).toBe("haved.conf:3: unknown keyword 'restart_always' in cache_daemon: neither haved nor keepalived 2.2 knows it");
+    expect(errorOf(block('command x\nrestart_limt 5'))).toBe("haved.conf:3: unknown keyword 'restart_limt' in cache_daemon (did you mean 'restart_limit'?)");
   });
 
   it.each([

@@ -1,4 +1,7 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConfigError, configErrorList, loadConfig } from '../../../src/config/load.ts';
 import { errorOf, instance, parse } from './helpers.ts';
 
 const I = 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n'; // lines 1-3
@@ -77,14 +80,95 @@ describe('errors', () => {
   });
 });
 
+describe('words that are not keywords', () => {
+  it("a typo is an error naming the keyword it resembles, not a warning (state MASTER would run at 255)", () => {
+    expect(errorOf(instance('  state MASTER\n  prority 100'))).toBe("haved.conf:5: unknown keyword 'prority' in vrrp_instance (did you mean 'priority'?)");
+    expect(errorOf(instance('  Priority 100'))).toBe("haved.conf:4: unknown keyword 'Priority' in vrrp_instance (did you mean 'priority'?)");
+    expect(errorOf('global_defs {\n  router_di x\n}')).toBe("haved.conf:2: unknown keyword 'router_di' in global_defs (did you mean 'router_id'?)");
+    expect(errorOf('vrrp_instnace VI_1 {\n}')).toBe("haved.conf:1: unknown keyword 'vrrp_instnace' at the top level (did you mean 'vrrp_instance'?)");
+    expect(errorOf(vs('  real_server 10.0.0.2 11211 {\n    TCP_CHEK { }\n  }'))).toBe(
+      "haved.conf:3: unknown keyword 'TCP_CHEK' in real_server (did you mean 'TCP_CHECK'?)",
+    );
+    // in the one-line form too, wherever the word is
+    expect(errorOf(instance('  state MASTER prority 100').replace(/\n/g, ' '))).toBe(
+      "haved.conf:1: unknown keyword 'prority' in vrrp_instance (did you mean 'priority'?)",
+    );
+  });
+
+  it('a word that starts a line and resembles no keyword is an error; in the middle of a line, a warning', () => {
+    expect(errorOf(instance('  bogus 1'))).toBe("haved.conf:4: unknown keyword 'bogus' in vrrp_instance: neither haved nor keepalived 2.2 knows it");
+    expect(errorOf(instance('  "priority" 100'))).toBe('haved.conf:4: "priority" in vrrp_instance: a keyword cannot be quoted');
+    // keepalived ignores extra words on a line; so does haved, saying so
+    const c = parse(instance('  priority 100 200'));
+    expect(c.instances[0].priority).toBe(100);
+    expect(c.warnings).toEqual(["haved.conf:4: '200' in vrrp_instance is not a keyword; ignored (as keepalived ignores extra words on a line)"]);
+  });
+
+  it('every error in the file is reported, in line order, and reading goes on after each', () => {
+    const text = `global_defs {
+  vrrp_udp_port 70000
+  router_di x
+}
+vrrp_instance VI_1 {
+  interface eth0
+  virtual_router_id 300
+  prority 100
+  advert_int 1s
+  virtual_ipaddress {
+    10.0.0.300
+    10.0.0.1 dev eth0 scope planet
+  }
+  authentication { auth_type pass auth_pass x }
+}
+vrrp_script {
+  script /bin/true
+}
+vrrp_instance VI_2 {
+  interface eth0
+  virtual_router_id 52
+  track_script { nosuch }
+}
+}
+`;
+    expect(errorOf(text).split('\n')).toEqual([
+      'haved.conf:2: vrrp_udp_port must be a port 1..65535, got "70000"',
+      "haved.conf:3: unknown keyword 'router_di' in global_defs (did you mean 'router_id'?)",
+      'haved.conf:7: virtual_router_id must be an integer 1..255, got "300"',
+      "haved.conf:8: unknown keyword 'prority' in vrrp_instance (did you mean 'priority'?)",
+      'haved.conf:9: advert_int must be a duration in seconds (e.g. 3 or 0.5), got "1s"',
+      'haved.conf:11: virtual_ipaddress entry must be an IPv4 address, got "10.0.0.300"',
+      'haved.conf:12: scope must be site, link, host, nowhere or global, got "planet"',
+      'haved.conf:14: auth_type must be PASS, AH or HMAC, got "pass"',
+      'haved.conf:16: vrrp_script expects a script name',
+      "haved.conf:22: (VI_2) track_script 'nosuch' is not a defined vrrp_script",
+      "haved.conf:24: unexpected '}': no block is open here",
+    ]);
+  });
+
+  it('a block left open before the next top-level block is one error, and the rest is still read', () => {
+    const text = `vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n\nvrrp_instance VI_2 {\n  interface eth0\n  virtual_router_id 51x\n}\n`;
+    expect(errorOf(text).split('\n')).toEqual([
+      "haved.conf:5: vrrp_instance cannot be inside vrrp_instance VI_1: a '}' is missing before it (vrrp_instance VI_1 opened at haved.conf:1)",
+      'haved.conf:7: virtual_router_id must be an integer 1..255, got "51x"',
+    ]);
+  });
+
+  it('a file without any vrrp_instance is an error when one is required (haved -f), not for a fragment', () => {
+    expect(parse('global_defs { router_id a }').instances).toEqual([]);
+    expect(errorOf('global_defs { router_id a }', { requireInstance: true })).toBe(
+      'haved.conf: no vrrp_instance: haved needs at least one to run (a file with only other blocks is a fragment to include)',
+    );
+  });
+});
+
 describe('warnings', () => {
-  it('unknown keywords are skipped with their arguments and block, in both layouts', () => {
+  it("keepalived keywords haved does not read are skipped with their arguments and block, in both layouts", () => {
     const multi = `${I}  vmac_xmit_base
   virtual_routes {
     10.1.0.0/16 via 10.0.0.254
   }
   priority 150
-  foo bar baz
+  notify_deleted bar baz
   virtual_ipaddress { 10.0.0.1 }
 }
 static_ipaddress {
@@ -95,18 +179,16 @@ static_ipaddress {
     expect(c.warnings).toEqual([
       "haved.conf:4: unknown keyword 'vmac_xmit_base' in vrrp_instance (ignored)",
       "haved.conf:5: unknown keyword 'virtual_routes' in vrrp_instance (ignored)",
-      "haved.conf:9: unknown keyword 'foo' in vrrp_instance (ignored)",
-      "haved.conf:12: unknown keyword 'static_ipaddress' in the top level (ignored)",
+      "haved.conf:9: unknown keyword 'notify_deleted' in vrrp_instance (ignored)",
+      "haved.conf:12: unknown keyword 'static_ipaddress' at the top level (ignored)",
     ]);
     const flat = parse(multi.replace(/\n/g, ' '));
     expect(flat.instances[0].priority).toBe(150);
-    // Flattened, an unknown word cannot tell its arguments from the next unknown word ('bar', 'baz' are
-    // skipped as arguments of 'foo'); keepalived's own keywords are never swallowed.
     expect(flat.warnings).toEqual([
       "haved.conf:1: unknown keyword 'vmac_xmit_base' in vrrp_instance (ignored)",
       "haved.conf:1: unknown keyword 'virtual_routes' in vrrp_instance (ignored)",
-      "haved.conf:1: unknown keyword 'foo' in vrrp_instance (ignored)",
-      "haved.conf:1: unknown keyword 'static_ipaddress' in the top level (ignored)",
+      "haved.conf:1: unknown keyword 'notify_deleted' in vrrp_instance (ignored)",
+      "haved.conf:1: unknown keyword 'static_ipaddress' at the top level (ignored)",
     ]);
   });
 
@@ -181,6 +263,31 @@ static_ipaddress {
       "haved.conf:5: virtual_ipaddress option 'no_track' is not supported by haved (ignored)",
       "haved.conf:5: virtual_ipaddress option 'peer' is not supported by haved (ignored)",
       'haved.conf:12: HTTP_GET is not supported by haved (use TCP_CHECK or MEMCACHE_CHECK); ignored',
+    ]);
+  });
+});
+
+describe("keepalived's own sample configs", () => {
+  // Shipped with Debian's keepalived package (installed for the comparison tests).
+  const dir = '/usr/share/doc/keepalived/samples';
+  const samples = existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('keepalived.conf')) : [];
+  const skip = samples.length === 0 && process.env.CI !== 'true';
+
+  it.skipIf(skip)('use no word haved calls an unknown keyword, except those keepalived -t rejects too', () => {
+    expect(samples.length).toBeGreaterThan(10);
+    const unknown: string[] = [];
+    for (const f of samples) {
+      try {
+        loadConfig(join(dir, f), { localAddresses: [], configId: 'node1' });
+      } catch (e) {
+        if (!(e instanceof ConfigError)) throw e;
+        unknown.push(...configErrorList(e).map((x) => x.message.slice(dir.length + 1)).filter((m) => m.includes('unknown keyword')));
+      }
+    }
+    // keepalived 2.2.7 -t: "Unknown keyword 'VI_2'" (an old sync group syntax without `group { }`)
+    expect(unknown).toEqual([
+      "keepalived.conf.vrrp.lvs_syncd:4: unknown keyword 'VI_2' in vrrp_sync_group: neither haved nor keepalived 2.2 knows it",
+      "keepalived.conf.vrrp.lvs_syncd:5: unknown keyword 'VI_3' in vrrp_sync_group: neither haved nor keepalived 2.2 knows it",
     ]);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, type LoadOptions } from '../../../src/config/load.ts';
+import { ConfigError, ConfigErrors, loadConfig, type LoadOptions } from '../../../src/config/load.ts';
 
 /** An in-memory file system for loadConfig. */
 function memfs(files: Record<string, string>): LoadOptions {
@@ -45,17 +45,32 @@ describe('include', () => {
   });
 
   it('lists warnings in reading order: by file, then line', () => {
-    const fs = memfs({ '/c/main.conf': 'foo\ninclude b.conf\nbar\n', '/c/b.conf': '\nbaz\n' });
+    const fs = memfs({ '/c/main.conf': 'static_routes\ninclude b.conf\nstatic_rules\n', '/c/b.conf': '\nlinkbeat_use_polling\n' });
     expect(loadConfig('/c/main.conf', fs).warnings).toEqual([
-      "/c/main.conf:1: unknown keyword 'foo' in the top level (ignored)",
-      "/c/main.conf:3: unknown keyword 'bar' in the top level (ignored)",
-      "/c/b.conf:2: unknown keyword 'baz' in the top level (ignored)",
+      "/c/main.conf:1: unknown keyword 'static_routes' at the top level (ignored)",
+      "/c/main.conf:3: unknown keyword 'static_rules' at the top level (ignored)",
+      "/c/b.conf:2: unknown keyword 'linkbeat_use_polling' at the top level (ignored)",
     ]);
+    // errors too: every one, in reading order
+    const bad = memfs({ '/c/main.conf': 'fooo\ninclude b.conf\nbar\n', '/c/b.conf': '\nglobal_def { }\n' });
+    expect(() => loadConfig('/c/main.conf', bad)).toThrow(
+      [
+        "/c/main.conf:1: unknown keyword 'fooo' at the top level: neither haved nor keepalived 2.2 knows it",
+        "/c/main.conf:3: unknown keyword 'bar' at the top level: neither haved nor keepalived 2.2 knows it",
+        "/c/b.conf:2: unknown keyword 'global_def' at the top level (did you mean 'global_defs'?)",
+      ].join('\n'),
+    );
   });
 
   it('reports errors inside an included file with that file and line', () => {
     const fs = memfs({ '/c/main.conf': 'include part.conf\n', '/c/part.conf': '\n\nvrrp_instance X {\n priority 300\n}\n' });
-    expect(() => loadConfig('/c/main.conf', fs)).toThrow(new ConfigError('/c/part.conf:4', 'priority must be an integer 1..255, got "300"'));
+    expect(() => loadConfig('/c/main.conf', fs)).toThrow(
+      new ConfigErrors([
+        new ConfigError('/c/part.conf:3', "vrrp_instance X needs 'interface IFNAME'"),
+        new ConfigError('/c/part.conf:3', "vrrp_instance X needs 'virtual_router_id 1..255'"),
+        new ConfigError('/c/part.conf:4', 'priority must be an integer 1..255, got "300"'),
+      ]),
+    );
   });
 
   it('warns when nothing matches, like keepalived ignores it', () => {
@@ -69,7 +84,7 @@ describe('include', () => {
   it('rejects an include loop and a missing file name', () => {
     const fs = memfs({ '/c/a.conf': 'include b.conf\n', '/c/b.conf': '\ninclude a.conf\n' });
     expect(() => loadConfig('/c/a.conf', fs)).toThrow(new ConfigError('/c/b.conf:2', 'include loop: /c/a.conf is already being read'));
-    const fs2 = memfs({ '/c/a.conf': 'include\nx' });
+    const fs2 = memfs({ '/c/a.conf': 'include\n' });
     expect(() => loadConfig('/c/a.conf', fs2)).toThrow(new ConfigError('/c/a.conf:1', 'include expects a file name or glob pattern'));
   });
 

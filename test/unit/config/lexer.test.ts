@@ -58,7 +58,9 @@ describe('tokenize', () => {
     expect(r.tokens.map((t) => `${t.line}:${t.text}`)).toEqual([
       '3:interface', '3:eth0', '4:virtual_ipaddress', '4:{', '4:10.0.0.1/24', '4:dev', '4:eth0', '4:}', '5:auth_pass', '5:a$b',
     ]);
-    expect(() => tokenize('\nx ${NOPE}', 'f')).toThrow(new ConfigError('f:2', 'parameter ${NOPE} is not defined ($NAME=value defines it)'));
+    const undefinedParam = tokenize('\nx ${NOPE}\ny', 'f');
+    expect(undefinedParam.errors).toEqual([new ConfigError('f:2', 'parameter ${NOPE} is not defined ($NAME=value defines it)')]);
+    expect(undefinedParam.tokens.map((t) => t.text)).toEqual(['y']);
   });
 
   it('reads @ID lines only on the node whose config-id is ID, @^ID lines on the others', () => {
@@ -68,8 +70,10 @@ describe('tokenize', () => {
     expect(ids('node2')).toEqual(['2:priority', '2:100', '3:nopreempt']);
   });
 
-  it('rejects an unterminated quote with file:line', () => {
-    expect(() => tokenize('ok\nscript "/bin/x', 'h.conf')).toThrow(new ConfigError('h.conf:2', 'unterminated "-quoted string'));
+  it('reports an unterminated quote with file:line, drops that line and reads on', () => {
+    const r = tokenize('ok\nscript "/bin/x\nnext \'y', 'h.conf');
+    expect(r.errors).toEqual([new ConfigError('h.conf:2', 'unterminated "-quoted string'), new ConfigError('h.conf:3', "unterminated '-quoted string")]);
+    expect(r.tokens.map((t) => t.text)).toEqual(['ok']);
   });
 });
 

@@ -1,6 +1,5 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/config/load.ts';
 import { fixture, load, shape, fixtureText, parse } from './helpers.ts';
 
 /** The seeds' configs are what users paste; every complete one must parse unchanged. */
@@ -57,10 +56,13 @@ describe('seed documents', () => {
     ]);
   });
 
-  it('000 backup as printed (an excerpt with "// 省略" = omitted) is reported as a missing }', () => {
+  it('000 backup as printed (an excerpt with "// 省略" = omitted) is reported as missing both its }', () => {
     const path = fixture('seeds/000-memcached2-as-printed.conf');
     expect(() => load('seeds/000-memcached2-as-printed.conf')).toThrow(
-      new ConfigError(`${path}:15`, `virtual_server cannot be inside vrrp_instance mem_ha: a '}' is missing before it (vrrp_instance mem_ha opened at ${path}:2)`),
+      [
+        `${path}:15: virtual_server cannot be inside vrrp_instance mem_ha: a '}' is missing before it (vrrp_instance mem_ha opened at ${path}:2)`,
+        `${path}:23: missing '}': virtual_server 192.168.1.200 11211 opened at ${path}:15 is not closed at end of file`,
+      ].join('\n'),
     );
   });
 
