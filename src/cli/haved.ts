@@ -7,6 +7,7 @@ import { ConfigError, configErrorList, loadConfig } from '../config/load.ts';
 import type { HavedConfig } from '../config/model.ts';
 import { SYNOPSIS, USAGE, UsageError, parseHavedArgs, type HavedCommand } from '../ha/daemon/cli-options.ts';
 import { formatStatus, type DaemonStatus } from '../ha/daemon/status-format.ts';
+import { missingInterfaces } from '../ha/daemon/host-check.ts';
 // The daemon (execa, pino, the HA cores) is imported only to run it: `-t` and `status` start faster.
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -19,8 +20,9 @@ const loadRunnable = (file: string): HavedConfig => loadConfig(file, { requireIn
 function checkConfig(file: string): number {
   try {
     const cfg = loadRunnable(file);
-    for (const w of cfg.warnings) process.stderr.write(`WARNING: ${w}\n`);
-    process.stdout.write(`${file}: configuration OK (${cfg.instances.length} vrrp_instance, ${plural(cfg.warnings.length, 'warning')})\n`);
+    const warnings = [...cfg.warnings, ...missingInterfaces(cfg)];
+    for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
+    process.stdout.write(`${file}: configuration OK (${cfg.instances.length} vrrp_instance, ${plural(warnings.length, 'warning')})\n`);
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {

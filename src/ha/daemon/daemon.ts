@@ -12,6 +12,7 @@ import { PreemptWindow, type Scheduler } from '../preempt-window.ts';
 import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { InstanceRuntime, instanceKey } from './instance-runtime.ts';
 import { writeStateFile } from './state-file.ts';
+import { missingInterfaces } from './host-check.ts';
 import { buildTrackers, fingerprint, realServerNotifier, type TrackBinding } from './trackers.ts';
 
 export interface DaemonOptions {
@@ -72,6 +73,7 @@ export class HaDaemon {
     await this.#transport.start();
     this.#log.info({ port: config.global.advertPort, group: config.global.mcastGroup4 }, 'advert socket bound');
     this.#runtimes = config.instances.map((c) => this.#makeRuntime(c, config));
+    for (const m of missingInterfaces(config)) this.#log.error({ where: m.split(': ')[0] }, m);
     this.#buildGroups(config);
     this.#rebuildTrackers(config);
     if (this.#vips.disabled) {

@@ -8,6 +8,7 @@ import type { Transition } from '../types.ts';
 import { VrrpInstance } from '../vrrp-instance.ts';
 import type { UdpTransport } from '../adapters/udp-transport.ts';
 import { describeVip, type VipManager } from '../adapters/vip-manager.ts';
+import { noIPv4Reason } from '../adapters/interfaces.ts';
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -77,7 +78,7 @@ export class InstanceRuntime {
       }),
     );
     if (deps.interfaceAddress === null && config.unicastSrcIp === null) {
-      this.instance.setFault('interface', `interface ${config.interface} has no IPv4 address`);
+      this.instance.setFault('interface', noIPv4Reason(config.interface));
     }
   }
 

@@ -7,6 +7,7 @@ import { NotifyQueue, type NotifySpawner } from '../notify-queue.ts';
 import { Tracker, promiseProber, type TrackerChange, type TrackerState } from '../tracker.ts';
 import { memcacheProbe, tcpProbe } from '../adapters/probes.ts';
 import { runScript } from '../adapters/script-runner.ts';
+import { missingInterfaceMessage } from '../adapters/interfaces.ts';
 
 /** What a tracker does to the instances when its state changes. */
 export interface TrackBinding {
@@ -41,7 +42,7 @@ export async function interfaceOperstate(name: string): Promise<string | null> {
     const s = (await readFile(`/sys/class/net/${name}/operstate`, 'utf8')).trim();
     return s === 'up' || s === 'unknown' ? null : `interface ${name} is ${s}`;
   } catch {
-    return `interface ${name} does not exist`;
+    return missingInterfaceMessage(name);
   }
 }
 

@@ -1,0 +1,49 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { parseConfigText } from '../../../src/config/load.ts';
+import { FakeClock } from '../../../src/ha/fake-clock.ts';
+import { hostInterfaces, missingInterfaceMessage } from '../../../src/ha/adapters/interfaces.ts';
+import type { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
+import { VipManager } from '../../../src/ha/adapters/vip-manager.ts';
+import { interfaceOperstate } from '../../../src/ha/daemon/trackers.ts';
+import { missingInterfaces } from '../../../src/ha/daemon/host-check.ts';
+import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
+
+const CONF = `vrrp_instance VI_1 {
+    interface eth7
+    virtual_router_id 51
+    track_interface {
+        eth1
+        eth8 weight 10
+    }
+    virtual_ipaddress {
+        10.0.0.1
+        10.0.0.2 dev eth9
+    }
+}
+`;
+
+describe('an interface this host does not have', () => {
+  it('is named with the interfaces the host has, for the instance, a tracked interface and a VIP dev', () => {
+    const cfg = parseConfigText(CONF, 'h.conf', { localAddresses: [] });
+    const has = new Set(['lo', 'eth0', 'eth1']);
+    expect(missingInterfaces(cfg, (n) => has.has(n), () => [...has])).toEqual([
+      'h.conf:1: vrrp_instance VI_1: interface eth7 does not exist on this host (it has: lo, eth0, eth1)',
+      'h.conf:6: vrrp_instance VI_1: track_interface eth8 does not exist on this host (it has: lo, eth0, eth1)',
+      'h.conf:10: vrrp_instance VI_1: virtual_ipaddress 10.0.0.2 dev eth9 does not exist on this host (it has: lo, eth0, eth1)',
+    ]);
+    expect(missingInterfaceMessage('eth7', ['lo', 'ens3'])).toBe('interface eth7 does not exist (this host has: lo, ens3)');
+  });
+
+  it('puts its instance in FAULT saying it does not exist (not "has no IPv4 address"), and the tracker says so too', async () => {
+    const cfg = parseConfigText(CONF.replace('eth7', 'nosuch7'), 'h.conf', { localAddresses: [] });
+    const rt = new InstanceRuntime(cfg.instances[0]!, cfg.global, {
+      clock: new FakeClock(), log: pino({ level: 'silent' }), vips: new VipManager({ disabled: 'test' }), spawn: async () => ({ code: 0 }),
+      transport: {} as UdpTransport, interfaceAddress: null, changed: () => {},
+    });
+    const host = hostInterfaces();
+    expect(host).toContain('lo');
+    expect(rt.status().faults).toEqual([`interface: interface nosuch7 does not exist (this host has: ${host.join(', ')})`]);
+    expect(await interfaceOperstate('nosuch7')).toBe(`interface nosuch7 does not exist (this host has: ${host.join(', ')})`);
+  });
+});
