@@ -1,26 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { execa } from 'execa';
 import type { VirtualAddress } from '../../config/model.ts';
+import { arpingFlavour, findOnPath, garpArgs, garpSent, type ArpingFlavour } from './arping.ts';
 
 export class VipError extends Error {
   override name = 'VipError';
 }
 
-/** Runs a command; resolves its exit code and stderr. Injected in tests. */
-export type CommandRunner = (file: string, args: string[], timeoutMs: number) => Promise<{ exitCode: number; stderr: string }>;
+/** Runs a command; resolves its exit code, stderr and stdout. Injected in tests. */
+export type CommandRunner = (file: string, args: string[], timeoutMs: number) => Promise<{ exitCode: number; stderr: string; stdout?: string }>;
 
 export const execaRunner: CommandRunner = async (file, args, timeoutMs) => {
   const r = await execa(file, args, { reject: false, timeout: timeoutMs, stdin: 'ignore' });
   if (r.timedOut) return { exitCode: -1, stderr: `timed out after ${timeoutMs} ms` };
   const code = (r as { code?: string }).code;
-  return { exitCode: r.exitCode ?? -1, stderr: String(r.stderr ?? '').trim() || code || r.shortMessage || 'failed' };
+  return { exitCode: r.exitCode ?? -1, stderr: String(r.stderr ?? '').trim() || code || r.shortMessage || 'failed', stdout: String(r.stdout ?? '') };
 };
+
+/** How gratuitous ARPs are sent: the arping found at start and its flavour, or why none can be. */
+export type Announcer = { file: string; flavour: ArpingFlavour; note?: string } | { unavailable: string };
 
 export interface VipManagerOptions {
   run?: CommandRunner;
   timeoutMs?: number;
   /** Why VIPs are not managed (e.g. no CAP_NET_ADMIN): every operation succeeds without running `ip`. */
   disabled?: string | null;
+  /** Finds `arping` (default: on PATH). */
+  findArping?: () => string | null;
 }
 
 /** "198.18.0.100/32 dev hv0 label hv0:1" — for logs and the state dump. */
@@ -29,12 +35,16 @@ export function describeVip(v: VirtualAddress, defaultDev: string): string {
 }
 
 /**
- * Adds and removes virtual addresses with iproute2 and announces them with iputils arping.
- * "Address already assigned" on add and "Address not found" on delete mean the work is already done.
+ * Adds and removes virtual addresses with iproute2 and announces them with arping (either Debian flavour,
+ * found by detectArping() at start). "Address already assigned" on add and "Address not found" on delete
+ * mean the work is already done.
  */
 export class VipManager {
   readonly #run: CommandRunner;
   readonly #timeoutMs: number;
+  readonly #findArping: () => string | null;
+  /** Until detectArping() ran: `arping` on PATH with the iputils syntax. */
+  #announcer: Announcer = { file: 'arping', flavour: 'iputils' };
   /** Non-null: VIP management is off for this reason (the election still runs). */
   readonly disabled: string | null;
 
@@ -42,6 +52,39 @@ export class VipManager {
     this.#run = opts.run ?? execaRunner;
     this.#timeoutMs = opts.timeoutMs ?? 3000;
     this.disabled = opts.disabled ?? null;
+    this.#findArping = opts.findArping ?? (() => findOnPath('arping'));
+  }
+
+  get announcer(): Announcer {
+    return this.#announcer;
+  }
+
+  /**
+   * Finds arping and its flavour (`arping -V`), once at start. Without a usable arping the VIPs still move,
+   * but no gratuitous ARP tells the clients: the result says why, for a clear start-up message.
+   */
+  async detectArping(): Promise<Announcer> {
+    const file = this.#findArping();
+    if (!file) {
+      this.#announcer = { unavailable: 'no arping on PATH (install iputils-arping or arping)' };
+      return this.#announcer;
+    }
+    let r: { exitCode: number; stderr: string; stdout?: string };
+    try {
+      r = await this.#run(file, ['-V'], 3000);
+    } catch (e) {
+      this.#announcer = { unavailable: `${file} -V failed: ${(e as Error).message}` };
+      return this.#announcer;
+    }
+    const output = `${r.stdout ?? ''}\n${r.stderr}`;
+    const flavour = arpingFlavour(output);
+    if (flavour) this.#announcer = { file, flavour };
+    else if (r.exitCode === -1 || /ENOENT|EACCES/.test(r.stderr)) this.#announcer = { unavailable: `${file} does not run: ${r.stderr}` };
+    else {
+      const first = output.trim().split('\n')[0]?.slice(0, 80) ?? '';
+      this.#announcer = { file, flavour: 'iputils', note: `unrecognised arping (${JSON.stringify(first)}): using the iputils syntax` };
+    }
+    return this.#announcer;
   }
 
   /** Throws VipError (no such device, no permission, timeout) so the caller can go to FAULT. */
@@ -93,18 +136,20 @@ export class VipManager {
 
   /**
    * One burst of `repeat` gratuitous ARPs per VIP. Each `arping -U -c 1` lingers ~1 s waiting for a reply,
-   * so they run concurrently and are not awaited by the election.
+   * so they run concurrently and are not awaited by the election. Nothing is sent without an arping (the
+   * start-up log said so).
    */
   garp(vips: readonly VirtualAddress[], defaultDev: string, repeat: number, onError?: (e: VipError) => void): void {
-    if (this.disabled) return;
+    const a = this.#announcer;
+    if (this.disabled || 'unavailable' in a) return;
     for (const v of vips) {
       const dev = v.dev ?? defaultDev;
       if (dev === 'lo') continue; // no ARP on loopback
       for (let i = 0; i < Math.max(1, repeat); i++) {
-        const args = ['-U', '-c', '1', '-I', dev, v.address];
-        this.#run('arping', args, 3000).then(
-          (r) => { if (r.exitCode !== 0 && i === 0) onError?.(new VipError(`arping ${args.join(' ')}: ${r.stderr}`)); },
-          (e: Error) => { if (i === 0) onError?.(new VipError(`arping: ${e.message}`)); },
+        const args = garpArgs(a.flavour, dev, v.address);
+        this.#run(a.file, args, 3000).then(
+          (r) => { if (!garpSent(a.flavour, r) && i === 0) onError?.(new VipError(`${a.file} ${args.join(' ')}: exit ${r.exitCode}: ${r.stderr || r.stdout?.trim()}`)); },
+          (e: Error) => { if (i === 0) onError?.(new VipError(`${a.file}: ${e.message}`)); },
         );
       }
     }

@@ -53,6 +53,8 @@ export class HaDaemon {
   #cache: CacheLink | null = null;
   #windows = new Map<InstanceRuntime, PreemptWindow>();
   #scheduler: Scheduler | null = null;
+  /** How VIPs are announced (set at start when some VIP is on a device with ARP); null = not needed. */
+  #garpStatus: string | null = null;
 
   constructor(opts: DaemonOptions) {
     this.#opts = opts;
@@ -78,6 +80,8 @@ export class HaDaemon {
     this.#rebuildTrackers(config);
     if (this.#vips.disabled) {
       this.#log.warn({ reason: this.#vips.disabled }, `running without VIP management (${this.#vips.disabled}): the election runs, but no address is added or removed`);
+    } else if (config.instances.some((i) => i.virtualIpAddresses.some((v) => (v.dev ?? i.interface) !== 'lo'))) {
+      await this.#detectArping();
     }
     if (config.cacheDaemon) {
       this.#cache = this.#makeCache(config);
@@ -155,6 +159,7 @@ export class HaDaemon {
       routerId: this.#config?.global.routerId ?? null,
       stopping: this.#stopping,
       vipManagement: this.#vips.disabled ? `off: ${this.#vips.disabled}` : 'on',
+      gratuitousArp: this.#garpStatus,
       instances: this.#runtimes.map((rt) => ({ ...rt.status(), preemptSchedule: this.#windows.get(rt)?.status() ?? null })),
       cache: this.#cache?.status() ?? null,
       syncGroups: this.#groups.map((g) => g.group.status()),
@@ -164,6 +169,20 @@ export class HaDaemon {
         local: b.realServer?.local ?? false,
       })),
     };
+  }
+
+  async #detectArping(): Promise<void> {
+    const a = await this.#vips.detectArping();
+    this.#garpStatus = 'unavailable' in a ? `impossible: ${a.unavailable}` : `${a.file} (${a.flavour})`;
+    if ('unavailable' in a) {
+      this.#log.error(
+        { reason: a.unavailable },
+        `gratuitous ARP is impossible: ${a.unavailable}. The VIPs still move, but clients and switches keep the old MAC for a VIP until their ARP entry expires (seconds to minutes)`,
+      );
+      return;
+    }
+    this.#log.info({ arping: a.file, flavour: a.flavour }, `gratuitous ARP with ${a.file} (${a.flavour === 'habets' ? "Habets' arping" : 'iputils arping'})`);
+    if (a.note) this.#log.warn({ arping: a.file }, `${a.file}: ${a.note}`);
   }
 
   writeState(): void {
@@ -321,3 +340,5 @@ export class HaDaemon {
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+

@@ -7,6 +7,7 @@ export function formatStatus(s: DaemonStatus): string {
   const out: string[] = [];
   out.push(`haved pid ${s.pid}, config ${s.configFile}, started ${s.startedAt}, state at ${s.updatedAt}${s.stopping ? ' (stopping)' : ''}`);
   if (s.vipManagement && s.vipManagement !== 'on') out.push(`VIP management ${s.vipManagement}`);
+  if (s.gratuitousArp?.startsWith('impossible')) out.push(`gratuitous ARP ${s.gratuitousArp}`);
   if (s.cache) {
     const c = s.cache;
     const warm = c.warmth === 'warm' ? 'warm' : `${c.warmth}${c.coldForMs !== null ? ` for ${Math.round(c.coldForMs)} ms` : ''} (holding: no preemption)`;
