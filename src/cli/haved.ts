@@ -1,14 +1,14 @@
 /**
  * bin/haved: keepalived-compatible HA daemon. Runs in the foreground (systemd), logs pino JSON to stdout.
- * `haved -t` checks a config; `haved status` asks the running daemon (SIGUSR1) for a fresh state dump and prints it.
+ * `haved -t` checks a config; `haved status|dump|reload|priority|maintenance` talk to the running daemon
+ * over its control socket (haved-client.ts).
  */
-import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { ConfigError, configErrorList, loadConfig } from '../config/load.ts';
 import type { HavedConfig } from '../config/model.ts';
 import { SYNOPSIS, USAGE, UsageError, parseHavedArgs, type HavedCommand } from '../ha/daemon/cli-options.ts';
-import { formatStatus, type DaemonStatus } from '../ha/daemon/status-format.ts';
 import { missingInterfaces } from '../ha/daemon/host-check.ts';
-// The daemon (execa, pino, the HA cores) is imported only to run it: `-t` and `status` start faster.
+// The daemon (execa, pino, the HA cores) is imported only to run it, the client only to ask: both start faster.
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
@@ -35,48 +35,15 @@ function checkConfig(file: string): number {
   }
 }
 
-async function status(cmd: Extract<HavedCommand, { cmd: 'status' }>): Promise<number> {
-  const read = (): DaemonStatus | null => {
-    try {
-      return JSON.parse(readFileSync(cmd.stateFile, 'utf8')) as DaemonStatus;
-    } catch {
-      return null;
-    }
-  };
-  const before = read();
-  if (!before || !alive(before.pid)) {
-    process.stderr.write(`haved is not running (no live daemon behind ${cmd.stateFile})\n`);
-    return 3;
-  }
-  const mtime = () => { try { return statSync(cmd.stateFile).mtimeMs; } catch { return 0; } };
-  const m0 = mtime();
-  try {
-    process.kill(before.pid, 'SIGUSR1');
-  } catch (e) {
-    process.stderr.write(`haved status: cannot signal pid ${before.pid} (${(e as NodeJS.ErrnoException).code}); showing the last dump\n`);
-  }
-  const deadline = Date.now() + cmd.timeoutMs;
-  while (mtime() === m0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const s = read() ?? before;
-  process.stdout.write(cmd.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s) + '\n');
-  return 0;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
-  const [{ createLogger }, { HaDaemon }, { VipManager, vipManagementUnavailable }] = await Promise.all([
-    import('../log.ts'),
-    import('../ha/daemon/daemon.ts'),
-    import('../ha/adapters/vip-manager.ts'),
-  ]);
+  const [{ createLogger }, { HaDaemon }, { VipManager, vipManagementUnavailable }, { ControlServer, ControlSocketError, SocketInUseError }, { controlHandler }] =
+    await Promise.all([
+      import('../log.ts'),
+      import('../ha/daemon/daemon.ts'),
+      import('../ha/adapters/vip-manager.ts'),
+      import('../ha/daemon/control-server.ts'),
+      import('../ha/daemon/controller.ts'),
+    ]);
   const log = createLogger('haved', cmd.detail ? 'debug' : 'info');
   // `pgrep -x haved` / `killall haved` find the daemon (otherwise its name is "node")
   process.title = 'haved';
@@ -94,54 +61,99 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
     if (cmd.pidFile) try { unlinkSync(cmd.pidFile); } catch { /* already gone */ }
   };
   logWarnings(config);
-  if (cmd.pidFile) writeFileSync(cmd.pidFile, `${process.pid}\n`);
   // Without CAP_NET_ADMIN `ip addr add` fails: run the election and the cache without touching addresses.
   const vips = new VipManager({ disabled: vipManagementUnavailable() });
   const daemon = new HaDaemon({ log, stateFile: cmd.stateFile, configFile: cmd.configFile, vips });
 
-  let busy: Promise<void> = Promise.resolve();
-  const serially = (fn: () => Promise<void>) => (busy = busy.then(fn).catch((e: Error) => log.error({ err: e.message, stack: e.stack }, 'unexpected error')));
+  // Start, stop, reload and the control verbs that change something run one after another.
+  let busy: Promise<unknown> = Promise.resolve();
+  const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = busy.then(fn);
+    busy = p.catch(() => {});
+    return p;
+  };
+  const unexpected = (e: Error) => log.error({ err: e.message, stack: e.stack }, 'unexpected error');
+
+  const reloadFile = async () => {
+    log.info({ file: cmd.configFile }, 'reloading the configuration');
+    let next: HavedConfig;
+    try {
+      next = loadRunnable(cmd.configFile);
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        for (const x of configErrorList(e)) log.error({ where: x.where }, x.message);
+        log.error({ errors: configErrorList(e).length }, 'reload failed: keeping the running configuration');
+      }
+      throw e;
+    }
+    logWarnings(next);
+    return daemon.reload(next);
+  };
+
+  // The control socket comes first: a second haved on the same socket (so the same state file) stops here,
+  // before it touches an address.
+  const control = new ControlServer({
+    path: cmd.socket,
+    log: log.child({ component: 'control' }),
+    handle: controlHandler(
+      {
+        status: () => daemon.status(),
+        dump: () => {
+          daemon.writeState();
+          return { file: cmd.stateFile, state: daemon.status() };
+        },
+        reload: reloadFile,
+        setPriorityOverride: (instance, priority) => daemon.setPriorityOverride(instance, priority),
+        setMaintenance: (on) => daemon.setMaintenance(on),
+      },
+      serially,
+    ),
+  });
+  let controlUp = false;
+  try {
+    await control.listen();
+    controlUp = true;
+  } catch (e) {
+    if (e instanceof SocketInUseError) {
+      process.stderr.write(`haved: ${e.message}\n`);
+      process.exit(1);
+    }
+    if (!(e instanceof ControlSocketError)) throw e;
+    log.error({ err: e.message, socket: cmd.socket }, `no control socket (${e.message}): haved runs without it; 'haved status' reads the state file instead`);
+  }
+  if (cmd.pidFile) writeFileSync(cmd.pidFile, `${process.pid}\n`);
+
   const shutdown = (signal: string) =>
     serially(async () => {
       log.info({ signal }, `${signal}: stopping (priority 0, VIPs removed, notify_stop, then the cache)`);
       await daemon.stop(`received ${signal}`);
+      await control.close();
       removePidFile();
       log.info('stopped');
       log.flush(() => process.exit(0));
       setTimeout(() => process.exit(0), 500).unref();
-    });
+    }).catch(unexpected);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGHUP', () =>
-    void serially(async () => {
-      log.info({ file: cmd.configFile }, 'SIGHUP: reloading the configuration');
-      let next: HavedConfig;
-      try {
-        next = loadRunnable(cmd.configFile);
-      } catch (e) {
-        if (!(e instanceof ConfigError)) throw e;
-        for (const x of configErrorList(e)) log.error({ where: x.where }, x.message);
-        log.error({ errors: configErrorList(e).length }, 'reload failed: keeping the running configuration');
-        return;
-      }
-      logWarnings(next);
-      await daemon.reload(next);
-    }),
-  );
+  process.on('SIGHUP', () => {
+    log.info('SIGHUP received');
+    void serially(reloadFile).catch((e: Error) => e instanceof ConfigError || unexpected(e));
+  });
   process.on('SIGUSR1', () => {
     daemon.writeState();
     log.info({ file: cmd.stateFile }, 'SIGUSR1: state written');
   });
 
   try {
-    await daemon.start(config);
+    await serially(() => daemon.start(config));
   } catch (e) {
     log.fatal({ err: (e as Error).message }, 'cannot start');
     await daemon.stop('start-up failed').catch(() => {});
+    await control.close();
     removePidFile();
     process.exit(1);
   }
-  log.info({ pid: process.pid, config: cmd.configFile, version: VERSION }, 'haved started');
+  log.info({ pid: process.pid, config: cmd.configFile, version: VERSION, socket: controlUp ? cmd.socket : null }, 'haved started');
 }
 
 async function main(): Promise<void> {
@@ -162,8 +174,10 @@ async function main(): Promise<void> {
       return;
     case 'check':
       process.exit(checkConfig(cmd.configFile));
-    case 'status':
-      process.exit(await status(cmd));
+    case 'control': {
+      const { runClient } = await import('./haved-client.ts');
+      process.exit(await runClient(cmd));
+    }
     case 'run':
       await run(cmd);
   }

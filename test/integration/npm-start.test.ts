@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startProcess, stopAll } from '../support/daemon.ts';
+import { repoRoot, startProcess, stopAll } from '../support/daemon.ts';
 import { rootSkipReason } from '../support/root.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -36,6 +36,14 @@ describe.skipIf(skip)('npm start (the working default)', () => {
     await waitFor('repcache to answer on 127.0.0.1:11211', () => cacheVersion().startsWith('VERSION 1.6.'), 20_000, 100);
     await waitFor('the VIP on lo', vipOnLo, 10_000, 100);
 
+    // `haved status` without flags finds the daemon `npm start` runs (its socket follows TMPDIR too)
+    const status = spawnSync(join(repoRoot, 'bin/haved'), ['status'], { encoding: 'utf8', timeout: 10_000, env: { ...process.env, TMPDIR: tmp } });
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toContain('config etc/haved-local.conf');
+    expect(status.stdout).toMatch(/instance local_cache: MASTER/);
+    const stateFile = join(tmp, 'haved-local', 'state.json');
+    expect(existsSync(stateFile)).toBe(true);
+
     npm.proc.kill('SIGTERM');
     const code = await Promise.race([npm.exited, new Promise((r) => setTimeout(() => r('timeout'), 15_000))]);
     // npm re-raises the signal its script got, so npm itself ends by SIGTERM; haved must have exited 0.
@@ -43,5 +51,7 @@ describe.skipIf(skip)('npm start (the working default)', () => {
     await waitFor('every process in the namespace to exit', () => spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.trim() === '', 10_000, 100);
     expect(npm.output()).toMatch(/"msg":"stopped"/);
     expect(vipOnLo()).toBe(false);
+    // a clean stop leaves no state file and no socket behind
+    expect([existsSync(stateFile), existsSync(join(tmp, 'haved-local', 'state.sock'))]).toEqual([false, false]);
   });
 });

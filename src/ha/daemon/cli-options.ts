@@ -1,21 +1,32 @@
 import { parseArgv, UsageError, type OptionSpec } from './argv.ts';
-import { DEFAULT_STATE_FILE } from './state-file.ts';
+import type { ControlRequest } from './control-protocol.ts';
+import { DEFAULT_STATE_FILE, npmStartStateFile, socketPathFor } from './state-file.ts';
 
 export { UsageError } from './argv.ts';
 
 export const DEFAULT_CONFIG = '/etc/haved.conf';
 
+/** Where a client command looks for the daemon: the control sockets to try, and the state files behind them. */
+export interface ClientTarget {
+  sockets: string[];
+  stateFiles: string[];
+}
+
 export type HavedCommand =
-  | { cmd: 'run'; configFile: string; pidFile: string | null; stateFile: string; detail: boolean; console: boolean }
+  | { cmd: 'run'; configFile: string; pidFile: string | null; stateFile: string; socket: string; detail: boolean; console: boolean }
   | { cmd: 'check'; configFile: string }
-  | { cmd: 'status'; stateFile: string; json: boolean; timeoutMs: number }
+  | { cmd: 'control'; request: ControlRequest; json: boolean; target: ClientTarget }
   | { cmd: 'help' }
   | { cmd: 'version' };
 
 /** The synopsis, printed after a usage error. */
-export const SYNOPSIS = `Usage: haved [-f FILE] [OPTION...]            run the daemon (foreground)
-       haved -t [-f FILE]                     check a configuration and exit (0 = usable)
-       haved status [--json] [--state-file FILE]   print the running daemon's instances, VIPs and checks`;
+export const SYNOPSIS = `Usage: haved [-f FILE] [OPTION...]          run the daemon (foreground)
+       haved -t [-f FILE]                   check a configuration and exit (0 = usable)
+       haved status [--json]                the running daemon's instances, VIPs, checks and cache
+       haved dump                           its full state as JSON (also written to the state file)
+       haved reload                         read the configuration file again (errors are printed)
+       haved priority INSTANCE N|reset      override an instance's priority until reset or restart
+       haved maintenance on|off             hand every VIP to the peer and claim none, until off`;
 
 export const USAGE = `${SYNOPSIS}
 
@@ -25,10 +36,16 @@ export const USAGE = `${SYNOPSIS}
   -l, --log-console       accepted: logs always go to stdout (pino JSON; readable on a terminal)
   -D, --log-detail        detailed (debug) logs
   -p, --pid FILE          write the process id to FILE
-      --state-file FILE   JSON state dump, rewritten on every change and on SIGUSR1 (default ${DEFAULT_STATE_FILE})
-      --json              with status: print the JSON dump
+      --state-file FILE   JSON state dump, rewritten on every change and on SIGUSR1, removed on a clean
+                          stop (default ${DEFAULT_STATE_FILE})
+      --socket PATH       control socket (default: the state file's path with .sock for .json, so
+                          ${socketPathFor(DEFAULT_STATE_FILE)}); the commands above find the daemon there
+      --json              with status: print the JSON state
   -h, --help              this help
   -v, --version           print the version
+
+Without --socket or --state-file the commands ask ${socketPathFor(DEFAULT_STATE_FILE)} and the socket of
+\`npm start\` (\${TMPDIR:-/tmp}/haved-local/state.sock).
 
 Signals: SIGTERM/SIGINT stop (priority 0, VIPs removed, notify_stop, then the cache_daemon), SIGHUP reload,
 SIGUSR1 state dump.`;
@@ -41,13 +58,16 @@ const OPTIONS: Record<string, OptionSpec> = {
   'log-detail': { short: 'D' },
   pid: { short: 'p', value: 'FILE' },
   'state-file': { value: 'FILE' },
+  socket: { value: 'PATH' },
   json: {},
   help: { short: 'h' },
   version: { short: 'v' },
 };
 
+const CLIENT_VERBS = new Set(['status', 'dump', 'reload', 'priority', 'maintenance']);
+
 /** Parses haved's command line (keepalived's flag names where they exist). Throws UsageError. */
-export function parseHavedArgs(argv: string[]): HavedCommand {
+export function parseHavedArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): HavedCommand {
   const { values: v, positionals } = parseArgv(argv, OPTIONS);
   const str = (name: string) => {
     const x = v.get(name);
@@ -55,17 +75,57 @@ export function parseHavedArgs(argv: string[]): HavedCommand {
   };
   if (v.has('help')) return { cmd: 'help' };
   if (v.has('version')) return { cmd: 'version' };
-  const stateFile = str('state-file') ?? DEFAULT_STATE_FILE;
-  const [first, ...rest] = positionals;
-  if (first === 'status') {
-    if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'`);
-    const misplaced = (['use-file', 'config-test', 'pid'] as const).find((o) => v.has(o));
-    if (misplaced) throw new UsageError(`option '--${misplaced}' does not apply to 'haved status'`);
-    return { cmd: 'status', stateFile, json: v.has('json'), timeoutMs: 1000 };
+  const [verb, ...args] = positionals;
+  if (verb !== undefined) {
+    if (!CLIENT_VERBS.has(verb)) throw new UsageError(`unknown command '${verb}' (try 'haved -h')`);
+    const misplaced = (['use-file', 'config-test', 'pid', 'dont-fork', 'log-console', 'log-detail'] as const).find((o) => v.has(o));
+    if (misplaced) throw new UsageError(`option '--${misplaced}' does not apply to 'haved ${verb}'`);
+    if (v.has('json') && verb !== 'status') throw new UsageError(`option '--json' applies only to 'haved status' ('haved dump' prints JSON)`);
+    return { cmd: 'control', request: clientRequest(verb, args), json: v.has('json'), target: clientTarget(str('socket'), str('state-file'), env) };
   }
-  if (first !== undefined) throw new UsageError(`unknown command '${first}' (try 'haved -h')`);
   if (v.has('json')) throw new UsageError(`option '--json' applies only to 'haved status'`);
   const configFile = str('use-file') ?? DEFAULT_CONFIG;
   if (v.has('config-test')) return { cmd: 'check', configFile };
-  return { cmd: 'run', configFile, pidFile: str('pid') ?? null, stateFile, detail: v.has('log-detail'), console: v.has('log-console') };
+  const stateFile = str('state-file') ?? DEFAULT_STATE_FILE;
+  return {
+    cmd: 'run',
+    configFile,
+    pidFile: str('pid') ?? null,
+    stateFile,
+    socket: str('socket') ?? socketPathFor(stateFile),
+    detail: v.has('log-detail'),
+    console: v.has('log-console'),
+  };
+}
+
+function clientRequest(verb: string, args: string[]): ControlRequest {
+  const arity = (n: number, what: string) => {
+    if (args.length < n) throw new UsageError(`'haved ${verb}' needs ${what}`);
+    if (args.length > n) throw new UsageError(`unexpected argument '${args[n]}' after 'haved ${verb}'`);
+  };
+  switch (verb) {
+    case 'priority': {
+      arity(2, 'INSTANCE and a priority (1..254) or reset');
+      const [instance, value] = args as [string, string];
+      if (value === 'reset') return { verb: 'priority', instance, priority: null };
+      if (!/^\d{1,3}$/.test(value)) throw new UsageError(`the priority must be a number 1..254 or 'reset', got '${value}'`);
+      return { verb: 'priority', instance, priority: Number(value) };
+    }
+    case 'maintenance': {
+      arity(1, "'on' or 'off'");
+      if (args[0] !== 'on' && args[0] !== 'off') throw new UsageError(`'haved maintenance' takes 'on' or 'off', got '${args[0]}'`);
+      return { verb: 'maintenance', on: args[0] === 'on' };
+    }
+    default:
+      arity(0, 'no arguments');
+      return { verb: verb as 'status' | 'dump' | 'reload' };
+  }
+}
+
+/** --socket, else the socket of --state-file, else the system daemon's and npm start's. */
+function clientTarget(socket: string | undefined, stateFile: string | undefined, env: NodeJS.ProcessEnv): ClientTarget {
+  if (socket !== undefined) return { sockets: [socket], stateFiles: stateFile ? [stateFile] : [] };
+  if (stateFile !== undefined) return { sockets: [socketPathFor(stateFile)], stateFiles: [stateFile] };
+  const files = [...new Set([DEFAULT_STATE_FILE, npmStartStateFile(env)])];
+  return { sockets: files.map(socketPathFor), stateFiles: files };
 }

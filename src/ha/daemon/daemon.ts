@@ -11,7 +11,9 @@ import { cronScheduler } from '../adapters/cron-scheduler.ts';
 import { PreemptWindow, type Scheduler } from '../preempt-window.ts';
 import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { InstanceRuntime, instanceKey } from './instance-runtime.ts';
-import { writeStateFile } from './state-file.ts';
+import { removeStateFile, writeStateFile } from './state-file.ts';
+import { OperatorControls } from './operator-controls.ts';
+import { processStartTime } from './proc-identity.ts';
 import { missingInterfaces } from './host-check.ts';
 import { buildTrackers, fingerprint, realServerNotifier, type TrackBinding } from './trackers.ts';
 
@@ -55,6 +57,11 @@ export class HaDaemon {
   #scheduler: Scheduler | null = null;
   /** How VIPs are announced (set at start when some VIP is on a device with ARP); null = not needed. */
   #garpStatus: string | null = null;
+  /** Priority overrides and maintenance mode, set through the control socket. */
+  #controls: OperatorControls;
+  /** After a clean stop the state file is gone and stays gone. */
+  #stopped = false;
+  readonly #pidStartTime = processStartTime(process.pid);
 
   constructor(opts: DaemonOptions) {
     this.#opts = opts;
@@ -62,6 +69,7 @@ export class HaDaemon {
     this.#clock = opts.clock ?? systemClock;
     this.#vips = opts.vips ?? new VipManager();
     this.#spawn = opts.spawn ?? execaNotifySpawner;
+    this.#controls = new OperatorControls(opts.log.child({ component: 'control' }));
     this.#rsNotify = realServerNotifier({ spawn: this.#spawn, clock: this.#clock, log: this.#log.child({ component: 'checker' }) });
   }
 
@@ -89,6 +97,7 @@ export class HaDaemon {
       this.#cache.start();
     }
     this.#bindWindows(this.#runtimes);
+    for (const rt of this.#runtimes) this.#controls.apply(rt);
     for (const rt of this.#runtimes) await rt.start(true);
     this.#applyTrackers();
     for (const b of this.#trackers.values()) b.tracker.start();
@@ -96,7 +105,7 @@ export class HaDaemon {
   }
 
   /** SIGHUP: unchanged instances (same VRID + interface and same settings) keep their state and VIPs. */
-  async reload(next: HavedConfig): Promise<void> {
+  async reload(next: HavedConfig): Promise<{ kept: string[]; started: string[]; stopped: string[] }> {
     const prev = this.#config!;
     if (next.global.advertPort !== prev.global.advertPort) {
       this.#log.warn({ from: prev.global.advertPort, to: next.global.advertPort }, 'vrrp_udp_port cannot change on reload - keeping the old port (restart haved to change it)');
@@ -127,11 +136,15 @@ export class HaDaemon {
     this.#rebuildTrackers(next);
     await this.#reloadCache(prev, next);
     this.#bindWindows(fresh);
+    this.#controls.retain(this.#runtimes);
+    for (const rt of fresh) this.#controls.apply(rt);
     for (const rt of fresh) await rt.start(false);
     this.#applyTrackers();
     for (const b of this.#trackers.values()) b.tracker.start();
-    this.#log.info({ kept: kept.map((r) => r.config.name), started: fresh.map((r) => r.config.name) }, 'configuration reloaded');
+    const summary = { kept: kept.map((r) => r.config.name), started: fresh.map((r) => r.config.name), stopped: [...old.values()].map((r) => r.config.name) };
+    this.#log.info({ kept: summary.kept, started: summary.started }, 'configuration reloaded');
     this.writeState();
+    return summary;
   }
 
   /** SIGTERM/SIGINT: priority-0 adverts, VIPs removed, notify_stop; then the socket closes. */
@@ -147,20 +160,42 @@ export class HaDaemon {
     await this.#cache?.stop();
     await this.#transport?.close();
     if (this.#stateTimer) clearTimeout(this.#stateTimer);
-    this.writeState();
+    this.#stopped = true;
+    if (this.#opts.stateFile) removeStateFile(this.#opts.stateFile);
+  }
+
+  /** `haved priority NAME N|reset`; throws OperatorError (unknown instance, out of range, owner). */
+  setPriorityOverride(instance: string, priority: number | null) {
+    const r = this.#controls.setPriority(this.#runtimes, instance, priority);
+    this.#scheduleState();
+    return r;
+  }
+
+  /** `haved maintenance on|off`. */
+  setMaintenance(on: boolean) {
+    const r = this.#controls.setMaintenance(this.#runtimes, on);
+    this.#scheduleState();
+    return r;
   }
 
   status() {
     return {
       pid: process.pid,
+      /** With pid: tells this process from a later one with the same pid (see proc-identity.ts). */
+      pidStartTime: this.#pidStartTime,
       configFile: this.#opts.configFile,
       startedAt: this.startedAt,
       updatedAt: new Date().toISOString(),
       routerId: this.#config?.global.routerId ?? null,
       stopping: this.#stopping,
+      maintenanceSince: this.#controls.maintenanceSince,
       vipManagement: this.#vips.disabled ? `off: ${this.#vips.disabled}` : 'on',
       gratuitousArp: this.#garpStatus,
-      instances: this.#runtimes.map((rt) => ({ ...rt.status(), preemptSchedule: this.#windows.get(rt)?.status() ?? null })),
+      instances: this.#runtimes.map((rt) => ({
+        ...rt.status(),
+        priorityOverride: this.#controls.overrideOf(rt.config.name),
+        preemptSchedule: this.#windows.get(rt)?.status() ?? null,
+      })),
       cache: this.#cache?.status() ?? null,
       syncGroups: this.#groups.map((g) => g.group.status()),
       checks: [...this.#trackers.values()].map((b) => ({
@@ -187,7 +222,7 @@ export class HaDaemon {
 
   writeState(): void {
     const path = this.#opts.stateFile;
-    if (!path) return;
+    if (!path || this.#stopped) return;
     try {
       writeStateFile(path, this.status());
     } catch (e) {

@@ -8,6 +8,7 @@ export function formatStatus(s: DaemonStatus): string {
   out.push(`haved pid ${s.pid}, config ${s.configFile}, started ${s.startedAt}, state at ${s.updatedAt}${s.stopping ? ' (stopping)' : ''}`);
   if (s.vipManagement && s.vipManagement !== 'on') out.push(`VIP management ${s.vipManagement}`);
   if (s.gratuitousArp?.startsWith('impossible')) out.push(`gratuitous ARP ${s.gratuitousArp}`);
+  if (s.maintenanceSince) out.push(`MAINTENANCE since ${s.maintenanceSince}: no instance claims a VIP ('haved maintenance off' ends it)`);
   if (s.cache) {
     const c = s.cache;
     const warm = c.warmth === 'warm' ? 'warm' : `${c.warmth}${c.coldForMs !== null ? ` for ${Math.round(c.coldForMs)} ms` : ''} (holding: no preemption)`;
@@ -17,7 +18,8 @@ export function formatStatus(s: DaemonStatus): string {
     if (c.lastWarmUpMs !== null) out.push(`  last warm-up took ${Math.round(c.lastWarmUpMs)} ms`);
   }
   for (const i of s.instances) {
-    const prio = i.priority === i.basePriority ? `${i.priority}` : `${i.priority} (base ${i.basePriority})`;
+    const base = i.priorityOverride != null ? `override ${i.priorityOverride}, configured ${i.basePriority}` : `base ${i.basePriority}`;
+    const prio = i.priority === i.basePriority && i.priorityOverride == null ? `${i.priority}` : `${i.priority} (${base})`;
     out.push(`instance ${i.name}: ${i.state}  priority ${prio}  vrid ${i.vrid} on ${i.interface}  ${i.transport}  auth ${i.auth}`);
     out.push(`  VIPs ${i.vipsInstalled ? '(installed)' : '(not installed)'}: ${i.vips.join(', ') || 'none'}`);
     if (i.master) out.push(`  master: ${i.master.nodeId} priority ${i.master.priority}`);

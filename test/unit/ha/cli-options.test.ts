@@ -35,28 +35,53 @@ describe('parseArgv (getopt_long style)', () => {
 });
 
 describe('haved command line', () => {
+  const env = { TMPDIR: '/tmp/x' };
+  const defaults = { sockets: ['/run/haved/state.sock', '/tmp/x/haved-local/state.sock'], stateFiles: ['/run/haved/state.json', '/tmp/x/haved-local/state.json'] };
+
   it('parses keepalived-style flags', () => {
-    expect(parseHavedArgs(['-f', 'x.conf', '-n', '-l', '-D', '-p', 'x.pid'])).toEqual({
-      cmd: 'run', configFile: 'x.conf', pidFile: 'x.pid', stateFile: '/run/haved/state.json', detail: true, console: true,
+    expect(parseHavedArgs(['-f', 'x.conf', '-n', '-l', '-D', '-p', 'x.pid'], env)).toEqual({
+      cmd: 'run', configFile: 'x.conf', pidFile: 'x.pid', stateFile: '/run/haved/state.json', socket: '/run/haved/state.sock', detail: true, console: true,
     });
-    expect(parseHavedArgs(['-nlDf/etc/x.conf'])).toMatchObject({ cmd: 'run', configFile: '/etc/x.conf', detail: true });
-    expect(parseHavedArgs([])).toMatchObject({ cmd: 'run', configFile: '/etc/haved.conf' });
-    expect(parseHavedArgs(['-t', '-f', 'y.conf'])).toEqual({ cmd: 'check', configFile: 'y.conf' });
-    expect(parseHavedArgs(['status', '--state-file', 's.json', '--json'])).toMatchObject({ cmd: 'status', stateFile: 's.json', json: true });
-    expect(parseHavedArgs(['-v'])).toEqual({ cmd: 'version' });
-    expect(parseHavedArgs(['-h'])).toEqual({ cmd: 'help' });
+    expect(parseHavedArgs(['-nlDf/etc/x.conf'], env)).toMatchObject({ cmd: 'run', configFile: '/etc/x.conf', detail: true });
+    expect(parseHavedArgs([], env)).toMatchObject({ cmd: 'run', configFile: '/etc/haved.conf' });
+    expect(parseHavedArgs(['--state-file', '/s/a.json'], env)).toMatchObject({ stateFile: '/s/a.json', socket: '/s/a.sock' });
+    expect(parseHavedArgs(['--state-file', '/s/a', '--socket', '/c.sock'], env)).toMatchObject({ stateFile: '/s/a', socket: '/c.sock' });
+    expect(parseHavedArgs(['-t', '-f', 'y.conf'], env)).toEqual({ cmd: 'check', configFile: 'y.conf' });
+    expect(parseHavedArgs(['-v'], env)).toEqual({ cmd: 'version' });
+    expect(parseHavedArgs(['-h'], env)).toEqual({ cmd: 'help' });
   });
 
-  it('rejects unknown flags, commands and missing values', () => {
+  it('parses the control commands and where they look for the daemon', () => {
+    expect(parseHavedArgs(['status'], env)).toEqual({ cmd: 'control', request: { verb: 'status' }, json: false, target: defaults });
+    expect(parseHavedArgs(['status', '--json', '--state-file', 's.json'], env)).toEqual({
+      cmd: 'control', request: { verb: 'status' }, json: true, target: { sockets: ['s.sock'], stateFiles: ['s.json'] },
+    });
+    expect(parseHavedArgs(['dump', '--socket', '/x.sock'], env)).toMatchObject({ request: { verb: 'dump' }, target: { sockets: ['/x.sock'], stateFiles: [] } });
+    expect(parseHavedArgs(['reload'], env)).toMatchObject({ request: { verb: 'reload' } });
+    expect(parseHavedArgs(['priority', 'VI_1', '50'], env)).toMatchObject({ request: { verb: 'priority', instance: 'VI_1', priority: 50 } });
+    expect(parseHavedArgs(['priority', 'VI_1', 'reset'], env)).toMatchObject({ request: { verb: 'priority', instance: 'VI_1', priority: null } });
+    expect(parseHavedArgs(['maintenance', 'on'], env)).toMatchObject({ request: { verb: 'maintenance', on: true } });
+    expect(parseHavedArgs(['maintenance', 'off'], env)).toMatchObject({ request: { verb: 'maintenance', on: false } });
+    // npm start's state file follows TMPDIR, as its script does (${TMPDIR:-/tmp})
+    expect(parseHavedArgs(['status'], { TMPDIR: '' })).toMatchObject({ target: { sockets: ['/run/haved/state.sock', '/tmp/haved-local/state.sock'] } });
+  });
+
+  it('rejects unknown flags, commands, missing values and misplaced options', () => {
     expect(() => parseHavedArgs(['--bogus'])).toThrow(new UsageError("unknown option '--bogus'"));
     expect(() => parseHavedArgs(['start'])).toThrow(/unknown command 'start'/);
     expect(() => parseHavedArgs(['-f'])).toThrow(new UsageError("option '-f, --use-file' needs a value (FILE)"));
-    expect(() => parseHavedArgs(['status', 'extra'])).toThrow(/unexpected argument/);
+    expect(() => parseHavedArgs(['status', 'extra'])).toThrow(new UsageError("unexpected argument 'extra' after 'haved status'"));
     expect(() => parseHavedArgs(['--json'])).toThrow(/'--json' applies only to 'haved status'/);
+    expect(() => parseHavedArgs(['dump', '--json'])).toThrow(/'--json' applies only to 'haved status'/);
     expect(() => parseHavedArgs(['-t', '--json'])).toThrow(UsageError);
     expect(() => parseHavedArgs(['status', '-t'])).toThrow(/'--config-test' does not apply to 'haved status'/);
     expect(() => parseHavedArgs(['status', '-f', 'x.conf'])).toThrow(/'--use-file' does not apply/);
-    expect(() => parseHavedArgs(['status', '-p', 'x.pid'])).toThrow(/'--pid' does not apply/);
+    expect(() => parseHavedArgs(['reload', '-p', 'x.pid'])).toThrow(/'--pid' does not apply to 'haved reload'/);
+    expect(() => parseHavedArgs(['priority', 'VI_1'])).toThrow(new UsageError("'haved priority' needs INSTANCE and a priority (1..254) or reset"));
+    expect(() => parseHavedArgs(['priority', 'VI_1', 'high'])).toThrow(new UsageError("the priority must be a number 1..254 or 'reset', got 'high'"));
+    expect(() => parseHavedArgs(['priority', 'VI_1', '5', 'x'])).toThrow(new UsageError("unexpected argument 'x' after 'haved priority'"));
+    expect(() => parseHavedArgs(['maintenance'])).toThrow(new UsageError("'haved maintenance' needs 'on' or 'off'"));
+    expect(() => parseHavedArgs(['maintenance', 'yes'])).toThrow(new UsageError("'haved maintenance' takes 'on' or 'off', got 'yes'"));
   });
 
   it('bin/haved prints a one-line error and the synopsis, exit 2 (not Node\'s parseArgs text)', () => {
