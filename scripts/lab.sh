@@ -19,7 +19,8 @@
 #   LAB_ADVERT_INT  advert_int in seconds (default 1, as in the seeds)
 #   LAB_SYNC        1: repcache --replication-sync (a write is answered once the peer has it; default 0)
 #   LAB_KEYS        keys the demo writes (default 1000)
-#   LAB_KEEP        1: the demo leaves the lab up (default: it removes a lab it built itself)
+#   LAB_KEEP        1: the demo leaves the lab up (default: it removes a lab it built itself; when the demo
+#                   fails it stops the lab but keeps LAB_DIR, with every node's logs, and says so)
 set -Eeuo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -77,6 +78,16 @@ vip_holder() {
   done
   echo none
 }
+
+vip_holders() { # every node holding the VIP, space separated
+  local n out=()
+  for n in "${NODES[@]}"; do
+    if ip -n "$(ns_of "$n")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $VIP/"; then out+=("$n"); fi
+  done
+  echo "${out[*]}"
+}
+
+one_holder() { local h; h=$(vip_holders); [ -n "$h" ] && [ "${h// /}" = "$h" ]; }
 
 # wait_for WHAT TIMEOUT_MS CMD...: polls CMD every 20 ms; prints the elapsed ms; fails after the timeout
 wait_for() {
@@ -198,7 +209,7 @@ configs() { # the nodes' haved.conf files, checked by haved -t
 up() {
   need_root
   if ns_exists "$BR"; then die "a lab with prefix '${prefix}' is up already (scripts/lab.sh down first)"; fi
-  trap 'say "lab.sh: up failed; cleaning up" >&2; down >/dev/null 2>&1' EXIT
+  trap 'say "lab.sh: up failed; the lab is removed, its logs are kept in $LAB_DIR" >&2; down keep-files >/dev/null 2>&1' EXIT
   ip netns add "$BR"
   ip -n "$BR" link set lo up
   ip -n "$BR" link add br0 type bridge
@@ -248,7 +259,7 @@ kill_ns() { # every process still in the namespace, then the namespace
   ip netns del "$ns" 2>/dev/null || true
 }
 
-down() {
+down() { # down [keep-files]: also removes LAB_DIR unless keep-files
   need_root
   local n
   for n in "${NODES[@]}"; do
@@ -259,7 +270,7 @@ down() {
   kill_ns "$CLIENT"
   kill_ns "$BR"
   # only a directory this script made (marked) is removed
-  if [ -f "$LAB_DIR/.haved-lab" ]; then rm -rf "$LAB_DIR"; fi
+  if [ "${1:-}" != keep-files ] && [ -f "$LAB_DIR/.haved-lab" ]; then rm -rf "$LAB_DIR"; fi
   say "lab down"
 }
 
@@ -311,16 +322,33 @@ _wait_get() {
   echo $(($(now_ms) - start))
 }
 
+# The MASTER transitions in a node's haved log (JSON lines): how many, and when the Nth was (epoch ms).
+masters_logged() { grep -c '"msg":"[A-Z]* -> MASTER' "$LAB_DIR/$1/haved.log" || true; }
+master_logged_after() { [ "$(masters_logged "$1")" -gt "$2" ]; }
+nth_master_time() {
+  grep '"msg":"[A-Z]* -> MASTER' "$LAB_DIR/$1/haved.log" | sed -n "${2}p" | grep -o '"time":[0-9]*' | cut -d: -f2
+}
+
 holder_is() { [ "$(vip_holder)" = "$1" ]; }
 holder_not() { local h; h=$(vip_holder); [ "$h" != "$1" ] && [ "$h" != none ]; }
 state_is() { [ "$(stat_of "$1" replication_state 2>/dev/null)" = "$2" ]; }
 warm() { local s; s=$(stat_of "$1" replication_state 2>/dev/null); [ -n "$s" ] && [ "$s" != syncing ]; }
 
+# demo_exit STATUS BUILT: a lab the demo built is removed, but a failed demo keeps its logs and says where
+demo_exit() {
+  if [ "$1" != 0 ]; then
+    say "lab.sh: the demo failed (exit $1); logs, states and configs are kept in $LAB_DIR (<node>/haved.log)" >&2
+    if [ "$2" = 1 ] && [ "${LAB_KEEP:-0}" != 1 ]; then down keep-files >/dev/null 2>&1 || true; fi
+  elif [ "$2" = 1 ] && [ "${LAB_KEEP:-0}" != 1 ]; then
+    down >/dev/null 2>&1 || true
+  fi
+}
+
 demo() {
   need_root
-  local built=0 master other ms t0 n hits restart_how
+  local built=0 master other ms t0 n hits restart_how before moved now
   if ! ns_exists "$BR"; then up; built=1; fi
-  [ "$built" = 1 ] && [ "${LAB_KEEP:-0}" != 1 ] && trap 'down >/dev/null 2>&1 || true' EXIT
+  trap 'demo_exit $? '"$built" EXIT
 
   step "1. Two nodes elect a MASTER; it holds the VIP $VIP"
   if [ "${LAB_NOPREEMPT:-0}" = 1 ]; then
@@ -348,13 +376,25 @@ demo() {
   step "4. kill -9 the cache on the MASTER ($master)"
   local pid
   pid=$(pgrep_ns "$(ns_of "$master")" repcache | head -1) || die "no repcache running on $master"
+  before=$(masters_logged "$other")
   t0=$(now_ms)
   kill -KILL "$pid"
   say "killed repcache (pid $pid) on $master"
   ms=$(ip netns exec "$CLIENT" "$self" _wait_get "$VIP" lab:1)
   say "the VIP answers again after ${ms} ms (client outage)"
-  wait_for "the VIP to move" 20000 holder_not "$master" >/dev/null
-  say "the VIP is now on $(vip_holder)"
+  # From haved's log, not by polling the address: a quick failback can move the VIP there and back between polls.
+  wait_for "$other to become MASTER (its haved log, $LAB_DIR/$other/haved.log)" 20000 master_logged_after "$other" "$before" >/dev/null
+  moved=$(nth_master_time "$other" $((before + 1)))
+  say "the VIP moved to $other $((moved - t0)) ms after the kill"
+  # For a moment both hold it: the old MASTER keeps it until the new one's first advert plus 100 ms.
+  (wait_for "one node to hold the VIP" 5000 one_holder) >/dev/null 2>&1 || true
+  now=$(vip_holders)
+  case $now in
+    "$other") say "the VIP is now on $other" ;;
+    "$master") say "the VIP is already back on $master: its cache restarted, warmed up and it took the VIP back" ;;
+    "") say "right now no node holds the VIP" ;;
+    *) say "the VIP is on $now" ;;
+  esac
   hits=$(read_keys "$VIP" "$KEYS")
   say "keys written before the kill that read back through the VIP: $hits of $KEYS ($(awk -v h="$hits" -v n="$KEYS" 'BEGIN {printf "%.1f", 100 * h / n}') %)"
 

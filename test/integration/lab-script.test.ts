@@ -158,7 +158,7 @@ describe.skipIf(rootSkipReason())('scripts/lab.sh (root)', () => {
     const demo = lab('demo', 120_000);
     expect(demo.code, demo.all).toBe(0);
     expect(demo.out).toContain('300 of 300 STORED');
-    expect(demo.out).toMatch(/the VIP answers again after \d+ ms \(client outage\)\nthe VIP is now on nodeb/);
+    expect(demo.out).toMatch(/the VIP answers again after \d+ ms \(client outage\)\nthe VIP moved to nodeb \d+ ms after the kill\nthe VIP is now on nodeb/);
     expect(demo.out).toContain('read back through the VIP: 300 of 300 (100.0 %)');
     expect(demo.out).toMatch(/nodea: warm \(replication_state streaming\) \d+ ms after the restart, holding 300 of 300 keys/);
     expect(demo.out).toMatch(/the VIP is back on nodea \d+ ms after the restart/);
@@ -172,6 +172,21 @@ describe.skipIf(rootSkipReason())('scripts/lab.sh (root)', () => {
     expect(existsSync(dir)).toBe(false);
     expect(lab('down').code).toBe(0); // idempotent
     expect(lab('status').code).toBe(3);
+  });
+
+  it('a lab that fails to come up is removed, but its logs are kept and their place is printed', () => {
+    const failDir = mkdtempSync(join(tmpdir(), 'l5-fail-'));
+    try {
+      const failEnv = { ...env, LAB_PREFIX: 'l5f-', LAB_DIR: join(failDir, 'lab'), LAB_PREEMPT_SCHEDULE: 'not a cron' };
+      const r = run(LAB, ['demo'], { env: failEnv, timeoutMs: 60_000 });
+      expect(r.code).toBe(1);
+      expect(r.err).toContain(`lab.sh: up failed; the lab is removed, its logs are kept in ${join(failDir, 'lab')}`);
+      expect(run('ip', ['netns', 'list']).out).not.toMatch(/^l5f-/m);
+      expect(readFileSync(join(failDir, 'lab', 'nodea', 'config-check.log'), 'utf8')).toMatch(/preempt_schedule must be a cron expression/);
+    } finally {
+      run(LAB, ['down'], { env: { ...env, LAB_PREFIX: 'l5f-', LAB_DIR: join(failDir, 'lab') } });
+      rmSync(failDir, { recursive: true, force: true });
+    }
   });
 
   it('down cleans a half-made lab', () => {
