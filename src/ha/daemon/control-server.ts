@@ -46,6 +46,8 @@ export class ControlServer {
 
   /** Throws SocketInUseError when a daemon answers there already, ControlSocketError when it cannot listen. */
   async listen(): Promise<void> {
+    const bytes = Buffer.byteLength(this.path);
+    if (bytes > MAX_PATH_BYTES) throw new ControlSocketError(`${this.path} is too long for a unix socket (${bytes} bytes, at most ${MAX_PATH_BYTES})`);
     const dir = dirname(this.path);
     try {
       makeDirs(dir);
@@ -156,6 +158,8 @@ export class ControlServer {
 }
 
 const LINGER_MS = 2000;
+/** sockaddr_un.sun_path is 108 bytes with the terminating NUL. */
+const MAX_PATH_BYTES = 107;
 
 /** The socket's directory must not let anyone else replace the socket: ours (or root's), not group/other-writable. */
 function checkPrivateDir(dir: string): void {

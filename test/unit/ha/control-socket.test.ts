@@ -93,8 +93,10 @@ describe('control socket (server and client)', () => {
     await expect(second.listen()).rejects.toThrow(new SocketInUseError(`another haved answers on ${path} (pid 4242): stop it, or give this one its own --state-file or --socket`));
   });
 
-  it('says why when it cannot create its directory (and does not hang where mkdir -p would)', async () => {
+  it('says why when it cannot create its directory (and does not hang where mkdir -p would), or the path is too long', async () => {
     await expect(serve({ dir: '/proc/haved-test-no-such/dir' })).rejects.toThrow(new ControlSocketError('cannot create /proc/haved-test-no-such/dir: ENOENT'));
+    const long = join(root, 'x'.repeat(120));
+    await expect(serve({ dir: long })).rejects.toThrow(/is too long for a unix socket \(\d+ bytes, at most 107\)$/);
   });
 
   it('refuses a directory others can write to, and a path that is not a socket', async () => {
