@@ -95,6 +95,12 @@ describe('repcache options: getopt forms', () => {
     expect(o.config.dumpEnabled).toBe(true);
   });
 
+  it('--replication-allow and -o repl_allow add up', () => {
+    const o = parse('--replication-allow', '198.18.0.5', '-o', 'repl_allow=198.18.1.0/24,repl_insecure', '-o', 'repl_allow=::1');
+    expect(o.config.extended).toMatchObject({ repl_allow: '198.18.0.5;198.18.1.0/24;::1', repl_insecure: true });
+  });
+
+
   it('-h, -V and -i actions', () => {
     expect(parse('-h').action).toBe('help');
     expect(parse('--version').action).toBe('version');
