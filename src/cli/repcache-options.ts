@@ -26,7 +26,11 @@ export class UsageError extends Error {
 export interface RepcacheOptions {
   action: 'run' | 'help' | 'version' | 'license';
   config: ServerConfig;
-  replication: { peers: string[]; port: number };
+  /**
+   * -x peers, -X port; repcached's `-X listen:connect` sets a different port to dial peers on. `portGiven`:
+   * -X was on the command line (replication is on even without peers, as a repcached pair's first node).
+   */
+  replication: { peers: string[]; port: number; connectPort?: number; portGiven?: true };
   /** memcached prints these on stderr and carries on (e.g. -t above 64). */
   warnings: string[];
 }
@@ -257,6 +261,14 @@ function addAllow(config: ServerConfig, value: string | null): string | true {
   return typeof prev === 'string' && prev !== '' ? `${prev};${value}` : value;
 }
 
+/** repcached's -X: `port`, or `listen:connect` (listen on one port, dial peers on the other). */
+function replicationPorts(value: string): { port: number; connectPort?: number } {
+  const m = /^\s*(\d+)(?::(\d+))?\s*$/.exec(value);
+  const ok = (n: number) => n > 0 && n <= 65535;
+  if (!m || !ok(Number(m[1])) || (m[2] !== undefined && !ok(Number(m[2])))) throw new UsageError(`ERROR: Invalid replication port number ${value}.`, EX_USAGE);
+  return m[2] === undefined ? { port: Number(m[1]) } : { port: Number(m[1]), connectPort: Number(m[2]) };
+}
+
 const LRU_PCT_DEFAULTS = { hot_lru_pct: 20, warm_lru_pct: 40 };
 
 export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
@@ -358,9 +370,11 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
         break;
       }
       case 'X': {
-        const n = INT.test(value.trim()) ? Number(value) : NaN;
-        if (!(n > 0 && n <= 65535)) throw new UsageError(`ERROR: Invalid replication port number ${value}.`, EX_USAGE);
-        replication.port = n;
+        const { port: listenPort, connectPort } = replicationPorts(value);
+        replication.port = listenPort;
+        replication.portGiven = true;
+        if (connectPort === undefined) delete replication.connectPort;
+        else replication.connectPort = connectPort;
         break;
       }
       case 'S':
@@ -435,8 +449,11 @@ export function usage(): string {
 -o, --extended            comma separated list of memcached's extended options
                           (hashpower, slab_chunk_max, track_sizes, no_lru_crawler, idle_timeout, ...)
 Replication (repcached compatible):
+-x <ip_addr>  hostname or IP address of peer repcached
+-X <num:num>  TCP port number for replication. <listen:connect> (default: ${DEFAULT_REPLICATION_PORT})
 -x, --replication-peer=<host[:port]>  peer repcache to replicate with (repeatable: one per peer)
--X, --replication-port=<num>          TCP port for replication (default: ${DEFAULT_REPLICATION_PORT})
+-X, --replication-port=<num[:num]>    port to listen on for peers[:port to dial them on]; two nodes on
+                                      one host may share it (the second one dials the first)
     --peer=<host[:port]>              same as -x
     --replication-secret=<s>          shared secret peers must prove (or -o repl_secret=<s>)
     --replication-secret-file=<path>  read the secret from a file (or -o repl_secret_file=<path>);

@@ -117,15 +117,15 @@ function checkSafety(opts: ReplicationOptions, insecure: boolean): void {
  * (-o repl_secret=S, repl_secret_file=PATH, repl_sync, repl_sync_timeout=MS, repl_node_id=N, repl_queue=N,
  * repl_join_timeout=MS, repl_listen=HOST, repl_allow=ADDR[/BITS];..., repl_insecure, repl_tls_cert=PEM,
  * repl_tls_key=PEM, repl_tls_ca=PEM). `listen`: the -l entries, where the replication port listens unless
- * repl_listen says otherwise (none: all interfaces). Null when no peer is named and no port was asked for.
+ * repl_listen says otherwise (none: all interfaces). Null when no peer is named and no -X was given.
  */
 export function replicationFromArgs(
-  repl: { peers: string[]; port: number },
+  repl: { peers: string[]; port: number; connectPort?: number; portGiven?: boolean },
   extended: Record<string, string | true>,
   itemSizeMax: number,
   listen: string[] = [],
 ): (ReplicationOptions & { nodeId?: number }) | null {
-  const wanted = repl.peers.length > 0 || repl.port !== DEFAULT_REPLICATION_PORT || Object.keys(extended).some((k) => k.startsWith('repl_'));
+  const wanted = repl.peers.length > 0 || repl.portGiven || repl.port !== DEFAULT_REPLICATION_PORT || Object.keys(extended).some((k) => k.startsWith('repl_'));
   if (!wanted) return null;
   let secret = typeof extended.repl_secret === 'string' ? extended.repl_secret : '';
   const file = extended.repl_secret_file;
@@ -138,7 +138,7 @@ export function replicationFromArgs(
     if (!secret) throw new ReplicationConfigError(`the replication secret file ${file} is empty`);
   }
   const opts: ReplicationOptions & { nodeId?: number } = {
-    peers: repl.peers.map((p) => parsePeer(p, repl.port)),
+    peers: repl.peers.map((p) => parsePeer(p, repl.connectPort ?? repl.port)),
     port: repl.port,
     secret,
     syncMode: flag('repl_sync', extended.repl_sync),

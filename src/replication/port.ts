@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
-import { AccessList, hostAddresses, plainAddress } from './access.ts';
+import { AccessList, hostAddresses, isLoopback, plainAddress } from './access.ts';
 import { InboundGate, REFUSAL_KINDS, type RefusalKind } from './gate.ts';
 import { dialPeer, linkTlsContext, type LinkTlsFiles } from './transport.ts';
 import type { Hello } from './codec.ts';
@@ -32,7 +32,9 @@ export interface PortOptions {
 
 /**
  * The replication port: where it listens, who may connect (AccessList, InboundGate), how strangers are counted
- * and logged, and how peers are dialed (TLS or not).
+ * and logged, and how peers are dialed (TLS or not). It also decides repcached's one-host pairing: when the port
+ * is held on this host by the peer, this node does not listen and dials that peer for both links; on the node
+ * holding it, a -x naming its own port is itself.
  */
 export class ReplicationPort {
   readonly #o: PortOptions;
@@ -44,6 +46,8 @@ export class ReplicationPort {
   readonly #refusals = Object.fromEntries(REFUSAL_KINDS.map((k) => [k, 0])) as Record<RefusalKind, number>;
   #servers: Server[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
+  /** The port is held by the peer on this host: this node dials it for both directions. */
+  dialOnly = false;
 
   constructor(opts: PortOptions, logger: Logger) {
     this.#o = opts;
@@ -76,21 +80,35 @@ export class ReplicationPort {
     return () => own;
   }
 
-  /** Listens; returns the peers to dial. */
+  /**
+   * Listens (or finds the port held by the peer: dialOnly) and returns the peers to dial: the -x list without
+   * this node itself, or, for a node without -x whose port is held, the holder.
+   */
   async open(): Promise<PeerAddress[]> {
     const { port, peers } = this.#o;
-    await this.#resolvePeers();
+    const resolved = await this.#resolvePeers();
     try {
       for (const h of this.#listenHosts ?? [undefined]) this.#servers.push(await this.#listenOn(h));
     } catch (err) {
       for (const s of this.#servers) s.close();
       this.#servers = [];
-      throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !this.#heldByPeer(resolved)) throw err;
+      this.dialOnly = true;
     }
     this.#flushTimer = setInterval(() => this.#strangers.flush(), this.#o.strangerLogIntervalMs);
     this.#flushTimer.unref();
+    if (this.dialOnly) {
+      const dial = peers.length === 0 ? [{ host: this.#listenHosts?.[0] ?? '127.0.0.1', port }] : peers;
+      const names = dial.map((p) => `${p.host}:${p.port}`).join(', ');
+      this.#logger.info({ port, peers: names }, `replication: port ${port} is held by the peer on this host; dialing ${names} for both directions instead of listening`);
+      return dial;
+    }
+    // repcached's pairs name the shared port on both nodes (-x 127.0.0.1 -X R): on the node that got the port,
+    // that peer is this node itself, and the other node dials in.
+    const self = peers.filter((p) => this.#isOwnPort(p, resolved));
+    for (const p of self) this.#logger.info({ peer: `${p.host}:${p.port}` }, `replication: peer ${p.host}:${p.port} is this node's own replication port; the peer sharing it will dial in`);
     this.#logger.info({ port, listen: this.listenAddress, allowed: this.#access.describe(), tls: this.#tls !== null }, 'replication: listening');
-    return peers;
+    return peers.filter((p) => !self.includes(p));
   }
 
   #listenOn(host: string | undefined): Promise<Server> {
@@ -122,6 +140,29 @@ export class ReplicationPort {
       out.set(p.host, addrs);
     }
     return out;
+  }
+
+  /**
+   * Our -X is in use on this host: is the holder the peer we pair with? Yes for a node without -x (the first
+   * node of a repcached pair, started second), or when a peer named with -x is on this host at that port.
+   */
+  #heldByPeer(resolved: Map<string, string[]>): boolean {
+    const { peers, port } = this.#o;
+    if (peers.length === 0) return true;
+    const mine = hostAddresses();
+    return peers.some((p) => p.port === port && (resolved.get(p.host) ?? [p.host]).some((a) => isLoopback(a) || mine.has(plainAddress(a))));
+  }
+
+  /** A peer address that is our own listening port on this host. */
+  #isOwnPort(p: PeerAddress, resolved: Map<string, string[]>): boolean {
+    if (p.port !== this.#o.port) return false;
+    const hosts = this.#listenHosts;
+    const mine = hostAddresses();
+    return (resolved.get(p.host) ?? [p.host]).some((a) => {
+      const plain = plainAddress(a);
+      if (!isLoopback(plain) && !mine.has(plain)) return false;
+      return hosts === null || hosts.some((h) => plainAddress(h) === plain || (h === 'localhost' && isLoopback(plain)));
+    });
   }
 
   /** Dials a peer (TLS when configured); the address a dial reached is that peer's: it may dial us from there. */

@@ -87,7 +87,7 @@ export class Replicator {
   #resolveReady!: (why: string) => void;
   #isReady = false;
   readonly #port: ReplicationPort;
-  /** The peers this node dials. */
+  /** The peers this node dials (the -x list without this node itself, or the holder of our port). */
   #peers: PeerAddress[] = [];
   #timer: NodeJS.Timeout | null = null;
   #joinTimer: NodeJS.Timeout | null = null;
@@ -140,11 +140,19 @@ export class Replicator {
     this.#resolveReady(why);
   }
 
-  /** Opens the replication port and dials the peers. */
+  /**
+   * Opens the replication port and dials the peers. When the port is already held on this host by the peer
+   * (repcached's pairing of two nodes on one host with one -X), this node dials that peer for both directions.
+   */
   async start(): Promise<void> {
     this.#peers = await this.#port.open();
+    const dialOnly = this.#port.dialOnly;
+    this.#me.listenPort = dialOnly ? 0 : this.#opts.port;
     this.#logger.info({ node: this.nodeId, peers: this.#peers.map((p) => `${p.host}:${p.port}`) }, 'replication: started');
-    for (const p of this.#peers) this.#addSender(p.host, p.port);
+    for (const p of this.#peers) {
+      this.#addSender(p.host, p.port);
+      if (dialOnly) this.#addPuller(p.host, p.port);
+    }
     this.#timer = setInterval(() => this.#tick(), 50);
     this.#timer.unref();
     if (this.senders.length === 0) this.#markReady('no peers configured');
@@ -159,6 +167,13 @@ export class Replicator {
     this.senders.push(s);
     s.start();
     return s;
+  }
+
+  /** A receiving link this node dials (when it does not listen): the peer's changes come over it. */
+  #addPuller(host: string, port: number): void {
+    const r = new Receiver(this.#ctx, { host, port });
+    this.receivers.add(r);
+    r.start();
   }
 
   /** A connection passed the gate with a HELLO: its role says which end of a link we are. */

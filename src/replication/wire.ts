@@ -19,7 +19,7 @@ export interface ReplicationWiring {
 /** Glue between repcache's command line, the cache server and the Replicator. */
 export function startReplication(
   opts: {
-    replication: { peers: string[]; port: number };
+    replication: { peers: string[]; port: number; connectPort?: number; portGiven?: boolean };
     config: { extended: Record<string, string | true>; pageSize: number; listen?: string[]; unixSocket?: string | null };
   },
   logger: Logger,

@@ -20,6 +20,7 @@ describe('replication options', () => {
   it('is off without peers, port or repl_* options', () => {
     expect(replicationFromArgs({ peers: [], port: 11212 }, {}, 1 << 20)).toBeNull();
     expect(replicationFromArgs({ peers: [], port: 16000 }, {}, 1 << 20)?.peers).toEqual([]);
+    expect(replicationFromArgs({ peers: [], port: 11212, portGiven: true }, {}, 1 << 20)?.port).toBe(11212); // -X 11212 said so
   });
 
   it('reads the extended options and the secret file', () => {
@@ -28,6 +29,12 @@ describe('replication options', () => {
     writeFileSync(file, 's3cret\n');
     const o = replicationFromArgs({ peers: ['b'], port: 16000 }, { repl_secret_file: file, repl_sync: true, repl_sync_timeout: '250', repl_node_id: '7', repl_queue: '1024' }, 1 << 20)!;
     expect(o).toMatchObject({ peers: [{ host: 'b', port: 16000 }], secret: 's3cret', syncMode: true, syncTimeoutMs: 250, nodeId: 7, logCapacity: 1024 });
+  });
+
+  it("repcached's -X listen:connect: peers without a port are dialed on the connect port", () => {
+    const o = replicationFromArgs({ peers: ['127.0.0.1', '127.0.0.2:9'], port: 16000, connectPort: 16001 }, {}, 1)!;
+    expect(o.port).toBe(16000);
+    expect(o.peers).toEqual([{ host: '127.0.0.1', port: 16001 }, { host: '127.0.0.2', port: 9 }]);
   });
 
   it('listens where -l says, unless repl_listen says otherwise', () => {
