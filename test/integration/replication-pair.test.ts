@@ -91,6 +91,14 @@ describe("repcached's one-host pair: two nodes share one -X", () => {
     expect(a.daemon.output()).toMatch(/refused a connection from 127\.0\.0\.9:\d+: 127\.0\.0\.9 is not a configured peer/);
   });
 
+  it('--replication-allow lets a listed address in (to the handshake, which it must still pass)', async () => {
+    const [pa, r] = [await freePort(), await freePort()];
+    const a = await start(pa, ['-X', String(r), '--replication-allow', '127.0.0.8/31']);
+    const got = await readFor({ port: r, localAddress: '127.0.0.9', send: helloFrame('receiver'), ms: 500 });
+    expect(got.frames.map((f) => f.type)).toEqual(['hello']); // past the address check; no secret proven yet
+    expect((await stats(a.port)).repl_refused_address).toBe('0');
+  });
+
   it('-X listen:connect pairs two ports on one host as repcached does', async () => {
     const [pa, pb, ra, rb] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const a = await start(pa, ['-x', '127.0.0.1', '-X', `${ra}:${rb}`]);
