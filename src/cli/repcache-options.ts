@@ -79,6 +79,7 @@ const SPECS: OptSpec[] = [
   { short: 'N', long: 'napi-ids', arg: 'required' },
   { short: 'x', long: 'replication-peer', arg: 'required' },
   { short: 'X', long: 'replication-port', arg: 'required' },
+  { short: 'q', long: null, arg: 'required' },
   { short: '\0peer', long: 'peer', arg: 'required' },
   { short: '\0rsecret', long: 'replication-secret', arg: 'required' },
   { short: '\0rsecretfile', long: 'replication-secret-file', arg: 'required' },
@@ -369,6 +370,7 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
         replication.peers.push(value);
         break;
       }
+      case 'q': config.extended.repl_queue = value; break; // repcached's queue limit: our log size
       case 'X': {
         const { port: listenPort, connectPort } = replicationPorts(value);
         replication.port = listenPort;
@@ -455,6 +457,7 @@ Replication (repcached compatible):
 -X, --replication-port=<num[:num]>    port to listen on for peers[:port to dial them on]; two nodes on
                                       one host may share it (the second one dials the first)
     --peer=<host[:port]>              same as -x
+-q <num>                              repcached's queue limit: same as -o repl_queue=<num>
     --replication-secret=<s>          shared secret peers must prove (or -o repl_secret=<s>)
     --replication-secret-file=<path>  read the secret from a file (or -o repl_secret_file=<path>);
                                       required when a peer is not on loopback

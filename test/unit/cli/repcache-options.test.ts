@@ -100,6 +100,10 @@ describe('repcache options: getopt forms', () => {
     expect(parse('-X', '11300:11301', '-X', '11400').replication).toEqual({ peers: [], port: 11400, portGiven: true });
   });
 
+  it("repcached's -q <num> sets the replication log size", () => {
+    expect(parse('-x', '127.0.0.1', '-q', '8192').config.extended.repl_queue).toBe('8192');
+  });
+
   it('--replication-allow and -o repl_allow add up', () => {
     const o = parse('--replication-allow', '198.18.0.5', '-o', 'repl_allow=198.18.1.0/24,repl_insecure', '-o', 'repl_allow=::1');
     expect(o.config.extended).toMatchObject({ repl_allow: '198.18.0.5;198.18.1.0/24;::1', repl_insecure: true });
