@@ -165,7 +165,7 @@ CONF
 }
 
 repcache_cmd() { # the repcache command line of a node (without a pid file: it runs in the foreground)
-  echo "$root/bin/repcache -p $PORT -U 0 -u nobody -m 64 -X $REPL_PORT -x $(addr_of "$(peer_of "$1")"):$REPL_PORT$(sync_flag)"
+  echo "$root/bin/repcache -p $PORT -U 0 -u nobody -m 64 -X $REPL_PORT -x $(addr_of "$(peer_of "$1")"):$REPL_PORT -o repl_secret_file=$LAB_DIR/repl.secret$(sync_flag)"
 }
 
 # start_bg NS PIDFILE LOG CMD...: a daemon in a namespace, in its own session, output to LOG
@@ -198,6 +198,8 @@ configs() { # the nodes' haved.conf files, checked by haved -t
   local n
   mkdir -p "$LAB_DIR"
   touch "$LAB_DIR/.haved-lab"
+  # the peers' replication secret (repcache wants one for a peer off loopback), readable by root only
+  [ -s "$LAB_DIR/repl.secret" ] || (umask 077 && head -c 32 /dev/urandom | base64 >"$LAB_DIR/repl.secret")
   for n in "${NODES[@]}"; do
     mkdir -p "$LAB_DIR/$n"
     write_conf "$n"

@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createLab, waitFor, type Lab, type LabNode } from '../../test/support/netns.ts';
 import type { BenchRow, BenchSection } from './lib.ts';
 
@@ -80,8 +81,8 @@ function request(sock: Socket, text: string, end: string, timeoutMs: number): Pr
 interface Case { advertInt: string; sync: boolean }
 export interface FailoverFigures extends Case { outageMs: number; failbackGapMs: number; acked: number; readBack: number; vipMovedMs: number; warmMs: number; failbackMs: number }
 
-function conf(n: LabNode, peer: LabNode, prio: number, c: Case, port: number): string {
-  const repcache = `${join(ROOT, 'bin/repcache')} -p 11211 -U 0 -u nobody -m 64 -x ${peer.address}${c.sync ? ' --replication-sync' : ''}`;
+function conf(n: LabNode, peer: LabNode, prio: number, c: Case, port: number, secretFile: string): string {
+  const repcache = `${join(ROOT, 'bin/repcache')} -p 11211 -U 0 -u nobody -m 64 -x ${peer.address} -o repl_secret_file=${secretFile}${c.sync ? ' --replication-sync' : ''}`;
   return `global_defs {
     router_id ${n.ns}
     vrrp_udp_port ${port}
@@ -118,9 +119,12 @@ async function measure(lab: Lab, dir: string, c: Case, port: number, log: (l: st
   const vipOn = (n: LabNode) => lab.addresses(n.name).includes(VIP);
   const state = (n: LabNode) => join(dir, `${n.name}.json`);
   const status = (n: LabNode) => { try { return JSON.parse(readFileSync(state(n), 'utf8')); } catch { return null; } };
+  // the peers are off loopback: they prove a shared secret
+  const secretFile = join(dir, 'repl.secret');
+  writeFileSync(secretFile, randomBytes(32).toString('base64'), { mode: 0o600 });
   const start = (n: LabNode, peer: LabNode, prio: number) => {
     const file = join(dir, `${n.name}.conf`);
-    writeFileSync(file, conf(n, peer, prio, c, port));
+    writeFileSync(file, conf(n, peer, prio, c, port, secretFile));
     const p = spawn('ip', ['netns', 'exec', n.ns, join(ROOT, 'bin/haved'), '-f', file, '--state-file', state(n)], { stdio: 'ignore', env: { ...process.env, HAVED_LOG_JSON: '1' } });
     procs.push(p);
     return p;

@@ -26,7 +26,11 @@ export class UsageError extends Error {
 export interface RepcacheOptions {
   action: 'run' | 'help' | 'version' | 'license';
   config: ServerConfig;
-  replication: { peers: string[]; port: number };
+  /**
+   * -x peers, -X port; repcached's `-X listen:connect` sets a different port to dial peers on. `portGiven`:
+   * -X was on the command line (replication is on even without peers, as a repcached pair's first node).
+   */
+  replication: { peers: string[]; port: number; connectPort?: number; portGiven?: true };
   /** memcached prints these on stderr and carries on (e.g. -t above 64). */
   warnings: string[];
 }
@@ -75,10 +79,12 @@ const SPECS: OptSpec[] = [
   { short: 'N', long: 'napi-ids', arg: 'required' },
   { short: 'x', long: 'replication-peer', arg: 'required' },
   { short: 'X', long: 'replication-port', arg: 'required' },
+  { short: 'q', long: null, arg: 'required' },
   { short: '\0peer', long: 'peer', arg: 'required' },
   { short: '\0rsecret', long: 'replication-secret', arg: 'required' },
   { short: '\0rsecretfile', long: 'replication-secret-file', arg: 'required' },
   { short: '\0rsync', long: 'replication-sync', arg: 'none' },
+  { short: '\0rallow', long: 'replication-allow', arg: 'required' },
 ];
 const BY_SHORT = new Map(SPECS.map((s) => [s.short, s]));
 
@@ -168,7 +174,7 @@ function subopt(config: ServerConfig, token: string): void {
   const value = eq < 0 ? null : token.slice(eq + 1);
   const known = KNOWN_SUBOPTIONS.has(name) || REPLICATION_SUBOPTIONS.has(name) || name.startsWith('ext_') || name.startsWith('ssl_');
   if (!known) throw new UsageError(`Illegal suboption "${token}"`);
-  config.extended[name] = value ?? true;
+  config.extended[name] = name === 'repl_allow' ? addAllow(config, value) : value ?? true;
   const need = (what = `Missing numeric argument for ${name}`): string => {
     if (value === null) throw new UsageError(what);
     return value;
@@ -249,11 +255,26 @@ function subopt(config: ServerConfig, token: string): void {
   }
 }
 
+/** repl_allow accumulates: every -o repl_allow= and --replication-allow adds entries. */
+function addAllow(config: ServerConfig, value: string | null): string | true {
+  const prev = config.extended.repl_allow;
+  if (value === null) return prev ?? true;
+  return typeof prev === 'string' && prev !== '' ? `${prev};${value}` : value;
+}
+
+/** repcached's -X: `port`, or `listen:connect` (listen on one port, dial peers on the other). */
+function replicationPorts(value: string): { port: number; connectPort?: number } {
+  const m = /^\s*(\d+)(?::(\d+))?\s*$/.exec(value);
+  const ok = (n: number) => n > 0 && n <= 65535;
+  if (!m || !ok(Number(m[1])) || (m[2] !== undefined && !ok(Number(m[2])))) throw new UsageError(`ERROR: Invalid replication port number ${value}.`, EX_USAGE);
+  return m[2] === undefined ? { port: Number(m[1]) } : { port: Number(m[1]), connectPort: Number(m[2]) };
+}
+
 const LRU_PCT_DEFAULTS = { hot_lru_pct: 20, warm_lru_pct: 40 };
 
 export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
   const config: ServerConfig = { ...defaultServerConfig, listen: [], extended: {} };
-  const replication = { peers: [] as string[], port: DEFAULT_REPLICATION_PORT };
+  const replication: RepcacheOptions['replication'] = { peers: [], port: DEFAULT_REPLICATION_PORT };
   const warnings: string[] = [];
   let action: RepcacheOptions['action'] = 'run';
   let itemSizeMax = defaultServerConfig.pageSize;
@@ -342,16 +363,20 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
       case '\0rsecret': config.extended.repl_secret = value; break;
       case '\0rsecretfile': config.extended.repl_secret_file = value; break;
       case '\0rsync': config.extended.repl_sync = true; break;
+      case '\0rallow': config.extended.repl_allow = addAllow(config, value); break;
       case '\0peer':
       case 'x': {
         if (value === '' || /\s/.test(value)) throw new UsageError(`Invalid replication peer: '${value}'`, EX_USAGE);
         replication.peers.push(value);
         break;
       }
+      case 'q': config.extended.repl_queue = value; break; // repcached's queue limit: our log size
       case 'X': {
-        const n = INT.test(value.trim()) ? Number(value) : NaN;
-        if (!(n > 0 && n <= 65535)) throw new UsageError(`ERROR: Invalid replication port number ${value}.`, EX_USAGE);
-        replication.port = n;
+        const { port: listenPort, connectPort } = replicationPorts(value);
+        replication.port = listenPort;
+        replication.portGiven = true;
+        if (connectPort === undefined) delete replication.connectPort;
+        else replication.connectPort = connectPort;
         break;
       }
       case 'S':
@@ -426,17 +451,26 @@ export function usage(): string {
 -o, --extended            comma separated list of memcached's extended options
                           (hashpower, slab_chunk_max, track_sizes, no_lru_crawler, idle_timeout, ...)
 Replication (repcached compatible):
--x, --replication-peer=<host[:port]>  peer repcache to replicate with (repeatable)
--X, --replication-port=<num>          TCP port for replication (default: ${DEFAULT_REPLICATION_PORT})
+-x <ip_addr>  hostname or IP address of peer repcached
+-X <num:num>  TCP port number for replication. <listen:connect> (default: ${DEFAULT_REPLICATION_PORT})
+-x, --replication-peer=<host[:port]>  peer repcache to replicate with (repeatable: one per peer)
+-X, --replication-port=<num[:num]>    port to listen on for peers[:port to dial them on]; two nodes on
+                                      one host may share it (the second one dials the first)
     --peer=<host[:port]>              same as -x
+-q <num>                              repcached's queue limit: same as -o repl_queue=<num>
     --replication-secret=<s>          shared secret peers must prove (or -o repl_secret=<s>)
-    --replication-secret-file=<path>  read the secret from a file (or -o repl_secret_file=<path>)
+    --replication-secret-file=<path>  read the secret from a file (or -o repl_secret_file=<path>);
+                                      required when a peer is not on loopback
+    --replication-allow=<addr[/bits]> also accept peers from here (repeatable, or -o repl_allow=A;B)
     --replication-sync                answer writes only once a peer has them (or -o repl_sync)
 -o repl_sync_timeout=<ms>             longest wait for that acknowledgement (default: 1000)
 -o repl_node_id=<1..1023>             version node id (default: random per start)
 -o repl_queue=<n>                     outbound log entries before a full resync (default: 262144)
 -o repl_join_timeout=<ms>             serve without a complete copy after this long (default: 15000)
--o repl_listen=<addr>                 address of the replication port (default: all)
+-o repl_listen=<addr>                 address of the replication port (default: the -l addresses)
+-o repl_tls_cert=<pem>,repl_tls_key=<pem>,repl_tls_ca=<pem>
+                                      mutual TLS between peers (certificates signed by that CA)
+-o repl_insecure                      allow peers off loopback without a secret or TLS (not advised)
 `;
 }
 

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
 import type { ItemFrame } from './codec.ts';
@@ -6,6 +7,7 @@ import type { OutLog } from './outlog.ts';
 import type { Tombstones } from './tombstones.ts';
 import type { LocalIdentity } from './handshake.ts';
 import type { LinkState, LinkTiming } from './link.ts';
+import type { RefusalKind } from './gate.ts';
 
 /** The part of the slab store replication reads and writes. */
 export type ReplicaStore = Pick<
@@ -38,5 +40,10 @@ export interface SessionContext {
   nodeIdCollision(peerRunId: bigint): void;
   /** Sending side. */
   acked(seq: number): void;
-  stateChanged(who: string, from: LinkState, to: LinkState, reason: string): void;
+  /** `quiet`: a link a stranger may have opened (inbound, not yet authenticated): not worth a log line. */
+  stateChanged(who: string, from: LinkState, to: LinkState, reason: string, quiet?: boolean): void;
+  /** Opens a connection to a peer (TLS when configured); `ready` is the event after which data may flow. */
+  dial(host: string, port: number): { socket: Socket; ready: 'connect' | 'secureConnect' };
+  /** An inbound connection that had not authenticated was refused (counted, logged at a bounded rate). */
+  refused(kind: RefusalKind, peer: string, detail: string): void;
 }

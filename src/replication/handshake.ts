@@ -15,6 +15,11 @@ export class NodeIdCollisionError extends HandshakeError {
   }
 }
 
+/** The peer's AUTH proof is wrong: it does not know our secret (or has one where we have none). */
+export class AuthError extends HandshakeError {
+  override name = 'AuthError';
+}
+
 export interface LocalIdentity {
   nodeId: number;
   runId: bigint;
@@ -34,6 +39,8 @@ export class Handshake {
   readonly nonce: Buffer;
   peer: Hello | null = null;
   authed = false;
+  /** The peer's run id when it uses our node id (thrown once it authenticated). */
+  #collision: bigint | null = null;
 
   constructor(role: Role, me: LocalIdentity, nonce: Buffer = newNonce()) {
     this.role = role;
@@ -52,7 +59,7 @@ export class Handshake {
     if (m.role === this.role) throw new HandshakeError(`both ends of the link claim the ${m.role} role`);
     if (m.nodeId === this.me.nodeId) {
       if (m.runId === this.me.runId) throw new HandshakeError('connected to itself (a peer address names this node)');
-      throw new NodeIdCollisionError(`node id collision: peer also uses node id ${m.nodeId}`, m.runId);
+      this.#collision = m.runId;
     }
     this.peer = m;
     return { type: 'auth', proof: proof(this.me.secret, this.role, this.me.nodeId, this.nonce, m.nonce) };
@@ -62,9 +69,14 @@ export class Handshake {
     if (!this.peer) throw new HandshakeError('AUTH before HELLO');
     if (this.authed) throw new HandshakeError('second AUTH on one link');
     if (!verifyProof(this.me.secret, this.peer.role, this.peer.nodeId, this.peer.nonce, this.nonce, m.proof)) {
-      throw new HandshakeError(this.me.secret ? 'authentication failed: wrong or missing replication secret' : 'authentication failed: the peer uses a replication secret and this node has none');
+      throw new AuthError(this.me.secret ? 'authentication failed: wrong or missing replication secret' : 'authentication failed: the peer uses a replication secret and this node has none');
     }
     this.authed = true;
+  }
+
+  /** After onAuth: throws NodeIdCollisionError when the (authenticated) peer uses our node id. */
+  checkNodeId(): void {
+    if (this.#collision !== null) throw new NodeIdCollisionError(`node id collision: peer also uses node id ${this.me.nodeId}`, this.#collision);
   }
 
   /** Non-fatal differences worth a warning. */

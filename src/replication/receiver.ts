@@ -1,22 +1,35 @@
 import type { Socket } from 'node:net';
-import { encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type ItemFrame, type Message } from './codec.ts';
+import { encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type Auth, type Hello, type ItemFrame, type Message } from './codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
-import { closeLinkSocket, decodeOrRefuse } from './session-io.ts';
+import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts';
 import { LinkMachine } from './link.ts';
+import { plainAddress } from './access.ts';
 import type { SessionContext } from './context.ts';
 
+/** Where a receiving link comes from: a peer that dialed us (with the HELLO it sent), or a peer we dial. */
+export type ReceiverEnd = { socket: Socket; hello: Hello } | { host: string; port: number };
+
 /**
- * The accepting end of a link: applies one peer's changes to the local store and acknowledges them.
+ * The receiving end of a link: applies one peer's changes to the local store and acknowledges them.
  * It tells the peer where to resume (the last sequence applied from that peer's current run) or asks for a
- * full copy.
+ * full copy. Usually the peer dialed us; a node whose replication port is held by its peer (two nodes sharing
+ * one -X on one host, as repcached pairs them) dials the peer for this direction too, and then reconnects with
+ * backoff like a sender.
  */
 export class Receiver {
   readonly machine: LinkMachine;
   readonly remote: string;
+  /** True when this node dialed the link. */
+  readonly dials: boolean;
   readonly #ctx: SessionContext;
-  readonly #socket: Socket;
-  readonly #hs: Handshake;
-  readonly #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+  readonly #dialTo: { host: string; port: number } | null;
+  #socket: Socket | null = null;
+  #hs: Handshake;
+  #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+  /** Accepting side: our AUTH, sent once the dialer proved itself. */
+  #pendingAuth: Auth | null = null;
+  /** Accepting side, until start(): the socket and the HELLO the gate read from it. */
+  #accepted: { socket: Socket; hello: Hello } | null = null;
   readonly #onMessageBound = (m: Message): void => this.#onMessage(m);
   readonly #onItemBound = (f: ItemFrame): void => this.#onItem(f);
   /** Highest SET sequence in the chunk being decoded: `applied` (a BigInt) is updated once per chunk. */
@@ -32,55 +45,118 @@ export class Receiver {
   bytesReceived = 0;
   bytesSent = 0;
   #lastProgressLog = 0;
-  /** Called once when the link is gone. */
+  /** Called once when an accepted link is gone. */
   onClosed: (() => void) | null = null;
+  /** Called once the peer authenticated (or the link ended before). */
+  onSettled: (() => void) | null = null;
 
-  constructor(ctx: SessionContext, socket: Socket) {
+  constructor(ctx: SessionContext, end: ReceiverEnd) {
     this.#ctx = ctx;
-    this.#socket = socket;
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.dials = !('socket' in end);
+    this.#dialTo = 'socket' in end ? null : { host: end.host, port: end.port };
+    this.remote = 'socket' in end ? `${plainAddress(end.socket.remoteAddress ?? '')}:${end.socket.remotePort}` : `${end.host}:${end.port}`;
     this.#hs = new Handshake('receiver', ctx.me);
     this.machine = new LinkMachine({
-      dials: false,
+      dials: this.dials,
       now: () => ctx.now(),
       timing: ctx.timing,
       effects: {
-        connect: () => {},
+        connect: () => this.#connect(),
         close: (reason) => this.#close(reason),
         heartbeat: () => this.#write(encode({ type: 'heartbeat', seq: this.#syncStart >= 0n ? 0n : this.applied })),
-        stateChanged: (from, to, reason) => ctx.stateChanged(this.name, from, to, reason),
+        stateChanged: (from, to, reason) => ctx.stateChanged(this.name, from, to, reason, this.#stranger),
       },
     });
+    if ('socket' in end) this.#accepted = end;
+  }
+
+  /** Dialing side: connect. Accepting side: answer the HELLO the peer sent (callbacks are set by then). */
+  start(): void {
+    const end = this.#accepted;
+    this.#accepted = null;
+    if (!end) {
+      this.machine.start();
+      return;
+    }
+    const socket = end.socket;
+    this.#socket = socket;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.machine.failed(err.message));
     socket.on('close', () => this.machine.failed('connection closed by peer'));
     this.machine.connected();
     this.#write(encode(this.#hs.hello()));
+    this.#onData(encode(end.hello));
   }
 
   get name(): string {
-    return `inbound ${this.remote}${this.peerNodeId >= 0 ? ` (node ${this.peerNodeId})` : ''}`;
+    return `${this.dials ? 'from' : 'inbound'} ${this.remote}${this.peerNodeId >= 0 ? ` (node ${this.peerNodeId})` : ''}`;
+  }
+
+  /** An inbound link whose peer has not proved membership yet: whoever it is, it gets no data. */
+  get #stranger(): boolean {
+    return !this.dials && !this.#hs.authed;
+  }
+
+  /** Dialing side: a new connection, with a fresh handshake. */
+  #connect(): void {
+    const { host, port } = this.#dialTo!;
+    const { socket: s, ready } = this.#ctx.dial(host, port);
+    this.#socket = s;
+    this.#decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
+    this.#hs = new Handshake('receiver', this.#ctx.me);
+    this.#syncStart = -1n;
+    this.#chunkSeq = 0;
+    s.on(ready, () => {
+      if (this.#socket !== s) return;
+      this.machine.connected();
+      this.#write(encode(this.#hs.hello()));
+    });
+    s.on('data', (chunk: Buffer) => {
+      if (this.#socket === s) this.#onData(chunk);
+    });
+    s.on('error', (err) => {
+      if (this.#socket === s) this.machine.failed(err.message);
+    });
+    s.on('close', () => {
+      if (this.#socket === s) this.machine.failed('connection closed by peer');
+    });
   }
 
   #write(buf: Buffer): void {
-    if (this.#socket.destroyed) return;
+    const s = this.#socket;
+    if (!s || s.destroyed) return;
     this.bytesSent += buf.length;
     this.machine.sent();
-    this.#socket.write(buf);
+    s.write(buf);
   }
 
   #close(reason: string): void {
-    closeLinkSocket(this.#socket, reason);
+    const s = this.#socket;
+    this.#socket = null;
+    this.#syncStart = -1n;
+    if (this.#stranger) {
+      const ending = strangerEnding(reason);
+      if (ending) this.#ctx.refused(ending.kind, this.remote, ending.detail);
+    }
+    if (s) closeLinkSocket(s, reason);
+    this.#settled();
+    if (this.dials) return;
     const cb = this.onClosed;
     this.onClosed = null;
+    cb?.();
+  }
+
+  #settled(): void {
+    const cb = this.onSettled;
+    this.onSettled = null;
     cb?.();
   }
 
   #onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
     this.machine.received();
-    const ok = decodeOrRefuse(this.#ctx, this.machine, this.remote, this.#decoder, chunk, this.#onMessageBound, this.#onItemBound);
+    const ok = decodeOrRefuse(this.#ctx, this.machine, this.remote, this.#decoder, chunk, this.#onMessageBound, this.#onItemBound, this.#stranger);
     if (this.#chunkSeq > 0) {
       this.#seq(BigInt(this.#chunkSeq));
       this.#chunkSeq = 0;
@@ -133,19 +209,25 @@ export class Receiver {
         const auth = this.#hs.onHello(m);
         this.peerNodeId = m.nodeId;
         this.peerRunId = m.runId;
-        this.#write(encode(auth));
-        for (const w of this.#hs.mismatches()) ctx.logger.warn({ peer: this.name }, `replication: ${w}`);
+        // The dialer proves itself first; the accepting side answers only a proven peer.
+        if (this.dials) this.#write(encode(auth));
+        else this.#pendingAuth = auth;
         return;
       }
       case 'auth': {
         this.#hs.onAuth(m);
+        if (this.#pendingAuth) this.#write(encode(this.#pendingAuth));
+        this.#pendingAuth = null;
+        this.#hs.checkNodeId();
+        this.#settled();
+        for (const w of this.#hs.mismatches()) ctx.logger.warn({ peer: this.name }, `replication: ${w}`);
         this.#decoder.maxFrame = MAX_FRAME;
         const from = ctx.resumePoint(this.peerNodeId, this.peerRunId);
         this.applied = from > 0n ? from - 1n : 0n;
         this.#ackedSent = this.applied;
         this.#write(encode({ type: 'resume', fromSeq: from }));
         const peer = this.#hs.peer!;
-        ctx.peerHello(peer.nodeId, this.#socket.remoteAddress ?? '', peer.listenPort);
+        if (!this.dials) ctx.peerHello(peer.nodeId, this.#socket?.remoteAddress ?? '', peer.listenPort);
         // A resume is complete at once; a full copy starts with SYNC_BEGIN.
         if (from > 0n) this.machine.handshakeDone(false);
         return;
@@ -192,12 +274,17 @@ export class Receiver {
         if (this.#syncStart < 0n && this.machine.state === 'streaming' && m.seq > 0n) this.#seq(m.seq);
         return;
       case 'error':
-        ctx.logger.warn({ peer: this.name, reason: m.reason }, 'replication: peer closed the link');
+        if (!this.#stranger) ctx.logger.warn({ peer: this.name, reason: m.reason }, 'replication: peer closed the link');
         this.machine.failed(`peer error: ${m.reason}`);
         return;
       default:
         throw new ProtocolError(`unexpected ${m.type} frame from a sending peer`);
     }
+  }
+
+  /** The peer proved it is a member (the handshake's AUTH checked out). */
+  get authenticated(): boolean {
+    return this.#hs.authed;
   }
 
   get syncing(): boolean {

@@ -1,6 +1,10 @@
-import { createServer, type Server } from 'node:net';
+import type { Socket } from 'node:net';
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../log.ts';
+import { plainAddress } from './access.ts';
+import { ReplicationPort, type PeerAddress } from './port.ts';
+import type { LinkTlsFiles } from './transport.ts';
+import type { Hello } from './codec.ts';
 import { HybridClock, MAX_NODE_ID } from './hlc.ts';
 import { turnNow } from './turn-clock.ts';
 import { OutLog, EntryKind } from './outlog.ts';
@@ -15,18 +19,25 @@ import type { ReplicaStore, SessionContext } from './context.ts';
 export const DEFAULT_REPLICATION_PORT = 11212;
 const THIRTY_DAYS = 60 * 60 * 24 * 30;
 
-export interface PeerAddress {
-  host: string;
-  port: number;
-}
+export type { PeerAddress };
 
 export interface ReplicationOptions {
   /** -x host[:port], repeatable. */
   peers: PeerAddress[];
   /** -X: replication listen port. */
   port: number;
-  /** Address the replication port binds to (default: all interfaces, like repcached). */
+  /** Address the replication port binds to (default: all interfaces). */
   listenHost?: string;
+  /** Addresses the replication port binds to (repcache: -o repl_listen, else the -l addresses); wins over listenHost. */
+  listenHosts?: string[];
+  /** Source addresses (`addr` or `addr/bits`) allowed to connect besides the peers' own (see AccessList). */
+  allow?: string[];
+  /** Mutual TLS on every link: both ends present a certificate signed by `ca`. */
+  tls?: LinkTlsFiles | null;
+  /** Connections in the handshake at once; more are refused (`repl_refused_busy`). */
+  maxPendingHandshakes?: number;
+  /** Refusals of strangers are logged once per kind per this interval, with a count. */
+  strangerLogIntervalMs?: number;
   /** Shared secret proving membership (empty: none). */
   secret?: string;
   /** Acknowledge a write to the client only after a peer has it (bounded by syncTimeoutMs). */
@@ -65,7 +76,7 @@ export class Replicator {
   readonly senders: Sender[] = [];
   readonly receivers = new Set<Receiver>();
   readonly ready: Promise<string>;
-  readonly #opts: Required<Omit<ReplicationOptions, 'listenHost' | 'timing'>> & Pick<ReplicationOptions, 'listenHost' | 'timing'>;
+  readonly #opts: Required<Omit<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls'>> & Pick<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls'>;
   readonly #logger: Logger;
   readonly #store: ReplicaStore;
   readonly #me: LocalIdentity;
@@ -75,7 +86,9 @@ export class Replicator {
   readonly #appliedFrom = new Map<number, { runId: bigint; seq: bigint }>();
   #resolveReady!: (why: string) => void;
   #isReady = false;
-  #server: Server | null = null;
+  readonly #port: ReplicationPort;
+  /** The peers this node dials (the -x list without this node itself, or the holder of our port). */
+  #peers: PeerAddress[] = [];
   #timer: NodeJS.Timeout | null = null;
   #joinTimer: NodeJS.Timeout | null = null;
   #pumpScheduled = false;
@@ -90,7 +103,8 @@ export class Replicator {
     this.#logger = logger;
     this.#opts = {
       secret: '', syncMode: false, syncTimeoutMs: 1000, logCapacity: 1 << 18, tombstoneMax: 1 << 18,
-      tombstoneLifetimeMs: 3600_000, joinTimeoutMs: 15_000, itemSizeMax: 1024 * 1024, ...opts,
+      tombstoneLifetimeMs: 3600_000, joinTimeoutMs: 15_000, itemSizeMax: 1024 * 1024, maxPendingHandshakes: 64,
+      strangerLogIntervalMs: 60_000, ...opts,
     };
     this.log = new OutLog(this.#opts.logCapacity);
     this.tombstones = new Tombstones(this.#opts.tombstoneMax, this.#opts.tombstoneLifetimeMs);
@@ -100,6 +114,13 @@ export class Replicator {
       itemSizeMax: this.#opts.itemSizeMax, syncMode: this.#opts.syncMode, secret: this.#opts.secret,
     };
     this.ready = new Promise((res) => (this.#resolveReady = res));
+    const o = this.#opts;
+    this.#port = new ReplicationPort({
+      port: o.port, peers: o.peers, allow: o.allow ?? [], tls: o.tls ?? null,
+      listenHosts: o.listenHosts ?? (o.listenHost !== undefined ? [o.listenHost] : []),
+      timeoutMs: o.timing?.connectTimeoutMs ?? 3000, maxPending: o.maxPendingHandshakes, strangerLogIntervalMs: o.strangerLogIntervalMs,
+      admit: (socket, hello, settled) => this.#admit(socket, hello, settled),
+    }, logger);
     this.#ctx = this.#context();
   }
 
@@ -119,19 +140,19 @@ export class Replicator {
     this.#resolveReady(why);
   }
 
-  /** Opens the replication port and dials the peers. */
+  /**
+   * Opens the replication port and dials the peers. When the port is already held on this host by the peer
+   * (repcached's pairing of two nodes on one host with one -X), this node dials that peer for both directions.
+   */
   async start(): Promise<void> {
-    const server = createServer((socket) => this.#accept(socket));
-    this.#server = server;
-    await new Promise<void>((res, rej) => {
-      server.once('error', rej);
-      server.listen(this.#opts.port, this.#opts.listenHost, () => {
-        server.off('error', rej);
-        res();
-      });
-    });
-    this.#logger.info({ port: this.#opts.port, node: this.nodeId, peers: this.#opts.peers.map((p) => `${p.host}:${p.port}`) }, 'replication: listening');
-    for (const p of this.#opts.peers) this.#addSender(p.host, p.port);
+    this.#peers = await this.#port.open();
+    const dialOnly = this.#port.dialOnly;
+    this.#me.listenPort = dialOnly ? 0 : this.#opts.port;
+    this.#logger.info({ node: this.nodeId, peers: this.#peers.map((p) => `${p.host}:${p.port}`) }, 'replication: started');
+    for (const p of this.#peers) {
+      this.#addSender(p.host, p.port);
+      if (dialOnly) this.#addPuller(p.host, p.port);
+    }
     this.#timer = setInterval(() => this.#tick(), 50);
     this.#timer.unref();
     if (this.senders.length === 0) this.#markReady('no peers configured');
@@ -148,10 +169,36 @@ export class Replicator {
     return s;
   }
 
-  #accept(socket: import('node:net').Socket): void {
-    const r = new Receiver(this.#ctx, socket);
+  /** A receiving link this node dials (when it does not listen): the peer's changes come over it. */
+  #addPuller(host: string, port: number): void {
+    const r = new Receiver(this.#ctx, { host, port });
     this.receivers.add(r);
-    r.onClosed = () => this.receivers.delete(r);
+    r.start();
+  }
+
+  /** A connection passed the gate with a HELLO: its role says which end of a link we are. */
+  #admit(socket: Socket, hello: Hello, settled: () => void): void {
+    if (hello.role === 'sender') {
+      const r = new Receiver(this.#ctx, { socket, hello });
+      this.receivers.add(r);
+      r.onClosed = () => this.receivers.delete(r);
+      r.onSettled = settled;
+      r.start();
+      return;
+    }
+    const s = new Sender(this.#ctx, plainAddress(socket.remoteAddress ?? ''), socket.remotePort ?? 0, { socket, hello });
+    this.senders.push(s);
+    s.onClosed = () => {
+      const i = this.senders.indexOf(s);
+      if (i >= 0) this.senders.splice(i, 1);
+    };
+    s.onSettled = () => {
+      settled();
+      if (!s.authenticated) return;
+      // A newer link from a node replaces its older one (half-open after a crash or a cut).
+      for (const o of [...this.senders]) if (o !== s && o.inbound && o.peerNodeId === s.peerNodeId) o.stop('replaced by a newer link from the same node');
+    };
+    s.start();
   }
 
   #tick(): void {
@@ -284,20 +331,22 @@ export class Replicator {
       peerHello: (nodeId, host, listenPort) => this.#peerHello(nodeId, host, listenPort),
       nodeIdCollision: (peerRunId) => this.#nodeIdCollision(peerRunId),
       acked: (seq) => this.#acked(seq),
-      stateChanged: (who, from, to, reason) => this.#stateChanged(who, from, to, reason),
+      stateChanged: (who, from, to, reason, quiet) => this.#stateChanged(who, from, to, reason, quiet),
+      dial: (host, port) => this.#port.dial(host, port),
+      refused: (kind, peer, detail) => this.#port.refused(kind, peer, detail),
     };
   }
 
   /** A peer dialed us: it is alive, so a link of ours in backoff retries now; on a node without -x, a link back. */
   #peerHello(nodeId: number, host: string, listenPort: number): void {
     // A new link from a node replaces its older one (half-open after a crash or a cut).
-    const same = [...this.receivers].filter((r) => r.peerNodeId === nodeId);
+    const same = [...this.receivers].filter((r) => !r.dials && r.peerNodeId === nodeId);
     for (const r of same.slice(0, -1)) r.stop('replaced by a newer link from the same node');
     if (this.senders.some((s) => s.peerNodeId === nodeId && s.machine.up)) return;
     for (const s of this.senders) s.machine.kick();
     // Dial back only when no peers were configured here (repcached style: one side names the other). With a
     // configured list the mesh is explicit, and a configured address may be a proxy or a NAT address.
-    if (this.#opts.peers.length > 0) return;
+    if (this.#peers.length > 0) return;
     const h = host.replace(/^::ffff:/, '');
     const known = this.senders.some((s) => s.peerNodeId === nodeId || (s.port === listenPort && sameHost(s.host, h)));
     if (!known && listenPort > 0) {
@@ -322,19 +371,21 @@ export class Replicator {
     for (const s of this.senders) s.machine.kick();
   }
 
-  #stateChanged(who: string, from: LinkState, to: LinkState, reason: string): void {
-    // A peer that stays down would log every retry: after a few, retries go to debug.
-    const quiet = (to === 'connecting' && /^retry ([4-9]|\d\d)/.test(reason)) || (from === 'connecting' && to === 'backoff' && this.#retrying(who));
+  #stateChanged(who: string, from: LinkState, to: LinkState, reason: string, stranger = false): void {
+    // A peer that stays down would log every retry: after a few, retries go to debug. A link that has not
+    // authenticated is reported by the refusal log (bounded) if it fails.
+    const quiet = stranger || (to === 'connecting' && /^retry ([4-9]|\d\d)/.test(reason)) || (from === 'connecting' && to === 'backoff' && this.#retrying(who));
     const level = quiet ? 'debug' : to === 'backoff' || (to === 'closed' && reason !== 'shutdown') ? 'warn' : 'info';
     this.#logger[level]({ peer: who, from, to, reason }, `replication: ${who} ${from} -> ${to} (${reason})`);
-    if (!this.#isReady && to === 'backoff' && this.senders.every((s) => s.machine.failures > 0 && s.machine.connects === 0) && ![...this.receivers].some((r) => r.syncing)) {
+    const dialed = [...this.senders.filter((s) => !s.inbound), ...[...this.receivers].filter((r) => r.dials)];
+    if (!this.#isReady && to === 'backoff' && dialed.every((l) => l.machine.failures > 0 && l.machine.connects === 0) && ![...this.receivers].some((r) => r.syncing)) {
       this.#markReady('no peer reachable, serving alone');
     }
   }
 
   #retrying(who: string): boolean {
-    const s = this.senders.find((x) => x.name === who);
-    return s !== undefined && s.machine.failures > 4;
+    const link = this.senders.find((x) => x.name === who) ?? [...this.receivers].find((r) => r.dials && r.name === who);
+    return link !== undefined && link.machine.failures > 4;
   }
 
   /** `replication_state` for stats and haved: syncing until the copy is in, then streaming or alone. */
@@ -351,6 +402,7 @@ export class Replicator {
       ['replication_state', this.state],
       ['repl_node_id', this.nodeId],
       ['repl_port', this.#opts.port],
+      ...this.#port.stats(),
       ['repl_sync_mode', this.#opts.syncMode ? 1 : 0],
       ['repl_log_seq', this.log.nextSeq - 1],
       ['repl_log_capacity', this.log.capacity],
@@ -402,11 +454,9 @@ export class Replicator {
       w.resolve();
     }
     this.#syncWaiters = [];
-    for (const s of this.senders) s.stop();
-    for (const r of this.receivers) r.stop();
-    const server = this.#server;
-    this.#server = null;
-    if (server) await new Promise<void>((res) => server.close(() => res()));
+    for (const s of [...this.senders]) s.stop();
+    for (const r of [...this.receivers]) r.stop();
+    await this.#port.close();
   }
 }
 

@@ -1,7 +1,7 @@
-import { connect, type Socket } from 'node:net';
-import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Message } from './codec.ts';
+import type { Socket } from 'node:net';
+import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message } from './codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
-import { closeLinkSocket, decodeOrRefuse } from './session-io.ts';
+import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts';
 import { LinkMachine } from './link.ts';
 import { EntryKind } from './outlog.ts';
 import type { SessionContext } from './context.ts';
@@ -14,16 +14,28 @@ const CHUNK = 256 * 1024;
 const MIN_ROOM = 16 * 1024;
 
 /**
- * The dialing end of a link: pushes this node's changes to one peer. Connects, handshakes, then either resumes
- * from the sequence the peer asks for or streams a full copy first; reconnects with backoff.
+ * The sending end of a link: pushes this node's changes to one peer. Handshakes, then either resumes from the
+ * sequence the peer asks for or streams a full copy first. Usually this node dials the peer and reconnects with
+ * backoff; a peer that cannot listen itself (two nodes sharing one -X on one host, as repcached pairs them)
+ * dials us for this direction too, and then the link is accepted (`inbound`) and ends when the socket does.
  */
 export class Sender {
   readonly host: string;
   readonly port: number;
   readonly machine: LinkMachine;
+  /** Accepted: the peer dialed this link (host and port are where it came from). */
+  readonly inbound: boolean;
   readonly #ctx: SessionContext;
   #socket: Socket | null = null;
   #hs: Handshake | null = null;
+  /** Accepting side: our AUTH, sent once the dialer proved itself. */
+  #pendingAuth: Auth | null = null;
+  /** Accepting side, until start(): the socket and the HELLO the gate read from it. */
+  #accepted: { socket: Socket; hello: Hello } | null = null;
+  /** Called once when an accepted link is gone. */
+  onClosed: (() => void) | null = null;
+  /** Called once the peer authenticated (or the link ended before). */
+  onSettled: (() => void) | null = null;
   #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
   readonly #onMessageBound = (m: Message): void => this.#onMessage(m);
   /** Next sequence to send, and the highest the peer acknowledged. */
@@ -36,30 +48,38 @@ export class Sender {
   syncSent = 0;
   #copying = false;
   #lastProgressLog = 0;
-  #chunk = Buffer.allocUnsafe(CHUNK);
+  /** Allocated on first use: a link that never gets past the handshake (a stranger's) costs no chunk. */
+  #chunk = Buffer.alloc(0);
   #chunkView = dataViewOf(this.#chunk);
   #chunkStart = 0;
   #chunkOff = 0;
 
-  constructor(ctx: SessionContext, host: string, port: number) {
+  constructor(ctx: SessionContext, host: string, port: number, accepted?: { socket: Socket; hello: Hello }) {
     this.#ctx = ctx;
     this.host = host;
     this.port = port;
+    this.inbound = accepted !== undefined;
+    this.#accepted = accepted ?? null;
     this.machine = new LinkMachine({
-      dials: true,
+      dials: !this.inbound,
       now: () => ctx.now(),
       timing: ctx.timing,
       effects: {
         connect: () => this.#connect(),
         close: (reason) => this.#close(reason),
         heartbeat: () => this.#write(encode({ type: 'heartbeat', seq: this.#copying || this.cursor === 0 ? 0n : BigInt(this.cursor - 1) })),
-        stateChanged: (from, to, reason) => ctx.stateChanged(this.name, from, to, reason),
+        stateChanged: (from, to, reason) => ctx.stateChanged(this.name, from, to, reason, this.#stranger),
       },
     });
   }
 
   get name(): string {
-    return `peer ${this.host}:${this.port}${this.peerNodeId >= 0 ? ` (node ${this.peerNodeId})` : ''}`;
+    return `${this.inbound ? 'peer (dialed in) ' : 'peer '}${this.host}:${this.port}${this.peerNodeId >= 0 ? ` (node ${this.peerNodeId})` : ''}`;
+  }
+
+  /** An accepted link whose peer has not proved membership yet: whoever it is, it gets no data. */
+  get #stranger(): boolean {
+    return this.inbound && !this.#hs?.authed;
   }
 
   /** Changes logged but not yet acknowledged by the peer. */
@@ -75,11 +95,12 @@ export class Sender {
   }
 
   #connect(): void {
-    const s = connect({ host: this.host, port: this.port, noDelay: true });
+    const { socket: s, ready } = this.#ctx.dial(this.host, this.port);
     this.#socket = s;
     this.#decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
     this.#hs = new Handshake('sender', this.#ctx.me);
-    s.on('connect', () => {
+    s.on(ready, () => {
+      if (this.#socket !== s) return;
       this.machine.connected();
       this.#write(encode(this.#hs!.hello()));
     });
@@ -99,8 +120,23 @@ export class Sender {
     const s = this.#socket;
     this.#socket = null;
     this.#copying = false;
-    this.#newChunk(CHUNK);
+    this.#newChunk(0);
+    if (this.#stranger) {
+      const ending = strangerEnding(reason);
+      if (ending) this.#ctx.refused(ending.kind, `${this.host}:${this.port}`, ending.detail);
+    }
     if (s) closeLinkSocket(s, reason);
+    this.#settled();
+    if (!this.inbound) return;
+    const cb = this.onClosed;
+    this.onClosed = null;
+    cb?.();
+  }
+
+  #settled(): void {
+    const cb = this.onSettled;
+    this.onSettled = null;
+    cb?.();
   }
 
   #write(buf: Buffer): void {
@@ -163,19 +199,27 @@ export class Sender {
   #onData(chunk: Buffer): void {
     this.bytesReceived += chunk.length;
     this.machine.received();
-    decodeOrRefuse(this.#ctx, this.machine, `${this.host}:${this.port}`, this.#decoder, chunk, this.#onMessageBound);
+    decodeOrRefuse(this.#ctx, this.machine, `${this.host}:${this.port}`, this.#decoder, chunk, this.#onMessageBound, undefined, this.#stranger);
   }
 
   #onMessage(m: Message): void {
     const hs = this.#hs!;
     switch (m.type) {
-      case 'hello':
-        this.#write(encode(hs.onHello(m)));
+      case 'hello': {
+        const auth = hs.onHello(m);
         this.peerNodeId = m.nodeId;
-        for (const w of hs.mismatches()) this.#ctx.logger.warn({ peer: this.name }, `replication: ${w}`);
+        // The dialer proves itself first; the accepting side answers only a proven peer.
+        if (this.inbound) this.#pendingAuth = auth;
+        else this.#write(encode(auth));
         return;
+      }
       case 'auth':
         hs.onAuth(m);
+        if (this.#pendingAuth) this.#write(encode(this.#pendingAuth));
+        this.#pendingAuth = null;
+        hs.checkNodeId();
+        this.#settled();
+        for (const w of hs.mismatches()) this.#ctx.logger.warn({ peer: this.name }, `replication: ${w}`);
         this.#decoder.maxFrame = MAX_FRAME;
         return;
       case 'resume':
@@ -190,7 +234,7 @@ export class Sender {
         }
         return;
       case 'error':
-        this.#ctx.logger.warn({ peer: this.name, reason: m.reason }, 'replication: peer refused the link');
+        if (!this.#stranger) this.#ctx.logger.warn({ peer: this.name, reason: m.reason }, 'replication: peer refused the link');
         this.machine.failed(`peer refused: ${m.reason}`);
         return;
       default:
@@ -308,12 +352,40 @@ export class Sender {
     this.#frame(encode(tv > 0n ? { type: 'delete', seq: BigInt(seq), version: tv, key: key! } : { type: 'heartbeat', seq: BigInt(seq) }));
   }
 
+  /** Dialing side: connect. Accepting side: answer the HELLO the peer sent (callbacks are set by then). */
   start(): void {
-    this.machine.start();
+    const end = this.#accepted;
+    this.#accepted = null;
+    if (!end) {
+      this.machine.start();
+      return;
+    }
+    const s = end.socket;
+    this.#socket = s;
+    this.#hs = new Handshake('sender', this.#ctx.me);
+    s.setNoDelay(true);
+    s.on('data', (chunk: Buffer) => {
+      if (this.#socket === s) this.#onData(chunk);
+    });
+    s.on('drain', () => this.pump());
+    s.on('error', (err) => {
+      if (this.#socket === s) this.machine.failed(err.message);
+    });
+    s.on('close', () => {
+      if (this.#socket === s) this.machine.failed('connection closed by peer');
+    });
+    this.machine.connected();
+    this.#write(encode(this.#hs.hello()));
+    this.#onData(encode(end.hello));
   }
 
-  stop(): void {
-    this.machine.stop();
+  stop(reason = 'shutdown'): void {
+    this.machine.stop(reason);
+  }
+
+  /** The peer proved it is a member (the handshake's AUTH checked out). */
+  get authenticated(): boolean {
+    return this.#hs?.authed === true;
   }
 
   get copying(): boolean {

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { encode, type FrameDecoder, type ItemFrame, ProtocolError, type Message } from './codec.ts';
-import { HandshakeError, NodeIdCollisionError } from './handshake.ts';
+import { AuthError, HandshakeError, NodeIdCollisionError } from './handshake.ts';
 import type { LinkMachine } from './link.ts';
 import type { SessionContext } from './context.ts';
 
@@ -21,6 +21,8 @@ export function closeLinkSocket(s: Socket, reason: string): void {
 /**
  * Decodes one chunk from a peer. A malformed frame or a failed handshake refuses the peer: logged, and the
  * link fails with a reason starting with "refused" (so closeLinkSocket tells the peer). Returns false then.
+ * `stranger`: an inbound link not yet authenticated, whose refusals are counted and logged at a bounded rate
+ * instead of one line each.
  */
 export function decodeOrRefuse(
   ctx: SessionContext,
@@ -30,6 +32,7 @@ export function decodeOrRefuse(
   chunk: Buffer,
   onMessage: (m: Message) => void,
   onItem?: (f: ItemFrame) => void,
+  stranger = false,
 ): boolean {
   try {
     decoder.push(chunk, onMessage, onItem);
@@ -37,8 +40,15 @@ export function decodeOrRefuse(
   } catch (err) {
     if (!(err instanceof ProtocolError || err instanceof HandshakeError)) throw err;
     if (err instanceof NodeIdCollisionError) ctx.nodeIdCollision(err.peerRunId);
-    ctx.logger.warn({ peer, reason: err.message }, 'replication: refused peer');
+    if (stranger) ctx.refused(err instanceof AuthError ? 'auth' : err instanceof ProtocolError ? 'garbage' : 'handshake', peer, err.message);
+    else ctx.logger.warn({ peer, reason: err.message }, 'replication: refused peer');
     machine.failed(`refused: ${err.message}`);
     return false;
   }
+}
+
+/** How an inbound link that never authenticated ended, as a refusal (null: it was refused already, or stopped). */
+export function strangerEnding(reason: string): { kind: 'timeout' | 'handshake'; detail: string } | null {
+  if (reason.startsWith('refused') || reason === 'shutdown' || reason.startsWith('replaced')) return null;
+  return { kind: /timed out/.test(reason) ? 'timeout' : 'handshake', detail: reason };
 }

@@ -18,10 +18,16 @@ export interface ReplicationWiring {
 
 /** Glue between repcache's command line, the cache server and the Replicator. */
 export function startReplication(
-  opts: { replication: { peers: string[]; port: number }; config: { extended: Record<string, string | true>; pageSize: number } },
+  opts: {
+    replication: { peers: string[]; port: number; connectPort?: number; portGiven?: boolean };
+    config: { extended: Record<string, string | true>; pageSize: number; listen?: string[]; unixSocket?: string | null };
+  },
   logger: Logger,
 ): ReplicationWiring {
-  const ro = replicationFromArgs(opts.replication, opts.config.extended, opts.config.pageSize);
+  const { config } = opts;
+  // The replication port listens where the client port does (-l); a node serving a UNIX socket only, on loopback.
+  const listen = config.listen?.length ? config.listen : config.unixSocket ? ['127.0.0.1'] : [];
+  const ro = replicationFromArgs(opts.replication, config.extended, config.pageSize, listen);
   if (!ro) return { serverDeps: {}, attach: async () => {}, stop: async () => {}, replicator: null };
   const hlc = new HybridClock(ro.nodeId ?? randomNodeId(), turnNow);
   // Peer state changes are always logged, whatever -v says.

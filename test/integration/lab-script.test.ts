@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +82,10 @@ describe('scripts are well-formed', () => {
         expect(a.cacheDaemon!.argv.slice(0, 1)).toEqual([join(repoRoot, 'bin/repcache')]);
         expect(a.cacheDaemon!.argv.join(' ')).toContain('-x 198.18.0.2:11212');
         expect(b.cacheDaemon!.argv.join(' ')).toContain('-x 198.18.0.1:11212');
+        // peers off loopback prove a shared secret: one file for both nodes, readable by its owner only
+        for (const n of [a, b]) expect(n.cacheDaemon!.argv).toContain(`repl_secret_file=${dir}/repl.secret`);
+        expect(statSync(join(dir, 'repl.secret')).mode & 0o777).toBe(0o600);
+        expect(readFileSync(join(dir, 'repl.secret'), 'utf8').trim().length).toBeGreaterThanOrEqual(40);
         expect(a.cacheDaemon!.checkPort).toBe(11211);
       }
     } finally {

@@ -1,13 +1,13 @@
 /** Replication links in one process over loopback: two or three Replicators with Map-backed stores. */
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { connect } from 'node:net';
 import { encode } from '../../src/replication/codec.ts';
 import { HybridClock, versionNode } from '../../src/replication/hlc.ts';
 import { Replicator, type ReplicationOptions } from '../../src/replication/replicator.ts';
 import { freePort } from '../support/ports.ts';
 import { MapStore } from '../unit/replication/map-store.ts';
 import { CuttableProxy } from './replication-proxy.ts';
+import { readFor } from './replication-stranger.ts';
 
 const timing = { heartbeatMs: 100, deadAfterMs: 1000, backoffMinMs: 20, backoffMaxMs: 200, connectTimeoutMs: 1000 };
 const cleanup: Array<() => Promise<void> | void> = [];
@@ -150,19 +150,20 @@ describe('replication links (in process)', () => {
     expect(versionNode(b.store.itemVersion(b.store.peek(Buffer.from('k'))))).toBe(a.repl.nodeId);
   });
 
-  it('refuses item frames out of turn: a SET before authentication, a SYNC_ITEM outside a full copy', async () => {
+  it('refuses item frames out of turn: first, before authentication, outside a full copy', async () => {
     const a = await node(1, await freePort(), []);
-    const frames = [
-      [encode({ type: 'set', seq: 1n, version: 5n, flags: 0, ttl: 0, key: Buffer.from('k'), value: Buffer.from('v') }), 'SET before authentication'],
-      [encode({ type: 'sync_item', version: 5n, flags: 0, ttl: 0, key: Buffer.from('k'), value: Buffer.from('v') }), 'SYNC_ITEM outside a full copy'],
-    ] as const;
-    for (const [frame, reason] of frames) {
-      const s = connect({ port: a.port, host: '127.0.0.1' });
-      cleanup.push(() => void s.destroy());
-      s.on('error', () => {});
-      s.write(frame);
-      await until(() => a.lines.some((l) => l.includes(reason) && l.includes('refused peer')), `"${reason}" refusal logged`);
-    }
+    const set = encode({ type: 'set', seq: 1n, version: 5n, flags: 0, ttl: 0, key: Buffer.from('k'), value: Buffer.from('v') });
+    const syncItem = encode({ type: 'sync_item', version: 5n, flags: 0, ttl: 0, key: Buffer.from('k'), value: Buffer.from('v') });
+    const first = await readFor({ port: a.port, send: set, ms: 500 });
+    expect(first).toMatchObject({ bytes: 0, closed: true });
+    const early = await readFor({ port: a.port, role: 'sender', afterHello: set, ms: 1000 });
+    expect(early.frames.map((f) => f.type)).toEqual(['hello', 'error']);
+    expect(a.repl.stats()).toEqual(expect.arrayContaining([['repl_refused_garbage', 1], ['repl_refused_handshake', 1]]));
+    expect(a.lines.join('')).toMatch(/refused a connection from 127\.0\.0\.1:\d+: SET before authentication/);
+    // No secret here (loopback only): a peer proving the empty secret is a member, yet a copy's item outside a copy is refused.
+    const member = await readFor({ port: a.port, role: 'sender', secret: '', afterAuth: syncItem, ms: 1000 });
+    expect(member.frames.map((f) => f.type)).toEqual(['hello', 'auth', 'resume', 'error']);
+    await until(() => a.lines.some((l) => l.includes('SYNC_ITEM outside a full copy') && l.includes('refused peer')), 'refusal logged');
     expect(a.store.peek(Buffer.from('k'))).toBe(-1);
   });
 

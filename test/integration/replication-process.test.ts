@@ -248,6 +248,9 @@ describe('repcache replication (processes)', () => {
     };
     expect(await run(['-x', 'a:b:c'])).toMatchObject({ code: 64, out: expect.stringMatching(/invalid replication peer 'a:b:c'/) });
     expect(await run(['-x', '127.0.0.1', '-o', 'repl_node_id=0'])).toMatchObject({ code: 64, out: expect.stringMatching(/repl_node_id needs an integer 1..1023/) });
+    // Safe by default: a peer off loopback needs a secret (or TLS), or the risk accepted by name.
+    expect(await run(['-x', '198.18.0.2'])).toMatchObject({ code: 64, out: expect.stringMatching(/replication peer 198\.18\.0\.2 is not on loopback, and no secret is set.*-o repl_insecure/) });
+    expect(await run(['-x', '198.18.0.2', '-o', 'repl_secret=s'])).toMatchObject({ code: 64, out: expect.stringMatching(/cannot reach this node: the replication port listens on 127\.0\.0\.1 only/) });
     const taken = await startNode();
     const clash = await run(['-X', String(taken.rport), '-o', 'repl_listen=127.0.0.1', '-x', '127.0.0.1:1']);
     expect(clash.code).not.toBe(0);
@@ -263,7 +266,8 @@ describe('repcache replication (processes)', () => {
       s.on('error', () => resolve());
       s.on('close', () => resolve());
     });
-    await eventually(() => /frame length \d+ out of range.*refused peer/.test(a.daemon.output()), 'garbage refusal logged');
+    await eventually(() => /refused a connection from 127\.0\.0\.1:\d+: not the replication protocol: \\"get foo\\\\x0d\\\\x0a\\"/.test(a.daemon.output()), 'garbage refusal logged');
+    expect((await stats(a.port)).repl_refused_garbage).toBe('1');
     // refused by its only peer, B serves after its join timeout
     const b = await startNode({ peers: [ra], extra: ['-o', 'repl_secret=wrong', '-o', 'repl_join_timeout=2000'] });
     await eventually(() => /wrong or missing replication secret/.test(a.daemon.output()) && /wrong or missing replication secret/.test(b.daemon.output()), 'secret refusal logged on both');

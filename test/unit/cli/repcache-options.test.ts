@@ -91,8 +91,27 @@ describe('repcache options: getopt forms', () => {
 
   it('replication flags -x (repeatable) and -X', () => {
     const o = parse('-x', 'peer1', '-x', '10.0.0.2:11222', '-X', '11300');
-    expect(o.replication).toEqual({ peers: ['peer1', '10.0.0.2:11222'], port: 11300 });
+    expect(o.replication).toEqual({ peers: ['peer1', '10.0.0.2:11222'], port: 11300, portGiven: true });
     expect(o.config.dumpEnabled).toBe(true);
+  });
+
+  it("repcached's -X <listen:connect>, and the last -X wins", () => {
+    expect(parse('-x', '127.0.0.1', '-X', '11300:11301').replication).toEqual({ peers: ['127.0.0.1'], port: 11300, connectPort: 11301, portGiven: true });
+    expect(parse('-X', '11300:11301', '-X', '11400').replication).toEqual({ peers: [], port: 11400, portGiven: true });
+  });
+
+  it("repcached's -q <num> sets the replication log size", () => {
+    expect(parse('-x', '127.0.0.1', '-q', '8192').config.extended.repl_queue).toBe('8192');
+  });
+
+  it('--replication-allow and -o repl_allow add up', () => {
+    const o = parse('--replication-allow', '198.18.0.5', '-o', 'repl_allow=198.18.1.0/24,repl_insecure', '-o', 'repl_allow=::1');
+    expect(o.config.extended).toMatchObject({ repl_allow: '198.18.0.5;198.18.1.0/24;::1', repl_insecure: true });
+  });
+
+  it("-h shows repcached's own -x and -X lines", () => {
+    expect(usage()).toContain('-x <ip_addr>  hostname or IP address of peer repcached\n');
+    expect(usage()).toContain('-X <num:num>  TCP port number for replication. <listen:connect> (default: 11212)\n');
   });
 
   it('-h, -V and -i actions', () => {
@@ -170,6 +189,8 @@ describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
     [['-x', 'a b'], "Invalid replication peer: 'a b'"],
     [['-X', '0'], 'ERROR: Invalid replication port number 0.'],
     [['-X', 'abc'], 'ERROR: Invalid replication port number abc.'],
+    [['-X', '11212:0'], 'ERROR: Invalid replication port number 11212:0.'],
+    [['-X', '11212:'], 'ERROR: Invalid replication port number 11212:.'],
     [['-S'], 'repcache: SASL (-S) is not supported: it needs the binary protocol'],
     [['-Y', 'x'], 'repcache: -Y (--auth-file) is not supported'],
     [['-e', 'x'], 'repcache: -e (--memory-file) is not supported'],

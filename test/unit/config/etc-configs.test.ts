@@ -19,7 +19,7 @@ describe('etc/ configurations', () => {
     expect(i).toMatchObject({ name: 'mem_ha', virtualRouterId: 51, priority: p.priority, advertIntMs: 1000, nopreempt: p.nopreempt, unicastSrcIp: p.me, unicastPeers: [p.peer] });
     expect(i.virtualIpAddresses.map((v) => `${v.address}/${v.prefix}`)).toEqual(['192.168.1.200/24']);
     expect(i.authentication?.type).toBe('HMAC');
-    expect(c.cacheDaemon?.argv).toEqual(['/opt/haved/bin/repcache', '-p', '11211', '-m', '64', '-c', '1024', '-u', 'nobody', '-x', p.peer]);
+    expect(c.cacheDaemon?.argv).toEqual(['/opt/haved/bin/repcache', '-p', '11211', '-m', '64', '-c', '1024', '-u', 'nobody', '-x', p.peer, '-o', 'repl_secret_file=/etc/repcache.secret']);
     expect(c.cacheDaemon?.checkPort).toBe(11211);
     const rs = c.virtualServers[0]!.realServers[0]!;
     expect(rs).toMatchObject({ address: p.me, port: 11211, local: true });

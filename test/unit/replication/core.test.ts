@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HybridClock, HLC_EPOCH_MS, versionMs, versionNode } from '../../../src/replication/hlc.ts';
 import { OutLog, EntryKind, ringSlot } from '../../../src/replication/outlog.ts';
 import { Tombstones } from '../../../src/replication/tombstones.ts';
-import { Handshake, HandshakeError } from '../../../src/replication/handshake.ts';
+import { AuthError, Handshake, HandshakeError, NodeIdCollisionError } from '../../../src/replication/handshake.ts';
 import { flushDelaySeconds } from '../../../src/replication/replicator.ts';
 
 describe('hybrid logical clock', () => {
@@ -185,6 +185,28 @@ describe('handshake', () => {
     const self = new Handshake('receiver', id(1));
     expect(() => self.onHello(new Handshake('sender', id(1)).hello())).toThrow(/itself/);
     expect(() => new Handshake('receiver', id(2)).onHello({ ...a.hello(), version: 9 })).toThrow(/protocol version 9/);
+  });
+
+  it('a wrong proof is an AuthError (counted as such for strangers)', () => {
+    const a = new Handshake('sender', id(1, 'x'));
+    const b = new Handshake('receiver', id(2, 'y'));
+    b.onHello(a.hello());
+    expect(() => b.onAuth(a.onHello(b.hello()))).toThrow(AuthError);
+  });
+
+  it('a node id collision counts only once the peer proved membership: a stranger cannot move our id', () => {
+    const me = new Handshake('receiver', id(7));
+    const stranger = new Handshake('sender', { ...id(7, 'guess'), runId: 99n });
+    me.onHello(stranger.hello()); // no throw yet
+    expect(() => me.onAuth(stranger.onHello(me.hello()))).toThrow(AuthError);
+
+    const b = new Handshake('receiver', id(7));
+    const member = new Handshake('sender', { ...id(7), runId: 99n });
+    const proofB = b.onHello(member.hello());
+    b.onAuth(member.onHello(b.hello()));
+    expect(() => b.checkNodeId()).toThrow(NodeIdCollisionError);
+    member.onAuth(proofB);
+    expect(() => member.checkNodeId()).toThrow(expect.objectContaining({ peerRunId: 7n }));
   });
 });
 

@@ -1,0 +1,160 @@
+import type { Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { quoteBytes } from '../log-limit.ts';
+import { decodeBody, encode, FrameType, ProtocolError, type Hello } from './codec.ts';
+import type { AccessList } from './access.ts';
+import { plainAddress } from './access.ts';
+import type { LinkTlsFiles } from './transport.ts';
+
+/**
+ * Why a connection to the replication port was refused; each has a `repl_refused_<kind>` stats counter.
+ * address: source not allowed; busy: too many handshakes in progress; tls: no or untrusted certificate, or not
+ * TLS; garbage: not the replication protocol; timeout: a handshake step did not come in time; auth: wrong or
+ * missing secret; handshake: any other handshake failure (version, roles, closed half-way).
+ */
+export const REFUSAL_KINDS = ['address', 'busy', 'tls', 'garbage', 'timeout', 'auth', 'handshake'] as const;
+export type RefusalKind = (typeof REFUSAL_KINDS)[number];
+
+const HELLO_BYTES = encode({
+  type: 'hello', version: 0, nodeId: 0, runId: 0n, role: 'sender', listenPort: 0, itemSizeMax: 0, syncMode: false, nonce: Buffer.alloc(16),
+}).length;
+
+export interface GateOptions {
+  access: AccessList;
+  /** Mutual TLS on the link: the peer must present a certificate signed by the configured CA. */
+  tls: LinkTlsFiles | null;
+  /** The peer's HELLO must arrive within this long of the accept. */
+  timeoutMs: number;
+  /** Connections allowed in the handshake at once (here, and in sessions not yet authenticated). */
+  maxPending: number;
+  refused(kind: RefusalKind, remote: string, detail: string): void;
+  /** The peer said HELLO: a session takes the socket. `settled` is to be called once it authenticated or ended. */
+  admit(socket: Socket, hello: Hello, settled: () => void): void;
+}
+
+/**
+ * The replication port's door: an accepted connection from an address that is not allowed is closed before a
+ * byte is read or sent; an allowed one gets (with TLS configured) the TLS handshake, then must send a HELLO
+ * and nothing else within the timeout. Only then does a session see it and answer. Everything a stranger
+ * sends is counted and reported through `refused`, never quoted at length.
+ */
+export class InboundGate {
+  readonly #o: GateOptions;
+  readonly #open = new Set<Socket>();
+  #pending = 0;
+  /** Never listens: accepted sockets are handed to it, so node:tls verifies the client certificate. */
+  readonly #tls: TlsServer | null;
+  /** Connections in the TLS handshake, by remote address:port, waiting for their TLS socket. */
+  readonly #inTls = new Map<string, (t: TLSSocket) => void>();
+
+  constructor(opts: GateOptions) {
+    this.#o = opts;
+    this.#tls = opts.tls ? createTlsServer({ ...opts.tls, requestCert: true, rejectUnauthorized: true }) : null;
+    this.#tls?.on('secureConnection', (t: TLSSocket) => this.#inTls.get(`${t.remoteAddress}:${t.remotePort}`)?.(t));
+    this.#tls?.on('tlsClientError', () => { /* the raw socket closes: refused there */ });
+  }
+
+  /** Connections in the handshake (for stats and tests). */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  accept(raw: Socket): void {
+    const o = this.#o;
+    const remote = plainAddress(raw.remoteAddress ?? '');
+    const who = `${remote}:${raw.remotePort ?? 0}`;
+    if (!o.access.allows(remote)) {
+      raw.resetAndDestroy();
+      o.refused('address', who, `${remote} is not a configured peer (-x) or an allowed address`);
+      return;
+    }
+    if (this.#pending >= o.maxPending) {
+      raw.resetAndDestroy();
+      o.refused('busy', who, `${this.#pending} handshakes already in progress`);
+      return;
+    }
+    this.#pending++;
+    let settled = false;
+    const settle = () => {
+      if (settled) return;
+      settled = true;
+      this.#pending--;
+    };
+    let socket: Socket = raw;
+    this.#open.add(raw);
+    let got: Buffer = Buffer.alloc(0);
+    let phase: 'tls' | 'hello' = this.#tls ? 'tls' : 'hello';
+    const key = `${raw.remoteAddress}:${raw.remotePort}`;
+    const refuse = (kind: RefusalKind, detail: string) => {
+      cleanup();
+      socket.destroy();
+      raw.destroy();
+      settle();
+      o.refused(kind, who, detail);
+    };
+    const timer = setTimeout(() => refuse('timeout', phase === 'tls' ? `no TLS handshake within ${o.timeoutMs} ms` : `no HELLO within ${o.timeoutMs} ms`), o.timeoutMs);
+    const onData = (chunk: Buffer) => {
+      got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
+      const why = notAHello(got);
+      if (why) return refuse('garbage', `${why}: "${quoteBytes(got)}"`);
+      if (got.length < HELLO_BYTES) return;
+      let hello: Hello;
+      try {
+        hello = decodeBody(FrameType.HELLO, got.subarray(5, HELLO_BYTES)) as Hello;
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        return refuse('garbage', err.message);
+      }
+      cleanup();
+      o.admit(socket, hello, settle);
+    };
+    const onError = (err: Error) => (phase === 'tls' ? refuse('tls', err.message) : refuse('handshake', `${err.message} before HELLO`));
+    const onClose = () => {
+      if (phase === 'tls') refuse('tls', 'TLS handshake failed: not TLS, or no certificate signed by our CA');
+      else refuse('handshake', got.length ? `closed after ${got.length} bytes of HELLO` : 'closed before HELLO');
+    };
+    const cleanup = () => {
+      clearTimeout(timer);
+      this.#open.delete(raw);
+      this.#inTls.delete(key);
+      for (const s of new Set([socket, raw])) {
+        s.off('data', onData);
+        s.off('error', onError);
+        s.off('close', onClose);
+      }
+    };
+    const listen = (s: Socket) => {
+      s.on('data', onData);
+      s.on('error', onError);
+      s.on('close', onClose);
+    };
+    if (!this.#tls) return listen(raw);
+    raw.on('error', onError);
+    raw.on('close', onClose);
+    this.#inTls.set(key, (t) => {
+      // node:tls checked the certificate against our CA (rejectUnauthorized) before this.
+      this.#inTls.delete(key);
+      raw.off('error', onError);
+      raw.off('close', onClose);
+      socket = t;
+      phase = 'hello';
+      listen(t);
+    });
+    this.#tls.emit('connection', raw);
+  }
+
+  /** Drops every connection still in the handshake. */
+  close(): void {
+    for (const s of this.#open) s.destroy();
+    this.#open.clear();
+    this.#inTls.clear();
+  }
+}
+
+/** Why the first bytes of a connection cannot be the start of a HELLO frame (null: they can). */
+function notAHello(b: Buffer): string | null {
+  if (b.length >= 4 && b.readUInt32BE(0) !== HELLO_BYTES - 4) return 'not the replication protocol';
+  if (b.length >= 5 && b[4] !== FrameType.HELLO) return 'a frame other than HELLO first';
+  if (b.length > HELLO_BYTES) return 'data before the handshake';
+  return null;
+}
