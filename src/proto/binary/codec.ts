@@ -98,6 +98,8 @@ export interface BinaryParserOptions {
  * the key of other commands are the next request, as in memcached. The buffers in a request are
  * views of the pushed chunk or of the parser's own buffer: valid until the next push().
  */
+const NOTHING = Buffer.alloc(0);
+
 export class BinaryParser {
   readonly #opts: BinaryParserOptions;
   readonly #onRequest: (req: BinaryRequest) => void;
@@ -107,6 +109,8 @@ export class BinaryParser {
   /** bytes still to discard (a too-long value, or what a handler asked to swallow) */
   #skip = 0;
   #stopped = false;
+  /** Set by pause(): requests stay in #held until resume(). */
+  #paused = false;
 
   constructor(opts: BinaryParserOptions, onRequest: (req: BinaryRequest) => void) {
     this.#opts = opts;
@@ -129,6 +133,22 @@ export class BinaryParser {
     this.#heldLength = 0;
   }
 
+  /** Hands over no more requests after the current one until resume(); what is pushed meanwhile is kept. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Hands over the requests held since pause() (onRequest may pause again). */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#heldLength > 0 || this.#skip > 0) this.push(NOTHING);
+  }
+
   push(chunk: Buffer): void {
     let buf = chunk;
     let end = chunk.length;
@@ -138,7 +158,7 @@ export class BinaryParser {
       this.#heldLength = 0;
     }
     let at = 0;
-    while (!this.#stopped) {
+    while (!this.#stopped && !this.#paused) {
       if (this.#skip > 0) {
         const n = Math.min(this.#skip, end - at);
         this.#skip -= n;

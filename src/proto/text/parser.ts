@@ -1,6 +1,7 @@
 import type {
   CloseCommand, GetCommand, GetOp, OtherCommand, ProtocolError, QuitCommand, StoreOp, TextCommand, VersionCommand,
 } from './commands.ts';
+import { KEY_MAX_LENGTH, keysFit, keyViews } from './key-list.ts';
 import { parseI32, parseU32, parseU64 } from './numbers.ts';
 import { Replies } from './replies.ts';
 import { NO_LF, Tokens, UNSURE } from './tokens.ts';
@@ -20,7 +21,6 @@ const DEFAULT_MAX_LINE_LENGTH = 16 * 1024 * 1024;
 const LF = 0x0a;
 const CR = 0x0d;
 const SP = 0x20;
-const KEY_MAX_LENGTH = 250;
 /** A partial line longer than this without \n closes the connection (except get/gets). */
 const LINE_LIMIT = 2048;
 /** memcached refuses <bytes> above INT_MAX - 2 (it adds the \r\n to an int). */
@@ -94,6 +94,31 @@ class OneKeyGet implements GetCommand {
   }
 }
 
+/** A get of several keys: they stay in the line, src[keyStart, keyEnd), and `keys` is made only if read. */
+class MultiKeyGet implements GetCommand {
+  readonly kind = 'get';
+  readonly multi = true;
+  readonly op: GetOp;
+  readonly exptime: number;
+  readonly src: Buffer;
+  readonly srcView: DataView;
+  readonly keyStart: number;
+  readonly keyEnd: number;
+
+  constructor(op: GetOp, exptime: number, src: Buffer, srcView: DataView, keyStart: number, keyEnd: number) {
+    this.op = op;
+    this.exptime = exptime;
+    this.src = src;
+    this.srcView = srcView;
+    this.keyStart = keyStart;
+    this.keyEnd = keyEnd;
+  }
+
+  get keys(): Buffer[] {
+    return keyViews(this.src, this.keyStart, this.keyEnd);
+  }
+}
+
 /**
  * Incremental parser for memcached's text protocol (1.6.18's proto_text.c, byte for byte): bytes
  * in, TextCommand messages out. Keys and values are views into the pushed bytes, valid until
@@ -123,6 +148,8 @@ export class TextParser {
   /** Bytes from #start already searched for \n without finding one. */
   #scanned = 0;
   #closed = false;
+  /** Set by pause(): commands stay unparsed in the buffer until resume(). */
+  #paused = false;
   /** A DataView of #viewed, made again only when the buffer changes (a connection pushes the same one each time). */
   #viewed: Buffer = EMPTY;
   #dataView: DataView = EMPTY_VIEW;
@@ -160,7 +187,33 @@ export class TextParser {
     } else {
       this.#append(chunk, length);
     }
+    if (!this.#paused) this.#parse();
+    this.#settle();
+  }
+
+  /**
+   * Emits no more commands after the current one until resume(); what is pushed meanwhile is kept. A server pauses
+   * a connection whose replies the client does not read, so that its requests wait in the socket, not in memory.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Emits the commands held since pause() (onCommand may pause again). */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#closed || this.#start === this.#end) return;
     this.#parse();
+    this.#settle();
+  }
+
+  /** After parsing: drops what is done, and copies what is left out of the caller's chunk. */
+  #settle(): void {
     if (this.#closed) this.#start = this.#end;
     if (this.#start === this.#end) {
       this.#buf = EMPTY;
@@ -230,7 +283,7 @@ export class TextParser {
     const end = this.#end;
     const b = this.#buf.length - end > STALE_TAIL_LIMIT ? this.#buf.subarray(0, end) : this.#buf;
     let pos = this.#start;
-    while (pos < end && !this.#closed) {
+    while (pos < end && !this.#closed && !this.#paused) {
       if (this.#swallow > 0) {
         const n = Math.min(this.#swallow, end - pos);
         this.#swallow -= n;
@@ -415,13 +468,10 @@ export class TextParser {
       if (this.#keyTooLong(first)) return this.#fail(E.BAD_FORMAT, next);
       return this.#ok(new OneKeyGet(op, exptime, b, this.#viewOf(b), t.start[first], t.end[first]), next);
     }
-    const keys: Buffer[] = [];
-    for (let i = first; i < t.count; i++) {
-      if (this.#keyTooLong(i)) return this.#fail(E.BAD_FORMAT, next);
-      keys.push(this.#view(b, i));
-    }
-    if (t.truncated && !moreKeys(b, t.end[t.count - 1], le, keys)) return this.#fail(E.BAD_FORMAT, next);
-    return this.#ok({ kind: 'get', op, keys, exptime, src: null, srcView: null, keyStart: 0, keyEnd: 0 }, next);
+    // Every key is checked before any is looked up, so a bad one fails the whole line (no VALUE before the error).
+    const from = t.count > first ? t.start[first] : le;
+    if (!keysFit(b, from, le)) return this.#fail(E.BAD_FORMAT, next);
+    return this.#ok(new MultiKeyGet(op, exptime, b, this.#viewOf(b), from, le), next);
   }
 
   #viewOf(b: Buffer): DataView {
@@ -556,26 +606,3 @@ function startsWith(b: Buffer, p: number, end: number, prefix: Uint8Array): bool
   for (let k = 0; k < prefix.length; k++) if (b[p + k] !== prefix[k]) return false;
   return true;
 }
-
-/** Adds the keys of a get line past the tokenizer's word limit; false if one is too long. */
-function moreKeys(b: Buffer, from: number, le: number, keys: Buffer[]): boolean {
-  let s = from;
-  let i = from;
-  for (; i < le; i++) {
-    const c = b[i];
-    if (c === SP || c === 0) {
-      if (i !== s) {
-        if (i - s > KEY_MAX_LENGTH) return false;
-        keys.push(b.subarray(s, i));
-      }
-      if (c === 0) return true;
-      s = i + 1;
-    }
-  }
-  if (i !== s) {
-    if (i - s > KEY_MAX_LENGTH) return false;
-    keys.push(b.subarray(s, i));
-  }
-  return true;
-}
-

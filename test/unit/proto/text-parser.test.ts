@@ -237,3 +237,57 @@ suite('TextParser: random pipelines (property)', () => {
     }
   });
 });
+
+suite('TextParser: pause and resume', () => {
+  it('holds the rest of a read from pause() on, and emits it on resume(), whatever is pushed meanwhile', () => {
+    const seen: string[] = [];
+    const p: TextParser = new TextParser({ maxItemSize: 1024 }, (c) => {
+      seen.push(describe(c));
+      if (seen.length === 1) p.pause();
+    });
+    const shared = Buffer.alloc(64);
+    const n = shared.write('get a\r\nset b 0 0 1\r\nx\r\nversion\r\nget', 'latin1');
+    p.push(shared, n);
+    expect(seen).toHaveLength(1);
+    expect(p.paused).toBe(true);
+    // the caller's buffer is reused: what the parser holds must be its own copy
+    shared.fill(0x7a);
+    p.push(bytes(' c\r\n'));
+    expect(seen).toHaveLength(1);
+    p.resume();
+    expect(seen).toEqual(parseCommands(bytes('get a\r\nset b 0 0 1\r\nx\r\nversion\r\nget c\r\n')).map(describe));
+    expect(p.pending).toBe(0);
+  });
+
+  it('may pause again while resume() emits', () => {
+    const seen: string[] = [];
+    const p: TextParser = new TextParser({ maxItemSize: 1024 }, (c) => {
+      seen.push(describe(c));
+      p.pause();
+    });
+    p.push(bytes('version\r\nversion\r\nversion\r\n'));
+    for (let i = 1; i <= 3; i++) {
+      expect(seen).toHaveLength(i);
+      p.resume();
+    }
+    expect(seen).toHaveLength(3);
+    expect(p.pending).toBe(0);
+  });
+});
+
+suite('TextParser: multigets keep their keys in the line', () => {
+  it('gives the line and range, checks every key first, and makes `keys` only when read', () => {
+    const seen: TextCommand[] = [];
+    const p = new TextParser({ maxItemSize: 1024 }, (c) => seen.push(c));
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    p.push(bytes(`get  ${keys.join('  ')} \r\n`));
+    const [cmd] = seen;
+    expect(cmd.kind === 'get' && cmd.multi).toBe(true);
+    if (cmd.kind !== 'get') return;
+    expect(cmd.src!.toString('latin1', cmd.keyStart, cmd.keyEnd).trim().split(/ +/)).toEqual(keys);
+    expect(cmd.keys.map((k) => k.toString())).toEqual(keys);
+    p.push(bytes(`get a ${'x'.repeat(251)} b\r\n`));
+    const err = seen[1];
+    expect(err.kind === 'error' && err.reply.toString()).toBe('CLIENT_ERROR bad command line format\r\n');
+  });
+});
