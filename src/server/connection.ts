@@ -144,6 +144,10 @@ export class Connection {
     });
     socket.resume();
     socket.on('error', (err) => env.logger.debug({ conn: id, err: err.message }, 'connection error'));
+    socket.once('close', () => {
+      this.#unfinished?.release();
+      this.#unfinished = null;
+    });
   }
 
   /** chunk[0, n) arrived (all of chunk by default). */

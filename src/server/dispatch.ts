@@ -1,5 +1,6 @@
 import { keyView } from '../cache/hash.ts';
 import { keyEnd, nextKey } from '../proto/text/key-list.ts';
+import { allocReleasable, release } from '../proto/releasable-buffer.ts';
 import type { SlabStore } from '../cache/store.ts';
 import type {
   ArithCommand, FlushCommand, GetCommand, GetOp, OtherCommand, StatsCommand, StoreCommand, TextCommand, TooLargeCommand,
@@ -70,11 +71,18 @@ export class UnfinishedGet {
 
   detach(): void {
     if (this.#own) return;
-    this.src = Buffer.from(this.src.subarray(this.pos, this.end));
-    this.view = keyView(this.src);
+    const rest = allocReleasable(this.end - this.pos);
+    this.src.copy(rest, 0, this.pos, this.end);
+    this.src = rest;
+    this.view = keyView(rest);
     this.end -= this.pos;
     this.pos = 0;
     this.#own = true;
+  }
+
+  /** Done with (finished or abandoned): a copy made by detach() goes back at once. */
+  release(): void {
+    if (this.#own) release(this.src);
   }
 }
 
@@ -174,10 +182,8 @@ export class Dispatcher {
   /** Continues a multiget; MORE again leaves `u` where it stopped. */
   resumeGet(u: UnfinishedGet, out: OutBuffer): Outcome {
     const r = this.#getFrom(u.op, u.exptime, u.src, u.view, u.pos, u.end, out);
-    if (r === MORE) {
-      const next = this.takeUnfinished();
-      u.pos = next.pos;
-    }
+    if (r === MORE) u.pos = this.takeUnfinished().pos;
+    else u.release();
     return r;
   }
 

@@ -3,6 +3,8 @@
  * Pure codec: bytes in, requests out; replies are written into a byte sink.
  */
 
+import { allocReleasable, release } from '../releasable-buffer.ts';
+
 export const HEADER_LENGTH = 24;
 export const MAGIC_REQUEST = 0x80;
 export const MAGIC_RESPONSE = 0x81;
@@ -99,6 +101,8 @@ export interface BinaryParserOptions {
  * views of the pushed chunk or of the parser's own buffer: valid until the next push().
  */
 const NOTHING = Buffer.alloc(0);
+/** A held-bytes buffer larger than this is dropped once emptied. */
+const KEEP_CAPACITY = 64 * 1024;
 
 export class BinaryParser {
   readonly #opts: BinaryParserOptions;
@@ -171,7 +175,15 @@ export class BinaryParser {
       if (n === 0) break;
       at += n;
     }
-    if (this.#stopped || at === end) return;
+    if (this.#stopped) return;
+    if (at === end) {
+      // a large value's buffer is not kept for the connection's life
+      if (buf === this.#held && buf.length > KEEP_CAPACITY) {
+        release(buf);
+        this.#held = null;
+      }
+      return;
+    }
     if (buf === this.#held) {
       if (at > 0) buf.copy(buf, 0, at, end);
       this.#heldLength = end - at;
@@ -186,8 +198,11 @@ export class BinaryParser {
     const need = this.#heldLength + bytes.length;
     let held = this.#held;
     if (held === null || held.length < need) {
-      const next = Buffer.allocUnsafe(Math.max(need, (held?.length ?? 0) * 2, 256));
-      if (held !== null) held.copy(next, 0, 0, this.#heldLength);
+      const next = allocReleasable(Math.max(need, (held?.length ?? 0) * 2, 256));
+      if (held !== null) {
+        held.copy(next, 0, 0, this.#heldLength);
+        release(held);
+      }
       this.#held = held = next;
     }
     bytes.copy(held, this.#heldLength);

@@ -3,6 +3,7 @@ import type {
 } from './commands.ts';
 import { KEY_MAX_LENGTH, keysFit, keyViews } from './key-list.ts';
 import { parseI32, parseU32, parseU64 } from './numbers.ts';
+import { allocReleasable, release } from '../releasable-buffer.ts';
 import { Replies } from './replies.ts';
 import { NO_LF, Tokens, UNSURE } from './tokens.ts';
 
@@ -226,11 +227,17 @@ export class TextParser {
 
   /** Lets a large emptied #own go, with the DataView of it that #viewOf() may still hold. */
   #dropOwn(): void {
-    if (this.#dataView.buffer === this.#own.buffer) {
+    this.#forget(this.#own);
+    this.#own = EMPTY;
+  }
+
+  /** Gives an own buffer no longer used back (at once, when it is a large one), with the DataView of it. */
+  #forget(own: Buffer): void {
+    if (this.#dataView.buffer === own.buffer) {
       this.#viewed = EMPTY;
       this.#dataView = EMPTY_VIEW;
     }
-    this.#own = EMPTY;
+    release(own);
   }
 
   /** Appends chunk[0, len) to the held bytes, which are in #own. */
@@ -270,9 +277,10 @@ export class TextParser {
   #moveToOwn(size: number): void {
     // A known data block gets exactly its size; a growing line doubles.
     const cap = Math.max(size, this.#need, this.#need > 0 ? 0 : 2 * this.#own.length, MIN_CAPACITY);
-    const next = Buffer.allocUnsafe(cap);
+    const next = allocReleasable(cap);
     const held = this.#end - this.#start;
     this.#buf.copy(next, 0, this.#start, this.#end);
+    this.#forget(this.#own);
     this.#own = next;
     this.#buf = next;
     this.#start = 0;
