@@ -17,8 +17,8 @@ export function allocReleasable(size: number): Buffer {
   return Buffer.from(ab, 0, size);
 }
 
-/** Gives a buffer from allocReleasable() back; a no-op for any other. */
-export function release(buf: Uint8Array): void {
-  const ab = buf.buffer as ArrayBuffer;
-  if (ab.resizable && buf.byteOffset === 0 && buf.byteLength === ab.maxByteLength) ab.resize(0);
+/** Gives the buffer from allocReleasable() that `view` is part of back; a no-op for any other. */
+export function release(view: Uint8Array): void {
+  const ab = view.buffer as ArrayBuffer;
+  if (ab.resizable) ab.resize(0);
 }

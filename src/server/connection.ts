@@ -247,7 +247,7 @@ export class Connection {
   #streamGet(u: UnfinishedGet): void {
     this.#flush();
     if (this.#closing) return;
-    u.detach();
+    u.detach(this.#lendLine);
     this.#unfinished = u;
     this.#hold();
   }
@@ -263,6 +263,9 @@ export class Connection {
     this.#env.counters.connYields++;
     setImmediate(this.#afterYield);
   }
+
+  /** A waiting multiget may keep the parser's buffer that holds its line rather than copy it. */
+  readonly #lendLine = (src: Buffer): boolean => this.#parser.lend(src);
 
   readonly #afterYield = (): void => {
     this.#yielding = false;

@@ -49,7 +49,7 @@ export type Outcome = typeof KEEP | typeof CLOSE | typeof MORE;
 
 /**
  * The keys of a multiget not looked up yet: src[pos, end). src is the connection's read buffer until detach()
- * copies them, which a connection does before it waits for its client to read.
+ * makes them the multiget's own, which a connection does before it waits for its client to read.
  */
 export class UnfinishedGet {
   readonly op: GetOp;
@@ -69,8 +69,16 @@ export class UnfinishedGet {
     this.end = end;
   }
 
-  detach(): void {
+  /**
+   * Makes the keys independent of the connection's read buffers: takes over the buffer they are in when `adopt`
+   * says so (the parser lends its own), else copies them.
+   */
+  detach(adopt?: (src: Buffer) => boolean): void {
     if (this.#own) return;
+    if (adopt?.(this.src)) {
+      this.#own = true;
+      return;
+    }
     const rest = allocReleasable(this.end - this.pos);
     this.src.copy(rest, 0, this.pos, this.end);
     this.src = rest;
@@ -87,6 +95,8 @@ export class UnfinishedGet {
 }
 
 const MAX_SLAB_CLASSES = 64;
+/** Keys of a multiget looked up before it lets other connections go first (a few milliseconds of work). */
+const KEYS_PER_TURN = 2048;
 
 /** Runs one parsed command against the store and appends memcached's exact reply to `out`. */
 export class Dispatcher {
@@ -155,15 +165,17 @@ export class Dispatcher {
 
   /**
    * The replies to the keys in src[pos, end), then END; stops with MORE, after a key, once `out` holds the output
-   * limit, so a connection's pending replies stay within the limit plus one value.
+   * limit (so a connection's pending replies stay within the limit plus one value) or after KEYS_PER_TURN keys (so
+   * other connections get their turn).
    */
   #getFrom(op: GetOp, exptime: number, src: Buffer, view: DataView, pos: number, end: number, out: OutBuffer): Outcome {
     const limit = this.#host.config.outputLimit;
+    let budget = KEYS_PER_TURN;
     for (let k = nextKey(src, pos, end); k < end; ) {
       const e = keyEnd(src, k, end);
       this.#getKey(op, exptime, src, view, k, e, out);
       k = nextKey(src, e, end);
-      if (out.length >= limit && k < end) {
+      if ((out.length >= limit || --budget === 0) && k < end) {
         this.#unfinished = new UnfinishedGet(op, exptime, src, view, k, end);
         return MORE;
       }

@@ -46,3 +46,36 @@ export function keyViews(b: Buffer, pos: number, end: number): Buffer[] {
   }
   return keys;
 }
+
+/** keysFit() over a line that arrives in pieces: feed() each piece as it comes, in order. */
+export class KeyLengthCheck {
+  /** Bytes of the key being read so far. */
+  #run = 0;
+  #ended = false;
+  #fits = true;
+
+  reset(): void {
+    this.#run = 0;
+    this.#ended = false;
+    this.#fits = true;
+  }
+
+  /** Checks b[pos, end); returns whether every key so far fits. */
+  feed(b: Uint8Array, pos: number, end: number): boolean {
+    if (this.#ended || !this.#fits) return this.#fits;
+    let run = this.#run;
+    for (let i = pos; i < end; i++) {
+      const c = b[i];
+      if (c === SP) run = 0;
+      else if (c === 0) {
+        this.#ended = true;
+        break;
+      } else if (++run > KEY_MAX_LENGTH) {
+        this.#fits = false;
+        break;
+      }
+    }
+    this.#run = run;
+    return this.#fits;
+  }
+}

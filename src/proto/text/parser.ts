@@ -1,7 +1,7 @@
 import type {
   CloseCommand, GetCommand, GetOp, OtherCommand, ProtocolError, QuitCommand, StoreOp, TextCommand, VersionCommand,
 } from './commands.ts';
-import { KEY_MAX_LENGTH, keysFit, keyViews } from './key-list.ts';
+import { KEY_MAX_LENGTH, KeyLengthCheck, keysFit, keyViews } from './key-list.ts';
 import { parseI32, parseU32, parseU64 } from './numbers.ts';
 import { allocReleasable, release } from '../releasable-buffer.ts';
 import { Replies } from './replies.ts';
@@ -151,6 +151,12 @@ export class TextParser {
   #closed = false;
   /** Set by pause(): commands stay unparsed in the buffer until resume(). */
   #paused = false;
+  /** lend() gave #own away: the parser must move what it holds out of it before it parses again. */
+  #lent = false;
+  /** The key lengths of a multiget line that grows over many reads, checked as it arrives. */
+  readonly #keyCheck = new KeyLengthCheck();
+  /** Bytes from the current line's start that #keyCheck has seen (0: none). */
+  #keysChecked = 0;
   /** A DataView of #viewed, made again only when the buffer changes (a connection pushes the same one each time). */
   #viewed: Buffer = EMPTY;
   #dataView: DataView = EMPTY_VIEW;
@@ -213,9 +219,29 @@ export class TextParser {
     this.#settle();
   }
 
+  /**
+   * Hands the parser's buffer that `view` (a command's bytes, e.g. a multiget's keys) is part of over to the
+   * caller, who may keep it: the parser moves on to another. False when the bytes are not in the parser's own
+   * buffer (they are in the caller's chunk, which the caller must copy from).
+   */
+  lend(view: Uint8Array): boolean {
+    if (this.#own === EMPTY || view.buffer !== this.#own.buffer) return false;
+    this.#lent = true;
+    return true;
+  }
+
   /** After parsing: drops what is done, and copies what is left out of the caller's chunk. */
   #settle(): void {
     if (this.#closed) this.#start = this.#end;
+    if (this.#lent) {
+      // the borrower has it now: what is still unparsed in it is copied out below (#keep)
+      this.#lent = false;
+      if (this.#dataView.buffer === this.#own.buffer) {
+        this.#viewed = EMPTY;
+        this.#dataView = EMPTY_VIEW;
+      }
+      this.#own = EMPTY;
+    }
     if (this.#start === this.#end) {
       this.#buf = EMPTY;
       this.#start = this.#end = 0;
@@ -313,6 +339,7 @@ export class TextParser {
       }
       this.#scanned = 0;
       pos = this.#line(b, pos, nl, split);
+      this.#keysChecked = 0;
     }
     this.#start = pos;
   }
@@ -324,6 +351,17 @@ export class TextParser {
     const multiget = startsWith(b, p, end, W.getSp) || startsWith(b, p, end, W.getsSp);
     if (p - pos > 100 || !multiget) this.#close(CLOSE_LONG_LINE);
     else if (end - pos > this.#maxLineLength) this.#close(CLOSE_HUGE_LINE);
+    else this.#checkKeysSoFar(b, pos, end);
+  }
+
+  /**
+   * Checks the key lengths of a growing multiget line as its bytes arrive, so that the read that completes it
+   * need not go through megabytes at once. The last byte waits: it may be the \r before the \n.
+   */
+  #checkKeysSoFar(b: Buffer, pos: number, end: number): void {
+    if (this.#keysChecked === 0) this.#keyCheck.reset();
+    this.#keyCheck.feed(b, pos + this.#keysChecked, end - 1);
+    this.#keysChecked = end - 1 - pos;
   }
 
   #close(cmd: CloseCommand | QuitCommand): void {
@@ -347,10 +385,10 @@ export class TextParser {
     switch (c0) {
       case 0x67: /* g */ {
         if (ntokens < 3) return this.#fail(E.ERROR, next);
-        if (t.is(b, 0, W.get)) return this.#get(b, 'get', le, next);
-        if (t.is(b, 0, W.gets)) return this.#get(b, 'gets', le, next);
-        if (t.is(b, 0, W.gat)) return this.#get(b, 'gat', le, next);
-        if (t.is(b, 0, W.gats)) return this.#get(b, 'gats', le, next);
+        if (t.is(b, 0, W.get)) return this.#get(b, 'get', ls, le, next);
+        if (t.is(b, 0, W.gets)) return this.#get(b, 'gets', ls, le, next);
+        if (t.is(b, 0, W.gat)) return this.#get(b, 'gat', ls, le, next);
+        if (t.is(b, 0, W.gats)) return this.#get(b, 'gats', ls, le, next);
         return this.#fail(E.ERROR, next);
       }
       case 0x73: /* s */
@@ -383,7 +421,7 @@ export class TextParser {
     }
     if (t.is(b, 0, W.replace)) return this.#store(b, 'replace', ls, next);
     if (t.is(b, 0, W.prepend)) return this.#store(b, 'prepend', ls, next);
-    if (t.is(b, 0, W.bget)) return ntokens < 3 ? this.#fail(E.ERROR, next) : this.#get(b, 'get', le, next);
+    if (t.is(b, 0, W.bget)) return ntokens < 3 ? this.#fail(E.ERROR, next) : this.#get(b, 'get', ls, le, next);
     if (t.is(b, 0, W.flush_all)) return this.#flush(b, next);
     if (t.is(b, 0, W.version)) return this.#ok(VERSION, next);
     if (t.is(b, 0, W.quit)) {
@@ -463,7 +501,7 @@ export class TextParser {
     return true;
   }
 
-  #get(b: Buffer, op: GetOp, le: number, next: number): number {
+  #get(b: Buffer, op: GetOp, ls: number, le: number, next: number): number {
     const t = this.#t;
     let first = 1;
     let exptime = 0;
@@ -478,7 +516,9 @@ export class TextParser {
     }
     // Every key is checked before any is looked up, so a bad one fails the whole line (no VALUE before the error).
     const from = t.count > first ? t.start[first] : le;
-    if (!keysFit(b, from, le)) return this.#fail(E.BAD_FORMAT, next);
+    // (a long line's first bytes were checked as they arrived: only the rest is left)
+    const fits = this.#keysChecked > 0 ? this.#keyCheck.feed(b, ls + this.#keysChecked, le) : keysFit(b, from, le);
+    if (!fits) return this.#fail(E.BAD_FORMAT, next);
     return this.#ok(new MultiKeyGet(op, exptime, b, this.#viewOf(b), from, le), next);
   }
 
