@@ -27,6 +27,9 @@ export interface CacheServerDeps {
   versions?: VersionSource;
 }
 
+/** Timed-out connections closed per turn of the event loop. */
+const CLOSES_PER_TURN = 64;
+
 /** How often the counts of rate-limited client warnings are written out when no new occurrence does it. */
 const LOG_FLUSH_SECONDS = 60;
 
@@ -252,13 +255,23 @@ export class CacheServer extends EventEmitter {
     const c = this.config;
     const limits: ConnectionTimeouts = { idle: c.idleTimeout, read: c.readTimeout, drain: c.drainTimeout };
     if (limits.idle <= 0 && limits.read <= 0 && limits.drain <= 0) return;
+    const due: Array<[Connection, TimeoutReason]> = [];
     for (const conn of this.#conns) {
       const reason = conn.timeoutReason(now, limits);
-      if (reason === null) continue;
+      if (reason !== null) due.push([conn, reason]);
+    }
+    this.#closeSome(due, limits);
+  }
+
+  /** Closes timed-out connections a batch per turn of the event loop: hundreds at once would stall the rest. */
+  #closeSome(due: Array<[Connection, TimeoutReason]>, limits: ConnectionTimeouts): void {
+    for (const [conn, reason] of due.splice(0, CLOSES_PER_TURN)) {
+      if (conn.closing || conn.socket.destroyed) continue;
       this.#counters[KICK_COUNTER[reason]]++;
       this.#clientLog.warn(`${reason}_timeout`, KICK_MESSAGE[reason], { timeout: limits[reason] });
       conn.close();
     }
+    if (due.length > 0) setImmediate(() => this.#closeSome(due, limits));
   }
 
   #generalStats(): StatList {
