@@ -49,6 +49,9 @@ export class RssSampler {
   }
 }
 
+/** What a probe sends: `version`, or a set and a get of a small value. */
+export type ProbeMode = 'version' | 'setget';
+
 /**
  * A `version` probe in a child process (version-probe.mjs), so that the test process's own work does not show as
  * server latency: start() resolves once it runs, stop() returns the longest wait for an answer (an answer still
@@ -59,16 +62,17 @@ export class VersionProbe {
   readonly #lines: string[] = [];
   #waiter: (() => void) | null = null;
 
-  private constructor(port: number, pauseMs: number) {
-    this.#child = spawn(process.execPath, [resolve(import.meta.dirname, 'version-probe.mjs'), String(port), String(pauseMs)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  private constructor(port: number, pauseMs: number, mode: ProbeMode) {
+    const script = resolve(import.meta.dirname, 'version-probe.mjs');
+    this.#child = spawn(process.execPath, [script, String(port), String(pauseMs), mode], { stdio: ['pipe', 'pipe', 'inherit'] });
     createInterface({ input: this.#child.stdout! }).on('line', (l) => {
       this.#lines.push(l);
       this.#waiter?.();
     });
   }
 
-  static async start(port: number, pauseMs = 20): Promise<VersionProbe> {
-    const p = new VersionProbe(port, pauseMs);
+  static async start(port: number, pauseMs = 20, mode: ProbeMode = 'version'): Promise<VersionProbe> {
+    const p = new VersionProbe(port, pauseMs, mode);
     await p.#line(5000);
     return p;
   }

@@ -1,11 +1,15 @@
-// A `version` probe in a process of its own, so that what it measures is the server's delay, not the test
-// process's: sends `version`, waits for the answer, pauses, again. On "stop" (a line on stdin) it prints
-// {"worstMs", "answers", "failures"} as one JSON line and exits. Arguments: port, pause in ms.
+// A probe in a process of its own, so that what it measures is the server's delay, not the test process's:
+// sends `version` (or, in mode "setget", a set and a get of a small value), waits for the answer, pauses,
+// again. On "stop" (a line on stdin) it prints {"worstMs", "answers", "failures"} as one JSON line and exits.
+// Arguments: port, pause in ms, mode ("version" or "setget").
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 
 const port = Number(process.argv[2]);
 const pauseMs = Number(process.argv[3] ?? 20);
+const setget = process.argv[4] === 'setget';
+const request = setget ? 'set probe 0 0 5\r\nvalue\r\nget probe\r\n' : 'version\r\n';
+const answered = (buf) => (setget ? buf.endsWith('END\r\n') : buf.endsWith('\r\n'));
 let worst = 0;
 let sentAt = 0;
 let answers = 0;
@@ -21,7 +25,7 @@ function open() {
   s.on('connect', send);
   s.on('data', (d) => {
     buf += d.toString('latin1');
-    if (!buf.endsWith('\r\n')) return;
+    if (!answered(buf)) return;
     buf = '';
     answers++;
     worst = Math.max(worst, performance.now() - sentAt);
@@ -39,7 +43,7 @@ function open() {
 function send() {
   if (stopped) return;
   sentAt = performance.now();
-  socket.write('version\r\n');
+  socket.write(request);
 }
 
 open();
