@@ -74,6 +74,7 @@ const CLOSE_HUGE_LINE = closeFor('multiget line longer than maxLineLength');
 /** The usual get, of one key: its view is only made if `keys` is read. */
 class OneKeyGet implements GetCommand {
   readonly kind = 'get';
+  readonly multi = false;
   readonly op: GetOp;
   readonly exptime: number;
   readonly src: Buffer;
