@@ -96,6 +96,8 @@ const KNOWN_SUBOPTIONS = new Set([
   'idle_timeout', 'watcher_logbuf_size', 'worker_logbuf_size', 'slab_sizes', 'slab_chunk_max', 'track_sizes',
   'no_inline_ascii_resp', 'inline_ascii_resp', 'modern', 'no_modern', 'no_chunked_items', 'resp_obj_mem_limit',
   'read_buf_mem_limit', 'drop_privileges', 'no_drop_privileges', 'sock_cookie_id',
+  // repcache's own: limits on what one client may hold or stall
+  'output_limit', 'read_timeout', 'drain_timeout',
 ]);
 
 interface ParsedOpt { spec: OptSpec; value: string | null }
@@ -240,6 +242,22 @@ function subopt(config: ServerConfig, token: string): void {
       config.idleTimeout = int(need(), `could not parse argument to idle_timeout`);
       if (config.idleTimeout < 0) throw new UsageError('could not parse argument to idle_timeout');
       break;
+    case 'output_limit': {
+      const m = /^(\d+)([kKmM]?)$/.exec(need().trim());
+      const unit = m?.[2].toLowerCase();
+      const n = m ? Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1) : NaN;
+      if (!(n >= 1024 && n <= 1024 * 1024 * 1024)) throw new UsageError('output_limit must be 1k..1024m (bytes, or with a k or m suffix)');
+      config.outputLimit = n;
+      break;
+    }
+    case 'read_timeout':
+    case 'drain_timeout': {
+      const n = int(need(), `could not parse argument to ${name}`);
+      if (n < 0) throw new UsageError(`could not parse argument to ${name}`);
+      if (name === 'read_timeout') config.readTimeout = n;
+      else config.drainTimeout = n;
+      break;
+    }
     case 'watcher_logbuf_size':
     case 'worker_logbuf_size':
     case 'read_buf_mem_limit':
@@ -450,6 +468,10 @@ export function usage(): string {
 -W, --disable-watch       accepted, no effect
 -o, --extended            comma separated list of memcached's extended options
                           (hashpower, slab_chunk_max, track_sizes, no_lru_crawler, idle_timeout, ...)
+Limits on one client (repcache's own -o options):
+-o output_limit=<bytes>               pending replies above which a client's requests wait (default: 256k)
+-o read_timeout=<s>                   close a connection whose command takes longer to arrive (default: 60, 0 = off)
+-o drain_timeout=<s>                  close a connection that leaves its replies unread this long (default: 30, 0 = off)
 Replication (repcached compatible):
 -x <ip_addr>  hostname or IP address of peer repcached
 -X <num:num>  TCP port number for replication. <listen:connect> (default: ${DEFAULT_REPLICATION_PORT})

@@ -3,11 +3,12 @@ import { EventEmitter } from 'node:events';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
+import { RateLimitedLog } from '../log-limit.ts';
 import { SlabStore, type Clock, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
 import { TickingClock, UPTIME_OFFSET } from './clock.ts';
 import { storeOptionsFor, type ServerConfig } from './config.ts';
-import { Connection, makeReadBuffer, type ConnectionEnv } from './connection.ts';
+import { Connection, makeReadBuffer, type ConnectionEnv, type ConnectionTimeouts, type TimeoutReason } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { BinaryDispatcher } from './binary-dispatch.ts';
 import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
@@ -25,6 +26,12 @@ export interface CacheServerDeps {
   /** CAS generator for the store (replication: hybrid logical clock versions). */
   versions?: VersionSource;
 }
+
+/** Timed-out connections closed per turn of the event loop. */
+const CLOSES_PER_TURN = 64;
+
+/** How often the counts of rate-limited client warnings are written out when no new occurrence does it. */
+const LOG_FLUSH_SECONDS = 60;
 
 /** Items the crawler examines per step (at most one a second, see CrawlSchedule) for expired entries. */
 const CRAWL_BUDGET = 20_000;
@@ -54,6 +61,8 @@ export class CacheServer extends EventEmitter {
   replyBarrier: Promise<void> | null = null;
 
   readonly #logger: Logger;
+  /** What clients and datagrams cause (timeouts, refusals, failed commands): one line per reason per minute. */
+  readonly #clientLog: RateLimitedLog;
   readonly #clock: Clock;
   readonly #ownClock: TickingClock | null;
   readonly #counters = new ServerCounters();
@@ -81,6 +90,7 @@ export class CacheServer extends EventEmitter {
     super();
     this.config = config;
     this.#logger = deps.logger;
+    this.#clientLog = new RateLimitedLog(deps.logger);
     this.#ownClock = deps.clock ? null : new TickingClock();
     this.#clock = deps.clock ?? this.#ownClock!;
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
@@ -175,7 +185,7 @@ export class CacheServer extends EventEmitter {
         sock.off('error', reject);
         sock.on('error', (err) => this.#logger.error({ err }, 'udp error'));
         this.#udp.push(sock);
-        serveUdp(sock, { dispatcher: this.#dispatcher, out: this.#out, counters: this.#counters, maxItemSize: this.config.pageSize, logger: this.#logger });
+        serveUdp(sock, { dispatcher: this.#dispatcher, out: this.#out, counters: this.#counters, maxItemSize: this.config.pageSize, log: this.#clientLog });
         resolve();
       });
     });
@@ -187,7 +197,7 @@ export class CacheServer extends EventEmitter {
       socket.on('error', () => {});
       socket.write(R.TOO_MANY_CONNS);
       socket.destroySoon();
-      this.#logger.debug({ remote: socket.remoteAddress }, 'connection rejected: too many open connections');
+      this.#clientLog.warn('too many connections', 'connection refused: too many open connections (-c)', { max: this.config.maxConnections });
       return;
     }
     const id = this.#nextConnId++;
@@ -199,8 +209,10 @@ export class CacheServer extends EventEmitter {
       readBuffer: makeReadBuffer(),
       counters: this.#counters,
       maxItemSize: this.config.pageSize,
+      outputLimit: this.config.outputLimit,
       now: () => this.#clock.now(),
       logger: this.#logger,
+      clientLog: this.#clientLog,
       traceCommands: this.#logger.isLevelEnabled('trace'),
       replyBarrier: () => {
         const b = this.replyBarrier;
@@ -222,7 +234,10 @@ export class CacheServer extends EventEmitter {
     });
   }
 
-  /** A 250 ms timer: once per clock second, refresh the clock, crawl expired items when due, close idle connections. */
+  /**
+   * A 250 ms timer: once per clock second, refresh the clock, crawl expired items when due, close connections
+   * that are idle, slow to send a command or slow to read their replies.
+   */
   #startTimers(): void {
     this.#ownClock?.tick();
     this.#timer = setInterval(() => {
@@ -230,17 +245,33 @@ export class CacheServer extends EventEmitter {
       if (now === this.#lastSecond) return;
       this.#lastSecond = now;
       if (this.config.lruCrawler && this.#crawl.due(now)) this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));
-      const idle = this.config.idleTimeout;
-      if (idle > 0) {
-        for (const conn of this.#conns) {
-          if (now - conn.lastCommandAt > idle) {
-            this.#logger.debug({ conn: conn.id }, 'closing idle connection');
-            conn.close();
-          }
-        }
-      }
+      this.#closeTimedOut(now);
+      if (now % LOG_FLUSH_SECONDS === 0) this.#clientLog.flush();
     }, 250);
     this.#timer.unref();
+  }
+
+  #closeTimedOut(now: number): void {
+    const c = this.config;
+    const limits: ConnectionTimeouts = { idle: c.idleTimeout, read: c.readTimeout, drain: c.drainTimeout };
+    if (limits.idle <= 0 && limits.read <= 0 && limits.drain <= 0) return;
+    const due: Array<[Connection, TimeoutReason]> = [];
+    for (const conn of this.#conns) {
+      const reason = conn.timeoutReason(now, limits);
+      if (reason !== null) due.push([conn, reason]);
+    }
+    this.#closeSome(due, limits);
+  }
+
+  /** Closes timed-out connections a batch per turn of the event loop: hundreds at once would stall the rest. */
+  #closeSome(due: Array<[Connection, TimeoutReason]>, limits: ConnectionTimeouts): void {
+    for (const [conn, reason] of due.splice(0, CLOSES_PER_TURN)) {
+      if (conn.closing || conn.socket.destroyed) continue;
+      this.#counters[KICK_COUNTER[reason]]++;
+      this.#clientLog.warn(`${reason}_timeout`, KICK_MESSAGE[reason], { timeout: limits[reason] });
+      conn.close();
+    }
+    if (due.length > 0) setImmediate(() => this.#closeSome(due, limits));
   }
 
   #generalStats(): StatList {
@@ -268,7 +299,11 @@ export class CacheServer extends EventEmitter {
       ['accepting_conns', 1],
       ['threads', this.config.threads],
       ['conn_yields', this.#counters.connYields],
+      ['read_timeout_kicks', this.#counters.readTimeoutKicks],
+      ['drain_timeout_kicks', this.#counters.drainTimeoutKicks],
+      ['udp_bad_datagrams', this.#counters.udpBadDatagrams],
     ]);
+    if (this.config.idleTimeout > 0) own.set('idle_kicks', this.#counters.idleKicks);
     const storeStats = this.store.statsGeneral().filter(([n]) => n !== 'limit_maxbytes' && n !== 'threads');
     return mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f()));
   }
@@ -295,7 +330,7 @@ export class CacheServer extends EventEmitter {
       const id = fd + c.id;
       line(id, 'addr', c.addr);
       line(id, 'listen_addr', c.listenAddr);
-      line(id, 'state', c === self ? 'conn_parse_cmd' : 'conn_waiting');
+      line(id, 'state', c === self ? 'conn_parse_cmd' : c.writeBlocked ? 'conn_mwrite' : 'conn_waiting');
       line(id, 'secs_since_last_cmd', now - c.lastCommandAt);
     }
     return s;
@@ -326,6 +361,13 @@ export class CacheServer extends EventEmitter {
     return host;
   }
 }
+
+const KICK_COUNTER = { idle: 'idleKicks', read: 'readTimeoutKicks', drain: 'drainTimeoutKicks' } as const satisfies Record<TimeoutReason, keyof ServerCounters>;
+const KICK_MESSAGE: Record<TimeoutReason, string> = {
+  idle: 'closed a connection without a command for longer than idle_timeout',
+  read: 'closed a connection whose command took longer than read_timeout to arrive',
+  drain: 'closed a connection that left its replies unread for longer than drain_timeout',
+};
 
 function describe(a: ReturnType<Server['address']>, proto: 'tcp' | 'udp'): string {
   if (a === null) return `${proto}:closed`;

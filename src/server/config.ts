@@ -27,7 +27,13 @@ export interface ServerConfig {
   trackSizes: boolean; // -o track_sizes
   lruCrawler: boolean; // -o lru_crawler (default on)
   hashPower: number; // -o hashpower
-  idleTimeout: number; // -o idle_timeout
+  idleTimeout: number; // -o idle_timeout: seconds without a completed command (0 = never)
+  /** -o output_limit (repcache's own): a connection's pending reply bytes above which its requests wait */
+  outputLimit: number;
+  /** -o read_timeout (repcache's own): seconds an unfinished command line or data block may take (0 = no limit) */
+  readTimeout: number;
+  /** -o drain_timeout (repcache's own): seconds a client may leave its replies unread (0 = no limit) */
+  drainTimeout: number;
   statKeyPrefix: string; // -D
   detailEnabled: boolean;
   user: string | null; // -u
@@ -63,6 +69,9 @@ export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
   lruCrawler: true,
   hashPower: 0,
   idleTimeout: 0,
+  outputLimit: 256 * 1024,
+  readTimeout: 60,
+  drainTimeout: 30,
   statKeyPrefix: ':',
   detailEnabled: false,
   user: null,

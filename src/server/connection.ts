@@ -5,10 +5,12 @@ import { BadMagicError, BinaryParser, MAGIC_REQUEST, type BinaryRequest } from '
 import type { BinaryDispatcher } from './binary-dispatch.ts';
 import type { ServerConfig } from './config.ts';
 import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from './direct-write.ts';
-import { CLOSE, type Dispatcher } from './dispatch.ts';
+import { CLOSE, KEEP, MORE, type Dispatcher, type UnfinishedGet } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
 import type { Logger } from '../log.ts';
+import type { RateLimitedLog } from '../log-limit.ts';
+import { quoteBytes } from '../log-limit.ts';
 
 export interface ConnectionEnv {
   dispatcher: Dispatcher;
@@ -24,8 +26,12 @@ export interface ConnectionEnv {
   readBuffer: Buffer;
   counters: ServerCounters;
   maxItemSize: number;
+  /** Pending reply bytes above which a connection's requests wait for the client to read (-o output_limit). */
+  outputLimit: number;
   now(): number;
   logger: Logger;
+  /** Warnings caused by what clients send, one line per reason per interval. */
+  clientLog: RateLimitedLog;
   traceCommands: boolean;
   /** When it returns a promise, this chunk's replies wait for it (replication's synchronous mode). */
   replyBarrier?: () => Promise<void> | null;
@@ -62,13 +68,32 @@ function adoptWithUserBuffer(raw: Socket, buffer: Buffer, onRead: (n: number, bu
   return new Socket(opts as unknown as ConstructorParameters<typeof Socket>[0]);
 }
 
-/** One client stream (TCP or unix): parse every command in a chunk, reply with one write. */
+/** What timeoutReason() may find. */
+export type TimeoutReason = 'idle' | 'read' | 'drain';
+
+export interface ConnectionTimeouts {
+  /** -o idle_timeout: seconds without a completed command */
+  idle: number;
+  /** -o read_timeout: seconds an unfinished command may take to arrive */
+  read: number;
+  /** -o drain_timeout: seconds replies may stay pending */
+  drain: number;
+}
+
+/**
+ * One client stream (TCP or unix): parse the commands of each read, reply with one write per read. Like memcached,
+ * a connection whose replies the client does not take stops being read: once the pending replies reach the output
+ * limit, the parser holds the rest of the read and the socket is paused until the kernel has taken them, so that
+ * the requests wait in the client's socket, not in this process (pending output stays within the limit plus one
+ * value). A long multiget streams its replies under the same limit.
+ */
 export class Connection {
   readonly id: number;
   readonly socket: Socket;
   /** "tcp:ip:port" of the peer and of the listener, for `stats conns` */
   readonly addr: string;
   readonly listenAddr: string;
+  /** Clock second of the latest completed command (for idle_timeout and `stats conns`). */
   lastCommandAt: number;
   readonly #env: ConnectionEnv;
   readonly #parser: TextParser;
@@ -80,8 +105,20 @@ export class Connection {
   #waiting: Promise<void> | null = null;
   /** Writes replies through the stream handle; null: socket.write() (also used while it holds bytes). */
   readonly #direct: DirectWriter | null;
-  /** Direct writes the kernel has not fully taken yet; reading pauses until they complete. */
+  /** Direct writes the kernel has not fully taken yet. */
   #pendingWrites = 0;
+  /** socket.write() asked to wait for 'drain'. */
+  #streamFull = false;
+  /** Commands handled so far: what idle_timeout and read_timeout watch, not bytes. */
+  #progress = 0;
+  /** Clock second the unfinished command's first bytes arrived; -1: none. */
+  #readSince = -1;
+  /** Clock second since which the kernel has not taken all replies; -1: it has. */
+  #stalledSince = -1;
+  /** A multiget stopped at the output limit, finished once the client reads. */
+  #unfinished: UnfinishedGet | null = null;
+  /** Holding its input for a turn of the event loop, so that one connection's long output does not stall others. */
+  #yielding = false;
 
   /** `raw` comes from a server created with pauseOnConnect: nothing has been read from it yet. */
   constructor(id: number, raw: Socket, listenAddr: string, env: ConnectionEnv) {
@@ -101,9 +138,16 @@ export class Connection {
     else readDirect(socket, (n) => this.#onData(env.readBuffer, n));
     const handle = DirectWriter.handleOf(socket);
     this.#direct = handle ? new DirectWriter(handle, (status) => this.#onWriteComplete(status)) : null;
-    socket.on('drain', () => socket.resume());
+    socket.on('drain', () => {
+      this.#streamFull = false;
+      this.#unblocked();
+    });
     socket.resume();
     socket.on('error', (err) => env.logger.debug({ conn: id, err: err.message }, 'connection error'));
+    socket.once('close', () => {
+      this.#unfinished?.release();
+      this.#unfinished = null;
+    });
   }
 
   /** chunk[0, n) arrived (all of chunk by default). */
@@ -111,22 +155,45 @@ export class Connection {
     if (this.#closing) return;
     const env = this.#env;
     env.counters.bytesRead += n;
-    this.lastCommandAt = env.now();
-    if (this.#protocol !== TEXT) {
-      if (this.#protocol === UNDECIDED) {
-        if (n === 0) return;
-        this.#decide(chunk[0]);
-      }
-      if (this.#binary !== null) return this.#onBinaryData(n === chunk.length ? chunk : chunk.subarray(0, n));
+    if (this.#protocol === UNDECIDED) {
+      if (n === 0) return;
+      this.#decide(chunk[0]);
     }
-    try {
-      this.#parser.push(chunk, n);
-    } catch (err) {
-      env.logger.error({ conn: this.id, err }, 'command failed');
-      env.out.latin1('SERVER_ERROR internal error\r\n');
-      this.#closing = true;
-    }
+    const before = this.#progress;
+    this.#feed(chunk, n);
+    this.#afterParse(before);
     this.#flush();
+  }
+
+  /** Parses chunk[0, n), or with a null chunk resumes a paused parser; an exception closes the connection. */
+  #feed(chunk: Buffer | null, n: number): void {
+    const binary = this.#binary;
+    try {
+      if (binary !== null) {
+        if (chunk === null) binary.resume();
+        else binary.push(n === chunk.length ? chunk : chunk.subarray(0, n));
+      } else if (chunk === null) {
+        this.#parser.resume();
+      } else {
+        this.#parser.push(chunk, n);
+      }
+    } catch (err) {
+      this.#closing = true;
+      // memcached closes a connection whose request has a bad magic byte without a reply
+      if (err instanceof BadMagicError) return;
+      this.#env.clientLog.warn('internal error', 'a client command failed', { conn: this.id, err: (err as Error)?.stack ?? String(err) });
+      if (binary === null) this.#env.out.latin1('SERVER_ERROR internal error\r\n');
+    }
+  }
+
+  /** Updates the idle and read clocks after parsing: they run from the latest completed command. */
+  #afterParse(before: number): void {
+    const progressed = this.#progress !== before;
+    if (!progressed && this.#readSince >= 0) return;
+    const now = this.#env.now();
+    if (progressed) this.lastCommandAt = now;
+    const held = this.#binary !== null ? this.#binary.pending : this.#parser.pending;
+    this.#readSince = held > 0 ? now : -1;
   }
 
   #decide(firstByte: number): void {
@@ -139,31 +206,85 @@ export class Connection {
     this.#binary = new BinaryParser({ maxValueLength: this.#env.maxItemSize }, (req) => this.#onRequest(req));
   }
 
-  #onBinaryData(chunk: Buffer): void {
-    const env = this.#env;
-    try {
-      this.#binary!.push(chunk);
-    } catch (err) {
-      // memcached closes a connection whose request has a bad magic byte without a reply
-      if (!(err instanceof BadMagicError)) env.logger.error({ conn: this.id, err }, 'binary command failed');
-      this.#closing = true;
-    }
-    this.#flush();
-  }
-
   #onRequest(req: BinaryRequest): void {
     if (this.#closing) return;
     const parser = this.#binary!;
-    if (this.#env.binaryDispatcher.handle(req, this.#env.out, parser) === CLOSE) {
+    const env = this.#env;
+    this.#progress++;
+    if (env.binaryDispatcher.handle(req, env.out, parser) === CLOSE) {
       this.#closing = true;
       parser.stop();
+    } else if (env.out.length >= env.outputLimit) {
+      this.#flushEarly();
     }
   }
 
   #onCommand(cmd: TextCommand): void {
     if (this.#closing) return;
-    if (this.#env.traceCommands) this.#trace(cmd);
-    if (this.#env.dispatcher.handle(cmd, this.#env.out, this) === CLOSE) this.#closing = true;
+    const env = this.#env;
+    if (env.traceCommands) this.#trace(cmd);
+    this.#progress++;
+    const r = env.dispatcher.handle(cmd, env.out, this);
+    if (r === KEEP) {
+      if (env.out.length >= env.outputLimit) this.#flushEarly();
+    } else if (r === CLOSE) {
+      this.#closing = true;
+    } else {
+      this.#streamGet(env.dispatcher.takeUnfinished());
+    }
+  }
+
+  /**
+   * Replies reached the output limit mid-read: write them now and hold the rest of the read, until the kernel has
+   * taken them or, when it took them at once, until other connections have had their turn.
+   */
+  #flushEarly(): void {
+    this.#flush();
+    this.#hold();
+  }
+
+  /** A multiget stopped at the output limit: write what it produced, and go on later (see #flushEarly). */
+  #streamGet(u: UnfinishedGet): void {
+    this.#flush();
+    if (this.#closing) return;
+    u.detach(this.#lendLine);
+    this.#unfinished = u;
+    this.#hold();
+  }
+
+  /** Stops reading and parsing; carries on when the pending replies are written, or after a turn of the event loop. */
+  #hold(): void {
+    if (this.#closing) return;
+    if (this.#binary !== null) this.#binary.pause();
+    else this.#parser.pause();
+    this.socket.pause();
+    if (this.#blocked || this.#yielding) return;
+    this.#yielding = true;
+    this.#env.counters.connYields++;
+    setImmediate(this.#afterYield);
+  }
+
+  /** A waiting multiget may keep the parser's buffer that holds its line rather than copy it. */
+  readonly #lendLine = (src: Buffer): boolean => this.#parser.lend(src);
+
+  readonly #afterYield = (): void => {
+    this.#yielding = false;
+    this.#unblocked();
+  };
+
+  /** The parser holds input: it was paused and has not been resumed. */
+  get #inputHeld(): boolean {
+    return this.#binary !== null ? this.#binary.paused : this.#parser.paused;
+  }
+
+  /** Replies wait: for the kernel to take them, or for replication's acknowledgement. */
+  get #blocked(): boolean {
+    return this.#pendingWrites > 0 || this.#streamFull || this.#waiting !== null;
+  }
+
+  /** True while the client has not taken its replies (`stats conns` shows conn_mwrite). */
+  get writeBlocked(): boolean {
+    return this.#blocked;
   }
 
   #flush(): void {
@@ -188,13 +309,18 @@ export class Connection {
     const direct = this.#direct;
     // socket.write() bytes still queued in the stream must leave first.
     if (direct === null || socket.writableLength > 0 || socket.destroyed) {
-      if (!socket.write(bytes) && !this.#closing) socket.pause();
+      if (!socket.write(bytes) && !this.#closing) {
+        this.#streamFull = true;
+        this.#stalled();
+        socket.pause();
+      }
       return false;
     }
     const r = direct.write(bytes);
     if (r === WRITE_DONE) return true;
     if (r === WRITE_PENDING) {
       this.#pendingWrites++;
+      this.#stalled();
       socket.pause();
       return false;
     }
@@ -204,39 +330,74 @@ export class Connection {
     return false;
   }
 
+  #stalled(): void {
+    if (this.#stalledSince < 0) this.#stalledSince = this.#env.now();
+  }
+
   #onWriteComplete(status: number): void {
     this.#pendingWrites--;
-    const socket = this.socket;
     if (status < 0) {
       this.#env.logger.debug({ conn: this.id, errno: status }, 'write failed');
       this.#closing = true;
-      socket.destroy();
+      this.socket.destroy();
       return;
     }
-    if (this.#pendingWrites > 0 || this.#waiting) return;
-    if (this.#closing) socket.destroySoon();
-    else socket.resume();
+    this.#unblocked();
+  }
+
+  /** A wait ended: once nothing is pending, carry on where the connection stopped. */
+  #unblocked(): void {
+    if (this.#blocked) return;
+    this.#stalledSince = -1;
+    if (this.#yielding || this.socket.destroyed) return;
+    if (this.#closing) {
+      this.socket.destroySoon();
+      return;
+    }
+    const env = this.#env;
+    const before = this.#progress;
+    const u = this.#unfinished;
+    if (u !== null) {
+      this.#unfinished = null;
+      const r = env.dispatcher.resumeGet(u, env.out);
+      if (r === MORE) this.#streamGet(u);
+      else if (env.out.length >= env.outputLimit) this.#flushEarly();
+      if (r === MORE || this.#blocked || this.#yielding) return;
+    }
+    if (this.#inputHeld) this.#feed(null, 0);
+    this.#afterParse(before);
+    this.#flush();
+    if (!this.#blocked && !this.#closing && !this.#inputHeld) this.socket.resume();
   }
 
   /** Replies leave in order once `barrier` (a peer's acknowledgement) and earlier deferred replies are done. */
   #deferReplies(bytes: Buffer, barrier: Promise<void> | null): void {
-    const socket = this.socket;
-    socket.pause();
+    this.socket.pause();
     const mine: Promise<void> = Promise.all([this.#waiting, barrier]).then(() => {
       this.#env.counters.bytesWritten += bytes.length;
       this.#write(bytes);
       if (this.#waiting !== mine) return;
       this.#waiting = null;
-      if (this.#pendingWrites > 0) return;
-      if (this.#closing) socket.destroySoon();
-      else socket.resume();
+      this.#unblocked();
     });
     this.#waiting = mine;
   }
 
+  /**
+   * Called once a clock second: why this connection should be closed now, if it should. A connection whose replies
+   * wait is only subject to drain_timeout (memcached's idle_timeout, too, only watches connections waiting to read).
+   */
+  timeoutReason(now: number, t: ConnectionTimeouts): TimeoutReason | null {
+    if (this.#closing) return null;
+    if (this.#blocked) return t.drain > 0 && this.#stalledSince >= 0 && now - this.#stalledSince > t.drain ? 'drain' : null;
+    if (t.read > 0 && this.#readSince >= 0 && now - this.#readSince > t.read) return 'read';
+    if (t.idle > 0 && now - this.lastCommandAt > t.idle) return 'idle';
+    return null;
+  }
+
   #trace(cmd: TextCommand): void {
     const what = 'op' in cmd ? cmd.op : cmd.kind === 'other' ? cmd.name : cmd.kind;
-    const key = 'key' in cmd ? cmd.key.toString('latin1') : 'keys' in cmd ? cmd.keys.map((k) => k.toString('latin1')).join(' ') : undefined;
+    const key = 'key' in cmd ? quoteBytes(cmd.key) : 'keys' in cmd ? cmd.keys.map((k) => quoteBytes(k)).join(' ') : undefined;
     this.#env.logger.trace({ conn: this.id, cmd: what, key }, 'command');
   }
 

@@ -1,7 +1,9 @@
 import { keyView } from '../cache/hash.ts';
+import { keyEnd, nextKey } from '../proto/text/key-list.ts';
+import { allocReleasable, release } from '../proto/releasable-buffer.ts';
 import type { SlabStore } from '../cache/store.ts';
 import type {
-  ArithCommand, FlushCommand, GetCommand, OtherCommand, StatsCommand, StoreCommand, TextCommand, TooLargeCommand,
+  ArithCommand, FlushCommand, GetCommand, GetOp, OtherCommand, StatsCommand, StoreCommand, TextCommand, TooLargeCommand,
 } from '../proto/text/commands.ts';
 import { valueHeaderMaxLength, writeValueHeader } from '../proto/text/replies.ts';
 import type { ServerConfig } from './config.ts';
@@ -36,17 +38,71 @@ export interface DispatchHost {
   requestShutdown(graceful: boolean): void;
 }
 
-/** Returned by handle(): keep going, or write what is buffered and close. */
+/**
+ * Returned by handle(): keep going; write what is buffered and close; or MORE: a multiget stopped once its replies
+ * so far reached the output limit, and takeUnfinished() hands over the rest to finish with resumeGet().
+ */
 export const KEEP = 0;
 export const CLOSE = 1;
-export type Outcome = typeof KEEP | typeof CLOSE;
+export const MORE = 2;
+export type Outcome = typeof KEEP | typeof CLOSE | typeof MORE;
+
+/**
+ * The keys of a multiget not looked up yet: src[pos, end). src is the connection's read buffer until detach()
+ * makes them the multiget's own, which a connection does before it waits for its client to read.
+ */
+export class UnfinishedGet {
+  readonly op: GetOp;
+  readonly exptime: number;
+  src: Buffer;
+  view: DataView;
+  pos: number;
+  end: number;
+  #own = false;
+
+  constructor(op: GetOp, exptime: number, src: Buffer, view: DataView, pos: number, end: number) {
+    this.op = op;
+    this.exptime = exptime;
+    this.src = src;
+    this.view = view;
+    this.pos = pos;
+    this.end = end;
+  }
+
+  /**
+   * Makes the keys independent of the connection's read buffers: takes over the buffer they are in when `adopt`
+   * says so (the parser lends its own), else copies them.
+   */
+  detach(adopt?: (src: Buffer) => boolean): void {
+    if (this.#own) return;
+    if (adopt?.(this.src)) {
+      this.#own = true;
+      return;
+    }
+    const rest = allocReleasable(this.end - this.pos);
+    this.src.copy(rest, 0, this.pos, this.end);
+    this.src = rest;
+    this.view = keyView(rest);
+    this.end -= this.pos;
+    this.pos = 0;
+    this.#own = true;
+  }
+
+  /** Done with (finished or abandoned): a copy made by detach() goes back at once. */
+  release(): void {
+    if (this.#own) release(this.src);
+  }
+}
 
 const MAX_SLAB_CLASSES = 64;
+/** Keys of a multiget looked up before it lets other connections go first (a few milliseconds of work). */
+const KEYS_PER_TURN = 2048;
 
 /** Runs one parsed command against the store and appends memcached's exact reply to `out`. */
 export class Dispatcher {
   readonly #host: DispatchHost;
   readonly #store: SlabStore;
+  #unfinished: UnfinishedGet | null = null;
 
   constructor(host: DispatchHost) {
     this.#host = host;
@@ -55,7 +111,7 @@ export class Dispatcher {
 
   handle(cmd: TextCommand, out: OutBuffer, conn: unknown): Outcome {
     switch (cmd.kind) {
-      case 'get': this.#get(cmd, out); return KEEP;
+      case 'get': return this.#get(cmd, out);
       case 'store': this.#storeCmd(cmd, out); return KEEP;
       case 'delete': {
         const ok = this.#store.delete(cmd.key);
@@ -95,22 +151,59 @@ export class Dispatcher {
     }
   }
 
-  #get(cmd: GetCommand, out: OutBuffer): void {
+  #get(cmd: GetCommand, out: OutBuffer): Outcome {
+    if (cmd.multi) return this.#getFrom(cmd.op, cmd.exptime, cmd.src!, cmd.srcView!, cmd.keyStart, cmd.keyEnd, out);
     if (cmd.src !== null) {
-      this.#getKey(cmd, cmd.src, cmd.srcView!, cmd.keyStart, cmd.keyEnd, out);
+      this.#getKey(cmd.op, cmd.exptime, cmd.src, cmd.srcView!, cmd.keyStart, cmd.keyEnd, out);
     } else {
       const keys = cmd.keys;
-      for (let i = 0; i < keys.length; i++) this.#getKey(cmd, keys[i], keyView(keys[i]), 0, keys[i].length, out);
+      for (let i = 0; i < keys.length; i++) this.#getKey(cmd.op, cmd.exptime, keys[i], keyView(keys[i]), 0, keys[i].length, out);
     }
     out.bytes(R.END);
+    return KEEP;
+  }
+
+  /**
+   * The replies to the keys in src[pos, end), then END; stops with MORE, after a key, once `out` holds the output
+   * limit (so a connection's pending replies stay within the limit plus one value) or after KEYS_PER_TURN keys (so
+   * other connections get their turn).
+   */
+  #getFrom(op: GetOp, exptime: number, src: Buffer, view: DataView, pos: number, end: number, out: OutBuffer): Outcome {
+    const limit = this.#host.config.outputLimit;
+    let budget = KEYS_PER_TURN;
+    for (let k = nextKey(src, pos, end); k < end; ) {
+      const e = keyEnd(src, k, end);
+      this.#getKey(op, exptime, src, view, k, e, out);
+      k = nextKey(src, e, end);
+      if ((out.length >= limit || --budget === 0) && k < end) {
+        this.#unfinished = new UnfinishedGet(op, exptime, src, view, k, end);
+        return MORE;
+      }
+    }
+    out.bytes(R.END);
+    return KEEP;
+  }
+
+  /** The rest of the multiget that the last MORE left; call right after handle() returned it. */
+  takeUnfinished(): UnfinishedGet {
+    const u = this.#unfinished!;
+    this.#unfinished = null;
+    return u;
+  }
+
+  /** Continues a multiget; MORE again leaves `u` where it stopped. */
+  resumeGet(u: UnfinishedGet, out: OutBuffer): Outcome {
+    const r = this.#getFrom(u.op, u.exptime, u.src, u.view, u.pos, u.end, out);
+    if (r === MORE) u.pos = this.takeUnfinished().pos;
+    else u.release();
+    return r;
   }
 
   /** The VALUE reply (if any) of one key of a get, the key being src[start, end) (srcView: a DataView of src). */
-  #getKey(cmd: GetCommand, src: Buffer, srcView: DataView, start: number, end: number, out: OutBuffer): void {
+  #getKey(op: GetOp, exptime: number, src: Buffer, srcView: DataView, start: number, end: number, out: OutBuffer): void {
     const store = this.#store;
-    const op = cmd.op;
     const touch = op === 'gat' || op === 'gats';
-    const h = touch ? store.getAndTouchAt(srcView, start, end - start, cmd.exptime) : store.getAt(srcView, start, end - start);
+    const h = touch ? store.getAndTouchAt(srcView, start, end - start, exptime) : store.getAt(srcView, start, end - start);
     const detail = this.#host.detail;
     if (detail) detail.get(src.subarray(start, end), h >= 0);
     if (h < 0) return;
@@ -122,7 +215,7 @@ export class Dispatcher {
     buf[at] = 13;
     buf[at + 1] = 10;
     out.advance(at + 2 - out.offset);
-    if (touch) this.#host.onMutation?.({ op: 'touch', key: src.subarray(start, end), exptime: cmd.exptime });
+    if (touch) this.#host.onMutation?.({ op: 'touch', key: src.subarray(start, end), exptime });
   }
 
   #storeCmd(cmd: StoreCommand, out: OutBuffer): void {

@@ -26,6 +26,12 @@ export const GENERAL_STAT_NAMES: readonly string[] = [
   'moves_to_cold', 'moves_to_warm', 'moves_within_lru', 'direct_reclaims', 'lru_bumps_dropped',
 ];
 
+/**
+ * Fields memcached prints only in some configurations, and the field they follow (idle_kicks: with -o idle_timeout).
+ * mergeGeneralStats() places them when a source gives them.
+ */
+const CONDITIONAL_STAT_NAMES: ReadonlyMap<string, string> = new Map([['idle_kicks', 'auth_errors']]);
+
 /** Counters the network side keeps (the store keeps the item/command ones). */
 export class ServerCounters {
   totalConnections = 0;
@@ -39,6 +45,14 @@ export class ServerCounters {
   /** every flush_all, including those -F refuses (as memcached counts them) */
   cmdFlush = 0;
   connYields = 0;
+  /** connections closed by idle_timeout (memcached's idle_kicks) */
+  idleKicks = 0;
+  /** connections closed by read_timeout: an unfinished command took too long to arrive */
+  readTimeoutKicks = 0;
+  /** connections closed by drain_timeout: the client left its replies unread too long */
+  drainTimeoutKicks = 0;
+  /** datagrams dropped unanswered: shorter than the frame header, or one part of a multi-datagram request */
+  udpBadDatagrams = 0;
 
   reset(): void {
     this.totalConnections = 0;
@@ -49,8 +63,16 @@ export class ServerCounters {
     this.storeTooLarge = 0;
     this.cmdFlush = 0;
     this.connYields = 0;
+    this.idleKicks = 0;
+    this.readTimeoutKicks = 0;
+    this.drainTimeoutKicks = 0;
+    this.udpBadDatagrams = 0;
   }
 }
+
+/** Fields of `stats` and `stats settings` that are repcache's own (memcached has no such limits); listed last. */
+export const OWN_STAT_NAMES: readonly string[] = ['read_timeout_kicks', 'drain_timeout_kicks', 'udp_bad_datagrams'];
+export const OWN_SETTINGS_NAMES: readonly string[] = ['output_limit', 'read_timeout', 'drain_timeout'];
 
 /** Seconds with microseconds, as memcached prints rusage ("0.005526"). */
 export function formatMicros(us: number): string {
@@ -65,8 +87,8 @@ export function formatMicros(us: number): string {
  */
 export function mergeGeneralStats(own: Map<string, StatValue>, ...sources: StatList[]): StatList {
   const merged = new Map(own);
-  const extra: string[] = [];
   const known = new Set(GENERAL_STAT_NAMES);
+  const extra = [...own.keys()].filter((n) => !known.has(n));
   for (const src of sources) {
     for (const [name, value] of src) {
       const prev = merged.get(name);
@@ -80,8 +102,12 @@ export function mergeGeneralStats(own: Map<string, StatValue>, ...sources: StatL
       }
     }
   }
-  const out: StatList = GENERAL_STAT_NAMES.map((n) => [n, merged.get(n) ?? 0]);
-  for (const n of extra) out.push([n, merged.get(n)!]);
+  const out: StatList = [];
+  for (const n of GENERAL_STAT_NAMES) {
+    out.push([n, merged.get(n) ?? 0]);
+    for (const [c, after] of CONDITIONAL_STAT_NAMES) if (after === n && merged.has(c)) out.push([c, merged.get(c)!]);
+  }
+  for (const n of extra) if (!CONDITIONAL_STAT_NAMES.has(n)) out.push([n, merged.get(n)!]);
   return out;
 }
 
@@ -171,6 +197,10 @@ export function settingsStats(c: ServerConfig, runtime: { verbosity: number; det
     ['ssl_min_version', 'tlsv1.2'],
     ['num_napi_ids', '(null)'],
     ['memory_file', '(null)'],
+    // repcache's own
+    ['output_limit', c.outputLimit],
+    ['read_timeout', c.readTimeout],
+    ['drain_timeout', c.drainTimeout],
   ];
 }
 

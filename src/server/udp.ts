@@ -5,14 +5,15 @@ import { decodeUdpFrame, encodeUdpReply, isServableRequest, UDP_HEADER_SIZE, wri
 import type { Dispatcher } from './dispatch.ts';
 import type { OutBuffer } from './out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
-import type { Logger } from '../log.ts';
+import type { RateLimitedLog } from '../log-limit.ts';
 
 export interface UdpEnv {
   dispatcher: Dispatcher;
   out: OutBuffer;
   counters: ServerCounters;
   maxItemSize: number;
-  logger: Logger;
+  /** for what datagrams cause: one line per reason per interval */
+  log: RateLimitedLog;
 }
 
 const END_LENGTH = 'END\r\n'.length;
@@ -26,9 +27,15 @@ const END_LENGTH = 'END\r\n'.length;
 export function serveUdp(socket: UdpSocket, env: UdpEnv): void {
   socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
     env.counters.bytesRead += msg.length;
-    if (msg.length < UDP_HEADER_SIZE) return;
+    if (msg.length < UDP_HEADER_SIZE) {
+      env.counters.udpBadDatagrams++;
+      return;
+    }
     const frame = decodeUdpFrame(msg);
-    if (!isServableRequest(frame)) return;
+    if (!isServableRequest(frame)) {
+      env.counters.udpBadDatagrams++;
+      return;
+    }
     const out = env.out;
     const send = (reply: Buffer) => {
       const datagrams = reply.length === 0 ? [emptyGroup(frame.requestId)] : encodeUdpReply(frame.requestId, reply);
@@ -45,7 +52,7 @@ export function serveUdp(socket: UdpSocket, env: UdpEnv): void {
     try {
       new TextParser({ maxItemSize: env.maxItemSize }, onCommand).push(frame.payload);
     } catch (err) {
-      env.logger.error({ err, remote: rinfo.address }, 'udp request failed');
+      env.log.warn('internal error (udp)', 'a UDP request failed', { remote: rinfo.address, err: (err as Error)?.stack ?? String(err) });
     } finally {
       out.clear();
     }

@@ -4,6 +4,7 @@
  * except CAS values, which are compared by order of first appearance (C1, C2, ...; 0 stays 0).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OWN_SETTINGS_NAMES, OWN_STAT_NAMES } from '../../src/server/stats.ts';
 import { stopAll } from '../support/daemon.ts';
 import { startReferenceMemcached } from '../support/mc-client.ts';
 import {
@@ -178,7 +179,10 @@ const hasEnd = (b: Buffer): boolean => parseResponses(b).packets.some((p) => p.o
 
 /** Packets as comparable lines, CAS values replaced by order of first appearance. */
 function describeReply(bytes: Buffer, statKeysOnly: boolean): string[] {
-  const { packets, rest } = parseResponses(bytes);
+  const { packets: all, rest } = parseResponses(bytes);
+  // repcache's own stats and settings (its limits on one client) follow memcached's
+  const own = new Set([...OWN_STAT_NAMES, ...OWN_SETTINGS_NAMES]);
+  const packets = statKeysOnly ? all.filter((p) => !(p.opcode === STAT && own.has(p.key.toString('latin1')))) : all;
   const cas = new Map<bigint, string>();
   const lines = packets.map((p) => {
     if (p.cas !== 0n && !cas.has(p.cas)) cas.set(p.cas, `C${cas.size + 1}`);

@@ -4,6 +4,7 @@
  * the version number and stats values are normalised). repcache-random-differential.test.ts sends generated streams.
  */
 import { describe, expect, it } from 'vitest';
+import { OWN_SETTINGS_NAMES, OWN_STAT_NAMES } from '../../src/server/stats.ts';
 import { McClient } from '../support/mc-client.ts';
 import { useReferencePair, type CacheInstance } from './repcache-harness.ts';
 import { mulberry32 } from '../support/prng.ts';
@@ -181,7 +182,7 @@ describe('repcache vs memcached: same bytes in, same bytes out', () => {
     const c: Case = { name: 'stats settings', stream: 'stats settings\r\n' };
     const names = (reply: string) => reply.split('\r\n').filter((l) => l.startsWith('STAT ')).map((l) => l.split(' ')[1]);
     // Build-specific settings of Debian's memcached (TLS, extstore, NAPI, memory file) need not be there.
-    const optional = /^(ssl_|ext_|num_napi_ids|memory_file|drop_privileges|.*proxy)/;
+    const optional = new RegExp(`^(ssl_|ext_|num_napi_ids|memory_file|drop_privileges|.*proxy|${OWN_SETTINGS_NAMES.join('|')})`);
     const expected = names(await pair.memcached.run(c, (d) => [d])).filter((n) => !optional.test(n));
     const actual = names(await pair.target.run(c, (d) => [d])).filter((n) => !optional.test(n));
     expect(actual).toEqual(expected);
@@ -195,7 +196,7 @@ describe('repcache vs memcached: same bytes in, same bytes out', () => {
     const expected = names(await pair.memcached.run(c, (d) => [d]));
     const actual = names(await pair.target.run(c, (d) => [d]));
     // memcached's general stats include build-specific lines (TLS, libevent, extstore) repcache need not have.
-    const optional = /^(libevent|ssl_|time_in_listen_disabled_us|rejected_connections|listen_disabled_num|unexpected_napi_ids|round_robin_fallback|.*extstore|log_|lru_bumps_dropped|reserved_fds)/;
+    const optional = new RegExp(`^(libevent|ssl_|time_in_listen_disabled_us|rejected_connections|listen_disabled_num|unexpected_napi_ids|round_robin_fallback|.*extstore|log_|lru_bumps_dropped|reserved_fds|${OWN_STAT_NAMES.join('|')})`);
     expect(actual.filter((n) => !optional.test(n))).toEqual(expected.filter((n) => !optional.test(n)));
   });
 });

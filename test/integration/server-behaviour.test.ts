@@ -183,4 +183,40 @@ describe('CacheServer', () => {
     clock.advance(1);
     await client.waitClosed(2000);
   });
+
+  it('idle_timeout counts completed commands, not bytes: a trickled command does not keep a connection open', async () => {
+    const clock = new FakeClock();
+    const { client, server } = await start({ idleTimeout: 2, readTimeout: 0 }, { clock });
+    for (const byte of 'get trick') {
+      if (client.isClosed) break;
+      client.send(byte);
+      await new Promise((r) => setTimeout(r, 30));
+      clock.advance(1);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await client.waitClosed(2000);
+    const other = await McClient.connect(Number(server.addresses()[0].split(':')[2]));
+    const stats = await other.request('stats\r\n', 'END\r\n');
+    other.close();
+    expect(stats).toMatch(/STAT auth_errors 0\r\nSTAT idle_kicks [1-9]\d*\r\nSTAT bytes_read/);
+  });
+
+  it('read_timeout closes a connection whose command is unfinished for too long, and counts it', async () => {
+    const clock = new FakeClock();
+    const { client, server } = await start({ readTimeout: 2 }, { clock });
+    const port = Number(server.addresses()[0].split(':')[2]);
+    const other = await McClient.connect(port);
+    client.send('set k 0 0 10\r\nabc');
+    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(2);
+    await new Promise((r) => setTimeout(r, 600));
+    expect(client.isClosed).toBe(false);
+    clock.advance(1);
+    await client.waitClosed(2000);
+    // only an unfinished command counts: `other` sent nothing at all and stays
+    const stats = await other.request('stats\r\n', 'END\r\n');
+    other.close();
+    expect(stats).toMatch(/STAT read_timeout_kicks 1\r\n/);
+    expect(stats).not.toMatch(/idle_kicks/);
+  });
 });

@@ -7,7 +7,8 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll } from '../support/daemon.ts';
-import { startCache, type CacheInstance } from './repcache-harness.ts';
+import { MB, NonReader, RssSampler, sleep } from '../support/abuse.ts';
+import { rssBytes, startCache, type CacheInstance } from './repcache-harness.ts';
 
 const writePaths: [string, NodeJS.ProcessEnv][] = [
   ['direct writes', {}],
@@ -81,6 +82,21 @@ describe.each(writePaths)('a slow reader, %s', (_path, env) => {
     } finally {
       stalled.destroy();
     }
+  });
+
+  it('holds little memory for a client that never reads, and shows it in `stats conns` as conn_mwrite', async () => {
+    const steady = rssBytes(cache.pid);
+    const sampler = new RssSampler(cache.pid);
+    const reader = await NonReader.start(cache.port, 'get big\r\n');
+    try {
+      await sleep(1500);
+      const conns = await exchange(cache.port, [Buffer.from('stats conns\r\n')], 'END\r\n');
+      expect(conns).toMatch(/:state conn_mwrite\r\n/);
+    } finally {
+      reader.stop();
+    }
+    // replies pending in the process stay within the output limit plus one value, per client
+    expect(sampler.stop() - steady).toBeLessThan(64 * MB);
   });
 
   // Small replies are assembled in a shared reply buffer whose room is reused once the kernel has taken a

@@ -3,6 +3,8 @@
  * Pure codec: bytes in, requests out; replies are written into a byte sink.
  */
 
+import { allocReleasable, release } from '../releasable-buffer.ts';
+
 export const HEADER_LENGTH = 24;
 export const MAGIC_REQUEST = 0x80;
 export const MAGIC_RESPONSE = 0x81;
@@ -98,6 +100,10 @@ export interface BinaryParserOptions {
  * the key of other commands are the next request, as in memcached. The buffers in a request are
  * views of the pushed chunk or of the parser's own buffer: valid until the next push().
  */
+const NOTHING = Buffer.alloc(0);
+/** A held-bytes buffer larger than this is dropped once emptied. */
+const KEEP_CAPACITY = 64 * 1024;
+
 export class BinaryParser {
   readonly #opts: BinaryParserOptions;
   readonly #onRequest: (req: BinaryRequest) => void;
@@ -107,6 +113,8 @@ export class BinaryParser {
   /** bytes still to discard (a too-long value, or what a handler asked to swallow) */
   #skip = 0;
   #stopped = false;
+  /** Set by pause(): requests stay in #held until resume(). */
+  #paused = false;
 
   constructor(opts: BinaryParserOptions, onRequest: (req: BinaryRequest) => void) {
     this.#opts = opts;
@@ -129,6 +137,22 @@ export class BinaryParser {
     this.#heldLength = 0;
   }
 
+  /** Hands over no more requests after the current one until resume(); what is pushed meanwhile is kept. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Hands over the requests held since pause() (onRequest may pause again). */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#heldLength > 0 || this.#skip > 0) this.push(NOTHING);
+  }
+
   push(chunk: Buffer): void {
     let buf = chunk;
     let end = chunk.length;
@@ -138,7 +162,7 @@ export class BinaryParser {
       this.#heldLength = 0;
     }
     let at = 0;
-    while (!this.#stopped) {
+    while (!this.#stopped && !this.#paused) {
       if (this.#skip > 0) {
         const n = Math.min(this.#skip, end - at);
         this.#skip -= n;
@@ -151,7 +175,15 @@ export class BinaryParser {
       if (n === 0) break;
       at += n;
     }
-    if (this.#stopped || at === end) return;
+    if (this.#stopped) return;
+    if (at === end) {
+      // a large value's buffer is not kept for the connection's life
+      if (buf === this.#held && buf.length > KEEP_CAPACITY) {
+        release(buf);
+        this.#held = null;
+      }
+      return;
+    }
     if (buf === this.#held) {
       if (at > 0) buf.copy(buf, 0, at, end);
       this.#heldLength = end - at;
@@ -166,8 +198,11 @@ export class BinaryParser {
     const need = this.#heldLength + bytes.length;
     let held = this.#held;
     if (held === null || held.length < need) {
-      const next = Buffer.allocUnsafe(Math.max(need, (held?.length ?? 0) * 2, 256));
-      if (held !== null) held.copy(next, 0, 0, this.#heldLength);
+      const next = allocReleasable(Math.max(need, (held?.length ?? 0) * 2, 256));
+      if (held !== null) {
+        held.copy(next, 0, 0, this.#heldLength);
+        release(held);
+      }
       this.#held = held = next;
     }
     bytes.copy(held, this.#heldLength);

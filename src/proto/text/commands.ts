@@ -40,6 +40,12 @@ export interface GetCommand {
   readonly srcView: DataView | null;
   readonly keyStart: number;
   readonly keyEnd: number;
+  /**
+   * True when src[keyStart, keyEnd) holds several keys (a multiget), separated by spaces and ended by a NUL if one
+   * comes first (see nextKey()); every one of them is known to be short enough. The server may then read the keys
+   * from there one at a time, without the `keys` array.
+   */
+  readonly multi?: boolean;
 }
 
 export interface DeleteCommand { kind: 'delete'; key: Buffer; noreply: boolean }

@@ -1,7 +1,9 @@
 import type {
   CloseCommand, GetCommand, GetOp, OtherCommand, ProtocolError, QuitCommand, StoreOp, TextCommand, VersionCommand,
 } from './commands.ts';
+import { KEY_MAX_LENGTH, KeyLengthCheck, keysFit, keyViews } from './key-list.ts';
 import { parseI32, parseU32, parseU64 } from './numbers.ts';
+import { allocReleasable, release } from '../releasable-buffer.ts';
 import { Replies } from './replies.ts';
 import { NO_LF, Tokens, UNSURE } from './tokens.ts';
 
@@ -20,7 +22,6 @@ const DEFAULT_MAX_LINE_LENGTH = 16 * 1024 * 1024;
 const LF = 0x0a;
 const CR = 0x0d;
 const SP = 0x20;
-const KEY_MAX_LENGTH = 250;
 /** A partial line longer than this without \n closes the connection (except get/gets). */
 const LINE_LIMIT = 2048;
 /** memcached refuses <bytes> above INT_MAX - 2 (it adds the \r\n to an int). */
@@ -73,6 +74,7 @@ const CLOSE_HUGE_LINE = closeFor('multiget line longer than maxLineLength');
 /** The usual get, of one key: its view is only made if `keys` is read. */
 class OneKeyGet implements GetCommand {
   readonly kind = 'get';
+  readonly multi = false;
   readonly op: GetOp;
   readonly exptime: number;
   readonly src: Buffer;
@@ -91,6 +93,31 @@ class OneKeyGet implements GetCommand {
 
   get keys(): Buffer[] {
     return [this.src.subarray(this.keyStart, this.keyEnd)];
+  }
+}
+
+/** A get of several keys: they stay in the line, src[keyStart, keyEnd), and `keys` is made only if read. */
+class MultiKeyGet implements GetCommand {
+  readonly kind = 'get';
+  readonly multi = true;
+  readonly op: GetOp;
+  readonly exptime: number;
+  readonly src: Buffer;
+  readonly srcView: DataView;
+  readonly keyStart: number;
+  readonly keyEnd: number;
+
+  constructor(op: GetOp, exptime: number, src: Buffer, srcView: DataView, keyStart: number, keyEnd: number) {
+    this.op = op;
+    this.exptime = exptime;
+    this.src = src;
+    this.srcView = srcView;
+    this.keyStart = keyStart;
+    this.keyEnd = keyEnd;
+  }
+
+  get keys(): Buffer[] {
+    return keyViews(this.src, this.keyStart, this.keyEnd);
   }
 }
 
@@ -123,6 +150,14 @@ export class TextParser {
   /** Bytes from #start already searched for \n without finding one. */
   #scanned = 0;
   #closed = false;
+  /** Set by pause(): commands stay unparsed in the buffer until resume(). */
+  #paused = false;
+  /** lend() gave #own away: the parser must move what it holds out of it before it parses again. */
+  #lent = false;
+  /** The key lengths of a multiget line that grows over many reads, checked as it arrives. */
+  readonly #keyCheck = new KeyLengthCheck();
+  /** Bytes from the current line's start that #keyCheck has seen (0: none). */
+  #keysChecked = 0;
   /** A DataView of #viewed, made again only when the buffer changes (a connection pushes the same one each time). */
   #viewed: Buffer = EMPTY;
   #dataView: DataView = EMPTY_VIEW;
@@ -160,8 +195,54 @@ export class TextParser {
     } else {
       this.#append(chunk, length);
     }
+    if (!this.#paused) this.#parse();
+    this.#settle();
+  }
+
+  /**
+   * Emits no more commands after the current one until resume(); what is pushed meanwhile is kept. A server pauses
+   * a connection whose replies the client does not read, so that its requests wait in the socket, not in memory.
+   */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Emits the commands held since pause() (onCommand may pause again). */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#closed || this.#start === this.#end) return;
     this.#parse();
+    this.#settle();
+  }
+
+  /**
+   * Hands the parser's buffer that `view` (a command's bytes, e.g. a multiget's keys) is part of over to the
+   * caller, who may keep it: the parser moves on to another. False when the bytes are not in the parser's own
+   * buffer (they are in the caller's chunk, which the caller must copy from).
+   */
+  lend(view: Uint8Array): boolean {
+    if (this.#own === EMPTY || view.buffer !== this.#own.buffer) return false;
+    this.#lent = true;
+    return true;
+  }
+
+  /** After parsing: drops what is done, and copies what is left out of the caller's chunk. */
+  #settle(): void {
     if (this.#closed) this.#start = this.#end;
+    if (this.#lent) {
+      // the borrower has it now: what is still unparsed in it is copied out below (#keep)
+      this.#lent = false;
+      if (this.#dataView.buffer === this.#own.buffer) {
+        this.#viewed = EMPTY;
+        this.#dataView = EMPTY_VIEW;
+      }
+      this.#own = EMPTY;
+    }
     if (this.#start === this.#end) {
       this.#buf = EMPTY;
       this.#start = this.#end = 0;
@@ -173,11 +254,17 @@ export class TextParser {
 
   /** Lets a large emptied #own go, with the DataView of it that #viewOf() may still hold. */
   #dropOwn(): void {
-    if (this.#dataView.buffer === this.#own.buffer) {
+    this.#forget(this.#own);
+    this.#own = EMPTY;
+  }
+
+  /** Gives an own buffer no longer used back (at once, when it is a large one), with the DataView of it. */
+  #forget(own: Buffer): void {
+    if (this.#dataView.buffer === own.buffer) {
       this.#viewed = EMPTY;
       this.#dataView = EMPTY_VIEW;
     }
-    this.#own = EMPTY;
+    release(own);
   }
 
   /** Appends chunk[0, len) to the held bytes, which are in #own. */
@@ -217,9 +304,10 @@ export class TextParser {
   #moveToOwn(size: number): void {
     // A known data block gets exactly its size; a growing line doubles.
     const cap = Math.max(size, this.#need, this.#need > 0 ? 0 : 2 * this.#own.length, MIN_CAPACITY);
-    const next = Buffer.allocUnsafe(cap);
+    const next = allocReleasable(cap);
     const held = this.#end - this.#start;
     this.#buf.copy(next, 0, this.#start, this.#end);
+    this.#forget(this.#own);
     this.#own = next;
     this.#buf = next;
     this.#start = 0;
@@ -230,7 +318,7 @@ export class TextParser {
     const end = this.#end;
     const b = this.#buf.length - end > STALE_TAIL_LIMIT ? this.#buf.subarray(0, end) : this.#buf;
     let pos = this.#start;
-    while (pos < end && !this.#closed) {
+    while (pos < end && !this.#closed && !this.#paused) {
       if (this.#swallow > 0) {
         const n = Math.min(this.#swallow, end - pos);
         this.#swallow -= n;
@@ -252,6 +340,7 @@ export class TextParser {
       }
       this.#scanned = 0;
       pos = this.#line(b, pos, nl, split);
+      this.#keysChecked = 0;
     }
     this.#start = pos;
   }
@@ -263,6 +352,17 @@ export class TextParser {
     const multiget = startsWith(b, p, end, W.getSp) || startsWith(b, p, end, W.getsSp);
     if (p - pos > 100 || !multiget) this.#close(CLOSE_LONG_LINE);
     else if (end - pos > this.#maxLineLength) this.#close(CLOSE_HUGE_LINE);
+    else this.#checkKeysSoFar(b, pos, end);
+  }
+
+  /**
+   * Checks the key lengths of a growing multiget line as its bytes arrive, so that the read that completes it
+   * need not go through megabytes at once. The last byte waits: it may be the \r before the \n.
+   */
+  #checkKeysSoFar(b: Buffer, pos: number, end: number): void {
+    if (this.#keysChecked === 0) this.#keyCheck.reset();
+    this.#keyCheck.feed(b, pos + this.#keysChecked, end - 1);
+    this.#keysChecked = end - 1 - pos;
   }
 
   #close(cmd: CloseCommand | QuitCommand): void {
@@ -286,10 +386,10 @@ export class TextParser {
     switch (c0) {
       case 0x67: /* g */ {
         if (ntokens < 3) return this.#fail(E.ERROR, next);
-        if (t.is(b, 0, W.get)) return this.#get(b, 'get', le, next);
-        if (t.is(b, 0, W.gets)) return this.#get(b, 'gets', le, next);
-        if (t.is(b, 0, W.gat)) return this.#get(b, 'gat', le, next);
-        if (t.is(b, 0, W.gats)) return this.#get(b, 'gats', le, next);
+        if (t.is(b, 0, W.get)) return this.#get(b, 'get', ls, le, next);
+        if (t.is(b, 0, W.gets)) return this.#get(b, 'gets', ls, le, next);
+        if (t.is(b, 0, W.gat)) return this.#get(b, 'gat', ls, le, next);
+        if (t.is(b, 0, W.gats)) return this.#get(b, 'gats', ls, le, next);
         return this.#fail(E.ERROR, next);
       }
       case 0x73: /* s */
@@ -322,7 +422,7 @@ export class TextParser {
     }
     if (t.is(b, 0, W.replace)) return this.#store(b, 'replace', ls, next);
     if (t.is(b, 0, W.prepend)) return this.#store(b, 'prepend', ls, next);
-    if (t.is(b, 0, W.bget)) return ntokens < 3 ? this.#fail(E.ERROR, next) : this.#get(b, 'get', le, next);
+    if (t.is(b, 0, W.bget)) return ntokens < 3 ? this.#fail(E.ERROR, next) : this.#get(b, 'get', ls, le, next);
     if (t.is(b, 0, W.flush_all)) return this.#flush(b, next);
     if (t.is(b, 0, W.version)) return this.#ok(VERSION, next);
     if (t.is(b, 0, W.quit)) {
@@ -402,7 +502,7 @@ export class TextParser {
     return true;
   }
 
-  #get(b: Buffer, op: GetOp, le: number, next: number): number {
+  #get(b: Buffer, op: GetOp, ls: number, le: number, next: number): number {
     const t = this.#t;
     let first = 1;
     let exptime = 0;
@@ -415,13 +515,12 @@ export class TextParser {
       if (this.#keyTooLong(first)) return this.#fail(E.BAD_FORMAT, next);
       return this.#ok(new OneKeyGet(op, exptime, b, this.#viewOf(b), t.start[first], t.end[first]), next);
     }
-    const keys: Buffer[] = [];
-    for (let i = first; i < t.count; i++) {
-      if (this.#keyTooLong(i)) return this.#fail(E.BAD_FORMAT, next);
-      keys.push(this.#view(b, i));
-    }
-    if (t.truncated && !moreKeys(b, t.end[t.count - 1], le, keys)) return this.#fail(E.BAD_FORMAT, next);
-    return this.#ok({ kind: 'get', op, keys, exptime, src: null, srcView: null, keyStart: 0, keyEnd: 0 }, next);
+    // Every key is checked before any is looked up, so a bad one fails the whole line (no VALUE before the error).
+    const from = t.count > first ? t.start[first] : le;
+    // (a long line's first bytes were checked as they arrived: only the rest is left)
+    const fits = this.#keysChecked > 0 ? this.#keyCheck.feed(b, ls + this.#keysChecked, le) : keysFit(b, from, le);
+    if (!fits) return this.#fail(E.BAD_FORMAT, next);
+    return this.#ok(new MultiKeyGet(op, exptime, b, this.#viewOf(b), from, le), next);
   }
 
   #viewOf(b: Buffer): DataView {
@@ -556,26 +655,3 @@ function startsWith(b: Buffer, p: number, end: number, prefix: Uint8Array): bool
   for (let k = 0; k < prefix.length; k++) if (b[p + k] !== prefix[k]) return false;
   return true;
 }
-
-/** Adds the keys of a get line past the tokenizer's word limit; false if one is too long. */
-function moreKeys(b: Buffer, from: number, le: number, keys: Buffer[]): boolean {
-  let s = from;
-  let i = from;
-  for (; i < le; i++) {
-    const c = b[i];
-    if (c === SP || c === 0) {
-      if (i !== s) {
-        if (i - s > KEY_MAX_LENGTH) return false;
-        keys.push(b.subarray(s, i));
-      }
-      if (c === 0) return true;
-      s = i + 1;
-    }
-  }
-  if (i !== s) {
-    if (i - s > KEY_MAX_LENGTH) return false;
-    keys.push(b.subarray(s, i));
-  }
-  return true;
-}
-

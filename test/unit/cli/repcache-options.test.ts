@@ -89,6 +89,14 @@ describe('repcache options: getopt forms', () => {
     expect(o.config.extended).toMatchObject({ track_sizes: true, hashpower: '20', modern: true, ext_path: '/x:1g' });
   });
 
+  it("repcache's own limits on one client: -o output_limit, read_timeout, drain_timeout", () => {
+    expect(parse().config).toMatchObject({ outputLimit: 256 * 1024, readTimeout: 60, drainTimeout: 30 });
+    const o = parse('-o', 'output_limit=64k,read_timeout=5,drain_timeout=0');
+    expect(o.config).toMatchObject({ outputLimit: 64 * 1024, readTimeout: 5, drainTimeout: 0 });
+    expect(parse('-o', 'output_limit=2m').config.outputLimit).toBe(2 * 1024 * 1024);
+    expect(parse('-o', 'output_limit=4096').config.outputLimit).toBe(4096);
+  });
+
   it('replication flags -x (repeatable) and -X', () => {
     const o = parse('-x', 'peer1', '-x', '10.0.0.2:11222', '-X', '11300');
     expect(o.replication).toEqual({ peers: ['peer1', '10.0.0.2:11222'], port: 11300, portGiven: true });
@@ -174,6 +182,11 @@ describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
     [['-o', 'hot_max_factor=0'], 'hot_max_factor must be > 0', 1],
     [['-o', 'idle_timeout=x'], 'could not parse argument to idle_timeout', 1],
     [['-o', 'idle_timeout=-1'], 'could not parse argument to idle_timeout', 1],
+    [['-o', 'output_limit=100'], 'output_limit must be 1k..1024m (bytes, or with a k or m suffix)', 1],
+    [['-o', 'output_limit=lots'], 'output_limit must be 1k..1024m (bytes, or with a k or m suffix)', 1],
+    [['-o', 'output_limit'], 'Missing numeric argument for output_limit', 1],
+    [['-o', 'read_timeout=-1'], 'could not parse argument to read_timeout', 1],
+    [['-o', 'drain_timeout=soon'], 'could not parse argument to drain_timeout', 1],
   ];
   it.each(cases)('%j', (argv, message, exitCode) => {
     expect(failure(...argv)).toEqual({ message, exitCode });

@@ -188,3 +188,21 @@ describe('binary response writer', () => {
     expect(text(Status.AUTH_ERROR)).toBe('Auth failure.');
   });
 });
+
+describe('BinaryParser: pause and resume', () => {
+  it('hands over no request after pause() until resume(), keeping what is pushed meanwhile', () => {
+    const got: Seen[] = [];
+    const p: BinaryParser = new BinaryParser({ maxValueLength: 1024 }, (r) => {
+      got.push(seen(r));
+      p.pause();
+    });
+    const chunk = Buffer.from(stream);
+    p.push(chunk.subarray(0, chunk.length - 3));
+    expect(got).toHaveLength(1);
+    chunk.fill(0); // the caller's buffer is reused
+    p.push(Buffer.from(stream.subarray(stream.length - 3)));
+    expect(got).toHaveLength(1);
+    while (p.paused) p.resume();
+    expect(got).toEqual(parse([stream]));
+  });
+});

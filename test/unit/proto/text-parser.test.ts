@@ -237,3 +237,111 @@ suite('TextParser: random pipelines (property)', () => {
     }
   });
 });
+
+suite('TextParser: pause and resume', () => {
+  it('holds the rest of a read from pause() on, and emits it on resume(), whatever is pushed meanwhile', () => {
+    const seen: string[] = [];
+    const p: TextParser = new TextParser({ maxItemSize: 1024 }, (c) => {
+      seen.push(describe(c));
+      if (seen.length === 1) p.pause();
+    });
+    const shared = Buffer.alloc(64);
+    const n = shared.write('get a\r\nset b 0 0 1\r\nx\r\nversion\r\nget', 'latin1');
+    p.push(shared, n);
+    expect(seen).toHaveLength(1);
+    expect(p.paused).toBe(true);
+    // the caller's buffer is reused: what the parser holds must be its own copy
+    shared.fill(0x7a);
+    p.push(bytes(' c\r\n'));
+    expect(seen).toHaveLength(1);
+    p.resume();
+    expect(seen).toEqual(parseCommands(bytes('get a\r\nset b 0 0 1\r\nx\r\nversion\r\nget c\r\n')).map(describe));
+    expect(p.pending).toBe(0);
+  });
+
+  it('may pause again while resume() emits', () => {
+    const seen: string[] = [];
+    const p: TextParser = new TextParser({ maxItemSize: 1024 }, (c) => {
+      seen.push(describe(c));
+      p.pause();
+    });
+    p.push(bytes('version\r\nversion\r\nversion\r\n'));
+    for (let i = 1; i <= 3; i++) {
+      expect(seen).toHaveLength(i);
+      p.resume();
+    }
+    expect(seen).toHaveLength(3);
+    expect(p.pending).toBe(0);
+  });
+});
+
+suite('TextParser: multigets keep their keys in the line', () => {
+  it('gives the line and range, checks every key first, and makes `keys` only when read', () => {
+    const seen: TextCommand[] = [];
+    const p = new TextParser({ maxItemSize: 1024 }, (c) => seen.push(c));
+    const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+    p.push(bytes(`get  ${keys.join('  ')} \r\n`));
+    const [cmd] = seen;
+    expect(cmd.kind === 'get' && cmd.multi).toBe(true);
+    if (cmd.kind !== 'get') return;
+    expect(cmd.src!.toString('latin1', cmd.keyStart, cmd.keyEnd).trim().split(/ +/)).toEqual(keys);
+    expect(cmd.keys.map((k) => k.toString())).toEqual(keys);
+    p.push(bytes(`get a ${'x'.repeat(251)} b\r\n`));
+    const err = seen[1];
+    expect(err.kind === 'error' && err.reply.toString()).toBe('CLIENT_ERROR bad command line format\r\n');
+  });
+});
+
+suite('TextParser: a multiget line that grows over many reads', () => {
+  const run = (pieces: string[]): string[] => {
+    const seen: string[] = [];
+    const p = new TextParser({ maxItemSize: 1024 }, (c) => seen.push(c.kind === 'get' ? `get ${c.keys.length}` : describe(c)));
+    for (const piece of pieces) p.push(bytes(piece));
+    return seen;
+  };
+  const keys = (n: number, len = 8) => Array.from({ length: n }, (_, i) => String(i).padStart(len, 'k')).join(' ');
+
+  it('checks its keys as they arrive, and the rest when it ends, with the same result as in one piece', () => {
+    const long = 'x'.repeat(251);
+    const exact = 'y'.repeat(250);
+    for (const line of [`get ${keys(2000)} ${long} ${keys(10)}\r\n`, `get ${keys(2000)} ${exact}\r\n`, `get ${keys(2000)} ${long}\r\n`, `get ${keys(2000)}\0 ${long}\r\n`]) {
+      const whole = run([line]);
+      for (const size of [1000, 4096, 16384]) {
+        const pieces = [];
+        for (let i = 0; i < line.length; i += size) pieces.push(line.slice(i, i + size));
+        expect(run(pieces), `${size}-byte pieces`).toEqual(whole);
+      }
+      // the \r of the end alone at the end of a read
+      expect(run([line.slice(0, -1), '\n'])).toEqual(whole);
+      expect(run([line.slice(0, -2), '\r', '\n'])).toEqual(whole);
+    }
+  });
+
+  it('can lend the buffer holding it to a multiget that waits, and goes on in another', () => {
+    let lent: Buffer | null = null;
+    const seen: string[] = [];
+    const p: TextParser = new TextParser({ maxItemSize: 1024 }, (c) => {
+      seen.push(describe(c));
+      if (c.kind === 'get' && c.multi && lent === null) {
+        expect(p.lend(c.src!)).toBe(true);
+        lent = c.src;
+        p.pause();
+      }
+    });
+    const line = `get ${keys(5000)}\r\n`;
+    for (let i = 0; i < line.length; i += 16384) p.push(bytes(line.slice(i, i + 16384) + (i + 16384 >= line.length ? 'version\r\n' : '')));
+    expect(lent).not.toBeNull();
+    const copy = Buffer.from(lent!);
+    p.push(bytes(`get ${keys(3000)}\r\n`));
+    p.resume();
+    // the lent bytes were not written over, and the parser went on
+    expect(Buffer.from(lent!).equals(copy)).toBe(true);
+    expect(seen).toHaveLength(3);
+    expect(seen[1]).toBe(describe(parseCommands(bytes('version\r\n'))[0]));
+    // the caller's chunk is not the parser's to lend
+    const q = new TextParser({ maxItemSize: 1024 }, (c) => {
+      if (c.kind === 'get') expect(q.lend(c.src!)).toBe(false);
+    });
+    q.push(bytes('get a b c\r\n'));
+  });
+});
