@@ -47,6 +47,34 @@ export class KetamaContinuum {
   }
 
   serverForHash(h: number): number {
+    return this.#servers[this.#pointFor(h)]!;
+  }
+
+  /** The key's hash on the continuum (md5). */
+  hash(key: Uint8Array): number {
+    return md5Hash(key);
+  }
+
+  /**
+   * The first server at or after the key's point that is not `skip` (a replica on the next distinct server
+   * clockwise); -1 when every point is skip's.
+   */
+  serverForExcept(key: Uint8Array, skip: number): number {
+    return this.serverForHashExcept(md5Hash(key), skip);
+  }
+
+  serverForHashExcept(h: number, skip: number): number {
+    const servers = this.#servers;
+    const start = this.#pointFor(h);
+    for (let i = 0; i < servers.length; i++) {
+      const s = servers[(start + i) % servers.length]!;
+      if (s !== skip) return s;
+    }
+    return -1;
+  }
+
+  /** Index of the first point at or after h, wrapping to 0. */
+  #pointFor(h: number): number {
     const values = this.#values;
     let lo = 0;
     let hi = values.length;
@@ -55,7 +83,7 @@ export class KetamaContinuum {
       if (values[mid]! < h) lo = mid + 1;
       else hi = mid;
     }
-    return this.#servers[lo === values.length ? 0 : lo]!;
+    return lo === values.length ? 0 : lo;
   }
 }
 

@@ -100,3 +100,32 @@ describe('server specs', () => {
     expect(() => parseServerSpec(text)).toThrow(message);
   });
 });
+
+describe('placement on the next distinct server (backup pools that mirror the main pool)', () => {
+  const spec = (host: string) => ({ host, port: 11211, weight: 1 });
+  const keys = Array.from({ length: 2000 }, (_, i) => b(`key:${i}`));
+
+  it('ketama: the key goes where it would, unless that is the skipped server; then to the next one clockwise', () => {
+    const k = new KetamaContinuum([spec('a'), spec('b'), spec('c')]);
+    const two = new KetamaContinuum([spec('a'), spec('c')]);
+    for (const key of keys) {
+      const home = k.serverFor(key);
+      expect(k.serverForExcept(key, (home + 1) % 3)).toBe(home);
+      const other = k.serverForExcept(key, home);
+      expect(other).not.toBe(home);
+      // what is clockwise after b's points with b skipped is where a ring without b puts the key
+      if (home === 1) expect(['a', 'c'][two.serverFor(key)]).toBe(['a', 'b', 'c'][other]);
+    }
+    expect(new KetamaContinuum([spec('a')]).serverForExcept(keys[0], 0)).toBe(-1);
+  });
+
+  it('modula: the next server in the list', () => {
+    const m = new ModulaDistribution([spec('a'), spec('b'), spec('c')]);
+    for (const key of keys.slice(0, 200)) {
+      const home = m.serverFor(key);
+      expect(m.serverForExcept(key, home)).toBe((home + 1) % 3);
+      expect(m.serverForExcept(key, (home + 1) % 3)).toBe(home);
+    }
+    expect(new ModulaDistribution([spec('a')]).serverForExcept(keys[0], 0)).toBe(-1);
+  });
+});
