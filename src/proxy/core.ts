@@ -181,7 +181,10 @@ export class ProxyCore implements RequestHost, SessionHost {
         commands.touch++;
         return this.#write(s, cmd.key, cmd.noreply, Shape.ONE, true, (out) => encodeTouch(out, cmd));
       case 'too_large':
-        return answer(s, cmd.noreply, Replies.TOO_LARGE);
+        // memcached unlinks the key's old value when a set is too large: so does the proxy, on the key's servers
+        answer(s, cmd.noreply, Replies.TOO_LARGE);
+        if (cmd.op === 'set') this.#write(s, cmd.key, true, Shape.ONE, true, (out) => encodeDelete(out, { kind: 'delete', key: cmd.key, noreply: true }));
+        return;
       case 'flush_all':
         commands.flush++;
         return this.#flushAll(s, cmd.delay, cmd.noreply);
@@ -318,7 +321,7 @@ export class ProxyCore implements RequestHost, SessionHost {
     if (!META.has(name)) return answer(s, false, Buffer.from(`SERVER_ERROR ${name} is not supported by the proxy\r\n`, 'latin1'));
     this.counters.commands.meta++;
     const t = cmd.tokens;
-    if (t.length === 0) return answer(s, false, Replies.BAD_FORMAT);
+    if (t.length === 0) return answer(s, false, name === 'me' ? Replies.BAD_FORMAT : Replies.ERROR);
     if (cmd.tooLarge) return answer(s, false, Replies.TOO_LARGE);
     if (cmd.badChunk) return answer(s, false, Replies.BAD_DATA_CHUNK);
     const flags = t.slice(name === 'ms' ? 2 : 1);
