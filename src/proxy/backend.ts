@@ -8,8 +8,8 @@ import { ServerHealth, type HealthPolicy } from './health.ts';
 
 /** A connection to a backend as the core drives it (a TCP socket in the daemon, a fake in tests). */
 export interface BackendTransport {
-  /** Bytes to send; the transport owns `data` from now on. */
-  write(data: Buffer): void;
+  /** Bytes to send; true when they are all taken already (the buffer may be reused), false when it holds them. */
+  write(data: Buffer): boolean;
   /** Closes the connection; no event follows. */
   destroy(): void;
 }
@@ -184,7 +184,7 @@ export class BackendConn {
   flush(): void {
     if (this.#state !== OPEN || this.out.length === 0) return;
     this.#unsent = 0;
-    this.#transport!.write(this.out.take());
+    if (this.#transport!.write(this.out.take())) this.out.recycle();
   }
 
   open(): void {

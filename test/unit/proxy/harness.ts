@@ -63,7 +63,7 @@ export class FakeServer {
     const conn = { close: () => { if (open) { open = false; this.#open.delete(conn); setImmediate(() => events.closed('ECONNRESET')); } } };
     if (this.down) {
       setImmediate(() => events.closed('connect ECONNREFUSED'));
-      return { write() {}, destroy() { open = false; } };
+      return { write: () => true, destroy() { open = false; } };
     }
     this.connections++;
     this.#open.add(conn);
@@ -80,6 +80,7 @@ export class FakeServer {
     return {
       write: (data) => {
         if (open) parser.push(Buffer.from(data));
+        return true;
       },
       destroy: () => {
         open = false;
