@@ -9,7 +9,7 @@ import type { HavedConfig } from './model.ts';
 import { Reader, table, type Table } from './reader.ts';
 import { resolve } from './resolve.ts';
 import { readInstance } from './instance.ts';
-import { readCacheDaemon } from './cache-daemon.ts';
+import { readCacheDaemon, readProxyDaemon } from './cache-daemon.ts';
 import { readScript } from './script.ts';
 import { readSyncGroup } from './sync-group.ts';
 
@@ -57,6 +57,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     virtualServers: [],
     localAddresses: new Set(['127.0.0.1', ...(opts.localAddresses ?? hostAddresses())]),
     cacheDaemon: null,
+    proxyDaemon: null,
   };
   const top: Table = table([
     ['global_defs', (r, kw) => readGlobalDefs(r, kw, d)],
@@ -65,6 +66,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     ['vrrp_sync_group', (r, kw) => readSyncGroup(r, kw, d)],
     ['virtual_server', (r, kw) => readVirtualServer(r, kw, d)],
     ['cache_daemon', (r, kw) => readCacheDaemon(r, kw, d)],
+    ['proxy_daemon', (r, kw) => readProxyDaemon(r, kw, d)],
   ]);
   for (let t = r.next(); t; t = r.next()) {
     if (isBrace(t, '}')) r.fail(t, "unexpected '}': no block is open here");
@@ -90,6 +92,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     syncGroups: d.syncGroups,
     virtualServers: d.virtualServers,
     cacheDaemon: d.cacheDaemon,
+    proxyDaemon: d.proxyDaemon,
     warnings: byLocation(warnings, sources.files),
   };
 }
