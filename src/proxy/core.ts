@@ -234,7 +234,7 @@ export class ProxyCore implements RequestHost, SessionHost {
       conn.enqueue(p);
       return;
     }
-    const keys = cmd.keys.map((k) => Buffer.from(k));
+    const keys = copyKeys(cmd.keys);
     this.counters.getKeys += keys.length;
     const hashes = keys.map((k) => this.placement.hash(k));
     if (!this.placement.hasBackups && (cmd.op === 'get' || cmd.op === 'gets')) {
@@ -406,6 +406,18 @@ export class ProxyCore implements RequestHost, SessionHost {
       b.counters.calls = b.counters.failed = b.counters.timeouts = 0;
     }
   }
+}
+
+/** The keys of a multi-get, kept past the parser's buffer: one copy of the span they lie in, and views of it. */
+function copyKeys(views: Buffer[]): Buffer[] {
+  if (views.length === 0) return [];
+  const first = views[0]!;
+  const last = views[views.length - 1]!;
+  const start = first.byteOffset;
+  const end = last.byteOffset + last.length;
+  if (!views.every((k) => k.buffer === first.buffer && k.byteOffset >= start && k.byteOffset + k.length <= end)) return views.map((k) => Buffer.from(k));
+  const span = Buffer.from(new Uint8Array(first.buffer, start, end - start));
+  return views.map((k) => span.subarray(k.byteOffset - start, k.byteOffset - start + k.length));
 }
 
 /** A copy of what was written to `out` since its length was `mark`. */

@@ -176,8 +176,10 @@ export class MultiGet extends Pending {
   readonly keys: Buffer[];
   readonly #hashes: number[];
   readonly #host: RequestHost;
-  /** The VALUE block of each key position that hit. */
-  readonly #slots: (Buffer | null)[];
+  /** The part holding the VALUE block of each key position that hit (null: a miss), and where in its buffer. */
+  readonly #slotPart: (GetPart | null)[];
+  readonly #slotAt: Int32Array;
+  readonly #slotLen: Int32Array;
   #parts = 0;
   #error: Buffer | null = null;
 
@@ -188,7 +190,9 @@ export class MultiGet extends Pending {
     this.exptime = exptime;
     this.keys = keys;
     this.#hashes = hashes;
-    this.#slots = keys.map(() => null);
+    this.#slotPart = keys.map(() => null);
+    this.#slotAt = new Int32Array(keys.length);
+    this.#slotLen = new Int32Array(keys.length);
   }
 
   /**
@@ -258,8 +262,10 @@ export class MultiGet extends Pending {
     while (part.cursor < which.length) {
       const i = which[part.cursor++]!;
       const k = this.keys[i]!;
-      if (k.length === keyLen && e.buf.compare(k, 0, keyLen, e.keyStart, e.keyEnd) === 0) {
-        this.#slots[i] = Buffer.from(e.buf.subarray(e.start, e.end));
+      if (k.length === keyLen && sameBytes(k, e.buf, e.keyStart, keyLen)) {
+        this.#slotPart[i] = part;
+        this.#slotAt[i] = part.keep(e.buf, e.start, e.end);
+        this.#slotLen[i] = e.end - e.start;
         this.#host.counters.getHits++;
         return;
       }
@@ -278,7 +284,7 @@ export class MultiGet extends Pending {
   /** The part's server failed: its keys go to their backups, or the request fails. */
   partFailed(part: GetPart, reason: string): void {
     this.#parts--;
-    for (const i of part.which) this.#slots[i] = null;
+    for (const i of part.which) this.#slotPart[i] = null;
     this.start(part.which, part.backend, reason);
   }
 
@@ -289,7 +295,11 @@ export class MultiGet extends Pending {
       if (this.#error.subarray(0, 13).toString('latin1') === 'SERVER_ERROR ') this.#host.counters.serverErrors++;
       s.writeAll(this, this.#error);
     } else {
-      for (const b of this.#slots) if (b !== null) s.writeAll(this, b);
+      const parts = this.#slotPart;
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i];
+        if (part !== null) s.write(this, part.kept!, this.#slotAt[i]!, this.#slotAt[i]! + this.#slotLen[i]!);
+      }
       s.writeAll(this, END);
     }
     s.finish(this);
@@ -299,6 +309,12 @@ export class MultiGet extends Pending {
 const END = Buffer.from('END\r\n', 'latin1');
 const GAT_LINE_MAX = 2000;
 
+function sameBytes(k: Buffer, b: Buffer, at: number, n: number): boolean {
+  if (n > 32) return b.compare(k, 0, n, at, at + n) === 0;
+  for (let i = 0; i < n; i++) if (k[i] !== b[at + i]) return false;
+  return true;
+}
+
 export class GetPart implements Call {
   readonly shape = Shape.GET;
   queuedAt = 0;
@@ -306,6 +322,9 @@ export class GetPart implements Call {
   readonly backend: Backend;
   readonly which: number[];
   cursor = 0;
+  /** The VALUE blocks of its hits, one after another: kept[0, keptLength). */
+  kept: Buffer | null = null;
+  #keptLength = 0;
 
   constructor(get: MultiGet, backend: Backend, which: number[]) {
     this.get = get;
@@ -316,6 +335,20 @@ export class GetPart implements Call {
   element(e: ReplyElement): void {
     if (e.kind === Reply.VALUE) this.get.hit(this, e);
     else if (e.kind !== Reply.END) this.get.partError(e);
+  }
+
+  /** Copies b[start, end) after the blocks kept so far; returns where it is in `kept`. */
+  keep(b: Buffer, start: number, end: number): number {
+    const n = end - start;
+    const at = this.#keptLength;
+    if (this.kept === null || at + n > this.kept.length) {
+      const next = Buffer.allocUnsafe(Math.max(1024, 2 * (this.kept?.length ?? 0), at + n));
+      if (this.kept !== null) this.kept.copy(next, 0, 0, at);
+      this.kept = next;
+    }
+    b.copy(this.kept, at, start, end);
+    this.#keptLength = at + n;
+    return at;
   }
 
   done(): void {

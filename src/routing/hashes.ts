@@ -1,11 +1,11 @@
-import { hash } from 'node:crypto';
+import { md5FirstWord } from './md5.ts';
 
 /** The key hashes libmemcached (and so PHP Memcached, pylibmc and twemproxy) can place keys by. */
 export type KeyHash = 'md5' | 'one_at_a_time' | 'crc32';
 
 /** libmemcached's hashkit_md5: the first four digest bytes as a little-endian uint32. */
 export function md5Hash(key: Uint8Array): number {
-  return hash('md5', key, 'buffer').readUInt32LE(0);
+  return md5FirstWord(key);
 }
 
 /** Bob Jenkins' one-at-a-time hash, libmemcached's default (MEMCACHED_HASH_DEFAULT). */

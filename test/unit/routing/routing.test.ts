@@ -129,3 +129,19 @@ describe('placement on the next distinct server (backup pools that mirror the ma
     expect(new ModulaDistribution([spec('a')]).serverForExcept(keys[0], 0)).toBe(-1);
   });
 });
+
+describe('md5FirstWord (the JavaScript MD5 behind md5Hash)', () => {
+  it('equals node:crypto for keys of every length up to 300 bytes, binary bytes included', async () => {
+    const { hash } = await import('node:crypto');
+    const { md5FirstWord } = await import('../../../src/routing/md5.ts');
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    for (let n = 0; n <= 300; n++) {
+      for (let r = 0; r < 4; r++) {
+        const k = Buffer.from(Array.from({ length: n }, rnd));
+        expect(md5FirstWord(k), `length ${n}`).toBe(hash('md5', k, 'buffer').readUInt32LE(0));
+      }
+    }
+    expect(md5FirstWord(Buffer.alloc(1 << 20, 0x61))).toBe(hash('md5', Buffer.alloc(1 << 20, 0x61), 'buffer').readUInt32LE(0));
+  });
+});
