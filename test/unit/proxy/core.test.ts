@@ -269,6 +269,7 @@ describe('what the proxy answers itself', () => {
     expect(await rig.ask(c, 'set a 0 0 x\r\n')).toBe('CLIENT_ERROR bad command line format\r\n');
     expect(await rig.ask(c, 'set a 0 0 1\r\nxyz\r\n')).toBe('CLIENT_ERROR bad data chunk\r\nERROR\r\n');
     expect(await rig.ask(c, 'incr a x\r\n')).toBe('CLIENT_ERROR invalid numeric delta argument\r\n');
+    expect(await rig.ask(c, 'gat 10\r\n')).toBe('END\r\n'); // no key: memcached answers END
     expect(await rig.ask(c, 'version\r\nverbosity 1\r\nmn\r\nshutdown\r\nslabs reassign 1 2\r\n')).toBe(
       'VERSION 1.6.18-repcache-proxy-0.1.0\r\nOK\r\nMN\r\nERROR: shutdown not enabled\r\nSERVER_ERROR slabs is not supported by the proxy\r\n',
     );
