@@ -49,7 +49,7 @@ describe.skipIf(rootSkipReason())('seed 003: keepalived-style vrrp_script keeps 
     for (const [n, seed] of [[a, '003-mem-master.conf'], [b, '003-mem-bak.conf']] as const) {
       // /opt/magent.sh: the check script with this node's settings
       const sysconfig = scratch.write(`${n.name}.sysconfig`, [
-        `OPTIONS="-u root -n 51200 -p 12000 -s ${a.address} -b ${b.address} --no-backup-writes --timeout 500 --retry-timeout 200"`,
+        `OPTIONS="-u root -n 51200 -p 12000 -s ${a.address} -b ${b.address} --no-backup-writes --timeout 2000 --retry-timeout 200"`,
         `PIDFILE=${scratch.path(`${n.name}.pid`)}`,
         '',
       ].join('\n'));
