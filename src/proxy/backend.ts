@@ -4,6 +4,8 @@ import { Reply, ReplyParser, ReplyProtocolError, replyName, type ReplyElement } 
 import type { ServerSpec } from '../routing/servers.ts';
 import { OutBuffer } from '../server/out-buffer.ts';
 import { Shape, type Call } from './call.ts';
+import { BinaryResponseError, BinaryResponseParser, type BinaryResponse } from '../proto/binary/response-parser.ts';
+import { Op } from '../proto/binary/codec.ts';
 import { ServerHealth, type HealthPolicy } from './health.ts';
 
 /** A connection to a backend as the core drives it (a TCP socket in the daemon, a fake in tests). */
@@ -63,6 +65,9 @@ export class Backend {
   readonly spec: ServerSpec;
   readonly health: ServerHealth;
   readonly conns: BackendConn[];
+  /** Connections for clients that speak the binary protocol (a memcached connection speaks one), opened on first use. */
+  #binConns: BackendConn[] | null = null;
+  #nextBin = 0;
   readonly counters: BackendCounters = { calls: 0, failed: 0, timeouts: 0, connects: 0 };
   readonly env: BackendEnv;
   #next = 0;
@@ -76,7 +81,19 @@ export class Backend {
       changed: (state, reason) => this.#healthChanged(state, reason),
       retry: () => this.#probe(),
     });
-    this.conns = Array.from({ length: Math.max(1, env.connections) }, () => new BackendConn(this));
+    this.conns = Array.from({ length: Math.max(1, env.connections) }, () => new BackendConn(this, false));
+  }
+
+  /** The binary-protocol connection the next binary call goes on. */
+  binConn(): BackendConn {
+    const conns = (this.#binConns ??= Array.from({ length: this.conns.length }, () => new BackendConn(this, true)));
+    const c = conns[this.#nextBin]!;
+    this.#nextBin = (this.#nextBin + 1) % conns.length;
+    return c;
+  }
+
+  #all(): BackendConn[] {
+    return this.#binConns === null ? this.conns : [...this.conns, ...this.#binConns];
   }
 
   get up(): boolean {
@@ -94,7 +111,7 @@ export class Backend {
 
   get inflight(): number {
     let n = 0;
-    for (const c of this.conns) n += c.inflight;
+    for (const c of this.#all()) n += c.inflight;
     return n;
   }
 
@@ -105,13 +122,13 @@ export class Backend {
 
   close(): void {
     this.health.stop();
-    for (const c of this.conns) c.abort('the proxy is closing', false);
+    for (const c of this.#all()) c.abort('the proxy is closing', false);
   }
 
   #healthChanged(state: 'up' | 'down', reason: string): void {
     if (state === 'down') {
       this.env.log.warn({ backend: this.name, reason }, `backend ${this.name} marked down: ${reason}`);
-      for (const c of this.conns) c.abort(`backend ${this.name} is down`, false);
+      for (const c of this.#all()) c.abort(`backend ${this.name} is down`, false);
     } else {
       this.env.log.info({ backend: this.name }, `backend ${this.name} is up again`);
     }
@@ -140,6 +157,8 @@ class ProbeCall implements Call {
  */
 export class BackendConn {
   readonly backend: Backend;
+  /** Speaks memcached's binary protocol (else the text protocol). */
+  readonly binary: boolean;
   /** Requests not sent yet; a caller writes a request here, then enqueue()s its call. */
   readonly out = new OutBuffer();
   readonly #env: BackendEnv;
@@ -151,14 +170,20 @@ export class BackendConn {
   #head = 0;
   /** The last #unsent calls of the queue have their bytes in `out` still. */
   #unsent = 0;
-  #parser: ReplyParser;
+  #parser: { push(buf: Buffer, length: number): void };
   readonly #onElement = (e: ReplyElement): void => this.#element(e);
+  readonly #onResponse = (r: BinaryResponse): void => this.#response(r);
 
-  constructor(backend: Backend) {
+  constructor(backend: Backend, binary: boolean) {
     this.backend = backend;
+    this.binary = binary;
     this.#env = backend.env;
     this.#timer = new TimerSlot(this.#env.clock);
-    this.#parser = new ReplyParser(this.#onElement);
+    this.#parser = this.#newParser();
+  }
+
+  #newParser(): { push(buf: Buffer, length: number): void } {
+    return this.binary ? new BinaryResponseParser(this.#onResponse) : new ReplyParser(this.#onElement);
   }
 
   get inflight(): number {
@@ -234,7 +259,7 @@ export class BackendConn {
     this.#unsent = 0;
     this.out.clear();
     this.#timer.cancel();
-    this.#parser = new ReplyParser(this.#onElement);
+    this.#parser = this.#newParser();
     t?.destroy();
   }
 
@@ -242,7 +267,7 @@ export class BackendConn {
     try {
       this.#parser.push(buf, n);
     } catch (err) {
-      if (!(err instanceof ReplyProtocolError)) this.#env.log.error({ backend: this.backend.name, err }, 'reply handling failed');
+      if (!(err instanceof ReplyProtocolError || err instanceof BinaryResponseError)) this.#env.log.error({ backend: this.backend.name, err }, 'reply handling failed');
       this.abort(`protocol error from ${this.backend.name}: ${(err as Error).message}`, true);
     }
   }
@@ -271,9 +296,28 @@ export class BackendConn {
           return;
         }
         break;
+      default:
+        throw new ReplyProtocolError('a text reply to a binary request');
     }
     if (call.shape !== Shape.QUIET) call.element(e);
-    if (!complete) return;
+    if (complete) this.#complete(call);
+  }
+
+  #response(r: BinaryResponse): void {
+    const call = this.#queue[this.#head];
+    if (call === undefined) throw new BinaryResponseError(`a response without a request (opcode 0x${r.opcode.toString(16)})`);
+    if (call.shape === Shape.BIN_QUIET) {
+      if (r.opcode !== Op.NOOP) return call.element(r);
+    } else if (call.shape === Shape.BIN_ONE) {
+      call.element(r);
+    } else {
+      throw new BinaryResponseError('a binary response to a text request');
+    }
+    this.#complete(call);
+  }
+
+  /** The oldest call's reply is complete. */
+  #complete(call: Call): void {
     this.#queue[this.#head++] = undefined;
     if (this.#head === this.#queue.length) {
       this.#queue.length = 0;

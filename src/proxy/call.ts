@@ -1,4 +1,8 @@
+import type { BinaryResponse } from '../proto/binary/response-parser.ts';
 import type { ReplyElement } from '../proto/text/reply-parser.ts';
+
+/** One element of a reply: a text-protocol element, or a binary-protocol response packet. */
+export type Element = ReplyElement | BinaryResponse;
 
 /** What a call's reply looks like, so that a backend connection knows where one reply ends. */
 export const Shape = {
@@ -10,6 +14,10 @@ export const Shape = {
   STATS: 2,
   /** A quiet meta command followed by `mn`: any elements (maybe none), then MN, which is not passed on. */
   QUIET: 3,
+  /** Binary protocol: one response packet. */
+  BIN_ONE: 4,
+  /** Binary protocol, a quiet command followed by a NOOP: any responses (maybe none), then the NOOP's, not passed on. */
+  BIN_QUIET: 5,
 } as const;
 export type Shape = (typeof Shape)[keyof typeof Shape];
 
@@ -22,7 +30,7 @@ export interface Call {
   readonly shape: Shape;
   /** When it was queued (the proxy clock, ms): its timeout runs from here. */
   queuedAt: number;
-  element(e: ReplyElement): void;
+  element(e: Element): void;
   done(): void;
   /**
    * No (complete) reply will come: `reason` for the client's SERVER_ERROR; `sent` false when the server never

@@ -18,6 +18,8 @@ import { Session, type ClientTransport, type Pending, type SessionHost } from '.
 import { proxyStats, type ProxySettings } from './stats.ts';
 import type { OutBuffer } from '../server/out-buffer.ts';
 import { VERSION_REPLY } from './version.ts';
+import { binaryFailure, dispatchBinary, type BinaryRequestId } from './binary.ts';
+import { BadMagicError, BinaryParser, MAGIC_REQUEST } from '../proto/binary/codec.ts';
 
 
 export interface ProxyConfig {
@@ -111,18 +113,31 @@ export class ProxyCore implements RequestHost, SessionHost {
   /** A new client. */
   open(transport: ClientTransport): ClientHandle {
     const session = new Session(this.#nextId++, this, transport);
-    const parser = new TextParser({ maxItemSize: this.config.maxItemSize }, (cmd) => this.#dispatch(session, cmd));
+    const text = new TextParser({ maxItemSize: this.config.maxItemSize }, (cmd) => this.#dispatch(session, cmd));
+    /** Decided by the first byte, as memcached's -B auto: a binary request's magic, or text. */
+    let binary: BinaryParser | null = null;
+    let decided = false;
     this.#sessions.add(session);
     this.counters.connections++;
     this.counters.totalConnections++;
     return {
       data: (buf, n) => {
-        if (session.closing || session.dead) return;
+        if (session.closing || session.dead || n === 0) return;
+        if (!decided) {
+          decided = true;
+          if (buf[0] === MAGIC_REQUEST) {
+            const parser: BinaryParser = new BinaryParser({ maxValueLength: this.config.maxItemSize }, (req) => dispatchBinary(this, session, req, parser));
+            binary = parser;
+          }
+        }
         try {
-          parser.push(buf, n);
+          if (binary !== null) binary.push(n === buf.length ? buf : buf.subarray(0, n));
+          else text.push(buf, n);
         } catch (err) {
+          // memcached closes a binary connection whose request has a bad magic byte, without a reply
+          if (err instanceof BadMagicError) return answer(session, false, null, true);
           this.#deps.log.error({ client: session.id, err }, 'request handling failed');
-          answer(session, false, Buffer.from('SERVER_ERROR internal error\r\n', 'latin1'), true);
+          answer(session, false, binary !== null ? null : Buffer.from('SERVER_ERROR internal error\r\n', 'latin1'), true);
         }
       },
       closed: () => {
@@ -170,20 +185,20 @@ export class ProxyCore implements RequestHost, SessionHost {
         return this.#get(s, cmd);
       case 'store':
         commands.set++;
-        return this.#write(s, cmd.key, cmd.noreply, Shape.ONE, cmd.op === 'set', (out) => encodeStore(out, cmd));
+        return this.routeWrite(s, cmd.key, cmd.noreply, Shape.ONE, cmd.op === 'set', (out) => encodeStore(out, cmd));
       case 'delete':
         commands.delete++;
-        return this.#write(s, cmd.key, cmd.noreply, Shape.ONE, true, (out) => encodeDelete(out, cmd));
+        return this.routeWrite(s, cmd.key, cmd.noreply, Shape.ONE, true, (out) => encodeDelete(out, cmd));
       case 'arith':
         commands.incr_decr++;
-        return this.#write(s, cmd.key, cmd.noreply, Shape.ONE, false, (out) => encodeArith(out, cmd));
+        return this.routeWrite(s, cmd.key, cmd.noreply, Shape.ONE, false, (out) => encodeArith(out, cmd));
       case 'touch':
         commands.touch++;
-        return this.#write(s, cmd.key, cmd.noreply, Shape.ONE, true, (out) => encodeTouch(out, cmd));
+        return this.routeWrite(s, cmd.key, cmd.noreply, Shape.ONE, true, (out) => encodeTouch(out, cmd));
       case 'too_large':
         // memcached unlinks the key's old value when a set is too large: so does the proxy, on the key's servers
         answer(s, cmd.noreply, Replies.TOO_LARGE);
-        if (cmd.op === 'set') this.#write(s, cmd.key, true, Shape.ONE, true, (out) => encodeDelete(out, { kind: 'delete', key: cmd.key, noreply: true }));
+        if (cmd.op === 'set') this.routeWrite(s, cmd.key, true, Shape.ONE, true, (out) => encodeDelete(out, { kind: 'delete', key: cmd.key, noreply: true }));
         return;
       case 'flush_all':
         commands.flush++;
@@ -214,25 +229,8 @@ export class ProxyCore implements RequestHost, SessionHost {
     if (src !== null) {
       // one key: the reply goes through as the server sends it
       this.counters.getKeys++;
-      const key = src.subarray(cmd.keyStart, cmd.keyEnd);
-      const h = this.placement.hash(key);
-      const main = this.placement.mainOf(h);
-      const mb = this.backends[main]!;
-      const p = new Forward(this, s, false, Shape.GET);
-      s.add(p);
-      let target = mb;
-      const backup = this.placement.backupOf(h, main);
-      if (!mb.up) {
-        if (backup < 0 || !this.backends[backup]!.up) return this.#down(p, mb, backup);
-        target = this.backends[backup]!;
-        this.counters.fallbacks++;
-      }
-      const conn = target.conn();
-      const mark = conn.out.length;
-      encodeGetOne(conn.out, cmd.op, cmd.exptime, src, cmd.keyStart, cmd.keyEnd);
-      if (target === mb && backup >= 0) p.retryOn(this.backends[backup]!, copyOut(conn.out, mark), true);
-      conn.enqueue(p);
-      return;
+      const { op, exptime, keyStart, keyEnd } = cmd;
+      return this.routeRead(s, src.subarray(keyStart, keyEnd), Shape.GET, (out) => encodeGetOne(out, op, exptime, src, keyStart, keyEnd), null);
     }
     const keys = copyKeys(cmd.keys);
     this.counters.getKeys += keys.length;
@@ -254,27 +252,55 @@ export class ProxyCore implements RequestHost, SessionHost {
   }
 
   /**
+   * A read of one key (the text protocol's get of one key, mg, me; the binary protocol's gets): to the key's main
+   * server, asked again on its backup if that fails; to the backup while the main is down. `bin`: a binary
+   * request (binary connections; its failure is a binary error response).
+   */
+  routeRead(s: Session, key: Uint8Array, shape: Shape, encode: (out: OutBuffer) => void, bin: BinaryRequestId | null): void {
+    const h = this.placement.hash(key);
+    const main = this.placement.mainOf(h);
+    const backup = this.placement.backupOf(h, main);
+    const mb = this.backends[main]!;
+    const p = new Forward(this, s, false, shape);
+    if (bin !== null) p.errorReply = binaryFailure(bin);
+    s.add(p);
+    let target = mb;
+    if (!mb.up) {
+      if (backup < 0 || !this.backends[backup]!.up) return this.#down(p, mb, backup);
+      target = this.backends[backup]!;
+      this.counters.fallbacks++;
+    }
+    const conn = bin !== null ? target.binConn() : target.conn();
+    const mark = conn.out.length;
+    encode(conn.out);
+    if (target === mb && backup >= 0) p.retryOn(this.backends[backup]!, copyOut(conn.out, mark), true);
+    conn.enqueue(p);
+  }
+
+  /**
    * A write: to the key's main server; in copy mode also to its backup (whose reply stands in if the main
    * fails); in pairs mode to the backup only when the main is down (or failed before it got the request, or for
-   * an idempotent write).
+   * an idempotent write). `silent`: noreply, nothing goes back to the client.
    */
-  #write(s: Session, key: Uint8Array, noreply: boolean, shape: Shape, idempotent: boolean, encode: (out: OutBuffer) => void): void {
+  routeWrite(s: Session, key: Uint8Array, silent: boolean, shape: Shape, idempotent: boolean, encode: (out: OutBuffer) => void, bin: BinaryRequestId | null = null): void {
     const h = this.placement.hash(key);
     const main = this.placement.mainOf(h);
     const backup = this.placement.backupOf(h, main);
     const mb = this.backends[main]!;
     const bb = backup >= 0 ? this.backends[backup]! : null;
-    const p = new Forward(this, s, noreply, shape);
+    const pick = (b: Backend) => (bin !== null ? b.binConn() : b.conn());
+    const p = new Forward(this, s, silent, shape);
+    if (bin !== null) p.errorReply = binaryFailure(bin);
     s.add(p);
     if (!mb.up) {
       if (bb === null || !bb.up) return this.#down(p, mb, backup);
       this.counters.fallbacks++;
-      const conn = bb.conn();
+      const conn = pick(bb);
       encode(conn.out);
       conn.enqueue(p);
       return;
     }
-    const conn = mb.conn();
+    const conn = pick(mb);
     const mark = conn.out.length;
     encode(conn.out);
     if (bb !== null && bb.up) {
@@ -282,7 +308,7 @@ export class ProxyCore implements RequestHost, SessionHost {
       if (this.placement.mode === 'copy') {
         const copy = new BackupCopy(this, p, shape);
         p.copiedTo(copy);
-        const bconn = bb.conn();
+        const bconn = pick(bb);
         bconn.out.bytes(bytes);
         bconn.enqueue(copy);
       } else {
@@ -328,24 +354,8 @@ export class ProxyCore implements RequestHost, SessionHost {
     const quiet = flags.includes('q');
     const key = flags.includes('b') ? Buffer.from(t[0]!, 'base64') : Buffer.from(t[0]!, 'latin1');
     const shape = quiet ? Shape.QUIET : Shape.ONE;
-    if (name !== 'mg' && name !== 'me') return this.#write(s, key, false, shape, false, (out) => encodeMeta(out, cmd, quiet));
-    const h = this.placement.hash(key);
-    const main = this.placement.mainOf(h);
-    const backup = this.placement.backupOf(h, main);
-    const mb = this.backends[main]!;
-    const p = new Forward(this, s, false, shape);
-    s.add(p);
-    let target = mb;
-    if (!mb.up) {
-      if (backup < 0 || !this.backends[backup]!.up) return this.#down(p, mb, backup);
-      target = this.backends[backup]!;
-      this.counters.fallbacks++;
-    }
-    const conn = target.conn();
-    const mark = conn.out.length;
-    encodeMeta(conn.out, cmd, quiet);
-    if (target === mb && backup >= 0) p.retryOn(this.backends[backup]!, copyOut(conn.out, mark), true);
-    conn.enqueue(p);
+    if (name !== 'mg' && name !== 'me') return this.routeWrite(s, key, false, shape, false, (out) => encodeMeta(out, cmd, quiet));
+    this.routeRead(s, key, shape, (out) => encodeMeta(out, cmd, quiet), null);
   }
 
   #stats(s: Session, args: string[]): void {

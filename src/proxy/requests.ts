@@ -5,7 +5,7 @@
 import { Reply, type ReplyElement } from '../proto/text/reply-parser.ts';
 import type { GetOp } from '../proto/text/commands.ts';
 import type { Backend } from './backend.ts';
-import { Shape, type Call } from './call.ts';
+import { Shape, type Call, type Element } from './call.ts';
 import { encodeGet } from './encode.ts';
 import { Pending, type Session } from './session.ts';
 
@@ -28,8 +28,8 @@ export interface ProxyCounters {
 }
 
 /** Sends a request already encoded in `req` (a copy the caller keeps) on the backend's next connection. */
-function resend(b: Backend, req: Buffer, call: Call): void {
-  const conn = b.conn();
+function resend(b: Backend, req: Buffer, call: Call, binary: boolean): void {
+  const conn = binary ? b.binConn() : b.conn();
   conn.out.bytes(req);
   conn.enqueue(call);
 }
@@ -48,11 +48,14 @@ export class Forward extends Pending implements Call {
   #fallback: Backend | null = null;
   #retryIfSent = false;
   #copy: BackupCopy | null = null;
+  /** A binary-protocol request (its retry goes on a binary connection). */
+  readonly binary: boolean;
 
   constructor(host: RequestHost, session: Session, silent: boolean, shape: Shape) {
     super(session, silent);
     this.#host = host;
     this.shape = shape;
+    this.binary = shape === Shape.BIN_ONE || shape === Shape.BIN_QUIET;
   }
 
   /** Where to ask again when the first call fails, with the request's bytes. */
@@ -85,7 +88,7 @@ export class Forward extends Pending implements Call {
     this.#req = null;
     if (fb !== null && req !== null && fb.up && (!sent || this.#retryIfSent)) {
       this.#host.counters.fallbacks++;
-      resend(fb, req, this);
+      resend(fb, req, this, this.binary);
       return;
     }
     if (this.#copy !== null) {
@@ -365,20 +368,27 @@ export class Broadcast extends Pending {
   #left = 0;
   #error: string | null = null;
   readonly #host: RequestHost;
+  /** The success reply (null: none, a quiet binary flush); binary when `binary`. */
+  readonly #ok: Uint8Array | null;
+  readonly #binary: boolean;
 
-  constructor(host: RequestHost, session: Session, silent: boolean) {
+  constructor(host: RequestHost, session: Session, silent: boolean, ok: Uint8Array | null = OK, binary = false) {
     super(session, silent);
     this.#host = host;
+    this.#ok = ok;
+    this.#binary = binary;
   }
 
   call(backend: Backend): Call {
     this.#left++;
     const self = this;
     return {
-      shape: Shape.ONE,
+      shape: this.#binary ? Shape.BIN_ONE : Shape.ONE,
       queuedAt: 0,
-      element(e: ReplyElement) {
-        if (e.kind !== Reply.OK) self.#error ??= `${backend.name}: ${e.buf.toString('latin1', e.start, e.end).trimEnd()}`;
+      element(e: Element) {
+        if ('opcode' in e) {
+          if (e.status !== 0) self.#error ??= `${backend.name}: status 0x${e.status.toString(16)}`;
+        } else if (e.kind !== Reply.OK) self.#error ??= `${backend.name}: ${e.buf.toString('latin1', e.start, e.end).trimEnd()}`;
       },
       done() {
         self.#one();
@@ -400,7 +410,7 @@ export class Broadcast extends Pending {
   #one(): void {
     if (--this.#left > 0) return;
     if (this.#error === null) {
-      this.session.writeAll(this, OK);
+      if (this.#ok !== null) this.session.writeAll(this, this.#ok);
       this.session.finish(this);
     } else {
       this.#host.counters.serverErrors++;

@@ -29,6 +29,8 @@ export class Pending {
   readonly silent: boolean;
   /** The client is closed once this request's reply is out (quit, a line that closes the connection). */
   closes = false;
+  /** The reply for a request no backend could answer; null: `SERVER_ERROR <reason>` (the text protocol's). */
+  errorReply: ((reason: string) => Uint8Array) | null = null;
 
   constructor(session: Session, silent: boolean) {
     this.session = session;
@@ -130,10 +132,10 @@ export class Session {
     if (p === this.#head) this.#advance();
   }
 
-  /** `SERVER_ERROR <reason>` as p's whole reply. */
+  /** `SERVER_ERROR <reason>` (or p's errorReply) as p's whole reply. */
   fail(p: Pending, reason: string): void {
     this.drop(p);
-    this.writeAll(p, Buffer.from(`SERVER_ERROR ${reason}\r\n`, 'latin1'));
+    this.writeAll(p, p.errorReply !== null ? p.errorReply(reason) : Buffer.from(`SERVER_ERROR ${reason}\r\n`, 'latin1'));
     this.finish(p);
   }
 
