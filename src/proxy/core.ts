@@ -5,10 +5,13 @@
  */
 import type { Clock } from '../ha/clock.ts';
 import type { Logger } from '../log.ts';
+import { BadMagicError, BinaryParser, MAGIC_REQUEST } from '../proto/binary/codec.ts';
 import type { GetCommand, OtherCommand, TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { Replies } from '../proto/text/replies.ts';
+import type { OutBuffer } from '../server/out-buffer.ts';
 import { Backend, type BackendConn, type Connector } from './backend.ts';
+import { binaryFailure, dispatchBinary, type BinaryRequestId } from './binary.ts';
 import { Shape } from './call.ts';
 import { encodeArith, encodeDelete, encodeFlush, encodeGet, encodeGetOne, encodeMeta, encodeStats, encodeStore, encodeTouch } from './encode.ts';
 import type { HealthPolicy } from './health.ts';
@@ -16,11 +19,7 @@ import { Placement, type PlacementConfig } from './placement.ts';
 import { answer, BackupCopy, Broadcast, Forward, MultiGet, StatsForward, type ProxyCounters, type RequestHost } from './requests.ts';
 import { Session, type ClientTransport, type Pending, type SessionHost } from './session.ts';
 import { proxyStats, type ProxySettings } from './stats.ts';
-import type { OutBuffer } from '../server/out-buffer.ts';
 import { VERSION_REPLY } from './version.ts';
-import { binaryFailure, dispatchBinary, type BinaryRequestId } from './binary.ts';
-import { BadMagicError, BinaryParser, MAGIC_REQUEST } from '../proto/binary/codec.ts';
-
 
 export interface ProxyConfig {
   placement: PlacementConfig;
