@@ -8,6 +8,10 @@
 #   scripts/lab.sh down     stop everything and delete the namespaces (also a half-made lab)
 #   scripts/lab.sh config   only write the nodes' haved.conf files into LAB_DIR (no root needed)
 #
+# `proxy` after the command (or LAB_TOPOLOGY=proxy) gives seed 003's topology instead: each node also runs
+# repcache-proxy on port 12000 (haved's proxy_daemon block), the VIP fronts the proxies, and the proxies spread
+# the keys over both repcaches (each the backup of the other). `demo proxy` tells that story.
+#
 # Needs root. Settings (environment):
 #   LAB_PREFIX      prefix of every namespace name (default none: nodea, nodeb, client, labbr)
 #   LAB_DIR         configs, logs and pid files (default ${TMPDIR:-/tmp}/haved-lab-<prefix>)
@@ -21,6 +25,7 @@
 #   LAB_KEYS        keys the demo writes (default 1000)
 #   LAB_KEEP        1: the demo leaves the lab up (default: it removes a lab it built itself; when the demo
 #                   fails it stops the lab but keeps LAB_DIR, with every node's logs, and says so)
+#   LAB_TOPOLOGY    cache (default) or proxy (as the `proxy` argument)
 set -Eeuo pipefail
 
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -33,6 +38,9 @@ SUBNET=198.18.0
 VIP=$SUBNET.100
 PORT=11211
 REPL_PORT=11212
+PROXY_PORT=12000
+TOPOLOGY=${LAB_TOPOLOGY:-cache}
+[ "${2:-}" = proxy ] && TOPOLOGY=proxy
 LAB_DIR=${LAB_DIR:-${TMPDIR:-/tmp}/haved-lab${prefix:+-${prefix%-}}}
 SUPERVISE=${LAB_SUPERVISE:-1}
 KEYS=${LAB_KEYS:-1000}
@@ -54,18 +62,22 @@ ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
 
 # ---- memcached text protocol from inside a namespace (bash /dev/tcp, no client tools needed) ----------
 
-# _mc HOST [TIMEOUT]: internal, runs inside a namespace; sends stdin to HOST:11211 and prints the reply.
+# _mc HOST [TIMEOUT] [PORT]: internal, runs inside a namespace; sends stdin to HOST:PORT (default 11211) and prints
+# the reply.
 _mc() {
-  local host=$1 t=${2:-2}
+  local host=$1 t=${2:-2} port=${3:-$PORT}
   # shellcheck disable=SC2016 # expanded by the inner bash
   timeout "$t" bash -c '
     exec 3<>"/dev/tcp/$0/$1" || exit 1
     { cat; printf "quit\r\n"; } >&3
-    cat <&3' "$host" "$PORT" 2>/dev/null
+    cat <&3' "$host" "$port" 2>/dev/null
 }
 
-# mc NS HOST [TIMEOUT] < commands
-mc() { ip netns exec "$1" "$self" _mc "$2" "${3:-2}"; }
+# mc NS HOST [TIMEOUT] [PORT] < commands
+mc() { ip netns exec "$1" "$self" _mc "$2" "${3:-2}" "${4:-$PORT}"; }
+
+# The port a client uses on HOST: through the VIP it is the proxy's in the proxy topology; a node's cache is on 11211.
+port_for() { if [ "$1" = "$VIP" ] && [ "$TOPOLOGY" = proxy ]; then echo $PROXY_PORT; else echo $PORT; fi; }
 
 stat_of() { # stat_of NODE NAME: one STAT of the node's cache, asked from the client
   mc "$CLIENT" "$(addr_of "$1")" 1 <<<$'stats\r' | tr -d '\r' | awk -v k="$2" '$1 == "STAT" && $2 == k {print $3}'
@@ -113,8 +125,8 @@ write_conf() { # write_conf NODE: haved.conf for one node
   [ -n "${LAB_PREEMPT_SCHEDULE:-}" ] && [ "$n" = nodea ] && preempt="preempt_schedule \"$LAB_PREEMPT_SCHEDULE\""
   cat >"$dir/check-cache.sh" <<CHECK
 #!/usr/bin/env bash
-# healthy when the local cache accepts a connection
-exec 3<>/dev/tcp/127.0.0.1/$PORT
+# healthy when the local $([ "$TOPOLOGY" = proxy ] && echo proxy || echo cache) accepts a connection
+exec 3<>/dev/tcp/127.0.0.1/$([ "$TOPOLOGY" = proxy ] && echo $PROXY_PORT || echo $PORT)
 CHECK
   chmod +x "$dir/check-cache.sh"
   {
@@ -160,12 +172,30 @@ cache_daemon {
     stop_timeout 3
 }
 CONF
+      if [ "$TOPOLOGY" = proxy ]; then
+        cat <<CONF
+
+# seed 003: the VIP fronts the proxy; haved keeps it running and moves the VIP when it dies
+proxy_daemon {
+    command "$(proxy_cmd)"
+    restart_backoff 0.1 2
+    stop_timeout 3
+}
+CONF
+      fi
     fi
   } >"$dir/haved.conf"
 }
 
 repcache_cmd() { # the repcache command line of a node (without a pid file: it runs in the foreground)
   echo "$root/bin/repcache -p $PORT -U 0 -u nobody -m 64 -X $REPL_PORT -x $(addr_of "$(peer_of "$1")"):$REPL_PORT -o repl_secret_file=$LAB_DIR/repl.secret$(sync_flag)"
+}
+
+proxy_cmd() { # the proxy, the same on both nodes: keys spread over both repcaches, each the backup of the other
+  local a b
+  a=$(addr_of nodea):$PORT
+  b=$(addr_of nodeb):$PORT
+  echo "$root/bin/repcache-proxy -u nobody -p $PROXY_PORT -s $a -s $b -b $b -b $a --no-backup-writes --timeout 500 --retry-timeout 200"
 }
 
 # start_bg NS PIDFILE LOG CMD...: a daemon in a namespace, in its own session, output to LOG
@@ -181,6 +211,11 @@ start_repcache() { # start_repcache NODE (the LAB_SUPERVISE=0 fallback, and the 
   local n=$1
   # shellcheck disable=SC2046 # the command line is split on purpose
   start_bg "$(ns_of "$n")" "$LAB_DIR/$n/repcache.pid" "$LAB_DIR/$n/repcache.log" $(repcache_cmd "$n")
+}
+
+start_proxy() { # start_proxy NODE (the LAB_SUPERVISE=0 proxy topology)
+  # shellcheck disable=SC2046 # the command line is split on purpose
+  start_bg "$(ns_of "$1")" "$LAB_DIR/$1/proxy.pid" "$LAB_DIR/$1/proxy.log" $(proxy_cmd)
 }
 
 add_ns() { # add_ns NAME ADDRESS PORTNAME
@@ -223,12 +258,14 @@ up() {
   configs
   for n in "${NODES[@]}"; do
     [ "$SUPERVISE" = 1 ] || start_repcache "$n"
+    [ "$SUPERVISE" = 1 ] || [ "$TOPOLOGY" != proxy ] || start_proxy "$n"
     start_bg "$(ns_of "$n")" "$LAB_DIR/$n/haved.pid" "$LAB_DIR/$n/haved.log" \
       "$root/bin/haved" -f "$LAB_DIR/$n/haved.conf" --state-file "$LAB_DIR/$n/state.json"
   done
   trap - EXIT
   say "lab up: namespaces $(ns_of nodea) ($(addr_of nodea)), $(ns_of nodeb) ($(addr_of nodeb)), $CLIENT ($(addr_of client)); VIP $VIP"
   say "files in $LAB_DIR ($([ "$SUPERVISE" = 1 ] && echo "haved supervises repcache" || echo "repcache runs directly; haved moves the VIP"))"
+  [ "$TOPOLOGY" != proxy ] || say "seed 003 topology: repcache-proxy on port $PROXY_PORT of each node$([ "$SUPERVISE" = 1 ] && echo " (haved's proxy_daemon)"); clients use $VIP:$PROXY_PORT"
 }
 
 # running PID: the process exists and is not a zombie waiting to be reaped
@@ -267,6 +304,7 @@ down() { # down [keep-files]: also removes LAB_DIR unless keep-files
   for n in "${NODES[@]}"; do
     stop_pidfile "$LAB_DIR/$n/haved.pid" # haved first: it removes the VIP and stops what it supervises
     stop_pidfile "$LAB_DIR/$n/repcache.pid"
+    stop_pidfile "$LAB_DIR/$n/proxy.pid"
   done
   for n in "${NODES[@]}"; do kill_ns "$(ns_of "$n")"; done
   kill_ns "$CLIENT"
@@ -286,7 +324,11 @@ status() {
     printf '%-6s %-15s haved %-8s repcache %-8s replication_state %s\n' "$n" "$(addr_of "$n")" \
       "$(alive "$LAB_DIR/$n/haved.pid")" "$(pgrep_ns "$ns" repcache >/dev/null && echo running || echo down)" \
       "$(stat_of "$n" replication_state || true)"
+    if [ "$TOPOLOGY" = proxy ]; then
+      printf '%-6s proxy %s\n' "" "$(pgrep_ns "$ns" repcache-proxy >/dev/null && echo running || echo down)"
+    fi
   done
+  if [ "$TOPOLOGY" = proxy ]; then say "the proxy behind the VIP sees its backends: $(backend_states)"; fi
 }
 
 alive() { if [ -s "$1" ] && running "$(cat "$1")"; then echo running; else echo down; fi; }
@@ -304,20 +346,20 @@ pgrep_ns() { # pgrep_ns NS NAME: pids in the namespace whose process name is NAM
 write_keys() { # write_keys N: set lab:1..N through the VIP on one connection; prints how many were STORED
   local i
   for i in $(seq 1 "$1"); do printf 'set lab:%d 0 0 %d\r\nvalue-%d\r\n' "$i" $((6 + ${#i})) "$i"; done \
-    | mc "$CLIENT" "$VIP" 10 | grep -c STORED || true
+    | mc "$CLIENT" "$VIP" 10 "$(port_for "$VIP")" | grep -c STORED || true
 }
 
 read_keys() { # read_keys HOST N: how many of lab:1..N HOST returns with the right value
   local i
-  for i in $(seq 1 "$2"); do printf 'get lab:%d\r\n' "$i"; done | mc "$CLIENT" "$1" 10 | tr -d '\r' \
+  for i in $(seq 1 "$2"); do printf 'get lab:%d\r\n' "$i"; done | mc "$CLIENT" "$1" 10 "$(port_for "$1")" | tr -d '\r' \
     | awk '/^VALUE lab:/ {split($2, k, ":"); want = "value-" k[2]; getline v; if (v == want) n++} END {print n + 0}'
 }
 
-# _wait_get HOST KEY: internal, inside the client namespace: retries a get until it answers; prints ms
+# _wait_get HOST KEY [PORT]: internal, inside the client namespace: retries a get until it answers; prints ms
 _wait_get() {
   local start
   start=$(now_ms)
-  until _mc "$1" 0.3 <<<"get $2"$'\r' | grep -q '^VALUE'; do
+  until _mc "$1" 0.3 "${3:-$PORT}" <<<"get $2"$'\r' | grep -q '^VALUE'; do
     [ $(($(now_ms) - start)) -lt 30000 ] || { echo timeout; return 1; }
     sleep 0.01
   done
@@ -444,6 +486,89 @@ demo() {
   fi
 }
 
+# ---- demo: seed 003's topology (LAB_TOPOLOGY=proxy) ---------------------------------------------------------
+
+proxy_stats() { # proxy_stats [ARGS]: `stats [ARGS]` of the proxy behind the VIP, as "NAME VALUE" lines
+  mc "$CLIENT" "$VIP" 1 "$PROXY_PORT" <<<"stats${1:+ $1}"$'\r' | tr -d '\r' | awk '$1 == "STAT" {print $2, $3}'
+}
+
+backend_states() { # e.g. "198.18.0.1:11211 up, 198.18.0.2:11211 down"
+  proxy_stats backends | awk '$1 ~ /_addr$/ {a = $2} $1 ~ /_state$/ {printf "%s%s %s", sep, a, $2; sep = ", "} END {print ""}'
+}
+
+backend_stat() { # backend_stat NODE NAME: a stat of the node's cache as the proxy behind the VIP sees it
+  proxy_stats backends | awk -v addr="$(addr_of "$1"):$PORT" -v k="$2" \
+    '$1 ~ /_addr$/ {mine = ($2 == addr)} mine && $1 ~ ("^backend_[0-9]+_" k "$") {print $2}'
+}
+
+backend_is() { [ "$(backend_stat "$1" state)" = "$2" ]; }
+proxy_answers() { [ -n "$(backend_states)" ]; }
+
+demo_proxy() {
+  need_root
+  local built=0 master other victim ms n pid hits
+  if ! ns_exists "$BR"; then up; built=1; fi
+  [ "$built" = 1 ] && [ "${LAB_KEEP:-0}" != 1 ] && trap 'down >/dev/null 2>&1 || true' EXIT
+
+  step "1. Seed 003: two nodes, each with repcache, repcache-proxy and haved; the MASTER holds the VIP $VIP"
+  if [ "${LAB_NOPREEMPT:-0}" = 1 ]; then
+    ms=$(wait_for "a node to hold the VIP" 20000 holder_not none)
+  else
+    ms=$(wait_for "nodea (priority 150) to hold the VIP" 20000 holder_is nodea)
+  fi
+  master=$(vip_holder)
+  other=$(peer_of "$master")
+  say "$master holds the VIP (seen after ${ms} ms); clients use $VIP:$PROXY_PORT"
+  for n in "${NODES[@]}"; do wait_for "$n's cache to stream" 20000 state_is "$n" streaming >/dev/null; done
+  wait_for "the proxy behind the VIP" 20000 proxy_answers >/dev/null
+  say "the proxy behind the VIP sees both caches: $(backend_states)"
+
+  step "2. The client writes $KEYS keys through the VIP: the proxy spreads them over both caches"
+  n=$(write_keys "$KEYS")
+  say "$n of $KEYS STORED through $VIP:$PROXY_PORT"
+  say "the proxy sent $(backend_stat nodea calls) requests to nodea's repcache and $(backend_stat nodeb calls) to nodeb's (ketama);" \
+    "each repcache replicates to the other, so each key has a copy on both"
+
+  victim=$other
+  step "3. kill -9 the cache on $victim"
+  pid=$(pgrep_ns "$(ns_of "$victim")" repcache | head -1) || die "no repcache running on $victim"
+  kill -KILL "$pid"
+  say "killed repcache (pid $pid) on $victim"
+  hits=$(read_keys "$VIP" "$KEYS")
+  say "reads through the VIP right after the kill: $hits of $KEYS (the keys of $victim's cache come from its backup)"
+  n=$(write_keys "$KEYS")
+  say "writes keep landing: $n of $KEYS STORED"
+  say "the proxy marked it down: $(backend_states); the VIP stayed on $(vip_holder) (no failover needed)"
+  ms=$(wait_for "the proxy to use $victim's cache again" 30000 backend_is "$victim" up)
+  say "haved restarted it, it copied the data from its peer before opening its port, and the proxy uses it again" \
+    "(after ${ms} ms): $(backend_states)"
+  say "$victim's cache holds $(read_keys "$(addr_of "$victim")" "$KEYS") of $KEYS keys"
+
+  step "4. kill -9 the proxy on the MASTER ($master)"
+  pid=$(pgrep_ns "$(ns_of "$master")" repcache-proxy | head -1) || die "no repcache-proxy running on $master"
+  kill -KILL "$pid"
+  say "killed repcache-proxy (pid $pid) on $master"
+  ms=$(ip netns exec "$CLIENT" "$self" _wait_get "$VIP" lab:1 "$PROXY_PORT")
+  say "the VIP answers again after ${ms} ms (client outage)"
+  wait_for "the VIP to move" 20000 holder_not "$master" >/dev/null
+  say "the VIP is now on $(vip_holder), whose proxy was running already"
+  say "keys read back through the VIP: $(read_keys "$VIP" "$KEYS") of $KEYS"
+  ms=$(wait_for "haved to restart the proxy on $master" 20000 pgrep_ns "$(ns_of "$master")" repcache-proxy)
+  say "haved restarted the proxy on $master after ${ms} ms"
+  if [ "$master" = nodea ] && [ "${LAB_NOPREEMPT:-0}" != 1 ] && [ -z "${LAB_PREEMPT_SCHEDULE:-}" ]; then
+    ms=$(wait_for "the VIP to return to $master" 30000 holder_is "$master")
+    say "the VIP is back on $master after ${ms} ms more (priority 150; a proxy has nothing to warm up)"
+    say "keys through the VIP after failback: $(read_keys "$VIP" "$KEYS") of $KEYS"
+  fi
+
+  step "Done"
+  if [ "$built" = 1 ] && [ "${LAB_KEEP:-0}" != 1 ]; then
+    say "removing the lab (LAB_KEEP=1 keeps it; logs are in $LAB_DIR until then)"
+  else
+    say "the lab is still up: scripts/lab.sh status proxy | down; logs in $LAB_DIR"
+  fi
+}
+
 # A mistyped setting fails here with its name, not later in the middle of the lab.
 check_settings() {
   local v
@@ -451,6 +576,7 @@ check_settings() {
     case ${!v:-0} in 0 | 1) ;; *) die "$v must be 0 or 1, got \"${!v}\"" ;; esac
   done
   [[ $KEYS =~ ^[1-9][0-9]*$ ]] || die "LAB_KEYS must be a positive integer, got \"$KEYS\""
+  case $TOPOLOGY in cache | proxy) ;; *) die "LAB_TOPOLOGY must be cache or proxy, got \"$TOPOLOGY\"" ;; esac
   [[ ${LAB_ADVERT_INT:-1} =~ ^([0-9]+(\.[0-9]+)?|\.[0-9]+)$ ]] ||
     die "LAB_ADVERT_INT must be seconds (e.g. 1 or 0.1), got \"$LAB_ADVERT_INT\""
 }
@@ -462,9 +588,9 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   status) status ;;
-  demo) demo ;;
+  demo) if [ "$TOPOLOGY" = proxy ]; then demo_proxy; else demo; fi ;;
   config) configs; say "wrote $LAB_DIR/nodea/haved.conf and $LAB_DIR/nodeb/haved.conf" ;;
-  _mc) _mc "$2" "${3:-2}" ;;
-  _wait_get) _wait_get "$2" "$3" ;;
-  *) say "Usage: $0 up|down|status|demo|config   (root but config; see the top of this file for settings)" >&2; exit 2 ;;
+  _mc) _mc "$2" "${3:-2}" "${4:-$PORT}" ;;
+  _wait_get) _wait_get "$2" "$3" "${4:-$PORT}" ;;
+  *) say "Usage: $0 up|down|status|demo|config [proxy]   (root but config; see the top of this file for settings)" >&2; exit 2 ;;
 esac

@@ -18,6 +18,11 @@ rsync -a --delete --exclude node_modules --exclude .git /vagrant/ /opt/haved/
 iface=$(ip -o -4 addr show | awk -v ip="$NODE_IP" '$4 ~ "^"ip"/" {print $2; exit}')
 state=BACKUP
 [ "$ROLE" = master ] && state=MASTER
+# cache: clients use the VIP on 11211 (repcache). proxy (seed 003): on 12000, repcache-proxy spreading the keys
+# over both repcaches, each the backup of the other; haved checks and supervises the proxy.
+TOPOLOGY=${TOPOLOGY:-cache}
+port=11211
+[ "$TOPOLOGY" = proxy ] && port=12000
 
 # The secret both repcaches prove to each other (the Vagrantfile makes one per lab).
 (umask 077 && printf '%s\n' "$REPL_SECRET" >/etc/repcache.secret)
@@ -48,9 +53,9 @@ vrrp_instance mem_ha {
     }
 }
 
-virtual_server $VIP 11211 {
+virtual_server $VIP $port {
     delay_loop 1
-    real_server $NODE_IP 11211 {
+    real_server $NODE_IP $port {
         MEMCACHE_CHECK {
             connect_timeout 1
             retry 1
@@ -63,6 +68,14 @@ cache_daemon {
     command "/opt/haved/bin/repcache -p 11211 -m 128 -u nobody -x $PEER_IP -o repl_secret_file=/etc/repcache.secret"
 }
 CONF
+if [ "$TOPOLOGY" = proxy ]; then
+  cat >> /etc/haved.conf <<CONF
+
+proxy_daemon {
+    command "/opt/haved/bin/repcache-proxy -u nobody -p 12000 -s $NODE_IP -s $PEER_IP -b $PEER_IP -b $NODE_IP --no-backup-writes"
+}
+CONF
+fi
 
 install -m 0644 /opt/haved/etc/systemd/haved.service /etc/systemd/system/haved.service
 install -m 0644 /opt/haved/etc/systemd/repcache.service /etc/systemd/system/repcache.service

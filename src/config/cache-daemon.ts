@@ -21,6 +21,19 @@ const DAY_MS = 86_400_000;
  */
 export function readCacheDaemon(r: Reader, opener: Token, d: Draft): void {
   if (d.cacheDaemon) r.fail(opener, `duplicate cache_daemon block (first defined at ${d.cacheDaemon.where})`);
+  const c = readSupervised(r, opener, 'cache_daemon');
+  if (c) d.cacheDaemon = c;
+}
+
+/** `proxy_daemon { … }`: the same keywords as cache_daemon, for the proxy (repcache-proxy) the VIP fronts. */
+export function readProxyDaemon(r: Reader, opener: Token, d: Draft): void {
+  if (d.proxyDaemon) r.fail(opener, `duplicate proxy_daemon block (first defined at ${d.proxyDaemon.where})`);
+  const c = readSupervised(r, opener, 'proxy_daemon');
+  if (c) d.proxyDaemon = c;
+}
+
+/** The block's settings, or null when its command was wrong (the error is already recorded). */
+function readSupervised(r: Reader, opener: Token, block: 'cache_daemon' | 'proxy_daemon'): CacheDaemon | null {
   const c: CacheDaemon = {
     argv: [],
     user: null,
@@ -70,11 +83,11 @@ export function readCacheDaemon(r: Reader, opener: Token, d: Draft): void {
     ['stop_timeout', (r, kw) => void (c.restart.stopTimeoutMs = r.timerMs(kw, 1, DAY_MS))],
     ['check_port', (r, kw) => void (c.checkPort = r.port(kw))],
   ]);
-  r.block(opener, 'cache_daemon', 'cache_daemon', t);
-  if (!seen.keyword) r.fail(opener, `cache_daemon needs 'command "PROGRAM [ARGS]"'`);
-  if (!seen.command) return; // the command was wrong: already reported
-  if (c.checkPort === 0) c.checkPort = portOf(r, seen.command, c.argv) ?? CACHE_DAEMON_DEFAULTS.port;
-  d.cacheDaemon = c;
+  r.block(opener, block, block, t);
+  if (!seen.keyword) r.fail(opener, `${block} needs 'command "PROGRAM [ARGS]"'`);
+  if (!seen.command) return null; // the command was wrong: already reported
+  if (c.checkPort === 0) c.checkPort = portOf(r, seen.command, c.argv, block) ?? CACHE_DAEMON_DEFAULTS.port;
+  return c;
 }
 
 function checkUser(r: Reader, t: Token): string {
@@ -83,7 +96,7 @@ function checkUser(r: Reader, t: Token): string {
 }
 
 /** The port memcached/repcache would serve on, from -p N, -pN, --port N or --port=N (the last one wins). */
-function portOf(r: Reader, command: Token, argv: string[]): number | null {
+function portOf(r: Reader, command: Token, argv: string[], block: string): number | null {
   let value: string | null = null;
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
@@ -94,7 +107,7 @@ function portOf(r: Reader, command: Token, argv: string[]): number | null {
   if (value === null) return null;
   const n = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!(n >= 1 && n <= 65535)) {
-    r.fail(command, `cache_daemon: the command's port "${value}" is not a port 1..65535 (or set check_port)`);
+    r.fail(command, `${block}: the command's port "${value}" is not a port 1..65535 (or set check_port)`);
   }
   return n;
 }

@@ -22,6 +22,7 @@ export interface Draft {
   virtualServers: VirtualServer[];
   localAddresses: Set<string>;
   cacheDaemon: CacheDaemon | null;
+  proxyDaemon: CacheDaemon | null;
 }
 
 export const DEFAULTS = {

@@ -8,7 +8,7 @@ import type { HavedConfig } from './model.ts';
 import { Reader, table, type Handler, type Table } from './reader.ts';
 import { resolve } from './resolve.ts';
 import { readInstance } from './instance.ts';
-import { readCacheDaemon } from './cache-daemon.ts';
+import { readCacheDaemon, readProxyDaemon } from './cache-daemon.ts';
 import { readScript } from './script.ts';
 import { readSyncGroup } from './sync-group.ts';
 
@@ -61,6 +61,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     virtualServers: [],
     localAddresses: new Set(['127.0.0.1', ...(opts.localAddresses ?? hostAddresses())]),
     cacheDaemon: null,
+    proxyDaemon: null,
   };
   const readInstanceChecked: Handler = (r, kw) => {
     const errors = r.errors.length;
@@ -79,6 +80,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     ['vrrp_sync_group', (r, kw) => readSyncGroup(r, kw, d)],
     ['virtual_server', (r, kw) => readVirtualServer(r, kw, d)],
     ['cache_daemon', (r, kw) => readCacheDaemon(r, kw, d)],
+    ['proxy_daemon', (r, kw) => readProxyDaemon(r, kw, d)],
   ]);
   try {
     r.topLevel(top);
@@ -109,6 +111,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     syncGroups: d.syncGroups,
     virtualServers: d.virtualServers,
     cacheDaemon: d.cacheDaemon,
+    proxyDaemon: d.proxyDaemon,
     warnings: byLocation(warnings, sources.files, (w) => w),
   };
 }

@@ -10,6 +10,8 @@ export interface HavedConfig {
   virtualServers: VirtualServer[];
   /** haved: the `cache_daemon` block (the supervised cache, by default repcache), null when absent. */
   cacheDaemon: CacheDaemon | null;
+  /** haved: the `proxy_daemon` block (a supervised repcache-proxy the VIP fronts), null when absent. */
+  proxyDaemon: CacheDaemon | null;
   /** Non-fatal findings (unknown keywords, keepalived deviations honoured), each with file:line. */
   warnings: string[];
 }

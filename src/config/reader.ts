@@ -6,7 +6,7 @@ import { isBrace, splitArgv, whereOf, type Token } from './lexer.ts';
 import type { NotifyCommand } from './model.ts';
 
 /** Blocks that only exist at the top level: meeting one inside a block means a '}' is missing. */
-const TOP_LEVEL = new Set(['global_defs', 'vrrp_instance', 'vrrp_script', 'vrrp_sync_group', 'virtual_server', 'cache_daemon']);
+const TOP_LEVEL = new Set(['global_defs', 'vrrp_instance', 'vrrp_script', 'vrrp_sync_group', 'virtual_server', 'cache_daemon', 'proxy_daemon']);
 
 export type Handler = (r: Reader, kw: Token) => void;
 /** The keywords a block understands. Knowing them lets the reader find where arguments end. */

@@ -57,7 +57,7 @@ interface StreamHandle { useUserBuffer?: unknown }
  * read. Node only honours `onread` in the Socket constructor, hence the handle transfer. Returns
  * null where the handle cannot be moved, and the caller falls back to 'data' events.
  */
-function adoptWithUserBuffer(raw: Socket, buffer: Buffer, onRead: (n: number, buf: Buffer) => void): Socket | null {
+export function adoptWithUserBuffer(raw: Socket, buffer: Buffer, onRead: (n: number, buf: Buffer) => void): Socket | null {
   const r = raw as unknown as { _handle: StreamHandle | null };
   const handle = r._handle;
   if (!handle || typeof handle.useUserBuffer !== 'function') return null;

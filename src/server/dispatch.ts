@@ -152,13 +152,8 @@ export class Dispatcher {
   }
 
   #get(cmd: GetCommand, out: OutBuffer): Outcome {
-    if (cmd.multi) return this.#getFrom(cmd.op, cmd.exptime, cmd.src!, cmd.srcView!, cmd.keyStart, cmd.keyEnd, out);
-    if (cmd.src !== null) {
-      this.#getKey(cmd.op, cmd.exptime, cmd.src, cmd.srcView!, cmd.keyStart, cmd.keyEnd, out);
-    } else {
-      const keys = cmd.keys;
-      for (let i = 0; i < keys.length; i++) this.#getKey(cmd.op, cmd.exptime, keys[i], keyView(keys[i]), 0, keys[i].length, out);
-    }
+    if (cmd.multi) return this.#getFrom(cmd.op, cmd.exptime, cmd.src, cmd.srcView, cmd.keyStart, cmd.keyEnd, out);
+    this.#getKey(cmd.op, cmd.exptime, cmd.src, cmd.srcView, cmd.keyStart, cmd.keyEnd, out);
     out.bytes(R.END);
     return KEEP;
   }

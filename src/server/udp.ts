@@ -1,3 +1,4 @@
+import { keyView } from '../cache/hash.ts';
 import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import type { GetCommand, TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
@@ -63,7 +64,8 @@ function perKey(cmd: GetCommand, env: UdpEnv, send: (reply: Buffer) => void): vo
   const out = env.out;
   const last = cmd.keys.length - 1;
   cmd.keys.forEach((key, i) => {
-    env.dispatcher.handle({ kind: 'get', op: cmd.op, exptime: cmd.exptime, keys: [key], src: null, srcView: null, keyStart: 0, keyEnd: 0 }, out, null);
+    const one: GetCommand = { kind: 'get', op: cmd.op, exptime: cmd.exptime, keys: [key], src: key, srcView: keyView(key), keyStart: 0, keyEnd: key.length, multi: false };
+    env.dispatcher.handle(one, out, null);
     if (i < last) out.rewind(out.length - END_LENGTH);
     send(out.take());
   });

@@ -10,8 +10,11 @@ export interface ProcessSupervisorOptions {
   /** Run the child as this user (name or numeric uid), with its primary group. Needs root. */
   user?: string | null;
   policy: RestartPolicy;
-  /** Parent logger; the child's output and the supervisor's changes go to a child logger {component:'cache'}. */
+  /** Parent logger; the child's output and the supervisor's changes go to a child logger {component}. */
   logger: Logger;
+  /** What the child is, in logs: component 'cache' and "cache daemon" by default. */
+  component?: string;
+  label?: string;
   clock?: Clock;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -40,7 +43,7 @@ export class ProcessSupervisor {
   constructor(opts: ProcessSupervisorOptions) {
     if (opts.argv.length === 0) throw new RangeError('ProcessSupervisor: argv is empty');
     this.#o = opts;
-    this.#log = opts.logger.child({ component: 'cache' });
+    this.#log = opts.logger.child({ component: opts.component ?? 'cache' });
     this.#ids = opts.user ? resolveUser(opts.user, opts.users) : null;
     this.#supervisor = new Supervisor(opts.policy, opts.clock ?? systemClock, {
       spawn: () => this.#spawn(),
@@ -127,7 +130,7 @@ export class ProcessSupervisor {
 
   #changed(state: SupervisorState, reason: string): void {
     const level = state === 'backoff' ? 'warn' : 'info';
-    this.#log[level]({ state, argv: state === 'starting' ? this.#o.argv : undefined }, `cache daemon ${state}: ${reason}`);
+    this.#log[level]({ state, argv: state === 'starting' ? this.#o.argv : undefined }, `${this.#o.label ?? 'cache daemon'} ${state}: ${reason}`);
     if (state === 'stopped') {
       process.off('exit', this.#onProcessExit);
       const waiting = this.#stopped;

@@ -12,10 +12,10 @@ const LAB = join(repoRoot, 'scripts/lab.sh');
 
 describe.skipIf(rootSkipReason())('the lab scenario, supervised (scripts/lab.sh demo)', () => {
   const dirs: string[] = [];
-  const lab = (cmd: string, extra: NodeJS.ProcessEnv) => {
+  const lab = (cmd: string, extra: NodeJS.ProcessEnv, args: string[] = []) => {
     const dir = mkdtempSync(join(tmpdir(), 'e5-lab-'));
     dirs.push(dir);
-    const r = spawnSync(LAB, [cmd], {
+    const r = spawnSync(LAB, [cmd, ...args], {
       cwd: repoRoot,
       encoding: 'utf8',
       env: { ...process.env, LAB_PREFIX: PREFIX, LAB_DIR: dir, LAB_SUPERVISE: '1', LAB_KEYS: '400', ...extra },
@@ -49,6 +49,26 @@ describe.skipIf(rootSkipReason())('the lab scenario, supervised (scripts/lab.sh 
     expect(r.out).toMatch(/its log says:\n {2}cache is warm \(replication_state (streaming|disconnected|standalone)\) after \d+ ms: preemption allowed/);
     expect(r.out).toMatch(/the VIP is back on nodea \d+ ms after the restart \(warm/);
     expect(r.out).toContain('keys through the VIP after failback: 400 of 400');
+  });
+
+  it('seed 003 (demo proxy): keys spread over both caches, one killed is read from its backup, the VIP moves with the proxy', () => {
+    const r = lab('demo', { LAB_KEYS: '300' }, ['proxy']);
+    expect(r.code, r.all).toBe(0);
+    expect(r.out).toContain("(haved's proxy_daemon); clients use 198.18.0.100:12000");
+    expect(r.out).toContain('300 of 300 STORED through 198.18.0.100:12000');
+    const [, onA, onB] = /the proxy sent (\d+) requests to nodea's repcache and (\d+) to nodeb's/.exec(r.out) ?? [];
+    expect(Number(onA) + Number(onB), r.out).toBeGreaterThanOrEqual(300);
+    expect(Math.min(Number(onA), Number(onB)), r.out).toBeGreaterThan(60);
+    expect(r.out).toContain('reads through the VIP right after the kill: 300 of 300');
+    expect(r.out).toContain('writes keep landing: 300 of 300 STORED');
+    expect(r.out).toContain('the VIP stayed on nodea (no failover needed)');
+    expect(r.out).toMatch(/the proxy uses it again \(after \d+ ms\): 198\.18\.0\.1:11211 up, 198\.18\.0\.2:11211 up/);
+    expect(r.out).toContain("nodeb's cache holds 300 of 300 keys");
+    expect(outage(r.out), r.out).toBeLessThan(1500);
+    expect(r.out).toContain('the VIP is now on nodeb, whose proxy was running already');
+    expect(r.out).toContain('keys read back through the VIP: 300 of 300');
+    expect(r.out).toMatch(/haved restarted the proxy on nodea after \d+ ms/);
+    expect(r.out).toContain('keys through the VIP after failback: 300 of 300');
   });
 
   it('synchronous replication and nopreempt: every key survives and the VIP stays on the peer', () => {

@@ -93,6 +93,27 @@ describe('scripts are well-formed', () => {
     }
   });
 
+  it('lab.sh config proxy: seed 003\'s topology, a proxy_daemon in front of the replicating caches', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'l5-conf-'));
+    try {
+      const r = run('bash', [LAB, 'config', 'proxy'], { env: { LAB_DIR: dir } });
+      expect(r.code, r.all).toBe(0);
+      for (const [n, peer] of [['nodea', '198.18.0.2'], ['nodeb', '198.18.0.1']]) {
+        const c = loadConfig(join(dir, n!, 'haved.conf'), { localAddresses: [] });
+        expect(c.warnings).toEqual([]);
+        expect(c.cacheDaemon!.argv.join(' ')).toContain(`-x ${peer}:11212`);
+        expect(c.proxyDaemon!.argv.slice(1).join(' ')).toBe(
+          '-u nobody -p 12000 -s 198.18.0.1:11211 -s 198.18.0.2:11211 -b 198.18.0.2:11211 -b 198.18.0.1:11211 --no-backup-writes --timeout 500 --retry-timeout 200',
+        );
+        expect(c.proxyDaemon!.checkPort).toBe(12000);
+      }
+      expect(readFileSync(join(dir, 'nodea', 'check-cache.sh'), 'utf8')).toContain('/dev/tcp/127.0.0.1/12000');
+      expect(run('bash', [LAB, 'config'], { env: { LAB_DIR: dir, LAB_TOPOLOGY: 'mesh' } }).err).toBe('lab.sh: LAB_TOPOLOGY must be cache or proxy, got "mesh"\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('lab.sh refuses a mistyped setting by name; LAB_SYNC=0 means no --replication-sync', () => {
     const dir = mkdtempSync(join(tmpdir(), 'l5-conf-'));
     try {

@@ -10,6 +10,7 @@ import { VipManager } from '../adapters/vip-manager.ts';
 import { cronScheduler } from '../adapters/cron-scheduler.ts';
 import { PreemptWindow, type Scheduler } from '../preempt-window.ts';
 import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
+import { ProxyLink, type ProxyLinkDeps } from './proxy-link.ts';
 import { InstanceRuntime, instanceKey } from './instance-runtime.ts';
 import { removeStateFile, writeStateFile } from './state-file.ts';
 import { OperatorControls } from './operator-controls.ts';
@@ -29,6 +30,8 @@ export interface DaemonOptions {
   scheduler?: Scheduler;
   /** Test hooks for the cache_daemon link (fake process, fake stats). */
   cache?: Pick<CacheLinkDeps, 'makeProcess' | 'fetch' | 'pollIntervalMs'>;
+  /** Test hook for the proxy_daemon link (fake process). */
+  proxy?: Pick<ProxyLinkDeps, 'makeProcess'>;
 }
 
 /**
@@ -53,6 +56,7 @@ export class HaDaemon {
   #stateTimer: NodeJS.Timeout | null = null;
   #stopping = false;
   #cache: CacheLink | null = null;
+  #proxy: ProxyLink | null = null;
   #windows = new Map<InstanceRuntime, PreemptWindow>();
   #scheduler: Scheduler | null = null;
   /** How VIPs are announced (set at start when some VIP is on a device with ARP); null = not needed. */
@@ -93,8 +97,13 @@ export class HaDaemon {
     }
     if (config.cacheDaemon) {
       this.#cache = this.#makeCache(config);
-      this.#cache.bind(this.#runtimes.map((rt) => rt.instance));
+      this.#cache.bind(this.#cacheTargets(config));
       this.#cache.start();
+    }
+    if (config.proxyDaemon) {
+      this.#proxy = this.#makeProxy(config);
+      this.#proxy.bind(this.#runtimes.map((rt) => rt.instance));
+      this.#proxy.start();
     }
     this.#bindWindows(this.#runtimes);
     for (const rt of this.#runtimes) this.#controls.apply(rt);
@@ -135,6 +144,7 @@ export class HaDaemon {
     this.#buildGroups(next);
     this.#rebuildTrackers(next);
     await this.#reloadCache(prev, next);
+    await this.#reloadProxy(prev, next);
     this.#bindWindows(fresh);
     this.#controls.retain(this.#runtimes);
     for (const rt of fresh) this.#controls.apply(rt);
@@ -156,7 +166,8 @@ export class HaDaemon {
     await Promise.race([Promise.all(this.#groups.map((g) => g.notify.idle())), delay(1500)]);
     await delay(20); // let the priority-0 datagrams leave before the socket closes
     for (const w of this.#windows.values()) w.stop();
-    // The cache stops last: clients reach the peer through the VIP before this one goes away.
+    // The proxy and the cache stop last: clients reach the peer through the VIP before this one goes away.
+    await this.#proxy?.stop();
     await this.#cache?.stop();
     await this.#transport?.close();
     if (this.#stateTimer) clearTimeout(this.#stateTimer);
@@ -197,6 +208,7 @@ export class HaDaemon {
         preemptSchedule: this.#windows.get(rt)?.status() ?? null,
       })),
       cache: this.#cache?.status() ?? null,
+      proxy: this.#proxy?.status() ?? null,
       syncGroups: this.#groups.map((g) => g.group.status()),
       checks: [...this.#trackers.values()].map((b) => ({
         ...b.tracker.status(),
@@ -259,9 +271,44 @@ export class HaDaemon {
     return new CacheLink(cfg.cacheDaemon!, { log: this.#log, clock: this.#clock, changed: () => this.#scheduleState(), ...this.#opts.cache });
   }
 
+  /**
+   * The instances the cache's state drives: all of them, unless a proxy_daemon fronts the cache; then the VIP
+   * follows the proxy, which routes around a dead cache (to its backup) by itself.
+   */
+  #cacheTargets(cfg: HavedConfig) {
+    return cfg.proxyDaemon ? [] : this.#runtimes.map((rt) => rt.instance);
+  }
+
+  #makeProxy(cfg: HavedConfig): ProxyLink {
+    return new ProxyLink(cfg.proxyDaemon!, { log: this.#log, clock: this.#clock, changed: () => this.#scheduleState(), ...this.#opts.proxy });
+  }
+
+  /** A changed proxy_daemon block restarts the proxy; unchanged keeps it (bound to the new instances). */
+  async #reloadProxy(prev: HavedConfig, next: HavedConfig): Promise<void> {
+    const instances = this.#runtimes.map((rt) => rt.instance);
+    if (fingerprint(prev.proxyDaemon) === fingerprint(next.proxyDaemon)) {
+      this.#proxy?.bind(instances);
+      return;
+    }
+    if (this.#proxy) {
+      this.#log.info(next.proxyDaemon ? 'proxy_daemon changed by reload: restarting the proxy' : 'proxy_daemon removed by reload: stopping the proxy');
+      const old = this.#proxy;
+      this.#proxy = null;
+      old.bind(instances);
+      await old.stop();
+      if (!next.proxyDaemon) old.unbind();
+    }
+    if (next.proxyDaemon) {
+      this.#proxy = this.#makeProxy(next);
+      this.#proxy.bind(instances);
+      this.#proxy.start();
+    }
+  }
+
   /** A changed cache_daemon block restarts the cache (stop, then start the new one); unchanged keeps it. */
   async #reloadCache(prev: HavedConfig, next: HavedConfig): Promise<void> {
-    const instances = this.#runtimes.map((rt) => rt.instance);
+    const instances = this.#cacheTargets(next);
+    if (next.proxyDaemon && !prev.proxyDaemon) this.#cache?.unbind(); // the VIP follows the proxy from now on
     if (fingerprint(prev.cacheDaemon) === fingerprint(next.cacheDaemon)) {
       this.#cache?.bind(instances);
       return;

@@ -17,6 +17,12 @@ export function formatStatus(s: DaemonStatus): string {
     if (c.lastExit) out.push(`  last exit: ${c.lastExit}${c.nextStartInMs !== null ? `; next start in ${c.nextStartInMs} ms` : ''}`);
     if (c.lastWarmUpMs !== null) out.push(`  last warm-up took ${Math.round(c.lastWarmUpMs)} ms`);
   }
+  if (s.proxy) {
+    const p = s.proxy;
+    out.push(`proxy ${p.state}${p.pid !== null ? ` pid ${p.pid}` : ''}  restarts ${p.restarts}  port ${p.port}`);
+    out.push(`  command: ${p.argv.join(' ')}`);
+    if (p.lastExit) out.push(`  last exit: ${p.lastExit}${p.nextStartInMs !== null ? `; next start in ${p.nextStartInMs} ms` : ''}`);
+  }
   for (const i of s.instances) {
     const base = i.priorityOverride != null ? `override ${i.priorityOverride}, configured ${i.basePriority}` : `base ${i.basePriority}`;
     const prio = i.priority === i.basePriority && i.priorityOverride == null ? `${i.priority}` : `${i.priority} (${base})`;

@@ -32,12 +32,12 @@ export interface GetCommand {
   readonly keys: Buffer[];
   exptime: number; // gat/gats only, else 0
   /**
-   * A get of one key also tells where it is, src[keyStart, keyEnd), so that a server can look it
-   * up without a view of it (`keys` is then made when read); null when there are several keys.
+   * Where the key lies, src[keyStart, keyEnd), so that a server can look it up without a view of it (`keys`
+   * is then made only when read).
    */
-  readonly src: Buffer | null;
-  /** A DataView of src (for hashing the key a word at a time); null when src is. */
-  readonly srcView: DataView | null;
+  readonly src: Buffer;
+  /** A DataView of src (for hashing a key a word at a time). */
+  readonly srcView: DataView;
   readonly keyStart: number;
   readonly keyEnd: number;
   /**
@@ -45,7 +45,7 @@ export interface GetCommand {
    * comes first (see nextKey()); every one of them is known to be short enough. The server may then read the keys
    * from there one at a time, without the `keys` array.
    */
-  readonly multi?: boolean;
+  readonly multi: boolean;
 }
 
 export interface DeleteCommand { kind: 'delete'; key: Buffer; noreply: boolean }

@@ -111,3 +111,29 @@ describe('cache_daemon', () => {
     expect(errorOf(text)).toBe(message);
   });
 });
+
+describe('proxy_daemon', () => {
+  it('takes the same keywords as cache_daemon; its port comes from -p of the command', () => {
+    const c = parse(`${block('command "/opt/haved/bin/repcache -p 11211 -x 10.0.0.2"')}proxy_daemon {\n  command "/opt/haved/bin/repcache-proxy -p 12000 -s 10.0.0.1 -s 10.0.0.2 -b 10.0.0.2 -b 10.0.0.1 --no-backup-writes"\n  restart_backoff 0.1 2\n}\n${instance('')}`);
+    expect(c.warnings).toEqual([]);
+    expect(c.cacheDaemon!.checkPort).toBe(11211);
+    expect(c.proxyDaemon).toEqual({
+      argv: ['/opt/haved/bin/repcache-proxy', '-p', '12000', '-s', '10.0.0.1', '-s', '10.0.0.2', '-b', '10.0.0.2', '-b', '10.0.0.1', '--no-backup-writes'],
+      user: null,
+      restart: { backoffInitialMs: 100, backoffMaxMs: 2000, stableAfterMs: 10_000, maxRestarts: 10, windowMs: 60_000, stopTimeoutMs: 5000 },
+      checkPort: 12000,
+      where: 'haved.conf:4',
+    });
+    expect(parse(instance('')).proxyDaemon).toBeNull();
+  });
+
+  it.each([
+    ['no command', 'proxy_daemon {\n  user nobody\n}\n', `haved.conf:1: proxy_daemon needs 'command "PROGRAM [ARGS]"'`],
+    ['twice', 'proxy_daemon { command x }\nproxy_daemon { command y }\n', 'haved.conf:2: duplicate proxy_daemon block (first defined at haved.conf:1)'],
+    ['bad port', 'proxy_daemon { command "repcache-proxy -p x" }\n', 'haved.conf:1: proxy_daemon: the command\'s port "x" is not a port 1..65535 (or set check_port)'],
+    ['inside an instance', instance('  proxy_daemon { command x }'),
+      "haved.conf:4: proxy_daemon cannot be inside vrrp_instance VI_1: a '}' is missing before it (vrrp_instance VI_1 opened at haved.conf:1)"],
+  ])('%s', (_name, text, message) => {
+    expect(errorOf(text)).toBe(message);
+  });
+});
