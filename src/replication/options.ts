@@ -19,7 +19,7 @@ export function parsePeer(spec: string, defaultPort: number): PeerAddress {
 /** The `-o repl_*` extended options replicationFromArgs() reads; the command line refuses any other repl_ name. */
 export const REPLICATION_SUBOPTIONS: ReadonlySet<string> = new Set([
   'repl_secret', 'repl_secret_file', 'repl_sync', 'repl_sync_timeout', 'repl_node_id', 'repl_queue',
-  'repl_join_timeout', 'repl_listen',
+  'repl_join_timeout', 'repl_listen', 'repl_complete',
 ]);
 
 const int = (name: string, v: string | true | undefined, min: number, max: number): number | undefined => {
@@ -29,16 +29,16 @@ const int = (name: string, v: string | true | undefined, min: number, max: numbe
   return n;
 };
 
-const syncMode = (v: string | true | undefined): boolean => {
+const flag = (name: string, v: string | true | undefined): boolean => {
   if (v === undefined || v === '0' || v === 'off') return false;
   if (v === true || v === '1' || v === 'on') return true;
-  throw new ReplicationConfigError(`-o repl_sync takes no value or one of 1, on, 0, off, got '${v}'`);
+  throw new ReplicationConfigError(`-o ${name} takes no value or one of 1, on, 0, off, got '${v}'`);
 };
 
 /**
  * Replication settings from the command line: -x/-X plus the `repl_*` extended options
  * (-o repl_secret=S, repl_secret_file=PATH, repl_sync, repl_sync_timeout=MS, repl_node_id=N, repl_queue=N,
- * repl_join_timeout=MS, repl_listen=HOST). Null when no peer is named and no port was asked for.
+ * repl_join_timeout=MS, repl_listen=HOST, repl_complete). Null when no peer is named and no port was asked for.
  */
 export function replicationFromArgs(
   repl: { peers: string[]; port: number },
@@ -61,7 +61,8 @@ export function replicationFromArgs(
     peers: repl.peers.map((p) => parsePeer(p, repl.port)),
     port: repl.port,
     secret,
-    syncMode: syncMode(extended.repl_sync),
+    syncMode: flag('repl_sync', extended.repl_sync),
+    startComplete: flag('repl_complete', extended.repl_complete),
     itemSizeMax,
   };
   const set = <K extends keyof typeof opts>(k: K, v: (typeof opts)[K] | undefined) => {

@@ -145,6 +145,9 @@ describe('replication links (in process)', () => {
     const b = await node(7, pb, [pa]);
     await until(() => a.repl.nodeId !== b.repl.nodeId, 'one node moved', 8000);
     expect(a.lines.join('') + b.lines.join('')).toMatch(/node id 7 is also used by a peer/);
+    // Both started empty: a cold cluster, complete and serving well before the join timeout.
+    await until(() => a.repl.isReady && b.repl.isReady, 'both serving', 3000);
+    expect([a.repl.completeness, b.repl.completeness]).toEqual(['complete', 'complete']);
     write(a, 'k', 'v');
     await until(() => b.store.value('k') === 'v', 'replicated', 8000);
     expect(versionNode(b.store.itemVersion(b.store.peek(Buffer.from('k'))))).toBe(a.repl.nodeId);
