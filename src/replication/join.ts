@@ -152,7 +152,8 @@ export class JoinPolicy {
         return;
       }
     } else this.#coldSince = null;
-    if (now - this.#startedAt >= this.#o.joinTimeoutMs) {
+    // A cold window under way finishes first, even past a shorter join timeout.
+    if (this.#coldSince === null && now - this.#startedAt >= this.#o.joinTimeoutMs) {
       const expected = this.expectedItems();
       this.#become('partial', `no complete copy after ${this.#o.joinTimeoutMs} ms${expected !== null ? ` (a complete peer holds ${expected} items)` : ''}`);
     }

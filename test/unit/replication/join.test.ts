@@ -100,6 +100,14 @@ describe('join policy: the cold-cluster rule', () => {
     b.run(400, [unreachable]);
     expect(b.j.completeness).toBe('joining');
   });
+
+  it('a join timeout shorter than the cold window lets the window finish', () => {
+    let now = 0;
+    const changes: string[] = [];
+    const j = new JoinPolicy({ now: () => now, initial: 'joining', joinTimeoutMs: 0, coldWindowMs: 500, changed: (f, t) => changes.push(`${f}->${t}`) });
+    for (; now <= 600; now += 50) j.tick([unreachable]);
+    expect(changes).toEqual(['joining->complete']);
+  });
 });
 
 describe('join policy: copies and completeness', () => {
