@@ -314,7 +314,7 @@ _wait_get() {
 holder_is() { [ "$(vip_holder)" = "$1" ]; }
 holder_not() { local h; h=$(vip_holder); [ "$h" != "$1" ] && [ "$h" != none ]; }
 state_is() { [ "$(stat_of "$1" replication_state 2>/dev/null)" = "$2" ]; }
-warm() { local s; s=$(stat_of "$1" replication_state 2>/dev/null); [ -n "$s" ] && [ "$s" != syncing ]; }
+warm() { local s; s=$(stat_of "$1" replication_state 2>/dev/null); [ -n "$s" ] && [ "$s" != syncing ] && [ "$s" != partial ]; }
 
 demo() {
   need_root
