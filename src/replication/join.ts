@@ -77,7 +77,7 @@ export class JoinPolicy {
   peer(nodeId: number, runId: bigint, s: NodeStatus): void {
     const p = this.#peers.get(nodeId);
     if (!p || p.runId !== runId) {
-      this.#peers.set(nodeId, { runId, ...s });
+      this.#peers.set(nodeId, { runId, completeness: s.completeness, holdsData: s.holdsData, items: s.items });
       return;
     }
     // Within one run completeness only grows and holdsData is sticky, so links reporting out of order agree.

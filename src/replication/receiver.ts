@@ -158,7 +158,7 @@ export class Receiver {
         this.#needStream('STATE');
         ctx.peerStatus(this.peerNodeId, this.peerRunId, m);
         if (this.machine.state === 'waiting' && m.completeness !== 'joining') this.#ask();
-        else if (this.machine.state === 'streaming' && ctx.wantsCopyFrom(this.peerNodeId, this.peerRunId)) {
+        else if (this.#mayAskCopy() && ctx.wantsCopyFrom(this.peerNodeId, this.peerRunId)) {
           ctx.logger.info({ peer: this.name }, 'replication: the peer is complete now; asking it for a full copy');
           this.#write(encode({ type: 'resume', fromSeq: 0n }));
         }
@@ -227,6 +227,12 @@ export class Receiver {
     this.#ackedSent = this.applied;
     this.#write(encode({ type: 'resume', fromSeq: from }));
     if (from > 0n) this.machine.handshakeDone(false);
+  }
+
+  /** On a live link, unless a complete copy is already coming over it. */
+  #mayAskCopy(): boolean {
+    const st = this.machine.state;
+    return st === 'streaming' || (st === 'syncing' && this.#copySource !== 'complete');
   }
 
   get syncing(): boolean {
