@@ -376,7 +376,7 @@ nth_master_time() {
 holder_is() { [ "$(vip_holder)" = "$1" ]; }
 holder_not() { local h; h=$(vip_holder); [ "$h" != "$1" ] && [ "$h" != none ]; }
 state_is() { [ "$(stat_of "$1" replication_state 2>/dev/null)" = "$2" ]; }
-warm() { local s; s=$(stat_of "$1" replication_state 2>/dev/null); [ -n "$s" ] && [ "$s" != syncing ]; }
+warm() { local s; s=$(stat_of "$1" replication_state 2>/dev/null); [ -n "$s" ] && [ "$s" != syncing ] && [ "$s" != partial ]; }
 
 # demo_exit STATUS BUILT: a lab the demo built is removed, but a failed demo keeps its logs and says where
 demo_exit() {

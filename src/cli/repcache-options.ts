@@ -488,7 +488,10 @@ Replication (repcached compatible):
 -o repl_sync_timeout=<ms>             longest wait for that acknowledgement (default: 1000)
 -o repl_node_id=<1..1023>             version node id (default: random per start)
 -o repl_queue=<n>                     outbound log entries before a full resync (default: 262144)
--o repl_join_timeout=<ms>             serve without a complete copy after this long (default: 15000)
+-o repl_join_timeout=<ms>             serve without a complete copy after this long, reporting
+                                      replication_state partial (default: 15000)
+-o repl_complete                      start complete: serve at once and act as a complete source,
+                                      even empty (bootstrap a cluster, or end a partial state)
 -o repl_listen=<addr>                 address of the replication port (default: the -l addresses)
 -o repl_tls_cert=<pem>,repl_tls_key=<pem>,repl_tls_ca=<pem>
                                       mutual TLS between peers (certificates signed by that CA)

@@ -6,7 +6,7 @@
  * Pure: bytes in, messages out and back. No sockets, no timers.
  */
 export const PROTOCOL_MAGIC = 0x48565250; // "HVRP"
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Largest frame body accepted: a maximal item (-I up to 1 GB is memcached's cap; we bound frames at 128 MB). */
 export const MAX_FRAME = 128 * 1024 * 1024;
 export const NONCE_BYTES = 16;
@@ -28,9 +28,28 @@ export const FrameType = {
   SYNC_ITEM: 11,
   SYNC_END: 12,
   ERROR: 13,
+  NOT_READY: 14,
+  STATE: 15,
 } as const;
 
 export type Role = 'sender' | 'receiver';
+
+/**
+ * What a node's store holds (PROTOCOL.md, Joining): `complete` (everything the cluster had when it joined, or it
+ * started a cold cluster, or an operator said so), `joining` (waiting for a complete copy, client port closed) or
+ * `partial` (serving without a complete copy).
+ */
+export type Completeness = 'joining' | 'complete' | 'partial';
+const COMPLETENESS: readonly Completeness[] = ['joining', 'complete', 'partial'];
+
+/** A node's join status as peers see it: in HELLO and STATE. */
+export interface NodeStatus {
+  completeness: Completeness;
+  /** The node has held data in this run (items or tombstones): false means it started empty and got nothing. */
+  holdsData: boolean;
+  /** Items in its store (an estimate: expired items may count). */
+  items: number;
+}
 
 export interface Hello {
   type: 'hello';
@@ -43,6 +62,9 @@ export interface Hello {
   listenPort: number;
   itemSizeMax: number;
   syncMode: boolean;
+  completeness: Completeness;
+  holdsData: boolean;
+  items: number;
   nonce: Buffer;
 }
 export interface Auth { type: 'auth'; proof: Buffer }
@@ -54,14 +76,19 @@ export interface TouchItem { type: 'touch'; seq: bigint; version: bigint; ttl: n
 export interface Flush { type: 'flush'; seq: bigint; version: bigint; delay: number }
 export interface Ack { type: 'ack'; seq: bigint }
 export interface Heartbeat { type: 'heartbeat'; seq: bigint }
-export interface SyncBegin { type: 'sync_begin'; startSeq: bigint; items: number; flushEpoch: bigint }
+/** `source`: the sender's completeness when the copy began; only a `complete` copy completes a joining node. */
+export interface SyncBegin { type: 'sync_begin'; startSeq: bigint; items: number; flushEpoch: bigint; copyId: bigint; source: 'complete' | 'partial' }
 export interface SyncItem { type: 'sync_item'; version: bigint; flags: number; ttl: number; key: Buffer; value: Buffer }
-export interface SyncEnd { type: 'sync_end'; items: number }
+export interface SyncEnd { type: 'sync_end'; items: number; copyId: bigint }
 export interface ErrorFrame { type: 'error'; reason: string }
+/** Sender → receiver: the answer to a copy request from a node that is still joining itself. */
+export interface NotReady { type: 'not_ready' }
+/** Sender → receiver: the sender's join status changed. */
+export interface State extends NodeStatus { type: 'state' }
 
 export type Message =
   | Hello | Auth | Resume | SetItem | DeleteItem | TouchItem | Flush | Ack | Heartbeat
-  | SyncBegin | SyncItem | SyncEnd | ErrorFrame;
+  | SyncBegin | SyncItem | SyncEnd | ErrorFrame | NotReady | State;
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -84,7 +111,7 @@ export function encode(m: Message): Buffer {
   switch (m.type) {
     case 'hello': {
       if (m.nonce.length !== NONCE_BYTES) throw new ProtocolError('nonce must be 16 bytes');
-      const b = frame(FrameType.HELLO, 4 + 2 + 2 + 8 + 1 + 2 + 4 + 1 + NONCE_BYTES);
+      const b = frame(FrameType.HELLO, HELLO_BYTES);
       let o = HEADER;
       o = b.writeUInt32BE(PROTOCOL_MAGIC, o);
       o = b.writeUInt16BE(m.version, o);
@@ -93,7 +120,9 @@ export function encode(m: Message): Buffer {
       o = b.writeUInt8(m.role === 'sender' ? 0 : 1, o);
       o = b.writeUInt16BE(m.listenPort, o);
       o = b.writeUInt32BE(m.itemSizeMax, o);
-      o = b.writeUInt8(m.syncMode ? 1 : 0, o);
+      o = b.writeUInt8((m.syncMode ? 1 : 0) | (m.holdsData ? 2 : 0), o);
+      o = b.writeUInt8(COMPLETENESS.indexOf(m.completeness), o);
+      o = b.writeUInt32BE(m.items, o);
       m.nonce.copy(b, o);
       return b;
     }
@@ -156,15 +185,25 @@ export function encode(m: Message): Buffer {
       return b;
     }
     case 'sync_begin': {
-      const b = frame(FrameType.SYNC_BEGIN, 8 + 4 + 8);
+      const b = frame(FrameType.SYNC_BEGIN, 8 + 4 + 8 + 8 + 1);
       let o = b.writeBigUInt64BE(m.startSeq, HEADER);
       o = b.writeUInt32BE(m.items, o);
-      b.writeBigUInt64BE(m.flushEpoch, o);
+      o = b.writeBigUInt64BE(m.flushEpoch, o);
+      o = b.writeBigUInt64BE(m.copyId, o);
+      b.writeUInt8(COMPLETENESS.indexOf(m.source), o);
       return b;
     }
     case 'sync_end': {
-      const b = frame(FrameType.SYNC_END, 4);
-      b.writeUInt32BE(m.items, HEADER);
+      const b = frame(FrameType.SYNC_END, 4 + 8);
+      b.writeBigUInt64BE(m.copyId, b.writeUInt32BE(m.items, HEADER));
+      return b;
+    }
+    case 'not_ready': return frame(FrameType.NOT_READY, 0);
+    case 'state': {
+      const b = frame(FrameType.STATE, 1 + 1 + 4);
+      let o = b.writeUInt8(COMPLETENESS.indexOf(m.completeness), HEADER);
+      o = b.writeUInt8(m.holdsData ? 1 : 0, o);
+      b.writeUInt32BE(m.items, o);
       return b;
     }
     case 'error': {
@@ -224,6 +263,15 @@ export function encodeItemFrame(
   return b;
 }
 
+/** HELLO body: magic, version, node id, run id, role, listen port, item size max, flags, completeness, items, nonce. */
+const HELLO_BYTES = 4 + 2 + 2 + 8 + 1 + 2 + 4 + 1 + 1 + 4 + NONCE_BYTES;
+
+function completenessAt(type: number, body: Buffer, at: number): Completeness {
+  const c = COMPLETENESS[body[at]];
+  if (c === undefined) throw new ProtocolError(`${names[type]} frame with unknown completeness ${body[at]}`);
+  return c;
+}
+
 function u64Frame(type: number, v: bigint): Buffer {
   const b = frame(type, 8);
   b.writeBigUInt64BE(v, HEADER);
@@ -249,14 +297,19 @@ export function decodeBody(type: number, body: Buffer): Message {
   };
   switch (type) {
     case FrameType.HELLO: {
-      need(4 + 2 + 2 + 8 + 1 + 2 + 4 + 1 + NONCE_BYTES);
+      // Magic and version first: another version's HELLO has another layout, and deserves a clear refusal.
+      need(6, false);
       if (body.readUInt32BE(0) !== PROTOCOL_MAGIC) throw new ProtocolError('HELLO without the protocol magic: not a repcache peer');
+      const version = body.readUInt16BE(4);
+      if (version !== PROTOCOL_VERSION) throw new ProtocolError(`peer speaks protocol version ${version}, this node speaks ${PROTOCOL_VERSION}`);
+      need(HELLO_BYTES);
       const role = body[16];
       if (role > 1) throw new ProtocolError(`HELLO with unknown role ${role}`);
       return {
-        type: 'hello', version: body.readUInt16BE(4), nodeId: body.readUInt16BE(6), runId: body.readBigUInt64BE(8),
+        type: 'hello', version, nodeId: body.readUInt16BE(6), runId: body.readBigUInt64BE(8),
         role: role === 0 ? 'sender' : 'receiver', listenPort: body.readUInt16BE(17), itemSizeMax: body.readUInt32BE(19),
-        syncMode: (body[23] & 1) === 1, nonce: Buffer.from(body.subarray(24, 24 + NONCE_BYTES)),
+        syncMode: (body[23] & 1) === 1, holdsData: (body[23] & 2) === 2, completeness: completenessAt(type, body, 24),
+        items: body.readUInt32BE(25), nonce: Buffer.from(body.subarray(29, 29 + NONCE_BYTES)),
       };
     }
     case FrameType.AUTH:
@@ -302,12 +355,25 @@ export function decodeBody(type: number, body: Buffer): Message {
     case FrameType.FLUSH:
       need(20);
       return { type: 'flush', seq: body.readBigUInt64BE(0), version: body.readBigUInt64BE(8), delay: body.readUInt32BE(16) };
-    case FrameType.SYNC_BEGIN:
-      need(20);
-      return { type: 'sync_begin', startSeq: body.readBigUInt64BE(0), items: body.readUInt32BE(8), flushEpoch: body.readBigUInt64BE(12) };
+    case FrameType.SYNC_BEGIN: {
+      need(29);
+      const source = completenessAt(type, body, 28);
+      if (source === 'joining') throw new ProtocolError('SYNC_BEGIN from a joining node: it has no copy to give');
+      return {
+        type: 'sync_begin', startSeq: body.readBigUInt64BE(0), items: body.readUInt32BE(8), flushEpoch: body.readBigUInt64BE(12),
+        copyId: body.readBigUInt64BE(20), source,
+      };
+    }
     case FrameType.SYNC_END:
-      need(4);
-      return { type: 'sync_end', items: body.readUInt32BE(0) };
+      need(12);
+      return { type: 'sync_end', items: body.readUInt32BE(0), copyId: body.readBigUInt64BE(4) };
+    case FrameType.NOT_READY:
+      need(0);
+      return { type: 'not_ready' };
+    case FrameType.STATE:
+      need(6);
+      if (body[1] > 1) throw new ProtocolError(`STATE frame with unknown flags ${body[1]}`);
+      return { type: 'state', completeness: completenessAt(type, body, 0), holdsData: body[1] === 1, items: body.readUInt32BE(2) };
     case FrameType.ERROR:
       return { type: 'error', reason: body.toString('utf8') };
     default:

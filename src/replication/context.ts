@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
-import type { ItemFrame } from './codec.ts';
+import type { Completeness, ItemFrame, NodeStatus } from './codec.ts';
 import type { HybridClock } from './hlc.ts';
 import type { OutLog } from './outlog.ts';
 import type { Tombstones } from './tombstones.ts';
@@ -26,10 +26,19 @@ export interface SessionContext {
   readonly timing: Partial<LinkTiming>;
   now(): number;
   flushEpoch(): bigint;
-  /** Receiving side. */
+  /** This node's join status (HELLO, STATE) and its completeness alone. */
+  status(): NodeStatus;
+  completeness(): Completeness;
+  /** What a peer said of itself, once authenticated: its HELLO, a STATE, a complete copy's head. */
+  peerStatus(nodeId: number, runId: bigint, s: NodeStatus): void;
+  /** Receiving side: the RESUME to send this run of a peer (0n: a full copy; see JoinPolicy.resumeFor). */
   resumePoint(nodeId: number, runId: bigint): bigint;
+  /** Receiving side, on a live link: ask this peer for a full copy now (we are not complete, it is). */
+  wantsCopyFrom(nodeId: number, runId: bigint): boolean;
   applied(nodeId: number, runId: bigint, seq: bigint): void;
-  copyComplete(nodeId: number, items: number): void;
+  copyComplete(nodeId: number, items: number, complete: boolean): void;
+  /** Sending side: a copy of our store to this run of a peer began. */
+  copyStarted(nodeId: number, runId: bigint): void;
   /** A SET or SYNC_ITEM frame, applied straight from the receive buffer. */
   applyItem(f: ItemFrame): void;
   applyDelete(key: Buffer, version: bigint): void;

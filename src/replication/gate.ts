@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { quoteBytes } from '../log-limit.ts';
-import { decodeBody, encode, FrameType, ProtocolError, type Hello } from './codec.ts';
+import { decodeBody, encode, FrameType, PROTOCOL_MAGIC, PROTOCOL_VERSION, ProtocolError, type Hello } from './codec.ts';
 import type { AccessList } from './access.ts';
 import { plainAddress } from './access.ts';
 import type { LinkTlsFiles } from './transport.ts';
@@ -17,6 +17,7 @@ export type RefusalKind = (typeof REFUSAL_KINDS)[number];
 
 const HELLO_BYTES = encode({
   type: 'hello', version: 0, nodeId: 0, runId: 0n, role: 'sender', listenPort: 0, itemSizeMax: 0, syncMode: false, nonce: Buffer.alloc(16),
+  completeness: 'joining', holdsData: false, items: 0,
 }).length;
 
 export interface GateOptions {
@@ -95,8 +96,9 @@ export class InboundGate {
     const timer = setTimeout(() => refuse('timeout', phase === 'tls' ? `no TLS handshake within ${o.timeoutMs} ms` : `no HELLO within ${o.timeoutMs} ms`), o.timeoutMs);
     const onData = (chunk: Buffer) => {
       got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
-      const why = notAHello(got);
-      if (why) return refuse('garbage', `${why}: "${quoteBytes(got)}"`);
+      const verdict = firstBytesVerdict(got);
+      if (verdict === 'wait') return;
+      if (verdict) return refuse(verdict.kind, verdict.detail);
       if (got.length < HELLO_BYTES) return;
       let hello: Hello;
       try {
@@ -149,6 +151,30 @@ export class InboundGate {
     this.#open.clear();
     this.#inTls.clear();
   }
+}
+
+/**
+ * What the first bytes of a connection say before its HELLO is whole: null (so far a HELLO of ours), `wait` (too
+ * few bytes to tell a HELLO of another protocol version from garbage), or why the connection is refused.
+ */
+export function firstBytesVerdict(b: Buffer): { kind: 'garbage' | 'handshake'; detail: string } | 'wait' | null {
+  const version = otherVersion(b);
+  if (version === undefined) return 'wait';
+  if (version !== null) return { kind: 'handshake', detail: `peer speaks replication protocol version ${version}, this node speaks ${PROTOCOL_VERSION}` };
+  const why = notAHello(b);
+  return why ? { kind: 'garbage', detail: `${why}: "${quoteBytes(b)}"` } : null;
+}
+
+/**
+ * The protocol version of a HELLO of another version (its frame has another length), null when the bytes are
+ * not one, undefined while too few bytes have come to tell (only when the length word is a plausible one).
+ */
+function otherVersion(b: Buffer): number | null | undefined {
+  if (b.length < 4) return null;
+  const length = b.readUInt32BE(0);
+  if (length === HELLO_BYTES - 4 || length > 1024) return null;
+  if (b.length < 11) return undefined;
+  return b[4] === FrameType.HELLO && b.readUInt32BE(5) === PROTOCOL_MAGIC ? b.readUInt16BE(9) : null;
 }
 
 /** Why the first bytes of a connection cannot be the start of a HELLO frame (null: they can). */

@@ -1,5 +1,5 @@
 import { proof, verifyProof, newNonce } from './auth.ts';
-import { PROTOCOL_VERSION, type Auth, type Hello, type Role } from './codec.ts';
+import { PROTOCOL_VERSION, type Auth, type Hello, type NodeStatus, type Role } from './codec.ts';
 
 export class HandshakeError extends Error {
   override name = 'HandshakeError';
@@ -48,9 +48,11 @@ export class Handshake {
     this.nonce = nonce;
   }
 
-  hello(): Hello {
+  /** Our HELLO; `status` is the node's join status now (see JoinPolicy). */
+  hello(status: NodeStatus): Hello {
     const { nodeId, runId, listenPort, itemSizeMax, syncMode } = this.me;
-    return { type: 'hello', version: PROTOCOL_VERSION, nodeId, runId, role: this.role, listenPort, itemSizeMax, syncMode, nonce: this.nonce };
+    const { completeness, holdsData, items } = status;
+    return { type: 'hello', version: PROTOCOL_VERSION, nodeId, runId, role: this.role, listenPort, itemSizeMax, syncMode, completeness, holdsData, items, nonce: this.nonce };
   }
 
   onHello(m: Hello): Auth {

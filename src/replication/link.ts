@@ -4,12 +4,15 @@
  * Time comes from an injected clock so tests drive it by hand.
  *
  *   connecting → handshaking → syncing → streaming
- *        ↑                                   │ (error, close, silent peer)
+ *        ↑             └→ waiting ┘          │ (error, close, silent peer)
  *        └──────────── backoff ←─────────────┘
+ *
+ * `waiting`: a copy was asked for but the sender is still joining itself (it answered NOT_READY); the link stays
+ * up with heartbeats until the sender is ready and the copy or the stream begins.
  *
  * Links we dial reconnect with exponential backoff; links a peer dialed end in `closed` (the peer redials).
  */
-export type LinkState = 'idle' | 'connecting' | 'handshaking' | 'syncing' | 'streaming' | 'backoff' | 'closed';
+export type LinkState = 'idle' | 'connecting' | 'handshaking' | 'waiting' | 'syncing' | 'streaming' | 'backoff' | 'closed';
 
 export interface LinkEffects {
   connect(): void;
@@ -98,9 +101,15 @@ export class LinkMachine {
     this.#go('handshaking', 'connected');
   }
 
-  /** Handshake complete: a full copy follows (or is expected), or the stream resumes where it stopped. */
-  handshakeDone(fullCopy: boolean): void {
+  /** Handshake complete, but the sender is still joining: no copy yet (NOT_READY). */
+  waiting(reason: string): void {
     if (this.#state !== 'handshaking') return;
+    this.#go('waiting', reason);
+  }
+
+  /** Handshake complete (or the wait is over): a full copy follows (or is expected), or the stream resumes where it stopped. */
+  handshakeDone(fullCopy: boolean): void {
+    if (this.#state !== 'handshaking' && this.#state !== 'waiting') return;
     if (fullCopy) {
       this.fullSyncs++;
       this.#go('syncing', 'full copy');
@@ -171,6 +180,7 @@ export class LinkMachine {
       case 'handshaking':
         if (now - this.#since >= this.timing.connectTimeoutMs) this.failed(`${this.#state} timed out after ${this.timing.connectTimeoutMs} ms`);
         return;
+      case 'waiting':
       case 'syncing':
       case 'streaming':
         if (now - this.#lastRx >= this.timing.deadAfterMs) {

@@ -23,6 +23,7 @@ export function parsePeer(spec: string, defaultPort: number): PeerAddress {
 export const REPLICATION_SUBOPTIONS: ReadonlySet<string> = new Set([
   'repl_secret', 'repl_secret_file', 'repl_sync', 'repl_sync_timeout', 'repl_node_id', 'repl_queue',
   'repl_join_timeout', 'repl_listen', 'repl_allow', 'repl_insecure', 'repl_tls_cert', 'repl_tls_key', 'repl_tls_ca',
+  'repl_complete',
 ]);
 
 /** What an `-o repl_*` option names to accept the risk of unauthenticated replication with remote peers. */
@@ -116,8 +117,8 @@ function checkSafety(opts: ReplicationOptions, insecure: boolean): void {
  * Replication settings from the command line: -x/-X plus the `repl_*` extended options
  * (-o repl_secret=S, repl_secret_file=PATH, repl_sync, repl_sync_timeout=MS, repl_node_id=N, repl_queue=N,
  * repl_join_timeout=MS, repl_listen=HOST, repl_allow=ADDR[/BITS];..., repl_insecure, repl_tls_cert=PEM,
- * repl_tls_key=PEM, repl_tls_ca=PEM). `listen`: the -l entries, where the replication port listens unless
- * repl_listen says otherwise (none: all interfaces). Null when no peer is named and no -X was given.
+ * repl_tls_key=PEM, repl_tls_ca=PEM, repl_complete). `listen`: the -l entries, where the replication port listens
+ * unless repl_listen says otherwise (none: all interfaces). Null when no peer is named and no -X was given.
  */
 export function replicationFromArgs(
   repl: { peers: string[]; port: number; connectPort?: number; portGiven?: boolean },
@@ -142,6 +143,7 @@ export function replicationFromArgs(
     port: repl.port,
     secret,
     syncMode: flag('repl_sync', extended.repl_sync),
+    startComplete: flag('repl_complete', extended.repl_complete),
     itemSizeMax,
     allow: allowList(extended.repl_allow),
     tls: tlsFiles(extended),

@@ -12,9 +12,11 @@ export type ReceiverEnd = { socket: Socket; hello: Hello } | { host: string; por
 /**
  * The receiving end of a link: applies one peer's changes to the local store and acknowledges them.
  * It tells the peer where to resume (the last sequence applied from that peer's current run) or asks for a
- * full copy. Usually the peer dialed us; a node whose replication port is held by its peer (two nodes sharing
- * one -X on one host, as repcached pairs them) dials the peer for this direction too, and then reconnects with
- * backoff like a sender.
+ * full copy (JoinPolicy.resumeFor decides); a peer still joining answers NOT_READY and the link waits for its
+ * STATE, then asks again. A copy counts toward this node's completeness only if its source was complete.
+ * Usually the peer dialed us; a node whose replication port is held by its peer (two nodes sharing one -X on
+ * one host, as repcached pairs them) dials the peer for this direction too, and then reconnects with backoff
+ * like a sender.
  */
 export class Receiver {
   readonly machine: LinkMachine;
@@ -40,6 +42,8 @@ export class Receiver {
   #ackedSent = 0n;
   #ackScheduled = false;
   #syncStart = -1n;
+  #copyId = 0n;
+  #copySource: 'complete' | 'partial' = 'partial';
   syncItems = 0;
   syncTotal = 0;
   bytesReceived = 0;
@@ -85,7 +89,7 @@ export class Receiver {
     socket.on('error', (err) => this.machine.failed(err.message));
     socket.on('close', () => this.machine.failed('connection closed by peer'));
     this.machine.connected();
-    this.#write(encode(this.#hs.hello()));
+    this.#write(encode(this.#hs.hello(this.#ctx.status())));
     this.#onData(encode(end.hello));
   }
 
@@ -110,7 +114,7 @@ export class Receiver {
     s.on(ready, () => {
       if (this.#socket !== s) return;
       this.machine.connected();
-      this.#write(encode(this.#hs.hello()));
+      this.#write(encode(this.#hs.hello(this.#ctx.status())));
     });
     s.on('data', (chunk: Buffer) => {
       if (this.#socket === s) this.#onData(chunk);
@@ -222,37 +226,54 @@ export class Receiver {
         this.#settled();
         for (const w of this.#hs.mismatches()) ctx.logger.warn({ peer: this.name }, `replication: ${w}`);
         this.#decoder.maxFrame = MAX_FRAME;
-        const from = ctx.resumePoint(this.peerNodeId, this.peerRunId);
-        this.applied = from > 0n ? from - 1n : 0n;
-        this.#ackedSent = this.applied;
-        this.#write(encode({ type: 'resume', fromSeq: from }));
         const peer = this.#hs.peer!;
+        ctx.peerStatus(peer.nodeId, peer.runId, peer);
+        this.#ask();
         if (!this.dials) ctx.peerHello(peer.nodeId, this.#socket?.remoteAddress ?? '', peer.listenPort);
-        // A resume is complete at once; a full copy starts with SYNC_BEGIN.
-        if (from > 0n) this.machine.handshakeDone(false);
         return;
       }
-      case 'sync_begin':
+      case 'not_ready':
+        this.#needStream('NOT_READY');
+        if (this.machine.state !== 'handshaking' && this.machine.state !== 'waiting') throw new ProtocolError('NOT_READY without a copy request');
+        this.machine.waiting('the peer is still joining; waiting until it is ready');
+        return;
+      case 'state':
+        this.#needStream('STATE');
+        ctx.peerStatus(this.peerNodeId, this.peerRunId, m);
+        if (this.machine.state === 'waiting' && m.completeness !== 'joining') this.#ask();
+        else if (this.#mayAskCopy() && ctx.wantsCopyFrom(this.peerNodeId, this.peerRunId)) {
+          ctx.logger.info({ peer: this.name }, 'replication: the peer is complete now; asking it for a full copy');
+          this.#write(encode({ type: 'resume', fromSeq: 0n }));
+        }
+        return;
+      case 'sync_begin': {
         this.#needStream('SYNC_BEGIN');
-        if (this.machine.state === 'handshaking') this.machine.handshakeDone(true);
+        const st = this.machine.state;
+        if (st === 'handshaking' || st === 'waiting') this.machine.handshakeDone(true);
         else this.machine.resync('peer restarted the full copy');
         this.#syncStart = m.startSeq;
+        this.#copyId = m.copyId;
+        this.#copySource = m.source;
         this.syncItems = 0;
         this.syncTotal = m.items;
         this.#lastProgressLog = ctx.now();
+        if (m.source === 'complete') ctx.peerStatus(this.peerNodeId, this.peerRunId, { completeness: 'complete', holdsData: m.items > 0, items: m.items });
         if (m.flushEpoch > 0n) ctx.applyFlush(m.flushEpoch, 0);
-        ctx.logger.info({ peer: this.name, items: m.items }, 'replication: receiving a full copy');
+        const copy = m.copyId.toString(16).padStart(16, '0');
+        ctx.logger.info({ peer: this.name, items: m.items, copy, source: m.source }, `replication: receiving a full copy (${m.source})`);
         return;
+      }
       case 'sync_end': {
         if (this.#syncStart < 0n) throw new ProtocolError('SYNC_END outside a full copy');
+        if (m.copyId !== this.#copyId) throw new ProtocolError(`SYNC_END of copy ${m.copyId.toString(16)} inside copy ${this.#copyId.toString(16)}`);
         const start = this.#syncStart;
         this.#syncStart = -1n;
         this.applied = start - 1n;
         ctx.applied(this.peerNodeId, this.peerRunId, this.applied);
         this.#ackedSent = -1n; // force an ACK
-        ctx.logger.info({ peer: this.name, items: m.items }, 'replication: full copy received');
+        ctx.logger.info({ peer: this.name, items: m.items, copy: m.copyId.toString(16).padStart(16, '0'), source: this.#copySource }, `replication: full copy received (${this.#copySource})`);
         this.machine.syncDone();
-        ctx.copyComplete(this.peerNodeId, m.items);
+        ctx.copyComplete(this.peerNodeId, m.items, this.#copySource === 'complete');
         return;
       }
       case 'delete':
@@ -285,6 +306,21 @@ export class Receiver {
   /** The peer proved it is a member (the handshake's AUTH checked out). */
   get authenticated(): boolean {
     return this.#hs.authed;
+  }
+
+  /** Sends RESUME: where to start, or 0 for a full copy. A resume is under way at once; a copy starts with SYNC_BEGIN. */
+  #ask(): void {
+    const from = this.#ctx.resumePoint(this.peerNodeId, this.peerRunId);
+    this.applied = from > 0n ? from - 1n : 0n;
+    this.#ackedSent = this.applied;
+    this.#write(encode({ type: 'resume', fromSeq: from }));
+    if (from > 0n) this.machine.handshakeDone(false);
+  }
+
+  /** On a live link, unless a complete copy is already coming over it. */
+  #mayAskCopy(): boolean {
+    const st = this.machine.state;
+    return st === 'streaming' || (st === 'syncing' && this.#copySource !== 'complete');
   }
 
   get syncing(): boolean {

@@ -14,6 +14,8 @@ import { Sender } from './sender.ts';
 import { Receiver } from './receiver.ts';
 import type { LinkState, LinkTiming } from './link.ts';
 import type { LocalIdentity } from './handshake.ts';
+import type { Completeness, NodeStatus } from './codec.ts';
+import { DEFAULT_COLD_WINDOW_MS, JoinPolicy } from './join.ts';
 import type { ReplicaStore, SessionContext } from './context.ts';
 
 export const DEFAULT_REPLICATION_PORT = 11212;
@@ -47,8 +49,12 @@ export interface ReplicationOptions {
   logCapacity?: number;
   tombstoneMax?: number;
   tombstoneLifetimeMs?: number;
-  /** A joining node serves anyway after this long without a complete copy. */
+  /** A joining node serves anyway after this long without a complete copy (and reports `partial`). */
   joinTimeoutMs?: number;
+  /** -o repl_complete: this node is complete from the start (serves at once and is a source, even empty). */
+  startComplete?: boolean;
+  /** How long the cold-cluster condition must hold before an empty node declares itself complete. */
+  coldWindowMs?: number;
   itemSizeMax?: number;
   timing?: Partial<LinkTiming>;
 }
@@ -89,8 +95,8 @@ export class Replicator {
   readonly #port: ReplicationPort;
   /** The peers this node dials (the -x list without this node itself, or the holder of our port). */
   #peers: PeerAddress[] = [];
+  readonly #join: JoinPolicy;
   #timer: NodeJS.Timeout | null = null;
-  #joinTimer: NodeJS.Timeout | null = null;
   #pumpScheduled = false;
   #syncWaiters: Array<{ seq: number; resolve: () => void; timer: NodeJS.Timeout }> = [];
   syncTimeouts = 0;
@@ -104,7 +110,7 @@ export class Replicator {
     this.#opts = {
       secret: '', syncMode: false, syncTimeoutMs: 1000, logCapacity: 1 << 18, tombstoneMax: 1 << 18,
       tombstoneLifetimeMs: 3600_000, joinTimeoutMs: 15_000, itemSizeMax: 1024 * 1024, maxPendingHandshakes: 64,
-      strangerLogIntervalMs: 60_000, ...opts,
+      strangerLogIntervalMs: 60_000, startComplete: false, coldWindowMs: DEFAULT_COLD_WINDOW_MS, ...opts,
     };
     this.log = new OutLog(this.#opts.logCapacity);
     this.tombstones = new Tombstones(this.#opts.tombstoneMax, this.#opts.tombstoneLifetimeMs);
@@ -121,7 +127,19 @@ export class Replicator {
       timeoutMs: o.timing?.connectTimeoutMs ?? 3000, maxPending: o.maxPendingHandshakes, strangerLogIntervalMs: o.strangerLogIntervalMs,
       admit: (socket, hello, settled) => this.#admit(socket, hello, settled),
     }, logger);
+    this.#join = new JoinPolicy({
+      now: () => Date.now(),
+      initial: this.#opts.peers.length === 0 || this.#opts.startComplete ? 'complete' : 'joining',
+      joinTimeoutMs: this.#opts.joinTimeoutMs,
+      coldWindowMs: this.#opts.coldWindowMs,
+      changed: (from, to, reason) => this.#completenessChanged(from, to, reason),
+    });
     this.#ctx = this.#context();
+  }
+
+  /** complete, joining or partial (see JoinPolicy). */
+  get completeness(): Completeness {
+    return this.#join.completeness;
   }
 
   get nodeId(): number {
@@ -135,9 +153,33 @@ export class Replicator {
   #markReady(why: string): void {
     if (this.#isReady) return;
     this.#isReady = true;
-    if (this.#joinTimer) clearTimeout(this.#joinTimer);
     this.#logger.info({ reason: why }, `replication: ready to serve clients (${why})`);
     this.#resolveReady(why);
+  }
+
+  #completenessChanged(from: Completeness, to: Completeness, reason: string): void {
+    if (to === 'partial') {
+      const expected = this.#join.expectedItems();
+      this.#logger.warn(
+        { reason, items: this.#store.itemCount, expected },
+        `replication: serving WITHOUT a complete copy (${reason}); holding ${this.#store.itemCount}${expected !== null ? ` of ${expected}` : ''} items; replication_state is partial until a complete copy arrives`,
+      );
+    } else if (from === 'partial') {
+      this.#logger.info({ reason }, `replication: complete now (${reason}); no longer partial`);
+    }
+    this.#markReady(to === 'partial' ? `partial: ${reason}` : reason);
+    this.#announce();
+  }
+
+  /** Tells every peer we push to that our join status changed (each link sends STATE only on a change). */
+  #announce(): void {
+    const s = this.#status();
+    for (const sender of this.senders) sender.announce(s);
+  }
+
+  #status(): NodeStatus {
+    if (this.tombstones.size > 0) this.#join.sawData();
+    return this.#join.status(this.#store.itemCount);
   }
 
   /**
@@ -155,11 +197,9 @@ export class Replicator {
     }
     this.#timer = setInterval(() => this.#tick(), 50);
     this.#timer.unref();
-    if (this.senders.length === 0) this.#markReady('no peers configured');
-    else {
-      this.#joinTimer = setTimeout(() => this.#markReady(`no complete copy after ${this.#opts.joinTimeoutMs} ms, serving what we have`), this.#opts.joinTimeoutMs);
-      this.#joinTimer.unref();
-    }
+    // repcached's one-host pairing: the node that holds the port its -x names has no one to copy from
+    if (this.#peers.length === 0) this.#join.declareComplete('no peer to copy from: this node holds the replication port its -x names');
+    if (this.#join.completeness === 'complete') this.#markReady(this.#opts.startComplete ? 'complete by the operator\'s -o repl_complete' : 'no peers configured');
   }
 
   #addSender(host: string, port: number): Sender {
@@ -204,6 +244,12 @@ export class Replicator {
   #tick(): void {
     for (const s of this.senders) s.machine.tick();
     for (const r of this.receivers) r.machine.tick();
+    if (this.#join.completeness === 'joining') {
+      this.#status(); // notes the store's first data
+      const dialed = this.senders.filter((s) => !s.inbound);
+      this.#join.tick(dialed.map((s) => ({ unreachable: s.machine.connects === 0 && s.machine.failures > 0, heard: s.heard })));
+    }
+    this.#announce();
   }
 
   /** Hook for the cache server: called after every successful local mutation. */
@@ -311,18 +357,26 @@ export class Replicator {
       timing: this.#opts.timing ?? {},
       now: () => Date.now(),
       flushEpoch: () => this.#apply.flushEpoch,
+      status: () => this.#status(),
+      completeness: () => this.#join.completeness,
+      peerStatus: (nodeId, runId, st) => this.#join.peer(nodeId, runId, st),
       resumePoint: (nodeId, runId) => {
         const a = this.#appliedFrom.get(nodeId);
-        return a && a.runId === runId ? a.seq + 1n : 0n;
+        return this.#join.resumeFor(nodeId, runId, a && a.runId === runId ? a.seq + 1n : 0n);
       },
+      wantsCopyFrom: (nodeId, runId) => this.#join.wantsCopyFrom(nodeId, runId),
+      copyStarted: (nodeId, runId) => this.#join.copyStarted(nodeId, runId),
       applied: (nodeId, runId, seq) => {
         const a = this.#appliedFrom.get(nodeId);
         if (a && a.runId === runId) a.seq = seq;
         else this.#appliedFrom.set(nodeId, { runId, seq });
       },
-      copyComplete: (nodeId, items) => {
+      copyComplete: (nodeId, items, complete) => {
         this.fullCopiesReceived++;
-        this.#markReady(`full copy of ${items} items received from node ${nodeId}`);
+        if (!complete && this.#join.completeness !== 'complete') {
+          this.#logger.info({ node: nodeId, items }, `replication: a partial copy of ${items} items from node ${nodeId} was merged; it does not make this node complete`);
+        }
+        this.#join.copyReceived(nodeId, complete, items);
       },
       applyItem: (f) => this.#apply.item(f),
       applyDelete: (k, ver) => this.#apply.delete(k, ver),
@@ -377,10 +431,6 @@ export class Replicator {
     const quiet = stranger || (to === 'connecting' && /^retry ([4-9]|\d\d)/.test(reason)) || (from === 'connecting' && to === 'backoff' && this.#retrying(who));
     const level = quiet ? 'debug' : to === 'backoff' || (to === 'closed' && reason !== 'shutdown') ? 'warn' : 'info';
     this.#logger[level]({ peer: who, from, to, reason }, `replication: ${who} ${from} -> ${to} (${reason})`);
-    const dialed = [...this.senders.filter((s) => !s.inbound), ...[...this.receivers].filter((r) => r.dials)];
-    if (!this.#isReady && to === 'backoff' && dialed.every((l) => l.machine.failures > 0 && l.machine.connects === 0) && ![...this.receivers].some((r) => r.syncing)) {
-      this.#markReady('no peer reachable, serving alone');
-    }
   }
 
   #retrying(who: string): boolean {
@@ -388,9 +438,13 @@ export class Replicator {
     return link !== undefined && link.machine.failures > 4;
   }
 
-  /** `replication_state` for stats and haved: syncing until the copy is in, then streaming or alone. */
+  /**
+   * `replication_state` for stats and haved: `syncing` until this node may serve, `partial` while it serves
+   * without a complete copy, then `streaming`, `disconnected` or `standalone`.
+   */
   get state(): string {
     if (!this.#isReady) return 'syncing';
+    if (this.#join.completeness === 'partial') return 'partial';
     if (this.senders.length === 0 && this.receivers.size === 0) return 'standalone';
     const up = this.senders.some((s) => s.machine.state === 'streaming') || [...this.receivers].some((r) => r.machine.state === 'streaming');
     return up ? 'streaming' : 'disconnected';
@@ -410,6 +464,7 @@ export class Replicator {
       ['repl_stale', this.#apply.stale],
       ['repl_tombstones', this.tombstones.size],
       ['repl_full_copies_received', this.fullCopiesReceived],
+      ['repl_expected_items', this.#join.completeness === 'complete' ? '-' : (this.#join.expectedItems() ?? '-')],
       ['repl_sync_acked', this.syncAcked],
       ['repl_sync_timeouts', this.syncTimeouts],
       ['repl_peers', this.senders.length],
@@ -418,6 +473,7 @@ export class Replicator {
       const p = `repl_peer_${i}_`;
       out.push(
         [`${p}addr`, `${s.host}:${s.port}`], [`${p}node_id`, s.peerNodeId], [`${p}state`, s.machine.state],
+        [`${p}completeness`, (s.heard && this.#join.peerCompleteness(s.heard.nodeId, s.heard.runId)) ?? '-'],
         [`${p}lag_ms`, s.lagMs], [`${p}queue_depth`, s.queueDepth], [`${p}bytes_sent`, s.bytesSent],
         [`${p}bytes_received`, s.bytesReceived], [`${p}full_syncs`, s.machine.fullSyncs], [`${p}resumes`, s.machine.resumes],
         [`${p}failures`, s.machine.failures], [`${p}sync_progress`, s.copying ? `${s.syncSent}/${s.syncTotal}` : '-'],
@@ -448,7 +504,6 @@ export class Replicator {
       await new Promise((r) => setTimeout(r, 20));
     }
     if (this.#timer) clearInterval(this.#timer);
-    if (this.#joinTimer) clearTimeout(this.#joinTimer);
     for (const w of this.#syncWaiters) {
       clearTimeout(w.timer);
       w.resolve();

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
-import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message } from './codec.ts';
+import { randomBytes } from 'node:crypto';
+import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message, type NodeStatus } from './codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts';
 import { LinkMachine } from './link.ts';
@@ -15,9 +16,11 @@ const MIN_ROOM = 16 * 1024;
 
 /**
  * The sending end of a link: pushes this node's changes to one peer. Handshakes, then either resumes from the
- * sequence the peer asks for or streams a full copy first. Usually this node dials the peer and reconnects with
- * backoff; a peer that cannot listen itself (two nodes sharing one -X on one host, as repcached pairs them)
- * dials us for this direction too, and then the link is accepted (`inbound`) and ends when the socket does.
+ * sequence the peer asks for or streams a full copy first (tagged with this node's completeness); while this
+ * node is still joining it answers a copy request with NOT_READY and waits. Usually this node dials the peer and
+ * reconnects with backoff; a peer that cannot listen itself (two nodes sharing one -X on one host, as repcached
+ * pairs them) dials us for this direction too, and then the link is accepted (`inbound`) and ends when the
+ * socket does.
  */
 export class Sender {
   readonly host: string;
@@ -42,11 +45,19 @@ export class Sender {
   cursor = 0;
   ackedSeq = 0;
   peerNodeId = -1;
+  peerRunId = 0n;
+  /** The peer's node id and run from its last authenticated HELLO (kept across reconnects). */
+  heard: { nodeId: number; runId: bigint } | null = null;
   bytesSent = 0;
   bytesReceived = 0;
   syncTotal = 0;
   syncSent = 0;
   #copying = false;
+  /** The copy being sent: what it claims to be, and a generation that stops an abandoned one. */
+  #copySource: 'complete' | 'partial' | null = null;
+  #copyGen = 0;
+  /** The join status this link last told the peer (HELLO or STATE), as completeness/holdsData. */
+  #told = '';
   #lastProgressLog = 0;
   /** Allocated on first use: a link that never gets past the handshake (a stranger's) costs no chunk. */
   #chunk = Buffer.alloc(0);
@@ -102,7 +113,9 @@ export class Sender {
     s.on(ready, () => {
       if (this.#socket !== s) return;
       this.machine.connected();
-      this.#write(encode(this.#hs!.hello()));
+      const status = this.#ctx.status();
+      this.#told = statusKey(status);
+      this.#write(encode(this.#hs!.hello(status)));
     });
     s.on('data', (chunk: Buffer) => {
       if (this.#socket === s) this.#onData(chunk);
@@ -120,6 +133,7 @@ export class Sender {
     const s = this.#socket;
     this.#socket = null;
     this.#copying = false;
+    this.#copySource = null;
     this.#newChunk(0);
     if (this.#stranger) {
       const ending = strangerEnding(reason);
@@ -208,12 +222,13 @@ export class Sender {
       case 'hello': {
         const auth = hs.onHello(m);
         this.peerNodeId = m.nodeId;
+        this.peerRunId = m.runId;
         // The dialer proves itself first; the accepting side answers only a proven peer.
         if (this.inbound) this.#pendingAuth = auth;
         else this.#write(encode(auth));
         return;
       }
-      case 'auth':
+      case 'auth': {
         hs.onAuth(m);
         if (this.#pendingAuth) this.#write(encode(this.#pendingAuth));
         this.#pendingAuth = null;
@@ -221,7 +236,12 @@ export class Sender {
         this.#settled();
         for (const w of hs.mismatches()) this.#ctx.logger.warn({ peer: this.name }, `replication: ${w}`);
         this.#decoder.maxFrame = MAX_FRAME;
+        const p = hs.peer!;
+        this.heard = { nodeId: p.nodeId, runId: p.runId };
+        this.#ctx.peerStatus(p.nodeId, p.runId, p);
+        this.announce(this.#ctx.status()); // changed since our HELLO?
         return;
+      }
       case 'resume':
         if (!hs.authed) throw new HandshakeError('RESUME before authentication');
         this.#onResume(m.fromSeq);
@@ -243,6 +263,11 @@ export class Sender {
   }
 
   #onResume(wanted: bigint): void {
+    const state = this.machine.state;
+    if (state === 'streaming' || state === 'syncing') {
+      this.#copyRequest(wanted);
+      return;
+    }
     const log = this.#ctx.log;
     const fromSeq = Number(wanted);
     if (fromSeq > 0 && log.holds(fromSeq)) {
@@ -251,14 +276,44 @@ export class Sender {
       this.machine.handshakeDone(false);
       this.#ctx.logger.info({ peer: this.name, fromSeq, pending: log.nextSeq - fromSeq }, 'replication: resuming without a full copy');
       this.pump();
+    } else if (this.#ctx.completeness() === 'joining') {
+      // A joining node's store is an unfinished copy of someone else's: it is no source. The peer waits, and asks
+      // again when our STATE says we are ready.
+      this.#write(encode({ type: 'not_ready' }));
+      this.machine.waiting('the peer asked for a copy; this node is still joining');
     } else {
       this.machine.handshakeDone(true);
       this.#startCopy(fromSeq > 0 ? 'the changes the peer missed are no longer in the log' : 'the peer asked for a full copy');
     }
   }
 
+  /** RESUME 0 on a live link: the peer (not complete) wants a copy now that we are complete. */
+  #copyRequest(wanted: bigint): void {
+    if (wanted !== 0n) throw new ProtocolError(`RESUME ${wanted} on a live link (only 0, a copy request, is allowed)`);
+    const c = this.#ctx.completeness();
+    // Joining: nothing to give yet (our STATE will tell). A copy of the same kind already under way answers it.
+    if (c === 'joining' || (this.#copying && this.#copySource === c)) return;
+    if (this.machine.state === 'streaming') this.machine.resync('the peer asked for a copy');
+    this.#startCopy('the peer asked for a copy');
+  }
+
+  /** Tells the peer our join status if it changed since we last told it (STATE), once the link is authenticated. */
+  announce(status: NodeStatus): void {
+    if (!this.#hs?.authed || !this.#socket) return;
+    const key = statusKey(status);
+    if (key === this.#told) return;
+    this.#told = key;
+    this.#write(encode({ type: 'state', ...status }));
+  }
+
   #startCopy(reason: string): void {
     const ctx = this.#ctx;
+    const source = ctx.completeness();
+    if (source === 'joining') throw new Error('a joining node has no copy to send');
+    const gen = ++this.#copyGen;
+    const copyId = randomBytes(8).readBigUInt64BE(0);
+    this.#copySource = source;
+    ctx.copyStarted(this.peerNodeId, this.peerRunId);
     const startSeq = ctx.log.nextSeq;
     this.cursor = startSeq;
     this.ackedSeq = startSeq - 1;
@@ -266,12 +321,13 @@ export class Sender {
     this.syncSent = 0;
     this.#copying = true;
     this.#lastProgressLog = ctx.now();
-    ctx.logger.info({ peer: this.name, items: this.syncTotal, reason }, 'replication: full copy started');
-    this.#write(encode({ type: 'sync_begin', startSeq: BigInt(startSeq), items: this.syncTotal, flushEpoch: ctx.flushEpoch() }));
+    const copy = copyId.toString(16).padStart(16, '0');
+    ctx.logger.info({ peer: this.name, items: this.syncTotal, reason, copy, source }, `replication: full copy started (${source})`);
+    this.#write(encode({ type: 'sync_begin', startSeq: BigInt(startSeq), items: this.syncTotal, flushEpoch: ctx.flushEpoch(), copyId, source }));
     const socket = this.#socket;
     let scanCursor = 0;
     const step = () => {
-      if (this.#socket !== socket || !this.#copying) return;
+      if (this.#socket !== socket || !this.#copying || gen !== this.#copyGen) return;
       const store = ctx.store;
       scanCursor = store.scan(scanCursor, SYNC_BATCH, (h) => {
         this.#item(FrameType.SYNC_ITEM, 0, h);
@@ -289,9 +345,10 @@ export class Sender {
         return;
       }
       for (const [key, version] of ctx.tombstones.entries()) this.#frame(encode({ type: 'delete', seq: 0n, version, key }));
-      this.#write(encode({ type: 'sync_end', items: this.syncSent }));
+      this.#write(encode({ type: 'sync_end', items: this.syncSent, copyId }));
       this.#copying = false;
-      ctx.logger.info({ peer: this.name, items: this.syncSent, bytes: this.bytesSent }, 'replication: full copy sent');
+      this.#copySource = null;
+      ctx.logger.info({ peer: this.name, items: this.syncSent, bytes: this.bytesSent, copy, source }, 'replication: full copy sent');
       this.machine.syncDone();
       this.pump();
     };
@@ -375,7 +432,9 @@ export class Sender {
       if (this.#socket === s) this.machine.failed('connection closed by peer');
     });
     this.machine.connected();
-    this.#write(encode(this.#hs.hello()));
+    const status = this.#ctx.status();
+    this.#told = statusKey(status);
+    this.#write(encode(this.#hs.hello(status)));
     this.#onData(encode(end.hello));
   }
 
@@ -392,3 +451,5 @@ export class Sender {
     return this.#copying;
   }
 }
+
+const statusKey = (s: NodeStatus): string => `${s.completeness}/${s.holdsData}`;

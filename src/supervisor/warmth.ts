@@ -1,16 +1,20 @@
 import type { Clock } from '../ha/clock.ts';
 
-/** unknown: no `stats` answer yet (or the last probe failed); cold: the cache is still copying from its peer. */
+/** unknown: no `stats` answer yet (or the last probe failed); cold: the cache has no complete copy (yet). */
 export type Warmth = 'unknown' | 'cold' | 'warm';
 
 /**
- * repcache's `replication_state`: `syncing` until the full copy from a peer is in; then `streaming`,
- * `disconnected` (serving alone after it was synced or gave up on an unreachable peer) or `standalone`
- * (no replication). A plain memcached has no such stat; the probe reports it as `standalone`.
+ * repcache's `replication_state`: `syncing` until the full copy from a peer is in (client port closed);
+ * `partial` while it serves without a complete copy (its join timed out, or its source died mid-copy); then
+ * `streaming`, `disconnected` (complete, serving alone) or `standalone` (no replication). A plain memcached has
+ * no such stat; the probe reports it as `standalone`. Only a complete cache is warm.
  */
 export function warmthOf(replicationState: string): 'cold' | 'warm' {
-  return replicationState === 'syncing' ? 'cold' : 'warm';
+  return replicationState === 'syncing' || replicationState === 'partial' ? 'cold' : 'warm';
 }
+
+/** Why a cold cache is cold, for the log. */
+const coldWhy = (state: string | null): string => (state === 'partial' ? 'it serves without a complete copy' : 'it syncs');
 
 export interface WarmGateEvent {
   kind: 'cold' | 'warm' | 'serve-cold' | 'probe-failed';
@@ -101,8 +105,14 @@ export class WarmGate {
 
   /** A `stats` answer arrived with this replication_state. */
   observe(replicationState: string): void {
+    const before = this.#state;
     this.#state = replicationState;
-    this.#set(warmthOf(replicationState), `replication_state ${replicationState}`);
+    const to = warmthOf(replicationState);
+    if (to === 'cold' && this.#warmth === 'cold' && before !== replicationState && replicationState === 'partial') {
+      // Still cold, but no longer copying: the cache gave up waiting and serves without a complete copy.
+      this.#emit('cold', 'warn', `cache is cold (replication_state partial): staying BACKUP, no preemption while ${coldWhy(replicationState)}`);
+    }
+    this.#set(to, `replication_state ${replicationState}`);
   }
 
   /** The cache did not answer `stats` (down or restarting): warmth unknown, so the node holds again. */
@@ -143,7 +153,7 @@ export class WarmGate {
       this.#emit('warm', 'info', `cache is warm (${why}) after ${Math.round(this.#lastWarmUpMs)} ms: preemption allowed`);
     } else {
       if (from === 'warm') this.#coldSince = now;
-      if (to === 'cold') this.#emit('cold', 'info', `cache is cold (${why}): staying BACKUP, no preemption while it syncs`);
+      if (to === 'cold') this.#emit('cold', this.#state === 'partial' ? 'warn' : 'info', `cache is cold (${why}): staying BACKUP, no preemption while ${coldWhy(this.#state)}`);
     }
     if (wasHolding !== this.holding) {
       for (const t of this.#targets) t.setPriorityAdjustment(WARMTH_SOURCE, this.priorityAdjustment(t.basePriority));
@@ -155,7 +165,8 @@ export class WarmGate {
   #checkColdServe(): void {
     if (!this.#master || !this.holding || this.#servingColdLogged) return;
     this.#servingColdLogged = true;
-    const why = this.#warmth === 'cold' ? `still syncing for ${Math.round(this.#clock.now() - this.#coldSince)} ms` : 'its state is unknown';
+    const cold = Math.round(this.#clock.now() - this.#coldSince);
+    const why = this.#warmth !== 'cold' ? 'its state is unknown' : this.#state === 'partial' ? `partial copy, cold for ${cold} ms` : `still syncing for ${cold} ms`;
     this.#emit('serve-cold', 'warn', `MASTER with a cache that is not warm (${why}): no peer is serving, so it serves anyway (availability first)`);
   }
 

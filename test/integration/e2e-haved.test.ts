@@ -10,9 +10,9 @@ import { waitFor } from '../support/wait.ts';
 import { Scratch, VIP, havedConf, type NodeConf } from './haved-lab.ts';
 
 /**
- * haved supervising its cache in network namespaces. The cache is a stand-in (e2e-fake-cache.ts) whose
+ * haved supervising its cache in network namespaces. The cache is mostly a stand-in (e2e-fake-cache.ts) whose
  * `replication_state` stays `syncing` for SYNC_MS after each start, so the tests control how long a
- * restarted cache is cold; the real repcache runs in e2e-lab.test.ts.
+ * restarted cache is cold; the real repcache runs in e2e-lab.test.ts and in the partial-cache test here.
  */
 const skip = rootSkipReason();
 const FAKE = join(repoRoot, 'test/integration/e2e-fake-cache.ts');
@@ -29,11 +29,14 @@ describe.skipIf(skip)('haved supervises the cache (namespaces, a stand-in cache)
     syncMs?: number;
     backoff?: string;
     preemptSchedule?: string;
+    /** The cache_daemon command (default: the stand-in). */
+    cacheCommand?: string;
   }
   const start = (n: LabNode, o: Opts) => {
+    const command = o.cacheCommand ?? `${process.execPath} --disable-warning=ExperimentalWarning ${FAKE}`;
     const conf = havedConf({ node: n, priority: 100, advertInt: '0.1', udpPort, check: null, ...o })
       .replace(/(advert_int .*\n)/, o.preemptSchedule ? `$1    preempt_schedule "${o.preemptSchedule}"\n` : '$1')
-      + `cache_daemon {\n    command "${process.execPath} --disable-warning=ExperimentalWarning ${FAKE}"\n    restart_backoff ${o.backoff ?? '0.1 2'}\n    check_port 11211\n}\n`;
+      + `cache_daemon {\n    command "${command}"\n    restart_backoff ${o.backoff ?? '0.1 2'}\n    check_port 11211\n}\n`;
     const file = scratch.write(`${n.name}.conf`, conf);
     const d = lab.spawn(n.ns, [bin('haved'), '-f', file, '--state-file', state(n)], { HAVED_LOG_JSON: '1', SYNC_MS: String(o.syncMs ?? 0) });
     running.push(d);
@@ -140,6 +143,73 @@ describe.skipIf(skip)('haved supervises the cache (namespaces, a stand-in cache)
     expect(logOf(ha).some((m) => m.startsWith('cache is cold (replication_state syncing)'))).toBe(true);
     await waitFor('VIP back on a once warm', () => vipOn(a) && !vipOn(b), 5000);
     expect(status(a).cache.lastWarmUpMs).toBeGreaterThan(2500);
+  });
+
+  it('a repcache whose source died mid-copy serves partial: its node never preempts with it, until a complete copy', async () => {
+    const c = lab.nodes.c!;
+    const KEYS = 200_000;
+    /** `stats` of the repcache on 127.0.0.1:11211 in a node's namespace. */
+    const statsIn = (n: LabNode): Record<string, string> => {
+      const script = "exec 3<>/dev/tcp/127.0.0.1/11211 && printf 'stats\\r\\nquit\\r\\n' >&3 && timeout 2 cat <&3";
+      const out = lab.exec(n.ns, ['bash', '-c', script], { allowFail: true, timeoutMs: 4000 });
+      return Object.fromEntries([...out.matchAll(/^STAT (\S+) (.*?)\r$/gm)].map((m) => [m[1]!, m[2]!]));
+    };
+    const source = (extra: string[] = []) => {
+      const d = lab.spawn(c.ns, [bin('repcache'), '-u', 'root', '-l', '0.0.0.0', '-p', '11211', '-m', '128', '-X', '11212', '-x', b.address, ...extra], { HAVED_LOG_JSON: '1' });
+      running.push(d);
+      return d;
+    };
+    const ha = start(a, { priority: 100, syncMs: 0 });
+    await waitFor(`VIP on a\n${ha.output()}`, () => vipOn(a), 15_000);
+
+    // The source S on c: alone at first (b not up), so the first node of a cold cluster; then 200,000 keys.
+    const s1 = source();
+    await waitFor(`S serving\n${s1.output()}`, () => statsIn(c).replication_state === 'disconnected', 10_000);
+    const load = `const s = require('net').connect(11211, '127.0.0.1'); let t = '';
+      for (let i = 0; i < ${KEYS}; i++) t += 'set key:' + i + ' 0 0 100 noreply\\r\\n' + String(i).padEnd(100, '.') + '\\r\\n';
+      s.write(t + 'mn\\r\\n'); let got = ''; s.on('data', (d) => { got += d; if (got.includes('MN')) s.end(); });`;
+    lab.exec(c.ns, [process.execPath, '-e', load], { timeoutMs: 30_000 });
+    expect(statsIn(c).curr_items).toBe(String(KEYS));
+    // c's link slowed to 10 MB/s: the copy to b takes some 3 s, long enough to kill S in the middle of it.
+    lab.exec(c.ns, ['tc', 'qdisc', 'add', 'dev', c.ifname, 'root', 'tbf', 'rate', '80mbit', 'burst', '64kb', 'latency', '400ms']);
+
+    // b (150, preempting) joins: its repcache copies from S, and b holds meanwhile.
+    const cmd = `${bin('repcache')} -u root -l 0.0.0.0 -p 11211 -m 128 -X 11212 -x ${c.address} -o repl_join_timeout=2000`;
+    const hb = start(b, { priority: 150, cacheCommand: cmd });
+    await waitFor('the copy to b half sent', () => {
+      const p = /^(\d+)\/(\d+)$/.exec(statsIn(c).repl_peer_0_sync_progress ?? '');
+      return p !== null && Number(p[1]) >= KEYS / 2;
+    }, 20_000, 10);
+    s1.proc.kill('SIGKILL');
+    await s1.exited;
+    lab.exec(c.ns, ['tc', 'qdisc', 'del', 'dev', c.ifname, 'root']);
+
+    // b's cache gives up after its join timeout and serves what it has, saying so; b stays BACKUP at priority 1.
+    // (the state file is rewritten when the hold changes, and on SIGUSR1, as `haved status` asks for it)
+    const fresh = () => {
+      hb.proc.kill('SIGUSR1');
+      return status(b);
+    };
+    await waitFor(`b's cache partial\n${hb.output()}`, () => fresh()?.cache?.replicationState === 'partial', 10_000);
+    const held = Number(statsIn(b).curr_items);
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThan(KEYS);
+    expect(statsIn(b).repl_expected_items).toBe(String(KEYS));
+    const t0 = performance.now();
+    while (performance.now() - t0 < 2000) {
+      expect(vipOn(a) && !vipOn(b)).toBe(true);
+      expect(fresh().instances[0]).toMatchObject({ state: 'BACKUP', priority: 1 });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logOf(hb).some((m) => m.startsWith('cache is cold (replication_state partial): staying BACKUP, no preemption while it serves without a complete copy'))).toBe(true);
+
+    // The operator accepts what survived: S restarted with -o repl_complete. b's cache gets S's complete copy
+    // (S got b's keys first, as a partial copy): both hold what survived, b is warm and takes the VIP back.
+    source(['-o', 'repl_complete']);
+    await waitFor(`b warm\n${hb.output()}`, () => status(b)?.cache?.warmth === 'warm', 15_000);
+    await waitFor('VIP on b', () => vipOn(b) && !vipOn(a), 5000);
+    await waitFor('S holding what survived', () => statsIn(c).curr_items === String(held), 10_000);
+    expect(statsIn(b)).toMatchObject({ curr_items: String(held), replication_state: 'streaming' });
   });
 
   it('SIGHUP: an unchanged cache_daemon keeps the cache running, a changed one restarts it', async () => {

@@ -145,9 +145,34 @@ describe('replication links (in process)', () => {
     const b = await node(7, pb, [pa]);
     await until(() => a.repl.nodeId !== b.repl.nodeId, 'one node moved', 8000);
     expect(a.lines.join('') + b.lines.join('')).toMatch(/node id 7 is also used by a peer/);
+    // Both started empty: a cold cluster, complete and serving well before the join timeout.
+    await until(() => a.repl.isReady && b.repl.isReady, 'both serving', 3000);
+    expect([a.repl.completeness, b.repl.completeness]).toEqual(['complete', 'complete']);
     write(a, 'k', 'v');
     await until(() => b.store.value('k') === 'v', 'replicated', 8000);
     expect(versionNode(b.store.itemVersion(b.store.peek(Buffer.from('k'))))).toBe(a.repl.nodeId);
+  });
+
+  it('partial nodes: one that becomes complete makes the others complete over the links they already have', async () => {
+    const [p1, p2, pc] = [await freePort(), await freePort(), await freePort()];
+    const toC = new CuttableProxy(pc);
+    await toC.start();
+    cleanup.push(() => toC.stop());
+    // C is not up yet: its address accepts and hangs up, so neither can call the cluster cold. Both open partial.
+    const a = await node(1, p1, [p2, toC.port], { joinTimeoutMs: 300 });
+    const b = await node(2, p2, [p1, toC.port], { joinTimeoutMs: 300 });
+    await until(() => a.repl.completeness === 'partial' && b.repl.completeness === 'partial', 'both partial');
+    expect(b.repl.state).toBe('partial');
+    write(a, 'k', 'v');
+    await until(() => b.store.value('k') === 'v', 'replicated between the partial nodes');
+    // C, complete by its operator's word, links with A only: A completes from C, then B from A, on their live link.
+    const c = await node(3, pc, [p1], { startComplete: true });
+    await until(() => a.repl.completeness === 'complete', 'A complete from C');
+    await until(() => b.repl.completeness === 'complete', 'B complete from A');
+    expect(b.lines.join('')).toMatch(/the peer is complete now; asking it for a full copy/);
+    expect(a.lines.join('')).toMatch(/complete now \(full copy of 0 items received from node 3\); no longer partial/);
+    await until(() => c.store.value('k') === 'v', "A's partial copy merged into C");
+    expect(b.repl.state).toBe('streaming');
   });
 
   it('refuses item frames out of turn: first, before authentication, outside a full copy', async () => {

@@ -268,13 +268,14 @@ describe('repcache replication (processes)', () => {
     });
     await eventually(() => /refused a connection from 127\.0\.0\.1:\d+: not the replication protocol: \\"get foo\\\\x0d\\\\x0a\\"/.test(a.daemon.output()), 'garbage refusal logged');
     expect((await stats(a.port)).repl_refused_garbage).toBe('1');
-    // refused by its only peer, B serves after its join timeout
+    // refused by its only peer, B serves after its join timeout, and says it has no complete copy
     const b = await startNode({ peers: [ra], extra: ['-o', 'repl_secret=wrong', '-o', 'repl_join_timeout=2000'] });
     await eventually(() => /wrong or missing replication secret/.test(a.daemon.output()) && /wrong or missing replication secret/.test(b.daemon.output()), 'secret refusal logged on both');
     await set(b.port, 'k', 'v');
     await new Promise((r) => setTimeout(r, 300));
     expect(await get(a.port, 'k')).toBeNull();
     expect((await stats(a.port)).replication_state).not.toBe('streaming');
-    expect((await stats(b.port)).replication_state).toBe('disconnected');
+    expect((await stats(b.port)).replication_state).toBe('partial');
+    expect(b.daemon.output()).toMatch(/"level":40,.*serving WITHOUT a complete copy \(no complete copy after 2000 ms\)/);
   });
 });

@@ -1,11 +1,11 @@
 /** A stranger on the replication port: raw bytes, or the right protocol with a secret of its choosing. */
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { encode, FrameDecoder, HANDSHAKE_MAX_FRAME, type Message, type Role } from '../../src/replication/codec.ts';
+import { encode, FrameDecoder, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION, type Message, type Role } from '../../src/replication/codec.ts';
 import { proof } from '../../src/replication/auth.ts';
 
 export function helloFrame(role: Role, nonce: Buffer = randomBytes(16), nodeId = 1000): Buffer {
-  return encode({ type: 'hello', version: 1, nodeId, runId: randomBytes(8).readBigUInt64BE(0), role, listenPort: 0, itemSizeMax: 1 << 20, syncMode: false, nonce });
+  return encode({ type: 'hello', version: PROTOCOL_VERSION, nodeId, runId: randomBytes(8).readBigUInt64BE(0), role, listenPort: 0, itemSizeMax: 1 << 20, syncMode: false, nonce, completeness: 'joining', holdsData: false, items: 0 });
 }
 
 export interface Reading {

@@ -33,17 +33,20 @@ describe('strangers on the replication port', () => {
     await set(a.port, 'precious', 'cache-contents');
 
     const setFrame = encode({ type: 'set', seq: 1n, version: 1n << 40n, flags: 0, ttl: 0, key: Buffer.from('planted'), value: Buffer.from('by-a-stranger') });
-    const [wrong, empty, pusher, address, garbage, early] = await Promise.all([
+    // a node of replication protocol 1: same magic, version 1, a shorter HELLO
+    const v1Hello = Buffer.concat([Buffer.from([0, 0, 0, 41, 1]), Buffer.from('48565250', 'hex'), Buffer.from([0, 1]), Buffer.alloc(34)]);
+    const [wrong, empty, pusher, address, garbage, early, oldVersion] = await Promise.all([
       readFor({ port: ra, secret: 'wrong', ms: 1500 }),
       readFor({ port: ra, secret: '', ms: 1500 }),
       readFor({ port: ra, secret: 'wrong', role: 'sender', afterAuth: setFrame, ms: 1500 }),
       readFor({ port: ra, localAddress: '127.0.0.9', send: helloFrame('receiver'), ms: 1000 }),
       readFor({ port: ra, send: Buffer.from('get precious\r\nstats\r\n'), ms: 1000 }),
       readFor({ port: ra, send: Buffer.concat([helloFrame('sender'), setFrame]), ms: 1000 }),
+      readFor({ port: ra, send: v1Hello, ms: 1000 }),
     ]);
     for (const r of [wrong, empty, pusher]) gotNothing(r, 'right-secret');
     expect(wrong.frames.find((f) => f.type === 'error')).toMatchObject({ reason: 'refused: authentication failed: wrong or missing replication secret' });
-    for (const r of [address, garbage, early]) expect(r).toMatchObject({ bytes: 0, closed: true });
+    for (const r of [address, garbage, early, oldVersion]) expect(r).toMatchObject({ bytes: 0, closed: true });
 
     // A handshake that crawls (one byte of HELLO every 200 ms) or stops after HELLO is dropped after 3 s.
     const t0 = Date.now();
@@ -56,8 +59,8 @@ describe('strangers on the replication port', () => {
     gotNothing(stalled, 'right-secret');
 
     const s = await stats(a.port);
-    expect({ auth: s.repl_refused_auth, address: s.repl_refused_address, garbage: s.repl_refused_garbage, timeout: s.repl_refused_timeout })
-      .toEqual({ auth: '3', address: '1', garbage: '2', timeout: '2' });
+    expect({ auth: s.repl_refused_auth, address: s.repl_refused_address, garbage: s.repl_refused_garbage, timeout: s.repl_refused_timeout, handshake: s.repl_refused_handshake })
+      .toEqual({ auth: '3', address: '1', garbage: '2', timeout: '2', handshake: '2' }); // handshake: the protocol-1 HELLO and one of the cases above
     expect(await get(a.port, 'planted')).toBeNull();
     expect(await get(b.port, 'planted')).toBeNull();
     // Clients and the real peer never noticed.

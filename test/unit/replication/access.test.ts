@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AccessList, isLoopback, parseAllowEntry, plainAddress } from '../../../src/replication/access.ts';
+import { encode, FrameType, PROTOCOL_VERSION } from '../../../src/replication/codec.ts';
+import { firstBytesVerdict } from '../../../src/replication/gate.ts';
 
 describe('replication access list', () => {
   it('allows the peers, the allow list and nothing else', () => {
@@ -37,5 +39,29 @@ describe('replication access list', () => {
     expect(['198.18.0.1', '::', '0.0.0.0', 'node-b', '128.0.0.1'].some(isLoopback)).toBe(false);
     expect(plainAddress('::ffff:10.0.0.1')).toBe('10.0.0.1');
     expect(plainAddress('::ffff:abcd')).toBe('::ffff:abcd');
+  });
+});
+
+describe('the first bytes on the replication port', () => {
+  const hello = encode({
+    type: 'hello', version: PROTOCOL_VERSION, nodeId: 1, runId: 1n, role: 'sender', listenPort: 0, itemSizeMax: 1024, syncMode: false,
+    nonce: Buffer.alloc(16), completeness: 'joining', holdsData: false, items: 0,
+  });
+  // protocol 1: same magic, version 1, a shorter HELLO
+  const v1Hello = Buffer.concat([Buffer.from([0, 0, 0, 41, FrameType.HELLO]), Buffer.from('48565250', 'hex'), Buffer.from([0, 1]), Buffer.alloc(34)]);
+
+  it('a HELLO of ours, whole or in part, passes', () => {
+    for (let n = 0; n <= hello.length; n++) expect(firstBytesVerdict(hello.subarray(0, n))).toBeNull();
+  });
+
+  it('names the protocol version of an older or newer peer', () => {
+    expect(firstBytesVerdict(v1Hello.subarray(0, 10))).toBe('wait');
+    expect(firstBytesVerdict(v1Hello)).toEqual({ kind: 'handshake', detail: 'peer speaks replication protocol version 1, this node speaks 2' });
+  });
+
+  it('refuses garbage at once, quoting a short escaped prefix', () => {
+    expect(firstBytesVerdict(Buffer.from('get precious\r\n'))).toEqual({ kind: 'garbage', detail: 'not the replication protocol: "get precious\\x0d\\x0a"' });
+    expect(firstBytesVerdict(Buffer.concat([hello, Buffer.from([0])]))).toMatchObject({ kind: 'garbage', detail: expect.stringMatching(/^data before the handshake/) });
+    expect(firstBytesVerdict(Buffer.from([0, 0, 0, 41, 1, 0, 0, 0, 0, 0, 1]))).toMatchObject({ kind: 'garbage' });
   });
 });

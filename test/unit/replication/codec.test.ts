@@ -3,7 +3,10 @@ import { encode, encodeItemFrame, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, 
 
 const key = Buffer.from('user:42');
 const samples: Message[] = [
-  { type: 'hello', version: 1, nodeId: 7, runId: 0x0102030405060708n, role: 'sender', listenPort: 11212, itemSizeMax: 1048576, syncMode: true, nonce: Buffer.alloc(16, 9) },
+  {
+    type: 'hello', version: 2, nodeId: 7, runId: 0x0102030405060708n, role: 'sender', listenPort: 11212, itemSizeMax: 1048576, syncMode: true,
+    completeness: 'partial', holdsData: true, items: 400000, nonce: Buffer.alloc(16, 9),
+  },
   { type: 'auth', proof: Buffer.alloc(32, 1) },
   { type: 'resume', fromSeq: 12345n },
   { type: 'set', seq: 5n, version: 0xfedcba9876543210n, flags: 0xffffffff, ttl: 300, key, value: Buffer.from('hello\r\nworld') },
@@ -13,10 +16,14 @@ const samples: Message[] = [
   { type: 'flush', seq: 9n, version: 1000n, delay: 10 },
   { type: 'ack', seq: 9n },
   { type: 'heartbeat', seq: 10n },
-  { type: 'sync_begin', startSeq: 11n, items: 200000, flushEpoch: 3n },
+  { type: 'sync_begin', startSeq: 11n, items: 200000, flushEpoch: 3n, copyId: 0xa1b2c3d4e5f60718n, source: 'complete' },
   { type: 'sync_item', version: 4n, flags: 1, ttl: 2, key, value: Buffer.from('v') },
-  { type: 'sync_end', items: 200000 },
+  { type: 'sync_end', items: 200000, copyId: 0xa1b2c3d4e5f60718n },
   { type: 'error', reason: 'wrong secret' },
+  { type: 'not_ready' },
+  { type: 'state', completeness: 'complete', holdsData: false, items: 0 },
+  { type: 'sync_begin', startSeq: 1n, items: 0, flushEpoch: 0n, copyId: 1n, source: 'partial' },
+  { type: 'state', completeness: 'joining', holdsData: true, items: 4491 },
 ];
 
 function decodeAll(chunks: Buffer[]): Message[] {
@@ -37,6 +44,20 @@ describe('replication codec', () => {
     expect(encode({ type: 'delete', seq: 1n, version: 2n, key: Buffer.from('k') }).toString('hex')).toBe(
       '00000013' + '05' + '0000000000000001' + '0000000000000002' + '01' + '6b',
     );
+  });
+
+  it('has a stable byte layout for the protocol 2 handshake and join frames (fixture)', () => {
+    expect(encode(samples[0]).toString('hex')).toBe(
+      '0000002e' + '01' + '48565250' + '0002' + '0007' + '0102030405060708' + '00' + '2bcc' + '00100000'
+        + '03' /* flags: sync mode | holds data */ + '02' /* partial */ + '00061a80' + '09'.repeat(16),
+    );
+    expect(encode({ type: 'sync_begin', startSeq: 11n, items: 200000, flushEpoch: 3n, copyId: 0xa1b2c3d4e5f60718n, source: 'complete' }).toString('hex')).toBe(
+      '0000001e' + '0a' + '000000000000000b' + '00030d40' + '0000000000000003' + 'a1b2c3d4e5f60718' + '01',
+    );
+    expect(encode({ type: 'sync_end', items: 200000, copyId: 0xa1b2c3d4e5f60718n }).toString('hex')).toBe('0000000d' + '0c' + '00030d40' + 'a1b2c3d4e5f60718');
+    expect(encode({ type: 'not_ready' }).toString('hex')).toBe('00000001' + '0e');
+    expect(encode({ type: 'state', completeness: 'joining', holdsData: true, items: 4491 }).toString('hex')).toBe('00000007' + '0f' + '00' + '01' + '0000118b');
+    expect(encode({ type: 'state', completeness: 'complete', holdsData: false, items: 0 }).toString('hex')).toBe('00000007' + '0f' + '01' + '00' + '00000000');
   });
 
   it('encodes items for the store path identically to encode()', () => {
@@ -67,6 +88,12 @@ describe('replication codec', () => {
   it('rejects garbage with a ProtocolError saying what is wrong', () => {
     const badRole = encode(samples[0]);
     badRole[5 + 16] = 2;
+    const badCompleteness = encode(samples[0]);
+    badCompleteness[5 + 24] = 3;
+    // A protocol 1 HELLO: same magic, version 1, a shorter body.
+    const v1Hello = Buffer.concat([Buffer.from([0, 0, 0, 41, FrameType.HELLO]), Buffer.from('48565250', 'hex'), Buffer.from([0, 1]), Buffer.alloc(34)]);
+    const joiningCopy = encode(samples[16]);
+    joiningCopy[5 + 28] = 0;
     const bad: [Buffer, string][] = [
       [Buffer.from('get foo\r\n'), 'frame length 1734702112 out of range 1..'], // a memcached client on the replication port
       [Buffer.from([0, 0, 0, 0, 1]), 'frame length 0 out of range 1..'],
@@ -74,6 +101,12 @@ describe('replication codec', () => {
       [Buffer.from([0, 0, 0, 2, FrameType.ACK, 0]), 'ACK frame body is 1 bytes, expected 8'],
       [Buffer.concat([Buffer.from([0, 0, 0, 41, FrameType.HELLO]), Buffer.alloc(40)]), 'HELLO without the protocol magic: not a repcache peer'],
       [badRole, 'HELLO with unknown role 2'],
+      [badCompleteness, 'HELLO frame with unknown completeness 3'],
+      [v1Hello, 'peer speaks protocol version 1, this node speaks 2'],
+      [joiningCopy, 'SYNC_BEGIN from a joining node: it has no copy to give'],
+      [Buffer.from([0, 0, 0, 7, FrameType.STATE, 1, 2, 0, 0, 0, 0]), 'STATE frame with unknown flags 2'],
+      [Buffer.from([0, 0, 0, 2, FrameType.NOT_READY, 0]), 'NOT_READY frame body is 1 bytes, expected 0'],
+      [Buffer.from([0, 0, 0, 5, FrameType.SYNC_END, 0, 0, 0, 0]), 'SYNC_END frame body is 4 bytes, expected 12'],
       [Buffer.from([0, 0, 0, 19, FrameType.DELETE, ...Buffer.alloc(16), 5, 0x61]), 'DELETE frame has a bad key length 5'],
       [Buffer.from([0, 0, 0, 19, FrameType.DELETE, ...Buffer.alloc(16), 0, 0x61]), 'DELETE frame has a bad key length 0'],
       [Buffer.from([0, 0, 0, 20, FrameType.DELETE, ...Buffer.alloc(16), 1, 0x61, 0x62]), 'DELETE frame has trailing bytes'],

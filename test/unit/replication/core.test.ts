@@ -156,14 +156,16 @@ describe('tombstones', () => {
   });
 });
 
+const st = { completeness: 'complete', holdsData: false, items: 0 } as const;
+
 describe('handshake', () => {
   const id = (nodeId: number, secret = 's3cret') => ({ nodeId, runId: BigInt(nodeId), listenPort: 1, itemSizeMax: 1024, syncMode: false, secret });
 
   it('authenticates both ways with the same secret', () => {
     const a = new Handshake('sender', id(1));
     const b = new Handshake('receiver', id(2));
-    const authA = a.onHello(b.hello());
-    const authB = b.onHello(a.hello());
+    const authA = a.onHello(b.hello(st));
+    const authB = b.onHello(a.hello(st));
     b.onAuth(authA);
     a.onAuth(authB);
     expect(a.authed && b.authed).toBe(true);
@@ -172,38 +174,38 @@ describe('handshake', () => {
   it('refuses a wrong secret, a replayed proof, itself and a version mismatch', () => {
     const a = new Handshake('sender', id(1, 'x'));
     const b = new Handshake('receiver', id(2, 'y'));
-    b.onHello(a.hello());
-    expect(() => b.onAuth(a.onHello(b.hello()))).toThrow(/wrong or missing replication secret/);
+    b.onHello(a.hello(st));
+    expect(() => b.onAuth(a.onHello(b.hello(st)))).toThrow(/wrong or missing replication secret/);
 
     const a1 = new Handshake('sender', id(1));
     const b1 = new Handshake('receiver', id(2));
-    const proof = a1.onHello(b1.hello());
+    const proof = a1.onHello(b1.hello(st));
     const b2 = new Handshake('receiver', id(2)); // new nonce
-    b2.onHello(a1.hello());
+    b2.onHello(a1.hello(st));
     expect(() => b2.onAuth(proof)).toThrow(HandshakeError);
 
     const self = new Handshake('receiver', id(1));
-    expect(() => self.onHello(new Handshake('sender', id(1)).hello())).toThrow(/itself/);
-    expect(() => new Handshake('receiver', id(2)).onHello({ ...a.hello(), version: 9 })).toThrow(/protocol version 9/);
+    expect(() => self.onHello(new Handshake('sender', id(1)).hello(st))).toThrow(/itself/);
+    expect(() => new Handshake('receiver', id(2)).onHello({ ...a.hello(st), version: 9 })).toThrow(/protocol version 9/);
   });
 
   it('a wrong proof is an AuthError (counted as such for strangers)', () => {
     const a = new Handshake('sender', id(1, 'x'));
     const b = new Handshake('receiver', id(2, 'y'));
-    b.onHello(a.hello());
-    expect(() => b.onAuth(a.onHello(b.hello()))).toThrow(AuthError);
+    b.onHello(a.hello(st));
+    expect(() => b.onAuth(a.onHello(b.hello(st)))).toThrow(AuthError);
   });
 
   it('a node id collision counts only once the peer proved membership: a stranger cannot move our id', () => {
     const me = new Handshake('receiver', id(7));
     const stranger = new Handshake('sender', { ...id(7, 'guess'), runId: 99n });
-    me.onHello(stranger.hello()); // no throw yet
-    expect(() => me.onAuth(stranger.onHello(me.hello()))).toThrow(AuthError);
+    me.onHello(stranger.hello(st)); // no throw yet
+    expect(() => me.onAuth(stranger.onHello(me.hello(st)))).toThrow(AuthError);
 
     const b = new Handshake('receiver', id(7));
     const member = new Handshake('sender', { ...id(7), runId: 99n });
-    const proofB = b.onHello(member.hello());
-    b.onAuth(member.onHello(b.hello()));
+    const proofB = b.onHello(member.hello(st));
+    b.onAuth(member.onHello(b.hello(st)));
     expect(() => b.checkNodeId()).toThrow(NodeIdCollisionError);
     member.onAuth(proofB);
     expect(() => member.checkNodeId()).toThrow(expect.objectContaining({ peerRunId: 7n }));
@@ -214,7 +216,7 @@ describe('cluster-wide options', () => {
   it('differences are reported as warnings', () => {
     const base = { nodeId: 1, runId: 1n, listenPort: 1, itemSizeMax: 1024, syncMode: false, secret: '' };
     const a = new Handshake('sender', base);
-    a.onHello(new Handshake('receiver', { ...base, nodeId: 2, runId: 2n, itemSizeMax: 2048, syncMode: true }).hello());
+    a.onHello(new Handshake('receiver', { ...base, nodeId: 2, runId: 2n, itemSizeMax: 2048, syncMode: true }).hello(st));
     expect(a.mismatches()).toEqual([
       'item size limit differs (peer 2048, here 1024): larger items will not replicate',
       'synchronous mode differs (peer on, here off)',

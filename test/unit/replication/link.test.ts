@@ -86,6 +86,23 @@ describe('link state machine', () => {
     expect(m.state).toBe('closed');
   });
 
+  it('waits for a joining peer past the handshake timeout, with heartbeats, then copies', () => {
+    const { m, calls, states, advance } = setup();
+    m.start();
+    m.connected();
+    m.waiting('the peer is still joining');
+    for (let i = 0; i < 30; i++) {
+      m.received(); // the peer's heartbeats
+      advance(100);
+    }
+    expect(m.state).toBe('waiting');
+    expect(calls.filter((c) => c === 'hb').length).toBe(30);
+    m.handshakeDone(true);
+    expect(states).toEqual(['connecting', 'handshaking', 'waiting', 'syncing']);
+    advance(500); // a silent peer is dead while waiting too
+    expect(m.state).toBe('backoff');
+  });
+
   it('a live link can fall back to a full resync', () => {
     const { m } = setup();
     m.start();

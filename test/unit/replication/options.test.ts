@@ -89,6 +89,12 @@ describe('replication options', () => {
     expect(['0', 'off'].map((v) => sync(v))).toEqual([false, false]);
   });
 
+  it('repl_complete: the operator declares the node complete from the start', () => {
+    const complete = (ext: Record<string, string | true>) => replicationFromArgs({ peers: ['127.0.0.1'], port: 1 }, ext, 1)!.startComplete;
+    expect([complete({}), complete({ repl_complete: true }), complete({ repl_complete: 'off' })]).toEqual([false, true, false]);
+    expect(() => complete({ repl_complete: 'always' })).toThrow("-o repl_complete takes no value or one of 1, on, 0, off, got 'always'");
+  });
+
   it('refuses bad values', () => {
     const r = (ext: Record<string, string | true>) => () => replicationFromArgs({ peers: ['127.0.0.1'], port: 1 }, ext, 1);
     expect(r({ repl_node_id: '0' })).toThrow(/repl_node_id needs an integer 1..1023/);

@@ -6,6 +6,7 @@ import { WarmGate, warmthOf, type WarmGateEvent } from '../../../src/supervisor/
 describe('warmthOf', () => {
   it.each([
     ['syncing', 'cold'],
+    ['partial', 'cold'],
     ['streaming', 'warm'],
     ['disconnected', 'warm'],
     ['standalone', 'warm'],
@@ -39,6 +40,31 @@ describe('WarmGate', () => {
     expect(changes).toEqual([false]);
     expect(kinds()).toEqual(['cold', 'warm']);
     expect(events[1].message).toBe('cache is warm (replication_state streaming) after 2500 ms: preemption allowed');
+  });
+
+  it('a partial cache (serving without a complete copy) holds, with a warning, until a complete copy arrives', () => {
+    const { clock, g, changes, events } = gate();
+    g.observe('syncing');
+    clock.advance(15_000);
+    g.observe('partial');
+    g.observe('partial');
+    expect(g.holding).toBe(true);
+    expect(g.priorityAdjustment(150)).toBe(-149);
+    clock.advance(5000);
+    g.roleChanged('MASTER');
+    g.roleChanged('BACKUP');
+    g.observe('streaming');
+    expect(events.map((e) => [e.kind, e.level, e.message])).toEqual([
+      ['cold', 'info', 'cache is cold (replication_state syncing): staying BACKUP, no preemption while it syncs'],
+      ['cold', 'warn', 'cache is cold (replication_state partial): staying BACKUP, no preemption while it serves without a complete copy'],
+      ['serve-cold', 'warn', 'MASTER with a cache that is not warm (partial copy, cold for 20000 ms): no peer is serving, so it serves anyway (availability first)'],
+      ['warm', 'info', 'cache is warm (replication_state streaming) after 20000 ms: preemption allowed'],
+    ]);
+    expect(changes).toEqual([false]);
+    // straight to partial (a restart that found its source gone): cold at once, at warn level
+    const b = gate();
+    b.g.observe('partial');
+    expect(b.events.map((e) => [e.kind, e.level])).toEqual([['cold', 'warn']]);
   });
 
   it('a cache without replication is warm at its first answer', () => {
@@ -135,6 +161,26 @@ describe('WarmGate with the election', () => {
     expect(net.when('B', 'MASTER', warmAt)! - warmAt).toBeLessThanOrEqual(3 * 1000 + ((256 - 150) * 1000) / 256);
     net.finish();
     expect(net.maxDualMs).toBeLessThanOrEqual(2);
+  });
+
+  it('a higher-priority node with a partial cache never preempts the master; a complete copy lets it', () => {
+    const net = new Net();
+    const a = net.add('A', 100, '198.18.0.1');
+    a.inst.start();
+    net.clock.advanceTo(5000);
+    const b = net.add('B', 150, '198.18.0.2');
+    const { g } = withGate(b, net.clock);
+    b.inst.start();
+    g.observe('syncing');
+    net.clock.advance(15_000);
+    g.observe('partial');
+    net.clock.advance(60_000);
+    expect(net.masters()).toEqual(['A']);
+    expect(b.inst.effectivePriority).toBe(1);
+    g.observe('streaming');
+    net.clock.advance(5000);
+    expect(net.masters()).toEqual(['B']);
+    net.finish();
   });
 
   it('with nobody else alive, a cold node becomes MASTER and the gate logs the cold serve', () => {
