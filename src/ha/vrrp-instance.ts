@@ -1,3 +1,4 @@
+import { quoteBytes } from '../log-limit.ts';
 import { TimerSlot } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { OWNER_PRIORITY, effectivePriority, masterDownMs, outranks, skewMs } from './priority.ts';
@@ -506,7 +507,9 @@ export class VrrpInstance {
           ? `higher priority ${adv.priority} advert from ${adv.nodeId}`
           : `same priority ${adv.priority} advert from ${adv.nodeId} with higher address ${adv.primaryAddress}`;
       if (!known && !this.#resuming) {
-        this.#event('unconfirmed-master', `${why}, a node not heard from before: answering with our advert, yielding on its next one`);
+        const who = quoteBytes(adv.nodeId, 64);
+        const what = adv.priority > me.priority ? 'higher priority' : 'same priority, higher address,';
+        this.#event('unconfirmed-master', `${what} ${adv.priority} advert from ${who}, a node not heard from before: answering with our advert, yielding on its next one`);
         this.#sendAdvert(me.priority, null);
         return;
       }
