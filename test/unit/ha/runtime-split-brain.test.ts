@@ -6,6 +6,7 @@ import { FakeClock } from '../../../src/ha/fake-clock.ts';
 import { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
 import { VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-manager.ts';
 import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
+import { buildTrackers, interfacesOf } from '../../../src/ha/daemon/trackers.ts';
 import { AdvertCodec } from '../../../src/proto/advert/index.ts';
 
 const conf = (extra: string, auth = 'HMAC', pass = 'runtime-test-key-0123456789') => `vrrp_instance VI_1 {
@@ -205,5 +206,18 @@ describe('UdpTransport', () => {
     expect(seen).toEqual(['127.0.0.1']);
     await tx.close();
     rx.close();
+  });
+});
+
+describe('interfaces an instance depends on', () => {
+  it('its own, the tracked ones and its VIPs\' devices are polled (loopback aside)', () => {
+    const cfg = parseConfigText(
+      conf('    track_interface {\n        eth2 weight -10\n    }\n    virtual_ipaddress {\n        198.18.0.101/32 dev eth1\n        198.18.0.102/32 dev lo\n    }'),
+      'test.conf',
+      { localAddresses: [] },
+    );
+    expect(interfacesOf(cfg.instances[0]!)).toEqual(['hv0', 'eth2', 'eth1']);
+    const trackers = buildTrackers(cfg, { clock: new FakeClock(), log: pino({ level: 'silent' }), spawn: async () => ({ code: 0 }), onChange: () => {} }, new Map());
+    expect([...trackers.keys()].sort()).toEqual(['interface eth1', 'interface eth2', 'interface hv0']);
   });
 });
