@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, type Daemon } from '../support/daemon.ts';
+import { bin, repoRoot, type Daemon } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
 import { rootSkipReason } from '../support/root.ts';
 import { createLab, type Lab, type LabNode } from '../support/netns.ts';
@@ -185,6 +185,8 @@ describe.skipIf(skip)('haved split brain: clients reach the winner, strangers ca
     expect(clientNeighbour(lab, c)).toBe(macOf(lab, a));
     expect(out(a)).toMatch(/"event":"paused".*no advert sent for \d+ ms/);
     expect(out(a)).toMatch(/re-announcing the VIPs: /);
+    const st = spawnSync('ip', ['netns', 'exec', a.ns, bin('haved'), 'status', '--state-file', state(a)], { encoding: 'utf8', timeout: 10_000 });
+    expect(st.stdout).toMatch(/adverts sent \d+, received \d+, re-announced [1-9]\d*, pauses 1/);
   });
 
   /** 50 forged PASS adverts from x (priority 255, x's address), 20 ms apart, with the client probing. */
@@ -225,7 +227,7 @@ describe.skipIf(skip)('haved split brain: clients reach the winner, strangers ca
     const { moved, result } = await vipMovedDuring(() => inject(['forge-pass', String(udpPort), '224.0.0.18', x.address, VIP, PASS.pass, '1']));
     expect(result).toMatchObject({ sent: 1, captured: true });
     expect(moved).toBe(false);
-    expect(out(a)).toMatch(/higher priority 255 advert from 198\.18\.0\.4, a node not heard from before: answering with our advert/);
+    expect(out(a)).toContain(`higher priority 255 advert from ${x.address}, a node not heard from before: answering with our advert`);
   });
 
   it('genuine preemption: a higher-priority peer takes over within one advert interval of its first advert, heard from before or not', async () => {
@@ -255,5 +257,13 @@ describe.skipIf(skip)('haved split brain: clients reach the winner, strangers ca
     expect(known).toBeLessThanOrEqual(1000);
     expect(firstAdvert).not.toBeNull();
     expect(unknown).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('haved -t', () => {
+  it('warns that auth_type PASS is cleartext and names auth_type HMAC', () => {
+    const r = spawnSync(bin('haved'), ['-t', '-f', join(repoRoot, 'test/fixtures/seeds/003-mem-master.conf')], { encoding: 'utf8', timeout: 15_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/WARNING: .*003-mem-master\.conf:23: \(VI_1\) auth_type PASS is cleartext: anyone who sees one advert can forge others and take the VIP away from any address \(no unicast_peer or allowed_peers\); use auth_type HMAC/);
   });
 });
