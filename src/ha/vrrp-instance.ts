@@ -80,7 +80,7 @@ export interface SyncGroupHook {
  * A master yields only to a live sender (an advert or hello within three of its intervals). A higher-priority
  * advert from anyone else is answered with our own advert, and we yield on the sender's next advert: a real
  * master answers a lower advert at once, so a genuine preemption costs one round trip (one interval if that
- * answer is lost); a single forged or stray packet changes nothing.
+ * answer is lost); a single stray or forged packet from a new node id changes nothing (HMAC stops the rest).
  *
  * Pauses (SIGSTOP, a VM or GC stall) are seen on the injected clock. A MASTER that has not advertised for
  * three intervals (a backup may have taken over) does not send its overdue advert: it listens briefly
