@@ -524,18 +524,23 @@ export class VrrpInstance {
       this.#yieldTo(adv, `resumed from a pause to find master ${adv.nodeId} (${adv.priority}) in charge; following it (${this.nopreempt ? 'nopreempt' : this.#preemptBlock})`);
       return;
     }
-    this.#event('forcing-election', `received lower priority (${adv.priority}) advert from ${adv.nodeId}, forcing new election`);
-    this.#reassert(adv, now, `lower priority (${adv.priority}) advert from master ${adv.nodeId}`);
+    this.#reassert(adv, now, `lower priority (${adv.priority}) advert from master ${adv.nodeId}`, () =>
+      this.#event('forcing-election', `received lower priority (${adv.priority}) advert from ${adv.nodeId}, forcing new election`),
+    );
   }
 
-  /** We stay MASTER against another master: advertise now; re-announce once per conflict episode. */
-  #reassert(adv: PeerAdvert, now: number, reason: string): void {
-    const resumed = this.#resuming;
-    if (resumed) this.#endResume();
-    else this.#sendAdvert(this.effectivePriority, null);
+  /**
+   * We stay MASTER against another master: advertise now (every time: its answer to us may be waiting for
+   * it); log and re-announce once per conflict episode (after a pause the socket may hold many of its adverts).
+   */
+  #reassert(adv: PeerAdvert, now: number, reason: string, logOnce?: () => void): void {
     const h = this.#heard.get(adv.nodeId);
     const newEpisode = !h || h.conflictAt === null || now - h.conflictAt > 2 * Math.max(adv.advertIntMs, 1);
     if (h) h.conflictAt = now;
+    if (newEpisode) logOnce?.();
+    const resumed = this.#resuming;
+    if (resumed) this.#endResume();
+    else this.#sendAdvert(this.effectivePriority, null);
     if (newEpisode || resumed) this.#announce('conflict', reason);
   }
 

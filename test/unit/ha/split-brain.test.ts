@@ -42,6 +42,8 @@ describe('the winner of a conflict re-announces', () => {
       h.inst.receive(advert('peer', 90));
     }
     expect(h.announces).toHaveLength(1);
+    expect(h.adverts()).toHaveLength(6 + 5); // an answer to each (its answer to us may be pending), plus our own
+    expect(h.events.filter((e) => e.kind === 'forcing-election')).toHaveLength(1); // logged once per episode
     // silent for more than two of its intervals, then back: a new episode
     h.clock.advance(2500);
     h.inst.receive(advert('peer', 90));
