@@ -92,8 +92,12 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
       'allowed_peers',
       (r, kw) => {
         seen(kw);
-        r.items(kw, 'allowed_peers', (peer) => v.allowedPeers.push(checkIPv4(r, peer, 'allowed_peers entry')));
-        if (v.allowedPeers.length === 0) r.fail(kw, `(${v.name}) allowed_peers needs at least one address (omit it to accept adverts from anyone)`);
+        let entries = 0; // a bad entry is reported as such, not as an empty list
+        r.items(kw, 'allowed_peers', (peer) => {
+          entries++;
+          v.allowedPeers.push(checkIPv4(r, peer, 'allowed_peers entry'));
+        });
+        if (entries === 0) r.fail(kw, `(${v.name}) allowed_peers needs at least one address (omit it to accept adverts from anyone)`);
       },
     ],
     [
