@@ -1,10 +1,13 @@
 /**
  * Failover as a client sees it (root; network namespaces hvm-*): a client loops set/get through the VIP and
  * reports the longest gap between successful replies while the MASTER (a) loses its memcached, (b) gets
- * SIGTERM, (c) gets kill -9 — for haved and for Debian's keepalived with equivalent configs, at advert_int 1
- * (1 s check) and advert_int 0.1 (100 ms check).
+ * SIGTERM, (c) gets kill -9, (d) is cut off from the backup for 6 s (bridge port isolation; both still reach
+ * the client), then the link heals, (e) is stopped (SIGSTOP) for 10 s, then continued — for haved and for
+ * Debian's keepalived with equivalent configs, at advert_int 1 (1 s check) and advert_int 0.1 (100 ms check).
+ * For (d) and (e) the figure is the longest gap after the heal / SIGCONT (watched for 40 s): during the fault
+ * both nodes hold the VIP and the client follows the backup's gratuitous ARP.
  *
- *   node scripts/measure-failover.ts [--runs N] [--only haved|keepalived] [--fault 'kill memcached'|SIGTERM|'kill -9']
+ *   node scripts/measure-failover.ts [--runs N] [--only haved|keepalived] [--fault 'kill memcached'|SIGTERM|'kill -9'|partition|SIGSTOP]
  * (the same file, with `client VIP DURATION_MS`, is the client run inside the client namespace)
  */
 import { openCache, sleep } from './lib/vip-client.ts';
@@ -27,6 +30,9 @@ async function client(vip: string, durationMs: number): Promise<void> {
   let maxGap = 0;
   let ok = 0;
   let failures = 0;
+  /** Gaps longer than 50 ms, as wall-clock [from, to] (ms): the caller finds the one after a recovery. */
+  const gaps: [number, number][] = [];
+  const wall = (t: number) => Math.round(performance.timeOrigin + t);
   const req = Buffer.from('set mf 0 0 1\r\nx\r\nget mf\r\n');
   while (performance.now() - start < durationMs) {
     const sock = await openCache(vip, 300);
@@ -59,13 +65,16 @@ async function client(vip: string, durationMs: number): Promise<void> {
       }
       const now = performance.now();
       maxGap = Math.max(maxGap, now - lastOk);
+      if (now - lastOk > 50) gaps.push([wall(lastOk), wall(now)]);
       lastOk = now;
       ok++;
     }
     sock.destroy();
   }
-  maxGap = Math.max(maxGap, performance.now() - lastOk);
-  process.stdout.write(JSON.stringify({ maxGapMs: Math.round(maxGap), ok, failures }) + '\n');
+  const end = performance.now();
+  maxGap = Math.max(maxGap, end - lastOk);
+  if (end - lastOk > 50) gaps.push([wall(lastOk), wall(end)]);
+  process.stdout.write(JSON.stringify({ maxGapMs: Math.round(maxGap), ok, failures, gaps }) + '\n');
 }
 
 
@@ -94,14 +103,18 @@ function parseOptions(argv: string[]): { runs: number; only: Daemon | null; only
 // ---------------------------------------------------------------- orchestration
 
 type Daemon = 'haved' | 'keepalived';
-type Fault = 'kill memcached' | 'SIGTERM' | 'kill -9';
+type Fault = 'kill memcached' | 'SIGTERM' | 'kill -9' | 'partition' | 'SIGSTOP';
 interface Timing { label: string; advertInt: string; checkInterval: string }
 
 const TIMINGS: Timing[] = [
   { label: 'advert 1 s, check 1 s', advertInt: '1', checkInterval: '1' },
   { label: 'advert 0.1 s, check 0.1 s', advertInt: '0.1', checkInterval: '0.1' },
 ];
-const FAULTS: Fault[] = ['kill memcached', 'SIGTERM', 'kill -9'];
+const FAULTS: Fault[] = ['kill memcached', 'SIGTERM', 'kill -9', 'partition', 'SIGSTOP'];
+const PARTITION_MS = 6000;
+const STOPPED_MS = 10_000;
+/** How long the client is watched after the heal / SIGCONT (a stale ARP entry lives ~30 s). */
+const AFTER_RECOVERY_MS = 40_000;
 
 function havedConf(n: LabNode, prio: number, t: Timing, port: number): string {
   return `global_defs {
@@ -190,11 +203,11 @@ async function killNamespaceProcesses(nodes: LabNode[]): Promise<void> {
   await sleep(100);
 }
 
-/** SIGKILL every process of a namespace except `keep` (a crash of the whole keepalived process tree). */
-function killAllBut(n: LabNode, keep: number): void {
+/** Signals every process of a namespace except `keep` (all of keepalived's process tree, not its memcached). */
+function killAllBut(n: LabNode, keep: number, signal: NodeJS.Signals = 'SIGKILL'): void {
   for (const pid of spawnSync('ip', ['netns', 'pids', n.ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
     if (Number(pid) === keep) continue;
-    try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+    try { process.kill(Number(pid), signal); } catch { /* gone */ }
   }
 }
 
@@ -218,7 +231,7 @@ async function main(): Promise<void> {
   const { a, b, c } = lab.nodes as Record<string, LabNode>;
   const procs = new Procs();
   const vipOn = (n: LabNode) => lab.addresses(n.name).includes(VIP);
-  const results: { daemon: Daemon; timing: string; fault: Fault; gaps: number[]; vip: number[] }[] = [];
+  const results: { daemon: Daemon; timing: string; fault: Fault; gaps: number[]; vip: number[]; end: string[] }[] = [];
   let port = 20112;
   try {
     for (const daemon of ['haved', 'keepalived'] as Daemon[]) {
@@ -228,7 +241,9 @@ async function main(): Promise<void> {
           if (onlyFault && onlyFault !== fault) continue;
           const gaps: number[] = [];
           const vip: number[] = [];
+          const end: string[] = [];
           for (let run = 0; run < runs; run++) {
+            lab.isolate(['a', 'b'], false);
             procs.killAll();
             await killNamespaceProcesses([a, b]);
             for (const f of ['a', 'b']) for (const k of ['main', 'vrrp', 'check']) rmSync(join(dir, `k${f}-${k}.pid`), { force: true });
@@ -252,19 +267,42 @@ async function main(): Promise<void> {
             startNode(b, 100);
             await waitFor(`VIP on a (${daemon}, ${t.label})`, () => vipOn(a) && !vipOn(b), 15_000, 50);
             await sleep(500);
-            const durationMs = t.advertInt === '1' ? 8000 : 4000;
+            const short = t.advertInt === '1' ? 8000 : 4000;
+            const durationMs = fault === 'partition' ? 2000 + PARTITION_MS + AFTER_RECOVERY_MS : fault === 'SIGSTOP' ? 2000 + STOPPED_MS + AFTER_RECOVERY_MS : short;
+            // SIGSTOP: haved is one process; keepalived's VRRP and checker children are stopped with their parent
+            const signalMaster = (sig: NodeJS.Signals) => (daemon === 'haved' ? master.kill(sig) : killAllBut(a, mc.a.pid!, sig));
             const result = await runClientWithFault(c, durationMs, async () => {
               if (fault === 'kill memcached') mc.a.kill('SIGKILL');
               else if (fault === 'SIGTERM') master.kill('SIGTERM');
-              else if (daemon === 'haved') master.kill('SIGKILL');
-              else killAllBut(a, mc.a.pid!); // keepalived's VRRP child would resign on its parent's death: kill them all
+              else if (fault === 'kill -9') {
+                if (daemon === 'haved') master.kill('SIGKILL');
+                else killAllBut(a, mc.a.pid!); // keepalived's VRRP child would resign on its parent's death: kill them all
+              } else if (fault === 'partition') {
+                const cutAt = performance.now();
+                lab.isolate(['a', 'b'], true);
+                return async () => {
+                  await sleep(cutAt + PARTITION_MS - performance.now());
+                  lab.isolate(['a', 'b'], false);
+                };
+              } else {
+                const stoppedAt = performance.now();
+                signalMaster('SIGSTOP');
+                return async () => {
+                  await sleep(stoppedAt + STOPPED_MS - performance.now());
+                  signalMaster('SIGCONT');
+                };
+              }
+              return null;
             });
-            gaps.push(result.maxGapMs);
+            gaps.push(result.gapMs);
             vip.push(result.vipMs);
-            console.error(`${daemon} | ${t.label} | ${fault} | run ${run + 1}: longest gap ${result.maxGapMs} ms, VIP on b after ${result.vipMs} ms (ok ${result.ok}, failures ${result.failures}), VIP now on ${vipOn(b) ? 'b' : vipOn(a) ? 'a' : 'none'}`);
-            await exited(master, 2000);
+            const holder = vipOn(a) && vipOn(b) ? 'both' : vipOn(b) ? 'b' : vipOn(a) ? 'a' : 'none';
+            end.push(holder);
+            const what = result.recoveredAt === null ? 'longest gap' : `longest gap after the ${fault === 'partition' ? 'heal' : 'SIGCONT'}`;
+            console.error(`${daemon} | ${t.label} | ${fault} | run ${run + 1}: ${what} ${result.gapMs} ms, VIP on b after ${result.vipMs} ms (ok ${result.ok}, failures ${result.failures}), VIP now on ${holder}`);
+            if (fault !== 'partition' && fault !== 'SIGSTOP') await exited(master, 2000);
           }
-          results.push({ daemon, timing: t.label, fault, gaps, vip });
+          results.push({ daemon, timing: t.label, fault, gaps, vip, end });
         }
       }
     }
@@ -274,22 +312,33 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  console.log('\n| daemon | timing | fault on MASTER | longest client gap (ms) | fault -> VIP on peer (ms) |');
-  console.log('|---|---|---|---|---|');
-  for (const r of results) console.log(`| ${r.daemon} | ${r.timing} | ${r.fault} | ${r.gaps.join(', ')} | ${r.vip.join(', ')} |`);
+  console.log('\n| daemon | timing | fault on MASTER | longest client gap (ms; partition, SIGSTOP: after the heal / SIGCONT) | fault -> VIP on peer (ms) | VIP at the end |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of results) console.log(`| ${r.daemon} | ${r.timing} | ${r.fault} | ${r.gaps.join(', ')} | ${r.vip.join(', ')} | ${r.end.join(', ')} |`);
 
-  async function runClientWithFault(cn: LabNode, durationMs: number, inject: () => Promise<void>) {
+  /**
+   * `inject` applies the fault; for a fault that ends (partition, SIGSTOP) it returns how to end it, which runs
+   * once the VIP is on b (or the wait gave up), and the gap is then measured from that moment.
+   */
+  async function runClientWithFault(cn: LabNode, durationMs: number, inject: () => Promise<(() => Promise<void>) | null>) {
     const p = spawn('ip', ['netns', 'exec', cn.ns, process.execPath, '--disable-warning=ExperimentalWarning', import.meta.filename, 'client', VIP, String(durationMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
     procs.list.push(p);
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
     // a random phase against the daemons' check and advert timers, so the runs sample the whole interval
     await sleep(1000 + Math.random() * 1000);
-    await inject();
-    const vipMs = await waitFor('VIP on b', () => vipOn(b), durationMs - 1500, 5).then(Math.round, () => -1);
+    const end = await inject();
+    const vipMs = await waitFor('VIP on b', () => vipOn(b), end ? 9000 : durationMs - 1500, 5).then(Math.round, () => -1);
+    let recoveredAt: number | null = null;
+    if (end) {
+      await end();
+      recoveredAt = performance.timeOrigin + performance.now();
+    }
     await exited(p, durationMs + 5000);
-    const r = JSON.parse(out.trim().split('\n').pop() || '{"maxGapMs":-1,"ok":0,"failures":0}') as { maxGapMs: number; ok: number; failures: number };
-    return { ...r, vipMs };
+    const r = JSON.parse(out.trim().split('\n').pop() || '{"maxGapMs":-1,"ok":0,"failures":0,"gaps":[]}') as { maxGapMs: number; ok: number; failures: number; gaps: [number, number][] };
+    // after a recovery: the longest gap that ends after it, counted from the recovery
+    const gapMs = recoveredAt === null ? r.maxGapMs : Math.max(0, ...r.gaps.filter(([, to]) => to > recoveredAt!).map(([from, to]) => Math.round(to - Math.max(from, recoveredAt!))));
+    return { ...r, vipMs, gapMs, recoveredAt };
   }
 }
 

@@ -53,6 +53,8 @@ export function defaultGlobal(file: string): GlobalDefs {
     garpMasterRepeat: DEFAULTS.garpMasterRepeat,
     garpMasterRefreshMs: DEFAULTS.garpMasterRefreshMs,
     garpMasterRefreshRepeat: DEFAULTS.garpMasterRefreshRepeat,
+    garpLowerPrioDelayMs: null,
+    garpLowerPrioRepeat: null,
     scriptUser: null,
     enableScriptSecurity: false,
     notificationEmail: [],

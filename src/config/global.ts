@@ -43,6 +43,8 @@ export function readGlobalDefs(r: Reader, opener: Token, d: Draft): void {
     ['vrrp_garp_master_repeat', (r, kw) => void (g.garpMasterRepeat = r.int(kw, 0, 1000))],
     ['vrrp_garp_master_refresh', (r, kw) => void (g.garpMasterRefreshMs = r.timerMs(kw, 0, 1000_000))],
     ['vrrp_garp_master_refresh_repeat', (r, kw) => void (g.garpMasterRefreshRepeat = r.int(kw, 1, 1000))],
+    ['vrrp_garp_lower_prio_delay', (r, kw) => void (g.garpLowerPrioDelayMs = r.timerMs(kw, 0, 1000_000))],
+    ['vrrp_garp_lower_prio_repeat', (r, kw) => void (g.garpLowerPrioRepeat = r.int(kw, 0, 1000))],
   ]);
   r.block(opener, 'global_defs', 'global_defs', t);
 }

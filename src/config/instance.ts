@@ -31,6 +31,7 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     virtualIpAddresses: [],
     unicastSrcIp: null,
     unicastPeers: [],
+    allowedPeers: [],
     mcastSrcIp: null,
     trackScripts: [],
     trackInterfaces: [],
@@ -43,6 +44,8 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     garpMasterRepeat: 0,
     garpMasterRefreshMs: 0,
     garpMasterRefreshRepeat: 0,
+    garpLowerPrioRepeat: 0,
+    garpLowerPrioDelayMs: 0,
     preemptSchedule: null,
     where: whereOf(opener),
   };
@@ -86,6 +89,18 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
       },
     ],
     [
+      'allowed_peers',
+      (r, kw) => {
+        seen(kw);
+        let entries = 0; // a bad entry is reported as such, not as an empty list
+        r.items(kw, 'allowed_peers', (peer) => {
+          entries++;
+          v.allowedPeers.push(checkIPv4(r, peer, 'allowed_peers entry'));
+        });
+        if (entries === 0) r.fail(kw, `(${v.name}) allowed_peers needs at least one address (omit it to accept adverts from anyone)`);
+      },
+    ],
+    [
       'track_script',
       (r, kw) =>
         r.items(kw, 'track_script', (name) => {
@@ -112,6 +127,8 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     ['garp_master_repeat', (r, kw) => (seen(kw), (v.garpMasterRepeat = r.int(kw, 0, 1000)))],
     ['garp_master_refresh', (r, kw) => (seen(kw), (v.garpMasterRefreshMs = r.timerMs(kw, 0, MAX_TIMER_MS)))],
     ['garp_master_refresh_repeat', (r, kw) => (seen(kw), (v.garpMasterRefreshRepeat = r.int(kw, 1, 1000)))],
+    ['garp_lower_prio_delay', (r, kw) => (seen(kw), (v.garpLowerPrioDelayMs = r.timerMs(kw, 0, MAX_TIMER_MS)))],
+    ['garp_lower_prio_repeat', (r, kw) => (seen(kw), (v.garpLowerPrioRepeat = r.int(kw, 0, 1000)))],
     [
       'preempt_schedule',
       (r, kw) => {

@@ -33,7 +33,7 @@ export const KEEPALIVED_KEYWORDS: ReadonlySet<string> = new Set(
   garp_master_repeat garp_master_refresh garp_master_refresh_repeat garp_lower_prio_delay
   garp_lower_prio_repeat garp_extra_if down_timer_adverts timer_expired_backup lower_prio_no_advert
   higher_prio_send_advert owner_ignore_adverts authentication auth_type auth_pass auth_hmac
-  kernel_rx_buf_size debug lvs_sync_daemon_interface preempt_schedule
+  kernel_rx_buf_size debug lvs_sync_daemon_interface preempt_schedule allowed_peers
 
   script interval timeout rise fall init_fail global_tracking sync_group_tracking_weight
 

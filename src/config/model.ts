@@ -24,6 +24,8 @@ export interface GlobalDefs {
   garpMasterRepeat: number; // default 5
   garpMasterRefreshMs: number; // default 0
   garpMasterRefreshRepeat: number; // default 1
+  garpLowerPrioDelayMs: number | null; // vrrp_garp_lower_prio_delay; null = the instance's garp_master_delay
+  garpLowerPrioRepeat: number | null; // vrrp_garp_lower_prio_repeat; null = the instance's garp_master_repeat
   scriptUser: string | null;
   enableScriptSecurity: boolean;
   notificationEmail: string[];
@@ -75,6 +77,8 @@ export interface VrrpInstance {
   virtualIpAddresses: VirtualAddress[];
   unicastSrcIp: string | null;
   unicastPeers: string[];
+  /** haved: multicast adverts are accepted only from these source addresses; empty = from anyone. */
+  allowedPeers: string[];
   mcastSrcIp: string | null;
   trackScripts: TrackScriptRef[];
   trackInterfaces: TrackInterfaceRef[];
@@ -87,6 +91,10 @@ export interface VrrpInstance {
   garpMasterRepeat: number;
   garpMasterRefreshMs: number;
   garpMasterRefreshRepeat: number; // default: global vrrp_garp_master_refresh_repeat (1)
+  /** GARP burst after winning against another master (0 = none); default: global, else garpMasterRepeat. */
+  garpLowerPrioRepeat: number;
+  /** Delay of the second such burst (0 = none); default: global, else garpMasterDelayMs. */
+  garpLowerPrioDelayMs: number;
   /** haved: preempt only inside this cron window (node-cron syntax), null = any time. */
   preemptSchedule: string | null;
   where: string;

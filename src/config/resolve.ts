@@ -46,6 +46,8 @@ function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {
   if (!seen.has('garp_master_repeat')) v.garpMasterRepeat = g.garpMasterRepeat;
   if (!seen.has('garp_master_refresh')) v.garpMasterRefreshMs = g.garpMasterRefreshMs;
   if (!seen.has('garp_master_refresh_repeat')) v.garpMasterRefreshRepeat = g.garpMasterRefreshRepeat;
+  if (!seen.has('garp_lower_prio_delay')) v.garpLowerPrioDelayMs = g.garpLowerPrioDelayMs ?? v.garpMasterDelayMs;
+  if (!seen.has('garp_lower_prio_repeat')) v.garpLowerPrioRepeat = g.garpLowerPrioRepeat ?? v.garpMasterRepeat;
 
   const mcastSrc = seen.get('mcast_src_ip');
   if (mcastSrc && v.unicastPeers.length > 0) {
@@ -60,6 +62,19 @@ function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {
   }
   if (v.unicastSrcIp && v.unicastPeers.includes(v.unicastSrcIp)) {
     r.error(whereOf(ucastSrc ?? opener), `(${v.name}) unicast_peer lists our own unicast_src_ip ${v.unicastSrcIp}`);
+  }
+  const allowed = seen.get('allowed_peers');
+  if (allowed && v.unicastPeers.length > 0) {
+    r.warn(allowed, `(${v.name}) allowed_peers is for multicast: with unicast_peer only the unicast peers' adverts are accepted (allowed_peers ignored)`);
+    v.allowedPeers = [];
+  }
+  const auth = v.authentication;
+  if (auth && auth.type !== 'HMAC') {
+    const how =
+      v.unicastPeers.length > 0 || v.allowedPeers.length > 0
+        ? "by spoofing a peer's address"
+        : 'from any address (no unicast_peer or allowed_peers)';
+    r.warn(auth.where, `(${v.name}) auth_type ${auth.type} is cleartext: anyone who sees one advert can forge others and take the VIP away ${how}; use auth_type HMAC`);
   }
 
   for (const ref of v.trackScripts) {

@@ -10,7 +10,8 @@ interface FakeTimer {
 /**
  * Deterministic Clock for tests: time moves only through advance()/advanceTo(); due timers run in deadline
  * order (ties in creation order), each seeing now() equal to its own deadline. Timers created while advancing
- * run in the same advance() if they fall due.
+ * run in the same advance() if they fall due. stall() models a stopped process: time moves on and no timer
+ * runs; the overdue ones then run late, at the next advance(), each seeing the stalled-to time.
  */
 export class FakeClock implements Clock {
   #now: number;
@@ -45,10 +46,15 @@ export class FakeClock implements Clock {
       const next = this.#nextDue(target);
       if (next === undefined) break;
       this.#timers.delete(next.id);
-      this.#now = next.at;
+      this.#now = Math.max(this.#now, next.at);
       next.fn();
     }
     if (target > this.#now) this.#now = target;
+  }
+
+  /** SIGSTOP for `ms`: time jumps, nothing runs; overdue timers fire (late) at the next advance(). */
+  stall(ms: number): void {
+    this.#now += ms;
   }
 
   /** Runs timers until none are left or `limitMs` has passed; returns the time advanced. */

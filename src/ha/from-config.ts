@@ -21,6 +21,7 @@ export function instanceOptionsFromConfig(
     nopreempt: cfg.nopreempt,
     preemptDelayMs: cfg.preemptDelayMs,
     vips: cfg.virtualIpAddresses.map((v) => ({ address: v.address, prefix: v.prefix })),
+    garpRefreshMs: cfg.garpMasterRefreshMs,
     clock: ctx.clock,
     actions: ctx.actions,
   };

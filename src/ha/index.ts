@@ -5,8 +5,11 @@
  * - `new VrrpInstance(instanceOptionsFromConfig(cfg, { nodeId, primaryAddress, clock: systemClock, actions }))`
  *   and one `AdvertCodec({ auth: advertAuthFromConfig(cfg) })` (src/proto/advert).
  * - actions.sendAdvert(a) → codec.encode({ ...a, vrid, advertIntMs, nodeId, primaryAddress, vips }) → UDP.
- *   Incoming datagram → peekVrid → that instance's codec.decode → ok: instance.receive(message) (an
- *   AdvertMessage is a PeerAdvert); error: count error.code.
+ *   Incoming datagram → drop it if its source is not a peer (unicast_peer / allowed_peers) → peekVrid → that
+ *   instance's codec.decode → ok: instance.receive(message) (an AdvertMessage is a PeerAdvert); error:
+ *   count error.code.
+ * - actions.announce(a) (MASTER only): gratuitous ARP bursts per a.kind, after the queued VIP operations.
+ *   An interface of the instance going DOWN → UP: instance.linkUp(name).
  * - actions.transition(t) is synchronous and in order; run the side effects on a per-instance serial chain:
  *   to MASTER: ip addr add, GARP, then notifyJobs(...) into the NotifyQueue; from MASTER: ip addr del, then
  *   notify. A failed `ip addr add` → instance.setFault('vip', reason) (priority 0 goes out, the peer takes

@@ -75,6 +75,10 @@ export function tcpCheckTiming(check: {
 /**
  * Rise/fall state machine around an injected prober: one probe at a time (a new one is scheduled only when
  * the previous finished, so "already running - skipping" cannot happen), each bounded by timeoutMs.
+ *
+ * A timeout that fires a whole timeout late means this process was stopped or stalled (SIGSTOP, a VM or GC
+ * pause) while the probe ran, and its answer may be waiting unread: that probe is dropped uncounted and a
+ * fresh one runs at once (whose own timeout counts), so a paused haved does not fault its healthy cache.
  */
 export class Tracker {
   readonly name: string;
@@ -131,7 +135,7 @@ export class Tracker {
     return { name: this.name, state: this.#state, okRun: this.#okRun, failRun: this.#failRun, probes: this.#probes, last: this.#lastDetail };
   }
 
-  #runProbe(): void {
+  #runProbe(afterStall = false): void {
     const gen = ++this.#generation;
     this.#probes++;
     const finish = (result: ProbeResult, detail = '') => {
@@ -142,8 +146,14 @@ export class Tracker {
       this.#record(result, detail);
       this.#scheduleNext();
     };
+    const due = this.#opts.clock.now() + this.#opts.timeoutMs;
     this.#timeout.arm(this.#opts.timeoutMs, () => {
       const abort = this.#abort;
+      if (!afterStall && this.#opts.clock.now() - due >= this.#opts.timeoutMs) {
+        this.#cancelProbe();
+        this.#runProbe(true);
+        return;
+      }
       finish('timeout', `timed out after ${this.#opts.timeoutMs} ms`);
       abort?.();
     });

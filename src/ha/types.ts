@@ -32,8 +32,25 @@ export interface InstanceActions {
    * VIPs; priority 0 when resigning) has already been passed to sendAdvert.
    */
   transition(t: Transition): void;
+  /**
+   * While MASTER: clients may hold a stale ARP entry for the VIPs (another master announced them, we were
+   * paused, a link came back, or garp_master_refresh is due); the daemon sends gratuitous ARP bursts.
+   */
+  announce?(a: Announcement): void;
   /** Notable non-transition events for the log (discarded lower-priority advert, VIP mismatch...). */
   event?(e: InstanceEvent): void;
+}
+
+/**
+ * Why a MASTER re-announces its VIPs. `conflict`: it won against another master (which may have sent its own
+ * GARPs), uses garp_lower_prio_repeat/delay; `resumed` (after a pause) and `link-up` use garp_master_repeat/
+ * delay; `refresh` is garp_master_refresh, one burst of garp_master_refresh_repeat.
+ */
+export type AnnounceKind = 'conflict' | 'resumed' | 'link-up' | 'refresh';
+
+export interface Announcement {
+  kind: AnnounceKind;
+  reason: string;
 }
 
 export type InstanceEventKind =
@@ -46,7 +63,9 @@ export type InstanceEventKind =
   | 'priority-change'
   | 'sync-group-wait'
   | 'preempt-deferred'
-  | 'preempt-allowed';
+  | 'preempt-allowed'
+  | 'paused'
+  | 'unconfirmed-master';
 
 export interface InstanceEvent {
   instance: string;
@@ -76,9 +95,25 @@ export interface InstanceStatus {
   master: PeerSeen | null;
   backups: PeerSeen[];
   /** Remaining ms on the running timers (null when not armed). */
-  timers: { masterDown: number | null; advert: number | null; hello: number | null; preemptUntil: number | null };
+  timers: {
+    masterDown: number | null;
+    advert: number | null;
+    hello: number | null;
+    preemptUntil: number | null;
+    garpRefresh: number | null;
+  };
+  /** MASTER just resumed from a pause and listens before advertising again. */
+  resuming: boolean;
   wantsMaster: boolean;
   /** Sources keeping the instance in INIT (trackers without a first result). */
   holds: string[];
-  counters: { advertsSent: number; advertsReceived: number; discardedLower: number; becameMaster: number };
+  counters: {
+    advertsSent: number;
+    advertsReceived: number;
+    discardedLower: number;
+    becameMaster: number;
+    /** Re-announcements asked for (refreshes not counted). */
+    announcements: number;
+    pausesDetected: number;
+  };
 }

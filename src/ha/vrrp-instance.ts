@@ -1,7 +1,9 @@
+import { quoteBytes } from '../log-limit.ts';
 import { TimerSlot } from './clock.ts';
 import type { Clock } from './clock.ts';
 import { OWNER_PRIORITY, effectivePriority, masterDownMs, outranks, skewMs } from './priority.ts';
 import type {
+  AnnounceKind,
   InstanceActions,
   InstanceEventKind,
   InstanceStatus,
@@ -27,6 +29,8 @@ export interface VrrpInstanceOptions {
   helloIntervalMs?: number | null;
   /** Our VIPs, to log a mismatch with a master's list. */
   vips?: { address: string; prefix: number }[];
+  /** garp_master_refresh: while MASTER, announce('refresh') this often; 0 or absent = off. */
+  garpRefreshMs?: number;
   clock: Clock;
   actions: InstanceActions;
 }
@@ -63,7 +67,26 @@ export interface SyncGroupHook {
  * a successor that is dead, in FAULT, or stale simply does not advertise (the others wait their skew); two
  * backups that both believe they are best both advertise at once and resolve in one exchange; a late hello
  * changes only whom the next resignation names; equal priorities resolve by address. The bound assumes
- * adverts are delivered within an interval; a partition gives split brain in VRRP too.
+ * adverts are delivered within an interval; a partition gives split brain in VRRP too. (A sender not heard
+ * from before adds one round trip, see below: at most one more interval if that answer is lost.)
+ *
+ * After a split brain (partition healed, paused master woken) clients may hold the loser's MAC for the VIP.
+ * So the winner re-announces (InstanceActions.announce → gratuitous ARP) whenever it meets another master:
+ * a lower-priority advert or a priority 0 from another node, once per conflict episode (a sender whose
+ * previous conflicting advert is more than two of its intervals old). A master that yields first sends one
+ * advert of its own priority (keepalived's higher_prio_send_advert), so the winner always sees a conflict,
+ * whichever advert crossed the healed link first.
+ *
+ * A master yields only to a live sender (an advert or hello within three of its intervals). A higher-priority
+ * advert from anyone else is answered with our own advert, and we yield on the sender's next advert: a real
+ * master answers a lower advert at once, so a genuine preemption costs one round trip (one interval if that
+ * answer is lost); a single stray or forged packet from a new node id changes nothing (HMAC stops the rest).
+ *
+ * Pauses (SIGSTOP, a VM or GC stall) are seen on the injected clock. A MASTER that has not advertised for
+ * three intervals (a backup may have taken over) does not send its overdue advert: it listens briefly
+ * (what arrived during the pause is read first), yields to a higher master, or, with nopreempt, to any
+ * master that took over, and otherwise advertises and re-announces. A BACKUP whose master-down timer fires
+ * an interval late listens the same way before it claims MASTER.
  */
 export class VrrpInstance {
   readonly name: string;
@@ -99,7 +122,15 @@ export class VrrpInstance {
   #preemptBlock: string | null = null;
   #deferLogged = false;
   #startRequested = false;
-  #counters = { advertsSent: 0, advertsReceived: 0, discardedLower: 0, becameMaster: 0 };
+  #counters = { advertsSent: 0, advertsReceived: 0, discardedLower: 0, becameMaster: 0, announcements: 0, pausesDetected: 0 };
+  readonly garpRefreshMs: number;
+  #refreshTimer: TimerSlot;
+  /** Every node heard from recently (LRU, bounded): who is live, and conflict episodes while MASTER. */
+  #heard = new Map<string, { at: number; intervalMs: number; conflictAt: number | null }>();
+  /** When we last sent an advert: a MASTER silent for 3 intervals was paused. */
+  #lastAdvertAt = 0;
+  #resumeTimer: TimerSlot;
+  #resuming = false;
 
   constructor(opts: VrrpInstanceOptions) {
     if (!Number.isInteger(opts.priority) || opts.priority < 1 || opts.priority > 255) {
@@ -122,6 +153,9 @@ export class VrrpInstance {
     this.#masterDown = new TimerSlot(opts.clock);
     this.#advertTimer = new TimerSlot(opts.clock);
     this.#helloTimer = new TimerSlot(opts.clock);
+    this.#refreshTimer = new TimerSlot(opts.clock);
+    this.#resumeTimer = new TimerSlot(opts.clock);
+    this.garpRefreshMs = opts.garpRefreshMs ?? 0;
   }
 
   get state(): VrrpState {
@@ -196,6 +230,10 @@ export class VrrpInstance {
     if (adv.nodeId === this.nodeId) return; // our own multicast looped back
     if (this.#state !== 'BACKUP' && this.#state !== 'MASTER') return; // FAULT ignores adverts (keepalived)
     const now = this.#clock.now();
+    // After SIGCONT the socket is often read before the overdue timers run.
+    this.#checkPause(now);
+    const known = this.#isLive(adv.nodeId, now);
+    this.#noteHeard(adv, now);
     if (adv.kind === 'BACKUP_HELLO') {
       if (adv.priority === 0) this.#peers.delete(adv.nodeId);
       else this.#peers.set(adv.nodeId, { ...pick(adv), at: now, intervalMs: adv.advertIntMs });
@@ -204,7 +242,12 @@ export class VrrpInstance {
     this.#counters.advertsReceived++;
     this.#peers.delete(adv.nodeId);
     if (this.#state === 'BACKUP') this.#backupReceive(adv, now);
-    else this.#masterReceive(adv);
+    else this.#masterReceive(adv, now, known);
+  }
+
+  /** An interface of this instance (its own, a VIP's, a tracked one) came back up: a MASTER re-announces. */
+  linkUp(ifname: string): void {
+    if (this.#state === 'MASTER' && !this.#resuming) this.#announce('link-up', `interface ${ifname} is up again`);
   }
 
   /** Sets (reason) or clears (null) one fault source: tracker name, interface, "vip", sync group. */
@@ -292,7 +335,9 @@ export class VrrpInstance {
         advert: left(this.#advertTimer),
         hello: left(this.#helloTimer),
         preemptUntil: this.#preemptUntil === null || this.#preemptUntil <= now ? null : this.#preemptUntil - now,
+        garpRefresh: left(this.#refreshTimer),
       },
+      resuming: this.#resuming,
       wantsMaster: this.#wantsMaster,
       holds: [...this.#holds],
       counters: { ...this.#counters },
@@ -366,10 +411,25 @@ export class VrrpInstance {
   }
 
   #armMasterDown(ms: number): void {
-    this.#masterDown.arm(Math.max(0, ms), () => {
-      const waited = Math.round(this.#clock.now() - this.#downSince);
-      this.#wantMaster(`master down timer expired (${waited} ms without a valid advert)`);
+    const wait = Math.max(0, ms);
+    const due = this.#clock.now() + wait;
+    this.#masterDown.arm(wait, () => {
+      const late = this.#clock.now() - due;
+      if (late < this.#masterAdvertIntMs) {
+        this.#masterDownExpired();
+        return;
+      }
+      // Stopped or stalled: the master's adverts may be waiting in the socket. Read them before claiming.
+      this.#counters.pausesDetected++;
+      const listen = this.#resumeListenMs();
+      this.#event('paused', `master down timer fired ${Math.round(late)} ms late (process stopped or stalled): listening ${listen} ms for the master before claiming MASTER`);
+      this.#masterDown.arm(listen, () => this.#masterDownExpired());
     });
+  }
+
+  #masterDownExpired(): void {
+    const waited = Math.round(this.#clock.now() - this.#downSince);
+    this.#wantMaster(`master down timer expired (${waited} ms without a valid advert)`);
   }
 
   #masterDownInterval(): number {
@@ -411,20 +471,33 @@ export class VrrpInstance {
     this.#master = null;
     this.#counters.becameMaster++;
     this.#sendAdvert(this.effectivePriority, null); // advert first: the old master drops the VIPs before our GARPs
+    this.#armAdvertTimer();
+    if (this.garpRefreshMs > 0) {
+      const refresh = () => {
+        if (!this.#resuming) this.#announce('refresh', 'garp_master_refresh');
+        this.#refreshTimer.arm(this.garpRefreshMs, refresh);
+      };
+      this.#refreshTimer.arm(this.garpRefreshMs, refresh);
+    }
+    this.#setState('MASTER', reason);
+  }
+
+  #armAdvertTimer(): void {
     const tick = () => {
+      if (this.#checkPause(this.#clock.now())) return;
       this.#sendAdvert(this.effectivePriority, null);
       this.#advertTimer.arm(this.advertIntMs, tick);
     };
     this.#advertTimer.arm(this.advertIntMs, tick);
-    this.#setState('MASTER', reason);
   }
 
-  #masterReceive(adv: PeerAdvert): void {
+  #masterReceive(adv: PeerAdvert, now: number, known: boolean): void {
     if (adv.priority === 0) {
-      this.#sendAdvert(this.effectivePriority, null);
+      // Only a master resigns: it held the VIPs too (split brain), and clients may still use its address.
+      this.#reassert(adv, now, `master ${adv.nodeId} resigned while we are MASTER`);
       return;
     }
-    const me = { priority: this.effectivePriority, primaryAddress: this.primaryAddress, nodeId: this.nodeId };
+    const me = this.#candidate();
     if (adv.priority === me.priority && adv.primaryAddress === me.primaryAddress) {
       this.#event('same-address', `equal priority advert from ${adv.nodeId} with our address ${adv.primaryAddress}`);
     }
@@ -433,19 +506,99 @@ export class VrrpInstance {
         adv.priority > me.priority
           ? `higher priority ${adv.priority} advert from ${adv.nodeId}`
           : `same priority ${adv.priority} advert from ${adv.nodeId} with higher address ${adv.primaryAddress}`;
-      this.#leaveMaster('BACKUP', why);
-      this.#master = { ...pick(adv), at: this.#clock.now() };
-      this.#masterAdvertIntMs = adv.advertIntMs;
-      this.#downSince = this.#clock.now();
-      this.#armMasterDown(this.#masterDownInterval());
+      if (!known && !this.#resuming) {
+        const who = quoteBytes(adv.nodeId, 64);
+        const what = adv.priority > me.priority ? 'higher priority' : 'same priority, higher address,';
+        this.#event('unconfirmed-master', `${what} ${adv.priority} advert from ${who}, a node not heard from before: answering with our advert, yielding on its next one`);
+        this.#sendAdvert(me.priority, null);
+        return;
+      }
+      this.#sendAdvert(me.priority, null); // the winner sees a lower advert and re-announces
+      this.#yieldTo(adv, why);
       return;
     }
-    this.#event('forcing-election', `received lower priority (${adv.priority}) advert from ${adv.nodeId}, forcing new election`);
-    this.#sendAdvert(me.priority, null);
+    if (this.#resuming && (this.nopreempt || this.#preemptBlock !== null)) {
+      // It took over while we were stopped: like a returning node that does not preempt, follow it. A
+      // priority 0 (not our higher priority, which it would yield to) makes it re-announce.
+      this.#sendAdvert(0, null);
+      this.#yieldTo(adv, `resumed from a pause to find master ${adv.nodeId} (${adv.priority}) in charge; following it (${this.nopreempt ? 'nopreempt' : this.#preemptBlock})`);
+      return;
+    }
+    this.#reassert(adv, now, `lower priority (${adv.priority}) advert from master ${adv.nodeId}`, () =>
+      this.#event('forcing-election', `received lower priority (${adv.priority}) advert from ${adv.nodeId}, forcing new election`),
+    );
+  }
+
+  /**
+   * We stay MASTER against another master: advertise now (every time: its answer to us may be waiting for
+   * it); log and re-announce once per conflict episode (after a pause the socket may hold many of its adverts).
+   */
+  #reassert(adv: PeerAdvert, now: number, reason: string, logOnce?: () => void): void {
+    const h = this.#heard.get(adv.nodeId);
+    const newEpisode = !h || h.conflictAt === null || now - h.conflictAt > 2 * Math.max(adv.advertIntMs, 1);
+    if (h) h.conflictAt = now;
+    if (newEpisode) logOnce?.();
+    const resumed = this.#resuming;
+    if (resumed) this.#endResume();
+    else this.#sendAdvert(this.effectivePriority, null);
+    if (newEpisode || resumed) this.#announce('conflict', reason);
+  }
+
+  #yieldTo(adv: PeerAdvert, why: string): void {
+    this.#leaveMaster('BACKUP', why);
+    this.#master = { ...pick(adv), at: this.#clock.now() };
+    this.#masterAdvertIntMs = adv.advertIntMs;
+    this.#downSince = this.#clock.now();
+    this.#armMasterDown(this.#masterDownInterval());
+  }
+
+  /**
+   * True when a MASTER finds it has not advertised for three intervals (a backup may have taken over): it
+   * stops advertising and listens briefly; the next advert or the listening timer decides.
+   */
+  #checkPause(now: number): boolean {
+    if (this.#state !== 'MASTER' || this.#resuming) return false;
+    const silentMs = now - this.#lastAdvertAt;
+    if (silentMs < 3 * this.advertIntMs) return false;
+    this.#counters.pausesDetected++;
+    this.#resuming = true;
+    this.#advertTimer.cancel();
+    const listen = this.#resumeListenMs();
+    this.#event('paused', `no advert sent for ${Math.round(silentMs)} ms (process stopped or stalled): listening ${listen} ms for another master before advertising again`);
+    this.#resumeTimer.arm(listen, () => {
+      this.#endResume();
+      this.#announce('resumed', `resumed after ${Math.round(silentMs)} ms without advertising; no other master heard`);
+    });
+    return true;
+  }
+
+  #endResume(): void {
+    this.#resuming = false;
+    this.#resumeTimer.cancel();
+    this.#sendAdvert(this.effectivePriority, null);
+    this.#armAdvertTimer();
+  }
+
+  /** Long enough for the event loop to read what queued up during a pause; short against the backups' timers. */
+  #resumeListenMs(): number {
+    return Math.min(this.advertIntMs / 4, RESUME_LISTEN_MAX_MS);
+  }
+
+  #announce(kind: AnnounceKind, reason: string): void {
+    if (this.#state !== 'MASTER') return;
+    if (kind !== 'refresh') this.#counters.announcements++;
+    this.#actions.announce?.({ kind, reason });
+  }
+
+  #stopMasterTimers(): void {
+    this.#advertTimer.cancel();
+    this.#refreshTimer.cancel();
+    this.#resumeTimer.cancel();
+    this.#resuming = false;
   }
 
   #leaveMaster(to: 'BACKUP' | 'FAULT' | 'STOP', reason: string): void {
-    this.#advertTimer.cancel();
+    this.#stopMasterTimers();
     if (to !== 'BACKUP') {
       this.#resign();
       this.#cancelTimers();
@@ -466,6 +619,7 @@ export class VrrpInstance {
 
   #sendAdvert(priority: number, successor: string | null): void {
     this.#counters.advertsSent++;
+    this.#lastAdvertAt = this.#clock.now();
     this.#actions.sendAdvert({ kind: 'ADVERT', priority, successor });
   }
 
@@ -488,6 +642,22 @@ export class VrrpInstance {
 
   // ---- helpers ----
 
+  #candidate() {
+    return { priority: this.effectivePriority, primaryAddress: this.primaryAddress, nodeId: this.nodeId };
+  }
+
+  #isLive(nodeId: string, now: number): boolean {
+    const h = this.#heard.get(nodeId);
+    return h !== undefined && now - h.at <= 3 * h.intervalMs;
+  }
+
+  #noteHeard(adv: PeerAdvert, now: number): void {
+    const prev = this.#heard.get(adv.nodeId);
+    this.#heard.delete(adv.nodeId); // re-insert: the map's order is least recently heard first
+    this.#heard.set(adv.nodeId, { at: now, intervalMs: adv.advertIntMs, conflictAt: prev?.conflictAt ?? null });
+    if (this.#heard.size > HEARD_MAX) this.#heard.delete(this.#heard.keys().next().value!);
+  }
+
   #livePeers(now: number): (PeerSeen & { intervalMs: number })[] {
     return [...this.#peers.values()].filter((p) => now - p.at <= 3 * p.intervalMs);
   }
@@ -505,8 +675,8 @@ export class VrrpInstance {
 
   #cancelTimers(): void {
     this.#masterDown.cancel();
-    this.#advertTimer.cancel();
     this.#helloTimer.cancel();
+    this.#stopMasterTimers();
   }
 
   #faultSummary(): string {
@@ -525,6 +695,10 @@ export class VrrpInstance {
     this.#actions.event?.({ instance: this.name, kind, message });
   }
 }
+
+/** Nodes remembered as heard from; adverts must authenticate first, so this is only a bound. */
+const HEARD_MAX = 64;
+const RESUME_LISTEN_MAX_MS = 50;
 
 function pick(adv: PeerAdvert): Omit<PeerSeen, 'at'> {
   return { nodeId: adv.nodeId, primaryAddress: adv.primaryAddress, priority: adv.priority };

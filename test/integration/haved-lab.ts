@@ -20,6 +20,10 @@ export interface NodeConf {
   vrid?: number;
   /** Device of the VIP (default the node's interface). */
   vipDev?: string;
+  /** Default HMAC with HMAC_KEY. */
+  auth?: { type: 'PASS' | 'HMAC'; pass: string };
+  unicastPeers?: string[];
+  allowedPeers?: string[];
 }
 
 /** A keepalived-syntax config for one lab node: one instance, the VIP, an HMAC key, a local cache check. */
@@ -28,6 +32,10 @@ export function havedConf(c: NodeConf): string {
   const notify = c.notifyScript
     ? `    notify "${c.notifyScript}"\n    notify_master "${c.notifyScript} notify_master"\n    notify_stop "${c.notifyScript} notify_stop"\n`
     : '';
+  const auth = c.auth ?? { type: 'HMAC', pass: HMAC_KEY };
+  const list = (kw: string, xs: string[] | undefined) => (xs?.length ? `    ${kw} {\n${xs.map((x) => `        ${x}\n`).join('')}    }\n` : '');
+  const peers =
+    (c.unicastPeers?.length ? `    unicast_src_ip ${n.address}\n` : '') + list('unicast_peer', c.unicastPeers) + list('allowed_peers', c.allowedPeers);
   const check = c.check
     ? `virtual_server ${VIP} 11211 {
     delay_loop ${c.check.delayLoop}
@@ -55,10 +63,10 @@ vrrp_instance VI_1 {
     priority ${c.priority}
     advert_int ${c.advertInt}
 ${c.nopreempt ? '    nopreempt\n' : ''}    authentication {
-        auth_type HMAC
-        auth_pass ${HMAC_KEY}
+        auth_type ${auth.type}
+        auth_pass ${auth.pass}
     }
-    virtual_ipaddress {
+${peers}    virtual_ipaddress {
         ${VIP}/32 dev ${c.vipDev ?? n.ifname}
     }
 ${notify}}

@@ -26,6 +26,11 @@ export interface Lab {
   spawn(ns: string, cmd: string[], env?: NodeJS.ProcessEnv): Daemon;
   /** IPv4 addresses on a node's lab interface. */
   addresses(node: string): string[];
+  /**
+   * Bridge port isolation: isolated nodes cannot reach each other but still reach every other node (a
+   * partition between them that the rest of the segment does not see).
+   */
+  isolate(nodes: string[], on: boolean): void;
   destroy(): void;
 }
 
@@ -75,6 +80,7 @@ export function createLab(basePrefix: string, names: string[], ifname = `${baseP
   const prefix = `${basePrefix}${process.pid}`;
   const bridgeNs = `${prefix}-br`;
   const nodes: Record<string, LabNode> = {};
+  const bridgePort = (name: string) => `p${process.pid}-${name}`.slice(0, 15);
   const procs: Daemon[] = [];
   const created: string[] = [];
   const destroy = () => {
@@ -97,7 +103,7 @@ export function createLab(basePrefix: string, names: string[], ifname = `${baseP
       const ns = `${prefix}-${name}`;
       sh(['ip', 'netns', 'add', ns]);
       created.push(ns);
-      const port = `p${process.pid}-${name}`.slice(0, 15);
+      const port = bridgePort(name);
       // create the pair inside the node namespace, then move the bridge end
       sh(['ip', 'netns', 'exec', ns, 'ip', 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', port]);
       sh(['ip', 'netns', 'exec', ns, 'ip', 'link', 'set', port, 'netns', bridgeNs]);
@@ -128,6 +134,9 @@ export function createLab(basePrefix: string, names: string[], ifname = `${baseP
       const n = nodes[node]!;
       const out = execFileSync('ip', ['netns', 'exec', n.ns, 'ip', '-4', '-o', 'addr', 'show', 'dev', n.ifname], { encoding: 'utf8' });
       return [...out.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]!);
+    },
+    isolate(names, on) {
+      for (const n of names) sh(['ip', 'netns', 'exec', bridgeNs, 'bridge', 'link', 'set', 'dev', bridgePort(n), 'isolated', on ? 'on' : 'off']);
     },
     destroy,
   };

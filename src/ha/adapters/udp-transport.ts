@@ -1,6 +1,8 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 
+const SOURCE_RETRY_MS = 10_000;
+
 export class TransportError extends Error {
   override name = 'TransportError';
 }
@@ -21,13 +23,18 @@ export interface UdpTransportOptions {
 /**
  * One UDP socket per advert port, shared by every instance using that port: bound to the wildcard (a socket
  * bound to a unicast address would not see multicast), multicast joined per interface address, TTL 255.
- * Own adverts are filtered by the caller (node id in the payload); loopback is off anyway.
+ * Own adverts are filtered by the caller (node id in the payload); loopback is off anyway. Unicast adverts
+ * with a unicast_src_ip leave from a send-only socket bound to that address, so that peers filtering on
+ * the source address (unicast_peer) see the configured one whatever the routing would pick.
  */
 export class UdpTransport {
   readonly port: number;
   readonly #sock: Socket;
   readonly #joined = new Set<string>();
   readonly #onError: (e: Error) => void;
+  readonly #bySource = new Map<string, Socket>();
+  /** unicast_src_ip addresses that could not be bound: retried after this time (ms, performance.now). */
+  readonly #retryAt = new Map<string, number>();
 
   constructor(opts: UdpTransportOptions) {
     this.port = opts.port;
@@ -68,17 +75,43 @@ export class UdpTransport {
     this.#sock.send(buf, this.port, group, (e) => e && this.#onError(e));
   }
 
-  sendUnicast(buf: Uint8Array, peers: readonly string[]): void {
-    for (const p of peers) this.#sock.send(buf, this.port, p, (e) => e && this.#onError(e));
+  /** To each peer; from `source` (unicast_src_ip) when given and bindable, else from the shared socket. */
+  sendUnicast(buf: Uint8Array, peers: readonly string[], source: string | null = null): void {
+    const sock = source === null ? this.#sock : this.#sourceSocket(source);
+    for (const p of peers) sock.send(buf, this.port, p, (e) => e && this.#onError(e));
+  }
+
+  #sourceSocket(address: string): Socket {
+    const bound = this.#bySource.get(address);
+    if (bound) return bound;
+    if ((this.#retryAt.get(address) ?? 0) > performance.now()) return this.#sock;
+    const s = createSocket({ type: 'udp4' });
+    s.once('error', (e) => {
+      this.#bySource.delete(address);
+      this.#retryAt.set(address, performance.now() + SOURCE_RETRY_MS);
+      this.#onError(new TransportError(`cannot send from unicast_src_ip ${address} (${e.message}): sending from the routing's source address, retrying in ${SOURCE_RETRY_MS / 1000} s`));
+      s.close();
+    });
+    // sends queued while binding go out once bound
+    s.bind({ address, port: 0 }, () => s.setTTL(255));
+    this.#bySource.set(address, s);
+    return s;
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      try {
-        this.#sock.close(() => resolve());
-      } catch {
-        resolve();
-      }
-    });
+    const all = [this.#sock, ...this.#bySource.values()];
+    this.#bySource.clear();
+    return Promise.all(
+      all.map(
+        (sock) =>
+          new Promise<void>((resolve) => {
+            try {
+              sock.close(() => resolve());
+            } catch {
+              resolve();
+            }
+          }),
+      ),
+    ).then(() => {});
   }
 }

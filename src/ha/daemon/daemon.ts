@@ -16,7 +16,7 @@ import { removeStateFile, writeStateFile } from './state-file.ts';
 import { OperatorControls } from './operator-controls.ts';
 import { processStartTime } from './proc-identity.ts';
 import { missingInterfaces } from './host-check.ts';
-import { buildTrackers, fingerprint, realServerNotifier, type TrackBinding } from './trackers.ts';
+import { buildTrackers, fingerprint, interfacesOf, realServerNotifier, type TrackBinding } from './trackers.ts';
 
 export interface DaemonOptions {
   log: Logger;
@@ -382,6 +382,10 @@ export class HaDaemon {
     log[c.to === 'DOWN' ? 'warn' : 'info']({ tracker: c.tracker, from: c.from, to: c.to, reason: c.reason }, `${c.tracker}: ${c.from} -> ${c.to} (${c.reason})`);
     if (b.kind === 'check' && b.realServer && c.from !== 'UNKNOWN') this.#rsNotify(b.realServer, c.to);
     this.#applyTrackers();
+    if (b.kind === 'interface' && c.from === 'DOWN' && c.to === 'UP') {
+      const name = b.source.slice('interface '.length);
+      for (const rt of this.#runtimes) if (interfacesOf(rt.config).includes(name)) rt.instance.linkUp(name);
+    }
     this.#scheduleState();
   }
 

@@ -1,10 +1,11 @@
 import type { VrrpInstance as InstanceConfig, GlobalDefs } from '../../config/model.ts';
 import { AdvertCodec, type AdvertErrorCode } from '../../proto/advert/index.ts';
 import type { Logger } from '../../log.ts';
-import type { Clock } from '../clock.ts';
+import { RateLimitedLog } from '../../log-limit.ts';
+import type { Clock, TimerId } from '../clock.ts';
 import { advertAuthFromConfig, instanceOptionsFromConfig } from '../from-config.ts';
 import { NotifyQueue, notifyJobs, type NotifySpawner } from '../notify-queue.ts';
-import type { Transition } from '../types.ts';
+import type { Announcement, Transition } from '../types.ts';
 import { VrrpInstance } from '../vrrp-instance.ts';
 import type { UdpTransport } from '../adapters/udp-transport.ts';
 import { describeVip, type VipManager } from '../adapters/vip-manager.ts';
@@ -22,12 +23,17 @@ export interface RuntimeDeps {
   changed(): void;
 }
 
+/** Why an advert was dropped before the election saw it: a decode/auth error, or a source that is no peer. */
+export type DropReason = AdvertErrorCode | 'NOT_A_PEER';
+
 /** Reload key, as keepalived matches instances: VRID + interface (names may change). */
 export const instanceKey = (c: InstanceConfig) => `${c.virtualRouterId}@${c.interface}`;
 
 /**
- * One vrrp_instance with its I/O: encodes/decodes adverts, installs the VIPs on MASTER (then GARP, then
- * notify_master), removes them on leaving MASTER (then notify_*), and goes to FAULT when `ip` fails.
+ * One vrrp_instance with its I/O: drops adverts from sources that are not peers (unicast_peer, or the
+ * multicast allow list allowed_peers), encodes/decodes adverts, installs the VIPs on MASTER (then GARP, then
+ * notify_master), removes them on leaving MASTER (then notify_*), re-announces them when the election asks
+ * (another master beaten, a pause, a link back, garp_master_refresh), and goes to FAULT when `ip` fails.
  * VIP operations run one after another on a chain so add/remove never interleave.
  */
 export class InstanceRuntime {
@@ -35,7 +41,7 @@ export class InstanceRuntime {
   readonly instance: VrrpInstance;
   readonly notify: NotifyQueue;
   readonly nodeId: string;
-  readonly drops: Partial<Record<AdvertErrorCode, number>> = {};
+  readonly drops: Partial<Record<DropReason, number>> = {};
   vipsInstalled = false;
   lastTransition: { from: string; to: string; reason: string; at: string } | null = null;
 
@@ -44,7 +50,10 @@ export class InstanceRuntime {
   #log: Logger;
   #global: GlobalDefs;
   #chain: Promise<void> = Promise.resolve();
-  #garpTimers: NodeJS.Timeout[] = [];
+  #garpTimers: TimerId[] = [];
+  /** Source addresses adverts are accepted from; null = any (multicast without allowed_peers). */
+  #sources: ReadonlySet<string> | null;
+  #dropLog: RateLimitedLog;
   /** Resolves the wait of a resigning master for its successor's first advert. */
   #successorSeen: (() => void) | null = null;
 
@@ -56,6 +65,9 @@ export class InstanceRuntime {
     this.#codec = new AdvertCodec({ auth: advertAuthFromConfig(config) });
     const primary = config.unicastSrcIp ?? deps.interfaceAddress ?? '0.0.0.0';
     this.nodeId = primary;
+    const allowed = config.unicastPeers.length > 0 ? config.unicastPeers : config.allowedPeers;
+    this.#sources = allowed.length > 0 ? new Set(allowed) : null;
+    this.#dropLog = new RateLimitedLog(this.#log, { now: () => deps.clock.now() });
     this.notify = new NotifyQueue({
       spawn: deps.spawn,
       clock: deps.clock,
@@ -73,7 +85,12 @@ export class InstanceRuntime {
         actions: {
           sendAdvert: (a) => this.#send(a),
           transition: (t) => this.#onTransition(t),
-          event: (e) => this.#log[INFO_EVENTS.has(e.kind) ? 'info' : 'debug']({ event: e.kind }, e.message),
+          announce: (a) => this.#onAnnounce(a),
+          event: (e) => {
+            // one packet from anyone who knows a PASS password triggers it: rate-limited
+            if (e.kind === 'unconfirmed-master') this.#dropLog.warn(e.kind, e.message, { event: e.kind });
+            else this.#log[INFO_EVENTS.has(e.kind) ? 'info' : 'debug']({ event: e.kind }, e.message);
+          },
         },
       }),
     );
@@ -104,11 +121,14 @@ export class InstanceRuntime {
   }
 
   receive(buf: Buffer, from: string): void {
+    if (this.#sources !== null && !this.#sources.has(from)) {
+      const list = this.multicast ? 'allowed_peers' : 'unicast_peer';
+      this.#drop('NOT_A_PEER', from, `advert from ${from} dropped: not a peer (${list})`);
+      return;
+    }
     const r = this.#codec.decode(buf);
     if (!r.ok) {
-      const code = r.error.code;
-      const n = (this.drops[code] = (this.drops[code] ?? 0) + 1);
-      if (n <= 5 || n % 100 === 0) this.#log.warn({ from, code, dropped: n }, `advert dropped: ${r.error.message}`);
+      this.#drop(r.error.code, from, `advert dropped: ${r.error.message}`);
       return;
     }
     const m = r.message;
@@ -125,9 +145,16 @@ export class InstanceRuntime {
     });
   }
 
+  /** Counted per reason; logged once per reason and minute with the count (a flood writes no more). */
+  #drop(reason: DropReason, from: string, message: string): void {
+    this.drops[reason] = (this.drops[reason] ?? 0) + 1;
+    this.#dropLog.warn(reason, message, { from, code: reason });
+  }
+
   /** STOP: priority 0 (if MASTER), VIPs removed, notify_stop; resolves when all of it is done (bounded). */
   async stop(reason: string): Promise<void> {
     this.instance.stop(reason);
+    this.#dropLog.flush();
     await this.settled();
     await Promise.race([this.notify.idle(), delay(2000)]);
   }
@@ -155,7 +182,7 @@ export class InstanceRuntime {
       this.#log.error({ err: (e as Error).message }, 'cannot encode advert');
       return;
     }
-    if (!this.multicast) this.#deps.transport.sendUnicast(buf, c.unicastPeers);
+    if (!this.multicast) this.#deps.transport.sendUnicast(buf, c.unicastPeers, c.unicastSrcIp);
     else if (this.#deps.interfaceAddress) this.#deps.transport.sendMulticast(buf, this.#global.mcastGroup4, this.#deps.interfaceAddress);
   }
 
@@ -178,7 +205,7 @@ export class InstanceRuntime {
         }
         this.vipsInstalled = true;
         this.#log.info({ vips: this.#vipList() }, this.#deps.vips.disabled ? `MASTER without VIPs: VIP management is off (${this.#deps.vips.disabled})` : 'VIPs added');
-        this.#garp();
+        this.#garp(this.config.garpMasterRepeat, this.config.garpMasterDelayMs);
         this.notify.enqueue(...jobs());
         this.#deps.changed();
       });
@@ -232,17 +259,42 @@ export class InstanceRuntime {
     this.#chain = this.#chain.then(op).catch((e: Error) => this.#log.error({ err: e.message }, 'VIP operation failed'));
   }
 
-  #garp(): void {
+  /**
+   * The election asks to re-announce (see Announcement): after the VIP operations queued so far, and only
+   * while MASTER with the VIPs in place (becoming MASTER sends its own bursts).
+   */
+  #onAnnounce(a: Announcement): void {
     const c = this.config;
-    const burst = (repeat: number) =>
+    const [repeat, delayMs] =
+      a.kind === 'refresh'
+        ? [c.garpMasterRefreshRepeat, 0]
+        : a.kind === 'conflict'
+          ? [c.garpLowerPrioRepeat, c.garpLowerPrioDelayMs]
+          : [c.garpMasterRepeat, c.garpMasterDelayMs];
+    if (repeat === 0) return; // garp_lower_prio_repeat 0: none
+    this.#enqueue(async () => {
+      if (this.instance.state !== 'MASTER' || !this.vipsInstalled) return;
+      this.#log[a.kind === 'refresh' ? 'debug' : 'info']({ announce: a.kind }, `re-announcing the VIPs: ${a.reason}`);
+      this.#garp(repeat, delayMs);
+    });
+  }
+
+  /** One burst of `repeat` GARPs per VIP now and, when delayMs > 0, a second one then (while MASTER). */
+  #garp(repeat: number, delayMs: number): void {
+    const c = this.config;
+    const burst = () =>
       this.#deps.vips.garp(c.virtualIpAddresses, c.interface, repeat, (e) => this.#log.warn({ err: e.message }, 'gratuitous ARP failed'));
-    burst(c.garpMasterRepeat);
-    if (c.garpMasterDelayMs > 0) this.#garpTimers.push(setTimeout(() => burst(c.garpMasterRepeat), c.garpMasterDelayMs));
-    if (c.garpMasterRefreshMs > 0) this.#garpTimers.push(setInterval(() => burst(c.garpMasterRefreshRepeat), c.garpMasterRefreshMs));
+    burst();
+    if (delayMs <= 0) return;
+    const id = this.#deps.clock.setTimer(delayMs, () => {
+      this.#garpTimers = this.#garpTimers.filter((t) => t !== id);
+      if (this.instance.state === 'MASTER') burst();
+    });
+    this.#garpTimers.push(id);
   }
 
   #cancelGarp(): void {
-    for (const t of this.#garpTimers.splice(0)) clearTimeout(t);
+    for (const t of this.#garpTimers.splice(0)) this.#deps.clock.clearTimer(t);
   }
 
   #vipList(): string[] {
@@ -260,7 +312,9 @@ export class InstanceRuntime {
       basePriority: s.basePriority,
       advertIntMs: s.advertIntMs,
       nopreempt: s.nopreempt,
-      transport: this.multicast ? `multicast ${this.#global.mcastGroup4}:${this.#global.advertPort}` : `unicast ${this.config.unicastPeers.join(',')}`,
+      transport: this.multicast
+        ? `multicast ${this.#global.mcastGroup4}:${this.#global.advertPort}${this.#sources ? ` from ${[...this.#sources].join(',')}` : ''}`
+        : `unicast ${this.config.unicastPeers.join(',')}`,
       auth: this.config.authentication?.type ?? 'none',
       vips: this.#vipList(),
       vipsInstalled: this.vipsInstalled,
@@ -277,5 +331,5 @@ export class InstanceRuntime {
 const VIP_RETRY_MS = 5000;
 const HANDOVER_GRACE_MS = 100;
 const HANDOVER_CAP_MS = 3000;
-const INFO_EVENTS = new Set(['priority-change', 'forcing-election', 'preempt-deferred', 'preempt-allowed']);
+const INFO_EVENTS = new Set(['priority-change', 'forcing-election', 'preempt-deferred', 'preempt-allowed', 'paused']);
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());

@@ -33,7 +33,12 @@ export function formatStatus(s: DaemonStatus): string {
     if (i.faults.length > 0) out.push(`  faults: ${i.faults.join('; ')}`);
     if (i.lastTransition) out.push(`  last transition ${i.lastTransition.from} -> ${i.lastTransition.to} at ${i.lastTransition.at}: ${i.lastTransition.reason}`);
     const drops = Object.entries(i.dropped).map(([k, n]) => `${k} ${n}`).join(', ');
-    out.push(`  adverts sent ${i.counters.advertsSent}, received ${i.counters.advertsReceived}${drops ? `, dropped ${drops}` : ''}`);
+    const extra = [
+      drops ? `dropped ${drops}` : '',
+      i.counters.announcements ? `re-announced ${i.counters.announcements}` : '',
+      i.counters.pausesDetected ? `pauses ${i.counters.pausesDetected}` : '',
+    ].filter(Boolean);
+    out.push(`  adverts sent ${i.counters.advertsSent}, received ${i.counters.advertsReceived}${extra.map((e) => `, ${e}`).join('')}`);
   }
   for (const g of s.syncGroups) out.push(`sync group ${g.name}: ${g.state} (${g.members.map((m) => `${m.name} ${m.state}`).join(', ')})`);
   for (const c of s.checks) out.push(`check ${c.name}: ${c.state}${c.local ? ' (local cache: drives FAULT)' : ''}  last: ${c.last || '-'}`);

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { HavedConfig, HealthCheck, RealServer, VrrpScript } from '../../config/model.ts';
+import type { HavedConfig, HealthCheck, RealServer, VrrpInstance, VrrpScript } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
 import type { Clock } from '../clock.ts';
 import { checkTrackerTiming, scriptTrackerTiming } from '../from-config.ts';
@@ -37,6 +37,15 @@ export function fingerprint(x: unknown): string {
   return JSON.stringify(x, (k, v) => (k === 'where' ? undefined : v instanceof Map ? [...v] : v));
 }
 
+/**
+ * The interfaces an instance depends on: its own, its track_interface ones and its VIPs' devices (loopback
+ * aside). Each is polled; one coming back up makes a MASTER re-announce its VIPs.
+ */
+export function interfacesOf(c: VrrpInstance): string[] {
+  const vipDevs = c.virtualIpAddresses.map((v) => v.dev).filter((d): d is string => d !== null && d !== 'lo');
+  return [...new Set([c.interface, ...c.trackInterfaces.map((t) => t.name), ...vipDevs])];
+}
+
 export async function interfaceOperstate(name: string): Promise<string | null> {
   try {
     const s = (await readFile(`/sys/class/net/${name}/operstate`, 'utf8')).trim();
@@ -67,7 +76,7 @@ export function buildTrackers(cfg: HavedConfig, deps: TrackerDeps, previous: Map
     add({ source, kind: 'script', fingerprint: fingerprint(s) }, () => scriptTracker(source, s, deps, () => out.get(source)!));
   }
 
-  const ifaces = new Set(cfg.instances.flatMap((i) => [i.interface, ...i.trackInterfaces.map((t) => t.name)]));
+  const ifaces = new Set(cfg.instances.flatMap(interfacesOf));
   const up = deps.interfaceUp ?? interfaceOperstate;
   for (const name of ifaces) {
     const source = `interface ${name}`;

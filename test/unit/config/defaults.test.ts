@@ -11,6 +11,8 @@ describe('keepalived defaults', () => {
       garpMasterRepeat: 5,
       garpMasterRefreshMs: 0,
       garpMasterRefreshRepeat: 1,
+      garpLowerPrioDelayMs: null,
+      garpLowerPrioRepeat: null,
       scriptUser: null,
       enableScriptSecurity: false,
       notificationEmail: [],
@@ -214,7 +216,10 @@ vrrp_sync_group G {
   it('PASS passwords longer than 8 characters are truncated with a warning; short HMAC keys are warned', () => {
     const c = parse(instance('authentication {\n auth_type PASS\n auth_pass 123456789\n}'));
     expect(c.instances[0].authentication).toEqual({ type: 'PASS', secret: '12345678', where: 'haved.conf:5' });
-    expect(c.warnings).toEqual(["haved.conf:6: (VI_1) Truncating auth_pass to 8 characters (keepalived's rule)"]);
+    expect(c.warnings).toEqual([
+      `haved.conf:5: (VI_1) auth_type PASS is cleartext: anyone who sees one advert can forge others and take the VIP away from any address (no unicast_peer or allowed_peers); use auth_type HMAC`,
+      "haved.conf:6: (VI_1) Truncating auth_pass to 8 characters (keepalived's rule)",
+    ]);
     const h = parse(instance('authentication { auth_type HMAC auth_pass short }'));
     expect(h.instances[0].authentication?.secret).toBe('short');
     expect(h.warnings).toEqual(['haved.conf:4: (VI_1) HMAC key is shorter than 16 characters; use a longer random key']);

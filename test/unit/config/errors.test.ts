@@ -249,7 +249,7 @@ static_ipaddress {
       'haved.conf:5: (VI_1) auth_type AH (IPsec) cannot be done over UDP; haved checks the password like PASS - prefer HMAC'],
     ['instance without VIPs', 'vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n}\n', 'haved.conf:1: (VI_1) has no virtual_ipaddress'],
   ])('warns: %s', (_name, text, warning) => {
-    expect(parse(text).warnings).toEqual([warning]);
+    expect(parse(text).warnings.filter((w) => !w.includes('is cleartext'))).toEqual([warning]);
   });
 
   it('unsupported checkers, VIP options and unicast without peers', () => {

@@ -50,6 +50,7 @@ describe('seed documents', () => {
       `${where}:10: '//' is not keepalived syntax; haved reads it as a comment to the end of the line (10 lines; use '#' or '!')`,
       `${where}:13: vrrp_sync_group cluster has only 1 virtual router - this probably isn't what you want (as keepalived warns)`,
       `${where}:24: (mem_ha) state MASTER with nopreempt: keepalived would clear nopreempt; haved keeps it, so a recovered node does not take the VIP back`,
+      `${where}:27: (mem_ha) auth_type PASS is cleartext: anyone who sees one advert can forge others and take the VIP away from any address (no unicast_peer or allowed_peers); use auth_type HMAC`,
       `${where}:37: persistence_timeout: haved does not load-balance; ignored (reported once for lb_algo, lb_kind, persistence_timeout, protocol, weight, sorry_server)`,
       `${where}:40: real_server 192.168.1.105 11211 is this host: haved tracks it as the local cache - when its checks fail it runs notify_down and puts the VRRP instances in FAULT so the peer takes over (keepalived would only run notify_down)`,
       `${where}:46: nb_get_retry is not a TCP_CHECK keyword in keepalived (it ignores it); haved reads it as 'retry'`,
@@ -101,7 +102,7 @@ describe('seed documents', () => {
       expect(c.instances[0]).toMatchObject({ state, priority: prio, interface: 'eth0', virtualRouterId: 51 });
       expect(c.instances[0].trackScripts).toMatchObject([{ name: 'magent', weight: null, reverse: false }]);
       expect(c.instances[0].virtualIpAddresses[0].address).toBe('172.17.7.66');
-      expect(c.warnings).toEqual([]);
+      expect(c.warnings).toEqual([expect.stringMatching(/:\d+: \(VI_1\) auth_type PASS is cleartext: .*use auth_type HMAC$/)]);
     }
   });
 

@@ -18,6 +18,21 @@ describe('FakeClock', () => {
     expect(c.now()).toBe(150);
   });
 
+  it('stall() moves time without running timers; the overdue ones run late at the next advance', () => {
+    const c = new FakeClock();
+    const seen: string[] = [];
+    c.setTimer(100, () => seen.push(`a@${c.now()}`));
+    c.setTimer(300, () => seen.push(`b@${c.now()}`));
+    c.setTimer(5000, () => seen.push(`c@${c.now()}`));
+    c.stall(1000);
+    expect(seen).toEqual([]);
+    expect(c.now()).toBe(1000);
+    c.advance(0);
+    expect(seen).toEqual(['a@1000', 'b@1000']);
+    c.advance(4000);
+    expect(seen).toEqual(['a@1000', 'b@1000', 'c@5000']);
+  });
+
   it('runs timers created while advancing when they fall due in the same advance', () => {
     const c = new FakeClock();
     const seen: number[] = [];

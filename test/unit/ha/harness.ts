@@ -1,7 +1,8 @@
 import { FakeClock } from '../../support/fake-clock.ts';
+import type { Clock, TimerId } from '../../../src/ha/clock.ts';
 import { VrrpInstance } from '../../../src/ha/vrrp-instance.ts';
 import type { VrrpInstanceOptions } from '../../../src/ha/vrrp-instance.ts';
-import type { InstanceEvent, PeerAdvert, Transition } from '../../../src/ha/types.ts';
+import type { Announcement, InstanceEvent, PeerAdvert, Transition } from '../../../src/ha/types.ts';
 
 export interface Sent {
   at: number;
@@ -15,6 +16,7 @@ export function solo(opts: Partial<Omit<VrrpInstanceOptions, 'clock' | 'actions'
   const sent: Sent[] = [];
   const transitions: (Transition & { at: number })[] = [];
   const events: InstanceEvent[] = [];
+  const announces: (Announcement & { at: number })[] = [];
   const order: string[] = [];
   const inst = new VrrpInstance({
     name: 'VI_1',
@@ -34,12 +36,16 @@ export function solo(opts: Partial<Omit<VrrpInstanceOptions, 'clock' | 'actions'
         transitions.push({ ...t, at: clock.now() });
         order.push(`${t.from}->${t.to}`);
       },
+      announce: (a) => {
+        announces.push({ ...a, at: clock.now() });
+        order.push(`announce ${a.kind}`);
+      },
       event: (e) => events.push(e),
     },
   });
   const adverts = () => sent.filter((s) => s.kind === 'ADVERT');
   const hellos = () => sent.filter((s) => s.kind === 'BACKUP_HELLO');
-  return { clock, inst, sent, adverts, hellos, transitions, events, order };
+  return { clock, inst, sent, adverts, hellos, transitions, events, announces, order };
 }
 
 export function advert(from: string, priority: number, extra: Partial<PeerAdvert> = {}): PeerAdvert {
@@ -54,13 +60,66 @@ export function advert(from: string, priority: number, extra: Partial<PeerAdvert
   };
 }
 
+/** A backup hello: makes `from` a live peer, so a MASTER yields to its adverts at once. */
+export function hello(from: string, priority: number, extra: Partial<PeerAdvert> = {}): PeerAdvert {
+  return advert(from, priority, { kind: 'BACKUP_HELLO', ...extra });
+}
+
 export interface NetNode {
   id: string;
   inst: VrrpInstance;
   alive: boolean;
   transitions: (Transition & { at: number })[];
+  announces: (Announcement & { at: number })[];
+  events: (InstanceEvent & { at: number })[];
+  clock: PausableClock;
+  /** Adverts that arrived while the node was paused, delivered on resume. */
+  inbox: PeerAdvert[];
 }
 
+/**
+ * One node's view of the shared FakeClock that can be paused (SIGSTOP): while paused its timers do not run;
+ * resume() runs the overdue ones late, in deadline order, at the current time.
+ */
+export class PausableClock implements Clock {
+  readonly #inner: FakeClock;
+  paused = false;
+  #overdue: { id: TimerId; at: number; fn: () => void }[] = [];
+  #live = new Map<TimerId, TimerId>();
+  #next = 1;
+
+  constructor(inner: FakeClock) {
+    this.#inner = inner;
+  }
+
+  now(): number {
+    return this.#inner.now();
+  }
+
+  setTimer(ms: number, fn: () => void): TimerId {
+    const id = this.#next++;
+    const at = this.now() + Math.max(0, ms);
+    this.#live.set(id, this.#inner.setTimer(ms, () => {
+      this.#live.delete(id);
+      if (this.paused) this.#overdue.push({ id, at, fn });
+      else fn();
+    }));
+    return id;
+  }
+
+  clearTimer(id: TimerId): void {
+    const inner = this.#live.get(id);
+    if (inner !== undefined) this.#inner.clearTimer(inner);
+    this.#live.delete(id);
+    this.#overdue = this.#overdue.filter((t) => t.id !== id);
+  }
+
+  /** Runs the timers that fell due while paused (a timer cleared by an earlier one does not run). */
+  runOverdue(): void {
+    this.#overdue.sort((a, b) => a.at - b.at);
+    while (this.#overdue.length > 0) this.#overdue.shift()!.fn();
+  }
+}
 /**
  * Several instances of one VRID on a simulated LAN with per-message latency, packet filters and crashed
  * nodes (a crashed node neither sends nor receives). Tracks how long two live masters coexisted.
@@ -75,7 +134,8 @@ export class Net {
   dualEpisodes = 0;
 
   add(id: string, priority: number, address: string, opts: Partial<Omit<VrrpInstanceOptions, 'clock' | 'actions'>> = {}): NetNode {
-    const node: NetNode = { id, alive: true, transitions: [], inst: undefined as unknown as VrrpInstance };
+    const clock = new PausableClock(this.clock);
+    const node: NetNode = { id, alive: true, transitions: [], announces: [], events: [], clock, inbox: [], inst: undefined as unknown as VrrpInstance };
     node.inst = new VrrpInstance({
       name: 'VI_1',
       nodeId: id,
@@ -83,10 +143,10 @@ export class Net {
       priority,
       advertIntMs: 1000,
       ...opts,
-      clock: this.clock,
+      clock,
       actions: {
         sendAdvert: (a) => {
-          if (!node.alive) return;
+          if (!node.alive || clock.paused) return;
           const msg: PeerAdvert = {
             kind: a.kind,
             nodeId: id,
@@ -101,7 +161,9 @@ export class Net {
             const delay = this.latency(id, dst.id, a.kind);
             if (delay === null) continue;
             this.clock.setTimer(delay, () => {
-              if (dst.alive) dst.inst.receive(msg);
+              if (!dst.alive) return;
+              if (dst.clock.paused) dst.inbox.push(msg);
+              else dst.inst.receive(msg);
             });
           }
         },
@@ -109,6 +171,14 @@ export class Net {
           node.transitions.push({ ...t, at: this.clock.now() });
           this.log.push(`${this.clock.now()} ${id} ${t.from}->${t.to}: ${t.reason}`);
           this.#watch();
+        },
+        announce: (a) => {
+          node.announces.push({ ...a, at: this.clock.now() });
+          this.log.push(`${this.clock.now()} ${id} announce ${a.kind}: ${a.reason}`);
+        },
+        event: (e) => {
+          node.events.push({ ...e, at: this.clock.now() });
+          if (e.kind === 'paused' || e.kind === 'unconfirmed-master') this.log.push(`${this.clock.now()} ${id} ${e.kind}: ${e.message}`);
         },
       },
     });
@@ -126,6 +196,26 @@ export class Net {
   crash(id: string): void {
     this.get(id).alive = false;
     this.#watch();
+  }
+
+  /** SIGSTOP: the node runs nothing and sends nothing; what it is sent waits in its inbox. */
+  pause(id: string): void {
+    this.get(id).clock.paused = true;
+  }
+
+  /**
+   * SIGCONT: the inbox (the socket) and the overdue timers run now, in either order: Node reads a socket that
+   * became readable while it slept before the timers phase, but a pause can also end in the timers phase.
+   */
+  resume(id: string, first: 'io' | 'timers' = 'io'): void {
+    const n = this.get(id);
+    n.clock.paused = false;
+    const io = () => {
+      for (const m of n.inbox.splice(0)) if (n.alive) n.inst.receive(m);
+    };
+    if (first === 'io') io();
+    n.clock.runOverdue();
+    io();
   }
 
   masters(): string[] {

@@ -3,7 +3,7 @@ import { FakeClock } from '../../support/fake-clock.ts';
 import { SyncGroup } from '../../../src/ha/sync-group.ts';
 import type { GroupTransition } from '../../../src/ha/sync-group.ts';
 import { VrrpInstance } from '../../../src/ha/vrrp-instance.ts';
-import { advert } from './harness.ts';
+import { advert, hello } from './harness.ts';
 
 function group() {
   const clock = new FakeClock();
@@ -111,6 +111,7 @@ describe('vrrp_sync_group', () => {
     a.start();
     b.start();
     clock.advanceTo(3609.375);
+    a.receive(hello('peer', 200));
     a.receive(advert('peer', 200));
     expect([a.state, b.state, g.state]).toEqual(['BACKUP', 'BACKUP', 'BACKUP']);
   });

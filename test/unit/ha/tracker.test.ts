@@ -69,6 +69,29 @@ describe('Tracker (vrrp_script rise/fall)', () => {
     expect(h.t.state).toBe('UP');
   });
 
+  it('a timeout that fires a whole timeout late (the process was stopped) is not counted: a fresh probe decides', () => {
+    const h = tracker(['ok', 'hang', 'ok'], { initial: 'UP', fall: 1 });
+    h.t.start();
+    h.clock.advance(1010); // probe 2 in flight
+    h.clock.stall(10_000); // SIGSTOP: its timeout is overdue when we wake
+    h.clock.advance(0);
+    expect(h.aborted()).toBe(1);
+    expect(h.calls).toEqual([0, 1010, 11_010]);
+    h.clock.advance(10);
+    expect(h.t.state).toBe('UP');
+    expect(h.changes).toEqual([]);
+  });
+
+  it('the fresh probe after a stall counts its own timeout', () => {
+    const h = tracker(['ok', 'hang', 'hang'], { initial: 'UP', fall: 1 });
+    h.t.start();
+    h.clock.advance(1010);
+    h.clock.stall(10_000);
+    h.clock.advance(500);
+    expect(h.t.state).toBe('DOWN');
+    expect(h.changes).toMatchObject([{ from: 'UP', to: 'DOWN', at: 11_510 }]);
+  });
+
   it('ignores a late or duplicate answer', () => {
     const clock = new FakeClock();
     const dones: ((r: ProbeResult) => void)[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { advert, solo } from './harness.ts';
+import { advert, hello, solo } from './harness.ts';
 import { effectivePriority, masterDownMs, outranks, skewMs } from '../../../src/ha/priority.ts';
 import { VrrpInstance } from '../../../src/ha/vrrp-instance.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
@@ -164,6 +164,7 @@ describe('BACKUP receiving adverts', () => {
     const h = solo({ priority: 150, preemptDelayMs: 2000 });
     h.inst.start();
     h.clock.advanceTo(5000);
+    h.inst.receive(hello('high', 200)); // MASTER by now: it yields to a node it has heard from
     h.inst.receive(advert('high', 200)); // clears the start-up delay
     h.clock.advanceTo(6000);
     h.inst.receive(advert('low', 100)); // a lower master: delay starts now, accepted
@@ -238,18 +239,21 @@ describe('MASTER receiving adverts', () => {
     return h;
   }
 
-  it('yields to a higher priority at once', () => {
+  it('yields to a higher priority from a live peer at once, after one advert of its own', () => {
     const h = master();
+    h.inst.receive(hello('peer', 90));
     h.inst.receive(advert('peer', 101));
     expect(h.inst.state).toBe('BACKUP');
     expect(h.transitions.at(-1)!.reason).toBe('higher priority 101 advert from peer');
-    expect(h.adverts()).toHaveLength(0);
+    // our priority, so that the winner sees a lower advert and re-announces the VIPs
+    expect(h.order).toEqual(['send ADVERT 100', 'MASTER->BACKUP']);
     h.clock.advance(3609.375);
     expect(h.inst.state).toBe('MASTER'); // the winner went silent
   });
 
   it('yields to an equal priority from a higher address', () => {
     const h = master();
+    h.inst.receive(hello('peer', 100, { primaryAddress: '198.18.0.11' }));
     h.inst.receive(advert('peer', 100, { primaryAddress: '198.18.0.11' }));
     expect(h.inst.state).toBe('BACKUP');
     expect(h.transitions.at(-1)!.reason).toMatch(/same priority 100 .* higher address 198\.18\.0\.11/);
@@ -259,7 +263,7 @@ describe('MASTER receiving adverts', () => {
     const h = master();
     h.inst.receive(advert('peer', 100, { primaryAddress: '198.18.0.9' }));
     expect(h.inst.state).toBe('MASTER');
-    expect(h.order).toEqual(['send ADVERT 100']);
+    expect(h.order).toEqual(['send ADVERT 100', 'announce conflict']);
     expect(h.events.at(-1)!.kind).toBe('forcing-election');
   });
 
