@@ -2,27 +2,15 @@
  * bin/repcache: parse memcached's flags, optionally daemonize, start the cache server,
  * write the pid file, drop root privileges, and exit 0 on SIGTERM/SIGINT or `shutdown`.
  */
-import { spawn } from 'node:child_process';
-import { unlinkSync, writeFileSync } from 'node:fs';
 import { startReplication } from '../replication/wire.ts';
 import { lookupUser, type UserIds } from '../system/users.ts';
 import {
   EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, UsageError, VERSION_LINE, parseRepcacheArgs, usage,
   type RepcacheOptions,
 } from './repcache-options.ts';
+import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
-const DAEMON_CHILD_ENV = 'REPCACHE_DAEMON_CHILD';
-
-class StartupError extends Error {
-  override name = 'StartupError';
-  readonly exitCode: number;
-  constructor(message: string, exitCode: number) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
-
-interface DaemonMessage { type: 'ready' | 'error'; message?: string; exitCode?: number }
+const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
 
 /** memcached refuses to run as root without -u; the user is checked before binding, switched to after. */
 function checkUser(opts: RepcacheOptions): { uid: number; gid: number; name: string } | null {
@@ -39,52 +27,17 @@ function checkUser(opts: RepcacheOptions): { uid: number; gid: number; name: str
   return { ...user, name };
 }
 
-function dropPrivileges(user: { uid: number; gid: number; name: string }): void {
-  try {
-    if (user.uid === 0) return;
-    process.setgroups?.([user.gid]);
-    process.setgid!(user.gid);
-    process.setuid!(user.uid);
-  } catch (err) {
-    throw new StartupError(`failed to assume identity of user ${user.name}: ${(err as Error).message}`, EX_OSERR);
-  }
-}
-
 function describeListenError(opts: RepcacheOptions, err: NodeJS.ErrnoException): string {
   const where = opts.config.unixSocket ? `UNIX socket: ${opts.config.unixSocket}` : `one of interface(s) ${opts.config.listen.join(',') || '*'} port ${opts.config.port}`;
   const detail = err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message;
   return `failed to listen on ${where}: ${detail}`;
 }
 
-/** Parent side of -d: re-spawn detached with stdio on /dev/null, wait for the child to listen or fail. */
-function daemonize(argv: readonly string[]): Promise<number> {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
-  });
-  return new Promise((resolve) => {
-    const done = (code: number, message?: string) => {
-      if (message) process.stderr.write(`${message}\n`);
-      child.removeAllListeners();
-      if (child.connected) child.disconnect();
-      child.unref();
-      resolve(code);
-    };
-    child.on('message', (m: DaemonMessage) => (m.type === 'ready' ? done(0) : done(m.exitCode ?? 1, m.message)));
-    child.on('exit', (code, signal) => done(code || 1, `repcache: daemon exited (${signal ?? code}) before it was ready`));
-    child.on('error', (err) => done(EX_OSERR, `repcache: cannot start the daemon: ${err.message}`));
-  });
-}
-
 async function run(opts: RepcacheOptions): Promise<void> {
   const { config } = opts;
   const user = checkUser(opts);
   // Until the server is up a signal just ends the process (nothing to drain yet); afterwards stop() closes it.
-  let onSignal: (why: string) => void = () => process.exit(0);
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGHUP', () => { /* a daemon ignores its terminal hanging up */ });
+  const onSignal = onStopSignals();
   const level = config.verbosity >= 3 ? 'trace' : config.verbosity === 2 ? 'debug' : config.verbosity === 1 ? 'info' : 'warn';
   // Loaded only to run: -h, -V and bad flags answer without loading the server.
   const [{ createLogger }, { CacheServer }] = await Promise.all([import('../log.ts'), import('../server/cache-server.ts')]);
@@ -107,22 +60,13 @@ async function run(opts: RepcacheOptions): Promise<void> {
     throw new StartupError(describeListenError(opts, err as NodeJS.ErrnoException), EX_OSERR);
   }
 
-  let pidFileWritten = false;
-  if (config.pidFile) {
-    try {
-      writeFileSync(config.pidFile, `${process.pid}\n`);
-      pidFileWritten = true;
-    } catch (err) {
-      await server.close();
-      throw new StartupError(`Could not open the pid file ${config.pidFile} for writing: ${(err as Error).message}`, EX_OSERR);
-    }
+  let removePidFile: () => void;
+  try {
+    removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
+  } catch (err) {
+    await server.close();
+    throw err;
   }
-  const removePidFile = () => {
-    if (!pidFileWritten) return;
-    pidFileWritten = false;
-    try { unlinkSync(config.pidFile!); } catch { /* already gone or no longer ours to remove */ }
-  };
-  process.once('exit', removePidFile);
   if (user) dropPrivileges(user);
 
   let stopping = false;
@@ -135,23 +79,18 @@ async function run(opts: RepcacheOptions): Promise<void> {
     // Clients first, so nothing is acknowledged that the replication drain then misses.
     void server.close().then(() => replication.stop()).finally(() => { removePidFile(); process.exit(0); });
   };
-  onSignal = stop;
+  onSignal(stop);
   server.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB }, 'repcache ready');
 }
 
 async function main(argv: readonly string[]): Promise<void> {
-  const isDaemonChild = process.env[DAEMON_CHILD_ENV] === '1' && typeof process.send === 'function';
-  const tell = (m: DaemonMessage) => new Promise<void>((resolve) => {
-    if (!isDaemonChild || !process.connected) return resolve();
-    process.send!(m, () => { if (process.connected) process.disconnect(); resolve(); });
-  });
   let opts: RepcacheOptions;
   try {
     opts = parseRepcacheArgs(argv);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    await tell({ type: 'error', message: err.message, exitCode: err.exitCode });
+    await daemon.tell({ type: 'error', message: err.message, exitCode: err.exitCode });
     process.stderr.write(`${err.message}\n`);
     process.exitCode = err.exitCode;
     return;
@@ -161,22 +100,11 @@ async function main(argv: readonly string[]): Promise<void> {
   if (opts.action === 'license') { process.stdout.write(LICENSE); return; }
   for (const w of opts.warnings) process.stderr.write(`${w}\n`);
 
-  if (opts.config.daemonize && !isDaemonChild) {
-    process.exitCode = await daemonize(argv);
+  if (opts.config.daemonize && !daemon.isChild) {
+    process.exitCode = await daemon.daemonize('repcache', argv);
     return;
   }
-  // `killall repcache` / `pgrep -x repcache` find the daemon (otherwise its name is "node")
-  process.title = 'repcache';
-  try {
-    await run(opts);
-    await tell({ type: 'ready' });
-  } catch (err) {
-    const code = err instanceof StartupError ? err.exitCode : 1;
-    const message = err instanceof StartupError ? err.message : `repcache: ${(err as Error).stack ?? err}`;
-    await tell({ type: 'error', message, exitCode: code });
-    process.stderr.write(`${message}\n`);
-    process.exit(code);
-  }
+  await daemon.start('repcache', () => run(opts));
 }
 
 // Imported (by scripts/compile-cache.ts) it only loads. Node < 22.18 has no import.meta.main: there it always runs.
