@@ -68,8 +68,10 @@ describe('repcache-proxy command line', () => {
   it.skipIf(process.getuid?.() !== 0)('-u nobody: it drops root once listening', async () => {
     const m = await startMemcached();
     const p = await startProxy(['-u', 'nobody', '-s', `127.0.0.1:${m.port}`]);
-    const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p.daemon.proc.pid}/status`, 'utf8'))?.[1];
-    expect(Number(uid)).not.toBe(0);
+    // The port accepts as soon as the kernel listens; the drop follows on the daemon's next turn of its loop.
+    const uid = () => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${p.daemon.proc.pid}/status`, 'utf8'))?.[1]);
+    await waitFor('the proxy to drop root', () => uid() !== 0, 5000, 20);
+    expect(uid()).not.toBe(0);
     expect(await ask(p.port, 'version\r\n')).toMatch(/^VERSION 1\.6\.18-repcache-proxy/);
   });
 });
