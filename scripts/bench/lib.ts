@@ -96,7 +96,7 @@ export async function startRepcache(args: string[], env?: NodeJS.ProcessEnv): Pr
 
 /** What scripts/bench/probe.mjs reports (see there); the fields the bench reads. */
 export interface ProbeReport {
-  gc: { count: number; totalMs: number; maxMs: number; maxKind: string; over1ms: number; byKind: Record<string, { count: number; maxMs: number }> };
+  gc: { count: number; totalMs: number; maxMs: number; p50Ms: number; p99Ms: number; maxKind: string; over1ms: number; over5ms: number; byKind: Record<string, { count: number; maxMs: number }> };
   loopDelayMs: { p50: number; p99: number; max: number };
   memoryMB: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
   heapMB: { total: number; used: number; physical: number; malloced: number; peakMalloced: number; external: number };
@@ -108,22 +108,40 @@ export interface ProbeReport {
 let probeDir = '';
 let probes = 0;
 
+export type Probed = Proc & { probe(): Promise<ProbeReport> };
+
 /**
  * repcache with the measurement probe loaded (GC pauses, event-loop delay, V8 heap): `probe()` returns what it
  * observed since the previous call. A daemon without it carries none of its cost. forceGc: each probe() then
  * also forces a full collection and reports what is left (for memory figures; it disturbs pause figures).
  */
-export async function startProbedRepcache(args: string[], opts: { forceGc?: boolean } = {}): Promise<Proc & { probe(): Promise<ProbeReport> }> {
+export function startProbedRepcache(args: string[], opts: { forceGc?: boolean } = {}): Promise<Probed> {
+  return startProbed((env) => startRepcache(args, env), opts.forceGc);
+}
+
+/**
+ * The canary: an idle Node process with the probe, to be pinned next to a server. The event-loop stalls it sees
+ * are the machine's (other processes taking the CPU), not any server's: a server's latency tail no longer than
+ * the canary's longest stall is the machine's noise.
+ */
+export function startCanary(): Promise<Probed> {
+  return startProbed(async (env) => {
+    const port = await freePort();
+    return startServer(process.execPath, ['-e', `require('node:net').createServer().listen(${port}, '127.0.0.1')`], port, env);
+  });
+}
+
+async function startProbed(start: (env: NodeJS.ProcessEnv) => Promise<Proc>, forceGc = false): Promise<Probed> {
   if (!probeDir) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-probe-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     probeDir = dir;
   }
   const out = join(probeDir, `probe-${++probes}.jsonl`);
-  const p = await startRepcache(args, {
+  const p = await start({
     BENCH_PROBE_OUT: out,
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${resolve(import.meta.dirname, 'probe.mjs')}`.trim(),
-    ...(opts.forceGc ? { BENCH_PROBE_GC: '1' } : {}),
+    ...(forceGc ? { BENCH_PROBE_GC: '1' } : {}),
   });
   let lines = 0;
   return Object.assign(p, {
@@ -136,7 +154,7 @@ export async function startProbedRepcache(args: string[], opts: { forceGc?: bool
           lines = all.length;
           return JSON.parse(all[all.length - 1]) as ProbeReport;
         }
-        if (Date.now() > deadline) throw new Error(`no probe report from repcache:\n${p.output()}`);
+        if (Date.now() > deadline) throw new Error(`no probe report:\n${p.output()}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     },

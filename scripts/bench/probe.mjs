@@ -25,7 +25,7 @@ if (out) {
     [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
     [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
   };
-  const fresh = () => ({ count: 0, totalMs: 0, maxMs: 0, maxKind: '', byKind: {}, over1ms: 0 });
+  const fresh = () => ({ count: 0, totalMs: 0, maxMs: 0, maxKind: '', byKind: {}, over1ms: 0, over5ms: 0, pauses: [] });
   let gc = fresh();
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -33,6 +33,8 @@ if (out) {
       gc.count++;
       gc.totalMs += e.duration;
       if (e.duration > 1) gc.over1ms++;
+      if (e.duration > 5) gc.over5ms++;
+      if (gc.pauses.length < 100_000) gc.pauses.push(e.duration);
       const k = (gc.byKind[kind] ??= { count: 0, maxMs: 0 });
       k.count++;
       if (e.duration > k.maxMs) k.maxMs = e.duration;
@@ -46,6 +48,7 @@ if (out) {
   const loop = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   loop.enable();
   const mb = (n) => +(n / 1048576).toFixed(2);
+  const pct = (xs, p) => (xs.length ? +[...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p * xs.length) / 100) - 1)].toFixed(3) : 0);
   const rssAnonMB = () => +(Number(/RssAnon:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024).toFixed(2);
   process.on('SIGUSR2', () => {
     const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, { sizeMB: mb(s.space_size), usedMB: mb(s.space_used_size) }]));
@@ -53,7 +56,7 @@ if (out) {
     const m = process.memoryUsage();
     const line = {
       time: Date.now(),
-      gc: { ...gc, totalMs: +gc.totalMs.toFixed(2), maxMs: +gc.maxMs.toFixed(3) },
+      gc: { ...gc, pauses: undefined, totalMs: +gc.totalMs.toFixed(2), maxMs: +gc.maxMs.toFixed(3), p50Ms: pct(gc.pauses, 50), p99Ms: pct(gc.pauses, 99) },
       // The histogram holds the time between the monitor's timer ticks: its resolution is not delay.
       loopDelayMs: Object.fromEntries([['p50', loop.percentile(50)], ['p99', loop.percentile(99)], ['max', loop.max]].map(([k, v]) => [k, +Math.max(0, v / 1e6 - RESOLUTION_MS).toFixed(3)])),
       rssAnonMB: rssAnonMB(),
