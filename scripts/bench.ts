@@ -6,11 +6,12 @@ import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { cacheBench } from './bench/cache.ts';
 import { failoverBench } from './bench/failover.ts';
+import { memoryBench } from './bench/memory.ts';
 import { proxyBench } from './bench/proxy.ts';
 import { formatTable, repoRoot, stopEverything, type BenchRow, type BenchSection } from './bench/lib.ts';
 import { replicationBench } from './bench/replication.ts';
 
-const sections: BenchSection[] = [cacheBench, replicationBench, failoverBench, proxyBench];
+const sections: BenchSection[] = [cacheBench, memoryBench, replicationBench, failoverBench, proxyBench];
 
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !sections.some((s) => s.name === w));
