@@ -55,12 +55,18 @@ function tail(err: unknown, lines = 3): string {
   return `${e.stdout ?? ''}${e.stderr ?? ''}`.trim().split('\n').slice(-lines).join(' | ') || e.message;
 }
 
+/** What a failed configure means; libevent's headers are what it usually misses. */
+export function configureFailure(complaint: string): string {
+  const hint = /libevent/i.test(complaint) ? "libevent's headers are missing (Debian: apt-get install libevent-dev)" : 'configure failed';
+  return `cannot build repcached: ${hint}: ${complaint}`;
+}
+
 /** Builds repcached from the tarball in a temporary directory (deleted at exit); says why when it cannot. */
 export async function buildRepcached(tarball: string | null, log: (l: string) => void): Promise<Build> {
   if (!tarball) return { unavailable: 'no repcached tarball given (--repcached-tarball PATH or REPCACHED_TARBALL)' };
   const path = resolve(tarball);
   if (!existsSync(path)) return { unavailable: `no repcached tarball at ${path}` };
-  for (const tool of ['cc', 'make']) if (!(await has(tool))) return { unavailable: `no C toolchain (${tool} not found) to build repcached` };
+  for (const tool of ['cc', 'make']) if (!(await has(tool))) return { unavailable: `no C toolchain (${tool} not found) to build repcached; Debian: apt-get install build-essential libevent-dev` };
   const dir = mkdtempSync(join(tmpdir(), 'bench-repcached-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const t0 = Date.now();
@@ -74,7 +80,7 @@ export async function buildRepcached(tarball: string | null, log: (l: string) =>
   try {
     await run('./configure', CONFIGURE_ARGS, { cwd: src, maxBuffer: 16 << 20 });
   } catch (err) {
-    return { unavailable: `repcached's configure failed (libevent-dev missing?): ${tail(err)}` };
+    return { unavailable: configureFailure(tail(err)) };
   }
   try {
     await run('make', MAKE_ARGS, { cwd: src, maxBuffer: 64 << 20 });

@@ -60,7 +60,17 @@ describe('building repcached', () => {
   it("passes on configure's complaint, e.g. a missing libevent", async () => {
     const tgz = fakeTarball('no-libevent', 'echo "checking for libevent directory... configure: error: libevent is required." >&2; exit 1', '');
     const r = await buildRepcached(tgz, log);
-    expect(r).toEqual({ unavailable: toolchain ? expect.stringMatching(/configure failed.*libevent is required/) : expect.stringMatching(/no C toolchain/) });
+    expect(r).toEqual({
+      unavailable: toolchain
+        ? expect.stringMatching(/apt-get install libevent-dev.*libevent is required/)
+        : expect.stringMatching(/no C toolchain.*apt-get install build-essential libevent-dev/),
+    });
+  });
+
+  it('passes on any other configure failure as it is', async () => {
+    if (!toolchain) return;
+    const tgz = fakeTarball('broken', 'echo "configure: error: cannot run C compiled programs" >&2; exit 1', '');
+    expect(await buildRepcached(tgz, log)).toEqual({ unavailable: 'cannot build repcached: configure failed: configure: error: cannot run C compiled programs' });
   });
 
   it('configures with replication, builds with the IOV_MAX fix, and hands back the binary', async () => {
