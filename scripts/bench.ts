@@ -1,18 +1,21 @@
 /**
- * `npm run bench [-- section...]`: runs the benchmark sections (scripts/bench/*.ts) against Debian's
- * memcached measured in the same run, then prints one table. Loopback only.
+ * `npm run bench [-- section...] [--repcached-tarball PATH]`: runs the benchmark sections (scripts/bench/*.ts)
+ * against Debian's memcached (and, for replication, repcached built from its tarball) measured in the same run,
+ * then prints one table. Loopback only.
  */
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { cacheBench } from './bench/cache.ts';
 import { failoverBench } from './bench/failover.ts';
+import { memoryBench } from './bench/memory.ts';
 import { proxyBench } from './bench/proxy.ts';
 import { formatTable, repoRoot, stopEverything, type BenchRow, type BenchSection } from './bench/lib.ts';
 import { replicationBench } from './bench/replication.ts';
+import { withoutRepcachedOption } from './bench/repcached.ts';
 
-const sections: BenchSection[] = [cacheBench, replicationBench, failoverBench, proxyBench];
+const sections: BenchSection[] = [cacheBench, memoryBench, replicationBench, failoverBench, proxyBench];
 
-const wanted = process.argv.slice(2);
+const wanted = withoutRepcachedOption(process.argv.slice(2));
 const unknown = wanted.filter((w) => !sections.some((s) => s.name === w));
 if (unknown.length) {
   console.error(`unknown section(s): ${unknown.join(', ')}; known: ${sections.map((s) => s.name).join(', ')}`);

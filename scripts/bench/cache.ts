@@ -1,8 +1,16 @@
 /**
  * repcache vs Debian's memcached on one box: memcaslap throughput (90% get / 10% set, -T 1 -c 16),
  * alternating A/B/A/B, and how many 100-byte items each holds at -m 64; plus repcache's RSS.
+ * Then, with load-client.ts in a process of its own: latency at a fixed request rate (an open-loop client, so a
+ * slow reply does not slow the offered load down), pipelined 100-key multigets, and the longest GC pause of a
+ * repcache at -m 1024, full, under that fixed rate for a minute (scripts/bench/probe.mjs, loaded into that
+ * repcache only).
  * A third server takes turns with them: io-floor.ts, repcache's connection I/O with no cache behind it, to
  * show how much of repcache's CPU per op the Node runtime takes before any cache work.
+ *
+ * An idle Node process (the canary, lib.ts) sits on the servers' CPU during the latency and GC runs: the stalls it
+ * sees are the machine's, and a latency tail no longer than them says nothing about either server.
+ * Each part is exported, so a script can run one alone.
  *
  * With pinning (lib.ts) each server runs on CPU 0 and memcaslap on CPU 1. Next to ops/s it reports the
  * server's CPU time per op (utime+stime deltas from /proc) and memcaslap's CPU use: CPU per op is the
@@ -10,7 +18,10 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Conn, cpuSeconds, median, pin, pinning, ratio, rssMB, spread, startBareNode, startIoFloor, startMemcached, startRepcache, statusMB, type BenchRow, type BenchSection, type Proc } from './lib.ts';
+import {
+  Conn, cpuSeconds, fillWithPreload, loadClient, median, pin, pinning, ratio, rssMB, spread, startBareNode, startIoFloor, startMemcached,
+  startCanary, startProbedRepcache, startRepcache, statusMB, type BenchRow, type BenchSection, type Proc,
+} from './lib.ts';
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -19,6 +30,14 @@ const MEMORY_MB = 64;
 const WARMUP_SECONDS = 3;
 const SERVER_CPU = '0';
 const CLIENT_CPU = '1';
+/** The fixed rate of the latency runs: about a quarter of what repcache serves at saturation on this bench. */
+const RATE = Number(process.env.BENCH_RATE ?? 10_000);
+const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 6);
+const MULTIGET_SECONDS = 3;
+/** Keys of the latency and multiget runs: 100-byte values, all held (no eviction at -m 64). */
+const KEYS = 100_000;
+const GC_MEMORY_MB = 1024;
+const GC_SECONDS = Number(process.env.BENCH_GC_SECONDS ?? 60);
 
 /** memcaslap's closing line: "Run time: 5.0s Ops: 123 TPS: 24 Net_rate: 1.2M/s". */
 export function parseMemcaslapTps(output: string): number {
@@ -87,78 +106,207 @@ async function fillUntilFull(p: Proc, log: (l: string) => void): Promise<{ items
 export const cacheBench: BenchSection = {
   name: 'cache',
   description: `memcaslap -T 1 -c 16 -t ${SECONDS}s (90% get), ${ROUNDS} alternating rounds each` +
-    `${pinning ? `, server on CPU ${SERVER_CPU}, memcaslap on CPU ${CLIENT_CPU}` : ', unpinned'}; 100-byte items held at -m ${MEMORY_MB}`,
+    `${pinning ? `, server on CPU ${SERVER_CPU}, clients on CPU ${CLIENT_CPU}` : ', unpinned'}; 100-byte items held at -m ${MEMORY_MB};` +
+    ` latency at ${RATE.toLocaleString('en-US')} requests/s; 100-key multigets; GC pauses at -m ${GC_MEMORY_MB} full for ${GC_SECONDS} s`,
   async run(log) {
-    const rows: BenchRow[] = [];
-    const memcached = await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]);
-    const repcache = await startRepcache(['-m', String(MEMORY_MB)]);
-    const floor = await startIoFloor();
-    const servers = { memcached, repcache, 'node floor': floor };
-    for (const p of Object.values(servers)) pin(p.child.pid, SERVER_CPU);
-    const rounds: Record<keyof typeof servers, Round[]> = { memcached: [], repcache: [], 'node floor': [] };
-    const names = Object.keys(servers) as (keyof typeof servers)[];
-    try {
-      // Warm-up, not counted: memcaslap's first seconds fill the key space, and the JIT settles.
-      for (const p of Object.values(servers)) await memcaslap(p, WARMUP_SECONDS);
-      for (let round = 1; round <= ROUNDS; round++) {
-        // The order rotates each round: no server always runs right after the same other one.
-        const order = names.map((_, i) => names[(i + round - 1) % names.length]);
-        for (const name of order) {
-          const r = await memcaslap(servers[name]);
-          rounds[name].push(r);
-          log(`  round ${round} ${name.padEnd(10)} ${r.tps.toLocaleString('en-US').padStart(7)} ops/s  server ${r.serverUsPerOp.toFixed(2)} us CPU/op  memcaslap ${(r.clientCpu * 100).toFixed(0)}% CPU`);
-        }
-      }
-    } finally {
-      await Promise.all(Object.values(servers).map((p) => p.stop()));
-    }
-    const tm = rounds.memcached.map((r) => r.tps);
-    const tr = rounds.repcache.map((r) => r.tps);
-    const um = rounds.memcached.map((r) => r.serverUsPerOp);
-    const ur = rounds.repcache.map((r) => r.serverUsPerOp);
-    const ratios = tr.map((t, i) => t / tm[i]);
-    const rt = median(ratios);
-    rows.push(
-      { section: 'cache', metric: 'memcaslap ops/s (median)', memcached: median(tm), repcache: median(tr), ratio: rt, target: '>= 0.9x', ok: rt >= 0.9 },
-      { section: 'cache', metric: 'memcaslap ops/s (spread)', memcached: spread(tm), repcache: spread(tr) },
-      { section: 'cache', metric: 'server CPU us/op (median)', memcached: median(um), repcache: median(ur), ratio: ratio(median(ur), median(um)) },
-      { section: 'cache', metric: 'server CPU us/op (spread)', memcached: spread(um, 2), repcache: spread(ur, 2) },
-    );
-    // The floor's figures go in the repcache column: it is repcache's I/O path, minus the cache.
-    const tf = rounds['node floor'].map((r) => r.tps);
-    const uf = rounds['node floor'].map((r) => r.serverUsPerOp);
-    rows.push(
-      { section: 'cache', metric: 'node floor ops/s (same I/O, no cache)', memcached: median(tm), repcache: median(tf), ratio: median(tf.map((t, i) => t / tm[i])) },
-      { section: 'cache', metric: 'node floor server CPU us/op (median)', memcached: median(um), repcache: median(uf), ratio: ratio(median(uf), median(um)) },
-    );
-
-    const freshM = await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]);
-    const freshR = await startRepcache(['-m', String(MEMORY_MB)]);
-    try {
-      log('  filling memcached');
-      const fm = await fillUntilFull(freshM, log);
-      log('  filling repcache');
-      const fr = await fillUntilFull(freshR, log);
-      const ir = ratio(fr.items, fm.items);
-      rows.push({ section: 'cache', metric: `100-byte items held at -m ${MEMORY_MB}`, memcached: fm.items, repcache: fr.items, ratio: ir, target: '>= 1.0x', ok: ir >= 1 });
-      // The bound (-m + 50 MB) is on private memory: what grows with -m, with load and with connections. VmRSS
-      // also counts the pages of the node binary that the process has touched, about 45 MB that a Node process
-      // holds before it runs any code (the bare listener below), shared with every other Node process on the host.
-      const anon = statusMB(freshR.child.pid!, 'RssAnon');
-      const bare = await startBareNode();
-      try {
-        rows.push(
-          { section: 'cache', metric: 'RssAnon MB (private) when full', memcached: statusMB(freshM.child.pid!, 'RssAnon'), repcache: anon, target: `<= ${MEMORY_MB + 50}`, ok: anon <= MEMORY_MB + 50 },
-          { section: 'cache', metric: 'RssFile MB (binary pages) when full', memcached: statusMB(freshM.child.pid!, 'RssFile'), repcache: statusMB(freshR.child.pid!, 'RssFile') },
-          { section: 'cache', metric: 'VmRSS MB when full', memcached: rssMB(freshM.child.pid!), repcache: rssMB(freshR.child.pid!) },
-          { section: 'cache', metric: 'VmRSS MB of a bare Node listener', repcache: rssMB(bare.child.pid!) },
-        );
-      } finally {
-        await bare.stop();
-      }
-    } finally {
-      await Promise.all([freshM.stop(), freshR.stop()]);
-    }
-    return rows;
+    return [
+      ...(await throughput(log)),
+      ...(await latencyAndMultiget(log)),
+      ...(await itemsAndMemory(log)),
+      ...(await gcPauses(log)),
+    ];
   },
 };
+
+export async function throughput(log: (l: string) => void): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const memcached = await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]);
+  const repcache = await startRepcache(['-m', String(MEMORY_MB)]);
+  const floor = await startIoFloor();
+  const servers = { memcached, repcache, 'node floor': floor };
+  for (const p of Object.values(servers)) pin(p.child.pid, SERVER_CPU);
+  const rounds: Record<keyof typeof servers, Round[]> = { memcached: [], repcache: [], 'node floor': [] };
+  const names = Object.keys(servers) as (keyof typeof servers)[];
+  try {
+    // Warm-up, not counted: memcaslap's first seconds fill the key space, and the JIT settles.
+    for (const p of Object.values(servers)) await memcaslap(p, WARMUP_SECONDS);
+    for (let round = 1; round <= ROUNDS; round++) {
+      // The order rotates each round: no server always runs right after the same other one.
+      const order = names.map((_, i) => names[(i + round - 1) % names.length]);
+      for (const name of order) {
+        const r = await memcaslap(servers[name]);
+        rounds[name].push(r);
+        log(`  round ${round} ${name.padEnd(10)} ${r.tps.toLocaleString('en-US').padStart(7)} ops/s  server ${r.serverUsPerOp.toFixed(2)} us CPU/op  memcaslap ${(r.clientCpu * 100).toFixed(0)}% CPU`);
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map((p) => p.stop()));
+  }
+  const tm = rounds.memcached.map((r) => r.tps);
+  const tr = rounds.repcache.map((r) => r.tps);
+  const um = rounds.memcached.map((r) => r.serverUsPerOp);
+  const ur = rounds.repcache.map((r) => r.serverUsPerOp);
+  const ratios = tr.map((t, i) => t / tm[i]);
+  const rt = median(ratios);
+  rows.push(
+    { section: 'cache', metric: 'memcaslap ops/s (median)', memcached: median(tm), repcache: median(tr), ratio: rt, target: '>= 0.9x', ok: rt >= 0.9 },
+    { section: 'cache', metric: 'memcaslap ops/s (spread)', memcached: spread(tm), repcache: spread(tr) },
+    { section: 'cache', metric: 'server CPU us/op (median)', memcached: median(um), repcache: median(ur), ratio: ratio(median(ur), median(um)) },
+    { section: 'cache', metric: 'server CPU us/op (spread)', memcached: spread(um, 2), repcache: spread(ur, 2) },
+  );
+  // The floor's figures go in the repcache column: it is repcache's I/O path, minus the cache.
+  const tf = rounds['node floor'].map((r) => r.tps);
+  const uf = rounds['node floor'].map((r) => r.serverUsPerOp);
+  rows.push(
+    { section: 'cache', metric: 'node floor ops/s (same I/O, no cache)', memcached: median(tm), repcache: median(tf), ratio: median(tf.map((t, i) => t / tm[i])) },
+    { section: 'cache', metric: 'node floor server CPU us/op (median)', memcached: median(um), repcache: median(uf), ratio: ratio(median(uf), median(um)) },
+  );
+  return rows;
+}
+
+interface OpenLoop { p50: number; p99: number; p999: number; max: number; lost: number; errors: number; measured: number; sendLagP99Ms: number; sendLagMaxMs: number }
+
+const openLoop = (port: number, seconds: number, keys = KEYS, first = 0) =>
+  loadClient<OpenLoop>('open-loop', { port, rate: RATE, seconds, keys, first, conns: 16, warmup: 1 }, CLIENT_CPU);
+
+/**
+ * Latency at RATE requests/s (90% get, 10% set, 16 connections) and pipelined 100-key multigets (4 connections,
+ * 4 requests in flight each), on fresh servers holding KEYS keys, alternating, the client on the client CPU.
+ */
+export async function latencyAndMultiget(log: (l: string) => void): Promise<BenchRow[]> {
+  const memcached = await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]);
+  const repcache = await startRepcache(['-m', String(MEMORY_MB)]);
+  const canary = await startCanary();
+  pin(canary.child.pid, SERVER_CPU);
+  const servers = { memcached, repcache };
+  const names = Object.keys(servers) as (keyof typeof servers)[];
+  const lat: Record<keyof typeof servers, OpenLoop[]> = { memcached: [], repcache: [] };
+  const stalls: number[] = [];
+  /** Server CPU per request (us) in the latency runs, per key in the multiget runs: steadier than rates on a shared box. */
+  const latCpu: Record<keyof typeof servers, number[]> = { memcached: [], repcache: [] };
+  const mg: Record<keyof typeof servers, number[]> = { memcached: [], repcache: [] };
+  const mgCpu: Record<keyof typeof servers, number[]> = { memcached: [], repcache: [] };
+  try {
+    for (const p of Object.values(servers)) {
+      pin(p.child.pid, SERVER_CPU);
+      await loadClient('preload', { port: p.port, keys: KEYS });
+      await openLoop(p.port, 2); // warm-up, not counted
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const name of round % 2 ? names : [...names].reverse()) {
+        const c0 = cpuSeconds(servers[name].child.pid);
+        await canary.probe();
+        const r = await openLoop(servers[name].port, LATENCY_SECONDS);
+        const stall = (await canary.probe()).loopDelayMs.max;
+        const us = ((cpuSeconds(servers[name].child.pid) - c0) / (RATE * LATENCY_SECONDS)) * 1e6;
+        if (r.lost || r.errors) throw new Error(`${name}: ${r.lost} requests without a reply, ${r.errors} errors or misses`);
+        lat[name].push(r);
+        latCpu[name].push(us);
+        stalls.push(stall);
+        log(`  latency round ${round} ${name.padEnd(9)} p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} p99.9 ${r.p999.toFixed(3)} max ${r.max.toFixed(1)} ms,` +
+          ` server ${us.toFixed(1)} us CPU/request (client late by p99 ${r.sendLagP99Ms.toFixed(2)} / max ${r.sendLagMaxMs.toFixed(1)} ms; idle process on CPU ${SERVER_CPU} stalled up to ${stall.toFixed(1)} ms)`);
+      }
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const name of round % 2 ? names : [...names].reverse()) {
+        const c0 = cpuSeconds(servers[name].child.pid);
+        const r = await loadClient<{ keys: number; keysPerSecond: number; bad: number }>('multiget', { port: servers[name].port, seconds: MULTIGET_SECONDS, keys: KEYS, batch: 100, depth: 4, conns: 4 }, CLIENT_CPU);
+        const us = ((cpuSeconds(servers[name].child.pid) - c0) / r.keys) * 1e6;
+        if (r.bad) throw new Error(`${name}: ${r.bad} multiget replies did not end where expected`);
+        mg[name].push(r.keysPerSecond);
+        mgCpu[name].push(us);
+        log(`  multiget round ${round} ${name.padEnd(9)} ${r.keysPerSecond.toLocaleString('en-US')} keys/s, server ${us.toFixed(2)} us CPU/key`);
+      }
+    }
+  } finally {
+    await Promise.all([...Object.values(servers), canary].map((p) => p.stop()));
+  }
+  const pct = (name: keyof typeof servers, f: keyof OpenLoop) => median(lat[name].map((r) => r[f]));
+  const rows: BenchRow[] = [];
+  for (const [label, f] of [['p50', 'p50'], ['p99', 'p99'], ['p99.9', 'p999']] as const) {
+    const m = pct('memcached', f);
+    const r = pct('repcache', f);
+    const row: BenchRow = { section: 'cache', metric: `latency ${label} ms at ${RATE.toLocaleString('en-US')}/s (median)`, memcached: m.toFixed(3), repcache: r.toFixed(3), ratio: ratio(r, m) };
+    if (f === 'p99') Object.assign(row, { target: '<= 2.0x', ok: r <= 2 * m });
+    rows.push(row);
+  }
+  rows.push(
+    { section: 'cache', metric: 'latency p99 ms (spread)', memcached: spread(lat.memcached.map((r) => r.p99), 3), repcache: spread(lat.repcache.map((r) => r.p99), 3) },
+    // Another process's stall shows in both servers' tails: a tail under this is the machine's, not the server's.
+    { section: 'cache', metric: 'same runs: longest stall of an idle process on the server CPU ms (median)', repcache: median(stalls).toFixed(1) },
+    { section: 'cache', metric: 'same runs: server CPU us/request (median)', memcached: median(latCpu.memcached), repcache: median(latCpu.repcache), ratio: ratio(median(latCpu.repcache), median(latCpu.memcached)) },
+  );
+  // Rates swing with whatever else the machine runs: the ratio is the median of adjacent runs' ratios.
+  const kr = median(mg.repcache.map((k, i) => k / mg.memcached[i]));
+  rows.push(
+    { section: 'cache', metric: 'multiget 100 keys: keys/s (median)', memcached: median(mg.memcached), repcache: median(mg.repcache), ratio: kr, target: '>= 0.6x', ok: kr >= 0.6 },
+    { section: 'cache', metric: 'multiget keys/s (spread)', memcached: spread(mg.memcached), repcache: spread(mg.repcache) },
+    { section: 'cache', metric: 'multiget server CPU us/key (median)', memcached: median(mgCpu.memcached).toFixed(3), repcache: median(mgCpu.repcache).toFixed(3), ratio: ratio(median(mgCpu.repcache), median(mgCpu.memcached)) },
+  );
+  return rows;
+}
+
+export async function itemsAndMemory(log: (l: string) => void): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const freshM = await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]);
+  const freshR = await startRepcache(['-m', String(MEMORY_MB)]);
+  try {
+    log('  filling memcached');
+    const fm = await fillUntilFull(freshM, log);
+    log('  filling repcache');
+    const fr = await fillUntilFull(freshR, log);
+    const ir = ratio(fr.items, fm.items);
+    rows.push({ section: 'cache', metric: `100-byte items held at -m ${MEMORY_MB}`, memcached: fm.items, repcache: fr.items, ratio: ir, target: '>= 1.0x', ok: ir >= 1 });
+    // The bound (-m + 50 MB) is on private memory: what grows with -m, with load and with connections. VmRSS
+    // also counts the pages of the node binary that the process has touched, about 45 MB that a Node process
+    // holds before it runs any code (the bare listener below), shared with every other Node process on the host.
+    const anon = statusMB(freshR.child.pid!, 'RssAnon');
+    const bare = await startBareNode();
+    try {
+      rows.push(
+        { section: 'cache', metric: 'RssAnon MB (private) when full', memcached: statusMB(freshM.child.pid!, 'RssAnon'), repcache: anon, target: `<= ${MEMORY_MB + 50}`, ok: anon <= MEMORY_MB + 50 },
+        { section: 'cache', metric: 'RssFile MB (binary pages) when full', memcached: statusMB(freshM.child.pid!, 'RssFile'), repcache: statusMB(freshR.child.pid!, 'RssFile') },
+        { section: 'cache', metric: 'VmRSS MB when full', memcached: rssMB(freshM.child.pid!), repcache: rssMB(freshR.child.pid!) },
+        { section: 'cache', metric: 'VmRSS MB of a bare Node listener', repcache: rssMB(bare.child.pid!) },
+      );
+    } finally {
+      await bare.stop();
+    }
+  } finally {
+    await Promise.all([freshM.stop(), freshR.stop()]);
+  }
+  return rows;
+}
+
+/**
+ * Fills a repcache at -m GC_MEMORY_MB with 100-byte items until it evicts, then offers RATE requests/s over the
+ * keys it holds for GC_SECONDS and reports the GC pauses and event-loop delays the probe saw meanwhile.
+ */
+export async function gcPauses(log: (l: string) => void): Promise<BenchRow[]> {
+  const p = await startProbedRepcache(['-m', String(GC_MEMORY_MB)]);
+  const canary = await startCanary();
+  try {
+    pin(p.child.pid, SERVER_CPU);
+    pin(canary.child.pid, SERVER_CPU);
+    const held = await fillWithPreload(p, GC_MEMORY_MB, log, CLIENT_CPU);
+    await p.probe(); // forget the fill's collections
+    await canary.probe();
+    const r = await openLoop(p.port, GC_SECONDS, held.items, held.keys - held.items);
+    const g = await p.probe();
+    const stall = (await canary.probe()).loopDelayMs.max;
+    log(`  ${GC_SECONDS} s at ${RATE.toLocaleString('en-US')}/s: ${g.gc.count} GCs (${Object.entries(g.gc.byKind).map(([k, v]) => `${v.count} ${k}, longest ${v.maxMs.toFixed(2)} ms`).join('; ')}),` +
+      ` ${g.gc.totalMs.toFixed(0)} ms in all; V8 heap ${g.heapMB.total} MB; event loop delay max ${g.loopDelayMs.max.toFixed(1)} ms` +
+      ` (an idle process on CPU ${SERVER_CPU}: ${stall.toFixed(1)} ms);` +
+      ` latency p99 ${r.p99.toFixed(3)} p99.9 ${r.p999.toFixed(3)} max ${r.max.toFixed(1)} ms; ${r.lost + r.errors} lost or missed`);
+    return [
+      { section: 'cache', metric: `longest GC pause ms, ${GC_SECONDS} s at -m ${GC_MEMORY_MB} full`, repcache: g.gc.maxMs.toFixed(2), target: '<= 5', ok: g.gc.maxMs <= 5 },
+      { section: 'cache', metric: 'GC pauses: count, > 1 ms, > 5 ms, p50 / p99 ms (same run)', repcache: `${g.gc.count}, ${g.gc.over1ms}, ${g.gc.over5ms}, ${g.gc.p50Ms.toFixed(2)} / ${g.gc.p99Ms.toFixed(2)}` },
+      { section: 'cache', metric: 'GC time ms (same run)', repcache: g.gc.totalMs.toFixed(0) },
+      { section: 'cache', metric: 'V8 heap MB (same run)', repcache: g.heapMB.total },
+      { section: 'cache', metric: 'latency p99 / p99.9 ms (same run)', repcache: `${r.p99.toFixed(3)} / ${r.p999.toFixed(3)}` },
+      { section: 'cache', metric: 'longest event-loop stall ms: repcache | an idle process (same run)', repcache: `${g.loopDelayMs.max.toFixed(1)} | ${stall.toFixed(1)}` },
+    ];
+  } finally {
+    await Promise.all([p.stop(), canary.stop()]);
+  }
+}

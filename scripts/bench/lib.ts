@@ -1,9 +1,10 @@
 /** Shared pieces for benchmark sections: processes on free loopback ports, stats, RSS, the result table. */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -47,8 +48,8 @@ export function stopEverything(): void {
 process.once('exit', stopEverything);
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { stopEverything(); process.exit(130); });
 
-export async function startServer(cmd: string, args: string[], port: number): Promise<Proc> {
-  const child = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServer(cmd: string, args: string[], port: number, env?: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<Proc> {
+  const child = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -65,7 +66,7 @@ export async function startServer(cmd: string, args: string[], port: number): Pr
     },
   };
   running.add(p);
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((r) => {
       const s = connect({ port, host: '127.0.0.1' });
@@ -88,9 +89,87 @@ export async function startMemcached(args: string[]): Promise<Proc> {
   return startServer('memcached', ['-l', '127.0.0.1', '-p', String(port), '-U', '0', ...userArgs(), ...args], port);
 }
 
-export async function startRepcache(args: string[]): Promise<Proc> {
+export async function startRepcache(args: string[], env?: NodeJS.ProcessEnv): Promise<Proc> {
   const port = await freePort();
-  return startServer(resolve(repoRoot, 'bin/repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...args], port);
+  return startServer(resolve(repoRoot, 'bin/repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...args], port, env);
+}
+
+/** What scripts/bench/probe.mjs reports (see there); the fields the bench reads. */
+export interface ProbeReport {
+  gc: { count: number; totalMs: number; maxMs: number; p50Ms: number; p99Ms: number; maxKind: string; over1ms: number; over5ms: number; byKind: Record<string, { count: number; maxMs: number }> };
+  loopDelayMs: { p50: number; p99: number; max: number };
+  memoryMB: { rss: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+  heapMB: { total: number; used: number; physical: number; malloced: number; peakMalloced: number; external: number };
+  rssAnonMB: number;
+  /** With startProbedRepcache(args, { forceGc: true }): what is left after a full collection. */
+  afterGc?: { rssAnonMB: number; heapPhysicalMB: number; heapUsedMB: number };
+}
+
+let probeDir = '';
+let probes = 0;
+
+export type Probed = Proc & { probe(): Promise<ProbeReport> };
+
+/**
+ * repcache with the measurement probe loaded (GC pauses, event-loop delay, V8 heap): `probe()` returns what it
+ * observed since the previous call. A daemon without it carries none of its cost. forceGc: each probe() then
+ * also forces a full collection and reports what is left (for memory figures; it disturbs pause figures).
+ */
+export function startProbedRepcache(args: string[], opts: { forceGc?: boolean } = {}): Promise<Probed> {
+  return startProbed((env) => startRepcache(args, env), opts.forceGc);
+}
+
+/**
+ * The canary: an idle Node process with the probe, to be pinned next to a server. The event-loop stalls it sees
+ * are the machine's (other processes taking the CPU), not any server's: a server's latency tail no longer than
+ * the canary's longest stall is the machine's noise.
+ */
+export function startCanary(): Promise<Probed> {
+  return startProbed(async (env) => {
+    const port = await freePort();
+    return startServer(process.execPath, ['-e', `require('node:net').createServer().listen(${port}, '127.0.0.1')`], port, env);
+  });
+}
+
+async function startProbed(start: (env: NodeJS.ProcessEnv) => Promise<Proc>, forceGc = false): Promise<Probed> {
+  if (!probeDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-probe-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    probeDir = dir;
+  }
+  const out = join(probeDir, `probe-${++probes}.jsonl`);
+  const p = await start({
+    BENCH_PROBE_OUT: out,
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${resolve(import.meta.dirname, 'probe.mjs')}`.trim(),
+    ...(forceGc ? { BENCH_PROBE_GC: '1' } : {}),
+  });
+  let lines = 0;
+  return Object.assign(p, {
+    async probe(): Promise<ProbeReport> {
+      p.child.kill('SIGUSR2');
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const all = existsSync(out) ? readFileSync(out, 'utf8').trimEnd().split('\n') : [];
+        if (all.length > lines) {
+          lines = all.length;
+          return JSON.parse(all[all.length - 1]) as ProbeReport;
+        }
+        if (Date.now() > deadline) throw new Error(`no probe report:\n${p.output()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  });
+}
+
+/**
+ * Runs scripts/bench/load-client.ts (a mode and its flags) as a process of its own, on the client CPU when pinning,
+ * and returns the JSON line it prints.
+ */
+export async function loadClient<T = Record<string, number>>(mode: string, flags: Record<string, number>, cpu = '1'): Promise<T> {
+  const args = [resolve(import.meta.dirname, 'load-client.ts'), mode, ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)])];
+  const [cmd, argv] = pinning ? ['taskset', ['-c', cpu, process.execPath, ...args]] : [process.execPath, args];
+  const { stdout } = await promisify(execFile)(cmd, argv, { cwd: repoRoot, timeout: ((flags.seconds ?? 60) + 120) * 1000, maxBuffer: 1 << 20 });
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
 }
 
 export function rssMB(pid: number): number {
@@ -150,6 +229,30 @@ export class Conn {
     return new Map([...reply.matchAll(/^STAT (\S+) (.*)\r$/gm)].map((m) => [m[1], m[2]]));
   }
   close(): void { this.socket.destroy(); }
+}
+
+/**
+ * Stores 100-byte items (load-client.ts preload, keys key:00000000 on) in steps of about a seventh of what -m
+ * holds until the server evicts; returns the keys written and the items held (the newest ones).
+ */
+export async function fillWithPreload(p: Proc, memoryMB: number, log: (l: string) => void, cpu = '1'): Promise<{ keys: number; items: number }> {
+  const step = memoryMB * 1000;
+  const c = await Conn.open(p.port);
+  try {
+    const t0 = Date.now();
+    for (let keys = step; keys <= 40 * step; keys += step) {
+      await loadClient('preload', { port: p.port, keys: step, first: keys - step }, cpu);
+      const s = await c.stats();
+      if (Number(s.get('evictions')) > 0) {
+        const items = Number(s.get('curr_items'));
+        log(`  filled -m ${memoryMB}: ${keys.toLocaleString('en-US')} keys written, ${items.toLocaleString('en-US')} held, in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        return { keys, items };
+      }
+    }
+    throw new Error(`no eviction at -m ${memoryMB} after ${40 * step} keys`);
+  } finally {
+    c.close();
+  }
 }
 
 export const ratio = (mine: number, theirs: number) => (theirs > 0 ? mine / theirs : NaN);

@@ -9,17 +9,34 @@ const KEY_WORD = HEADER_BYTES / 4;
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
+ * The largest table items in `arenaBytes` of slabs can need: every item takes at least HEADER_BYTES + 1 bytes, and
+ * the table doubles only past 1.5 items per bucket.
+ */
+export function maxHashPower(arenaBytes: number, initialPower: number): number {
+  const maxItems = Math.floor(arenaBytes / (HEADER_BYTES + 1));
+  const needed = Math.max(0, Math.ceil(Math.log2(Math.max(1, maxItems / 1.5))));
+  return Math.min(MAX_POWER, Math.max(initialPower, needed));
+}
+
+/**
  * memcached's assoc.c: a power-of-two array of bucket heads (u32 item handles
  * in a SharedArrayBuffer), chained through each item's hash-next field, keyed
  * by murmur3 of the key bytes. Doubles, all at once, when items exceed 1.5 per
  * bucket. Worker threads would lock a bucket stripe (Atomics) around
  * find/insert/remove and take a global lock to expand.
+ *
+ * The buffer is growable up to the largest table the slabs can need (address space only; pages are touched as the
+ * table grows), and doubles in place: bucket b's chain splits between b and b + the old size. So no old table is
+ * left for the garbage collector to free, which at -m 1024 was up to 32 MB of resident memory until a full GC.
  */
 export class HashIndex {
   readonly #bytes: Buffer;
   readonly #view: DataView;
   readonly #u32: Uint32Array;
-  #buckets: Uint32Array;
+  /** Length-tracking: follows the buffer as it grows. */
+  readonly #buckets: Uint32Array;
+  readonly #table: SharedArrayBuffer;
+  readonly #maxPower: number;
   #mask: number;
   #power: number;
   #expansions = 0;
@@ -29,12 +46,10 @@ export class HashIndex {
     this.#view = keyView(bytes);
     this.#u32 = u32;
     this.#power = Math.min(power, MAX_POWER);
-    this.#buckets = HashIndex.#table(this.#power);
+    this.#maxPower = maxHashPower(bytes.length, this.#power);
+    this.#table = new SharedArrayBuffer(4 * 2 ** this.#power, { maxByteLength: 4 * 2 ** this.#maxPower });
+    this.#buckets = new Uint32Array(this.#table);
     this.#mask = this.#buckets.length - 1;
-  }
-
-  static #table(power: number): Uint32Array {
-    return new Uint32Array(new SharedArrayBuffer(4 * 2 ** power));
   }
 
   get power(): number {
@@ -88,7 +103,7 @@ export class HashIndex {
     const bucket = hv & this.#mask;
     this.#u32[h * 2 + F_HNEXT] = this.#buckets[bucket];
     this.#buckets[bucket] = h;
-    if (count > this.#buckets.length * 1.5 && this.#power < MAX_POWER) this.#expand();
+    if (count > this.#buckets.length * 1.5 && this.#power < this.#maxPower) this.#expand();
   }
 
   remove(h: number, hv: number): void {
@@ -109,22 +124,28 @@ export class HashIndex {
   }
 
   #expand(): void {
-    const old = this.#buckets;
-    const buckets = HashIndex.#table(this.#power + 1);
-    const mask = buckets.length - 1;
+    const half = this.#buckets.length;
+    this.#table.grow(8 * half); // the new upper half reads 0: empty buckets
+    const buckets = this.#buckets;
     const u32 = this.#u32;
-    for (let b = 0; b < old.length; b++) {
-      let h = old[b];
-      while (h !== 0) {
+    for (let b = 0; b < half; b++) {
+      let low = 0;
+      let high = 0;
+      for (let h = buckets[b]; h !== 0; ) {
         const next = u32[h * 2 + F_HNEXT];
-        const bucket = this.hashOf(h) & mask;
-        u32[h * 2 + F_HNEXT] = buckets[bucket];
-        buckets[bucket] = h;
+        if ((this.hashOf(h) & half) === 0) {
+          u32[h * 2 + F_HNEXT] = low;
+          low = h;
+        } else {
+          u32[h * 2 + F_HNEXT] = high;
+          high = h;
+        }
         h = next;
       }
+      buckets[b] = low;
+      buckets[b + half] = high;
     }
-    this.#buckets = buckets;
-    this.#mask = mask;
+    this.#mask = 2 * half - 1;
     this.#power++;
     this.#expansions++;
   }

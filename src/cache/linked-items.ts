@@ -1,6 +1,6 @@
 import * as C from './counters.ts';
 import type { HashIndex } from './hash-index.ts';
-import { B_CLSID, B_ITFLAGS, B_NKEY, F_FLAGS, F_NBYTES, IT_CHUNKED, IT_LINKED, memcachedItemTotal } from './layout.ts';
+import { B_CLSID, B_ITFLAGS, B_NKEY, F_FLAGS, F_NBYTES, IT_CHUNKED, IT_LINKED, itemTotal, memcachedItemTotal } from './layout.ts';
 import { linkIndex } from './item-values.ts';
 import type { LruLists } from './lru.ts';
 import type { SlabAllocator } from './slabs.ts';
@@ -58,7 +58,7 @@ export class LinkedItems {
     const g = this.#g;
     g[C.G_CURR_ITEMS]++;
     g[C.G_TOTAL_ITEMS]++;
-    g[C.G_BYTES] += ntotal;
+    g[C.G_BYTES] += this.heldBytes(h);
     if (this.#trackSizes) this.#sizes[Math.ceil(ntotal / 32)]++;
     this.#index.insert(h, hv, g[C.G_CURR_ITEMS]);
   }
@@ -73,7 +73,7 @@ export class LinkedItems {
     this.#cls[row + C.C_NUMBER]--;
     this.#cls[row + C.C_MEM_REQUESTED] -= ntotal;
     this.#g[C.G_CURR_ITEMS]--;
-    this.#g[C.G_BYTES] -= ntotal;
+    this.#g[C.G_BYTES] -= this.heldBytes(h);
     if (this.#trackSizes) this.#sizes[Math.ceil(ntotal / 32)]--;
     this.#free(h);
   }
@@ -86,6 +86,15 @@ export class LinkedItems {
       this.#u32[h * 2 + F_FLAGS],
       this.#casEnabled,
     );
+  }
+
+  /**
+   * Item h's size in our own layout (header, key, value): what `bytes` counts. memcached's ITEM_ntotal is larger
+   * (a 56-byte header, CAS, the value's CRLF), and since -m holds more items here than in memcached, a sum of it
+   * would run past limit_maxbytes in a full cache.
+   */
+  heldBytes(h: number): number {
+    return itemTotal(this.#bytes[h * 8 + B_NKEY], this.#u32[h * 2 + F_NBYTES]);
   }
 
   /** Frees a chain of continuation chunks starting at chunk c (0 = empty chain). */

@@ -789,6 +789,7 @@ export class SlabStore {
   #overwriteFrom(h: number, flags: number, exptime: number, src: Buffer, start: number, nbytes: number, local: boolean): void {
     const u32 = this.#u32;
     const oldTotal = this.#items.ntotal(h);
+    const oldHeld = this.#items.heldBytes(h);
     u32[h * 2 + F_TIME] = this.#now;
     u32[h * 2 + F_EXPTIME] = exptime;
     u32[h * 2 + F_NBYTES] = nbytes;
@@ -801,7 +802,7 @@ export class SlabStore {
     const row = cls * C.C_FIELDS;
     if (local) this.#cls[row + C.C_CMD_SET]++;
     this.#cls[row + C.C_MEM_REQUESTED] += newTotal - oldTotal;
-    this.#g[C.G_BYTES] += newTotal - oldTotal;
+    this.#g[C.G_BYTES] += this.#items.heldBytes(h) - oldHeld;
     this.#g[C.G_TOTAL_ITEMS]++;
     if (this.#trackSizes) {
       this.#sizes[Math.ceil(oldTotal / 32)]--;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { keyView } from '../../../src/cache/hash.ts';
-import { HashIndex } from '../../../src/cache/hash-index.ts';
-import { B_NKEY, HEADER_BYTES } from '../../../src/cache/layout.ts';
+import { HashIndex, maxHashPower } from '../../../src/cache/hash-index.ts';
+import { B_NKEY, F_HNEXT, HEADER_BYTES } from '../../../src/cache/layout.ts';
 
 describe('HashIndex.findAt', () => {
   it('finds each of many same-length keys in one chain, from any offset, and nothing for a key one byte off', () => {
@@ -35,5 +35,62 @@ describe('HashIndex.findAt', () => {
       }
       for (const h of handles) index.remove(h, hv);
     }
+  });
+});
+
+describe('HashIndex growth', () => {
+  /** n items with keys "key:<i>" in a fresh arena, 56 bytes apart; inserted one by one as the store would. */
+  function filled(n: number, power: number, arenaBytes = 1 << 22) {
+    const memory = new SharedArrayBuffer(arenaBytes);
+    const bytes = Buffer.from(memory);
+    const u32 = new Uint32Array(memory);
+    const index = new HashIndex(bytes, u32, power);
+    const handles: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const h = 8 + i * 7;
+      const key = Buffer.from(`key:${i}`);
+      bytes[h * 8 + B_NKEY] = key.length;
+      key.copy(bytes, h * 8 + HEADER_BYTES);
+      index.insert(h, index.hashOf(h), i + 1);
+      handles.push(h);
+    }
+    return { bytes, u32, index, handles };
+  }
+
+  it('doubles in place past 1.5 items per bucket, every item in the bucket its hash names, once', () => {
+    const { bytes, u32, index, handles } = filled(20_000, 4);
+    expect(index.power).toBe(14); // 20,000 / 1.5 > 2^13
+    expect(index.expansions).toBe(10);
+    expect(index.byteLength).toBe(4 * 2 ** 14);
+    const seen = new Set<number>();
+    for (let b = 0; b <= index.mask; b++) {
+      for (let h = index.head(b); h !== 0; h = u32[h * 2 + F_HNEXT]) {
+        expect(index.hashOf(h) & index.mask).toBe(b);
+        expect(seen.has(h)).toBe(false);
+        seen.add(h);
+      }
+    }
+    expect(seen.size).toBe(handles.length);
+    for (const h of handles) {
+      const view = keyView(bytes);
+      expect(index.findAt(view, h * 8 + HEADER_BYTES, bytes[h * 8 + B_NKEY], index.hashOf(h))).toBe(h);
+    }
+    for (const h of handles.filter((_, i) => i % 2 === 0)) index.remove(h, index.hashOf(h));
+    const view = keyView(bytes);
+    handles.forEach((h, i) => expect(index.findAt(view, h * 8 + HEADER_BYTES, bytes[h * 8 + B_NKEY], index.hashOf(h))).toBe(i % 2 ? h : 0));
+  });
+
+  it('stops at the largest table the arena can need', () => {
+    // 1 MiB of slabs holds at most 1 MiB / 41 = 25,575 items: 2^15 buckets hold them at 1.5 or fewer each.
+    expect(maxHashPower(1 << 20, 4)).toBe(15);
+    expect(maxHashPower(1 << 20, 16)).toBe(16); // a larger -o hashpower is kept
+    expect(maxHashPower(64 << 20, 16)).toBe(21);
+    expect(maxHashPower(2 ** 40, 16)).toBe(31);
+    const { index } = filled(60, 4, 1 << 12); // 4 KiB: 99 items at most, 2^7 buckets
+    expect(index.power).toBe(6);
+    index.insert(8 + 60 * 7, 0, 1_000_000); // a count past anything the arena holds
+    expect(index.power).toBe(7);
+    index.insert(8 + 61 * 7, 0, 1_000_000);
+    expect([index.power, maxHashPower(1 << 12, 4)]).toEqual([7, 7]);
   });
 });
