@@ -1,14 +1,14 @@
 import type { HavedConfig, VrrpInstance as InstanceConfig } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
 import { systemClock, type Clock } from '../clock.ts';
-import { NotifyQueue, notifyJobs, type NotifySpawner } from '../notify-queue.ts';
-import { SyncGroup } from '../sync-group.ts';
-import { applyTrack, type TrackerChange } from '../tracker.ts';
+import { NotifyQueue, notifyJobs, type NotifySpawner } from '../core/notify-queue.ts';
+import { SyncGroup } from '../core/sync-group.ts';
+import { applyTrack, type TrackerChange } from '../core/tracker.ts';
 import { execaNotifySpawner } from '../adapters/notify-spawner.ts';
 import { UdpTransport, interfaceIPv4 } from '../adapters/udp-transport.ts';
 import { VipManager } from '../adapters/vip-manager.ts';
 import { cronScheduler } from '../adapters/cron-scheduler.ts';
-import { PreemptWindow, type Scheduler } from '../preempt-window.ts';
+import { PreemptWindow, type Scheduler } from '../core/preempt-window.ts';
 import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { ProxyLink, type ProxyLinkDeps } from './proxy-link.ts';
 import { InstanceRuntime, instanceKey } from './instance-runtime.ts';
