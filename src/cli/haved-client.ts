@@ -4,7 +4,7 @@
  * only when that pid is verifiably the haved that wrote it.
  */
 import { readFileSync, statSync } from 'node:fs';
-import type { ClientTarget, HavedCommand } from '../ha/daemon/cli-options.ts';
+import type { ClientTarget, HavedCommand } from './haved-options.ts';
 import { ControlClientError, request } from '../ha/daemon/control-client.ts';
 import type { ControlReply, ControlRequest } from '../ha/daemon/control-protocol.ts';
 import { isSameHaved } from '../ha/daemon/proc-identity.ts';

@@ -1,6 +1,6 @@
 import { parseArgv, UsageError, type OptionSpec } from './argv.ts';
-import type { ControlRequest } from './control-protocol.ts';
-import { DEFAULT_STATE_FILE, npmStartStateFile, socketPathFor } from './state-file.ts';
+import type { ControlRequest } from '../ha/daemon/control-protocol.ts';
+import { DEFAULT_STATE_FILE, npmStartStateFile, socketPathFor } from '../ha/daemon/state-file.ts';
 
 export { UsageError } from './argv.ts';
 

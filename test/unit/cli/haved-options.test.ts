@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parseArgv } from '../../../src/ha/daemon/argv.ts';
-import { parseHavedArgs, UsageError } from '../../../src/ha/daemon/cli-options.ts';
+import { parseArgv } from '../../../src/cli/argv.ts';
+import { parseHavedArgs, UsageError } from '../../../src/cli/haved-options.ts';
 import { bin } from '../../support/daemon.ts';
 
 describe('parseArgv (getopt_long style)', () => {

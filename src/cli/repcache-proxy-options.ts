@@ -5,8 +5,8 @@
 import type { DistributionKind } from '../routing/distribution.ts';
 import type { KeyHash } from '../routing/hashes.ts';
 import { parseServerSpec, ServerSpecError, type ServerSpec } from '../routing/servers.ts';
-import type { ProxyConfig } from './core.ts';
-import { PROXY_VERSION } from './version.ts';
+import type { ProxyConfig } from '../proxy/core.ts';
+import { PROXY_VERSION } from '../proxy/version.ts';
 
 export const VERSION_LINE = `repcache-proxy ${PROXY_VERSION} (magent-compatible memcached proxy, libmemcached ketama)`;
 export const EX_USAGE = 2;
