@@ -1,5 +1,5 @@
 import { parseArgv, UsageError, type OptionSpec } from './argv.ts';
-import type { ControlRequest } from '../ha/daemon/control-protocol.ts';
+import type { ControlRequest } from '../proto/control/codec.ts';
 import { DEFAULT_STATE_FILE, npmStartStateFile, socketPathFor } from '../ha/daemon/state-file.ts';
 
 export { UsageError } from './argv.ts';

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
-import type { Completeness, ItemFrame, NodeStatus } from './codec.ts';
+import type { Completeness, ItemFrame, NodeStatus } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';
 import type { OutLog } from './outlog.ts';
 import type { Tombstones } from './tombstones.ts';

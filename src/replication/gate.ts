@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { quoteBytes } from '../log-limit.ts';
-import { decodeBody, encode, FrameType, PROTOCOL_MAGIC, PROTOCOL_VERSION, ProtocolError, type Hello } from './codec.ts';
+import { decodeBody, encode, FrameType, PROTOCOL_MAGIC, PROTOCOL_VERSION, ProtocolError, type Hello } from '../proto/replication/codec.ts';
 import type { AccessList } from './access.ts';
 import { plainAddress } from './access.ts';
 import type { LinkTlsFiles } from './transport.ts';

@@ -6,7 +6,7 @@ import { RateLimitedLog } from '../log-limit.ts';
 import { AccessList, hostAddresses, isLoopback, plainAddress } from './access.ts';
 import { InboundGate, REFUSAL_KINDS, type RefusalKind } from './gate.ts';
 import { dialPeer, linkTlsContext, type LinkTlsFiles } from './transport.ts';
-import type { Hello } from './codec.ts';
+import type { Hello } from '../proto/replication/codec.ts';
 
 export interface PeerAddress {
   host: string;

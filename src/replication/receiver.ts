@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type Auth, type Hello, type ItemFrame, type Message } from './codec.ts';
+import { encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type Auth, type Hello, type ItemFrame, type Message } from '../proto/replication/codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts';
 import { LinkMachine } from './link.ts';

@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import { plainAddress } from './access.ts';
 import { ReplicationPort, type PeerAddress } from './port.ts';
 import type { LinkTlsFiles } from './transport.ts';
-import type { Hello } from './codec.ts';
+import type { Hello } from '../proto/replication/codec.ts';
 import { HybridClock, MAX_NODE_ID } from './hlc.ts';
 import { turnNow } from './turn-clock.ts';
 import { OutLog, EntryKind } from './outlog.ts';
@@ -14,7 +14,7 @@ import { Sender } from './sender.ts';
 import { Receiver } from './receiver.ts';
 import type { LinkState, LinkTiming } from './link.ts';
 import type { LocalIdentity } from './handshake.ts';
-import type { Completeness, NodeStatus } from './codec.ts';
+import type { Completeness, NodeStatus } from '../proto/replication/codec.ts';
 import { DEFAULT_COLD_WINDOW_MS, JoinPolicy } from './join.ts';
 import type { ReplicaStore, SessionContext } from './context.ts';
 

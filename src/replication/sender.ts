@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message, type NodeStatus } from './codec.ts';
+import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message, type NodeStatus } from '../proto/replication/codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts';
 import { LinkMachine } from './link.ts';

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { encode, type FrameDecoder, type ItemFrame, ProtocolError, type Message } from './codec.ts';
+import { encode, type FrameDecoder, type ItemFrame, ProtocolError, type Message } from '../proto/replication/codec.ts';
 import { AuthError, HandshakeError, NodeIdCollisionError } from './handshake.ts';
 import type { LinkMachine } from './link.ts';
 import type { SessionContext } from './context.ts';

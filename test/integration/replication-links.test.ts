@@ -1,7 +1,7 @@
 /** Replication links in one process over loopback: two or three Replicators with Map-backed stores. */
 import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { encode } from '../../src/replication/codec.ts';
+import { encode } from '../../src/proto/replication/codec.ts';
 import { HybridClock, versionNode } from '../../src/replication/hlc.ts';
 import { Replicator, type ReplicationOptions } from '../../src/replication/replicator.ts';
 import { freePort } from '../support/ports.ts';
