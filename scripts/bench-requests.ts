@@ -7,7 +7,7 @@ import { SlabStore } from '../src/cache/store.ts';
 import { TextParser } from '../src/proto/text/parser.ts';
 import { defaultServerConfig, storeOptionsFor } from '../src/server/config.ts';
 import { Dispatcher, type DispatchHost } from '../src/server/dispatch.ts';
-import { OutBuffer } from '../src/server/out-buffer.ts';
+import { OutBuffer } from '../src/net/out-buffer.ts';
 import { PrefixStats, ServerCounters } from '../src/server/stats.ts';
 
 const [keyCount, keyLength, setsPerTen, rounds] = [512, 64, 1, 7].map((d, i) => Number(process.argv[2 + i] ?? d));

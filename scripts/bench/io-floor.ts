@@ -9,7 +9,7 @@
  * Usage: io-floor.ts <port>
  */
 import { createServer, Socket } from 'node:net';
-import { DirectWriter, readDirect, WRITE_PENDING } from '../../src/server/direct-write.ts';
+import { DirectWriter, readDirect, WRITE_PENDING } from '../../src/net/direct-write.ts';
 
 const VALUE_LENGTH = 1024;
 const HEAD = Buffer.from('VALUE ', 'latin1');

@@ -7,7 +7,7 @@
 import {
   HEADER_LENGTH, MAX_KEY_LENGTH, Op, QUIET_OF, Status, STATUS_TEXT, writeResponse, type BinaryParser, type BinaryRequest,
 } from '../proto/binary/codec.ts';
-import type { OutBuffer } from '../server/out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import { Shape } from './call.ts';
 import type { ProxyCore } from './core.ts';
 import { Broadcast } from './requests.ts';

@@ -9,7 +9,7 @@ import { BadMagicError, BinaryParser, MAGIC_REQUEST } from '../proto/binary/code
 import type { GetCommand, OtherCommand, TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { Replies } from '../proto/text/replies.ts';
-import type { OutBuffer } from '../server/out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import { Backend, type BackendConn, type Connector } from './backend.ts';
 import { binaryFailure, dispatchBinary, type BinaryRequestId } from './binary.ts';
 import { Shape } from './call.ts';

@@ -1,7 +1,7 @@
 import type { SlabStore } from '../cache/store.ts';
 import type { OtherCommand } from '../proto/text/commands.ts';
 import type { DispatchHost } from './dispatch.ts';
-import type { OutBuffer } from './out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import { R } from './replies.ts';
 
 const SCAN_BATCH = 1024;

@@ -5,7 +5,7 @@ import {
   type BinaryRequest,
 } from '../proto/binary/codec.ts';
 import { CLOSE, KEEP, type DispatchHost, type Outcome } from './dispatch.ts';
-import type { OutBuffer } from './out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import { settingsStats, VERSION, type StatList } from './stats.ts';
 
 /** What a handler may ask of the request stream (memcached's conn_swallow). */

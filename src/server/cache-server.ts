@@ -12,7 +12,7 @@ import { Connection, makeReadBuffer, type ConnectionEnv, type ConnectionTimeouts
 import { parseListenAddress } from './listen-address.ts';
 import { BinaryDispatcher } from './binary-dispatch.ts';
 import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
-import { OutBuffer } from './out-buffer.ts';
+import { OutBuffer } from '../net/out-buffer.ts';
 import { R } from './replies.ts';
 import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';

@@ -9,7 +9,7 @@ import { valueHeaderMaxLength, writeValueHeader } from '../proto/text/replies.ts
 import type { ServerConfig } from './config.ts';
 import { handleAdmin } from './admin.ts';
 import { handleMeta } from './meta.ts';
-import type { OutBuffer } from './out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import { R } from './replies.ts';
 import { settingsStats, type PrefixStats, type ServerCounters, type StatList } from './stats.ts';
 

@@ -5,7 +5,7 @@ import { MetaCommandError, parseMetaFlags, type MetaFlags } from '../proto/text/
 import { Replies } from '../proto/text/replies.ts';
 import { itemTotalSize, slabClassFor } from './admin.ts';
 import type { DispatchHost } from './dispatch.ts';
-import type { OutBuffer } from './out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import { R } from './replies.ts';
 
 /**
