@@ -24,7 +24,7 @@ async function run(opts: ProxyOptions): Promise<void> {
   const onSignal = onStopSignals();
   const level = opts.verbosity >= 2 ? 'debug' : opts.verbosity === 1 ? 'info' : 'warn';
   const [{ createLogger }, { ProxyCore }, { ProxyListener, tcpConnector }, { systemClock }] = await Promise.all([
-    import('../log.ts'), import('../proxy/core.ts'), import('../proxy/net.ts'), import('../ha/clock.ts'),
+    import('../log.ts'), import('../proxy/core.ts'), import('../proxy/net.ts'), import('../clock.ts'),
   ]);
   const logger = createLogger('repcache-proxy', level);
   let core: InstanceType<typeof ProxyCore>;

@@ -1,4 +1,4 @@
-import { TimerSlot, type Clock } from '../ha/clock.ts';
+import { TimerSlot, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { Reply, ReplyParser, ReplyProtocolError, replyName, type ReplyElement } from '../proto/text/reply-parser.ts';
 import type { ServerSpec } from '../routing/servers.ts';

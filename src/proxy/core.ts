@@ -3,7 +3,7 @@
  * Sockets (net.ts) and time (an injected Clock) are plugged in, so the whole request path runs in tests with
  * fake connections and fake time.
  */
-import type { Clock } from '../ha/clock.ts';
+import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { BadMagicError, BinaryParser, MAGIC_REQUEST } from '../proto/binary/codec.ts';
 import type { GetCommand, OtherCommand, TextCommand } from '../proto/text/commands.ts';

@@ -1,4 +1,4 @@
-import { backgroundClock, type Clock } from '../ha/clock.ts';
+import { backgroundClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { ItemFrame } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';

@@ -1,4 +1,4 @@
-import type { Clock, TimerId } from '../clock.ts';
+import type { Clock, TimerId } from '../../clock.ts';
 import type { NotifyCommand } from '../../config/model.ts';
 import type { VrrpState } from './types.ts';
 

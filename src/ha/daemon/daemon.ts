@@ -1,6 +1,6 @@
 import type { HavedConfig, VrrpInstance as InstanceConfig } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
-import { systemClock, type Clock } from '../clock.ts';
+import { systemClock, type Clock } from '../../clock.ts';
 import { NotifyQueue, notifyJobs, type NotifySpawner } from '../core/notify-queue.ts';
 import { SyncGroup } from '../core/sync-group.ts';
 import { applyTrack, type TrackerChange } from '../core/tracker.ts';

@@ -2,7 +2,7 @@ import type { VrrpInstance as InstanceConfig, GlobalDefs } from '../../config/mo
 import { AdvertCodec, type AdvertErrorCode } from '../../proto/advert/index.ts';
 import type { Logger } from '../../log.ts';
 import { RateLimitedLog } from '../../log-limit.ts';
-import type { Clock, TimerId } from '../clock.ts';
+import type { Clock, TimerId } from '../../clock.ts';
 import { advertAuthFromConfig, instanceOptionsFromConfig } from '../core/from-config.ts';
 import { NotifyQueue, notifyJobs, type NotifySpawner } from '../core/notify-queue.ts';
 import type { Announcement, Transition } from '../core/types.ts';

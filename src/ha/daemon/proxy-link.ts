@@ -1,6 +1,6 @@
 import type { CacheDaemon } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { ProcessSupervisor, type ProcessSupervisorOptions } from '../../supervisor/process.ts';
 import type { SupervisorState } from '../../supervisor/supervisor.ts';
 import type { CacheTarget, SupervisedProcess } from './cache-link.ts';

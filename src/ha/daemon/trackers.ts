@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { HavedConfig, HealthCheck, RealServer, VrrpInstance, VrrpScript } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { checkTrackerTiming, scriptTrackerTiming } from '../core/from-config.ts';
 import { NotifyQueue, type NotifySpawner } from '../core/notify-queue.ts';
 import { Tracker, promiseProber, type TrackerChange, type TrackerState } from '../core/tracker.ts';

@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.ts';
-import { FakeClock } from '../../../src/ha/fake-clock.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 import type { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
 import { VipManager } from '../../../src/ha/adapters/vip-manager.ts';
 import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';

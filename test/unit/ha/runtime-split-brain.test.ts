@@ -2,7 +2,7 @@ import { createSocket } from 'node:dgram';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.ts';
-import { FakeClock } from '../../../src/ha/fake-clock.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
 import { VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-manager.ts';
 import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
