@@ -2,7 +2,7 @@
 // buffer, without sockets, on memcaslap's kind of traffic. Prints ns per request, the best of several rounds.
 // Usage: node scripts/bench-requests.ts [keys=512] [keyLength=64] [setsPerTen=1] [rounds=7]
 // (512 keys stay in the CPU cache, so the figure is the code's own cost; 16000 keys add memory misses.)
-import { SystemClock } from '../src/cache/clock.ts';
+import { CacheClock } from '../src/clock.ts';
 import { SlabStore } from '../src/cache/store.ts';
 import { TextParser } from '../src/proto/text/parser.ts';
 import { defaultServerConfig, storeOptionsFor } from '../src/server/config.ts';
@@ -14,7 +14,7 @@ const [keyCount, keyLength, setsPerTen, rounds] = [512, 64, 1, 7].map((d, i) => 
 const VALUE_LENGTH = 1024;
 const REQUESTS_PER_ROUND = 500_000;
 
-const clock = new SystemClock();
+const clock = new CacheClock();
 const store = new SlabStore(storeOptionsFor(defaultServerConfig, clock));
 const host: DispatchHost = {
   store, config: defaultServerConfig, counters: new ServerCounters(), onMutation: null, verbosity: 0, detail: null,
@@ -58,4 +58,3 @@ for (let r = 0; r < rounds; r++) {
 ns.sort((a, b) => a - b);
 console.log(`${keyCount} keys of ${keyLength} bytes, ${VALUE_LENGTH}-byte values, ${setsPerTen * 10}% sets: ` +
   `${ns[0].toFixed(0)} ns/request (best of ${rounds}; all: ${ns.map((x) => x.toFixed(0)).join(' ')})`);
-clock.close();

@@ -1,6 +1,8 @@
 /**
- * Time as the pure cores see it: a monotonic `now()` in milliseconds and one-shot timers.
- * The daemon passes `systemClock`; tests pass a FakeClock (src/ha/fake-clock.ts).
+ * The one clock: a monotonic `now()` in milliseconds and one-shot timers, injected into every state machine.
+ * Daemons pass `systemClock` (or `backgroundClock`); tests pass the FakeClock of test/support/fake-clock.ts.
+ * The cache's whole seconds (CacheClock) are derived from it, and wall-clock time for versions (turnNow) is
+ * read here too, so nothing else reads the system's time.
  */
 export type TimerId = number;
 
@@ -76,4 +78,61 @@ export class TimerSlot {
   get deadline(): number | null {
     return this.#deadline;
   }
+}
+
+/** memcached's clock starts here (process_started is back-dated by ITEM_UPDATE_INTERVAL + 2 s). */
+export const CACHE_CLOCK_ORIGIN = 62;
+/** `uptime` is the cache clock minus this. */
+export const UPTIME_OFFSET = 60;
+
+/**
+ * memcached's current_time: whole seconds since the process started, derived from a Clock. Like memcached's it
+ * starts at 62 (it shows where a client sees it wrap, e.g. a meta `t` flag of an item already expired) and it is
+ * a cached value, so reading it on the hot path costs nothing: tick() re-reads the clock (the cache server does,
+ * from its timer).
+ */
+export class CacheClock {
+  /** Unix time (seconds) at which now() was 0: absolute exptimes are counted from it. */
+  readonly started: number;
+  readonly #clock: Clock;
+  readonly #startMs: number;
+  #now = CACHE_CLOCK_ORIGIN;
+
+  constructor(clock: Clock = backgroundClock, wallMs: number = Date.now()) {
+    this.#clock = clock;
+    this.#startMs = clock.now();
+    this.started = Math.floor(wallMs / 1000) - CACHE_CLOCK_ORIGIN;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  /** Re-reads the clock; returns the new now(). */
+  tick(): number {
+    this.#now = CACHE_CLOCK_ORIGIN + Math.floor((this.#clock.now() - this.#startMs) / 1000);
+    return this.#now;
+  }
+}
+
+let turnWallMs = 0;
+let turnWallValid = false;
+
+function expireTurn(): void {
+  turnWallValid = false;
+}
+
+/**
+ * Date.now() read at most once per event-loop turn. Every replicated set needs the time twice (its HLC version
+ * and its change record); a busy node handles hundreds of sets per turn, and Date.now() is a V8 runtime call. The
+ * value is at most one turn old: it expires in the same turn's check phase, and the loop does not block in
+ * poll while an immediate is pending.
+ */
+export function turnNow(): number {
+  if (!turnWallValid) {
+    turnWallMs = Date.now();
+    turnWallValid = true;
+    setImmediate(expireTurn);
+  }
+  return turnWallMs;
 }

@@ -1,6 +1,6 @@
 import { cachedumpClass } from './cachedump.ts';
 import { CasCounter, type VersionSource } from './cas.ts';
-import type { Clock } from './clock.ts';
+import type { CacheClock } from '../clock.ts';
 import * as C from './counters.ts';
 import { Evictor } from './eviction.ts';
 import { relativeExptime } from './exptime.ts';
@@ -41,7 +41,6 @@ import { SlabAllocator } from './slabs.ts';
 import { statsGeneral, statsItems, statsSizes, statsSlabs, type StatsView } from './stats-report.ts';
 
 export type { VersionSource } from './cas.ts';
-export type { Clock } from './clock.ts';
 
 export interface StoreOptions {
   /** -m in bytes: upper bound of slab page memory. */
@@ -62,7 +61,7 @@ export interface StoreOptions {
   hashPower: number;
   /** -o track_sizes: enables `stats sizes`. */
   trackSizes: boolean;
-  clock: Clock;
+  clock: CacheClock;
   /** Where CAS values come from; default memcached's counter 1, 2, 3 ... */
   versions?: VersionSource;
 }
@@ -108,7 +107,7 @@ export class SlabStore {
   /** chunk size per class id (index 1..) */
   readonly slabClassSizes: readonly number[];
 
-  readonly #clock: Clock;
+  readonly #clock: CacheClock;
   readonly #casEnabled: boolean;
   readonly #trackSizes: boolean;
   readonly #pageSize: number;

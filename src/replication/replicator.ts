@@ -6,7 +6,7 @@ import { ReplicationPort, type PeerAddress } from './port.ts';
 import type { LinkTlsFiles } from './transport.ts';
 import type { Hello } from '../proto/replication/codec.ts';
 import { HybridClock, MAX_NODE_ID } from './hlc.ts';
-import { turnNow } from './turn-clock.ts';
+import { turnNow } from '../clock.ts';
 import { OutLog, EntryKind } from './outlog.ts';
 import { Tombstones } from './tombstones.ts';
 import { RemoteApplier } from './apply.ts';

@@ -3,7 +3,7 @@ import type { VersionSource } from '../cache/store.ts';
 import type { CacheServer } from '../server/cache-server.ts';
 import type { StatList } from '../server/stats.ts';
 import { HybridClock } from './hlc.ts';
-import { turnNow } from './turn-clock.ts';
+import { turnNow } from '../clock.ts';
 import { replicationFromArgs, ReplicationConfigError } from './options.ts';
 import { Replicator, randomNodeId } from './replicator.ts';
 

@@ -4,9 +4,9 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
-import { SlabStore, type Clock, type VersionSource } from '../cache/store.ts';
+import { CacheClock, UPTIME_OFFSET } from '../clock.ts';
+import { SlabStore, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
-import { TickingClock, UPTIME_OFFSET } from './clock.ts';
 import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, makeReadBuffer, type ConnectionEnv, type ConnectionTimeouts, type TimeoutReason } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
@@ -21,8 +21,8 @@ export type { Mutation } from './dispatch.ts';
 
 export interface CacheServerDeps {
   logger: Logger;
-  /** Defaults to a real clock refreshed once a second. */
-  clock?: Clock;
+  /** Default: on the system's monotonic clock. The server ticks it. */
+  clock?: CacheClock;
   /** CAS generator for the store (replication: hybrid logical clock versions). */
   versions?: VersionSource;
 }
@@ -63,8 +63,7 @@ export class CacheServer extends EventEmitter {
   readonly #logger: Logger;
   /** What clients and datagrams cause (timeouts, refusals, failed commands): one line per reason per minute. */
   readonly #clientLog: RateLimitedLog;
-  readonly #clock: Clock;
-  readonly #ownClock: TickingClock | null;
+  readonly #clock: CacheClock;
   readonly #counters = new ServerCounters();
   readonly #dispatcher: Dispatcher;
   readonly #binaryDispatcher: BinaryDispatcher;
@@ -91,8 +90,7 @@ export class CacheServer extends EventEmitter {
     this.config = config;
     this.#logger = deps.logger;
     this.#clientLog = new RateLimitedLog(deps.logger);
-    this.#ownClock = deps.clock ? null : new TickingClock();
-    this.#clock = deps.clock ?? this.#ownClock!;
+    this.#clock = deps.clock ?? new CacheClock();
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
     this.#host = this.#makeHost();
@@ -142,7 +140,6 @@ export class CacheServer extends EventEmitter {
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    this.#ownClock?.stop();
     const closing = this.#servers.splice(0).map((s) => new Promise<void>((res) => s.close(() => res())));
     for (const conn of this.#conns) conn.close();
     this.#conns.clear();
@@ -239,9 +236,9 @@ export class CacheServer extends EventEmitter {
    * that are idle, slow to send a command or slow to read their replies.
    */
   #startTimers(): void {
-    this.#ownClock?.tick();
+    this.#clock.tick();
     this.#timer = setInterval(() => {
-      const now = this.#ownClock ? this.#ownClock.tick() : this.#clock.now();
+      const now = this.#clock.tick();
       if (now === this.#lastSecond) return;
       this.#lastSecond = now;
       if (this.config.lruCrawler && this.#crawl.due(now)) this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));

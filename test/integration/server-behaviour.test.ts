@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/cache/clock.ts';
+import { FakeCacheTime } from '../support/fake-clock.ts';
 import type { CacheServer, Mutation } from '../../src/server/cache-server.ts';
 import { McClient, startCacheServer } from '../support/mc-client.ts';
 
@@ -31,12 +31,12 @@ describe('CacheServer', () => {
   });
 
   it('flush_all with a delay invalidates items once the delay has passed', async () => {
-    const clock = new FakeClock();
-    const { client } = await start({}, { clock });
+    const time = new FakeCacheTime();
+    const { client } = await start({}, { clock: time.clock });
     await client.request('set f 0 0 1\r\na\r\n');
     expect(await client.request('flush_all 10\r\n')).toBe('OK\r\n');
     expect(await client.request('get f\r\n', 'END\r\n')).toBe('VALUE f 0 1\r\na\r\nEND\r\n');
-    clock.advance(11);
+    time.advance(11);
     expect(await client.request('get f\r\n', 'END\r\n')).toBe('END\r\n');
   });
 
@@ -174,24 +174,24 @@ describe('CacheServer', () => {
   });
 
   it('closes connections idle for longer than -o idle_timeout', async () => {
-    const clock = new FakeClock();
-    const { client } = await start({ idleTimeout: 2 }, { clock });
+    const time = new FakeCacheTime();
+    const { client } = await start({ idleTimeout: 2 }, { clock: time.clock });
     expect(await client.request('version\r\n')).toBe('VERSION 1.6.18\r\n');
-    clock.advance(2);
+    time.advance(2);
     await new Promise((r) => setTimeout(r, 600));
     expect(client.isClosed).toBe(false);
-    clock.advance(1);
+    time.advance(1);
     await client.waitClosed(2000);
   });
 
   it('idle_timeout counts completed commands, not bytes: a trickled command does not keep a connection open', async () => {
-    const clock = new FakeClock();
-    const { client, server } = await start({ idleTimeout: 2, readTimeout: 0 }, { clock });
+    const time = new FakeCacheTime();
+    const { client, server } = await start({ idleTimeout: 2, readTimeout: 0 }, { clock: time.clock });
     for (const byte of 'get trick') {
       if (client.isClosed) break;
       client.send(byte);
       await new Promise((r) => setTimeout(r, 30));
-      clock.advance(1);
+      time.advance(1);
       await new Promise((r) => setTimeout(r, 300));
     }
     await client.waitClosed(2000);
@@ -202,16 +202,16 @@ describe('CacheServer', () => {
   });
 
   it('read_timeout closes a connection whose command is unfinished for too long, and counts it', async () => {
-    const clock = new FakeClock();
-    const { client, server } = await start({ readTimeout: 2 }, { clock });
+    const time = new FakeCacheTime();
+    const { client, server } = await start({ readTimeout: 2 }, { clock: time.clock });
     const port = Number(server.addresses()[0].split(':')[2]);
     const other = await McClient.connect(port);
     client.send('set k 0 0 10\r\nabc');
     await new Promise((r) => setTimeout(r, 50));
-    clock.advance(2);
+    time.advance(2);
     await new Promise((r) => setTimeout(r, 600));
     expect(client.isClosed).toBe(false);
-    clock.advance(1);
+    time.advance(1);
     await client.waitClosed(2000);
     // only an unfinished command counts: `other` sent nothing at all and stays
     const stats = await other.request('stats\r\n', 'END\r\n');

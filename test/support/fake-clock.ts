@@ -1,4 +1,4 @@
-import type { Clock, TimerId } from '../../src/clock.ts';
+import { CACHE_CLOCK_ORIGIN, CacheClock, type Clock, type TimerId } from '../../src/clock.ts';
 
 interface FakeTimer {
   id: TimerId;
@@ -85,5 +85,36 @@ export class FakeClock implements Clock {
       if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
     }
     return best;
+  }
+}
+
+/**
+ * The cache's whole seconds (a real CacheClock) on a FakeClock: advance() and set() move the FakeClock and tick
+ * the CacheClock, as the cache server's timer would. `started` is the unix time of the cache clock's zero.
+ */
+export class FakeCacheTime {
+  readonly ms = new FakeClock();
+  readonly clock: CacheClock;
+
+  constructor(started = 1_700_000_000) {
+    this.clock = new CacheClock(this.ms, (started + CACHE_CLOCK_ORIGIN) * 1000);
+  }
+
+  get started(): number {
+    return this.clock.started;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  advance(seconds: number): void {
+    this.ms.advance(seconds * 1000);
+    this.clock.tick();
+  }
+
+  /** Moves the cache clock forward to `now` seconds. */
+  set(now: number): void {
+    this.advance(now - this.clock.now());
   }
 }
