@@ -1,8 +1,8 @@
 import type { SlabStore } from '../cache/store.ts';
 import type { OtherCommand } from '../proto/text/commands.ts';
 import type { DispatchHost } from './dispatch.ts';
+import { Replies } from '../proto/text/replies.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
-import { R } from './replies.ts';
 
 const SCAN_BATCH = 1024;
 
@@ -33,9 +33,9 @@ function uriEncode(key: Buffer): string {
  * la (last access) and fetch are not tracked by the store: la is reported as now, fetch as no.
  */
 function metadump(args: string[], out: OutBuffer, host: DispatchHost): void {
-  if (!host.config.dumpEnabled) return out.bytes(R.METADUMP_DISABLED);
+  if (!host.config.dumpEnabled) return out.bytes(Replies.METADUMP_DISABLED);
   const which = args[0];
-  if (which === undefined) return out.bytes(R.ERROR);
+  if (which === undefined) return out.bytes(Replies.ERROR);
   const classes = which === 'all' || which === 'hash' ? null : new Set(which.split(',').map(Number));
   if (classes && [...classes].some((c) => !Number.isInteger(c) || c < 1 || c > 63)) {
     out.latin1('BADCLASS invalid class id\r\n');
@@ -55,7 +55,7 @@ function metadump(args: string[], out: OutBuffer, host: DispatchHost): void {
       out.latin1(`key=${uriEncode(key)} exp=${ttl === 0 ? -1 : now + ttl} la=${now} cas=${store.itemCas(h)} fetch=no cls=${cls} size=${size}\n`);
     });
   } while (cursor !== 0);
-  out.bytes(R.END);
+  out.bytes(Replies.END);
 }
 
 /** Administrative commands the server answers itself; false for those it does not implement. */
@@ -67,11 +67,11 @@ export function handleAdmin(cmd: OtherCommand, out: OutBuffer, host: DispatchHos
     case 'crawl':
     case 'enable':
     case 'disable':
-      out.bytes(R.OK);
+      out.bytes(Replies.OK);
       return true;
     case 'sleep':
     case 'tocrawl':
-      out.bytes(rest[0] !== undefined && /^\d+$/.test(rest[0]) ? R.OK : R.BAD_FORMAT);
+      out.bytes(rest[0] !== undefined && /^\d+$/.test(rest[0]) ? Replies.OK : Replies.BAD_FORMAT);
       return true;
     default:
       return false;

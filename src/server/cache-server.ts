@@ -13,7 +13,7 @@ import { parseListenAddress } from './listen-address.ts';
 import { BinaryDispatcher } from './binary-dispatch.ts';
 import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
 import { OutBuffer } from '../net/out-buffer.ts';
-import { R } from './replies.ts';
+import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
 
@@ -192,7 +192,7 @@ export class CacheServer extends EventEmitter {
     if (this.#conns.size >= this.config.maxConnections) {
       this.#counters.rejectedConnections++;
       socket.on('error', () => {});
-      socket.write(R.TOO_MANY_CONNS);
+      socket.write(Replies.TOO_MANY_CONNECTIONS);
       socket.destroySoon();
       this.#clientLog.warn('too many connections', 'connection refused: too many open connections (-c)', { max: this.config.maxConnections });
       return;

@@ -6,7 +6,6 @@ import { Replies } from '../proto/text/replies.ts';
 import { itemTotalSize, slabClassFor } from './admin.ts';
 import type { DispatchHost } from './dispatch.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
-import { R } from './replies.ts';
 
 /**
  * memcached 1.6.18's meta commands (mg, ms, md, ma, mn, me), reply for reply: which flags each command
@@ -27,7 +26,7 @@ export function handleMeta(cmd: OtherCommand, out: OutBuffer, host: DispatchHost
   const name = cmd.name;
   if (name.length !== 2 || name[0] !== 'm') return false;
   if (name === 'mn') {
-    out.bytes(R.MN);
+    out.bytes(Replies.MN);
     return true;
   }
   const run = COMMANDS[name];
@@ -36,7 +35,7 @@ export function handleMeta(cmd: OtherCommand, out: OutBuffer, host: DispatchHost
   const mark = out.length;
   try {
     if (name === 'me') me(tokens, out, host);
-    else if (tokens.length < 2) out.bytes(R.ERROR);
+    else if (tokens.length < 2) out.bytes(Replies.ERROR);
     else run!(tokens, cmd, out, host);
   } catch (err) {
     if (!(err instanceof MetaCommandError)) throw err;
@@ -177,7 +176,7 @@ function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchH
   const store = host.store;
   if (cmd.tooLarge) {
     store.unlink(f.key);
-    throw new MetaCommandError(R.TOO_LARGE);
+    throw new MetaCommandError(Replies.TOO_LARGE);
   }
   if (cmd.badChunk) throw new MetaCommandError(Replies.BAD_DATA_CHUNK);
   const data = cmd.data ?? EMPTY;
@@ -199,8 +198,8 @@ function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchH
     case 'NOT_STORED': out.latin1('NS'); break;
     case 'EXISTS': out.latin1('EX'); break;
     case 'NOT_FOUND': out.latin1('NF'); break;
-    case 'TOO_LARGE': out.bytes(R.TOO_LARGE); return;
-    case 'NO_MEMORY': out.bytes(R.NO_MEMORY); return;
+    case 'TOO_LARGE': out.bytes(Replies.TOO_LARGE); return;
+    case 'NO_MEMORY': out.bytes(Replies.OUT_OF_MEMORY_STORING); return;
   }
   for (const t of f.tokens) {
     if (t[0] === 'O') out.latin1(` ${t}`);
@@ -271,8 +270,8 @@ function ma(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     created = true;
   } else {
     switch (r) {
-      case 'NON_NUMERIC': throw new MetaCommandError(R.NON_NUMERIC);
-      case 'NO_MEMORY': throw new MetaCommandError(R.ARITH_NO_MEMORY);
+      case 'NON_NUMERIC': throw new MetaCommandError(Replies.NON_NUMERIC);
+      case 'NO_MEMORY': throw new MetaCommandError(Replies.OUT_OF_MEMORY);
       case 'EXISTS': return noItem('EX', f, out);
       default: return noItem('NF', f, out);
     }
@@ -314,7 +313,7 @@ function me(tokens: string[], out: OutBuffer, host: DispatchHost): void {
   const store = host.store;
   const h = store.peek(key);
   if (h < 0) {
-    out.bytes(R.EN);
+    out.bytes(Replies.EN);
     return;
   }
   const size = itemTotalSize(key.length, store.itemValueLength(h), store.itemFlags(h), host.config.casEnabled);
