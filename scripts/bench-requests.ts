@@ -6,7 +6,8 @@ import { CacheClock } from '../src/clock.ts';
 import { SlabStore } from '../src/cache/store.ts';
 import { TextParser } from '../src/proto/text/parser.ts';
 import { defaultServerConfig, storeOptionsFor } from '../src/server/config.ts';
-import { Dispatcher, type DispatchHost } from '../src/server/dispatch.ts';
+import { Dispatcher } from '../src/server/dispatch.ts';
+import type { DispatchHost } from '../src/server/host.ts';
 import { OutBuffer } from '../src/net/out-buffer.ts';
 import { PrefixStats, ServerCounters } from '../src/server/stats.ts';
 

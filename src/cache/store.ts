@@ -251,6 +251,11 @@ export class SlabStore {
     return 'STORED';
   }
 
+  /** The slab class whose chunks hold `size` bytes (0 when larger than every class). */
+  slabClassFor(size: number): number {
+    return this.#slabs.classFor(size);
+  }
+
   /** Counts a set that a protocol refused before reaching store() (cmd_set, in the class it would use). */
   countRefusedSet(nkey: number, nbytes: number): void {
     this.#countSet(nkey, nbytes);

@@ -4,7 +4,7 @@ import {
   MAX_KEY_LENGTH, Op, QUIET_OF, Status, writeError, writeResponse, writeResponseHeader, HEADER_LENGTH,
   type BinaryRequest,
 } from '../proto/binary/codec.ts';
-import { CLOSE, KEEP, type DispatchHost, type Outcome } from './dispatch.ts';
+import { CLOSE, KEEP, type DispatchHost, type Outcome } from './host.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
 import { settingsStats, VERSION, type StatList } from './stats.ts';
 

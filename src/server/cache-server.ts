@@ -11,13 +11,14 @@ import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, makeReadBuffer, type ConnectionEnv, type ConnectionTimeouts, type TimeoutReason } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { BinaryDispatcher } from './binary-dispatch.ts';
-import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
+import { Dispatcher } from './dispatch.ts';
+import type { DispatchHost, Mutation } from './host.ts';
 import { OutBuffer } from '../net/out-buffer.ts';
 import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
 
-export type { Mutation } from './dispatch.ts';
+export type { Mutation } from './host.ts';
 
 export interface CacheServerDeps {
   logger: Logger;

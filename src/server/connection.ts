@@ -5,7 +5,8 @@ import { BadMagicError, BinaryParser, MAGIC_REQUEST, type BinaryRequest } from '
 import type { BinaryDispatcher } from './binary-dispatch.ts';
 import type { ServerConfig } from './config.ts';
 import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../net/direct-write.ts';
-import { CLOSE, KEEP, MORE, type Dispatcher, type UnfinishedGet } from './dispatch.ts';
+import type { Dispatcher, UnfinishedGet } from './dispatch.ts';
+import { CLOSE, KEEP, MORE } from './host.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
 import type { Logger } from '../log.ts';

@@ -1,10 +1,9 @@
 import type { Handle, SlabStore, StoreMode } from '../cache/store.ts';
-import { IT_FETCHED, IT_KEY_BINARY, IT_STALE, IT_TOKEN_SENT } from '../cache/layout.ts';
+import { IT_FETCHED, IT_KEY_BINARY, IT_STALE, IT_TOKEN_SENT, memcachedItemTotal } from '../cache/layout.ts';
 import type { OtherCommand } from '../proto/text/commands.ts';
 import { MetaCommandError, parseMetaFlags, type MetaFlags } from '../proto/text/meta-flags.ts';
 import { Replies } from '../proto/text/replies.ts';
-import { itemTotalSize, slabClassFor } from './admin.ts';
-import type { DispatchHost } from './dispatch.ts';
+import type { DispatchHost } from './host.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
 
 /**
@@ -316,8 +315,8 @@ function me(tokens: string[], out: OutBuffer, host: DispatchHost): void {
     out.bytes(Replies.EN);
     return;
   }
-  const size = itemTotalSize(key.length, store.itemValueLength(h), store.itemFlags(h), host.config.casEnabled);
-  const cls = slabClassFor(store, size);
+  const size = memcachedItemTotal(key.length, store.itemValueLength(h), store.itemFlags(h), host.config.casEnabled);
+  const cls = store.slabClassFor(size);
   const exptime = store.itemExptime(h);
   const marks = store.itemMarks(h);
   const fetched = (marks & IT_FETCHED) !== 0 ? 'yes' : 'no';
