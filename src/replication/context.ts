@@ -3,7 +3,7 @@ import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
 import type { Completeness, ItemFrame, NodeStatus } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';
-import type { OutLog } from './outlog.ts';
+import type { OutLog } from '../cache/changes.ts';
 import type { Tombstones } from './tombstones.ts';
 import type { LocalIdentity } from './handshake.ts';
 import type { LinkState, LinkTiming } from './link.ts';

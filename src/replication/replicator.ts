@@ -7,7 +7,7 @@ import type { LinkTlsFiles } from './transport.ts';
 import type { Hello } from '../proto/replication/codec.ts';
 import { HybridClock, MAX_NODE_ID } from './hlc.ts';
 import { turnNow } from '../clock.ts';
-import { OutLog, EntryKind } from './outlog.ts';
+import { OutLog, EntryKind } from '../cache/changes.ts';
 import { Tombstones } from './tombstones.ts';
 import { RemoteApplier } from './apply.ts';
 import { Sender } from './sender.ts';

@@ -4,7 +4,7 @@ import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_F
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts';
 import { LinkMachine } from './link.ts';
-import { EntryKind } from './outlog.ts';
+import { EntryKind } from '../cache/changes.ts';
 import type { SessionContext } from './context.ts';
 
 const HIGH_WATER = 4 * 1024 * 1024;

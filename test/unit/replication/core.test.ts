@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HybridClock, HLC_EPOCH_MS, versionMs, versionNode } from '../../../src/replication/hlc.ts';
-import { OutLog, EntryKind, ringSlot } from '../../../src/replication/outlog.ts';
+import { OutLog, EntryKind, ringSlot } from '../../../src/cache/changes.ts';
 import { Tombstones } from '../../../src/replication/tombstones.ts';
 import { AuthError, Handshake, HandshakeError, NodeIdCollisionError } from '../../../src/replication/handshake.ts';
 import { flushDelaySeconds } from '../../../src/replication/replicator.ts';
