@@ -18,7 +18,7 @@ const REQUESTS_PER_ROUND = 500_000;
 const clock = new CacheClock();
 const store = new SlabStore(storeOptionsFor(defaultServerConfig, clock));
 const host: DispatchHost = {
-  store, config: defaultServerConfig, counters: new ServerCounters(), onMutation: null, verbosity: 0, detail: null,
+  store, config: defaultServerConfig, counters: new ServerCounters(), verbosity: 0, detail: null,
   prefixStats: new PrefixStats(defaultServerConfig.statKeyPrefix), setDetail() {}, generalStats: () => [],
   connStats: () => '', resetStats() {}, requestShutdown() {},
 };
