@@ -1,25 +1,26 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
-import type { SlabStore } from '../cache/store.ts';
+import type { ChangeStream } from '../cache/changes.ts';
+import type { Replica } from '../cache/replica.ts';
 import type { Completeness, ItemFrame, NodeStatus } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';
-import type { OutLog } from '../cache/changes.ts';
 import type { Tombstones } from './tombstones.ts';
 import type { LocalIdentity } from './handshake.ts';
 import type { LinkState, LinkTiming } from './link.ts';
 import type { RefusalKind } from './gate.ts';
 
-/** The part of the slab store replication reads and writes. */
+/** The store as replication reads and writes it: its change stream and its replica face (cache/replica.ts). */
 export type ReplicaStore = Pick<
-  SlabStore,
-  'peek' | 'itemStillAtFrom' | 'lastWritten' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemKeyLength' | 'itemValueLength' | 'copyKeyAndValue' | 'itemKey' | 'applyRemote' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
+  Replica,
+  'changes' | 'peek' | 'itemStillAtFrom' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemKeyLength' | 'itemValueLength' | 'copyKeyAndValue' | 'itemKey' | 'applyRemote' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
 >;
 
 /** What a link session needs from the replicator that owns it. */
 export interface SessionContext {
   readonly me: LocalIdentity;
   readonly store: ReplicaStore;
-  readonly log: OutLog;
+  /** The store's change stream: what the senders ship. */
+  readonly changes: ChangeStream;
   readonly tombstones: Tombstones;
   readonly hlc: HybridClock;
   readonly logger: Logger;

@@ -12,13 +12,11 @@ import { Connection, makeReadBuffer, type ConnectionEnv, type ConnectionTimeouts
 import { parseListenAddress } from './listen-address.ts';
 import { BinaryDispatcher } from './binary-dispatch.ts';
 import { Dispatcher } from './dispatch.ts';
-import type { DispatchHost, Mutation } from './host.ts';
+import type { DispatchHost } from './host.ts';
 import { OutBuffer } from '../net/out-buffer.ts';
 import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
-
-export type { Mutation } from './host.ts';
 
 export interface CacheServerDeps {
   logger: Logger;
@@ -37,10 +35,6 @@ const LOG_FLUSH_SECONDS = 60;
 /** Items the crawler examines per step (at most one a second, see CrawlSchedule) for expired entries. */
 const CRAWL_BUDGET = 20_000;
 
-type MutationHook = ((m: Mutation) => void) | null;
-/** The dispatchers' host, whose onMutation the server sets. */
-type ServerHost = DispatchHost & { onMutation: MutationHook };
-
 /**
  * The repcache daemon's network side: TCP/UDP/unix listeners, per-connection parsing,
  * dispatch to the slab store, memcached's replies and stats. Emits 'shutdown' (graceful: boolean)
@@ -49,17 +43,6 @@ type ServerHost = DispatchHost & { onMutation: MutationHook };
 export class CacheServer extends EventEmitter {
   readonly store: SlabStore;
   readonly config: ServerConfig;
-  /** Hook for replication: called after every successful local mutation with the command and key. */
-  get onMutation(): MutationHook {
-    return this.#host.onMutation;
-  }
-
-  set onMutation(f: MutationHook) {
-    this.#host.onMutation = f;
-  }
-
-  /** Set by onMutation in replication's synchronous mode: the current chunk's replies wait for it. */
-  replyBarrier: Promise<void> | null = null;
 
   readonly #logger: Logger;
   /** What clients and datagrams cause (timeouts, refusals, failed commands): one line per reason per minute. */
@@ -79,10 +62,10 @@ export class CacheServer extends EventEmitter {
   #peakConns = 0;
   readonly #prefixStats: PrefixStats;
   /**
-   * What the dispatchers see of the server. Its fields are plain data: the dispatchers read detail and
-   * onMutation on every command, and a getter there is a call that the JIT does not inline.
+   * What the dispatchers see of the server. Its fields are plain data: the dispatchers read detail on every
+   * command, and a getter there is a call that the JIT does not inline.
    */
-  readonly #host: ServerHost;
+  readonly #host: DispatchHost;
   #timer: NodeJS.Timeout | null = null;
   #lastSecond = -1;
 
@@ -212,11 +195,7 @@ export class CacheServer extends EventEmitter {
       logger: this.#logger,
       clientLog: this.#clientLog,
       traceCommands: this.#logger.isLevelEnabled('trace'),
-      replyBarrier: () => {
-        const b = this.replyBarrier;
-        this.replyBarrier = null;
-        return b;
-      },
+      changes: this.store.changes,
     };
     const conn = new Connection(id, socket, listenAddr, this.#connEnv);
     this.#conns.add(conn);
@@ -334,12 +313,11 @@ export class CacheServer extends EventEmitter {
     return s;
   }
 
-  #makeHost(): ServerHost {
-    const host: ServerHost = {
+  #makeHost(): DispatchHost {
+    const host: DispatchHost = {
       store: this.store,
       config: this.config,
       counters: this.#counters,
-      onMutation: null,
       verbosity: this.config.verbosity,
       detail: this.config.detailEnabled ? this.#prefixStats : null,
       prefixStats: this.#prefixStats,

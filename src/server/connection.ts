@@ -1,4 +1,5 @@
 import { Socket } from 'node:net';
+import type { ChangeStream } from '../cache/changes.ts';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { BadMagicError, BinaryParser, MAGIC_REQUEST, type BinaryRequest } from '../proto/binary/codec.ts';
@@ -34,8 +35,11 @@ export interface ConnectionEnv {
   /** Warnings caused by what clients send, one line per reason per interval. */
   clientLog: RateLimitedLog;
   traceCommands: boolean;
-  /** When it returns a promise, this chunk's replies wait for it (replication's synchronous mode). */
-  replyBarrier?: () => Promise<void> | null;
+  /**
+   * The store's change stream: in replication's synchronous mode the replies to commands that changed the store
+   * wait until the stream says their changes are safe on a peer (ChangeStream.settled).
+   */
+  changes: ChangeStream;
 }
 
 const TEXT = 0;
@@ -104,6 +108,8 @@ export class Connection {
   #closing = false;
   /** Replies held back for replication's synchronous mode. */
   #waiting: Promise<void> | null = null;
+  /** The change stream's next sequence when this connection's replies were last written: later ones are its own. */
+  #seenSeq = 0;
   /** Writes replies through the stream handle; null: socket.write() (also used while it holds bytes). */
   readonly #direct: DirectWriter | null;
   /** Direct writes the kernel has not fully taken yet. */
@@ -161,6 +167,7 @@ export class Connection {
       this.#decide(chunk[0]);
     }
     const before = this.#progress;
+    this.#seenSeq = env.changes.nextSeq;
     this.#feed(chunk, n);
     this.#afterParse(before);
     this.#flush();
@@ -291,7 +298,11 @@ export class Connection {
   #flush(): void {
     const out = this.#env.out;
     const socket = this.socket;
-    const barrier = this.#env.replyBarrier?.() ?? null;
+    const changes = this.#env.changes;
+    const head = changes.nextSeq;
+    // The commands since the last write changed the store: their replies may have to wait for a peer's ack.
+    const barrier = head !== this.#seenSeq ? changes.settled(head - 1) : null;
+    this.#seenSeq = head;
     if ((barrier || this.#waiting) && out.length > 0) {
       this.#deferReplies(out.take(), barrier);
       return;
@@ -357,6 +368,7 @@ export class Connection {
     }
     const env = this.#env;
     const before = this.#progress;
+    this.#seenSeq = env.changes.nextSeq;
     const u = this.#unfinished;
     if (u !== null) {
       this.#unfinished = null;

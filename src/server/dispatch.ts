@@ -83,14 +83,12 @@ export class Dispatcher {
       case 'delete': {
         const ok = this.#store.delete(cmd.key);
         this.#host.detail?.del(cmd.key);
-        if (ok) this.#host.onMutation?.({ op: 'delete', key: cmd.key });
         if (!cmd.noreply) out.bytes(ok ? Replies.DELETED : Replies.NOT_FOUND);
         return KEEP;
       }
       case 'arith': this.#arith(cmd, out); return KEEP;
       case 'touch': {
         const ok = this.#store.touch(cmd.key, cmd.exptime);
-        if (ok) this.#host.onMutation?.({ op: 'touch', key: cmd.key, exptime: cmd.exptime });
         if (!cmd.noreply) out.bytes(ok ? Replies.TOUCHED : Replies.NOT_FOUND);
         return KEEP;
       }
@@ -177,7 +175,6 @@ export class Dispatcher {
     buf[at] = 13;
     buf[at + 1] = 10;
     out.advance(at + 2 - out.offset);
-    if (touch) this.#host.onMutation?.({ op: 'touch', key: src.subarray(start, end), exptime });
   }
 
   #storeCmd(cmd: StoreCommand, out: OutBuffer): void {
@@ -185,39 +182,26 @@ export class Dispatcher {
     this.#host.detail?.set(cmd.key);
     let reply: Buffer;
     switch (res) {
-      case 'STORED':
-        this.#host.onMutation?.({ op: cmd.op, key: cmd.key, exptime: cmd.exptime });
-        reply = Replies.STORED;
-        break;
+      case 'STORED': reply = Replies.STORED; break;
       case 'NOT_STORED': reply = Replies.NOT_STORED; break;
       case 'EXISTS': reply = Replies.EXISTS; break;
       case 'NOT_FOUND': reply = Replies.NOT_FOUND; break;
-      case 'TOO_LARGE':
-        if (cmd.op === 'set') this.#unlinkStale(cmd.key);
-        reply = Replies.TOO_LARGE;
-        break;
+      case 'TOO_LARGE': reply = Replies.TOO_LARGE; break; // a set's old value is dropped by the store
       case 'NO_MEMORY': reply = Replies.OUT_OF_MEMORY_STORING; break;
     }
     if (!cmd.noreply) out.bytes(reply);
   }
 
-  /** memcached drops the old value when a set is refused, so stale data is not served. */
-  #unlinkStale(key: Buffer): void {
-    if (this.#store.peek(key) < 0) return;
-    this.#store.unlink(key);
-    this.#host.onMutation?.({ op: 'delete', key });
-  }
-
   #tooLarge(cmd: TooLargeCommand, out: OutBuffer): void {
     this.#host.counters.storeTooLarge++;
-    if (cmd.op === 'set') this.#unlinkStale(cmd.key);
+    // memcached drops the old value when a set is refused, so stale data is not served.
+    if (cmd.op === 'set') this.#store.unlink(cmd.key);
     if (!cmd.noreply) out.bytes(Replies.TOO_LARGE);
   }
 
   #arith(cmd: ArithCommand, out: OutBuffer): void {
     const res = this.#store.arith(cmd.key, cmd.op === 'incr', cmd.delta);
     if (typeof res === 'bigint') {
-      this.#host.onMutation?.({ op: cmd.op, key: cmd.key });
       if (!cmd.noreply) { out.bigint(res); out.crlf(); }
       return;
     }
@@ -233,7 +217,6 @@ export class Dispatcher {
       return;
     }
     this.#store.flushAll(cmd.delay);
-    this.#host.onMutation?.({ op: 'flush_all', key: null, exptime: cmd.delay });
     if (!cmd.noreply) out.bytes(Replies.OK);
   }
 

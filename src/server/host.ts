@@ -3,18 +3,11 @@ import type { SlabStore } from '../cache/store.ts';
 import type { ServerConfig } from './config.ts';
 import type { PrefixStats, ServerCounters, StatList } from './stats.ts';
 
-export interface Mutation {
-  op: string;
-  key: Buffer | null;
-  exptime?: number;
-}
-
-/** What the dispatcher needs from the server around it. */
+/** What the dispatcher needs from the server around it. The dispatchers change nothing but through the store. */
 export interface DispatchHost {
   readonly store: SlabStore;
   readonly config: ServerConfig;
   readonly counters: ServerCounters;
-  readonly onMutation: ((m: Mutation) => void) | null;
   verbosity: number;
   /** non-null while `stats detail on` */
   detail: PrefixStats | null;

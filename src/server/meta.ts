@@ -48,6 +48,9 @@ type Command = (tokens: string[], cmd: OtherCommand, out: OutBuffer, host: Dispa
 
 const COMMANDS: Record<string, Command> = { mg, ms, md, ma };
 
+/** Every meta command answered here (others are answered ERROR). */
+export const META_COMMAND_NAMES: readonly string[] = ['mn', 'me', ...Object.keys(COMMANDS)];
+
 /** The checks before the flags: key length, token count (errors of their own for each command). */
 function checkLine(tokens: string[], tooLong: Buffer): void {
   if (tokens[1].length > KEY_MAX) throw new MetaCommandError(Replies.BAD_FORMAT);
@@ -100,7 +103,6 @@ function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
   if (h < 0 && f.vivify && store.store('add', f.key, 0, 0, EMPTY, 0n) === 'STORED') {
     h = store.lastWritten;
     created = true; // memcached does not mark a vivified item's key as base64: k prints its bytes
-    host.onMutation?.({ op: 'add', key: f.key, exptime: f.autovivExptime });
   }
   if (h < 0) {
     store.countMetaGet(-1, false, false);
@@ -121,7 +123,9 @@ function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     switch (t[0]) {
       case 'T':
         touched = true;
-        store.setItemExptime(h, store.storeTime(f.exptime));
+        // a touch of its own, unless this command just created the item (whose change is recorded already)
+        if (created) store.setItemExptime(h, store.storeTime(f.exptime));
+        else store.touchItem(h, store.storeTime(f.exptime));
         break;
       case 'N':
         if (created) {
@@ -162,7 +166,6 @@ function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     out.crlf();
   }
   store.countMetaGet(h, touched, !f.noUpdate);
-  if (touched) host.onMutation?.({ op: 'touch', key: f.key, exptime: f.exptime });
 }
 
 function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchHost): void {
@@ -189,7 +192,6 @@ function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchH
       store.setItemExptime(h, stale.exptime);
       store.mark(h, IT_STALE | stale.tokenSent);
     }
-    host.onMutation?.({ op: mode, key: f.key, exptime: f.exptime });
     if (f.noReply) return;
   }
   switch (res) {
@@ -234,11 +236,9 @@ function md(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     if (f.newTtl) store.setItemExptime(h, store.storeTime(f.exptime));
     store.mark(h, IT_STALE, IT_TOKEN_SENT);
     store.renewCas(h);
-    host.onMutation?.({ op: 'set', key: f.key });
     code = 'HD';
   } else {
     store.delete(f.key);
-    host.onMutation?.({ op: 'delete', key: f.key });
     code = 'HD';
   }
   if (code !== 'HD' || !f.noReply) noItem(code, f, out);
@@ -258,13 +258,11 @@ function ma(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
   let value: bigint;
   let created = false;
   if (typeof r === 'bigint') {
-    host.onMutation?.({ op: incr ? 'incr' : 'decr', key: f.key });
     value = r;
   } else if (r === 'NOT_FOUND' && f.vivify) {
     const stored = store.store('add', f.key, 0, 0, Buffer.from(f.initial.toString(), 'latin1'), 0n);
     if (stored === 'NO_MEMORY' || stored === 'TOO_LARGE') throw new MetaCommandError(Replies.META_OUT_OF_MEMORY_ALLOC);
     if (stored !== 'STORED') return noItem('NS', f, out);
-    host.onMutation?.({ op: 'add', key: f.key, exptime: f.autovivExptime });
     value = f.initial;
     created = true;
   } else {

@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeCacheTime } from '../support/fake-clock.ts';
-import type { CacheServer, Mutation } from '../../src/server/cache-server.ts';
+import { ChangeKind } from '../../src/cache/changes.ts';
+import type { CacheServer } from '../../src/server/cache-server.ts';
 import { McClient, startCacheServer } from '../support/mc-client.ts';
+
+const KIND_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ChangeKind).map(([name, kind]) => [kind, name]));
 
 const servers: CacheServer[] = [];
 const clients: McClient[] = [];
@@ -163,13 +166,21 @@ describe('CacheServer', () => {
     expect(await client.request('lru_crawler metadump all\r\n')).toBe('ERROR metadump not allowed\r\n');
   });
 
-  it('reports every successful mutation to onMutation', async () => {
+  it('publishes every change a command made to the store\'s change stream', async () => {
     const { client, server } = await start();
-    const seen: Mutation[] = [];
-    server.onMutation = (m) => seen.push({ ...m, key: m.key && Buffer.from(m.key) });
+    const { store } = server;
+    const changes = store.changes;
+    const seen: Array<[string, string | null, number | null]> = [];
+    changes.subscribe({
+      appended: (seq, kind) => {
+        const h = changes.itemAt(seq, store.replica.layoutVersion);
+        seen.push([KIND_NAMES[kind]!, changes.keyAt(seq)?.toString() ?? null, h !== 0 ? store.itemTtl(h) : null]);
+      },
+      settled: () => null,
+    }, 64);
     await client.request('set m 0 100 1\r\n1\r\nadd m 0 0 1\r\n2\r\nincr m 5\r\ntouch m 50\r\ndelete m\r\ndelete m\r\nflush_all\r\n', 'OK\r\n');
-    expect(seen.map((m) => [m.op, m.key?.toString() ?? null, m.exptime])).toEqual([
-      ['set', 'm', 100], ['incr', 'm', undefined], ['touch', 'm', 50], ['delete', 'm', undefined], ['flush_all', null, 0],
+    expect(seen).toEqual([
+      ['SET', 'm', 100], ['SET', 'm', 100], ['TOUCH', 'm', 50], ['DELETE', 'm', null], ['FLUSH', null, null],
     ]);
   });
 

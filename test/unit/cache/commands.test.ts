@@ -76,6 +76,7 @@ describe('storage commands', () => {
     let next = (1n << 63n) + 5n;
     const versions = {
       now: () => next++,
+      at: () => next++,
       writeNow(u32: Uint32Array, i: number) {
         const v = next++;
         u32[i] = Number(v & 0xffffffffn);
