@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { DialedLink } from './transport.ts';
 import type { Logger } from '../log.ts';
 import type { ChangeStream } from '../cache/changes.ts';
 import type { Replica } from '../cache/replica.ts';
@@ -53,7 +53,7 @@ export interface SessionContext {
   /** `quiet`: a link a stranger may have opened (inbound, not yet authenticated): not worth a log line. */
   stateChanged(who: string, from: LinkState, to: LinkState, reason: string, quiet?: boolean): void;
   /** Opens a connection to a peer (TLS when configured); `ready` is the event after which data may flow. */
-  dial(host: string, port: number): { socket: Socket; ready: 'connect' | 'secureConnect' };
+  dial(host: string, port: number): DialedLink;
   /** An inbound connection that had not authenticated was refused (counted, logged at a bounded rate). */
   refused(kind: RefusalKind, peer: string, detail: string): void;
 }

@@ -1,9 +1,9 @@
-import type { Socket } from 'node:net';
+
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { plainAddress } from './access.ts';
 import { ReplicationPort, type PeerAddress } from './port.ts';
-import type { LinkTlsFiles } from './transport.ts';
+import type { LinkSocket, LinkTlsFiles, ReplicationTransport } from './transport.ts';
 import type { Hello } from '../proto/replication/codec.ts';
 import { HybridClock, MAX_NODE_ID } from './hlc.ts';
 import { ChangeKind, type ChangeStream } from '../cache/changes.ts';
@@ -55,6 +55,8 @@ export interface ReplicationOptions {
   coldWindowMs?: number;
   itemSizeMax?: number;
   timing?: Partial<LinkTiming>;
+  /** How links dial and listen (default: TCP, with TLS when `tls` is set); tests pass an in-memory network. */
+  transport?: ReplicationTransport;
 }
 
 /** Picks this process's node id: the low bits of every version it issues. */
@@ -74,7 +76,7 @@ export class Replicator {
   readonly senders: Sender[] = [];
   readonly receivers = new Set<Receiver>();
   readonly ready: Promise<string>;
-  readonly #opts: Required<Omit<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls'>> & Pick<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls'>;
+  readonly #opts: Required<Omit<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls' | 'transport'>> & Pick<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls' | 'transport'>;
   readonly #logger: Logger;
   readonly #store: ReplicaStore;
   readonly #me: LocalIdentity;
@@ -113,7 +115,7 @@ export class Replicator {
     this.ready = new Promise((res) => (this.#resolveReady = res));
     const o = this.#opts;
     this.#port = new ReplicationPort({
-      port: o.port, peers: o.peers, allow: o.allow ?? [], tls: o.tls ?? null,
+      port: o.port, peers: o.peers, allow: o.allow ?? [], tls: o.tls ?? null, transport: o.transport,
       listenHosts: o.listenHosts ?? (o.listenHost !== undefined ? [o.listenHost] : []),
       timeoutMs: o.timing?.connectTimeoutMs ?? 3000, maxPending: o.maxPendingHandshakes, strangerLogIntervalMs: o.strangerLogIntervalMs,
       admit: (socket, hello, settled) => this.#admit(socket, hello, settled),
@@ -210,7 +212,7 @@ export class Replicator {
   }
 
   /** A connection passed the gate with a HELLO: its role says which end of a link we are. */
-  #admit(socket: Socket, hello: Hello, settled: () => void): void {
+  #admit(socket: LinkSocket, hello: Hello, settled: () => void): void {
     if (hello.role === 'sender') {
       const r = new Receiver(this.#ctx, { socket, hello });
       this.receivers.add(r);

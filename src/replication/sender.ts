@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { LinkSocket } from './transport.ts';
 import { randomBytes } from 'node:crypto';
 import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message, type NodeStatus } from '../proto/replication/codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
@@ -29,12 +29,12 @@ export class Sender {
   /** Accepted: the peer dialed this link (host and port are where it came from). */
   readonly inbound: boolean;
   readonly #ctx: SessionContext;
-  #socket: Socket | null = null;
+  #socket: LinkSocket | null = null;
   #hs: Handshake | null = null;
   /** Accepting side: our AUTH, sent once the dialer proved itself. */
   #pendingAuth: Auth | null = null;
   /** Accepting side, until start(): the socket and the HELLO the gate read from it. */
-  #accepted: { socket: Socket; hello: Hello } | null = null;
+  #accepted: { socket: LinkSocket; hello: Hello } | null = null;
   /** Called once when an accepted link is gone. */
   onClosed: (() => void) | null = null;
   /** Called once the peer authenticated (or the link ended before). */
@@ -65,7 +65,7 @@ export class Sender {
   #chunkStart = 0;
   #chunkOff = 0;
 
-  constructor(ctx: SessionContext, host: string, port: number, accepted?: { socket: Socket; hello: Hello }) {
+  constructor(ctx: SessionContext, host: string, port: number, accepted?: { socket: LinkSocket; hello: Hello }) {
     this.#ctx = ctx;
     this.host = host;
     this.port = port;
