@@ -88,10 +88,11 @@ export class ReplicationNet {
       remote.peer = local;
       this.#open.add(local);
       this.#open.add(remote);
-      accept(remote);
+      // The dialer hears it is connected before anything the accepting side does (even an instant hang-up).
       setTimeout(() => {
         if (!local.destroyed) local.emit('connect');
       }, this.delayMs);
+      accept(remote);
     }, this.delayMs);
     return dialer;
   }

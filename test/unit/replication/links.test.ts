@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
-import { HybridClock } from '../../../src/replication/hlc.ts';
+import { HybridClock, versionNode } from '../../../src/replication/hlc.ts';
 import { Replicator, type ReplicationOptions } from '../../../src/replication/replicator.ts';
 import { MapStore } from './map-store.ts';
 import { ReplicationNet } from '../../support/replication-net.ts';
@@ -180,5 +180,68 @@ describe('replication links on an in-memory network', () => {
     await until(() => b.repl.isReady, 'B ready');
     expect(b.lines.join('')).toMatch(/full copy of 1000 items/);
     expect(b.store.itemCount).toBe(1000);
+  });
+
+  it('concurrent writes of one key converge on the newest version', async () => {
+    const net = new ReplicationNet();
+    net.delayMs = 5;
+    const { a, b } = await pair(net);
+    for (let i = 0; i < 50; i++) {
+      a.store.set('hot', `a${i}`);
+      b.store.set('hot', `b${i}`);
+    }
+    await until(() => a.repl.senders[0].queueDepth === 0 && b.repl.senders[0].queueDepth === 0, 'queues drained');
+    expect(a.store.value('hot')).toBe(b.store.value('hot'));
+  });
+
+  it('a first node with no reachable peer serves at once and says so', async () => {
+    const net = new ReplicationNet();
+    const a = await node(net, 1, '198.18.0.1', ['198.18.0.2']);
+    await until(() => a.repl.isReady, 'ready');
+    expect(await a.repl.ready).toMatch(/no peer reachable/);
+  });
+
+  it('two nodes that drew the same node id sort it out and replicate', async () => {
+    const net = new ReplicationNet();
+    const a = await node(net, 7, '198.18.0.1', ['198.18.0.2']);
+    const b = await node(net, 7, '198.18.0.2', ['198.18.0.1']);
+    await until(() => a.repl.nodeId !== b.repl.nodeId, 'one node moved');
+    expect(a.lines.join('') + b.lines.join('')).toMatch(/node id 7 is also used by a peer/);
+    await until(() => a.repl.isReady && b.repl.isReady, 'both serving', 3000);
+    expect([a.repl.completeness, b.repl.completeness]).toEqual(['complete', 'complete']);
+    a.store.set('k', 'v');
+    await until(() => b.store.value('k') === 'v', 'replicated');
+    expect(versionNode(b.store.itemVersion(b.store.peek(Buffer.from('k'))))).toBe(a.repl.nodeId);
+  });
+
+  it('partial nodes: one that becomes complete makes the others complete over the links they already have', async () => {
+    const net = new ReplicationNet();
+    const [h1, h2, h3] = ['198.18.0.1', '198.18.0.2', '198.18.0.3'];
+    // C is not up yet: its address accepts and hangs up, so neither can call the cluster cold. Both open partial.
+    const hangUp = await net.transport(h3).listen(PORT, h3, (s) => s.destroy());
+    const a = await node(net, 1, h1, [h2, h3], { joinTimeoutMs: 300 });
+    const b = await node(net, 2, h2, [h1, h3], { joinTimeoutMs: 300 });
+    await until(() => a.repl.completeness === 'partial' && b.repl.completeness === 'partial', 'both partial');
+    expect(b.repl.state).toBe('partial');
+    a.store.set('k', 'v');
+    await until(() => b.store.value('k') === 'v', 'replicated between the partial nodes');
+    await hangUp.close();
+    // C, complete by its operator's word, links with A only: A completes from C, then B from A, on their live link.
+    const c = await node(net, 3, h3, [h1], { startComplete: true });
+    await until(() => a.repl.completeness === 'complete', 'A complete from C');
+    await until(() => b.repl.completeness === 'complete', 'B complete from A');
+    expect(b.lines.join('')).toMatch(/the peer is complete now; asking it for a full copy/);
+    await until(() => c.store.value('k') === 'v', "A's partial copy merged into C");
+    expect(b.repl.state).toBe('streaming');
+  });
+
+  it('a wrong secret is refused with a logged reason, and nothing replicates', async () => {
+    const net = new ReplicationNet();
+    const a = await node(net, 1, '198.18.0.1', ['198.18.0.2'], { secret: 'one' });
+    const b = await node(net, 2, '198.18.0.2', ['198.18.0.1'], { secret: 'two' });
+    await until(() => /wrong or missing replication secret/.test(b.lines.join('') + a.lines.join('')), 'refusal logged');
+    a.store.set('k', 'v');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(b.store.value('k')).toBeUndefined();
   });
 });
