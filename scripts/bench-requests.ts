@@ -2,22 +2,23 @@
 // buffer, without sockets, on memcaslap's kind of traffic. Prints ns per request, the best of several rounds.
 // Usage: node scripts/bench-requests.ts [keys=512] [keyLength=64] [setsPerTen=1] [rounds=7]
 // (512 keys stay in the CPU cache, so the figure is the code's own cost; 16000 keys add memory misses.)
-import { SystemClock } from '../src/cache/clock.ts';
+import { CacheClock } from '../src/clock.ts';
 import { SlabStore } from '../src/cache/store.ts';
 import { TextParser } from '../src/proto/text/parser.ts';
 import { defaultServerConfig, storeOptionsFor } from '../src/server/config.ts';
-import { Dispatcher, type DispatchHost } from '../src/server/dispatch.ts';
-import { OutBuffer } from '../src/server/out-buffer.ts';
+import { Dispatcher } from '../src/server/dispatch.ts';
+import type { DispatchHost } from '../src/server/host.ts';
+import { OutBuffer } from '../src/net/out-buffer.ts';
 import { PrefixStats, ServerCounters } from '../src/server/stats.ts';
 
 const [keyCount, keyLength, setsPerTen, rounds] = [512, 64, 1, 7].map((d, i) => Number(process.argv[2 + i] ?? d));
 const VALUE_LENGTH = 1024;
 const REQUESTS_PER_ROUND = 500_000;
 
-const clock = new SystemClock();
+const clock = new CacheClock();
 const store = new SlabStore(storeOptionsFor(defaultServerConfig, clock));
 const host: DispatchHost = {
-  store, config: defaultServerConfig, counters: new ServerCounters(), onMutation: null, verbosity: 0, detail: null,
+  store, config: defaultServerConfig, counters: new ServerCounters(), verbosity: 0, detail: null,
   prefixStats: new PrefixStats(defaultServerConfig.statKeyPrefix), setDetail() {}, generalStats: () => [],
   connStats: () => '', resetStats() {}, requestShutdown() {},
 };
@@ -58,4 +59,3 @@ for (let r = 0; r < rounds; r++) {
 ns.sort((a, b) => a - b);
 console.log(`${keyCount} keys of ${keyLength} bytes, ${VALUE_LENGTH}-byte values, ${setsPerTen * 10}% sets: ` +
   `${ns[0].toFixed(0)} ns/request (best of ${rounds}; all: ${ns.map((x) => x.toFixed(0)).join(' ')})`);
-clock.close();

@@ -1,7 +1,7 @@
 // Micro-benchmark of the slab store (not a test): ns/op for set and get of small items, and how
 // many items fit in -m 64 compared with memcached's chunk arithmetic.
 // Usage: node scripts/bench-store.ts [items=200000] [rounds=5]
-import { FakeClock, SystemClock } from '../src/cache/clock.ts';
+import { CacheClock } from '../src/clock.ts';
 import { SlabStore, type StoreOptions } from '../src/cache/store.ts';
 import { defaultServerConfig, storeOptionsFor } from '../src/server/config.ts';
 
@@ -10,7 +10,7 @@ const rounds = Number(process.argv[3] ?? 5);
 const MB = 1024 * 1024;
 
 // repcache's defaults, with room for every key of the speed run.
-const defaults: StoreOptions = { ...storeOptionsFor(defaultServerConfig, new FakeClock()), memoryLimitBytes: 1024 * MB };
+const defaults: StoreOptions = { ...storeOptionsFor(defaultServerConfig, new CacheClock()), memoryLimitBytes: 1024 * MB };
 
 function time(label: string, ops: number, fn: () => void): void {
   const start = process.hrtime.bigint();
@@ -20,7 +20,7 @@ function time(label: string, ops: number, fn: () => void): void {
 }
 
 function speed(): void {
-  const clock = new SystemClock();
+  const clock = new CacheClock();
   const store = new SlabStore({ ...defaults, clock });
   const keys = Array.from({ length: items }, (_, i) => Buffer.from(`key:${i.toString().padStart(8, '0')}`));
   const value = Buffer.alloc(100, 'v');
@@ -52,7 +52,6 @@ function speed(): void {
   }
   const mem = process.memoryUsage();
   console.log(`items ${store.itemCount}, rss ${(mem.rss / MB).toFixed(0)} MB, heap ${(mem.heapUsed / MB).toFixed(0)} MB`);
-  clock.close();
 }
 
 function capacity(): void {

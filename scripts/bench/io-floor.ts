@@ -9,7 +9,7 @@
  * Usage: io-floor.ts <port>
  */
 import { createServer, Socket } from 'node:net';
-import { DirectWriter, readDirect, WRITE_PENDING } from '../../src/server/direct-write.ts';
+import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../../src/net/direct-write.ts';
 
 const VALUE_LENGTH = 1024;
 const HEAD = Buffer.from('VALUE ', 'latin1');
@@ -65,7 +65,7 @@ function serve(raw: Socket): void {
     const used = consume(src, end);
     carry = used < end ? Buffer.from(src.subarray(used, end)) : null;
     if (o === 0) return undefined;
-    const r = writer.write(out.subarray(0, o));
+    const r = writer ? writer.write(out.subarray(0, o)) : socket.write(Buffer.from(out.subarray(0, o))) ? WRITE_DONE : WRITE_PENDING;
     if (r === WRITE_PENDING) {
       // like repcache: stop reading until the kernel has taken the replies
       out = Buffer.allocUnsafe(OUT_SIZE);
@@ -77,9 +77,10 @@ function serve(raw: Socket): void {
   };
   const options = { handle, onread: { buffer: buf, callback: onBytes } };
   const socket = new Socket(options as unknown as ConstructorParameters<typeof Socket>[0]);
+  // Without the stream binding (or with REPCACHE_STREAM_WRITES=1) replies go through socket.write, as repcache's do.
   const writable = DirectWriter.handleOf(socket);
-  if (!writable) throw new Error('no direct writes on this Node');
-  const writer = new DirectWriter(writable, (status) => (status < 0 ? socket.destroy() : socket.resume()));
+  const writer = writable ? new DirectWriter(writable, (status) => (status < 0 ? socket.destroy() : socket.resume())) : null;
+  if (!writer) socket.on('drain', () => socket.resume());
   readDirect(socket, onBytes);
   socket.on('error', () => socket.destroy());
   socket.resume();

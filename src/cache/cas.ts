@@ -9,6 +9,8 @@ export interface VersionSource {
   now(): bigint;
   /** The same as now(), written as two u32 words (low at u32[i], high at u32[i + 1]): no BigInt per store. */
   writeNow(u32: Uint32Array, i: number): void;
+  /** The version a local event `delayMs` from now will carry at the latest (a delayed flush_all's). */
+  at(delayMs: number): bigint;
 }
 
 /**
@@ -49,6 +51,20 @@ export class CasCounter {
     }
     const c = ++this.#counter;
     liveness.setOldestCas(Math.floor(c / TWO_32), c >>> 0);
+  }
+
+  /**
+   * A fresh version in out (low word at 0, high at 1) for a change that has no item to carry it (a delete's
+   * tombstone); 0 without a VersionSource, whose counter is the clients' CAS and must not skip.
+   */
+  nextVersion(out: Uint32Array): void {
+    if (this.#versions !== undefined) this.#versions.writeNow(out, 0);
+    else out[0] = out[1] = 0;
+  }
+
+  /** A flush_all's version, taking effect in delayMs (0 without a VersionSource, as nextVersion()). */
+  versionAfter(delayMs: number): bigint {
+    return this.#versions !== undefined ? this.#versions.at(delayMs) : 0n;
   }
 
   /** A version seen from a peer: keeps the counter ahead of it so later local writes win. Only when counting. */

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import type { CacheClock } from '../clock.ts';
 
 /** 30 days: larger exptimes are absolute unix times (memcached's REALTIME_MAXDELTA). */
 export const REALTIME_MAXDELTA = 60 * 60 * 24 * 30;
@@ -12,7 +12,7 @@ const MAX_RELATIVE = 0xffffffff;
  * absolute (at or before process start => 1, i.e. already expired); negative
  * => expired at once.
  */
-export function relativeExptime(exptime: number, clock: Clock, now: number = clock.now()): number {
+export function relativeExptime(exptime: number, clock: CacheClock, now: number = clock.now()): number {
   if (exptime === 0) return 0;
   if (exptime < 0) return 1;
   if (exptime > REALTIME_MAXDELTA) {

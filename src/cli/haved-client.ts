@@ -4,9 +4,9 @@
  * only when that pid is verifiably the haved that wrote it.
  */
 import { readFileSync, statSync } from 'node:fs';
-import type { ClientTarget, HavedCommand } from '../ha/daemon/cli-options.ts';
+import type { ClientTarget, HavedCommand } from './haved-options.ts';
 import { ControlClientError, request } from '../ha/daemon/control-client.ts';
-import type { ControlReply, ControlRequest } from '../ha/daemon/control-protocol.ts';
+import type { ControlReply, ControlRequest } from '../proto/control/codec.ts';
 import { isSameHaved } from '../ha/daemon/proc-identity.ts';
 import { formatStatus, type DaemonStatus } from '../ha/daemon/status-format.ts';
 

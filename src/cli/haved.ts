@@ -6,7 +6,8 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { ConfigError, configErrorList, loadConfig } from '../config/load.ts';
 import type { HavedConfig } from '../config/model.ts';
-import { SYNOPSIS, USAGE, UsageError, parseHavedArgs, type HavedCommand } from '../ha/daemon/cli-options.ts';
+import { SYNOPSIS, USAGE, parseHavedArgs, type HavedCommand } from './haved-options.ts';
+import { UsageError } from './usage-error.ts';
 import { missingInterfaces } from '../ha/daemon/host-check.ts';
 // The daemon (execa, pino, the HA cores) is imported only to run it, the client only to ask: both start faster.
 

@@ -5,6 +5,7 @@
 import { DEFAULT_REPLICATION_PORT } from '../replication/replicator.ts';
 import { REPLICATION_SUBOPTIONS } from '../replication/options.ts';
 import { defaultServerConfig, type ServerConfig } from '../server/config.ts';
+import { UsageError } from './usage-error.ts';
 
 export const VERSION = '0.1.0';
 export const VERSION_LINE = `repcache ${VERSION} (memcached 1.6.18 compatible)`;
@@ -13,15 +14,6 @@ export const VERSION_LINE = `repcache ${VERSION} (memcached 1.6.18 compatible)`;
 export const EX_USAGE = 64;
 export const EX_NOUSER = 67;
 export const EX_OSERR = 71;
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
 
 export interface RepcacheOptions {
   action: 'run' | 'help' | 'version' | 'license';

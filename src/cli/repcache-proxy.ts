@@ -2,7 +2,8 @@
  * bin/repcache-proxy: parse the flags, optionally daemonize, listen, connect to the backends, write the pid
  * file, drop privileges; exit 0 on SIGTERM/SIGINT.
  */
-import { EX_USAGE, UsageError, VERSION_LINE, parseProxyArgs, usage, type ProxyOptions } from '../proxy/options.ts';
+import { EX_USAGE, VERSION_LINE, parseProxyArgs, usage, type ProxyOptions } from './repcache-proxy-options.ts';
+import { UsageError } from './usage-error.ts';
 import { resolveUser, type UserIds } from '../system/users.ts';
 
 import { DaemonChild, EX_OSERR, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
@@ -24,7 +25,7 @@ async function run(opts: ProxyOptions): Promise<void> {
   const onSignal = onStopSignals();
   const level = opts.verbosity >= 2 ? 'debug' : opts.verbosity === 1 ? 'info' : 'warn';
   const [{ createLogger }, { ProxyCore }, { ProxyListener, tcpConnector }, { systemClock }] = await Promise.all([
-    import('../log.ts'), import('../proxy/core.ts'), import('../proxy/net.ts'), import('../ha/clock.ts'),
+    import('../log.ts'), import('../proxy/core.ts'), import('../proxy/net.ts'), import('../clock.ts'),
   ]);
   const logger = createLogger('repcache-proxy', level);
   let core: InstanceType<typeof ProxyCore>;

@@ -5,9 +5,10 @@
 import { startReplication } from '../replication/wire.ts';
 import { lookupUser, type UserIds } from '../system/users.ts';
 import {
-  EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, UsageError, VERSION_LINE, parseRepcacheArgs, usage,
+  EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, VERSION_LINE, parseRepcacheArgs, usage,
   type RepcacheOptions,
 } from './repcache-options.ts';
+import { UsageError } from './usage-error.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');

@@ -1,8 +1,8 @@
-import { TimerSlot, type Clock } from '../ha/clock.ts';
+import { TimerSlot, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { Reply, ReplyParser, ReplyProtocolError, replyName, type ReplyElement } from '../proto/text/reply-parser.ts';
 import type { ServerSpec } from '../routing/servers.ts';
-import { OutBuffer } from '../server/out-buffer.ts';
+import { OutBuffer } from '../net/out-buffer.ts';
 import { Shape, type Call } from './call.ts';
 import { BinaryResponseError, BinaryResponseParser, type BinaryResponse } from '../proto/binary/response-parser.ts';
 import { Op } from '../proto/binary/codec.ts';

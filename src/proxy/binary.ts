@@ -7,18 +7,12 @@
 import {
   HEADER_LENGTH, MAX_KEY_LENGTH, Op, QUIET_OF, Status, STATUS_TEXT, writeResponse, type BinaryParser, type BinaryRequest,
 } from '../proto/binary/codec.ts';
-import type { OutBuffer } from '../server/out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import { Shape } from './call.ts';
-import type { ProxyCore } from './core.ts';
 import { Broadcast } from './requests.ts';
+import type { BinaryRequestId, Router } from './router.ts';
 import { Pending, type Session } from './session.ts';
 import { VERSION_STRING } from './version.ts';
-
-/** What a binary response needs of its request. */
-export interface BinaryRequestId {
-  opcode: number;
-  opaque: number;
-}
 
 /** memcached's "temporary failure": the reply to a request no backend could answer, with the reason as its value. */
 export const ETMPFAIL = 0x86;
@@ -98,7 +92,7 @@ function invalid(s: Session, req: BinaryRequest, parser: BinaryParser): void {
 const SET_FAMILY = new Set<number>([Op.SET, Op.ADD, Op.REPLACE]);
 
 /** Handles one binary request from a client (memcached 1.6's checks, as repcache's BinaryDispatcher has them). */
-export function dispatchBinary(core: ProxyCore, s: Session, req: BinaryRequest, parser: BinaryParser): void {
+export function dispatchBinary(core: Router, s: Session, req: BinaryRequest, parser: BinaryParser): void {
   if (s.closing || s.dead) return;
   const extlen = req.extras.length;
   const keylen = req.key.length;
@@ -198,13 +192,13 @@ export function dispatchBinary(core: ProxyCore, s: Session, req: BinaryRequest, 
 }
 
 /** A set refused for its size drops the key's old value on its servers (a DELETE whose reply nobody gets). */
-function unlink(core: ProxyCore, s: Session, req: BinaryRequest): void {
+function unlink(core: Router, s: Session, req: BinaryRequest): void {
   const del: BinaryRequest = { ...req, opcode: Op.DELETE, extras: req.extras.subarray(0, 0), value: null, cas: 0n, bodyLength: req.key.length };
   core.routeWrite(s, req.key, true, Shape.BIN_ONE, true, (out) => encodeRequest(out, del, Op.DELETE, false), { opcode: Op.DELETE, opaque: req.opaque });
 }
 
 /** The proxy's stats as STAT packets (group "" all, "settings", "backends", "reset"), then the empty one. */
-function stats(core: ProxyCore, s: Session, req: BinaryRequest): void {
+function stats(core: Router, s: Session, req: BinaryRequest): void {
   const group = req.key.toString('latin1');
   let text: string;
   if (group === '') text = core.statsText();

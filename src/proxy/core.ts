@@ -3,21 +3,22 @@
  * Sockets (net.ts) and time (an injected Clock) are plugged in, so the whole request path runs in tests with
  * fake connections and fake time.
  */
-import type { Clock } from '../ha/clock.ts';
+import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { BadMagicError, BinaryParser, MAGIC_REQUEST } from '../proto/binary/codec.ts';
 import type { GetCommand, OtherCommand, TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { Replies } from '../proto/text/replies.ts';
-import type { OutBuffer } from '../server/out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import { Backend, type BackendConn, type Connector } from './backend.ts';
-import { binaryFailure, dispatchBinary, type BinaryRequestId } from './binary.ts';
+import { binaryFailure, dispatchBinary } from './binary.ts';
 import { Shape } from './call.ts';
 import { encodeArith, encodeDelete, encodeFlush, encodeGet, encodeGetOne, encodeMeta, encodeStats, encodeStore, encodeTouch } from './encode.ts';
 import type { HealthPolicy } from './health.ts';
 import { Placement, type PlacementConfig } from './placement.ts';
-import { answer, BackupCopy, Broadcast, Forward, MultiGet, StatsForward, type ProxyCounters, type RequestHost } from './requests.ts';
+import { answer, BackupCopy, Broadcast, Forward, MultiGet, StatsForward, type ProxyCounters } from './requests.ts';
 import { Session, type ClientTransport, type Pending, type SessionHost } from './session.ts';
+import type { BinaryRequestId, Router } from './router.ts';
 import { proxyStats, type ProxySettings } from './stats.ts';
 import { VERSION_REPLY } from './version.ts';
 
@@ -56,7 +57,7 @@ const MN = Buffer.from('MN\r\n', 'latin1');
 const SHUTDOWN_DISABLED = Replies.SHUTDOWN_DISABLED;
 const META = new Set(['mg', 'ms', 'md', 'ma', 'me']);
 
-export class ProxyCore implements RequestHost, SessionHost {
+export class ProxyCore implements Router, SessionHost {
   readonly config: ProxyConfig;
   readonly placement: Placement;
   readonly backends: Backend[];

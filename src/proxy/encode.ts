@@ -4,7 +4,7 @@
  * proxy reads the reply and drops it itself.
  */
 import type { ArithCommand, DeleteCommand, GetOp, OtherCommand, StoreCommand, TouchCommand } from '../proto/text/commands.ts';
-import type { OutBuffer } from '../server/out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 
 const SP = 0x20;
 const MN = Buffer.from('mn\r\n', 'latin1');

@@ -1,4 +1,4 @@
-import { TimerSlot, type Clock } from '../ha/clock.ts';
+import { TimerSlot, type Clock } from '../clock.ts';
 
 export interface HealthPolicy {
   /** Consecutive failures (connection refused or lost, a timeout) that mark a server down. */

@@ -6,8 +6,8 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, Socket, type Server } from 'node:net';
 import type { Logger } from '../log.ts';
-import { adoptWithUserBuffer } from '../server/connection.ts';
-import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../server/direct-write.ts';
+import { adoptWithUserBuffer } from '../net/user-buffer.ts';
+import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../net/direct-write.ts';
 import type { BackendTransport, Connector, TransportEvents } from './backend.ts';
 import type { ClientHandle, ProxyCore } from './core.ts';
 import type { ClientTransport } from './session.ts';

@@ -1,6 +1,6 @@
-import { backgroundClock, type Clock } from '../ha/clock.ts';
+import { backgroundClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import type { ItemFrame } from './codec.ts';
+import type { ItemFrame } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';
 import type { Tombstones } from './tombstones.ts';
 import type { ReplicaStore } from './context.ts';

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { NONCE_BYTES, type Role } from './codec.ts';
+import { NONCE_BYTES, type Role } from '../proto/replication/codec.ts';
 
 /**
  * Challenge-response proof of the shared secret: each side proves it knows the secret by signing both nonces,

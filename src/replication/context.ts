@@ -1,25 +1,26 @@
-import type { Socket } from 'node:net';
+import type { DialedLink } from './transport.ts';
 import type { Logger } from '../log.ts';
-import type { SlabStore } from '../cache/store.ts';
-import type { Completeness, ItemFrame, NodeStatus } from './codec.ts';
+import type { ChangeStream } from '../cache/changes.ts';
+import type { Replica } from '../cache/replica.ts';
+import type { Completeness, ItemFrame, NodeStatus } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';
-import type { OutLog } from './outlog.ts';
 import type { Tombstones } from './tombstones.ts';
 import type { LocalIdentity } from './handshake.ts';
 import type { LinkState, LinkTiming } from './link.ts';
 import type { RefusalKind } from './gate.ts';
 
-/** The part of the slab store replication reads and writes. */
+/** The store as replication reads and writes it: its change stream and its replica face (cache/replica.ts). */
 export type ReplicaStore = Pick<
-  SlabStore,
-  'peek' | 'itemStillAtFrom' | 'lastWritten' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemKeyLength' | 'itemValueLength' | 'copyKeyAndValue' | 'itemKey' | 'applyRemote' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
+  Replica,
+  'changes' | 'peek' | 'itemStillAtFrom' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemKeyLength' | 'itemValueLength' | 'copyKeyAndValue' | 'itemKey' | 'applyRemote' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
 >;
 
 /** What a link session needs from the replicator that owns it. */
 export interface SessionContext {
   readonly me: LocalIdentity;
   readonly store: ReplicaStore;
-  readonly log: OutLog;
+  /** The store's change stream: what the senders ship. */
+  readonly changes: ChangeStream;
   readonly tombstones: Tombstones;
   readonly hlc: HybridClock;
   readonly logger: Logger;
@@ -52,7 +53,7 @@ export interface SessionContext {
   /** `quiet`: a link a stranger may have opened (inbound, not yet authenticated): not worth a log line. */
   stateChanged(who: string, from: LinkState, to: LinkState, reason: string, quiet?: boolean): void;
   /** Opens a connection to a peer (TLS when configured); `ready` is the event after which data may flow. */
-  dial(host: string, port: number): { socket: Socket; ready: 'connect' | 'secureConnect' };
+  dial(host: string, port: number): DialedLink;
   /** An inbound connection that had not authenticated was refused (counted, logged at a bounded rate). */
   refused(kind: RefusalKind, peer: string, detail: string): void;
 }

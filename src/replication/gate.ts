@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import { quoteBytes } from '../log-limit.ts';
-import { decodeBody, encode, FrameType, PROTOCOL_MAGIC, PROTOCOL_VERSION, ProtocolError, type Hello } from './codec.ts';
+import { decodeBody, encode, FrameType, PROTOCOL_MAGIC, PROTOCOL_VERSION, ProtocolError, type Hello } from '../proto/replication/codec.ts';
 import type { AccessList } from './access.ts';
 import { plainAddress } from './access.ts';
-import type { LinkTlsFiles } from './transport.ts';
+import type { LinkSocket, LinkTlsFiles } from './transport.ts';
 
 /**
  * Why a connection to the replication port was refused; each has a `repl_refused_<kind>` stats counter.
@@ -30,7 +30,7 @@ export interface GateOptions {
   maxPending: number;
   refused(kind: RefusalKind, remote: string, detail: string): void;
   /** The peer said HELLO: a session takes the socket. `settled` is to be called once it authenticated or ended. */
-  admit(socket: Socket, hello: Hello, settled: () => void): void;
+  admit(socket: LinkSocket, hello: Hello, settled: () => void): void;
 }
 
 /**
@@ -41,7 +41,7 @@ export interface GateOptions {
  */
 export class InboundGate {
   readonly #o: GateOptions;
-  readonly #open = new Set<Socket>();
+  readonly #open = new Set<LinkSocket>();
   #pending = 0;
   /** Never listens: accepted sockets are handed to it, so node:tls verifies the client certificate. */
   readonly #tls: TlsServer | null;
@@ -60,7 +60,7 @@ export class InboundGate {
     return this.#pending;
   }
 
-  accept(raw: Socket): void {
+  accept(raw: LinkSocket): void {
     const o = this.#o;
     const remote = plainAddress(raw.remoteAddress ?? '');
     const who = `${remote}:${raw.remotePort ?? 0}`;
@@ -81,7 +81,7 @@ export class InboundGate {
       settled = true;
       this.#pending--;
     };
-    let socket: Socket = raw;
+    let socket: LinkSocket = raw;
     this.#open.add(raw);
     let got: Buffer = Buffer.alloc(0);
     let phase: 'tls' | 'hello' = this.#tls ? 'tls' : 'hello';
@@ -125,7 +125,7 @@ export class InboundGate {
         s.off('close', onClose);
       }
     };
-    const listen = (s: Socket) => {
+    const listen = (s: LinkSocket) => {
       s.on('data', onData);
       s.on('error', onError);
       s.on('close', onClose);
@@ -142,7 +142,8 @@ export class InboundGate {
       phase = 'hello';
       listen(t);
     });
-    this.#tls.emit('connection', raw);
+    // TLS is only configured over TCP (TcpTransport), whose accepted connections are net.Sockets.
+    this.#tls.emit('connection', raw as Socket);
   }
 
   /** Drops every connection still in the handshake. */

@@ -1,5 +1,5 @@
 import { proof, verifyProof, newNonce } from './auth.ts';
-import { PROTOCOL_VERSION, type Auth, type Hello, type NodeStatus, type Role } from './codec.ts';
+import { PROTOCOL_VERSION, type Auth, type Hello, type NodeStatus, type Role } from '../proto/replication/codec.ts';
 
 export class HandshakeError extends Error {
   override name = 'HandshakeError';

@@ -1,4 +1,4 @@
-import type { Completeness, NodeStatus } from './codec.ts';
+import type { Completeness, NodeStatus } from '../proto/replication/codec.ts';
 
 /**
  * Whether this node holds a complete copy of the cluster's data, and what it asks its peers for (PROTOCOL.md,

@@ -1,12 +1,12 @@
-import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import type { SecureContext } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
 import { AccessList, hostAddresses, isLoopback, plainAddress } from './access.ts';
 import { InboundGate, REFUSAL_KINDS, type RefusalKind } from './gate.ts';
-import { dialPeer, linkTlsContext, type LinkTlsFiles } from './transport.ts';
-import type { Hello } from './codec.ts';
+import { linkTlsContext, TcpTransport, type DialedLink, type LinkListener, type LinkSocket, type LinkTlsFiles, type ReplicationTransport } from './transport.ts';
+import type { Hello } from '../proto/replication/codec.ts';
 
 export interface PeerAddress {
   host: string;
@@ -27,7 +27,9 @@ export interface PortOptions {
   maxPending: number;
   strangerLogIntervalMs: number;
   /** A connection that said HELLO (see InboundGate). */
-  admit(socket: Socket, hello: Hello, settled: () => void): void;
+  admit(socket: LinkSocket, hello: Hello, settled: () => void): void;
+  /** Default: TCP (TLS when `tls` is set). */
+  transport?: ReplicationTransport;
 }
 
 /**
@@ -42,9 +44,10 @@ export class ReplicationPort {
   readonly #access: AccessList;
   readonly #tls: SecureContext | null;
   readonly #gate: InboundGate;
+  readonly #transport: ReplicationTransport;
   readonly #strangers: RateLimitedLog;
   readonly #refusals = Object.fromEntries(REFUSAL_KINDS.map((k) => [k, 0])) as Record<RefusalKind, number>;
-  #servers: Server[] = [];
+  #servers: LinkListener[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
   /** The port is held by the peer on this host: this node dials it for both directions. */
   dialOnly = false;
@@ -53,6 +56,7 @@ export class ReplicationPort {
     this.#o = opts;
     this.#logger = logger;
     this.#tls = opts.tls ? linkTlsContext(opts.tls) : null;
+    this.#transport = opts.transport ?? new TcpTransport(this.#tls);
     this.#access = new AccessList({ allow: opts.allow, own: opts.peers.length === 0 ? this.#ownAddresses() : null });
     this.#strangers = new RateLimitedLog(logger, { intervalMs: opts.strangerLogIntervalMs });
     this.#gate = new InboundGate({
@@ -90,7 +94,7 @@ export class ReplicationPort {
     try {
       for (const h of this.#listenHosts ?? [undefined]) this.#servers.push(await this.#listenOn(h));
     } catch (err) {
-      for (const s of this.#servers) s.close();
+      for (const s of this.#servers) void s.close();
       this.#servers = [];
       if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !this.#heldByPeer(resolved)) throw err;
       this.dialOnly = true;
@@ -111,15 +115,8 @@ export class ReplicationPort {
     return peers.filter((p) => !self.includes(p));
   }
 
-  #listenOn(host: string | undefined): Promise<Server> {
-    const server = createServer((socket) => this.#gate.accept(socket));
-    return new Promise<Server>((res, rej) => {
-      server.once('error', rej);
-      server.listen(this.#o.port, host, () => {
-        server.off('error', rej);
-        res(server);
-      });
-    });
+  #listenOn(host: string | undefined): Promise<LinkListener> {
+    return this.#transport.listen(this.#o.port, host, (socket) => this.#gate.accept(socket));
   }
 
   /** The peers' addresses (resolved now, so -x names are allowed in by address); host name -> addresses. */
@@ -166,8 +163,8 @@ export class ReplicationPort {
   }
 
   /** Dials a peer (TLS when configured); the address a dial reached is that peer's: it may dial us from there. */
-  dial(host: string, port: number): ReturnType<typeof dialPeer> {
-    const d = dialPeer(host, port, this.#tls);
+  dial(host: string, port: number): DialedLink {
+    const d = this.#transport.dial(host, port);
     d.socket.once(d.ready, () => d.socket.remoteAddress && this.#access.addAddress(d.socket.remoteAddress));
     return d;
   }
@@ -198,6 +195,6 @@ export class ReplicationPort {
     this.#gate.close();
     const servers = this.#servers;
     this.#servers = [];
-    await Promise.all(servers.map((server) => new Promise<void>((res) => server.close(() => res()))));
+    await Promise.all(servers.map((server) => server.close()));
   }
 }

@@ -1,5 +1,5 @@
-import type { Socket } from 'node:net';
-import { encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type Auth, type Hello, type ItemFrame, type Message } from './codec.ts';
+import type { LinkSocket } from './transport.ts';
+import { encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, type Auth, type Hello, type ItemFrame, type Message } from '../proto/replication/codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts';
 import { LinkMachine } from './link.ts';
@@ -7,7 +7,7 @@ import { plainAddress } from './access.ts';
 import type { SessionContext } from './context.ts';
 
 /** Where a receiving link comes from: a peer that dialed us (with the HELLO it sent), or a peer we dial. */
-export type ReceiverEnd = { socket: Socket; hello: Hello } | { host: string; port: number };
+export type ReceiverEnd = { socket: LinkSocket; hello: Hello } | { host: string; port: number };
 
 /**
  * The receiving end of a link: applies one peer's changes to the local store and acknowledges them.
@@ -25,13 +25,13 @@ export class Receiver {
   readonly dials: boolean;
   readonly #ctx: SessionContext;
   readonly #dialTo: { host: string; port: number } | null;
-  #socket: Socket | null = null;
+  #socket: LinkSocket | null = null;
   #hs: Handshake;
   #decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME);
   /** Accepting side: our AUTH, sent once the dialer proved itself. */
   #pendingAuth: Auth | null = null;
   /** Accepting side, until start(): the socket and the HELLO the gate read from it. */
-  #accepted: { socket: Socket; hello: Hello } | null = null;
+  #accepted: { socket: LinkSocket; hello: Hello } | null = null;
   readonly #onMessageBound = (m: Message): void => this.#onMessage(m);
   readonly #onItemBound = (f: ItemFrame): void => this.#onItem(f);
   /** Highest SET sequence in the chunk being decoded: `applied` (a BigInt) is updated once per chunk. */

@@ -1,25 +1,23 @@
-import type { Socket } from 'node:net';
+
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from '../log.ts';
 import { plainAddress } from './access.ts';
 import { ReplicationPort, type PeerAddress } from './port.ts';
-import type { LinkTlsFiles } from './transport.ts';
-import type { Hello } from './codec.ts';
+import type { LinkSocket, LinkTlsFiles, ReplicationTransport } from './transport.ts';
+import type { Hello } from '../proto/replication/codec.ts';
 import { HybridClock, MAX_NODE_ID } from './hlc.ts';
-import { turnNow } from './turn-clock.ts';
-import { OutLog, EntryKind } from './outlog.ts';
+import { ChangeKind, type ChangeStream } from '../cache/changes.ts';
 import { Tombstones } from './tombstones.ts';
 import { RemoteApplier } from './apply.ts';
 import { Sender } from './sender.ts';
 import { Receiver } from './receiver.ts';
 import type { LinkState, LinkTiming } from './link.ts';
 import type { LocalIdentity } from './handshake.ts';
-import type { Completeness, NodeStatus } from './codec.ts';
+import type { Completeness, NodeStatus } from '../proto/replication/codec.ts';
 import { DEFAULT_COLD_WINDOW_MS, JoinPolicy } from './join.ts';
 import type { ReplicaStore, SessionContext } from './context.ts';
 
 export const DEFAULT_REPLICATION_PORT = 11212;
-const THIRTY_DAYS = 60 * 60 * 24 * 30;
 
 export type { PeerAddress };
 
@@ -45,7 +43,7 @@ export interface ReplicationOptions {
   /** Acknowledge a write to the client only after a peer has it (bounded by syncTimeoutMs). */
   syncMode?: boolean;
   syncTimeoutMs?: number;
-  /** Outbound log ring size (entries). */
+  /** Records the store's change stream keeps for the peers (the resume window). */
   logCapacity?: number;
   tombstoneMax?: number;
   tombstoneLifetimeMs?: number;
@@ -57,12 +55,8 @@ export interface ReplicationOptions {
   coldWindowMs?: number;
   itemSizeMax?: number;
   timing?: Partial<LinkTiming>;
-}
-
-export interface LocalMutation {
-  op: string;
-  key: Buffer | null;
-  exptime?: number;
+  /** How links dial and listen (default: TCP, with TLS when `tls` is set); tests pass an in-memory network. */
+  transport?: ReplicationTransport;
 }
 
 /** Picks this process's node id: the low bits of every version it issues. */
@@ -71,18 +65,18 @@ export function randomNodeId(): number {
 }
 
 /**
- * Master-master replication for one node: listens on the replication port for peers pushing their changes
- * (Receiver), dials every configured peer to push ours (Sender), and applies remote changes with
- * newest-version-wins rules. `ready` resolves when the node may open its client port.
+ * Master-master replication for one node: subscribes to the store's change stream, listens on the replication
+ * port for peers pushing their changes (Receiver), dials every configured peer to push ours (Sender), and applies
+ * remote changes with newest-version-wins rules. `ready` resolves when the node may open its client port.
  */
 export class Replicator {
   readonly hlc: HybridClock;
-  readonly log: OutLog;
+  readonly changes: ChangeStream;
   readonly tombstones: Tombstones;
   readonly senders: Sender[] = [];
   readonly receivers = new Set<Receiver>();
   readonly ready: Promise<string>;
-  readonly #opts: Required<Omit<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls'>> & Pick<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls'>;
+  readonly #opts: Required<Omit<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls' | 'transport'>> & Pick<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls' | 'transport'>;
   readonly #logger: Logger;
   readonly #store: ReplicaStore;
   readonly #me: LocalIdentity;
@@ -112,7 +106,6 @@ export class Replicator {
       tombstoneLifetimeMs: 3600_000, joinTimeoutMs: 15_000, itemSizeMax: 1024 * 1024, maxPendingHandshakes: 64,
       strangerLogIntervalMs: 60_000, startComplete: false, coldWindowMs: DEFAULT_COLD_WINDOW_MS, ...opts,
     };
-    this.log = new OutLog(this.#opts.logCapacity);
     this.tombstones = new Tombstones(this.#opts.tombstoneMax, this.#opts.tombstoneLifetimeMs);
     this.#apply = new RemoteApplier(store, hlc, this.tombstones, logger);
     this.#me = {
@@ -122,7 +115,7 @@ export class Replicator {
     this.ready = new Promise((res) => (this.#resolveReady = res));
     const o = this.#opts;
     this.#port = new ReplicationPort({
-      port: o.port, peers: o.peers, allow: o.allow ?? [], tls: o.tls ?? null,
+      port: o.port, peers: o.peers, allow: o.allow ?? [], tls: o.tls ?? null, transport: o.transport,
       listenHosts: o.listenHosts ?? (o.listenHost !== undefined ? [o.listenHost] : []),
       timeoutMs: o.timing?.connectTimeoutMs ?? 3000, maxPending: o.maxPendingHandshakes, strangerLogIntervalMs: o.strangerLogIntervalMs,
       admit: (socket, hello, settled) => this.#admit(socket, hello, settled),
@@ -134,7 +127,9 @@ export class Replicator {
       coldWindowMs: this.#opts.coldWindowMs,
       changed: (from, to, reason) => this.#completenessChanged(from, to, reason),
     });
+    this.changes = store.changes;
     this.#ctx = this.#context();
+    this.changes.subscribe({ appended: (seq, kind) => this.#appended(seq, kind), settled: (seq) => this.#settled(seq) }, this.#opts.logCapacity);
   }
 
   /** complete, joining or partial (see JoinPolicy). */
@@ -217,7 +212,7 @@ export class Replicator {
   }
 
   /** A connection passed the gate with a HELLO: its role says which end of a link we are. */
-  #admit(socket: Socket, hello: Hello, settled: () => void): void {
+  #admit(socket: LinkSocket, hello: Hello, settled: () => void): void {
     if (hello.role === 'sender') {
       const r = new Receiver(this.#ctx, { socket, hello });
       this.receivers.add(r);
@@ -252,38 +247,20 @@ export class Replicator {
     this.#announce();
   }
 
-  /** Hook for the cache server: called after every successful local mutation. */
-  onMutation(m: LocalMutation): Promise<void> | void {
-    const now = turnNow();
-    let seq: number;
-    switch (m.op) {
-      case 'delete':
-        this.tombstones.record(m.key!, this.hlc.now());
-        seq = this.log.append(EntryKind.KEY, m.key!, now);
-        break;
-      case 'flush':
-      case 'flush_all': {
-        const delay = flushDelaySeconds(m.exptime ?? 0);
-        const version = this.hlc.at(delay * 1000);
-        this.#apply.localFlush(version, delay);
-        seq = this.log.append(EntryKind.FLUSH, null, now, version, delay);
-        break;
-      }
-      case 'touch':
-      case 'gat':
-      case 'gats':
-        seq = this.log.append(EntryKind.TOUCH, m.key!, now);
-        break;
-      default: {
-        if (!m.key) return;
-        seq = this.log.append(EntryKind.KEY, m.key, now);
-        const store = this.#store;
-        const h = store.lastWritten;
-        if (h !== 0) this.log.hint(seq, h, store.itemVersionHigh(h), store.itemVersionLow(h), store.layoutVersion);
-      }
-    }
+  /**
+   * A record of the store's change stream: a delete leaves a tombstone (so an older write from a peer cannot bring
+   * the key back), a flush raises the flush epoch; then the senders ship it, once this turn's I/O is done.
+   */
+  #appended(seq: number, kind: ChangeKind): void {
+    const changes = this.changes;
+    if (kind === ChangeKind.DELETE) this.tombstones.record(changes.keyAt(seq)!, changes.versionAt(seq));
+    else if (kind === ChangeKind.FLUSH) this.#apply.localFlush(changes.versionAt(seq), changes.delayAt(seq));
     this.#schedulePump();
-    if (this.#opts.syncMode) return this.#waitForAck(seq);
+  }
+
+  /** Synchronous mode: the reply to the command that made record `seq` waits until a peer has it (bounded). */
+  #settled(seq: number): Promise<void> | null {
+    return this.#opts.syncMode ? this.#waitForAck(seq) : null;
   }
 
   /**
@@ -302,8 +279,8 @@ export class Replicator {
     for (const s of this.senders) s.pump();
   };
 
-  #waitForAck(seq: number): Promise<void> | void {
-    if (!this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing')) return;
+  #waitForAck(seq: number): Promise<void> | null {
+    if (!this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing')) return null;
     return new Promise<void>((resolve) => {
       const w = {
         seq, resolve,
@@ -350,7 +327,7 @@ export class Replicator {
     return {
       me: this.#me,
       store: this.#store,
-      log: this.log,
+      changes: this.changes,
       tombstones: this.tombstones,
       hlc: this.hlc,
       logger: this.#logger,
@@ -458,8 +435,8 @@ export class Replicator {
       ['repl_port', this.#opts.port],
       ...this.#port.stats(),
       ['repl_sync_mode', this.#opts.syncMode ? 1 : 0],
-      ['repl_log_seq', this.log.nextSeq - 1],
-      ['repl_log_capacity', this.log.capacity],
+      ['repl_log_seq', this.changes.nextSeq - 1],
+      ['repl_log_capacity', this.changes.capacity],
       ['repl_applied', this.#apply.applied],
       ['repl_stale', this.#apply.stale],
       ['repl_tombstones', this.tombstones.size],
@@ -512,14 +489,8 @@ export class Replicator {
     for (const s of [...this.senders]) s.stop();
     for (const r of [...this.receivers]) r.stop();
     await this.#port.close();
+    this.changes.unsubscribe();
   }
-}
-
-/** flush_all's argument as memcached reads it: relative seconds, or an absolute unix time past 30 days. */
-export function flushDelaySeconds(exptime: number): number {
-  if (exptime <= 0) return 0;
-  if (exptime > THIRTY_DAYS) return Math.max(0, exptime - Math.floor(Date.now() / 1000));
-  return exptime;
 }
 
 function sameHost(a: string, b: string): boolean {

@@ -1,10 +1,10 @@
-import type { Socket } from 'node:net';
+import type { LinkSocket } from './transport.ts';
 import { randomBytes } from 'node:crypto';
-import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message, type NodeStatus } from './codec.ts';
+import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message, type NodeStatus } from '../proto/replication/codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts';
 import { LinkMachine } from './link.ts';
-import { EntryKind } from './outlog.ts';
+import { ChangeKind } from '../cache/changes.ts';
 import type { SessionContext } from './context.ts';
 
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -29,12 +29,12 @@ export class Sender {
   /** Accepted: the peer dialed this link (host and port are where it came from). */
   readonly inbound: boolean;
   readonly #ctx: SessionContext;
-  #socket: Socket | null = null;
+  #socket: LinkSocket | null = null;
   #hs: Handshake | null = null;
   /** Accepting side: our AUTH, sent once the dialer proved itself. */
   #pendingAuth: Auth | null = null;
   /** Accepting side, until start(): the socket and the HELLO the gate read from it. */
-  #accepted: { socket: Socket; hello: Hello } | null = null;
+  #accepted: { socket: LinkSocket; hello: Hello } | null = null;
   /** Called once when an accepted link is gone. */
   onClosed: (() => void) | null = null;
   /** Called once the peer authenticated (or the link ended before). */
@@ -65,7 +65,7 @@ export class Sender {
   #chunkStart = 0;
   #chunkOff = 0;
 
-  constructor(ctx: SessionContext, host: string, port: number, accepted?: { socket: Socket; hello: Hello }) {
+  constructor(ctx: SessionContext, host: string, port: number, accepted?: { socket: LinkSocket; hello: Hello }) {
     this.#ctx = ctx;
     this.host = host;
     this.port = port;
@@ -95,13 +95,13 @@ export class Sender {
 
   /** Changes logged but not yet acknowledged by the peer. */
   get queueDepth(): number {
-    const head = this.#ctx.log.nextSeq - 1;
+    const head = this.#ctx.changes.nextSeq - 1;
     return head > this.ackedSeq ? head - this.ackedSeq : 0;
   }
 
   get lagMs(): number {
     if (this.queueDepth === 0) return 0;
-    const t = this.#ctx.log.timeOf(this.ackedSeq + 1);
+    const t = this.#ctx.changes.timeOf(this.ackedSeq + 1);
     return Number.isNaN(t) ? -1 : Math.max(0, this.#ctx.now() - t);
   }
 
@@ -268,13 +268,13 @@ export class Sender {
       this.#copyRequest(wanted);
       return;
     }
-    const log = this.#ctx.log;
+    const changes = this.#ctx.changes;
     const fromSeq = Number(wanted);
-    if (fromSeq > 0 && log.holds(fromSeq)) {
+    if (fromSeq > 0 && changes.holds(fromSeq)) {
       this.cursor = fromSeq;
       this.ackedSeq = fromSeq - 1;
       this.machine.handshakeDone(false);
-      this.#ctx.logger.info({ peer: this.name, fromSeq, pending: log.nextSeq - fromSeq }, 'replication: resuming without a full copy');
+      this.#ctx.logger.info({ peer: this.name, fromSeq, pending: changes.nextSeq - fromSeq }, 'replication: resuming without a full copy');
       this.pump();
     } else if (this.#ctx.completeness() === 'joining') {
       // A joining node's store is an unfinished copy of someone else's: it is no source. The peer waits, and asks
@@ -314,7 +314,7 @@ export class Sender {
     const copyId = randomBytes(8).readBigUInt64BE(0);
     this.#copySource = source;
     ctx.copyStarted(this.peerNodeId, this.peerRunId);
-    const startSeq = ctx.log.nextSeq;
+    const startSeq = ctx.changes.nextSeq;
     this.cursor = startSeq;
     this.ackedSeq = startSeq - 1;
     this.syncTotal = ctx.store.itemCount;
@@ -360,46 +360,45 @@ export class Sender {
     const s = this.#socket;
     if (!s || this.machine.state !== 'streaming' || this.#copying) return;
     const ctx = this.#ctx;
-    const log = ctx.log;
-    if (this.cursor < log.firstSeq) {
-      this.machine.resync(`the peer fell ${log.nextSeq - this.cursor} changes behind, beyond the log`);
+    const changes = ctx.changes;
+    if (this.cursor < changes.firstSeq) {
+      this.machine.resync(`the peer fell ${changes.nextSeq - this.cursor} changes behind, beyond the log`);
       this.#startCopy('log overflow');
       return;
     }
-    if (this.cursor >= log.nextSeq || s.writableLength > HIGH_WATER) return;
+    if (this.cursor >= changes.nextSeq || s.writableLength > HIGH_WATER) return;
     let n = 0;
-    while (this.cursor < log.nextSeq && n++ < PUMP_BATCH) {
+    while (this.cursor < changes.nextSeq && n++ < PUMP_BATCH) {
       const seq = this.cursor++;
-      this.#entry(seq, log.kindAt(seq));
+      this.#entry(seq, changes.kindAt(seq));
       if (this.#chunkOff - this.#chunkStart >= CHUNK / 2) {
         this.#flushChunk();
         if (s.writableLength > HIGH_WATER) break;
       }
     }
     this.#flushChunk();
-    if (this.cursor < log.nextSeq && s.writableLength <= HIGH_WATER) setImmediate(() => this.pump());
+    if (this.cursor < changes.nextSeq && s.writableLength <= HIGH_WATER) setImmediate(() => this.pump());
   }
 
   #entry(seq: number, kind: number): void {
-    const { store, tombstones, log } = this.#ctx;
-    if (kind === EntryKind.FLUSH) {
-      const f = log.flushAt(seq);
-      this.#frame(encode({ type: 'flush', seq: BigInt(seq), version: f.version, delay: f.delay }));
+    const { store, tombstones, changes } = this.#ctx;
+    if (kind === ChangeKind.FLUSH) {
+      this.#frame(encode({ type: 'flush', seq: BigInt(seq), version: changes.versionAt(seq), delay: changes.delayAt(seq) }));
       return;
     }
-    if (kind === EntryKind.KEY) {
+    if (kind === ChangeKind.SET) {
       // The usual case: the item written with the change is still there, unchanged. The check reads the key
-      // straight from the log, without a view of it.
-      const hint = log.hintAt(seq, store.layoutVersion);
-      if (hint !== 0 && store.itemStillAtFrom(hint, log.keyBytes, log.keyOffsetAt(seq), log.keyLengthAt(seq), log.hintHighAt(seq), log.hintLowAt(seq)) >= 0) {
-        this.#item(FrameType.SET, seq, hint);
+      // straight from the record, without a view of it.
+      const h = changes.itemAt(seq, store.layoutVersion);
+      if (h !== 0 && store.itemStillAtFrom(h, changes.keyBytes, changes.keyOffsetAt(seq), changes.keyLengthAt(seq), changes.versionHighAt(seq), changes.versionLowAt(seq)) >= 0) {
+        this.#item(FrameType.SET, seq, h);
         return;
       }
     }
-    const key = log.keyAt(seq);
+    const key = changes.keyAt(seq);
     const h = store.peek(key!);
     if (h >= 0) {
-      if (kind === EntryKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: store.itemVersion(h), ttl: store.itemTtl(h), key: key! }));
+      if (kind === ChangeKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: store.itemVersion(h), ttl: store.itemTtl(h), key: key! }));
       else this.#item(FrameType.SET, seq, h);
       return;
     }

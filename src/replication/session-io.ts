@@ -1,5 +1,5 @@
-import type { Socket } from 'node:net';
-import { encode, type FrameDecoder, type ItemFrame, ProtocolError, type Message } from './codec.ts';
+import type { LinkSocket } from './transport.ts';
+import { encode, type FrameDecoder, type ItemFrame, ProtocolError, type Message } from '../proto/replication/codec.ts';
 import { AuthError, HandshakeError, NodeIdCollisionError } from './handshake.ts';
 import type { LinkMachine } from './link.ts';
 import type { SessionContext } from './context.ts';
@@ -11,7 +11,7 @@ const REFUSAL_LINGER_MS = 200;
  * Ends a link's socket. A peer we refused is told why (an error frame) before the socket closes; any other
  * ending cuts the connection at once.
  */
-export function closeLinkSocket(s: Socket, reason: string): void {
+export function closeLinkSocket(s: LinkSocket, reason: string): void {
   if (s.writable && reason.startsWith('refused')) {
     s.end(encode({ type: 'error', reason }));
     setTimeout(() => s.destroy(), REFUSAL_LINGER_MS).unref();

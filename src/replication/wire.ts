@@ -3,7 +3,7 @@ import type { VersionSource } from '../cache/store.ts';
 import type { CacheServer } from '../server/cache-server.ts';
 import type { StatList } from '../server/stats.ts';
 import { HybridClock } from './hlc.ts';
-import { turnNow } from './turn-clock.ts';
+import { turnNow } from '../clock.ts';
 import { replicationFromArgs, ReplicationConfigError } from './options.ts';
 import { Replicator, randomNodeId } from './replicator.ts';
 
@@ -37,13 +37,10 @@ export function startReplication(
     serverDeps: { versions: hlc },
     replicator: null,
     async attach(server) {
-      repl = new Replicator(server.store, hlc, ro, log);
+      // The replicator subscribes to the store's change stream; in synchronous mode replies wait through it.
+      repl = new Replicator(server.store.replica, hlc, ro, log);
       wiring.replicator = repl;
       const r = repl;
-      server.onMutation = (m) => {
-        const ack = r.onMutation(m);
-        if (ack) server.replyBarrier = ack; // synchronous mode: the reply waits for a peer's ack (bounded)
-      };
       server.addStatsSource(() => r.stats() as StatList);
       try {
         await r.start();

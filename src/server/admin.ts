@@ -1,22 +1,10 @@
-import type { SlabStore } from '../cache/store.ts';
+import { memcachedItemTotal } from '../cache/layout.ts';
 import type { OtherCommand } from '../proto/text/commands.ts';
-import type { DispatchHost } from './dispatch.ts';
-import type { OutBuffer } from './out-buffer.ts';
-import { R } from './replies.ts';
+import type { DispatchHost } from './host.ts';
+import { Replies } from '../proto/text/replies.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 
 const SCAN_BATCH = 1024;
-
-/** memcached's ITEM_ntotal: header (+ CAS), key + NUL, value + \r\n, 4 bytes when flags are set. */
-export function itemTotalSize(keyLength: number, valueLength: number, flags: number, casEnabled: boolean): number {
-  return 48 + (casEnabled ? 8 : 0) + keyLength + 1 + valueLength + 2 + (flags ? 4 : 0);
-}
-
-/** The slab class a chunk of this size lands in (0 when larger than every class). */
-export function slabClassFor(store: SlabStore, size: number): number {
-  const sizes = store.slabClassSizes;
-  for (let i = 1; i < sizes.length; i++) if (sizes[i] >= size) return i;
-  return 0;
-}
 
 /** memcached's uri_encode: everything but unreserved characters becomes %XX. */
 function uriEncode(key: Buffer): string {
@@ -33,9 +21,9 @@ function uriEncode(key: Buffer): string {
  * la (last access) and fetch are not tracked by the store: la is reported as now, fetch as no.
  */
 function metadump(args: string[], out: OutBuffer, host: DispatchHost): void {
-  if (!host.config.dumpEnabled) return out.bytes(R.METADUMP_DISABLED);
+  if (!host.config.dumpEnabled) return out.bytes(Replies.METADUMP_DISABLED);
   const which = args[0];
-  if (which === undefined) return out.bytes(R.ERROR);
+  if (which === undefined) return out.bytes(Replies.ERROR);
   const classes = which === 'all' || which === 'hash' ? null : new Set(which.split(',').map(Number));
   if (classes && [...classes].some((c) => !Number.isInteger(c) || c < 1 || c > 63)) {
     out.latin1('BADCLASS invalid class id\r\n');
@@ -48,14 +36,14 @@ function metadump(args: string[], out: OutBuffer, host: DispatchHost): void {
     cursor = store.scan(cursor, SCAN_BATCH, (h) => {
       const key = store.itemKey(h);
       const flags = store.itemFlags(h);
-      const size = itemTotalSize(key.length, store.itemValueLength(h), flags, host.config.casEnabled);
-      const cls = slabClassFor(store, size);
+      const size = memcachedItemTotal(key.length, store.itemValueLength(h), flags, host.config.casEnabled);
+      const cls = store.slabClassFor(size);
       if (classes && !classes.has(cls)) return;
       const ttl = store.itemTtl(h);
       out.latin1(`key=${uriEncode(key)} exp=${ttl === 0 ? -1 : now + ttl} la=${now} cas=${store.itemCas(h)} fetch=no cls=${cls} size=${size}\n`);
     });
   } while (cursor !== 0);
-  out.bytes(R.END);
+  out.bytes(Replies.END);
 }
 
 /** Administrative commands the server answers itself; false for those it does not implement. */
@@ -67,11 +55,11 @@ export function handleAdmin(cmd: OtherCommand, out: OutBuffer, host: DispatchHos
     case 'crawl':
     case 'enable':
     case 'disable':
-      out.bytes(R.OK);
+      out.bytes(Replies.OK);
       return true;
     case 'sleep':
     case 'tocrawl':
-      out.bytes(rest[0] !== undefined && /^\d+$/.test(rest[0]) ? R.OK : R.BAD_FORMAT);
+      out.bytes(rest[0] !== undefined && /^\d+$/.test(rest[0]) ? Replies.OK : Replies.BAD_FORMAT);
       return true;
     default:
       return false;

@@ -4,8 +4,8 @@ import {
   MAX_KEY_LENGTH, Op, QUIET_OF, Status, writeError, writeResponse, writeResponseHeader, HEADER_LENGTH,
   type BinaryRequest,
 } from '../proto/binary/codec.ts';
-import { CLOSE, KEEP, type DispatchHost, type Outcome } from './dispatch.ts';
-import type { OutBuffer } from './out-buffer.ts';
+import { CLOSE, KEEP, type DispatchHost, type Outcome } from './host.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import { settingsStats, VERSION, type StatList } from './stats.ts';
 
 /** What a handler may ask of the request stream (memcached's conn_swallow). */
@@ -135,7 +135,6 @@ export class BinaryDispatcher {
     const delay = c.req.extras.length === 4 ? c.req.extras.readUInt32BE(0) : 0;
     host.counters.cmdFlush++;
     host.store.flushAll(delay);
-    host.onMutation?.({ op: 'flush_all', key: null, exptime: delay });
     this.#ok(c, 0n, null, null, null);
   }
 
@@ -151,7 +150,8 @@ export class BinaryDispatcher {
     const config = host.config;
     if (req.value === null || memcachedItemTotal(key.length, req.value.length, flags, config.casEnabled) > config.pageSize) {
       // memcached fails to allocate the item before storing (not counted as store_too_large, unlike text)
-      if (cmd === Op.SET) this.#unlinkStale(key);
+      // memcached drops the old value when a set is refused, so stale data is not served.
+      if (cmd === Op.SET) store.unlink(key);
       return this.#error(c, Status.E2BIG);
     }
     let mode = STORE_MODE.get(cmd)!;
@@ -168,9 +168,7 @@ export class BinaryDispatcher {
     }
     const res: StoreResult = store.store(mode, key, flags, exptime, req.value, req.cas);
     switch (res) {
-      case 'STORED':
-        host.onMutation?.({ op: mode, key, exptime });
-        return this.#ok(c, store.itemCas(store.lastWritten), null, null, null);
+      case 'STORED': return this.#ok(c, store.itemCas(store.lastWritten), null, null, null);
       case 'EXISTS': return this.#error(c, Status.KEY_EEXISTS);
       case 'NOT_FOUND': return this.#error(c, Status.KEY_ENOENT);
       case 'TOO_LARGE':
@@ -178,19 +176,11 @@ export class BinaryDispatcher {
         // a failed allocation: memcached says "Not stored." for append/prepend
         if (!setFamily) return this.#error(c, Status.NOT_STORED);
         if (res === 'NO_MEMORY') return this.#error(c, Status.ENOMEM);
-        if (cmd === Op.SET) this.#unlinkStale(key);
+        if (cmd === Op.SET) store.unlink(key);
         return this.#error(c, Status.E2BIG);
       case 'NOT_STORED':
         return this.#error(c, cmd === Op.ADD ? Status.KEY_EEXISTS : cmd === Op.REPLACE ? Status.KEY_ENOENT : Status.NOT_STORED);
     }
-  }
-
-  /** memcached drops the old value when a set is refused, so stale data is not served. */
-  #unlinkStale(key: Buffer): void {
-    const store = this.#host.store;
-    if (store.peek(key) < 0) return;
-    store.unlink(key);
-    this.#host.onMutation?.({ op: 'delete', key });
   }
 
   #getOrTouch(c: Ctx, cmd: number): void {
@@ -209,7 +199,6 @@ export class BinaryDispatcher {
       else this.#error(c, Status.KEY_ENOENT);
       return;
     }
-    if (touch) host.onMutation?.({ op: 'touch', key, exptime });
     const vlen = cmd === Op.TOUCH ? 0 : store.itemValueLength(h);
     const klen = withKey ? key.length : 0;
     const buf = out.reserve(HEADER_LENGTH + 4 + klen + vlen);
@@ -234,7 +223,6 @@ export class BinaryDispatcher {
       if (h >= 0 && store.itemCas(h) !== c.req.cas) return this.#error(c, Status.KEY_EEXISTS);
     }
     if (!store.delete(key)) return this.#error(c, Status.KEY_ENOENT);
-    host.onMutation?.({ op: 'delete', key });
     this.#ok(c, 0n, null, null, null);
   }
 
@@ -250,7 +238,6 @@ export class BinaryDispatcher {
     if (existing < 0 && expiration !== NO_CREATE) {
       const r = store.store('add', key, 0, expiration, Buffer.from(initial.toString(), 'latin1'), 0n);
       if (r !== 'STORED') return this.#error(c, Status.NOT_STORED);
-      host.onMutation?.({ op: 'add', key, exptime: expiration });
       return this.#ok(c, store.itemCas(store.lastWritten), null, null, u64(initial));
     }
     const r = store.arith(key, incr, delta, req.cas);
@@ -258,7 +245,6 @@ export class BinaryDispatcher {
     if (r === 'EXISTS') return this.#error(c, Status.KEY_EEXISTS);
     if (r === 'NON_NUMERIC') return this.#error(c, Status.DELTA_BADVAL);
     if (r === 'NO_MEMORY') return this.#error(c, Status.ENOMEM);
-    host.onMutation?.({ op: incr ? 'incr' : 'decr', key });
     this.#ok(c, store.itemCas(store.lastWritten), null, null, u64(r));
   }
 

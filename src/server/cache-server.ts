@@ -4,25 +4,24 @@ import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
-import { SlabStore, type Clock, type VersionSource } from '../cache/store.ts';
+import { CacheClock, UPTIME_OFFSET } from '../clock.ts';
+import { SlabStore, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
-import { TickingClock, UPTIME_OFFSET } from './clock.ts';
 import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, makeReadBuffer, type ConnectionEnv, type ConnectionTimeouts, type TimeoutReason } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
 import { BinaryDispatcher } from './binary-dispatch.ts';
-import { Dispatcher, type DispatchHost, type Mutation } from './dispatch.ts';
-import { OutBuffer } from './out-buffer.ts';
-import { R } from './replies.ts';
+import { Dispatcher } from './dispatch.ts';
+import type { DispatchHost } from './host.ts';
+import { OutBuffer } from '../net/out-buffer.ts';
+import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
 
-export type { Mutation } from './dispatch.ts';
-
 export interface CacheServerDeps {
   logger: Logger;
-  /** Defaults to a real clock refreshed once a second. */
-  clock?: Clock;
+  /** Default: on the system's monotonic clock. The server ticks it. */
+  clock?: CacheClock;
   /** CAS generator for the store (replication: hybrid logical clock versions). */
   versions?: VersionSource;
 }
@@ -36,10 +35,6 @@ const LOG_FLUSH_SECONDS = 60;
 /** Items the crawler examines per step (at most one a second, see CrawlSchedule) for expired entries. */
 const CRAWL_BUDGET = 20_000;
 
-type MutationHook = ((m: Mutation) => void) | null;
-/** The dispatchers' host, whose onMutation the server sets. */
-type ServerHost = DispatchHost & { onMutation: MutationHook };
-
 /**
  * The repcache daemon's network side: TCP/UDP/unix listeners, per-connection parsing,
  * dispatch to the slab store, memcached's replies and stats. Emits 'shutdown' (graceful: boolean)
@@ -48,23 +43,11 @@ type ServerHost = DispatchHost & { onMutation: MutationHook };
 export class CacheServer extends EventEmitter {
   readonly store: SlabStore;
   readonly config: ServerConfig;
-  /** Hook for replication: called after every successful local mutation with the command and key. */
-  get onMutation(): MutationHook {
-    return this.#host.onMutation;
-  }
-
-  set onMutation(f: MutationHook) {
-    this.#host.onMutation = f;
-  }
-
-  /** Set by onMutation in replication's synchronous mode: the current chunk's replies wait for it. */
-  replyBarrier: Promise<void> | null = null;
 
   readonly #logger: Logger;
   /** What clients and datagrams cause (timeouts, refusals, failed commands): one line per reason per minute. */
   readonly #clientLog: RateLimitedLog;
-  readonly #clock: Clock;
-  readonly #ownClock: TickingClock | null;
+  readonly #clock: CacheClock;
   readonly #counters = new ServerCounters();
   readonly #dispatcher: Dispatcher;
   readonly #binaryDispatcher: BinaryDispatcher;
@@ -79,10 +62,10 @@ export class CacheServer extends EventEmitter {
   #peakConns = 0;
   readonly #prefixStats: PrefixStats;
   /**
-   * What the dispatchers see of the server. Its fields are plain data: the dispatchers read detail and
-   * onMutation on every command, and a getter there is a call that the JIT does not inline.
+   * What the dispatchers see of the server. Its fields are plain data: the dispatchers read detail on every
+   * command, and a getter there is a call that the JIT does not inline.
    */
-  readonly #host: ServerHost;
+  readonly #host: DispatchHost;
   #timer: NodeJS.Timeout | null = null;
   #lastSecond = -1;
 
@@ -91,8 +74,7 @@ export class CacheServer extends EventEmitter {
     this.config = config;
     this.#logger = deps.logger;
     this.#clientLog = new RateLimitedLog(deps.logger);
-    this.#ownClock = deps.clock ? null : new TickingClock();
-    this.#clock = deps.clock ?? this.#ownClock!;
+    this.#clock = deps.clock ?? new CacheClock();
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
     this.#host = this.#makeHost();
@@ -142,7 +124,6 @@ export class CacheServer extends EventEmitter {
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
-    this.#ownClock?.stop();
     const closing = this.#servers.splice(0).map((s) => new Promise<void>((res) => s.close(() => res())));
     for (const conn of this.#conns) conn.close();
     this.#conns.clear();
@@ -195,7 +176,7 @@ export class CacheServer extends EventEmitter {
     if (this.#conns.size >= this.config.maxConnections) {
       this.#counters.rejectedConnections++;
       socket.on('error', () => {});
-      socket.write(R.TOO_MANY_CONNS);
+      socket.write(Replies.TOO_MANY_CONNECTIONS);
       socket.destroySoon();
       this.#clientLog.warn('too many connections', 'connection refused: too many open connections (-c)', { max: this.config.maxConnections });
       return;
@@ -214,11 +195,7 @@ export class CacheServer extends EventEmitter {
       logger: this.#logger,
       clientLog: this.#clientLog,
       traceCommands: this.#logger.isLevelEnabled('trace'),
-      replyBarrier: () => {
-        const b = this.replyBarrier;
-        this.replyBarrier = null;
-        return b;
-      },
+      changes: this.store.changes,
     };
     const conn = new Connection(id, socket, listenAddr, this.#connEnv);
     this.#conns.add(conn);
@@ -239,9 +216,9 @@ export class CacheServer extends EventEmitter {
    * that are idle, slow to send a command or slow to read their replies.
    */
   #startTimers(): void {
-    this.#ownClock?.tick();
+    this.#clock.tick();
     this.#timer = setInterval(() => {
-      const now = this.#ownClock ? this.#ownClock.tick() : this.#clock.now();
+      const now = this.#clock.tick();
       if (now === this.#lastSecond) return;
       this.#lastSecond = now;
       if (this.config.lruCrawler && this.#crawl.due(now)) this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));
@@ -336,12 +313,11 @@ export class CacheServer extends EventEmitter {
     return s;
   }
 
-  #makeHost(): ServerHost {
-    const host: ServerHost = {
+  #makeHost(): DispatchHost {
+    const host: DispatchHost = {
       store: this.store,
       config: this.config,
       counters: this.#counters,
-      onMutation: null,
       verbosity: this.config.verbosity,
       detail: this.config.detailEnabled ? this.#prefixStats : null,
       prefixStats: this.#prefixStats,

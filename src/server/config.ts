@@ -1,4 +1,5 @@
-import type { Clock, StoreOptions } from '../cache/store.ts';
+import type { CacheClock } from '../clock.ts';
+import type { StoreOptions } from '../cache/store.ts';
 
 /** Everything repcache's command line configures (memcached's flags and defaults). */
 export interface ServerConfig {
@@ -81,7 +82,7 @@ export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
 });
 
 /** The slab store's options for a server configuration (-m, -I, -f, -n, -M, -C and the -o ones the store reads). */
-export function storeOptionsFor(config: Readonly<ServerConfig>, clock: Clock): StoreOptions {
+export function storeOptionsFor(config: Readonly<ServerConfig>, clock: CacheClock): StoreOptions {
   return {
     memoryLimitBytes: config.memoryLimitMB * 1024 * 1024,
     pageSize: config.pageSize,

@@ -1,12 +1,15 @@
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { adoptWithUserBuffer } from '../net/user-buffer.ts';
+import type { ChangeStream } from '../cache/changes.ts';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { BadMagicError, BinaryParser, MAGIC_REQUEST, type BinaryRequest } from '../proto/binary/codec.ts';
 import type { BinaryDispatcher } from './binary-dispatch.ts';
 import type { ServerConfig } from './config.ts';
-import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from './direct-write.ts';
-import { CLOSE, KEEP, MORE, type Dispatcher, type UnfinishedGet } from './dispatch.ts';
-import type { OutBuffer } from './out-buffer.ts';
+import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../net/direct-write.ts';
+import type { Dispatcher, UnfinishedGet } from './dispatch.ts';
+import { CLOSE, KEEP, MORE } from './host.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
 import type { Logger } from '../log.ts';
 import type { RateLimitedLog } from '../log-limit.ts';
@@ -33,8 +36,11 @@ export interface ConnectionEnv {
   /** Warnings caused by what clients send, one line per reason per interval. */
   clientLog: RateLimitedLog;
   traceCommands: boolean;
-  /** When it returns a promise, this chunk's replies wait for it (replication's synchronous mode). */
-  replyBarrier?: () => Promise<void> | null;
+  /**
+   * The store's change stream: in replication's synchronous mode the replies to commands that changed the store
+   * wait until the stream says their changes are safe on a peer (ChangeStream.settled).
+   */
+  changes: ChangeStream;
 }
 
 const TEXT = 0;
@@ -47,25 +53,6 @@ const READ_BUFFER_SIZE = 16 * 1024;
 /** The read buffer for ConnectionEnv. */
 export function makeReadBuffer(): Buffer {
   return Buffer.allocUnsafe(READ_BUFFER_SIZE);
-}
-
-interface StreamHandle { useUserBuffer?: unknown }
-
-/**
- * Re-wraps an accepted socket (from a server with pauseOnConnect) so reads land in a buffer we
- * supply and reach `onRead` directly, skipping a Buffer allocation and the stream machinery per
- * read. Node only honours `onread` in the Socket constructor, hence the handle transfer. Returns
- * null where the handle cannot be moved, and the caller falls back to 'data' events.
- */
-export function adoptWithUserBuffer(raw: Socket, buffer: Buffer, onRead: (n: number, buf: Buffer) => void): Socket | null {
-  const r = raw as unknown as { _handle: StreamHandle | null };
-  const handle = r._handle;
-  if (!handle || typeof handle.useUserBuffer !== 'function') return null;
-  r._handle = null;
-  raw.destroy();
-  // `handle` is how Node's own child_process passes sockets; @types/node does not declare it.
-  const opts = { handle, onread: { buffer, callback: onRead } };
-  return new Socket(opts as unknown as ConstructorParameters<typeof Socket>[0]);
 }
 
 /** What timeoutReason() may find. */
@@ -103,6 +90,8 @@ export class Connection {
   #closing = false;
   /** Replies held back for replication's synchronous mode. */
   #waiting: Promise<void> | null = null;
+  /** The change stream's next sequence when this connection's replies were last written: later ones are its own. */
+  #seenSeq = 0;
   /** Writes replies through the stream handle; null: socket.write() (also used while it holds bytes). */
   readonly #direct: DirectWriter | null;
   /** Direct writes the kernel has not fully taken yet. */
@@ -160,6 +149,7 @@ export class Connection {
       this.#decide(chunk[0]);
     }
     const before = this.#progress;
+    this.#seenSeq = env.changes.nextSeq;
     this.#feed(chunk, n);
     this.#afterParse(before);
     this.#flush();
@@ -290,7 +280,11 @@ export class Connection {
   #flush(): void {
     const out = this.#env.out;
     const socket = this.socket;
-    const barrier = this.#env.replyBarrier?.() ?? null;
+    const changes = this.#env.changes;
+    const head = changes.nextSeq;
+    // The commands since the last write changed the store: their replies may have to wait for a peer's ack.
+    const barrier = head !== this.#seenSeq ? changes.settled(head - 1) : null;
+    this.#seenSeq = head;
     if ((barrier || this.#waiting) && out.length > 0) {
       this.#deferReplies(out.take(), barrier);
       return;
@@ -356,6 +350,7 @@ export class Connection {
     }
     const env = this.#env;
     const before = this.#progress;
+    this.#seenSeq = env.changes.nextSeq;
     const u = this.#unfinished;
     if (u !== null) {
       this.#unfinished = null;

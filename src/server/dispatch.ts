@@ -5,47 +5,12 @@ import type { SlabStore } from '../cache/store.ts';
 import type {
   ArithCommand, FlushCommand, GetCommand, GetOp, OtherCommand, StatsCommand, StoreCommand, TextCommand, TooLargeCommand,
 } from '../proto/text/commands.ts';
-import { valueHeaderMaxLength, writeValueHeader } from '../proto/text/replies.ts';
-import type { ServerConfig } from './config.ts';
+import { Replies, valueHeaderMaxLength, versionReply, writeValueHeader } from '../proto/text/replies.ts';
 import { handleAdmin } from './admin.ts';
 import { handleMeta } from './meta.ts';
-import type { OutBuffer } from './out-buffer.ts';
-import { R } from './replies.ts';
-import { settingsStats, type PrefixStats, type ServerCounters, type StatList } from './stats.ts';
-
-export interface Mutation {
-  op: string;
-  key: Buffer | null;
-  exptime?: number;
-}
-
-/** What the dispatcher needs from the server around it. */
-export interface DispatchHost {
-  readonly store: SlabStore;
-  readonly config: ServerConfig;
-  readonly counters: ServerCounters;
-  readonly onMutation: ((m: Mutation) => void) | null;
-  verbosity: number;
-  /** non-null while `stats detail on` */
-  detail: PrefixStats | null;
-  /** what `stats detail dump` prints (kept after `stats detail off`, as memcached does) */
-  readonly prefixStats: PrefixStats;
-  setDetail(on: boolean): void;
-  generalStats(): StatList;
-  /** `stats conns` lines (with \r\n), `self` marks the asking connection */
-  connStats(self: unknown): string;
-  resetStats(): void;
-  requestShutdown(graceful: boolean): void;
-}
-
-/**
- * Returned by handle(): keep going; write what is buffered and close; or MORE: a multiget stopped once its replies
- * so far reached the output limit, and takeUnfinished() hands over the rest to finish with resumeGet().
- */
-export const KEEP = 0;
-export const CLOSE = 1;
-export const MORE = 2;
-export type Outcome = typeof KEEP | typeof CLOSE | typeof MORE;
+import type { OutBuffer } from '../net/out-buffer.ts';
+import { CLOSE, KEEP, MORE, type DispatchHost, type Outcome } from './host.ts';
+import { settingsStats, VERSION, type StatList } from './stats.ts';
 
 /**
  * The keys of a multiget not looked up yet: src[pos, end). src is the connection's read buffer until detach()
@@ -95,6 +60,8 @@ export class UnfinishedGet {
 }
 
 const MAX_SLAB_CLASSES = 64;
+const VERSION_REPLY = versionReply(VERSION);
+const STAT_PREFIX = Buffer.from('STAT ', 'latin1');
 /** Keys of a multiget looked up before it lets other connections go first (a few milliseconds of work). */
 const KEYS_PER_TURN = 2048;
 
@@ -116,29 +83,27 @@ export class Dispatcher {
       case 'delete': {
         const ok = this.#store.delete(cmd.key);
         this.#host.detail?.del(cmd.key);
-        if (ok) this.#host.onMutation?.({ op: 'delete', key: cmd.key });
-        if (!cmd.noreply) out.bytes(ok ? R.DELETED : R.NOT_FOUND);
+        if (!cmd.noreply) out.bytes(ok ? Replies.DELETED : Replies.NOT_FOUND);
         return KEEP;
       }
       case 'arith': this.#arith(cmd, out); return KEEP;
       case 'touch': {
         const ok = this.#store.touch(cmd.key, cmd.exptime);
-        if (ok) this.#host.onMutation?.({ op: 'touch', key: cmd.key, exptime: cmd.exptime });
-        if (!cmd.noreply) out.bytes(ok ? R.TOUCHED : R.NOT_FOUND);
+        if (!cmd.noreply) out.bytes(ok ? Replies.TOUCHED : Replies.NOT_FOUND);
         return KEEP;
       }
       case 'too_large': this.#tooLarge(cmd, out); return KEEP;
       case 'flush_all': this.#flush(cmd, out); return KEEP;
-      case 'version': out.bytes(R.VERSION); return KEEP;
+      case 'version': out.bytes(VERSION_REPLY); return KEEP;
       case 'verbosity':
         this.#host.verbosity = cmd.level;
-        if (!cmd.noreply) out.bytes(R.OK);
+        if (!cmd.noreply) out.bytes(Replies.OK);
         return KEEP;
       case 'stats': this.#stats(cmd, out, conn); return KEEP;
       case 'quit': return CLOSE;
       case 'shutdown':
         if (!this.#host.config.shutdownEnabled) {
-          out.bytes(R.SHUTDOWN_DISABLED);
+          out.bytes(Replies.SHUTDOWN_DISABLED);
           return KEEP;
         }
         this.#host.requestShutdown(cmd.graceful);
@@ -154,7 +119,7 @@ export class Dispatcher {
   #get(cmd: GetCommand, out: OutBuffer): Outcome {
     if (cmd.multi) return this.#getFrom(cmd.op, cmd.exptime, cmd.src, cmd.srcView, cmd.keyStart, cmd.keyEnd, out);
     this.#getKey(cmd.op, cmd.exptime, cmd.src, cmd.srcView, cmd.keyStart, cmd.keyEnd, out);
-    out.bytes(R.END);
+    out.bytes(Replies.END);
     return KEEP;
   }
 
@@ -175,7 +140,7 @@ export class Dispatcher {
         return MORE;
       }
     }
-    out.bytes(R.END);
+    out.bytes(Replies.END);
     return KEEP;
   }
 
@@ -210,7 +175,6 @@ export class Dispatcher {
     buf[at] = 13;
     buf[at + 1] = 10;
     out.advance(at + 2 - out.offset);
-    if (touch) this.#host.onMutation?.({ op: 'touch', key: src.subarray(start, end), exptime });
   }
 
   #storeCmd(cmd: StoreCommand, out: OutBuffer): void {
@@ -218,56 +182,42 @@ export class Dispatcher {
     this.#host.detail?.set(cmd.key);
     let reply: Buffer;
     switch (res) {
-      case 'STORED':
-        this.#host.onMutation?.({ op: cmd.op, key: cmd.key, exptime: cmd.exptime });
-        reply = R.STORED;
-        break;
-      case 'NOT_STORED': reply = R.NOT_STORED; break;
-      case 'EXISTS': reply = R.EXISTS; break;
-      case 'NOT_FOUND': reply = R.NOT_FOUND; break;
-      case 'TOO_LARGE':
-        if (cmd.op === 'set') this.#unlinkStale(cmd.key);
-        reply = R.TOO_LARGE;
-        break;
-      case 'NO_MEMORY': reply = R.NO_MEMORY; break;
+      case 'STORED': reply = Replies.STORED; break;
+      case 'NOT_STORED': reply = Replies.NOT_STORED; break;
+      case 'EXISTS': reply = Replies.EXISTS; break;
+      case 'NOT_FOUND': reply = Replies.NOT_FOUND; break;
+      case 'TOO_LARGE': reply = Replies.TOO_LARGE; break; // a set's old value is dropped by the store
+      case 'NO_MEMORY': reply = Replies.OUT_OF_MEMORY_STORING; break;
     }
     if (!cmd.noreply) out.bytes(reply);
   }
 
-  /** memcached drops the old value when a set is refused, so stale data is not served. */
-  #unlinkStale(key: Buffer): void {
-    if (this.#store.peek(key) < 0) return;
-    this.#store.unlink(key);
-    this.#host.onMutation?.({ op: 'delete', key });
-  }
-
   #tooLarge(cmd: TooLargeCommand, out: OutBuffer): void {
     this.#host.counters.storeTooLarge++;
-    if (cmd.op === 'set') this.#unlinkStale(cmd.key);
-    if (!cmd.noreply) out.bytes(R.TOO_LARGE);
+    // memcached drops the old value when a set is refused, so stale data is not served.
+    if (cmd.op === 'set') this.#store.unlink(cmd.key);
+    if (!cmd.noreply) out.bytes(Replies.TOO_LARGE);
   }
 
   #arith(cmd: ArithCommand, out: OutBuffer): void {
     const res = this.#store.arith(cmd.key, cmd.op === 'incr', cmd.delta);
     if (typeof res === 'bigint') {
-      this.#host.onMutation?.({ op: cmd.op, key: cmd.key });
       if (!cmd.noreply) { out.bigint(res); out.crlf(); }
       return;
     }
     if (cmd.noreply) return;
     // 'EXISTS' needs a CAS, which incr/decr do not send
-    out.bytes(res === 'NOT_FOUND' || res === 'EXISTS' ? R.NOT_FOUND : res === 'NON_NUMERIC' ? R.NON_NUMERIC : R.ARITH_NO_MEMORY);
+    out.bytes(res === 'NOT_FOUND' || res === 'EXISTS' ? Replies.NOT_FOUND : res === 'NON_NUMERIC' ? Replies.NON_NUMERIC : Replies.OUT_OF_MEMORY);
   }
 
   #flush(cmd: FlushCommand, out: OutBuffer): void {
     this.#host.counters.cmdFlush++;
     if (!this.#host.config.flushEnabled) {
-      if (!cmd.noreply) out.bytes(R.FLUSH_DISABLED);
+      if (!cmd.noreply) out.bytes(Replies.FLUSH_DISABLED);
       return;
     }
     this.#store.flushAll(cmd.delay);
-    this.#host.onMutation?.({ op: 'flush_all', key: null, exptime: cmd.delay });
-    if (!cmd.noreply) out.bytes(R.OK);
+    if (!cmd.noreply) out.bytes(Replies.OK);
   }
 
   #stats(cmd: StatsCommand, out: OutBuffer, conn: unknown): void {
@@ -277,7 +227,7 @@ export class Dispatcher {
       case undefined: return writeStats(out, host.generalStats());
       case 'reset':
         host.resetStats();
-        out.bytes(R.RESET);
+        out.bytes(Replies.RESET);
         return;
       case 'settings':
         return writeStats(out, settingsStats(host.config, { verbosity: host.verbosity, detailEnabled: host.detail !== null }));
@@ -286,35 +236,35 @@ export class Dispatcher {
       case 'sizes': return writeStats(out, this.#store.statsSizes());
       case 'conns':
         out.latin1(host.connStats(conn));
-        out.bytes(R.END);
+        out.bytes(Replies.END);
         return;
       case 'detail': {
         const mode = rest[0];
         if (mode === 'on' || mode === 'off') {
           host.setDetail(mode === 'on');
-          out.bytes(R.OK);
+          out.bytes(Replies.OK);
         } else if (mode === 'dump') {
           out.latin1(host.prefixStats.dump());
         } else {
-          out.bytes(R.DETAIL_USAGE);
+          out.bytes(Replies.DETAIL_USAGE);
         }
         return;
       }
       case 'cachedump': return this.#cachedump(rest, out);
-      default: out.bytes(R.ERROR);
+      default: out.bytes(Replies.ERROR);
     }
   }
 
   #cachedump(args: string[], out: OutBuffer): void {
-    if (!this.#host.config.dumpEnabled) return out.bytes(R.DUMP_DISABLED);
-    if (args.length < 2) return out.bytes(R.BAD_LINE);
+    if (!this.#host.config.dumpEnabled) return out.bytes(Replies.CACHEDUMP_DISABLED);
+    if (args.length < 2) return out.bytes(Replies.BAD_LINE);
     const id = parseUint32(args[0]);
     const limit = parseUint32(args[1]);
-    if (id < 0 || limit < 0) return out.bytes(R.BAD_FORMAT);
-    if (id >= MAX_SLAB_CLASSES) return out.bytes(R.ILLEGAL_SLAB);
+    if (id < 0 || limit < 0) return out.bytes(Replies.BAD_FORMAT);
+    if (id >= MAX_SLAB_CLASSES) return out.bytes(Replies.ILLEGAL_SLAB_ID);
     const lines = this.#store.cachedump(id, limit);
     if (lines !== 'BAD_CLASS') for (const l of lines) { out.latin1(l); out.crlf(); }
-    out.bytes(R.END);
+    out.bytes(Replies.END);
   }
 
   #other(cmd: OtherCommand, out: OutBuffer): void {
@@ -323,7 +273,7 @@ export class Dispatcher {
       return;
     }
     if (handleAdmin(cmd, out, this.#host)) return;
-    out.bytes(R.ERROR);
+    out.bytes(Replies.ERROR);
   }
 }
 
@@ -336,11 +286,11 @@ export function parseUint32(s: string): number {
 
 export function writeStats(out: OutBuffer, list: StatList): void {
   for (const [name, value] of list) {
-    out.bytes(R.STAT_);
+    out.bytes(STAT_PREFIX);
     out.latin1(name);
     out.byte(32);
     out.latin1(String(value));
     out.crlf();
   }
-  out.bytes(R.END);
+  out.bytes(Replies.END);
 }

@@ -1,12 +1,10 @@
 import type { Handle, SlabStore, StoreMode } from '../cache/store.ts';
-import { IT_FETCHED, IT_KEY_BINARY, IT_STALE, IT_TOKEN_SENT } from '../cache/layout.ts';
+import { IT_FETCHED, IT_KEY_BINARY, IT_STALE, IT_TOKEN_SENT, memcachedItemTotal } from '../cache/layout.ts';
 import type { OtherCommand } from '../proto/text/commands.ts';
 import { MetaCommandError, parseMetaFlags, type MetaFlags } from '../proto/text/meta-flags.ts';
 import { Replies } from '../proto/text/replies.ts';
-import { itemTotalSize, slabClassFor } from './admin.ts';
-import type { DispatchHost } from './dispatch.ts';
-import type { OutBuffer } from './out-buffer.ts';
-import { R } from './replies.ts';
+import type { DispatchHost } from './host.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 
 /**
  * memcached 1.6.18's meta commands (mg, ms, md, ma, mn, me), reply for reply: which flags each command
@@ -27,7 +25,7 @@ export function handleMeta(cmd: OtherCommand, out: OutBuffer, host: DispatchHost
   const name = cmd.name;
   if (name.length !== 2 || name[0] !== 'm') return false;
   if (name === 'mn') {
-    out.bytes(R.MN);
+    out.bytes(Replies.MN);
     return true;
   }
   const run = COMMANDS[name];
@@ -36,7 +34,7 @@ export function handleMeta(cmd: OtherCommand, out: OutBuffer, host: DispatchHost
   const mark = out.length;
   try {
     if (name === 'me') me(tokens, out, host);
-    else if (tokens.length < 2) out.bytes(R.ERROR);
+    else if (tokens.length < 2) out.bytes(Replies.ERROR);
     else run!(tokens, cmd, out, host);
   } catch (err) {
     if (!(err instanceof MetaCommandError)) throw err;
@@ -49,6 +47,9 @@ export function handleMeta(cmd: OtherCommand, out: OutBuffer, host: DispatchHost
 type Command = (tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchHost) => void;
 
 const COMMANDS: Record<string, Command> = { mg, ms, md, ma };
+
+/** Every meta command answered here (others are answered ERROR). */
+export const META_COMMAND_NAMES: readonly string[] = ['mn', 'me', ...Object.keys(COMMANDS)];
 
 /** The checks before the flags: key length, token count (errors of their own for each command). */
 function checkLine(tokens: string[], tooLong: Buffer): void {
@@ -102,7 +103,6 @@ function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
   if (h < 0 && f.vivify && store.store('add', f.key, 0, 0, EMPTY, 0n) === 'STORED') {
     h = store.lastWritten;
     created = true; // memcached does not mark a vivified item's key as base64: k prints its bytes
-    host.onMutation?.({ op: 'add', key: f.key, exptime: f.autovivExptime });
   }
   if (h < 0) {
     store.countMetaGet(-1, false, false);
@@ -123,7 +123,9 @@ function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     switch (t[0]) {
       case 'T':
         touched = true;
-        store.setItemExptime(h, store.storeTime(f.exptime));
+        // a touch of its own, unless this command just created the item (whose change is recorded already)
+        if (created) store.setItemExptime(h, store.storeTime(f.exptime));
+        else store.touchItem(h, store.storeTime(f.exptime));
         break;
       case 'N':
         if (created) {
@@ -164,7 +166,6 @@ function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     out.crlf();
   }
   store.countMetaGet(h, touched, !f.noUpdate);
-  if (touched) host.onMutation?.({ op: 'touch', key: f.key, exptime: f.exptime });
 }
 
 function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchHost): void {
@@ -177,7 +178,7 @@ function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchH
   const store = host.store;
   if (cmd.tooLarge) {
     store.unlink(f.key);
-    throw new MetaCommandError(R.TOO_LARGE);
+    throw new MetaCommandError(Replies.TOO_LARGE);
   }
   if (cmd.badChunk) throw new MetaCommandError(Replies.BAD_DATA_CHUNK);
   const data = cmd.data ?? EMPTY;
@@ -191,7 +192,6 @@ function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchH
       store.setItemExptime(h, stale.exptime);
       store.mark(h, IT_STALE | stale.tokenSent);
     }
-    host.onMutation?.({ op: mode, key: f.key, exptime: f.exptime });
     if (f.noReply) return;
   }
   switch (res) {
@@ -199,8 +199,8 @@ function ms(tokens: string[], cmd: OtherCommand, out: OutBuffer, host: DispatchH
     case 'NOT_STORED': out.latin1('NS'); break;
     case 'EXISTS': out.latin1('EX'); break;
     case 'NOT_FOUND': out.latin1('NF'); break;
-    case 'TOO_LARGE': out.bytes(R.TOO_LARGE); return;
-    case 'NO_MEMORY': out.bytes(R.NO_MEMORY); return;
+    case 'TOO_LARGE': out.bytes(Replies.TOO_LARGE); return;
+    case 'NO_MEMORY': out.bytes(Replies.OUT_OF_MEMORY_STORING); return;
   }
   for (const t of f.tokens) {
     if (t[0] === 'O') out.latin1(` ${t}`);
@@ -236,11 +236,9 @@ function md(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     if (f.newTtl) store.setItemExptime(h, store.storeTime(f.exptime));
     store.mark(h, IT_STALE, IT_TOKEN_SENT);
     store.renewCas(h);
-    host.onMutation?.({ op: 'set', key: f.key });
     code = 'HD';
   } else {
     store.delete(f.key);
-    host.onMutation?.({ op: 'delete', key: f.key });
     code = 'HD';
   }
   if (code !== 'HD' || !f.noReply) noItem(code, f, out);
@@ -260,19 +258,17 @@ function ma(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
   let value: bigint;
   let created = false;
   if (typeof r === 'bigint') {
-    host.onMutation?.({ op: incr ? 'incr' : 'decr', key: f.key });
     value = r;
   } else if (r === 'NOT_FOUND' && f.vivify) {
     const stored = store.store('add', f.key, 0, 0, Buffer.from(f.initial.toString(), 'latin1'), 0n);
     if (stored === 'NO_MEMORY' || stored === 'TOO_LARGE') throw new MetaCommandError(Replies.META_OUT_OF_MEMORY_ALLOC);
     if (stored !== 'STORED') return noItem('NS', f, out);
-    host.onMutation?.({ op: 'add', key: f.key, exptime: f.autovivExptime });
     value = f.initial;
     created = true;
   } else {
     switch (r) {
-      case 'NON_NUMERIC': throw new MetaCommandError(R.NON_NUMERIC);
-      case 'NO_MEMORY': throw new MetaCommandError(R.ARITH_NO_MEMORY);
+      case 'NON_NUMERIC': throw new MetaCommandError(Replies.NON_NUMERIC);
+      case 'NO_MEMORY': throw new MetaCommandError(Replies.OUT_OF_MEMORY);
       case 'EXISTS': return noItem('EX', f, out);
       default: return noItem('NF', f, out);
     }
@@ -314,11 +310,11 @@ function me(tokens: string[], out: OutBuffer, host: DispatchHost): void {
   const store = host.store;
   const h = store.peek(key);
   if (h < 0) {
-    out.bytes(R.EN);
+    out.bytes(Replies.EN);
     return;
   }
-  const size = itemTotalSize(key.length, store.itemValueLength(h), store.itemFlags(h), host.config.casEnabled);
-  const cls = slabClassFor(store, size);
+  const size = memcachedItemTotal(key.length, store.itemValueLength(h), store.itemFlags(h), host.config.casEnabled);
+  const cls = store.slabClassFor(size);
   const exptime = store.itemExptime(h);
   const marks = store.itemMarks(h);
   const fetched = (marks & IT_FETCHED) !== 0 ? 'yes' : 'no';

@@ -4,7 +4,7 @@ import type { GetCommand, TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { decodeUdpFrame, encodeUdpReply, isServableRequest, UDP_HEADER_SIZE, writeUdpHeader } from '../proto/text/udp-frame.ts';
 import type { Dispatcher } from './dispatch.ts';
-import type { OutBuffer } from './out-buffer.ts';
+import type { OutBuffer } from '../net/out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
 import type { RateLimitedLog } from '../log-limit.ts';
 

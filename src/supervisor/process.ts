@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../ha/clock.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import { resolveUser, type UserDatabase, type UserIds } from '../system/users.ts';
 import { LineSplitter } from './lines.ts';
 import { Supervisor, type RestartPolicy, type SupervisorState, type SupervisorStatus } from './supervisor.ts';

@@ -1,5 +1,5 @@
-import type { Clock } from '../ha/clock.ts';
-import { TimerSlot } from '../ha/clock.ts';
+import type { Clock } from '../clock.ts';
+import { TimerSlot } from '../clock.ts';
 
 /** How the supervised cache daemon is restarted (the `cache_daemon` block of haved.conf). */
 export interface RestartPolicy {

@@ -1,4 +1,4 @@
-import { TimerSlot, type Clock } from '../ha/clock.ts';
+import { TimerSlot, type Clock } from '../clock.ts';
 import { fetchStats, type CacheStats } from './stats-probe.ts';
 
 /** What the poller feeds: a WarmGate, or a wrapper that also watches the answers. */

@@ -1,4 +1,4 @@
-import type { Clock } from '../ha/clock.ts';
+import type { Clock } from '../clock.ts';
 
 /** unknown: no `stats` answer yet (or the last probe failed); cold: the cache has no complete copy (yet). */
 export type Warmth = 'unknown' | 'cold' | 'warm';

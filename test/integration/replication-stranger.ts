@@ -1,7 +1,7 @@
 /** A stranger on the replication port: raw bytes, or the right protocol with a secret of its choosing. */
 import { connect } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { encode, FrameDecoder, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION, type Message, type Role } from '../../src/replication/codec.ts';
+import { encode, FrameDecoder, HANDSHAKE_MAX_FRAME, PROTOCOL_VERSION, type Message, type Role } from '../../src/proto/replication/codec.ts';
 import { proof } from '../../src/replication/auth.ts';
 
 export function helloFrame(role: Role, nonce: Buffer = randomBytes(16), nodeId = 1000): Buffer {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encode } from '../../src/replication/codec.ts';
+import { encode } from '../../src/proto/replication/codec.ts';
 import { stopAll } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
 import { eventually, get, set, startNode, stats, type RepNode } from './replication-cluster.ts';

@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../src/cache/clock.ts';
-import type { CacheServer, Mutation } from '../../src/server/cache-server.ts';
+import { FakeCacheTime } from '../support/fake-clock.ts';
+import { ChangeKind } from '../../src/cache/changes.ts';
+import type { CacheServer } from '../../src/server/cache-server.ts';
 import { McClient, startCacheServer } from '../support/mc-client.ts';
+
+const KIND_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ChangeKind).map(([name, kind]) => [kind, name]));
 
 const servers: CacheServer[] = [];
 const clients: McClient[] = [];
@@ -31,12 +34,12 @@ describe('CacheServer', () => {
   });
 
   it('flush_all with a delay invalidates items once the delay has passed', async () => {
-    const clock = new FakeClock();
-    const { client } = await start({}, { clock });
+    const time = new FakeCacheTime();
+    const { client } = await start({}, { clock: time.clock });
     await client.request('set f 0 0 1\r\na\r\n');
     expect(await client.request('flush_all 10\r\n')).toBe('OK\r\n');
     expect(await client.request('get f\r\n', 'END\r\n')).toBe('VALUE f 0 1\r\na\r\nEND\r\n');
-    clock.advance(11);
+    time.advance(11);
     expect(await client.request('get f\r\n', 'END\r\n')).toBe('END\r\n');
   });
 
@@ -163,35 +166,43 @@ describe('CacheServer', () => {
     expect(await client.request('lru_crawler metadump all\r\n')).toBe('ERROR metadump not allowed\r\n');
   });
 
-  it('reports every successful mutation to onMutation', async () => {
+  it('publishes every change a command made to the store\'s change stream', async () => {
     const { client, server } = await start();
-    const seen: Mutation[] = [];
-    server.onMutation = (m) => seen.push({ ...m, key: m.key && Buffer.from(m.key) });
+    const { store } = server;
+    const changes = store.changes;
+    const seen: Array<[string, string | null, number | null]> = [];
+    changes.subscribe({
+      appended: (seq, kind) => {
+        const h = changes.itemAt(seq, store.replica.layoutVersion);
+        seen.push([KIND_NAMES[kind]!, changes.keyAt(seq)?.toString() ?? null, h !== 0 ? store.itemTtl(h) : null]);
+      },
+      settled: () => null,
+    }, 64);
     await client.request('set m 0 100 1\r\n1\r\nadd m 0 0 1\r\n2\r\nincr m 5\r\ntouch m 50\r\ndelete m\r\ndelete m\r\nflush_all\r\n', 'OK\r\n');
-    expect(seen.map((m) => [m.op, m.key?.toString() ?? null, m.exptime])).toEqual([
-      ['set', 'm', 100], ['incr', 'm', undefined], ['touch', 'm', 50], ['delete', 'm', undefined], ['flush_all', null, 0],
+    expect(seen).toEqual([
+      ['SET', 'm', 100], ['SET', 'm', 100], ['TOUCH', 'm', 50], ['DELETE', 'm', null], ['FLUSH', null, null],
     ]);
   });
 
   it('closes connections idle for longer than -o idle_timeout', async () => {
-    const clock = new FakeClock();
-    const { client } = await start({ idleTimeout: 2 }, { clock });
+    const time = new FakeCacheTime();
+    const { client } = await start({ idleTimeout: 2 }, { clock: time.clock });
     expect(await client.request('version\r\n')).toBe('VERSION 1.6.18\r\n');
-    clock.advance(2);
+    time.advance(2);
     await new Promise((r) => setTimeout(r, 600));
     expect(client.isClosed).toBe(false);
-    clock.advance(1);
+    time.advance(1);
     await client.waitClosed(2000);
   });
 
   it('idle_timeout counts completed commands, not bytes: a trickled command does not keep a connection open', async () => {
-    const clock = new FakeClock();
-    const { client, server } = await start({ idleTimeout: 2, readTimeout: 0 }, { clock });
+    const time = new FakeCacheTime();
+    const { client, server } = await start({ idleTimeout: 2, readTimeout: 0 }, { clock: time.clock });
     for (const byte of 'get trick') {
       if (client.isClosed) break;
       client.send(byte);
       await new Promise((r) => setTimeout(r, 30));
-      clock.advance(1);
+      time.advance(1);
       await new Promise((r) => setTimeout(r, 300));
     }
     await client.waitClosed(2000);
@@ -202,16 +213,16 @@ describe('CacheServer', () => {
   });
 
   it('read_timeout closes a connection whose command is unfinished for too long, and counts it', async () => {
-    const clock = new FakeClock();
-    const { client, server } = await start({ readTimeout: 2 }, { clock });
+    const time = new FakeCacheTime();
+    const { client, server } = await start({ readTimeout: 2 }, { clock: time.clock });
     const port = Number(server.addresses()[0].split(':')[2]);
     const other = await McClient.connect(port);
     client.send('set k 0 0 10\r\nabc');
     await new Promise((r) => setTimeout(r, 50));
-    clock.advance(2);
+    time.advance(2);
     await new Promise((r) => setTimeout(r, 600));
     expect(client.isClosed).toBe(false);
-    clock.advance(1);
+    time.advance(1);
     await client.waitClosed(2000);
     // only an unfinished command counts: `other` sent nothing at all and stays
     const stats = await other.request('stats\r\n', 'END\r\n');

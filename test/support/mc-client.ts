@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { startProcess, waitForPort, type Daemon } from './daemon.ts';
 import { freePort } from './ports.ts';
 import { pino } from 'pino';
-import type { Clock } from '../../src/cache/clock.ts';
+import type { CacheClock } from '../../src/clock.ts';
 import { CacheServer } from '../../src/server/cache-server.ts';
 import { defaultServerConfig, type ServerConfig } from '../../src/server/config.ts';
 
@@ -199,7 +199,7 @@ export async function bothReplies(portA: number, portB: number, script: string |
 /** Starts a CacheServer in this process on a free loopback port (TCP, and UDP on the same port if udp). */
 export async function startCacheServer(
   overrides: Partial<ServerConfig> = {},
-  opts: { clock?: Clock; udp?: boolean } = {},
+  opts: { clock?: CacheClock; udp?: boolean } = {},
 ): Promise<{ server: CacheServer; port: number }> {
   const port = overrides.port ?? (await freePort());
   const config: ServerConfig = {

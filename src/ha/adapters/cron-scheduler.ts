@@ -1,6 +1,6 @@
 import cron from 'node-cron';
 import type { Logger } from '../../log.ts';
-import type { Scheduler } from '../preempt-window.ts';
+import type { Scheduler } from '../core/preempt-window.ts';
 
 /** node-cron's logger interface, routed into pino (its default prints coloured lines to the console). */
 export function cronLogger(log: Logger) {

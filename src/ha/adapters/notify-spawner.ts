@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import type { NotifySpawner } from '../notify-queue.ts';
+import type { NotifySpawner } from '../core/notify-queue.ts';
 import { resolveUser } from '../../system/users.ts';
 
 /**

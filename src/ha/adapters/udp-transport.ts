@@ -1,23 +1,14 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
+import { TransportError, type AdvertTransport, type AdvertTransportOptions } from './advert-transport.ts';
 
 const SOURCE_RETRY_MS = 10_000;
-
-export class TransportError extends Error {
-  override name = 'TransportError';
-}
 
 /** First IPv4 address of an interface that is not one of `exclude` (the VIPs), or null. */
 export function interfaceIPv4(name: string, exclude: ReadonlySet<string> = new Set()): string | null {
   const addrs = networkInterfaces()[name] ?? [];
   const v4 = addrs.filter((a) => a.family === 'IPv4' && !exclude.has(a.address));
   return v4[0]?.address ?? null;
-}
-
-export interface UdpTransportOptions {
-  port: number;
-  onMessage: (msg: Buffer, from: string) => void;
-  onError?: (e: Error) => void;
 }
 
 /**
@@ -27,7 +18,7 @@ export interface UdpTransportOptions {
  * with a unicast_src_ip leave from a send-only socket bound to that address, so that peers filtering on
  * the source address (unicast_peer) see the configured one whatever the routing would pick.
  */
-export class UdpTransport {
+export class UdpTransport implements AdvertTransport {
   readonly port: number;
   readonly #sock: Socket;
   readonly #joined = new Set<string>();
@@ -36,7 +27,7 @@ export class UdpTransport {
   /** unicast_src_ip addresses that could not be bound: retried after this time (ms, performance.now). */
   readonly #retryAt = new Map<string, number>();
 
-  constructor(opts: UdpTransportOptions) {
+  constructor(opts: AdvertTransportOptions) {
     this.port = opts.port;
     this.#onError = opts.onError ?? (() => {});
     this.#sock = createSocket({ type: 'udp4', reuseAddr: true });

@@ -1,8 +1,6 @@
 import type { CacheDaemon } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
-import type { Clock } from '../clock.ts';
-import { ProcessSupervisor, type ProcessSupervisorOptions } from '../../supervisor/process.ts';
-import type { SupervisorState, SupervisorStatus } from '../../supervisor/supervisor.ts';
+import { SupervisedDaemon, type FaultTarget, type SupervisedDaemonDeps } from './supervised-daemon.ts';
 import { WarmGate, type HoldTarget } from '../../supervisor/warmth.ts';
 import { WarmPoller } from '../../supervisor/warm-poller.ts';
 import type { CacheStats } from '../../supervisor/stats-probe.ts';
@@ -10,25 +8,12 @@ import type { CacheStats } from '../../supervisor/stats-probe.ts';
 /** The fault source the cache's exit sets on the instances. */
 export const CACHE_FAULT = 'cache';
 
+export type { SupervisedProcess } from './supervised-daemon.ts';
+
 /** What the link drives: a VrrpInstance fits. */
-export interface CacheTarget extends HoldTarget {
-  setFault(source: string, reason: string | null): void;
-}
+export interface CacheTarget extends HoldTarget, FaultTarget {}
 
-/** The process side, as the link uses it (ProcessSupervisor; a fake in tests). */
-export interface SupervisedProcess {
-  start(): void;
-  stop(): Promise<void>;
-  status(): SupervisorStatus & { pid: number | null };
-}
-
-export interface CacheLinkDeps {
-  log: Logger;
-  clock: Clock;
-  /** Something changed (the daemon rewrites its state file). */
-  changed(): void;
-  /** Default: a ProcessSupervisor on the block's command line. */
-  makeProcess?(opts: ProcessSupervisorOptions): SupervisedProcess;
+export interface CacheLinkDeps extends SupervisedDaemonDeps {
   /** Default: `stats` over TCP (the WarmPoller's own). */
   fetch?(host: string, port: number, timeoutMs: number): Promise<CacheStats>;
   pollIntervalMs?: number;
@@ -47,31 +32,20 @@ export interface CacheLinkDeps {
 export class CacheLink {
   readonly config: CacheDaemon;
   readonly gate: WarmGate;
-  readonly #deps: CacheLinkDeps;
+  readonly #daemon: SupervisedDaemon;
   readonly #log: Logger;
-  readonly #process: SupervisedProcess;
   readonly #poller: WarmPoller;
   #targets: CacheTarget[] = [];
-  #fault: string | null = 'cache daemon not started yet';
 
   constructor(config: CacheDaemon, deps: CacheLinkDeps) {
     this.config = config;
-    this.#deps = deps;
     this.#log = deps.log.child({ component: 'cache' });
     this.gate = new WarmGate({
       clock: deps.clock,
       changed: () => deps.changed(),
       event: (e) => this.#log[e.level]({ warmth: e.kind }, e.message),
     });
-    const opts: ProcessSupervisorOptions = {
-      argv: config.argv,
-      user: config.user,
-      policy: config.restart,
-      logger: deps.log,
-      clock: deps.clock,
-      onState: (state, reason) => this.#onState(state, reason),
-    };
-    this.#process = deps.makeProcess ? deps.makeProcess(opts) : new ProcessSupervisor(opts);
+    this.#daemon = new SupervisedDaemon(config, deps, { fault: CACHE_FAULT, component: 'cache', label: 'cache daemon' });
     this.#poller = new WarmPoller({
       host: '127.0.0.1',
       port: config.checkPort,
@@ -86,28 +60,26 @@ export class CacheLink {
   bind(targets: CacheTarget[]): void {
     this.#targets = targets;
     this.gate.rebind(...targets);
-    for (const t of targets) t.setFault(CACHE_FAULT, this.#fault);
+    this.#daemon.bind(targets);
   }
 
   /** Clears what this link set on its instances (the block was removed by a reload). */
   unbind(): void {
-    for (const t of this.#targets) {
-      t.setFault(CACHE_FAULT, null);
-      t.setPriorityAdjustment('cache warmth', 0);
-    }
+    this.#daemon.unbind();
+    for (const t of this.#targets) t.setPriorityAdjustment('cache warmth', 0);
     this.#targets = [];
     this.gate.rebind();
   }
 
   start(): void {
-    this.#process.start();
+    this.#daemon.start();
     this.#poller.start();
   }
 
   /** Stops polling and the cache (SIGTERM, SIGKILL after stop_timeout). */
   async stop(): Promise<void> {
     this.#poller.stop();
-    await this.#process.stop();
+    await this.#daemon.stop();
   }
 
   /** Whether any instance of this host is MASTER (for the cold-serve log). */
@@ -116,25 +88,6 @@ export class CacheLink {
   }
 
   status() {
-    const s = this.#process.status();
-    return {
-      argv: this.config.argv,
-      pid: s.pid,
-      state: s.state,
-      starts: s.starts,
-      restarts: Math.max(0, s.starts - 1),
-      failures: s.failures,
-      nextStartInMs: s.nextStartInMs,
-      lastExit: s.lastExit,
-      checkPort: this.config.checkPort,
-      ...this.gate.status(),
-    };
-  }
-
-  #onState(state: SupervisorState, reason: string): void {
-    // A new reason for a fault already set only updates its text: no transition, no advert.
-    this.#fault = state === 'running' ? null : `cache daemon ${state}: ${reason}`;
-    for (const t of this.#targets) t.setFault(CACHE_FAULT, this.#fault);
-    this.#deps.changed();
+    return { ...this.#daemon.status(), checkPort: this.config.checkPort, ...this.gate.status() };
   }
 }

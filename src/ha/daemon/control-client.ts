@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { LineBuffer, decodeReply, encodeRequest, type ControlReply, type ControlRequest } from './control-protocol.ts';
+import { LineBuffer, decodeReply, encodeRequest, type ControlReply, type ControlRequest } from '../../proto/control/codec.ts';
 
 /** Replies carry the state dump: bounded, but far above any real one. */
 const MAX_REPLY_BYTES = 64 * 1024 * 1024;

@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../../log.ts';
 import { RateLimitedLog, quoteBytes } from '../../log-limit.ts';
-import { ControlProtocolError, LineBuffer, MAX_REQUEST_BYTES, decodeRequest, encodeReply, type ControlReply, type ControlRequest } from './control-protocol.ts';
+import { ControlProtocolError, LineBuffer, MAX_REQUEST_BYTES, decodeRequest, encodeReply, type ControlReply, type ControlRequest } from '../../proto/control/codec.ts';
 import { ControlClientError, request } from './control-client.ts';
 import { makeDirs } from './state-file.ts';
 

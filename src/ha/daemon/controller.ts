@@ -1,5 +1,5 @@
 import { ConfigError, configErrorList } from '../../config/errors.ts';
-import type { ControlReply, ControlRequest } from './control-protocol.ts';
+import type { ControlReply, ControlRequest } from '../../proto/control/codec.ts';
 import { OperatorError } from './operator-controls.ts';
 import type { DaemonStatus } from './status-format.ts';
 

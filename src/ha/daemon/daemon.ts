@@ -1,14 +1,15 @@
 import type { HavedConfig, VrrpInstance as InstanceConfig } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
-import { systemClock, type Clock } from '../clock.ts';
-import { NotifyQueue, notifyJobs, type NotifySpawner } from '../notify-queue.ts';
-import { SyncGroup } from '../sync-group.ts';
-import { applyTrack, type TrackerChange } from '../tracker.ts';
+import { systemClock, type Clock } from '../../clock.ts';
+import { NotifyQueue, notifyJobs, type NotifySpawner } from '../core/notify-queue.ts';
+import { SyncGroup } from '../core/sync-group.ts';
+import { applyTrack, type TrackerChange } from '../core/tracker.ts';
 import { execaNotifySpawner } from '../adapters/notify-spawner.ts';
+import type { AdvertTransport, AdvertTransportFactory } from '../adapters/advert-transport.ts';
 import { UdpTransport, interfaceIPv4 } from '../adapters/udp-transport.ts';
 import { VipManager } from '../adapters/vip-manager.ts';
 import { cronScheduler } from '../adapters/cron-scheduler.ts';
-import { PreemptWindow, type Scheduler } from '../preempt-window.ts';
+import { PreemptWindow, type Scheduler } from '../core/preempt-window.ts';
 import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { ProxyLink, type ProxyLinkDeps } from './proxy-link.ts';
 import { InstanceRuntime, instanceKey } from './instance-runtime.ts';
@@ -32,6 +33,12 @@ export interface DaemonOptions {
   cache?: Pick<CacheLinkDeps, 'makeProcess' | 'fetch' | 'pollIntervalMs'>;
   /** Test hook for the proxy_daemon link (fake process). */
   proxy?: Pick<ProxyLinkDeps, 'makeProcess'>;
+  /** The advert transport (default: UDP on the host). */
+  transport?: AdvertTransportFactory;
+  /** An interface's first IPv4 address that is not a VIP (default: the host's, see interfaceIPv4). */
+  interfaceAddress?: (name: string, exclude: ReadonlySet<string>) => string | null;
+  /** Why an interface is not up, null when it is (default: /sys/class/net/IF/operstate). */
+  interfaceUp?: (name: string) => Promise<string | null>;
 }
 
 /**
@@ -47,7 +54,7 @@ export class HaDaemon {
   #vips: VipManager;
   #spawn: NotifySpawner;
   #config: HavedConfig | null = null;
-  #transport: UdpTransport | null = null;
+  #transport: AdvertTransport | null = null;
   #runtimes: InstanceRuntime[] = [];
   #groups: { group: SyncGroup; notify: NotifyQueue }[] = [];
   #trackers = new Map<string, TrackBinding>();
@@ -79,7 +86,8 @@ export class HaDaemon {
 
   async start(config: HavedConfig): Promise<void> {
     this.#config = config;
-    this.#transport = new UdpTransport({
+    const transport = this.#opts.transport ?? ((o) => new UdpTransport(o));
+    this.#transport = transport({
       port: config.global.advertPort,
       onMessage: (buf, from) => this.#route(buf, from),
       onError: (e) => this.#log.warn({ err: e.message }, 'advert socket error'),
@@ -252,7 +260,7 @@ export class HaDaemon {
 
   #makeRuntime(c: InstanceConfig, cfg: HavedConfig): InstanceRuntime {
     const vipAddrs = new Set(cfg.instances.flatMap((i) => i.virtualIpAddresses.map((v) => v.address)));
-    const addr = c.mcastSrcIp ?? interfaceIPv4(c.interface, vipAddrs);
+    const addr = c.mcastSrcIp ?? (this.#opts.interfaceAddress ?? interfaceIPv4)(c.interface, vipAddrs);
     return new InstanceRuntime(c, cfg.global, {
       clock: this.#clock,
       log: this.#log.child({ component: 'vrrp' }),
@@ -370,6 +378,7 @@ export class HaDaemon {
         log: this.#log,
         spawn: this.#spawn,
         onChange: (b, c) => this.#onTrackerChange(b, c),
+        ...(this.#opts.interfaceUp ? { interfaceUp: this.#opts.interfaceUp } : {}),
       },
       this.#trackers,
     );

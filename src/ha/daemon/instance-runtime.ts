@@ -2,12 +2,12 @@ import type { VrrpInstance as InstanceConfig, GlobalDefs } from '../../config/mo
 import { AdvertCodec, type AdvertErrorCode } from '../../proto/advert/index.ts';
 import type { Logger } from '../../log.ts';
 import { RateLimitedLog } from '../../log-limit.ts';
-import type { Clock, TimerId } from '../clock.ts';
-import { advertAuthFromConfig, instanceOptionsFromConfig } from '../from-config.ts';
-import { NotifyQueue, notifyJobs, type NotifySpawner } from '../notify-queue.ts';
-import type { Announcement, Transition } from '../types.ts';
-import { VrrpInstance } from '../vrrp-instance.ts';
-import type { UdpTransport } from '../adapters/udp-transport.ts';
+import type { Clock, TimerId } from '../../clock.ts';
+import { advertAuthFromConfig, instanceOptionsFromConfig } from '../core/from-config.ts';
+import { NotifyQueue, notifyJobs, type NotifySpawner } from '../core/notify-queue.ts';
+import type { Announcement, Transition } from '../core/types.ts';
+import { VrrpInstance } from '../core/vrrp-instance.ts';
+import type { AdvertTransport } from '../adapters/advert-transport.ts';
 import { describeVip, type VipManager } from '../adapters/vip-manager.ts';
 import { noIPv4Reason } from '../adapters/interfaces.ts';
 
@@ -16,7 +16,7 @@ export interface RuntimeDeps {
   log: Logger;
   vips: VipManager;
   spawn: NotifySpawner;
-  transport: UdpTransport;
+  transport: AdvertTransport;
   /** Primary IPv4 address of the instance's interface, null when it has none (the instance starts in FAULT). */
   interfaceAddress: string | null;
   /** Called after every state change (the daemon rewrites its state file). */
@@ -200,7 +200,7 @@ export class InstanceRuntime {
           this.#log.error({ err: (e as Error).message }, 'cannot add the VIPs: going to FAULT');
           this.instance.setFault('vip', (e as Error).message);
           // Retry later: the device may appear (or the permission be fixed) without a restart.
-          setTimeout(() => this.instance.setFault('vip', null), VIP_RETRY_MS).unref();
+          this.#deps.clock.setTimer(VIP_RETRY_MS, () => this.instance.setFault('vip', null));
           return;
         }
         this.vipsInstalled = true;
@@ -214,7 +214,7 @@ export class InstanceRuntime {
       // Preempted (→ BACKUP): the new master's advert is here already, only the grace is left to wait.
       const handOver = t.from === 'MASTER' && (t.to === 'BACKUP' || this.instance.status().backups.length > 0);
       this.#enqueue(async () => {
-        if (handOver) await (t.to === 'BACKUP' ? delay(HANDOVER_GRACE_MS) : this.#awaitSuccessor());
+        if (handOver) await (t.to === 'BACKUP' ? this.#sleep(HANDOVER_GRACE_MS) : this.#awaitSuccessor());
         if (this.instance.state === 'MASTER') return; // back to MASTER meanwhile: keep the VIPs
         if (this.vipsInstalled) {
           const errors = await this.#deps.vips.removeAll(this.config.virtualIpAddresses, this.config.interface);
@@ -239,20 +239,25 @@ export class InstanceRuntime {
    */
   #awaitSuccessor(): Promise<void> {
     const capMs = Math.min(3 * this.config.advertIntMs, HANDOVER_CAP_MS);
+    const clock = this.#deps.clock;
     return new Promise<void>((resolve) => {
-      let cap: NodeJS.Timeout;
+      let cap: TimerId;
       const done = () => {
-        clearTimeout(cap);
+        clock.clearTimer(cap);
         this.#successorSeen = null;
         resolve();
       };
-      cap = setTimeout(done, capMs);
+      cap = clock.setTimer(capMs, done);
       this.#successorSeen = () => {
         this.#successorSeen = null;
-        clearTimeout(cap);
-        cap = setTimeout(done, HANDOVER_GRACE_MS);
+        clock.clearTimer(cap);
+        cap = clock.setTimer(HANDOVER_GRACE_MS, done);
       };
     });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => this.#deps.clock.setTimer(ms, resolve));
   }
 
   #enqueue(op: () => Promise<void>): void {

@@ -1,5 +1,5 @@
 import type { Logger } from '../../log.ts';
-import { OWNER_PRIORITY } from '../priority.ts';
+import { OWNER_PRIORITY } from '../core/priority.ts';
 import type { InstanceRuntime } from './instance-runtime.ts';
 
 /** A control request the daemon refuses; the message is for the operator. */

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { HavedConfig, HealthCheck, RealServer, VrrpInstance, VrrpScript } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
-import type { Clock } from '../clock.ts';
-import { checkTrackerTiming, scriptTrackerTiming } from '../from-config.ts';
-import { NotifyQueue, type NotifySpawner } from '../notify-queue.ts';
-import { Tracker, promiseProber, type TrackerChange, type TrackerState } from '../tracker.ts';
+import type { Clock } from '../../clock.ts';
+import { checkTrackerTiming, scriptTrackerTiming } from '../core/from-config.ts';
+import { NotifyQueue, type NotifySpawner } from '../core/notify-queue.ts';
+import { Tracker, promiseProber, type TrackerChange, type TrackerState } from '../core/tracker.ts';
 import { memcacheProbe, tcpProbe } from '../adapters/probes.ts';
 import { runScript } from '../adapters/script-runner.ts';
 import { missingInterfaceMessage } from '../adapters/interfaces.ts';

@@ -52,6 +52,11 @@ const W = {
   zero: word('0'), http: word('HTTP/'), getSp: word('get '), getsSp: word('gets '),
 } as const;
 
+/** The words of W that are not command names. */
+const NOT_COMMANDS = new Set(['noreply', 'graceful', 'zero', 'http', 'getSp', 'getsSp']);
+/** Every command name the parser knows (meta commands, `m` and two letters, aside): a table to test against. */
+export const TEXT_COMMAND_NAMES: readonly string[] = Object.keys(W).filter((w) => !NOT_COMMANDS.has(w));
+
 const error = (reply: Buffer): ProtocolError => Object.freeze({ kind: 'error', reply, close: false });
 const E = {
   ERROR: error(Replies.ERROR),

@@ -1,14 +1,14 @@
-import { FakeClock } from '../../../src/cache/clock.ts';
+import { FakeCacheTime } from '../../support/fake-clock.ts';
 import { SlabStore, type StoreOptions } from '../../../src/cache/store.ts';
 import { defaultServerConfig, storeOptionsFor } from '../../../src/server/config.ts';
 
 export const MB = 1024 * 1024;
 export const STARTED = 1_700_000_000;
 
-export function makeStore(over: Partial<StoreOptions> = {}): { store: SlabStore; clock: FakeClock } {
-  const clock = new FakeClock(STARTED, 2);
+export function makeStore(over: Partial<StoreOptions> = {}): { store: SlabStore; clock: FakeCacheTime } {
+  const clock = new FakeCacheTime(STARTED);
   // memcached's defaults (-m 64 and so on), as repcache starts with no flags.
-  const store = new SlabStore({ ...storeOptionsFor(defaultServerConfig, clock), ...over });
+  const store = new SlabStore({ ...storeOptionsFor(defaultServerConfig, clock.clock), ...over });
   return { store, clock };
 }
 

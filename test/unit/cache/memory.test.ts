@@ -136,9 +136,9 @@ describe('too large and chunked items', () => {
     for (const [key, value] of [['small', Buffer.from('value')], ['big-one', big]] as const) {
       expect(set(store, key, value)).toBe('STORED');
       const h = store.get(k(key));
-      expect(store.itemKeyLength(h)).toBe(key.length);
+      expect(store.replica.itemKeyLength(h)).toBe(key.length);
       const out = Buffer.alloc(3 + key.length + value.length + 2, 0xee);
-      expect(store.copyKeyAndValue(h, out, 3)).toBe(3 + key.length + value.length);
+      expect(store.replica.copyKeyAndValue(h, out, 3)).toBe(3 + key.length + value.length);
       expect(out.subarray(3, 3 + key.length).toString()).toBe(key);
       expect(out.subarray(3 + key.length, 3 + key.length + value.length).equals(value)).toBe(true);
       expect([...out.subarray(0, 3), ...out.subarray(-2)]).toEqual([0xee, 0xee, 0xee, 0xee, 0xee]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, SystemClock } from '../../../src/cache/clock.ts';
+import { CacheClock } from '../../../src/clock.ts';
+import { FakeCacheTime, FakeClock } from '../../support/fake-clock.ts';
 import { relativeExptime } from '../../../src/cache/exptime.ts';
 import { keyView, murmur3 } from '../../../src/cache/hash.ts';
 import { memcachedItemTotal } from '../../../src/cache/layout.ts';
@@ -90,7 +91,9 @@ describe('memcached item size (ITEM_ntotal)', () => {
 });
 
 describe('exptime rules', () => {
-  const clock = new FakeClock(1_700_000_000, 100);
+  const time = new FakeCacheTime(1_700_000_000);
+  time.set(100);
+  const clock = time.clock;
   it('0 never expires', () => expect(relativeExptime(0, clock)).toBe(0));
   it('up to 30 days is relative', () => {
     expect(relativeExptime(10, clock)).toBe(110);
@@ -105,11 +108,17 @@ describe('exptime rules', () => {
   it('clamps to the u32 the item header stores', () => expect(relativeExptime(2 ** 40, clock)).toBe(2 ** 32 - 1));
 });
 
-describe('SystemClock', () => {
-  it('starts at 2 seconds like memcached', () => {
-    const c = new SystemClock(Date.now());
-    expect(c.now()).toBe(2);
-    expect(c.started).toBeLessThanOrEqual(Math.floor(Date.now() / 1000) - 1);
+describe('CacheClock', () => {
+  it('starts at 62 seconds like memcached, and counts whole seconds of its clock when ticked', () => {
+    const ms = new FakeClock(5000);
+    const c = new CacheClock(ms, 1_700_000_000_500);
+    expect(c.now()).toBe(62);
+    expect(c.started).toBe(1_700_000_000 - 62);
+    ms.advance(999);
+    expect(c.tick()).toBe(62);
+    ms.advance(1);
+    expect(c.now()).toBe(62); // cached until the next tick
+    expect(c.tick()).toBe(63);
   });
 });
 

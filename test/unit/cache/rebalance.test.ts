@@ -49,7 +49,7 @@ describe('slab page rebalancing (automove)', () => {
     expect(stat(slabs, 'total_malloced')).toBe(5 * MB);
     const general = store.statsGeneral();
     expect(stat(general, 'slabs_moved')).toBe(3);
-    expect(store.layoutVersion).toBe(3); // write hints from before a move are not trusted after it
+    expect(store.replica.layoutVersion).toBe(3); // write hints from before a move are not trusted after it
     expect(stat(general, 'slab_reassign_evictions_nomem')).toBe(3 * 885);
     expect(stat(general, 'evictions')).toBe(0);
     expect(getValue(store, 'l2:499')).toBe(LARGE);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { SlabStore } from '../../../src/cache/store.ts';
 import { getValue, k, makeStore, set } from './helpers.ts';
 
-const stillAt = (store: SlabStore, h: number, key: Buffer, high: number, low: number) => store.itemStillAtFrom(h, key, 0, key.length, high, low);
+const stillAt = (store: SlabStore, h: number, key: Buffer, high: number, low: number) => store.replica.itemStillAtFrom(h, key, 0, key.length, high, low);
 
 describe('peek', () => {
   it('finds live items without counting or bumping, misses expired ones', () => {
@@ -18,14 +18,14 @@ describe('peek', () => {
 
 describe('write hints (lastWritten, itemStillAtFrom)', () => {
   const still = (store: ReturnType<typeof makeStore>['store'], h: number, key: string) =>
-    stillAt(store, h, k(key), store.itemVersionHigh(h), store.itemVersionLow(h));
+    stillAt(store, h, k(key), store.replica.itemVersionHigh(h), store.replica.itemVersionLow(h));
 
   it('names the item each successful write left, and checks it cheaply until it changes', () => {
     const { store, clock } = makeStore();
     set(store, 'a', '1', 0, 10);
     const h = store.lastWritten;
     expect(h).toBe(store.peek(k('a')));
-    const [high, low] = [store.itemVersionHigh(h), store.itemVersionLow(h)];
+    const [high, low] = [store.replica.itemVersionHigh(h), store.replica.itemVersionLow(h)];
     expect(still(store, h, 'a')).toBe(h);
     expect(stillAt(store, h, k('b'), high, low)).toBe(-1); // another key
     set(store, 'a', '2', 0, 10); // rewritten in place: a new version
@@ -46,7 +46,7 @@ describe('write hints (lastWritten, itemStillAtFrom)', () => {
     expect(store.store('append', k('n'), 0, 0, k('0'), 0n)).toBe('STORED');
     expect(store.lastWritten).toBe(store.peek(k('n')));
     const last = store.lastWritten;
-    const [high, low] = [store.itemVersionHigh(last), store.itemVersionLow(last)];
+    const [high, low] = [store.replica.itemVersionHigh(last), store.replica.itemVersionLow(last)];
     store.delete(k('n'));
     expect(stillAt(store, last, k('n'), high, low)).toBe(-1);
   });
@@ -55,7 +55,7 @@ describe('write hints (lastWritten, itemStillAtFrom)', () => {
 describe('applyRemote (last writer wins by CAS)', () => {
   it('stores absent keys with the given CAS, flags and TTL', () => {
     const { store, clock } = makeStore();
-    expect(store.applyRemote(k('a'), 9, 30, k('remote'), 1000n)).toBe('APPLIED');
+    expect(store.replica.applyRemote(k('a'), 9, 30, k('remote'), 1000n)).toBe('APPLIED');
     const h = store.peek(k('a'));
     expect(store.itemCas(h)).toBe(1000n);
     expect(store.itemFlags(h)).toBe(9);
@@ -66,10 +66,10 @@ describe('applyRemote (last writer wins by CAS)', () => {
 
   it('applies only newer versions', () => {
     const { store } = makeStore();
-    store.applyRemote(k('a'), 0, 0, k('v5'), 5n);
-    expect(store.applyRemote(k('a'), 0, 0, k('v4'), 4n)).toBe('STALE');
-    expect(store.applyRemote(k('a'), 0, 0, k('v5b'), 5n)).toBe('STALE');
-    expect(store.applyRemote(k('a'), 0, 0, k('v6'), 6n)).toBe('APPLIED');
+    store.replica.applyRemote(k('a'), 0, 0, k('v5'), 5n);
+    expect(store.replica.applyRemote(k('a'), 0, 0, k('v4'), 4n)).toBe('STALE');
+    expect(store.replica.applyRemote(k('a'), 0, 0, k('v5b'), 5n)).toBe('STALE');
+    expect(store.replica.applyRemote(k('a'), 0, 0, k('v6'), 6n)).toBe('APPLIED');
     expect(getValue(store, 'a')).toBe('v6');
     expect(store.itemCount).toBe(1);
   });
@@ -77,10 +77,10 @@ describe('applyRemote (last writer wins by CAS)', () => {
   it('keeps full 64-bit versions and moves the local counter past them', () => {
     const { store } = makeStore();
     const big = (1n << 64n) - 2n;
-    store.applyRemote(k('a'), 0, 0, k('x'), big);
+    store.replica.applyRemote(k('a'), 0, 0, k('x'), big);
     expect(store.itemCas(store.peek(k('a')))).toBe(big);
-    expect(store.applyRemote(k('a'), 0, 0, k('y'), big - 1n)).toBe('STALE');
-    store.applyRemote(k('b'), 0, 0, k('x'), 500n);
+    expect(store.replica.applyRemote(k('a'), 0, 0, k('y'), big - 1n)).toBe('STALE');
+    store.replica.applyRemote(k('b'), 0, 0, k('x'), 500n);
     set(store, 'c', 'local');
     expect(store.itemCas(store.peek(k('c')))).toBe(501n);
   });
@@ -89,18 +89,18 @@ describe('applyRemote (last writer wins by CAS)', () => {
     const { store, clock } = makeStore();
     set(store, 'a', 'local', 0, 1);
     clock.advance(1);
-    expect(store.applyRemote(k('a'), 0, 0, k('r'), 0n)).toBe('APPLIED');
-    expect(store.applyRemote(k('gone'), 0, -1, k('r'), 10n)).toBe('APPLIED');
+    expect(store.replica.applyRemote(k('a'), 0, 0, k('r'), 0n)).toBe('APPLIED');
+    expect(store.replica.applyRemote(k('gone'), 0, -1, k('r'), 10n)).toBe('APPLIED');
     expect(store.peek(k('gone'))).toBe(-1);
   });
 
   it('keeps versions when CAS is disabled (-C): itemCas reports 0, itemVersion the version', () => {
     const { store } = makeStore({ casEnabled: false });
-    store.applyRemote(k('a'), 0, 0, k('v'), 77n);
+    store.replica.applyRemote(k('a'), 0, 0, k('v'), 77n);
     const h = store.peek(k('a'));
     expect(store.itemCas(h)).toBe(0n);
-    expect(store.itemVersion(h)).toBe(77n);
-    expect(store.applyRemote(k('a'), 0, 0, k('w'), 76n)).toBe('STALE');
+    expect(store.replica.itemVersion(h)).toBe(77n);
+    expect(store.replica.applyRemote(k('a'), 0, 0, k('w'), 76n)).toBe('STALE');
   });
 
   it('applies a key and value given as ranges of a larger buffer, small and chunked, new and in place', () => {
@@ -108,7 +108,7 @@ describe('applyRemote (last writer wins by CAS)', () => {
     const frame = (key: string, value: Buffer) => Buffer.concat([Buffer.from('<hdr>'), k(key), value, Buffer.from('<next>')]);
     const apply = (key: string, value: Buffer, version: bigint) => {
       const b = frame(key, value);
-      return store.applyRemoteFrom(b, 5, key.length, b, 5 + key.length, value.length, 3, 0, Number(version >> 32n), Number(version & 0xffffffffn));
+      return store.replica.applyRemoteFrom(b, 5, key.length, b, 5 + key.length, value.length, 3, 0, Number(version >> 32n), Number(version & 0xffffffffn));
     };
     const big = Buffer.alloc(700 * 1024, 'b'); // past the largest class: a chained item
     expect(apply('small', k('v1'), 1n)).toBe('APPLIED');
@@ -118,38 +118,38 @@ describe('applyRemote (last writer wins by CAS)', () => {
     expect(getValue(store, 'small')).toBe('v2');
     expect(getValue(store, 'big')).toBe(big.toString());
     expect(store.itemFlags(store.peek(k('big')))).toBe(3);
-    expect(store.itemVersion(store.peek(k('small')))).toBe(2n);
-    expect(store.itemStillAtFrom(store.peek(k('small')), frame('small', k('')), 5, 5, 0, 2)).toBe(store.peek(k('small')));
+    expect(store.replica.itemVersion(store.peek(k('small')))).toBe(2n);
+    expect(store.replica.itemStillAtFrom(store.peek(k('small')), frame('small', k('')), 5, 5, 0, 2)).toBe(store.peek(k('small')));
   });
 
   it('reports too large', () => {
     const { store } = makeStore();
-    expect(store.applyRemote(k('a'), 0, 0, Buffer.alloc(1024 * 1024), 1n)).toBe('TOO_LARGE');
+    expect(store.replica.applyRemote(k('a'), 0, 0, Buffer.alloc(1024 * 1024), 1n)).toBe('TOO_LARGE');
   });
 
   it('touches only the touched version, with a remaining TTL, counting no client stats', () => {
     const { store, clock } = makeStore();
-    store.applyRemote(k('a'), 0, 10, k('v'), 10n);
-    expect(store.applyRemoteTouch(k('a'), 0, 9n)).toBe(false);
+    store.replica.applyRemote(k('a'), 0, 10, k('v'), 10n);
+    expect(store.replica.applyRemoteTouch(k('a'), 0, 9n)).toBe(false);
     expect(store.itemTtl(store.peek(k('a')))).toBe(10);
-    expect(store.applyRemoteTouch(k('a'), 3_000_000, 10n)).toBe(true);
+    expect(store.replica.applyRemoteTouch(k('a'), 3_000_000, 10n)).toBe(true);
     expect(store.itemTtl(store.peek(k('a')))).toBe(3_000_000);
-    expect(store.applyRemoteTouch(k('a'), 0, 10n)).toBe(true);
+    expect(store.replica.applyRemoteTouch(k('a'), 0, 10n)).toBe(true);
     clock.advance(100);
     expect(store.peek(k('a'))).not.toBe(-1);
-    expect(store.applyRemoteTouch(k('missing'), 0, 10n)).toBe(false);
+    expect(store.replica.applyRemoteTouch(k('missing'), 0, 10n)).toBe(false);
     const stats = Object.fromEntries(store.statsGeneral());
     expect([stats.cmd_touch, stats.touch_hits, stats.touch_misses]).toEqual([0, 0, 0]);
   });
 
   it('deletes only when the local version is not newer', () => {
     const { store } = makeStore();
-    store.applyRemote(k('a'), 0, 0, k('v'), 10n);
-    expect(store.applyRemoteDelete(k('a'), 9n)).toBe(false);
+    store.replica.applyRemote(k('a'), 0, 0, k('v'), 10n);
+    expect(store.replica.applyRemoteDelete(k('a'), 9n)).toBe(false);
     expect(store.peek(k('a'))).not.toBe(-1);
-    expect(store.applyRemoteDelete(k('a'), 10n)).toBe(true);
+    expect(store.replica.applyRemoteDelete(k('a'), 10n)).toBe(true);
     expect(store.peek(k('a'))).toBe(-1);
-    expect(store.applyRemoteDelete(k('missing'), 10n)).toBe(false);
+    expect(store.replica.applyRemoteDelete(k('missing'), 10n)).toBe(false);
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CACHE_CLOCK_ORIGIN } from '../../../src/clock.ts';
 import { getValue, k, MB, makeStore, set, STARTED, stat } from './helpers.ts';
 
 describe('stats', () => {
@@ -158,8 +159,8 @@ describe('cachedump', () => {
     const { store } = makeStore();
     set(store, 'mk', 'ab');
     set(store, 'ttl', 'xyz', 0, 100);
-    expect(store.cachedump(1, 0)).toEqual([`ITEM ttl [3 b; ${STARTED + 2 + 100} s]`, 'ITEM mk [2 b; 0 s]']);
-    expect(store.cachedump(1, 1)).toEqual([`ITEM ttl [3 b; ${STARTED + 102} s]`]);
+    expect(store.cachedump(1, 0)).toEqual([`ITEM ttl [3 b; ${STARTED + CACHE_CLOCK_ORIGIN + 100} s]`, 'ITEM mk [2 b; 0 s]']);
+    expect(store.cachedump(1, 1)).toEqual([`ITEM ttl [3 b; ${STARTED + CACHE_CLOCK_ORIGIN + 100} s]`]);
     expect(store.cachedump(2, 10)).toEqual([]);
     expect(store.cachedump(63, 10)).toEqual([]);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultServerConfig } from '../../../src/server/config.ts';
-import { parseItemSize, parseRepcacheArgs, UsageError, usage, VERSION_LINE } from '../../../src/cli/repcache-options.ts';
+import { parseItemSize, parseRepcacheArgs, usage, VERSION_LINE } from '../../../src/cli/repcache-options.ts';
+import { UsageError } from '../../../src/cli/usage-error.ts';
 
 const parse = (...argv: string[]) => parseRepcacheArgs(argv);
 function failure(...argv: string[]): { message: string; exitCode: number } {

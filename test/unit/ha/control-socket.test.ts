@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ControlClientError, request } from '../../../src/ha/daemon/control-client.ts';
-import type { ControlReply, ControlRequest } from '../../../src/ha/daemon/control-protocol.ts';
+import type { ControlReply, ControlRequest } from '../../../src/proto/control/codec.ts';
 import { ControlServer, ControlSocketError, SocketInUseError } from '../../../src/ha/daemon/control-server.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'haved-ctl-'));

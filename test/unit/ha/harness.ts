@@ -1,8 +1,8 @@
 import { FakeClock } from '../../support/fake-clock.ts';
-import type { Clock, TimerId } from '../../../src/ha/clock.ts';
-import { VrrpInstance } from '../../../src/ha/vrrp-instance.ts';
-import type { VrrpInstanceOptions } from '../../../src/ha/vrrp-instance.ts';
-import type { Announcement, InstanceEvent, PeerAdvert, Transition } from '../../../src/ha/types.ts';
+import type { Clock, TimerId } from '../../../src/clock.ts';
+import { VrrpInstance } from '../../../src/ha/core/vrrp-instance.ts';
+import type { VrrpInstanceOptions } from '../../../src/ha/core/vrrp-instance.ts';
+import type { Announcement, InstanceEvent, PeerAdvert, Transition } from '../../../src/ha/core/types.ts';
 
 export interface Sent {
   at: number;

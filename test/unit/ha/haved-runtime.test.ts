@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.ts';
-import { FakeClock } from '../../../src/ha/fake-clock.ts';
-import type { NotifySpawner } from '../../../src/ha/notify-queue.ts';
-import type { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
+import type { NotifySpawner } from '../../../src/ha/core/notify-queue.ts';
+import { recordingTransport } from '../../support/advert-net.ts';
 import { VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-manager.ts';
 import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
 import { AdvertCodec } from '../../../src/proto/advert/index.ts';
@@ -35,11 +35,7 @@ function setup(failDevice = false) {
     events.push(`notify ${job.argv.join(' ')}`);
     return { code: 0 };
   };
-  const transport = {
-    join: () => {},
-    sendMulticast: (buf: Buffer) => events.push(`advert priority ${buf[5]}`),
-    sendUnicast: () => {},
-  } as unknown as UdpTransport;
+  const transport = recordingTransport((buf, to) => void (to === 'group' && events.push(`advert priority ${buf[5]}`)));
   const clock = new FakeClock();
   const cfg = parseConfigText(CONF, 'test.conf', { localAddresses: [] });
   const rt = new InstanceRuntime(cfg.instances[0]!, cfg.global, {
@@ -95,13 +91,16 @@ describe('InstanceRuntime (the daemon side of one vrrp_instance)', () => {
     await flush();
     rt.receive(peer('BACKUP_HELLO', 100), '198.18.0.2');
     rt.instance.setFault('cache', 'cache daemon backoff: process killed by SIGKILL');
-    await new Promise((r) => setTimeout(r, 50));
+    await flush();
+    clock.advance(50);
+    await flush();
     expect(events().at(-1)).not.toBe('ip addr del 198.18.0.100/32');
     expect(rt.vipsInstalled).toBe(true);
     rt.receive(peer('ADVERT', 100), '198.18.0.2');
-    await new Promise((r) => setTimeout(r, 60));
+    clock.advance(60);
+    await flush();
     expect(rt.vipsInstalled).toBe(true);
-    await new Promise((r) => setTimeout(r, 80));
+    clock.advance(80);
     await flush();
     expect(rt.vipsInstalled).toBe(false);
     expect(events()).toContain('ip addr del 198.18.0.100/32');

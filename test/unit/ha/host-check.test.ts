@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.ts';
-import { FakeClock } from '../../../src/ha/fake-clock.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { hostInterfaces, missingInterfaceMessage } from '../../../src/ha/adapters/interfaces.ts';
-import type { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
+import { recordingTransport } from '../../support/advert-net.ts';
 import { VipManager } from '../../../src/ha/adapters/vip-manager.ts';
 import { interfaceOperstate } from '../../../src/ha/daemon/trackers.ts';
 import { missingInterfaces } from '../../../src/ha/daemon/host-check.ts';
@@ -39,7 +39,7 @@ describe('an interface this host does not have', () => {
     const cfg = parseConfigText(CONF.replace('eth7', 'nosuch7'), 'h.conf', { localAddresses: [] });
     const rt = new InstanceRuntime(cfg.instances[0]!, cfg.global, {
       clock: new FakeClock(), log: pino({ level: 'silent' }), vips: new VipManager({ disabled: 'test' }), spawn: async () => ({ code: 0 }),
-      transport: {} as UdpTransport, interfaceAddress: null, changed: () => {},
+      transport: recordingTransport(() => {}), interfaceAddress: null, changed: () => {},
     });
     const host = hostInterfaces();
     expect(host).toContain('lo');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { NotifyQueue, genericNotifyArgv, notifyJobs } from '../../../src/ha/notify-queue.ts';
-import type { NotifyConfig, NotifyJob, NotifyOutcome } from '../../../src/ha/notify-queue.ts';
+import { NotifyQueue, genericNotifyArgv, notifyJobs } from '../../../src/ha/core/notify-queue.ts';
+import type { NotifyConfig, NotifyJob, NotifyOutcome } from '../../../src/ha/core/notify-queue.ts';
 import type { NotifyCommand } from '../../../src/config/model.ts';
 
 const flush = () => new Promise<void>((r) => setImmediate(r));

@@ -1,8 +1,8 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.ts';
-import { FakeClock } from '../../../src/ha/fake-clock.ts';
-import type { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
+import { recordingTransport } from '../../support/advert-net.ts';
 import { VipManager } from '../../../src/ha/adapters/vip-manager.ts';
 import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
 import { OperatorControls, OperatorError } from '../../../src/ha/daemon/operator-controls.ts';
@@ -21,7 +21,7 @@ function setup() {
   const clock = new FakeClock();
   const adverts: string[] = [];
   const cfg = parseConfigText(conf('VI_1', 51, 150) + conf('VI_2', 52, 100) + conf('OWNER', 53, 255), 'c.conf', { localAddresses: [] });
-  const transport = { sendUnicast: (buf: Buffer) => adverts.push(`vrid ${buf[4]} priority ${buf[5]}`), join: () => {} } as unknown as UdpTransport;
+  const transport = recordingTransport((buf, to) => void (to !== 'group' && adverts.push(`vrid ${buf[4]} priority ${buf[5]}`)));
   const runtimes = cfg.instances.map(
     (c) =>
       new InstanceRuntime(c, cfg.global, {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { PreemptWindow, type Scheduler } from '../../../src/ha/preempt-window.ts';
+import { PreemptWindow, type Scheduler } from '../../../src/ha/core/preempt-window.ts';
 import { cronLogger } from '../../../src/ha/adapters/cron-scheduler.ts';
 import { Net } from './harness.ts';
 import pino from 'pino';

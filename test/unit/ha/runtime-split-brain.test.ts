@@ -2,8 +2,9 @@ import { createSocket } from 'node:dgram';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load.ts';
-import { FakeClock } from '../../../src/ha/fake-clock.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { UdpTransport } from '../../../src/ha/adapters/udp-transport.ts';
+import { recordingTransport } from '../../support/advert-net.ts';
 import { VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-manager.ts';
 import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
 import { buildTrackers, interfacesOf } from '../../../src/ha/daemon/trackers.ts';
@@ -36,11 +37,7 @@ function setup(extra = '', auth: 'HMAC' | 'PASS' = 'HMAC') {
     return { exitCode: 0, stderr: '' };
   };
   const sent: { to: string; from: string | null; priority: number }[] = [];
-  const transport = {
-    join: () => {},
-    sendMulticast: (buf: Buffer) => sent.push({ to: 'group', from: null, priority: buf[5]! }),
-    sendUnicast: (buf: Buffer, peers: string[], from: string | null) => peers.forEach((p) => sent.push({ to: p, from, priority: buf[5]! })),
-  } as unknown as UdpTransport;
+  const transport = recordingTransport((buf, to, from) => void sent.push({ to, from, priority: buf[5]! }));
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const clock = new FakeClock();

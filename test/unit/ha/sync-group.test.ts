@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { SyncGroup } from '../../../src/ha/sync-group.ts';
-import type { GroupTransition } from '../../../src/ha/sync-group.ts';
-import { VrrpInstance } from '../../../src/ha/vrrp-instance.ts';
+import { SyncGroup } from '../../../src/ha/core/sync-group.ts';
+import type { GroupTransition } from '../../../src/ha/core/sync-group.ts';
+import { VrrpInstance } from '../../../src/ha/core/vrrp-instance.ts';
 import { advert, hello } from './harness.ts';
 
 function group() {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { Tracker, applyTrack, promiseProber, tcpCheckTiming, trackEffect } from '../../../src/ha/tracker.ts';
-import type { ProbeResult, TrackerChange, TrackerOptions } from '../../../src/ha/tracker.ts';
+import { Tracker, applyTrack, promiseProber, tcpCheckTiming, trackEffect } from '../../../src/ha/core/tracker.ts';
+import type { ProbeResult, TrackerChange, TrackerOptions } from '../../../src/ha/core/tracker.ts';
 import { solo } from './harness.ts';
 
 /** A prober answering from a script of results, each after `latencyMs`; 'hang' never answers. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { advert, hello, solo } from './harness.ts';
-import { effectivePriority, masterDownMs, outranks, skewMs } from '../../../src/ha/priority.ts';
-import { VrrpInstance } from '../../../src/ha/vrrp-instance.ts';
+import { effectivePriority, masterDownMs, outranks, skewMs } from '../../../src/ha/core/priority.ts';
+import { VrrpInstance } from '../../../src/ha/core/vrrp-instance.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 
 describe('timer formulas', () => {

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { AdvertCodec, peekVrid } from '../../../src/proto/advert/index.ts';
 import type { AdvertMessage } from '../../../src/proto/advert/index.ts';
-import { VrrpInstance } from '../../../src/ha/vrrp-instance.ts';
-import type { PeerAdvert } from '../../../src/ha/types.ts';
+import { VrrpInstance } from '../../../src/ha/core/vrrp-instance.ts';
+import type { PeerAdvert } from '../../../src/ha/core/types.ts';
 
 /** Election cores talking through the real codec (HMAC), as the daemon wires them, minus the socket. */
 describe('instances over the advert codec', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BadMagicError, BinaryParser, HEADER_LENGTH, Op, Status, writeError, writeResponse, type BinaryRequest,
 } from '../../../src/proto/binary/codec.ts';
-import { OutBuffer } from '../../../src/server/out-buffer.ts';
+import { OutBuffer } from '../../../src/net/out-buffer.ts';
 import { arithExtras, request, setExtras, u32 } from '../../support/binary-client.ts';
 
 /** What a test compares: the request's fields with buffers as hex (they are views, valid only in the callback). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BinaryResponseError, BinaryResponseParser } from '../../../src/proto/binary/response-parser.ts';
 import { writeResponse } from '../../../src/proto/binary/codec.ts';
-import { OutBuffer } from '../../../src/server/out-buffer.ts';
+import { OutBuffer } from '../../../src/net/out-buffer.ts';
 
 /** Response packets as memcached writes them. */
 function packets(): Buffer {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AccessList, isLoopback, parseAllowEntry, plainAddress } from '../../../src/replication/access.ts';
-import { encode, FrameType, PROTOCOL_VERSION } from '../../../src/replication/codec.ts';
+import { encode, FrameType, PROTOCOL_VERSION } from '../../../src/proto/replication/codec.ts';
 import { firstBytesVerdict } from '../../../src/replication/gate.ts';
 
 describe('replication access list', () => {

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HybridClock, HLC_EPOCH_MS, versionMs, versionNode } from '../../../src/replication/hlc.ts';
-import { OutLog, EntryKind, ringSlot } from '../../../src/replication/outlog.ts';
 import { Tombstones } from '../../../src/replication/tombstones.ts';
 import { AuthError, Handshake, HandshakeError, NodeIdCollisionError } from '../../../src/replication/handshake.ts';
-import { flushDelaySeconds } from '../../../src/replication/replicator.ts';
 
 describe('hybrid logical clock', () => {
   it('is strictly increasing even when the wall clock stands still or goes back', () => {
@@ -72,67 +70,6 @@ describe('hybrid logical clock', () => {
       if (i === 4000) t += 3;
       a.writeNow(u32, 0);
       expect(u64[0]).toBe(b.now());
-    }
-  });
-});
-
-describe('outbound log ring', () => {
-  it('numbers entries and forgets the oldest past capacity', () => {
-    const log = new OutLog(4);
-    for (let i = 0; i < 6; i++) log.append(EntryKind.KEY, Buffer.from(`k${i}`), i);
-    log.append(EntryKind.FLUSH, null, 6, 99n, 3);
-    expect(log.nextSeq).toBe(8);
-    expect(log.firstSeq).toBe(4);
-    expect(log.keyAt(4)!.toString()).toBe('k3');
-    expect(log.holds(4)).toBe(true);
-    expect(log.holds(3)).toBe(false);
-    expect(log.holds(8)).toBe(true); // caught up
-    expect(log.timeOf(6)).toBe(5);
-    expect(log.timeOf(3)).toBeNaN();
-    expect(log.kindAt(7)).toBe(EntryKind.FLUSH);
-    expect(log.flushAt(7)).toEqual({ version: 99n, delay: 3 });
-    expect(log.keyAt(7)).toBeNull();
-  });
-
-  it('keeps a write hint per entry, valid under the layout version it was noted with', () => {
-    const log = new OutLog(2);
-    const a = log.append(EntryKind.KEY, Buffer.from('a'), 0);
-    log.hint(a, 77, 5, 6, 1);
-    expect([log.hintAt(a, 1), log.hintHighAt(a), log.hintLowAt(a)]).toEqual([77, 5, 6]);
-    expect(log.hintAt(a, 2)).toBe(0); // a slab page moved since
-    const b = log.append(EntryKind.KEY, Buffer.from('b'), 0);
-    expect(log.hintAt(b, 1)).toBe(0);
-    const c = log.append(EntryKind.KEY, Buffer.from('c'), 0); // reuses a's slot
-    expect(log.hintAt(c, 1)).toBe(0);
-  });
-
-  it('copies keys, and forgets entries whose key bytes were reused', () => {
-    const log = new OutLog(4); // 256 key bytes
-    const k = Buffer.from('abc');
-    log.append(EntryKind.KEY, k, 0);
-    k.write('xyz');
-    expect(log.keyAt(1)!.toString()).toBe('abc');
-    log.append(EntryKind.KEY, Buffer.alloc(200, 1), 1);
-    expect(log.firstSeq).toBe(1);
-    log.append(EntryKind.KEY, Buffer.alloc(100, 2), 2); // does not fit in the tail: wraps, overwriting 1 and 2
-    expect(log.firstSeq).toBe(3);
-    expect(log.holds(2)).toBe(false);
-    expect(log.keyAt(3)!.equals(Buffer.alloc(100, 2))).toBe(true);
-  });
-
-  it('keyBytes/keyOffsetAt/keyLengthAt locate the same bytes keyAt views', () => {
-    const log = new OutLog(4);
-    log.append(EntryKind.KEY, Buffer.from('abc'), 0);
-    const s = log.append(EntryKind.KEY, Buffer.from('hello'), 0);
-    const at = log.keyOffsetAt(s);
-    expect(log.keyBytes.subarray(at, at + log.keyLengthAt(s)).toString()).toBe('hello');
-  });
-
-  it('maps sequences to ring slots exactly up to 2^53, past where % leaves integer arithmetic', () => {
-    for (const capacity of [1, 3, 4, 1000, 1 << 18, 1_000_003]) {
-      for (const seq of [0, 1, capacity - 1, capacity, 2 ** 31 - 1, 2 ** 31, 2 ** 32 + 5, 2 ** 52 + 7, 2 ** 53 - 1]) {
-        expect(ringSlot(seq, capacity), `${seq} mod ${capacity}`).toBe(Number(BigInt(seq) % BigInt(capacity)));
-      }
     }
   });
 });
@@ -221,14 +158,5 @@ describe('cluster-wide options', () => {
       'item size limit differs (peer 2048, here 1024): larger items will not replicate',
       'synchronous mode differs (peer on, here off)',
     ]);
-  });
-});
-
-describe('flush_all delay', () => {
-  it('reads relative and absolute times like memcached', () => {
-    expect(flushDelaySeconds(0)).toBe(0);
-    expect(flushDelaySeconds(10)).toBe(10);
-    const abs = Math.floor(Date.now() / 1000) + 100;
-    expect(flushDelaySeconds(abs)).toBeGreaterThanOrEqual(99);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JoinPolicy, type ConfiguredPeer } from '../../../src/replication/join.ts';
-import type { Completeness, NodeStatus } from '../../../src/replication/codec.ts';
+import type { Completeness, NodeStatus } from '../../../src/proto/replication/codec.ts';
 
 const empty = (completeness: Completeness = 'joining'): NodeStatus => ({ completeness, holdsData: false, items: 0 });
 const holding = (completeness: Completeness, items: number): NodeStatus => ({ completeness, holdsData: true, items });

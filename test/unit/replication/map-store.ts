@@ -1,11 +1,16 @@
+import { ChangeKind, ChangeStream } from '../../../src/cache/changes.ts';
 import type { ReplicaStore } from '../../../src/replication/context.ts';
 
 interface Entry { key: Buffer; flags: number; data: Buffer; cas: bigint; expAtMs: number }
 
-/** A tiny Map-backed store with the replication-facing API of SlabStore, for in-process link tests. */
+/**
+ * A tiny Map-backed store with the replica face of SlabStore, for in-process link tests. Like the slab store it
+ * publishes its local writes to its change stream (without item hints: the sender looks keys up).
+ */
 export class MapStore implements ReplicaStore {
   readonly slots: (Entry | null)[] = [];
   readonly index = new Map<string, number>();
+  readonly changes = new ChangeStream();
   nextCas: () => bigint;
   now = () => Date.now();
 
@@ -42,14 +47,19 @@ export class MapStore implements ReplicaStore {
   /** Local write (what the cache server does), returns the new cas. */
   set(key: string, value: string, ttl = 0): bigint {
     const cas = this.nextCas();
-    this.#put(Buffer.from(key), 0, ttl, Buffer.from(value), cas);
+    const k = Buffer.from(key);
+    this.#put(k, 0, ttl, Buffer.from(value), cas);
+    if (this.changes.active) this.changes.item(ChangeKind.SET, k, 0, k.length, 0, 0, 0, 0);
     return cas;
   }
 
   del(key: string): boolean {
-    const i = this.#slot(Buffer.from(key));
+    const k = Buffer.from(key);
+    const i = this.#slot(k);
     if (i < 0) return false;
     this.#remove(i);
+    const v = this.nextCas();
+    if (this.changes.active) this.changes.deleted(k, 0, k.length, Number(v >> 32n), Number(v & 0xffffffffn));
     return true;
   }
 
@@ -61,8 +71,6 @@ export class MapStore implements ReplicaStore {
   peek(key: Buffer): number {
     return this.#slot(key);
   }
-  /** No write hints here: the sender always looks keys up. */
-  readonly lastWritten = 0;
   readonly layoutVersion = 0;
   itemStillAtFrom(): number {
     return -1;

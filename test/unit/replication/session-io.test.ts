@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encode, FrameDecoder, type Message } from '../../../src/replication/codec.ts';
+import { encode, FrameDecoder, type Message } from '../../../src/proto/replication/codec.ts';
 import type { SessionContext } from '../../../src/replication/context.ts';
 import { AuthError, HandshakeError, NodeIdCollisionError } from '../../../src/replication/handshake.ts';
 import type { LinkMachine } from '../../../src/replication/link.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../../src/ha/fake-clock.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 import { Supervisor, type RestartPolicy, type SupervisorState } from '../../../src/supervisor/supervisor.ts';
 
 const policy: RestartPolicy = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OutBuffer } from '../../../src/server/out-buffer.ts';
+import { OutBuffer } from '../../../src/net/out-buffer.ts';
 
 describe('OutBuffer', () => {
   it('writes numbers, bytes and strings', () => {

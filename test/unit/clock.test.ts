@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock } from '../../support/fake-clock.ts';
-import { TimerSlot, backgroundClock, systemClock } from '../../../src/ha/clock.ts';
+import { FakeClock } from '../support/fake-clock.ts';
+import { TimerSlot, backgroundClock, systemClock } from '../../src/clock.ts';
 
 describe('FakeClock', () => {
   it('runs due timers in deadline order, ties in creation order, each at its own time', () => {

@@ -3,9 +3,7 @@
  * haved's flags: `--name value`, `--name=value`, `-x value`, `-xvalue`, bundled flags (`-nlD`), `--` ends
  * the options. A repeated option keeps its last value, as getopt does.
  */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+import { UsageError } from './usage-error.ts';
 
 export interface OptionSpec {
   short?: string;

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parseArgv } from '../../../src/ha/daemon/argv.ts';
-import { parseHavedArgs, UsageError } from '../../../src/ha/daemon/cli-options.ts';
+import { parseArgv } from '../../../src/cli/argv.ts';
+import { parseHavedArgs } from '../../../src/cli/haved-options.ts';
+import { UsageError } from '../../../src/cli/usage-error.ts';
 import { bin } from '../../support/daemon.ts';
 
 describe('parseArgv (getopt_long style)', () => {

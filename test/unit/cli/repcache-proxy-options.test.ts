@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseProxyArgs, usage } from '../../../src/proxy/options.ts';
+import { parseProxyArgs, usage } from '../../../src/cli/repcache-proxy-options.ts';
 
 const args = (s: string) => s.split(' ').filter(Boolean);
 

@@ -1,5 +1,5 @@
-import { TimerSlot } from './clock.ts';
-import type { Clock } from './clock.ts';
+import { TimerSlot } from '../../clock.ts';
+import type { Clock } from '../../clock.ts';
 
 export type ProbeResult = 'ok' | 'fail' | 'timeout';
 export type TrackerState = 'UNKNOWN' | 'UP' | 'DOWN';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encode, encodeItemFrame, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, ProtocolError, type ItemFrame, type Message } from '../../../src/replication/codec.ts';
+import { encode, encodeItemFrame, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, ProtocolError, type ItemFrame, type Message } from '../../../src/proto/replication/codec.ts';
 
 const key = Buffer.from('user:42');
 const samples: Message[] = [

@@ -1,8 +1,7 @@
-import { parseArgv, UsageError, type OptionSpec } from './argv.ts';
-import type { ControlRequest } from './control-protocol.ts';
-import { DEFAULT_STATE_FILE, npmStartStateFile, socketPathFor } from './state-file.ts';
-
-export { UsageError } from './argv.ts';
+import { parseArgv, type OptionSpec } from './argv.ts';
+import { UsageError } from './usage-error.ts';
+import type { ControlRequest } from '../proto/control/codec.ts';
+import { DEFAULT_STATE_FILE, npmStartStateFile, socketPathFor } from '../ha/daemon/state-file.ts';
 
 export const DEFAULT_CONFIG = '/etc/haved.conf';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ControlProtocolError, LineBuffer, MAX_REQUEST_BYTES, decodeReply, decodeRequest, encodeReply, encodeRequest, type ControlRequest,
-} from '../../../src/ha/daemon/control-protocol.ts';
+} from '../../../src/proto/control/codec.ts';
 
 describe('control protocol (JSON lines)', () => {
   it.each<ControlRequest>([

@@ -1,4 +1,4 @@
-import { TimerSlot, type Clock } from './clock.ts';
+import { TimerSlot, type Clock } from '../../clock.ts';
 
 /** Fires a callback on a cron expression; the daemon passes node-cron (adapters/cron-scheduler.ts). */
 export interface Scheduler {

@@ -5,15 +5,12 @@
 import type { DistributionKind } from '../routing/distribution.ts';
 import type { KeyHash } from '../routing/hashes.ts';
 import { parseServerSpec, ServerSpecError, type ServerSpec } from '../routing/servers.ts';
-import type { ProxyConfig } from './core.ts';
-import { PROXY_VERSION } from './version.ts';
+import type { ProxyConfig } from '../proxy/core.ts';
+import { PROXY_VERSION } from '../proxy/version.ts';
+import { UsageError } from './usage-error.ts';
 
 export const VERSION_LINE = `repcache-proxy ${PROXY_VERSION} (magent-compatible memcached proxy, libmemcached ketama)`;
 export const EX_USAGE = 2;
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
 
 export interface ProxyOptions {
   action: 'run' | 'help' | 'version';

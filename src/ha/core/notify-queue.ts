@@ -1,5 +1,5 @@
-import type { Clock, TimerId } from './clock.ts';
-import type { NotifyCommand } from '../config/model.ts';
+import type { Clock, TimerId } from '../../clock.ts';
+import type { NotifyCommand } from '../../config/model.ts';
 import type { VrrpState } from './types.ts';
 
 export type NotifyScope = 'INSTANCE' | 'GROUP';

@@ -1,6 +1,6 @@
-import { quoteBytes } from '../log-limit.ts';
-import { TimerSlot } from './clock.ts';
-import type { Clock } from './clock.ts';
+import { quoteBytes } from '../../log-limit.ts';
+import { TimerSlot } from '../../clock.ts';
+import type { Clock } from '../../clock.ts';
 import { OWNER_PRIORITY, effectivePriority, masterDownMs, outranks, skewMs } from './priority.ts';
 import type {
   AnnounceKind,

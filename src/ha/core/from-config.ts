@@ -1,6 +1,6 @@
-import type { VrrpInstance as VrrpInstanceConfig, VrrpScript, HealthCheck } from '../config/model.ts';
-import type { AdvertAuth } from '../proto/advert/types.ts';
-import type { Clock } from './clock.ts';
+import type { VrrpInstance as VrrpInstanceConfig, VrrpScript, HealthCheck } from '../../config/model.ts';
+import type { AdvertAuth } from '../../proto/advert/types.ts';
+import type { Clock } from '../../clock.ts';
 import type { InstanceActions } from './types.ts';
 import type { VrrpInstanceOptions } from './vrrp-instance.ts';
 import { tcpCheckTiming } from './tracker.ts';

@@ -1,0 +1,32 @@
+/** What the dispatchers (text, meta, binary) share with the cache server around them. */
+import type { SlabStore } from '../cache/store.ts';
+import type { ServerConfig } from './config.ts';
+import type { PrefixStats, ServerCounters, StatList } from './stats.ts';
+
+/** What the dispatcher needs from the server around it. The dispatchers change nothing but through the store. */
+export interface DispatchHost {
+  readonly store: SlabStore;
+  readonly config: ServerConfig;
+  readonly counters: ServerCounters;
+  verbosity: number;
+  /** non-null while `stats detail on` */
+  detail: PrefixStats | null;
+  /** what `stats detail dump` prints (kept after `stats detail off`, as memcached does) */
+  readonly prefixStats: PrefixStats;
+  setDetail(on: boolean): void;
+  generalStats(): StatList;
+  /** `stats conns` lines (with \r\n), `self` marks the asking connection */
+  connStats(self: unknown): string;
+  resetStats(): void;
+  requestShutdown(graceful: boolean): void;
+}
+
+/**
+ * Returned by handle(): keep going; write what is buffered and close; or MORE: a multiget stopped once its replies
+ * so far reached the output limit, and takeUnfinished() hands over the rest to finish with resumeGet().
+ */
+export const KEEP = 0;
+export const CLOSE = 1;
+export const MORE = 2;
+export type Outcome = typeof KEEP | typeof CLOSE | typeof MORE;
+
