@@ -128,10 +128,10 @@ const simple: fc.Arbitrary<Request> = fc.oneof(
     }),
 );
 
-const requests = fc.array(fc.oneof({ weight: 3, arbitrary: store }, { weight: 3, arbitrary: get }, { weight: 4, arbitrary: simple }), { minLength: 1, maxLength: 12 });
+export const requests = fc.array(fc.oneof({ weight: 3, arbitrary: store }, { weight: 3, arbitrary: get }, { weight: 4, arbitrary: simple }), { minLength: 1, maxLength: 12 });
 
 /** Bytes that look like requests: real commands, numbers, keywords, separators and junk glued together. */
-const requestLike = gluedBytes([
+export const requestLike = gluedBytes([
   'get ', 'gets ', 'gat ', 'set ', 'cas ', 'incr ', 'decr ', 'delete ', 'touch ', 'ms ', 'mg ', 'ma ', 'md ', 'mn', 'me ',
   'flush_all', 'verbosity ', 'stats', 'version', 'noreply', 'HTTP/', ' ', '  ', '\r\n', '\n', '\r', '\0', 'k', 'key ',
   '0 ', '-1 ', '4294967296 ', '2147483647 ', '18446744073709551616', ' 0 0 5\r\nvalue\r\n', 'b ', 'T-1 ', 'N30 ', 'q ',

@@ -36,7 +36,7 @@ const BARE = [Op.NOOP, Op.VERSION, Op.QUIT, Op.QUITQ, Op.STAT, Op.FLUSH, Op.FLUS
 interface BinaryCase { bytes: Buffer; want: unknown }
 
 const header = fc.record({ opaque: u32, cas: u64 });
-const binaryCase: fc.Arbitrary<BinaryCase> = fc.oneof(
+export const binaryCase: fc.Arbitrary<BinaryCase> = fc.oneof(
   fc.tuple(fc.constantFrom(...SET_FAMILY), keyBytes(), bytes(8, 8), bytes(600), header),
   fc.tuple(fc.constantFrom(...APPEND_FAMILY), keyBytes(), fc.constant(Buffer.alloc(0)), bytes(600), header),
   fc.tuple(fc.constantFrom(...KEYED), keyBytes(), fc.constant(Buffer.alloc(0)), fc.constant(null), header),
@@ -62,7 +62,7 @@ function parseBinary(chunks: Buffer[], maxValueLength = 1 << 20): { requests: un
 }
 
 /** Requests with arbitrary header fields: any opcode, lengths that disagree, a wrong magic now and then. */
-const rawRequest = fc
+export const rawRequest = fc
   .record({ magic: fc.constantFrom(0x80, 0x80, 0x80, 0x81, 0x00), opcode: fc.nat(0xff), key: bytes(40), extras: bytes(24), value: bytes(80), delta: fc.integer({ min: -30, max: 30 }), opaque: u32 })
   .map((r) => binaryRequest({ ...r, bodyLength: Math.max(0, r.extras.length + r.key.length + r.value.length + r.delta) }));
 
@@ -123,7 +123,7 @@ export const binaryProperties: NamedProperty[] = [
 
 const ipv4 = fc.ipV4();
 const nodeId = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 40 }).filter((s) => Buffer.byteLength(s) <= 255);
-const advert: fc.Arbitrary<AdvertMessage> = fc.record({
+export const advert: fc.Arbitrary<AdvertMessage> = fc.record({
   kind: fc.constantFrom('ADVERT', 'BACKUP_HELLO' as const),
   vrid: fc.integer({ min: 1, max: 255 }),
   priority: fc.nat(255),
@@ -215,7 +215,7 @@ function decodeFrames(chunks: Buffer[], items: boolean, maxFrame = MAX_FRAME): {
   return { messages, error: threw?.message ?? null };
 }
 
-const frameLike = fc.array(fc.oneof(
+export const frameLike = fc.array(fc.oneof(
   message.map((m) => encode(m)),
   fc.tuple(message, fc.nat(), fc.nat(255)).map(([m, i, v]) => {
     const b = encode(m);
