@@ -239,7 +239,10 @@ async function fuzzAdvert(): Promise<Figures> {
   let waiting: (() => void) | null = null;
   sender.stdout!.on('data', () => waiting?.());
   const r = rng(seed);
-  const make = (n: number, b: number) => batch(advertSeeds(key), generated(advertDatagramArbitrary(key), n / 2, seed * 100_000 + b).map((x) => Buffer.from(x)), n, r);
+  // and now and then an oversized one: 60,000 bytes behind a valid header
+  const oversized = Buffer.concat([advertSeeds(key)[0]!.subarray(0, 24), Buffer.alloc(60_000, 0xa5)]);
+  const make = (n: number, b: number) => batch(advertSeeds(key), generated(advertDatagramArbitrary(key), n / 2, seed * 100_000 + b).map((x) => Buffer.from(x)), n, r)
+    .map((x, i) => (i % 200 === 0 ? oversized : x));
   const send = (items: Buffer[]) => new Promise<void>((res) => {
     waiting = res;
     // about a third from the peer's address (to reach the decoder and the state machine), the rest from a stranger
