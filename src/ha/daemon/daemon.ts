@@ -1,5 +1,6 @@
 import type { HavedConfig, VrrpInstance as InstanceConfig } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
+import { RateLimitedLog } from '../../log-limit.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { NotifyQueue, notifyJobs, type NotifySpawner } from '../notify-queue.ts';
 import { SyncGroup } from '../sync-group.ts';
@@ -66,6 +67,7 @@ export class HaDaemon {
   /** After a clean stop the state file is gone and stays gone. */
   #stopped = false;
   readonly #pidStartTime = processStartTime(process.pid);
+  #socketErrors: RateLimitedLog;
 
   constructor(opts: DaemonOptions) {
     this.#opts = opts;
@@ -74,6 +76,7 @@ export class HaDaemon {
     this.#vips = opts.vips ?? new VipManager();
     this.#spawn = opts.spawn ?? execaNotifySpawner;
     this.#controls = new OperatorControls(opts.log.child({ component: 'control' }));
+    this.#socketErrors = new RateLimitedLog(opts.log, { now: () => this.#clock.now() });
     this.#rsNotify = realServerNotifier({ spawn: this.#spawn, clock: this.#clock, log: this.#log.child({ component: 'checker' }) });
   }
 
@@ -82,7 +85,8 @@ export class HaDaemon {
     this.#transport = new UdpTransport({
       port: config.global.advertPort,
       onMessage: (buf, from) => this.#route(buf, from),
-      onError: (e) => this.#log.warn({ err: e.message }, 'advert socket error'),
+      // one line per kind of error a minute: a cut link fails every advert (`send EPERM 10.0.0.2:112`)
+      onError: (e) => this.#socketErrors.warn(e.message.replace(/ \d+\.\d+\.\d+\.\d+(:\d+)?/g, ''), 'advert socket error', { err: e.message }),
     });
     await this.#transport.start();
     this.#log.info({ port: config.global.advertPort, group: config.global.mcastGroup4 }, 'advert socket bound');
