@@ -4,6 +4,7 @@
  */
 import { closeSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { request } from '../../src/ha/daemon/control-client.ts';
 import { ADVERT_PORT, now, signal, sleep, type ChaosLab } from './lab.ts';
 import type { FaultKind } from './history.ts';
 
@@ -37,6 +38,24 @@ async function cacheBack(lab: ChaosLab, i: number, old: number[], limitMs = 15_0
   return null;
 }
 
+/**
+ * Starts node i's haved again and waits until it answers on its control socket: a dead haved's VIP stays on the
+ * node until the new one runs (it removes what a crash left at start), so the fault lasts until then.
+ */
+async function restartHaved(lab: ChaosLab, i: number): Promise<string> {
+  const t = now();
+  lab.startHaved(i);
+  while (now() - t < 20_000) {
+    try {
+      await request(join(lab.stateDir(i), 'state.sock'), { verb: 'status' }, { timeoutMs: 500 });
+      return `${Math.round(now() - t)} ms`;
+    } catch {
+      await sleep(50);
+    }
+  }
+  return 'more than 20 s';
+}
+
 export async function inject(lab: ChaosLab, kind: FaultKind, node: number, holdMs: number): Promise<Injected> {
   const start = now();
   const cache = () => lab.pids(node, 'repcache');
@@ -51,8 +70,8 @@ export async function inject(lab: ChaosLab, kind: FaultKind, node: number, holdM
       await lab.killHaved(node);
       lab.killLeftovers(node);
       await sleep(holdMs);
-      lab.startHaved(node);
-      return { start, heal: now(), note: 'killed with its cache (as systemd does), restarted' };
+      const up = await restartHaved(lab, node);
+      return { start, heal: now(), note: `killed with its cache (as systemd does), restarted: answering after ${up}` };
     }
     case 'partition-repl': {
       await iptables(lab, node, [['-A', 'INPUT', '-p', 'tcp', '--dport', '11212', '-j', 'DROP'], ['-A', 'INPUT', '-p', 'tcp', '--sport', '11212', '-j', 'DROP'],
@@ -98,11 +117,12 @@ export async function inject(lab: ChaosLab, kind: FaultKind, node: number, holdM
         // the restarted cache answers: its copy is over already
         if (cache().some((p) => !old.includes(p)) && (await lab.stats(node)) !== null) break;
       }
+      const crashAt = now();
       await lab.killHaved(node);
       lab.killLeftovers(node);
       await sleep(Math.min(holdMs, 1000));
-      lab.startHaved(node);
-      return { start, heal: now(), note: copying ? `crashed during the full copy (${Math.round(now() - waitStart)} ms after the kill)` : 'no full copy seen: crashed after the restart' };
+      const up = await restartHaved(lab, node);
+      return { start, heal: now(), note: `${copying ? `crashed during the full copy (${Math.round(crashAt - waitStart)} ms after the kill)` : 'no full copy seen: crashed after the restart'}; haved answering after ${up}` };
     }
     case 'pause-haved':
     case 'pause-cache': {
