@@ -131,7 +131,8 @@ async function worker(id: number, vip: string, seed: number, rec: Recorder, stop
   while (!stopping()) {
     // paced: a history of a long run stays small, and the 2 cores stay with the daemons
     next += 1000 / RATE_PER_CONN;
-    if (next > now()) await sleep(next - now());
+    const wait = next - now();
+    if (wait > 0) await sleep(wait);
     else next = now();
     if (!c.open_ && !(await c.open())) {
       await sleep(50);
