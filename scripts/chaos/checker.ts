@@ -8,6 +8,9 @@
  *   streamed to each other is a violation; writes acknowledged while the link was down or a sync wait timed out
  *   are outside the promise (`degraded`), and in async mode every loss is the documented window: both are
  *   reported, with the time from the lost write's answer to the next kill;
+ * - no stale read: a read must not miss an acknowledged write or delete answered before it was sent (staleReads);
+ *   the same promise and the same known classes as a lost write, checked on every read and not only on the
+ *   final contents, where a key's later writes hide a lost one;
  * - no phantom: no read returns, and no node holds, a value nobody wrote; no counter is above what was added;
  * - counters: lost increments (acknowledged increments missing from a counter) are a known class until
  *   increments replicate as operations; `strictCounters` makes them violations;
@@ -54,6 +57,11 @@ export interface CheckResult {
     lostProtected: number;
     /** ms from each lost write's answer to the next kill. */
     lossWindowMs: number[];
+    /** Answered reads; those that missed an acknowledged mutation, the mutations they missed, and in sync mode those reads whose missed mutation was in the promise. */
+    reads: number;
+    staleReads: number;
+    staleMissed: number;
+    staleProtected: number;
     lostIncrements: number;
     twoHolderMs: number;
     twoHolderOutsideMs: number;
@@ -69,7 +77,7 @@ const FILLER = 'f'.repeat(1000);
 const isWrite = (o: Op) => o.k === 'set' || o.k === 'cas' || o.k === 'init';
 
 /** Whether each node streamed to the other, with the same process and no sync timeout, all through [t0, t1]. */
-function healthyThrough(mon: MonSample[][], t0: number, t1: number): boolean {
+export function healthyThrough(mon: MonSample[][], t0: number, t1: number): boolean {
   for (const samples of mon) {
     let i = samples.findIndex((s) => s.t > t0) - 1;
     if (i < 0) return false;
@@ -101,6 +109,54 @@ export function lostOps(ops: Op[], final: string | null): Op[] {
   const deletes = ops.filter((o) => o.k === 'delete' && (o.r === 'ok' || o.r === 'unknown'));
   if (deletes.some((d) => !writes.some((w) => w.t0 > d.t1))) return [];
   return [writes.reduce((a, b) => (b.t0 > a.t0 ? b : a))];
+}
+
+/**
+ * Reads that missed an acknowledged mutation (ops of one key): a read that returned the value of a write answered
+ * before another acknowledged write or delete of the key began, itself answered before the read was sent (or a miss
+ * after an acknowledged write that no delete could have followed). The final contents show a lost write only if it
+ * was the key's last; a stale read shows every loss that a client saw. A value from an unanswered write proves
+ * nothing (it may have been applied late), so such reads are skipped.
+ */
+export function staleReads(ops: Op[]): Array<{ read: Op; missed: Op }> {
+  const acked = ops.filter((o) => o.r === 'ok' && (isWrite(o) || o.k === 'delete')).sort((a, b) => a.t1 - b.t1);
+  const deletes = ops.filter((o) => o.k === 'delete' && (o.r === 'ok' || o.r === 'unknown'));
+  const writers = new Map<string, Op>();
+  for (const o of ops) if (isWrite(o) && o.value != null) writers.set(o.value, o);
+  // the acknowledged mutation begun last among those answered before a time: latest[i] over acked[0..i]
+  const latest: Op[] = [];
+  const latestWrite: Array<Op | undefined> = [];
+  for (const [i, o] of acked.entries()) {
+    latest[i] = i > 0 && latest[i - 1]!.t0 > o.t0 ? latest[i - 1]! : o;
+    const w = i > 0 ? latestWrite[i - 1] : undefined;
+    latestWrite[i] = isWrite(o) && (!w || o.t0 > w.t0) ? o : w;
+  }
+  const before = (t: number) => {
+    let lo = 0;
+    let hi = acked.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (acked[mid]!.t1 < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - 1;
+  };
+  const out: Array<{ read: Op; missed: Op }> = [];
+  for (const r of ops) {
+    if (r.k !== 'get' || r.r !== 'ok') continue;
+    const i = before(r.t0);
+    if (i < 0) continue;
+    if (r.value != null) {
+      const w = writers.get(r.value);
+      if (!w || w.r !== 'ok') continue;
+      const x = latest[i]!;
+      if (x.t0 > w.t1) out.push({ read: r, missed: x });
+    } else {
+      const x = latestWrite[i];
+      if (x && !deletes.some((d) => d.t1 > x.t0 && d.t0 < r.t1)) out.push({ read: r, missed: x });
+    }
+  }
+  return out;
 }
 
 export function check(input: CheckInput): CheckResult {
@@ -161,6 +217,35 @@ export function check(input: CheckInput): CheckResult {
     }
   }
   lossWindowMs = lossWindowMs.sort((a, b) => a - b);
+
+  // stale reads: every write a client saw go missing, not only a key's last
+  let stale = 0;
+  const staleMissed = new Set<Op>();
+  const staleMissedKnown = new Set<Op>();
+  let staleProtected = 0;
+  for (const [key, ops] of byKey) {
+    if (key.startsWith('n') || key.startsWith('f')) continue;
+    for (const { read, missed } of staleReads(ops)) {
+      stale++;
+      staleMissed.add(missed);
+      if (input.mode === 'sync' && healthyThrough(mon, missed.t0, missed.t1)) {
+        staleProtected++;
+        const t0 = input.ops[0]!.t0;
+        violations.push({
+          kind: 'stale read',
+          detail: `get ${key} at +${Math.round(read.t0 - t0)} ms returned ${read.value == null ? 'a miss' : `"${read.value.slice(0, 40)}"`}, missing the ${missed.k}${missed.value ? ` of "${missed.value}"` : ''} answered at +${Math.round(missed.t1 - t0)} ms (sync mode, acknowledged while both nodes streamed)`,
+        });
+      } else {
+        staleMissedKnown.add(missed);
+      }
+    }
+  }
+  if (stale > staleProtected) {
+    known.push({
+      kind: input.mode === 'sync' ? 'stale reads (sync mode, writes acknowledged while degraded)' : 'stale reads (async window)',
+      detail: `${stale - staleProtected} reads missed one of ${staleMissedKnown.size} acknowledged writes or deletes`,
+    });
+  }
   for (const o of input.ops) {
     if (o.k === 'get' && o.r === 'ok' && o.value != null) {
       const w = written.get(`${o.key}=${o.value}`);
@@ -225,6 +310,10 @@ export function check(input: CheckInput): CheckResult {
       lostAcked: lost.size,
       lostProtected,
       lossWindowMs,
+      reads: input.ops.filter((o) => o.k === 'get' && o.r === 'ok' && !o.key.startsWith('n')).length,
+      staleReads: stale,
+      staleMissed: staleMissed.size,
+      staleProtected,
       lostIncrements,
       twoHolderMs: Math.round(vip.twoHolderSpans.reduce((s, [a, b]) => s + b - a, 0)),
       twoHolderOutsideMs: Math.round(outsideSpans.reduce((s, [a, b]) => s + b - a, 0)),

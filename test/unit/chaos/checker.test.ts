@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { check, lostOps, type CheckInput } from '../../../scripts/chaos/checker.ts';
+import { check, lostOps, staleReads, type CheckInput } from '../../../scripts/chaos/checker.ts';
 import type { Dump, MonSample, Op } from '../../../scripts/chaos/history.ts';
 
 const set = (key: string, value: string, t0: number, t1: number, r: Op['r'] = 'ok'): Op => ({ k: 'set', c: 0, key, value, t0, t1, r });
@@ -68,6 +68,50 @@ describe('chaos checker: lost and resurrected writes', () => {
     expect(r.violations).toEqual([]);
     expect(r.known[0]).toMatchObject({ kind: 'lost acknowledged write (async window)' });
     expect(r.figures.lossWindowMs).toEqual([0.4]);
+  });
+});
+
+describe('chaos checker: stale reads', () => {
+  it('a read of a value written before an acknowledged write that was answered before the read: stale', () => {
+    const ops = [set('k1', 'old', 1000, 1010), set('k1', 'new', 2000, 2010), get('k1', 'old', 3000, 3001), set('k1', 'newer', 4000, 4010)];
+    expect(staleReads(ops)).toEqual([{ read: ops[2], missed: ops[1] }]);
+    // the final contents are right: only the read shows the lost write
+    const r = check(input({ ops, final: dump({ k1: 'newer' }) }));
+    expect(r.violations.map((v) => v.kind)).toEqual(['stale read']);
+    expect(r.figures).toMatchObject({ reads: 1, staleReads: 1, staleMissed: 1, staleProtected: 1, lostAcked: 0 });
+  });
+
+  it('concurrent writes, a write answered after the read began, or a value from an unanswered write: not stale', () => {
+    const concurrent = [set('k1', 'a', 1000, 1050), set('k1', 'b', 1020, 1030), get('k1', 'a', 2000, 2001)];
+    expect(staleReads(concurrent)).toEqual([]);
+    const overlapping = [set('k1', 'a', 1000, 1010), set('k1', 'b', 2000, 2500), get('k1', 'a', 2400, 2401)];
+    expect(staleReads(overlapping)).toEqual([]);
+    // a value whose write went unanswered may have been applied late (a paused process)
+    const late = [set('k1', 'a', 1000, 4000, 'unknown'), set('k1', 'b', 2000, 2010), get('k1', 'a', 5000, 5001)];
+    expect(staleReads(late)).toEqual([]);
+  });
+
+  it('a miss after an acknowledged write: stale unless a delete may have come after it', () => {
+    const ops = [set('k1', 'a', 1000, 1010), get('k1', null, 2000, 2001)];
+    expect(staleReads(ops)).toEqual([{ read: ops[1], missed: ops[0] }]);
+    expect(staleReads([...ops.slice(0, 1), del('k1', 1500, 1600, 'unknown'), ops[1]!])).toEqual([]);
+    expect(staleReads([...ops.slice(0, 1), del('k1', 1005, 1600), ops[1]!])).toEqual([]);
+    // a delete answered before the write began does not explain the miss
+    expect(staleReads([del('k1', 500, 600), ...ops])).toEqual([{ read: ops[1], missed: ops[0] }]);
+    // and a value read after an acknowledged delete is stale too
+    const resurrected = [set('k1', 'a', 1000, 1010), del('k1', 2000, 2010), get('k1', 'a', 3000, 3001)];
+    expect(staleReads(resurrected)).toEqual([{ read: resurrected[2], missed: resurrected[1] }]);
+  });
+
+  it('sync mode while degraded, and async mode: stale reads are a known class, counted', () => {
+    const ops = [set('k1', 'old', 1000, 1010), set('k1', 'new', 2000, 2010), get('k1', 'old', 3000, 3001), get('k1', 'old', 3100, 3101)];
+    const degraded = check(input({ ops, mon: mon([1500, 3000]), final: dump({ k1: 'old' }) }));
+    expect(degraded.violations).toEqual([]);
+    expect(degraded.known.map((k) => k.kind)).toContain('stale reads (sync mode, writes acknowledged while degraded)');
+    const async = check(input({ mode: 'async', ops, final: dump({ k1: 'old' }) }));
+    expect(async.violations).toEqual([]);
+    expect(async.known).toContainEqual({ kind: 'stale reads (async window)', detail: '2 reads missed one of 1 acknowledged writes or deletes' });
+    expect(async.figures).toMatchObject({ reads: 2, staleReads: 2, staleMissed: 1, staleProtected: 0 });
   });
 });
 
