@@ -232,18 +232,27 @@ async function run(out: string, seed: number, vip: string, nodes: string[]): Pro
   console.log(JSON.stringify({ acked: counts.acked, unknown: counts.unknown }));
 }
 
+/**
+ * Writes the filler items through the VIP, 500 a batch. A batch whose connection breaks (the VIP moved: a
+ * higher-priority node that became ready after the lab settled preempts) is sent again on a new connection:
+ * the sets are idempotent.
+ */
 async function fill(n: number, vip: string): Promise<void> {
   const c = new Conn(vip);
-  for (let tries = 0; !(await c.open()); tries++) {
-    if (tries > 100) throw new Error(`cannot reach ${vip}:${PORT}`);
-    await sleep(100);
-  }
   const value = 'f'.repeat(1000);
   for (let i = 0; i < n; i += 500) {
     const batch: string[] = [];
     for (let j = i; j < Math.min(n, i + 500); j++) batch.push(`set f${j} 0 0 1000 noreply\r\n${value}\r\n`);
-    const reply = await c.request(batch.join('') + 'mn\r\n', (b) => b.endsWith('MN\r\n'), 10_000);
-    if (reply !== 'MN\r\n') throw new Error(`filler batch ${i}: ${reply?.slice(0, 100)}`);
+    let reply: string | null = null;
+    for (let attempt = 0; reply !== 'MN\r\n'; attempt++) {
+      if (attempt >= 5) throw new Error(`filler batch ${i}: ${reply === null ? 'no answer' : JSON.stringify(reply.slice(0, 100))} after ${attempt} attempts`);
+      for (let tries = 0; !c.open_ && !(await c.open()); tries++) {
+        if (tries > 100) throw new Error(`cannot reach ${vip}:${PORT}`);
+        await sleep(100);
+      }
+      reply = await c.request(batch.join('') + 'mn\r\n', (b) => b.endsWith('MN\r\n'), 10_000);
+      if (reply !== 'MN\r\n') c.close();
+    }
   }
   c.close();
 }
