@@ -7,7 +7,7 @@
  * the command that replays the schedule; exits 1 on a violated invariant, 2 when the lab could not run. Needs root.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,11 +61,18 @@ function rng(s: number): () => number {
 
 let current: ChaosLab | null = null;
 let interrupted = false;
+/** The run's own temporary directory (not one given with --dir), removed on an interrupt unless --keep. */
+let ownDir: string | null = null;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     interrupted = true;
     console.error(`chaos: ${sig}: removing the lab`);
     current?.destroy(true);
+    try {
+      if (ownDir && !opt.keep) rmSync(ownDir, { recursive: true, force: true });
+    } catch (e) {
+      console.error(`chaos: could not remove ${ownDir}: ${(e as Error).message}`);
+    }
     process.exit(130);
   });
 }
@@ -187,6 +194,7 @@ function report(m: ModeResult): void {
 }
 
 const baseDir = opt.dir ?? mkdtempSync(join(tmpdir(), 'haved-chaos-'));
+if (!opt.dir) ownDir = baseDir;
 const perMode = (minutes * 60_000) / modes.length;
 log(`chaos: seed ${seed}, ${modes.join(' + ')}, ${minutes} min, advert_int ${advertIntS} s (master-down ${new ChaosLab({ dir: '', sync: false, advertIntS }).masterDownMs} ms), faults: ${kinds.join(', ')}`);
 const results: ModeResult[] = [];
@@ -205,7 +213,6 @@ const violations = results.reduce((n, m) => n + m.result.violations.length, 0);
 const replay = `npm run chaos -- --seed ${seed} --minutes ${minutes} --mode ${opt.mode} --advert-int ${advertIntS}${opt.faults ? ` --faults ${opt.faults}` : ''}`;
 log(`\nseed ${seed}: ${violations} invariant violation(s)${failed ? ', and a mode could not run' : ''}. Replay: ${replay}`);
 if (violations === 0 && !failed && !opt.keep && !opt.dir) {
-  const { rmSync } = await import('node:fs');
   rmSync(baseDir, { recursive: true, force: true });
 } else {
   log(`logs, histories and results: ${baseDir}`);

@@ -1,10 +1,11 @@
 /**
  * `npm run chaos` in CI: two short runs with fixed seeds (sync and async replication, about a minute each) must
- * find no invariant violation, and a run interrupted with SIGINT must leave no namespace, mount or process.
+ * find no invariant violation, and a run interrupted with SIGINT must leave no namespace, mount, process or
+ * temporary directory.
  * Longer runs are for the operator: `npm run chaos -- --minutes 30`.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../support/daemon.ts';
@@ -61,5 +62,8 @@ describe.skipIf(skip)('npm run chaos', () => {
     expect(r.code).toBe(130);
     expect(r.out).toMatch(/SIGINT: removing the lab/);
     expect(leftovers(r.pid)).toEqual([]);
+    const dir = /logs in (\S+)\/async/.exec(r.out)?.[1];
+    expect(dir, r.out).toBeDefined();
+    expect(existsSync(dir!), `${dir} is left`).toBe(false);
   }, 120_000);
 });
