@@ -1,5 +1,6 @@
 import type { HavedConfig, VrrpInstance as InstanceConfig } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
+import { RateLimitedLog } from '../../log-limit.ts';
 import { systemClock, type Clock } from '../../clock.ts';
 import { NotifyQueue, notifyJobs, type NotifySpawner } from '../core/notify-queue.ts';
 import { SyncGroup } from '../core/sync-group.ts';
@@ -73,6 +74,7 @@ export class HaDaemon {
   /** After a clean stop the state file is gone and stays gone. */
   #stopped = false;
   readonly #pidStartTime = processStartTime(process.pid);
+  #socketErrors: RateLimitedLog;
 
   constructor(opts: DaemonOptions) {
     this.#opts = opts;
@@ -81,6 +83,7 @@ export class HaDaemon {
     this.#vips = opts.vips ?? new VipManager();
     this.#spawn = opts.spawn ?? execaNotifySpawner;
     this.#controls = new OperatorControls(opts.log.child({ component: 'control' }));
+    this.#socketErrors = new RateLimitedLog(opts.log, { now: () => this.#clock.now() });
     this.#rsNotify = realServerNotifier({ spawn: this.#spawn, clock: this.#clock, log: this.#log.child({ component: 'checker' }) });
   }
 
@@ -90,7 +93,8 @@ export class HaDaemon {
     this.#transport = transport({
       port: config.global.advertPort,
       onMessage: (buf, from) => this.#route(buf, from),
-      onError: (e) => this.#log.warn({ err: e.message }, 'advert socket error'),
+      // one line per kind of error a minute: a cut link fails every advert (`send EPERM 10.0.0.2:112`)
+      onError: (e) => this.#socketErrors.warn(e.message.replace(/ \d+\.\d+\.\d+\.\d+(:\d+)?/g, ''), 'advert socket error', { err: e.message }),
     });
     await this.#transport.start();
     this.#log.info({ port: config.global.advertPort, group: config.global.mcastGroup4 }, 'advert socket bound');

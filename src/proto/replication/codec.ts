@@ -326,9 +326,11 @@ export function decodeBody(type: number, body: Buffer): Message {
       return { type: 'heartbeat', seq: body.readBigUInt64BE(0) };
     case FrameType.SET: {
       need(8 + 8 + 4 + 4 + 2, false);
+      const seq = body.readBigUInt64BE(0);
+      if (seq > MAX_SEQ) throw new ProtocolError(`SET frame with sequence ${seq}, above 2^53 - 1`);
       const k = key(24);
       return {
-        type: 'set', seq: body.readBigUInt64BE(0), version: body.readBigUInt64BE(8), flags: body.readUInt32BE(16),
+        type: 'set', seq, version: body.readBigUInt64BE(8), flags: body.readUInt32BE(16),
         ttl: body.readUInt32BE(20), key: k, value: body.subarray(25 + k.length),
       };
     }
@@ -382,6 +384,9 @@ export function decodeBody(type: number, body: Buffer): Message {
 }
 
 const TWO_32 = 2 ** 32;
+/** Senders number their changes below 2^53 (a JavaScript number holds them exactly); a SET above is malformed. */
+const MAX_SEQ = 2n ** 53n - 1n;
+const MAX_SEQ_HIGH = 2 ** 21 - 1;
 
 /** Big-endian u32 at o: inline byte math, cheaper than Buffer#readUInt32BE's bounds checks on the hot path. */
 const u32be = (b: Buffer, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
@@ -410,7 +415,7 @@ export class ItemFrame {
   read(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, buf: Buffer, start: number, end: number): void {
     let o = start;
     if (type === FrameType.SET) {
-      if (end - start < 26) throw decodeError(type, buf, start, end);
+      if (end - start < 26 || u32be(buf, o) > MAX_SEQ_HIGH) throw decodeError(type, buf, start, end);
       this.seq = u32be(buf, o) * TWO_32 + u32be(buf, o + 4);
       o += 8;
     } else {

@@ -167,6 +167,17 @@ describe('replication codec', () => {
     }
   });
 
+  it('a SET numbered above 2^53 - 1 is refused on both decoding paths (the fast one would round it)', () => {
+    const top = encode({ type: 'set', seq: 2n ** 53n - 1n, version: 1n, flags: 0, ttl: 0, key, value: Buffer.alloc(0) });
+    const seqs: bigint[] = [];
+    new FrameDecoder().push(top, () => {}, (f) => seqs.push(BigInt(f.seq)));
+    expect(seqs).toEqual([2n ** 53n - 1n]);
+    const over = encode({ type: 'set', seq: 2n ** 56n + 1n, version: 1n, flags: 0, ttl: 0, key, value: Buffer.alloc(0) });
+    for (const onItem of [undefined, () => {}]) {
+      expect(() => new FrameDecoder().push(over, () => {}, onItem)).toThrow('SET frame with sequence 72057594037927937, above 2^53 - 1');
+    }
+  });
+
   it('before authentication, a frame header announcing a big frame is refused at once', () => {
     const big = encode({ type: 'set', seq: 1n, version: 1n, flags: 0, ttl: 0, key, value: Buffer.alloc(10_000) });
     expect(() => new FrameDecoder(HANDSHAKE_MAX_FRAME).push(big.subarray(0, 5), () => {})).toThrow(/frame length 10033 out of range/);
