@@ -22,6 +22,7 @@ export function gauge(registry: Registry, name: string, help: string, labelNames
     registers: [registry],
     collect() {
       this.reset();
+      if (labelNames.length === 0) this.remove(); // an unlabelled metric prints 0 after reset(): absent state prints nothing
       for (const s of samples(read())) if (Number.isFinite(s.value)) this.set(s.labels ?? {}, s.value);
     },
   });
@@ -36,6 +37,7 @@ export function counter(registry: Registry, name: string, help: string, labelNam
     registers: [registry],
     collect() {
       this.reset();
+      if (labelNames.length === 0) this.remove();
       for (const s of samples(read())) if (Number.isFinite(s.value) && s.value >= 0) this.inc(s.labels ?? {}, s.value);
     },
   });
