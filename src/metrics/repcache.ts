@@ -4,6 +4,8 @@ import { counter, gauge, oneHot, type Sample } from './define.ts';
 /** The fields of memcached's `stats` (repcache's own and replication's included), as the server reports them. */
 export interface CacheStatsSource {
   generalStats(): ReadonlyArray<readonly [string, string | number | bigint]>;
+  /** `stats items`: ['items:1:number', 3], ... */
+  itemStats?(): ReadonlyArray<readonly [string, string | number]>;
 }
 
 /** One outbound replication link (a Sender fits). */
@@ -83,6 +85,31 @@ const GENERAL: ReadonlyArray<[name: string, stat: string, type: 'gauge' | 'count
   ['repcache_replication_sync_timeouts_total', 'repl_sync_timeouts', 'counter', 'Writes whose peer acknowledgement timed out (synchronous mode).'],
 ];
 
+/** memcached_exporter's per-slab-class metrics from `stats items`: [metric, field, type, help]. */
+const SLAB_ITEMS: ReadonlyArray<[name: string, field: string, type: 'gauge' | 'counter', help: string]> = [
+  ['memcached_slab_current_items', 'number', 'gauge', 'Number of items currently stored in this slab class.'],
+  ['memcached_slab_items_age_seconds', 'age', 'gauge', 'Number of seconds the oldest item has been in the slab class.'],
+  ['memcached_slab_hot_items', 'number_hot', 'gauge', 'Number of items presently stored in the HOT LRU.'],
+  ['memcached_slab_warm_items', 'number_warm', 'gauge', 'Number of items presently stored in the WARM LRU.'],
+  ['memcached_slab_cold_items', 'number_cold', 'gauge', 'Number of items presently stored in the COLD LRU.'],
+  ['memcached_slab_hot_age_seconds', 'age_hot', 'gauge', 'Age of the oldest item in HOT LRU.'],
+  ['memcached_slab_warm_age_seconds', 'age_warm', 'gauge', 'Age of the oldest item in WARM LRU.'],
+  ['memcached_slab_items_evicted_total', 'evicted', 'counter', 'Total number of times an item had to be evicted from the LRU before it expired.'],
+  ['memcached_slab_items_evicted_nonzero_total', 'evicted_nonzero', 'counter', 'Total number of times an item which had an explicit expire time set had to be evicted from the LRU before it expired.'],
+  ['memcached_slab_items_evicted_time_seconds', 'evicted_time', 'counter', 'Seconds since the last access for the most recent item evicted from this class.'],
+  ['memcached_slab_items_evicted_unfetched_total', 'evicted_unfetched', 'counter', 'Total number of items evicted and never fetched.'],
+  ['memcached_slab_items_expired_unfetched_total', 'expired_unfetched', 'counter', 'Total number of valid items evicted from the LRU which were never touched after being set.'],
+  ['memcached_slab_items_outofmemory_total', 'outofmemory', 'counter', 'Total number of items for this slab class that have triggered an out of memory error.'],
+  ['memcached_slab_items_reclaimed_total', 'reclaimed', 'counter', 'Total number of items reclaimed.'],
+  ['memcached_slab_items_crawler_reclaimed_total', 'crawler_reclaimed', 'counter', 'Number of items freed by the LRU crawler.'],
+  ['memcached_slab_items_tailrepairs_total', 'tailrepairs', 'counter', 'Total number of times the entries for a particular ID need repairing.'],
+  ['memcached_slab_mem_requested_bytes', 'mem_requested', 'counter', 'Number of bytes of memory actual items take up within a slab.'],
+  ['memcached_slab_items_moves_to_cold', 'moves_to_cold', 'counter', 'Number of items moved from HOT or WARM into COLD.'],
+  ['memcached_slab_items_moves_to_warm', 'moves_to_warm', 'counter', 'Number of items moved from COLD into WARM.'],
+  ['memcached_slab_items_moves_within_lru', 'moves_within_lru', 'counter', 'Number of times active items were bumped within HOT or WARM.'],
+];
+const LRU_HITS: ReadonlyArray<[lru: string, field: string]> = [['hot', 'hits_to_hot'], ['warm', 'hits_to_warm'], ['cold', 'hits_to_cold'], ['temporary', 'hits_to_temp']];
+
 const num = (v: string | number | bigint | undefined): number => {
   if (v === undefined) return NaN;
   if (typeof v === 'number') return v;
@@ -101,6 +128,8 @@ export class RepcacheMetrics {
   readonly #replication: () => ReplicationView | null;
   /** One `stats` snapshot per scrape: every metric reads the same moment. */
   #snapshot = new Map<string, string | number | bigint>();
+  /** `stats items` of the same scrape: slab class -> field -> value. */
+  #slabs = new Map<string, Map<string, string | number>>();
 
   constructor(cache: CacheStatsSource, replication: () => ReplicationView | null) {
     this.#cache = cache;
@@ -122,6 +151,11 @@ export class RepcacheMetrics {
     counter(r, 'memcached_process_user_cpu_seconds_total', 'Accumulated user time for this process.', [], () => stat('rusage_user'));
     counter(r, 'memcached_process_system_cpu_seconds_total', 'Accumulated system time for this process.', [], () => stat('rusage_system'));
     for (const [name, s, type, help] of GENERAL) (type === 'gauge' ? gauge : counter)(r, name, help, [], () => stat(s));
+    const perSlab = (field: string) => (): Sample[] => [...this.#slabs].map(([slab, f]) => ({ labels: { slab }, value: num(f.get(field)) }));
+    for (const [name, field, type, help] of SLAB_ITEMS) (type === 'gauge' ? gauge : counter)(r, name, help, ['slab'], perSlab(field));
+    counter(r, 'memcached_slab_lru_hits_total', 'Number of get_hits to the LRU.', ['slab', 'lru'], () =>
+      [...this.#slabs].flatMap(([slab, f]) => LRU_HITS.map(([lru, field]) => ({ labels: { slab, lru }, value: num(f.get(field)) }))),
+    );
 
     const repl = () => this.#replication();
     gauge(r, 'repcache_replication_state', 'Replication state of this node (1 for the current one).', ['state'], () => {
@@ -156,6 +190,14 @@ export class RepcacheMetrics {
   /** The text exposition, from one snapshot of `stats`. */
   async scrape(): Promise<string> {
     this.#snapshot = new Map(this.#cache.generalStats().map(([k, v]) => [k, v] as const));
+    this.#slabs = new Map();
+    for (const [key, value] of this.#cache.itemStats?.() ?? []) {
+      const m = /^items:(\d+):(\w+)$/.exec(key);
+      if (!m) continue;
+      let f = this.#slabs.get(m[1]!);
+      if (!f) this.#slabs.set(m[1]!, (f = new Map()));
+      f.set(m[2]!, value);
+    }
     return this.registry.metrics();
   }
 }

@@ -52,6 +52,8 @@ describe('repcache -o metrics_listen', () => {
     expect(v.get('memcached_current_bytes')).toBe(Number(s.bytes));
     expect(v.get('memcached_limit_bytes')).toBe(64 * 1024 * 1024);
     expect(v.get('memcached_items_evicted_total')).toBe(0);
+    const slabItems = [...v].filter(([k]) => k.startsWith('memcached_slab_current_items{')).reduce((n, [, x]) => n + x, 0);
+    expect(slabItems).toBe(4); // `stats items`, per slab class
     expect(v.get('memcached_read_bytes_total')).toBeGreaterThan(500);
     expect(v.get('memcached_written_bytes_total')).toBeGreaterThan(0);
     expect(v.get('memcached_current_connections')).toBe(0); // the test's clients close after each command

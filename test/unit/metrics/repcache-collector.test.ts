@@ -47,6 +47,26 @@ describe('RepcacheMetrics (memcached_exporter names, replication per peer)', () 
     expect([...v.keys()].some((k) => k.startsWith('repcache_replication_state') || k.startsWith('repcache_replication_peer'))).toBe(false);
   });
 
+  it("maps `stats items` onto the exporter's per-slab metrics", async () => {
+    const items: Array<[string, number]> = [
+      ['items:1:number', 4], ['items:1:age', 30], ['items:1:evicted', 2], ['items:1:hits_to_cold', 7], ['items:1:mem_requested', 480],
+      ['items:5:number', 1], ['items:5:age', 3], ['items:5:evicted', 0], ['items:5:hits_to_cold', 0],
+    ];
+    const m = new RepcacheMetrics({ generalStats: () => [], itemStats: () => items }, () => null);
+    const v = parseExposition(await m.scrape());
+    expect(v.get('memcached_slab_current_items{slab="1"}')).toBe(4);
+    expect(v.get('memcached_slab_current_items{slab="5"}')).toBe(1);
+    expect(v.get('memcached_slab_items_age_seconds{slab="1"}')).toBe(30);
+    expect(v.get('memcached_slab_items_evicted_total{slab="1"}')).toBe(2);
+    expect(v.get('memcached_slab_lru_hits_total{slab="1",lru="cold"}')).toBe(7);
+    expect(v.get('memcached_slab_mem_requested_bytes{slab="1"}')).toBe(480);
+    // a field the class does not report: no sample rather than a made-up 0
+    expect(v.has('memcached_slab_items_tailrepairs_total{slab="1"}')).toBe(false);
+    items.splice(0, 5);
+    const after = parseExposition(await m.scrape());
+    expect(after.has('memcached_slab_current_items{slab="1"}')).toBe(false);
+  });
+
   it('reads stats once per scrape, at scrape time', async () => {
     let calls = 0;
     let items = 1;
