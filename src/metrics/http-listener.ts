@@ -19,6 +19,8 @@ export interface MetricsLimits {
   headersTimeoutMs: number;
   /** An idle kept-alive connection closes after this. */
   keepAliveTimeoutMs: number;
+  /** A connection with no byte moving either way for this long (a client that stopped reading) is closed. */
+  idleTimeoutMs: number;
 }
 
 export const DEFAULT_METRICS_LIMITS: MetricsLimits = {
@@ -26,6 +28,7 @@ export const DEFAULT_METRICS_LIMITS: MetricsLimits = {
   maxHeaderBytes: 8192,
   headersTimeoutMs: 5000,
   keepAliveTimeoutMs: 5000,
+  idleTimeoutMs: 10_000,
 };
 
 /** What the endpoint serves: a collector (RepcacheMetrics, HavedMetrics). */
@@ -44,7 +47,8 @@ export interface MetricsListenerOptions {
 /**
  * The Prometheus endpoint: `GET /metrics` (and HEAD) answers the collector's text exposition; any other path is
  * 404, any other method 405. Requests are bounded in number, header size and time (node:http's own limits),
- * so a flood costs a bounded amount of memory and sockets and never delays the daemon's real work for long.
+ * and a client that stops reading its answer is closed, so a flood costs a bounded amount of memory and
+ * sockets and never delays the daemon's real work for long.
  */
 export class MetricsListener {
   readonly #opts: MetricsListenerOptions;
@@ -70,6 +74,7 @@ export class MetricsListener {
       (req, res) => void this.#handle(req, res),
     );
     this.#server.maxConnections = l.maxConnections;
+    this.#server.setTimeout(l.idleTimeoutMs, (socket: Socket) => socket.destroy());
     this.#server.maxRequestsPerSocket = 100;
     this.#server.on('connection', (s: Socket) => {
       this.#sockets.add(s);

@@ -93,6 +93,25 @@ describe('MetricsListener (GET /metrics over node:http, bounded)', () => {
     expect(r.afterMs).toBeLessThan(4000); // bounded: 300 ms + the 150 ms check interval, with margin
   });
 
+  it('a client that stops reading a large answer is closed after the idle timeout', async () => {
+    const size = 32 * 1024 * 1024;
+    const port = await start({ idleTimeoutMs: 300 }, { contentType: 'text/plain', scrape: async () => 'x'.repeat(size) });
+    const got = await new Promise<{ bytes: number; closed: boolean }>((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      sockets.push(s);
+      let bytes = 0;
+      s.on('error', () => {});
+      s.on('data', (d) => (bytes += d.length));
+      s.on('close', () => resolve({ bytes, closed: true }));
+      s.write('GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n');
+      s.pause(); // stops reading: the server's writes stall once the socket buffers are full
+      setTimeout(() => s.resume(), 1500); // then read what is left: the server has cut the answer short
+      setTimeout(() => resolve({ bytes, closed: false }), 4000);
+    });
+    expect(got.closed).toBe(true);
+    expect(got.bytes).toBeLessThan(size);
+  });
+
   it('a connection flood holds at most maxConnections sockets, and scrapes work again afterwards', async () => {
     const port = await start({ maxConnections: 4, headersTimeoutMs: 1000 });
     const held = Array.from({ length: 4 }, () => raw(port, 'GET /metrics HTTP/1.1\r\n', 5000));
