@@ -66,6 +66,7 @@ describe('errors', () => {
       "haved.conf:1: metrics_listen: 'metrics.example' is not an IP address (IPv6 in brackets: [::1]:9650)"],
     ['metrics_listen port 0', 'global_defs { metrics_listen 127.0.0.1:0 }', 'haved.conf:1: metrics_listen: port 0 is out of range (1..65535)'],
     ['metrics_listen missing', 'global_defs {\n  metrics_listen\n}', 'haved.conf:2: metrics_listen expects ADDRESS:PORT'],
+    ['metrics_listen misspelt', 'global_defs {\n  metric_listen 127.0.0.1:9650\n}', "haved.conf:2: unknown keyword 'metric_listen' in global_defs (did you mean 'metrics_listen'?)"],
     ['virtual_server address', 'virtual_server 10.0.0 11211 {\n}', 'haved.conf:1: virtual_server address must be an IPv4 address, got "10.0.0"'],
     ['virtual_server port', 'virtual_server 10.0.0.1 0 {\n}', 'haved.conf:1: virtual_server port must be a port 1..65535, got "0"'],
     ['virtual_server fwmark', 'virtual_server fwmark 1 {\n}', 'haved.conf:1: virtual_server fwmark is not supported by haved; use virtual_server IP PORT'],
