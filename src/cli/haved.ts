@@ -122,13 +122,25 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
     if (!(e instanceof ControlSocketError)) throw e;
     log.error({ err: e.message, socket: cmd.socket }, `no control socket (${e.message}): haved runs without it; 'haved status' reads the state file instead`);
   }
+  // Like the control socket: a metrics port that cannot be bound stops the start before any address is touched.
+  let metrics: { close(): Promise<void> } | null = null;
+  if (config.global.metricsListen) {
+    const { startHavedMetrics } = await import('../metrics/haved-endpoint.ts');
+    try {
+      metrics = await startHavedMetrics(config.global.metricsListen, daemon, log);
+    } catch (e) {
+      process.stderr.write(`haved: ${(e as Error).message}\n`);
+      await control.close();
+      process.exit(1);
+    }
+  }
   if (cmd.pidFile) writeFileSync(cmd.pidFile, `${process.pid}\n`);
 
   const shutdown = (signal: string) =>
     serially(async () => {
       log.info({ signal }, `${signal}: stopping (priority 0, VIPs removed, notify_stop, then the cache)`);
       await daemon.stop(`received ${signal}`);
-      await control.close();
+      await Promise.all([control.close(), metrics?.close()]);
       removePidFile();
       log.info('stopped');
       log.flush(() => process.exit(0));

@@ -3,6 +3,7 @@
  * replication flags (-x peer, -X port). Pure: argv in, options or a UsageError out.
  */
 import { DEFAULT_REPLICATION_PORT } from '../replication/replicator.ts';
+import { MetricsAddressError, parseMetricsAddress } from '../metrics/address.ts';
 import { REPLICATION_SUBOPTIONS } from '../replication/options.ts';
 import { defaultServerConfig, type ServerConfig } from '../server/config.ts';
 import { UsageError } from './usage-error.ts';
@@ -90,6 +91,8 @@ const KNOWN_SUBOPTIONS = new Set([
   'read_buf_mem_limit', 'drop_privileges', 'no_drop_privileges', 'sock_cookie_id',
   // repcache's own: limits on what one client may hold or stall
   'output_limit', 'read_timeout', 'drain_timeout',
+  // the Prometheus endpoint (off unless given)
+  'metrics_listen',
 ]);
 
 interface ParsedOpt { spec: OptSpec; value: string | null }
@@ -258,6 +261,14 @@ function subopt(config: ServerConfig, token: string): void {
       break;
     case 'slab_chunk_max':
       config.slabChunkMax = int(need('Missing slab_chunk_max argument'), 'could not parse argument to slab_chunk_max');
+      break;
+    case 'metrics_listen':
+      try {
+        parseMetricsAddress(need('Missing metrics_listen argument (ADDRESS:PORT)'));
+      } catch (e) {
+        if (e instanceof MetricsAddressError) throw new UsageError(e.message);
+        throw e;
+      }
       break;
     case 'track_sizes': config.trackSizes = true; break;
     case 'no_modern': config.lruCrawler = false; break;
@@ -464,6 +475,8 @@ Limits on one client (repcache's own -o options):
 -o output_limit=<bytes>               pending replies above which a client's requests wait (default: 256k)
 -o read_timeout=<s>                   close a connection whose command takes longer to arrive (default: 60, 0 = off)
 -o drain_timeout=<s>                  close a connection that leaves its replies unread this long (default: 30, 0 = off)
+Metrics (repcache's own):
+-o metrics_listen=<addr:port>         serve Prometheus metrics on http://addr:port/metrics (default: off)
 Replication (repcached compatible):
 -x <ip_addr>  hostname or IP address of peer repcached
 -X <num:num>  TCP port number for replication. <listen:connect> (default: ${DEFAULT_REPLICATION_PORT})

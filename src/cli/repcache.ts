@@ -61,6 +61,18 @@ async function run(opts: RepcacheOptions): Promise<void> {
     throw new StartupError(describeListenError(opts, err as NodeJS.ErrnoException), EX_OSERR);
   }
 
+  const metricsAt = config.extended.metrics_listen;
+  let metrics: { close(): Promise<void> } | null = null;
+  if (typeof metricsAt === 'string') {
+    const { startRepcacheMetrics } = await import('../metrics/repcache-endpoint.ts');
+    try {
+      metrics = await startRepcacheMetrics(metricsAt, server, () => replication.replicator, logger);
+    } catch (err) {
+      await server.close();
+      throw new StartupError(`repcache: ${(err as Error).message}`, EX_OSERR);
+    }
+  }
+
   let removePidFile: () => void;
   try {
     removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
@@ -78,7 +90,7 @@ async function run(opts: RepcacheOptions): Promise<void> {
     const force = setTimeout(() => process.exit(0), 5000);
     force.unref();
     // Clients first, so nothing is acknowledged that the replication drain then misses.
-    void server.close().then(() => replication.stop()).finally(() => { removePidFile(); process.exit(0); });
+    void Promise.all([server.close(), metrics?.close()]).then(() => replication.stop()).finally(() => { removePidFile(); process.exit(0); });
   };
   onSignal(stop);
   server.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));

@@ -61,6 +61,7 @@ export function defaultGlobal(file: string): GlobalDefs {
     notificationEmailFrom: null,
     smtpServer: null,
     smtpConnectTimeoutMs: DEFAULTS.smtpConnectTimeoutMs,
+    metricsListen: null,
     where: `${file}:1`,
   };
 }

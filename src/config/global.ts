@@ -1,3 +1,4 @@
+import { MetricsAddressError, parseMetricsAddress } from '../metrics/address.ts';
 import type { Draft } from './draft.ts';
 import { whereOf, type Token } from './lexer.ts';
 import { checkIPv4, table, type Reader, type Table } from './reader.ts';
@@ -45,6 +46,18 @@ export function readGlobalDefs(r: Reader, opener: Token, d: Draft): void {
     ['vrrp_garp_master_refresh_repeat', (r, kw) => void (g.garpMasterRefreshRepeat = r.int(kw, 1, 1000))],
     ['vrrp_garp_lower_prio_delay', (r, kw) => void (g.garpLowerPrioDelayMs = r.timerMs(kw, 0, 1000_000))],
     ['vrrp_garp_lower_prio_repeat', (r, kw) => void (g.garpLowerPrioRepeat = r.int(kw, 0, 1000))],
+    [
+      'metrics_listen',
+      (r, kw) => {
+        const a = r.arg(kw, 'ADDRESS:PORT');
+        try {
+          g.metricsListen = parseMetricsAddress(a.text);
+        } catch (e) {
+          if (!(e instanceof MetricsAddressError)) throw e;
+          r.fail(a, e.message);
+        }
+      },
+    ],
   ]);
   r.block(opener, 'global_defs', 'global_defs', t);
 }

@@ -32,6 +32,8 @@ export interface GlobalDefs {
   notificationEmailFrom: string | null;
   smtpServer: string | null;
   smtpConnectTimeoutMs: number; // default 30000 (accepted; haved sends no mail)
+  /** haved extension `metrics_listen ADDRESS:PORT`: the Prometheus endpoint; null (default) = none. */
+  metricsListen: { host: string; port: number } | null;
   where: string;
 }
 

@@ -87,6 +87,11 @@ export class CacheServer extends EventEmitter {
     this.#statsSources.push(source);
   }
 
+  /** The fields of plain `stats` (the metrics endpoint reads them). */
+  generalStats(): StatList {
+    return this.#generalStats();
+  }
+
   /** Bound addresses, for logs and tests: "tcp:127.0.0.1:11211", "udp:…", "unix:/path". */
   addresses(): string[] {
     const tcp = this.#servers.map((s) => describe(s.address(), 'tcp'));

@@ -48,6 +48,8 @@ export class NotifyQueue {
   #jobs: NotifyJob[] = [];
   #running = false;
   #idleWaiters: (() => void)[] = [];
+  /** Scripts run, by outcome (`failed`: a non-zero exit). */
+  readonly outcomes = { ok: 0, failed: 0, timeout: 0, error: 0 };
 
   constructor(opts: NotifyQueueOptions) {
     this.#spawn = opts.spawn;
@@ -75,7 +77,9 @@ export class NotifyQueue {
     this.#running = true;
     try {
       for (let job = this.#jobs.shift(); job; job = this.#jobs.shift()) {
-        this.#onOutcome?.(await this.#runOne(job));
+        const o = await this.#runOne(job);
+        this.outcomes[o.kind !== 'exit' ? o.kind : o.code === 0 ? 'ok' : 'failed']++;
+        this.#onOutcome?.(o);
       }
     } finally {
       this.#running = false;

@@ -1,5 +1,6 @@
 import { TimerSlot } from '../../clock.ts';
 import type { Clock } from '../../clock.ts';
+import { ProbeStats } from './probe-stats.ts';
 
 export type ProbeResult = 'ok' | 'fail' | 'timeout';
 export type TrackerState = 'UNKNOWN' | 'UP' | 'DOWN';
@@ -93,6 +94,7 @@ export class Tracker {
   #running = false;
   #lastDetail = '';
   #probes = 0;
+  readonly #stats = new ProbeStats();
 
   constructor(opts: TrackerOptions) {
     this.name = opts.name;
@@ -131,16 +133,18 @@ export class Tracker {
     this.#record(result, detail);
   }
 
-  status(): { name: string; state: TrackerState; okRun: number; failRun: number; probes: number; last: string } {
-    return { name: this.name, state: this.#state, okRun: this.#okRun, failRun: this.#failRun, probes: this.#probes, last: this.#lastDetail };
+  status() {
+    return { name: this.name, state: this.#state, okRun: this.#okRun, failRun: this.#failRun, probes: this.#probes, last: this.#lastDetail, ...this.#stats.snapshot() };
   }
 
   #runProbe(afterStall = false): void {
     const gen = ++this.#generation;
     this.#probes++;
+    const started = this.#opts.clock.now();
     const finish = (result: ProbeResult, detail = '') => {
       if (gen !== this.#generation || !this.#running) return;
       this.#generation++;
+      this.#stats.record(result, this.#opts.clock.now() - started);
       this.#timeout.cancel();
       this.#abort = null;
       this.#record(result, detail);

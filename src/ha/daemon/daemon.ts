@@ -132,6 +132,10 @@ export class HaDaemon {
       this.#log.warn({ from: prev.global.advertPort, to: next.global.advertPort }, 'vrrp_udp_port cannot change on reload - keeping the old port (restart haved to change it)');
       next.global.advertPort = prev.global.advertPort;
     }
+    if (fingerprint(next.global.metricsListen) !== fingerprint(prev.global.metricsListen)) {
+      this.#log.warn({ from: prev.global.metricsListen, to: next.global.metricsListen }, 'metrics_listen cannot change on reload - keeping the old one (restart haved to change it)');
+      next.global.metricsListen = prev.global.metricsListen;
+    }
     const globalSame = fingerprint(next.global) === fingerprint(prev.global);
     const old = new Map(this.#runtimes.map((rt) => [instanceKey(rt.config), rt]));
     const kept: InstanceRuntime[] = [];
@@ -221,7 +225,8 @@ export class HaDaemon {
       })),
       cache: this.#cache?.status() ?? null,
       proxy: this.#proxy?.status() ?? null,
-      syncGroups: this.#groups.map((g) => g.group.status()),
+      syncGroups: this.#groups.map((g) => ({ ...g.group.status(), notifyOutcomes: { ...g.notify.outcomes } })),
+      realServerNotifyOutcomes: { ...this.#rsNotify.outcomes },
       checks: [...this.#trackers.values()].map((b) => ({
         ...b.tracker.status(),
         kind: b.kind,

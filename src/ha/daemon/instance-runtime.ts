@@ -42,6 +42,8 @@ export class InstanceRuntime {
   readonly notify: NotifyQueue;
   readonly nodeId: string;
   readonly drops: Partial<Record<DropReason, number>> = {};
+  /** Transitions by the state entered. */
+  readonly transitions: Partial<Record<Transition['to'], number>> = {};
   vipsInstalled = false;
   lastTransition: { from: string; to: string; reason: string; at: string } | null = null;
 
@@ -188,6 +190,7 @@ export class InstanceRuntime {
 
   #onTransition(t: Transition): void {
     this.lastTransition = { from: t.from, to: t.to, reason: t.reason, at: new Date().toISOString() };
+    this.transitions[t.to] = (this.transitions[t.to] ?? 0) + 1;
     this.#log.info({ from: t.from, to: t.to, priority: t.priority, reason: t.reason }, `${t.from} -> ${t.to}: ${t.reason}`);
     this.#deps.changed();
     const jobs = () => notifyJobs(this.config, 'INSTANCE', this.config.name, t.to, t.priority);
@@ -329,6 +332,8 @@ export class InstanceRuntime {
       lastTransition: this.lastTransition,
       counters: s.counters,
       dropped: { ...this.drops },
+      transitions: { ...this.transitions },
+      notifyOutcomes: { ...this.notify.outcomes },
     };
   }
 }

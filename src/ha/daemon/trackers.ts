@@ -135,14 +135,15 @@ function checkTracker(source: string, check: HealthCheck, host: string, port: nu
 }
 
 /** Runs real_server notify_up / notify_down (no extra arguments, keepalived's rule), in order. */
-export function realServerNotifier(deps: { spawn: NotifySpawner; clock: Clock; log: Logger }): (rs: RealServer, state: TrackerState) => void {
+export function realServerNotifier(deps: { spawn: NotifySpawner; clock: Clock; log: Logger }): ((rs: RealServer, state: TrackerState) => void) & { outcomes: NotifyQueue['outcomes'] } {
   const queue = new NotifyQueue({
     spawn: deps.spawn,
     clock: deps.clock,
     onOutcome: (o) => deps.log[o.kind === 'exit' && o.code === 0 ? 'info' : 'warn']({ script: o.job.argv.join(' '), outcome: o.kind, code: o.code }, `${o.job.label}: ${o.detail}`),
   });
-  return (rs, state) => {
+  const notify = (rs: RealServer, state: TrackerState) => {
     const cmd = state === 'DOWN' ? rs.notifyDown : state === 'UP' ? rs.notifyUp : null;
     if (cmd) queue.enqueue({ argv: [...cmd.argv], user: cmd.user, label: `${state === 'DOWN' ? 'notify_down' : 'notify_up'} of real_server ${rs.address}:${rs.port}` });
   };
+  return Object.assign(notify, { outcomes: queue.outcomes });
 }

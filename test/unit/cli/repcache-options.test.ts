@@ -98,6 +98,12 @@ describe('repcache options: getopt forms', () => {
     expect(parse('-o', 'output_limit=4096').config.outputLimit).toBe(4096);
   });
 
+  it('-o metrics_listen=ADDRESS:PORT (off by default)', () => {
+    expect(parse().config.extended.metrics_listen).toBeUndefined();
+    expect(parse('-o', 'metrics_listen=127.0.0.1:9150').config.extended.metrics_listen).toBe('127.0.0.1:9150');
+    expect(parse('-o', 'metrics_listen=[::1]:9150').config.extended.metrics_listen).toBe('[::1]:9150');
+  });
+
   it('replication flags -x (repeatable) and -X', () => {
     const o = parse('-x', 'peer1', '-x', '10.0.0.2:11222', '-X', '11300');
     expect(o.replication).toEqual({ peers: ['peer1', '10.0.0.2:11222'], port: 11300, portGiven: true });
@@ -188,6 +194,9 @@ describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
     [['-o', 'output_limit'], 'Missing numeric argument for output_limit', 1],
     [['-o', 'read_timeout=-1'], 'could not parse argument to read_timeout', 1],
     [['-o', 'drain_timeout=soon'], 'could not parse argument to drain_timeout', 1],
+    [['-o', 'metrics_listen'], 'Missing metrics_listen argument (ADDRESS:PORT)', 1],
+    [['-o', 'metrics_listen=9150'], "metrics_listen needs ADDRESS:PORT (e.g. 127.0.0.1:9650 or [::1]:9650), got '9150'", 1],
+    [['-o', 'metrics_listen=127.0.0.1:0'], 'metrics_listen: port 0 is out of range (1..65535)', 1],
   ];
   it.each(cases)('%j', (argv, message, exitCode) => {
     expect(failure(...argv)).toEqual({ message, exitCode });

@@ -18,6 +18,7 @@ describe('keepalived defaults', () => {
       notificationEmail: [],
       notificationEmailFrom: null,
       smtpServer: null,
+      metricsListen: null,
       smtpConnectTimeoutMs: 30_000,
       where: 'haved.conf:1',
     });
@@ -187,6 +188,7 @@ vrrp_instance VI_1 {
   script_user haved
   vrrp_mcast_group4 239.1.2.3
   vrrp_udp_port 11112
+  metrics_listen [::1]:9650
 }
 ${instance('')}${instance('', 'vrrp_instance VI_2 { interface eth0 virtual_router_id 52\n')}
 vrrp_sync_group G {
@@ -206,6 +208,7 @@ vrrp_sync_group G {
       scriptUser: 'haved',
       mcastGroup4: '239.1.2.3',
       advertPort: 11112,
+      metricsListen: { host: '::1', port: 9650 },
     });
     expect(c.syncGroups).toMatchObject([
       { name: 'G', members: ['VI_1', 'VI_2'], notify: { argv: ['/bin/n'] }, notifyMaster: { argv: ['/bin/m'] }, notifyStop: { argv: ['/bin/s'] } },

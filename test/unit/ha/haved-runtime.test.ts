@@ -67,6 +67,8 @@ describe('InstanceRuntime (the daemon side of one vrrp_instance)', () => {
     await rt.stop('test');
     await flush();
     expect(events().slice(before)).toEqual(['advert priority 0', 'ip addr del 198.18.0.100/32', 'notify /bin/notify INSTANCE VI_1 STOP 150']);
+    // what `haved dump` and the metrics endpoint count
+    expect(rt.status()).toMatchObject({ transitions: { BACKUP: 1, MASTER: 1, STOP: 1 }, notifyOutcomes: { ok: 4, failed: 0, timeout: 0, error: 0 } });
   });
 
   it('goes to FAULT when the VIP cannot be added, and never runs notify_master', async () => {
