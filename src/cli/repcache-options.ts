@@ -3,7 +3,7 @@
  * replication flags (-x peer, -X port). Pure: argv in, options or a UsageError out.
  */
 import { DEFAULT_REPLICATION_PORT } from '../replication/replicator.ts';
-import { MetricsAddressError, parseMetricsAddress } from '../metrics/address.ts';
+import { MetricsAddressError, parseMetricsAddress } from '../net/metrics-address.ts';
 import { REPLICATION_SUBOPTIONS } from '../replication/options.ts';
 import { defaultServerConfig, type ServerConfig } from '../server/config.ts';
 import { UsageError } from './usage-error.ts';

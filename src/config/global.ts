@@ -1,4 +1,4 @@
-import { MetricsAddressError, parseMetricsAddress } from '../metrics/address.ts';
+import { MetricsAddressError, parseMetricsAddress } from '../net/metrics-address.ts';
 import type { Draft } from './draft.ts';
 import { whereOf, type Token } from './lexer.ts';
 import { checkIPv4, table, type Reader, type Table } from './reader.ts';

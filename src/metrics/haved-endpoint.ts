@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { formatMetricsAddress, type MetricsAddress } from './address.ts';
+import { formatMetricsAddress, type MetricsAddress } from '../net/metrics-address.ts';
 import { HavedMetrics, type HavedStatusView } from './haved.ts';
 import { MetricsListener } from './http-listener.ts';
 

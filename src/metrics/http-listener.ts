@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog, quoteBytes } from '../log-limit.ts';
-import { formatMetricsAddress, type MetricsAddress } from './address.ts';
+import { formatMetricsAddress, type MetricsAddress } from '../net/metrics-address.ts';
 
 /** The metrics port could not be bound (in use, no such address, no permission). */
 export class MetricsListenError extends Error {

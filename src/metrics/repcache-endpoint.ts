@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { formatMetricsAddress, parseMetricsAddress } from './address.ts';
+import { formatMetricsAddress, parseMetricsAddress } from '../net/metrics-address.ts';
 import { MetricsListener } from './http-listener.ts';
 import { RepcacheMetrics, type CacheStatsSource, type ReplicationView } from './repcache.ts';
 

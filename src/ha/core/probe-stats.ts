@@ -1,4 +1,5 @@
-import type { ProbeResult } from './tracker.ts';
+/** What one probe of a check returned. */
+export type ProbeResult = 'ok' | 'fail' | 'timeout';
 
 /** Upper bounds (seconds) of the probe duration buckets: 1 ms .. 10 s, Prometheus' usual spread. */
 export const PROBE_DURATION_BOUNDS_S: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

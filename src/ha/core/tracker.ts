@@ -1,8 +1,8 @@
 import { TimerSlot } from '../../clock.ts';
 import type { Clock } from '../../clock.ts';
-import { ProbeStats } from './probe-stats.ts';
+import { ProbeStats, type ProbeResult } from './probe-stats.ts';
 
-export type ProbeResult = 'ok' | 'fail' | 'timeout';
+export type { ProbeResult };
 export type TrackerState = 'UNKNOWN' | 'UP' | 'DOWN';
 
 /**

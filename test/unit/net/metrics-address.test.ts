@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MetricsAddressError, formatMetricsAddress, parseMetricsAddress } from '../../../src/metrics/address.ts';
+import { MetricsAddressError, formatMetricsAddress, parseMetricsAddress } from '../../../src/net/metrics-address.ts';
 
 describe('metrics_listen ADDRESS:PORT', () => {
   it('accepts IPv4, bracketed IPv6 and localhost', () => {
