@@ -19,7 +19,7 @@ const store = new SlabStore(storeOptionsFor(defaultServerConfig, clock));
 const host: DispatchHost = {
   store, config: defaultServerConfig, counters: new ServerCounters(), onMutation: null, verbosity: 0, detail: null,
   prefixStats: new PrefixStats(defaultServerConfig.statKeyPrefix), setDetail() {}, generalStats: () => [],
-  connStats: () => '', resetStats() {}, requestShutdown() {},
+  connStats: () => '', resetStats() {}, requestShutdown() {}, sasl: null, clientRefused() {},
 };
 const dispatcher = new Dispatcher(host);
 const out = new OutBuffer();

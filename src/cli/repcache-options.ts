@@ -397,9 +397,12 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
         else replication.connectPort = connectPort;
         break;
       }
-      case 'S':
-        throw new UsageError('repcache: SASL (-S) is not supported: it needs the binary protocol', EX_USAGE);
-      case 'Y': case 'e': case 'Z': case 'N':
+      case 'S': config.saslEnabled = true; break;
+      case 'Y':
+        if (value === '') throw new UsageError('repcache: -Y needs a file of user:password lines', EX_USAGE);
+        config.authFile = value;
+        break;
+      case 'e': case 'Z': case 'N':
         throw new UsageError(`repcache: -${spec.short} (--${spec.long}) is not supported`, EX_USAGE);
       // -k (mlockall) and -r (core dumps) have no effect in a Node process; W: no `watch` command to disable.
       case 'k': case 'r': case 'W': break;
@@ -411,6 +414,15 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
   const ext = config.extended;
   const pct = (k: keyof typeof LRU_PCT_DEFAULTS) => (typeof ext[k] === 'string' ? Number(ext[k]) : LRU_PCT_DEFAULTS[k]);
   if (pct('hot_lru_pct') + pct('warm_lru_pct') > 80) throw new UsageError('hot_lru_pct + warm_lru_pct cannot be more than 80% combined', EX_USAGE);
+
+  if (config.saslEnabled) {
+    if (config.udpPort > 0) throw new UsageError('ERROR: Cannot enable UDP while using binary SASL authentication.', EX_USAGE);
+    // memcached reads SASL users from Cyrus SASL (sasldb, SASL_CONF_PATH); repcache reads them from -Y's file
+    if (config.authFile === null) {
+      throw new UsageError('repcache: -S needs -Y <auth_file> (user:password lines): SASL users are read from that file, not from a sasldb', EX_USAGE);
+    }
+  }
+  if (config.authFile !== null && config.udpPort > 0) throw new UsageError('Cannot use UDP with ascii authentication enabled (-U 0 to disable)', EX_USAGE);
 
   config.memoryLimitMB = memoryLimit;
   config.pageSize = itemSizeMax;
@@ -462,6 +474,10 @@ export function usage(): string {
 -b, --listen-backlog=<num> set the backlog queue limit (default: 1024)
 -B, --protocol=<name>     protocol - one of ascii, binary, or auto (default: auto-negotiate)
 -I, --max-item-size=<num> adjusts max item size (default: 1m, min: 1k, max: 1024m)
+-S, --enable-sasl         require SASL (PLAIN) authentication on the binary protocol,
+                          against the -Y file (needs -Y; no UDP)
+-Y, --auth-file=<file>    require authentication: user:password lines; a text client
+                          first sends "set <any> 0 0 <n>" with "user password" as data
 -F, --disable-flush-all   disable flush_all command
     --disable-dumping     disable stats cachedump and lru_crawler metadump
                           (memcached's -X; in repcache -X is the replication port)

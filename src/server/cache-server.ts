@@ -16,6 +16,7 @@ import { OutBuffer } from './out-buffer.ts';
 import { R } from './replies.ts';
 import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
+import { loadAuthFile, type Credentials } from './auth-file.ts';
 
 export type { Mutation } from './dispatch.ts';
 
@@ -25,6 +26,8 @@ export interface CacheServerDeps {
   clock?: Clock;
   /** CAS generator for the store (replication: hybrid logical clock versions). */
   versions?: VersionSource;
+  /** -Y's credentials, loaded by the caller (read from config.authFile when not given). */
+  credentials?: Credentials;
 }
 
 /** Timed-out connections closed per turn of the event loop. */
@@ -61,6 +64,8 @@ export class CacheServer extends EventEmitter {
   replyBarrier: Promise<void> | null = null;
 
   readonly #logger: Logger;
+  /** -Y: every connection authenticates first; null: authentication is off */
+  readonly #credentials: Credentials | null;
   /** What clients and datagrams cause (timeouts, refusals, failed commands): one line per reason per minute. */
   readonly #clientLog: RateLimitedLog;
   readonly #clock: Clock;
@@ -94,6 +99,7 @@ export class CacheServer extends EventEmitter {
     this.#ownClock = deps.clock ? null : new TickingClock();
     this.#clock = deps.clock ?? this.#ownClock!;
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
+    this.#credentials = deps.credentials ?? (config.authFile !== null ? loadAuthFile(config.authFile) : null);
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
     this.#host = this.#makeHost();
     this.#dispatcher = new Dispatcher(this.#host);
@@ -119,6 +125,8 @@ export class CacheServer extends EventEmitter {
   /** TCP on each -l address (all if none) x port; UDP on udpPort if > 0; unix socket if set. */
   async listen(): Promise<void> {
     const c = this.config;
+    // datagrams cannot authenticate (the command line refuses -U with -Y or -S)
+    if (this.#credentials !== null && c.udpPort > 0 && !c.unixSocket) throw new Error('UDP cannot be used with authentication (-U 0 to disable)');
     try {
       if (c.unixSocket) {
         await this.#listenUnix(c.unixSocket);
@@ -214,6 +222,7 @@ export class CacheServer extends EventEmitter {
       logger: this.#logger,
       clientLog: this.#clientLog,
       traceCommands: this.#logger.isLevelEnabled('trace'),
+      credentials: this.#credentials,
       replyBarrier: () => {
         const b = this.replyBarrier;
         this.replyBarrier = null;
@@ -292,6 +301,8 @@ export class CacheServer extends EventEmitter {
       ['connection_structures', this.#counters.connectionStructures],
       ['cmd_meta', this.#counters.cmdMeta],
       ['store_too_large', this.#counters.storeTooLarge],
+      ['auth_cmds', this.#counters.authCmds],
+      ['auth_errors', this.#counters.authErrors],
       ['cmd_flush', this.#counters.cmdFlush],
       ['bytes_read', this.#counters.bytesRead],
       ['bytes_written', this.#counters.bytesWritten],
@@ -357,6 +368,8 @@ export class CacheServer extends EventEmitter {
         this.#logger.info({ graceful }, 'shutdown requested by a client');
         this.emit('shutdown', graceful);
       },
+      sasl: this.config.saslEnabled ? this.#credentials : null,
+      clientRefused: (reason, message, fields) => this.#clientLog.warn(reason, message, fields),
     };
     return host;
   }

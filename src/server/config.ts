@@ -21,6 +21,10 @@ export interface ServerConfig {
   backlog: number; // -b
   protocol: 'auto' | 'ascii' | 'binary'; // -B
   shutdownEnabled: boolean; // -A
+  /** -S: SASL (PLAIN) on the binary protocol, with the -Y credentials */
+  saslEnabled: boolean;
+  /** -Y: the user:password file; every connection must authenticate first (text: memcached's `set` form) */
+  authFile: string | null;
   flushEnabled: boolean; // false with -F
   dumpEnabled: boolean; // false with --disable-dumping
   largePages: boolean; // -L
@@ -62,6 +66,8 @@ export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
   backlog: 1024,
   protocol: 'auto',
   shutdownEnabled: false,
+  saslEnabled: false,
+  authFile: null,
   flushEnabled: true,
   dumpEnabled: true,
   largePages: false,

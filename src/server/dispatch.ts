@@ -6,6 +6,7 @@ import type {
   ArithCommand, FlushCommand, GetCommand, GetOp, OtherCommand, StatsCommand, StoreCommand, TextCommand, TooLargeCommand,
 } from '../proto/text/commands.ts';
 import { valueHeaderMaxLength, writeValueHeader } from '../proto/text/replies.ts';
+import type { Credentials } from './auth-file.ts';
 import type { ServerConfig } from './config.ts';
 import { handleAdmin } from './admin.ts';
 import { handleMeta } from './meta.ts';
@@ -36,6 +37,10 @@ export interface DispatchHost {
   connStats(self: unknown): string;
   resetStats(): void;
   requestShutdown(graceful: boolean): void;
+  /** -S: SASL on the binary protocol against the -Y credentials; null: SASL commands are unknown, as in memcached */
+  readonly sasl: Credentials | null;
+  /** Logs something a client was refused, one line per reason per interval. */
+  clientRefused(reason: string, message: string, fields?: Record<string, unknown>): void;
 }
 
 /**

@@ -53,6 +53,9 @@ export class ServerCounters {
   drainTimeoutKicks = 0;
   /** datagrams dropped unanswered: shorter than the frame header, or one part of a multi-datagram request */
   udpBadDatagrams = 0;
+  /** authentication attempts (text `set` or SASL), and those that failed */
+  authCmds = 0;
+  authErrors = 0;
 
   reset(): void {
     this.totalConnections = 0;
@@ -67,6 +70,8 @@ export class ServerCounters {
     this.readTimeoutKicks = 0;
     this.drainTimeoutKicks = 0;
     this.udpBadDatagrams = 0;
+    this.authCmds = 0;
+    this.authErrors = 0;
   }
 }
 
@@ -142,8 +147,8 @@ export function settingsStats(c: ServerConfig, runtime: { verbosity: number; det
     ['cas_enabled', yesNo(c.casEnabled)],
     ['tcp_backlog', c.backlog],
     ['binding_protocol', protocol],
-    ['auth_enabled_sasl', 'no'],
-    ['auth_enabled_ascii', 'no'],
+    ['auth_enabled_sasl', yesNo(c.saslEnabled)],
+    ['auth_enabled_ascii', c.authFile ?? 'no'],
     ['item_size_max', c.pageSize],
     ['maxconns_fast', 'yes'],
     ['hashpower_init', c.hashPower],

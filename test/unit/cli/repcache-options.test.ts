@@ -204,12 +204,20 @@ describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
     [['-X', 'abc'], 'ERROR: Invalid replication port number abc.'],
     [['-X', '11212:0'], 'ERROR: Invalid replication port number 11212:0.'],
     [['-X', '11212:'], 'ERROR: Invalid replication port number 11212:.'],
-    [['-S'], 'repcache: SASL (-S) is not supported: it needs the binary protocol'],
-    [['-Y', 'x'], 'repcache: -Y (--auth-file) is not supported'],
+    [['-S'], 'repcache: -S needs -Y <auth_file> (user:password lines): SASL users are read from that file, not from a sasldb'],
+    [['-S', '-Y', 'f', '-U', '11211'], 'ERROR: Cannot enable UDP while using binary SASL authentication.'],
+    [['-Y', 'f', '-U', '11211'], 'Cannot use UDP with ascii authentication enabled (-U 0 to disable)'],
     [['-e', 'x'], 'repcache: -e (--memory-file) is not supported'],
   ];
   it.each(clearer)('%j', (argv, message) => {
     expect(failure(...argv)).toEqual({ message, exitCode: 64 });
+  });
+
+  it('-S and -Y set SASL and the auth file', () => {
+    const { config } = parseRepcacheArgs(['-S', '-Y', '/etc/repcache-auth']);
+    expect(config.saslEnabled).toBe(true);
+    expect(config.authFile).toBe('/etc/repcache-auth');
+    expect(parseRepcacheArgs(['--auth-file=/a']).config).toMatchObject({ saslEnabled: false, authFile: '/a' });
   });
 
   it('a stray argument', () => {
