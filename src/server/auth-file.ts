@@ -48,6 +48,11 @@ export class Credentials {
 
 /** Parses an auth file's text; `path` names it in errors ("path:3: ..."). */
 export function parseAuthFile(text: string, path: string): Credentials {
+  return new Credentials(parseAuthEntries(text, path));
+}
+
+/** The user:password pairs of an auth file's text, in order. */
+export function parseAuthEntries(text: string, path: string): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
   const lines = text.split('\n');
   // a final newline ends the last line; it does not start an empty one
@@ -67,11 +72,16 @@ export function parseAuthFile(text: string, path: string): Credentials {
     pairs.push([user, pass]);
   });
   if (pairs.length === 0) throw new AuthFileError(`${path}: no user:password entries`);
-  return new Credentials(pairs);
+  return pairs;
 }
 
 /** Reads and parses an auth file; a missing, unreadable, empty or malformed file is an AuthFileError. */
 export function loadAuthFile(path: string): Credentials {
+  return new Credentials(readAuthEntries(path));
+}
+
+/** The entries of an auth file (for a local client that authenticates with the first one). */
+export function readAuthEntries(path: string): Array<[string, string]> {
   let text: string;
   try {
     text = readFileSync(path, 'latin1');
@@ -79,5 +89,5 @@ export function loadAuthFile(path: string): Credentials {
     const e = err as NodeJS.ErrnoException;
     throw new AuthFileError(`Could not open authfile [${path}] for reading: ${e.code === 'ENOENT' ? 'No such file or directory' : e.code === 'EACCES' ? 'Permission denied' : e.message}`);
   }
-  return parseAuthFile(text, path);
+  return parseAuthEntries(text, path);
 }

@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bin, stopAll } from '../support/daemon.ts';
 import { McClient } from '../support/mc-client.ts';
 import { request, setExtras } from '../support/binary-client.ts';
+import { memcacheProbe, tcpProbe } from '../../src/ha/adapters/probes.ts';
+import { fetchStats } from '../../src/supervisor/stats-probe.ts';
 import { parseStats, startCache, userArgs, type CacheInstance } from './repcache-harness.ts';
 
 interface Exit { code: number; stdout: string; stderr: string }
@@ -236,6 +238,20 @@ except pylibmc.Error as e:
     const st = parseStats(text[1]);
     expect(Number(st.get('auth_cmds'))).toBeGreaterThanOrEqual(6);
     expect(Number(st.get('auth_errors'))).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('haved\'s checks on a cache that requires authentication', () => {
+  it('TCP_CHECK and MEMCACHE_CHECK pass without a password; the supervisor\'s stats poll logs in with the -Y file', async () => {
+    const server = await startCache('repcache', ['-Y', authFile]);
+    const t = { host: '127.0.0.1', port: server.port, timeoutMs: 2000 };
+    expect(await tcpProbe(t)).toBeNull();
+    expect(await memcacheProbe(t)).toBeNull();
+    const s = await fetchStats('127.0.0.1', server.port, 2000, { user: 'alice', pass: 'secret' });
+    expect(s.stats.get('auth_cmds')).toBe('1');
+    await expect(fetchStats('127.0.0.1', server.port, 2000)).rejects.toThrow(/CLIENT_ERROR unauthenticated/);
+    await expect(fetchStats('127.0.0.1', server.port, 2000, { user: 'alice', pass: 'nope' })).rejects.toThrow('authentication refused: "CLIENT_ERROR authentication failure"');
+    await server.daemon.stop();
   });
 });
 
