@@ -9,6 +9,7 @@ import {
   type RepcacheOptions,
 } from './repcache-options.ts';
 import { AuthFileError, loadAuthFile, type Credentials } from '../server/auth-file.ts';
+import { TlsConfigError } from '../server/tls.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
@@ -57,7 +58,14 @@ async function run(opts: RepcacheOptions): Promise<void> {
   } catch (err) {
     throw new StartupError(`repcache: ${(err as Error).message}`, EX_USAGE);
   }
-  const server = new CacheServer(config, { logger, credentials, ...replication.serverDeps });
+  let server: InstanceType<typeof CacheServer>;
+  try {
+    server = new CacheServer(config, { logger, credentials, ...replication.serverDeps });
+  } catch (err) {
+    // -Z: a certificate file that does not load (memcached's message and exit code)
+    if (err instanceof TlsConfigError) throw new StartupError(err.message, EX_USAGE);
+    throw err;
+  }
   try {
     await replication.attach(server); // with peers: resolves once a full copy is in (or no peer is reachable)
   } catch (err) {

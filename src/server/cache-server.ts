@@ -2,6 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
 import { SlabStore, type Clock, type VersionSource } from '../cache/store.ts';
@@ -17,6 +18,10 @@ import { R } from './replies.ts';
 import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
 import { loadAuthFile, type Credentials } from './auth-file.ts';
+import { loadTlsContext, tlsServerOptions, tlsSettingsOf, TlsConfigError, type TlsSettings } from './tls.ts';
+
+/** Sessions kept by -o ssl_session_cache (the oldest is dropped beyond this). */
+const TLS_SESSION_CACHE_SIZE = 4096;
 
 export type { Mutation } from './dispatch.ts';
 
@@ -66,6 +71,8 @@ export class CacheServer extends EventEmitter {
   readonly #logger: Logger;
   /** -Y: every connection authenticates first; null: authentication is off */
   readonly #credentials: Credentials | null;
+  /** -Z: the ssl_* settings, and when the certificates were last loaded (clock seconds); null without -Z */
+  readonly #tls: { settings: TlsSettings; loadedAt: number; servers: TlsServer[]; sessions: Map<string, Buffer> } | null;
   /** What clients and datagrams cause (timeouts, refusals, failed commands): one line per reason per minute. */
   readonly #clientLog: RateLimitedLog;
   readonly #clock: Clock;
@@ -100,6 +107,8 @@ export class CacheServer extends EventEmitter {
     this.#clock = deps.clock ?? this.#ownClock!;
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
     this.#credentials = deps.credentials ?? (config.authFile !== null ? loadAuthFile(config.authFile) : null);
+    this.#tls = config.sslEnabled ? { settings: tlsSettingsOf(config.extended), loadedAt: 0, servers: [], sessions: new Map() } : null;
+    if (this.#tls) loadTlsContext(this.#tls.settings); // throws TlsConfigError before anything listens
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
     this.#host = this.#makeHost();
     this.#dispatcher = new Dispatcher(this.#host);
@@ -133,7 +142,8 @@ export class CacheServer extends EventEmitter {
       } else {
         const tcp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
         const udp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.udpPort)) : [{ host: undefined, port: c.udpPort }];
-        if (c.port > 0) for (const a of tcp) await this.#listenTcp(a.port, a.host);
+        const plain = (i: number) => c.listen[i]?.startsWith('notls:') ?? false;
+        if (c.port > 0) for (const [i, a] of tcp.entries()) await this.#listenTcp(a.port, a.host, this.#tls !== null && !plain(i));
         if (c.udpPort > 0) for (const a of udp) await this.#listenUdp(a.port, a.host);
       }
     } catch (err) {
@@ -159,11 +169,63 @@ export class CacheServer extends EventEmitter {
     if (this.config.unixSocket) removeStaleSocket(this.config.unixSocket);
   }
 
-  #listenTcp(port: number, host: string | undefined): Promise<void> {
-    const server = createServer({ noDelay: true, pauseOnConnect: true });
+  #listenTcp(port: number, host: string | undefined, tls = false): Promise<void> {
     const listenAddr = host === undefined ? `tcp:*:${port}` : `tcp:${host}:${port}`;
+    if (tls) return this.#bind(this.#tlsServer(listenAddr), { port, host, backlog: this.config.backlog });
+    const server = createServer({ noDelay: true, pauseOnConnect: true });
     server.on('connection', (s) => this.#accept(s, listenAddr));
     return this.#bind(server, { port, host, backlog: this.config.backlog });
+  }
+
+  /** A -Z listener: connections reach #accept once their TLS handshake is done. */
+  #tlsServer(listenAddr: string): TlsServer {
+    const t = this.#tls!;
+    const settings = t.settings;
+    const server = createTlsServer({ ...tlsServerOptions(settings, loadTlsContext(settings)), noDelay: true });
+    t.loadedAt = this.#clock.now();
+    t.servers.push(server);
+    server.on('secureConnection', (s: TLSSocket) => {
+      // verify modes 1 and 3: a certificate is asked for, and one that was given must verify
+      if (settings.verifyMode !== 0 && !s.authorized && s.getPeerCertificate()?.raw !== undefined) {
+        this.#tlsRefused(`client certificate refused: ${String(s.authorizationError)}`);
+        s.destroy();
+        return;
+      }
+      this.#accept(s, listenAddr);
+    });
+    server.on('tlsClientError', (err) => this.#tlsRefused(err.message));
+    if (settings.sessionCache) {
+      server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+        this.#counters.sslNewSessions++;
+        t.sessions.set(id.toString('hex'), data);
+        if (t.sessions.size > TLS_SESSION_CACHE_SIZE) t.sessions.delete(t.sessions.keys().next().value!);
+        done();
+      });
+      server.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => done(null, t.sessions.get(id.toString('hex')) ?? null));
+    }
+    return server;
+  }
+
+  #tlsRefused(why: string): void {
+    this.#counters.sslHandshakeErrors++;
+    this.#clientLog.warn('tls handshake', 'a TLS handshake failed', { why: why.slice(0, 200) });
+  }
+
+  /** `refresh_certs`: reloads the certificate files for new connections; on failure the old ones stay. */
+  #refreshCerts(): string {
+    const t = this.#tls;
+    if (t === null) return 'Error TLS not enabled\r\n';
+    try {
+      const options = tlsServerOptions(t.settings, loadTlsContext(t.settings));
+      for (const server of t.servers) server.setSecureContext(options);
+    } catch (err) {
+      if (!(err instanceof TlsConfigError)) throw err;
+      this.#logger.warn({ err: err.message }, 'refresh_certs failed: the certificates loaded before stay in use');
+      return `${err.message}\r\n`;
+    }
+    t.loadedAt = this.#clock.now();
+    this.#logger.info('TLS certificates reloaded');
+    return 'OK\r\n';
   }
 
   #listenUnix(path: string): Promise<void> {
@@ -315,6 +377,11 @@ export class CacheServer extends EventEmitter {
       ['udp_bad_datagrams', this.#counters.udpBadDatagrams],
     ]);
     if (this.config.idleTimeout > 0) own.set('idle_kicks', this.#counters.idleKicks);
+    if (this.#tls !== null) {
+      if (this.#tls.settings.sessionCache) own.set('ssl_new_sessions', this.#counters.sslNewSessions);
+      own.set('ssl_handshake_errors', this.#counters.sslHandshakeErrors);
+      own.set('time_since_server_cert_refresh', this.#clock.now() - this.#tls.loadedAt);
+    }
     const storeStats = this.store.statsGeneral().filter(([n]) => n !== 'limit_maxbytes' && n !== 'threads');
     return mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f()));
   }
@@ -370,6 +437,7 @@ export class CacheServer extends EventEmitter {
       },
       sasl: this.config.saslEnabled ? this.#credentials : null,
       clientRefused: (reason, message, fields) => this.#clientLog.warn(reason, message, fields),
+      refreshCerts: () => this.#refreshCerts(),
     };
     return host;
   }

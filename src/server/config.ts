@@ -25,6 +25,8 @@ export interface ServerConfig {
   saslEnabled: boolean;
   /** -Y: the user:password file; every connection must authenticate first (text: memcached's `set` form) */
   authFile: string | null;
+  /** -Z: TLS on the TCP listeners (but those given as -l notls:ADDR), configured by -o ssl_* */
+  sslEnabled: boolean;
   flushEnabled: boolean; // false with -F
   dumpEnabled: boolean; // false with --disable-dumping
   largePages: boolean; // -L
@@ -68,6 +70,7 @@ export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
   shutdownEnabled: false,
   saslEnabled: false,
   authFile: null,
+  sslEnabled: false,
   flushEnabled: true,
   dumpEnabled: true,
   largePages: false,

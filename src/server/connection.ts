@@ -1,4 +1,5 @@
 import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { BadMagicError, BinaryParser, MAGIC_REQUEST, type BinaryRequest } from '../proto/binary/codec.ts';
@@ -142,13 +143,15 @@ export class Connection {
     this.#parser = new TextParser({ maxItemSize: env.maxItemSize }, (cmd) => this.#onCommand(cmd));
     this.#protocol = env.protocol === 'ascii' ? TEXT : UNDECIDED;
     if (env.protocol === 'binary') this.#startBinary();
-    const adopted = adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
+    // a TLS socket's reads and writes go through its TLS layer: no handle tricks
+    const tls = raw instanceof TLSSocket;
+    const adopted = tls ? null : adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
     const socket = adopted ?? raw;
     this.socket = socket;
     if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     // the bytes are in the shared read buffer, which stays the handle's buffer
     else readDirect(socket, (n) => this.#onData(env.readBuffer, n));
-    const handle = DirectWriter.handleOf(socket);
+    const handle = tls ? null : DirectWriter.handleOf(socket);
     this.#direct = handle ? new DirectWriter(handle, (status) => this.#onWriteComplete(status)) : null;
     socket.on('drain', () => {
       this.#streamFull = false;

@@ -39,6 +39,8 @@ export interface DispatchHost {
   requestShutdown(graceful: boolean): void;
   /** -S: SASL on the binary protocol against the -Y credentials; null: SASL commands are unknown, as in memcached */
   readonly sasl: Credentials | null;
+  /** `refresh_certs`: reloads the TLS certificates; the reply line (with \r\n). */
+  refreshCerts(): string;
   /** Logs something a client was refused, one line per reason per interval. */
   clientRefused(reason: string, message: string, fields?: Record<string, unknown>): void;
 }

@@ -22,7 +22,7 @@ function session(sasl = true) {
     store: new SlabStore(storeOptionsFor(defaultServerConfig, new SystemClock())), config: defaultServerConfig, counters,
     onMutation: null, verbosity: 0, detail: null, prefixStats: new PrefixStats(':'), setDetail() {}, generalStats: () => [],
     connStats: () => '', resetStats() {}, requestShutdown() {}, sasl: sasl ? credentials : null,
-    clientRefused: (reason) => refused.push(reason),
+    clientRefused: (reason) => refused.push(reason), refreshCerts: () => '',
   };
   const dispatcher = new BinaryDispatcher(host);
   const out = new OutBuffer();
