@@ -44,6 +44,11 @@ export interface ConnectionEnv {
 
 /** The longest binary value buffered before a connection has authenticated (SASL data is small). */
 const PREAUTH_VALUE_LIMIT = 4096;
+/**
+ * Replies to one read of a text connection that has not authenticated, beyond which it is closed: a client
+ * authenticates in one or two commands, and this bounds what a stranger's read makes us write.
+ */
+const PREAUTH_REPLIES_PER_READ = 64;
 
 const TEXT = 0;
 const BINARY = 1;
@@ -187,8 +192,14 @@ export class Connection {
     const out = env.out;
     const reader = (this.#textAuth ??= new AsciiAuthReader());
     reader.push(bytes);
+    let replies = 0;
     for (let step = reader.take(); step !== null; step = reader.take()) {
       this.#progress++;
+      if (++replies > PREAUTH_REPLIES_PER_READ) {
+        this.#closing = true;
+        env.clientLog.warn('unauthenticated', 'closed a text connection that sent many commands before authenticating', { conn: this.id });
+        return;
+      }
       switch (step.kind) {
         case 'reply':
           out.bytes(step.reply);

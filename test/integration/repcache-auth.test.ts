@@ -233,6 +233,23 @@ except pylibmc.Error as e:
     expect(r.stdout).not.toContain('hello');
   });
 
+  it('strangers\' garbage closes their connections; the node keeps serving', async () => {
+    const flood = async (bytes: Buffer | string) => {
+      const c = await McClient.connect(server.port);
+      c.send(bytes);
+      await c.waitClosed(5000);
+      const got = c.take();
+      expect(got).not.toMatch(/VALUE|STAT|STORED/);
+      return got.length;
+    };
+    // many commands in one read: at most 64 replies, then closed
+    expect(await flood('get k\r\n'.repeat(2000))).toBeLessThanOrEqual(64 * 'CLIENT_ERROR unauthenticated\r\n'.length);
+    await flood('x'.repeat(5000));
+    await flood(Buffer.alloc(3000, 0x81));
+    await flood(`set x 0 0 ${10_000_000}\r\n${'a'.repeat(4000)}`);
+    expect(await conversation(server.port, ['set x 0 0 12\r\nalice secret\r\n', 'version\r\n'])).toEqual(['STORED\r\n', 'VERSION 1.6.18\r\n']);
+  });
+
   it('stats count the attempts', async () => {
     const text = await conversation(server.port, ['set x 0 0 12\r\nalice secret\r\n', 'stats\r\n']);
     const st = parseStats(text[1]);
