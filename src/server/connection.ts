@@ -260,7 +260,7 @@ export class Connection {
     if (!progressed && this.#readSince >= 0) return;
     const now = this.#env.now();
     if (progressed) this.lastCommandAt = now;
-    const held = this.#binary !== null ? this.#binary.pending : this.#parser.pending;
+    const held = this.#binary !== null ? this.#binary.pending : this.#textAuth !== null ? this.#textAuth.pending : this.#parser.pending;
     this.#readSince = held > 0 ? now : -1;
   }
 

@@ -258,6 +258,17 @@ except pylibmc.Error as e:
   });
 });
 
+describe('a half-sent authentication', () => {
+  it('is closed by read_timeout like any unfinished command', async () => {
+    const server = await startCache('repcache', ['-Y', authFile, '-o', 'read_timeout=1']);
+    const c = await McClient.connect(server.port);
+    c.send('set x 0 0 12\r\nali');
+    await c.waitClosed(5000);
+    expect(c.take()).toBe('');
+    await server.daemon.stop();
+  });
+});
+
 describe('haved\'s checks on a cache that requires authentication', () => {
   it('TCP_CHECK and MEMCACHE_CHECK pass without a password; the supervisor\'s stats poll logs in with the -Y file', async () => {
     const server = await startCache('repcache', ['-Y', authFile]);

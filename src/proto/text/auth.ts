@@ -75,6 +75,11 @@ export class AsciiAuthReader {
     this.#pos = 0;
   }
 
+  /** How many bytes are held (an unfinished line or data block). */
+  get pending(): number {
+    return this.#buf.length - this.#pos;
+  }
+
   /** The bytes not consumed yet. */
   rest(): Buffer {
     return this.#buf.subarray(this.#pos);

@@ -47,6 +47,13 @@ describe('AsciiAuthReader (memcached -Y)', () => {
     expect(steps('set x 0 0 12\r\nalice:secret\r\n').steps).toEqual(['CLIENT_ERROR bad authentication token format']);
   });
 
+  it('pending: the bytes held', () => {
+    const r = new AsciiAuthReader();
+    r.push(Buffer.from('set x 0 0 12\r\nali'));
+    expect(r.take()).toBeNull();
+    expect(r.pending).toBe(3);
+  });
+
   it('a line longer than MAX_LINE without a newline closes', () => {
     expect(steps('x'.repeat(MAX_LINE)).steps).toEqual([]);
     expect(steps('x'.repeat(MAX_LINE + 1)).steps).toEqual(['close']);
