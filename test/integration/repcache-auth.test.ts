@@ -14,6 +14,10 @@ import { McClient } from '../support/mc-client.ts';
 import { request, setExtras } from '../support/binary-client.ts';
 import { memcacheProbe, tcpProbe } from '../../src/ha/adapters/probes.ts';
 import { fetchStats } from '../../src/supervisor/stats-probe.ts';
+import pino from 'pino';
+import { CacheLink } from '../../src/ha/daemon/cache-link.ts';
+import { CACHE_DAEMON_DEFAULTS } from '../../src/config/cache-daemon.ts';
+import { backgroundClock } from '../../src/ha/clock.ts';
 import { parseStats, startCache, userArgs, type CacheInstance } from './repcache-harness.ts';
 
 interface Exit { code: number; stdout: string; stderr: string }
@@ -279,6 +283,26 @@ describe('haved\'s checks on a cache that requires authentication', () => {
     expect(s.stats.get('auth_cmds')).toBe('1');
     await expect(fetchStats('127.0.0.1', server.port, 2000)).rejects.toThrow(/CLIENT_ERROR unauthenticated/);
     await expect(fetchStats('127.0.0.1', server.port, 2000, { user: 'alice', pass: 'nope' })).rejects.toThrow('authentication refused: "CLIENT_ERROR authentication failure"');
+    await server.daemon.stop();
+  });
+
+  it('a cache_daemon with -Y: the warmth poll reads replication_state after logging in', async () => {
+    const server = await startCache('repcache', ['-Y', authFile]);
+    const link = new CacheLink(
+      { argv: ['repcache', '-p', String(server.port), '-Y', authFile], user: null, restart: { ...CACHE_DAEMON_DEFAULTS }, checkPort: server.port, where: 'haved.conf:1' },
+      {
+        log: pino({ level: 'silent' }), clock: backgroundClock, changed: () => {}, pollIntervalMs: 50,
+        makeProcess: (o) => ({ start: () => o.onState?.('running', 'started'), stop: async () => {}, status: () => ({ state: 'running', starts: 1, failures: 0, nextStartInMs: null, lastExit: null, pid: server.pid }) }),
+      },
+    );
+    link.start();
+    const deadline = Date.now() + 5000;
+    while (link.status().replicationState === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const state = link.status().replicationState;
+    await link.stop();
+    // a repcache without peers reports itself standalone; without the login every poll fails (state stays null)
+    expect(state).toBe('standalone');
+    expect(Number(parseStats((await conversation(server.port, ['set x 0 0 12\r\nalice secret\r\n', 'stats\r\n']))[1]).get('auth_errors'))).toBe(0);
     await server.daemon.stop();
   });
 });
