@@ -181,7 +181,9 @@ export class CacheServer extends EventEmitter {
   #tlsServer(listenAddr: string): TlsServer {
     const t = this.#tls!;
     const settings = t.settings;
-    const server = createTlsServer({ ...tlsServerOptions(settings, loadTlsContext(settings)), noDelay: true });
+    // a handshake must end within read_timeout, as any unfinished command (node's default: 120 s)
+    const handshakeTimeout = this.config.readTimeout > 0 ? this.config.readTimeout * 1000 : 120_000;
+    const server = createTlsServer({ ...tlsServerOptions(settings, loadTlsContext(settings)), noDelay: true, handshakeTimeout });
     t.loadedAt = this.#clock.now();
     t.servers.push(server);
     server.on('secureConnection', (s: TLSSocket) => {
@@ -193,7 +195,11 @@ export class CacheServer extends EventEmitter {
       }
       this.#accept(s, listenAddr);
     });
-    server.on('tlsClientError', (err) => this.#tlsRefused(err.message));
+    server.on('tlsClientError', (err, s: TLSSocket) => {
+      // (node leaves the socket of a timed-out handshake open)
+      s.destroy();
+      this.#tlsRefused(err.message);
+    });
     if (settings.sessionCache) {
       server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
         this.#counters.sslNewSessions++;

@@ -147,6 +147,18 @@ describe('-Z with client certificates (ssl_verify_mode, ssl_ca_cert)', () => {
   });
 });
 
+describe('a silent connection to the TLS port', () => {
+  it('is closed once read_timeout passes without a handshake, and counted', async () => {
+    const server = await startCache('repcache', [...tlsArgs(), '-o', 'read_timeout=1']);
+    const errors = async () => Number(parseStats((await tlsTalk(server.port, 'stats\r\n')).reply).get('ssl_handshake_errors'));
+    const before = await errors(); // (the harness's probe of the port was one)
+    const c = await McClient.connect(server.port);
+    await c.waitClosed(5000);
+    expect(await errors()).toBe(before + 1);
+    await server.daemon.stop();
+  });
+});
+
 describe('refresh_certs', () => {
   it('loads new certificates for new connections; a broken file keeps the old ones and says why', async () => {
     const server = await startCache('repcache', tlsArgs());
