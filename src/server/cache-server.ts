@@ -186,6 +186,17 @@ export class CacheServer extends EventEmitter {
     const server = createTlsServer({ ...tlsServerOptions(settings, loadTlsContext(settings)), noDelay: true, handshakeTimeout });
     t.loadedAt = this.#clock.now();
     t.servers.push(server);
+    // connections still in their handshake are not in #conns: -c bounds them here
+    let open = 0;
+    server.on('connection', (raw: Socket) => {
+      open++;
+      raw.once('close', () => open--);
+      if (open > this.config.maxConnections) {
+        this.#counters.rejectedConnections++;
+        this.#clientLog.warn('too many connections', 'connection refused: too many open connections (-c)', { max: this.config.maxConnections });
+        raw.destroy();
+      }
+    });
     server.on('secureConnection', (s: TLSSocket) => {
       // verify modes 1 and 3: a certificate is asked for, and one that was given must verify
       if (settings.verifyMode !== 0 && !s.authorized && s.getPeerCertificate()?.raw !== undefined) {

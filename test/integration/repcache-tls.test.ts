@@ -159,6 +159,19 @@ describe('a silent connection to the TLS port', () => {
   });
 });
 
+describe('handshakes in progress count against -c', () => {
+  it('beyond -c silent connections are closed at once; once they go, a client gets in', async () => {
+    const server = await startCache('repcache', [...tlsArgs(), '-c', '3']);
+    const silent = await Promise.all(Array.from({ length: 5 }, () => McClient.connect(server.port)));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(silent.filter((c) => c.isClosed).length).toBe(2);
+    for (const c of silent) c.close();
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await tlsTalk(server.port, 'version\r\n')).reply).toMatch(/^VERSION /);
+    await server.daemon.stop();
+  });
+});
+
 describe('refresh_certs', () => {
   it('loads new certificates for new connections; a broken file keeps the old ones and says why', async () => {
     const server = await startCache('repcache', tlsArgs());
