@@ -20,7 +20,7 @@ const store = new SlabStore(storeOptionsFor(defaultServerConfig, clock));
 const host: DispatchHost = {
   store, config: defaultServerConfig, counters: new ServerCounters(), verbosity: 0, detail: null,
   prefixStats: new PrefixStats(defaultServerConfig.statKeyPrefix), setDetail() {}, generalStats: () => [],
-  connStats: () => '', resetStats() {}, requestShutdown() {},
+  connStats: () => '', resetStats() {}, requestShutdown() {}, sasl: null, clientRefused() {}, refreshCerts: () => '',
 };
 const dispatcher = new Dispatcher(host);
 const out = new OutBuffer();

@@ -95,6 +95,12 @@ const KNOWN_SUBOPTIONS = new Set([
   'metrics_listen',
 ]);
 
+/** memcached's TLS options (-Z). */
+const SSL_SUBOPTIONS = new Set([
+  'ssl_chain_cert', 'ssl_key', 'ssl_keyformat', 'ssl_verify_mode', 'ssl_ciphers', 'ssl_ca_cert', 'ssl_wbuf_size',
+  'ssl_session_cache', 'ssl_kernel_tls', 'ssl_min_version',
+]);
+
 interface ParsedOpt { spec: OptSpec; value: string | null }
 
 /** GNU getopt_long semantics: bundled short flags, attached or separate values, --long[=v], unique prefixes, `--`. */
@@ -169,7 +175,7 @@ function subopt(config: ServerConfig, token: string): void {
   const eq = token.indexOf('=');
   const name = eq < 0 ? token : token.slice(0, eq);
   const value = eq < 0 ? null : token.slice(eq + 1);
-  const known = KNOWN_SUBOPTIONS.has(name) || REPLICATION_SUBOPTIONS.has(name) || name.startsWith('ext_') || name.startsWith('ssl_');
+  const known = KNOWN_SUBOPTIONS.has(name) || REPLICATION_SUBOPTIONS.has(name) || name.startsWith('ext_') || SSL_SUBOPTIONS.has(name);
   if (!known) throw new UsageError(`Illegal suboption "${token}"`);
   config.extended[name] = name === 'repl_allow' ? addAllow(config, value) : value ?? true;
   const need = (what = `Missing numeric argument for ${name}`): string => {
@@ -273,6 +279,25 @@ function subopt(config: ServerConfig, token: string): void {
     case 'track_sizes': config.trackSizes = true; break;
     case 'no_modern': config.lruCrawler = false; break;
     case 'resp_obj_mem_limit': break;
+    case 'ssl_chain_cert': case 'ssl_key': case 'ssl_ca_cert': case 'ssl_ciphers':
+      need(`Missing ${name} argument`);
+      break;
+    case 'ssl_verify_mode':
+    case 'ssl_min_version': {
+      const n = int(need(`Missing ${name} argument`), `could not parse argument to ${name}`);
+      if (!(n >= 0 && n <= 3)) throw new UsageError(`Invalid ${name}. Use help to see valid options.`);
+      config.extended[name] = String(n);
+      break;
+    }
+    case 'ssl_keyformat':
+      // PEM only: node:tls reads no DER keys or engines
+      if (int(need('Missing ssl_keyformat argument'), 'could not parse argument to ssl_keyformat') !== 1) {
+        throw new UsageError('repcache: ssl_keyformat: only PEM (1) is supported');
+      }
+      break;
+    case 'ssl_wbuf_size':
+      if (int(need('Missing ssl_wbuf_size argument'), 'could not parse argument to ssl_wbuf_size') < 0) throw new UsageError('could not parse argument to ssl_wbuf_size');
+      break;
   }
 }
 
@@ -400,9 +425,13 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
         else replication.connectPort = connectPort;
         break;
       }
-      case 'S':
-        throw new UsageError('repcache: SASL (-S) is not supported: it needs the binary protocol', EX_USAGE);
-      case 'Y': case 'e': case 'Z': case 'N':
+      case 'S': config.saslEnabled = true; break;
+      case 'Y':
+        if (value === '') throw new UsageError('repcache: -Y needs a file of user:password lines', EX_USAGE);
+        config.authFile = value;
+        break;
+      case 'Z': config.sslEnabled = true; break;
+      case 'e': case 'N':
         throw new UsageError(`repcache: -${spec.short} (--${spec.long}) is not supported`, EX_USAGE);
       // -k (mlockall) and -r (core dumps) have no effect in a Node process; W: no `watch` command to disable.
       case 'k': case 'r': case 'W': break;
@@ -414,6 +443,19 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
   const ext = config.extended;
   const pct = (k: keyof typeof LRU_PCT_DEFAULTS) => (typeof ext[k] === 'string' ? Number(ext[k]) : LRU_PCT_DEFAULTS[k]);
   if (pct('hot_lru_pct') + pct('warm_lru_pct') > 80) throw new UsageError('hot_lru_pct + warm_lru_pct cannot be more than 80% combined', EX_USAGE);
+
+  if (config.saslEnabled) {
+    if (config.udpPort > 0) throw new UsageError('ERROR: Cannot enable UDP while using binary SASL authentication.', EX_USAGE);
+    // memcached reads SASL users from Cyrus SASL (sasldb, SASL_CONF_PATH); repcache reads them from -Y's file
+    if (config.authFile === null) {
+      throw new UsageError('repcache: -S needs -Y <auth_file> (user:password lines): SASL users are read from that file, not from a sasldb', EX_USAGE);
+    }
+  }
+  if (config.sslEnabled && config.port === 0 && !config.unixSocket) throw new UsageError('ERROR: You cannot enable SSL without a TCP port.', EX_USAGE);
+  if (!config.sslEnabled && config.listen.some((l) => l.startsWith('notls:'))) {
+    throw new UsageError("'notls' option is valid only when SSL is enabled", EX_OSERR);
+  }
+  if (config.authFile !== null && config.udpPort > 0) throw new UsageError('Cannot use UDP with ascii authentication enabled (-U 0 to disable)', EX_USAGE);
 
   config.memoryLimitMB = memoryLimit;
   config.pageSize = itemSizeMax;
@@ -465,12 +507,26 @@ export function usage(): string {
 -b, --listen-backlog=<num> set the backlog queue limit (default: 1024)
 -B, --protocol=<name>     protocol - one of ascii, binary, or auto (default: auto-negotiate)
 -I, --max-item-size=<num> adjusts max item size (default: 1m, min: 1k, max: 1024m)
+-S, --enable-sasl         require SASL (PLAIN) authentication on the binary protocol,
+                          against the -Y file (needs -Y; no UDP)
+-Y, --auth-file=<file>    require authentication: user:password lines; a text client
+                          first sends "set <any> 0 0 <n>" with "user password" as data
+-Z, --enable-ssl          TLS on the TCP port(s): -o ssl_chain_cert=<pem>,ssl_key=<pem>
+                          (-l notls:<addr> keeps a listener in plain text)
 -F, --disable-flush-all   disable flush_all command
     --disable-dumping     disable stats cachedump and lru_crawler metadump
                           (memcached's -X; in repcache -X is the replication port)
 -W, --disable-watch       accepted, no effect
 -o, --extended            comma separated list of memcached's extended options
                           (hashpower, slab_chunk_max, track_sizes, no_lru_crawler, idle_timeout, ...)
+TLS (-Z) options, as memcached's:
+-o ssl_chain_cert=<pem>               certificate chain (the key may be in it too)
+-o ssl_key=<pem>                      private key
+-o ssl_ca_cert=<pem>                  CA of acceptable client certificates
+-o ssl_verify_mode=<0..3>             client certificates: 0 none, 1 request, 2 require, 3 once
+-o ssl_min_version=<0..3>             TLS 1.0, 1.1, 1.2 (default), 1.3
+-o ssl_ciphers=<list>                 OpenSSL cipher list (TLS 1.2 and below)
+-o ssl_session_cache                  server-side session cache (counted as ssl_new_sessions)
 Limits on one client (repcache's own -o options):
 -o output_limit=<bytes>               pending replies above which a client's requests wait (default: 256k)
 -o read_timeout=<s>                   close a connection whose command takes longer to arrive (default: 60, 0 = off)

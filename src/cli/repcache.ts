@@ -9,6 +9,8 @@ import {
   type RepcacheOptions,
 } from './repcache-options.ts';
 import { UsageError } from './usage-error.ts';
+import { AuthFileError, loadAuthFile, type Credentials } from '../server/auth-file.ts';
+import { TlsConfigError } from '../server/tls.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
@@ -43,13 +45,28 @@ async function run(opts: RepcacheOptions): Promise<void> {
   // Loaded only to run: -h, -V and bad flags answer without loading the server.
   const [{ createLogger }, { CacheServer }] = await Promise.all([import('../log.ts'), import('../server/cache-server.ts')]);
   const logger = createLogger('repcache', level);
+  let credentials: Credentials | undefined;
+  try {
+    // read before the privileges are dropped, as memcached does
+    if (config.authFile !== null) credentials = loadAuthFile(config.authFile);
+  } catch (err) {
+    if (err instanceof AuthFileError) throw new StartupError(err.message, 1);
+    throw err;
+  }
   let replication: ReturnType<typeof startReplication>;
   try {
     replication = startReplication(opts, logger);
   } catch (err) {
     throw new StartupError(`repcache: ${(err as Error).message}`, EX_USAGE);
   }
-  const server = new CacheServer(config, { logger, ...replication.serverDeps });
+  let server: InstanceType<typeof CacheServer>;
+  try {
+    server = new CacheServer(config, { logger, credentials, ...replication.serverDeps });
+  } catch (err) {
+    // -Z: a certificate file that does not load (memcached's message and exit code)
+    if (err instanceof TlsConfigError) throw new StartupError(err.message, EX_USAGE);
+    throw err;
+  }
   try {
     await replication.attach(server); // with peers: resolves once a full copy is in (or no peer is reachable)
   } catch (err) {

@@ -48,6 +48,11 @@ function metadump(args: string[], out: OutBuffer, host: DispatchHost): void {
 
 /** Administrative commands the server answers itself; false for those it does not implement. */
 export function handleAdmin(cmd: OtherCommand, out: OutBuffer, host: DispatchHost): boolean {
+  if (cmd.name === 'refresh_certs') {
+    // memcached answers even with noreply
+    out.latin1(host.refreshCerts());
+    return true;
+  }
   if (cmd.name !== 'lru_crawler') return false;
   const [sub, ...rest] = cmd.tokens;
   switch (sub) {

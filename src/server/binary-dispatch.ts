@@ -4,8 +4,10 @@ import {
   MAX_KEY_LENGTH, Op, QUIET_OF, Status, writeError, writeResponse, writeResponseHeader, HEADER_LENGTH,
   type BinaryRequest,
 } from '../proto/binary/codec.ts';
+import { isPlain, MAX_MECH_LENGTH, MECHANISMS, parsePlain } from '../proto/binary/sasl.ts';
 import { CLOSE, KEEP, type DispatchHost, type Outcome } from './host.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
+import { quoteBytes } from '../log-limit.ts';
 import { settingsStats, VERSION, type StatList } from './stats.ts';
 
 /** What a handler may ask of the request stream (memcached's conn_swallow). */
@@ -21,8 +23,19 @@ class UnknownStatGroupError extends Error {
   }
 }
 
+/** Returned by handle() after a successful SASL authentication: the connection may now do everything. */
+export const AUTHENTICATED = 3;
+export type BinaryOutcome = Outcome | typeof AUTHENTICATED;
+
 const NO_CREATE = 0xffffffff;
 const VERSION_BYTES = Buffer.from(VERSION, 'latin1');
+const MECHANISMS_BYTES = Buffer.from(MECHANISMS, 'latin1');
+const AUTHENTICATED_BYTES = Buffer.from('Authenticated', 'latin1');
+
+/** What a connection may send before it has authenticated (memcached's authenticated() in proto_bin.c). */
+function openBeforeAuth(opcode: number): boolean {
+  return opcode === Op.SASL_LIST_MECHS || opcode === Op.SASL_AUTH || opcode === Op.SASL_STEP || opcode === Op.VERSION;
+}
 const STORE_MODE: ReadonlyMap<number, StoreMode> = new Map<number, StoreMode>([
   [Op.SET, 'set'], [Op.ADD, 'add'], [Op.REPLACE, 'replace'], [Op.APPEND, 'append'], [Op.PREPEND, 'prepend'],
 ]);
@@ -43,12 +56,18 @@ export class BinaryDispatcher {
     this.#host = host;
   }
 
-  handle(req: BinaryRequest, out: OutBuffer, stream: BinaryStream): Outcome {
+  /** `authenticated`: false while authentication (-Y/-S) is on and the connection has not authenticated yet. */
+  handle(req: BinaryRequest, out: OutBuffer, stream: BinaryStream, authenticated = true): BinaryOutcome {
     const extlen = req.extras.length;
     const keylen = req.key.length;
     const bodylen = req.bodyLength;
     if (keylen + extlen > bodylen) {
       writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
+      return CLOSE;
+    }
+    if (!authenticated && !openBeforeAuth(req.opcode)) {
+      writeError(out, req.opcode, Status.AUTH_ERROR, req.opaque);
+      this.#host.clientRefused('unauthenticated', 'closed a binary connection that sent a command before authenticating');
       return CLOSE;
     }
     if (keylen > MAX_KEY_LENGTH) return protocolError(req, out);
@@ -104,19 +123,49 @@ export class BinaryDispatcher {
       case Op.SASL_LIST_MECHS:
         if (!bare) return protocolError(req, out);
         // memcached without -S: SASL is an unknown command
-        writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
+        if (this.#host.sasl === null) writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
+        else writeResponse(out, req.opcode, Status.SUCCESS, req.opaque, 0n, null, null, MECHANISMS_BYTES);
         return KEEP;
       case Op.SASL_AUTH: case Op.SASL_STEP:
         if (extlen !== 0 || keylen === 0) return protocolError(req, out);
-        writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
-        stream.swallow(bodylen - keylen);
-        return KEEP;
+        // the data was read (or skipped) by the parser as this request's value
+        if (this.#host.sasl === null) {
+          writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
+          return KEEP;
+        }
+        return this.#saslAuth(c, cmd);
       default:
         writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
         // As memcached: the whole body length, counted after the extras and key already read.
         stream.swallow(bodylen);
         return KEEP;
     }
+  }
+
+  /** SASL_AUTH / SASL_STEP with -S: PLAIN in one step, checked against the -Y credentials. */
+  #saslAuth(c: Ctx, cmd: number): BinaryOutcome {
+    const host = this.#host;
+    const { req } = c;
+    if (req.key.length > MAX_MECH_LENGTH) {
+      this.#error(c, Status.EINVAL);
+      return KEEP;
+    }
+    if (req.value === null && memcachedItemTotal(req.key.length, req.skipped, 0, host.config.casEnabled) > host.config.pageSize) {
+      // memcached cannot allocate the item it reads the data into
+      this.#error(c, Status.ENOMEM);
+      return KEEP;
+    }
+    host.counters.authCmds++;
+    // (a skipped value is longer than any credentials; STEP never follows PLAIN, which completes at once)
+    const plain = req.value !== null && cmd === Op.SASL_AUTH && isPlain(req.key) ? parsePlain(req.value) : null;
+    if (plain !== null && host.sasl!.check(plain.user, plain.pass)) {
+      writeResponse(c.out, req.opcode, Status.SUCCESS, req.opaque, 0n, null, null, AUTHENTICATED_BYTES);
+      return AUTHENTICATED;
+    }
+    host.counters.authErrors++;
+    this.#error(c, Status.AUTH_ERROR);
+    host.clientRefused('auth failure', 'a client failed to authenticate', { protocol: 'binary', mechanism: quoteBytes(req.key) });
+    return KEEP;
   }
 
   /** A success reply, left out for a quiet command. */

@@ -2,6 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
 import { CacheClock, UPTIME_OFFSET } from '../clock.ts';
@@ -17,6 +18,11 @@ import { OutBuffer } from '../net/out-buffer.ts';
 import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
+import { loadAuthFile, type Credentials } from './auth-file.ts';
+import { loadTlsContext, tlsServerOptions, tlsSettingsOf, TlsConfigError, type TlsSettings } from './tls.ts';
+
+/** Sessions kept by -o ssl_session_cache (the oldest is dropped beyond this). */
+const TLS_SESSION_CACHE_SIZE = 4096;
 
 export interface CacheServerDeps {
   logger: Logger;
@@ -24,6 +30,8 @@ export interface CacheServerDeps {
   clock?: CacheClock;
   /** CAS generator for the store (replication: hybrid logical clock versions). */
   versions?: VersionSource;
+  /** -Y's credentials, loaded by the caller (read from config.authFile when not given). */
+  credentials?: Credentials;
 }
 
 /** Timed-out connections closed per turn of the event loop. */
@@ -45,6 +53,10 @@ export class CacheServer extends EventEmitter {
   readonly config: ServerConfig;
 
   readonly #logger: Logger;
+  /** -Y: every connection authenticates first; null: authentication is off */
+  readonly #credentials: Credentials | null;
+  /** -Z: the ssl_* settings, and when the certificates were last loaded (clock seconds); null without -Z */
+  readonly #tls: { settings: TlsSettings; loadedAt: number; servers: TlsServer[]; sessions: Map<string, Buffer> } | null;
   /** What clients and datagrams cause (timeouts, refusals, failed commands): one line per reason per minute. */
   readonly #clientLog: RateLimitedLog;
   readonly #clock: CacheClock;
@@ -76,6 +88,9 @@ export class CacheServer extends EventEmitter {
     this.#clientLog = new RateLimitedLog(deps.logger);
     this.#clock = deps.clock ?? new CacheClock();
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
+    this.#credentials = deps.credentials ?? (config.authFile !== null ? loadAuthFile(config.authFile) : null);
+    this.#tls = config.sslEnabled ? { settings: tlsSettingsOf(config.extended), loadedAt: 0, servers: [], sessions: new Map() } : null;
+    if (this.#tls) loadTlsContext(this.#tls.settings); // throws TlsConfigError before anything listens
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
     this.#host = this.#makeHost();
     this.#dispatcher = new Dispatcher(this.#host);
@@ -106,13 +121,16 @@ export class CacheServer extends EventEmitter {
   /** TCP on each -l address (all if none) x port; UDP on udpPort if > 0; unix socket if set. */
   async listen(): Promise<void> {
     const c = this.config;
+    // datagrams cannot authenticate (the command line refuses -U with -Y or -S)
+    if (this.#credentials !== null && c.udpPort > 0 && !c.unixSocket) throw new Error('UDP cannot be used with authentication (-U 0 to disable)');
     try {
       if (c.unixSocket) {
         await this.#listenUnix(c.unixSocket);
       } else {
         const tcp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
         const udp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.udpPort)) : [{ host: undefined, port: c.udpPort }];
-        if (c.port > 0) for (const a of tcp) await this.#listenTcp(a.port, a.host);
+        const plain = (i: number) => c.listen[i]?.startsWith('notls:') ?? false;
+        if (c.port > 0) for (const [i, a] of tcp.entries()) await this.#listenTcp(a.port, a.host, this.#tls !== null && !plain(i));
         if (c.udpPort > 0) for (const a of udp) await this.#listenUdp(a.port, a.host);
       }
     } catch (err) {
@@ -137,11 +155,80 @@ export class CacheServer extends EventEmitter {
     if (this.config.unixSocket) removeStaleSocket(this.config.unixSocket);
   }
 
-  #listenTcp(port: number, host: string | undefined): Promise<void> {
-    const server = createServer({ noDelay: true, pauseOnConnect: true });
+  #listenTcp(port: number, host: string | undefined, tls = false): Promise<void> {
     const listenAddr = host === undefined ? `tcp:*:${port}` : `tcp:${host}:${port}`;
+    if (tls) return this.#bind(this.#tlsServer(listenAddr), { port, host, backlog: this.config.backlog });
+    const server = createServer({ noDelay: true, pauseOnConnect: true });
     server.on('connection', (s) => this.#accept(s, listenAddr));
     return this.#bind(server, { port, host, backlog: this.config.backlog });
+  }
+
+  /** A -Z listener: connections reach #accept once their TLS handshake is done. */
+  #tlsServer(listenAddr: string): TlsServer {
+    const t = this.#tls!;
+    const settings = t.settings;
+    // a handshake must end within read_timeout, as any unfinished command (node's default: 120 s)
+    const handshakeTimeout = this.config.readTimeout > 0 ? this.config.readTimeout * 1000 : 120_000;
+    const server = createTlsServer({ ...tlsServerOptions(settings, loadTlsContext(settings)), noDelay: true, handshakeTimeout });
+    t.loadedAt = this.#clock.now();
+    t.servers.push(server);
+    // connections still in their handshake are not in #conns: -c bounds them here
+    let open = 0;
+    server.on('connection', (raw: Socket) => {
+      open++;
+      raw.once('close', () => open--);
+      if (open > this.config.maxConnections) {
+        this.#counters.rejectedConnections++;
+        this.#clientLog.warn('too many connections', 'connection refused: too many open connections (-c)', { max: this.config.maxConnections });
+        raw.destroy();
+      }
+    });
+    server.on('secureConnection', (s: TLSSocket) => {
+      // verify modes 1 and 3: a certificate is asked for, and one that was given must verify
+      if (settings.verifyMode !== 0 && !s.authorized && s.getPeerCertificate()?.raw !== undefined) {
+        this.#tlsRefused(`client certificate refused: ${String(s.authorizationError)}`);
+        s.destroy();
+        return;
+      }
+      this.#accept(s, listenAddr);
+    });
+    server.on('tlsClientError', (err, s: TLSSocket) => {
+      // (node leaves the socket of a timed-out handshake open)
+      s.destroy();
+      this.#tlsRefused(err.message);
+    });
+    if (settings.sessionCache) {
+      server.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
+        this.#counters.sslNewSessions++;
+        t.sessions.set(id.toString('hex'), data);
+        if (t.sessions.size > TLS_SESSION_CACHE_SIZE) t.sessions.delete(t.sessions.keys().next().value!);
+        done();
+      });
+      server.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => done(null, t.sessions.get(id.toString('hex')) ?? null));
+    }
+    return server;
+  }
+
+  #tlsRefused(why: string): void {
+    this.#counters.sslHandshakeErrors++;
+    this.#clientLog.warn('tls handshake', 'a TLS handshake failed', { why: why.slice(0, 200) });
+  }
+
+  /** `refresh_certs`: reloads the certificate files for new connections; on failure the old ones stay. */
+  #refreshCerts(): string {
+    const t = this.#tls;
+    if (t === null) return 'Error TLS not enabled\r\n';
+    try {
+      const options = tlsServerOptions(t.settings, loadTlsContext(t.settings));
+      for (const server of t.servers) server.setSecureContext(options);
+    } catch (err) {
+      if (!(err instanceof TlsConfigError)) throw err;
+      this.#logger.warn({ err: err.message }, 'refresh_certs failed: the certificates loaded before stay in use');
+      return `${err.message}\r\n`;
+    }
+    t.loadedAt = this.#clock.now();
+    this.#logger.info('TLS certificates reloaded');
+    return 'OK\r\n';
   }
 
   #listenUnix(path: string): Promise<void> {
@@ -201,6 +288,7 @@ export class CacheServer extends EventEmitter {
       clientLog: this.#clientLog,
       traceCommands: this.#logger.isLevelEnabled('trace'),
       changes: this.store.changes,
+      credentials: this.#credentials,
     };
     const conn = new Connection(id, socket, listenAddr, this.#connEnv);
     this.#conns.add(conn);
@@ -274,6 +362,8 @@ export class CacheServer extends EventEmitter {
       ['connection_structures', this.#counters.connectionStructures],
       ['cmd_meta', this.#counters.cmdMeta],
       ['store_too_large', this.#counters.storeTooLarge],
+      ['auth_cmds', this.#counters.authCmds],
+      ['auth_errors', this.#counters.authErrors],
       ['cmd_flush', this.#counters.cmdFlush],
       ['bytes_read', this.#counters.bytesRead],
       ['bytes_written', this.#counters.bytesWritten],
@@ -286,6 +376,11 @@ export class CacheServer extends EventEmitter {
       ['udp_bad_datagrams', this.#counters.udpBadDatagrams],
     ]);
     if (this.config.idleTimeout > 0) own.set('idle_kicks', this.#counters.idleKicks);
+    if (this.#tls !== null) {
+      if (this.#tls.settings.sessionCache) own.set('ssl_new_sessions', this.#counters.sslNewSessions);
+      own.set('ssl_handshake_errors', this.#counters.sslHandshakeErrors);
+      own.set('time_since_server_cert_refresh', this.#clock.now() - this.#tls.loadedAt);
+    }
     const storeStats = this.store.statsGeneral().filter(([n]) => n !== 'limit_maxbytes' && n !== 'threads');
     return mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f()));
   }
@@ -338,6 +433,9 @@ export class CacheServer extends EventEmitter {
         this.#logger.info({ graceful }, 'shutdown requested by a client');
         this.emit('shutdown', graceful);
       },
+      sasl: this.config.saslEnabled ? this.#credentials : null,
+      clientRefused: (reason, message, fields) => this.#clientLog.warn(reason, message, fields),
+      refreshCerts: () => this.#refreshCerts(),
     };
     return host;
   }

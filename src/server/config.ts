@@ -22,6 +22,12 @@ export interface ServerConfig {
   backlog: number; // -b
   protocol: 'auto' | 'ascii' | 'binary'; // -B
   shutdownEnabled: boolean; // -A
+  /** -S: SASL (PLAIN) on the binary protocol, with the -Y credentials */
+  saslEnabled: boolean;
+  /** -Y: the user:password file; every connection must authenticate first (text: memcached's `set` form) */
+  authFile: string | null;
+  /** -Z: TLS on the TCP listeners (but those given as -l notls:ADDR), configured by -o ssl_* */
+  sslEnabled: boolean;
   flushEnabled: boolean; // false with -F
   dumpEnabled: boolean; // false with --disable-dumping
   largePages: boolean; // -L
@@ -63,6 +69,9 @@ export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
   backlog: 1024,
   protocol: 'auto',
   shutdownEnabled: false,
+  saslEnabled: false,
+  authFile: null,
+  sslEnabled: false,
   flushEnabled: true,
   dumpEnabled: true,
   largePages: false,

@@ -1,10 +1,13 @@
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { adoptWithUserBuffer } from '../net/user-buffer.ts';
 import type { ChangeStream } from '../cache/changes.ts';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { BadMagicError, BinaryParser, MAGIC_REQUEST, type BinaryRequest } from '../proto/binary/codec.ts';
-import type { BinaryDispatcher } from './binary-dispatch.ts';
+import { AUTHENTICATED, type BinaryDispatcher } from './binary-dispatch.ts';
+import { AsciiAuthReader, AuthReplies } from '../proto/text/auth.ts';
+import type { Credentials } from './auth-file.ts';
 import type { ServerConfig } from './config.ts';
 import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../net/direct-write.ts';
 import type { Dispatcher, UnfinishedGet } from './dispatch.ts';
@@ -41,7 +44,17 @@ export interface ConnectionEnv {
    * wait until the stream says their changes are safe on a peer (ChangeStream.settled).
    */
   changes: ChangeStream;
+  /** -Y: a connection must authenticate before anything else; null: authentication is off */
+  credentials: Credentials | null;
 }
+
+/** The longest binary value buffered before a connection has authenticated (SASL data is small). */
+const PREAUTH_VALUE_LIMIT = 4096;
+/**
+ * Replies to one read of a text connection that has not authenticated, beyond which it is closed: a client
+ * authenticates in one or two commands, and this bounds what a stranger's read makes us write.
+ */
+const PREAUTH_REPLIES_PER_READ = 64;
 
 const TEXT = 0;
 const BINARY = 1;
@@ -108,6 +121,10 @@ export class Connection {
   #unfinished: UnfinishedGet | null = null;
   /** Holding its input for a turn of the event loop, so that one connection's long output does not stall others. */
   #yielding = false;
+  /** False until the connection authenticates (only when -Y is on). */
+  #authenticated: boolean;
+  /** Reads memcached's `set` authentication of a text connection that has not authenticated yet. */
+  #textAuth: AsciiAuthReader | null = null;
 
   /** `raw` comes from a server created with pauseOnConnect: nothing has been read from it yet. */
   constructor(id: number, raw: Socket, listenAddr: string, env: ConnectionEnv) {
@@ -115,17 +132,20 @@ export class Connection {
     this.listenAddr = listenAddr;
     this.addr = raw.remoteAddress ? `tcp:${raw.remoteAddress}:${raw.remotePort}` : listenAddr;
     this.#env = env;
+    this.#authenticated = env.credentials === null;
     this.lastCommandAt = env.now();
     this.#parser = new TextParser({ maxItemSize: env.maxItemSize }, (cmd) => this.#onCommand(cmd));
     this.#protocol = env.protocol === 'ascii' ? TEXT : UNDECIDED;
     if (env.protocol === 'binary') this.#startBinary();
-    const adopted = adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
+    // a TLS socket's reads and writes go through its TLS layer: no handle tricks
+    const tls = raw instanceof TLSSocket;
+    const adopted = tls ? null : adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
     const socket = adopted ?? raw;
     this.socket = socket;
     if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     // the bytes are in the shared read buffer, which stays the handle's buffer
     else readDirect(socket, (n) => this.#onData(env.readBuffer, n));
-    const handle = DirectWriter.handleOf(socket);
+    const handle = tls ? null : DirectWriter.handleOf(socket);
     this.#direct = handle ? new DirectWriter(handle, (status) => this.#onWriteComplete(status)) : null;
     socket.on('drain', () => {
       this.#streamFull = false;
@@ -150,9 +170,57 @@ export class Connection {
     }
     const before = this.#progress;
     this.#seenSeq = env.changes.nextSeq;
-    this.#feed(chunk, n);
+    if (this.#authenticated || this.#binary !== null) this.#feed(chunk, n);
+    else this.#authenticateText(chunk.subarray(0, n));
     this.#afterParse(before);
     this.#flush();
+  }
+
+  /** Before a text connection has authenticated: only memcached's `set` authentication is read. */
+  #authenticateText(bytes: Buffer): void {
+    const env = this.#env;
+    const out = env.out;
+    const reader = (this.#textAuth ??= new AsciiAuthReader());
+    reader.push(bytes);
+    let replies = 0;
+    for (let step = reader.take(); step !== null; step = reader.take()) {
+      this.#progress++;
+      if (++replies > PREAUTH_REPLIES_PER_READ) {
+        this.#closing = true;
+        env.clientLog.warn('unauthenticated', 'closed a text connection that sent many commands before authenticating', { conn: this.id });
+        return;
+      }
+      switch (step.kind) {
+        case 'reply':
+          out.bytes(step.reply);
+          break;
+        case 'close':
+          this.#closing = true;
+          env.clientLog.warn('unauthenticated', 'closed a text connection that sent a long line before authenticating', { conn: this.id });
+          return;
+        case 'too_long':
+          env.counters.authCmds++;
+          env.counters.authErrors++;
+          out.bytes(AuthReplies.FAILURE);
+          this.#closing = true;
+          env.clientLog.warn('auth failure', 'a client failed to authenticate', { conn: this.id, protocol: 'text', dataLength: step.length });
+          return;
+        case 'credentials':
+          env.counters.authCmds++;
+          if (env.credentials!.check(step.user, step.pass)) {
+            out.bytes(AuthReplies.STORED);
+            this.#authenticated = true;
+            this.#textAuth = null;
+            const rest = reader.rest();
+            if (rest.length > 0) this.#feed(rest, rest.length);
+            return;
+          }
+          env.counters.authErrors++;
+          out.bytes(AuthReplies.FAILURE);
+          env.clientLog.warn('auth failure', 'a client failed to authenticate', { conn: this.id, protocol: 'text' });
+          break;
+      }
+    }
   }
 
   /** Parses chunk[0, n), or with a null chunk resumes a paused parser; an exception closes the connection. */
@@ -182,7 +250,7 @@ export class Connection {
     if (!progressed && this.#readSince >= 0) return;
     const now = this.#env.now();
     if (progressed) this.lastCommandAt = now;
-    const held = this.#binary !== null ? this.#binary.pending : this.#parser.pending;
+    const held = this.#binary !== null ? this.#binary.pending : this.#textAuth !== null ? this.#textAuth.pending : this.#parser.pending;
     this.#readSince = held > 0 ? now : -1;
   }
 
@@ -193,7 +261,8 @@ export class Connection {
 
   #startBinary(): void {
     this.#protocol = BINARY;
-    this.#binary = new BinaryParser({ maxValueLength: this.#env.maxItemSize }, (req) => this.#onRequest(req));
+    const maxValueLength = this.#authenticated ? this.#env.maxItemSize : PREAUTH_VALUE_LIMIT;
+    this.#binary = new BinaryParser({ maxValueLength }, (req) => this.#onRequest(req));
   }
 
   #onRequest(req: BinaryRequest): void {
@@ -201,9 +270,13 @@ export class Connection {
     const parser = this.#binary!;
     const env = this.#env;
     this.#progress++;
-    if (env.binaryDispatcher.handle(req, env.out, parser) === CLOSE) {
+    const r = env.binaryDispatcher.handle(req, env.out, parser, this.#authenticated);
+    if (r === CLOSE) {
       this.#closing = true;
       parser.stop();
+    } else if (r === AUTHENTICATED) {
+      this.#authenticated = true;
+      parser.setMaxValueLength(env.maxItemSize);
     } else if (env.out.length >= env.outputLimit) {
       this.#flushEarly();
     }

@@ -1,5 +1,6 @@
 /** What the dispatchers (text, meta, binary) share with the cache server around them. */
 import type { SlabStore } from '../cache/store.ts';
+import type { Credentials } from './auth-file.ts';
 import type { ServerConfig } from './config.ts';
 import type { PrefixStats, ServerCounters, StatList } from './stats.ts';
 
@@ -19,6 +20,12 @@ export interface DispatchHost {
   connStats(self: unknown): string;
   resetStats(): void;
   requestShutdown(graceful: boolean): void;
+  /** -S: SASL on the binary protocol against the -Y credentials; null: SASL commands are unknown, as in memcached */
+  readonly sasl: Credentials | null;
+  /** `refresh_certs`: reloads the TLS certificates; the reply line (with \r\n). */
+  refreshCerts(): string;
+  /** Logs something a client was refused, one line per reason per interval. */
+  clientRefused(reason: string, message: string, fields?: Record<string, unknown>): void;
 }
 
 /**

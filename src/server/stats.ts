@@ -1,4 +1,5 @@
 import type { ServerConfig } from './config.ts';
+import { MIN_VERSION_NAMES } from './tls.ts';
 
 export type StatValue = string | number | bigint;
 export type StatList = Array<[string, StatValue]>;
@@ -30,7 +31,11 @@ export const GENERAL_STAT_NAMES: readonly string[] = [
  * Fields memcached prints only in some configurations, and the field they follow (idle_kicks: with -o idle_timeout).
  * mergeGeneralStats() places them when a source gives them.
  */
-const CONDITIONAL_STAT_NAMES: ReadonlyMap<string, string> = new Map([['idle_kicks', 'auth_errors']]);
+const CONDITIONAL_STAT_NAMES: ReadonlyMap<string, string> = new Map([
+  ['idle_kicks', 'auth_errors'],
+  // with -Z (ssl_new_sessions only with -o ssl_session_cache)
+  ['ssl_new_sessions', 'log_watchers'], ['ssl_handshake_errors', 'log_watchers'], ['time_since_server_cert_refresh', 'log_watchers'],
+]);
 
 /** Counters the network side keeps (the store keeps the item/command ones). */
 export class ServerCounters {
@@ -53,6 +58,12 @@ export class ServerCounters {
   drainTimeoutKicks = 0;
   /** datagrams dropped unanswered: shorter than the frame header, or one part of a multi-datagram request */
   udpBadDatagrams = 0;
+  /** authentication attempts (text `set` or SASL), and those that failed */
+  authCmds = 0;
+  authErrors = 0;
+  /** TLS: handshakes that failed (a plain client on a TLS port, a bad certificate) and sessions made (-Z) */
+  sslHandshakeErrors = 0;
+  sslNewSessions = 0;
 
   reset(): void {
     this.totalConnections = 0;
@@ -67,6 +78,10 @@ export class ServerCounters {
     this.readTimeoutKicks = 0;
     this.drainTimeoutKicks = 0;
     this.udpBadDatagrams = 0;
+    this.authCmds = 0;
+    this.authErrors = 0;
+    this.sslHandshakeErrors = 0;
+    this.sslNewSessions = 0;
   }
 }
 
@@ -142,8 +157,8 @@ export function settingsStats(c: ServerConfig, runtime: { verbosity: number; det
     ['cas_enabled', yesNo(c.casEnabled)],
     ['tcp_backlog', c.backlog],
     ['binding_protocol', protocol],
-    ['auth_enabled_sasl', 'no'],
-    ['auth_enabled_ascii', 'no'],
+    ['auth_enabled_sasl', yesNo(c.saslEnabled)],
+    ['auth_enabled_ascii', c.authFile ?? 'no'],
     ['item_size_max', c.pageSize],
     ['maxconns_fast', 'yes'],
     ['hashpower_init', c.hashPower],
@@ -184,17 +199,17 @@ export function settingsStats(c: ServerConfig, runtime: { verbosity: number; det
     ['ext_max_frag', '0.80'],
     ['slab_automove_freeratio', '0.010'],
     ['ext_drop_unread', 'no'],
-    ['ssl_enabled', 'no'],
-    ['ssl_chain_cert', '(null)'],
-    ['ssl_key', '(null)'],
-    ['ssl_verify_mode', 0],
-    ['ssl_keyformat', 1],
-    ['ssl_ciphers', 'NULL'],
-    ['ssl_ca_cert', 'NULL'],
-    ['ssl_wbuf_size', 16384],
-    ['ssl_session_cache', 'no'],
-    ['ssl_kernel_tls', 'no'],
-    ['ssl_min_version', 'tlsv1.2'],
+    ['ssl_enabled', yesNo(c.sslEnabled)],
+    ['ssl_chain_cert', x('ssl_chain_cert', '(null)')],
+    ['ssl_key', x('ssl_key', '(null)')],
+    ['ssl_verify_mode', x('ssl_verify_mode', 0)],
+    ['ssl_keyformat', x('ssl_keyformat', 1)],
+    ['ssl_ciphers', x('ssl_ciphers', 'NULL')],
+    ['ssl_ca_cert', x('ssl_ca_cert', 'NULL')],
+    ['ssl_wbuf_size', typeof c.extended.ssl_wbuf_size === 'string' ? Number(c.extended.ssl_wbuf_size) * 1024 : 16384],
+    ['ssl_session_cache', yesNo('ssl_session_cache' in c.extended)],
+    ['ssl_kernel_tls', yesNo('ssl_kernel_tls' in c.extended)],
+    ['ssl_min_version', MIN_VERSION_NAMES[Number(x('ssl_min_version', 2))]],
     ['num_napi_ids', '(null)'],
     ['memory_file', '(null)'],
     // repcache's own

@@ -13,12 +13,23 @@ const MAX_REPLY = 1 << 20;
 export class StatsReplyReader {
   #buf = '';
   #stats = new Map<string, string>();
+  /** the reply starts with the answer to memcached's `set` authentication */
+  #authenticating: boolean;
+
+  constructor(opts: { authenticated?: boolean } = {}) {
+    this.#authenticating = opts.authenticated ?? false;
+  }
 
   push(chunk: Buffer | string): Map<string, string> | null {
     this.#buf += typeof chunk === 'string' ? chunk : chunk.toString('latin1');
     for (let eol = this.#buf.indexOf('\r\n'); eol >= 0; eol = this.#buf.indexOf('\r\n')) {
       const line = this.#buf.slice(0, eol);
       this.#buf = this.#buf.slice(eol + 2);
+      if (this.#authenticating) {
+        this.#authenticating = false;
+        if (line === 'STORED') continue;
+        throw new StatsProbeError(`authentication refused: ${JSON.stringify(line.slice(0, 200))}`);
+      }
       if (line === 'END') return this.#stats;
       if (line.startsWith('STAT ')) {
         const sp = line.indexOf(' ', 5);
@@ -40,10 +51,19 @@ export interface CacheStats {
   stats: Map<string, string>;
 }
 
-/** Sends `stats` to host:port on a fresh connection and returns the reply. Rejects with StatsProbeError. */
-export function fetchStats(host: string, port: number, timeoutMs = 1000): Promise<CacheStats> {
+/** A user and password of the cache's -Y file, for a cache that requires authentication. */
+export interface CacheLogin {
+  user: string;
+  pass: string;
+}
+
+/**
+ * Sends `stats` to host:port on a fresh connection and returns the reply; with `login`, authenticates first the
+ * way memcached's -Y asks (`set` with "user password" as data). Rejects with StatsProbeError.
+ */
+export function fetchStats(host: string, port: number, timeoutMs = 1000, login?: CacheLogin | null): Promise<CacheStats> {
   return new Promise((resolve, reject) => {
-    const reader = new StatsReplyReader();
+    const reader = new StatsReplyReader({ authenticated: !!login });
     const sock = connect({ host, port });
     let done = false;
     const finish = (err: Error | null, stats?: Map<string, string>) => {
@@ -56,7 +76,7 @@ export function fetchStats(host: string, port: number, timeoutMs = 1000): Promis
     };
     const timer = setTimeout(() => finish(new StatsProbeError(`${host}:${port}: no stats reply within ${timeoutMs} ms`)), timeoutMs);
     sock.setNoDelay(true);
-    sock.once('connect', () => sock.write('stats\r\n'));
+    sock.once('connect', () => sock.write(login ? `${authCommand(login)}stats\r\n` : 'stats\r\n'));
     sock.on('data', (chunk: Buffer) => {
       try {
         const stats = reader.push(chunk);
@@ -68,4 +88,10 @@ export function fetchStats(host: string, port: number, timeoutMs = 1000): Promis
     sock.once('error', (e) => finish(e));
     sock.once('close', () => finish(new StatsProbeError(`${host}:${port}: connection closed before the end of the stats reply`)));
   });
+}
+
+/** memcached's text authentication: any key, the data is "user password". */
+export function authCommand(login: CacheLogin): string {
+  const data = `${login.user} ${login.pass}`;
+  return `set auth 0 0 ${Buffer.byteLength(data, 'latin1')}\r\n${data}\r\n`;
 }

@@ -18,8 +18,13 @@ export const tcpProbe: Probe = (t) =>
   });
 
 const VERSION_CMD = Buffer.from('version\r\n');
+const UNAUTHENTICATED = 'CLIENT_ERROR unauthenticated';
 
-/** MEMCACHE_CHECK: sends `version` and expects a `VERSION ` line, so a hung or wrong server fails. */
+/**
+ * MEMCACHE_CHECK: sends `version` and expects a `VERSION ` line, so a hung or wrong server fails. A cache that
+ * requires authentication (-Y) answers `CLIENT_ERROR unauthenticated`: it is up and parsing, and that is all the
+ * check asks, so that answer passes too (the check needs no password).
+ */
 export const memcacheProbe: Probe = (t) =>
   withSocket(t, (sock, done) => {
     let buf = '';
@@ -32,7 +37,7 @@ export const memcacheProbe: Probe = (t) =>
         return;
       }
       const line = buf.slice(0, eol);
-      done(line.startsWith('VERSION ') ? null : `unexpected reply ${JSON.stringify(line.slice(0, 60))}`);
+      done(line.startsWith('VERSION ') || line === UNAUTHENTICATED ? null : `unexpected reply ${JSON.stringify(line.slice(0, 60))}`);
     });
     sock.once('end', () => done('connection closed before reply'));
   });

@@ -3,7 +3,8 @@ import type { Logger } from '../../log.ts';
 import { SupervisedDaemon, type FaultTarget, type SupervisedDaemonDeps } from './supervised-daemon.ts';
 import { WarmGate, type HoldTarget } from '../../supervisor/warmth.ts';
 import { WarmPoller } from '../../supervisor/warm-poller.ts';
-import type { CacheStats } from '../../supervisor/stats-probe.ts';
+import { fetchStats, StatsProbeError, type CacheLogin, type CacheStats } from '../../supervisor/stats-probe.ts';
+import { readAuthEntries } from '../../server/auth-file.ts';
 
 /** The fault source the cache's exit sets on the instances. */
 export const CACHE_FAULT = 'cache';
@@ -51,7 +52,7 @@ export class CacheLink {
       port: config.checkPort,
       gate: this.gate,
       clock: deps.clock,
-      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      fetch: deps.fetch ?? ((host, port, timeoutMs) => fetchStats(host, port, timeoutMs, loginFor(config.argv))),
       ...(deps.pollIntervalMs ? { intervalMs: deps.pollIntervalMs } : {}),
     });
   }
@@ -89,5 +90,32 @@ export class CacheLink {
 
   status() {
     return { ...this.#daemon.status(), checkPort: this.config.checkPort, ...this.gate.status() };
+  }
+}
+
+/** The -Y / --auth-file of a memcached-style command line (the last one wins), or null. */
+export function authFileOf(argv: readonly string[]): string | null {
+  let file: string | null = null;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-Y' || a === '--auth-file') file = argv[++i] ?? null;
+    else if (a.startsWith('--auth-file=')) file = a.slice('--auth-file='.length);
+    else if (/^-Y./.test(a)) file = a.slice(2);
+  }
+  return file;
+}
+
+/**
+ * The first user of the cache's -Y file, read at each poll (so an edited file is followed): the `stats` that
+ * feeds the warmth gate must authenticate on a cache that requires it.
+ */
+function loginFor(argv: readonly string[]): CacheLogin | null {
+  const file = authFileOf(argv);
+  if (file === null) return null;
+  try {
+    const [user, pass] = readAuthEntries(file)[0];
+    return { user, pass };
+  } catch (err) {
+    throw new StatsProbeError(`cannot authenticate to the cache: ${(err as Error).message}`);
   }
 }

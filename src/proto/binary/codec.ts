@@ -58,7 +58,7 @@ export interface BinaryRequest {
   extras: Buffer;
   key: Buffer;
   /**
-   * The value of a command that carries one (set family, append/prepend); null for others, and when
+   * The value of a command that carries one (set family, append/prepend, SASL auth/step); null for others, and when
    * the value was longer than the parser's limit (then `skipped` holds its length and it was discarded).
    */
   value: Buffer | null;
@@ -86,6 +86,8 @@ function carriesValue(opcode: number, extlen: number, keylen: number, bodylen: n
   if (keylen === 0 || keylen > MAX_KEY_LENGTH || keylen + extlen > bodylen) return false;
   if (SET_FAMILY.has(opcode)) return extlen === 8;
   if (APPEND_FAMILY.has(opcode)) return extlen === 0;
+  // the SASL data, the value of SASL_AUTH / SASL_STEP (memcached reads it before answering)
+  if (opcode === Op.SASL_AUTH || opcode === Op.SASL_STEP) return extlen === 0;
   return false;
 }
 
@@ -105,7 +107,7 @@ const NOTHING = Buffer.alloc(0);
 const KEEP_CAPACITY = 64 * 1024;
 
 export class BinaryParser {
-  readonly #opts: BinaryParserOptions;
+  #opts: BinaryParserOptions;
   readonly #onRequest: (req: BinaryRequest) => void;
   /** bytes of an unfinished request, copied out of earlier chunks: #held[0, #heldLength) */
   #held: Buffer | null = null;
@@ -123,6 +125,11 @@ export class BinaryParser {
 
   get pending(): number {
     return this.#heldLength;
+  }
+
+  /** Changes the longest value buffered (e.g. small until a connection has authenticated). */
+  setMaxValueLength(n: number): void {
+    this.#opts = { ...this.#opts, maxValueLength: n };
   }
 
   /** Discards the next n bytes of the stream (memcached's conn_swallow). */

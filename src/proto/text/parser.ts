@@ -49,7 +49,7 @@ const W = {
   slabs: word('slabs'), cache_memlimit: word('cache_memlimit'), flush_all: word('flush_all'),
   version: word('version'), quit: word('quit'), lru_crawler: word('lru_crawler'), watch: word('watch'),
   verbosity: word('verbosity'), lru: word('lru'), noreply: word('noreply'), graceful: word('graceful'),
-  zero: word('0'), http: word('HTTP/'), getSp: word('get '), getsSp: word('gets '),
+  zero: word('0'), http: word('HTTP/'), getSp: word('get '), getsSp: word('gets '), refresh_certs: word('refresh_certs'),
 } as const;
 
 /** The words of W that are not command names. */
@@ -441,6 +441,7 @@ export class TextParser {
       this.#close(CLOSE_HTTP);
       return next;
     }
+    if (t.is(b, 0, W.refresh_certs)) return this.#other(b, ls, le, next);
     return this.#fail(E.ERROR, next);
   }
 

@@ -214,12 +214,40 @@ describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
     [['-X', 'abc'], 'ERROR: Invalid replication port number abc.'],
     [['-X', '11212:0'], 'ERROR: Invalid replication port number 11212:0.'],
     [['-X', '11212:'], 'ERROR: Invalid replication port number 11212:.'],
-    [['-S'], 'repcache: SASL (-S) is not supported: it needs the binary protocol'],
-    [['-Y', 'x'], 'repcache: -Y (--auth-file) is not supported'],
+    [['-S'], 'repcache: -S needs -Y <auth_file> (user:password lines): SASL users are read from that file, not from a sasldb'],
+    [['-S', '-Y', 'f', '-U', '11211'], 'ERROR: Cannot enable UDP while using binary SASL authentication.'],
+    [['-Y', 'f', '-U', '11211'], 'Cannot use UDP with ascii authentication enabled (-U 0 to disable)'],
     [['-e', 'x'], 'repcache: -e (--memory-file) is not supported'],
   ];
   it.each(clearer)('%j', (argv, message) => {
     expect(failure(...argv)).toEqual({ message, exitCode: 64 });
+  });
+
+  it('-S and -Y set SASL and the auth file', () => {
+    const { config } = parseRepcacheArgs(['-S', '-Y', '/etc/repcache-auth']);
+    expect(config.saslEnabled).toBe(true);
+    expect(config.authFile).toBe('/etc/repcache-auth');
+    expect(parseRepcacheArgs(['--auth-file=/a']).config).toMatchObject({ saslEnabled: false, authFile: '/a' });
+  });
+
+  it('-Z and the ssl_ options', () => {
+    const { config } = parseRepcacheArgs(['-Z', '-o', 'ssl_chain_cert=/c.pem,ssl_key=/k.pem,ssl_verify_mode=2,ssl_min_version=3,ssl_session_cache']);
+    expect(config.sslEnabled).toBe(true);
+    expect(config.extended).toMatchObject({ ssl_chain_cert: '/c.pem', ssl_key: '/k.pem', ssl_verify_mode: '2', ssl_min_version: '3', ssl_session_cache: true });
+    expect(parseRepcacheArgs(['-Z', '-l', 'notls:127.0.0.1:11311,127.0.0.1']).config.listen).toEqual(['notls:127.0.0.1:11311', '127.0.0.1']);
+  });
+
+  it.each([
+    [['-o', 'ssl_verify_mode=4'], 'Invalid ssl_verify_mode. Use help to see valid options.', 1],
+    [['-o', 'ssl_min_version=5'], 'Invalid ssl_min_version. Use help to see valid options.', 1],
+    [['-o', 'ssl_min_version=x'], 'could not parse argument to ssl_min_version', 1],
+    [['-o', 'ssl_key'], 'Missing ssl_key argument', 1],
+    [['-o', 'ssl_bogus=1'], 'Illegal suboption "ssl_bogus=1"', 1],
+    [['-o', 'ssl_keyformat=2'], 'repcache: ssl_keyformat: only PEM (1) is supported', 1],
+    [['-Z', '-p', '0'], 'ERROR: You cannot enable SSL without a TCP port.', 64],
+    [['-l', 'notls:127.0.0.1'], "'notls' option is valid only when SSL is enabled", 71],
+  ])('%j is refused', (argv, message, exitCode) => {
+    expect(failure(...argv)).toEqual({ message, exitCode });
   });
 
   it('a stray argument', () => {

@@ -74,6 +74,11 @@ describe('probes', () => {
     expect(await memcacheProbe(t)).toBeNull();
     reply = 'ERROR\r\n';
     expect(await memcacheProbe(t)).toMatch(/unexpected reply "ERROR"/);
+    // a cache that requires authentication (-Y) is up and parsing: the check needs no password
+    reply = 'CLIENT_ERROR unauthenticated\r\n';
+    expect(await memcacheProbe(t)).toBeNull();
+    reply = 'CLIENT_ERROR bad command line format\r\n';
+    expect(await memcacheProbe(t)).toMatch(/unexpected reply/);
     reply = null;
     expect(await memcacheProbe({ ...t, timeoutMs: 100 })).toMatch(/timed out after 100 ms/);
     expect(await tcpProbe(t)).toBeNull(); // TCP_CHECK only connects

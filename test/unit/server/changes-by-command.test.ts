@@ -39,6 +39,7 @@ function node(setup: string) {
     store, config, counters: new ServerCounters(), verbosity: 0, detail: null,
     prefixStats: new PrefixStats(config.statKeyPrefix), setDetail() {}, generalStats: () => [],
     connStats: () => '', resetStats() {}, requestShutdown() {},
+    sasl: null, refreshCerts: () => '', clientRefused() {},
   };
   const out = new OutBuffer();
   const text = new Dispatcher(host);

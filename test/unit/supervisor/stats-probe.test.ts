@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { StatsProbeError, StatsReplyReader, type CacheStats } from '../../../src/supervisor/stats-probe.ts';
+import { authCommand, StatsProbeError, StatsReplyReader, type CacheStats } from '../../../src/supervisor/stats-probe.ts';
+import { authFileOf } from '../../../src/ha/daemon/cache-link.ts';
 import { WarmPoller } from '../../../src/supervisor/warm-poller.ts';
 import { WarmGate } from '../../../src/supervisor/warmth.ts';
 
@@ -27,6 +28,20 @@ describe('StatsReplyReader', () => {
 
   it.each(['ERROR\r\n', 'SERVER_ERROR out of memory\r\n', 'CLIENT_ERROR bad command line format\r\n'])('rejects %j', (line) => {
     expect(() => new StatsReplyReader().push(`STAT pid 1\r\n${line}`)).toThrow(StatsProbeError);
+  });
+
+  it('after authenticating: STORED, then the stats; a refusal is an error', () => {
+    expect(new StatsReplyReader({ authenticated: true }).push(`STORED\r\n${REPLY}`)?.get('pid')).toBe('4242');
+    expect(() => new StatsReplyReader({ authenticated: true }).push('CLIENT_ERROR authentication failure\r\n'))
+      .toThrow('authentication refused: "CLIENT_ERROR authentication failure"');
+    expect(authCommand({ user: 'alice', pass: 'secret' })).toBe('set auth 0 0 12\r\nalice secret\r\n');
+  });
+
+  it('the -Y file of a cache_daemon command line', () => {
+    expect(authFileOf(['repcache', '-p', '1', '-Y', '/etc/a'])).toBe('/etc/a');
+    expect(authFileOf(['repcache', '-Y/etc/b', '--auth-file=/etc/c'])).toBe('/etc/c');
+    expect(authFileOf(['repcache', '--auth-file', '/etc/d'])).toBe('/etc/d');
+    expect(authFileOf(['repcache', '-p', '1'])).toBeNull();
   });
 
   it('rejects an endless line', () => {
