@@ -101,6 +101,7 @@ const TEXT: Record<string, Case[]> = {
   lru_crawler: [{ request: 'lru_crawler crawl all\r\n', records: [] }, { request: 'lru_crawler metadump all\r\n', records: [] }],
   watch: [{ request: 'watch\r\n', records: [] }],
   verbosity: [{ request: 'verbosity 1\r\n', records: [] }],
+  refresh_certs: [{ request: 'refresh_certs\r\n', records: [] }],
   lru: [{ request: 'lru mode flat\r\n', records: [] }],
 };
 
