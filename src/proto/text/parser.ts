@@ -76,10 +76,13 @@ const CLOSE_HTTP = closeFor('HTTP request line');
 const CLOSE_LONG_LINE = closeFor(`line longer than ${LINE_LIMIT} bytes without \\n`);
 const CLOSE_HUGE_LINE = closeFor('multiget line longer than maxLineLength');
 
-/** The usual get, of one key: its view is only made if `keys` is read. */
-class OneKeyGet implements GetCommand {
+/**
+ * A get: its keys stay in the line, src[keyStart, keyEnd) (one key, or several separated by spaces when `multi`);
+ * the `keys` views are made only if read.
+ */
+class LineGet implements GetCommand {
   readonly kind = 'get';
-  readonly multi = false;
+  readonly multi: boolean;
   readonly op: GetOp;
   readonly exptime: number;
   readonly src: Buffer;
@@ -87,7 +90,8 @@ class OneKeyGet implements GetCommand {
   readonly keyStart: number;
   readonly keyEnd: number;
 
-  constructor(op: GetOp, exptime: number, src: Buffer, srcView: DataView, keyStart: number, keyEnd: number) {
+  constructor(multi: boolean, op: GetOp, exptime: number, src: Buffer, srcView: DataView, keyStart: number, keyEnd: number) {
+    this.multi = multi;
     this.op = op;
     this.exptime = exptime;
     this.src = src;
@@ -97,32 +101,7 @@ class OneKeyGet implements GetCommand {
   }
 
   get keys(): Buffer[] {
-    return [this.src.subarray(this.keyStart, this.keyEnd)];
-  }
-}
-
-/** A get of several keys: they stay in the line, src[keyStart, keyEnd), and `keys` is made only if read. */
-class MultiKeyGet implements GetCommand {
-  readonly kind = 'get';
-  readonly multi = true;
-  readonly op: GetOp;
-  readonly exptime: number;
-  readonly src: Buffer;
-  readonly srcView: DataView;
-  readonly keyStart: number;
-  readonly keyEnd: number;
-
-  constructor(op: GetOp, exptime: number, src: Buffer, srcView: DataView, keyStart: number, keyEnd: number) {
-    this.op = op;
-    this.exptime = exptime;
-    this.src = src;
-    this.srcView = srcView;
-    this.keyStart = keyStart;
-    this.keyEnd = keyEnd;
-  }
-
-  get keys(): Buffer[] {
-    return keyViews(this.src, this.keyStart, this.keyEnd);
+    return this.multi ? keyViews(this.src, this.keyStart, this.keyEnd) : [this.src.subarray(this.keyStart, this.keyEnd)];
   }
 }
 
@@ -519,14 +498,14 @@ export class TextParser {
     }
     if (t.count - first === 1 && !t.truncated) {
       if (this.#keyTooLong(first)) return this.#fail(E.BAD_FORMAT, next);
-      return this.#ok(new OneKeyGet(op, exptime, b, this.#viewOf(b), t.start[first], t.end[first]), next);
+      return this.#ok(new LineGet(false, op, exptime, b, this.#viewOf(b), t.start[first], t.end[first]), next);
     }
     // Every key is checked before any is looked up, so a bad one fails the whole line (no VALUE before the error).
     const from = t.count > first ? t.start[first] : le;
     // (a long line's first bytes were checked as they arrived: only the rest is left)
     const fits = this.#keysChecked > 0 ? this.#keyCheck.feed(b, ls + this.#keysChecked, le) : keysFit(b, from, le);
     if (!fits) return this.#fail(E.BAD_FORMAT, next);
-    return this.#ok(new MultiKeyGet(op, exptime, b, this.#viewOf(b), from, le), next);
+    return this.#ok(new LineGet(true, op, exptime, b, this.#viewOf(b), from, le), next);
   }
 
   #viewOf(b: Buffer): DataView {
