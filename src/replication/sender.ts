@@ -112,21 +112,9 @@ export class Sender {
     this.#hs = new Handshake('sender', this.#ctx.me);
     s.on(ready, () => {
       if (this.#socket !== s) return;
-      this.machine.connected();
-      const status = this.#ctx.status();
-      this.#told = statusKey(status);
-      this.#write(encode(this.#hs!.hello(status)));
+      this.#sayHello();
     });
-    s.on('data', (chunk: Buffer) => {
-      if (this.#socket === s) this.#onData(chunk);
-    });
-    s.on('drain', () => this.pump());
-    s.on('error', (err) => {
-      if (this.#socket === s) this.machine.failed(err.message);
-    });
-    s.on('close', () => {
-      if (this.#socket === s) this.machine.failed('connection closed by peer');
-    });
+    this.#listen(s);
   }
 
   #close(reason: string): void {
@@ -420,6 +408,13 @@ export class Sender {
     this.#socket = s;
     this.#hs = new Handshake('sender', this.#ctx.me);
     s.setNoDelay(true);
+    this.#listen(s);
+    this.#sayHello();
+    this.#onData(encode(end.hello));
+  }
+
+  /** The socket's events reach this sender while it is still this sender's socket. */
+  #listen(s: LinkSocket): void {
     s.on('data', (chunk: Buffer) => {
       if (this.#socket === s) this.#onData(chunk);
     });
@@ -430,11 +425,13 @@ export class Sender {
     s.on('close', () => {
       if (this.#socket === s) this.machine.failed('connection closed by peer');
     });
+  }
+
+  #sayHello(): void {
     this.machine.connected();
     const status = this.#ctx.status();
     this.#told = statusKey(status);
-    this.#write(encode(this.#hs.hello(status)));
-    this.#onData(encode(end.hello));
+    this.#write(encode(this.#hs!.hello(status)));
   }
 
   stop(reason = 'shutdown'): void {
