@@ -13,7 +13,7 @@ import { cronScheduler } from '../adapters/cron-scheduler.ts';
 import { PreemptWindow, type Scheduler } from '../core/preempt-window.ts';
 import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { ProxyLink, type ProxyLinkDeps } from './proxy-link.ts';
-import { InstanceRuntime, instanceKey } from './instance-runtime.ts';
+import { InstanceRuntime, instanceKey, rebuildReason } from './instance-runtime.ts';
 import { removeStateFile, writeStateFile } from './state-file.ts';
 import { OperatorControls } from './operator-controls.ts';
 import { processStartTime } from './proc-identity.ts';
@@ -40,6 +40,16 @@ export interface DaemonOptions {
   interfaceAddress?: (name: string, exclude: ReadonlySet<string>) => string | null;
   /** Why an interface is not up, null when it is (default: /sys/class/net/IF/operstate). */
   interfaceUp?: (name: string) => Promise<string | null>;
+}
+
+/** What a reload did, per instance name (a rebuilt instance is in both stopped and started). */
+export interface ReloadResult {
+  kept: string[];
+  updated: string[];
+  started: string[];
+  stopped: string[];
+  /** What changed, per updated or rebuilt instance. */
+  changes: Record<string, string[]>;
 }
 
 /**
@@ -125,8 +135,13 @@ export class HaDaemon {
     this.writeState();
   }
 
-  /** SIGHUP: unchanged instances (same VRID + interface and same settings) keep their state and VIPs. */
-  async reload(next: HavedConfig): Promise<{ kept: string[]; started: string[]; stopped: string[] }> {
+  /**
+   * SIGHUP / `haved reload`: the instances are matched by VRID + interface. An unchanged one is kept as it runs
+   * (state, VIPs, timers); a changed one is updated in place (InstanceRuntime.update) unless the change needs a
+   * new instance (rebuildReason): then it is stopped (priority 0, VIPs released) and started again in BACKUP,
+   * like a removed and a new one. Trackers, the cache and the proxy restart only if their own settings changed.
+   */
+  async reload(next: HavedConfig): Promise<ReloadResult> {
     const prev = this.#config!;
     if (next.global.advertPort !== prev.global.advertPort) {
       this.#log.warn({ from: prev.global.advertPort, to: next.global.advertPort }, 'vrrp_udp_port cannot change on reload - keeping the old port (restart haved to change it)');
@@ -136,41 +151,76 @@ export class HaDaemon {
       this.#log.warn({ from: prev.global.metricsListen, to: next.global.metricsListen }, 'metrics_listen cannot change on reload - keeping the old one (restart haved to change it)');
       next.global.metricsListen = prev.global.metricsListen;
     }
-    const globalSame = fingerprint(next.global) === fingerprint(prev.global);
     const old = new Map(this.#runtimes.map((rt) => [instanceKey(rt.config), rt]));
-    const kept: InstanceRuntime[] = [];
-    const fresh: InstanceRuntime[] = [];
+    const result: ReloadResult = { kept: [], updated: [], started: [], stopped: [], changes: {} };
+    const survivors = new Map<InstanceConfig, InstanceRuntime>();
+    const updates: [InstanceRuntime, InstanceConfig][] = [];
+    const leaving: InstanceRuntime[] = [];
     for (const c of next.instances) {
       const rt = old.get(instanceKey(c));
-      if (rt && globalSame && fingerprint(rt.config) === fingerprint(c)) {
-        kept.push(rt);
-        old.delete(instanceKey(c));
-      } else fresh.push(this.#makeRuntime(c, next));
+      if (!rt) continue;
+      old.delete(instanceKey(c));
+      const why = rebuildReason(rt.config, c, prev.global.mcastGroup4, next.global.mcastGroup4);
+      if (why) {
+        leaving.push(rt);
+        result.changes[c.name] = [`${why}: rebuilt (stopped, then started in BACKUP)`];
+      } else if (fingerprint(rt.config) === fingerprint(c)) {
+        survivors.set(c, rt);
+        result.kept.push(c.name);
+      } else {
+        survivors.set(c, rt);
+        updates.push([rt, c]);
+      }
     }
-    for (const rt of old.values()) {
-      this.#log.info({ instance: rt.config.name }, 'instance removed or changed by reload: stopping it');
-      await rt.stop('removed or changed by reload');
-      this.#applied.delete(rt);
-      this.#windows.get(rt)?.stop();
-      this.#windows.delete(rt);
-    }
+    leaving.push(...old.values());
+    await Promise.all(
+      leaving.map(async (rt) => {
+        this.#log.info({ instance: rt.config.name }, old.has(instanceKey(rt.config)) ? 'instance removed by reload: stopping it (priority 0, VIPs released)' : `instance ${rt.config.name} cannot change in place: stopping it to start it again`);
+        await rt.stop(old.has(instanceKey(rt.config)) ? 'removed by reload' : 'rebuilt by reload');
+        this.#applied.delete(rt);
+        this.#windows.get(rt)?.stop();
+        this.#windows.delete(rt);
+        result.stopped.push(rt.config.name);
+      }),
+    );
     this.#config = next;
-    this.#runtimes = [...kept, ...fresh];
-    for (const rt of kept) rt.instance.attachSyncGroup(null);
+    for (const [rt, c] of updates) {
+      const scheduleChanged = rt.config.preemptSchedule !== c.preemptSchedule;
+      const changes = rt.update(c, next.global);
+      result.updated.push(c.name);
+      result.changes[c.name] = changes;
+      this.#log.info({ instance: c.name, changes }, `instance ${c.name} updated in place: ${changes.join('; ')}`);
+      if (scheduleChanged) {
+        this.#windows.get(rt)?.stop();
+        this.#windows.delete(rt);
+        rt.instance.setPreemptBlocked(null);
+        this.#bindWindows([rt]);
+      }
+    }
+    const fresh: InstanceRuntime[] = [];
+    this.#runtimes = next.instances.map((c) => {
+      const rt = survivors.get(c);
+      if (rt) return rt;
+      const made = this.#makeRuntime(c, next);
+      fresh.push(made);
+      result.started.push(c.name);
+      return made;
+    });
+    for (const rt of survivors.values()) rt.instance.attachSyncGroup(null);
     this.#buildGroups(next);
     this.#rebuildTrackers(next);
     await this.#reloadCache(prev, next);
     await this.#reloadProxy(prev, next);
     this.#bindWindows(fresh);
     this.#controls.retain(this.#runtimes);
-    for (const rt of fresh) this.#controls.apply(rt);
+    for (const rt of [...fresh, ...updates.map(([r]) => r)]) this.#controls.apply(rt);
     for (const rt of fresh) await rt.start(false);
     this.#applyTrackers();
     for (const b of this.#trackers.values()) b.tracker.start();
-    const summary = { kept: kept.map((r) => r.config.name), started: fresh.map((r) => r.config.name), stopped: [...old.values()].map((r) => r.config.name) };
-    this.#log.info({ kept: summary.kept, started: summary.started }, 'configuration reloaded');
+    const { changes, ...lists } = result;
+    this.#log.info({ ...lists, changes }, 'configuration reloaded');
     this.writeState();
-    return summary;
+    return result;
   }
 
   /** SIGTERM/SIGINT: priority-0 adverts, VIPs removed, notify_stop; then the socket closes. */
