@@ -67,7 +67,7 @@ export class HaDaemon {
   #config: HavedConfig | null = null;
   #transport: AdvertTransport | null = null;
   #runtimes: InstanceRuntime[] = [];
-  #groups: { group: SyncGroup; notify: NotifyQueue }[] = [];
+  #groups: { group: SyncGroup; notify: NotifyQueue; fingerprint: string }[] = [];
   #trackers = new Map<string, TrackBinding>();
   #applied = new Map<InstanceRuntime, Set<string>>();
   #rsNotify: ReturnType<typeof realServerNotifier>;
@@ -409,9 +409,17 @@ export class HaDaemon {
     }
   }
 
+  /** One SyncGroup per vrrp_sync_group; on a reload a group with the same settings and members is kept (its state). */
   #buildGroups(cfg: HavedConfig): void {
+    const previous = this.#groups;
     this.#groups = cfg.syncGroups.map((g) => {
       const members = g.members.map((n) => this.#runtimes.find((rt) => rt.config.name === n)?.instance).filter((m) => m !== undefined);
+      const print = fingerprint(g);
+      const same = previous.find((p) => p.fingerprint === print && p.group.members.length === members.length && p.group.members.every((m, i) => m === members[i]));
+      if (same) {
+        for (const m of members) m.attachSyncGroup(same.group);
+        return same;
+      }
       const log = this.#log.child({ component: 'vrrp', group: g.name });
       const notify = new NotifyQueue({
         spawn: this.#spawn,
@@ -425,7 +433,7 @@ export class HaDaemon {
           void Promise.all(this.#runtimes.map((rt) => rt.settled())).then(() => notify.enqueue(...notifyJobs(g, 'GROUP', g.name, t.to, 0)));
         },
       });
-      return { group, notify };
+      return { group, notify, fingerprint: print };
     });
   }
 
