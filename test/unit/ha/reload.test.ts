@@ -104,7 +104,7 @@ function cluster(names: string[]) {
       stateFile: null,
       configFile: `${name}.conf`,
       clock,
-      vips: new VipManager({ run: ips.get(name)!.run, findArping: () => '/usr/sbin/arping' }),
+      vips: new VipManager({ run: (f, a, t) => ips.get(name)!.run(f, a, t), findArping: () => '/usr/sbin/arping' }),
       spawn: async () => ({ code: 0 }),
       transport: recording(name),
       interfaceAddress: () => address(name),
@@ -305,6 +305,39 @@ describe('reload: VIPs added or removed touch only that address', () => {
     const ran = c.commandsSince('a', cmds);
     expect(ran.filter((x) => x.startsWith('ip '))).toEqual([`ip addr del ${VIP2}/32 dev hv0`, `ip addr add ${VIP2}/32 dev hv0 label hv0:2`]);
     expect(ran.some((x) => x.includes(VIP1))).toBe(false);
+  });
+});
+
+describe('reload: VIP work racing other VIP work', () => {
+  it('a VIP removed while the MASTER hands over (its removal queued before the reload) leaves no address behind', async () => {
+    const c = await pair({ vips: [VIP1, VIP2] }, { vips: [VIP1, VIP2] });
+    void c.daemons.get('b')!.reload(parseConfigText(instance({ priority: 200, vips: [VIP1, VIP2] }), 'b.conf', { localAddresses: ['198.18.0.2'] }));
+    for (let i = 0; i < 300 && c.state('a') === 'MASTER'; i++) await c.run(10);
+    expect(c.state('a')).toBe('BACKUP');
+    expect(c.inst('a').vipsInstalled).toBe(true); // still in the hand-over grace
+    await c.reload('a', instance({ priority: 150, vips: [VIP1] }));
+    await c.run(500);
+    expect(c.holders(VIP1)).toEqual(['b']);
+    expect(c.holders(VIP2)).toEqual(['b']);
+  });
+
+  it('an added VIP that cannot be added is logged and retried; the MASTER keeps the others', async () => {
+    const c = await pair();
+    const ip = c.ips.get('a')!;
+    const real = ip.run;
+    let refuse = true;
+    (ip as { run: typeof real }).run = async (file, args, t) =>
+      refuse && file === 'ip' && args[1] === 'add' && args[2] === `${VIP2}/32` ? { exitCode: 2, stderr: 'Cannot find device' } : real(file, args, t);
+    expect(c.state('a')).toBe('MASTER');
+    await c.reload('a', instance({ priority: 150, vips: [VIP1, VIP2] }));
+    await c.run(1000);
+    expect(c.state('a')).toBe('MASTER');
+    expect(c.holders(VIP1)).toEqual(['a']);
+    expect(c.holders(VIP2)).toEqual([]);
+    refuse = false;
+    await c.run(5000);
+    expect(c.holders(VIP2)).toEqual(['a']);
+    expect(c.transitions('a').MASTER).toBe(1);
   });
 });
 
