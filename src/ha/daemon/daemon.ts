@@ -114,7 +114,7 @@ export class HaDaemon {
     this.#rebuildTrackers(config);
     if (this.#vips.disabled) {
       this.#log.warn({ reason: this.#vips.disabled }, `running without VIP management (${this.#vips.disabled}): the election runs, but no address is added or removed`);
-    } else if (config.instances.some((i) => i.virtualIpAddresses.some((v) => (v.dev ?? i.interface) !== 'lo'))) {
+    } else if (needsArp(config)) {
       await this.#detectArping();
     }
     if (config.cacheDaemon) {
@@ -173,6 +173,10 @@ export class HaDaemon {
       }
     }
     leaving.push(...old.values());
+    for (const c of next.instances) {
+      const gone = [...old.values()].find((rt) => rt.config.name === c.name);
+      if (gone) result.changes[c.name] = [`${gone.config.virtualRouterId === c.virtualRouterId ? 'interface' : 'virtual_router_id'} changed: stopped, then started in BACKUP`];
+    }
     await Promise.all(
       leaving.map(async (rt) => {
         this.#log.info({ instance: rt.config.name }, old.has(instanceKey(rt.config)) ? 'instance removed by reload: stopping it (priority 0, VIPs released)' : `instance ${rt.config.name} cannot change in place: stopping it to start it again`);
@@ -184,6 +188,7 @@ export class HaDaemon {
       }),
     );
     this.#config = next;
+    if (!this.#vips.disabled && this.#garpStatus === null && needsArp(next)) await this.#detectArping();
     for (const [rt, c] of updates) {
       const scheduleChanged = rt.config.preemptSchedule !== c.preemptSchedule;
       const changes = rt.update(c, next.global);
@@ -193,8 +198,9 @@ export class HaDaemon {
       if (scheduleChanged) {
         this.#windows.get(rt)?.stop();
         this.#windows.delete(rt);
-        rt.instance.setPreemptBlocked(null);
-        this.#bindWindows([rt]);
+        // A new window sets its own block (no preemption in between); none: preempt as configured from now.
+        if (c.preemptSchedule === null) rt.instance.setPreemptBlocked(null);
+        else this.#bindWindows([rt]);
       }
     }
     const fresh: InstanceRuntime[] = [];
@@ -502,5 +508,8 @@ export class HaDaemon {
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Some VIP is on a device with ARP (not loopback): gratuitous ARP is needed. */
+const needsArp = (cfg: HavedConfig) => cfg.instances.some((i) => i.virtualIpAddresses.some((v) => (v.dev ?? i.interface) !== 'lo'));
 
 

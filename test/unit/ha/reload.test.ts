@@ -109,6 +109,7 @@ function cluster(names: string[]) {
       transport: recording(name),
       interfaceAddress: () => address(name),
       interfaceUp: async () => null,
+      scheduler: { schedule: () => ({ stop: () => {} }) }, // preempt_schedule's cron never fires here
     });
     await d.start(parse(name, text));
     daemons.set(name, d);
@@ -308,6 +309,27 @@ describe('reload: VIPs added or removed touch only that address', () => {
   });
 });
 
+describe('reload: preempt_schedule', () => {
+  const scheduled = (priority: number, expr: string | null) =>
+    instance({ priority }).replace('    garp_master_delay 0', `    garp_master_delay 0${expr ? `\n    preempt_schedule "${expr}"` : ''}`);
+
+  it('another closed window keeps a waiting BACKUP waiting; removing the schedule lets it preempt', async () => {
+    const c = cluster(['a', 'b']);
+    await c.start('a', instance({ priority: 150 }));
+    await c.run(1000);
+    await c.start('b', scheduled(200, '0 3 * * *'));
+    await c.run(2000);
+    expect([c.state('a'), c.state('b')]).toEqual(['MASTER', 'BACKUP']);
+    const r = await c.reload('b', scheduled(200, '0 4 * * *'));
+    expect(r.changes.VI_1).toEqual(['preemptSchedule 0 3 * * * -> 0 4 * * *']);
+    await c.run(2000);
+    expect([c.state('a'), c.state('b')]).toEqual(['MASTER', 'BACKUP']);
+    await c.reload('b', scheduled(200, null));
+    await c.run(2000);
+    expect([c.state('a'), c.state('b')]).toEqual(['BACKUP', 'MASTER']);
+  });
+});
+
 describe('reload: VIP work racing other VIP work', () => {
   it('a VIP removed while the MASTER hands over (its removal queued before the reload) leaves no address behind', async () => {
     const c = await pair({ vips: [VIP1, VIP2] }, { vips: [VIP1, VIP2] });
@@ -381,6 +403,7 @@ describe('reload: changes that cannot apply in place rebuild the instance', () =
     const t0 = c.clock.now();
     const r = await c.reload('a', instance({ priority: 150, vrid: 52 }));
     expect(r).toMatchObject({ kept: [], updated: [], started: ['VI_1'], stopped: ['VI_1'] });
+    expect(r.changes.VI_1).toEqual(['virtual_router_id changed: stopped, then started in BACKUP']);
     expect(c.sent.some((s) => s.node === 'a' && s.vrid === 51 && s.priority === 0 && s.at >= t0)).toBe(true);
     expect(c.commandsSince('a', cmds)[0]).toBe(`ip addr del ${VIP1}/32 dev hv0`);
     expect(c.inst('a').vrid).toBe(52);
