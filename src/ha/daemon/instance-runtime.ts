@@ -61,17 +61,39 @@ export function rebuildReason(prev: InstanceConfig, next: InstanceConfig, prevGr
 /** The settings that differ, for the reload's log and reply ("priority 100 -> 150", "VIP added ..."). */
 function describeChanges(prev: InstanceConfig, next: InstanceConfig): string[] {
   const out: string[] = [];
-  const scalars = ['priority', 'advertIntMs', 'nopreempt', 'preemptDelayMs', 'state', 'garpMasterDelayMs', 'garpMasterRepeat', 'garpMasterRefreshMs', 'garpMasterRefreshRepeat', 'garpLowerPrioRepeat', 'garpLowerPrioDelayMs', 'preemptSchedule'] as const;
-  for (const k of scalars) if (prev[k] !== next[k]) out.push(`${k} ${String(prev[k])} -> ${String(next[k])}`);
+  const seconds = (ms: unknown) => String((ms as number) / 1000);
+  const scalars: [keyof InstanceConfig, string, (x: unknown) => string][] = [
+    ['priority', 'priority', String],
+    ['advertIntMs', 'advert_int', seconds],
+    ['nopreempt', 'nopreempt', String],
+    ['preemptDelayMs', 'preempt_delay', seconds],
+    ['preemptSchedule', 'preempt_schedule', (x) => (x === null ? 'none' : JSON.stringify(x))],
+    ['state', 'state', String],
+    ['garpMasterDelayMs', 'garp_master_delay', seconds],
+    ['garpMasterRepeat', 'garp_master_repeat', String],
+    ['garpMasterRefreshMs', 'garp_master_refresh', seconds],
+    ['garpMasterRefreshRepeat', 'garp_master_refresh_repeat', String],
+    ['garpLowerPrioDelayMs', 'garp_lower_prio_delay', seconds],
+    ['garpLowerPrioRepeat', 'garp_lower_prio_repeat', String],
+  ];
+  for (const [k, kw, fmt] of scalars) if (prev[k] !== next[k]) out.push(`${kw} ${fmt(prev[k])} -> ${fmt(next[k])}`);
   const key = (v: VirtualAddress) => vipKey(v, prev.interface);
   const before = new Set(prev.virtualIpAddresses.map(key));
   const after = new Set(next.virtualIpAddresses.map(key));
   for (const v of next.virtualIpAddresses) if (!before.has(key(v))) out.push(`VIP added ${describeVip(v, next.interface)}`);
   for (const v of prev.virtualIpAddresses) if (!after.has(key(v))) out.push(`VIP removed ${describeVip(v, prev.interface)}`);
-  const lists = ['unicastPeers', 'allowedPeers', 'trackScripts', 'trackInterfaces'] as const;
-  for (const k of lists) if (fingerprintOf(prev[k]) !== fingerprintOf(next[k])) out.push(`${k} changed`);
-  const notifies = ['notify', 'notifyMaster', 'notifyBackup', 'notifyFault', 'notifyStop'] as const;
-  for (const k of notifies) if (fingerprintOf(prev[k]) !== fingerprintOf(next[k])) out.push(`${k} changed`);
+  const blocks: [keyof InstanceConfig, string][] = [
+    ['unicastPeers', 'unicast_peer'],
+    ['allowedPeers', 'allowed_peers'],
+    ['trackScripts', 'track_script'],
+    ['trackInterfaces', 'track_interface'],
+    ['notify', 'notify'],
+    ['notifyMaster', 'notify_master'],
+    ['notifyBackup', 'notify_backup'],
+    ['notifyFault', 'notify_fault'],
+    ['notifyStop', 'notify_stop'],
+  ];
+  for (const [k, kw] of blocks) if (fingerprintOf(prev[k]) !== fingerprintOf(next[k])) out.push(`${kw} changed`);
   return out;
 }
 

@@ -321,7 +321,7 @@ describe('reload: preempt_schedule', () => {
     await c.run(2000);
     expect([c.state('a'), c.state('b')]).toEqual(['MASTER', 'BACKUP']);
     const r = await c.reload('b', scheduled(200, '0 4 * * *'));
-    expect(r.changes.VI_1).toEqual(['preemptSchedule 0 3 * * * -> 0 4 * * *']);
+    expect(r.changes.VI_1).toEqual(['preempt_schedule "0 3 * * *" -> "0 4 * * *"']);
     await c.run(2000);
     expect([c.state('a'), c.state('b')]).toEqual(['MASTER', 'BACKUP']);
     await c.reload('b', scheduled(200, null));
@@ -369,7 +369,7 @@ describe('reload: advert_int changes re-arm the timers without a flap', () => {
       const c = await pair({ advertInt: from }, { advertInt: from });
       const tb = c.transitions('b');
       const r = await c.reload('a', instance({ priority: 150, advertInt: to }));
-      expect(r.changes.VI_1).toEqual([`advertIntMs ${Number(from) * 1000} -> ${Number(to) * 1000}`]);
+      expect(r.changes.VI_1).toEqual([`advert_int ${from} -> ${to}`]);
       const t0 = c.clock.now();
       await c.run(5000);
       expect([c.state('a'), c.state('b')]).toEqual(['MASTER', 'BACKUP']);
