@@ -30,6 +30,8 @@ interface InstanceSpec {
   advertInt?: string;
   vips?: string[];
   pass?: string;
+  /** unicast_src_ip and unicast_peer list (default: multicast). */
+  unicast?: { src: string; peers: string[] };
 }
 
 const instance = (s: InstanceSpec) => `vrrp_instance ${s.name ?? 'VI_1'} {
@@ -43,7 +45,7 @@ const instance = (s: InstanceSpec) => `vrrp_instance ${s.name ?? 'VI_1'} {
         auth_type HMAC
         auth_pass ${s.pass ?? 'reload-test-key-0123456789'}
     }
-    virtual_ipaddress {
+${s.unicast ? `    unicast_src_ip ${s.unicast.src}\n    unicast_peer {\n${s.unicast.peers.map((p) => `        ${p}\n`).join('')}    }\n` : ''}    virtual_ipaddress {
 ${(s.vips ?? [VIP1]).map((v) => `        ${v.includes('/') ? v : `${v}/32`}\n`).join('')}    }
     garp_master_delay 0
 }
@@ -438,6 +440,21 @@ describe('reload: changes that cannot apply in place rebuild the instance', () =
     expect(c.holders(VIP1)).toEqual(['a']);
     expect(c.inst('a', 'VI_3').lastTransition).toMatchObject({ from: 'INIT', to: 'BACKUP' });
     expect(c.transitions('a').MASTER).toBe(1);
+  });
+});
+
+describe('reload: unicast peers', () => {
+  it('a changed peer list applies in place; switching to multicast rebuilds', async () => {
+    const uni = (self: string, peers: string[]) => ({ unicast: { src: self, peers } });
+    const c = await pair(uni('198.18.0.1', ['198.18.0.2']), uni('198.18.0.2', ['198.18.0.1']));
+    const ta = c.transitions('a');
+    const r = await c.reload('a', instance({ priority: 150, ...uni('198.18.0.1', ['198.18.0.2', '198.18.0.3']) }));
+    expect(r).toMatchObject({ updated: ['VI_1'], changes: { VI_1: ['unicast_peer changed'] } });
+    await c.run(2000);
+    expect(c.transitions('a')).toEqual(ta);
+    expect([c.state('a'), c.state('b')]).toEqual(['MASTER', 'BACKUP']);
+    const m = await c.reload('a', instance({ priority: 150 }));
+    expect(m).toMatchObject({ stopped: ['VI_1'], started: ['VI_1'], changes: { VI_1: ['unicast/multicast mode changed: rebuilt (stopped, then started in BACKUP)'] } });
   });
 });
 
