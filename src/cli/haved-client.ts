@@ -104,9 +104,10 @@ function print(req: ControlRequest, json: boolean, result: unknown): void {
       return;
     }
     case 'reload': {
-      const r = result as { kept: string[]; started: string[]; stopped: string[] };
+      const r = result as { kept: string[]; updated?: string[]; started: string[]; stopped: string[]; changes?: Record<string, string[]> };
       const list = (xs: string[]) => (xs.length ? xs.join(', ') : '-');
-      out(`configuration reloaded: kept ${list(r.kept)}; started ${list(r.started)}; stopped ${list(r.stopped)}`);
+      out(`configuration reloaded: kept ${list(r.kept)}; updated ${list(r.updated ?? [])}; started ${list(r.started)}; stopped ${list(r.stopped)}`);
+      for (const [name, changes] of Object.entries(r.changes ?? {})) out(`  ${name}: ${changes.join('; ')}`);
       return;
     }
     case 'priority': {

@@ -37,13 +37,14 @@ function checkConfig(file: string): number {
 }
 
 async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
-  const [{ createLogger }, { HaDaemon }, { VipManager, vipManagementUnavailable }, { ControlServer, ControlSocketError, SocketInUseError }, { controlHandler }] =
+  const [{ createLogger }, { HaDaemon }, { VipManager, vipManagementUnavailable }, { ControlServer, ControlSocketError, SocketInUseError }, { controlHandler }, { reloadFromFile }] =
     await Promise.all([
       import('../log.ts'),
       import('../ha/daemon/daemon.ts'),
       import('../ha/adapters/vip-manager.ts'),
       import('../ha/daemon/control-server.ts'),
       import('../ha/daemon/controller.ts'),
+      import('../ha/daemon/reload-file.ts'),
     ]);
   const log = createLogger('haved', cmd.detail ? 'debug' : 'info');
   // `pgrep -x haved` / `killall haved` find the daemon (otherwise its name is "node")
@@ -75,21 +76,7 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
   };
   const unexpected = (e: Error) => log.error({ err: e.message, stack: e.stack }, 'unexpected error');
 
-  const reloadFile = async () => {
-    log.info({ file: cmd.configFile }, 'reloading the configuration');
-    let next: HavedConfig;
-    try {
-      next = loadRunnable(cmd.configFile);
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        for (const x of configErrorList(e)) log.error({ where: x.where }, x.message);
-        log.error({ errors: configErrorList(e).length }, 'reload failed: keeping the running configuration');
-      }
-      throw e;
-    }
-    logWarnings(next);
-    return daemon.reload(next);
-  };
+  const reloadFile = () => reloadFromFile(daemon, cmd.configFile, log);
 
   // The control socket comes first: a second haved on the same socket (so the same state file) stops here,
   // before it touches an address.

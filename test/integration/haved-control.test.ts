@@ -142,7 +142,7 @@ describe.skipIf(skip)('haved control socket (namespaces)', () => {
     expect(instance(a)).toMatchObject({ state: 'MASTER', priority: 150 });
     writeFileSync(scratch.path('a.conf'), good);
     const ok = ctl(a, 'reload');
-    expect([ok.code, ok.out]).toEqual([0, 'configuration reloaded: kept VI_1; started -; stopped -\n']);
+    expect([ok.code, ok.out]).toEqual([0, 'configuration reloaded: kept VI_1; updated -; started -; stopped -\n']);
     expect(onlyOn(a, b)()).toBe(true);
   });
 

@@ -35,6 +35,17 @@ export interface VrrpInstanceOptions {
   actions: InstanceActions;
 }
 
+/** Settings a reload changes in place (absent = unchanged); see VrrpInstance.reconfigure. */
+export interface Reconfigure {
+  priority?: number;
+  advertIntMs?: number;
+  nopreempt?: boolean;
+  preemptDelayMs?: number;
+  initialState?: 'MASTER' | 'BACKUP';
+  vips?: { address: string; prefix: number }[];
+  garpRefreshMs?: number;
+}
+
 /** How a vrrp_sync_group steers its members; see sync-group.ts. */
 export interface SyncGroupHook {
   readonly name: string;
@@ -92,12 +103,16 @@ export class VrrpInstance {
   readonly name: string;
   readonly nodeId: string;
   readonly primaryAddress: string;
-  readonly basePriority: number;
-  readonly advertIntMs: number;
-  readonly initialState: 'MASTER' | 'BACKUP';
-  readonly nopreempt: boolean;
-  readonly preemptDelayMs: number;
-  readonly helloIntervalMs: number | null;
+  #basePriority: number;
+  #advertIntMs: number;
+  #initialState: 'MASTER' | 'BACKUP';
+  #nopreempt: boolean;
+  #preemptDelayMs: number;
+  #helloIntervalMs: number | null;
+  /** The hello interval follows the advert interval (it was not set on its own). */
+  #helloFollowsAdvert: boolean;
+  /** After an advert interval change while MASTER: this many adverts still go at `#cadence.ms`. */
+  #cadence = { left: 0, ms: 0 };
 
   #clock: Clock;
   #actions: InstanceActions;
@@ -123,7 +138,7 @@ export class VrrpInstance {
   #deferLogged = false;
   #startRequested = false;
   #counters = { advertsSent: 0, advertsReceived: 0, discardedLower: 0, becameMaster: 0, announcements: 0, pausesDetected: 0 };
-  readonly garpRefreshMs: number;
+  #garpRefreshMs: number;
   #refreshTimer: TimerSlot;
   /** Every node heard from recently (LRU, bounded): who is live, and conflict episodes while MASTER. */
   #heard = new Map<string, { at: number; intervalMs: number; conflictAt: number | null }>();
@@ -140,12 +155,13 @@ export class VrrpInstance {
     this.name = opts.name;
     this.nodeId = opts.nodeId;
     this.primaryAddress = opts.primaryAddress;
-    this.basePriority = opts.priority;
-    this.advertIntMs = opts.advertIntMs;
-    this.initialState = opts.initialState ?? 'BACKUP';
-    this.nopreempt = opts.nopreempt ?? false;
-    this.preemptDelayMs = opts.preemptDelayMs ?? 0;
-    this.helloIntervalMs = opts.helloIntervalMs === undefined ? opts.advertIntMs : opts.helloIntervalMs;
+    this.#basePriority = opts.priority;
+    this.#advertIntMs = opts.advertIntMs;
+    this.#initialState = opts.initialState ?? 'BACKUP';
+    this.#nopreempt = opts.nopreempt ?? false;
+    this.#preemptDelayMs = opts.preemptDelayMs ?? 0;
+    this.#helloFollowsAdvert = opts.helloIntervalMs === undefined;
+    this.#helloIntervalMs = opts.helloIntervalMs === undefined ? opts.advertIntMs : opts.helloIntervalMs;
     this.#clock = opts.clock;
     this.#actions = opts.actions;
     this.#vips = opts.vips ?? null;
@@ -155,7 +171,35 @@ export class VrrpInstance {
     this.#helloTimer = new TimerSlot(opts.clock);
     this.#refreshTimer = new TimerSlot(opts.clock);
     this.#resumeTimer = new TimerSlot(opts.clock);
-    this.garpRefreshMs = opts.garpRefreshMs ?? 0;
+    this.#garpRefreshMs = opts.garpRefreshMs ?? 0;
+  }
+
+  get basePriority(): number {
+    return this.#basePriority;
+  }
+
+  get advertIntMs(): number {
+    return this.#advertIntMs;
+  }
+
+  get initialState(): 'MASTER' | 'BACKUP' {
+    return this.#initialState;
+  }
+
+  get nopreempt(): boolean {
+    return this.#nopreempt;
+  }
+
+  get preemptDelayMs(): number {
+    return this.#preemptDelayMs;
+  }
+
+  get helloIntervalMs(): number | null {
+    return this.#helloIntervalMs;
+  }
+
+  get garpRefreshMs(): number {
+    return this.#garpRefreshMs;
   }
 
   get state(): VrrpState {
@@ -272,12 +316,67 @@ export class VrrpInstance {
     const before = this.effectivePriority;
     if (delta === 0) this.#adjustments.delete(source);
     else this.#adjustments.set(source, delta);
+    this.#priorityChanged(before, `${source} ${delta >= 0 ? '+' : ''}${delta}`);
+  }
+
+  /**
+   * A reload changed this instance's settings in place (see Reconfigure). Priority: a BACKUP tells the master
+   * (hello) and re-arms its master-down wait with the new skew, so one raised above the master preempts by the
+   * usual rule (it discards the master's lower adverts; nopreempt and preempt_delay hold it back); a MASTER
+   * advertises the new priority on its timer, so a backup that now outranks it takes over the same way.
+   * Advert interval: a MASTER advertises the new interval at once and keeps the shorter of the two cadences for
+   * three more adverts (backups adopt the master's interval from its adverts: a lengthened interval must not
+   * look like a dead master to a backup that missed one advert); a BACKUP's hellos and, without a known
+   * master, its master-down wait follow the new interval.
+   */
+  reconfigure(r: Reconfigure): void {
+    if (r.nopreempt !== undefined) this.#nopreempt = r.nopreempt;
+    if (r.initialState !== undefined) this.#initialState = r.initialState;
+    if (r.vips !== undefined) this.#vips = r.vips;
+    if (r.preemptDelayMs !== undefined && r.preemptDelayMs !== this.#preemptDelayMs) {
+      this.#preemptDelayMs = r.preemptDelayMs;
+      if (r.preemptDelayMs === 0) this.#preemptUntil = null;
+    }
+    if (r.garpRefreshMs !== undefined && r.garpRefreshMs !== this.#garpRefreshMs) {
+      this.#garpRefreshMs = r.garpRefreshMs;
+      if (this.#state === 'MASTER') this.#armRefresh();
+    }
+    if (r.advertIntMs !== undefined && r.advertIntMs !== this.#advertIntMs) this.#setAdvertInterval(r.advertIntMs);
+    if (r.priority !== undefined && r.priority !== this.#basePriority) {
+      if (!Number.isInteger(r.priority) || r.priority < 1 || r.priority > 255) {
+        throw new RangeError(`${this.name}: priority must be 1..255, got ${r.priority}`);
+      }
+      const before = this.effectivePriority;
+      this.#basePriority = r.priority;
+      this.#priorityChanged(before, `priority ${r.priority} by reload`);
+    }
+  }
+
+  #priorityChanged(before: number, why: string): void {
     const after = this.effectivePriority;
     if (after === before) return;
-    this.#event('priority-change', `effective priority ${before} -> ${after} (${source} ${delta >= 0 ? '+' : ''}${delta})`);
+    this.#event('priority-change', `effective priority ${before} -> ${after} (${why})`);
     if (this.#state === 'BACKUP') {
       this.#sendHello(after);
       if (this.#masterDown.armed) this.#armMasterDown(this.#downSince + this.#masterDownInterval() - this.#clock.now());
+    }
+  }
+
+  #setAdvertInterval(ms: number): void {
+    if (!(ms > 0)) throw new RangeError(`${this.name}: advert interval must be > 0`);
+    const old = this.#advertIntMs;
+    this.#advertIntMs = ms;
+    if (this.#helloFollowsAdvert) this.#helloIntervalMs = ms;
+    if (this.#state === 'MASTER' && !this.#resuming) {
+      this.#cadence = { left: 3, ms: Math.min(old, ms) };
+      this.#sendAdvert(this.effectivePriority, null);
+      this.#armAdvertTimer();
+    } else if (this.#state === 'BACKUP') {
+      if (this.#helloTimer.armed && this.#helloIntervalMs !== null) this.#armHello();
+      if (this.#master === null && this.#masterAdvertIntMs === old) {
+        this.#masterAdvertIntMs = ms;
+        if (this.#masterDown.armed) this.#armMasterDown(this.#downSince + this.#masterDownInterval() - this.#clock.now());
+      }
     }
   }
 
@@ -449,12 +548,16 @@ export class VrrpInstance {
 
   #startHellos(): void {
     if (this.helloIntervalMs === null) return;
-    const interval = this.helloIntervalMs;
+    this.#sendHello(this.effectivePriority);
+    this.#armHello();
+  }
+
+  #armHello(): void {
     const tick = () => {
       this.#sendHello(this.effectivePriority);
-      this.#helloTimer.arm(interval, tick);
+      this.#armHello();
     };
-    tick();
+    if (this.#helloIntervalMs !== null) this.#helloTimer.arm(this.#helloIntervalMs, tick);
   }
 
   #sendHello(priority: number): void {
@@ -472,23 +575,32 @@ export class VrrpInstance {
     this.#counters.becameMaster++;
     this.#sendAdvert(this.effectivePriority, null); // advert first: the old master drops the VIPs before our GARPs
     this.#armAdvertTimer();
-    if (this.garpRefreshMs > 0) {
-      const refresh = () => {
-        if (!this.#resuming) this.#announce('refresh', 'garp_master_refresh');
-        this.#refreshTimer.arm(this.garpRefreshMs, refresh);
-      };
-      this.#refreshTimer.arm(this.garpRefreshMs, refresh);
-    }
+    this.#armRefresh();
     this.#setState('MASTER', reason);
   }
 
+  #armRefresh(): void {
+    this.#refreshTimer.cancel();
+    if (this.#garpRefreshMs <= 0) return;
+    const refresh = () => {
+      if (!this.#resuming) this.#announce('refresh', 'garp_master_refresh');
+      this.#refreshTimer.arm(this.#garpRefreshMs, refresh);
+    };
+    this.#refreshTimer.arm(this.#garpRefreshMs, refresh);
+  }
+
   #armAdvertTimer(): void {
+    const next = () => {
+      if (this.#cadence.left <= 0) return this.#advertIntMs;
+      this.#cadence.left--;
+      return this.#cadence.ms;
+    };
     const tick = () => {
       if (this.#checkPause(this.#clock.now())) return;
       this.#sendAdvert(this.effectivePriority, null);
-      this.#advertTimer.arm(this.advertIntMs, tick);
+      this.#advertTimer.arm(next(), tick);
     };
-    this.#advertTimer.arm(this.advertIntMs, tick);
+    this.#advertTimer.arm(next(), tick);
   }
 
   #masterReceive(adv: PeerAdvert, now: number, known: boolean): void {
@@ -595,6 +707,7 @@ export class VrrpInstance {
     this.#refreshTimer.cancel();
     this.#resumeTimer.cancel();
     this.#resuming = false;
+    this.#cadence.left = 0;
   }
 
   #leaveMaster(to: 'BACKUP' | 'FAULT' | 'STOP', reason: string): void {

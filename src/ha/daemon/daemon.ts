@@ -13,7 +13,7 @@ import { cronScheduler } from '../adapters/cron-scheduler.ts';
 import { PreemptWindow, type Scheduler } from '../core/preempt-window.ts';
 import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { ProxyLink, type ProxyLinkDeps } from './proxy-link.ts';
-import { InstanceRuntime, instanceKey } from './instance-runtime.ts';
+import { InstanceRuntime, instanceKey, rebuildReason } from './instance-runtime.ts';
 import { removeStateFile, writeStateFile } from './state-file.ts';
 import { OperatorControls } from './operator-controls.ts';
 import { processStartTime } from './proc-identity.ts';
@@ -42,6 +42,16 @@ export interface DaemonOptions {
   interfaceUp?: (name: string) => Promise<string | null>;
 }
 
+/** What a reload did, per instance name (a rebuilt instance is in both stopped and started). */
+export interface ReloadResult {
+  kept: string[];
+  updated: string[];
+  started: string[];
+  stopped: string[];
+  /** What changed, per updated or rebuilt instance. */
+  changes: Record<string, string[]>;
+}
+
 /**
  * haved's wiring: one InstanceRuntime per vrrp_instance, sync groups, trackers (vrrp_script, interfaces,
  * TCP_CHECK / MEMCACHE_CHECK) and the advert transport. Health checks on a real_server that is this host
@@ -57,7 +67,7 @@ export class HaDaemon {
   #config: HavedConfig | null = null;
   #transport: AdvertTransport | null = null;
   #runtimes: InstanceRuntime[] = [];
-  #groups: { group: SyncGroup; notify: NotifyQueue }[] = [];
+  #groups: { group: SyncGroup; notify: NotifyQueue; fingerprint: string }[] = [];
   #trackers = new Map<string, TrackBinding>();
   #applied = new Map<InstanceRuntime, Set<string>>();
   #rsNotify: ReturnType<typeof realServerNotifier>;
@@ -104,7 +114,7 @@ export class HaDaemon {
     this.#rebuildTrackers(config);
     if (this.#vips.disabled) {
       this.#log.warn({ reason: this.#vips.disabled }, `running without VIP management (${this.#vips.disabled}): the election runs, but no address is added or removed`);
-    } else if (config.instances.some((i) => i.virtualIpAddresses.some((v) => (v.dev ?? i.interface) !== 'lo'))) {
+    } else if (needsArp(config)) {
       await this.#detectArping();
     }
     if (config.cacheDaemon) {
@@ -125,8 +135,13 @@ export class HaDaemon {
     this.writeState();
   }
 
-  /** SIGHUP: unchanged instances (same VRID + interface and same settings) keep their state and VIPs. */
-  async reload(next: HavedConfig): Promise<{ kept: string[]; started: string[]; stopped: string[] }> {
+  /**
+   * SIGHUP / `haved reload`: the instances are matched by VRID + interface. An unchanged one is kept as it runs
+   * (state, VIPs, timers); a changed one is updated in place (InstanceRuntime.update) unless the change needs a
+   * new instance (rebuildReason): then it is stopped (priority 0, VIPs released) and started again in BACKUP,
+   * like a removed and a new one. Trackers, the cache and the proxy restart only if their own settings changed.
+   */
+  async reload(next: HavedConfig): Promise<ReloadResult> {
     const prev = this.#config!;
     if (next.global.advertPort !== prev.global.advertPort) {
       this.#log.warn({ from: prev.global.advertPort, to: next.global.advertPort }, 'vrrp_udp_port cannot change on reload - keeping the old port (restart haved to change it)');
@@ -136,41 +151,82 @@ export class HaDaemon {
       this.#log.warn({ from: prev.global.metricsListen, to: next.global.metricsListen }, 'metrics_listen cannot change on reload - keeping the old one (restart haved to change it)');
       next.global.metricsListen = prev.global.metricsListen;
     }
-    const globalSame = fingerprint(next.global) === fingerprint(prev.global);
     const old = new Map(this.#runtimes.map((rt) => [instanceKey(rt.config), rt]));
-    const kept: InstanceRuntime[] = [];
-    const fresh: InstanceRuntime[] = [];
+    const result: ReloadResult = { kept: [], updated: [], started: [], stopped: [], changes: {} };
+    const survivors = new Map<InstanceConfig, InstanceRuntime>();
+    const updates: [InstanceRuntime, InstanceConfig][] = [];
+    const leaving: InstanceRuntime[] = [];
     for (const c of next.instances) {
       const rt = old.get(instanceKey(c));
-      if (rt && globalSame && fingerprint(rt.config) === fingerprint(c)) {
-        kept.push(rt);
-        old.delete(instanceKey(c));
-      } else fresh.push(this.#makeRuntime(c, next));
+      if (!rt) continue;
+      old.delete(instanceKey(c));
+      const why = rebuildReason(rt.config, c, prev.global.mcastGroup4, next.global.mcastGroup4);
+      if (why) {
+        leaving.push(rt);
+        result.changes[c.name] = [`${why}: rebuilt (stopped, then started in BACKUP)`];
+      } else if (fingerprint(rt.config) === fingerprint(c)) {
+        survivors.set(c, rt);
+        result.kept.push(c.name);
+      } else {
+        survivors.set(c, rt);
+        updates.push([rt, c]);
+      }
     }
-    for (const rt of old.values()) {
-      this.#log.info({ instance: rt.config.name }, 'instance removed or changed by reload: stopping it');
-      await rt.stop('removed or changed by reload');
-      this.#applied.delete(rt);
-      this.#windows.get(rt)?.stop();
-      this.#windows.delete(rt);
+    leaving.push(...old.values());
+    for (const c of next.instances) {
+      const gone = [...old.values()].find((rt) => rt.config.name === c.name);
+      if (gone) result.changes[c.name] = [`${gone.config.virtualRouterId === c.virtualRouterId ? 'interface' : 'virtual_router_id'} changed: stopped, then started in BACKUP`];
     }
+    await Promise.all(
+      leaving.map(async (rt) => {
+        this.#log.info({ instance: rt.config.name }, old.has(instanceKey(rt.config)) ? 'instance removed by reload: stopping it (priority 0, VIPs released)' : `instance ${rt.config.name} cannot change in place: stopping it to start it again`);
+        await rt.stop(old.has(instanceKey(rt.config)) ? 'removed by reload' : 'rebuilt by reload');
+        this.#applied.delete(rt);
+        this.#windows.get(rt)?.stop();
+        this.#windows.delete(rt);
+        result.stopped.push(rt.config.name);
+      }),
+    );
     this.#config = next;
-    this.#runtimes = [...kept, ...fresh];
-    for (const rt of kept) rt.instance.attachSyncGroup(null);
+    if (!this.#vips.disabled && this.#garpStatus === null && needsArp(next)) await this.#detectArping();
+    for (const [rt, c] of updates) {
+      const scheduleChanged = rt.config.preemptSchedule !== c.preemptSchedule;
+      const changes = rt.update(c, next.global);
+      result.updated.push(c.name);
+      result.changes[c.name] = changes;
+      this.#log.info({ instance: c.name, changes }, `instance ${c.name} updated in place: ${changes.join('; ')}`);
+      if (scheduleChanged) {
+        this.#windows.get(rt)?.stop();
+        this.#windows.delete(rt);
+        // A new window sets its own block (no preemption in between); none: preempt as configured from now.
+        if (c.preemptSchedule === null) rt.instance.setPreemptBlocked(null);
+        else this.#bindWindows([rt]);
+      }
+    }
+    const fresh: InstanceRuntime[] = [];
+    this.#runtimes = next.instances.map((c) => {
+      const rt = survivors.get(c);
+      if (rt) return rt;
+      const made = this.#makeRuntime(c, next);
+      fresh.push(made);
+      result.started.push(c.name);
+      return made;
+    });
+    for (const rt of survivors.values()) rt.instance.attachSyncGroup(null);
     this.#buildGroups(next);
     this.#rebuildTrackers(next);
     await this.#reloadCache(prev, next);
     await this.#reloadProxy(prev, next);
     this.#bindWindows(fresh);
     this.#controls.retain(this.#runtimes);
-    for (const rt of fresh) this.#controls.apply(rt);
+    for (const rt of [...fresh, ...updates.map(([r]) => r)]) this.#controls.apply(rt);
     for (const rt of fresh) await rt.start(false);
     this.#applyTrackers();
     for (const b of this.#trackers.values()) b.tracker.start();
-    const summary = { kept: kept.map((r) => r.config.name), started: fresh.map((r) => r.config.name), stopped: [...old.values()].map((r) => r.config.name) };
-    this.#log.info({ kept: summary.kept, started: summary.started }, 'configuration reloaded');
+    const { changes, ...lists } = result;
+    this.#log.info({ ...lists, changes }, 'configuration reloaded');
     this.writeState();
-    return summary;
+    return result;
   }
 
   /** SIGTERM/SIGINT: priority-0 adverts, VIPs removed, notify_stop; then the socket closes. */
@@ -359,9 +415,17 @@ export class HaDaemon {
     }
   }
 
+  /** One SyncGroup per vrrp_sync_group; on a reload a group with the same settings and members is kept (its state). */
   #buildGroups(cfg: HavedConfig): void {
+    const previous = this.#groups;
     this.#groups = cfg.syncGroups.map((g) => {
       const members = g.members.map((n) => this.#runtimes.find((rt) => rt.config.name === n)?.instance).filter((m) => m !== undefined);
+      const print = fingerprint(g);
+      const same = previous.find((p) => p.fingerprint === print && p.group.members.length === members.length && p.group.members.every((m, i) => m === members[i]));
+      if (same) {
+        for (const m of members) m.attachSyncGroup(same.group);
+        return same;
+      }
       const log = this.#log.child({ component: 'vrrp', group: g.name });
       const notify = new NotifyQueue({
         spawn: this.#spawn,
@@ -375,7 +439,7 @@ export class HaDaemon {
           void Promise.all(this.#runtimes.map((rt) => rt.settled())).then(() => notify.enqueue(...notifyJobs(g, 'GROUP', g.name, t.to, 0)));
         },
       });
-      return { group, notify };
+      return { group, notify, fingerprint: print };
     });
   }
 
@@ -444,5 +508,8 @@ export class HaDaemon {
 }
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Some VIP is on a device with ARP (not loopback): gratuitous ARP is needed. */
+const needsArp = (cfg: HavedConfig) => cfg.instances.some((i) => i.virtualIpAddresses.some((v) => (v.dev ?? i.interface) !== 'lo'));
 
 

@@ -1,4 +1,4 @@
-import type { VrrpInstance as InstanceConfig, GlobalDefs } from '../../config/model.ts';
+import type { VrrpInstance as InstanceConfig, GlobalDefs, VirtualAddress } from '../../config/model.ts';
 import { AdvertCodec, type AdvertErrorCode } from '../../proto/advert/index.ts';
 import type { Logger } from '../../log.ts';
 import { RateLimitedLog } from '../../log-limit.ts';
@@ -29,6 +29,76 @@ export type DropReason = AdvertErrorCode | 'NOT_A_PEER';
 /** Reload key, as keepalived matches instances: VRID + interface (names may change). */
 export const instanceKey = (c: InstanceConfig) => `${c.virtualRouterId}@${c.interface}`;
 
+/** Source addresses adverts are accepted from; null = any (multicast without allowed_peers). */
+function peerSources(c: InstanceConfig): ReadonlySet<string> | null {
+  const allowed = c.unicastPeers.length > 0 ? c.unicastPeers : c.allowedPeers;
+  return allowed.length > 0 ? new Set(allowed) : null;
+}
+
+/** One VIP as `ip` sees it: a change of any of its attributes is a removal and an addition. */
+const vipKey = (v: VirtualAddress, defaultDev: string) => JSON.stringify([v.address, v.prefix, v.dev ?? defaultDev, v.brd, v.scope, v.label]);
+
+/**
+ * Why a reload cannot apply the change of this instance in place (it is stopped and started again), or null.
+ * In place: priority, advert_int, nopreempt, preempt_delay, state, the VIP list, peer lists within the same
+ * mode, trackers, notify scripts, garp settings, preempt_schedule. Anything that changes who this node is on
+ * the wire or where its adverts go needs a new instance.
+ */
+export function rebuildReason(prev: InstanceConfig, next: InstanceConfig, prevGroup: string, nextGroup: string): string | null {
+  if (prev.name !== next.name) return `renamed ${prev.name} -> ${next.name}`;
+  if (prev.virtualRouterId !== next.virtualRouterId) return 'virtual_router_id changed';
+  if (prev.interface !== next.interface) return 'interface changed';
+  if ((prev.unicastPeers.length > 0) !== (next.unicastPeers.length > 0)) return 'unicast/multicast mode changed';
+  if (prev.unicastSrcIp !== next.unicastSrcIp) return 'unicast_src_ip changed';
+  if (prev.mcastSrcIp !== next.mcastSrcIp) return 'mcast_src_ip changed';
+  if (JSON.stringify(prev.authentication && [prev.authentication.type, prev.authentication.secret]) !== JSON.stringify(next.authentication && [next.authentication.type, next.authentication.secret])) {
+    return 'authentication changed';
+  }
+  if (next.unicastPeers.length === 0 && prevGroup !== nextGroup) return 'vrrp_mcast_group4 changed';
+  return null;
+}
+
+/** The settings that differ, for the reload's log and reply ("priority 100 -> 150", "VIP added ..."). */
+function describeChanges(prev: InstanceConfig, next: InstanceConfig): string[] {
+  const out: string[] = [];
+  const seconds = (ms: unknown) => String((ms as number) / 1000);
+  const scalars: [keyof InstanceConfig, string, (x: unknown) => string][] = [
+    ['priority', 'priority', String],
+    ['advertIntMs', 'advert_int', seconds],
+    ['nopreempt', 'nopreempt', String],
+    ['preemptDelayMs', 'preempt_delay', seconds],
+    ['preemptSchedule', 'preempt_schedule', (x) => (x === null ? 'none' : JSON.stringify(x))],
+    ['state', 'state', String],
+    ['garpMasterDelayMs', 'garp_master_delay', seconds],
+    ['garpMasterRepeat', 'garp_master_repeat', String],
+    ['garpMasterRefreshMs', 'garp_master_refresh', seconds],
+    ['garpMasterRefreshRepeat', 'garp_master_refresh_repeat', String],
+    ['garpLowerPrioDelayMs', 'garp_lower_prio_delay', seconds],
+    ['garpLowerPrioRepeat', 'garp_lower_prio_repeat', String],
+  ];
+  for (const [k, kw, fmt] of scalars) if (prev[k] !== next[k]) out.push(`${kw} ${fmt(prev[k])} -> ${fmt(next[k])}`);
+  const key = (v: VirtualAddress) => vipKey(v, prev.interface);
+  const before = new Set(prev.virtualIpAddresses.map(key));
+  const after = new Set(next.virtualIpAddresses.map(key));
+  for (const v of next.virtualIpAddresses) if (!before.has(key(v))) out.push(`VIP added ${describeVip(v, next.interface)}`);
+  for (const v of prev.virtualIpAddresses) if (!after.has(key(v))) out.push(`VIP removed ${describeVip(v, prev.interface)}`);
+  const blocks: [keyof InstanceConfig, string][] = [
+    ['unicastPeers', 'unicast_peer'],
+    ['allowedPeers', 'allowed_peers'],
+    ['trackScripts', 'track_script'],
+    ['trackInterfaces', 'track_interface'],
+    ['notify', 'notify'],
+    ['notifyMaster', 'notify_master'],
+    ['notifyBackup', 'notify_backup'],
+    ['notifyFault', 'notify_fault'],
+    ['notifyStop', 'notify_stop'],
+  ];
+  for (const [k, kw] of blocks) if (fingerprintOf(prev[k]) !== fingerprintOf(next[k])) out.push(`${kw} changed`);
+  return out;
+}
+
+const fingerprintOf = (x: unknown) => JSON.stringify(x, (k, v) => (k === 'where' ? undefined : v));
+
 /**
  * One vrrp_instance with its I/O: drops adverts from sources that are not peers (unicast_peer, or the
  * multicast allow list allowed_peers), encodes/decodes adverts, installs the VIPs on MASTER (then GARP, then
@@ -37,7 +107,7 @@ export const instanceKey = (c: InstanceConfig) => `${c.virtualRouterId}@${c.inte
  * VIP operations run one after another on a chain so add/remove never interleave.
  */
 export class InstanceRuntime {
-  readonly config: InstanceConfig;
+  #config: InstanceConfig;
   readonly instance: VrrpInstance;
   readonly notify: NotifyQueue;
   readonly nodeId: string;
@@ -60,15 +130,14 @@ export class InstanceRuntime {
   #successorSeen: (() => void) | null = null;
 
   constructor(config: InstanceConfig, global: GlobalDefs, deps: RuntimeDeps) {
-    this.config = config;
+    this.#config = config;
     this.#deps = deps;
     this.#global = global;
     this.#log = deps.log.child({ instance: config.name, vrid: config.virtualRouterId });
     this.#codec = new AdvertCodec({ auth: advertAuthFromConfig(config) });
     const primary = config.unicastSrcIp ?? deps.interfaceAddress ?? '0.0.0.0';
     this.nodeId = primary;
-    const allowed = config.unicastPeers.length > 0 ? config.unicastPeers : config.allowedPeers;
-    this.#sources = allowed.length > 0 ? new Set(allowed) : null;
+    this.#sources = peerSources(config);
     this.#dropLog = new RateLimitedLog(this.#log, { now: () => deps.clock.now() });
     this.notify = new NotifyQueue({
       spawn: deps.spawn,
@@ -99,6 +168,76 @@ export class InstanceRuntime {
     if (deps.interfaceAddress === null && config.unicastSrcIp === null) {
       this.instance.setFault('interface', noIPv4Reason(config.interface));
     }
+  }
+
+  get config(): InstanceConfig {
+    return this.#config;
+  }
+
+  /**
+   * A reload changed settings that apply in place (the caller checked with rebuildReason that nothing else
+   * changed): the election gets the new priority, interval and preemption rules, and of the VIPs only those
+   * added or removed are touched: while the VIPs are in place, a removed one is deleted and an added one is
+   * added and announced (gratuitous ARP), on the serial chain with the other VIP work. Returns what changed.
+   */
+  update(next: InstanceConfig, global: GlobalDefs): string[] {
+    const prev = this.#config;
+    this.#global = global;
+    const changes = describeChanges(prev, next);
+    const key = (v: VirtualAddress) => vipKey(v, prev.interface);
+    const before = new Map(prev.virtualIpAddresses.map((v) => [key(v), v]));
+    const after = new Map(next.virtualIpAddresses.map((v) => [key(v), v]));
+    const removed = [...before].filter(([k]) => !after.has(k)).map(([, v]) => v);
+    const added = [...after].filter(([k]) => !before.has(k)).map(([, v]) => v);
+    this.#config = next;
+    this.#sources = peerSources(next);
+    this.instance.reconfigure({
+      priority: next.priority,
+      advertIntMs: next.advertIntMs,
+      nopreempt: next.nopreempt,
+      preemptDelayMs: next.preemptDelayMs,
+      initialState: next.state,
+      vips: next.virtualIpAddresses.map((v) => ({ address: v.address, prefix: v.prefix })),
+      garpRefreshMs: next.garpMasterRefreshMs,
+    });
+    const installedNow = this.vipsInstalled;
+    if (removed.length > 0) {
+      this.#enqueue(async () => {
+        // A removal queued before this update reads the new list: the dropped VIP is ours to delete.
+        if (!installedNow && !this.vipsInstalled) return;
+        const errors = await this.#deps.vips.removeAll(removed, next.interface);
+        for (const e of errors) this.#log.error({ err: e.message }, 'cannot remove a VIP');
+        this.#log.info({ vips: removed.map((v) => describeVip(v, next.interface)) }, 'VIPs removed by reload');
+        this.#deps.changed();
+      });
+    }
+    if (added.length > 0) this.#enqueue(() => this.#addByReload(added));
+    return changes;
+  }
+
+  /** While MASTER with the VIPs in place (else the next transition adds them with the rest). */
+  async #addByReload(added: VirtualAddress[]): Promise<void> {
+    if (this.instance.state !== 'MASTER' || !this.vipsInstalled) return;
+    const c = this.#config;
+    const current = new Set(c.virtualIpAddresses.map((v) => vipKey(v, c.interface)));
+    const still = added.filter((v) => current.has(vipKey(v, c.interface)));
+    const failed: VirtualAddress[] = [];
+    for (const v of still) {
+      try {
+        await this.#deps.vips.add(v, c.interface);
+      } catch (e) {
+        // The other VIPs stay: one bad new address must not take the working ones down. Retried while MASTER.
+        this.#log.error({ err: (e as Error).message }, `cannot add the VIP added by reload (retry in ${VIP_RETRY_MS} ms; the other VIPs stay)`);
+        failed.push(v);
+      }
+    }
+    const ok = still.filter((v) => !failed.includes(v));
+    if (ok.length > 0) {
+      this.#log.info({ vips: ok.map((v) => describeVip(v, c.interface)) }, 'VIPs added by reload');
+      this.#garp(c.garpMasterRepeat, c.garpMasterDelayMs, ok);
+      this.#deps.changed();
+    }
+    if (failed.length > 0) this.#deps.clock.setTimer(VIP_RETRY_MS, () => this.#enqueue(() => this.#addByReload(failed)));
   }
 
   get multicast(): boolean {
@@ -288,10 +427,10 @@ export class InstanceRuntime {
   }
 
   /** One burst of `repeat` GARPs per VIP now and, when delayMs > 0, a second one then (while MASTER). */
-  #garp(repeat: number, delayMs: number): void {
+  #garp(repeat: number, delayMs: number, only?: readonly VirtualAddress[]): void {
     const c = this.config;
     const burst = () =>
-      this.#deps.vips.garp(c.virtualIpAddresses, c.interface, repeat, (e) => this.#log.warn({ err: e.message }, 'gratuitous ARP failed'));
+      this.#deps.vips.garp(only ?? c.virtualIpAddresses, c.interface, repeat, (e) => this.#log.warn({ err: e.message }, 'gratuitous ARP failed'));
     burst();
     if (delayMs <= 0) return;
     const id = this.#deps.clock.setTimer(delayMs, () => {

@@ -414,3 +414,60 @@ describe('status', () => {
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
   });
 });
+
+describe('reconfigure (reload in place)', () => {
+  const master = () => {
+    const s = solo({ priority: 150, advertIntMs: 100 });
+    s.inst.start();
+    s.clock.advance(1000);
+    expect(s.inst.state).toBe('MASTER');
+    return s;
+  };
+  const gapsFrom = (s: ReturnType<typeof solo>, t0: number) => {
+    const at = s.adverts().filter((a) => a.at >= t0).map((a) => a.at);
+    return at.slice(1).map((t, i) => t - at[i]!);
+  };
+
+  it('a MASTER with a longer interval advertises at once, then three at the old cadence, then the new one', () => {
+    const s = master();
+    s.clock.advance(30);
+    const t0 = s.clock.now();
+    s.inst.reconfigure({ advertIntMs: 1000 });
+    expect(s.adverts().at(-1)!.at).toBe(t0);
+    s.clock.advance(3000);
+    expect(gapsFrom(s, t0)).toEqual([100, 100, 100, 1000, 1000]);
+  });
+
+  it('a MASTER with a shorter interval advertises at once and is not taken for paused', () => {
+    const s = solo({ priority: 150, advertIntMs: 1000 });
+    s.inst.start();
+    s.clock.advance(5000);
+    s.clock.advance(900);
+    const t0 = s.clock.now();
+    s.inst.reconfigure({ advertIntMs: 100 });
+    s.clock.advance(1000);
+    expect(gapsFrom(s, t0).every((g) => g === 100)).toBe(true);
+    expect(s.inst.status().counters.pausesDetected).toBe(0);
+  });
+
+  it('the same settings change nothing: no advert, no hello, no timer moved', () => {
+    const s = master();
+    const sent = s.sent.length;
+    const timers = s.inst.status().timers;
+    s.inst.reconfigure({ priority: 150, advertIntMs: 100, nopreempt: false, preemptDelayMs: 0, garpRefreshMs: 0 });
+    expect(s.sent.length).toBe(sent);
+    expect(s.inst.status().timers).toEqual(timers);
+  });
+
+  it('a BACKUP raised: one hello with the new priority and the master-down wait shortened to the new skew', () => {
+    const s = solo({ priority: 100, advertIntMs: 1000, helloIntervalMs: 1000 });
+    s.inst.start();
+    s.inst.receive(advert('m', 150));
+    const before = s.inst.status().timers.masterDown!;
+    s.inst.reconfigure({ priority: 200 });
+    expect(s.hellos().at(-1)!.priority).toBe(200);
+    expect(s.inst.status().timers.masterDown).toBe(masterDownMs(200, 1000));
+    expect(s.inst.status().timers.masterDown!).toBeLessThan(before);
+    expect(() => s.inst.reconfigure({ priority: 256 })).toThrow(RangeError);
+  });
+});
