@@ -182,7 +182,8 @@ export function dispatchBinary(core: Router, s: Session, req: BinaryRequest, par
     case Op.SASL_AUTH: case Op.SASL_STEP:
       if (extlen !== 0 || keylen === 0) return invalid(s, req, parser);
       answer(s, errorPacket(req, Status.UNKNOWN_COMMAND));
-      parser.swallow(bodylen - keylen);
+      // the parser reads the SASL data as a value (or discards it when too long); otherwise it is still to come
+      if (req.value === null && req.skipped === 0) parser.swallow(bodylen - keylen);
       return;
     default:
       answer(s, errorPacket(req, Status.UNKNOWN_COMMAND));

@@ -33,9 +33,12 @@ function chaos(args: string[], onLine?: (line: string, kill: (s: NodeJS.Signals)
 }
 
 /** What a run of pid `pid` may have left: its namespaces, its tmpfs mounts, processes in them. */
-function leftovers(pid: number): string[] {
+/** What the run (process `pid`, which printed `out`) left: its namespaces and the mounts under its directory. */
+function leftovers(pid: number, out: string): string[] {
   const ns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`ch${pid}-`));
-  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes('haved-chaos-'));
+  // another chaos run on this machine may have mounts of its own: only this run's directory counts
+  const dir = /logs in (\S+)\/(?:sync|async)\b/.exec(out)?.[1] ?? 'haved-chaos-';
+  const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(dir));
   return [...ns, ...mounts];
 }
 
@@ -47,7 +50,7 @@ describe.skipIf(skip)('npm run chaos', () => {
     expect(r.out).toMatch(/== async replication: \d+ faults/);
     expect(r.out).toMatch(/seed 20240521: 0 invariant violation\(s\)/);
     expect(r.code).toBe(0);
-    expect(leftovers(r.pid)).toEqual([]);
+    expect(leftovers(r.pid, r.out)).toEqual([]);
   }, 300_000);
 
   it('SIGINT in the middle of a run removes the lab', async () => {
@@ -61,7 +64,7 @@ describe.skipIf(skip)('npm run chaos', () => {
     expect(sent, r.out).toBe(true);
     expect(r.code).toBe(130);
     expect(r.out).toMatch(/SIGINT: removing the lab/);
-    expect(leftovers(r.pid)).toEqual([]);
+    expect(leftovers(r.pid, r.out)).toEqual([]);
     const dir = /logs in (\S+)\/async/.exec(r.out)?.[1];
     expect(dir, r.out).toBeDefined();
     expect(existsSync(dir!), `${dir} is left`).toBe(false);
