@@ -77,6 +77,11 @@ export class LinkMachine {
     return this.#retryAt;
   }
 
+  /** When the peer's last bytes arrived (on the clock given as `now`). */
+  get lastReceivedAt(): number {
+    return this.#lastRx;
+  }
+
   #go(to: LinkState, reason: string): void {
     const from = this.#state;
     if (from === to) return;
