@@ -117,7 +117,7 @@ export class HavedMetrics {
       const c = st().cache;
       return c ? (c.warmth === 'warm' ? 1 : 0) : [];
     });
-    gauge(r, 'haved_cache_replication_current', "1 while the cache's replication is current (every peer heard within 1 s, caught up), or it does not replicate; 0 blocks failback.", [], () => {
+    gauge(r, 'haved_cache_replication_current', "1 while the cache's replication is current (every peer heard within 0.5 s, caught up), or it does not replicate; 0 blocks failback.", [], () => {
       const c = st().cache;
       return c ? (c.replicationCurrent === false ? 0 : 1) : [];
     });

@@ -46,11 +46,14 @@ export const WARMTH_SOURCE = 'cache warmth';
 export const REPLICATION_SOURCE = 'cache replication';
 
 /**
- * Default bound on how long ago every replication peer must have been heard for a failback: two of repcache's
- * idle heartbeat intervals (500 ms), so a live idle link never looks silent, and well below its dead-peer
- * timer (3 s), which is when `replication_state` would stop saying `streaming`.
+ * Default bound on how long ago every replication peer must have been heard for a failback. A live idle link
+ * is heard at least every 150 ms (repcache's heartbeat, 100 ms, on its 50 ms tick) and the poller's answer is
+ * at most 200 ms old, so a live link stays within it with 150 ms to spare; a cut one leaves it half a second
+ * after the peer was last heard, not after the dead-peer timer (3 s), which is when `replication_state` would
+ * stop saying `streaming`. The shorter the bound, the shorter the time before a failback in which a cut can
+ * still cost the master's latest writes (async replication).
  */
-export const REPLICATION_SILENCE_MS = 1000;
+export const REPLICATION_SILENCE_MS = 500;
 
 export interface WarmGateStatus {
   warmth: Warmth;
@@ -223,8 +226,8 @@ export class WarmGate {
         this.#heardAt === null
           ? "a peer's stream into the cache is down, copying or catching up"
           : `a peer not heard for ${Math.round(now - this.#heardAt)} ms, bound ${this.#silenceMs} ms`;
-      const level = this.holding ? 'info' : 'warn';
-      this.#emit('replication-stale', level, `${this.#blockReason()}: no failback (preemption) until it is; taking over from a master that is gone is not affected`);
+      // info: a failback it defers is logged by the election (preempt-deferred, at most once per wait).
+      this.#emit('replication-stale', 'info', `${this.#blockReason()}: no failback (preemption) until it is; taking over from a master that is gone is not affected`);
     }
     for (const t of this.#targets) t.setPreemptBlocked(this.#blockReason(), REPLICATION_SOURCE);
   }

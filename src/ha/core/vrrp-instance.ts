@@ -292,12 +292,12 @@ export class VrrpInstance {
     else this.#preemptBlocks.set(source, reason);
     if (this.#preemptBlock !== null || was === null) return;
     this.#deferLogged = false;
-    // The window opened: take over from a live lower-priority master now (the usual preemption would
-    // wait a master-down interval, longer than a short window).
+    // The last block ended (the window opened, the cache caught up): take over from a live lower-priority
+    // master now (the usual preemption would wait a master-down interval, longer than a short window).
     const m = this.#master;
     const own = this.effectivePriority;
     if (this.#state !== 'BACKUP' || this.nopreempt || !m || m.priority >= own) return;
-    if (this.#clock.now() - m.at >= this.#masterDownInterval() || this.#preemptDelayPending(this.#clock.now())) return;
+    if (this.#clock.now() - m.at >= this.#masterDownInterval()) return;
     this.#event('preempt-allowed', `failback allowed now (${was} ended): priority ${own} takes over from master ${m.nodeId} (${m.priority})`);
     this.#wantMaster(`preemption window open: priority ${own} outranks master ${m.nodeId} (${m.priority})`);
   }

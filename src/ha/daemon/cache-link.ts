@@ -29,7 +29,7 @@ export interface CacheLinkDeps extends SupervisedDaemonDeps {
  *   preempt while it copies from its peer (repcache keeps its client port closed meanwhile), but with no
  *   live peer it still becomes MASTER and the gate logs that a cold cache serves;
  * - the same gate blocks preemption (only that) while the cache's replication is not current: a peer's
- *   stream down, behind, or not heard for a second (`repl_peers_heard_ms`).
+ *   stream down, behind, or not heard for half a second (`repl_peers_heard_ms`).
  */
 export class CacheLink {
   readonly config: CacheDaemon;
