@@ -28,7 +28,7 @@ export interface HavedStatusView {
   }>;
   syncGroups: ReadonlyArray<{ name: string; state: string; notifyOutcomes: Counts }>;
   realServerNotifyOutcomes: Counts;
-  cache: { state: string; starts: number; restarts: number; failures: number; warmth: string; holding: boolean } | null;
+  cache: { state: string; starts: number; restarts: number; failures: number; warmth: string; holding: boolean; replicationCurrent?: boolean } | null;
   proxy: { state: string; restarts: number; failures: number } | null;
 }
 
@@ -116,6 +116,10 @@ export class HavedMetrics {
     gauge(r, 'haved_cache_warm', "1 once the cache reports a complete copy (replication_state), 0 while cold or unknown.", [], () => {
       const c = st().cache;
       return c ? (c.warmth === 'warm' ? 1 : 0) : [];
+    });
+    gauge(r, 'haved_cache_replication_current', "1 while the cache's replication is current (every peer heard within 0.5 s, caught up), or it does not replicate; 0 blocks failback.", [], () => {
+      const c = st().cache;
+      return c ? (c.replicationCurrent === false ? 0 : 1) : [];
     });
     gauge(r, 'haved_cache_holding', '1 while a cold cache holds the instances at priority 1.', [], () => {
       const c = st().cache;

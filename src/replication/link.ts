@@ -24,6 +24,7 @@ export interface LinkEffects {
 export interface LinkTiming {
   /** Give up a connect or handshake after this long. */
   connectTimeoutMs: number;
+  /** Idle links send a HEARTBEAT this often: haved's failback gate needs a live link heard within 0.5 s. */
   heartbeatMs: number;
   /** A peer silent for this long is dead. */
   deadAfterMs: number;
@@ -33,7 +34,7 @@ export interface LinkTiming {
 
 export const defaultTiming: Readonly<LinkTiming> = Object.freeze({
   connectTimeoutMs: 3000,
-  heartbeatMs: 500,
+  heartbeatMs: 100,
   deadAfterMs: 3000,
   backoffMinMs: 100,
   backoffMaxMs: 5000,
@@ -75,6 +76,11 @@ export class LinkMachine {
 
   get retryAt(): number {
     return this.#retryAt;
+  }
+
+  /** When the peer's last bytes arrived (on the clock given as `now`). */
+  get lastReceivedAt(): number {
+    return this.#lastRx;
   }
 
   #go(to: LinkState, reason: string): void {

@@ -40,6 +40,8 @@ export class Receiver {
   peerRunId = 0n;
   applied = 0n;
   #ackedSent = 0n;
+  /** The sender said it sent everything it had (a HEARTBEAT) since this stream began or last resynced. */
+  #caughtUp = false;
   #ackScheduled = false;
   #syncStart = -1n;
   #copyId = 0n;
@@ -139,6 +141,7 @@ export class Receiver {
     const s = this.#socket;
     this.#socket = null;
     this.#syncStart = -1n;
+    this.#caughtUp = false;
     if (this.#stranger) {
       const ending = strangerEnding(reason);
       if (ending) this.#ctx.refused(ending.kind, this.remote, ending.detail);
@@ -252,6 +255,7 @@ export class Receiver {
         if (st === 'handshaking' || st === 'waiting') this.machine.handshakeDone(true);
         else this.machine.resync('peer restarted the full copy');
         this.#syncStart = m.startSeq;
+        this.#caughtUp = false;
         this.#copyId = m.copyId;
         this.#copySource = m.source;
         this.syncItems = 0;
@@ -292,7 +296,10 @@ export class Receiver {
         this.#seq(m.seq);
         return;
       case 'heartbeat':
-        if (this.#syncStart < 0n && this.machine.state === 'streaming' && m.seq > 0n) this.#seq(m.seq);
+        if (this.#syncStart < 0n && this.machine.state === 'streaming') {
+          if (m.seq > 0n) this.#seq(m.seq);
+          this.#caughtUp = true;
+        }
         return;
       case 'error':
         if (!this.#stranger) ctx.logger.warn({ peer: this.name, reason: m.reason }, 'replication: peer closed the link');
@@ -313,6 +320,7 @@ export class Receiver {
     const from = this.#ctx.resumePoint(this.peerNodeId, this.peerRunId);
     this.applied = from > 0n ? from - 1n : 0n;
     this.#ackedSent = this.applied;
+    this.#caughtUp = false;
     this.#write(encode({ type: 'resume', fromSeq: from }));
     if (from > 0n) this.machine.handshakeDone(false);
   }
@@ -325,6 +333,15 @@ export class Receiver {
 
   get syncing(): boolean {
     return this.#syncStart >= 0n;
+  }
+
+  /**
+   * The peer's changes are flowing and this node has all it had sent when it last said so: streaming, no copy
+   * under way, and a HEARTBEAT received since the stream began (a sender sends one when it reaches its log's
+   * head after a resume or a copy, and whenever it is idle). Recency is up to the caller (lastReceivedAt).
+   */
+  get current(): boolean {
+    return this.#caughtUp && this.#syncStart < 0n && this.machine.state === 'streaming';
   }
 
   stop(reason = 'shutdown'): void {

@@ -427,7 +427,35 @@ export class Replicator {
     return up ? 'streaming' : 'disconnected';
   }
 
+  /**
+   * How long ago this peer's changes last arrived on a stream into this node that is current (Receiver.current:
+   * streaming and caught up); null when there is no such stream (down, copying, sending its backlog, never heard).
+   */
+  heardMs(s: Sender, now = Date.now()): number | null {
+    const id = s.heard?.nodeId;
+    if (id === undefined) return null;
+    let at = -Infinity;
+    for (const r of this.receivers) if (r.peerNodeId === id && r.current) at = Math.max(at, r.machine.lastReceivedAt);
+    return at === -Infinity ? null : Math.max(0, Math.round(now - at));
+  }
+
+  /**
+   * The oldest of heardMs() over every peer (0 with none): what haved's failback gate reads. null when some
+   * peer's changes do not reach this node, or have not caught up.
+   */
+  peersHeardMs(now = Date.now()): number | null {
+    let worst = 0;
+    for (const s of this.senders) {
+      const ms = this.heardMs(s, now);
+      if (ms === null) return null;
+      worst = Math.max(worst, ms);
+    }
+    return worst;
+  }
+
   stats(): Array<[string, string | number]> {
+    const now = Date.now();
+    const heard = (ms: number | null) => (ms === null ? '-' : ms);
     const out: Array<[string, string | number]> = [
       ['replication', 'MASTER'],
       ['replication_state', this.state],
@@ -445,6 +473,7 @@ export class Replicator {
       ['repl_sync_acked', this.syncAcked],
       ['repl_sync_timeouts', this.syncTimeouts],
       ['repl_peers', this.senders.length],
+      ['repl_peers_heard_ms', heard(this.peersHeardMs(now))],
     ];
     this.senders.forEach((s, i) => {
       const p = `repl_peer_${i}_`;
@@ -454,6 +483,7 @@ export class Replicator {
         [`${p}lag_ms`, s.lagMs], [`${p}queue_depth`, s.queueDepth], [`${p}bytes_sent`, s.bytesSent],
         [`${p}bytes_received`, s.bytesReceived], [`${p}full_syncs`, s.machine.fullSyncs], [`${p}resumes`, s.machine.resumes],
         [`${p}failures`, s.machine.failures], [`${p}sync_progress`, s.copying ? `${s.syncSent}/${s.syncTotal}` : '-'],
+        [`${p}heard_ms`, heard(this.heardMs(s, now))],
       );
     });
     let i = 0;

@@ -56,6 +56,8 @@ export class Sender {
   /** The copy being sent: what it claims to be, and a generation that stops an abandoned one. */
   #copySource: 'complete' | 'partial' | null = null;
   #copyGen = 0;
+  /** After a resume or a copy: one HEARTBEAT once everything logged so far is sent, so the peer knows it caught up. */
+  #tellCaughtUp = false;
   /** The join status this link last told the peer (HELLO or STATE), as completeness/holdsData. */
   #told = '';
   #lastProgressLog = 0;
@@ -122,6 +124,7 @@ export class Sender {
     this.#socket = null;
     this.#copying = false;
     this.#copySource = null;
+    this.#tellCaughtUp = false;
     this.#newChunk(0);
     if (this.#stranger) {
       const ending = strangerEnding(reason);
@@ -262,6 +265,7 @@ export class Sender {
       this.cursor = fromSeq;
       this.ackedSeq = fromSeq - 1;
       this.machine.handshakeDone(false);
+      this.#tellCaughtUp = true;
       this.#ctx.logger.info({ peer: this.name, fromSeq, pending: changes.nextSeq - fromSeq }, 'replication: resuming without a full copy');
       this.pump();
     } else if (this.#ctx.completeness() === 'joining') {
@@ -338,6 +342,7 @@ export class Sender {
       this.#copySource = null;
       ctx.logger.info({ peer: this.name, items: this.syncSent, bytes: this.bytesSent, copy, source }, 'replication: full copy sent');
       this.machine.syncDone();
+      this.#tellCaughtUp = true;
       this.pump();
     };
     step();
@@ -354,7 +359,11 @@ export class Sender {
       this.#startCopy('log overflow');
       return;
     }
-    if (this.cursor >= changes.nextSeq || s.writableLength > HIGH_WATER) return;
+    if (this.cursor >= changes.nextSeq) {
+      this.#caughtUp();
+      return;
+    }
+    if (s.writableLength > HIGH_WATER) return;
     let n = 0;
     while (this.cursor < changes.nextSeq && n++ < PUMP_BATCH) {
       const seq = this.cursor++;
@@ -365,7 +374,18 @@ export class Sender {
       }
     }
     this.#flushChunk();
-    if (this.cursor < changes.nextSeq && s.writableLength <= HIGH_WATER) setImmediate(() => this.pump());
+    if (this.cursor >= changes.nextSeq) this.#caughtUp();
+    else if (s.writableLength <= HIGH_WATER) setImmediate(() => this.pump());
+  }
+
+  /**
+   * The stream reached the log's head after a resume or a copy: a HEARTBEAT ("everything up to seq was sent")
+   * tells the peer at once that it holds all this node's changes, rather than after the next idle interval.
+   */
+  #caughtUp(): void {
+    if (!this.#tellCaughtUp) return;
+    this.#tellCaughtUp = false;
+    this.#write(encode({ type: 'heartbeat', seq: BigInt(this.cursor - 1) }));
   }
 
   #entry(seq: number, kind: number): void {

@@ -47,6 +47,12 @@ export class StatsReplyReader {
 export interface CacheStats {
   /** repcache's replication_state; 'standalone' when the cache has none (a plain memcached). */
   replicationState: string;
+  /**
+   * repcache's `repl_peers_heard_ms`: how long ago the stalest peer's changes arrived on a caught-up stream;
+   * null when some peer's stream is down or behind (`-`, or a value that is not a number); undefined when the
+   * cache does not report it (a plain memcached, an older repcache).
+   */
+  peersHeardMs?: number | null;
   /** Every STAT of the reply, as text. */
   stats: Map<string, string>;
 }
@@ -55,6 +61,16 @@ export interface CacheStats {
 export interface CacheLogin {
   user: string;
   pass: string;
+}
+
+/** What the warm gate reads from a `stats` reply. Pure. */
+export function cacheStatsOf(stats: Map<string, string>): CacheStats {
+  const heard = stats.get('repl_peers_heard_ms');
+  return {
+    replicationState: stats.get('replication_state') ?? 'standalone',
+    ...(heard === undefined ? {} : { peersHeardMs: /^\d{1,15}$/.test(heard) ? Number(heard) : null }),
+    stats,
+  };
 }
 
 /**
@@ -72,7 +88,7 @@ export function fetchStats(host: string, port: number, timeoutMs = 1000, login?:
       clearTimeout(timer);
       sock.destroy();
       if (err) reject(err instanceof StatsProbeError ? err : new StatsProbeError(`${host}:${port}: ${err.message}`));
-      else resolve({ replicationState: stats!.get('replication_state') ?? 'standalone', stats: stats! });
+      else resolve(cacheStatsOf(stats!));
     };
     const timer = setTimeout(() => finish(new StatsProbeError(`${host}:${port}: no stats reply within ${timeoutMs} ms`)), timeoutMs);
     sock.setNoDelay(true);

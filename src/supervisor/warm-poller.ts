@@ -3,7 +3,8 @@ import { fetchStats, type CacheStats } from './stats-probe.ts';
 
 /** What the poller feeds: a WarmGate, or a wrapper that also watches the answers. */
 export interface WarmthSink {
-  observe(replicationState: string): void;
+  /** peersHeardMs: see CacheStats (undefined: the cache does not report it). */
+  observe(replicationState: string, peersHeardMs?: number | null): void;
   probeFailed(reason: string): void;
 }
 
@@ -19,7 +20,10 @@ export interface WarmPollerOptions {
   fetch?: (host: string, port: number, timeoutMs: number) => Promise<CacheStats>;
 }
 
-/** Feeds a WarmGate with the local cache's replication_state, one `stats` at a time (never two in flight). */
+/**
+ * Feeds a WarmGate with the local cache's replication_state and how recently its peers were heard, one `stats`
+ * at a time (never two in flight).
+ */
 export class WarmPoller {
   readonly #o: Required<WarmPollerOptions>;
   readonly #timer: TimerSlot;
@@ -45,7 +49,7 @@ export class WarmPoller {
     const { host, port, gate, timeoutMs, intervalMs } = this.#o;
     try {
       const s = await this.#o.fetch(host, port, timeoutMs);
-      if (this.#running) gate.observe(s.replicationState);
+      if (this.#running) gate.observe(s.replicationState, s.peersHeardMs);
     } catch (e) {
       if (this.#running) gate.probeFailed((e as Error).message);
     }

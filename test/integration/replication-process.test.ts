@@ -4,6 +4,8 @@ import { connect } from 'node:net';
 import { bin, startProcess, stopAll } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
 import { CuttableProxy } from './replication-proxy.ts';
+import { fetchStats } from '../../src/supervisor/stats-probe.ts';
+import { REPLICATION_SILENCE_MS } from '../../src/supervisor/warmth.ts';
 import { eventually, get, gets, mc, set, startNode, stats, type RepNode } from './replication-cluster.ts';
 
 const proxies: CuttableProxy[] = [];
@@ -237,6 +239,40 @@ describe('repcache replication (processes)', () => {
       b.daemon.proc.kill('SIGCONT');
     }
     await eventually(async () => (await get(b.port, 'frozen')) === 'x', 'caught up after SIGCONT');
+  });
+
+  it("a frozen peer: repl_peers_heard_ms passes haved's failback bound within it, long before the link is found dead", async () => {
+    const [a, b] = await pair();
+    const heard = async () => (await fetchStats('127.0.0.1', a.port)).peersHeardMs;
+    await eventually(async () => typeof (await heard()) === 'number', "A current with B's stream");
+    expect((await stats(a.port)).repl_peer_0_heard_ms).toMatch(/^\d+$/);
+    // Live and idle: heartbeats every 100 ms. A loaded host can stretch that; it would only delay a failback.
+    let worst = 0;
+    for (const end = Date.now() + 1500; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) worst = Math.max(worst, (await heard()) ?? Infinity);
+    expect(worst).toBeLessThan(2500);
+
+    b.daemon.proc.kill('SIGSTOP');
+    try {
+      const t0 = Date.now();
+      let staleAfter = -1;
+      let stateThen = '';
+      await eventually(async () => {
+        const s = await fetchStats('127.0.0.1', a.port);
+        if (s.peersHeardMs !== null && s.peersHeardMs! <= REPLICATION_SILENCE_MS) return false;
+        staleAfter = Date.now() - t0;
+        stateThen = s.replicationState;
+        return true;
+      }, 'the stream past the bound', 5000);
+      console.log(`live idle link: repl_peers_heard_ms at most ${worst} ms; B stopped: it passed ${REPLICATION_SILENCE_MS} ms ${staleAfter} ms later (replication_state then ${stateThen})`);
+      // Heard at most one heartbeat interval (plus a 50 ms tick) before the stop; margin for a loaded host.
+      expect(staleAfter).toBeLessThanOrEqual(REPLICATION_SILENCE_MS + 400);
+      expect(stateThen).toBe('streaming'); // what haved saw before: warm, as if nothing happened
+      await eventually(async () => (await heard()) === null, "B's stream found dead: '-'", 6000);
+      expect((await stats(a.port)).repl_peer_0_heard_ms).toBe('-');
+    } finally {
+      b.daemon.proc.kill('SIGCONT');
+    }
+    await eventually(async () => typeof (await heard()) === 'number', 'current again after SIGCONT', 15_000);
   });
 
   it('bad replication settings stop the daemon with a clear message', async () => {

@@ -133,8 +133,8 @@ export class VrrpInstance {
   #wantsMaster = false;
   #group: SyncGroupHook | null = null;
   #holds = new Set<string>();
-  /** Why preemption waits (preempt_schedule outside its window), null = preempt as configured. */
-  #preemptBlock: string | null = null;
+  /** Why preemption waits, per source (preempt_schedule outside its window, a cache not current); none = as configured. */
+  #preemptBlocks = new Map<string, string>();
   #deferLogged = false;
   #startRequested = false;
   #counters = { advertsSent: 0, advertsReceived: 0, discardedLower: 0, becameMaster: 0, announcements: 0, pausesDetected: 0 };
@@ -381,16 +381,18 @@ export class VrrpInstance {
   }
 
   /**
-   * Blocks (reason) or allows (null) preemption: while blocked the instance follows a live lower-priority
-   * master like `nopreempt`. An election without a live master is never blocked (availability first).
+   * Blocks (reason) or allows (null) preemption for one source (default: preempt_schedule): while any source
+   * blocks, the instance follows a live lower-priority master like `nopreempt`. An election without a live
+   * master is never blocked (availability first).
    */
-  setPreemptBlocked(reason: string | null): void {
+  setPreemptBlocked(reason: string | null, source = PREEMPT_SCHEDULE_SOURCE): void {
     const was = this.#preemptBlock;
-    this.#preemptBlock = reason;
-    if (reason !== null || was === null) return;
+    if (reason === null) this.#preemptBlocks.delete(source);
+    else this.#preemptBlocks.set(source, reason);
+    if (this.#preemptBlock !== null || was === null) return;
     this.#deferLogged = false;
-    // The window opened: take over from a live lower-priority master now (the usual preemption would
-    // wait a master-down interval, longer than a short window).
+    // The last block ended (the window opened, the cache caught up): take over from a live lower-priority
+    // master now (the usual preemption would wait a master-down interval, longer than a short window).
     const m = this.#master;
     const own = this.effectivePriority;
     if (this.#state !== 'BACKUP' || this.nopreempt || !m || m.priority >= own) return;
@@ -401,6 +403,10 @@ export class VrrpInstance {
 
   get preemptBlocked(): string | null {
     return this.#preemptBlock;
+  }
+
+  get #preemptBlock(): string | null {
+    return this.#preemptBlocks.size === 0 ? null : [...this.#preemptBlocks.values()].join('; ');
   }
 
   /** Sync group: the group decided to go MASTER. */
@@ -808,6 +814,9 @@ export class VrrpInstance {
     this.#actions.event?.({ instance: this.name, kind, message });
   }
 }
+
+/** The preemption block source of `preempt_schedule` (PreemptWindow). */
+export const PREEMPT_SCHEDULE_SOURCE = 'preempt_schedule';
 
 /** Nodes remembered as heard from; adverts must authenticate first, so this is only a bound. */
 const HEARD_MAX = 64;

@@ -1,7 +1,7 @@
 import type { CacheDaemon } from '../../config/model.ts';
 import type { Logger } from '../../log.ts';
 import { SupervisedDaemon, type FaultTarget, type SupervisedDaemonDeps } from './supervised-daemon.ts';
-import { WarmGate, type HoldTarget } from '../../supervisor/warmth.ts';
+import { REPLICATION_SOURCE, WARMTH_SOURCE, WarmGate, type HoldTarget } from '../../supervisor/warmth.ts';
 import { WarmPoller } from '../../supervisor/warm-poller.ts';
 import { fetchStats, StatsProbeError, type CacheLogin, type CacheStats } from '../../supervisor/stats-probe.ts';
 import { readAuthEntries } from '../../server/auth-file.ts';
@@ -28,7 +28,9 @@ export interface CacheLinkDeps extends SupervisedDaemonDeps {
  * - once it runs again, FAULT clears and a WarmGate fed by `stats` on 127.0.0.1:check_port holds the
  *   instances at priority 1 until `replication_state` says warm: a returning node stays BACKUP and does not
  *   preempt while it copies from its peer (repcache keeps its client port closed meanwhile), but with no
- *   live peer it still becomes MASTER and the gate logs that a cold cache serves.
+ *   live peer it still becomes MASTER and the gate logs that a cold cache serves;
+ * - the same gate blocks preemption (only that) while the cache's replication is not current: a peer's
+ *   stream down, behind, or not heard for half a second (`repl_peers_heard_ms`).
  */
 export class CacheLink {
   readonly config: CacheDaemon;
@@ -67,7 +69,10 @@ export class CacheLink {
   /** Clears what this link set on its instances (the block was removed by a reload). */
   unbind(): void {
     this.#daemon.unbind();
-    for (const t of this.#targets) t.setPriorityAdjustment('cache warmth', 0);
+    for (const t of this.#targets) {
+      t.setPriorityAdjustment(WARMTH_SOURCE, 0);
+      t.setPreemptBlocked(null, REPLICATION_SOURCE);
+    }
     this.#targets = [];
     this.gate.rebind();
   }

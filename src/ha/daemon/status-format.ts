@@ -13,6 +13,9 @@ export function formatStatus(s: DaemonStatus): string {
     const c = s.cache;
     const warm = c.warmth === 'warm' ? 'warm' : `${c.warmth}${c.coldForMs !== null ? ` for ${Math.round(c.coldForMs)} ms` : ''} (holding: no preemption)`;
     out.push(`cache ${c.state}${c.pid !== null ? ` pid ${c.pid}` : ''}  restarts ${c.restarts}  ${warm}  replication_state ${c.replicationState ?? '-'}  port ${c.checkPort}`);
+    const heard = c.peersHeardMsAgo === null ? '' : ` (peers heard ${c.peersHeardMsAgo} ms ago)`;
+    if (!c.replicationCurrent) out.push(`  replication not current${heard}: failback waits (taking over from a master that is gone does not)`);
+    else if (c.peersHeardMsAgo !== null) out.push(`  replication current${heard}`);
     out.push(`  command: ${c.argv.join(' ')}`);
     if (c.lastExit) out.push(`  last exit: ${c.lastExit}${c.nextStartInMs !== null ? `; next start in ${c.nextStartInMs} ms` : ''}`);
     if (c.lastWarmUpMs !== null) out.push(`  last warm-up took ${Math.round(c.lastWarmUpMs)} ms`);

@@ -101,6 +101,23 @@ describe('preempt_schedule in the election', () => {
     expect(w.open).toBe(false);
   });
 
+  it('another block (a cache not current) keeps the failback waiting when the window opens; it goes once both allow', () => {
+    const { net, fire } = returning();
+    const a = net.get('A').inst;
+    a.setPreemptBlocked('the cache is behind', 'cache replication');
+    net.clock.advance(20_000);
+    fire();
+    net.clock.advance(500);
+    expect(net.masters()).toEqual(['B']);
+    expect(a.preemptBlocked).toBe('the cache is behind');
+    const allowed = net.clock.now();
+    a.setPreemptBlocked(null, 'cache replication');
+    expect(a.preemptBlocked).toBeNull();
+    net.clock.advance(100);
+    expect(net.masters()).toEqual(['A']);
+    expect(net.when('A', 'MASTER', allowed)).toBe(allowed);
+  });
+
   it('never defers an election without a live master', () => {
     const { net } = returning();
     net.crash('B');

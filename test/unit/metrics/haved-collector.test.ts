@@ -70,6 +70,7 @@ describe('HavedMetrics (read from the daemon status at scrape time)', () => {
     expect(v.get('haved_cache_daemon_restarts_total')).toBe(2);
     expect(v.get('haved_cache_daemon_failures_total')).toBe(2);
     expect(v.get('haved_cache_warm')).toBe(1);
+    expect(v.get('haved_cache_replication_current')).toBe(1);
     expect(v.get('haved_maintenance')).toBe(0);
     // no proxy_daemon: no proxy series at all
     expect([...v.keys()].some((k) => k.startsWith('haved_proxy_daemon'))).toBe(false);

@@ -89,6 +89,37 @@ describe('replication links on an in-memory network', () => {
     expect(a.lines.join('')).toMatch(/streaming -> backoff \(peer silent for \d+ ms/);
   });
 
+  it("a peer's stream counts as heard only while it streams and has caught up; a cut makes it age, then vanish", async () => {
+    const net = new ReplicationNet();
+    const { a, b } = await pair(net);
+    await until(() => a.repl.peersHeardMs() !== null && b.repl.peersHeardMs() !== null, 'both current');
+    let worst = 0;
+    for (let t = 0; t < 2000; t += 10) {
+      await vi.advanceTimersByTimeAsync(10);
+      worst = Math.max(worst, a.repl.peersHeardMs() ?? Infinity);
+    }
+    // Idle: a heartbeat every heartbeatMs (checked every 50 ms).
+    expect(worst).toBeLessThanOrEqual(timing.heartbeatMs + 60);
+    const stat = (n: Node, name: string) => n.repl.stats().find(([k]) => k === name)?.[1];
+    expect(stat(a, 'repl_peers_heard_ms')).toEqual(expect.any(Number));
+    expect(stat(a, 'repl_peer_0_heard_ms')).toEqual(expect.any(Number));
+
+    net.cut(a.host, b.host);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(a.repl.peersHeardMs()).toBeGreaterThanOrEqual(500 - timing.heartbeatMs - 60);
+    expect(a.repl.state).toBe('streaming'); // not yet found dead
+    for (let i = 0; i < 3000; i++) b.store.set(`during${i}`, `v${i}`);
+    await until(() => a.repl.peersHeardMs() === null, 'the silent stream found dead');
+    expect(stat(a, 'repl_peers_heard_ms')).toBe('-');
+    expect(stat(a, 'repl_peer_0_heard_ms')).toBe('-');
+
+    net.heal();
+    // The first moment A calls B's stream current again, it holds everything B wrote during the cut.
+    await until(() => a.repl.peersHeardMs() !== null, 'current again', 20_000);
+    expect(a.store.itemCount).toBe(3000);
+    expect(a.store.value('during2999')).toBe('v2999');
+  });
+
   it('a reset connection is redialed after the backoff and resumes', async () => {
     const net = new ReplicationNet();
     const { a, b } = await pair(net);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { authCommand, StatsProbeError, StatsReplyReader, type CacheStats } from '../../../src/supervisor/stats-probe.ts';
+import { authCommand, StatsProbeError, StatsReplyReader, cacheStatsOf, type CacheStats } from '../../../src/supervisor/stats-probe.ts';
 import { authFileOf } from '../../../src/ha/daemon/cache-link.ts';
 import { WarmPoller } from '../../../src/supervisor/warm-poller.ts';
 import { WarmGate } from '../../../src/supervisor/warmth.ts';
@@ -52,6 +52,20 @@ describe('StatsReplyReader', () => {
   });
 });
 
+describe('cacheStatsOf', () => {
+  const of = (entries: Record<string, string>) => cacheStatsOf(new Map(Object.entries(entries)));
+
+  it('reads replication_state (standalone when absent) and repl_peers_heard_ms', () => {
+    expect(of({ pid: '1' })).toEqual({ replicationState: 'standalone', stats: new Map([['pid', '1']]) });
+    expect(of({ replication_state: 'streaming', repl_peers_heard_ms: '137' })).toMatchObject({ replicationState: 'streaming', peersHeardMs: 137 });
+    expect(of({ replication_state: 'streaming', repl_peers_heard_ms: '0' }).peersHeardMs).toBe(0);
+  });
+
+  it.each(['-', '', '12.5', '-3', 'abc', '1e3', '9999999999999999'])('repl_peers_heard_ms %j: not current (null)', (v) => {
+    expect(of({ replication_state: 'streaming', repl_peers_heard_ms: v }).peersHeardMs).toBeNull();
+  });
+});
+
 describe('WarmPoller', () => {
   const flush = () => new Promise((r) => setImmediate(r));
 
@@ -89,5 +103,24 @@ describe('WarmPoller', () => {
     clock.advance(10_000);
     await flush();
     expect(calls).toBe(4);
+  });
+
+  it('passes repl_peers_heard_ms on to the gate', async () => {
+    const clock = new FakeClock();
+    const seen: Array<[string, number | null | undefined]> = [];
+    const gate = { observe: (s: string, h?: number | null) => seen.push([s, h]), probeFailed: () => {} };
+    const answers: CacheStats[] = [
+      { replicationState: 'streaming', peersHeardMs: 12, stats: new Map() },
+      { replicationState: 'streaming', peersHeardMs: null, stats: new Map() },
+      { replicationState: 'standalone', stats: new Map() },
+    ];
+    const p = new WarmPoller({ host: '127.0.0.1', port: 1, gate, clock, intervalMs: 200, fetch: async () => answers.shift()! });
+    p.start();
+    for (let i = 0; i < 3; i++) {
+      await flush();
+      clock.advance(200);
+    }
+    p.stop();
+    expect(seen).toEqual([['streaming', 12], ['streaming', null], ['standalone', undefined]]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { Net, type NetNode } from '../ha/harness.ts';
-import { WarmGate, warmthOf, type WarmGateEvent } from '../../../src/supervisor/warmth.ts';
+import { REPLICATION_SILENCE_MS, WarmGate, warmthOf, type WarmGateEvent } from '../../../src/supervisor/warmth.ts';
 
 describe('warmthOf', () => {
   it.each([
@@ -210,5 +210,152 @@ describe('WarmGate with the election', () => {
     role();
     expect(net.masters()).toEqual(['B']);
     expect(events.map((e) => e.kind)).toEqual(['cold', 'serve-cold']);
+  });
+});
+
+describe('WarmGate: replication currency', () => {
+  it('reported heard times age on its own clock: past the bound it is not current, until a fresh answer', () => {
+    const { clock, g, events } = gate();
+    expect(REPLICATION_SILENCE_MS).toBe(500);
+    g.observe('streaming', 100);
+    expect(g.replicationCurrent).toBe(true);
+    expect(g.status()).toMatchObject({ warmth: 'warm', replicationCurrent: true, peersHeardMsAgo: 100 });
+    clock.advance(400); // heard 500 ms ago: still within the bound
+    expect(g.replicationCurrent).toBe(true);
+    clock.advance(1); // no newer answer (a cut link, or a stalled poll): the timer decides
+    expect(g.replicationCurrent).toBe(false);
+    expect(g.holding).toBe(false); // warmth is untouched: only failback waits
+    expect(events.at(-1)).toEqual({
+      kind: 'replication-stale',
+      level: 'info',
+      message: "the cache's replication is not current (a peer not heard for 501 ms, bound 500 ms): no failback (preemption) until it is; taking over from a master that is gone is not affected",
+    });
+    g.observe('streaming', 700); // the cache agrees: silent for longer
+    expect(g.replicationCurrent).toBe(false);
+    g.observe('streaming', 20);
+    expect(g.replicationCurrent).toBe(true);
+    expect(events.at(-1)).toMatchObject({ kind: 'replication-current', level: 'info', message: 'cache replication is current (every peer heard 20 ms ago): failback allowed' });
+    g.observe('streaming', null); // a peer's stream down, copying or catching up
+    expect(g.replicationCurrent).toBe(false);
+    expect(g.status().peersHeardMsAgo).toBeNull();
+    g.observe('streaming', 0);
+    g.probeFailed('connect ECONNREFUSED'); // nothing known: not current either (and held: not warm)
+    expect([g.replicationCurrent, g.holding]).toEqual([false, true]);
+    expect(events.filter((e) => e.kind.startsWith('replication')).length).toBe(5);
+  });
+
+  it('a cache that does not report it (memcached, an older repcache) leaves failback to warmth alone', () => {
+    const { clock, g, events } = gate();
+    g.observe('standalone');
+    clock.advance(60_000);
+    expect(g.replicationCurrent).toBe(true);
+    g.probeFailed('timeout');
+    g.observe('standalone');
+    expect(g.replicationCurrent).toBe(true);
+    expect(events.some((e) => e.kind.startsWith('replication'))).toBe(false);
+  });
+
+  it('the bound is configurable', () => {
+    const clock = new FakeClock();
+    const g = new WarmGate({ clock, replicationSilenceMs: 300 });
+    g.observe('streaming', 0);
+    clock.advance(301);
+    expect(g.replicationCurrent).toBe(false);
+  });
+});
+
+/**
+ * A poller on fake time, as the daemon's WarmPoller: every 200 ms the cache reports how long ago its peer was
+ * heard. The link can be cut (nothing heard from then on) and healed.
+ */
+function pollLink(g: WarmGate, clock: FakeClock) {
+  const link = { cutAt: null as number | null, lastHeard: clock.now() };
+  const poll = () => {
+    const now = clock.now();
+    if (link.cutAt === null) link.lastHeard = now - (now % 150); // idle heartbeats, at most 150 ms apart
+    // The dead-peer timer (3 s): then the stream is down and the cache says '-'.
+    const heard = link.cutAt !== null && now - link.cutAt >= 3000 ? null : now - link.lastHeard;
+    g.observe('streaming', heard);
+    clock.setTimer(200, poll);
+  };
+  poll();
+  return link;
+}
+
+describe('WarmGate: replication currency with the election', () => {
+  function restarted() {
+    const net = new Net();
+    const a = net.add('A', 100, '198.18.0.1');
+    a.inst.start();
+    net.clock.advanceTo(5000);
+    const b = net.add('B', 150, '198.18.0.2');
+    const w = withGate(b, net.clock);
+    b.inst.start();
+    return { net, a, b, ...w };
+  }
+
+  it('a live, current link: the warm node preempts', () => {
+    const { net, g } = restarted();
+    pollLink(g, net.clock);
+    net.clock.advance(5000);
+    expect(net.masters()).toEqual(['B']);
+  });
+
+  it('the link cut just after the warm-up: no preemption while it is silent, then failback at once when it is current again', () => {
+    const { net, b, g, events } = restarted();
+    const link = pollLink(g, net.clock);
+    net.clock.advance(300); // warm and current: preemption is due one master-down interval after A's next advert
+    expect(g.status()).toMatchObject({ warmth: 'warm', replicationCurrent: true });
+    link.cutAt = net.clock.now();
+    net.clock.advance(60_000);
+    expect(net.masters()).toEqual(['A']);
+    expect(b.inst.state).toBe('BACKUP');
+    expect(b.inst.effectivePriority).toBe(150); // only preemption is blocked
+    expect(b.events.some((e) => e.kind === 'preempt-deferred' && e.message.includes("the cache's replication is not current"))).toBe(true);
+    expect(events.find((e) => e.kind === 'replication-stale')!.message).toMatch(/a peer not heard for [5-7]\d\d ms, bound 500 ms/);
+    link.cutAt = null; // healed: resumed and caught up
+    const healedAt = net.clock.now();
+    net.clock.advance(1000);
+    expect(net.masters()).toEqual(['B']);
+    expect(net.when('B', 'MASTER', healedAt)! - healedAt).toBeLessThanOrEqual(250); // the next poll
+    net.finish();
+    expect(net.maxDualMs).toBeLessThanOrEqual(2);
+  });
+
+  it('a stale link never keeps a node from taking over from a master that is gone', () => {
+    for (const gone of ['resigns', 'crashes'] as const) {
+      const { net, a, b, g } = restarted();
+      const link = pollLink(g, net.clock);
+      net.clock.advance(300);
+      link.cutAt = net.clock.now();
+      net.clock.advance(10_000);
+      expect(net.masters()).toEqual(['A']);
+      expect(g.replicationCurrent).toBe(false);
+      const at = net.clock.now();
+      if (gone === 'resigns') a.inst.setFault('cache', 'exited');
+      else net.crash('A');
+      net.clock.advance(5000);
+      expect(net.masters(), gone).toEqual(['B']);
+      // resigning names B as successor: at once; a crash: the master-down interval (3 adverts plus the skew)
+      expect(net.when('B', 'MASTER', at)! - at, gone).toBeLessThanOrEqual(gone === 'resigns' ? 5 : 3000 + ((256 - 150) * 1000) / 256 + 5);
+      expect(b.inst.state).toBe('MASTER');
+    }
+  });
+
+  it('a MASTER whose link goes quiet keeps the VIP', () => {
+    const net = new Net();
+    const b = net.add('B', 150, '198.18.0.2');
+    const a = net.add('A', 100, '198.18.0.1');
+    const { g } = withGate(b, net.clock);
+    const link = pollLink(g, net.clock);
+    b.inst.start();
+    a.inst.start();
+    net.clock.advance(5000);
+    expect(net.masters()).toEqual(['B']);
+    link.cutAt = net.clock.now();
+    net.clock.advance(30_000);
+    expect(g.replicationCurrent).toBe(false);
+    expect(net.masters()).toEqual(['B']);
+    expect(b.inst.effectivePriority).toBe(150);
   });
 });
