@@ -209,6 +209,17 @@ export class SlabStore {
     return 'STORED';
   }
 
+  /**
+   * The meta commands' N on a miss (mg, ma): adds the item. Not a set in the stats: memcached stores it without
+   * counting cmd_set (nor, for ma, a miss: see arith()'s countMiss).
+   */
+  vivify(key: Buffer, value: Buffer): StoreResult {
+    const r = this.store('add', key, 0, 0, value, 0n);
+    const cls = r === 'STORED' ? this.#bytes[this.lastWritten * 8 + B_CLSID] : r === 'NOT_STORED' ? this.#slabs.classFor(itemTotal(key.length, value.length)) || this.#largestClass : 0;
+    if (cls !== 0) this.#cls[cls * C.C_FIELDS + C.C_CMD_SET]--;
+    return r;
+  }
+
   /** The slab class whose chunks hold `size` bytes (0 when larger than every class). */
   slabClassFor(size: number): number {
     return this.#slabs.classFor(size);
@@ -307,14 +318,17 @@ export class SlabStore {
     return true;
   }
 
-  /** incr/decr by an unsigned 64-bit delta. Returns the new value. `cas` (meta's C, 0 = none) must match the item's. */
-  arith(key: Buffer, incr: boolean, delta: bigint, cas = 0n): ArithResult {
+  /**
+   * incr/decr by an unsigned 64-bit delta. Returns the new value. `cas` (meta's C, 0 = none) must match the item's.
+   * `countMiss` false: a miss is not counted (meta's ma with N creates the item instead, see vivify()).
+   */
+  arith(key: Buffer, incr: boolean, delta: bigint, cas = 0n, countMiss = true): ArithResult {
     const now = (this.#now = this.#clock.now());
     const kv = keyView(key);
     const hv = murmur3(kv, 0, key.length);
     const h = this.#lookupFrom(kv, 0, key.length, hv, true);
     if (h === 0) {
-      this.#g[incr ? C.G_INCR_MISSES : C.G_DECR_MISSES]++;
+      if (countMiss) this.#g[incr ? C.G_INCR_MISSES : C.G_DECR_MISSES]++;
       return 'NOT_FOUND';
     }
     const u32 = this.#u32;

@@ -1,5 +1,6 @@
 /**
- * Differential test of what flush_all leaves behind: memcached's LRU maintainer frees flushed items within
+ * Differential tests of counters in `stats`: what each command counts (meta commands' cmd_meta, ma and mg with N on a
+ * miss), and what flush_all leaves behind: memcached's LRU maintainer frees flushed items within
  * moments, so curr_items, bytes and `stats cachedump` drop (and reclaimed, expired_unfetched count them); after
  * `flush_all N` the same happens once the delay has passed. repcache must report the same. (memcached's cachedump
  * lists only its COLD LRU, which items reach a while after they are stored: repcache's listings before the flush are
@@ -10,6 +11,18 @@ import { McClient } from '../support/mc-client.ts';
 import { parseStats, useReferencePair, type CacheInstance } from './repcache-harness.ts';
 
 const COUNTERS = ['curr_items', 'bytes', 'reclaimed', 'expired_unfetched', 'get_flushed'] as const;
+/** The counters a command may move (general stats, with stats slabs' per-class command counts summed). */
+const COMMAND_COUNTERS = /^(cmd_|get_|incr_|decr_|delete_|touch_|cas_|total_items|curr_items|store_)/;
+const SLAB_COUNTERS = /^\d+:(get_hits|cmd_set|delete_hits|incr_hits|decr_hits|cas_hits|cas_badval|touch_hits)$/;
+
+/** Each stream runs after a flush on fresh keys; the counters it moved must be memcached's. */
+const counterCases: Array<[string, string]> = [
+  ['cmd_meta counts me only', 'mn\r\nmg a v\r\nms a 1\r\nx\r\nmg a v\r\nme a\r\nmd a q\r\nme a\r\nme YQ== b\r\nme Y b\r\nme\r\nmg\r\nmg a ?\r\nmn\r\n'],
+  ['ma on a miss counts a miss', 'ma m1\r\nma m2 MD\r\nma m3 q\r\nmn\r\n'],
+  ['ma with N on a miss counts no miss and no set', 'ma v1 N0\r\nma v1 N0 J5 v\r\nma v2 N0 MD v\r\nma v3 N0 J9 q\r\nmn\r\n'],
+  ['mg with N on a miss counts no set', 'mg g1 N30 v\r\nmg g1 N30 v\r\nmg g2 N30 s q\r\nmn\r\n'],
+  ['ma on a hit, on a non-number, with a bad CAS', 'set n 0 0 1\r\n5\r\nset t 0 0 1\r\nx\r\nma n v\r\nma n MD\r\nma t\r\nma n C1\r\nmn\r\n'],
+];
 
 class Side {
   readonly server: CacheInstance;
@@ -19,6 +32,24 @@ class Side {
   async client(): Promise<McClient> {
     if (!this.#client || this.#client.isClosed) this.#client = await McClient.connect(this.server.port);
     return this.#client;
+  }
+
+  /** The command counters a stream moved (after stats reset), stats slabs' per-class ones summed over classes. */
+  async counters(stream: string): Promise<Record<string, number>> {
+    await this.send('flush_all\r\n', 'OK\r\n');
+    await this.settle(0);
+    await this.send('stats reset\r\n', 'RESET\r\n');
+    await this.send(stream, 'MN\r\n');
+    const general = parseStats(await this.send('stats\r\n'));
+    const slabs = parseStats(await this.send('stats slabs\r\n'));
+    const out: Record<string, number> = {};
+    for (const [n, v] of general) if (COMMAND_COUNTERS.test(n)) out[n] = Number(v);
+    for (const [n, v] of slabs) {
+      if (!SLAB_COUNTERS.test(n)) continue;
+      const name = `slabs:${n.split(':')[1]}`;
+      out[name] = (out[name] ?? 0) + Number(v);
+    }
+    return out;
   }
 
   async stats(): Promise<Record<string, number>> {
@@ -49,9 +80,14 @@ class Side {
 const stores = (prefix: string, n: number): string =>
   Array.from({ length: n }, (_, i) => `set ${prefix}${i} 0 0 5\r\nvalue\r\n`).join('');
 
-describe('flush_all: items, bytes and cachedump drop as memcached\'s', () => {
+describe('stats counters as memcached\'s', () => {
   const pair = useReferencePair((server) => new Side(server), (side) => side.close());
   const both = <T>(f: (side: Side) => Promise<T>): Promise<[T, T]> => Promise.all([f(pair.memcached), f(pair.target)]);
+
+  it.each(counterCases)('%s', async (_, stream) => {
+    const [m, t] = await both((side) => side.counters(stream));
+    expect(t).toEqual(m);
+  });
 
   it('flush_all frees every item within moments, counted as reclaimed', async () => {
     const [m, t] = await both(async (side) => {
