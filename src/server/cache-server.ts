@@ -261,7 +261,7 @@ export class CacheServer extends EventEmitter {
         sock.off('error', reject);
         sock.on('error', (err) => this.#logger.error({ err }, 'udp error'));
         this.#udp.push(sock);
-        serveUdp(sock, { dispatcher: this.#dispatcher, out: this.#out, counters: this.#counters, maxItemSize: this.config.pageSize, log: this.#clientLog });
+        serveUdp(sock, { dispatcher: this.#dispatcher, binaryDispatcher: this.#binaryDispatcher, out: this.#out, counters: this.#counters, maxItemSize: this.config.pageSize, log: this.#clientLog });
         resolve();
       });
     });
