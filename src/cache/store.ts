@@ -95,6 +95,9 @@ export class SlabStore {
   /** clock.now() read once at the start of each public operation. */
   #now = 0;
   #crawlBucket = 0;
+  /** A flush_all's sweep: the clock second from which it may run (0: none pending), and its next bucket. */
+  #sweepFrom = 0;
+  #sweepBucket = 0;
 
   constructor(opts: StoreOptions) {
     const t = new ItemTable(opts);
@@ -206,6 +209,17 @@ export class SlabStore {
     return 'STORED';
   }
 
+  /**
+   * The meta commands' N on a miss (mg, ma): adds the item. Not a set in the stats: memcached stores it without
+   * counting cmd_set (nor, for ma, a miss: see arith()'s countMiss).
+   */
+  vivify(key: Buffer, value: Buffer): StoreResult {
+    const r = this.store('add', key, 0, 0, value, 0n);
+    const cls = r === 'STORED' ? this.#bytes[this.lastWritten * 8 + B_CLSID] : r === 'NOT_STORED' ? this.#slabs.classFor(itemTotal(key.length, value.length)) || this.#largestClass : 0;
+    if (cls !== 0) this.#cls[cls * C.C_FIELDS + C.C_CMD_SET]--;
+    return r;
+  }
+
   /** The slab class whose chunks hold `size` bytes (0 when larger than every class). */
   slabClassFor(size: number): number {
     return this.#slabs.classFor(size);
@@ -304,14 +318,17 @@ export class SlabStore {
     return true;
   }
 
-  /** incr/decr by an unsigned 64-bit delta. Returns the new value. `cas` (meta's C, 0 = none) must match the item's. */
-  arith(key: Buffer, incr: boolean, delta: bigint, cas = 0n): ArithResult {
+  /**
+   * incr/decr by an unsigned 64-bit delta. Returns the new value. `cas` (meta's C, 0 = none) must match the item's.
+   * `countMiss` false: a miss is not counted (meta's ma with N creates the item instead, see vivify()).
+   */
+  arith(key: Buffer, incr: boolean, delta: bigint, cas = 0n, countMiss = true): ArithResult {
     const now = (this.#now = this.#clock.now());
     const kv = keyView(key);
     const hv = murmur3(kv, 0, key.length);
     const h = this.#lookupFrom(kv, 0, key.length, hv, true);
     if (h === 0) {
-      this.#g[incr ? C.G_INCR_MISSES : C.G_DECR_MISSES]++;
+      if (countMiss) this.#g[incr ? C.G_INCR_MISSES : C.G_DECR_MISSES]++;
       return 'NOT_FOUND';
     }
     const u32 = this.#u32;
@@ -356,6 +373,10 @@ export class SlabStore {
     } else {
       this.#liveness.setOldestLive(newOldest);
     }
+    // memcached's LRU maintainer frees flushed items within moments, so that curr_items and bytes drop: the server
+    // runs sweepFlushed() on its next tick (a get until then counts get_flushed, as memcached's does).
+    this.#sweepFrom = Math.max(this.#casEnabled ? newOldest - 1 : newOldest, 1);
+    this.#sweepBucket = 0;
     if (this.changes.active) {
       const delay = Math.max(0, newOldest - now);
       const version = this.#cas.versionAfter(delay * 1000);
@@ -519,6 +540,47 @@ export class SlabStore {
     return reclaimed;
   }
 
+  /** Whether a flush_all has taken effect and its sweep has items left to examine (see sweepFlushed()). */
+  flushSweepDue(): boolean {
+    return this.#sweepFrom !== 0 && this.#clock.now() >= this.#sweepFrom;
+  }
+
+  /**
+   * A step of a flush_all's sweep: once the flush has taken effect, examine about `budget` items and free the dead
+   * ones (flushed or expired), counted as memcached's LRU maintainer counts them (reclaimed, expired_unfetched).
+   * Not recorded in the change stream: the flush itself was. Returns whether more remains (or the flush is yet to
+   * take effect).
+   */
+  sweepFlushed(budget: number): boolean {
+    if (this.#sweepFrom === 0) return false;
+    const now = (this.#now = this.#clock.now());
+    if (now < this.#sweepFrom) return true;
+    const bytes = this.#bytes;
+    const index = this.#index;
+    let checked = 0;
+    // The table may double between steps: bucket b then splits into b and b + old size, both still ahead of or at
+    // the cursor when b was not swept yet, so one pass up to the current size sees every item.
+    while (checked < budget && this.#sweepBucket <= index.mask && this.#g[C.G_CURR_ITEMS] > 0) {
+      checked++; // an empty bucket costs a little too
+      let h = index.head(this.#sweepBucket);
+      while (h !== 0) {
+        const next = this.#u32[h * 2 + F_HNEXT];
+        checked++;
+        if (this.#liveness.deadReason(h, now) !== 0) {
+          const row = bytes[h * 8 + B_CLSID] * C.C_FIELDS;
+          this.#cls[row + C.C_RECLAIMED]++;
+          if ((bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) === 0) this.#cls[row + C.C_EXPIRED_UNFETCHED]++;
+          this.#items.unlink(h, -1);
+        }
+        h = next;
+      }
+      this.#sweepBucket++;
+    }
+    if (this.#sweepBucket <= index.mask && this.#g[C.G_CURR_ITEMS] > 0) return true;
+    this.#sweepFrom = 0;
+    return false;
+  }
+
   // ------------------------------------------------------------------ stats
 
   /** Item-related fields of plain `stats`, in memcached's order (the server merges them with mergeGeneralStats()). */
@@ -560,7 +622,10 @@ export class SlabStore {
   cachedump(classId: number, limit: number): string[] | 'BAD_CLASS' {
     if (!Number.isInteger(classId) || classId < 1 || classId > 63) return 'BAD_CLASS';
     if (classId > this.#largestClass) return [];
-    return cachedumpClass(this.#lru, this.#bytes, this.#u32, this.#clock.started, classId, limit);
+    // Flushed items a sweep has yet to free are not listed (memcached frees them within moments); expired ones are.
+    const now = this.#clock.now();
+    const flushed = (h: number) => this.#liveness.deadReason(h, now) === DEAD_FLUSHED;
+    return cachedumpClass(this.#lru, this.#bytes, this.#u32, this.#clock.started, classId, limit, flushed);
   }
 
   /** `stats reset`: zero history counters; item counts, bytes and pages stay. */

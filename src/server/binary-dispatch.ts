@@ -12,7 +12,8 @@ import { settingsStats, VERSION, type StatList } from './stats.ts';
 
 /** What a handler may ask of the request stream (memcached's conn_swallow). */
 export interface BinaryStream {
-  swallow(n: number): void;
+  /** Discards the next n bytes, then runs `then` (before any later request). */
+  swallow(n: number, then?: () => void): void;
 }
 
 /** A STAT group memcached does not know: answered with "Not found". */
@@ -134,11 +135,13 @@ export class BinaryDispatcher {
           return KEEP;
         }
         return this.#saslAuth(c, cmd);
-      default:
-        writeError(out, req.opcode, Status.UNKNOWN_COMMAND, req.opaque);
-        // As memcached: the whole body length, counted after the extras and key already read.
-        stream.swallow(bodylen);
+      default: {
+        // As memcached: the whole body length is swallowed, counted after the extras and key already read, and
+        // the reply waits until it has been (out is the connection's for its whole life).
+        const { opcode, opaque } = req;
+        stream.swallow(bodylen, () => writeError(out, opcode, Status.UNKNOWN_COMMAND, opaque));
         return KEEP;
+      }
     }
   }
 

@@ -42,6 +42,8 @@ const LOG_FLUSH_SECONDS = 60;
 
 /** Items the crawler examines per step (at most one a second, see CrawlSchedule) for expired entries. */
 const CRAWL_BUDGET = 20_000;
+/** Items a flush_all's sweep examines per step, between other events. */
+const SWEEP_BUDGET = 20_000;
 
 /**
  * The repcache daemon's network side: TCP/UDP/unix listeners, per-connection parsing,
@@ -65,6 +67,7 @@ export class CacheServer extends EventEmitter {
   readonly #binaryDispatcher: BinaryDispatcher;
   readonly #out = new OutBuffer();
   readonly #crawl = new CrawlSchedule();
+  #sweeping = false;
   readonly #servers: Server[] = [];
   readonly #udp: UdpSocket[] = [];
   readonly #conns = new Set<Connection>();
@@ -258,7 +261,7 @@ export class CacheServer extends EventEmitter {
         sock.off('error', reject);
         sock.on('error', (err) => this.#logger.error({ err }, 'udp error'));
         this.#udp.push(sock);
-        serveUdp(sock, { dispatcher: this.#dispatcher, out: this.#out, counters: this.#counters, maxItemSize: this.config.pageSize, log: this.#clientLog });
+        serveUdp(sock, { dispatcher: this.#dispatcher, binaryDispatcher: this.#binaryDispatcher, out: this.#out, counters: this.#counters, maxItemSize: this.config.pageSize, log: this.#clientLog });
         resolve();
       });
     });
@@ -305,13 +308,14 @@ export class CacheServer extends EventEmitter {
   }
 
   /**
-   * A 250 ms timer: once per clock second, refresh the clock, crawl expired items when due, close connections
+   * A 250 ms timer: go on with a flush_all's sweep; once per clock second, refresh the clock, crawl expired items when due, close connections
    * that are idle, slow to send a command or slow to read their replies.
    */
   #startTimers(): void {
     this.#clock.tick();
     this.#timer = setInterval(() => {
       const now = this.#clock.tick();
+      if (!this.#sweeping && this.store.flushSweepDue()) this.#sweepFlushed();
       if (now === this.#lastSecond) return;
       this.#lastSecond = now;
       if (this.config.lruCrawler && this.#crawl.due(now)) this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));
@@ -319,6 +323,12 @@ export class CacheServer extends EventEmitter {
       if (now % LOG_FLUSH_SECONDS === 0) this.#clientLog.flush();
     }, 250);
     this.#timer.unref();
+  }
+
+  /** A flush_all's sweep of a big cache, in steps between other events until done (see SlabStore.sweepFlushed). */
+  #sweepFlushed(): void {
+    this.#sweeping = this.#timer !== null && this.store.sweepFlushed(SWEEP_BUDGET) && this.store.flushSweepDue();
+    if (this.#sweeping) setImmediate(() => this.#sweepFlushed());
   }
 
   #closeTimedOut(now: number): void {

@@ -268,10 +268,8 @@ export class Dispatcher {
   }
 
   #other(cmd: OtherCommand, out: OutBuffer): void {
-    if (handleMeta(cmd, out, this.#host)) {
-      this.#host.counters.cmdMeta++;
-      return;
-    }
+    // (cmd_meta counts me only, as memcached 1.6: see meta.ts)
+    if (handleMeta(cmd, out, this.#host)) return;
     if (handleAdmin(cmd, out, this.#host)) return;
     out.bytes(Replies.ERROR);
   }

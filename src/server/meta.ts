@@ -30,7 +30,11 @@ export function handleMeta(cmd: OtherCommand, out: OutBuffer, host: DispatchHost
   }
   const run = COMMANDS[name];
   if (run === undefined && name !== 'me') return false;
-  const tokens = cmd.line.toString('latin1').split(' ').filter((t) => t.length > 0);
+  let line = cmd.line.toString('latin1');
+  // A NUL ends the line, as C's strlen() in memcached's tokenizer (the parser's tokens stop there too).
+  const nul = line.indexOf('\0');
+  if (nul >= 0) line = line.slice(0, nul);
+  const tokens = line.split(' ').filter((t) => t.length > 0);
   const mark = out.length;
   try {
     if (name === 'me') me(tokens, out, host);
@@ -100,7 +104,7 @@ function mg(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
   const store = host.store;
   let h = store.findLive(f.key);
   let created = false;
-  if (h < 0 && f.vivify && store.store('add', f.key, 0, 0, EMPTY, 0n) === 'STORED') {
+  if (h < 0 && f.vivify && store.vivify(f.key, EMPTY) === 'STORED') {
     h = store.lastWritten;
     created = true; // memcached does not mark a vivified item's key as base64: k prints its bytes
   }
@@ -254,13 +258,13 @@ function ma(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     default: throw new MetaCommandError(Replies.META_MA_MODE);
   }
   const store = host.store;
-  const r = store.arith(f.key, incr, f.delta, f.reqCas);
+  const r = store.arith(f.key, incr, f.delta, f.reqCas, !f.vivify);
   let value: bigint;
   let created = false;
   if (typeof r === 'bigint') {
     value = r;
   } else if (r === 'NOT_FOUND' && f.vivify) {
-    const stored = store.store('add', f.key, 0, 0, Buffer.from(f.initial.toString(), 'latin1'), 0n);
+    const stored = store.vivify(f.key, Buffer.from(f.initial.toString(), 'latin1'));
     if (stored === 'NO_MEMORY' || stored === 'TOO_LARGE') throw new MetaCommandError(Replies.META_OUT_OF_MEMORY_ALLOC);
     if (stored !== 'STORED') return noItem('NS', f, out);
     value = f.initial;
@@ -307,6 +311,7 @@ function noItem(code: string, f: MetaFlags, out: OutBuffer): void {
 function me(tokens: string[], out: OutBuffer, host: DispatchHost): void {
   if (tokens.length < 2 || tokens[1].length > KEY_MAX) throw new MetaCommandError(Replies.BAD_FORMAT);
   const key = tokens[2] === 'b' ? parseMetaFlags(tokens[1], ['b']).key : Buffer.from(tokens[1], 'latin1');
+  host.counters.cmdMeta++; // memcached 1.6 counts cmd_meta here only (and in its proxy)
   const store = host.store;
   const h = store.peek(key);
   if (h < 0) {

@@ -1,8 +1,11 @@
 import { keyView } from '../cache/hash.ts';
 import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
+import { BadMagicError, BinaryParser, MAGIC_REQUEST } from '../proto/binary/codec.ts';
 import type { GetCommand, TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
 import { decodeUdpFrame, encodeUdpReply, isServableRequest, UDP_HEADER_SIZE, writeUdpHeader } from '../proto/text/udp-frame.ts';
+import type { BinaryDispatcher, BinaryStream } from './binary-dispatch.ts';
+import { CLOSE } from './host.ts';
 import type { Dispatcher } from './dispatch.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
 import type { ServerCounters } from './stats.ts';
@@ -10,6 +13,7 @@ import type { RateLimitedLog } from '../log-limit.ts';
 
 export interface UdpEnv {
   dispatcher: Dispatcher;
+  binaryDispatcher: BinaryDispatcher;
   out: OutBuffer;
   counters: ServerCounters;
   maxItemSize: number;
@@ -23,7 +27,9 @@ const END_LENGTH = 'END\r\n'.length;
  * Serves memcached's UDP protocol on one socket: each datagram carries one whole request
  * (multi-datagram requests are dropped, as memcached does). Like memcached 1.6.18, every
  * response object is framed on its own: a multi-key get answers one group per key (a miss is a
- * bare header with total 0) and END rides on the last key's group.
+ * bare header with total 0) and END rides on the last key's group. A datagram whose payload starts
+ * with the binary request magic is served in the binary protocol (whatever -B says, as memcached),
+ * one group per reply; a datagram answered by nothing (a quiet command) gets a bare header.
  */
 export function serveUdp(socket: UdpSocket, env: UdpEnv): void {
   socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
@@ -51,13 +57,45 @@ export function serveUdp(socket: UdpSocket, env: UdpEnv): void {
       if (out.length > 0) send(out.take());
     };
     try {
-      new TextParser({ maxItemSize: env.maxItemSize }, onCommand).push(frame.payload);
+      if (frame.payload.length > 0 && frame.payload[0] === MAGIC_REQUEST) serveBinary(frame.payload, env, send);
+      else new TextParser({ maxItemSize: env.maxItemSize }, onCommand).push(frame.payload);
     } catch (err) {
+      if (err instanceof BadMagicError) return; // memcached drops the rest of the datagram
       env.log.warn('internal error (udp)', 'a UDP request failed', { remote: rinfo.address, err: (err as Error)?.stack ?? String(err) });
     } finally {
       out.clear();
     }
   });
+}
+
+/** The binary requests of one datagram: each reply is a group of its own (an unknown command's once its body is skipped). */
+function serveBinary(payload: Buffer, env: UdpEnv, send: (reply: Buffer) => void): void {
+  const out = env.out;
+  let sent = false;
+  let deferred = false;
+  /** An unknown command's body runs past the datagram: memcached answers nothing. */
+  let swallowing = false;
+  const group = () => {
+    if (out.length === 0) return;
+    sent = true;
+    send(out.take());
+  };
+  const parser = new BinaryParser({ maxValueLength: env.maxItemSize }, (req) => {
+    deferred = false;
+    const r = env.binaryDispatcher.handle(req, out, stream);
+    if (!deferred) group();
+    if (r === CLOSE) parser.stop();
+  });
+  const stream: BinaryStream = {
+    swallow(n, then) {
+      if (then === undefined) return parser.swallow(n);
+      deferred = true;
+      swallowing = true;
+      parser.swallow(n, () => { swallowing = false; then(); group(); });
+    },
+  };
+  parser.push(payload);
+  if (!sent && !swallowing) send(Buffer.alloc(0));
 }
 
 function perKey(cmd: GetCommand, env: UdpEnv, send: (reply: Buffer) => void): void {

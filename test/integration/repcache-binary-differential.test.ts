@@ -3,6 +3,7 @@
  * and to repcache, in one write and split at random points; the reply packets must match byte for byte
  * except CAS values, which are compared by order of first appearance (C1, C2, ...; 0 stays 0).
  */
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OWN_SETTINGS_NAMES, OWN_STAT_NAMES } from '../../src/server/stats.ts';
 import { stopAll } from '../support/daemon.ts';
@@ -293,5 +294,53 @@ describe('-F: a binary flush is refused as memcached refuses it', () => {
     const [a, b] = await Promise.all([exchange(ref, data, { done: hasEnd }), exchange(ours, data, { done: hasEnd })]);
     expect(describeReply(b.bytes, false)).toEqual(describeReply(a.bytes, false));
     expect(describeReply(a.bytes, false).join('\n')).toContain('Auth failure.');
+  });
+});
+
+/** Sends `parts` on one connection, a pause after each; returns what arrived during each pause. */
+async function staged(port: number, parts: Buffer[], pauseMs = 200): Promise<string[]> {
+  const sock = connect(port, '127.0.0.1');
+  sock.setNoDelay(true);
+  let got: Buffer[] = [];
+  sock.on('data', (c) => got.push(c));
+  sock.on('error', () => {});
+  await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+  const stages: string[] = [];
+  try {
+    for (const p of parts) {
+      sock.write(p);
+      await new Promise((r) => setTimeout(r, pauseMs));
+      stages.push(describeReply(Buffer.concat(got), false).join('\n'));
+      got = [];
+    }
+  } finally {
+    sock.destroy();
+  }
+  return stages;
+}
+
+describe('binary: a reply waits for the body memcached swallows first', () => {
+  let ref = 0;
+  let ours = 0;
+  beforeAll(async () => {
+    ref = (await startReferenceMemcached()).port;
+    ours = (await startCache('repcache', ['-t', '1'])).port;
+  });
+  afterAll(stopAll);
+
+  const VERBOSITY = 0x1b;
+  const noop = request({ opcode: NOOP, opaque: END_OPAQUE });
+  const stagedCases: Array<[string, Buffer[]]> = [
+    ['VERBOSITY, header then extras', [request({ opcode: VERBOSITY, extras: u32(1), opaque: 1 }).subarray(0, 24), Buffer.concat([u32(1), noop])]],
+    ['VERBOSITY with a value: unknown once the body is in', ((r) => [r.subarray(0, 24), r.subarray(24, 28), Buffer.concat([r.subarray(28), noop])])(request({ opcode: VERBOSITY, extras: u32(1), value: 'abcd', opaque: 2 }))],
+    ['unknown opcode with key and value', ((r) => [r.subarray(0, 24), r.subarray(24, 26), Buffer.concat([r.subarray(26), noop])])(request({ opcode: 0x50, key: 'kk', value: 'vvvv', opaque: 3 }))],
+    ['unknown opcode with extras and value', ((r) => [r.subarray(0, 24), r.subarray(24, 32), Buffer.concat([r.subarray(32), noop])])(request({ opcode: 0x50, extras: Buffer.alloc(8, 0x65), value: 'vv', opaque: 4 }))],
+    ['unknown opcode with a value only, then a NOOP', ((r) => [r.subarray(0, 24), r.subarray(24, 25), Buffer.concat([r.subarray(25), noop])])(request({ opcode: 0x3f, value: 'zzz', opaque: 5 }))],
+    ['unknown opcode without a body', [Buffer.concat([request({ opcode: 0x50, opaque: 6 }), noop])]],
+  ];
+  it.each(stagedCases)('%s', async (_, parts) => {
+    const [a, b] = await Promise.all([staged(ref, parts), staged(ours, parts)]);
+    expect(b).toEqual(a);
+    expect(a.at(-1)).not.toBe('');
   });
 });

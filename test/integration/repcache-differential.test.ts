@@ -75,6 +75,7 @@ const cases: Case[] = [
   { name: 'meta invalidation', setup: 'set inv 0 0 1\r\nx\r\n', stream: 'md inv I T30\r\nmg inv s v\r\nmg inv s\r\nms inv 1 I C{CAS:inv}\r\ny\r\nmg inv v\r\nms inv 1 C{CAS:inv}\r\nz\r\nmd inv q\r\nmg inv\r\nmd inv I\r\n' },
   { name: 'meta arithmetic with CAS and vivify', setup: 'set mac 0 0 1\r\n5\r\n', stream: 'ma mac C{CAS:mac} v\r\nma mac C{CAS:mac} v\r\nma mac C0 v\r\nma viv N0 J7 v q\r\nma viv2 N0 q\r\nma mac v q\r\nma mac MD D9 v t\r\nmn\r\n' },
   { name: 'meta base64 keys', stream: 'ms YWJj 2 b k\r\nhi\r\nmg YWJj b k v\r\nget abc\r\nmg abc k v\r\nmg YWJj k\r\nmd YWJj b k q\r\nmg abc\r\nmg Y!Q= b\r\nmg ==== b\r\nma YQ== b N0 k v\r\n' },
+  { name: 'a NUL ends a meta line', stream: 'set ab 0 0 1\r\nx\r\nmg ab\0cd v\r\nmg ab v\0 k\r\nms nb 1 T0\0 F5\r\nz\r\nmg nb f v\r\nms ab\0x 1\r\nma n\0 N0\r\nmg \0ab v\r\nme zz\0\r\nmd ab\0\r\nmg ab\r\nmn\0x\r\n' },
   { name: 'meta flags every command accepts', setup: 'set fl 5 0 1\r\n1\r\n', stream: 'mg fl MD D10 s f\r\nmd nokey v f t\r\nma fl s f h\r\nms fl 1 h l u R1\r\n2\r\nmg fl v f\r\n' },
   { name: 'meta error order', stream: 'ms m 2 Mx\r\nhiya\r\nms m 2 T1a\r\nhiya\r\nms m 2 O123456789012345678901234567890123 Mx\r\nhi\r\nmg nokey q O123456789012345678901234567890123\r\nmd k E5\r\nma k MM\r\nma k Mx\r\nmg k T1a R1b\r\nmg k F1a\r\nmg k T1a F1a\r\n' },
   { name: 'get with 2048+ spaces is allowed', stream: `set a 0 0 1\r\nx\r\nget${' '.repeat(2100)}a\r\n`, noSplit: true },

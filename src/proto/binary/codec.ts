@@ -114,6 +114,8 @@ export class BinaryParser {
   #heldLength = 0;
   /** bytes still to discard (a too-long value, or what a handler asked to swallow) */
   #skip = 0;
+  /** Runs once #skip reaches 0 (see swallow()). */
+  #afterSkip: (() => void) | null = null;
   #stopped = false;
   /** Set by pause(): requests stay in #held until resume(). */
   #paused = false;
@@ -132,14 +134,21 @@ export class BinaryParser {
     this.#opts = { ...this.#opts, maxValueLength: n };
   }
 
-  /** Discards the next n bytes of the stream (memcached's conn_swallow). */
-  swallow(n: number): void {
+  /**
+   * Discards the next n bytes of the stream (memcached's conn_swallow); then, before any later request, runs
+   * `then` (memcached answers an unknown command once its body is swallowed).
+   */
+  swallow(n: number, then?: () => void): void {
     this.#skip += n;
+    if (then === undefined) return;
+    if (this.#skip === 0) then();
+    else this.#afterSkip = then;
   }
 
   /** Ignores everything from now on (the connection is closing). */
   stop(): void {
     this.#stopped = true;
+    this.#afterSkip = null;
     this.#held = null;
     this.#heldLength = 0;
   }
@@ -175,6 +184,12 @@ export class BinaryParser {
         this.#skip -= n;
         at += n;
         if (this.#skip > 0) return;
+        const then = this.#afterSkip;
+        if (then !== null) {
+          this.#afterSkip = null;
+          then();
+          continue; // (it may have paused or stopped the stream)
+        }
       }
       if (end - at < HEADER_LENGTH) break;
       if (buf[at] !== MAGIC_REQUEST) throw new BadMagicError(buf[at]);

@@ -142,6 +142,23 @@ describe('BinaryParser', () => {
     expect(got).toEqual([0x55, Op.NOOP]);
   });
 
+  it('swallow(n, then) runs then once the bytes are gone, before the next request', () => {
+    const got: string[] = [];
+    const p = new BinaryParser({ maxValueLength: 10 }, (r) => {
+      got.push(`req ${r.opcode}`);
+      if (r.opcode === 0x55) p.swallow(r.bodyLength, () => got.push('swallowed'));
+    });
+    const all = Buffer.concat([request({ opcode: 0x55, bodyLength: 6 }), Buffer.from('junk!!'), request({ opcode: Op.NOOP })]);
+    p.push(all.subarray(0, 26));
+    expect(got).toEqual(['req 85']);
+    p.push(all.subarray(26, 30));
+    expect(got).toEqual(['req 85', 'swallowed']);
+    p.push(all.subarray(30));
+    expect(got).toEqual(['req 85', 'swallowed', `req ${Op.NOOP}`]);
+    p.swallow(0, () => got.push('at once'));
+    expect(got.at(-1)).toBe('at once');
+  });
+
   it('stop() ignores the rest of the stream', () => {
     const got: number[] = [];
     const p = new BinaryParser({ maxValueLength: 10 }, (r) => {
