@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bin } from '../support/daemon.ts';
+import { bin, repoRoot } from '../support/daemon.ts';
 import type { Daemon } from '../support/daemon.ts';
 import type { Lab, LabNode } from '../support/netns.ts';
 
@@ -130,4 +131,37 @@ export function clientReachesCache(lab: Lab, client: LabNode): boolean {
   const script = `exec 3<>/dev/tcp/${VIP}/11211 && printf 'version\\r\\n' >&3 && head -c 8 <&3`;
   const out = lab.exec(client.ns, ['timeout', '2', 'bash', '-c', script], { allowFail: true, timeoutMs: 3000 });
   return out.startsWith('VERSION ');
+}
+
+/** Wall-clock ms with sub-ms precision: the probe's send times are on this clock. */
+export const wallNow = () => performance.timeOrigin + performance.now();
+
+/** Longest time without a successful probe between `from` and `to` (counted from `from`). */
+export function longestOutage(ok: number[], from: number, to: number): number {
+  const points = [from, ...ok.filter((t) => t > from && t <= to), to];
+  let max = 0;
+  for (let i = 1; i < points.length; i++) max = Math.max(max, points[i]! - points[i - 1]!);
+  return Math.round(max);
+}
+
+/**
+ * A client in `client`'s namespace probes VIP:11211 every 10 ms for `ms` (vip-probe.ts); resolves how many probes
+ * were sent and the send times of the successful ones.
+ */
+export function probeVip(client: LabNode, ms: number, vip = VIP): Promise<{ sent: number; ok: number[] }> {
+  return new Promise((resolve, reject) => {
+    const probe = join(repoRoot, 'test/integration/vip-probe.ts');
+    const p = spawn('ip', ['netns', 'exec', client.ns, process.execPath, '--disable-warning=ExperimentalWarning', probe, vip, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '';
+    p.stdout.on('data', (d) => (text += d));
+    const timer = setTimeout(() => p.kill('SIGKILL'), ms + 10_000);
+    p.once('exit', () => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(text.trim().split('\n').pop()!));
+      } catch (e) {
+        reject(new Error(`probe output: ${text} (${(e as Error).message})`));
+      }
+    });
+  });
 }

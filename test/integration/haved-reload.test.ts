@@ -1,12 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, repoRoot, type Daemon } from '../support/daemon.ts';
+import { bin, type Daemon } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
 import { rootSkipReason } from '../support/root.ts';
 import { createLab, type Lab, type LabNode } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
-import { Scratch, VIP, havedConf, startHaved, startMemcached, type NodeConf } from './haved-lab.ts';
+import { Scratch, VIP, havedConf, startHaved, startMemcached, longestOutage, probeVip, wallNow, type NodeConf } from './haved-lab.ts';
 
 /**
  * Reload as clients see it: nodes a (150, MASTER) and b (100) with a memcached each, and a client c probing
@@ -15,16 +14,7 @@ import { Scratch, VIP, havedConf, startHaved, startMemcached, type NodeConf } fr
  */
 const skip = rootSkipReason();
 const VIP2 = '198.18.0.101';
-const wallNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Longest time without a successful probe between `from` and `to`. */
-function longestOutage(ok: number[], from: number, to: number): number {
-  const points = [from, ...ok.filter((t) => t > from && t <= to), to];
-  let max = 0;
-  for (let i = 1; i < points.length; i++) max = Math.max(max, points[i]! - points[i - 1]!);
-  return Math.round(max);
-}
 
 describe.skipIf(skip)('haved reload without a flap (namespaces, a client probing the VIP)', () => {
   let lab: Lab;
@@ -47,22 +37,7 @@ describe.skipIf(skip)('haved reload without a flap (namespaces, a client probing
   const vipOn = (n: LabNode, vip = VIP) => lab.addresses(n.name).includes(vip);
   const out = (n: LabNode) => haved[n.name]?.output() ?? '';
 
-  /** The client probe for `ms`; resolves the number sent and the send times of the successful probes. */
-  const probe = (ms: number): Promise<{ sent: number; ok: number[] }> =>
-    new Promise((resolve, reject) => {
-      const p = spawn('ip', ['netns', 'exec', c.ns, process.execPath, '--disable-warning=ExperimentalWarning', join(repoRoot, 'test/integration/vip-probe.ts'), VIP, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let text = '';
-      p.stdout.on('data', (d) => (text += d));
-      const timer = setTimeout(() => p.kill('SIGKILL'), ms + 10_000);
-      p.once('exit', () => {
-        clearTimeout(timer);
-        try {
-          resolve(JSON.parse(text.trim().split('\n').pop()!));
-        } catch (e) {
-          reject(new Error(`probe output: ${text} (${(e as Error).message})`));
-        }
-      });
-    });
+  const probe = (ms: number) => probeVip(c, ms);
 
   /** Polls every 10 ms while `during` runs whether the first VIP ever left a or appeared on b. */
   const vipMovedDuring = async <T>(during: () => Promise<T>): Promise<{ moved: boolean; result: T }> => {

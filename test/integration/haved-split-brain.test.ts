@@ -7,7 +7,7 @@ import { freePort } from '../support/ports.ts';
 import { rootSkipReason } from '../support/root.ts';
 import { createLab, type Lab, type LabNode } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
-import { Scratch, VIP, clientNeighbour, havedConf, macOf, startHaved, startMemcached, type NodeConf } from './haved-lab.ts';
+import { Scratch, VIP, clientNeighbour, havedConf, macOf, startHaved, startMemcached, longestOutage, probeVip, wallNow, type NodeConf } from './haved-lab.ts';
 
 /**
  * Split brain as clients see it (issue: after a partition or a SIGSTOP the client stayed on the loser's MAC
@@ -16,16 +16,7 @@ import { Scratch, VIP, clientNeighbour, havedConf, macOf, startHaved, startMemca
  */
 const skip = rootSkipReason();
 const PASS = { type: 'PASS' as const, pass: 'hvpass1' };
-const wallNow = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Longest time without a successful probe between `from` and `to` (counted from `from`). */
-function longestOutage(ok: number[], from: number, to: number): number {
-  const points = [from, ...ok.filter((t) => t > from && t <= to), to];
-  let max = 0;
-  for (let i = 1; i < points.length; i++) max = Math.max(max, points[i]! - points[i - 1]!);
-  return Math.round(max);
-}
 
 describe.skipIf(skip)('haved split brain: clients reach the winner, strangers cannot take the VIP', () => {
   let lab: Lab;
@@ -58,21 +49,7 @@ describe.skipIf(skip)('haved split brain: clients reach the winner, strangers ca
     expect(holders()).toEqual(['a']);
   };
   /** The client probe for `ms`; resolves the send times of the successful probes. */
-  const probe = (ms: number): Promise<number[]> =>
-    new Promise((resolve, reject) => {
-      const p = spawn('ip', ['netns', 'exec', c.ns, process.execPath, '--disable-warning=ExperimentalWarning', join(repoRoot, 'test/integration/vip-probe.ts'), VIP, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
-      let text = '';
-      p.stdout.on('data', (d) => (text += d));
-      const timer = setTimeout(() => p.kill('SIGKILL'), ms + 10_000);
-      p.once('exit', () => {
-        clearTimeout(timer);
-        try {
-          resolve((JSON.parse(text.trim().split('\n').pop()!) as { ok: number[] }).ok);
-        } catch (e) {
-          reject(new Error(`probe output: ${text} (${(e as Error).message})`));
-        }
-      });
-    });
+  const probe = async (ms: number): Promise<number[]> => (await probeVip(c, ms)).ok;
   /** The stranger x runs haved-inject.ts (asynchronously: the VIP watchers keep running meanwhile). */
   const inject = (args: string[]): Promise<{ sent: number; captured?: boolean }> =>
     new Promise((resolve, reject) => {
