@@ -1,10 +1,14 @@
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parsePeer, replicationFromArgs, ReplicationConfigError } from '../../../src/replication/options.ts';
 
 describe('replication options', () => {
+  const dirs: string[] = [];
+  const scratch = (prefix: string) => { const d = mkdtempSync(join(tmpdir(), prefix)); dirs.push(d); return d; };
+  afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
   it('parses peers with the -X port as default', () => {
     expect(parsePeer('10.0.0.2', 16000)).toEqual({ host: '10.0.0.2', port: 16000 });
     expect(parsePeer('node-b:11300', 16000)).toEqual({ host: 'node-b', port: 11300 });
@@ -24,7 +28,7 @@ describe('replication options', () => {
   });
 
   it('reads the extended options and the secret file', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rp-opt-'));
+    const dir = scratch('rp-opt-');
     const file = join(dir, 'secret');
     writeFileSync(file, 's3cret\n');
     const o = replicationFromArgs({ peers: ['b'], port: 16000 }, { repl_secret_file: file, repl_sync: true, repl_sync_timeout: '250', repl_node_id: '7', repl_queue: '1024' }, 1 << 20)!;
@@ -74,7 +78,7 @@ describe('replication options', () => {
   });
 
   it('TLS needs the certificate, the key and the CA, readable and valid', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rp-tls-'));
+    const dir = scratch('rp-tls-');
     const junk = join(dir, 'junk.pem');
     writeFileSync(junk, 'not a certificate\n');
     const r = (ext: Record<string, string | true>) => () => replicationFromArgs({ peers: ['127.0.0.1'], port: 16000 }, ext, 1);

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AuthFileError, loadAuthFile, parseAuthFile } from '../../../src/server/auth-file.ts';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -44,6 +44,7 @@ describe('parseAuthFile', () => {
 
 describe('loadAuthFile', () => {
   const dir = mkdtempSync(join(tmpdir(), 'authfile-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads a file', () => {
     const f = join(dir, 'ok');
