@@ -510,8 +510,7 @@ export class SlabStore {
   /** Crawler step: examine about `budget` items, free the expired/flushed ones. Returns items reclaimed. */
   reclaimExpired(budget: number): number {
     const now = (this.#now = this.#clock.now());
-    const bytes = this.#bytes;
-    let reclaimed = 0;
+    const itemsBefore = this.#g[C.G_CURR_ITEMS];
     let checked = 0;
     let visited = 0;
     // At most one pass over the table per call, and a bounded number of empty buckets.
@@ -519,25 +518,34 @@ export class SlabStore {
     const maxBuckets = Math.min(Math.max(budget * 8, 64), index.mask + 1);
     while (checked < budget && visited < maxBuckets && this.#g[C.G_CURR_ITEMS] > 0) {
       const bucket = this.#crawlBucket & index.mask;
-      let h = index.head(bucket);
-      while (h !== 0) {
-        const next = this.#u32[h * 2 + F_HNEXT];
-        const row = bytes[h * 8 + B_CLSID] * C.C_FIELDS;
-        this.#cls[row + C.C_CRAWLER_CHECKED]++;
-        checked++;
-        if (this.#liveness.deadReason(h, now) !== 0) {
-          this.#cls[row + C.C_CRAWLER_RECLAIMED]++;
-          this.#cls[row + C.C_RECLAIMED]++;
-          if ((bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) === 0) this.#cls[row + C.C_EXPIRED_UNFETCHED]++;
-          this.#items.unlink(h, -1);
-          reclaimed++;
-        }
-        h = next;
-      }
+      checked += this.#freeDeadIn(bucket, now, true);
       this.#crawlBucket = (bucket + 1) & index.mask;
       visited++;
     }
-    return reclaimed;
+    return itemsBefore - this.#g[C.G_CURR_ITEMS];
+  }
+
+  /**
+   * Frees the dead (expired or flushed) items of one hash bucket, counted as memcached's LRU maintainer counts them,
+   * and as its crawler does when `crawler`; returns the items examined.
+   */
+  #freeDeadIn(bucket: number, now: number, crawler: boolean): number {
+    const bytes = this.#bytes;
+    let checked = 0;
+    for (let h = this.#index.head(bucket); h !== 0; ) {
+      const next = this.#u32[h * 2 + F_HNEXT];
+      const row = bytes[h * 8 + B_CLSID] * C.C_FIELDS;
+      checked++;
+      if (crawler) this.#cls[row + C.C_CRAWLER_CHECKED]++;
+      if (this.#liveness.deadReason(h, now) !== 0) {
+        if (crawler) this.#cls[row + C.C_CRAWLER_RECLAIMED]++;
+        this.#cls[row + C.C_RECLAIMED]++;
+        if ((bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) === 0) this.#cls[row + C.C_EXPIRED_UNFETCHED]++;
+        this.#items.unlink(h, -1);
+      }
+      h = next;
+    }
+    return checked;
   }
 
   /** Whether a flush_all has taken effect and its sweep has items left to examine (see sweepFlushed()). */
@@ -555,25 +563,12 @@ export class SlabStore {
     if (this.#sweepFrom === 0) return false;
     const now = (this.#now = this.#clock.now());
     if (now < this.#sweepFrom) return true;
-    const bytes = this.#bytes;
     const index = this.#index;
     let checked = 0;
     // The table may double between steps: bucket b then splits into b and b + old size, both still ahead of or at
     // the cursor when b was not swept yet, so one pass up to the current size sees every item.
     while (checked < budget && this.#sweepBucket <= index.mask && this.#g[C.G_CURR_ITEMS] > 0) {
-      checked++; // an empty bucket costs a little too
-      let h = index.head(this.#sweepBucket);
-      while (h !== 0) {
-        const next = this.#u32[h * 2 + F_HNEXT];
-        checked++;
-        if (this.#liveness.deadReason(h, now) !== 0) {
-          const row = bytes[h * 8 + B_CLSID] * C.C_FIELDS;
-          this.#cls[row + C.C_RECLAIMED]++;
-          if ((bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) === 0) this.#cls[row + C.C_EXPIRED_UNFETCHED]++;
-          this.#items.unlink(h, -1);
-        }
-        h = next;
-      }
+      checked += 1 + this.#freeDeadIn(this.#sweepBucket, now, false); // an empty bucket costs a little too
       this.#sweepBucket++;
     }
     if (this.#sweepBucket <= index.mask && this.#g[C.G_CURR_ITEMS] > 0) return true;
