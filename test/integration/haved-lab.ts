@@ -165,3 +165,26 @@ export function probeVip(client: LabNode, ms: number, vip = VIP): Promise<{ sent
     });
   });
 }
+
+/**
+ * Polls every 10 ms, while `during` runs and `settleMs` after, whether `moved()` (e.g. "the VIP left a or
+ * appeared on b") ever held.
+ */
+export async function watchWhile<T>(moved: () => boolean, during: () => Promise<T>, settleMs = 0): Promise<{ moved: boolean; result: T }> {
+  let seen = false;
+  let watching = true;
+  const watch = (async () => {
+    while (watching) {
+      if (moved()) seen = true;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  try {
+    const result = await during();
+    if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
+    return { moved: seen, result };
+  } finally {
+    watching = false;
+    await watch;
+  }
+}

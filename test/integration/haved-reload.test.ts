@@ -5,7 +5,7 @@ import { freePort } from '../support/ports.ts';
 import { rootSkipReason } from '../support/root.ts';
 import { createLab, type Lab, type LabNode } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
-import { Scratch, VIP, havedConf, startHaved, startMemcached, longestOutage, probeVip, wallNow, type NodeConf } from './haved-lab.ts';
+import { Scratch, VIP, havedConf, startHaved, startMemcached, longestOutage, probeVip, wallNow, watchWhile, type NodeConf } from './haved-lab.ts';
 
 /**
  * Reload as clients see it: nodes a (150, MASTER) and b (100) with a memcached each, and a client c probing
@@ -40,22 +40,7 @@ describe.skipIf(skip)('haved reload without a flap (namespaces, a client probing
   const probe = (ms: number) => probeVip(c, ms);
 
   /** Polls every 10 ms while `during` runs whether the first VIP ever left a or appeared on b. */
-  const vipMovedDuring = async <T>(during: () => Promise<T>): Promise<{ moved: boolean; result: T }> => {
-    let moved = false;
-    let watching = true;
-    const watch = (async () => {
-      while (watching) {
-        if (!vipOn(a) || vipOn(b)) moved = true;
-        await sleep(10);
-      }
-    })();
-    try {
-      return { moved, result: await during() };
-    } finally {
-      watching = false;
-      await watch;
-    }
-  };
+  const vipMovedDuring = <T>(during: () => Promise<T>) => watchWhile(() => !vipOn(a) || vipOn(b), during);
 
   /**
    * Reloads a with `text` while c probes the VIP for 3 s (the reload 1 s in); returns the reload's reply, the

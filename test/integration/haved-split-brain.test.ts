@@ -7,7 +7,7 @@ import { freePort } from '../support/ports.ts';
 import { rootSkipReason } from '../support/root.ts';
 import { createLab, type Lab, type LabNode } from '../support/netns.ts';
 import { waitFor } from '../support/wait.ts';
-import { Scratch, VIP, clientNeighbour, havedConf, macOf, startHaved, startMemcached, longestOutage, probeVip, wallNow, type NodeConf } from './haved-lab.ts';
+import { Scratch, VIP, clientNeighbour, havedConf, macOf, startHaved, startMemcached, longestOutage, probeVip, wallNow, watchWhile, type NodeConf } from './haved-lab.ts';
 
 /**
  * Split brain as clients see it (issue: after a partition or a SIGSTOP the client stayed on the loser's MAC
@@ -66,24 +66,7 @@ describe.skipIf(skip)('haved split brain: clients reach the winner, strangers ca
       });
     });
   /** Polls (every 10 ms, while `during` runs and 1 s after) whether the VIP ever left a or appeared on b. */
-  const vipMovedDuring = async <T>(during: () => Promise<T>): Promise<{ moved: boolean; result: T }> => {
-    let moved = false;
-    let watching = true;
-    const watch = (async () => {
-      while (watching) {
-        if (!vipOn(a) || vipOn(b)) moved = true;
-        await sleep(10);
-      }
-    })();
-    try {
-      const result = await during();
-      await sleep(1000);
-      return { moved, result };
-    } finally {
-      watching = false;
-      await watch;
-    }
-  };
+  const vipMovedDuring = <T>(during: () => Promise<T>) => watchWhile(() => !vipOn(a) || vipOn(b), during, 1000);
   const freshStatus = async (n: LabNode) => {
     const before = readFileSync(state(n), 'utf8');
     process.kill(haved[n.name]!.proc.pid!, 'SIGUSR1');

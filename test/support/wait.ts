@@ -19,3 +19,8 @@ export function isRunning(pid: number): boolean {
     return false;
   }
 }
+
+/** Lets `turns` turns of the event loop pass: the promise chains that fake time started (VIP work, notify) run. */
+export async function settleTurns(turns: number): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+}

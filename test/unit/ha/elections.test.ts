@@ -11,6 +11,7 @@ import { HaDaemon } from '../../../src/ha/daemon/daemon.ts';
 import { AdvertNet, FakeIp } from '../../support/advert-net.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { mulberry32 } from '../../support/prng.ts';
+import { settleTurns } from '../../support/wait.ts';
 
 const VIP = '198.18.0.100';
 
@@ -40,9 +41,7 @@ const conf = (n: NodeSpec, all: NodeSpec[], unicast: boolean) => `vrrp_instance 
 }
 `;
 
-const flush = async () => {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-};
+const flush = () => settleTurns(10);
 
 /** Each cluster's way to stop its daemons (fake time has to run while they hand over). */
 const cleanup: Array<() => Promise<void>> = [];

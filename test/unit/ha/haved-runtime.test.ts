@@ -7,6 +7,7 @@ import { recordingTransport } from '../../support/advert-net.ts';
 import { VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-manager.ts';
 import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
 import { AdvertCodec } from '../../../src/proto/advert/index.ts';
+import { settleTurns } from '../../support/wait.ts';
 
 const CONF = `vrrp_instance VI_1 {
     state BACKUP
@@ -44,9 +45,7 @@ function setup(failDevice = false) {
   return { rt, clock, events: () => events };
 }
 
-const flush = async () => {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-};
+const flush = () => settleTurns(20);
 
 describe('InstanceRuntime (the daemon side of one vrrp_instance)', () => {
   it('becoming MASTER: advert, VIPs, GARP, then notify_master and notify; stopping: priority 0, VIPs removed, notify STOP', async () => {

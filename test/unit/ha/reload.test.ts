@@ -17,6 +17,7 @@ import { reloadFromFile } from '../../../src/ha/daemon/reload-file.ts';
 import { buildTrackers, type TrackBinding } from '../../../src/ha/daemon/trackers.ts';
 import { AdvertNet, FakeIp } from '../../support/advert-net.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
+import { settleTurns } from '../../support/wait.ts';
 
 const VIP1 = '198.18.0.100';
 const VIP2 = '198.18.0.101';
@@ -51,9 +52,7 @@ ${(s.vips ?? [VIP1]).map((v) => `        ${v.includes('/') ? v : `${v}/32`}\n`).
 }
 `;
 
-const flush = async () => {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-};
+const flush = () => settleTurns(10);
 
 const cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -9,6 +9,7 @@ import { VipManager, type CommandRunner } from '../../../src/ha/adapters/vip-man
 import { InstanceRuntime } from '../../../src/ha/daemon/instance-runtime.ts';
 import { buildTrackers, interfacesOf } from '../../../src/ha/daemon/trackers.ts';
 import { AdvertCodec } from '../../../src/proto/advert/index.ts';
+import { settleTurns } from '../../support/wait.ts';
 
 const conf = (extra: string, auth = 'HMAC', pass = 'runtime-test-key-0123456789') => `vrrp_instance VI_1 {
     state BACKUP
@@ -52,9 +53,7 @@ function setup(extra = '', auth: 'HMAC' | 'PASS' = 'HMAC') {
   return { rt, clock, commands, sent, lines, advert, arpings };
 }
 
-const flush = async () => {
-  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-};
+const flush = () => settleTurns(20);
 
 async function asMaster(h: ReturnType<typeof setup>): Promise<void> {
   await h.rt.start(false);
