@@ -179,6 +179,9 @@ function checkFamily(r: Reader, v: VrrpInstance, seen: ReadonlyMap<string, Token
   const peer = (kw: string, p: string) => peerAt.get(p) ?? at(kw);
   if (v.unicastSrcIp && addressFamily(v.unicastSrcIp) !== family) r.error(at('unicast_src_ip'), odd('unicast_src_ip', v.unicastSrcIp));
   if (v.mcastSrcIp && addressFamily(v.mcastSrcIp) !== family) r.error(at('mcast_src_ip'), odd('mcast_src_ip', v.mcastSrcIp));
+  else if (v.mcastSrcIp && family === 6) {
+    r.error(at('mcast_src_ip'), `(${v.name}) mcast_src_ip is not supported for IPv6: IPv6 adverts leave from the interface's link-local address (omit it)`);
+  }
   for (const p of v.unicastPeers) if (addressFamily(p) !== family) r.error(peer('unicast_peer', p), odd('unicast_peer', p));
   for (const p of v.allowedPeers) if (addressFamily(p) !== family) r.error(peer('allowed_peers', p), odd('allowed_peers entry', p));
 }

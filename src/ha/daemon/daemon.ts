@@ -109,7 +109,7 @@ export class HaDaemon {
       port: config.global.advertPort,
       onMessage: (buf, from) => this.#route(buf, from),
       // one line per kind of error a minute: a cut link fails every advert (`send EPERM 10.0.0.2:112`)
-      onError: (e) => this.#socketErrors.warn(e.message.replace(/ \d+\.\d+\.\d+\.\d+(:\d+)?/g, ''), 'advert socket error', { err: e.message }),
+      onError: (e) => this.#socketErrors.warn(e.message.replace(/ \d+\.\d+\.\d+\.\d+(:\d+)?/g, '').replace(/ (?=[0-9a-f]*:)[0-9a-f:]+(%\w+)?(:\d+)?/gi, ''), 'advert socket error', { err: e.message }),
     });
     await this.#transport.start();
     if (hasIPv6(config)) await this.#transport.enableIPv6?.();

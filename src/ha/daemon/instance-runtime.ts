@@ -270,7 +270,8 @@ export class InstanceRuntime {
   }
 
   receive(buf: Buffer, from: string): void {
-    if (this.#sources !== null && !this.#sources.has(from)) {
+    // an IPv6 multicast advert comes from a link-local address with its zone ("fe80::1%eth0")
+    if (this.#sources !== null && !this.#sources.has(from.replace(/%.*$/, ''))) {
       const list = this.multicast ? 'allowed_peers' : 'unicast_peer';
       this.#drop('NOT_A_PEER', from, `advert from ${from} dropped: not a peer (${list})`);
       return;
@@ -468,7 +469,7 @@ export class InstanceRuntime {
       advertIntMs: s.advertIntMs,
       nopreempt: s.nopreempt,
       transport: this.multicast
-        ? `multicast ${this.#group}:${this.#global.advertPort}${this.#sources ? ` from ${[...this.#sources].join(',')}` : ''}`
+        ? `multicast ${this.#group.includes(':') ? `[${this.#group}]` : this.#group}:${this.#global.advertPort}${this.#sources ? ` from ${[...this.#sources].join(',')}` : ''}`
         : `unicast ${this.config.unicastPeers.join(',')}`,
       auth: this.config.authentication?.type ?? 'none',
       vips: this.#vipList(),

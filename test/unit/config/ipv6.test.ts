@@ -52,3 +52,11 @@ describe('IPv6 instances', () => {
     expect(errorOf(text)).toBe(message);
   });
 });
+
+describe('IPv6: mcast_src_ip', () => {
+  it('is refused: IPv6 adverts leave from the link-local address', () => {
+    expect(errorOf(v6('  mcast_src_ip 2001:db8::1'))).toBe(
+      "haved.conf:4: (VI_6) mcast_src_ip is not supported for IPv6: IPv6 adverts leave from the interface's link-local address (omit it)",
+    );
+  });
+});
