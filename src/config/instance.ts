@@ -3,7 +3,8 @@ import type { Draft, InstanceDraft } from './draft.ts';
 import { DEFAULTS } from './draft.ts';
 import { whereOf, type Token } from './lexer.ts';
 import type { Authentication, VirtualAddress, VrrpInstance } from './model.ts';
-import { checkIPv4, table, type Reader, type Table } from './reader.ts';
+import { isIPv6 } from 'node:net';
+import { checkIP, table, type Reader, type Table } from './reader.ts';
 
 const MAX_TIMER_MS = 1_000_000;
 const SCOPES = new Set(['site', 'link', 'host', 'nowhere', 'global']);
@@ -51,6 +52,8 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
   };
   const draft: InstanceDraft = { value: v, opener, seen: new Map() };
   const seen = (kw: Token): void => void draft.seen.set(kw.text, kw);
+  /** Where each unicast_peer / allowed_peers entry was read, for the family check. */
+  const peerAt = new Map<string, string>();
   const t: Table = table([
     [
       'state',
@@ -73,14 +76,15 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     ['preempt_delay', (r, kw) => (seen(kw), (v.preemptDelayMs = r.timerMs(kw, 0, 1000_000)))],
     ['authentication', (r, kw) => void (v.authentication = readAuthentication(r, kw, v.name))],
     ['virtual_ipaddress', (r, kw) => r.items(kw, 'virtual_ipaddress', (first) => v.virtualIpAddresses.push(readVip(r, first)))],
-    ['unicast_src_ip', (r, kw) => (seen(kw), (v.unicastSrcIp = r.ipv4(kw)))],
-    ['mcast_src_ip', (r, kw) => (seen(kw), (v.mcastSrcIp = r.ipv4(kw)))],
+    ['unicast_src_ip', (r, kw) => (seen(kw), (v.unicastSrcIp = r.ip(kw)))],
+    ['mcast_src_ip', (r, kw) => (seen(kw), (v.mcastSrcIp = r.ip(kw)))],
     [
       'unicast_peer',
       (r, kw) => {
         seen(kw);
         r.items(kw, 'unicast_peer', (peer) => {
-          v.unicastPeers.push(checkIPv4(r, peer, 'unicast_peer entry'));
+          v.unicastPeers.push(checkIP(r, peer, 'unicast_peer entry'));
+          peerAt.set(peer.text, whereOf(peer));
           for (let o; (o = r.optional(peer, null, (x) => x.text === 'min_ttl' || x.text === 'max_ttl')); ) {
             r.int(o, 0, 255);
             r.warnOnce('ttl', o, `${o.text} is not supported by haved: the TTL of UDP adverts is not visible to Node (ignored)`);
@@ -95,7 +99,8 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
         let entries = 0; // a bad entry is reported as such, not as an empty list
         r.items(kw, 'allowed_peers', (peer) => {
           entries++;
-          v.allowedPeers.push(checkIPv4(r, peer, 'allowed_peers entry'));
+          v.allowedPeers.push(checkIP(r, peer, 'allowed_peers entry'));
+          peerAt.set(peer.text, whereOf(peer));
         });
         if (entries === 0) r.fail(kw, `(${v.name}) allowed_peers needs at least one address (omit it to accept adverts from anyone)`);
       },
@@ -139,7 +144,46 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     ],
   ]);
   r.block(opener, `vrrp_instance ${v.name}`, 'vrrp_instance', t);
+  checkFamily(r, v, draft.seen, peerAt);
   d.instances.push(draft);
+}
+
+/** 6 for an IPv6 address, else 4. */
+export function addressFamily(address: string): 4 | 6 {
+  return isIPv6(address) ? 6 : 4;
+}
+
+/**
+ * An instance's address family: its first VIP's, else its unicast_src_ip's or first unicast_peer's, else IPv4.
+ * Adverts travel in that family (IPv6: multicast ff02::12 from the interface's link-local address).
+ */
+export function instanceFamily(v: Pick<VrrpInstance, 'virtualIpAddresses' | 'unicastSrcIp' | 'unicastPeers' | 'mcastSrcIp'>): 4 | 6 {
+  const first = v.virtualIpAddresses[0]?.address ?? v.unicastSrcIp ?? v.unicastPeers[0] ?? v.mcastSrcIp;
+  return first === undefined || first === null ? 4 : addressFamily(first);
+}
+
+/**
+ * One address family per instance, as keepalived (which drops the odd addresses with a log line; a VIP that
+ * silently never comes up is worse, so here it is an error).
+ */
+function checkFamily(r: Reader, v: VrrpInstance, seen: ReadonlyMap<string, Token>, peerAt: ReadonlyMap<string, string>): void {
+  const family = instanceFamily(v);
+  const name = (f: 4 | 6) => (f === 6 ? 'IPv6' : 'IPv4');
+  const basis = v.virtualIpAddresses[0]
+    ? `its first virtual_ipaddress ${v.virtualIpAddresses[0].address} (${v.virtualIpAddresses[0].where})`
+    : `its ${v.unicastSrcIp ? 'unicast_src_ip' : 'first unicast_peer'}`;
+  const odd = (what: string, address: string) =>
+    `(${v.name}) ${what} ${address} is ${name(addressFamily(address))} but the instance is ${name(family)} (from ${basis}): one address family per vrrp_instance; use another vrrp_instance for the other family`;
+  for (const vip of v.virtualIpAddresses) if (addressFamily(vip.address) !== family) r.error(vip.where, odd('virtual_ipaddress', vip.address));
+  const at = (kw: string) => seen.get(kw) ?? v.where;
+  const peer = (kw: string, p: string) => peerAt.get(p) ?? at(kw);
+  if (v.unicastSrcIp && addressFamily(v.unicastSrcIp) !== family) r.error(at('unicast_src_ip'), odd('unicast_src_ip', v.unicastSrcIp));
+  if (v.mcastSrcIp && addressFamily(v.mcastSrcIp) !== family) r.error(at('mcast_src_ip'), odd('mcast_src_ip', v.mcastSrcIp));
+  else if (v.mcastSrcIp && family === 6) {
+    r.error(at('mcast_src_ip'), `(${v.name}) mcast_src_ip is not supported for IPv6: IPv6 adverts leave from the interface's link-local address (omit it)`);
+  }
+  for (const p of v.unicastPeers) if (addressFamily(p) !== family) r.error(peer('unicast_peer', p), odd('unicast_peer', p));
+  for (const p of v.allowedPeers) if (addressFamily(p) !== family) r.error(peer('allowed_peers', p), odd('allowed_peers entry', p));
 }
 
 function readTrackOptions(
@@ -194,18 +238,25 @@ function readAuthentication(r: Reader, opener: Token, instance: string): Authent
 
 function readVip(r: Reader, first: Token): VirtualAddress {
   const [addr, mask, extra] = first.text.split('/');
-  const ip = checkIPv4(r, { ...first, text: addr }, 'virtual_ipaddress entry');
-  let prefix = 32;
-  if (extra !== undefined || (mask !== undefined && !/^\d{1,2}$/.test(mask)) || Number(mask) > 32) {
-    r.fail(first, `virtual_ipaddress entry must be IP[/PREFIX] with PREFIX 0..32, got "${first.text}"`);
+  const ip = checkIP(r, { ...first, text: addr }, 'virtual_ipaddress entry');
+  const six = isIPv6(ip);
+  const max = six ? 128 : 32;
+  let prefix = max;
+  if (extra !== undefined || (mask !== undefined && !/^\d{1,3}$/.test(mask)) || Number(mask) > max) {
+    r.fail(first, `virtual_ipaddress entry must be IP[/PREFIX] with PREFIX 0..${max}, got "${first.text}"`);
   }
   if (mask !== undefined) prefix = Number(mask);
   const vip: VirtualAddress = { address: ip, prefix, dev: null, brd: null, scope: null, label: null, where: whereOf(first) };
   const isOption = (x: Token): boolean => ['dev', 'brd', 'label', 'scope'].includes(x.text) || IGNORED_VIP_OPTIONS.has(x.text);
   for (let o; (o = r.optional(first, null, isOption)); ) {
     if (o.text === 'dev') vip.dev = r.word(o, 'an interface name');
-    else if (o.text === 'label') vip.label = r.word(o, 'a label like eth0:1');
-    else if (o.text === 'brd') vip.brd = r.ipv4(o, 'brd');
+    else if (o.text === 'label') {
+      vip.label = r.word(o, 'a label like eth0:1');
+      if (six) r.fail(o, `virtual_ipaddress ${ip}: label is for IPv4 addresses only (iproute2 has no IPv6 labels)`);
+    } else if (o.text === 'brd') {
+      if (six) r.fail(o, `virtual_ipaddress ${ip}: brd is for IPv4 addresses only (IPv6 has no broadcast)`);
+      vip.brd = r.ipv4(o, 'brd');
+    }
     else if (o.text === 'scope') {
       const s = r.arg(o, 'site|link|host|nowhere|global');
       if (!SCOPES.has(s.text) && !/^\d+$/.test(s.text)) r.fail(s, `scope must be site, link, host, nowhere or global, got "${s.text}"`);

@@ -40,8 +40,8 @@ export interface GlobalDefs {
 export type InitialState = 'MASTER' | 'BACKUP';
 
 export interface VirtualAddress {
-  address: string; // IPv4 dotted quad
-  prefix: number; // default 32
+  address: string; // IPv4 dotted quad or IPv6 (one family per instance)
+  prefix: number; // default 32 (IPv4) or 128 (IPv6)
   dev: string | null; // default: the instance interface
   brd: string | null;
   scope: string | null;

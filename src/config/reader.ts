@@ -268,6 +268,11 @@ export class Reader {
     return checkIPv4(this, this.arg(kw, 'an IPv4 address'), what);
   }
 
+  /** An IPv4 or IPv6 address (the instance's family is checked once the block is read). */
+  ip(kw: Token, what = kw.text): string {
+    return checkIP(this, this.arg(kw, 'an IPv4 or IPv6 address'), what);
+  }
+
   port(kw: Token, what = kw.text): number {
     return this.portOf(this.arg(kw, 'a port 1..65535'), what);
   }
@@ -312,6 +317,12 @@ export function checkIPv4(r: Reader, t: Token, what: string): string {
   if (isIPv4(t.text)) return t.text;
   if (isIPv6(t.text)) r.fail(t, `${what}: IPv6 addresses are not supported by haved, got "${t.text}"`);
   return r.fail(t, `${what} must be an IPv4 address, got "${t.text}"`);
+}
+
+/** An IPv4 or IPv6 address; IPv6 without a zone (`%eth0`): link-local peers are not supported. */
+export function checkIP(r: Reader, t: Token, what: string): string {
+  if (isIPv4(t.text) || (isIPv6(t.text) && !t.text.includes('%'))) return t.text;
+  return r.fail(t, `${what} must be an IPv4 or IPv6 address, got "${t.text}"`);
 }
 
 /** Build a Table from `[keywords, handler]` pairs (aliases share a handler). */

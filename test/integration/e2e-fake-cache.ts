@@ -1,12 +1,13 @@
 /**
  * A stand-in cache for haved's cache_daemon in e2e tests: answers `version` and `stats`, and reports
  * `replication_state syncing` for SYNC_MS after it starts (then `streaming`), so a test controls how long
- * a restarted cache stays cold. PORT (default 11211).
+ * a restarted cache stays cold. PORT (default 11211), HOST (default 0.0.0.0).
  */
 import { createServer } from 'node:net';
 
 process.title = 'e5fakecache';
 const port = Number(process.env.PORT ?? 11211);
+const host = process.env.HOST ?? '0.0.0.0';
 const syncMs = Number(process.env.SYNC_MS ?? 0);
 const started = Date.now();
 
@@ -26,4 +27,4 @@ createServer((s) => {
       else s.write('ERROR\r\n');
     }
   });
-}).listen(port, '0.0.0.0', () => console.log(`fake cache on ${port}, syncing for ${syncMs} ms`));
+}).listen(port, host, () => console.log(`fake cache on ${host} ${port}, syncing for ${syncMs} ms`));

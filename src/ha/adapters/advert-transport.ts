@@ -10,6 +10,11 @@ export interface AdvertTransport {
   sendMulticast(buf: Uint8Array, group: string, ifaceAddr: string): void;
   /** To each peer; from `source` (unicast_src_ip) when given. */
   sendUnicast(buf: Uint8Array, peers: readonly string[], source?: string | null): void;
+  /**
+   * Binds the IPv6 socket (once; haved binds it only when an instance is IPv6, so that an IPv4-only config
+   * listens on nothing more). If it cannot be bound, IPv6 joins and sends fail with the reason.
+   */
+  enableIPv6?(): Promise<void>;
   close(): Promise<void>;
 }
 

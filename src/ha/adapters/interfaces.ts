@@ -23,3 +23,10 @@ export function missingInterfaceMessage(name: string, existing: readonly string[
 export function noIPv4Reason(name: string): string {
   return interfaceExists(name) ? `interface ${name} has no IPv4 address` : missingInterfaceMessage(name);
 }
+
+/** Why an IPv6 instance's interface gives it no link-local address to send multicast adverts from. */
+export function noIPv6Reason(name: string): string {
+  return interfaceExists(name)
+    ? `interface ${name} has no IPv6 link-local address (IPv6 disabled? sysctl net.ipv6.conf.${name}.disable_ipv6)`
+    : missingInterfaceMessage(name);
+}

@@ -1,4 +1,5 @@
 import { createSocket, type Socket } from 'node:dgram';
+import { isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { TransportError, type AdvertTransport, type AdvertTransportOptions } from './advert-transport.ts';
 
@@ -11,8 +12,17 @@ export function interfaceIPv4(name: string, exclude: ReadonlySet<string> = new S
   return v4[0]?.address ?? null;
 }
 
+/** An interface's IPv6 link-local address with its zone ("fe80::1%eth0"), the source of IPv6 multicast adverts. */
+export function interfaceIPv6LinkLocal(name: string): string | null {
+  const a = (networkInterfaces()[name] ?? []).find((x) => x.family === 'IPv6' && /^fe80:/i.test(x.address));
+  return a ? `${a.address.replace(/%.*$/, '')}%${name}` : null;
+}
+
+/** The IPv6 multicast group of adverts (keepalived's vrrp_mcast_group6 default). */
+export const MCAST_GROUP6 = 'ff02::12';
+
 /**
- * One UDP socket per advert port, shared by every instance using that port: bound to the wildcard (a socket
+ * One UDP socket per advert port and family (IPv6 beside IPv4), shared by every instance using that port: bound to the wildcard (a socket
  * bound to a unicast address would not see multicast), multicast joined per interface address, TTL 255.
  * Own adverts are filtered by the caller (node id in the payload); loopback is off anyway. Unicast adverts
  * with a unicast_src_ip leave from a send-only socket bound to that address, so that peers filtering on
@@ -21,6 +31,10 @@ export function interfaceIPv4(name: string, exclude: ReadonlySet<string> = new S
 export class UdpTransport implements AdvertTransport {
   readonly port: number;
   readonly #sock: Socket;
+  readonly #sock6: Socket;
+  /** Why the IPv6 socket is not usable (not enabled, or bind failed: no IPv6 on this host), or null. */
+  #sock6Error: string | null = 'IPv6 adverts are not enabled (no IPv6 instance at start)';
+  #bound6: Promise<void> | null = null;
   readonly #joined = new Set<string>();
   readonly #onError: (e: Error) => void;
   readonly #bySource = new Map<string, Socket>();
@@ -33,10 +47,43 @@ export class UdpTransport implements AdvertTransport {
     this.#sock = createSocket({ type: 'udp4', reuseAddr: true });
     this.#sock.on('message', (msg, rinfo) => opts.onMessage(msg, rinfo.address));
     this.#sock.on('error', (e) => this.#onError(e));
+    this.#sock6 = createSocket({ type: 'udp6', reuseAddr: true, ipv6Only: true });
+    this.#sock6.on('message', (msg, rinfo) => opts.onMessage(msg, rinfo.address));
+  }
+
+  enableIPv6(): Promise<void> {
+    this.#bound6 ??= this.#bind6();
+    return this.#bound6;
+  }
+
+  #bind6(): Promise<void> {
+    this.#sock6Error = null;
+    return new Promise<void>((resolve) => {
+      const fail = (e: Error) => {
+        this.#sock6Error = `cannot bind UDP port ${this.port} for IPv6: ${e.message}`;
+        resolve();
+      };
+      this.#sock6.once('error', fail);
+      this.#sock6.bind(this.port, () => {
+        this.#sock6.off('error', fail);
+        this.#sock6.on('error', (e) => this.#onError(e));
+        this.#sock6.setTTL(255); // unicast hop limit
+        this.#sock6.setMulticastTTL(255);
+        this.#sock6.setMulticastLoopback(false);
+        resolve();
+      });
+    });
+  }
+
+  /** The socket for `address`'s family; throws TransportError when IPv6 could not be bound. */
+  #for(address: string): Socket {
+    if (!isIPv6(address.replace(/%.*$/, ''))) return this.#sock;
+    if (this.#sock6Error) throw new TransportError(this.#sock6Error);
+    return this.#sock6;
   }
 
   start(): Promise<void> {
-    return new Promise((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const fail = (e: Error) => reject(new TransportError(`cannot bind UDP port ${this.port}: ${e.message}`));
       this.#sock.once('error', fail);
       this.#sock.bind(this.port, () => {
@@ -54,7 +101,7 @@ export class UdpTransport implements AdvertTransport {
     const key = `${group}@${ifaceAddr}`;
     if (this.#joined.has(key)) return;
     try {
-      this.#sock.addMembership(group, ifaceAddr);
+      this.#for(group).addMembership(group, ifaceAddr);
     } catch (e) {
       throw new TransportError(`cannot join ${group} on ${ifaceAddr}: ${(e as Error).message}`);
     }
@@ -62,21 +109,36 @@ export class UdpTransport implements AdvertTransport {
   }
 
   sendMulticast(buf: Uint8Array, group: string, ifaceAddr: string): void {
-    this.#sock.setMulticastInterface(ifaceAddr);
-    this.#sock.send(buf, this.port, group, (e) => e && this.#onError(e));
+    let sock: Socket;
+    try {
+      sock = this.#for(group);
+    } catch (e) {
+      this.#onError(e as Error);
+      return;
+    }
+    sock.setMulticastInterface(ifaceAddr);
+    sock.send(buf, this.port, group, (e) => e && this.#onError(e));
   }
 
   /** To each peer; from `source` (unicast_src_ip) when given and bindable, else from the shared socket. */
   sendUnicast(buf: Uint8Array, peers: readonly string[], source: string | null = null): void {
-    const sock = source === null ? this.#sock : this.#sourceSocket(source);
-    for (const p of peers) sock.send(buf, this.port, p, (e) => e && this.#onError(e));
+    for (const p of peers) {
+      let sock: Socket;
+      try {
+        sock = source === null ? this.#for(p) : this.#sourceSocket(source);
+      } catch (e) {
+        this.#onError(e as Error);
+        continue;
+      }
+      sock.send(buf, this.port, p, (e) => e && this.#onError(e));
+    }
   }
 
   #sourceSocket(address: string): Socket {
     const bound = this.#bySource.get(address);
     if (bound) return bound;
-    if ((this.#retryAt.get(address) ?? 0) > performance.now()) return this.#sock;
-    const s = createSocket({ type: 'udp4' });
+    if ((this.#retryAt.get(address) ?? 0) > performance.now()) return this.#for(address);
+    const s = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
     s.once('error', (e) => {
       this.#bySource.delete(address);
       this.#retryAt.set(address, performance.now() + SOURCE_RETRY_MS);
@@ -90,7 +152,7 @@ export class UdpTransport implements AdvertTransport {
   }
 
   close(): Promise<void> {
-    const all = [this.#sock, ...this.#bySource.values()];
+    const all = [this.#sock, ...(this.#bound6 ? [this.#sock6] : []), ...this.#bySource.values()];
     this.#bySource.clear();
     return Promise.all(
       all.map(

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { execa } from 'execa';
 import type { VirtualAddress } from '../../config/model.ts';
 import { arpingFlavour, findOnPath, garpArgs, garpSent, type ArpingFlavour } from './arping.ts';
@@ -27,11 +28,45 @@ export interface VipManagerOptions {
   disabled?: string | null;
   /** Finds `arping` (default: on PATH). */
   findArping?: () => string | null;
+  /** Writes one sysctl under /proc/sys (default: the real file). Injected in tests. */
+  writeSysctl?: (path: string, value: string) => void;
 }
+
+/**
+ * The sysctls that make the kernel announce an IPv6 address it adds: an unsolicited neighbour advertisement
+ * (override flag, to all nodes) goes out when the address becomes valid if ndisc_notify is on; with DAD off on
+ * the interface (accept_dad 0) that is at once. An address added with `nodad` gets none (checked on Linux 6.x).
+ * Node has no raw ICMPv6 socket and Debian has no tool that sends one, so this is how haved announces IPv6 VIPs.
+ */
+export const NDISC_SYSCTLS = [
+  ['ndisc_notify', '1'],
+  ['accept_dad', '0'],
+] as const;
+
+const defaultWriteSysctl = (path: string, value: string): void => writeFileSync(path, value);
 
 /** "198.18.0.100/32 dev hv0 label hv0:1" — for logs and the state dump. */
 export function describeVip(v: VirtualAddress, defaultDev: string): string {
   return `${v.address}/${v.prefix} dev ${v.dev ?? defaultDev}${v.label ? ` label ${v.label}` : ''}`;
+}
+
+/** The `ip` command line that adds a VIP; IPv6 without DAD: `nodad` unless DAD is off on the interface. */
+export function addArgs(v: VirtualAddress, dev: string, ipv6Announced = false): string[] {
+  if (isIPv6(v.address)) {
+    const args = ['-6', 'addr', 'add', `${v.address}/${v.prefix}`, 'dev', dev];
+    if (v.scope) args.push('scope', v.scope);
+    if (!ipv6Announced) args.push('nodad');
+    return args;
+  }
+  const args = ['addr', 'add', `${v.address}/${v.prefix}`, 'dev', dev];
+  if (v.brd) args.push('broadcast', v.brd);
+  if (v.scope) args.push('scope', v.scope);
+  if (v.label) args.push('label', v.label);
+  return args;
+}
+
+export function delArgs(v: VirtualAddress, dev: string): string[] {
+  return [...(isIPv6(v.address) ? ['-6'] : []), 'addr', 'del', `${v.address}/${v.prefix}`, 'dev', dev];
 }
 
 /**
@@ -43,6 +78,9 @@ export class VipManager {
   readonly #run: CommandRunner;
   readonly #timeoutMs: number;
   readonly #findArping: () => string | null;
+  readonly #writeSysctl: (path: string, value: string) => void;
+  /** Per interface: null = IPv6 VIPs are announced by the kernel, else why they cannot be. */
+  readonly #ndisc = new Map<string, string | null>();
   /** Until detectArping() ran: `arping` on PATH with the iputils syntax. */
   #announcer: Announcer = { file: 'arping', flavour: 'iputils' };
   /** Non-null: VIP management is off for this reason (the election still runs). */
@@ -53,6 +91,31 @@ export class VipManager {
     this.#timeoutMs = opts.timeoutMs ?? 3000;
     this.disabled = opts.disabled ?? null;
     this.#findArping = opts.findArping ?? (() => findOnPath('arping'));
+    this.#writeSysctl = opts.writeSysctl ?? defaultWriteSysctl;
+  }
+
+  /**
+   * Turns on the kernel's unsolicited neighbour advertisement for IPv6 addresses added on `dev` (see
+   * NDISC_SYSCTLS), once per interface. Null when done, else why IPv6 VIPs on `dev` cannot be announced
+   * (they are then added with `nodad` and clients find the new MAC only when their entry goes stale).
+   */
+  prepareIPv6(dev: string): string | null {
+    if (this.disabled) return null;
+    const known = this.#ndisc.get(dev);
+    if (known !== undefined) return known;
+    let reason: string | null = null;
+    for (const [name, value] of NDISC_SYSCTLS) {
+      const path = `/proc/sys/net/ipv6/conf/${dev}/${name}`;
+      try {
+        this.#writeSysctl(path, value);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        reason = code === 'ENOENT' ? `interface ${dev} has no IPv6 (${path} does not exist: IPv6 disabled or no such interface)` : `cannot set ${path} to ${value}: ${(e as Error).message}`;
+        break;
+      }
+    }
+    this.#ndisc.set(dev, reason);
+    return reason;
   }
 
   get announcer(): Announcer {
@@ -90,18 +153,17 @@ export class VipManager {
   /** Throws VipError (no such device, no permission, timeout) so the caller can go to FAULT. */
   async add(v: VirtualAddress, defaultDev: string): Promise<void> {
     if (this.disabled) return;
-    const args = ['addr', 'add', `${v.address}/${v.prefix}`, 'dev', v.dev ?? defaultDev];
-    if (v.brd) args.push('broadcast', v.brd);
-    if (v.scope) args.push('scope', v.scope);
-    if (v.label) args.push('label', v.label);
+    const dev = v.dev ?? defaultDev;
+    const args = addArgs(v, dev, isIPv6(v.address) && this.prepareIPv6(dev) === null);
     const r = await this.#run('ip', args, this.#timeoutMs);
     if (r.exitCode === 0 || /already assigned|File exists/i.test(r.stderr)) return;
-    throw new VipError(`ip ${args.join(' ')}: ${r.stderr}`);
+    const hint = isIPv6(v.address) && /Permission denied/i.test(r.stderr) ? ` (is IPv6 disabled on ${dev}? sysctl net.ipv6.conf.${dev}.disable_ipv6)` : '';
+    throw new VipError(`ip ${args.join(' ')}: ${r.stderr}${hint}`);
   }
 
   async remove(v: VirtualAddress, defaultDev: string): Promise<void> {
     if (this.disabled) return;
-    const args = ['addr', 'del', `${v.address}/${v.prefix}`, 'dev', v.dev ?? defaultDev];
+    const args = delArgs(v, v.dev ?? defaultDev);
     const r = await this.#run('ip', args, this.#timeoutMs);
     if (r.exitCode === 0 || /not found|Cannot assign requested address/i.test(r.stderr)) return;
     throw new VipError(`ip ${args.join(' ')}: ${r.stderr}`);
@@ -145,6 +207,7 @@ export class VipManager {
     for (const v of vips) {
       const dev = v.dev ?? defaultDev;
       if (dev === 'lo') continue; // no ARP on loopback
+      if (isIPv6(v.address)) continue; // announced by the kernel when added (prepareIPv6)
       for (let i = 0; i < Math.max(1, repeat); i++) {
         const args = garpArgs(a.flavour, dev, v.address);
         this.#run(a.file, args, 3000).then(

@@ -1,4 +1,6 @@
 /** Priority arithmetic shared by the instance and the trackers (keepalived vrrp_track.c semantics). */
+import { ipv6ToBytes } from '../../proto/advert/codec.ts';
+
 export const OWNER_PRIORITY = 255;
 
 /** Base + tracker weights clamped to 1..254; an owner (255) never moves. */
@@ -26,6 +28,14 @@ export function ipv4ToNumber(address: string): number {
   return parts.length === 4 ? n : 0;
 }
 
+/** An IPv4 or IPv6 address as a number for the tie-break (RFC 5798 compares the addresses as integers). */
+export function addressRank(address: string): bigint {
+  const a = address.replace(/%.*$/, '');
+  if (!a.includes(':')) return BigInt(ipv4ToNumber(a));
+  const b = ipv6ToBytes(a);
+  return b ? BigInt(`0x${b.toString('hex')}`) : 0n;
+}
+
 export interface Candidate {
   priority: number;
   primaryAddress: string;
@@ -38,8 +48,8 @@ export interface Candidate {
  */
 export function outranks(a: Candidate, b: Candidate): boolean {
   if (a.priority !== b.priority) return a.priority > b.priority;
-  const aa = ipv4ToNumber(a.primaryAddress);
-  const ba = ipv4ToNumber(b.primaryAddress);
+  const aa = addressRank(a.primaryAddress);
+  const ba = addressRank(b.primaryAddress);
   if (aa !== ba) return aa > ba;
   return a.nodeId > b.nodeId;
 }

@@ -7,7 +7,8 @@ import { SyncGroup } from '../core/sync-group.ts';
 import { applyTrack, type TrackerChange } from '../core/tracker.ts';
 import { execaNotifySpawner } from '../adapters/notify-spawner.ts';
 import type { AdvertTransport, AdvertTransportFactory } from '../adapters/advert-transport.ts';
-import { UdpTransport, interfaceIPv4 } from '../adapters/udp-transport.ts';
+import { UdpTransport, interfaceIPv4, interfaceIPv6LinkLocal } from '../adapters/udp-transport.ts';
+import { instanceFamily } from '../../config/instance.ts';
 import { VipManager } from '../adapters/vip-manager.ts';
 import { cronScheduler } from '../adapters/cron-scheduler.ts';
 import { PreemptWindow, type Scheduler } from '../core/preempt-window.ts';
@@ -38,6 +39,8 @@ export interface DaemonOptions {
   transport?: AdvertTransportFactory;
   /** An interface's first IPv4 address that is not a VIP (default: the host's, see interfaceIPv4). */
   interfaceAddress?: (name: string, exclude: ReadonlySet<string>) => string | null;
+  /** An interface's IPv6 link-local address with its zone (default: the host's, see interfaceIPv6LinkLocal). */
+  interfaceAddress6?: (name: string) => string | null;
   /** Why an interface is not up, null when it is (default: /sys/class/net/IF/operstate). */
   interfaceUp?: (name: string) => Promise<string | null>;
 }
@@ -66,6 +69,8 @@ export class HaDaemon {
   #spawn: NotifySpawner;
   #config: HavedConfig | null = null;
   #transport: AdvertTransport | null = null;
+  /** Interfaces whose IPv6 announcing was set up (and logged). */
+  readonly #ipv6Devs = new Set<string>();
   #runtimes: InstanceRuntime[] = [];
   #groups: { group: SyncGroup; notify: NotifyQueue; fingerprint: string }[] = [];
   #trackers = new Map<string, TrackBinding>();
@@ -104,9 +109,10 @@ export class HaDaemon {
       port: config.global.advertPort,
       onMessage: (buf, from) => this.#route(buf, from),
       // one line per kind of error a minute: a cut link fails every advert (`send EPERM 10.0.0.2:112`)
-      onError: (e) => this.#socketErrors.warn(e.message.replace(/ \d+\.\d+\.\d+\.\d+(:\d+)?/g, ''), 'advert socket error', { err: e.message }),
+      onError: (e) => this.#socketErrors.warn(e.message.replace(/ \d+\.\d+\.\d+\.\d+(:\d+)?/g, '').replace(/ (?=[0-9a-f]*:)[0-9a-f:]+(%\w+)?(:\d+)?/gi, ''), 'advert socket error', { err: e.message }),
     });
     await this.#transport.start();
+    if (hasIPv6(config)) await this.#transport.enableIPv6?.();
     this.#log.info({ port: config.global.advertPort, group: config.global.mcastGroup4 }, 'advert socket bound');
     this.#runtimes = config.instances.map((c) => this.#makeRuntime(c, config));
     for (const m of missingInterfaces(config)) this.#log.error({ where: m.split(': ')[0] }, m);
@@ -114,8 +120,9 @@ export class HaDaemon {
     this.#rebuildTrackers(config);
     if (this.#vips.disabled) {
       this.#log.warn({ reason: this.#vips.disabled }, `running without VIP management (${this.#vips.disabled}): the election runs, but no address is added or removed`);
-    } else if (needsArp(config)) {
-      await this.#detectArping();
+    } else {
+      if (needsArp(config)) await this.#detectArping();
+      this.#prepareIPv6(config);
     }
     if (config.cacheDaemon) {
       this.#cache = this.#makeCache(config);
@@ -188,6 +195,8 @@ export class HaDaemon {
       }),
     );
     this.#config = next;
+    if (hasIPv6(next)) await this.#transport?.enableIPv6?.();
+    if (!this.#vips.disabled) this.#prepareIPv6(next);
     if (!this.#vips.disabled && this.#garpStatus === null && needsArp(next)) await this.#detectArping();
     for (const [rt, c] of updates) {
       const scheduleChanged = rt.config.preemptSchedule !== c.preemptSchedule;
@@ -291,6 +300,18 @@ export class HaDaemon {
     };
   }
 
+  /** IPv6 VIPs are announced by the kernel (VipManager.prepareIPv6): says at start where that is impossible. */
+  #prepareIPv6(config: HavedConfig): void {
+    const devs = new Set(config.instances.flatMap((i) => i.virtualIpAddresses.filter((v) => v.address.includes(':')).map((v) => v.dev ?? i.interface)));
+    for (const dev of devs) {
+      if (this.#ipv6Devs.has(dev)) continue;
+      this.#ipv6Devs.add(dev);
+      const reason = this.#vips.prepareIPv6(dev);
+      if (reason) this.#log.error({ dev, reason }, `IPv6 VIPs on ${dev} cannot be announced: ${reason}. They are added with nodad; clients keep the old MAC until their neighbour entry goes stale (seconds)`);
+      else this.#log.info({ dev }, `IPv6 VIPs on ${dev} are announced by unsolicited neighbour advertisement (net.ipv6.conf.${dev}.ndisc_notify=1, accept_dad=0)`);
+    }
+  }
+
   async #detectArping(): Promise<void> {
     const a = await this.#vips.detectArping();
     this.#garpStatus = 'unavailable' in a ? `impossible: ${a.unavailable}` : `${a.file} (${a.flavour})`;
@@ -325,7 +346,9 @@ export class HaDaemon {
 
   #makeRuntime(c: InstanceConfig, cfg: HavedConfig): InstanceRuntime {
     const vipAddrs = new Set(cfg.instances.flatMap((i) => i.virtualIpAddresses.map((v) => v.address)));
-    const addr = c.mcastSrcIp ?? (this.#opts.interfaceAddress ?? interfaceIPv4)(c.interface, vipAddrs);
+    const addr =
+      c.mcastSrcIp ??
+      (instanceFamily(c) === 6 ? (this.#opts.interfaceAddress6 ?? interfaceIPv6LinkLocal)(c.interface) : (this.#opts.interfaceAddress ?? interfaceIPv4)(c.interface, vipAddrs));
     return new InstanceRuntime(c, cfg.global, {
       clock: this.#clock,
       log: this.#log.child({ component: 'vrrp' }),
@@ -510,6 +533,7 @@ export class HaDaemon {
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Some VIP is on a device with ARP (not loopback): gratuitous ARP is needed. */
-const needsArp = (cfg: HavedConfig) => cfg.instances.some((i) => i.virtualIpAddresses.some((v) => (v.dev ?? i.interface) !== 'lo'));
+const hasIPv6 = (cfg: HavedConfig) => cfg.instances.some((i) => instanceFamily(i) === 6);
+const needsArp = (cfg: HavedConfig) => cfg.instances.some((i) => i.virtualIpAddresses.some((v) => (v.dev ?? i.interface) !== 'lo' && !v.address.includes(':')));
 
 

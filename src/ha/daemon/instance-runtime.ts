@@ -9,7 +9,9 @@ import type { Announcement, Transition } from '../core/types.ts';
 import { VrrpInstance } from '../core/vrrp-instance.ts';
 import type { AdvertTransport } from '../adapters/advert-transport.ts';
 import { describeVip, type VipManager } from '../adapters/vip-manager.ts';
-import { noIPv4Reason } from '../adapters/interfaces.ts';
+import { noIPv4Reason, noIPv6Reason } from '../adapters/interfaces.ts';
+import { MCAST_GROUP6 } from '../adapters/udp-transport.ts';
+import { instanceFamily } from '../../config/instance.ts';
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -49,6 +51,7 @@ export function rebuildReason(prev: InstanceConfig, next: InstanceConfig, prevGr
   if (prev.virtualRouterId !== next.virtualRouterId) return 'virtual_router_id changed';
   if (prev.interface !== next.interface) return 'interface changed';
   if ((prev.unicastPeers.length > 0) !== (next.unicastPeers.length > 0)) return 'unicast/multicast mode changed';
+  if (instanceFamily(prev) !== instanceFamily(next)) return 'address family changed';
   if (prev.unicastSrcIp !== next.unicastSrcIp) return 'unicast_src_ip changed';
   if (prev.mcastSrcIp !== next.mcastSrcIp) return 'mcast_src_ip changed';
   if (JSON.stringify(prev.authentication && [prev.authentication.type, prev.authentication.secret]) !== JSON.stringify(next.authentication && [next.authentication.type, next.authentication.secret])) {
@@ -166,7 +169,7 @@ export class InstanceRuntime {
       }),
     );
     if (deps.interfaceAddress === null && config.unicastSrcIp === null) {
-      this.instance.setFault('interface', noIPv4Reason(config.interface));
+      this.instance.setFault('interface', instanceFamily(config) === 6 ? noIPv6Reason(config.interface) : noIPv4Reason(config.interface));
     }
   }
 
@@ -240,6 +243,11 @@ export class InstanceRuntime {
     if (failed.length > 0) this.#deps.clock.setTimer(VIP_RETRY_MS, () => this.#enqueue(() => this.#addByReload(failed)));
   }
 
+  /** The multicast group of this instance's family. */
+  get #group(): string {
+    return instanceFamily(this.config) === 6 ? MCAST_GROUP6 : this.#global.mcastGroup4;
+  }
+
   get multicast(): boolean {
     return this.config.unicastPeers.length === 0;
   }
@@ -253,7 +261,7 @@ export class InstanceRuntime {
     }
     if (this.multicast && this.#deps.interfaceAddress) {
       try {
-        this.#deps.transport.join(this.#global.mcastGroup4, this.#deps.interfaceAddress);
+        this.#deps.transport.join(this.#group, this.#deps.interfaceAddress);
       } catch (e) {
         this.instance.setFault('multicast', (e as Error).message);
       }
@@ -262,7 +270,8 @@ export class InstanceRuntime {
   }
 
   receive(buf: Buffer, from: string): void {
-    if (this.#sources !== null && !this.#sources.has(from)) {
+    // an IPv6 multicast advert comes from a link-local address with its zone ("fe80::1%eth0")
+    if (this.#sources !== null && !this.#sources.has(from.replace(/%.*$/, ''))) {
       const list = this.multicast ? 'allowed_peers' : 'unicast_peer';
       this.#drop('NOT_A_PEER', from, `advert from ${from} dropped: not a peer (${list})`);
       return;
@@ -324,7 +333,7 @@ export class InstanceRuntime {
       return;
     }
     if (!this.multicast) this.#deps.transport.sendUnicast(buf, c.unicastPeers, c.unicastSrcIp);
-    else if (this.#deps.interfaceAddress) this.#deps.transport.sendMulticast(buf, this.#global.mcastGroup4, this.#deps.interfaceAddress);
+    else if (this.#deps.interfaceAddress) this.#deps.transport.sendMulticast(buf, this.#group, this.#deps.interfaceAddress);
   }
 
   #onTransition(t: Transition): void {
@@ -460,7 +469,7 @@ export class InstanceRuntime {
       advertIntMs: s.advertIntMs,
       nopreempt: s.nopreempt,
       transport: this.multicast
-        ? `multicast ${this.#global.mcastGroup4}:${this.#global.advertPort}${this.#sources ? ` from ${[...this.#sources].join(',')}` : ''}`
+        ? `multicast ${this.#group.includes(':') ? `[${this.#group}]` : this.#group}:${this.#global.advertPort}${this.#sources ? ` from ${[...this.#sources].join(',')}` : ''}`
         : `unicast ${this.config.unicastPeers.join(',')}`,
       auth: this.config.authentication?.type ?? 'none',
       vips: this.#vipList(),

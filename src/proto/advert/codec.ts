@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isIPv6 } from 'node:net';
 import { AdvertDecodeError, AdvertEncodeError, AdvertKind, AuthType } from './types.ts';
 import type { AdvertAuth, AdvertKindName, AdvertMessage, AdvertVip, DecodeResult } from './types.ts';
 
@@ -12,10 +13,13 @@ import type { AdvertAuth, AdvertKindName, AdvertMessage, AdvertVip, DecodeResult
  *   4  u8   VRID                          [u8 length + successor id]   when flags bit 0
  *   5  u8   priority                      vip count × (u32 address, u8 prefix)
  *   6  u16  advert interval, centisec     auth trailer: none 0 bytes | PASS 8 bytes | HMAC-SHA256 32 bytes
- *   8  u8   flags
+ *   8  u8   flags (bit 0 successor, bit 1 IPv6)
  *   9  u8   auth type (0 none, 1 PASS, 2 HMAC)
  *  10  u8   vip count
  *  11  u8   node id length
+ *
+ * With the IPv6 flag the u32 at 12 is zero, the 16-byte primary address follows the node id (before the
+ * successor), and each VIP is (16-byte address, u8 prefix): one address family per advert, as in VRRPv3.
  *
  * The HMAC covers every byte before the trailer, auth type included, so it cannot be downgraded.
  */
@@ -23,6 +27,7 @@ export const ADVERT_MAGIC = 0x6876;
 export const ADVERT_VERSION = 1;
 export const HEADER_BYTES = 24;
 const FLAG_SUCCESSOR = 0x01;
+const FLAG_IPV6 = 0x02;
 const PASS_BYTES = 8;
 const HMAC_BYTES = 32;
 
@@ -47,6 +52,52 @@ function ipv4ToU32(text: string, field: string): number {
 
 function u32ToIpv4(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+/** 16 bytes of an IPv6 address (a zone like `%eth0` is dropped), or null when it is not one. */
+export function ipv6ToBytes(text: string): Buffer | null {
+  const t = text.replace(/%.*$/, '');
+  if (!isIPv6(t)) return null;
+  let words: string[];
+  const [head, tail] = t.split('::') as [string, string | undefined];
+  const part = (x: string) => (x === '' ? [] : x.split(':'));
+  const v4 = (xs: string[]) => {
+    const last = xs[xs.length - 1];
+    if (last === undefined || !last.includes('.')) return xs;
+    const n = last.split('.').map(Number);
+    return [...xs.slice(0, -1), ((n[0] << 8) | n[1]).toString(16), ((n[2] << 8) | n[3]).toString(16)];
+  };
+  if (tail === undefined) words = v4(part(head));
+  else {
+    const h = part(head);
+    const tl = v4(part(tail));
+    words = [...h, ...Array<string>(8 - h.length - tl.length).fill('0'), ...tl];
+  }
+  const out = Buffer.alloc(16);
+  words.forEach((w, i) => out.writeUInt16BE(parseInt(w, 16), i * 2));
+  return out;
+}
+
+/** RFC 5952-ish text of 16 bytes (what node:net prints: lower case, longest zero run as `::`). */
+export function bytesToIpv6(b: Uint8Array): string {
+  const words: number[] = [];
+  for (let i = 0; i < 16; i += 2) words.push((b[i] << 8) | b[i + 1]);
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (xs: number[]) => xs.map((w) => w.toString(16)).join(':');
+  return best < 0 ? hex(words) : `${hex(words.slice(0, best))}::${hex(words.slice(best + bestLen))}`;
+}
+
+function ipv6Field(text: string, field: string): Buffer {
+  const b = ipv6ToBytes(text);
+  if (!b) throw new AdvertEncodeError(`${field}: not an IPv6 address: ${text}`);
+  return b;
 }
 
 function passBytes(password: string): Buffer {
@@ -83,7 +134,9 @@ export function encodeAdvert(msg: AdvertMessage, auth: AdvertAuth): Buffer {
     throw new AdvertEncodeError('PASS password longer than 8 bytes');
   }
 
-  const bodyLength = HEADER_BYTES + nodeId.length + (successor ? 1 + successor.length : 0) + 5 * msg.vips.length;
+  const six = isIPv6(msg.primaryAddress.replace(/%.*$/, ''));
+  const vipBytes = six ? 17 : 5;
+  const bodyLength = HEADER_BYTES + nodeId.length + (six ? 16 : 0) + (successor ? 1 + successor.length : 0) + vipBytes * msg.vips.length;
   const buf = Buffer.alloc(bodyLength + trailerBytes(auth));
   buf.writeUInt16BE(ADVERT_MAGIC, 0);
   buf[2] = ADVERT_VERSION;
@@ -91,22 +144,24 @@ export function encodeAdvert(msg: AdvertMessage, auth: AdvertAuth): Buffer {
   buf[4] = msg.vrid;
   buf[5] = msg.priority;
   buf.writeUInt16BE(centis, 6);
-  buf[8] = successor ? FLAG_SUCCESSOR : 0;
+  buf[8] = (successor ? FLAG_SUCCESSOR : 0) | (six ? FLAG_IPV6 : 0);
   buf[9] = AuthType[auth.type];
   buf[10] = msg.vips.length;
   buf[11] = nodeId.length;
-  buf.writeUInt32BE(ipv4ToU32(msg.primaryAddress, 'primary address'), 12);
+  if (!six) buf.writeUInt32BE(ipv4ToU32(msg.primaryAddress, 'primary address'), 12);
   buf.writeBigUInt64BE(msg.sequence, 16);
   let off = HEADER_BYTES + nodeId.copy(buf, HEADER_BYTES);
+  if (six) off += ipv6Field(msg.primaryAddress, 'primary address').copy(buf, off);
   if (successor) {
     buf[off++] = successor.length;
     off += successor.copy(buf, off);
   }
   for (const vip of msg.vips) {
-    checkInt(vip.prefix, 0, 32, 'VIP prefix');
-    buf.writeUInt32BE(ipv4ToU32(vip.address, 'VIP'), off);
-    buf[off + 4] = vip.prefix;
-    off += 5;
+    checkInt(vip.prefix, 0, six ? 128 : 32, 'VIP prefix');
+    if (six) ipv6Field(vip.address, 'VIP').copy(buf, off);
+    else buf.writeUInt32BE(ipv4ToU32(vip.address, 'VIP'), off);
+    buf[off + vipBytes - 1] = vip.prefix;
+    off += vipBytes;
   }
   if (auth.type === 'PASS') passBytes(auth.password).copy(buf, off);
   else if (auth.type === 'HMAC') hmac(auth.key, buf.subarray(0, off)).copy(buf, off);
@@ -141,14 +196,16 @@ export function decodeAdvert(input: Uint8Array, auth: AdvertAuth): DecodeResult 
   }
   const vipCount = buf[10];
   const nodeIdLength = buf[11];
-  let off = HEADER_BYTES + nodeIdLength;
+  const six = (flags & FLAG_IPV6) !== 0;
+  const vipBytes = six ? 17 : 5;
+  let off = HEADER_BYTES + nodeIdLength + (six ? 16 : 0);
   let successorLength = 0;
   if (flags & FLAG_SUCCESSOR) {
     if (buf.length < off + 1) return fail('TRUNCATED', 'advert truncated in the successor id');
     successorLength = buf[off];
     off += 1 + successorLength;
   }
-  const bodyLength = off + 5 * vipCount;
+  const bodyLength = off + vipBytes * vipCount;
   const total = bodyLength + trailerBytes(auth);
   if (buf.length < total) return fail('TRUNCATED', `advert truncated: ${buf.length} bytes, expected ${total}`);
   if (buf.length > total) return fail('TRAILING_BYTES', `advert has ${buf.length - total} trailing bytes`);
@@ -168,21 +225,22 @@ export function decodeAdvert(input: Uint8Array, auth: AdvertAuth): DecodeResult 
   if (vrid === 0) return fail('BAD_FIELD', 'VRID 0');
   if (centis === 0) return fail('BAD_FIELD', 'advert interval 0');
   if (nodeIdLength === 0) return fail('BAD_FIELD', 'empty node id');
-  if ((flags & ~FLAG_SUCCESSOR) !== 0) return fail('BAD_FIELD', `unknown flags 0x${flags.toString(16)}`);
+  if ((flags & ~(FLAG_SUCCESSOR | FLAG_IPV6)) !== 0) return fail('BAD_FIELD', `unknown flags 0x${flags.toString(16)}`);
   if (flags & FLAG_SUCCESSOR && successorLength === 0) return fail('BAD_FIELD', 'empty successor id');
 
   const nodeId = buf.toString('utf8', HEADER_BYTES, HEADER_BYTES + nodeIdLength);
   let p = HEADER_BYTES + nodeIdLength;
+  const primaryAddress = six ? bytesToIpv6(buf.subarray(p, (p += 16))) : u32ToIpv4(buf.readUInt32BE(12));
   let successor: string | null = null;
   if (flags & FLAG_SUCCESSOR) {
     successor = buf.toString('utf8', p + 1, p + 1 + successorLength);
     p += 1 + successorLength;
   }
   const vips: AdvertVip[] = [];
-  for (let i = 0; i < vipCount; i++, p += 5) {
-    const prefix = buf[p + 4];
-    if (prefix > 32) return fail('BAD_FIELD', `VIP prefix ${prefix}`);
-    vips.push({ address: u32ToIpv4(buf.readUInt32BE(p)), prefix });
+  for (let i = 0; i < vipCount; i++, p += vipBytes) {
+    const prefix = buf[p + vipBytes - 1];
+    if (prefix > (six ? 128 : 32)) return fail('BAD_FIELD', `VIP prefix ${prefix}`);
+    vips.push({ address: six ? bytesToIpv6(buf.subarray(p, p + 16)) : u32ToIpv4(buf.readUInt32BE(p)), prefix });
   }
   return {
     ok: true,
@@ -192,7 +250,7 @@ export function decodeAdvert(input: Uint8Array, auth: AdvertAuth): DecodeResult 
       priority: buf[5],
       advertIntMs: centis * 10,
       nodeId,
-      primaryAddress: u32ToIpv4(buf.readUInt32BE(12)),
+      primaryAddress,
       vips,
       successor,
       sequence: buf.readBigUInt64BE(16),

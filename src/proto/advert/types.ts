@@ -3,7 +3,7 @@ export const AdvertKind = { ADVERT: 1, BACKUP_HELLO: 2 } as const;
 export type AdvertKindName = keyof typeof AdvertKind;
 
 export interface AdvertVip {
-  address: string; // IPv4 dotted quad
+  address: string; // IPv4 dotted quad or IPv6 (the advert's family)
   prefix: number;
 }
 
@@ -13,7 +13,7 @@ export interface AdvertMessage {
   priority: number; // 0..255; 0 = the master resigns
   advertIntMs: number; // on the wire in centiseconds, 10..655350
   nodeId: string; // stable sender id (router_id or primary address), 1..255 UTF-8 bytes
-  primaryAddress: string; // IPv4 dotted quad, the election tie-break
+  primaryAddress: string; // IPv4 or IPv6 (sets the advert's family), the election tie-break
   vips: AdvertVip[]; // at most 255
   successor: string | null; // node id of the backup a resigning master hands over to
   sequence: bigint; // u64, per sender, strictly increasing across restarts
