@@ -110,8 +110,10 @@ async function run(opts: RepcacheOptions): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ why }, 'shutting down');
-    // SIGUSR1 with -e: the store is saved once the clients are gone (memcached's graceful stop); SIGTERM saves nothing.
-    const save = why === 'SIGUSR1' && warm ? () => warm.save() : () => {};
+    // SIGUSR1 or `shutdown graceful` with -e: the store is saved once the clients are gone (memcached's graceful
+    // stop); SIGTERM and a plain `shutdown` save nothing.
+    const graceful = why === 'SIGUSR1' || why === 'shutdown graceful';
+    const save = graceful && warm ? () => warm.save() : () => {};
     const force = setTimeout(() => { save(); process.exit(0); }, 5000);
     force.unref();
     // Clients first, so nothing is acknowledged that the replication drain then misses.

@@ -98,6 +98,18 @@ describe('repcache -e: warm restart', () => {
     expect(await text(again, 'get k\r\n')).toBe('END\r\n');
   });
 
+  it('`shutdown graceful` (-A) saves as SIGUSR1 does; a plain `shutdown` does not (as memcached)', async () => {
+    const c = await startCache('repcache', ['-e', file, '-A']);
+    await text(c, 'set k 0 0 1\r\nv\r\n', '\r\n');
+    await mcRequest(c.port, 'shutdown graceful\r\n', () => true).catch(() => '');
+    expect(await c.daemon.exited).toBe(0);
+    const warm = await startCache('repcache', ['-e', file, '-A']);
+    expect(await text(warm, 'get k\r\n')).toBe('VALUE k 0 1\r\nv\r\nEND\r\n');
+    await mcRequest(warm.port, 'shutdown\r\n', () => true).catch(() => '');
+    expect(await warm.daemon.exited).toBe(0);
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
   it('a crash after a warm start does not bring back the loaded file', async () => {
     const c = await startCache('repcache', ['-e', file]);
     await text(c, 'set k 0 0 1\r\nv\r\n', '\r\n');
