@@ -104,6 +104,12 @@ async function run(opts: RepcacheOptions): Promise<void> {
     throw err;
   }
   if (user) dropPrivileges(user);
+  const unwritable = warm?.unwritable() ?? null;
+  if (unwritable !== null) {
+    await Promise.all([server.close(), metrics?.close()]);
+    removePidFile();
+    throw new StartupError(`repcache: ${unwritable}`, EX_OSERR);
+  }
 
   let stopping = false;
   const stop = (why: string) => {

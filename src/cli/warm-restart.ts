@@ -65,6 +65,22 @@ export class WarmRestart {
     }
   }
 
+  /**
+   * Whether the file can be written as this process runs now (after -u): memcached, which opens its file at start,
+   * does not start otherwise. Returns the reason it cannot, or null.
+   */
+  unwritable(): string | null {
+    if (this.#replicated) return null;
+    const probe = `${this.#file}.tmp`;
+    try {
+      fs.closeSync(fs.openSync(probe, 'w', 0o600));
+      fs.rmSync(probe, { force: true });
+      return null;
+    } catch (err) {
+      return `cannot write the memory file ${probe}: ${(err as Error).message}`;
+    }
+  }
+
   /** Saves the store (once); errors are logged, the stop goes on. Called after the client ports are closed. */
   save(): void {
     if (this.#saved) return;

@@ -10,10 +10,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exchange, request, setExtras } from '../support/binary-client.ts';
-import { stopAll, type Daemon } from '../support/daemon.ts';
+import { bin, startProcess, stopAll, type Daemon } from '../support/daemon.ts';
 import { mcRequest } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
-import { parseStats, startCache, type CacheInstance } from './repcache-harness.ts';
+import { parseStats, startCache, userArgs, type CacheInstance } from './repcache-harness.ts';
 
 let dir: string;
 let file: string;
@@ -108,6 +108,13 @@ describe('repcache -e: warm restart', () => {
     await mcRequest(warm.port, 'shutdown\r\n', () => true).catch(() => '');
     expect(await warm.daemon.exited).toBe(0);
     expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('a memory file that cannot be written is a start-up error (memcached does not start either)', async () => {
+    const port = await freePort();
+    const d = startProcess(bin('repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), '-e', path.join(dir, 'no-such-dir', 'memory')]);
+    expect(await d.exited).toBe(71);
+    expect(d.output()).toMatch(/repcache: cannot write the memory file .*no-such-dir\/memory\.tmp: ENOENT/);
   });
 
   it('a crash after a warm start does not bring back the loaded file', async () => {
