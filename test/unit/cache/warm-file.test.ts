@@ -196,6 +196,33 @@ describe('bad memory files: refused with a named error, the store stays empty, t
     if (r.outcome === 'refused') expect(r.error.message).toBe('format version 2, this repcache reads version 1');
   });
 
+  it('records that lie about their lengths, under valid checksums, are refused, not loaded', () => {
+    const whole = smallFile();
+    const blockAt = 16 + whole.readUInt32LE(12) + 4;
+    const len = whole.readUInt32LE(blockAt);
+    const reseal = (mutate: (payload: Buffer, head: Buffer) => void): Buffer => {
+      const bad = Buffer.from(whole);
+      const head = bad.subarray(blockAt, blockAt + 8);
+      const payload = bad.subarray(blockAt + 8, blockAt + 8 + len);
+      mutate(payload, head);
+      bad.writeUInt32LE(crc32(payload, crc32(head)), blockAt + 8 + len);
+      return bad;
+    };
+    const b = storeAt(STARTED + 1);
+    const cases: Array<[string, Buffer]> = [
+      ['a key length of 0', reseal((p) => (p[0] = 0))],
+      ['a value past the block', reseal((p) => p.writeUInt32LE(1 << 30, 8))],
+      ['one record more than the block holds', reseal((_p, h) => h.writeUInt32LE(h.readUInt32LE(4) + 1, 4))],
+      ['one record fewer', reseal((_p, h) => h.writeUInt32LE(h.readUInt32LE(4) - 1, 4))],
+    ];
+    for (const [what, bad] of cases) {
+      fs.writeFileSync(file, bad);
+      const r = loadWarmFile(b.store, b.settings, file);
+      expectRefused(r, WarmFileCorruptError);
+      expect(b.store.itemCount, what).toBe(0);
+    }
+  });
+
   it('trailing garbage after the end marker', () => {
     fs.writeFileSync(file, Buffer.concat([smallFile(), Buffer.from('x')]));
     const b = storeAt(STARTED + 1);
