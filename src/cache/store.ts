@@ -22,6 +22,7 @@ import {
   F_FLAGS,
   F_HNEXT,
   F_NBYTES,
+  F_PREV,
   F_TIME,
   HEADER_BYTES,
   IT_ACTIVE,
@@ -626,6 +627,73 @@ export class SlabStore {
   /** `stats reset`: zero history counters; item counts, bytes and pages stay. */
   resetStats(): void {
     C.resetHistory(this.#cls, this.#g);
+  }
+
+  // ------------------------------------------------------------------ warm restart (warm-file.ts)
+
+  /** Every live item, class by class from its LRU tail to its head: the order restoreItem() rebuilds it from. */
+  forEachByLru(fn: (h: Handle) => void): void {
+    const now = this.#clock.now();
+    for (let cls = 1; cls <= this.#largestClass; cls++) {
+      for (let h = this.#lru.tail(cls); h !== 0; h = this.#u32[h * 2 + F_PREV]) {
+        if (this.#liveness.deadReason(h, now) === 0) fn(h);
+      }
+    }
+  }
+
+  itemKeyLength(h: Handle): number {
+    return this.#bytes[h * 8 + B_NKEY];
+  }
+
+  /** Copies the key into target at offset; returns its length. */
+  copyKeyTo(h: Handle, target: Buffer, offset: number): number {
+    const start = h * 8 + HEADER_BYTES;
+    const n = this.#bytes[h * 8 + B_NKEY];
+    this.#bytes.copy(target, offset, start, start + n);
+    return n;
+  }
+
+  /** The item's stored CAS words [high, low], also with -C (where the clients see 0). */
+  itemCasWords(h: Handle): [number, number] {
+    return [this.#u32[h * 2 + F_CAS_HI], this.#u32[h * 2 + F_CAS_LO]];
+  }
+
+  /** The item's last access as a unix time (seconds). */
+  itemAccessUnix(h: Handle): number {
+    return this.#clock.started + this.#u32[h * 2 + F_TIME];
+  }
+
+  /** A store-clock second (an exptime, 0 = never) as a unix time. */
+  unixTime(t: number): number {
+    return t === 0 ? 0 : this.#clock.started + t;
+  }
+
+  /**
+   * Links a saved item at its class's LRU head, with its saved CAS, exptime and last access (unix seconds, 0 =
+   * never expires). An item that has expired meanwhile is not restored. Returns whether it was linked (false: no
+   * memory, or expired).
+   */
+  restoreItem(key: Buffer, flags: number, exptimeUnix: number, accessUnix: number, casHigh: number, casLow: number, marks: number, value: Buffer): boolean {
+    checkKey(key);
+    const now = (this.#now = this.#t.now = this.#clock.now());
+    const started = this.#clock.started;
+    const exptime = exptimeUnix === 0 ? 0 : exptimeUnix - started;
+    if (exptimeUnix !== 0 && exptime <= now) return false;
+    const access = Math.min(now, Math.max(1, accessUnix - started));
+    const kv = keyView(key);
+    const hv = murmur3(kv, 0, key.length);
+    const old = this.#index.findAt(kv, 0, key.length, hv);
+    if (old !== 0) this.#items.unlink(old, hv);
+    const h = this.#allocator.allocate(key, flags >>> 0, exptime, value.length, now, 0);
+    if (h === 0) return false;
+    this.#u32[h * 2 + F_TIME] = access;
+    this.#values.write(h, 0, value);
+    this.#u32[h * 2 + F_CAS_HI] = casHigh;
+    this.#u32[h * 2 + F_CAS_LO] = casLow;
+    if (this.#cas.counting) this.#cas.observe(casHigh, casLow);
+    this.#bytes[h * 8 + B_ITFLAGS] |= marks & (IT_FETCHED | IT_ACTIVE | META_MARKS);
+    this.#items.link(h, hv);
+    return true;
   }
 
   // ------------------------------------------------------------------ internals

@@ -119,10 +119,12 @@ export function dropPrivileges(user: { uid: number; gid: number; name: string },
 
 /**
  * SIGTERM and SIGINT call the returned setter's handler (until set: exit 0, nothing to drain yet); SIGHUP is
- * ignored, as a daemon's terminal hanging up must not stop it.
+ * ignored, as a daemon's terminal hanging up must not stop it. `more` are stop signals too (repcache's SIGUSR1,
+ * memcached's graceful stop).
  */
-export function onStopSignals(): (handler: (why: string) => void) => void {
+export function onStopSignals(more: readonly NodeJS.Signals[] = []): (handler: (why: string) => void) => void {
   let onSignal: (why: string) => void = () => process.exit(0);
+  for (const s of more) process.on(s, () => onSignal(s));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGHUP', () => { /* ignored */ });

@@ -431,7 +431,11 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
         config.authFile = value;
         break;
       case 'Z': config.sslEnabled = true; break;
-      case 'e': case 'N':
+      case 'e':
+        if (value === '') throw new UsageError('repcache: -e needs a file name', EX_USAGE);
+        config.memoryFile = value;
+        break;
+      case 'N':
         throw new UsageError(`repcache: -${spec.short} (--${spec.long}) is not supported`, EX_USAGE);
       // -k (mlockall) and -r (core dumps) have no effect in a Node process; W: no `watch` command to disable.
       case 'k': case 'r': case 'W': break;
@@ -500,6 +504,8 @@ export function usage(): string {
 -f, --slab-growth-factor=<num> chunk size growth factor (default: 1.25)
 -n, --slab-min-size=<bytes> min space used for key+value+flags (default: 48)
 -L, --enable-largepages   preallocate item memory
+-e, --memory-file=<file>  warm restart: SIGUSR1 saves the items to <file> and exits; the next
+                          start with the same memory options loads them
 -D <char>                 stats-prefix delimiter; turns on "stats detail" (default: ":")
 -t, --threads=<num>       number of threads to use (default: 4)
 -R, --max-reqs-per-event  maximum number of requests per event (default: 20)

@@ -1,6 +1,7 @@
 /**
  * bin/repcache: parse memcached's flags, optionally daemonize, start the cache server,
- * write the pid file, drop root privileges, and exit 0 on SIGTERM/SIGINT or `shutdown`.
+ * write the pid file, drop root privileges, and exit 0 on SIGTERM/SIGINT/SIGUSR1 or `shutdown` (SIGUSR1 with -e
+ * saves the store first: warm-restart.ts).
  */
 import { startReplication } from '../replication/wire.ts';
 import { lookupUser, type UserIds } from '../system/users.ts';
@@ -11,6 +12,7 @@ import {
 import { UsageError } from './usage-error.ts';
 import { AuthFileError, loadAuthFile, type Credentials } from '../server/auth-file.ts';
 import { TlsConfigError } from '../server/tls.ts';
+import { WarmRestart, warmSettingsFor } from './warm-restart.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
@@ -40,7 +42,8 @@ async function run(opts: RepcacheOptions): Promise<void> {
   const { config } = opts;
   const user = checkUser(opts);
   // Until the server is up a signal just ends the process (nothing to drain yet); afterwards stop() closes it.
-  const onSignal = onStopSignals();
+  // SIGUSR1: memcached's graceful stop, which saves the store with -e (and no debugger is started on it).
+  const onSignal = onStopSignals(['SIGUSR1']);
   const level = config.verbosity >= 3 ? 'trace' : config.verbosity === 2 ? 'debug' : config.verbosity === 1 ? 'info' : 'warn';
   // Loaded only to run: -h, -V and bad flags answer without loading the server.
   const [{ createLogger }, { CacheServer }] = await Promise.all([import('../log.ts'), import('../server/cache-server.ts')]);
@@ -67,6 +70,9 @@ async function run(opts: RepcacheOptions): Promise<void> {
     if (err instanceof TlsConfigError) throw new StartupError(err.message, EX_USAGE);
     throw err;
   }
+  // Loaded before any port opens, so that no client or peer sees a half-loaded store.
+  const warm = config.memoryFile === null ? null : new WarmRestart(config.memoryFile, server.store, warmSettingsFor(config), replication.enabled, logger);
+  warm?.load();
   try {
     await replication.attach(server); // with peers: resolves once a full copy is in (or no peer is reachable)
   } catch (err) {
@@ -98,16 +104,26 @@ async function run(opts: RepcacheOptions): Promise<void> {
     throw err;
   }
   if (user) dropPrivileges(user);
+  const unwritable = warm?.unwritable() ?? null;
+  if (unwritable !== null) {
+    await Promise.all([server.close(), metrics?.close()]);
+    removePidFile();
+    throw new StartupError(`repcache: ${unwritable}`, EX_OSERR);
+  }
 
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ why }, 'shutting down');
-    const force = setTimeout(() => process.exit(0), 5000);
+    // SIGUSR1 or `shutdown graceful` with -e: the store is saved once the clients are gone (memcached's graceful
+    // stop); SIGTERM and a plain `shutdown` save nothing.
+    const graceful = why === 'SIGUSR1' || why === 'shutdown graceful';
+    const save = graceful && warm ? () => warm.save() : () => {};
+    const force = setTimeout(() => { save(); process.exit(0); }, 5000);
     force.unref();
     // Clients first, so nothing is acknowledged that the replication drain then misses.
-    void Promise.all([server.close(), metrics?.close()]).then(() => replication.stop()).finally(() => { removePidFile(); process.exit(0); });
+    void Promise.all([server.close(), metrics?.close()]).then(save).then(() => replication.stop()).finally(() => { removePidFile(); process.exit(0); });
   };
   onSignal(stop);
   server.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));

@@ -87,7 +87,20 @@ function readSupervised(r: Reader, opener: Token, block: 'cache_daemon' | 'proxy
   if (!seen.keyword) r.fail(opener, `${block} needs 'command "PROGRAM [ARGS]"'`);
   if (!seen.command) return null; // the command was wrong: already reported
   if (c.checkPort === 0) c.checkPort = portOf(r, seen.command, c.argv, block) ?? CACHE_DAEMON_DEFAULTS.port;
+  // A cache with a memory file saves its store on SIGUSR1 (memcached's graceful stop) and restarts warm from it.
+  if (block === 'cache_daemon' && hasMemoryFile(c.argv)) c.restart.stopSignal = 'SIGUSR1';
   return c;
+}
+
+/** Whether memcached's/repcache's command line names a memory file: -e F, -eF, --memory-file F, --memory-file=F. */
+export function hasMemoryFile(argv: readonly string[]): boolean {
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return false;
+    if (a === '-e' || a === '--memory-file') return i + 1 < argv.length;
+    if (a.startsWith('--memory-file=') || (a.startsWith('-e') && !a.startsWith('--'))) return true;
+  }
+  return false;
 }
 
 function checkUser(r: Reader, t: Token): string {

@@ -172,6 +172,8 @@ export interface CacheDaemonRestart {
   maxRestarts: number; // restart_limit first value, default 10
   windowMs: number; // restart_limit second value, default 60000
   stopTimeoutMs: number; // stop_timeout, default 5000
+  /** SIGUSR1 when the cache's command has a memory file (-e): it saves its store on that signal. Default SIGTERM. */
+  stopSignal?: 'SIGTERM' | 'SIGUSR1';
 }
 
 /** haved extension (keepalived has no such block): the cache daemon haved starts and keeps running. */

@@ -14,6 +14,8 @@ export interface ReplicationWiring {
   attach(server: CacheServer): Promise<void>;
   stop(): Promise<void>;
   replicator: Replicator | null;
+  /** Whether this node replicates (-x or -X given). */
+  enabled: boolean;
 }
 
 /** Glue between repcache's command line, the cache server and the Replicator. */
@@ -28,7 +30,7 @@ export function startReplication(
   // The replication port listens where the client port does (-l); a node serving a UNIX socket only, on loopback.
   const listen = config.listen?.length ? config.listen : config.unixSocket ? ['127.0.0.1'] : [];
   const ro = replicationFromArgs(opts.replication, config.extended, config.pageSize, listen);
-  if (!ro) return { serverDeps: {}, attach: async () => {}, stop: async () => {}, replicator: null };
+  if (!ro) return { serverDeps: {}, attach: async () => {}, stop: async () => {}, replicator: null, enabled: false };
   const hlc = new HybridClock(ro.nodeId ?? randomNodeId(), turnNow);
   // Peer state changes are always logged, whatever -v says.
   const log = logger.child({ component: 'replication' }, { level: logger.levelVal > 30 ? 'info' : logger.level });
@@ -36,6 +38,7 @@ export function startReplication(
   const wiring: ReplicationWiring = {
     serverDeps: { versions: hlc },
     replicator: null,
+    enabled: true,
     async attach(server) {
       // The replicator subscribes to the store's change stream; in synchronous mode replies wait through it.
       repl = new Replicator(server.store.replica, hlc, ro, log);

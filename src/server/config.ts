@@ -26,6 +26,8 @@ export interface ServerConfig {
   saslEnabled: boolean;
   /** -Y: the user:password file; every connection must authenticate first (text: memcached's `set` form) */
   authFile: string | null;
+  /** -e: the memory file of a warm restart (saved on SIGUSR1, loaded at start) */
+  memoryFile: string | null;
   /** -Z: TLS on the TCP listeners (but those given as -l notls:ADDR), configured by -o ssl_* */
   sslEnabled: boolean;
   flushEnabled: boolean; // false with -F
@@ -71,6 +73,7 @@ export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
   shutdownEnabled: false,
   saslEnabled: false,
   authFile: null,
+  memoryFile: null,
   sslEnabled: false,
   flushEnabled: true,
   dumpEnabled: true,

@@ -211,7 +211,7 @@ export function settingsStats(c: ServerConfig, runtime: { verbosity: number; det
     ['ssl_kernel_tls', yesNo('ssl_kernel_tls' in c.extended)],
     ['ssl_min_version', MIN_VERSION_NAMES[Number(x('ssl_min_version', 2))]],
     ['num_napi_ids', '(null)'],
-    ['memory_file', '(null)'],
+    ['memory_file', c.memoryFile ?? '(null)'],
     // repcache's own
     ['output_limit', c.outputLimit],
     ['read_timeout', c.readTimeout],

@@ -11,16 +11,20 @@ export interface RestartPolicy {
   /** At most this many starts within windowMs; further starts wait until the window frees a slot. */
   maxRestarts: number;
   windowMs: number;
-  /** SIGTERM, then SIGKILL after this long when stopping. */
+  /** SIGTERM (or stopSignal), then SIGKILL after this long when stopping. */
   stopTimeoutMs: number;
+  /** What asks the process to stop (default SIGTERM; SIGUSR1 for a cache that saves a memory file on it). */
+  stopSignal?: StopSignal;
 }
+
+export type StopSignal = 'SIGTERM' | 'SIGUSR1';
 
 export type SupervisorState = 'stopped' | 'starting' | 'running' | 'backoff' | 'stopping';
 
 /** What the supervisor asks of its process adapter, and what it reports. */
 export interface SupervisorActions {
   spawn(): void;
-  kill(signal: 'SIGTERM' | 'SIGKILL'): void;
+  kill(signal: StopSignal | 'SIGKILL'): void;
   changed(state: SupervisorState, reason: string): void;
 }
 
@@ -113,7 +117,7 @@ export class Supervisor {
       return;
     }
     this.#set('stopping', 'stop requested');
-    this.#actions.kill('SIGTERM');
+    this.#actions.kill(this.#policy.stopSignal ?? 'SIGTERM');
     this.#killTimer.arm(this.#policy.stopTimeoutMs, () => this.#actions.kill('SIGKILL'));
   }
 

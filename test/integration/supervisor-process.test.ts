@@ -1,4 +1,6 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Socket } from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -7,7 +9,7 @@ import { fetchStats, StatsProbeError } from '../../src/supervisor/stats-probe.ts
 import type { RestartPolicy, SupervisorState } from '../../src/supervisor/supervisor.ts';
 import { resolveUser } from '../../src/system/users.ts';
 import { startProcess, stopAll, waitForPort } from '../support/daemon.ts';
-import { startReferenceMemcached } from '../support/mc-client.ts';
+import { mcRequest, startReferenceMemcached } from '../support/mc-client.ts';
 import { isRunning, waitFor } from '../support/wait.ts';
 import { freePort } from '../support/ports.ts';
 import { isRoot, rootSkipReason } from '../support/root.ts';
@@ -166,6 +168,28 @@ describe('ProcessSupervisor', () => {
     expect(states.find((s) => s.state === 'backoff')!.reason).toBe('process killed by SIGKILL; restart in 100 ms');
     await sup.stop();
     expect(groupGone(first)).toBe(true);
+  });
+
+  it('a repcache with -e stopped with SIGUSR1 (cache_daemon does so) saves its store and starts warm', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'supervised-warm-'));
+    try {
+      chmodSync(dir, 0o777); // written as -u's user
+      const port = await freePort();
+      const argv = ['bin/repcache', '-l', '127.0.0.1', '-p', String(port), '-U', '0', '-e', join(dir, 'memory'), ...(isRoot ? ['-u', 'nobody'] : [])];
+      const first = harness(argv, { stopSignal: 'SIGUSR1', stopTimeoutMs: 10_000 });
+      first.sup.start();
+      await waitForPort(port);
+      expect(await mcRequest(port, 'set k 3 0 2\r\nhi\r\n')).toBe('STORED\r\n');
+      await first.sup.stop();
+      expect(existsSync(join(dir, 'memory'))).toBe(true);
+      const second = harness(argv, { stopSignal: 'SIGUSR1', stopTimeoutMs: 10_000 });
+      second.sup.start();
+      await waitForPort(port);
+      expect(await mcRequest(port, 'get k\r\n', 'END\r\n')).toBe('VALUE k 3 2\r\nhi\r\nEND\r\n');
+      await second.sup.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -217,10 +217,17 @@ describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
     [['-S'], 'repcache: -S needs -Y <auth_file> (user:password lines): SASL users are read from that file, not from a sasldb'],
     [['-S', '-Y', 'f', '-U', '11211'], 'ERROR: Cannot enable UDP while using binary SASL authentication.'],
     [['-Y', 'f', '-U', '11211'], 'Cannot use UDP with ascii authentication enabled (-U 0 to disable)'],
-    [['-e', 'x'], 'repcache: -e (--memory-file) is not supported'],
+    [['-e', ''], 'repcache: -e needs a file name'],
+    [['-N', 'x'], 'repcache: -N (--napi-ids) is not supported'],
   ];
   it.each(clearer)('%j', (argv, message) => {
     expect(failure(...argv)).toEqual({ message, exitCode: 64 });
+  });
+
+  it('-e names the memory file of a warm restart', () => {
+    expect(parseRepcacheArgs(['-e', '/var/lib/repcache/memory']).config.memoryFile).toBe('/var/lib/repcache/memory');
+    expect(parseRepcacheArgs(['--memory-file=/m']).config.memoryFile).toBe('/m');
+    expect(parseRepcacheArgs([]).config.memoryFile).toBeNull();
   });
 
   it('-S and -Y set SASL and the auth file', () => {

@@ -31,6 +31,16 @@ describe('cache_daemon', () => {
     });
   });
 
+  it('stops a cache that has a memory file (-e) with SIGUSR1, so that it saves its store and restarts warm', () => {
+    for (const cmd of ['repcache -e /var/lib/m', 'repcache -e/var/lib/m', 'repcache --memory-file /m -p 1', 'repcache --memory-file=/m']) {
+      expect(parse(block(`command "${cmd}"`)).cacheDaemon!.restart.stopSignal, cmd).toBe('SIGUSR1');
+    }
+    for (const cmd of ['repcache', 'repcache -p 11211 -m 64', 'repcache -e']) {
+      expect(parse(block(`command "${cmd}"`)).cacheDaemon!.restart.stopSignal, cmd).toBeUndefined();
+    }
+    expect(parse('proxy_daemon {\ncommand "repcache-proxy -e /m"\n}\n').proxyDaemon!.restart.stopSignal).toBeUndefined();
+  });
+
   it('defaults everything but the command', () => {
     expect(parse(block('command /usr/bin/repcache')).cacheDaemon).toEqual({
       argv: ['/usr/bin/repcache'],

@@ -113,6 +113,18 @@ describe('Supervisor', () => {
     expect(sup.state).toBe('stopped');
   });
 
+  it('stops with the stop signal of the policy (SIGUSR1: a cache that saves its memory file on it)', () => {
+    const { sup, clock, log, up } = setup({ ...policy, stopSignal: 'SIGUSR1' });
+    sup.start();
+    up();
+    sup.stop();
+    clock.advance(10);
+    sup.exited('exited with code 0');
+    clock.advance(60_000);
+    expect(log).toEqual(['spawn@0', 'kill SIGUSR1@0']);
+    expect(sup.state).toBe('stopped');
+  });
+
   it('stop during backoff cancels the pending restart', () => {
     const { sup, clock, log, crash, up } = setup();
     sup.start();
