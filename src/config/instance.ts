@@ -4,6 +4,8 @@ import { DEFAULTS } from './draft.ts';
 import { whereOf, type Token } from './lexer.ts';
 import type { Authentication, VirtualAddress, VrrpInstance } from './model.ts';
 import { checkIPv4, table, type Reader, type Table } from './reader.ts';
+import { readVirtualRoute } from './virtual-routes.ts';
+import { misplacedNotifyFifo } from './notify-fifo.ts';
 
 const MAX_TIMER_MS = 1_000_000;
 const SCOPES = new Set(['site', 'link', 'host', 'nowhere', 'global']);
@@ -29,6 +31,9 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     preemptDelayMs: 0,
     authentication: null,
     virtualIpAddresses: [],
+    virtualIpAddressesExcluded: [],
+    virtualRoutes: [],
+    dontTrackPrimary: false,
     unicastSrcIp: null,
     unicastPeers: [],
     allowedPeers: [],
@@ -73,6 +78,13 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     ['preempt_delay', (r, kw) => (seen(kw), (v.preemptDelayMs = r.timerMs(kw, 0, 1000_000)))],
     ['authentication', (r, kw) => void (v.authentication = readAuthentication(r, kw, v.name))],
     ['virtual_ipaddress', (r, kw) => r.items(kw, 'virtual_ipaddress', (first) => v.virtualIpAddresses.push(readVip(r, first)))],
+    [
+      'virtual_ipaddress_excluded',
+      (r, kw) => r.items(kw, 'virtual_ipaddress_excluded', (first) => v.virtualIpAddressesExcluded.push(readVip(r, first, 'virtual_ipaddress_excluded'))),
+    ],
+    ['virtual_routes', (r, kw) => r.items(kw, 'virtual_routes', (first) => v.virtualRoutes.push(readVirtualRoute(r, first)))],
+    ['dont_track_primary', () => void (v.dontTrackPrimary = true)],
+    [['notify_fifo', 'notify_fifo_script', 'vrrp_notify_fifo', 'vrrp_notify_fifo_script'], misplacedNotifyFifo],
     ['unicast_src_ip', (r, kw) => (seen(kw), (v.unicastSrcIp = r.ipv4(kw)))],
     ['mcast_src_ip', (r, kw) => (seen(kw), (v.mcastSrcIp = r.ipv4(kw)))],
     [
@@ -192,12 +204,12 @@ function readAuthentication(r: Reader, opener: Token, instance: string): Authent
   return { type: type.text, secret, where: whereOf(type) };
 }
 
-function readVip(r: Reader, first: Token): VirtualAddress {
+function readVip(r: Reader, first: Token, block = 'virtual_ipaddress'): VirtualAddress {
   const [addr, mask, extra] = first.text.split('/');
-  const ip = checkIPv4(r, { ...first, text: addr }, 'virtual_ipaddress entry');
+  const ip = checkIPv4(r, { ...first, text: addr }, `${block} entry`);
   let prefix = 32;
   if (extra !== undefined || (mask !== undefined && !/^\d{1,2}$/.test(mask)) || Number(mask) > 32) {
-    r.fail(first, `virtual_ipaddress entry must be IP[/PREFIX] with PREFIX 0..32, got "${first.text}"`);
+    r.fail(first, `${block} entry must be IP[/PREFIX] with PREFIX 0..32, got "${first.text}"`);
   }
   if (mask !== undefined) prefix = Number(mask);
   const vip: VirtualAddress = { address: ip, prefix, dev: null, brd: null, scope: null, label: null, where: whereOf(first) };
@@ -212,7 +224,7 @@ function readVip(r: Reader, first: Token): VirtualAddress {
       vip.scope = s.text;
     } else {
       if (IGNORED_VIP_OPTIONS.get(o.text) === 1) r.arg(o, 'a value');
-      r.warn(o, `virtual_ipaddress option '${o.text}' is not supported by haved (ignored)`);
+      r.warn(o, `${block} option '${o.text}' is not supported by haved (ignored)`);
     }
   }
   return vip;

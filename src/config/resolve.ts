@@ -88,7 +88,7 @@ function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {
   }
   if (v.virtualIpAddresses.length === 0) r.warn(opener, `(${v.name}) has no virtual_ipaddress`);
   const vips = new Map<string, string>();
-  for (const vip of v.virtualIpAddresses) {
+  for (const vip of [...v.virtualIpAddresses, ...v.virtualIpAddressesExcluded]) {
     const first = vips.get(vip.address);
     if (first) r.error(vip.where, `(${v.name}) virtual_ipaddress ${vip.address} is listed twice (first at ${first})`);
     else vips.set(vip.address, vip.where);
