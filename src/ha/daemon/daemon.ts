@@ -13,7 +13,8 @@ import { cronScheduler } from '../adapters/cron-scheduler.ts';
 import { PreemptWindow, type Scheduler } from '../core/preempt-window.ts';
 import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { ProxyLink, type ProxyLinkDeps } from './proxy-link.ts';
-import { InstanceRuntime, instanceKey, rebuildReason } from './instance-runtime.ts';
+import { InstanceRuntime, installedAddresses, instanceKey, rebuildReason } from './instance-runtime.ts';
+import type { RouteManager } from '../adapters/route-manager.ts';
 import { removeStateFile, writeStateFile } from './state-file.ts';
 import { OperatorControls } from './operator-controls.ts';
 import { processStartTime } from './proc-identity.ts';
@@ -27,6 +28,8 @@ export interface DaemonOptions {
   configFile: string;
   clock?: Clock;
   vips?: VipManager;
+  /** virtual_routes (default: `ip route` through execa, off when VIP management is off). */
+  routes?: RouteManager;
   spawn?: NotifySpawner;
   /** preempt_schedule's cron; default node-cron. */
   scheduler?: Scheduler;
@@ -324,12 +327,13 @@ export class HaDaemon {
   }
 
   #makeRuntime(c: InstanceConfig, cfg: HavedConfig): InstanceRuntime {
-    const vipAddrs = new Set(cfg.instances.flatMap((i) => i.virtualIpAddresses.map((v) => v.address)));
+    const vipAddrs = new Set(cfg.instances.flatMap((i) => installedAddresses(i).map((v) => v.address)));
     const addr = c.mcastSrcIp ?? (this.#opts.interfaceAddress ?? interfaceIPv4)(c.interface, vipAddrs);
     return new InstanceRuntime(c, cfg.global, {
       clock: this.#clock,
       log: this.#log.child({ component: 'vrrp' }),
       vips: this.#vips,
+      ...(this.#opts.routes ? { routes: this.#opts.routes } : {}),
       spawn: this.#spawn,
       transport: this.#transport!,
       interfaceAddress: addr,
@@ -486,7 +490,7 @@ export class HaDaemon {
         now.add(source);
         applyTrack(rt.instance, source, b.tracker.state, weight, reverse, `${source} is ${b.tracker.state}: ${b.tracker.status().last}`);
       };
-      apply(`interface ${c.interface}`, 0, false);
+      if (!c.dontTrackPrimary) apply(`interface ${c.interface}`, 0, false);
       for (const t of c.trackInterfaces) apply(`interface ${t.name}`, t.weight, t.reverse);
       for (const t of c.trackScripts) apply(`script ${t.name}`, t.weight ?? cfg.scripts.get(t.name)?.weight ?? 0, t.reverse);
       for (const b of this.#trackers.values()) if (b.kind === 'check' && b.realServer?.local) apply(b.source, 0, false);

@@ -42,7 +42,7 @@ export function fingerprint(x: unknown): string {
  * aside). Each is polled; one coming back up makes a MASTER re-announce its VIPs.
  */
 export function interfacesOf(c: VrrpInstance): string[] {
-  const vipDevs = c.virtualIpAddresses.map((v) => v.dev).filter((d): d is string => d !== null && d !== 'lo');
+  const vipDevs = [...c.virtualIpAddresses, ...c.virtualIpAddressesExcluded].map((v) => v.dev).filter((d): d is string => d !== null && d !== 'lo');
   return [...new Set([c.interface, ...c.trackInterfaces.map((t) => t.name), ...vipDevs])];
 }
 

@@ -28,6 +28,16 @@ describe('virtual_ipaddress_excluded', () => {
     ]);
   });
 
+  it('more virtual_ipaddress entries than an advert carries: an error that points to virtual_ipaddress_excluded', () => {
+    const many = Array.from({ length: 256 }, (_, i) => `    198.18.${1 + (i >> 8)}.${i & 255}`).join('\n');
+    const text = `vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n  virtual_ipaddress {\n${many}\n  }\n}\n`;
+    expect(errorOf(text)).toBe(
+      'haved.conf:260: (VI_1) at most 255 virtual_ipaddress entries fit in an advert (256 listed): put the others in virtual_ipaddress_excluded',
+    );
+    const ok = text.replace('virtual_ipaddress {\n    198.18.1.0', 'virtual_ipaddress {\n    198.18.1.0\n  }\n  virtual_ipaddress_excluded {');
+    expect(parse(ok).instances[0]!.virtualIpAddressesExcluded).toHaveLength(255);
+  });
+
   it('bad entries and an address listed in both lists are errors with file:line', () => {
     expect(errorOf(inst('  virtual_ipaddress_excluded {\n    198.18.0.300\n  }'))).toBe(
       'haved.conf:8: virtual_ipaddress_excluded entry must be an IPv4 address, got "198.18.0.300"',
