@@ -15,6 +15,8 @@ import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { ProxyLink, type ProxyLinkDeps } from './proxy-link.ts';
 import { InstanceRuntime, installedAddresses, instanceKey, rebuildReason } from './instance-runtime.ts';
 import type { RouteManager } from '../adapters/route-manager.ts';
+import { NotifyFifoChannel } from '../adapters/notify-fifo.ts';
+import { fifoLine } from '../core/fifo-queue.ts';
 import { removeStateFile, writeStateFile } from './state-file.ts';
 import { OperatorControls } from './operator-controls.ts';
 import { processStartTime } from './proc-identity.ts';
@@ -88,6 +90,8 @@ export class HaDaemon {
   #stopped = false;
   readonly #pidStartTime = processStartTime(process.pid);
   #socketErrors: RateLimitedLog;
+  /** notify_fifo / vrrp_notify_fifo, open while haved runs. */
+  #fifos: NotifyFifoChannel[] = [];
 
   constructor(opts: DaemonOptions) {
     this.#opts = opts;
@@ -110,6 +114,13 @@ export class HaDaemon {
       onError: (e) => this.#socketErrors.warn(e.message.replace(/ \d+\.\d+\.\d+\.\d+(:\d+)?/g, ''), 'advert socket error', { err: e.message }),
     });
     await this.#transport.start();
+    try {
+      this.#fifos = await this.#openFifos(config, true);
+    } catch (e) {
+      await this.#transport.close();
+      this.#transport = null;
+      throw e;
+    }
     this.#log.info({ port: config.global.advertPort, group: config.global.mcastGroup4 }, 'advert socket bound');
     this.#runtimes = config.instances.map((c) => this.#makeRuntime(c, config));
     for (const m of missingInterfaces(config)) this.#log.error({ where: m.split(': ')[0] }, m);
@@ -191,6 +202,10 @@ export class HaDaemon {
       }),
     );
     this.#config = next;
+    if (fingerprint(next.global.notifyFifos) !== fingerprint(prev.global.notifyFifos)) {
+      for (const f of this.#fifos.splice(0)) f.close();
+      this.#fifos = await this.#openFifos(next, false);
+    }
     if (!this.#vips.disabled && this.#garpStatus === null && needsArp(next)) await this.#detectArping();
     for (const [rt, c] of updates) {
       const scheduleChanged = rt.config.preemptSchedule !== c.preemptSchedule;
@@ -239,6 +254,7 @@ export class HaDaemon {
     for (const b of this.#trackers.values()) b.tracker.stop();
     await Promise.all(this.#runtimes.map((rt) => rt.stop(reason)));
     await Promise.race([Promise.all(this.#groups.map((g) => g.notify.idle())), delay(1500)]);
+    for (const f of this.#fifos.splice(0)) f.close();
     await delay(20); // let the priority-0 datagrams leave before the socket closes
     for (const w of this.#windows.values()) w.stop();
     // The proxy and the cache stop last: clients reach the peer through the VIP before this one goes away.
@@ -337,6 +353,7 @@ export class HaDaemon {
       spawn: this.#spawn,
       transport: this.#transport!,
       interfaceAddress: addr,
+      fifo: (line) => this.#fifoWrite(line),
       changed: () => {
         this.#cache?.roleChanged(this.#runtimes.some((r) => r.instance.state === 'MASTER'));
         this.#scheduleState();
@@ -405,6 +422,30 @@ export class HaDaemon {
     }
   }
 
+  /**
+   * The notify FIFOs of the config. At start a FIFO that cannot be used stops haved (its reader would wait
+   * for nothing); on a reload it is logged and haved runs on without it.
+   */
+  async #openFifos(cfg: HavedConfig, fatal: boolean): Promise<NotifyFifoChannel[]> {
+    const out: NotifyFifoChannel[] = [];
+    for (const f of cfg.global.notifyFifos) {
+      try {
+        out.push(await NotifyFifoChannel.open(f, { clock: this.#clock, log: this.#log.child({ component: 'notify_fifo' }), spawn: this.#spawn }));
+      } catch (e) {
+        if (fatal) {
+          for (const o of out) o.close();
+          throw e;
+        }
+        this.#log.error({ err: (e as Error).message }, `${f.keyword} not used: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  #fifoWrite(line: string): void {
+    for (const f of this.#fifos) f.write(line);
+  }
+
   /** One PreemptWindow per instance with preempt_schedule. */
   #bindWindows(runtimes: InstanceRuntime[]): void {
     for (const rt of runtimes) {
@@ -440,7 +481,10 @@ export class HaDaemon {
         transition: (t) => {
           log.info({ from: t.from, to: t.to, reason: t.reason }, `group ${t.from} -> ${t.to}: ${t.reason}`);
           // Group notifies follow the members' VIP work, like the instances' own notifies.
-          void Promise.all(this.#runtimes.map((rt) => rt.settled())).then(() => notify.enqueue(...notifyJobs(g, 'GROUP', g.name, t.to, 0)));
+          void Promise.all(this.#runtimes.map((rt) => rt.settled())).then(() => {
+            notify.enqueue(...notifyJobs(g, 'GROUP', g.name, t.to, 0));
+            if (t.to !== 'INIT') this.#fifoWrite(fifoLine('GROUP', g.name, t.to, 0));
+          });
         },
       });
       return { group, notify, fingerprint: print };

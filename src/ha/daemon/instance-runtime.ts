@@ -7,6 +7,7 @@ import { advertAuthFromConfig, instanceOptionsFromConfig } from '../core/from-co
 import { NotifyQueue, notifyJobs, type NotifySpawner } from '../core/notify-queue.ts';
 import type { Announcement, Transition } from '../core/types.ts';
 import { VrrpInstance } from '../core/vrrp-instance.ts';
+import { fifoLine } from '../core/fifo-queue.ts';
 import type { AdvertTransport } from '../adapters/advert-transport.ts';
 import { describeVip, type VipManager } from '../adapters/vip-manager.ts';
 import { noIPv4Reason } from '../adapters/interfaces.ts';
@@ -22,6 +23,8 @@ export interface RuntimeDeps {
   transport: AdvertTransport;
   /** Primary IPv4 address of the instance's interface, null when it has none (the instance starts in FAULT). */
   interfaceAddress: string | null;
+  /** notify_fifo: one line per state entered (after the notify scripts are queued) and per lower-priority master beaten. */
+  fifo?: (line: string) => void;
   /** Called after every state change (the daemon rewrites its state file). */
   changed(): void;
 }
@@ -379,7 +382,11 @@ export class InstanceRuntime {
     this.transitions[t.to] = (this.transitions[t.to] ?? 0) + 1;
     this.#log.info({ from: t.from, to: t.to, priority: t.priority, reason: t.reason }, `${t.from} -> ${t.to}: ${t.reason}`);
     this.#deps.changed();
-    const jobs = () => notifyJobs(this.config, 'INSTANCE', this.config.name, t.to, t.priority);
+    // keepalived's order: notify_<state>, notify, then the FIFO line.
+    const notifyAll = () => {
+      this.notify.enqueue(...notifyJobs(this.config, 'INSTANCE', this.config.name, t.to, t.priority));
+      if (t.to !== 'INIT') this.#deps.fifo?.(fifoLine('INSTANCE', this.config.name, t.to, t.priority));
+    };
     if (t.to === 'MASTER') {
       this.#enqueue(async () => {
         if (this.instance.state !== 'MASTER') return; // left again before we got here
@@ -396,7 +403,7 @@ export class InstanceRuntime {
         this.#log.info({ vips: this.#vipList() }, this.#deps.vips.disabled ? `MASTER without VIPs: VIP management is off (${this.#deps.vips.disabled})` : 'VIPs added');
         await this.#addRoutes(this.config.virtualRoutes, 'virtual routes added');
         this.#garp(this.config.garpMasterRepeat, this.config.garpMasterDelayMs);
-        this.notify.enqueue(...jobs());
+        notifyAll();
         this.#deps.changed();
       });
     } else if (t.from === 'MASTER' || this.vipsInstalled) {
@@ -414,10 +421,10 @@ export class InstanceRuntime {
           this.#log.info({ vips: this.#vipList() }, 'VIPs removed');
           this.#deps.changed();
         }
-        this.notify.enqueue(...jobs());
+        notifyAll();
       });
     } else {
-      this.#enqueue(async () => this.notify.enqueue(...jobs()));
+      this.#enqueue(async () => notifyAll());
     }
   }
 
@@ -467,6 +474,9 @@ export class InstanceRuntime {
         : a.kind === 'conflict'
           ? [c.garpLowerPrioRepeat, c.garpLowerPrioDelayMs]
           : [c.garpMasterRepeat, c.garpMasterDelayMs];
+    if (a.kind === 'conflict' && this.instance.state === 'MASTER') {
+      this.#deps.fifo?.(fifoLine('INSTANCE', c.name, 'MASTER_RX_LOWER_PRI', this.instance.status().effectivePriority));
+    }
     if (repeat === 0) return; // garp_lower_prio_repeat 0: none
     this.#enqueue(async () => {
       if (this.instance.state !== 'MASTER' || !this.vipsInstalled) return;
