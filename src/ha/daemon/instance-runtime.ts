@@ -474,8 +474,11 @@ export class InstanceRuntime {
         : a.kind === 'conflict'
           ? [c.garpLowerPrioRepeat, c.garpLowerPrioDelayMs]
           : [c.garpMasterRepeat, c.garpMasterDelayMs];
-    if (a.kind === 'conflict' && this.instance.state === 'MASTER') {
-      this.#deps.fifo?.(fifoLine('INSTANCE', c.name, 'MASTER_RX_LOWER_PRI', this.instance.status().effectivePriority));
+    if (a.kind === 'conflict' && this.#deps.fifo) {
+      // on the chain: after the MASTER line that the VIP work of becoming MASTER writes
+      this.#enqueue(async () => {
+        if (this.instance.state === 'MASTER') this.#deps.fifo?.(fifoLine('INSTANCE', c.name, 'MASTER_RX_LOWER_PRI', this.instance.status().effectivePriority));
+      });
     }
     if (repeat === 0) return; // garp_lower_prio_repeat 0: none
     this.#enqueue(async () => {
