@@ -224,4 +224,55 @@ describe('haved writes its transitions to the FIFO', () => {
     expect(of('G1')).toContain('GROUP "G1" MASTER 0');
     expect(existsSync(path)).toBe(false);
   });
+
+  it('a reload that moves the FIFO closes (and removes) the old one and writes the next lines to the new one', async () => {
+    const dir = tempDir();
+    const oldPath = join(dir, 'old.fifo');
+    const newPath = join(dir, 'new.fifo');
+    const KEY = 'fifo-test-key-0123456789abcdef';
+    const text = (fifo: string, priority: number) =>
+      `global_defs {\n notify_fifo ${fifo}\n}\nvrrp_instance VI_1 {\n interface hv0\n virtual_router_id 51\n priority ${priority}\n advert_int 0.1\n authentication {\n  auth_type HMAC\n  auth_pass ${KEY}\n }\n virtual_ipaddress {\n  198.18.0.100/32\n }\n}\n`;
+    const parse = (t: string) => parseConfigText(t, 'a.conf', { localAddresses: ['198.18.0.1'] });
+    const clock = new FakeClock();
+    const net = new AdvertNet(clock);
+    const ip = new FakeIp();
+    const d = new HaDaemon({
+      log: silent, stateFile: null, configFile: 'a.conf', clock,
+      vips: new VipManager({ run: ip.run, findArping: () => '/usr/sbin/arping' }),
+      spawn: async () => ({ code: 0 }),
+      transport: net.transport('198.18.0.1'),
+      interfaceAddress: () => '198.18.0.1',
+      interfaceUp: async () => null,
+    });
+    const run = async (ms: number) => {
+      for (let t = 0; t < ms; t += 10) {
+        clock.advance(10);
+        await settleTurns(10);
+      }
+    };
+    await d.start(parse(text(oldPath, 150)));
+    const stop = async () => {
+      const p = d.stop('SIGTERM');
+      let done = false;
+      void p.then(() => (done = true));
+      for (let i = 0; i < 500 && !done; i++) await run(10);
+      await p;
+    };
+    cleanup.push(stop);
+    await run(1000);
+    const oldOut = join(dir, 'old.out');
+    reader(oldPath, oldOut);
+    await waitFor('the old lines', () => existsSync(oldOut) && readFileSync(oldOut, 'utf8').includes('MASTER'), 5000);
+    const p = d.reload(parse(text(newPath, 150)));
+    await p;
+    expect(existsSync(oldPath)).toBe(false);
+    expect(statSync(newPath).isFIFO()).toBe(true);
+    const newOut = join(dir, 'new.out');
+    reader(newPath, newOut);
+    await d.reload(parse(text(newPath, 140))); // priority change: updated in place, no transition, no line
+    await stop();
+    await waitFor('the STOP line on the new FIFO', () => existsSync(newOut) && readFileSync(newOut, 'utf8').includes('STOP'), 5000);
+    expect(readFileSync(oldOut, 'utf8')).toBe('INSTANCE "VI_1" BACKUP 150\nINSTANCE "VI_1" MASTER 150\n');
+    expect(readFileSync(newOut, 'utf8')).toBe('INSTANCE "VI_1" STOP 140\n');
+  });
 });

@@ -249,3 +249,27 @@ describe('dont_track_primary and track_interface', () => {
     expect(n.inst().state).toBe('MASTER');
   });
 });
+
+describe('garp_master_refresh', () => {
+  const arpings = (n: Awaited<ReturnType<typeof node>>) => n.ip.commands.filter((c) => c.includes('arping')).length;
+
+  it('while MASTER: garp_master_refresh_repeat GARPs every period; a reload changes the period without a transition', async () => {
+    const n = await node('    garp_master_repeat 1\n    garp_master_refresh 1\n    garp_master_refresh_repeat 2');
+    await n.run(1000);
+    expect(n.inst().state).toBe('MASTER');
+    const first = arpings(n);
+    await n.run(3000);
+    expect(arpings(n) - first).toBe(3 * 2);
+    const r = await n.reload('    garp_master_repeat 1\n    garp_master_refresh 0.5\n    garp_master_refresh_repeat 2');
+    expect(r.changes.VI_1).toEqual(['garp_master_refresh 1 -> 0.5']);
+    const before = arpings(n);
+    await n.run(3000);
+    expect(arpings(n) - before).toBeGreaterThanOrEqual(5 * 2); // every 0.5 s now
+    expect(arpings(n) - before).toBeLessThanOrEqual(6 * 2);
+    expect(n.inst().transitions).toEqual({ BACKUP: 1, MASTER: 1 });
+    await n.stop();
+    const stopped = arpings(n);
+    await n.run(3000);
+    expect(arpings(n)).toBe(stopped);
+  });
+});
