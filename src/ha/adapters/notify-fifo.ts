@@ -25,7 +25,8 @@ export interface NotifyFifoDeps {
 const kindOf = (s: Stats) => (s.isFile() ? 'regular file' : s.isDirectory() ? 'directory' : s.isSymbolicLink() ? 'symbolic link' : s.isSocket() ? 'socket' : 'special file');
 
 /**
- * keepalived's notify FIFO: created if absent (mode 0644, owned by the configured user and group), refused if
+ * keepalived's notify FIFO: created if absent (mode 0600 as keepalived's under its default umask, owned by the
+ * configured user and group), refused if
  * the path is something else or a FIFO owned by another user; the notify_fifo_script is started first, with
  * the path as its last argument. haved holds the FIFO open read-write and non-blocking (as keepalived): a
  * write never blocks and never fails for want of a reader; lines wait in the pipe (64 KiB) and then in a
@@ -70,7 +71,7 @@ export class NotifyFifoChannel {
     if (existing && existing.uid !== ours && existing.uid !== owner?.uid) refuse(`is a FIFO owned by uid ${existing.uid}, not by haved or ${config.user ?? 'the configured user'}: refusing it`);
     let created = false;
     if (!existing) {
-      const r = await (deps.run ?? execaRunner)('mkfifo', ['-m', '0644', path], 3000);
+      const r = await (deps.run ?? execaRunner)('mkfifo', ['-m', '0600', path], 3000);
       if (r.exitCode !== 0) refuse(`cannot be created: ${r.stderr}`);
       created = true;
       if (owner) {

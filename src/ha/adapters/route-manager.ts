@@ -1,6 +1,12 @@
 import type { VirtualRoute } from '../../config/model.ts';
 import { execaRunner, type CommandRunner } from './vip-manager.ts';
 
+/** The routing protocol number iproute2 names `keepalived`: haved's routes show as keepalived's do. */
+export const KEEPALIVED_PROTO = '18';
+
+/** What `ip route add|del` gets: the route, tagged `proto keepalived` unless it names its own protocol. */
+const ipArgs = (v: VirtualRoute): string[] => [...routeArgs(v), ...(v.protocol ? [] : ['proto', KEEPALIVED_PROTO])];
+
 export class RouteError extends Error {
   override name = 'RouteError';
 }
@@ -41,7 +47,7 @@ export class RouteManager {
 
   async add(v: VirtualRoute): Promise<void> {
     if (this.disabled) return;
-    const args = ['route', 'add', ...routeArgs(v)];
+    const args = ['route', 'add', ...ipArgs(v)];
     const r = await this.#run('ip', args, this.#timeoutMs);
     if (r.exitCode === 0 || /File exists/i.test(r.stderr)) return;
     throw new RouteError(`ip ${args.join(' ')}: ${r.stderr} (${v.where})`);
@@ -49,7 +55,7 @@ export class RouteManager {
 
   async remove(v: VirtualRoute): Promise<void> {
     if (this.disabled) return;
-    const args = ['route', 'del', ...routeArgs(v)];
+    const args = ['route', 'del', ...ipArgs(v)];
     const r = await this.#run('ip', args, this.#timeoutMs);
     if (r.exitCode === 0 || /No such process|not found|Cannot find device/i.test(r.stderr)) return;
     throw new RouteError(`ip ${args.join(' ')}: ${r.stderr} (${v.where})`);

@@ -31,6 +31,11 @@ export interface TrackerDeps {
 }
 
 const INTERFACE_POLL_MS = 500;
+/**
+ * A read of /sys/class/net/IF/operstate that takes long says the host is starved (libuv's thread pool busy),
+ * not that the link is down: only a read that does not answer for this long counts as down.
+ */
+const INTERFACE_TIMEOUT_MS = 2000;
 
 /** Fingerprint of a config object without its "where" fields. */
 export function fingerprint(x: unknown): string {
@@ -85,7 +90,7 @@ export function buildTrackers(cfg: HavedConfig, deps: TrackerDeps, previous: Map
       new Tracker({
         name: source,
         intervalMs: INTERFACE_POLL_MS,
-        timeoutMs: INTERFACE_POLL_MS,
+        timeoutMs: INTERFACE_TIMEOUT_MS,
         initial: 'UNKNOWN',
         clock: deps.clock,
         probe: promiseProber(() => up(name)),

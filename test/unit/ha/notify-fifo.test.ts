@@ -85,14 +85,14 @@ describe('FifoQueue', () => {
 });
 
 describe('the FIFO', () => {
-  it('created 0644 if absent, lines reach a reader in order, unlinked on close', async () => {
+  it('created 0600 if absent, lines reach a reader in order, unlinked on close', async () => {
     const dir = tempDir();
     const path = join(dir, 'notify.fifo');
     const ch = await NotifyFifoChannel.open(fifoConfig(path), { clock: new FakeClock(), log: silent, spawn: async () => ({ code: 0 }) });
     cleanup.push(() => ch.close());
     const st = statSync(path);
     expect(st.isFIFO()).toBe(true);
-    expect(st.mode & 0o777).toBe(0o644);
+    expect(st.mode & 0o777).toBe(0o600);
     ch.write('INSTANCE "VI_1" BACKUP 100\n'); // before any reader: waits in the pipe
     const out = join(dir, 'out');
     reader(path, out);
@@ -101,7 +101,7 @@ describe('the FIFO', () => {
     expect(readFileSync(out, 'utf8')).toBe('INSTANCE "VI_1" BACKUP 100\nINSTANCE "VI_1" MASTER 100\n');
     ch.close();
     expect(existsSync(path)).toBe(false);
-  });
+  }, 20_000);
 
   it('nobody reads: writes never block; past the pipe and the queue the oldest are dropped; a late reader gets the pipe', async () => {
     const dir = tempDir();
@@ -128,7 +128,7 @@ describe('the FIFO', () => {
     const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
     expect(lines[0]).toBe('INSTANCE "VI_1" BACKUP 0');
     expect(lines.at(-1)).toBe('INSTANCE "VI_1" MASTER 15'); // 9999 % 256, the newest: kept
-  });
+  }, 20_000);
 
   it('refuses a path that is not a FIFO, or a FIFO of another user; reuses our own FIFO and leaves it in place', async () => {
     const dir = tempDir();
@@ -163,7 +163,7 @@ describe('the FIFO', () => {
       expect([statSync(given).uid, statSync(given).gid]).toEqual([65534, 65534]);
       g.close();
     }
-  });
+  }, 20_000);
 
   it('notify_fifo_script runs with the FIFO path as its last argument and reads the lines; stopped on close', async () => {
     const dir = tempDir();
@@ -179,7 +179,7 @@ describe('the FIFO', () => {
     ch.write('GROUP "G1" MASTER 0\n');
     await waitFor('the script read the line', () => existsSync(out) && readFileSync(out, 'utf8').includes('GROUP'), 5000);
     expect(readFileSync(out, 'utf8')).toBe(`args: -v ${path}\nGROUP "G1" MASTER 0\n`);
-  });
+  }, 20_000);
 });
 
 describe('haved writes its transitions to the FIFO', () => {
@@ -223,7 +223,7 @@ describe('haved writes its transitions to the FIFO', () => {
     expect(of('G1')[0]).toBe('GROUP "G1" BACKUP 0');
     expect(of('G1')).toContain('GROUP "G1" MASTER 0');
     expect(existsSync(path)).toBe(false);
-  });
+  }, 20_000);
 
   it('a reload that moves the FIFO closes (and removes) the old one and writes the next lines to the new one', async () => {
     const dir = tempDir();
@@ -274,5 +274,5 @@ describe('haved writes its transitions to the FIFO', () => {
     await waitFor('the STOP line on the new FIFO', () => existsSync(newOut) && readFileSync(newOut, 'utf8').includes('STOP'), 5000);
     expect(readFileSync(oldOut, 'utf8')).toBe('INSTANCE "VI_1" BACKUP 150\nINSTANCE "VI_1" MASTER 150\n');
     expect(readFileSync(newOut, 'utf8')).toBe('INSTANCE "VI_1" STOP 140\n');
-  });
+  }, 20_000);
 });

@@ -153,21 +153,21 @@ describe('virtual_routes', () => {
     const n = await node(ROUTES);
     const start = n.ipCommands().length;
     expect(n.ipCommands()).toEqual([
-      'ip route del blackhole 198.18.11.0/24', // stale, at start (last first)
-      'ip route del 198.18.10.0/24 via 198.18.0.254 dev hv0',
+      'ip route del blackhole 198.18.11.0/24 proto 18', // stale, at start (last first)
+      'ip route del 198.18.10.0/24 via 198.18.0.254 dev hv0 proto 18',
       'ip addr del 198.18.0.100/32 dev hv0',
     ]);
     await n.run(1000);
     expect(n.ipCommands().slice(start)).toEqual([
       'ip addr add 198.18.0.100/32 dev hv0',
-      'ip route add 198.18.10.0/24 via 198.18.0.254 dev hv0',
-      'ip route add blackhole 198.18.11.0/24',
+      'ip route add 198.18.10.0/24 via 198.18.0.254 dev hv0 proto 18',
+      'ip route add blackhole 198.18.11.0/24 proto 18',
     ]);
     const master = n.ipCommands().length;
     await n.stop();
     expect(n.ipCommands().slice(master)).toEqual([
-      'ip route del blackhole 198.18.11.0/24',
-      'ip route del 198.18.10.0/24 via 198.18.0.254 dev hv0',
+      'ip route del blackhole 198.18.11.0/24 proto 18',
+      'ip route del 198.18.10.0/24 via 198.18.0.254 dev hv0 proto 18',
       'ip addr del 198.18.0.100/32 dev hv0',
     ]);
   });
@@ -180,8 +180,8 @@ describe('virtual_routes', () => {
     expect([...n.ip.addresses]).toEqual(['198.18.0.100']);
     const errors = n.lines.filter((l) => l.msg === 'cannot add a virtual route').map((l) => l.err);
     expect(errors).toEqual([
-      'ip route add 198.18.10.0/24 via 198.18.0.254 dev hv0: Error: Nexthop has invalid gateway. (a.conf:16)',
-      'ip route add blackhole 198.18.11.0/24: Error: Nexthop has invalid gateway. (a.conf:17)',
+      'ip route add 198.18.10.0/24 via 198.18.0.254 dev hv0 proto 18: Error: Nexthop has invalid gateway. (a.conf:16)',
+      'ip route add blackhole 198.18.11.0/24 proto 18: Error: Nexthop has invalid gateway. (a.conf:17)',
     ]);
   });
 
@@ -192,7 +192,7 @@ describe('virtual_routes', () => {
     const r = await n.reload('    virtual_routes {\n        198.18.10.0/24 via 198.18.0.254 dev hv0\n        198.18.12.0/24 dev hv0 metric 7\n    }');
     await n.run(500);
     expect(r.changes.VI_1).toEqual(['route added 198.18.12.0/24 dev hv0 metric 7', 'route removed blackhole 198.18.11.0/24']);
-    expect(n.ipCommands().slice(before)).toEqual(['ip route del blackhole 198.18.11.0/24', 'ip route add 198.18.12.0/24 dev hv0 metric 7']);
+    expect(n.ipCommands().slice(before)).toEqual(['ip route del blackhole 198.18.11.0/24 proto 18', 'ip route add 198.18.12.0/24 dev hv0 metric 7 proto 18']);
     expect(n.inst().transitions).toEqual({ BACKUP: 1, MASTER: 1 });
   });
 });
