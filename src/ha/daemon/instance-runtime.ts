@@ -480,6 +480,13 @@ export class InstanceRuntime {
         if (this.instance.state === 'MASTER') this.#deps.fifo?.(fifoLine('INSTANCE', c.name, 'MASTER_RX_LOWER_PRI', this.instance.status().effectivePriority));
       });
     }
+    if (a.kind === 'link-up' && c.virtualRoutes.length > 0) {
+      // the kernel flushed the routes through the link when it went down (a MASTER kept with dont_track_primary
+      // or a weighted track_interface): put them back ("File exists" for those still there)
+      this.#enqueue(async () => {
+        if (this.instance.state === 'MASTER' && this.vipsInstalled) await this.#addRoutes(this.config.virtualRoutes, 'virtual routes restored: a link came back');
+      });
+    }
     if (repeat === 0) return; // garp_lower_prio_repeat 0: none
     this.#enqueue(async () => {
       if (this.instance.state !== 'MASTER' || !this.vipsInstalled) return;

@@ -198,6 +198,19 @@ describe('virtual_routes', () => {
 });
 
 describe('dont_track_primary and track_interface', () => {
+  it('a MASTER kept through a link down puts its virtual routes back when the link returns', async () => {
+    const n = await node('    dont_track_primary\n    virtual_routes {\n        198.18.10.0/24 via 198.18.0.254 dev hv0\n    }');
+    await n.run(1000);
+    n.down.add('hv0');
+    await n.run(1500);
+    const before = n.ipCommands().length;
+    n.down.delete('hv0');
+    await n.run(1500);
+    expect(n.inst().state).toBe('MASTER');
+    expect(n.ipCommands().slice(before)).toEqual(['ip route add 198.18.10.0/24 via 198.18.0.254 dev hv0 proto 18']);
+  });
+
+
   it('the instance interface down: FAULT (VIP released); back up: MASTER again', async () => {
     const n = await node('');
     await n.run(1000);
