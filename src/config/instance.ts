@@ -4,7 +4,7 @@ import { DEFAULTS } from './draft.ts';
 import { whereOf, type Token } from './lexer.ts';
 import type { Authentication, VirtualAddress, VrrpInstance } from './model.ts';
 import { checkIPv4, table, type Reader, type Table } from './reader.ts';
-import { readVirtualRoute } from './virtual-routes.ts';
+import { addVirtualRoute } from './virtual-routes.ts';
 import { misplacedNotifyFifo } from './notify-fifo.ts';
 
 const MAX_TIMER_MS = 1_000_000;
@@ -82,7 +82,7 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
       'virtual_ipaddress_excluded',
       (r, kw) => r.items(kw, 'virtual_ipaddress_excluded', (first) => v.virtualIpAddressesExcluded.push(readVip(r, first, 'virtual_ipaddress_excluded'))),
     ],
-    ['virtual_routes', (r, kw) => r.items(kw, 'virtual_routes', (first) => v.virtualRoutes.push(readVirtualRoute(r, first)))],
+    ['virtual_routes', (r, kw) => r.items(kw, 'virtual_routes', (first) => addVirtualRoute(r, v.virtualRoutes, first))],
     ['dont_track_primary', () => void (v.dontTrackPrimary = true)],
     [['notify_fifo', 'notify_fifo_script', 'vrrp_notify_fifo', 'vrrp_notify_fifo_script'], misplacedNotifyFifo],
     ['unicast_src_ip', (r, kw) => (seen(kw), (v.unicastSrcIp = r.ipv4(kw)))],

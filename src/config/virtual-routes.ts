@@ -94,6 +94,15 @@ export function readVirtualRoute(r: Reader, first: Token): VirtualRoute {
   return route;
 }
 
+/** Appends a route read at `first`; the same destination in the same table twice is an error (`ip` keeps one). */
+export function addVirtualRoute(r: Reader, routes: VirtualRoute[], first: Token): void {
+  const route = readVirtualRoute(r, first);
+  const key = (v: VirtualRoute) => `${v.to} table ${v.table ?? 'main'} metric ${v.metric ?? 0}`;
+  const dup = routes.find((v) => key(v) === key(route));
+  if (dup) r.fail(first, `virtual_routes ${route.to}${route.table ? ` table ${route.table}` : ''} is listed twice (first at ${dup.where})`);
+  routes.push(route);
+}
+
 /** DEST[/PREFIX] (no host bits set, as `ip route` requires) or `default`; a bare address is /32. */
 function destination(r: Reader, t: Token): string {
   if (t.text === 'default') return 'default';

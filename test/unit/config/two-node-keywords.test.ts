@@ -89,6 +89,9 @@ describe('virtual_routes', () => {
     expect(err('198.18.10.0/24 via 198.18.0')).toBe('haved.conf:8: virtual_routes via must be an IPv4 address, got "198.18.0"');
     expect(err('198.18.10.0/24 dev eth0 metric -1')).toBe('haved.conf:8: virtual_routes metric must be an integer 0..4294967295, got "-1"');
     expect(err('198.18.10.0/24 dev eth0 table')).toBe('haved.conf:8: table expects a value after table');
+    expect(errorOf(inst('  virtual_routes {\n    198.18.10.0/24 dev eth0\n    198.18.10.0/24 via 198.18.0.1\n    198.18.10.0/24 via 198.18.0.1 table 5\n  }'))).toBe(
+      'haved.conf:9: virtual_routes 198.18.10.0/24 is listed twice (first at haved.conf:8)',
+    );
     expect(err('blackhole 198.18.10.0/24 via 198.18.0.1')).toBe('haved.conf:8: virtual_routes: a blackhole route cannot have a gateway (via 198.18.0.1)');
   });
 });
