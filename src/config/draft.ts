@@ -62,6 +62,7 @@ export function defaultGlobal(file: string): GlobalDefs {
     smtpServer: null,
     smtpConnectTimeoutMs: DEFAULTS.smtpConnectTimeoutMs,
     metricsListen: null,
+    notifyFifos: [],
     where: `${file}:1`,
   };
 }

@@ -2,6 +2,7 @@ import { MetricsAddressError, parseMetricsAddress } from '../net/metrics-address
 import type { Draft } from './draft.ts';
 import { whereOf, type Token } from './lexer.ts';
 import { checkIPv4, table, type Reader, type Table } from './reader.ts';
+import { notifyFifoHandlers } from './notify-fifo.ts';
 
 const HOUR_MS = 3_600_000;
 
@@ -9,7 +10,9 @@ const HOUR_MS = 3_600_000;
 export function readGlobalDefs(r: Reader, opener: Token, d: Draft): void {
   const g = d.global;
   g.where = whereOf(opener);
+  const fifos = notifyFifoHandlers(d, () => t);
   const t: Table = table([
+    ...fifos.entries,
     ['router_id', (r, kw) => void (g.routerId = r.word(kw, 'a name'))],
     ['notification_email', (r, kw) => r.items(kw, 'notification_email', (addr) => g.notificationEmail.push(addr.text))],
     ['notification_email_from', (r, kw) => void (g.notificationEmailFrom = r.word(kw, 'an e-mail address'))],
@@ -60,4 +63,5 @@ export function readGlobalDefs(r: Reader, opener: Token, d: Draft): void {
     ],
   ]);
   r.block(opener, 'global_defs', 'global_defs', t);
+  fifos.check(r);
 }

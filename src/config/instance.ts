@@ -5,6 +5,8 @@ import { whereOf, type Token } from './lexer.ts';
 import type { Authentication, VirtualAddress, VrrpInstance } from './model.ts';
 import { isIPv6 } from 'node:net';
 import { checkIP, table, type Reader, type Table } from './reader.ts';
+import { addVirtualRoute } from './virtual-routes.ts';
+import { misplacedNotifyFifo } from './notify-fifo.ts';
 
 const MAX_TIMER_MS = 1_000_000;
 const SCOPES = new Set(['site', 'link', 'host', 'nowhere', 'global']);
@@ -30,6 +32,9 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     preemptDelayMs: 0,
     authentication: null,
     virtualIpAddresses: [],
+    virtualIpAddressesExcluded: [],
+    virtualRoutes: [],
+    dontTrackPrimary: false,
     unicastSrcIp: null,
     unicastPeers: [],
     allowedPeers: [],
@@ -76,6 +81,13 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     ['preempt_delay', (r, kw) => (seen(kw), (v.preemptDelayMs = r.timerMs(kw, 0, 1000_000)))],
     ['authentication', (r, kw) => void (v.authentication = readAuthentication(r, kw, v.name))],
     ['virtual_ipaddress', (r, kw) => r.items(kw, 'virtual_ipaddress', (first) => v.virtualIpAddresses.push(readVip(r, first)))],
+    [
+      'virtual_ipaddress_excluded',
+      (r, kw) => r.items(kw, 'virtual_ipaddress_excluded', (first) => v.virtualIpAddressesExcluded.push(readVip(r, first, 'virtual_ipaddress_excluded'))),
+    ],
+    ['virtual_routes', (r, kw) => r.items(kw, 'virtual_routes', (first) => addVirtualRoute(r, v.virtualRoutes, first))],
+    ['dont_track_primary', () => void (v.dontTrackPrimary = true)],
+    [['notify_fifo', 'notify_fifo_script', 'vrrp_notify_fifo', 'vrrp_notify_fifo_script'], misplacedNotifyFifo],
     ['unicast_src_ip', (r, kw) => (seen(kw), (v.unicastSrcIp = r.ip(kw)))],
     ['mcast_src_ip', (r, kw) => (seen(kw), (v.mcastSrcIp = r.ip(kw)))],
     [
@@ -236,14 +248,14 @@ function readAuthentication(r: Reader, opener: Token, instance: string): Authent
   return { type: type.text, secret, where: whereOf(type) };
 }
 
-function readVip(r: Reader, first: Token): VirtualAddress {
+function readVip(r: Reader, first: Token, block = 'virtual_ipaddress'): VirtualAddress {
   const [addr, mask, extra] = first.text.split('/');
-  const ip = checkIP(r, { ...first, text: addr }, 'virtual_ipaddress entry');
+  const ip = checkIP(r, { ...first, text: addr }, `${block} entry`);
   const six = isIPv6(ip);
   const max = six ? 128 : 32;
   let prefix = max;
   if (extra !== undefined || (mask !== undefined && !/^\d{1,3}$/.test(mask)) || Number(mask) > max) {
-    r.fail(first, `virtual_ipaddress entry must be IP[/PREFIX] with PREFIX 0..${max}, got "${first.text}"`);
+    r.fail(first, `${block} entry must be IP[/PREFIX] with PREFIX 0..${max}, got "${first.text}"`);
   }
   if (mask !== undefined) prefix = Number(mask);
   const vip: VirtualAddress = { address: ip, prefix, dev: null, brd: null, scope: null, label: null, where: whereOf(first) };
@@ -263,7 +275,7 @@ function readVip(r: Reader, first: Token): VirtualAddress {
       vip.scope = s.text;
     } else {
       if (IGNORED_VIP_OPTIONS.get(o.text) === 1) r.arg(o, 'a value');
-      r.warn(o, `virtual_ipaddress option '${o.text}' is not supported by haved (ignored)`);
+      r.warn(o, `${block} option '${o.text}' is not supported by haved (ignored)`);
     }
   }
   return vip;

@@ -34,6 +34,38 @@ export interface GlobalDefs {
   smtpConnectTimeoutMs: number; // default 30000 (accepted; haved sends no mail)
   /** haved extension `metrics_listen ADDRESS:PORT`: the Prometheus endpoint; null (default) = none. */
   metricsListen: { host: string; port: number } | null;
+  /** notify_fifo / vrrp_notify_fifo: keepalived's ordered notification FIFOs (see NotifyFifo); empty = none. */
+  notifyFifos: NotifyFifo[];
+  where: string;
+}
+
+/** `notify_fifo PATH [user [group]]` with its optional `notify_fifo_script`. */
+export interface NotifyFifo {
+  /** The global_defs keyword: notify_fifo or vrrp_notify_fifo (both carry the vrrp lines). */
+  keyword: string;
+  path: string;
+  /** Owner of a FIFO haved creates (name or number); null = haved's own. */
+  user: string | null;
+  group: string | null;
+  /** Started before the FIFO is opened, with the FIFO's path appended as its last argument. */
+  script: NotifyCommand | null;
+  where: string;
+}
+
+/** One `virtual_routes` entry: `ip route add|del` arguments, in keepalived's syntax. */
+export interface VirtualRoute {
+  /** blackhole, unreachable, prohibit, throw; null = unicast. */
+  type: string | null;
+  /** DEST/PREFIX, or "default". */
+  to: string;
+  via: string | null;
+  dev: string | null;
+  src: string | null;
+  table: string | null;
+  metric: number | null;
+  scope: string | null;
+  protocol: string | null;
+  onlink: boolean;
   where: string;
 }
 
@@ -77,6 +109,12 @@ export interface VrrpInstance {
   preemptDelayMs: number;
   authentication: Authentication | null;
   virtualIpAddresses: VirtualAddress[];
+  /** virtual_ipaddress_excluded: added and removed with the VIPs, not carried in adverts. */
+  virtualIpAddressesExcluded: VirtualAddress[];
+  /** virtual_routes: added on becoming MASTER (after the addresses), removed on leaving it. */
+  virtualRoutes: VirtualRoute[];
+  /** dont_track_primary: the instance's own interface going down does not put it in FAULT. */
+  dontTrackPrimary: boolean;
   unicastSrcIp: string | null;
   unicastPeers: string[];
   /** haved: multicast adverts are accepted only from these source addresses; empty = from anyone. */

@@ -3,6 +3,9 @@ import { DEFAULTS } from './draft.ts';
 import { whereOf } from './lexer.ts';
 import type { Reader } from './reader.ts';
 
+/** haved's advert carries at most this many addresses (keepalived's VRRP packets 20, then it warns). */
+const MAX_ADVERT_VIPS = 255;
+
 /** Defaults that depend on other keywords, and checks across blocks (after everything is read). */
 export function resolve(r: Reader, d: Draft): void {
   for (const i of d.instances) resolveInstance(r, d, i);
@@ -86,9 +89,15 @@ function resolveInstance(r: Reader, d: Draft, draft: InstanceDraft): void {
       );
     }
   }
-  if (v.virtualIpAddresses.length === 0) r.warn(opener, `(${v.name}) has no virtual_ipaddress`);
+  if (v.virtualIpAddresses.length === 0 && v.virtualIpAddressesExcluded.length === 0) r.warn(opener, `(${v.name}) has no virtual_ipaddress`);
+  if (v.virtualIpAddresses.length > MAX_ADVERT_VIPS) {
+    r.error(
+      v.virtualIpAddresses[MAX_ADVERT_VIPS]!.where,
+      `(${v.name}) at most ${MAX_ADVERT_VIPS} virtual_ipaddress entries fit in an advert (${v.virtualIpAddresses.length} listed): put the others in virtual_ipaddress_excluded`,
+    );
+  }
   const vips = new Map<string, string>();
-  for (const vip of v.virtualIpAddresses) {
+  for (const vip of [...v.virtualIpAddresses, ...v.virtualIpAddressesExcluded]) {
     const first = vips.get(vip.address);
     if (first) r.error(vip.where, `(${v.name}) virtual_ipaddress ${vip.address} is listed twice (first at ${first})`);
     else vips.set(vip.address, vip.where);

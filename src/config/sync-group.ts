@@ -2,6 +2,7 @@ import type { Draft } from './draft.ts';
 import { whereOf, type Token } from './lexer.ts';
 import type { SyncGroup } from './model.ts';
 import { table, type Reader, type Table } from './reader.ts';
+import { misplacedNotifyFifo } from './notify-fifo.ts';
 
 /** `vrrp_sync_group NAME { group { … } notify… }` */
 export function readSyncGroup(r: Reader, opener: Token, d: Draft): void {
@@ -26,6 +27,7 @@ export function readSyncGroup(r: Reader, opener: Token, d: Draft): void {
     ['notify_backup', (r, kw) => void (g.notifyBackup = r.notify(kw, t))],
     ['notify_fault', (r, kw) => void (g.notifyFault = r.notify(kw, t))],
     ['notify_stop', (r, kw) => void (g.notifyStop = r.notify(kw, t))],
+    [['notify_fifo', 'notify_fifo_script', 'vrrp_notify_fifo', 'vrrp_notify_fifo_script'], misplacedNotifyFifo],
   ]);
   r.block(opener, `vrrp_sync_group ${g.name}`, 'vrrp_sync_group', t);
   g.members = memberTokens.map((m) => m.text);

@@ -14,7 +14,10 @@ import { cronScheduler } from '../adapters/cron-scheduler.ts';
 import { PreemptWindow, type Scheduler } from '../core/preempt-window.ts';
 import { CacheLink, type CacheLinkDeps } from './cache-link.ts';
 import { ProxyLink, type ProxyLinkDeps } from './proxy-link.ts';
-import { InstanceRuntime, instanceKey, rebuildReason } from './instance-runtime.ts';
+import { InstanceRuntime, installedAddresses, instanceKey, rebuildReason } from './instance-runtime.ts';
+import type { RouteManager } from '../adapters/route-manager.ts';
+import { NotifyFifoChannel } from '../adapters/notify-fifo.ts';
+import { fifoLine } from '../core/fifo-queue.ts';
 import { removeStateFile, writeStateFile } from './state-file.ts';
 import { OperatorControls } from './operator-controls.ts';
 import { processStartTime } from './proc-identity.ts';
@@ -28,6 +31,8 @@ export interface DaemonOptions {
   configFile: string;
   clock?: Clock;
   vips?: VipManager;
+  /** virtual_routes (default: `ip route` through execa, off when VIP management is off). */
+  routes?: RouteManager;
   spawn?: NotifySpawner;
   /** preempt_schedule's cron; default node-cron. */
   scheduler?: Scheduler;
@@ -90,6 +95,8 @@ export class HaDaemon {
   #stopped = false;
   readonly #pidStartTime = processStartTime(process.pid);
   #socketErrors: RateLimitedLog;
+  /** notify_fifo / vrrp_notify_fifo, open while haved runs. */
+  #fifos: NotifyFifoChannel[] = [];
 
   constructor(opts: DaemonOptions) {
     this.#opts = opts;
@@ -113,6 +120,13 @@ export class HaDaemon {
     });
     await this.#transport.start();
     if (hasIPv6(config)) await this.#transport.enableIPv6?.();
+    try {
+      this.#fifos = await this.#openFifos(config, true);
+    } catch (e) {
+      await this.#transport.close();
+      this.#transport = null;
+      throw e;
+    }
     this.#log.info({ port: config.global.advertPort, group: config.global.mcastGroup4 }, 'advert socket bound');
     this.#runtimes = config.instances.map((c) => this.#makeRuntime(c, config));
     for (const m of missingInterfaces(config)) this.#log.error({ where: m.split(': ')[0] }, m);
@@ -197,6 +211,10 @@ export class HaDaemon {
     this.#config = next;
     if (hasIPv6(next)) await this.#transport?.enableIPv6?.();
     if (!this.#vips.disabled) this.#prepareIPv6(next);
+    if (fingerprint(next.global.notifyFifos) !== fingerprint(prev.global.notifyFifos)) {
+      for (const f of this.#fifos.splice(0)) f.close();
+      this.#fifos = await this.#openFifos(next, false);
+    }
     if (!this.#vips.disabled && this.#garpStatus === null && needsArp(next)) await this.#detectArping();
     for (const [rt, c] of updates) {
       const scheduleChanged = rt.config.preemptSchedule !== c.preemptSchedule;
@@ -245,6 +263,7 @@ export class HaDaemon {
     for (const b of this.#trackers.values()) b.tracker.stop();
     await Promise.all(this.#runtimes.map((rt) => rt.stop(reason)));
     await Promise.race([Promise.all(this.#groups.map((g) => g.notify.idle())), delay(1500)]);
+    for (const f of this.#fifos.splice(0)) f.close();
     await delay(20); // let the priority-0 datagrams leave before the socket closes
     for (const w of this.#windows.values()) w.stop();
     // The proxy and the cache stop last: clients reach the peer through the VIP before this one goes away.
@@ -302,7 +321,7 @@ export class HaDaemon {
 
   /** IPv6 VIPs are announced by the kernel (VipManager.prepareIPv6): says at start where that is impossible. */
   #prepareIPv6(config: HavedConfig): void {
-    const devs = new Set(config.instances.flatMap((i) => i.virtualIpAddresses.filter((v) => v.address.includes(':')).map((v) => v.dev ?? i.interface)));
+    const devs = new Set(config.instances.flatMap((i) => installedAddresses(i).filter((v) => v.address.includes(':')).map((v) => v.dev ?? i.interface)));
     for (const dev of devs) {
       if (this.#ipv6Devs.has(dev)) continue;
       this.#ipv6Devs.add(dev);
@@ -345,7 +364,7 @@ export class HaDaemon {
   }
 
   #makeRuntime(c: InstanceConfig, cfg: HavedConfig): InstanceRuntime {
-    const vipAddrs = new Set(cfg.instances.flatMap((i) => i.virtualIpAddresses.map((v) => v.address)));
+    const vipAddrs = new Set(cfg.instances.flatMap((i) => installedAddresses(i).map((v) => v.address)));
     const addr =
       c.mcastSrcIp ??
       (instanceFamily(c) === 6 ? (this.#opts.interfaceAddress6 ?? interfaceIPv6LinkLocal)(c.interface) : (this.#opts.interfaceAddress ?? interfaceIPv4)(c.interface, vipAddrs));
@@ -353,9 +372,11 @@ export class HaDaemon {
       clock: this.#clock,
       log: this.#log.child({ component: 'vrrp' }),
       vips: this.#vips,
+      ...(this.#opts.routes ? { routes: this.#opts.routes } : {}),
       spawn: this.#spawn,
       transport: this.#transport!,
       interfaceAddress: addr,
+      fifo: (line) => this.#fifoWrite(line),
       changed: () => {
         this.#cache?.roleChanged(this.#runtimes.some((r) => r.instance.state === 'MASTER'));
         this.#scheduleState();
@@ -424,6 +445,30 @@ export class HaDaemon {
     }
   }
 
+  /**
+   * The notify FIFOs of the config. At start a FIFO that cannot be used stops haved (its reader would wait
+   * for nothing); on a reload it is logged and haved runs on without it.
+   */
+  async #openFifos(cfg: HavedConfig, fatal: boolean): Promise<NotifyFifoChannel[]> {
+    const out: NotifyFifoChannel[] = [];
+    for (const f of cfg.global.notifyFifos) {
+      try {
+        out.push(await NotifyFifoChannel.open(f, { clock: this.#clock, log: this.#log.child({ component: 'notify_fifo' }), spawn: this.#spawn }));
+      } catch (e) {
+        if (fatal) {
+          for (const o of out) o.close();
+          throw e;
+        }
+        this.#log.error({ err: (e as Error).message }, `${f.keyword} not used: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  #fifoWrite(line: string): void {
+    for (const f of this.#fifos) f.write(line);
+  }
+
   /** One PreemptWindow per instance with preempt_schedule. */
   #bindWindows(runtimes: InstanceRuntime[]): void {
     for (const rt of runtimes) {
@@ -459,7 +504,10 @@ export class HaDaemon {
         transition: (t) => {
           log.info({ from: t.from, to: t.to, reason: t.reason }, `group ${t.from} -> ${t.to}: ${t.reason}`);
           // Group notifies follow the members' VIP work, like the instances' own notifies.
-          void Promise.all(this.#runtimes.map((rt) => rt.settled())).then(() => notify.enqueue(...notifyJobs(g, 'GROUP', g.name, t.to, 0)));
+          void Promise.all(this.#runtimes.map((rt) => rt.settled())).then(() => {
+            notify.enqueue(...notifyJobs(g, 'GROUP', g.name, t.to, 0));
+            if (t.to !== 'INIT') this.#fifoWrite(fifoLine('GROUP', g.name, t.to, 0));
+          });
         },
       });
       return { group, notify, fingerprint: print };
@@ -509,7 +557,7 @@ export class HaDaemon {
         now.add(source);
         applyTrack(rt.instance, source, b.tracker.state, weight, reverse, `${source} is ${b.tracker.state}: ${b.tracker.status().last}`);
       };
-      apply(`interface ${c.interface}`, 0, false);
+      if (!c.dontTrackPrimary) apply(`interface ${c.interface}`, 0, false);
       for (const t of c.trackInterfaces) apply(`interface ${t.name}`, t.weight, t.reverse);
       for (const t of c.trackScripts) apply(`script ${t.name}`, t.weight ?? cfg.scripts.get(t.name)?.weight ?? 0, t.reverse);
       for (const b of this.#trackers.values()) if (b.kind === 'check' && b.realServer?.local) apply(b.source, 0, false);
@@ -534,6 +582,6 @@ const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Some VIP is on a device with ARP (not loopback): gratuitous ARP is needed. */
 const hasIPv6 = (cfg: HavedConfig) => cfg.instances.some((i) => instanceFamily(i) === 6);
-const needsArp = (cfg: HavedConfig) => cfg.instances.some((i) => i.virtualIpAddresses.some((v) => (v.dev ?? i.interface) !== 'lo' && !v.address.includes(':')));
+const needsArp = (cfg: HavedConfig) => cfg.instances.some((i) => installedAddresses(i).some((v) => (v.dev ?? i.interface) !== 'lo' && !v.address.includes(':')));
 
 

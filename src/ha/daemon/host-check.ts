@@ -19,6 +19,8 @@ export function missingInterfaces(
     check(i.where, `vrrp_instance ${i.name}: interface`, i.interface);
     for (const t of i.trackInterfaces) check(t.where, `vrrp_instance ${i.name}: track_interface`, t.name);
     for (const v of i.virtualIpAddresses) if (v.dev && v.dev !== i.interface) check(v.where, `vrrp_instance ${i.name}: virtual_ipaddress ${v.address} dev`, v.dev);
+    for (const v of i.virtualIpAddressesExcluded) if (v.dev && v.dev !== i.interface) check(v.where, `vrrp_instance ${i.name}: virtual_ipaddress_excluded ${v.address} dev`, v.dev);
+    for (const r of i.virtualRoutes) if (r.dev && r.dev !== i.interface) check(r.where, `vrrp_instance ${i.name}: virtual_routes ${r.to} dev`, r.dev);
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import type { VrrpInstance as InstanceConfig, GlobalDefs, VirtualAddress } from '../../config/model.ts';
+import type { VrrpInstance as InstanceConfig, GlobalDefs, VirtualAddress, VirtualRoute } from '../../config/model.ts';
 import { AdvertCodec, type AdvertErrorCode } from '../../proto/advert/index.ts';
 import type { Logger } from '../../log.ts';
 import { RateLimitedLog } from '../../log-limit.ts';
@@ -7,20 +7,26 @@ import { advertAuthFromConfig, instanceOptionsFromConfig } from '../core/from-co
 import { NotifyQueue, notifyJobs, type NotifySpawner } from '../core/notify-queue.ts';
 import type { Announcement, Transition } from '../core/types.ts';
 import { VrrpInstance } from '../core/vrrp-instance.ts';
+import { fifoLine } from '../core/fifo-queue.ts';
 import type { AdvertTransport } from '../adapters/advert-transport.ts';
 import { describeVip, type VipManager } from '../adapters/vip-manager.ts';
 import { noIPv4Reason, noIPv6Reason } from '../adapters/interfaces.ts';
 import { MCAST_GROUP6 } from '../adapters/udp-transport.ts';
 import { instanceFamily } from '../../config/instance.ts';
+import { RouteManager, describeRoute } from '../adapters/route-manager.ts';
 
 export interface RuntimeDeps {
   clock: Clock;
   log: Logger;
   vips: VipManager;
+  /** virtual_routes (default: `ip route`, off when VIP management is off). */
+  routes?: RouteManager;
   spawn: NotifySpawner;
   transport: AdvertTransport;
   /** Primary IPv4 address of the instance's interface, null when it has none (the instance starts in FAULT). */
   interfaceAddress: string | null;
+  /** notify_fifo: one line per state entered (after the notify scripts are queued) and per lower-priority master beaten. */
+  fifo?: (line: string) => void;
   /** Called after every state change (the daemon rewrites its state file). */
   changed(): void;
 }
@@ -35,6 +41,16 @@ export const instanceKey = (c: InstanceConfig) => `${c.virtualRouterId}@${c.inte
 function peerSources(c: InstanceConfig): ReadonlySet<string> | null {
   const allowed = c.unicastPeers.length > 0 ? c.unicastPeers : c.allowedPeers;
   return allowed.length > 0 ? new Set(allowed) : null;
+}
+
+/** Every address the instance installs: virtual_ipaddress, then virtual_ipaddress_excluded (not in adverts). */
+export const installedAddresses = (c: InstanceConfig): VirtualAddress[] => [...c.virtualIpAddresses, ...c.virtualIpAddressesExcluded];
+
+/** Which of `before` and `after` (by key) were removed and added. */
+function diff<T>(before: readonly T[], after: readonly T[], key: (x: T) => string): { removed: T[]; added: T[] } {
+  const b = new Map(before.map((x) => [key(x), x]));
+  const a = new Map(after.map((x) => [key(x), x]));
+  return { removed: [...b].filter(([k]) => !a.has(k)).map(([, x]) => x), added: [...a].filter(([k]) => !b.has(k)).map(([, x]) => x) };
 }
 
 /** One VIP as `ip` sees it: a change of any of its attributes is a removal and an addition. */
@@ -81,10 +97,15 @@ function describeChanges(prev: InstanceConfig, next: InstanceConfig): string[] {
   ];
   for (const [k, kw, fmt] of scalars) if (prev[k] !== next[k]) out.push(`${kw} ${fmt(prev[k])} -> ${fmt(next[k])}`);
   const key = (v: VirtualAddress) => vipKey(v, prev.interface);
-  const before = new Set(prev.virtualIpAddresses.map(key));
-  const after = new Set(next.virtualIpAddresses.map(key));
-  for (const v of next.virtualIpAddresses) if (!before.has(key(v))) out.push(`VIP added ${describeVip(v, next.interface)}`);
-  for (const v of prev.virtualIpAddresses) if (!after.has(key(v))) out.push(`VIP removed ${describeVip(v, prev.interface)}`);
+  for (const [kind, list] of [['VIP', (c: InstanceConfig) => c.virtualIpAddresses], ['excluded address', (c: InstanceConfig) => c.virtualIpAddressesExcluded]] as const) {
+    const { removed, added } = diff(list(prev), list(next), key);
+    for (const v of added) out.push(`${kind} added ${describeVip(v, next.interface)}`);
+    for (const v of removed) out.push(`${kind} removed ${describeVip(v, prev.interface)}`);
+  }
+  const routes = diff(prev.virtualRoutes, next.virtualRoutes, describeRoute);
+  for (const v of routes.added) out.push(`route added ${describeRoute(v)}`);
+  for (const v of routes.removed) out.push(`route removed ${describeRoute(v)}`);
+  if (prev.dontTrackPrimary !== next.dontTrackPrimary) out.push(`dont_track_primary ${prev.dontTrackPrimary} -> ${next.dontTrackPrimary}`);
   const blocks: [keyof InstanceConfig, string][] = [
     ['unicastPeers', 'unicast_peer'],
     ['allowedPeers', 'allowed_peers'],
@@ -121,6 +142,7 @@ export class InstanceRuntime {
   lastTransition: { from: string; to: string; reason: string; at: string } | null = null;
 
   #deps: RuntimeDeps;
+  #routes: RouteManager;
   #codec: AdvertCodec;
   #log: Logger;
   #global: GlobalDefs;
@@ -135,6 +157,7 @@ export class InstanceRuntime {
   constructor(config: InstanceConfig, global: GlobalDefs, deps: RuntimeDeps) {
     this.#config = config;
     this.#deps = deps;
+    this.#routes = deps.routes ?? new RouteManager({ disabled: deps.vips.disabled });
     this.#global = global;
     this.#log = deps.log.child({ instance: config.name, vrid: config.virtualRouterId });
     this.#codec = new AdvertCodec({ auth: advertAuthFromConfig(config) });
@@ -187,11 +210,8 @@ export class InstanceRuntime {
     const prev = this.#config;
     this.#global = global;
     const changes = describeChanges(prev, next);
-    const key = (v: VirtualAddress) => vipKey(v, prev.interface);
-    const before = new Map(prev.virtualIpAddresses.map((v) => [key(v), v]));
-    const after = new Map(next.virtualIpAddresses.map((v) => [key(v), v]));
-    const removed = [...before].filter(([k]) => !after.has(k)).map(([, v]) => v);
-    const added = [...after].filter(([k]) => !before.has(k)).map(([, v]) => v);
+    const { removed, added } = diff(installedAddresses(prev), installedAddresses(next), (v) => vipKey(v, prev.interface));
+    const routes = diff(prev.virtualRoutes, next.virtualRoutes, describeRoute);
     this.#config = next;
     this.#sources = peerSources(next);
     this.instance.reconfigure({
@@ -204,6 +224,12 @@ export class InstanceRuntime {
       garpRefreshMs: next.garpMasterRefreshMs,
     });
     const installedNow = this.vipsInstalled;
+    if (routes.removed.length > 0) {
+      this.#enqueue(async () => {
+        if (!installedNow && !this.vipsInstalled) return;
+        await this.#removeRoutes(routes.removed, 'routes removed by reload');
+      });
+    }
     if (removed.length > 0) {
       this.#enqueue(async () => {
         // A removal queued before this update reads the new list: the dropped VIP is ours to delete.
@@ -215,14 +241,36 @@ export class InstanceRuntime {
       });
     }
     if (added.length > 0) this.#enqueue(() => this.#addByReload(added));
+    if (routes.added.length > 0) {
+      this.#enqueue(async () => {
+        if (this.instance.state !== 'MASTER' || !this.vipsInstalled) return; // else the next transition adds them
+        const current = new Set(this.#config.virtualRoutes.map(describeRoute));
+        await this.#addRoutes(routes.added.filter((v) => current.has(describeRoute(v))), 'routes added by reload');
+      });
+    }
     return changes;
+  }
+
+  /** virtual_routes: a failure is logged; the addresses stay (clients reach the VIPs without the routes). */
+  async #addRoutes(routes: readonly VirtualRoute[], what: string): Promise<void> {
+    if (routes.length === 0) return;
+    const errors = await this.#routes.addAll(routes);
+    for (const e of errors) this.#log.error({ err: e.message }, 'cannot add a virtual route');
+    this.#log.info({ routes: routes.map(describeRoute), failed: errors.length }, what);
+  }
+
+  async #removeRoutes(routes: readonly VirtualRoute[], what: string): Promise<void> {
+    if (routes.length === 0) return;
+    const errors = await this.#routes.removeAll(routes);
+    for (const e of errors) this.#log.error({ err: e.message }, 'cannot remove a virtual route');
+    this.#log.info({ routes: routes.map(describeRoute) }, what);
   }
 
   /** While MASTER with the VIPs in place (else the next transition adds them with the rest). */
   async #addByReload(added: VirtualAddress[]): Promise<void> {
     if (this.instance.state !== 'MASTER' || !this.vipsInstalled) return;
     const c = this.#config;
-    const current = new Set(c.virtualIpAddresses.map((v) => vipKey(v, c.interface)));
+    const current = new Set(installedAddresses(c).map((v) => vipKey(v, c.interface)));
     const still = added.filter((v) => current.has(vipKey(v, c.interface)));
     const failed: VirtualAddress[] = [];
     for (const v of still) {
@@ -255,7 +303,9 @@ export class InstanceRuntime {
   /** Removes this instance's VIPs left on the host by a crash, then joins the group and starts the election. */
   async start(removeStale: boolean): Promise<void> {
     if (removeStale) {
-      const errors = await this.#deps.vips.removeAll(this.config.virtualIpAddresses, this.config.interface);
+      const routeErrors = await this.#routes.removeAll(this.config.virtualRoutes);
+      for (const e of routeErrors) this.#log.warn({ err: e.message }, 'could not remove a stale virtual route');
+      const errors = await this.#deps.vips.removeAll(installedAddresses(this.config), this.config.interface);
       for (const e of errors) this.#log.warn({ err: e.message }, 'could not remove a stale VIP');
       this.#log.debug('removed VIPs left by a previous run (if any)');
     }
@@ -341,12 +391,16 @@ export class InstanceRuntime {
     this.transitions[t.to] = (this.transitions[t.to] ?? 0) + 1;
     this.#log.info({ from: t.from, to: t.to, priority: t.priority, reason: t.reason }, `${t.from} -> ${t.to}: ${t.reason}`);
     this.#deps.changed();
-    const jobs = () => notifyJobs(this.config, 'INSTANCE', this.config.name, t.to, t.priority);
+    // keepalived's order: notify_<state>, notify, then the FIFO line.
+    const notifyAll = () => {
+      this.notify.enqueue(...notifyJobs(this.config, 'INSTANCE', this.config.name, t.to, t.priority));
+      if (t.to !== 'INIT') this.#deps.fifo?.(fifoLine('INSTANCE', this.config.name, t.to, t.priority));
+    };
     if (t.to === 'MASTER') {
       this.#enqueue(async () => {
         if (this.instance.state !== 'MASTER') return; // left again before we got here
         try {
-          await this.#deps.vips.addAll(this.config.virtualIpAddresses, this.config.interface);
+          await this.#deps.vips.addAll(installedAddresses(this.config), this.config.interface);
         } catch (e) {
           this.#log.error({ err: (e as Error).message }, 'cannot add the VIPs: going to FAULT');
           this.instance.setFault('vip', (e as Error).message);
@@ -356,8 +410,9 @@ export class InstanceRuntime {
         }
         this.vipsInstalled = true;
         this.#log.info({ vips: this.#vipList() }, this.#deps.vips.disabled ? `MASTER without VIPs: VIP management is off (${this.#deps.vips.disabled})` : 'VIPs added');
+        await this.#addRoutes(this.config.virtualRoutes, 'virtual routes added');
         this.#garp(this.config.garpMasterRepeat, this.config.garpMasterDelayMs);
-        this.notify.enqueue(...jobs());
+        notifyAll();
         this.#deps.changed();
       });
     } else if (t.from === 'MASTER' || this.vipsInstalled) {
@@ -368,16 +423,17 @@ export class InstanceRuntime {
         if (handOver) await (t.to === 'BACKUP' ? this.#sleep(HANDOVER_GRACE_MS) : this.#awaitSuccessor());
         if (this.instance.state === 'MASTER') return; // back to MASTER meanwhile: keep the VIPs
         if (this.vipsInstalled) {
-          const errors = await this.#deps.vips.removeAll(this.config.virtualIpAddresses, this.config.interface);
+          await this.#removeRoutes(this.config.virtualRoutes, 'virtual routes removed');
+          const errors = await this.#deps.vips.removeAll(installedAddresses(this.config), this.config.interface);
           for (const e of errors) this.#log.error({ err: e.message }, 'cannot remove a VIP');
           this.vipsInstalled = false;
           this.#log.info({ vips: this.#vipList() }, 'VIPs removed');
           this.#deps.changed();
         }
-        this.notify.enqueue(...jobs());
+        notifyAll();
       });
     } else {
-      this.#enqueue(async () => this.notify.enqueue(...jobs()));
+      this.#enqueue(async () => notifyAll());
     }
   }
 
@@ -427,6 +483,19 @@ export class InstanceRuntime {
         : a.kind === 'conflict'
           ? [c.garpLowerPrioRepeat, c.garpLowerPrioDelayMs]
           : [c.garpMasterRepeat, c.garpMasterDelayMs];
+    if (a.kind === 'conflict' && this.#deps.fifo) {
+      // on the chain: after the MASTER line that the VIP work of becoming MASTER writes
+      this.#enqueue(async () => {
+        if (this.instance.state === 'MASTER') this.#deps.fifo?.(fifoLine('INSTANCE', c.name, 'MASTER_RX_LOWER_PRI', this.instance.status().effectivePriority));
+      });
+    }
+    if (a.kind === 'link-up' && c.virtualRoutes.length > 0) {
+      // the kernel flushed the routes through the link when it went down (a MASTER kept with dont_track_primary
+      // or a weighted track_interface): put them back ("File exists" for those still there)
+      this.#enqueue(async () => {
+        if (this.instance.state === 'MASTER' && this.vipsInstalled) await this.#addRoutes(this.config.virtualRoutes, 'virtual routes restored: a link came back');
+      });
+    }
     if (repeat === 0) return; // garp_lower_prio_repeat 0: none
     this.#enqueue(async () => {
       if (this.instance.state !== 'MASTER' || !this.vipsInstalled) return;
@@ -439,7 +508,7 @@ export class InstanceRuntime {
   #garp(repeat: number, delayMs: number, only?: readonly VirtualAddress[]): void {
     const c = this.config;
     const burst = () =>
-      this.#deps.vips.garp(only ?? c.virtualIpAddresses, c.interface, repeat, (e) => this.#log.warn({ err: e.message }, 'gratuitous ARP failed'));
+      this.#deps.vips.garp(only ?? installedAddresses(c), c.interface, repeat, (e) => this.#log.warn({ err: e.message }, 'gratuitous ARP failed'));
     burst();
     if (delayMs <= 0) return;
     const id = this.#deps.clock.setTimer(delayMs, () => {
@@ -454,7 +523,7 @@ export class InstanceRuntime {
   }
 
   #vipList(): string[] {
-    return this.config.virtualIpAddresses.map((v) => describeVip(v, this.config.interface));
+    return installedAddresses(this.config).map((v) => describeVip(v, this.config.interface));
   }
 
   status() {

@@ -31,6 +31,11 @@ export interface TrackerDeps {
 }
 
 const INTERFACE_POLL_MS = 500;
+/**
+ * A read of /sys/class/net/IF/operstate that takes long says the host is starved (libuv's thread pool busy),
+ * not that the link is down: only a read that does not answer for this long counts as down.
+ */
+const INTERFACE_TIMEOUT_MS = 2000;
 
 /** Fingerprint of a config object without its "where" fields. */
 export function fingerprint(x: unknown): string {
@@ -42,7 +47,7 @@ export function fingerprint(x: unknown): string {
  * aside). Each is polled; one coming back up makes a MASTER re-announce its VIPs.
  */
 export function interfacesOf(c: VrrpInstance): string[] {
-  const vipDevs = c.virtualIpAddresses.map((v) => v.dev).filter((d): d is string => d !== null && d !== 'lo');
+  const vipDevs = [...c.virtualIpAddresses, ...c.virtualIpAddressesExcluded].map((v) => v.dev).filter((d): d is string => d !== null && d !== 'lo');
   return [...new Set([c.interface, ...c.trackInterfaces.map((t) => t.name), ...vipDevs])];
 }
 
@@ -85,7 +90,7 @@ export function buildTrackers(cfg: HavedConfig, deps: TrackerDeps, previous: Map
       new Tracker({
         name: source,
         intervalMs: INTERFACE_POLL_MS,
-        timeoutMs: INTERFACE_POLL_MS,
+        timeoutMs: INTERFACE_TIMEOUT_MS,
         initial: 'UNKNOWN',
         clock: deps.clock,
         probe: promiseProber(() => up(name)),

@@ -19,6 +19,7 @@ describe('keepalived defaults', () => {
       notificationEmailFrom: null,
       smtpServer: null,
       metricsListen: null,
+      notifyFifos: [],
       smtpConnectTimeoutMs: 30_000,
       where: 'haved.conf:1',
     });

@@ -173,8 +173,8 @@ vrrp_instance VI_2 {
 describe('warnings', () => {
   it("keepalived keywords haved does not read are skipped with their arguments and block, in both layouts", () => {
     const multi = `${I}  vmac_xmit_base
-  virtual_routes {
-    10.1.0.0/16 via 10.0.0.254
+  virtual_rules {
+    from 10.1.0.0/16 table 1
   }
   priority 150
   notify_deleted bar baz
@@ -187,7 +187,7 @@ static_ipaddress {
     expect(c.instances[0].priority).toBe(150);
     expect(c.warnings).toEqual([
       "haved.conf:4: unknown keyword 'vmac_xmit_base' in vrrp_instance (ignored)",
-      "haved.conf:5: unknown keyword 'virtual_routes' in vrrp_instance (ignored)",
+      "haved.conf:5: unknown keyword 'virtual_rules' in vrrp_instance (ignored)",
       "haved.conf:9: unknown keyword 'notify_deleted' in vrrp_instance (ignored)",
       "haved.conf:12: unknown keyword 'static_ipaddress' at the top level (ignored)",
     ]);
@@ -195,7 +195,7 @@ static_ipaddress {
     expect(flat.instances[0].priority).toBe(150);
     expect(flat.warnings).toEqual([
       "haved.conf:1: unknown keyword 'vmac_xmit_base' in vrrp_instance (ignored)",
-      "haved.conf:1: unknown keyword 'virtual_routes' in vrrp_instance (ignored)",
+      "haved.conf:1: unknown keyword 'virtual_rules' in vrrp_instance (ignored)",
       "haved.conf:1: unknown keyword 'notify_deleted' in vrrp_instance (ignored)",
       "haved.conf:1: unknown keyword 'static_ipaddress' at the top level (ignored)",
     ]);

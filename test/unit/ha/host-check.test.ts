@@ -47,3 +47,26 @@ describe('an interface this host does not have', () => {
     expect(await interfaceOperstate('nosuch7')).toBe(`interface nosuch7 does not exist (this host has: ${host.join(', ')})`);
   });
 });
+
+describe('an interface this host does not have, in virtual_ipaddress_excluded and virtual_routes', () => {
+  it('is a warning with file:line like the others', () => {
+    const text = `vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    virtual_ipaddress_excluded {
+        198.18.0.101 dev eth5
+    }
+    virtual_routes {
+        198.18.10.0/24 via 198.18.0.254 dev eth6
+        198.18.11.0/24 via 198.18.0.254
+    }
+}
+`;
+    const cfg = parseConfigText(text, 'h.conf', { localAddresses: [] });
+    const has = new Set(['lo', 'eth0']);
+    expect(missingInterfaces(cfg, (n) => has.has(n), () => [...has])).toEqual([
+      'h.conf:5: vrrp_instance VI_1: virtual_ipaddress_excluded 198.18.0.101 dev eth5 does not exist on this host (it has: lo, eth0)',
+      'h.conf:8: vrrp_instance VI_1: virtual_routes 198.18.10.0/24 dev eth6 does not exist on this host (it has: lo, eth0)',
+    ]);
+  });
+});
