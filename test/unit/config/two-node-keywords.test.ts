@@ -40,7 +40,7 @@ describe('virtual_ipaddress_excluded', () => {
 
   it('bad entries and an address listed in both lists are errors with file:line', () => {
     expect(errorOf(inst('  virtual_ipaddress_excluded {\n    198.18.0.300\n  }'))).toBe(
-      'haved.conf:8: virtual_ipaddress_excluded entry must be an IPv4 address, got "198.18.0.300"',
+      'haved.conf:8: virtual_ipaddress_excluded entry must be an IPv4 or IPv6 address, got "198.18.0.300"',
     );
     expect(errorOf(inst('  virtual_ipaddress_excluded {\n    198.18.0.100/24\n  }'))).toBe(
       'haved.conf:8: (VI_1) virtual_ipaddress 198.18.0.100 is listed twice (first at haved.conf:5)',
