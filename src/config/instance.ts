@@ -185,7 +185,7 @@ function checkFamily(r: Reader, v: VrrpInstance, seen: ReadonlyMap<string, Token
     ? `its first virtual_ipaddress ${v.virtualIpAddresses[0].address} (${v.virtualIpAddresses[0].where})`
     : `its ${v.unicastSrcIp ? 'unicast_src_ip' : 'first unicast_peer'}`;
   const odd = (what: string, address: string) =>
-    `(${v.name}) ${what} ${address} is ${name(addressFamily(address))} but the instance is ${name(family)} (from ${basis}): one address family per vrrp_instance; use another vrrp_instance for the other family`;
+    `(${v.name}) ${what} ${address} is ${name(addressFamily(address))} but the instance is ${name(family)} (from ${basis}): one address family per vrrp_instance; use another vrrp_instance (or virtual_ipaddress_excluded) for the other family`;
   for (const vip of v.virtualIpAddresses) if (addressFamily(vip.address) !== family) r.error(vip.where, odd('virtual_ipaddress', vip.address));
   const at = (kw: string) => seen.get(kw) ?? v.where;
   const peer = (kw: string, p: string) => peerAt.get(p) ?? at(kw);

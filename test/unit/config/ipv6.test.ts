@@ -31,21 +31,27 @@ describe('IPv6 instances', () => {
     expect(c.instances.map(instanceFamily)).toEqual([6, 4]);
   });
 
+  it('an IPv4 instance carries IPv6 addresses in virtual_ipaddress_excluded, as keepalived', () => {
+    const c = parse(v6('  virtual_ipaddress_excluded {\n    2001:db8::20/64\n  }', '198.18.0.100/24'));
+    expect(instanceFamily(c.instances[0]!)).toBe(4);
+    expect(c.instances[0]!.virtualIpAddressesExcluded.map((v) => [v.address, v.prefix])).toEqual([['2001:db8::20', 64]]);
+  });
+
   it.each([
     [
       'an IPv4 VIP in an IPv6 instance',
       v6('', '2001:db8::10/64\n    198.18.0.100'),
-      'haved.conf:7: (VI_6) virtual_ipaddress 198.18.0.100 is IPv4 but the instance is IPv6 (from its first virtual_ipaddress 2001:db8::10 (haved.conf:6)): one address family per vrrp_instance; use another vrrp_instance for the other family',
+      'haved.conf:7: (VI_6) virtual_ipaddress 198.18.0.100 is IPv4 but the instance is IPv6 (from its first virtual_ipaddress 2001:db8::10 (haved.conf:6)): one address family per vrrp_instance; use another vrrp_instance (or virtual_ipaddress_excluded) for the other family',
     ],
     [
       'an IPv4 unicast_peer in an IPv6 instance',
       v6('  unicast_peer {\n    198.18.0.2\n  }'),
-      'haved.conf:5: (VI_6) unicast_peer 198.18.0.2 is IPv4 but the instance is IPv6 (from its first virtual_ipaddress 2001:db8::10 (haved.conf:8)): one address family per vrrp_instance; use another vrrp_instance for the other family',
+      'haved.conf:5: (VI_6) unicast_peer 198.18.0.2 is IPv4 but the instance is IPv6 (from its first virtual_ipaddress 2001:db8::10 (haved.conf:8)): one address family per vrrp_instance; use another vrrp_instance (or virtual_ipaddress_excluded) for the other family',
     ],
     [
       'an IPv4 unicast_src_ip in an IPv6 instance',
       v6('  unicast_src_ip 198.18.0.1\n  unicast_peer {\n    2001:db8::2\n  }'),
-      'haved.conf:4: (VI_6) unicast_src_ip 198.18.0.1 is IPv4 but the instance is IPv6 (from its first virtual_ipaddress 2001:db8::10 (haved.conf:9)): one address family per vrrp_instance; use another vrrp_instance for the other family',
+      'haved.conf:4: (VI_6) unicast_src_ip 198.18.0.1 is IPv4 but the instance is IPv6 (from its first virtual_ipaddress 2001:db8::10 (haved.conf:9)): one address family per vrrp_instance; use another vrrp_instance (or virtual_ipaddress_excluded) for the other family',
     ],
     ['a link-local unicast peer with a zone', v6('  unicast_peer {\n    fe80::1%eth0\n  }'), 'haved.conf:5: unicast_peer entry must be an IPv4 or IPv6 address, got "fe80::1%eth0"'],
   ])('rejects %s with file:line', (_name, text, message) => {

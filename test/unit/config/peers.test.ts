@@ -18,7 +18,7 @@ describe('allowed_peers (multicast source allow list)', () => {
   it.each([
     ['a malformed address', '  allowed_peers {\n    10.0.0.256\n  }', 'haved.conf:5: allowed_peers entry must be an IPv4 or IPv6 address, got "10.0.0.256"'],
     ['a host name', '  allowed_peers {\n    10.0.0.2\n    peer-b\n  }', 'haved.conf:6: allowed_peers entry must be an IPv4 or IPv6 address, got "peer-b"'],
-    ['IPv6 in an IPv4 instance', '  allowed_peers {\n    2001:db8::2\n  }', 'haved.conf:5: (VI_1) allowed_peers entry 2001:db8::2 is IPv6 but the instance is IPv4 (from its first virtual_ipaddress 10.0.0.1 (haved.conf:8)): one address family per vrrp_instance; use another vrrp_instance for the other family'],
+    ['IPv6 in an IPv4 instance', '  allowed_peers {\n    2001:db8::2\n  }', 'haved.conf:5: (VI_1) allowed_peers entry 2001:db8::2 is IPv6 but the instance is IPv4 (from its first virtual_ipaddress 10.0.0.1 (haved.conf:8)): one address family per vrrp_instance; use another vrrp_instance (or virtual_ipaddress_excluded) for the other family'],
     ['an empty list', '  allowed_peers {\n  }', 'haved.conf:4: (VI_1) allowed_peers needs at least one address (omit it to accept adverts from anyone)'],
     ['no block', '  allowed_peers 10.0.0.2', `haved.conf:4: expected '{' after allowed_peers, got "10.0.0.2"`],
   ])('rejects %s with file:line', (_name, body, message) => {
