@@ -180,7 +180,45 @@ async function main(): Promise<void> {
     }
     case 'run':
       await run(cmd);
+      return;
+    case 'witness':
+      await runWitness(cmd);
   }
+}
+
+async function runWitness(cmd: Extract<HavedCommand, { cmd: 'witness' }>): Promise<void> {
+  const [{ createLogger }, { WitnessServer }, { readWitnessSecret, WitnessSecretError }, { systemClock }] = await Promise.all([
+    import('../log.ts'),
+    import('../ha/daemon/witness-server.ts'),
+    import('../ha/daemon/witness-client.ts'),
+    import('../clock.ts'),
+  ]);
+  const log = createLogger('haved-witness', cmd.detail ? 'debug' : 'info');
+  process.title = 'haved';
+  let secret: Buffer;
+  try {
+    secret = readWitnessSecret(cmd.secretFile, '--witness-secret-file');
+  } catch (e) {
+    if (!(e instanceof WitnessSecretError)) throw e;
+    process.stderr.write(`haved: ${e.message}\n`);
+    process.exit(1);
+  }
+  const server = new WitnessServer({ host: cmd.host, port: cmd.port, secret, maxLeaseMs: cmd.maxLeaseMs, clock: systemClock, log });
+  try {
+    await server.listen();
+  } catch (e) {
+    process.stderr.write(`haved: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  const stop = (signal: string) => {
+    log.info({ signal, ...server.status() }, `${signal}: witness stopping`);
+    void server.close().then(() => log.flush(() => process.exit(0)));
+    setTimeout(() => process.exit(0), 500).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGUSR1', () => log.info(server.status(), 'witness state'));
+  log.info({ listen: `${cmd.host}:${cmd.port}`, maxLeaseMs: cmd.maxLeaseMs, pid: process.pid }, `witness listening; it grants no new lease for ${cmd.maxLeaseMs} ms (leases granted before a restart end first)`);
 }
 
 // Imported (by scripts/compile-cache.ts) it only loads. Node < 22.18 has no import.meta.main: there it always runs.

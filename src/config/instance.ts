@@ -4,6 +4,7 @@ import { DEFAULTS } from './draft.ts';
 import { whereOf, type Token } from './lexer.ts';
 import type { Authentication, VirtualAddress, VrrpInstance } from './model.ts';
 import { checkIPv4, table, type Reader, type Table } from './reader.ts';
+import { readWitness } from './witness.ts';
 
 const MAX_TIMER_MS = 1_000_000;
 const SCOPES = new Set(['site', 'link', 'host', 'nowhere', 'global']);
@@ -47,6 +48,7 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     garpLowerPrioRepeat: 0,
     garpLowerPrioDelayMs: 0,
     preemptSchedule: null,
+    witness: null,
     where: whereOf(opener),
   };
   const draft: InstanceDraft = { value: v, opener, seen: new Map() };
@@ -137,6 +139,7 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
         v.preemptSchedule = c.text;
       },
     ],
+    ['witness', (r, kw) => void (v.witness = readWitness(r, kw, v.name))],
   ]);
   r.block(opener, `vrrp_instance ${v.name}`, 'vrrp_instance', t);
   d.instances.push(draft);
