@@ -28,6 +28,21 @@ export function readWitnessSecret(path: string, where: string): Buffer {
   return secret;
 }
 
+/** The problems with the witness secret files of a config, one message each (file:line of the witness block). */
+export function witnessSecretProblems(instances: readonly { witness: Witness | null }[]): string[] {
+  const out: string[] = [];
+  for (const i of instances) {
+    if (!i.witness) continue;
+    try {
+      readWitnessSecret(i.witness.secretFile, i.witness.where);
+    } catch (e) {
+      if (!(e instanceof WitnessSecretError)) throw e;
+      out.push(e.message);
+    }
+  }
+  return out;
+}
+
 export interface WitnessClientDeps {
   clock: Clock;
   log: Logger;
