@@ -569,7 +569,10 @@ export class VrrpInstance {
     if (this.#state !== 'BACKUP') return;
     this.#masterDown.cancel();
     if (this.#gate && !this.#gate.mayBecomeMaster(reason)) {
+      // Wait for the gate, and ask again after another master-down interval (a peer heard meanwhile is then
+      // judged by the usual rules: a higher master is followed, a lower one preempted after the usual wait).
       this.#wantsMaster = true;
+      this.#armMasterDown(this.#masterDownInterval());
       return;
     }
     if (this.#group && !this.#group.memberWantsMaster(this, reason)) {

@@ -217,9 +217,10 @@ export class WitnessGuard {
       this.#waiting = false;
       return;
     }
-    if (this.#mayEnter(now)) {
+    // Only the lease opens the gate from here: a peer heard again is left to the election's own timers.
+    if (this.#leaseValid(now) && this.#peerSurelyDown(now)) {
       this.#waiting = false;
-      this.#o.opened(this.#leaseValid(now) ? 'the witness granted the lease' : 'a peer is heard');
+      this.#o.opened('the witness granted the lease');
       return;
     }
     this.#waiting = true;
