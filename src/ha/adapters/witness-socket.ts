@@ -13,22 +13,21 @@ export type WitnessLinkFactory = (
 ) => WitnessLink;
 
 /**
- * A connected UDP socket: the kernel delivers only datagrams from the witness's address and port, and an
- * unreachable witness shows as a failed send (reported, never thrown), which the lease logic treats as no reply.
+ * One UDP socket (bound to an ephemeral port by the first send). Only datagrams from the witness's address and
+ * port are passed on; a send that fails (no route yet, unreachable) is reported, never thrown, and the lease
+ * logic treats it as a request without reply: the next one is tried on its schedule.
  */
 export const udpWitnessLink: WitnessLinkFactory = (address, onMessage, onError) => {
   const sock = createSocket('udp4');
-  let connected = false;
   let closed = false;
-  sock.on('message', (m) => onMessage(m));
-  sock.on('error', (e) => onError(e));
-  sock.connect(address.port, address.host, () => {
-    connected = true;
+  sock.on('message', (m, rinfo) => {
+    if (rinfo.address === address.host && rinfo.port === address.port) onMessage(m);
   });
+  sock.on('error', (e) => onError(e));
   return {
     send(buf) {
-      if (!connected || closed) return;
-      sock.send(buf, (e) => {
+      if (closed) return;
+      sock.send(buf, address.port, address.host, (e) => {
         if (e) onError(e);
       });
     },

@@ -60,8 +60,9 @@ export interface WitnessGuardCounters {
  * passed since it last heard it (plus the margin): a MASTER without a lease that last heard the backup at
  * about the same time has stepped down by then.
  *
- * Pauses: the guard checks every tick; a tick (or a datagram) that comes half the margin later than due means
- * this process was stopped (or badly starved: the cost of a false alarm is only forgetting the peer). Whatever was heard before, and what is read in the next moment (queued in the socket
+ * Pauses: the guard checks every tick; a tick (or a datagram) that comes almost a margin later than due means
+ * this process was stopped (or badly starved: a false alarm only forgets the peer, which matters only while
+ * the witness is unreachable). Whatever was heard before, and what is read in the next moment (queued in the socket
  * during the pause), no longer proves a live peer: a MASTER whose lease ended meanwhile steps down at once.
  */
 export class WitnessGuard {
@@ -243,7 +244,8 @@ export class WitnessGuard {
   #checkPause(now: number): void {
     if (!this.#started) return;
     const late = now - this.#lastTick - this.#tickMs;
-    if (late < this.marginMs / 2) return;
+    // Undetected, a pause makes queued hellos look fresh by up to its length: the margin covers that much.
+    if (late < this.marginMs * 0.9) return;
     this.#lastTick = now;
     this.#heard = { at: -Infinity, intervalMs: 0 };
     this.#hello = { at: -Infinity, intervalMs: 0 };
