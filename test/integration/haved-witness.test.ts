@@ -223,7 +223,8 @@ vrrp_instance VI_1 {
 
   it('with a witness: exactly one VIP holder through the cut, the isolation and the heal; the cache pair converges', async () => {
     udpPort = await freePort();
-    procs.push(lab.spawn(w.ns, [bin('haved'), '--witness', `${w.address}:${WITNESS_PORT}`, '--witness-secret-file', scratch.path('witness.secret')], { HAVED_LOG_JSON: '1' }));
+    const witness = lab.spawn(w.ns, [bin('haved'), '--witness', `${w.address}:${WITNESS_PORT}`, '--witness-secret-file', scratch.path('witness.secret')], { HAVED_LOG_JSON: '1' });
+    procs.push(witness);
     await startPair();
     const f = await scenario('witness');
     expect(f.cutDualMs).toBe(0);
@@ -240,7 +241,21 @@ vrrp_instance VI_1 {
     console.log(st.split('\n').filter((l) => l.includes('witness')).join('\n'));
     const json = JSON.parse(readFileSync(scratch.path('witness-a.json'), 'utf8'));
     expect(json.instances[0].witness.counters.stepDowns).toBeGreaterThanOrEqual(1);
-  }, 120_000);
+
+    // 4. the witness stops, the pair is healthy: the VIP stays where it is, with no gap for the client
+    const before = holders();
+    const probing = probeVip(w, 6000);
+    await sleep(500);
+    await witness.stop('SIGKILL');
+    const downAt = wallNow();
+    const dual = await dualWhile(async () => void (await sleep(5000))); // longer than the 3 s lease
+    const ok = (await probing).ok;
+    const outage = longestOutage(ok, downAt, downAt + 5000);
+    console.log(`[witness] witness stopped 5 s, pair healthy: VIP on ${holders().join(',')} (before: ${before.join(',')}), two holders ${dual} ms, longest client outage ${outage} ms`);
+    expect(holders()).toEqual(before);
+    expect(dual).toBe(0);
+    expect(outage).toBeLessThanOrEqual(1000);
+  }, 150_000);
 
   it('without a witness (keepalived\'s behaviour): both hold the VIP while the link is cut', async () => {
     udpPort = await freePort();
