@@ -157,3 +157,17 @@ describe('WitnessGuard (the node\'s side)', () => {
     expect(h.requests).toHaveLength(0);
   });
 });
+
+describe('reload and the witness block', () => {
+  it('a changed, added or removed witness block rebuilds the instance; an unchanged one keeps it', async () => {
+    const { rebuildReason } = await import('../../../src/ha/daemon/instance-runtime.ts');
+    const { parseConfigText } = await import('../../../src/config/load.ts');
+    const conf = (witness: string) =>
+      parseConfigText(`vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n${witness}}\n`, 'haved.conf', { localAddresses: [] }).instances[0]!;
+    const w = (lease: string) => `  witness {\n    address 198.18.0.50:7070\n    secret_file /s\n    lease ${lease}\n  }\n`;
+    expect(rebuildReason(conf(w('3')), conf(`\n${w('3')}`), 'g', 'g')).toBeNull(); // moved a line: same block
+    expect(rebuildReason(conf(w('3')), conf(w('4')), 'g', 'g')).toBe('witness changed');
+    expect(rebuildReason(conf(''), conf(w('3')), 'g', 'g')).toBe('witness changed');
+    expect(rebuildReason(conf(w('3')), conf(''), 'g', 'g')).toBe('witness changed');
+  });
+});
