@@ -42,6 +42,7 @@ describe.skipIf(skip)('haved witness: a pair never has two MASTERs (namespaces)'
   let a: LabNode, b: LabNode, w: LabNode;
   let udpPort: number;
   const procs: Daemon[] = [];
+  const havedOf: Record<string, Daemon> = {};
   const figures: Figures[] = [];
   const vipOn = (n: LabNode) => lab.addresses(n.name).includes(VIP);
   const holders = () => [a, b].filter(vipOn).map((n) => n.name);
@@ -91,7 +92,7 @@ vrrp_instance VI_1 {
         ? `    witness {\n        address ${w.address}:${WITNESS_PORT}\n        secret_file ${scratch.path('witness.secret')}\n    }\n`
         : '';
     const conf = scratch.write(`${mode}-${n.name}.conf`, havedConf({ node: n, priority: prio, advertInt: '1', udpPort, instanceExtra: witness }));
-    procs.push(startHaved(lab, n, conf, scratch.path(`${mode}-${n.name}.json`)));
+    procs.push((havedOf[n.name] = startHaved(lab, n, conf, scratch.path(`${mode}-${n.name}.json`))));
   };
 
   /** Polls the VIP on a and b every ~20 ms while `during` runs; returns the ms with both holding it. */
@@ -242,7 +243,29 @@ vrrp_instance VI_1 {
     const json = JSON.parse(readFileSync(scratch.path('witness-a.json'), 'utf8'));
     expect(json.instances[0].witness.counters.stepDowns).toBeGreaterThanOrEqual(1);
 
-    // 4. the witness stops, the pair is healthy: the VIP stays where it is, with no gap for the client
+    // 4. the MASTER's haved stopped (SIGSTOP) past its lease: the other takes over; on SIGCONT the stopped one
+    // finds its lease gone and drops the VIP at once (its host kept the address while it was stopped)
+    // a, the higher priority: VRRP alone would have it take the VIP straight back from b on waking
+    await waitFor('a fails back', () => holders().join() === 'a', 10_000, 50);
+    const m = a;
+    const other = b;
+    const pid = havedOf[m.name]!.proc.pid!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      await waitFor(`${other.name} takes over while ${m.name} is stopped`, () => vipOn(other), 10_000, 20);
+      await sleep(1000);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    const contAt = wallNow();
+    await waitFor(`${m.name} drops the VIP after SIGCONT\n${output()}`, () => !vipOn(m), 3000, 10);
+    const droppedMs = Math.round(wallNow() - contAt);
+    console.log(`[witness] MASTER ${m.name} stopped (SIGSTOP) until ${other.name} took over, then SIGCONT: it dropped the VIP ${droppedMs} ms after SIGCONT`);
+    expect(droppedMs).toBeLessThanOrEqual(1000);
+    expect(havedOf[m.name]!.output()).toMatch(/"event":"witness-paused"/);
+
+    // 5. the witness stops, the pair is healthy: the VIP stays where it is, with no gap for the client
+    await waitFor('a fails back again', () => holders().join() === 'a', 10_000, 50);
     const before = holders();
     const probing = probeVip(w, 6000);
     await sleep(500);
