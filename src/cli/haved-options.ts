@@ -14,6 +14,7 @@ export interface ClientTarget {
 export type HavedCommand =
   | { cmd: 'run'; configFile: string; pidFile: string | null; stateFile: string; socket: string; detail: boolean; console: boolean }
   | { cmd: 'check'; configFile: string }
+  | { cmd: 'witness'; host: string; port: number; secretFile: string; maxLeaseMs: number; detail: boolean }
   | { cmd: 'control'; request: ControlRequest; json: boolean; target: ClientTarget }
   | { cmd: 'help' }
   | { cmd: 'version' };
@@ -25,7 +26,8 @@ export const SYNOPSIS = `Usage: haved [-f FILE] [OPTION...]          run the dae
        haved dump                           its full state as JSON (also written to the state file)
        haved reload                         read the configuration file again (errors are printed)
        haved priority INSTANCE N|reset      override an instance's priority until reset or restart
-       haved maintenance on|off             hand every VIP to the peer and claim none, until off`;
+       haved maintenance on|off             hand every VIP to the peer and claim none, until off
+       haved --witness ADDRESS:PORT --witness-secret-file FILE   run a witness for two-node pairs`;
 
 export const USAGE = `${SYNOPSIS}
 
@@ -40,6 +42,9 @@ export const USAGE = `${SYNOPSIS}
       --socket PATH       control socket (default: the state file's path with .sock for .json, so
                           ${socketPathFor(DEFAULT_STATE_FILE)}); the commands above find the daemon there
       --json              with status: print the JSON state
+      --witness ADDRESS:PORT        run as the witness of two-node pairs (see README "No split brain")
+      --witness-secret-file FILE    the secret shared with the nodes' witness blocks (at least 16 bytes)
+      --witness-max-lease SECONDS   the longest lease granted, and the wait after a restart (default 10)
   -h, --help              this help
   -v, --version           print the version
 
@@ -59,6 +64,9 @@ const OPTIONS: Record<string, OptionSpec> = {
   'state-file': { value: 'FILE' },
   socket: { value: 'PATH' },
   json: {},
+  witness: { value: 'ADDRESS:PORT' },
+  'witness-secret-file': { value: 'FILE' },
+  'witness-max-lease': { value: 'SECONDS' },
   help: { short: 'h' },
   version: { short: 'v' },
 };
@@ -83,6 +91,9 @@ export function parseHavedArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     return { cmd: 'control', request: clientRequest(verb, args), json: v.has('json'), target: clientTarget(str('socket'), str('state-file'), env) };
   }
   if (v.has('json')) throw new UsageError(`option '--json' applies only to 'haved status'`);
+  if (v.has('witness')) return witnessCommand(str('witness')!, str('witness-secret-file'), str('witness-max-lease'), v.has('log-detail'));
+  const stray = (['witness-secret-file', 'witness-max-lease'] as const).find((o) => v.has(o));
+  if (stray) throw new UsageError(`option '--${stray}' applies only with '--witness ADDRESS:PORT'`);
   const configFile = str('use-file') ?? DEFAULT_CONFIG;
   if (v.has('config-test')) return { cmd: 'check', configFile };
   const stateFile = str('state-file') ?? DEFAULT_STATE_FILE;
@@ -127,4 +138,21 @@ function clientTarget(socket: string | undefined, stateFile: string | undefined,
   if (stateFile !== undefined) return { sockets: [socketPathFor(stateFile)], stateFiles: [stateFile] };
   const files = [...new Set([DEFAULT_STATE_FILE, npmStartStateFile(env)])];
   return { sockets: files.map(socketPathFor), stateFiles: files };
+}
+
+function witnessCommand(address: string, secretFile: string | undefined, maxLease: string | undefined, detail: boolean): HavedCommand {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(address);
+  const port = m ? Number(m[2]) : 0;
+  if (!m || m[1]!.split('.').some((o) => Number(o) > 255) || port < 1 || port > 65535) {
+    throw new UsageError(`--witness needs IPv4:PORT (e.g. 198.18.0.50:7070), got '${address}'`);
+  }
+  if (secretFile === undefined) throw new UsageError('--witness needs --witness-secret-file FILE (the secret of the nodes\' witness blocks)');
+  let maxLeaseMs = 10_000;
+  if (maxLease !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(maxLease) || Number(maxLease) < 1 || Number(maxLease) > 60) {
+      throw new UsageError(`--witness-max-lease must be 1..60 seconds, got '${maxLease}'`);
+    }
+    maxLeaseMs = Math.round(Number(maxLease) * 1000);
+  }
+  return { cmd: 'witness', host: m[1]!, port, secretFile, maxLeaseMs, detail };
 }

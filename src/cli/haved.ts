@@ -9,6 +9,7 @@ import type { HavedConfig } from '../config/model.ts';
 import { SYNOPSIS, USAGE, parseHavedArgs, type HavedCommand } from './haved-options.ts';
 import { UsageError } from './usage-error.ts';
 import { missingInterfaces } from '../ha/daemon/host-check.ts';
+import { witnessSecretProblems } from '../ha/daemon/witness-client.ts';
 // The daemon (execa, pino, the HA cores) is imported only to run it, the client only to ask: both start faster.
 
 const VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
@@ -21,6 +22,12 @@ const loadRunnable = (file: string): HavedConfig => loadConfig(file, { requireIn
 function checkConfig(file: string): number {
   try {
     const cfg = loadRunnable(file);
+    const secrets = witnessSecretProblems(cfg.instances);
+    if (secrets.length > 0) {
+      for (const x of secrets) process.stderr.write(`ERROR: ${x}\n`);
+      process.stderr.write(`${file}: configuration rejected (${plural(secrets.length, 'error')})\n`);
+      return 1;
+    }
     const warnings = [...cfg.warnings, ...missingInterfaces(cfg)];
     for (const w of warnings) process.stderr.write(`WARNING: ${w}\n`);
     process.stdout.write(`${file}: configuration OK (${cfg.instances.length} vrrp_instance, ${plural(warnings.length, 'warning')})\n`);
@@ -55,6 +62,11 @@ async function run(cmd: Extract<HavedCommand, { cmd: 'run' }>): Promise<void> {
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     for (const x of configErrorList(e)) process.stderr.write(`haved: ${x.message}\n`);
+    process.exit(1);
+  }
+  const secrets = witnessSecretProblems(config.instances);
+  if (secrets.length > 0) {
+    for (const x of secrets) process.stderr.write(`haved: ${x}\n`);
     process.exit(1);
   }
   // A warning reads "file:line: text"; `where` lets log queries find them by place.
@@ -180,7 +192,45 @@ async function main(): Promise<void> {
     }
     case 'run':
       await run(cmd);
+      return;
+    case 'witness':
+      await runWitness(cmd);
   }
+}
+
+async function runWitness(cmd: Extract<HavedCommand, { cmd: 'witness' }>): Promise<void> {
+  const [{ createLogger }, { WitnessServer }, { readWitnessSecret, WitnessSecretError }, { systemClock }] = await Promise.all([
+    import('../log.ts'),
+    import('../ha/daemon/witness-server.ts'),
+    import('../ha/daemon/witness-client.ts'),
+    import('../clock.ts'),
+  ]);
+  const log = createLogger('haved-witness', cmd.detail ? 'debug' : 'info');
+  process.title = 'haved';
+  let secret: Buffer;
+  try {
+    secret = readWitnessSecret(cmd.secretFile, '--witness-secret-file');
+  } catch (e) {
+    if (!(e instanceof WitnessSecretError)) throw e;
+    process.stderr.write(`haved: ${e.message}\n`);
+    process.exit(1);
+  }
+  const server = new WitnessServer({ host: cmd.host, port: cmd.port, secret, maxLeaseMs: cmd.maxLeaseMs, clock: systemClock, log });
+  try {
+    await server.listen();
+  } catch (e) {
+    process.stderr.write(`haved: ${(e as Error).message}\n`);
+    process.exit(1);
+  }
+  const stop = (signal: string) => {
+    log.info({ signal, ...server.status() }, `${signal}: witness stopping`);
+    void server.close().then(() => log.flush(() => process.exit(0)));
+    setTimeout(() => process.exit(0), 500).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGUSR1', () => log.info(server.status(), 'witness state'));
+  log.info({ listen: `${cmd.host}:${cmd.port}`, maxLeaseMs: cmd.maxLeaseMs, pid: process.pid }, `witness listening; it grants no new lease for ${cmd.maxLeaseMs} ms (leases granted before a restart end first)`);
 }
 
 // Imported (by scripts/compile-cache.ts) it only loads. Node < 22.18 has no import.meta.main: there it always runs.

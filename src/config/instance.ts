@@ -7,6 +7,7 @@ import { isIPv6 } from 'node:net';
 import { checkIP, table, type Reader, type Table } from './reader.ts';
 import { addVirtualRoute } from './virtual-routes.ts';
 import { misplacedNotifyFifo } from './notify-fifo.ts';
+import { readWitness } from './witness.ts';
 
 const MAX_TIMER_MS = 1_000_000;
 const SCOPES = new Set(['site', 'link', 'host', 'nowhere', 'global']);
@@ -53,6 +54,7 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
     garpLowerPrioRepeat: 0,
     garpLowerPrioDelayMs: 0,
     preemptSchedule: null,
+    witness: null,
     where: whereOf(opener),
   };
   const draft: InstanceDraft = { value: v, opener, seen: new Map() };
@@ -154,6 +156,7 @@ export function readInstance(r: Reader, opener: Token, d: Draft): void {
         v.preemptSchedule = c.text;
       },
     ],
+    ['witness', (r, kw) => void (v.witness = readWitness(r, kw, v.name))],
   ]);
   r.block(opener, `vrrp_instance ${v.name}`, 'vrrp_instance', t);
   checkFamily(r, v, draft.seen, peerAt);

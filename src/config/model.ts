@@ -137,6 +137,17 @@ export interface VrrpInstance {
   garpLowerPrioDelayMs: number;
   /** haved: preempt only inside this cron window (node-cron syntax), null = any time. */
   preemptSchedule: string | null;
+  /** haved: the witness that keeps a two-node pair from having two MASTERs; null = keepalived's behaviour. */
+  witness: Witness | null;
+  where: string;
+}
+
+/** `witness { address … secret_file … lease … }` inside a vrrp_instance (config/witness.ts). */
+export interface Witness {
+  address: { host: string; port: number };
+  secretFile: string;
+  /** null: the default, three advert intervals (at least 1 s). */
+  leaseMs: number | null;
   where: string;
 }
 

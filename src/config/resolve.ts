@@ -137,6 +137,8 @@ function checkSyncGroups(r: Reader, d: Draft): void {
         continue;
       }
       groupOf.set(m.text, g.name);
+      const member = d.instances.find((i) => i.value.name === m.text)!.value;
+      if (member.witness) r.error(m, `vrrp_sync_group ${g.name}: vrrp_instance ${m.text} has a witness, which haved does not support in a sync group (the group would promote it without the lease)`);
     }
     if (g.members.length === 0) r.error(g.where, `vrrp_sync_group ${g.name} needs 'group { INSTANCE … }'`);
     if (g.members.length === 1) {

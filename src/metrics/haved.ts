@@ -18,6 +18,7 @@ export interface HavedStatusView {
     dropped: Counts;
     transitions: Counts;
     notifyOutcomes: Counts;
+    witness?: { lease: 'held' | 'none'; counters: { requests: number; granted: number; refused: number; stepDowns: number } } | null;
   }>;
   checks: ReadonlyArray<{
     name: string;
@@ -79,6 +80,12 @@ export class HavedMetrics {
     ));
     counter(r, 'haved_vrrp_adverts_lower_priority_total', 'Adverts from a lower-priority master, discarded while MASTER.', ['instance'], perInstance((i) => i.counters.discardedLower));
     counter(r, 'haved_vrrp_announcements_total', 'Gratuitous ARP re-announcements asked for (refreshes not counted).', ['instance'], perInstance((i) => i.counters.announcements));
+    const withWitness = (read: (w: NonNullable<HavedStatusView['instances'][number]['witness']>) => number) => (): Sample[] =>
+      st().instances.flatMap((i) => (i.witness ? [{ labels: { instance: i.name }, value: read(i.witness) }] : []));
+    gauge(r, 'haved_witness_lease', '1 while this node holds the witness lease of the instance (instances with a witness only).', ['instance'], withWitness((w) => (w.lease === 'held' ? 1 : 0)));
+    counter(r, 'haved_witness_requests_total', 'Lease requests sent to the witness.', ['instance'], withWitness((w) => w.counters.requests));
+    counter(r, 'haved_witness_refused_total', 'Lease requests the witness refused (held by the peer, or just restarted).', ['instance'], withWitness((w) => w.counters.refused));
+    counter(r, 'haved_witness_step_downs_total', 'Times the instance left MASTER because it had neither the lease nor a backup heard.', ['instance'], withWitness((w) => w.counters.stepDowns));
     counter(r, 'haved_vrrp_pauses_detected_total', 'Times this process was found to have been stopped or stalled.', ['instance'], perInstance((i) => i.counters.pausesDetected));
 
     const checkLabels = (c: HavedStatusView['checks'][number]) => ({ check: c.name, kind: c.kind });

@@ -2,6 +2,7 @@
 import type { NamedProperty } from './shared.ts';
 import { metaFlagProperties, textReplyProperties, textRequestProperties, udpFrameProperties } from './text-properties.ts';
 import { advertProperties, binaryProperties, configProperties, controlProperties, replicationProperties } from './wire-properties.ts';
+import { witnessProperties } from './witness-properties.ts';
 
 export const CODECS: Readonly<Record<string, NamedProperty[]>> = {
   'text requests': textRequestProperties,
@@ -13,4 +14,5 @@ export const CODECS: Readonly<Record<string, NamedProperty[]>> = {
   'replication': replicationProperties,
   'control protocol': controlProperties,
   'config': configProperties,
+  'witness': witnessProperties,
 };

@@ -25,6 +25,8 @@ export interface NodeConf {
   auth?: { type: 'PASS' | 'HMAC'; pass: string };
   unicastPeers?: string[];
   allowedPeers?: string[];
+  /** More lines inside the vrrp_instance block (e.g. a witness block). */
+  instanceExtra?: string;
 }
 
 /** A keepalived-syntax config for one lab node: one instance, the VIP, an HMAC key, a local cache check. */
@@ -70,7 +72,7 @@ ${c.nopreempt ? '    nopreempt\n' : ''}    authentication {
 ${peers}    virtual_ipaddress {
         ${VIP}/32 dev ${c.vipDev ?? n.ifname}
     }
-${notify}}
+${notify}${c.instanceExtra ?? ''}}
 ${check}`;
 }
 

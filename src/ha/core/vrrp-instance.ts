@@ -55,6 +55,12 @@ export interface SyncGroupHook {
   memberFaultChanged(member: VrrpInstance): void;
 }
 
+/** Who else must agree before this instance becomes MASTER (the witness, see witness-guard.ts). */
+export interface MasterGate {
+  /** true = go now; false = wait (the instance stays BACKUP wanting MASTER until gateOpened). */
+  mayBecomeMaster(reason: string): boolean;
+}
+
 /**
  * One vrrp_instance: the VRRPv3-style election (keepalived semantics, see the reference notes §1) as a pure
  * state machine. Inputs: start/stop, receive(advert), setFault, setPriorityAdjustment, timers of the injected
@@ -132,6 +138,7 @@ export class VrrpInstance {
   #preemptUntil: number | null = null;
   #wantsMaster = false;
   #group: SyncGroupHook | null = null;
+  #gate: MasterGate | null = null;
   #holds = new Set<string>();
   /** Why preemption waits, per source (preempt_schedule outside its window, a cache not current); none = as configured. */
   #preemptBlocks = new Map<string, string>();
@@ -229,6 +236,23 @@ export class VrrpInstance {
     this.#group = group;
   }
 
+  /** With a gate, every way into MASTER asks it first (the owner's shortcut at start-up too). */
+  attachGate(gate: MasterGate | null): void {
+    this.#gate = gate;
+  }
+
+  /** The gate now allows what it refused: a BACKUP still wanting MASTER takes it. */
+  gateOpened(reason: string): void {
+    if (this.#state === 'BACKUP' && this.#wantsMaster) this.#wantMaster(reason);
+  }
+
+  /** The gate withdraws its consent: a MASTER resigns (priority 0 naming a successor) and becomes BACKUP. */
+  stepDown(reason: string): void {
+    if (this.#state !== 'MASTER') return;
+    this.#resign();
+    this.#leaveMaster('BACKUP', reason);
+  }
+
   /**
    * Keeps the instance in INIT after start() until every hold is released: keepalived waits for each tracked
    * script's first result, so a failing check goes INIT → FAULT without a BACKUP notify first.
@@ -251,7 +275,7 @@ export class VrrpInstance {
       this.#setState('FAULT', `starting with fault: ${this.#faultSummary()}`);
       return;
     }
-    if (this.isOwner && this.initialState === 'MASTER') {
+    if (this.isOwner && this.initialState === 'MASTER' && this.#gate === null) {
       this.#becomeMaster('priority 255 address owner with state MASTER');
       return;
     }
@@ -544,6 +568,13 @@ export class VrrpInstance {
   #wantMaster(reason: string): void {
     if (this.#state !== 'BACKUP') return;
     this.#masterDown.cancel();
+    if (this.#gate && !this.#gate.mayBecomeMaster(reason)) {
+      // Wait for the gate, and ask again after another master-down interval (a peer heard meanwhile is then
+      // judged by the usual rules: a higher master is followed, a lower one preempted after the usual wait).
+      this.#wantsMaster = true;
+      this.#armMasterDown(this.#masterDownInterval());
+      return;
+    }
     if (this.#group && !this.#group.memberWantsMaster(this, reason)) {
       this.#wantsMaster = true;
       this.#event('sync-group-wait', `${reason}; waiting for sync group ${this.#group.name}`);
@@ -755,7 +786,7 @@ export class VrrpInstance {
 
   #exitFault(reason: string): void {
     if (this.#state !== 'FAULT') return;
-    if (this.isOwner && this.initialState === 'MASTER') this.#becomeMaster(reason);
+    if (this.isOwner && this.initialState === 'MASTER' && this.#gate === null) this.#becomeMaster(reason);
     else this.#enterBackup(reason);
   }
 

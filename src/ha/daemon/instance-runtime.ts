@@ -14,6 +14,8 @@ import { noIPv4Reason, noIPv6Reason } from '../adapters/interfaces.ts';
 import { MCAST_GROUP6 } from '../adapters/udp-transport.ts';
 import { instanceFamily } from '../../config/instance.ts';
 import { RouteManager, describeRoute } from '../adapters/route-manager.ts';
+import type { WitnessLinkFactory } from '../adapters/witness-socket.ts';
+import { WitnessClient } from './witness-client.ts';
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -29,6 +31,10 @@ export interface RuntimeDeps {
   fifo?: (line: string) => void;
   /** Called after every state change (the daemon rewrites its state file). */
   changed(): void;
+  /** The witness's datagram path (tests); default UDP. */
+  witnessLink?: WitnessLinkFactory;
+  /** The witness secret (tests); default: read from its secret_file. */
+  witnessSecret?: Buffer;
 }
 
 /** Why an advert was dropped before the election saw it: a decode/auth error, or a source that is no peer. */
@@ -74,6 +80,7 @@ export function rebuildReason(prev: InstanceConfig, next: InstanceConfig, prevGr
     return 'authentication changed';
   }
   if (next.unicastPeers.length === 0 && prevGroup !== nextGroup) return 'vrrp_mcast_group4 changed';
+  if (fingerprintOf(prev.witness) !== fingerprintOf(next.witness)) return 'witness changed';
   return null;
 }
 
@@ -153,6 +160,9 @@ export class InstanceRuntime {
   #dropLog: RateLimitedLog;
   /** Resolves the wait of a resigning master for its successor's first advert. */
   #successorSeen: (() => void) | null = null;
+  /** The witness (null: keepalived's behaviour) and whether the transition under way is its step-down. */
+  readonly witness: WitnessClient | null = null;
+  #witnessStepDown = false;
 
   constructor(config: InstanceConfig, global: GlobalDefs, deps: RuntimeDeps) {
     this.#config = config;
@@ -191,6 +201,12 @@ export class InstanceRuntime {
         },
       }),
     );
+    if (config.witness) {
+      const deps2 = { clock: deps.clock, log: this.#log, dropLog: this.#dropLog, link: deps.witnessLink, secret: deps.witnessSecret };
+      this.witness = new WitnessClient(config.witness, config.virtualRouterId, this.nodeId, this.instance, deps2, () => {
+        this.#witnessStepDown = true;
+      });
+    }
     if (deps.interfaceAddress === null && config.unicastSrcIp === null) {
       this.instance.setFault('interface', instanceFamily(config) === 6 ? noIPv6Reason(config.interface) : noIPv4Reason(config.interface));
     }
@@ -316,6 +332,7 @@ export class InstanceRuntime {
         this.instance.setFault('multicast', (e as Error).message);
       }
     }
+    this.witness?.start();
     this.instance.start();
   }
 
@@ -334,6 +351,7 @@ export class InstanceRuntime {
     const m = r.message;
     if (m.nodeId === this.nodeId) return;
     if (m.kind === 'ADVERT' && m.priority > 0) this.#successorSeen?.();
+    this.witness?.guard.heard(m.kind, m.priority, m.advertIntMs);
     this.instance.receive({
       kind: m.kind,
       nodeId: m.nodeId,
@@ -354,6 +372,7 @@ export class InstanceRuntime {
   /** STOP: priority 0 (if MASTER), VIPs removed, notify_stop; resolves when all of it is done (bounded). */
   async stop(reason: string): Promise<void> {
     this.instance.stop(reason);
+    this.witness?.stop();
     this.#dropLog.flush();
     await this.settled();
     await Promise.race([this.notify.idle(), delay(2000)]);
@@ -418,7 +437,9 @@ export class InstanceRuntime {
     } else if (t.from === 'MASTER' || this.vipsInstalled) {
       this.#cancelGarp();
       // Preempted (→ BACKUP): the new master's advert is here already, only the grace is left to wait.
-      const handOver = t.from === 'MASTER' && (t.to === 'BACKUP' || this.instance.status().backups.length > 0);
+      // The witness's step-down must not wait: its lease ends on the witness soon and the peer gets it.
+      const handOver = !this.#witnessStepDown && t.from === 'MASTER' && (t.to === 'BACKUP' || this.instance.status().backups.length > 0);
+      this.#witnessStepDown = false;
       this.#enqueue(async () => {
         if (handOver) await (t.to === 'BACKUP' ? this.#sleep(HANDOVER_GRACE_MS) : this.#awaitSuccessor());
         if (this.instance.state === 'MASTER') return; // back to MASTER meanwhile: keep the VIPs
@@ -551,6 +572,7 @@ export class InstanceRuntime {
       dropped: { ...this.drops },
       transitions: { ...this.transitions },
       notifyOutcomes: { ...this.notify.outcomes },
+      witness: this.witness?.status() ?? null,
     };
   }
 }

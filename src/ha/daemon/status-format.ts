@@ -34,6 +34,7 @@ export function formatStatus(s: DaemonStatus): string {
     if (i.master) out.push(`  master: ${i.master.nodeId} priority ${i.master.priority}`);
     if (i.preemptSchedule) out.push(`  preempt_schedule "${i.preemptSchedule.schedule}": ${i.preemptSchedule.open ? `window open (closes in ${i.preemptSchedule.closesInMs} ms)` : 'outside the window (failback deferred)'}`);
     if (i.faults.length > 0) out.push(`  faults: ${i.faults.join('; ')}`);
+    if (i.witness) out.push(`  ${formatWitness(i.witness)}`);
     if (i.lastTransition) out.push(`  last transition ${i.lastTransition.from} -> ${i.lastTransition.to} at ${i.lastTransition.at}: ${i.lastTransition.reason}`);
     const drops = Object.entries(i.dropped).map(([k, n]) => `${k} ${n}`).join(', ');
     const extra = [
@@ -46,4 +47,15 @@ export function formatStatus(s: DaemonStatus): string {
   for (const g of s.syncGroups) out.push(`sync group ${g.name}: ${g.state} (${g.members.map((m) => `${m.name} ${m.state}`).join(', ')})`);
   for (const c of s.checks) out.push(`check ${c.name}: ${c.state}${c.local ? ' (local cache: drives FAULT)' : ''}  last: ${c.last || '-'}`);
   return out.join('\n');
+}
+
+function formatWitness(w: NonNullable<DaemonStatus['instances'][number]['witness']>): string {
+  const lease = w.lease === 'held' ? `lease held (${w.leaseLeftMs} ms left)` : `no lease${w.holder ? ` (held by ${w.holder})` : ''}`;
+  const peer = w.peerHeardMsAgo === null ? 'peer not heard' : `peer heard ${w.peerHeardMsAgo} ms ago`;
+  const drops = Object.entries(w.dropped).map(([k, n]) => `${k} ${n}`).join(', ');
+  const c = w.counters;
+  return (
+    `witness ${w.address}: ${lease}, last answer ${w.lastVerdict ?? '-'}, ${peer}${w.waiting ? ', waiting for the lease to become MASTER' : ''}; ` +
+    `requests ${c.requests}, granted ${c.granted}, refused ${c.refused}, step-downs ${c.stepDowns}${drops ? `, dropped ${drops}` : ''}`
+  );
 }

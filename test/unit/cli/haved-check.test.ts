@@ -47,4 +47,17 @@ describe('haved -t and haved -f on a broken file', () => {
     expect(r.stderr).toContain(`ERROR: ${empty}: no vrrp_instance: haved needs at least one to run`);
     expect(haved('-f', empty, '--state-file', join(dir, 'state.json')).status).toBe(1);
   });
+  it('a witness whose secret_file is missing or short: -t and -f refuse it with file:line', () => {
+    const secret = write('short.secret', 'short\n');
+    const conf = (file: string) =>
+      write('w.conf', `vrrp_instance V {\n  interface lo\n  virtual_router_id 5\n  witness {\n    address 198.18.0.50:7070\n    secret_file ${file}\n  }\n}\n`);
+    const missing = conf(join(dir, 'nope.secret'));
+    const r = haved('-t', '-f', missing);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`ERROR: ${missing}:4: cannot read the witness secret_file ${join(dir, 'nope.secret')}: ENOENT`);
+    const short = conf(secret);
+    const f = haved('-f', short);
+    expect(f.status).toBe(1);
+    expect(f.stderr).toContain(`haved: ${short}:4: the witness secret in ${secret} is shorter than 16 bytes`);
+  });
 });

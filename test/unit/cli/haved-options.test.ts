@@ -98,3 +98,23 @@ describe('haved command line', () => {
     expect(missing.stderr.split('\n')[0]).toBe("haved: option '-f, --use-file' needs a value (FILE)");
   });
 });
+
+describe('haved --witness', () => {
+  it('parses the witness command line', () => {
+    expect(parseHavedArgs(['--witness', '198.18.0.50:7070', '--witness-secret-file', '/s'])).toEqual({
+      cmd: 'witness', host: '198.18.0.50', port: 7070, secretFile: '/s', maxLeaseMs: 10_000, detail: false,
+    });
+    expect(parseHavedArgs(['--witness', '198.18.0.50:7070', '--witness-secret-file', '/s', '--witness-max-lease', '2.5', '-D'])).toMatchObject({ maxLeaseMs: 2500, detail: true });
+  });
+
+  it.each([
+    [['--witness', 'w:7070', '--witness-secret-file', '/s'], "--witness needs IPv4:PORT (e.g. 198.18.0.50:7070), got 'w:7070'"],
+    [['--witness', '198.18.0.500:7070', '--witness-secret-file', '/s'], "--witness needs IPv4:PORT (e.g. 198.18.0.50:7070), got '198.18.0.500:7070'"],
+    [['--witness', '198.18.0.50:70700', '--witness-secret-file', '/s'], "--witness needs IPv4:PORT (e.g. 198.18.0.50:7070), got '198.18.0.50:70700'"],
+    [['--witness', '198.18.0.50:7070'], "--witness needs --witness-secret-file FILE (the secret of the nodes' witness blocks)"],
+    [['--witness', '198.18.0.50:7070', '--witness-secret-file', '/s', '--witness-max-lease', '0'], "--witness-max-lease must be 1..60 seconds, got '0'"],
+    [['--witness-secret-file', '/s'], "option '--witness-secret-file' applies only with '--witness ADDRESS:PORT'"],
+  ])('%j', (argv, message) => {
+    expect(() => parseHavedArgs(argv)).toThrow(new UsageError(message));
+  });
+});

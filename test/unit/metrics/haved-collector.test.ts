@@ -135,3 +135,24 @@ describe('the counters the collector reads', () => {
     expect(q.outcomes).toEqual({ ok: 2, failed: 1, timeout: 0, error: 1 });
   });
 });
+
+describe('HavedMetrics: the witness', () => {
+  it('lease, requests, refusals and step-downs for an instance with a witness; nothing for one without', async () => {
+    const base = status().instances[0]!;
+    const m = new HavedMetrics({
+      status: () =>
+        status({
+          instances: [
+            { ...base, witness: { lease: 'held', counters: { requests: 9, granted: 7, refused: 2, stepDowns: 1 } } },
+            { ...base, name: 'VI_2', witness: null },
+          ],
+        }),
+    });
+    const v = parseExposition(await m.scrape());
+    expect(v.get('haved_witness_lease{instance="VI_1"}')).toBe(1);
+    expect(v.get('haved_witness_requests_total{instance="VI_1"}')).toBe(9);
+    expect(v.get('haved_witness_refused_total{instance="VI_1"}')).toBe(2);
+    expect(v.get('haved_witness_step_downs_total{instance="VI_1"}')).toBe(1);
+    expect(v.has('haved_witness_lease{instance="VI_2"}')).toBe(false);
+  });
+});
