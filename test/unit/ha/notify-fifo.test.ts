@@ -3,7 +3,7 @@
  * (created, refused, reused) with reader processes, and whole daemons writing their transitions to it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -31,10 +31,27 @@ function tempDir(): string {
 }
 
 /** `cat FIFO > OUT`: a reader process, killed at the end of the test. */
-function reader(fifo: string, out: string): ChildProcess {
+/** A `cat FIFO > OUT` reader, returned once it holds the FIFO open (lines written before that could be lost with the FIFO). */
+async function reader(fifo: string, out: string): Promise<ChildProcess> {
   const p = spawn('/bin/sh', ['-c', 'exec cat "$0" > "$1"', fifo, out], { stdio: 'ignore' });
   cleanup.push(() => void p.kill('SIGKILL'));
+  const holdsFifo = () => {
+    try {
+      return readdirSync(`/proc/${p.pid}/fd`).some((fd) => readlinkSafe(`/proc/${p.pid}/fd/${fd}`) === fifo);
+    } catch {
+      return false;
+    }
+  };
+  await waitFor(`a reader holding ${fifo} open`, holdsFifo, 5000);
   return p;
+}
+
+function readlinkSafe(path: string): string | null {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return null;
+  }
 }
 
 const silent = pino({ level: 'silent' });
@@ -95,7 +112,7 @@ describe('the FIFO', () => {
     expect(st.mode & 0o777).toBe(0o600);
     ch.write('INSTANCE "VI_1" BACKUP 100\n'); // before any reader: waits in the pipe
     const out = join(dir, 'out');
-    reader(path, out);
+    await reader(path, out);
     ch.write('INSTANCE "VI_1" MASTER 100\n');
     await waitFor('two lines', () => existsSync(out) && readFileSync(out, 'utf8').split('\n').length > 2, 5000);
     expect(readFileSync(out, 'utf8')).toBe('INSTANCE "VI_1" BACKUP 100\nINSTANCE "VI_1" MASTER 100\n');
@@ -117,7 +134,7 @@ describe('the FIFO', () => {
     expect(c.written + c.queued + c.dropped).toBe(10_000);
     expect(c.written).toBeGreaterThan(1000); // the pipe's 64 KiB
     const out = join(dir, 'out');
-    reader(path, out);
+    await reader(path, out);
     await waitFor('the pipe drained', () => existsSync(out) && readFileSync(out).length >= c.written * 25, 5000);
     for (let i = 0; i < 50 && ch.counts.queued > 0; i++) {
       clock.advance(100);
@@ -202,7 +219,7 @@ describe('haved writes its transitions to the FIFO', () => {
       interfaceUp: async () => null,
     });
     await d.start(parseConfigText(text, 'a.conf', { localAddresses: ['198.18.0.1'] }));
-    reader(path, out);
+    await reader(path, out);
     for (let t = 0; t < 1000; t += 10) {
       clock.advance(10);
       await settleTurns(10);
@@ -261,14 +278,14 @@ describe('haved writes its transitions to the FIFO', () => {
     cleanup.push(stop);
     await run(1000);
     const oldOut = join(dir, 'old.out');
-    reader(oldPath, oldOut);
+    await reader(oldPath, oldOut);
     await waitFor('the old lines', () => existsSync(oldOut) && readFileSync(oldOut, 'utf8').includes('MASTER'), 5000);
     const p = d.reload(parse(text(newPath, 150)));
     await p;
     expect(existsSync(oldPath)).toBe(false);
     expect(statSync(newPath).isFIFO()).toBe(true);
     const newOut = join(dir, 'new.out');
-    reader(newPath, newOut);
+    await reader(newPath, newOut);
     await d.reload(parse(text(newPath, 140))); // priority change: updated in place, no transition, no line
     await stop();
     await waitFor('the STOP line on the new FIFO', () => existsSync(newOut) && readFileSync(newOut, 'utf8').includes('STOP'), 5000);
