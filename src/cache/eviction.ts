@@ -67,7 +67,7 @@ export class Evictor {
    * slab_reassign_evictions_nomem) and handed to `cls`. Not with -M, which never evicts.
    */
   #movePageTo(cls: number, now: number, pinned: number): boolean {
-    if (!this.#evictions || now <= this.#lastPageMove) return false;
+    if (!this.#evictions || this.automove === 0 || now <= this.#lastPageMove) return false;
     this.#lastPageMove = now;
     const slabs = this.#slabs;
     const myAge = Math.max(0, this.#lru.tailAge(cls, now));
@@ -85,18 +85,31 @@ export class Evictor {
     if (donor === 0 || myAge >= AUTOMOVE_RATIO * donorScore) return false;
     const page = this.#emptiestPage(donor, pinned);
     if (page < 0) return false;
+    this.emptyPage(page, now);
+    slabs.movePage(page, cls);
+    this.#g[C.G_SLABS_MOVED]++;
+    return true;
+  }
+
+  /** memcached 1.6.18's `slab_automove` setting: 0 turns the page moves above off (`slabs automove 0`). */
+  automove = 1;
+
+  /**
+   * Frees every item of a page about to change class: a live one counts in slab_reassign_evictions_nomem
+   * (memcached would first try to rescue it into a free chunk of its class; this store evicts it), an
+   * expired or flushed one is just reclaimed.
+   */
+  emptyPage(page: number, now: number): void {
+    const slabs = this.#slabs;
     const bytes = this.#bytes;
-    const step = slabs.sizes[donor] / 8;
+    const step = slabs.sizes[slabs.pageClass(page)] / 8;
     const first = slabs.pageFirstChunk(page);
     const end = first + slabs.carvedChunks(page) * step;
     for (let c = first; c < end; c += step) {
       if ((bytes[c * 8 + B_ITFLAGS] & IT_LINKED) === 0) continue;
+      if (this.#liveness.deadReason(c, now) === 0) this.#g[C.G_SLAB_REASSIGN_EVICTIONS]++;
       this.#items.unlink(c, -1);
-      this.#g[C.G_SLAB_REASSIGN_EVICTIONS]++;
     }
-    slabs.movePage(page, cls);
-    this.#g[C.G_SLABS_MOVED]++;
-    return true;
   }
 
   /** The page of `cls` holding the fewest linked items, skipping the pinned item's page; -1 if none. */

@@ -251,6 +251,8 @@ export class Dispatcher {
         return;
       }
       case 'cachedump': return this.#cachedump(rest, out);
+      // memcached built with extstore but running without it
+      case 'extstore': out.bytes(Replies.END); return;
       default: out.bytes(Replies.ERROR);
     }
   }
