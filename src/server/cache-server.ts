@@ -86,7 +86,8 @@ export class CacheServer extends EventEmitter {
 
   constructor(config: ServerConfig, deps: CacheServerDeps) {
     super();
-    this.config = config;
+    // its own copy: admin commands (cache_memlimit, slabs automove, lru ...) change settings at run time
+    this.config = config = { ...config, listen: [...config.listen], extended: { ...config.extended } };
     this.#logger = deps.logger;
     this.#clientLog = new RateLimitedLog(deps.logger);
     this.#clock = deps.clock ?? new CacheClock();
@@ -117,6 +118,22 @@ export class CacheServer extends EventEmitter {
     return [...tcp, ...udp];
   }
 
+  /**
+   * What memcached writes into MEMCACHED_PORT_FILENAME: `TCP INET: port` per TCP listener, then `UDP INET: port`
+   * per UDP socket (INET6 for IPv6); a dual-stack listener on all interfaces is both. Nothing for a unix socket.
+   */
+  portFileLines(): string {
+    const lines: string[] = [];
+    const add = (proto: string, a: ReturnType<Server['address']>) => {
+      if (a === null || typeof a === 'string') return;
+      if (a.address === '::') lines.push(`${proto} INET: ${a.port}`);
+      lines.push(`${proto} ${a.family === 'IPv6' ? 'INET6' : 'INET'}: ${a.port}`);
+    };
+    for (const s of this.#servers) add('TCP', s.address());
+    for (const u of this.#udp) add('UDP', u.address());
+    return lines.map((l) => `${l}\n`).join('');
+  }
+
   get connectionCount(): number {
     return this.#conns.size;
   }
@@ -125,7 +142,7 @@ export class CacheServer extends EventEmitter {
   async listen(): Promise<void> {
     const c = this.config;
     // datagrams cannot authenticate (the command line refuses -U with -Y or -S)
-    if (this.#credentials !== null && c.udpPort > 0 && !c.unixSocket) throw new Error('UDP cannot be used with authentication (-U 0 to disable)');
+    if (this.#credentials !== null && c.udpPort !== 0 && !c.unixSocket) throw new Error('UDP cannot be used with authentication (-U 0 to disable)');
     try {
       if (c.unixSocket) {
         await this.#listenUnix(c.unixSocket);
@@ -133,8 +150,9 @@ export class CacheServer extends EventEmitter {
         const tcp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
         const udp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.udpPort)) : [{ host: undefined, port: c.udpPort }];
         const plain = (i: number) => c.listen[i]?.startsWith('notls:') ?? false;
-        if (c.port > 0) for (const [i, a] of tcp.entries()) await this.#listenTcp(a.port, a.host, this.#tls !== null && !plain(i));
-        if (c.udpPort > 0) for (const a of udp) await this.#listenUdp(a.port, a.host);
+        // -p -1 / -U -1: a port the system picks (memcached's ephemeral port); 0: none
+        if (c.port !== 0) for (const [i, a] of tcp.entries()) await this.#listenTcp(Math.max(a.port, 0), a.host, this.#tls !== null && !plain(i));
+        if (c.udpPort !== 0) for (const a of udp) await this.#listenUdp(Math.max(a.port, 0), a.host);
       }
     } catch (err) {
       await this.close();
@@ -158,16 +176,23 @@ export class CacheServer extends EventEmitter {
     if (this.config.unixSocket) removeStaleSocket(this.config.unixSocket);
   }
 
-  #listenTcp(port: number, host: string | undefined, tls = false): Promise<void> {
-    const listenAddr = host === undefined ? `tcp:*:${port}` : `tcp:${host}:${port}`;
-    if (tls) return this.#bind(this.#tlsServer(listenAddr), { port, host, backlog: this.config.backlog });
-    const server = createServer({ noDelay: true, pauseOnConnect: true });
-    server.on('connection', (s) => this.#accept(s, listenAddr));
-    return this.#bind(server, { port, host, backlog: this.config.backlog });
+  async #listenTcp(port: number, host: string | undefined, tls = false): Promise<void> {
+    const at = { listenAddr: host === undefined ? `tcp:*:${port}` : `tcp:${host}:${port}` };
+    let server: Server;
+    if (tls) {
+      server = this.#tlsServer(at);
+    } else {
+      server = createServer({ noDelay: true, pauseOnConnect: true });
+      server.on('connection', (s) => this.#accept(s, at.listenAddr));
+    }
+    await this.#bind(server, { port, host, backlog: this.config.backlog });
+    const bound = server.address();
+    // an ephemeral port: `stats conns` shows the one the system picked, as memcached does
+    if (port === 0 && bound !== null && typeof bound !== 'string') at.listenAddr = host === undefined ? `tcp:*:${bound.port}` : `tcp:${host}:${bound.port}`;
   }
 
   /** A -Z listener: connections reach #accept once their TLS handshake is done. */
-  #tlsServer(listenAddr: string): TlsServer {
+  #tlsServer(at: { listenAddr: string }): TlsServer {
     const t = this.#tls!;
     const settings = t.settings;
     // a handshake must end within read_timeout, as any unfinished command (node's default: 120 s)
@@ -193,7 +218,7 @@ export class CacheServer extends EventEmitter {
         s.destroy();
         return;
       }
-      this.#accept(s, listenAddr);
+      this.#accept(s, at.listenAddr);
     });
     server.on('tlsClientError', (err, s: TLSSocket) => {
       // (node leaves the socket of a timed-out handshake open)
