@@ -175,7 +175,11 @@ export class Evictor {
     return false;
   }
 
+  /** Told of each item evicted, before it goes (`watch evictions`). */
+  onEvict: ((h: number, now: number) => void) | null = null;
+
   #evict(h: number, row: number, now: number): void {
+    this.onEvict?.(h, now);
     const c = this.#cls;
     const itflags = this.#bytes[h * 8 + B_ITFLAGS];
     c[row + C.C_EVICTED]++;

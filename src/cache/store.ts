@@ -431,6 +431,21 @@ export class SlabStore {
     return true;
   }
 
+  /**
+   * Told of each item evicted from an LRU tail (`watch evictions`): its key, whether it was fetched, its TTL left
+   * (-1: none), seconds since its last access, its class in memcached's sizes and its value length.
+   */
+  set onEviction(fn: ((key: Buffer, fetched: boolean, ttl: number, lastAccess: number, clsid: number, size: number) => void) | null) {
+    this.#t.evictor.onEvict = fn === null ? null : (h, now) => {
+      const key = this.#t.itemKey(h);
+      const exptime = this.#u32[h * 2 + F_EXPTIME];
+      const size = this.#u32[h * 2 + F_NBYTES];
+      const flags = this.#u32[h * 2 + F_FLAGS];
+      const clsid = this.#slabs.classFor(memcachedItemTotal(key.length, size, flags, this.#casEnabled));
+      fn(key, (this.#bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) !== 0, exptime === 0 ? -1 : exptime - now, now - this.#u32[h * 2 + F_TIME], clsid, size);
+    };
+  }
+
   /** `slabs automove 0|1|2`: 0 stops classes taking pages from each other when they run out of chunks. */
   setSlabAutomove(level: number): void {
     this.#t.evictor.automove = level;

@@ -2,6 +2,7 @@ import { memcachedItemTotal } from '../cache/layout.ts';
 import type { OtherCommand } from '../proto/text/commands.ts';
 import type { DispatchHost } from './host.ts';
 import { Replies } from '../proto/text/replies.ts';
+import { parseWatchFlags } from './watch.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
 
 const SCAN_BATCH = 1024;
@@ -232,9 +233,20 @@ function lruCrawler(tokens: string[], out: OutBuffer, host: DispatchHost): void 
   out.bytes(Replies.ERROR);
 }
 
+/** `watch [fetchers|mutations|evictions|connevents ...]`: the connection gets log lines from now on. */
+function watch(tokens: string[], out: OutBuffer, host: DispatchHost, conn: unknown): void {
+  // memcached hands the connection to its logger thread: not with replies still waiting to be sent
+  if (out.length > 0) return out.latin1('ERROR cannot pipeline other commands before watch\r\n');
+  const flags = parseWatchFlags(tokens);
+  if (flags === null) return out.bytes(Replies.ERROR);
+  if (!host.startWatch(conn, flags)) return out.latin1('WATCHER_TOO_MANY log watcher limit reached\r\n');
+  out.bytes(Replies.OK);
+}
+
 /** Administrative commands the server answers itself; false for those it does not implement. */
-export function handleAdmin(cmd: OtherCommand, out: OutBuffer, host: DispatchHost): boolean {
+export function handleAdmin(cmd: OtherCommand, out: OutBuffer, host: DispatchHost, conn: unknown = null): boolean {
   switch (cmd.name) {
+    case 'watch': watch(cmd.tokens, out, host, conn); return true;
     case 'refresh_certs':
       // memcached answers even with noreply
       out.latin1(host.refreshCerts());

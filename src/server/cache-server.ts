@@ -8,6 +8,10 @@ import { RateLimitedLog } from '../log-limit.ts';
 import { CacheClock, UPTIME_OFFSET } from '../clock.ts';
 import { SlabStore, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
+import { WatchLog } from './watch.ts';
+
+/** memcached's watcher_logbuf_size: what a watcher that does not read may have waiting before lines are dropped. */
+const WATCHER_LOGBUF_SIZE = 256 * 1024;
 import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, makeReadBuffer, type ConnectionEnv, type ConnectionTimeouts, type TimeoutReason } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
@@ -67,6 +71,7 @@ export class CacheServer extends EventEmitter {
   readonly #binaryDispatcher: BinaryDispatcher;
   readonly #out = new OutBuffer();
   readonly #crawl = new CrawlSchedule();
+  readonly #watch: WatchLog;
   #sweeping = false;
   readonly #servers: Server[] = [];
   readonly #udp: UdpSocket[] = [];
@@ -96,6 +101,9 @@ export class CacheServer extends EventEmitter {
     this.#tls = config.sslEnabled ? { settings: tlsSettingsOf(config.extended), loadedAt: 0, servers: [], sessions: new Map() } : null;
     if (this.#tls) loadTlsContext(this.#tls.settings); // throws TlsConfigError before anything listens
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
+    const logbufKB = Number(config.extended.watcher_logbuf_size); // -o watcher_logbuf_size is in kilobytes
+    this.#watch = new WatchLog(Number.isFinite(logbufKB) && logbufKB > 0 ? logbufKB * 1024 : WATCHER_LOGBUF_SIZE);
+    this.store.onEviction = (key, fetched, ttl, lastAccess, clsid, size) => this.#watch.eviction(key, fetched, ttl, lastAccess, clsid, size);
     this.#host = this.#makeHost();
     this.#dispatcher = new Dispatcher(this.#host);
     this.#binaryDispatcher = new BinaryDispatcher(this.#host);
@@ -326,7 +334,13 @@ export class CacheServer extends EventEmitter {
       this.#counters.connectionStructures = this.#servers.length + this.#udp.length + this.#peakConns;
     }
     this.#logger.debug({ conn: id, remote: conn.addr }, 'connection opened');
-    conn.socket.once('close', () => {
+    const watch = this.#watch;
+    const rip = socket.remoteAddress ?? 'unix';
+    const rport = socket.remotePort ?? 0;
+    const transport = socket.remoteAddress === undefined ? 'local' : 'tcp';
+    watch.connNew(rip, rport, transport, id);
+    conn.socket.once('close', (hadError: boolean) => {
+      watch.connClose(rip, rport, transport, conn.closeReason ?? (hadError ? 'error' : 'normal'), id);
       this.#conns.delete(conn);
       this.#logger.debug({ conn: id }, 'connection closed');
     });
@@ -373,6 +387,7 @@ export class CacheServer extends EventEmitter {
     for (const [conn, reason] of due.splice(0, CLOSES_PER_TURN)) {
       if (conn.closing || conn.socket.destroyed) continue;
       this.#counters[KICK_COUNTER[reason]]++;
+      if (reason === 'idle') conn.closeReason = 'idle_timeout';
       this.#clientLog.warn(`${reason}_timeout`, KICK_MESSAGE[reason], { timeout: limits[reason] });
       conn.close();
     }
@@ -409,6 +424,11 @@ export class CacheServer extends EventEmitter {
       ['read_timeout_kicks', this.#counters.readTimeoutKicks],
       ['drain_timeout_kicks', this.#counters.drainTimeoutKicks],
       ['udp_bad_datagrams', this.#counters.udpBadDatagrams],
+      ['log_worker_dropped', 0],
+      ['log_worker_written', this.#watch.sent + this.#watch.skipped],
+      ['log_watcher_skipped', this.#watch.skipped],
+      ['log_watcher_sent', this.#watch.sent],
+      ['log_watchers', this.#watch.count],
     ]);
     if (this.config.idleTimeout > 0) own.set('idle_kicks', this.#counters.idleKicks);
     if (this.#tls !== null) {
@@ -471,6 +491,12 @@ export class CacheServer extends EventEmitter {
       sasl: this.config.saslEnabled ? this.#credentials : null,
       clientRefused: (reason, message, fields) => this.#clientLog.warn(reason, message, fields),
       refreshCerts: () => this.#refreshCerts(),
+      watch: this.#watch,
+      startWatch: (conn: unknown, flags: number) => {
+        if (!(conn instanceof Connection) || !this.#watch.add(conn.socket, flags)) return false;
+        conn.becomeWatcher();
+        return true;
+      },
     };
     return host;
   }

@@ -125,6 +125,10 @@ export class Connection {
   #authenticated: boolean;
   /** Reads memcached's `set` authentication of a text connection that has not authenticated yet. */
   #textAuth: AsciiAuthReader | null = null;
+  /** A `watch` connection: it only gets log lines; what it sends is read and dropped, as memcached does. */
+  #watching = false;
+  /** Why the server closes it (`watch connevents`); null: the client did (normal, or error if the socket failed). */
+  closeReason: 'error' | 'normal' | 'idle_timeout' | 'shutdown' | null = null;
 
   /** `raw` comes from a server created with pauseOnConnect: nothing has been read from it yet. */
   constructor(id: number, raw: Socket, listenAddr: string, env: ConnectionEnv) {
@@ -161,7 +165,7 @@ export class Connection {
 
   /** chunk[0, n) arrived (all of chunk by default). */
   #onData(chunk: Buffer, n = chunk.length): void {
-    if (this.#closing) return;
+    if (this.#closing || this.#watching) return;
     const env = this.#env;
     env.counters.bytesRead += n;
     if (this.#protocol === UNDECIDED) {
@@ -283,7 +287,7 @@ export class Connection {
   }
 
   #onCommand(cmd: TextCommand): void {
-    if (this.#closing) return;
+    if (this.#closing || this.#watching) return;
     const env = this.#env;
     if (env.traceCommands) this.#trace(cmd);
     this.#progress++;
@@ -291,6 +295,7 @@ export class Connection {
     if (r === KEEP) {
       if (env.out.length >= env.outputLimit) this.#flushEarly();
     } else if (r === CLOSE) {
+      this.closeReason = cmd.kind === 'quit' ? 'normal' : cmd.kind === 'shutdown' ? 'shutdown' : 'error';
       this.#closing = true;
     } else {
       this.#streamGet(env.dispatcher.takeUnfinished());
@@ -456,7 +461,7 @@ export class Connection {
    * wait is only subject to drain_timeout (memcached's idle_timeout, too, only watches connections waiting to read).
    */
   timeoutReason(now: number, t: ConnectionTimeouts): TimeoutReason | null {
-    if (this.#closing) return null;
+    if (this.#closing || this.#watching) return null;
     if (this.#blocked) return t.drain > 0 && this.#stalledSince >= 0 && now - this.#stalledSince > t.drain ? 'drain' : null;
     if (t.read > 0 && this.#readSince >= 0 && now - this.#readSince > t.read) return 'read';
     if (t.idle > 0 && now - this.lastCommandAt > t.idle) return 'idle';
@@ -476,5 +481,14 @@ export class Connection {
   close(): void {
     this.#closing = true;
     this.socket.destroy();
+  }
+
+  /** From now on the connection only gets `watch` lines (the rest of the current read is dropped). */
+  becomeWatcher(): void {
+    this.#watching = true;
+  }
+
+  get watching(): boolean {
+    return this.#watching;
   }
 }

@@ -3,6 +3,7 @@ import type { SlabStore } from '../cache/store.ts';
 import type { Credentials } from './auth-file.ts';
 import type { ServerConfig } from './config.ts';
 import type { PrefixStats, ServerCounters, StatList } from './stats.ts';
+import type { WatchLog } from './watch.ts';
 
 /** What the dispatcher needs from the server around it. The dispatchers change nothing but through the store. */
 export interface DispatchHost {
@@ -24,6 +25,10 @@ export interface DispatchHost {
   readonly sasl: Credentials | null;
   /** `refresh_certs`: reloads the TLS certificates; the reply line (with \r\n). */
   refreshCerts(): string;
+  /** `watch`: the log lines watchers get; `flags` is 0 when nobody watches. */
+  readonly watch: WatchLog;
+  /** Makes `conn` a watcher of the given kinds (its replies so far are sent first); false: too many watchers. */
+  startWatch(conn: unknown, flags: number): boolean;
   /** Logs something a client was refused, one line per reason per interval. */
   clientRefused(reason: string, message: string, fields?: Record<string, unknown>): void;
 }
