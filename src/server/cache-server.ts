@@ -20,7 +20,7 @@ import { Dispatcher } from './dispatch.ts';
 import type { DispatchHost } from './host.ts';
 import { OutBuffer } from '../net/out-buffer.ts';
 import { Replies } from '../proto/text/replies.ts';
-import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
+import { formatMicros, mergeGeneralStats, withoutDisabledStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
 import { loadAuthFile, type Credentials } from './auth-file.ts';
 import { loadTlsContext, tlsServerOptions, tlsSettingsOf, TlsConfigError, type TlsSettings } from './tls.ts';
@@ -437,7 +437,7 @@ export class CacheServer extends EventEmitter {
       own.set('time_since_server_cert_refresh', this.#clock.now() - this.#tls.loadedAt);
     }
     const storeStats = this.store.statsGeneral().filter(([n]) => n !== 'limit_maxbytes' && n !== 'threads');
-    return mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f()));
+    return withoutDisabledStats(mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f())), this.config, 'general');
   }
 
   #connStats(self: unknown): string {

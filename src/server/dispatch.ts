@@ -12,7 +12,7 @@ import { WATCH_MUTATIONS, type StoreStatus } from './watch.ts';
 import { handleMeta } from './meta.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
 import { CLOSE, KEEP, MORE, type DispatchHost, type Outcome } from './host.ts';
-import { settingsStats, VERSION, type StatList } from './stats.ts';
+import { settingsStats, VERSION, withoutDisabledStats, type StatList } from './stats.ts';
 
 /**
  * The keys of a multiget not looked up yet: src[pos, end). src is the connection's read buffer until detach()
@@ -283,7 +283,7 @@ export class Dispatcher {
         return;
       case 'settings':
         return writeStats(out, settingsStats(host.config, { verbosity: host.verbosity, detailEnabled: host.detail !== null }));
-      case 'items': return writeStats(out, this.#store.statsItems());
+      case 'items': return writeStats(out, withoutDisabledStats(this.#store.statsItems(), host.config, 'items'));
       case 'slabs': return writeStats(out, this.#store.statsSlabs());
       case 'sizes': return writeStats(out, this.#store.statsSizes());
       case 'conns':

@@ -3,9 +3,10 @@
  * the same lines go to Debian's memcached and to repcache, the replies must be the same bytes, and the
  * settings they change show the same in `stats settings`. A page moved by `slabs reassign` moves in both.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { stopAll } from '../support/daemon.ts';
 import { McClient } from '../support/mc-client.ts';
-import { parseStats, useReferencePair, type CacheInstance } from './repcache-harness.ts';
+import { parseStats, startCache, useReferencePair, type CacheInstance } from './repcache-harness.ts';
 import { SENTINEL, SENTINEL_REPLY } from '../support/differential.ts';
 
 class Runner {
@@ -130,5 +131,35 @@ describe('repcache vs memcached: administrative commands', () => {
     // what is left is readable, and the class that got the page stores into it
     const probe = `set after 0 0 ${value.length + 200}\r\n${'w'.repeat(value.length + 200)}\r\nget after\r\n`;
     expect(await pair.target.run(probe)).toBe(await pair.memcached.run(probe));
+  });
+});
+
+/** The names `stats`, `stats settings` and `stats items` show once an item is stored (class ids as N). */
+async function statNames(kind: 'memcached' | 'repcache', args: string[], extra = ''): Promise<Set<string>> {
+  const server = await startCache(kind, args);
+  const runner = new Runner(server);
+  await runner.run(`set a 0 0 1\r\nx\r\n${extra}`);
+  // memcached's crawler thread stops in the background after `lru_crawler disable`
+  await new Promise((r) => setTimeout(r, extra ? 300 : 0));
+  const text = await runner.run('stats\r\nstats settings\r\nstats items\r\n');
+  runner.close();
+  await server.daemon.stop();
+  return new Set(text.split('\r\n').filter((l) => l.startsWith('STAT ')).map((l) => l.split(' ')[1].replace(/^items:\d+:/, 'items:N:')));
+}
+
+describe('repcache vs memcached: stats lines that depend on options', () => {
+  afterAll(stopAll);
+  const removed = (base: Set<string>, other: Set<string>) => [...base].filter((n) => !other.has(n)).sort();
+
+  it.each([
+    ['-o no_lru_crawler', ['-o', 'no_lru_crawler'], ''],
+    ['-o no_lru_maintainer', ['-o', 'no_lru_maintainer'], ''],
+    ['-o no_lru_crawler,no_lru_maintainer', ['-o', 'no_lru_crawler,no_lru_maintainer'], ''],
+    ['lru_crawler disable', [], 'lru_crawler disable\r\n'],
+  ])('%s removes the lines memcached removes', async (_, args, extra) => {
+    const [mBase, rBase] = await Promise.all([statNames('memcached', []), statNames('repcache', [])]);
+    const [mWith, rWith] = await Promise.all([statNames('memcached', args, extra), statNames('repcache', args, extra)]);
+    expect(removed(rBase, rWith)).toEqual(removed(mBase, mWith));
+    expect(removed(rWith, rBase)).toEqual(removed(mWith, mBase));
   });
 });
