@@ -319,6 +319,7 @@ export class CacheServer extends EventEmitter {
       counters: this.#counters,
       maxItemSize: this.config.pageSize,
       outputLimit: this.config.outputLimit,
+      reqsPerEvent: this.config.reqsPerEvent,
       now: () => this.#clock.now(),
       logger: this.#logger,
       clientLog: this.#clientLog,

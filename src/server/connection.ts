@@ -34,6 +34,8 @@ export interface ConnectionEnv {
   maxItemSize: number;
   /** Pending reply bytes above which a connection's requests wait for the client to read (-o output_limit). */
   outputLimit: number;
+  /** -R: requests a connection handles before it lets the others go (memcached's reqs_per_event). */
+  reqsPerEvent: number;
   now(): number;
   logger: Logger;
   /** Warnings caused by what clients send, one line per reason per interval. */
@@ -127,6 +129,8 @@ export class Connection {
   #textAuth: AsciiAuthReader | null = null;
   /** A `watch` connection: it only gets log lines; what it sends is read and dropped, as memcached does. */
   #watching = false;
+  /** Requests left before this connection yields (-R, counted in conn_yields as memcached counts it). */
+  #budget = 0;
   /** Why the server closes it (`watch connevents`); null: the client did (normal, or error if the socket failed). */
   closeReason: 'error' | 'normal' | 'idle_timeout' | 'shutdown' | null = null;
 
@@ -174,6 +178,8 @@ export class Connection {
     }
     const before = this.#progress;
     this.#seenSeq = env.changes.nextSeq;
+    // memcached handles the first request of a read, then -R more, before it yields
+    this.#budget = env.reqsPerEvent + 1;
     if (this.#authenticated || this.#binary !== null) this.#feed(chunk, n);
     else this.#authenticateText(chunk.subarray(0, n));
     this.#afterParse(before);
@@ -284,6 +290,14 @@ export class Connection {
     } else if (env.out.length >= env.outputLimit) {
       this.#flushEarly();
     }
+    this.#spend();
+  }
+
+  /** One request handled: at the end of the -R budget the connection yields, as memcached's does. */
+  #spend(): void {
+    if (--this.#budget > 0 || this.#closing) return;
+    this.#env.counters.connYields++;
+    this.#hold();
   }
 
   #onCommand(cmd: TextCommand): void {
@@ -300,6 +314,7 @@ export class Connection {
     } else {
       this.#streamGet(env.dispatcher.takeUnfinished());
     }
+    this.#spend();
   }
 
   /**
@@ -328,7 +343,6 @@ export class Connection {
     this.socket.pause();
     if (this.#blocked || this.#yielding) return;
     this.#yielding = true;
-    this.#env.counters.connYields++;
     setImmediate(this.#afterYield);
   }
 
@@ -337,6 +351,8 @@ export class Connection {
 
   readonly #afterYield = (): void => {
     this.#yielding = false;
+    // later turns: memcached's connection handles -R requests per event
+    this.#budget = this.#env.reqsPerEvent;
     this.#unblocked();
   };
 

@@ -4,7 +4,7 @@
  * settings they change show the same in `stats settings`. A page moved by `slabs reassign` moves in both.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { stopAll } from '../support/daemon.ts';
+import { bin, startProcess, stopAll } from '../support/daemon.ts';
 import { McClient } from '../support/mc-client.ts';
 import { parseStats, startCache, useReferencePair, type CacheInstance } from './repcache-harness.ts';
 import { SENTINEL, SENTINEL_REPLY } from '../support/differential.ts';
@@ -161,5 +161,32 @@ describe('repcache vs memcached: stats lines that depend on options', () => {
     const [mWith, rWith] = await Promise.all([statNames('memcached', args, extra), statNames('repcache', args, extra)]);
     expect(removed(rBase, rWith)).toEqual(removed(mBase, mWith));
     expect(removed(rWith, rBase)).toEqual(removed(mWith, mBase));
+  });
+});
+
+describe('repcache vs memcached: -R and conn_yields', () => {
+  afterAll(stopAll);
+
+  it('a pipeline of N requests yields as often as memcached\'s, with the same replies', async () => {
+    const servers = await Promise.all([startCache('memcached', ['-R', '5']), startCache('repcache', ['-R', '5'])]);
+    const runners = servers.map((s) => new Runner(s));
+    for (const n of [1, 5, 6, 10, 11, 20, 100, 1000]) {
+      const results = await Promise.all(runners.map(async (r) => {
+        const before = Number((await r.stats()).get('conn_yields'));
+        // (the sentinel after the stream is a set and a get: two more requests)
+        const replies = await r.run(Array.from({ length: n }, (_, i) => `get k${i}\r\n`).join(''));
+        return [Number((await r.stats()).get('conn_yields')) - before, replies] as const;
+      }));
+      expect(results[1], `${n} requests`).toEqual(results[0]);
+    }
+    for (const r of runners) r.close();
+  });
+
+  it('-R 0 and -R x are refused', async () => {
+    for (const bad of ['0', 'x', '-1']) {
+      const d = startProcess(bin('repcache'), ['-R', bad]);
+      expect(await d.exited, bad).toBe(1);
+      expect(d.output()).toContain('Number of requests per event must be greater than 0');
+    }
   });
 });
