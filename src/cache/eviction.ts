@@ -159,6 +159,7 @@ export class Evictor {
           bytes[cur * 8 + B_ITFLAGS] &= ~IT_ACTIVE;
           this.#lru.remove(cur, cls);
           this.#lru.pushHead(cur, cls);
+          c[row + C.C_MOVES_TO_WARM]++;
         }
       }
       cur = prev;

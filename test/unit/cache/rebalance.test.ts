@@ -142,10 +142,12 @@ describe('slabs reassign', () => {
     expect(store.reassignSlabPage(0, largeCls)).toBe('NOSPARE'); // the pool needs two pages to spare one, as in memcached
     expect(store.reassignSlabPage(-1, 0)).toBe('OK'); // picks the small class
     expect(stat(store.statsSlabs(), `${smallCls}:total_pages`)).toBe(1);
+    expect(stat(store.statsGeneral(), 'slab_global_page_pool')).toBe(2);
     // the memory limit is reached: the large class gets its pages from the pool
     for (let i = 0; i < 2 * 451; i++) set(store, `l${i}`, LARGE);
     expect(stat(store.statsSlabs(), `${largeCls}:total_pages`)).toBe(2);
     expect(stat(store.statsSlabs(), 'total_malloced')).toBe(3 * MB);
+    expect(stat(store.statsGeneral(), 'slab_global_page_pool')).toBe(0);
     expect(stat(store.statsGeneral(), 'evictions')).toBe(0);
     checkConsistent(store);
   });
