@@ -42,6 +42,7 @@ export const G_CURR_ITEMS = 13;
 export const G_BYTES = 14;
 export const G_SLABS_MOVED = 16;
 export const G_SLAB_REASSIGN_EVICTIONS = 17;
+export const G_SLAB_REASSIGN_RESCUES = 18;
 export const G_FIELDS = 20;
 
 /** `stats reset`: zeroes the history counters; those describing the contents (item counts, bytes) stay. */

@@ -1,5 +1,5 @@
 import * as C from './counters.ts';
-import { B_ITFLAGS, F_EXPTIME, F_PREV, F_TIME, IT_ACTIVE, IT_FETCHED, IT_LINKED } from './layout.ts';
+import { B_ITFLAGS, F_EXPTIME, F_PREV, F_TIME, IT_ACTIVE, IT_CHUNKED, IT_FETCHED, IT_LINKED } from './layout.ts';
 import type { LinkedItems } from './linked-items.ts';
 import type { ItemLiveness } from './liveness.ts';
 import type { LruLists } from './lru.ts';
@@ -95,21 +95,38 @@ export class Evictor {
   automove = 1;
 
   /**
-   * Frees every item of a page about to change class: a live one counts in slab_reassign_evictions_nomem
-   * (memcached would first try to rescue it into a free chunk of its class; this store evicts it), an
-   * expired or flushed one is just reclaimed.
+   * Frees every item of a page about to change class: with `rescue` (`slabs reassign`), a live item moves to a
+   * free chunk of its class elsewhere while there is one (slab_reassign_rescues), as memcached's rebalancer
+   * does; the others count in slab_reassign_evictions_nomem. An expired or flushed one is just reclaimed.
    */
-  emptyPage(page: number, now: number): void {
+  emptyPage(page: number, now: number, rescue = false): void {
     const slabs = this.#slabs;
     const bytes = this.#bytes;
-    const step = slabs.sizes[slabs.pageClass(page)] / 8;
+    const cls = slabs.pageClass(page);
+    const step = slabs.sizes[cls] / 8;
     const first = slabs.pageFirstChunk(page);
     const end = first + slabs.carvedChunks(page) * step;
+    // a rescued item must not land in the page itself
+    if (rescue) slabs.scrubPage(page);
+    const evict: number[] = [];
     for (let c = first; c < end; c += step) {
-      if ((bytes[c * 8 + B_ITFLAGS] & IT_LINKED) === 0) continue;
-      if (this.#liveness.deadReason(c, now) === 0) this.#g[C.G_SLAB_REASSIGN_EVICTIONS]++;
-      this.#items.unlink(c, -1);
+      const flags = bytes[c * 8 + B_ITFLAGS];
+      if ((flags & IT_LINKED) === 0) continue;
+      if (this.#liveness.deadReason(c, now) !== 0) {
+        evict.push(c);
+        continue;
+      }
+      const to = rescue && (flags & IT_CHUNKED) === 0 ? slabs.allocSpare(cls) : 0;
+      if (to !== 0) {
+        this.#items.move(c, to);
+        this.#g[C.G_SLAB_REASSIGN_RESCUES]++;
+      } else {
+        this.#g[C.G_SLAB_REASSIGN_EVICTIONS]++;
+        evict.push(c);
+      }
     }
+    // (freed after the rescues: their chunks go back to the free list the page move then takes them out of)
+    for (const c of evict) this.#items.unlink(c, -1);
   }
 
   /** The page of `cls` holding the fewest linked items, skipping the pinned item's page; -1 if none. */

@@ -214,6 +214,15 @@ export class SlabAllocator {
   /** Takes an emptied page out of its class: its chunks leave the free list, its uncarved rest is dropped. */
   #leave(page: number): void {
     this.pageMoves++;
+    this.scrubPage(page);
+    this.state[this.#pageClass[page] * S_FIELDS + S_PAGES]--;
+  }
+
+  /**
+   * No chunk of `page` is handed out any more: its free chunks leave the free list and carving stops there (the
+   * page stays its class's until it moves).
+   */
+  scrubPage(page: number): void {
     const from = this.#pageClass[page];
     const st = this.state;
     const row = from * S_FIELDS;
@@ -235,7 +244,18 @@ export class SlabAllocator {
     st[row + S_FREE_COUNT] -= removed;
     const carveNext = st[row + S_CARVE_NEXT];
     if (carveNext >= first && carveNext < end) st[row + S_CARVE_LEFT] = 0;
-    st[row + S_PAGES]--;
+  }
+
+  /** A chunk of `cls` from its free list or its carving page, never a new page; 0 if none. */
+  allocSpare(cls: number): number {
+    const row = cls * S_FIELDS;
+    return this.state[row + S_FREE_HEAD] !== 0 || this.state[row + S_CARVE_LEFT] > 0 ? this.alloc(cls) : 0;
+  }
+
+  /** Chunk h of `cls` no longer holds anything, and is not to be reused (its page is about to move). */
+  forget(h: number, cls: number): void {
+    this.bytes[h * 8 + B_ITFLAGS] = 0;
+    this.state[cls * S_FIELDS + S_USED]--;
   }
 
   get pagesUsed(): number {

@@ -49,7 +49,7 @@ export function statsGeneral(v: StatsView): Array<[string, string | number | big
     ['hash_power_level', v.hashPower],
     ['hash_bytes', v.hashBytes],
     ['hash_is_expanding', 0],
-    ['slab_reassign_rescues', 0],
+    ['slab_reassign_rescues', g[C.G_SLAB_REASSIGN_RESCUES]],
     ['slab_reassign_chunk_rescues', 0],
     ['slab_reassign_evictions_nomem', g[C.G_SLAB_REASSIGN_EVICTIONS]],
     ['slab_reassign_inline_reclaim', 0],

@@ -402,7 +402,7 @@ export class SlabStore {
     if (slabs.classPages(src) < 2) return 'NOSPARE';
     const page = slabs.firstPageOf(src);
     const now = (this.#now = this.#clock.now());
-    if (src !== 0) this.#t.evictor.emptyPage(page, now);
+    if (src !== 0) this.#t.evictor.emptyPage(page, now, true);
     slabs.reassignPage(page, dst);
     this.#g[C.G_SLABS_MOVED]++;
     return 'OK';

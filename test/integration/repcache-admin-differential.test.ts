@@ -125,9 +125,8 @@ describe('repcache vs memcached: administrative commands', () => {
     for (const c of [cls, dst]) expect(ts.get(`${c}:total_pages`), `class ${c} pages`).toBe(ms.get(`${c}:total_pages`));
     const [mg, tg] = [await pair.memcached.stats(), await pair.target.stats()];
     expect(tg.get('slabs_moved')).toBe(mg.get('slabs_moved'));
-    // memcached first rescues a moved page's items into free chunks of their class; repcache evicts them
-    expect(Number(tg.get('curr_items'))).toBeLessThanOrEqual(Number(mg.get('curr_items')));
-    expect(Number(tg.get('slab_reassign_evictions_nomem'))).toBe(3001 - Number(tg.get('curr_items'))) // (and the sentinel item);
+    // a moved page's items are rescued into free chunks of their class while there are some, the rest evicted
+    for (const name of ['curr_items', 'slab_reassign_rescues', 'slab_reassign_evictions_nomem']) expect(tg.get(name), name).toBe(mg.get(name));
     // what is left is readable, and the class that got the page stores into it
     const probe = `set after 0 0 ${value.length + 200}\r\n${'w'.repeat(value.length + 200)}\r\nget after\r\n`;
     expect(await pair.target.run(probe)).toBe(await pair.memcached.run(probe));

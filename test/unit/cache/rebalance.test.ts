@@ -133,6 +133,28 @@ describe('slabs reassign', () => {
     checkConsistent(store);
   });
 
+  it('rescues a moved page\'s items into free chunks of their class while there are some, as memcached', () => {
+    const { store } = makeStore({ memoryLimitBytes: 8 * MB });
+    for (let i = 0; i < 2 * 885 + 400; i++) set(store, `s${i}`, SMALL);
+    const smallCls = store.slabClassSizes.indexOf(1184);
+    expect(store.reassignSlabPage(smallCls, 0)).toBe('OK');
+    const general = store.statsGeneral();
+    expect(stat(general, 'slab_reassign_rescues')).toBe(885 - 400);
+    expect(stat(general, 'slab_reassign_evictions_nomem')).toBe(400);
+    expect(store.itemCount).toBe(2 * 885);
+    expect(stat(store.statsSlabs(), `${smallCls}:total_pages`)).toBe(2);
+    expect(stat(store.statsSlabs(), `${smallCls}:free_chunks`)).toBe(0);
+    // the first page held s0..s884, rescued in page order while free chunks lasted
+    expect(getValue(store, 's0')).toBe(SMALL);
+    expect(getValue(store, 's484')).toBe(SMALL);
+    expect(getValue(store, 's485')).toBeNull();
+    expect(getValue(store, 's884')).toBeNull();
+    checkConsistent(store);
+    // the class goes on: a new item evicts, nothing is corrupt
+    for (let i = 0; i < 100; i++) set(store, `s-new${i}`, SMALL);
+    checkConsistent(store);
+  });
+
   it('gives pages to the global pool (class 0), which a class that needs a page draws from', () => {
     const { store } = makeStore({ memoryLimitBytes: 3 * MB });
     for (let i = 0; i < 3 * 885; i++) set(store, `s${i}`, SMALL);
