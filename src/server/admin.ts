@@ -239,7 +239,9 @@ function watch(tokens: string[], out: OutBuffer, host: DispatchHost, conn: unkno
   if (out.length > 0) return out.latin1('ERROR cannot pipeline other commands before watch\r\n');
   const flags = parseWatchFlags(tokens);
   if (flags === null) return out.bytes(Replies.ERROR);
-  if (!host.startWatch(conn, flags)) return out.latin1('WATCHER_TOO_MANY log watcher limit reached\r\n');
+  const started = host.startWatch(conn, flags);
+  if (started === 'NOT_A_CONNECTION') return out.bytes(Replies.ERROR);
+  if (started === 'TOO_MANY') return out.latin1('WATCHER_TOO_MANY log watcher limit reached\r\n');
   out.bytes(Replies.OK);
 }
 

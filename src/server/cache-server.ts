@@ -494,9 +494,10 @@ export class CacheServer extends EventEmitter {
       refreshCerts: () => this.#refreshCerts(),
       watch: this.#watch,
       startWatch: (conn: unknown, flags: number) => {
-        if (!(conn instanceof Connection) || !this.#watch.add(conn.socket, flags)) return false;
+        if (!(conn instanceof Connection)) return 'NOT_A_CONNECTION';
+        if (!this.#watch.add(conn.socket, flags)) return 'TOO_MANY';
         conn.becomeWatcher();
-        return true;
+        return 'OK';
       },
     };
     return host;

@@ -27,8 +27,8 @@ export interface DispatchHost {
   refreshCerts(): string;
   /** `watch`: the log lines watchers get; `flags` is 0 when nobody watches. */
   readonly watch: WatchLog;
-  /** Makes `conn` a watcher of the given kinds (its replies so far are sent first); false: too many watchers. */
-  startWatch(conn: unknown, flags: number): boolean;
+  /** Makes `conn` a watcher of the given kinds: 'OK', 'TOO_MANY' watchers, or 'NOT_A_CONNECTION' (a UDP request). */
+  startWatch(conn: unknown, flags: number): 'OK' | 'TOO_MANY' | 'NOT_A_CONNECTION';
   /** Logs something a client was refused, one line per reason per interval. */
   clientRefused(reason: string, message: string, fields?: Record<string, unknown>): void;
 }

@@ -90,6 +90,17 @@ describe('watch: memcached\'s log lines', () => {
     }
   });
 
+  it('the 21st watcher is refused as memcached refuses it', async () => {
+    const [m, r] = await both();
+    for (const s of [m, r]) {
+      const watchers = await Promise.all(Array.from({ length: 20 }, () => McClient.connect(s.port)));
+      for (const w of watchers) expect(await w.request('watch\r\n', 'OK\r\n'), s.kind).toBe('OK\r\n');
+      const extra = await McClient.connect(s.port);
+      expect(await extra.request('watch mutations\r\n'), s.kind).toBe('WATCHER_TOO_MANY log watcher limit reached\r\n');
+      for (const w of [...watchers, extra]) w.close();
+    }
+  });
+
   it.each(['memcached', 'repcache'] as const)('%s: a watcher that does not read gets skipped=N, the server goes on', async (kind) => {
     const s = await startCache(kind, ['-o', 'watcher_logbuf_size=64']);
     const watcher = await McClient.connect(s.port);

@@ -41,7 +41,7 @@ function node(setup: string) {
     prefixStats: new PrefixStats(config.statKeyPrefix), setDetail() {}, generalStats: () => [],
     connStats: () => '', resetStats() {}, requestShutdown() {},
     sasl: null, refreshCerts: () => '', clientRefused() {},
-    watch: new WatchLog(0), startWatch: () => false,
+    watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const,
   };
   const out = new OutBuffer();
   const text = new Dispatcher(host);
