@@ -194,6 +194,7 @@ function lruCrawler(tokens: string[], out: OutBuffer, host: DispatchHost): void 
         if (classes === null) return out.latin1('BADCLASS invalid class id\r\n');
         if (crawling.has(host)) return out.latin1('BUSY currently processing crawler request\r\n');
         if (classes === 0) return out.latin1('NOTSTARTED no items to crawl\r\n');
+        host.counters.lruCrawlerStarts++;
         host.store.reclaimExpired(Number.MAX_SAFE_INTEGER);
         // memcached's crawl runs in its own thread, and a crawl asked for in the same breath finds it busy
         crawling.add(host);

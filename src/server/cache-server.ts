@@ -358,7 +358,10 @@ export class CacheServer extends EventEmitter {
       if (!this.#sweeping && this.store.flushSweepDue()) this.#sweepFlushed();
       if (now === this.#lastSecond) return;
       this.#lastSecond = now;
-      if (this.config.lruCrawler && this.#crawl.due(now)) this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));
+      if (this.config.lruCrawler && this.#crawl.due(now)) {
+        this.#counters.lruCrawlerStarts++;
+        this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));
+      }
       this.#closeTimedOut(now);
       if (now % LOG_FLUSH_SECONDS === 0) this.#clientLog.flush();
     }, 250);
@@ -422,6 +425,7 @@ export class CacheServer extends EventEmitter {
       ['accepting_conns', 1],
       ['threads', this.config.threads],
       ['conn_yields', this.#counters.connYields],
+      ['lru_crawler_starts', this.#counters.lruCrawlerStarts],
       ['read_timeout_kicks', this.#counters.readTimeoutKicks],
       ['drain_timeout_kicks', this.#counters.drainTimeoutKicks],
       ['udp_bad_datagrams', this.#counters.udpBadDatagrams],

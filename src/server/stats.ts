@@ -50,6 +50,8 @@ export class ServerCounters {
   /** every flush_all, including those -F refuses (as memcached counts them) */
   cmdFlush = 0;
   connYields = 0;
+  /** expiry crawls started: the background ones and `lru_crawler crawl` (memcached's lru_crawler_starts) */
+  lruCrawlerStarts = 0;
   /** connections closed by idle_timeout (memcached's idle_kicks) */
   idleKicks = 0;
   /** connections closed by read_timeout: an unfinished command took too long to arrive */
@@ -74,6 +76,7 @@ export class ServerCounters {
     this.storeTooLarge = 0;
     this.cmdFlush = 0;
     this.connYields = 0;
+    this.lruCrawlerStarts = 0;
     this.idleKicks = 0;
     this.readTimeoutKicks = 0;
     this.drainTimeoutKicks = 0;

@@ -106,6 +106,15 @@ describe('repcache vs memcached: administrative commands', () => {
     expect(await pair.target.run(back)).toBe(await pair.memcached.run(back));
   });
 
+  it('lru_crawler crawl counts in lru_crawler_starts, as memcached\'s crawls do', async () => {
+    for (const side of [pair.memcached, pair.target]) {
+      const before = Number((await side.stats()).get('lru_crawler_starts'));
+      expect(await side.run('lru_crawler crawl all\r\n')).toBe('OK\r\n');
+      expect(Number((await side.stats()).get('lru_crawler_starts'))).toBeGreaterThan(before);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
   it('slabs reassign moves a page between classes in both', async () => {
     // 3000 items of 1000 bytes: three pages of one class
     const value = 'v'.repeat(1000);
