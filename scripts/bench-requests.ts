@@ -8,6 +8,7 @@ import { TextParser } from '../src/proto/text/parser.ts';
 import { defaultServerConfig, storeOptionsFor } from '../src/server/config.ts';
 import { Dispatcher } from '../src/server/dispatch.ts';
 import type { DispatchHost } from '../src/server/host.ts';
+import { WatchLog } from '../src/server/watch.ts';
 import { OutBuffer } from '../src/net/out-buffer.ts';
 import { PrefixStats, ServerCounters } from '../src/server/stats.ts';
 
@@ -21,6 +22,7 @@ const host: DispatchHost = {
   store, config: defaultServerConfig, counters: new ServerCounters(), verbosity: 0, detail: null,
   prefixStats: new PrefixStats(defaultServerConfig.statKeyPrefix), setDetail() {}, generalStats: () => [],
   connStats: () => '', resetStats() {}, requestShutdown() {}, sasl: null, clientRefused() {}, refreshCerts: () => '',
+  watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const,
 };
 const dispatcher = new Dispatcher(host);
 const out = new OutBuffer();

@@ -20,6 +20,8 @@ export const C_DECR_HITS = 17;
 export const C_CAS_HITS = 18;
 export const C_CAS_BADVAL = 19;
 export const C_TOUCH_HITS = 20;
+/** Active tail items given a second chance instead of being evicted (memcached's COLD -> WARM move). */
+export const C_MOVES_TO_WARM = 21;
 export const C_FIELDS = 24;
 
 /** Store-wide counters. */
@@ -40,6 +42,7 @@ export const G_CURR_ITEMS = 13;
 export const G_BYTES = 14;
 export const G_SLABS_MOVED = 16;
 export const G_SLAB_REASSIGN_EVICTIONS = 17;
+export const G_SLAB_REASSIGN_RESCUES = 18;
 export const G_FIELDS = 20;
 
 /** `stats reset`: zeroes the history counters; those describing the contents (item counts, bytes) stay. */

@@ -1,5 +1,5 @@
 import * as C from './counters.ts';
-import { B_ITFLAGS, F_EXPTIME, F_PREV, F_TIME, IT_ACTIVE, IT_FETCHED, IT_LINKED } from './layout.ts';
+import { B_ITFLAGS, F_EXPTIME, F_PREV, F_TIME, IT_ACTIVE, IT_CHUNKED, IT_FETCHED, IT_LINKED } from './layout.ts';
 import type { LinkedItems } from './linked-items.ts';
 import type { ItemLiveness } from './liveness.ts';
 import type { LruLists } from './lru.ts';
@@ -67,7 +67,7 @@ export class Evictor {
    * slab_reassign_evictions_nomem) and handed to `cls`. Not with -M, which never evicts.
    */
   #movePageTo(cls: number, now: number, pinned: number): boolean {
-    if (!this.#evictions || now <= this.#lastPageMove) return false;
+    if (!this.#evictions || this.automove === 0 || now <= this.#lastPageMove) return false;
     this.#lastPageMove = now;
     const slabs = this.#slabs;
     const myAge = Math.max(0, this.#lru.tailAge(cls, now));
@@ -85,18 +85,48 @@ export class Evictor {
     if (donor === 0 || myAge >= AUTOMOVE_RATIO * donorScore) return false;
     const page = this.#emptiestPage(donor, pinned);
     if (page < 0) return false;
-    const bytes = this.#bytes;
-    const step = slabs.sizes[donor] / 8;
-    const first = slabs.pageFirstChunk(page);
-    const end = first + slabs.carvedChunks(page) * step;
-    for (let c = first; c < end; c += step) {
-      if ((bytes[c * 8 + B_ITFLAGS] & IT_LINKED) === 0) continue;
-      this.#items.unlink(c, -1);
-      this.#g[C.G_SLAB_REASSIGN_EVICTIONS]++;
-    }
+    this.emptyPage(page, now);
     slabs.movePage(page, cls);
     this.#g[C.G_SLABS_MOVED]++;
     return true;
+  }
+
+  /** memcached 1.6.18's `slab_automove` setting: 0 turns the page moves above off (`slabs automove 0`). */
+  automove = 1;
+
+  /**
+   * Frees every item of a page about to change class: with `rescue` (`slabs reassign`), a live item moves to a
+   * free chunk of its class elsewhere while there is one (slab_reassign_rescues), as memcached's rebalancer
+   * does; the others count in slab_reassign_evictions_nomem. An expired or flushed one is just reclaimed.
+   */
+  emptyPage(page: number, now: number, rescue = false): void {
+    const slabs = this.#slabs;
+    const bytes = this.#bytes;
+    const cls = slabs.pageClass(page);
+    const step = slabs.sizes[cls] / 8;
+    const first = slabs.pageFirstChunk(page);
+    const end = first + slabs.carvedChunks(page) * step;
+    // a rescued item must not land in the page itself
+    if (rescue) slabs.scrubPage(page);
+    const evict: number[] = [];
+    for (let c = first; c < end; c += step) {
+      const flags = bytes[c * 8 + B_ITFLAGS];
+      if ((flags & IT_LINKED) === 0) continue;
+      if (this.#liveness.deadReason(c, now) !== 0) {
+        evict.push(c);
+        continue;
+      }
+      const to = rescue && (flags & IT_CHUNKED) === 0 ? slabs.allocSpare(cls) : 0;
+      if (to !== 0) {
+        this.#items.move(c, to);
+        this.#g[C.G_SLAB_REASSIGN_RESCUES]++;
+      } else {
+        this.#g[C.G_SLAB_REASSIGN_EVICTIONS]++;
+        evict.push(c);
+      }
+    }
+    // (freed after the rescues: their chunks go back to the free list the page move then takes them out of)
+    for (const c of evict) this.#items.unlink(c, -1);
   }
 
   /** The page of `cls` holding the fewest linked items, skipping the pinned item's page; -1 if none. */
@@ -146,6 +176,7 @@ export class Evictor {
           bytes[cur * 8 + B_ITFLAGS] &= ~IT_ACTIVE;
           this.#lru.remove(cur, cls);
           this.#lru.pushHead(cur, cls);
+          c[row + C.C_MOVES_TO_WARM]++;
         }
       }
       cur = prev;
@@ -162,7 +193,11 @@ export class Evictor {
     return false;
   }
 
+  /** Told of each item evicted, before it goes (`watch evictions`). */
+  onEvict: ((h: number, now: number) => void) | null = null;
+
   #evict(h: number, row: number, now: number): void {
+    this.onEvict?.(h, now);
     const c = this.#cls;
     const itflags = this.#bytes[h * 8 + B_ITFLAGS];
     c[row + C.C_EVICTED]++;

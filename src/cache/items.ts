@@ -99,6 +99,7 @@ export class ItemTable {
   readonly liveness: ItemLiveness;
   readonly links: LinkedItems;
   readonly allocator: ItemAllocator;
+  readonly evictor: Evictor;
   readonly cas: CasCounter;
   /** Per-class and global counters (counters.ts), and item counts per size bucket (track_sizes). */
   readonly cls: Float64Array;
@@ -130,8 +131,8 @@ export class ItemTable {
     this.sizes = new Float64Array(new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
     const counters = { cls: this.cls, g: this.g, sizes: this.sizes };
     this.links = new LinkedItems(this.index, this.lru, this.slabs, counters, opts.trackSizes, opts.casEnabled);
-    const evictor = new Evictor(this.slabs, this.lru, this.links, this.liveness, counters, opts.evictions);
-    this.allocator = new ItemAllocator(this.slabs, evictor, this.links);
+    this.evictor = new Evictor(this.slabs, this.lru, this.links, this.liveness, counters, opts.evictions);
+    this.allocator = new ItemAllocator(this.slabs, this.evictor, this.links);
   }
 
   // ------------------------------------------------------------------ item fields

@@ -63,6 +63,23 @@ export class LinkedItems {
     this.#index.insert(h, hv, g[C.G_CURR_ITEMS]);
   }
 
+  /**
+   * Moves linked item h into the free chunk `to` of its class (memcached's slab rebalancer rescuing it from a
+   * page that changes class): same key, value, CAS and times, now at the head of its LRU. h is left empty, not
+   * freed: its page is leaving the class.
+   */
+  move(h: number, to: number): void {
+    const bytes = this.#bytes;
+    const cls = bytes[h * 8 + B_CLSID];
+    const hv = this.#index.hashOf(h);
+    this.#index.remove(h, hv);
+    this.#lru.remove(h, cls);
+    bytes.copy(bytes, to * 8, h * 8, h * 8 + this.#slabs.sizes[cls]);
+    this.#lru.pushHead(to, cls);
+    this.#index.insert(to, hv, this.#g[C.G_CURR_ITEMS]);
+    this.#slabs.forget(h, cls);
+  }
+
   /** Removes a linked item from the hash table and its LRU, then frees its chunks. hv -1 = compute. */
   unlink(h: number, hv: number): void {
     this.#index.remove(h, hv < 0 ? this.#index.hashOf(h) : hv);

@@ -34,7 +34,9 @@ export class SlabAllocator {
   readonly sizes: readonly number[];
   readonly perPage: readonly number[];
   readonly pageSize: number;
-  readonly limitPages: number;
+  /** Pages the classes may take before they must evict; `cache_memlimit` lowers it (and raises it back, up to the start-up limit). */
+  limitPages: number;
+  readonly startLimitPages: number;
   readonly capacityPages: number;
   readonly largestClass: number;
   /** Per class allocator state (see S_* fields). */
@@ -45,8 +47,10 @@ export class SlabAllocator {
   pageMoves = 0;
   /** size/8 -> smallest class id holding it; 0 = larger than every class. */
   #classBySize8: Uint8Array;
-  /** Owning class of each page. */
+  /** Owning class of each page (0: the global pool). */
   readonly #pageClass: Uint8Array;
+  /** memcached's global page pool (class 0): pages `slabs reassign N 0` gave back, taken first by a class that needs one. */
+  readonly #pool: number[] = [];
 
   constructor(sizes: readonly number[], pageSize: number, memoryLimitBytes: number) {
     this.sizes = sizes;
@@ -55,6 +59,7 @@ export class SlabAllocator {
     this.perPage = sizes.map((s) => (s === 0 ? 0 : Math.floor(pageSize / s)));
     this.#pageStride = Math.ceil(pageSize / 8) * 8;
     this.limitPages = Math.floor(memoryLimitBytes / pageSize);
+    this.startLimitPages = this.limitPages;
     this.capacityPages = this.limitPages + this.largestClass;
     const arenaBytes = BASE_BYTES + this.capacityPages * this.#pageStride;
     if (arenaBytes > MAX_ARENA_BYTES) throw new SlabConfigError(`memory limit too large: ${memoryLimitBytes} bytes`);
@@ -112,14 +117,62 @@ export class SlabAllocator {
   #newPage(cls: number): boolean {
     const row = cls * S_FIELDS;
     const pages = this.state[row + S_PAGES];
-    if (this.#pagesUsed >= this.limitPages && pages > 0) return false;
-    if (this.#pagesUsed >= this.capacityPages) return false;
-    const page = this.#pagesUsed++;
+    let page: number;
+    if (this.#pool.length > 0) {
+      page = this.#pool.pop()!;
+      this.state[S_PAGES]--;
+    } else {
+      if (this.#pagesUsed >= this.limitPages && pages > 0) return false;
+      if (this.#pagesUsed >= this.capacityPages) return false;
+      page = this.#pagesUsed++;
+    }
     this.#pageClass[page] = cls;
     this.state[row + S_PAGES] = pages + 1;
     this.state[row + S_CARVE_NEXT] = this.pageFirstChunk(page);
     this.state[row + S_CARVE_LEFT] = this.perPage[cls];
     return true;
+  }
+
+  /** The page `slabs reassign` takes from class `cls` (memcached: its first page); -1 if it has none. */
+  firstPageOf(cls: number): number {
+    if (cls === 0) return this.#pool.length > 0 ? this.#pool[0] : -1;
+    for (let page = 0; page < this.#pagesUsed; page++) if (this.#pageClass[page] === cls) return page;
+    return -1;
+  }
+
+  /**
+   * `slabs reassign`: a page whose items are gone leaves its class for class `to` (0: the global pool). It
+   * is zeroed, as memcached does, so no header of its old class is read as an item of the new one; `to`
+   * carves it if it has nothing left to carve, else its chunks join `to`'s free list.
+   */
+  reassignPage(page: number, to: number): void {
+    const from = this.#pageClass[page];
+    if (from === 0) {
+      this.#pool.splice(this.#pool.indexOf(page), 1);
+      this.state[S_PAGES]--;
+      this.pageMoves++;
+    } else {
+      this.#leave(page);
+    }
+    const first = this.pageFirstChunk(page);
+    this.bytes.fill(0, first * 8, first * 8 + this.pageSize);
+    const st = this.state;
+    const toRow = to * S_FIELDS;
+    this.#pageClass[page] = to;
+    st[toRow + S_PAGES]++;
+    if (to === 0) {
+      this.#pool.push(page);
+    } else if (st[toRow + S_CARVE_LEFT] === 0) {
+      st[toRow + S_CARVE_NEXT] = first;
+      st[toRow + S_CARVE_LEFT] = this.perPage[to];
+    } else {
+      const step = this.sizes[to] / 8;
+      for (let i = 0, c = first; i < this.perPage[to]; i++, c += step) {
+        this.u32[c * 2 + F_NEXT] = st[toRow + S_FREE_HEAD];
+        st[toRow + S_FREE_HEAD] = c;
+      }
+      st[toRow + S_FREE_COUNT] += this.perPage[to];
+    }
   }
 
   /** Handle of the first chunk of page `page`. */
@@ -148,7 +201,28 @@ export class SlabAllocator {
    * nothing left to carve.
    */
   movePage(page: number, to: number): void {
+    this.#leave(page);
+    const st = this.state;
+    const first = this.pageFirstChunk(page);
+    const toRow = to * S_FIELDS;
+    this.#pageClass[page] = to;
+    st[toRow + S_PAGES]++;
+    st[toRow + S_CARVE_NEXT] = first;
+    st[toRow + S_CARVE_LEFT] = this.perPage[to];
+  }
+
+  /** Takes an emptied page out of its class: its chunks leave the free list, its uncarved rest is dropped. */
+  #leave(page: number): void {
     this.pageMoves++;
+    this.scrubPage(page);
+    this.state[this.#pageClass[page] * S_FIELDS + S_PAGES]--;
+  }
+
+  /**
+   * No chunk of `page` is handed out any more: its free chunks leave the free list and carving stops there (the
+   * page stays its class's until it moves).
+   */
+  scrubPage(page: number): void {
     const from = this.#pageClass[page];
     const st = this.state;
     const row = from * S_FIELDS;
@@ -170,12 +244,18 @@ export class SlabAllocator {
     st[row + S_FREE_COUNT] -= removed;
     const carveNext = st[row + S_CARVE_NEXT];
     if (carveNext >= first && carveNext < end) st[row + S_CARVE_LEFT] = 0;
-    st[row + S_PAGES]--;
-    const toRow = to * S_FIELDS;
-    this.#pageClass[page] = to;
-    st[toRow + S_PAGES]++;
-    st[toRow + S_CARVE_NEXT] = first;
-    st[toRow + S_CARVE_LEFT] = this.perPage[to];
+  }
+
+  /** A chunk of `cls` from its free list or its carving page, never a new page; 0 if none. */
+  allocSpare(cls: number): number {
+    const row = cls * S_FIELDS;
+    return this.state[row + S_FREE_HEAD] !== 0 || this.state[row + S_CARVE_LEFT] > 0 ? this.alloc(cls) : 0;
+  }
+
+  /** Chunk h of `cls` no longer holds anything, and is not to be reused (its page is about to move). */
+  forget(h: number, cls: number): void {
+    this.bytes[h * 8 + B_ITFLAGS] = 0;
+    this.state[cls * S_FIELDS + S_USED]--;
   }
 
   get pagesUsed(): number {

@@ -63,6 +63,9 @@ const META_MARKS = IT_STALE | IT_TOKEN_SENT | IT_KEY_BINARY;
  * Handles from get/gat/touch/peek stay valid across further reads (a lazy expiry only frees the expired item
  * itself); store/arith/delete/unlink/flushAll/reclaimExpired and the replica's applies may free or move any item.
  */
+/** The outcomes of `slabs reassign` memcached 1.6.18 can give (BUSY aside: a move here is done at once). */
+export type SlabReassignResult = 'OK' | 'SAME' | 'BADCLASS' | 'NOSPARE';
+
 export class SlabStore {
   /** chunk size per class id (index 1..) */
   readonly slabClassSizes: readonly number[];
@@ -383,6 +386,70 @@ export class SlabStore {
       const version = this.#cas.versionAfter(delay * 1000);
       this.changes.flushed(delay, Number(version >> 32n), Number(version & 0xffffffffn));
     }
+  }
+
+  // ------------------------------------------------------------------ slab administration
+
+  /**
+   * `slabs reassign SRC DST` (memcached's do_slabs_reassign): SRC's first page, its items freed, goes to DST
+   * (0: the global pool); SRC -1 picks a class with a spare page. Done at once, so never BUSY.
+   */
+  reassignSlabPage(src: number, dst: number): SlabReassignResult {
+    if (src === dst) return 'SAME';
+    const slabs = this.#slabs;
+    if (src === -1) src = this.#pickAnySpare(dst);
+    const largest = this.#largestClass;
+    if (src < 0 || src > largest || dst < 0 || dst > largest) return 'BADCLASS';
+    if (slabs.classPages(src) < 2) return 'NOSPARE';
+    const page = slabs.firstPageOf(src);
+    const now = (this.#now = this.#clock.now());
+    if (src !== 0) this.#t.evictor.emptyPage(page, now, true);
+    slabs.reassignPage(page, dst);
+    this.#g[C.G_SLABS_MOVED]++;
+    return 'OK';
+  }
+
+  #pickCursor = 0;
+
+  /** memcached's slabs_reassign_pick_any: the next class after the last one picked that has two pages or more. */
+  #pickAnySpare(dst: number): number {
+    const largest = this.#largestClass;
+    for (let tries = largest; tries > 0; tries--) {
+      this.#pickCursor = this.#pickCursor >= largest ? 1 : this.#pickCursor + 1;
+      if (this.#pickCursor !== dst && this.#slabs.classPages(this.#pickCursor) > 1) return this.#pickCursor;
+    }
+    return -1;
+  }
+
+  /**
+   * `cache_memlimit`: the pages classes may take before evicting. Pages already in use stay with their
+   * classes. The memory is reserved at start, so the limit cannot go above the start-up one: false then.
+   */
+  setMemoryLimit(bytes: number): boolean {
+    const pages = Math.floor(bytes / this.#pageSize);
+    if (pages > this.#slabs.startLimitPages) return false;
+    this.#slabs.limitPages = pages;
+    return true;
+  }
+
+  /**
+   * Told of each item evicted from an LRU tail (`watch evictions`): its key, whether it was fetched, its TTL left
+   * (-1: none), seconds since its last access, its class in memcached's sizes and its value length.
+   */
+  set onEviction(fn: ((key: Buffer, fetched: boolean, ttl: number, lastAccess: number, clsid: number, size: number) => void) | null) {
+    this.#t.evictor.onEvict = fn === null ? null : (h, now) => {
+      const key = this.#t.itemKey(h);
+      const exptime = this.#u32[h * 2 + F_EXPTIME];
+      const size = this.#u32[h * 2 + F_NBYTES];
+      const flags = this.#u32[h * 2 + F_FLAGS];
+      const clsid = this.#slabs.classFor(memcachedItemTotal(key.length, size, flags, this.#casEnabled));
+      fn(key, (this.#bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) !== 0, exptime === 0 ? -1 : exptime - now, now - this.#u32[h * 2 + F_TIME], clsid, size);
+    };
+  }
+
+  /** `slabs automove 0|1|2`: 0 stops classes taking pages from each other when they run out of chunks. */
+  setSlabAutomove(level: number): void {
+    this.#t.evictor.automove = level;
   }
 
   // ------------------------------------------------------------------ item accessors

@@ -157,9 +157,10 @@ function int(value: string, message: string, exitCode = 1): number {
   return Number(value);
 }
 
+/** -p / -U: 0 is off, -1 a port the system picks (memcached's ephemeral port, see MEMCACHED_PORT_FILENAME). */
 function port(value: string): number {
   const n = INT.test(value.trim()) ? Number(value) : NaN;
-  if (!(n >= 0 && n <= 65535)) throw new UsageError(`ERROR: Invalid port number ${value}.`, EX_USAGE);
+  if (!(n >= -1 && n <= 65535)) throw new UsageError(`ERROR: Invalid port number ${value}.`, EX_USAGE);
   return n;
 }
 
@@ -449,7 +450,7 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
   if (pct('hot_lru_pct') + pct('warm_lru_pct') > 80) throw new UsageError('hot_lru_pct + warm_lru_pct cannot be more than 80% combined', EX_USAGE);
 
   if (config.saslEnabled) {
-    if (config.udpPort > 0) throw new UsageError('ERROR: Cannot enable UDP while using binary SASL authentication.', EX_USAGE);
+    if (config.udpPort !== 0) throw new UsageError('ERROR: Cannot enable UDP while using binary SASL authentication.', EX_USAGE);
     // memcached reads SASL users from Cyrus SASL (sasldb, SASL_CONF_PATH); repcache reads them from -Y's file
     if (config.authFile === null) {
       throw new UsageError('repcache: -S needs -Y <auth_file> (user:password lines): SASL users are read from that file, not from a sasldb', EX_USAGE);
@@ -459,7 +460,7 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
   if (!config.sslEnabled && config.listen.some((l) => l.startsWith('notls:'))) {
     throw new UsageError("'notls' option is valid only when SSL is enabled", EX_OSERR);
   }
-  if (config.authFile !== null && config.udpPort > 0) throw new UsageError('Cannot use UDP with ascii authentication enabled (-U 0 to disable)', EX_USAGE);
+  if (config.authFile !== null && config.udpPort !== 0) throw new UsageError('Cannot use UDP with ascii authentication enabled (-U 0 to disable)', EX_USAGE);
 
   config.memoryLimitMB = memoryLimit;
   config.pageSize = itemSizeMax;

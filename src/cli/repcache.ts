@@ -3,6 +3,7 @@
  * write the pid file, drop root privileges, and exit 0 on SIGTERM/SIGINT/SIGUSR1 or `shutdown` (SIGUSR1 with -e
  * saves the store first: warm-restart.ts).
  */
+import { appendFileSync, renameSync } from 'node:fs';
 import { startReplication } from '../replication/wire.ts';
 import { lookupUser, type UserIds } from '../system/users.ts';
 import {
@@ -84,6 +85,9 @@ async function run(opts: RepcacheOptions): Promise<void> {
     throw new StartupError(describeListenError(opts, err as NodeJS.ErrnoException), EX_OSERR);
   }
 
+  const portFile = process.env.MEMCACHED_PORT_FILENAME;
+  if (portFile && !config.unixSocket) writePortFile(portFile, server.portFileLines(), logger);
+
   const metricsAt = config.extended.metrics_listen;
   let metrics: { close(): Promise<void> } | null = null;
   if (typeof metricsAt === 'string') {
@@ -128,6 +132,25 @@ async function run(opts: RepcacheOptions): Promise<void> {
   onSignal(stop);
   server.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB }, 'repcache ready');
+}
+
+/**
+ * MEMCACHED_PORT_FILENAME, as memcached writes it: the bound ports go into `<name>.lck` (appended), which is then
+ * renamed to `<name>`, so a reader never sees half of it. A file that cannot be written is only logged.
+ */
+function writePortFile(name: string, lines: string, logger: { error(o: object, m: string): void }): void {
+  const lock = `${name}.lck`;
+  try {
+    appendFileSync(lock, lines);
+  } catch (err) {
+    logger.error({ file: lock, err: (err as Error).message }, 'failed to open the port file');
+    return;
+  }
+  try {
+    renameSync(lock, name);
+  } catch (err) {
+    logger.error({ file: name, err: (err as Error).message }, 'failed to rename the port file');
+  }
 }
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -8,6 +8,10 @@ import { RateLimitedLog } from '../log-limit.ts';
 import { CacheClock, UPTIME_OFFSET } from '../clock.ts';
 import { SlabStore, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
+import { WatchLog } from './watch.ts';
+
+/** memcached's watcher_logbuf_size: what a watcher that does not read may have waiting before lines are dropped. */
+const WATCHER_LOGBUF_SIZE = 256 * 1024;
 import { storeOptionsFor, type ServerConfig } from './config.ts';
 import { Connection, makeReadBuffer, type ConnectionEnv, type ConnectionTimeouts, type TimeoutReason } from './connection.ts';
 import { parseListenAddress } from './listen-address.ts';
@@ -16,7 +20,7 @@ import { Dispatcher } from './dispatch.ts';
 import type { DispatchHost } from './host.ts';
 import { OutBuffer } from '../net/out-buffer.ts';
 import { Replies } from '../proto/text/replies.ts';
-import { formatMicros, mergeGeneralStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
+import { formatMicros, mergeGeneralStats, withoutDisabledStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
 import { loadAuthFile, type Credentials } from './auth-file.ts';
 import { loadTlsContext, tlsServerOptions, tlsSettingsOf, TlsConfigError, type TlsSettings } from './tls.ts';
@@ -67,6 +71,7 @@ export class CacheServer extends EventEmitter {
   readonly #binaryDispatcher: BinaryDispatcher;
   readonly #out = new OutBuffer();
   readonly #crawl = new CrawlSchedule();
+  readonly #watch: WatchLog;
   #sweeping = false;
   readonly #servers: Server[] = [];
   readonly #udp: UdpSocket[] = [];
@@ -86,7 +91,8 @@ export class CacheServer extends EventEmitter {
 
   constructor(config: ServerConfig, deps: CacheServerDeps) {
     super();
-    this.config = config;
+    // its own copy: admin commands (cache_memlimit, slabs automove, lru ...) change settings at run time
+    this.config = config = { ...config, listen: [...config.listen], extended: { ...config.extended } };
     this.#logger = deps.logger;
     this.#clientLog = new RateLimitedLog(deps.logger);
     this.#clock = deps.clock ?? new CacheClock();
@@ -95,6 +101,9 @@ export class CacheServer extends EventEmitter {
     this.#tls = config.sslEnabled ? { settings: tlsSettingsOf(config.extended), loadedAt: 0, servers: [], sessions: new Map() } : null;
     if (this.#tls) loadTlsContext(this.#tls.settings); // throws TlsConfigError before anything listens
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
+    const logbufKB = Number(config.extended.watcher_logbuf_size); // -o watcher_logbuf_size is in kilobytes
+    this.#watch = new WatchLog(Number.isFinite(logbufKB) && logbufKB > 0 ? logbufKB * 1024 : WATCHER_LOGBUF_SIZE);
+    this.store.onEviction = (key, fetched, ttl, lastAccess, clsid, size) => this.#watch.eviction(key, fetched, ttl, lastAccess, clsid, size);
     this.#host = this.#makeHost();
     this.#dispatcher = new Dispatcher(this.#host);
     this.#binaryDispatcher = new BinaryDispatcher(this.#host);
@@ -117,6 +126,22 @@ export class CacheServer extends EventEmitter {
     return [...tcp, ...udp];
   }
 
+  /**
+   * What memcached writes into MEMCACHED_PORT_FILENAME: `TCP INET: port` per TCP listener, then `UDP INET: port`
+   * per UDP socket (INET6 for IPv6); a dual-stack listener on all interfaces is both. Nothing for a unix socket.
+   */
+  portFileLines(): string {
+    const lines: string[] = [];
+    const add = (proto: string, a: ReturnType<Server['address']>) => {
+      if (a === null || typeof a === 'string') return;
+      if (a.address === '::') lines.push(`${proto} INET: ${a.port}`);
+      lines.push(`${proto} ${a.family === 'IPv6' ? 'INET6' : 'INET'}: ${a.port}`);
+    };
+    for (const s of this.#servers) add('TCP', s.address());
+    for (const u of this.#udp) add('UDP', u.address());
+    return lines.map((l) => `${l}\n`).join('');
+  }
+
   get connectionCount(): number {
     return this.#conns.size;
   }
@@ -125,7 +150,7 @@ export class CacheServer extends EventEmitter {
   async listen(): Promise<void> {
     const c = this.config;
     // datagrams cannot authenticate (the command line refuses -U with -Y or -S)
-    if (this.#credentials !== null && c.udpPort > 0 && !c.unixSocket) throw new Error('UDP cannot be used with authentication (-U 0 to disable)');
+    if (this.#credentials !== null && c.udpPort !== 0 && !c.unixSocket) throw new Error('UDP cannot be used with authentication (-U 0 to disable)');
     try {
       if (c.unixSocket) {
         await this.#listenUnix(c.unixSocket);
@@ -133,8 +158,9 @@ export class CacheServer extends EventEmitter {
         const tcp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
         const udp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.udpPort)) : [{ host: undefined, port: c.udpPort }];
         const plain = (i: number) => c.listen[i]?.startsWith('notls:') ?? false;
-        if (c.port > 0) for (const [i, a] of tcp.entries()) await this.#listenTcp(a.port, a.host, this.#tls !== null && !plain(i));
-        if (c.udpPort > 0) for (const a of udp) await this.#listenUdp(a.port, a.host);
+        // -p -1 / -U -1: a port the system picks (memcached's ephemeral port); 0: none
+        if (c.port !== 0) for (const [i, a] of tcp.entries()) await this.#listenTcp(Math.max(a.port, 0), a.host, this.#tls !== null && !plain(i));
+        if (c.udpPort !== 0) for (const a of udp) await this.#listenUdp(Math.max(a.port, 0), a.host);
       }
     } catch (err) {
       await this.close();
@@ -158,16 +184,23 @@ export class CacheServer extends EventEmitter {
     if (this.config.unixSocket) removeStaleSocket(this.config.unixSocket);
   }
 
-  #listenTcp(port: number, host: string | undefined, tls = false): Promise<void> {
-    const listenAddr = host === undefined ? `tcp:*:${port}` : `tcp:${host}:${port}`;
-    if (tls) return this.#bind(this.#tlsServer(listenAddr), { port, host, backlog: this.config.backlog });
-    const server = createServer({ noDelay: true, pauseOnConnect: true });
-    server.on('connection', (s) => this.#accept(s, listenAddr));
-    return this.#bind(server, { port, host, backlog: this.config.backlog });
+  async #listenTcp(port: number, host: string | undefined, tls = false): Promise<void> {
+    const at = { listenAddr: host === undefined ? `tcp:*:${port}` : `tcp:${host}:${port}` };
+    let server: Server;
+    if (tls) {
+      server = this.#tlsServer(at);
+    } else {
+      server = createServer({ noDelay: true, pauseOnConnect: true });
+      server.on('connection', (s) => this.#accept(s, at.listenAddr));
+    }
+    await this.#bind(server, { port, host, backlog: this.config.backlog });
+    const bound = server.address();
+    // an ephemeral port: `stats conns` shows the one the system picked, as memcached does
+    if (port === 0 && bound !== null && typeof bound !== 'string') at.listenAddr = host === undefined ? `tcp:*:${bound.port}` : `tcp:${host}:${bound.port}`;
   }
 
   /** A -Z listener: connections reach #accept once their TLS handshake is done. */
-  #tlsServer(listenAddr: string): TlsServer {
+  #tlsServer(at: { listenAddr: string }): TlsServer {
     const t = this.#tls!;
     const settings = t.settings;
     // a handshake must end within read_timeout, as any unfinished command (node's default: 120 s)
@@ -193,7 +226,7 @@ export class CacheServer extends EventEmitter {
         s.destroy();
         return;
       }
-      this.#accept(s, listenAddr);
+      this.#accept(s, at.listenAddr);
     });
     server.on('tlsClientError', (err, s: TLSSocket) => {
       // (node leaves the socket of a timed-out handshake open)
@@ -286,6 +319,7 @@ export class CacheServer extends EventEmitter {
       counters: this.#counters,
       maxItemSize: this.config.pageSize,
       outputLimit: this.config.outputLimit,
+      reqsPerEvent: this.config.reqsPerEvent,
       now: () => this.#clock.now(),
       logger: this.#logger,
       clientLog: this.#clientLog,
@@ -301,7 +335,13 @@ export class CacheServer extends EventEmitter {
       this.#counters.connectionStructures = this.#servers.length + this.#udp.length + this.#peakConns;
     }
     this.#logger.debug({ conn: id, remote: conn.addr }, 'connection opened');
-    conn.socket.once('close', () => {
+    const watch = this.#watch;
+    const rip = socket.remoteAddress ?? 'unix';
+    const rport = socket.remotePort ?? 0;
+    const transport = socket.remoteAddress === undefined ? 'local' : 'tcp';
+    watch.connNew(rip, rport, transport, id);
+    conn.socket.once('close', (hadError: boolean) => {
+      watch.connClose(rip, rport, transport, conn.closeReason ?? (hadError ? 'error' : 'normal'), id);
       this.#conns.delete(conn);
       this.#logger.debug({ conn: id }, 'connection closed');
     });
@@ -318,7 +358,10 @@ export class CacheServer extends EventEmitter {
       if (!this.#sweeping && this.store.flushSweepDue()) this.#sweepFlushed();
       if (now === this.#lastSecond) return;
       this.#lastSecond = now;
-      if (this.config.lruCrawler && this.#crawl.due(now)) this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));
+      if (this.config.lruCrawler && this.#crawl.due(now)) {
+        this.#counters.lruCrawlerStarts++;
+        this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));
+      }
       this.#closeTimedOut(now);
       if (now % LOG_FLUSH_SECONDS === 0) this.#clientLog.flush();
     }, 250);
@@ -348,6 +391,7 @@ export class CacheServer extends EventEmitter {
     for (const [conn, reason] of due.splice(0, CLOSES_PER_TURN)) {
       if (conn.closing || conn.socket.destroyed) continue;
       this.#counters[KICK_COUNTER[reason]]++;
+      if (reason === 'idle') conn.closeReason = 'idle_timeout';
       this.#clientLog.warn(`${reason}_timeout`, KICK_MESSAGE[reason], { timeout: limits[reason] });
       conn.close();
     }
@@ -381,9 +425,15 @@ export class CacheServer extends EventEmitter {
       ['accepting_conns', 1],
       ['threads', this.config.threads],
       ['conn_yields', this.#counters.connYields],
+      ['lru_crawler_starts', this.#counters.lruCrawlerStarts],
       ['read_timeout_kicks', this.#counters.readTimeoutKicks],
       ['drain_timeout_kicks', this.#counters.drainTimeoutKicks],
       ['udp_bad_datagrams', this.#counters.udpBadDatagrams],
+      ['log_worker_dropped', 0],
+      ['log_worker_written', this.#watch.sent + this.#watch.skipped],
+      ['log_watcher_skipped', this.#watch.skipped],
+      ['log_watcher_sent', this.#watch.sent],
+      ['log_watchers', this.#watch.count],
     ]);
     if (this.config.idleTimeout > 0) own.set('idle_kicks', this.#counters.idleKicks);
     if (this.#tls !== null) {
@@ -392,7 +442,7 @@ export class CacheServer extends EventEmitter {
       own.set('time_since_server_cert_refresh', this.#clock.now() - this.#tls.loadedAt);
     }
     const storeStats = this.store.statsGeneral().filter(([n]) => n !== 'limit_maxbytes' && n !== 'threads');
-    return mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f()));
+    return withoutDisabledStats(mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f())), this.config, 'general');
   }
 
   #connStats(self: unknown): string {
@@ -446,6 +496,13 @@ export class CacheServer extends EventEmitter {
       sasl: this.config.saslEnabled ? this.#credentials : null,
       clientRefused: (reason, message, fields) => this.#clientLog.warn(reason, message, fields),
       refreshCerts: () => this.#refreshCerts(),
+      watch: this.#watch,
+      startWatch: (conn: unknown, flags: number) => {
+        if (!(conn instanceof Connection)) return 'NOT_A_CONNECTION';
+        if (!this.#watch.add(conn.socket, flags)) return 'TOO_MANY';
+        conn.becomeWatcher();
+        return 'OK';
+      },
     };
     return host;
   }

@@ -34,6 +34,8 @@ export interface ConnectionEnv {
   maxItemSize: number;
   /** Pending reply bytes above which a connection's requests wait for the client to read (-o output_limit). */
   outputLimit: number;
+  /** -R: requests a connection handles before it lets the others go (memcached's reqs_per_event). */
+  reqsPerEvent: number;
   now(): number;
   logger: Logger;
   /** Warnings caused by what clients send, one line per reason per interval. */
@@ -125,6 +127,12 @@ export class Connection {
   #authenticated: boolean;
   /** Reads memcached's `set` authentication of a text connection that has not authenticated yet. */
   #textAuth: AsciiAuthReader | null = null;
+  /** A `watch` connection: it only gets log lines; what it sends is read and dropped, as memcached does. */
+  #watching = false;
+  /** Requests left before this connection yields (-R, counted in conn_yields as memcached counts it). */
+  #budget = 0;
+  /** Why the server closes it (`watch connevents`); null: the client did (normal, or error if the socket failed). */
+  closeReason: 'error' | 'normal' | 'idle_timeout' | 'shutdown' | null = null;
 
   /** `raw` comes from a server created with pauseOnConnect: nothing has been read from it yet. */
   constructor(id: number, raw: Socket, listenAddr: string, env: ConnectionEnv) {
@@ -161,7 +169,7 @@ export class Connection {
 
   /** chunk[0, n) arrived (all of chunk by default). */
   #onData(chunk: Buffer, n = chunk.length): void {
-    if (this.#closing) return;
+    if (this.#closing || this.#watching) return;
     const env = this.#env;
     env.counters.bytesRead += n;
     if (this.#protocol === UNDECIDED) {
@@ -170,6 +178,8 @@ export class Connection {
     }
     const before = this.#progress;
     this.#seenSeq = env.changes.nextSeq;
+    // memcached handles the first request of a read, then -R more, before it yields
+    this.#budget = env.reqsPerEvent + 1;
     if (this.#authenticated || this.#binary !== null) this.#feed(chunk, n);
     else this.#authenticateText(chunk.subarray(0, n));
     this.#afterParse(before);
@@ -280,10 +290,18 @@ export class Connection {
     } else if (env.out.length >= env.outputLimit) {
       this.#flushEarly();
     }
+    this.#spend();
+  }
+
+  /** One request handled: at the end of the -R budget the connection yields, as memcached's does. */
+  #spend(): void {
+    if (--this.#budget > 0 || this.#closing) return;
+    this.#env.counters.connYields++;
+    this.#hold();
   }
 
   #onCommand(cmd: TextCommand): void {
-    if (this.#closing) return;
+    if (this.#closing || this.#watching) return;
     const env = this.#env;
     if (env.traceCommands) this.#trace(cmd);
     this.#progress++;
@@ -291,10 +309,12 @@ export class Connection {
     if (r === KEEP) {
       if (env.out.length >= env.outputLimit) this.#flushEarly();
     } else if (r === CLOSE) {
+      this.closeReason = cmd.kind === 'quit' ? 'normal' : cmd.kind === 'shutdown' ? 'shutdown' : 'error';
       this.#closing = true;
     } else {
       this.#streamGet(env.dispatcher.takeUnfinished());
     }
+    this.#spend();
   }
 
   /**
@@ -323,7 +343,6 @@ export class Connection {
     this.socket.pause();
     if (this.#blocked || this.#yielding) return;
     this.#yielding = true;
-    this.#env.counters.connYields++;
     setImmediate(this.#afterYield);
   }
 
@@ -332,6 +351,8 @@ export class Connection {
 
   readonly #afterYield = (): void => {
     this.#yielding = false;
+    // later turns: memcached's connection handles -R requests per event
+    this.#budget = this.#env.reqsPerEvent;
     this.#unblocked();
   };
 
@@ -456,7 +477,7 @@ export class Connection {
    * wait is only subject to drain_timeout (memcached's idle_timeout, too, only watches connections waiting to read).
    */
   timeoutReason(now: number, t: ConnectionTimeouts): TimeoutReason | null {
-    if (this.#closing) return null;
+    if (this.#closing || this.#watching) return null;
     if (this.#blocked) return t.drain > 0 && this.#stalledSince >= 0 && now - this.#stalledSince > t.drain ? 'drain' : null;
     if (t.read > 0 && this.#readSince >= 0 && now - this.#readSince > t.read) return 'read';
     if (t.idle > 0 && now - this.lastCommandAt > t.idle) return 'idle';
@@ -476,5 +497,14 @@ export class Connection {
   close(): void {
     this.#closing = true;
     this.socket.destroy();
+  }
+
+  /** From now on the connection only gets `watch` lines (the rest of the current read is dropped). */
+  becomeWatcher(): void {
+    this.#watching = true;
+  }
+
+  get watching(): boolean {
+    return this.#watching;
   }
 }

@@ -7,10 +7,12 @@ import type {
 } from '../proto/text/commands.ts';
 import { Replies, valueHeaderMaxLength, versionReply, writeValueHeader } from '../proto/text/replies.ts';
 import { handleAdmin } from './admin.ts';
+import { memcachedItemTotal } from '../cache/layout.ts';
+import { WATCH_MUTATIONS, type StoreStatus } from './watch.ts';
 import { handleMeta } from './meta.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
 import { CLOSE, KEEP, MORE, type DispatchHost, type Outcome } from './host.ts';
-import { settingsStats, VERSION, type StatList } from './stats.ts';
+import { settingsStats, VERSION, withoutDisabledStats, type StatList } from './stats.ts';
 
 /**
  * The keys of a multiget not looked up yet: src[pos, end). src is the connection's read buffer until detach()
@@ -60,6 +62,7 @@ export class UnfinishedGet {
 }
 
 const MAX_SLAB_CLASSES = 64;
+const META_LOOKUPS = new Set(['mg', 'ms', 'md', 'ma']);
 const VERSION_REPLY = versionReply(VERSION);
 const STAT_PREFIX = Buffer.from('STAT ', 'latin1');
 /** Keys of a multiget looked up before it lets other connections go first (a few milliseconds of work). */
@@ -77,6 +80,11 @@ export class Dispatcher {
   }
 
   handle(cmd: TextCommand, out: OutBuffer, conn: unknown): Outcome {
+    const watch = this.#host.watch;
+    if (watch.flags !== 0) {
+      watch.cfd = (conn as { id?: number } | null)?.id ?? -1;
+      this.#watchBefore(cmd);
+    }
     switch (cmd.kind) {
       case 'get': return this.#get(cmd, out);
       case 'store': this.#storeCmd(cmd, out); return KEEP;
@@ -108,7 +116,7 @@ export class Dispatcher {
         }
         this.#host.requestShutdown(cmd.graceful);
         return CLOSE;
-      case 'other': this.#other(cmd, out); return KEEP;
+      case 'other': this.#other(cmd, out, conn); return KEEP;
       case 'error':
         out.bytes(cmd.reply);
         return cmd.close ? CLOSE : KEEP;
@@ -166,6 +174,7 @@ export class Dispatcher {
     const h = touch ? store.getAndTouchAt(srcView, start, end - start, exptime) : store.getAt(srcView, start, end - start);
     const detail = this.#host.detail;
     if (detail) detail.get(src.subarray(start, end), h >= 0);
+    if (this.#host.watch.flags !== 0) this.#watchFetch(src.subarray(start, end), h);
     if (h < 0) return;
     const len = store.itemValueLength(h);
     const buf = out.reserve(valueHeaderMaxLength(end - start) + len + 2);
@@ -177,8 +186,39 @@ export class Dispatcher {
     out.advance(at + 2 - out.offset);
   }
 
+  /**
+   * `watch fetchers` of the commands that look an item up before they act (memcached logs the lookup of a
+   * store, delete, touch and incr/decr too); the gets log theirs in #getKey.
+   */
+  #watchBefore(cmd: TextCommand): void {
+    switch (cmd.kind) {
+      case 'store': case 'delete': case 'touch': case 'arith':
+        this.#watchFetch(cmd.key, this.#store.peek(cmd.key));
+        return;
+      case 'other':
+        // the meta commands' lookups (their key as sent; ms's item_store line is not logged)
+        if (META_LOOKUPS.has(cmd.name) && cmd.tokens[0] !== undefined) {
+          const key = Buffer.from(cmd.tokens[0], 'latin1');
+          this.#watchFetch(key, this.#store.peek(key));
+        }
+    }
+  }
+
+  /** One `item_get` watch line: memcached's class and value length of a hit, 0 and 0 for a miss. */
+  #watchFetch(key: Buffer, h: number): void {
+    if (h < 0) return this.#host.watch.fetch(key, 'not_found', 0, 0);
+    this.#host.watch.fetch(key, 'found', this.#memcachedClass(key.length, h), this.#store.itemValueLength(h));
+  }
+
+  /** The slab class memcached would keep the item in. */
+  #memcachedClass(nkey: number, h: number): number {
+    const store = this.#store;
+    return store.slabClassFor(memcachedItemTotal(nkey, store.itemValueLength(h), store.itemFlags(h), this.#host.config.casEnabled));
+  }
+
   #storeCmd(cmd: StoreCommand, out: OutBuffer): void {
     const res = this.#store.store(cmd.op, cmd.key, cmd.flags, cmd.exptime, cmd.data, cmd.cas);
+    if ((this.#host.watch.flags & WATCH_MUTATIONS) !== 0) this.#watchStore(cmd, res);
     this.#host.detail?.set(cmd.key);
     let reply: Buffer;
     switch (res) {
@@ -192,8 +232,20 @@ export class Dispatcher {
     if (!cmd.noreply) out.bytes(reply);
   }
 
+  #watchStore(cmd: StoreCommand, res: string): void {
+    const store = this.#store;
+    const h = store.peek(cmd.key);
+    const stored = res === 'STORED' && h >= 0;
+    const ttl = stored ? store.itemTtl(h) : cmd.exptime === 0 ? 0 : Math.max(0, store.storeTime(cmd.exptime) - store.now);
+    const clsid = stored ? this.#memcachedClass(cmd.key.length, h)
+      : store.slabClassFor(memcachedItemTotal(cmd.key.length, cmd.data.length, cmd.flags, this.#host.config.casEnabled));
+    this.#host.watch.store(cmd.key, res.toLowerCase() as StoreStatus, cmd.op, ttl, clsid, cmd.data.length);
+  }
+
   #tooLarge(cmd: TooLargeCommand, out: OutBuffer): void {
     this.#host.counters.storeTooLarge++;
+    this.#host.watch.store(cmd.key, 'too_large', cmd.op, 0, 0, 0);
+    if (cmd.op === 'set' && this.#host.watch.flags !== 0) this.#watchFetch(cmd.key, this.#store.peek(cmd.key));
     // memcached drops the old value when a set is refused, so stale data is not served.
     if (cmd.op === 'set') this.#store.unlink(cmd.key);
     if (!cmd.noreply) out.bytes(Replies.TOO_LARGE);
@@ -231,7 +283,7 @@ export class Dispatcher {
         return;
       case 'settings':
         return writeStats(out, settingsStats(host.config, { verbosity: host.verbosity, detailEnabled: host.detail !== null }));
-      case 'items': return writeStats(out, this.#store.statsItems());
+      case 'items': return writeStats(out, withoutDisabledStats(this.#store.statsItems(), host.config, 'items'));
       case 'slabs': return writeStats(out, this.#store.statsSlabs());
       case 'sizes': return writeStats(out, this.#store.statsSizes());
       case 'conns':
@@ -251,6 +303,8 @@ export class Dispatcher {
         return;
       }
       case 'cachedump': return this.#cachedump(rest, out);
+      // memcached built with extstore but running without it
+      case 'extstore': out.bytes(Replies.END); return;
       default: out.bytes(Replies.ERROR);
     }
   }
@@ -267,10 +321,10 @@ export class Dispatcher {
     out.bytes(Replies.END);
   }
 
-  #other(cmd: OtherCommand, out: OutBuffer): void {
+  #other(cmd: OtherCommand, out: OutBuffer, conn: unknown): void {
     // (cmd_meta counts me only, as memcached 1.6: see meta.ts)
     if (handleMeta(cmd, out, this.#host)) return;
-    if (handleAdmin(cmd, out, this.#host)) return;
+    if (handleAdmin(cmd, out, this.#host, conn)) return;
     out.bytes(Replies.ERROR);
   }
 }

@@ -3,6 +3,7 @@ import type { SlabStore } from '../cache/store.ts';
 import type { Credentials } from './auth-file.ts';
 import type { ServerConfig } from './config.ts';
 import type { PrefixStats, ServerCounters, StatList } from './stats.ts';
+import type { WatchLog } from './watch.ts';
 
 /** What the dispatcher needs from the server around it. The dispatchers change nothing but through the store. */
 export interface DispatchHost {
@@ -24,6 +25,10 @@ export interface DispatchHost {
   readonly sasl: Credentials | null;
   /** `refresh_certs`: reloads the TLS certificates; the reply line (with \r\n). */
   refreshCerts(): string;
+  /** `watch`: the log lines watchers get; `flags` is 0 when nobody watches. */
+  readonly watch: WatchLog;
+  /** Makes `conn` a watcher of the given kinds: 'OK', 'TOO_MANY' watchers, or 'NOT_A_CONNECTION' (a UDP request). */
+  startWatch(conn: unknown, flags: number): 'OK' | 'TOO_MANY' | 'NOT_A_CONNECTION';
   /** Logs something a client was refused, one line per reason per interval. */
   clientRefused(reason: string, message: string, fields?: Record<string, unknown>): void;
 }

@@ -50,6 +50,8 @@ export class ServerCounters {
   /** every flush_all, including those -F refuses (as memcached counts them) */
   cmdFlush = 0;
   connYields = 0;
+  /** expiry crawls started: the background ones and `lru_crawler crawl` (memcached's lru_crawler_starts) */
+  lruCrawlerStarts = 0;
   /** connections closed by idle_timeout (memcached's idle_kicks) */
   idleKicks = 0;
   /** connections closed by read_timeout: an unfinished command took too long to arrive */
@@ -74,6 +76,7 @@ export class ServerCounters {
     this.storeTooLarge = 0;
     this.cmdFlush = 0;
     this.connYields = 0;
+    this.lruCrawlerStarts = 0;
     this.idleKicks = 0;
     this.readTimeoutKicks = 0;
     this.drainTimeoutKicks = 0;
@@ -100,6 +103,23 @@ export function formatMicros(us: number): string {
  * both prints 0; names neither side lists in GENERAL_STAT_NAMES are appended in the order given.
  * Counters both sides report (e.g. store_too_large) are added.
  */
+const CRAWLER_STATS = new Set(['lru_crawler_running', 'lru_crawler_starts']);
+const MAINTAINER_STATS = new Set(['direct_reclaims', 'evicted_active', 'lru_bumps_dropped', 'lru_maintainer_juggles', 'moves_to_cold',
+  'moves_to_warm', 'moves_within_lru']);
+const SEGMENTED_ITEM_STATS = new Set(['age_hot', 'age_warm', 'direct_reclaims', 'evicted_active', 'hits_to_cold', 'hits_to_hot',
+  'hits_to_temp', 'hits_to_warm', 'moves_to_cold', 'moves_to_warm', 'moves_within_lru', 'number_cold', 'number_hot', 'number_warm']);
+
+/**
+ * The lines memcached leaves out of `stats` and `stats items` when what they count is off: the crawler's without
+ * it (-o no_lru_crawler, `lru_crawler disable`), the LRU maintainer's with -o no_lru_maintainer.
+ */
+export function withoutDisabledStats<V>(list: Array<[string, V]>, c: ServerConfig, which: 'general' | 'items'): Array<[string, V]> {
+  const maintainer = !('no_lru_maintainer' in c.extended);
+  if (which === 'items') return maintainer ? list : list.filter(([n]) => !SEGMENTED_ITEM_STATS.has(n.slice(n.lastIndexOf(':') + 1)));
+  if (maintainer && c.lruCrawler) return list;
+  return list.filter(([n]) => !(!c.lruCrawler && CRAWLER_STATS.has(n)) && !(!maintainer && MAINTAINER_STATS.has(n)));
+}
+
 export function mergeGeneralStats(own: Map<string, StatValue>, ...sources: StatList[]): StatList {
   const merged = new Map(own);
   const known = new Set(GENERAL_STAT_NAMES);
@@ -175,7 +195,7 @@ export function settingsStats(c: ServerConfig, runtime: { verbosity: number; det
     ['dump_enabled', yesNo(c.dumpEnabled)],
     ['hash_algorithm', x('hash_algorithm', 'murmur3')],
     ['lru_maintainer_thread', 'no_lru_maintainer' in c.extended ? 'no' : 'yes'],
-    ['lru_segmented', 'no_modern' in c.extended ? 'no' : 'yes'],
+    ['lru_segmented', 'no_modern' in c.extended || 'no_lru_maintainer' in c.extended ? 'no' : 'yes'],
     ['hot_lru_pct', x('hot_lru_pct', 20)],
     ['warm_lru_pct', x('warm_lru_pct', 40)],
     ['hot_max_factor', x('hot_max_factor', '0.20')],

@@ -35,6 +35,9 @@ describe('eviction', () => {
     expect(getValue(store, keyOf(3))).toBeNull();
     expect(getValue(store, keyOf(4))).toBeNull();
     expect(getValue(store, keyOf(5))).toBe(V1000);
+    // the two second chances are memcached's COLD -> WARM moves
+    expect(stat(store.statsGeneral(), 'moves_to_warm')).toBe(2);
+    expect(stat(store.statsItems(), `items:${store.slabClassSizes.indexOf(1184)}:moves_to_warm`)).toBe(2);
   });
 
   it('is per class: other classes keep their items, each class gets a first page', () => {

@@ -163,6 +163,8 @@ describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
     [['-p', '70000'], 'ERROR: Invalid port number 70000.', 64],
     [['-p', 'abc'], 'ERROR: Invalid port number abc.', 64],
     [['-U', '70000'], 'ERROR: Invalid port number 70000.', 64],
+    [['-p', '-2'], 'ERROR: Invalid port number -2.', 64],
+    [['-U', '-2'], 'ERROR: Invalid port number -2.', 64],
     [['-D', ''], 'No delimiter specified', 1],
     [['-o', 'bogus'], 'Illegal suboption "bogus"', 1],
     [['-o', 'proxy_config=x'], 'Illegal suboption "proxy_config=x"', 1],
@@ -259,5 +261,18 @@ describe('repcache options: bad values (memcached 1.6.18 messages)', () => {
 
   it('a stray argument', () => {
     expect(failure('stray')).toEqual({ message: "repcache: unexpected argument 'stray'", exitCode: 1 });
+  });
+});
+
+describe('repcache options: ports', () => {
+  it('-p -1 / -U -1 ask for a port the system picks, 0 turns the listener off (memcached 1.6.18)', () => {
+    const o = parseRepcacheArgs(['-p', '-1', '-U', '-1']);
+    expect([o.config.port, o.config.udpPort]).toEqual([-1, -1]);
+    const off = parseRepcacheArgs(['-p', '0', '-U', '0']);
+    expect([off.config.port, off.config.udpPort]).toEqual([0, 0]);
+  });
+
+  it('-U -1 counts as UDP on for the checks that refuse UDP with authentication', () => {
+    expect(() => parseRepcacheArgs(['-Y', '/nonexistent', '-U', '-1'])).toThrow(/Cannot use UDP with ascii authentication/);
   });
 });

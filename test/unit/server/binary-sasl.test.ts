@@ -6,6 +6,7 @@ import { parsePlain } from '../../../src/proto/binary/sasl.ts';
 import { parseAuthFile } from '../../../src/server/auth-file.ts';
 import { AUTHENTICATED, BinaryDispatcher } from '../../../src/server/binary-dispatch.ts';
 import { CLOSE } from '../../../src/server/host.ts';
+import { WatchLog } from '../../../src/server/watch.ts';
 import { defaultServerConfig, storeOptionsFor } from '../../../src/server/config.ts';
 import type { DispatchHost } from '../../../src/server/host.ts';
 import { OutBuffer } from '../../../src/net/out-buffer.ts';
@@ -23,6 +24,7 @@ function session(sasl = true) {
     verbosity: 0, detail: null, prefixStats: new PrefixStats(':'), setDetail() {}, generalStats: () => [],
     connStats: () => '', resetStats() {}, requestShutdown() {}, sasl: sasl ? credentials : null,
     clientRefused: (reason) => refused.push(reason), refreshCerts: () => '',
+    watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const,
   };
   const dispatcher = new BinaryDispatcher(host);
   const out = new OutBuffer();

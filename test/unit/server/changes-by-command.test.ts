@@ -13,6 +13,7 @@ import { BinaryDispatcher } from '../../../src/server/binary-dispatch.ts';
 import { defaultServerConfig, storeOptionsFor } from '../../../src/server/config.ts';
 import { Dispatcher } from '../../../src/server/dispatch.ts';
 import type { DispatchHost } from '../../../src/server/host.ts';
+import { WatchLog } from '../../../src/server/watch.ts';
 import { META_COMMAND_NAMES } from '../../../src/server/meta.ts';
 import { PrefixStats, ServerCounters } from '../../../src/server/stats.ts';
 import { FakeCacheTime } from '../../support/fake-clock.ts';
@@ -40,6 +41,7 @@ function node(setup: string) {
     prefixStats: new PrefixStats(config.statKeyPrefix), setDetail() {}, generalStats: () => [],
     connStats: () => '', resetStats() {}, requestShutdown() {},
     sasl: null, refreshCerts: () => '', clientRefused() {},
+    watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const,
   };
   const out = new OutBuffer();
   const text = new Dispatcher(host);

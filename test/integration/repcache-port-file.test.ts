@@ -1,0 +1,74 @@
+/**
+ * -p -1 / -U -1 (ports the system picks) and MEMCACHED_PORT_FILENAME, side by side with Debian's memcached:
+ * the same lines in the file, the ports serve, -p 0 -U 0 leaves an empty file, and a file that cannot be
+ * written is only logged.
+ */
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bin, startProcess, stopAll, waitForPort } from '../support/daemon.ts';
+import { freePort } from '../support/ports.ts';
+import { mcRequest } from '../support/mc-client.ts';
+import { userArgs, type CacheKind } from './repcache-harness.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'repcache-portfile-'));
+// memcached writes the file after dropping to -u's user
+chmodSync(dir, 0o777);
+afterAll(async () => {
+  await stopAll();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function waitForFile(path: string): Promise<string> {
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new Error(`no ${path}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return readFileSync(path, 'latin1');
+}
+
+function start(kind: CacheKind, args: string[], file: string) {
+  const user = userArgs().length > 0 && kind === 'memcached' ? ['-u', 'nobody'] : userArgs();
+  return startProcess(kind === 'memcached' ? 'memcached' : bin('repcache'), [...user, ...args], { env: { MEMCACHED_PORT_FILENAME: file } });
+}
+
+describe('MEMCACHED_PORT_FILENAME and ephemeral ports', () => {
+  it.each(['memcached', 'repcache'] as const)('%s: -p -1 -U -1 writes TCP and UDP lines, and the ports serve', async (kind) => {
+    const file = join(dir, `eph-${kind}`);
+    start(kind, ['-p', '-1', '-U', '-1', '-l', '127.0.0.1'], file);
+    const text = await waitForFile(file);
+    expect(existsSync(`${file}.lck`)).toBe(false);
+    expect(text).toMatch(/^TCP INET: \d+\nUDP INET: \d+\n$/);
+    const tcp = Number(/^TCP INET: (\d+)$/m.exec(text)![1]);
+    expect(tcp).toBeGreaterThan(0);
+    expect(await mcRequest(tcp, 'version\r\n')).toMatch(/^VERSION /);
+    expect(parseInt((await mcRequest(tcp, 'stats settings\r\n', 'END\r\n')).match(/STAT tcpport (-?\d+)/)![1], 10)).toBe(-1);
+  });
+
+  it.each(['memcached', 'repcache'] as const)('%s: -p 0 -U 0 leaves an empty file', async (kind) => {
+    const file = join(dir, `off-${kind}`);
+    start(kind, ['-p', '0', '-U', '0', '-l', '127.0.0.1'], file);
+    expect(await waitForFile(file)).toBe('');
+  });
+
+  it('a port file in a directory that does not exist is logged and the daemon keeps serving', async () => {
+    const port = await freePort();
+    const d = start('repcache', ['-p', String(port), '-U', '0', '-l', '127.0.0.1'], join(dir, 'missing', 'pf'));
+    await waitForPort(port, '127.0.0.1', 15_000, d);
+    expect(await mcRequest(port, 'version\r\n')).toMatch(/^VERSION /);
+    const deadline = Date.now() + 5000;
+    while (!d.output().includes('failed to open the port file') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(d.output()).toContain('failed to open the port file');
+  });
+
+  it('bad port numbers are refused as memcached refuses them', async () => {
+    for (const bad of ['-2', '65536', 'x', '99999999999999999999']) {
+      const d = startProcess(bin('repcache'), [...userArgs(), '-p', bad]);
+      const code = await d.exited;
+      expect(code, bad).toBe(64);
+      expect(d.output()).toContain(`Invalid port number ${bad}`);
+    }
+  });
+});
