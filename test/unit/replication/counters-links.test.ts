@@ -127,6 +127,26 @@ describe('counters over replication links', () => {
     expect(num(b, 'other')).toBe('600');
   });
 
+  it('sync mode: an increment is settled (its reply released) only once the peer applied it', async () => {
+    const net = new ReplicationNet();
+    net.delayMs = 20;
+    const { a, b } = await pair(net, { syncMode: true, syncTimeoutMs: 5000 });
+    a.store.set('c', '0');
+    await until(() => num(b, 'c') === '0', 'base on B');
+    for (let i = 1; i <= 5; i++) {
+      a.store.incr('c', 1n);
+      const settled = a.store.changes.settled(a.store.changes.nextSeq - 1);
+      expect(settled).not.toBeNull();
+      let done = false;
+      void settled!.then(() => { done = true; });
+      await vi.advanceTimersByTimeAsync(5);
+      expect(done).toBe(false);
+      await until(() => done, 'settled');
+      expect(num(b, 'c')).toBe(String(i));
+    }
+    expect(a.repl.syncTimeouts).toBe(0);
+  });
+
   it('a node restarted empty gets the counters by a full copy and its increments still add up', async () => {
     const net = new ReplicationNet();
     const a = await node(net, 1, '198.18.0.1', ['198.18.0.2']);
