@@ -84,10 +84,11 @@ export class Counters {
     const k = key.toString('latin1');
     let c = this.#live.get(k);
     if (c === undefined || c.itemVersion !== priorVersion) {
-      // The item was a plain value (or was overwritten since): it is the base.
+      // The item was a plain value (or was overwritten since): it is the base. (Pruned first: the store already
+      // gave the item its new version, so the new record would look stale.)
+      if (this.#live.size >= this.#pruneAt) this.prune();
       c = { base: priorVersion, baseValue: prior, itemVersion: priorVersion, parts: new Map() };
       this.#live.set(k, c);
-      if (this.#live.size > this.#pruneAt) this.prune();
     }
     const node = versionNode(version);
     const p = c.parts.get(node);
@@ -117,6 +118,7 @@ export class Counters {
         if (c === undefined) {
           const prior = this.#valueOf(h);
           if (prior < 0n) return 'non-numeric';
+          if (this.#live.size >= this.#pruneAt) this.prune();
           c = { base, baseValue: prior, itemVersion, parts: new Map() };
           this.#live.set(k, c);
         }

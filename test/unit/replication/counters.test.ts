@@ -266,3 +266,20 @@ describe('counters replicate as operations', () => {
     expect(b.store.itemTtl(h)).toBeLessThanOrEqual(50);
   });
 });
+
+describe('counters are forgotten with their items', () => {
+  it('counters whose items were overwritten or deleted are pruned as new ones come, on the node that increments and on its peer', () => {
+    const { a, b } = pair();
+    for (let i = 0; i < 3000; i++) {
+      const key = `c${i}`;
+      a.store.set(key, '0');
+      b.receiveSet(key, a.item(key));
+      a.store.incr(key, 1n);
+      b.receive(key, a.part(key));
+      a.store.del(key);
+      b.apply.delete(Buffer.from(key), a.apply.tombstones.versionOf(Buffer.from(key)) || a.hlc.now());
+    }
+    expect(a.apply.counters.size).toBeLessThan(2100);
+    expect(b.apply.counters.size).toBeLessThan(2100);
+  });
+});
