@@ -72,7 +72,7 @@ export class RemoteApplier {
       }
     }
     const counters = this.counters;
-    if (counters.size > 0 && counters.beforeSet(keySrc.subarray(keyStart, keyStart + nkey), (BigInt(high) << 32n) | BigInt(low)) === 'stale') {
+    if (counters.size > 0 && counters.beforeSet(keySrc.subarray(keyStart, keyStart + nkey), high, low) === 'stale') {
       this.stale++;
       return;
     }
@@ -80,7 +80,7 @@ export class RemoteApplier {
     if (r === 'APPLIED') {
       this.applied++;
       if (tombstones.size > 0) tombstones.clear(keySrc.subarray(keyStart, keyStart + nkey));
-      if (counters.size > 0) counters.afterSet(keySrc.subarray(keyStart, keyStart + nkey), (BigInt(high) << 32n) | BigInt(low));
+      if (counters.pending > 0) counters.afterSet(keySrc.subarray(keyStart, keyStart + nkey), (BigInt(high) << 32n) | BigInt(low));
     } else if (r === 'STALE') this.stale++;
     else this.#logger.debug({ key: keySrc.toString('latin1', keyStart, keyStart + nkey), result: r }, 'replication: remote item not stored');
   }
@@ -117,7 +117,7 @@ export class RemoteApplier {
       do {
         cursor = store.scan(cursor, 4096, (h) => {
           // A counter is as old as its base (its item's version is its latest increment's).
-          const c = this.counters.size > 0 ? this.counters.of(store.itemKey(h), h) : undefined;
+          const c = this.counters.size > 0 ? this.counters.of(h) : undefined;
           if ((c === undefined ? store.itemVersion(h) : c.base) < version) doomed.push([store.itemKey(h), store.itemVersion(h)]);
         });
       } while (cursor !== 0);

@@ -54,6 +54,11 @@ export class Counters {
   /** Whether a part for this base of this key may not be kept: a newer delete or flush shadows it. */
   readonly #shadowed: (key: Buffer, base: bigint) => boolean;
   readonly #live = new Map<string, Counter>();
+  /**
+   * The same counters by their item's version: versions are unique, so an item's version alone says whether it is
+   * a counter, without reading its key (the hot paths ask this of every item they send or overwrite).
+   */
+  readonly #byVersion = new Map<bigint, Counter>();
   readonly #pending = new Map<string, Pending>();
   #pruneAt = 1024;
 
@@ -63,15 +68,34 @@ export class Counters {
     this.#shadowed = shadowed;
   }
 
+  /** Keys with parts waiting for their base. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
   /** Counters and pending parts remembered; 0 means every item is a plain value (the hot paths check this first). */
   get size(): number {
     return this.#live.size + this.#pending.size;
   }
 
-  /** The counter live item h (whose key is `key`) is, if it is one. */
-  of(key: Buffer, h: number): Counter | undefined {
-    const c = this.#live.get(key.toString('latin1'));
-    return c !== undefined && c.itemVersion === this.#store.itemVersion(h) ? c : undefined;
+  /** The counter live item h is, if it is one. */
+  of(h: number): Counter | undefined {
+    return this.#live.size === 0 ? undefined : this.#byVersion.get(this.#store.itemVersion(h));
+  }
+
+  /** Records c as key k's counter, now held by the item version `itemVersion`. */
+  #track(k: string, c: Counter, itemVersion: bigint): void {
+    if (this.#byVersion.get(c.itemVersion) === c) this.#byVersion.delete(c.itemVersion);
+    c.itemVersion = itemVersion;
+    this.#byVersion.set(itemVersion, c);
+    this.#live.set(k, c);
+  }
+
+  #forget(k: string): void {
+    const c = this.#live.get(k);
+    if (c === undefined) return;
+    this.#live.delete(k);
+    if (this.#byVersion.get(c.itemVersion) === c) this.#byVersion.delete(c.itemVersion);
   }
 
   /**
@@ -87,15 +111,15 @@ export class Counters {
       // The item was a plain value (or was overwritten since): it is the base. (Pruned first: the store already
       // gave the item its new version, so the new record would look stale.)
       if (this.#live.size >= this.#pruneAt) this.prune();
+      this.#forget(k);
       c = { base: priorVersion, baseValue: prior, itemVersion: priorVersion, parts: new Map() };
-      this.#live.set(k, c);
     }
     const node = versionNode(version);
     const p = c.parts.get(node);
     const total = totalOf(c);
     const change = incr ? (total < 0n ? -total : 0n) + ((value - prior) & U64_MAX) : value - prior;
     c.parts.set(node, { version, sum: (p?.sum ?? 0n) + change });
-    c.itemVersion = version;
+    this.#track(k, c, version);
   }
 
   /** A peer's part: applied if this node holds its base; kept if the base has not arrived yet; else dropped. */
@@ -110,7 +134,7 @@ export class Counters {
       const itemVersion = store.itemVersion(h);
       let c = this.#live.get(k);
       if (c !== undefined && c.itemVersion !== itemVersion) {
-        this.#live.delete(k);
+        this.#forget(k);
         c = undefined;
       }
       const localBase = c === undefined ? itemVersion : c.base;
@@ -120,12 +144,12 @@ export class Counters {
           if (prior < 0n) return 'non-numeric';
           if (this.#live.size >= this.#pruneAt) this.prune();
           c = { base, baseValue: prior, itemVersion, parts: new Map() };
-          this.#live.set(k, c);
+          this.#track(k, c, itemVersion);
         }
         const p = c.parts.get(node);
         if (p !== undefined && p.version >= version) return 'stale';
         c.parts.set(node, { version, sum });
-        this.#write(key, h, c);
+        this.#write(k, key, h, c);
         return 'applied';
       }
       if (localBase > base) return 'stale';
@@ -144,23 +168,26 @@ export class Counters {
   }
 
   /**
-   * Before a peer's set of `key` with version `version` is applied: the version of the present item it must be
-   * newer than — for a counter its base, not its latest increment — and whether the item must be removed first
-   * (a counter's version is newer than its base, so the store alone would refuse the set). Null: no item.
+   * Before a peer's set of `key` with version (high, low) is applied, if the present item is a counter: the set
+   * must be newer than its base, not than its latest increment ('stale': it is not), and then the counter is
+   * removed first ('replace': its item's version is newer than its base, so the store alone would refuse the set).
+   * 'plain': no counter there, the store decides.
    */
-  beforeSet(key: Buffer, version: bigint): 'stale' | 'replace' | 'plain' {
+  beforeSet(key: Buffer, high: number, low: number): 'stale' | 'replace' | 'plain' {
+    if (this.#live.size === 0) return 'plain';
     const h = this.#store.peek(key);
     if (h < 0) return 'plain';
-    const c = this.of(key, h);
+    const c = this.of(h);
     if (c === undefined) return 'plain';
-    if (version <= c.base) return 'stale';
-    this.#live.delete(key.toString('latin1'));
+    if (((BigInt(high) << 32n) | BigInt(low)) <= c.base) return 'stale';
+    this.#forget(key.toString('latin1'));
     this.#store.applyRemoteDelete(key, this.#store.itemVersion(h));
     return 'replace';
   }
 
   /** After a peer's set of `key` with `version` was applied: parts that waited for this base join it. */
   afterSet(key: Buffer, version: bigint): void {
+    if (this.#pending.size === 0) return;
     const k = key.toString('latin1');
     const q = this.#pending.get(k);
     if (q === undefined || q.base > version) return;
@@ -171,8 +198,8 @@ export class Counters {
     const prior = this.#valueOf(h);
     if (prior < 0n) return;
     const c: Counter = { base: version, baseValue: prior, itemVersion: version, parts: q.parts };
-    this.#live.set(k, c);
-    this.#write(key, h, c);
+    this.#track(k, c, version);
+    this.#write(k, key, h, c);
   }
 
   /**
@@ -185,9 +212,9 @@ export class Counters {
     if (q !== undefined && q.base <= version) this.#pending.delete(k);
     const h = this.#store.peek(key);
     if (h < 0) return;
-    const c = this.of(key, h);
+    const c = this.of(h);
     if (c === undefined || c.base > version) return;
-    this.#live.delete(k);
+    this.#forget(k);
     this.#store.applyRemoteDelete(key, this.#store.itemVersion(h));
   }
 
@@ -195,7 +222,7 @@ export class Counters {
   touchVersion(key: Buffer, version: bigint): bigint {
     const h = this.#store.peek(key);
     if (h < 0) return version;
-    const c = this.of(key, h);
+    const c = this.of(h);
     return c !== undefined && c.base === version ? c.itemVersion : version;
   }
 
@@ -204,7 +231,7 @@ export class Counters {
     const store = this.#store;
     for (const [k, c] of this.#live) {
       const h = store.peek(Buffer.from(k, 'latin1'));
-      if (h < 0 || store.itemVersion(h) !== c.itemVersion) this.#live.delete(k);
+      if (h < 0 || store.itemVersion(h) !== c.itemVersion) this.#forget(k);
     }
     this.#pruneAt = Math.max(1024, this.#live.size * 2);
   }
@@ -212,6 +239,7 @@ export class Counters {
   /** Forgets everything (a flush removed the items). */
   clear(): void {
     this.#live.clear();
+    this.#byVersion.clear();
     this.#pending.clear();
   }
 
@@ -227,13 +255,13 @@ export class Counters {
    * Writes counter c's value into item h with a fresh local version (so every node's CAS changes on every applied
    * part), keeping its flags and TTL. Like memcached's in-place incr, a shorter number is padded with spaces.
    */
-  #write(key: Buffer, h: number, c: Counter): void {
+  #write(k: string, key: Buffer, h: number, c: Counter): void {
     const store = this.#store;
     let digits = display(totalOf(c)).toString();
     const length = store.itemValueLength(h);
     if (digits.length < length) digits = digits.padEnd(length, ' ');
     const version = this.#hlc.now();
     const r = store.applyRemote(key, store.itemFlags(h), store.itemTtl(h), Buffer.from(digits, 'latin1'), version);
-    if (r === 'APPLIED') c.itemVersion = version;
+    if (r === 'APPLIED') this.#track(k, c, version);
   }
 }

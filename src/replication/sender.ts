@@ -203,9 +203,9 @@ export class Sender {
    */
   #counterItem(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, seq: number, h: number): boolean {
     const store = this.#ctx.store;
-    const key = store.itemKey(h);
-    const c = this.#ctx.counters.of(key, h);
+    const c = this.#ctx.counters.of(h);
     if (c === undefined) return false;
+    const key = store.itemKey(h);
     this.#frame(encodeItemFrame(type, seq, c.base, store.itemFlags(h), store.itemTtl(h), key, Buffer.from(c.baseValue.toString(), 'latin1')));
     for (const p of c.parts.values()) this.#frame(encode({ type: 'counter', seq: BigInt(seq), base: c.base, version: p.version, sum: p.sum, key }));
     return true;
@@ -220,7 +220,7 @@ export class Sender {
     const { store, counters, changes } = this.#ctx;
     const h = store.peek(key);
     if (h < 0) return false;
-    const c = counters.of(key, h);
+    const c = counters.of(h);
     const p = c?.parts.get(versionNode(changes.versionAt(seq)));
     if (c === undefined || p === undefined) this.#frame(encode({ type: 'heartbeat', seq: BigInt(seq) }));
     else this.#frame(encode({ type: 'counter', seq: BigInt(seq), base: c.base, version: p.version, sum: p.sum, key }));
@@ -439,7 +439,7 @@ export class Sender {
     if (kind === ChangeKind.ARITH && this.#arith(seq, key!)) return;
     const h = store.peek(key!);
     if (h >= 0) {
-      if (kind === ChangeKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: this.#touchedVersion(key!, h), ttl: store.itemTtl(h), key: key! }));
+      if (kind === ChangeKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: this.#touchedVersion(h), ttl: store.itemTtl(h), key: key! }));
       else this.#item(FrameType.SET, seq, h);
       return;
     }
@@ -450,8 +450,8 @@ export class Sender {
   }
 
   /** The version a TOUCH names: the item's, or a counter's base (its item's version differs on every node). */
-  #touchedVersion(key: Buffer, h: number): bigint {
-    const c = this.#ctx.counters.size > 0 ? this.#ctx.counters.of(key, h) : undefined;
+  #touchedVersion(h: number): bigint {
+    const c = this.#ctx.counters.size > 0 ? this.#ctx.counters.of(h) : undefined;
     return c === undefined ? this.#ctx.store.itemVersion(h) : c.base;
   }
 
