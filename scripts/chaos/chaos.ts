@@ -185,7 +185,7 @@ function report(m: ModeResult): void {
   log(`  requests ${f.requests} (${f.acked} acknowledged mutations, ${f.unknown} unanswered); keys compared on both nodes: ${f.keysCompared}`);
   log(`  acknowledged writes lost: ${f.lostAcked}${m.mode === 'sync' ? ` (${f.lostProtected} acknowledged while both nodes streamed)` : ''}${win.length ? `; from their answer to the next kill: ${win[0]}-${win.at(-1)} ms` : ''}`);
   log(`  stale reads: ${f.staleReads} of ${f.reads} answered reads, missing ${f.staleMissed} acknowledged writes or deletes${m.mode === 'sync' ? ` (${f.staleProtected} reads missed one acknowledged while both nodes streamed)` : ''}`);
-  log(`  lost increments: ${f.lostIncrements}${opt['strict-counters'] ? '' : ' (known until increments replicate as operations)'}`);
+  log(`  lost increments: ${f.lostIncrements}${opt['strict-counters'] ? '' : m.mode === 'sync' ? ' (a violation if acknowledged while both nodes streamed)' : ' (the async window)'}`);
   log(`  VIP: two holders ${t(f.twoHolderMs)} s in all, ${t(f.twoHolderOutsideMs)} s outside splits (longest ${f.maxTwoHolderOutsideMs} ms); no holder ${t(f.noHolderMs)} s; longest from a heal to one holder ${f.maxOneHolderAfterHealMs} ms`);
   for (const k of m.result.known.slice(0, 10)) log(`  known: ${k.kind}: ${k.detail}`);
   if (m.result.known.length > 10) log(`  known: ... ${m.result.known.length - 10} more in ${join(m.dir, 'result.json')}`);

@@ -109,6 +109,7 @@ export const REPL_SEEDS = [
   Buffer.concat([encode(hello('sender')), encode({ type: 'auth', proof: Buffer.alloc(32) }), encode({ type: 'set', seq: 1n, version: 1n, flags: 0, ttl: 0, key: Buffer.from('k'), value: Buffer.from('v') })]),
   encode({ type: 'resume', fromSeq: 0n }), encode({ type: 'error', reason: 'x' }), encode({ type: 'heartbeat', seq: 1n }),
   encode({ type: 'sync_begin', startSeq: 1n, items: 1, flushEpoch: 0n, copyId: 1n, source: 'complete' }),
+  encode({ type: 'counter', seq: 1n, base: 1n, version: 2n, sum: -1n, key: Buffer.from('k') }),
   Buffer.from([0xff, 0xff, 0xff, 0xff, 1]), Buffer.from('stats\r\n'),
 ];
 

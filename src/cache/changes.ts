@@ -21,7 +21,7 @@ import { turnNow } from '../clock.ts';
  * #bytePos) would move into a shared header, a writer would claim a sequence and its key bytes with Atomics.add,
  * and a per-slot commit word would tell readers the record is whole; a single writer needs none of that.
  */
-export const ChangeKind = { SET: 1, TOUCH: 2, DELETE: 3, FLUSH: 4 } as const;
+export const ChangeKind = { SET: 1, TOUCH: 2, DELETE: 3, FLUSH: 4, ARITH: 5 } as const;
 export type ChangeKind = (typeof ChangeKind)[keyof typeof ChangeKind];
 
 /** Key bytes reserved per record: longer keys on average make the ring hold fewer records. */
@@ -52,6 +52,7 @@ const NO_BYTES = new Uint8Array(NONE);
 const NO_F64 = new Float64Array(NONE);
 const NO_U32 = new Uint32Array(NONE);
 const NO_KEY = new Uint8Array(0);
+const NO_U64 = new BigUint64Array(NONE);
 
 export class ChangeStream {
   /** Records the ring holds; 0 until a subscriber sized it. */
@@ -73,6 +74,12 @@ export class ChangeStream {
   #layout = NO_U32;
   /** FLUSH records: the delay (seconds). */
   #delay = NO_U32;
+  /** ARITH records (incr/decr): the item's version and value before the operation, and its value after. */
+  #priorVersion = NO_U64;
+  #priorValue = NO_U64;
+  #value = NO_U64;
+  /** ARITH records: 1 for an incr, 0 for a decr. */
+  #incr = NO_BYTES;
   #keys = Buffer.from(NONE);
   #bytePos = 0;
   /** #bytePos within #keys: where the next key goes. */
@@ -115,6 +122,10 @@ export class ChangeStream {
     this.#low = new Uint32Array(shared(capacity * 4));
     this.#layout = new Uint32Array(shared(capacity * 4));
     this.#delay = new Uint32Array(shared(capacity * 4));
+    this.#priorVersion = new BigUint64Array(shared(capacity * 8));
+    this.#priorValue = new BigUint64Array(shared(capacity * 8));
+    this.#value = new BigUint64Array(shared(capacity * 8));
+    this.#incr = new Uint8Array(shared(capacity));
     this.#keys = Buffer.from(shared(Math.max(capacity * KEY_BYTES_PER_RECORD, 256)));
     this.#bytePos = this.#byteOff = 0;
     this.#first = this.#next;
@@ -138,6 +149,25 @@ export class ChangeStream {
     this.#low[i] = low;
     this.#layout[i] = layout;
     this.#subscriber!.appended(seq, kind);
+    return seq;
+  }
+
+  /**
+   * An ARITH (`incr` true: incr, else decr) of item h, as item() records a SET, plus what replication ships as an
+   * operation rather than a state: the item's version and numeric value before the operation, and its value after.
+   */
+  arith(keySrc: Uint8Array, keyStart: number, nkey: number, h: number, high: number, low: number, layout: number, incr: boolean, priorVersion: bigint, priorValue: bigint, value: bigint): number {
+    const seq = this.#record(ChangeKind.ARITH, keySrc, keyStart, nkey);
+    const i = this.#slot(seq);
+    this.#item[i] = h;
+    this.#high[i] = high;
+    this.#low[i] = low;
+    this.#layout[i] = layout;
+    this.#priorVersion[i] = priorVersion;
+    this.#priorValue[i] = priorValue;
+    this.#value[i] = value;
+    this.#incr[i] = incr ? 1 : 0;
+    this.#subscriber!.appended(seq, ChangeKind.ARITH);
     return seq;
   }
 
@@ -258,6 +288,26 @@ export class ChangeStream {
   versionAt(seq: number): bigint {
     const i = this.#slot(seq);
     return (BigInt(this.#high[i]) << 32n) | BigInt(this.#low[i]);
+  }
+
+  /** An ARITH record's version of the item before the operation. */
+  priorVersionAt(seq: number): bigint {
+    return this.#priorVersion[this.#slot(seq)];
+  }
+
+  /** An ARITH record's value of the item before the operation. */
+  priorValueAt(seq: number): bigint {
+    return this.#priorValue[this.#slot(seq)];
+  }
+
+  /** Whether an ARITH record is an incr (else a decr). */
+  isIncrAt(seq: number): boolean {
+    return this.#incr[this.#slot(seq)] === 1;
+  }
+
+  /** An ARITH record's value of the item after the operation. */
+  valueAt(seq: number): bigint {
+    return this.#value[this.#slot(seq)];
   }
 
   /** A FLUSH's delay in seconds. */

@@ -348,12 +348,13 @@ export class SlabStore {
     const cls = bytes[h * 8 + B_CLSID];
     this.#cls[cls * C.C_FIELDS + (incr ? C.C_INCR_HITS : C.C_DECR_HITS)]++;
     const digits = value.toString();
+    const priorVersion = this.#u64[h];
     if (digits.length <= nbytes) {
       bytes.write(digits, valueAt, 'latin1');
       bytes.fill(0x20, valueAt + digits.length, valueAt + nbytes);
       this.#cas.assign(h);
       this.#lru.bumpIfStale(h, now);
-      this.#wrote(h);
+      this.#wroteArith(h, incr, priorVersion, current, value);
       return value;
     }
     const fresh = this.#allocator.allocate(key, u32[h * 2 + F_FLAGS], u32[h * 2 + F_EXPTIME], digits.length, now, h);
@@ -362,7 +363,7 @@ export class SlabStore {
     this.#cas.assign(fresh);
     this.#items.unlink(h, hv);
     this.#items.link(fresh, hv);
-    this.#wrote(fresh);
+    this.#wroteArith(fresh, incr, priorVersion, current, value);
     return value;
   }
 
@@ -804,6 +805,14 @@ export class SlabStore {
   #wrote(h: number): void {
     this.lastWritten = h;
     if (this.changes.active) this.#record(ChangeKind.SET, h);
+  }
+
+  /** Item h was changed by incr/decr: published as an ARITH, which replication ships as an operation. */
+  #wroteArith(h: number, incr: boolean, priorVersion: bigint, prior: bigint, value: bigint): void {
+    this.lastWritten = h;
+    if (!this.changes.active) return;
+    const u32 = this.#u32;
+    this.changes.arith(this.#bytes, h * 8 + HEADER_BYTES, this.#bytes[h * 8 + B_NKEY], h, u32[h * 2 + F_CAS_HI], u32[h * 2 + F_CAS_LO], this.#slabs.pageMoves, incr, priorVersion, prior, value);
   }
 
   #record(kind: typeof ChangeKind.SET | typeof ChangeKind.TOUCH, h: number): void {

@@ -4,6 +4,7 @@ import type { ItemFrame } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';
 import type { Tombstones } from './tombstones.ts';
 import type { ReplicaStore } from './context.ts';
+import { Counters } from './counters.ts';
 
 /**
  * Applies changes received from peers with newest-version-wins rules: a SET older than the item, than a
@@ -12,6 +13,8 @@ import type { ReplicaStore } from './context.ts';
  */
 export class RemoteApplier {
   readonly tombstones: Tombstones;
+  /** incr/decr as operations: each node's part of each counter (counters.ts). */
+  readonly counters: Counters;
   readonly #store: ReplicaStore;
   readonly #hlc: HybridClock;
   readonly #logger: Logger;
@@ -27,6 +30,7 @@ export class RemoteApplier {
     this.tombstones = tombstones;
     this.#logger = logger;
     this.#clock = clock;
+    this.counters = new Counters(store, hlc, (key, base) => base < this.#flushEpoch || tombstones.shadows(key, base));
   }
 
   /** Items older than this version were flushed (by a local or a remote flush_all). */
@@ -67,23 +71,38 @@ export class RemoteApplier {
         return;
       }
     }
+    const counters = this.counters;
+    if (counters.size > 0 && counters.beforeSet(keySrc.subarray(keyStart, keyStart + nkey), high, low) === 'stale') {
+      this.stale++;
+      return;
+    }
     const r = this.#store.applyRemoteFrom(keySrc, keyStart, nkey, valueSrc, valueStart, nbytes, flags, ttl, high, low);
     if (r === 'APPLIED') {
       this.applied++;
       if (tombstones.size > 0) tombstones.clear(keySrc.subarray(keyStart, keyStart + nkey));
+      if (counters.pending > 0) counters.afterSet(keySrc.subarray(keyStart, keyStart + nkey), (BigInt(high) << 32n) | BigInt(low));
     } else if (r === 'STALE') this.stale++;
     else this.#logger.debug({ key: keySrc.toString('latin1', keyStart, keyStart + nkey), result: r }, 'replication: remote item not stored');
   }
 
   delete(key: Buffer, version: bigint): void {
     this.#hlc.observe(version);
+    if (this.counters.size > 0) this.counters.beforeDelete(key, version);
     this.#store.applyRemoteDelete(key, version);
     this.tombstones.record(key, version);
   }
 
-  /** A touch applies only to the version that was touched. */
+  /** A touch applies only to the version that was touched (a counter's: its base). */
   touch(key: Buffer, ttl: number, version: bigint): void {
-    this.#store.applyRemoteTouch(key, ttl, version);
+    this.#store.applyRemoteTouch(key, ttl, this.counters.size > 0 ? this.counters.touchVersion(key, version) : version);
+  }
+
+  /** A peer's part of a counter (COUNTER frame). */
+  counter(key: Buffer, base: bigint, version: bigint, sum: bigint): void {
+    const r = this.counters.remote(key, base, version, sum);
+    if (r === 'applied') this.applied++;
+    else if (r === 'stale') this.stale++;
+    else if (r === 'non-numeric') this.#logger.debug({ key: key.toString('latin1') }, 'replication: counter part for a value that is not a number');
   }
 
   /** A delayed flush carries a version in the future: it is not observed, so writes until then stay older. */
@@ -93,14 +112,17 @@ export class RemoteApplier {
       if (version <= this.#flushEpoch) return;
       this.#flushEpoch = version;
       const store = this.#store;
-      const doomed: Buffer[] = [];
+      const doomed: [Buffer, bigint][] = [];
       let cursor = 0;
       do {
         cursor = store.scan(cursor, 4096, (h) => {
-          if (store.itemVersion(h) < version) doomed.push(store.itemKey(h));
+          // A counter is as old as its base (its item's version is its latest increment's).
+          const c = this.counters.size > 0 ? this.counters.of(h) : undefined;
+          if ((c === undefined ? store.itemVersion(h) : c.base) < version) doomed.push([store.itemKey(h), store.itemVersion(h)]);
         });
       } while (cursor !== 0);
-      for (const k of doomed) store.applyRemoteDelete(k, version - 1n);
+      for (const [k, v] of doomed) store.applyRemoteDelete(k, v);
+      if (this.counters.size > 0) this.counters.prune();
       this.#logger.info({ removed: doomed.length }, 'replication: flush_all from a peer applied');
     };
     if (delaySeconds > 0) this.#clock.setTimer(delaySeconds * 1000, run);

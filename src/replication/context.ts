@@ -5,6 +5,7 @@ import type { Replica } from '../cache/replica.ts';
 import type { Completeness, ItemFrame, NodeStatus } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';
 import type { Tombstones } from './tombstones.ts';
+import type { Counters } from './counters.ts';
 import type { LocalIdentity } from './handshake.ts';
 import type { LinkState, LinkTiming } from './link.ts';
 import type { RefusalKind } from './gate.ts';
@@ -22,6 +23,8 @@ export interface SessionContext {
   /** The store's change stream: what the senders ship. */
   readonly changes: ChangeStream;
   readonly tombstones: Tombstones;
+  /** This node's counters: what a sender ships for an incr/decr, and for a counter item (its base and parts). */
+  readonly counters: Counters;
   readonly hlc: HybridClock;
   readonly logger: Logger;
   readonly timing: Partial<LinkTiming>;
@@ -44,6 +47,7 @@ export interface SessionContext {
   applyItem(f: ItemFrame): void;
   applyDelete(key: Buffer, version: bigint): void;
   applyTouch(key: Buffer, ttl: number, version: bigint): void;
+  applyCounter(key: Buffer, base: bigint, version: bigint, sum: bigint): void;
   applyFlush(version: bigint, delay: number): void;
   peerHello(nodeId: number, host: string, listenPort: number): void;
   /** A handshake found the peer using our node id. */

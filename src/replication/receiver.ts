@@ -290,6 +290,11 @@ export class Receiver {
         ctx.applyTouch(m.key, m.ttl, m.version);
         this.#seq(m.seq);
         return;
+      case 'counter':
+        this.#needStream('COUNTER');
+        ctx.applyCounter(m.key, m.base, m.version, m.sum);
+        if (m.seq > 0n) this.#seq(m.seq);
+        return;
       case 'flush':
         this.#needStream('FLUSH');
         ctx.applyFlush(m.version, m.delay);

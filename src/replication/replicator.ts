@@ -255,6 +255,9 @@ export class Replicator {
     const changes = this.changes;
     if (kind === ChangeKind.DELETE) this.tombstones.record(changes.keyAt(seq)!, changes.versionAt(seq));
     else if (kind === ChangeKind.FLUSH) this.#apply.localFlush(changes.versionAt(seq), changes.delayAt(seq));
+    else if (kind === ChangeKind.ARITH) {
+      this.#apply.counters.local(changes.keyAt(seq)!, changes.isIncrAt(seq), changes.priorVersionAt(seq), changes.priorValueAt(seq), changes.versionAt(seq), changes.valueAt(seq));
+    }
     this.#schedulePump();
   }
 
@@ -314,8 +317,9 @@ export class Replicator {
   }
 
   /** Applies one change as if a peer had sent it (the receiving path without a socket; used by tests). */
-  applyRemote(m: { type: 'set'; key: Buffer; flags: number; ttl: number; value: Buffer; version: bigint } | { type: 'delete'; key: Buffer; version: bigint } | { type: 'touch'; key: Buffer; ttl: number; version: bigint } | { type: 'flush'; version: bigint; delay: number }): void {
+  applyRemote(m: { type: 'set'; key: Buffer; flags: number; ttl: number; value: Buffer; version: bigint } | { type: 'delete'; key: Buffer; version: bigint } | { type: 'touch'; key: Buffer; ttl: number; version: bigint } | { type: 'flush'; version: bigint; delay: number } | { type: 'counter'; key: Buffer; base: bigint; version: bigint; sum: bigint }): void {
     switch (m.type) {
+      case 'counter': return this.#apply.counter(m.key, m.base, m.version, m.sum);
       case 'set': return this.#apply.set(m.key, m.flags, m.ttl, m.value, m.version);
       case 'delete': return this.#apply.delete(m.key, m.version);
       case 'touch': return this.#apply.touch(m.key, m.ttl, m.version);
@@ -329,6 +333,7 @@ export class Replicator {
       store: this.#store,
       changes: this.changes,
       tombstones: this.tombstones,
+      counters: this.#apply.counters,
       hlc: this.hlc,
       logger: this.#logger,
       timing: this.#opts.timing ?? {},
@@ -358,6 +363,7 @@ export class Replicator {
       applyItem: (f) => this.#apply.item(f),
       applyDelete: (k, ver) => this.#apply.delete(k, ver),
       applyTouch: (k, t, ver) => this.#apply.touch(k, t, ver),
+      applyCounter: (k, base, ver, sum) => this.#apply.counter(k, base, ver, sum),
       applyFlush: (ver, d) => this.#apply.flush(ver, d),
       peerHello: (nodeId, host, listenPort) => this.#peerHello(nodeId, host, listenPort),
       nodeIdCollision: (peerRunId) => this.#nodeIdCollision(peerRunId),

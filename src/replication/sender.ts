@@ -1,10 +1,11 @@
 import type { LinkSocket } from './transport.ts';
 import { randomBytes } from 'node:crypto';
-import { dataViewOf, encode, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message, type NodeStatus } from '../proto/replication/codec.ts';
+import { dataViewOf, encode, encodeItemFrame, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, MAX_FRAME, ProtocolError, itemFrameSize, writeItemHeader, type Auth, type Hello, type Message, type NodeStatus } from '../proto/replication/codec.ts';
 import { Handshake, HandshakeError } from './handshake.ts';
 import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts';
 import { LinkMachine } from './link.ts';
 import { ChangeKind } from '../cache/changes.ts';
+import { versionNode } from './hlc.ts';
 import type { SessionContext } from './context.ts';
 
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -186,6 +187,7 @@ export class Sender {
   /** Appends a SET/SYNC_ITEM for store item h to the current chunk: its key and value come straight from the item. */
   #item(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, seq: number, h: number): void {
     const store = this.#ctx.store;
+    if (this.#ctx.counters.size > 0 && this.#counterItem(type, seq, h)) return;
     const klen = store.itemKeyLength(h);
     const vlen = store.itemValueLength(h);
     const b = this.#reserve(itemFrameSize(type === FrameType.SET, klen, vlen));
@@ -193,6 +195,36 @@ export class Sender {
       b, this.#chunkView, this.#chunkOff, type, seq, store.itemVersionHigh(h), store.itemVersionLow(h), store.itemFlags(h), store.itemTtl(h), klen, vlen,
     );
     this.#chunkOff = store.copyKeyAndValue(h, b, at);
+  }
+
+  /**
+   * Item h as a counter, if it is one: its base (the value and version the last set gave it) and every node's part,
+   * so the peer holds the same base and parts, not one node's sum of them. Returns false for a plain item.
+   */
+  #counterItem(type: typeof FrameType.SET | typeof FrameType.SYNC_ITEM, seq: number, h: number): boolean {
+    const store = this.#ctx.store;
+    const c = this.#ctx.counters.of(h);
+    if (c === undefined) return false;
+    const key = store.itemKey(h);
+    this.#frame(encodeItemFrame(type, seq, c.base, store.itemFlags(h), store.itemTtl(h), key, Buffer.from(c.baseValue.toString(), 'latin1')));
+    for (const p of c.parts.values()) this.#frame(encode({ type: 'counter', seq: BigInt(seq), base: c.base, version: p.version, sum: p.sum, key }));
+    return true;
+  }
+
+  /**
+   * An incr/decr record: this node's part of the counter as it is now (a running sum, so sending the newest is
+   * right even when later increments of the key follow in the log). A counter overwritten since is sent by the
+   * record of the write that overwrote it; false when the key is gone (the caller sends its delete).
+   */
+  #arith(seq: number, key: Buffer): boolean {
+    const { store, counters, changes } = this.#ctx;
+    const h = store.peek(key);
+    if (h < 0) return false;
+    const c = counters.of(h);
+    const p = c?.parts.get(versionNode(changes.versionAt(seq)));
+    if (c === undefined || p === undefined) this.#frame(encode({ type: 'heartbeat', seq: BigInt(seq) }));
+    else this.#frame(encode({ type: 'counter', seq: BigInt(seq), base: c.base, version: p.version, sum: p.sum, key }));
+    return true;
   }
 
   /** Appends a small encoded frame to the current chunk. */
@@ -404,9 +436,10 @@ export class Sender {
       }
     }
     const key = changes.keyAt(seq);
+    if (kind === ChangeKind.ARITH && this.#arith(seq, key!)) return;
     const h = store.peek(key!);
     if (h >= 0) {
-      if (kind === ChangeKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: store.itemVersion(h), ttl: store.itemTtl(h), key: key! }));
+      if (kind === ChangeKind.TOUCH) this.#frame(encode({ type: 'touch', seq: BigInt(seq), version: this.#touchedVersion(h), ttl: store.itemTtl(h), key: key! }));
       else this.#item(FrameType.SET, seq, h);
       return;
     }
@@ -414,6 +447,12 @@ export class Sender {
     // local memory decision, so only a delete is sent; otherwise a heartbeat keeps the sequence moving.
     const tv = tombstones.versionOf(key!);
     this.#frame(encode(tv > 0n ? { type: 'delete', seq: BigInt(seq), version: tv, key: key! } : { type: 'heartbeat', seq: BigInt(seq) }));
+  }
+
+  /** The version a TOUCH names: the item's, or a counter's base (its item's version differs on every node). */
+  #touchedVersion(h: number): bigint {
+    const c = this.#ctx.counters.size > 0 ? this.#ctx.counters.of(h) : undefined;
+    return c === undefined ? this.#ctx.store.itemVersion(h) : c.base;
   }
 
   /** Dialing side: connect. Accepting side: answer the HELLO the peer sent (callbacks are set by then). */

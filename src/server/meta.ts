@@ -285,7 +285,8 @@ function ma(tokens: string[], _cmd: OtherCommand, out: OutBuffer, host: Dispatch
     switch (t[0]) {
       case 'c': out.latin1(' c'); out.bigint(store.itemCas(h)); break;
       case 't': ttlFlag(store, h, out); break;
-      case 'T': store.setItemExptime(h, store.storeTime(f.exptime)); break;
+      // a touch of its own: a counter's increments replicate as operations, which carry no TTL
+      case 'T': store.touchItem(h, store.storeTime(f.exptime)); break;
       case 'N': if (created) store.setItemExptime(h, store.storeTime(f.autovivExptime)); break;
       case 'O': opaque(t, out); break;
       case 'k': keyFlag(f.key, f.keyBinary, out); break;

@@ -9,7 +9,7 @@ import { BadMagicError, BinaryParser, Op, writeResponse, type BinaryRequest } fr
 import { BinaryResponseError, BinaryResponseParser } from '../../src/proto/binary/response-parser.ts';
 import { decodeAdvert, encodeAdvert, type AdvertAuth, type AdvertMessage } from '../../src/proto/advert/index.ts';
 import {
-  FrameDecoder, MAX_FRAME, NONCE_BYTES, PROOF_BYTES, PROTOCOL_VERSION, ProtocolError, encode, type ItemFrame, type Message,
+  COUNTER_SUM_MAX, COUNTER_SUM_MIN, FrameDecoder, MAX_FRAME, NONCE_BYTES, PROOF_BYTES, PROTOCOL_VERSION, ProtocolError, encode, type ItemFrame, type Message,
 } from '../../src/proto/replication/codec.ts';
 import {
   ControlProtocolError, LineBuffer, decodeReply, decodeRequest, encodeReply, encodeRequest, type ControlRequest,
@@ -197,6 +197,7 @@ const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ type: fc.constant('error' as const), reason: fc.string({ unit: 'grapheme', maxLength: 60 }) }),
   fc.constant({ type: 'not_ready' as const }),
   fc.record({ type: fc.constant('state' as const), completeness, holdsData: fc.boolean(), items: u32 }),
+  fc.record({ type: fc.constant('counter' as const), seq, base: u64, version: u64, sum: fc.bigInt({ min: COUNTER_SUM_MIN, max: COUNTER_SUM_MAX }), key }),
 );
 
 /** An ItemFrame as the Message it stands for. */

@@ -6,7 +6,7 @@
  * Pure: bytes in, messages out and back. No sockets, no timers.
  */
 export const PROTOCOL_MAGIC = 0x48565250; // "HVRP"
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** Largest frame body accepted: a maximal item (-I up to 1 GB is memcached's cap; we bound frames at 128 MB). */
 export const MAX_FRAME = 128 * 1024 * 1024;
 export const NONCE_BYTES = 16;
@@ -30,6 +30,7 @@ export const FrameType = {
   ERROR: 13,
   NOT_READY: 14,
   STATE: 15,
+  COUNTER: 16,
 } as const;
 
 export type Role = 'sender' | 'receiver';
@@ -41,6 +42,17 @@ export type Role = 'sender' | 'receiver';
  */
 export type Completeness = 'joining' | 'complete' | 'partial';
 const COMPLETENESS: readonly Completeness[] = ['joining', 'complete', 'partial'];
+
+/**
+ * One origin's part of a counter (PROTOCOL.md, Counters): the sum of the increments and decrements node
+ * `version & 1023` made on the counter whose base has version `base`, as of its operation `version`. Carries the
+ * running sum, not one delta, so a duplicate or a stale frame changes nothing.
+ */
+export interface CounterPart { type: 'counter'; seq: bigint; base: bigint; version: bigint; sum: bigint; key: Buffer }
+
+/** A counter part's sum is a signed 128-bit integer on the wire. */
+export const COUNTER_SUM_MIN = -(1n << 127n);
+export const COUNTER_SUM_MAX = (1n << 127n) - 1n;
 
 /** A node's join status as peers see it: in HELLO and STATE. */
 export interface NodeStatus {
@@ -88,7 +100,7 @@ export interface State extends NodeStatus { type: 'state' }
 
 export type Message =
   | Hello | Auth | Resume | SetItem | DeleteItem | TouchItem | Flush | Ack | Heartbeat
-  | SyncBegin | SyncItem | SyncEnd | ErrorFrame | NotReady | State;
+  | SyncBegin | SyncItem | SyncEnd | ErrorFrame | NotReady | State | CounterPart;
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -173,6 +185,20 @@ export function encode(m: Message): Buffer {
       let o = b.writeBigUInt64BE(m.seq, HEADER);
       o = b.writeBigUInt64BE(m.version, o);
       o = b.writeUInt32BE(m.ttl, o);
+      o = b.writeUInt8(m.key.length, o);
+      m.key.copy(b, o);
+      return b;
+    }
+    case 'counter': {
+      checkKey(m.key);
+      if (m.sum < COUNTER_SUM_MIN || m.sum > COUNTER_SUM_MAX) throw new ProtocolError('counter sum out of the signed 128-bit range');
+      const b = frame(FrameType.COUNTER, 8 + 8 + 8 + 16 + 1 + m.key.length);
+      let o = b.writeBigUInt64BE(m.seq, HEADER);
+      o = b.writeBigUInt64BE(m.base, o);
+      o = b.writeBigUInt64BE(m.version, o);
+      const sum = BigInt.asUintN(128, m.sum);
+      o = b.writeBigUInt64BE(sum >> 64n, o);
+      o = b.writeBigUInt64BE(sum & 0xffffffffffffffffn, o);
       o = b.writeUInt8(m.key.length, o);
       m.key.copy(b, o);
       return b;
@@ -353,6 +379,15 @@ export function decodeBody(type: number, body: Buffer): Message {
       const k = key(20);
       if (body.length !== 21 + k.length) throw new ProtocolError('TOUCH frame has trailing bytes');
       return { type: 'touch', seq: body.readBigUInt64BE(0), version: body.readBigUInt64BE(8), ttl: body.readUInt32BE(16), key: k };
+    }
+    case FrameType.COUNTER: {
+      need(8 + 8 + 8 + 16 + 2, false);
+      const k = key(40);
+      if (body.length !== 41 + k.length) throw new ProtocolError('COUNTER frame has trailing bytes');
+      const seq = body.readBigUInt64BE(0);
+      if (seq > MAX_SEQ) throw new ProtocolError(`COUNTER frame with sequence ${seq}, above 2^53 - 1`);
+      const sum = BigInt.asIntN(128, (body.readBigUInt64BE(24) << 64n) | body.readBigUInt64BE(32));
+      return { type: 'counter', seq, base: body.readBigUInt64BE(8), version: body.readBigUInt64BE(16), sum, key: k };
     }
     case FrameType.FLUSH:
       need(20);

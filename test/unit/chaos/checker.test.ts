@@ -127,12 +127,32 @@ describe('chaos checker: phantoms, convergence, counters', () => {
     expect(r.violations.map((v) => v.kind)).toContain('diverged');
   });
 
-  it('lost increments are known (or violations with strictCounters); a counter above what was sent never is', () => {
+  it('counters converge to the same number: their cas is each node\'s own and their padding may differ', () => {
+    const ops = [incr('n0', 100)];
+    const same = check(input({ ops, dumps: [{ n0: ['1', '11'] }, { n0: ['1 ', '22'] }] }));
+    expect(same.violations).toEqual([]);
+    const differ = check(input({ ops, dumps: [{ n0: ['1', '11'] }, { n0: ['0', '11'] }] }));
+    expect(differ.violations.map((v) => v.kind)).toContain('diverged');
+  });
+
+  it('sync mode: increments acknowledged while both nodes streamed are never lost; others are a known class', () => {
     const ops = [incr('n0', 100), incr('n0', 200), incr('n0', 300)];
     const lost = check(input({ ops, final: dump({ n0: '2' }) }));
-    expect(lost.violations).toEqual([]);
+    expect(lost.violations.map((v) => v.kind)).toEqual(['lost increments']);
     expect(lost.figures.lostIncrements).toBe(1);
-    expect(check(input({ ops, final: dump({ n0: '2' }), strictCounters: true })).violations.map((v) => v.kind)).toEqual(['lost increments']);
+    const degraded = check(input({ ops, mon: mon([50, 250]), final: dump({ n0: '2' }) }));
+    expect(degraded.violations).toEqual([]);
+    expect(degraded.known.map((k) => k.kind)).toEqual(['lost increments (sync mode, while degraded)']);
+    expect(check(input({ ops, mon: mon([50, 250]), final: dump({ n0: '2' }), strictCounters: true })).violations.map((v) => v.kind)).toEqual(['lost increments']);
+  });
+
+  it('async mode: lost increments are the documented window (violations with strictCounters); a counter above what was sent never is', () => {
+    const ops = [incr('n0', 100), incr('n0', 200), incr('n0', 300)];
+    const lost = check(input({ mode: 'async', ops, final: dump({ n0: '2' }) }));
+    expect(lost.violations).toEqual([]);
+    expect(lost.known.map((k) => k.kind)).toEqual(['lost increments (async window)']);
+    expect(lost.figures.lostIncrements).toBe(1);
+    expect(check(input({ mode: 'async', ops, final: dump({ n0: '2' }), strictCounters: true })).violations.map((v) => v.kind)).toEqual(['lost increments']);
     expect(check(input({ ops, final: dump({ n0: '4' }) })).violations.map((v) => v.detail)).toEqual(['n0 on node a is 4, more than the 3 increments sent', 'n0 on node b is 4, more than the 3 increments sent']);
   });
 });

@@ -4,7 +4,7 @@ import { encode, encodeItemFrame, FrameDecoder, FrameType, HANDSHAKE_MAX_FRAME, 
 const key = Buffer.from('user:42');
 const samples: Message[] = [
   {
-    type: 'hello', version: 2, nodeId: 7, runId: 0x0102030405060708n, role: 'sender', listenPort: 11212, itemSizeMax: 1048576, syncMode: true,
+    type: 'hello', version: 3, nodeId: 7, runId: 0x0102030405060708n, role: 'sender', listenPort: 11212, itemSizeMax: 1048576, syncMode: true,
     completeness: 'partial', holdsData: true, items: 400000, nonce: Buffer.alloc(16, 9),
   },
   { type: 'auth', proof: Buffer.alloc(32, 1) },
@@ -24,6 +24,10 @@ const samples: Message[] = [
   { type: 'state', completeness: 'complete', holdsData: false, items: 0 },
   { type: 'sync_begin', startSeq: 1n, items: 0, flushEpoch: 0n, copyId: 1n, source: 'partial' },
   { type: 'state', completeness: 'joining', holdsData: true, items: 4491 },
+  { type: 'counter', seq: 12n, base: 0x0123456789abcdefn, version: 0xfedcba9876543210n, sum: 5n, key },
+  { type: 'counter', seq: 0n, base: 1n, version: 2n, sum: -(1n << 127n), key },
+  { type: 'counter', seq: 13n, base: 1n, version: 3n, sum: (1n << 127n) - 1n, key },
+  { type: 'counter', seq: 14n, base: 1n, version: 4n, sum: -1n, key },
 ];
 
 function decodeAll(chunks: Buffer[]): Message[] {
@@ -48,7 +52,7 @@ describe('replication codec', () => {
 
   it('has a stable byte layout for the protocol 2 handshake and join frames (fixture)', () => {
     expect(encode(samples[0]).toString('hex')).toBe(
-      '0000002e' + '01' + '48565250' + '0002' + '0007' + '0102030405060708' + '00' + '2bcc' + '00100000'
+      '0000002e' + '01' + '48565250' + '0003' + '0007' + '0102030405060708' + '00' + '2bcc' + '00100000'
         + '03' /* flags: sync mode | holds data */ + '02' /* partial */ + '00061a80' + '09'.repeat(16),
     );
     expect(encode({ type: 'sync_begin', startSeq: 11n, items: 200000, flushEpoch: 3n, copyId: 0xa1b2c3d4e5f60718n, source: 'complete' }).toString('hex')).toBe(
@@ -58,6 +62,16 @@ describe('replication codec', () => {
     expect(encode({ type: 'not_ready' }).toString('hex')).toBe('00000001' + '0e');
     expect(encode({ type: 'state', completeness: 'joining', holdsData: true, items: 4491 }).toString('hex')).toBe('00000007' + '0f' + '00' + '01' + '0000118b');
     expect(encode({ type: 'state', completeness: 'complete', holdsData: false, items: 0 }).toString('hex')).toBe('00000007' + '0f' + '01' + '00' + '00000000');
+  });
+
+  it('has a stable byte layout for the protocol 3 COUNTER frame (fixture)', () => {
+    expect(encode({ type: 'counter', seq: 1n, base: 2n, version: 3n, sum: -2n, key: Buffer.from('k') }).toString('hex')).toBe(
+      '0000002b' + '10' + '0000000000000001' + '0000000000000002' + '0000000000000003' + 'ff'.repeat(15) + 'fe' + '01' + '6b',
+    );
+  });
+
+  it('refuses a counter sum outside the signed 128-bit range when encoding', () => {
+    expect(() => encode({ type: 'counter', seq: 1n, base: 1n, version: 1n, sum: 1n << 127n, key })).toThrow(ProtocolError);
   });
 
   it('encodes items for the store path identically to encode()', () => {
@@ -92,6 +106,9 @@ describe('replication codec', () => {
     badCompleteness[5 + 24] = 3;
     // A protocol 1 HELLO: same magic, version 1, a shorter body.
     const v1Hello = Buffer.concat([Buffer.from([0, 0, 0, 41, FrameType.HELLO]), Buffer.from('48565250', 'hex'), Buffer.from([0, 1]), Buffer.alloc(34)]);
+    // A protocol 2 HELLO: the layout of 3, version 2 (3 added the COUNTER frame).
+    const v2Hello = encode(samples[0]);
+    v2Hello[5 + 5] = 2;
     const joiningCopy = encode(samples[16]);
     joiningCopy[5 + 28] = 0;
     const bad: [Buffer, string][] = [
@@ -102,7 +119,12 @@ describe('replication codec', () => {
       [Buffer.concat([Buffer.from([0, 0, 0, 41, FrameType.HELLO]), Buffer.alloc(40)]), 'HELLO without the protocol magic: not a repcache peer'],
       [badRole, 'HELLO with unknown role 2'],
       [badCompleteness, 'HELLO frame with unknown completeness 3'],
-      [v1Hello, 'peer speaks protocol version 1, this node speaks 2'],
+      [v1Hello, 'peer speaks protocol version 1, this node speaks 3'],
+      [v2Hello, 'peer speaks protocol version 2, this node speaks 3'],
+      [Buffer.from([0, 0, 0, 44, FrameType.COUNTER, ...Buffer.alloc(40), 1, 0x61, 0x62]), 'COUNTER frame has trailing bytes'],
+      [Buffer.from([0, 0, 0, 43, FrameType.COUNTER, ...Buffer.alloc(40), 2, 0x61]), 'COUNTER frame has a bad key length 2'],
+      [Buffer.from([0, 0, 0, 20, FrameType.COUNTER, ...Buffer.alloc(19)]), 'COUNTER frame body is 19 bytes, expected at least 42'],
+      [Buffer.from([0, 0, 0, 43, FrameType.COUNTER, 0, 0x20, ...Buffer.alloc(38), 1, 0x61]), 'COUNTER frame with sequence'],
       [joiningCopy, 'SYNC_BEGIN from a joining node: it has no copy to give'],
       [Buffer.from([0, 0, 0, 7, FrameType.STATE, 1, 2, 0, 0, 0, 0]), 'STATE frame with unknown flags 2'],
       [Buffer.from([0, 0, 0, 2, FrameType.NOT_READY, 0]), 'NOT_READY frame body is 1 bytes, expected 0'],

@@ -56,7 +56,7 @@ describe('the first bytes on the replication port', () => {
 
   it('names the protocol version of an older or newer peer', () => {
     expect(firstBytesVerdict(v1Hello.subarray(0, 10))).toBe('wait');
-    expect(firstBytesVerdict(v1Hello)).toEqual({ kind: 'handshake', detail: 'peer speaks replication protocol version 1, this node speaks 2' });
+    expect(firstBytesVerdict(v1Hello)).toEqual({ kind: 'handshake', detail: 'peer speaks replication protocol version 1, this node speaks 3' });
   });
 
   it('refuses garbage at once, quoting a short escaped prefix', () => {

@@ -1,4 +1,5 @@
 import { ChangeKind, ChangeStream } from '../../../src/cache/changes.ts';
+import { parseU64, U64_MAX } from '../../../src/cache/numeric.ts';
 import type { ReplicaStore } from '../../../src/replication/context.ts';
 
 interface Entry { key: Buffer; flags: number; data: Buffer; cas: bigint; expAtMs: number }
@@ -51,6 +52,27 @@ export class MapStore implements ReplicaStore {
     this.#put(k, 0, ttl, Buffer.from(value), cas);
     if (this.changes.active) this.changes.item(ChangeKind.SET, k, 0, k.length, 0, 0, 0, 0);
     return cas;
+  }
+
+  /**
+   * Local incr/decr with memcached's rules (decr clamps at 0, incr wraps at 2^64, a shorter number is padded with
+   * spaces in place), published as an ARITH record like SlabStore.arith. Returns the new value, or null for a
+   * missing or non-numeric item.
+   */
+  incr(key: string, delta: bigint, incr = true): bigint | null {
+    const k = Buffer.from(key);
+    const i = this.#slot(k);
+    if (i < 0) return null;
+    const e = this.slots[i]!;
+    const prior = parseU64(e.data, 0, e.data.length);
+    if (prior < 0n) return null;
+    const value = incr ? (prior + delta) & U64_MAX : prior < delta ? 0n : prior - delta;
+    const digits = value.toString();
+    const priorCas = e.cas;
+    e.data = Buffer.from(digits.length < e.data.length ? digits.padEnd(e.data.length, ' ') : digits);
+    e.cas = this.nextCas();
+    if (this.changes.active) this.changes.arith(k, 0, k.length, 0, Number(e.cas >> 32n), Number(e.cas & 0xffffffffn), 0, incr, priorCas, prior, value);
+    return value;
   }
 
   del(key: string): boolean {

@@ -18,7 +18,7 @@ import { META_COMMAND_NAMES } from '../../../src/server/meta.ts';
 import { PrefixStats, ServerCounters } from '../../../src/server/stats.ts';
 import { FakeCacheTime } from '../../support/fake-clock.ts';
 
-const { SET, TOUCH, DELETE, FLUSH } = ChangeKind;
+const { SET, TOUCH, DELETE, FLUSH, ARITH } = ChangeKind;
 type Kind = ChangeKind;
 
 /** One request after a setup, and the records it must make (none for a command that changes nothing). */
@@ -89,8 +89,8 @@ const TEXT: Record<string, Case[]> = {
   append: [{ request: 'append k 0 0 1\r\n6\r\n', records: [SET] }, { request: 'append missing 0 0 1\r\n6\r\n', records: [] }],
   prepend: [{ request: 'prepend k 0 0 1\r\n6\r\n', records: [SET] }],
   cas: [{ request: 'cas k 0 0 1 1\r\n6\r\n', records: [SET] }, { request: 'cas k 0 0 1 99\r\n6\r\n', records: [] }],
-  incr: [{ request: 'incr k 1\r\n', records: [SET] }, { request: 'incr missing 1\r\n', records: [] }],
-  decr: [{ request: 'decr k 1\r\n', records: [SET] }],
+  incr: [{ request: 'incr k 1\r\n', records: [ARITH] }, { request: 'incr missing 1\r\n', records: [] }],
+  decr: [{ request: 'decr k 1\r\n', records: [ARITH] }],
   delete: [{ request: 'delete k\r\n', records: [DELETE] }, { request: 'delete missing\r\n', records: [] }],
   touch: [{ request: 'touch k 30\r\n', records: [TOUCH] }, { request: 'touch missing 30\r\n', records: [] }],
   flush_all: [{ request: 'flush_all\r\n', records: [FLUSH] }, { request: 'flush_all 10\r\n', records: [FLUSH] }],
@@ -123,7 +123,7 @@ const META: Record<string, Case[]> = {
     { request: `ms k ${2 * 1024 * 1024}\r\n${'x'.repeat(2 * 1024 * 1024)}\r\n`, records: [DELETE] },
   ],
   md: [{ request: 'md k\r\n', records: [DELETE] }, { request: 'md k I T30\r\n', records: [SET] }, { request: 'md missing\r\n', records: [] }, { request: 'md k C99\r\n', records: [] }],
-  ma: [{ request: 'ma k\r\n', records: [SET] }, { request: 'ma k T30 MD\r\n', records: [SET] }, { request: 'ma new N30 J7\r\n', records: [SET] }, { request: 'ma missing\r\n', records: [] }],
+  ma: [{ request: 'ma k\r\n', records: [ARITH] }, { request: 'ma k T30 MD\r\n', records: [ARITH, TOUCH] }, { request: 'ma new N30 J7\r\n', records: [SET] }, { request: 'ma missing\r\n', records: [] }],
   mn: [{ request: 'mn\r\n', records: [] }],
   me: [{ request: 'me k\r\n', records: [] }],
 };
@@ -162,7 +162,7 @@ const appendCases = (op: number): Case[] => [
   { request: packet(op, { key: 'missing', value: '6' }), records: [] },
 ];
 const arithCases = (op: number): Case[] => [
-  { request: packet(op, { key: 'k', extras: arithExtras(1n, 0n, 0) }), records: [SET] },
+  { request: packet(op, { key: 'k', extras: arithExtras(1n, 0n, 0) }), records: [ARITH] },
   { request: packet(op, { key: 'new', extras: arithExtras(1n, 7n, 0) }), records: [SET] },
   { request: packet(op, { key: 'missing', extras: arithExtras(1n, 0n, 0xffffffff) }), records: [] },
 ];
