@@ -71,8 +71,10 @@ describe('watch: memcached\'s log lines', () => {
     script += 'quit\r\n';
     for (const s of [m, r]) {
       const lines = await watchLines(s, 'evictions', script, 500);
-      expect(lines.length, s.kind).toBeGreaterThan(1000);
       for (const l of lines) expect(l, s.kind).toMatch(/^(type=eviction key=e\d+ fetch=no ttl=-1 la=\d+ clsid=\d+ size=1000|skipped=\d+)$/);
+      // a loaded host makes a watcher drop lines (memcached's logger thread too): those are counted in skipped=N
+      const reported = lines.reduce((n, l) => n + (l.startsWith('skipped=') ? Number(l.slice(8)) : 1), 0);
+      expect(reported, s.kind).toBeGreaterThan(1000);
     }
   });
 

@@ -180,7 +180,7 @@ describe('CacheServer', () => {
     }, 64);
     await client.request('set m 0 100 1\r\n1\r\nadd m 0 0 1\r\n2\r\nincr m 5\r\ntouch m 50\r\ndelete m\r\ndelete m\r\nflush_all\r\n', 'OK\r\n');
     expect(seen).toEqual([
-      ['SET', 'm', 100], ['SET', 'm', 100], ['TOUCH', 'm', 50], ['DELETE', 'm', null], ['FLUSH', null, null],
+      ['SET', 'm', 100], ['ARITH', 'm', 100], ['TOUCH', 'm', 50], ['DELETE', 'm', null], ['FLUSH', null, null],
     ]);
   });
 
