@@ -1,5 +1,13 @@
+import { newScalars, S_PAGE_MOVES, S_PAGES_USED } from './shared-scalars.ts';
 import { B_CLSID, B_ITFLAGS, F_NEXT } from './layout.ts';
 import { SlabConfigError } from './slab-classes.ts';
+
+/** The shared memory of a SlabAllocator. */
+export interface SlabBuffers {
+  memory: SharedArrayBuffer;
+  state: SharedArrayBuffer;
+  pageClass: SharedArrayBuffer;
+}
 
 /** Per-class allocator state, one row of these fields per class id. */
 const S_FREE_HEAD = 0;
@@ -40,15 +48,16 @@ export class SlabAllocator {
   /** Per class allocator state (see S_* fields). */
   readonly state: Float64Array;
   #pageStride: number;
-  #pagesUsed = 0;
-  /** Pages handed from one class to another so far: a handle kept across a move may point inside an item. */
-  pageMoves = 0;
+  /** The store's shared scalars: pages in use, pages moved. */
+  readonly #s: Float64Array;
   /** size/8 -> smallest class id holding it; 0 = larger than every class. */
   #classBySize8: Uint8Array;
   /** Owning class of each page. */
   readonly #pageClass: Uint8Array;
 
-  constructor(sizes: readonly number[], pageSize: number, memoryLimitBytes: number) {
+  /** attach: the buffers of an existing allocator (another thread's), else new ones. */
+  constructor(sizes: readonly number[], pageSize: number, memoryLimitBytes: number, scalars: Float64Array = newScalars(), attach?: SlabBuffers) {
+    this.#s = scalars;
     this.sizes = sizes;
     this.pageSize = pageSize;
     this.largestClass = sizes.length - 1;
@@ -58,11 +67,11 @@ export class SlabAllocator {
     this.capacityPages = this.limitPages + this.largestClass;
     const arenaBytes = BASE_BYTES + this.capacityPages * this.#pageStride;
     if (arenaBytes > MAX_ARENA_BYTES) throw new SlabConfigError(`memory limit too large: ${memoryLimitBytes} bytes`);
-    this.memory = new SharedArrayBuffer(arenaBytes);
+    this.memory = attach?.memory ?? new SharedArrayBuffer(arenaBytes);
     this.bytes = Buffer.from(this.memory);
     this.u32 = new Uint32Array(this.memory);
-    this.state = new Float64Array(new SharedArrayBuffer(sizes.length * S_FIELDS * 8));
-    this.#pageClass = new Uint8Array(new SharedArrayBuffer(this.capacityPages));
+    this.state = new Float64Array(attach?.state ?? new SharedArrayBuffer(sizes.length * S_FIELDS * 8));
+    this.#pageClass = new Uint8Array(attach?.pageClass ?? new SharedArrayBuffer(this.capacityPages));
     const largest = sizes[this.largestClass];
     this.#classBySize8 = new Uint8Array(largest / 8 + 1);
     let cls = 1;
@@ -70,6 +79,16 @@ export class SlabAllocator {
       while (sizes[cls] < i * 8) cls++;
       this.#classBySize8[i] = cls;
     }
+  }
+
+  /** What another thread needs to attach to this allocator. */
+  get buffers(): SlabBuffers {
+    return { memory: this.memory, state: this.state.buffer as SharedArrayBuffer, pageClass: this.#pageClass.buffer as SharedArrayBuffer };
+  }
+
+  /** Pages handed from one class to another so far: a handle kept across a move may point inside an item. */
+  get pageMoves(): number {
+    return this.#s[S_PAGE_MOVES];
   }
 
   /** Smallest class whose chunks hold `size` bytes, 0 if none does. */
@@ -112,9 +131,11 @@ export class SlabAllocator {
   #newPage(cls: number): boolean {
     const row = cls * S_FIELDS;
     const pages = this.state[row + S_PAGES];
-    if (this.#pagesUsed >= this.limitPages && pages > 0) return false;
-    if (this.#pagesUsed >= this.capacityPages) return false;
-    const page = this.#pagesUsed++;
+    const used = this.#s[S_PAGES_USED];
+    if (used >= this.limitPages && pages > 0) return false;
+    if (used >= this.capacityPages) return false;
+    const page = used;
+    this.#s[S_PAGES_USED] = used + 1;
     this.#pageClass[page] = cls;
     this.state[row + S_PAGES] = pages + 1;
     this.state[row + S_CARVE_NEXT] = this.pageFirstChunk(page);
@@ -148,7 +169,7 @@ export class SlabAllocator {
    * nothing left to carve.
    */
   movePage(page: number, to: number): void {
-    this.pageMoves++;
+    this.#s[S_PAGE_MOVES]++;
     const from = this.#pageClass[page];
     const st = this.state;
     const row = from * S_FIELDS;
@@ -179,11 +200,11 @@ export class SlabAllocator {
   }
 
   get pagesUsed(): number {
-    return this.#pagesUsed;
+    return this.#s[S_PAGES_USED];
   }
 
   get totalMalloced(): number {
-    return this.#pagesUsed * this.pageSize;
+    return this.#s[S_PAGES_USED] * this.pageSize;
   }
 
   classPages(cls: number): number {
