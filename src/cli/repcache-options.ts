@@ -501,7 +501,7 @@ export function usage(): string {
 -n, --slab-min-size=<bytes> min space used for key+value+flags (default: 48)
 -L, --enable-largepages   preallocate item memory
 -D <char>                 stats-prefix delimiter; turns on "stats detail" (default: ":")
--t, --threads=<num>       number of threads to use (default: 4)
+-t, --threads=<num>       number of threads to use (default: 1)
 -R, --max-reqs-per-event  maximum number of requests per event (default: 20)
 -C, --disable-cas         disable use of CAS
 -b, --listen-backlog=<num> set the backlog queue limit (default: 1024)

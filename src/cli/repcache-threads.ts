@@ -1,0 +1,120 @@
+/**
+ * repcache -t N: the main thread makes the store's shared memory, starts N worker threads (repcache-worker.ts)
+ * that each serve every client protocol on it, and relays a client's `shutdown` to them. The main thread serves
+ * no client.
+ *
+ * Messages: a worker answers its start with `ready` or `error`; a client's `shutdown` on any worker becomes
+ * `shutdown` to the main thread, which sends `close` to every worker; each answers `closed` once its
+ * connections are closed.
+ */
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { backgroundClock, CacheClock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import { SlabStore } from '../cache/store.ts';
+import type { Credentials } from '../server/auth-file.ts';
+import type { SharedServing } from '../server/cache-server.ts';
+import { storeOptionsFor, type ServerConfig } from '../server/config.ts';
+import { WorkerCounterTable } from '../server/worker-counters.ts';
+
+export interface WorkerStart {
+  config: ServerConfig;
+  credentials: Credentials | undefined;
+  shared: SharedServing;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn';
+  /** The main thread's cache clock: its wall time at 0, and the absolute ms (timeOrigin + now) of its 0. */
+  wallMs: number;
+  clockStartAbsMs: number;
+}
+
+export type ToMain =
+  | { type: 'ready' }
+  | { type: 'error'; stage: 'start' | 'listen' | 'metrics'; message: string }
+  | { type: 'shutdown'; graceful: boolean }
+  | { type: 'closed' };
+export type ToWorker = { type: 'close' };
+
+export class WorkerStartError extends Error {
+  override name = 'WorkerStartError';
+  readonly stage: string;
+  constructor(stage: string, message: string) {
+    super(message);
+    this.stage = stage;
+  }
+}
+
+/** Emits 'shutdown' (graceful) when a client asks for it and 'crashed' (Error) when a worker dies unasked. */
+export class ThreadedCache extends EventEmitter {
+  readonly #workers: Worker[] = [];
+  readonly #exited = new Set<Worker>();
+  readonly #logger: Logger;
+  #closing = false;
+
+  private constructor(logger: Logger) {
+    super();
+    this.#logger = logger;
+  }
+
+  /** Starts the workers; resolves once all listen, rejects (WorkerStartError) if any cannot. */
+  static async start(config: ServerConfig, credentials: Credentials | undefined, logLevel: WorkerStart['logLevel'], logger: Logger): Promise<ThreadedCache> {
+    const self = new ThreadedCache(logger);
+    const wallMs = Date.now();
+    const startMs = performance.now();
+    const clock = new CacheClock(backgroundClock, wallMs, startMs);
+    const store = new SlabStore(storeOptionsFor(config, clock));
+    const base = { threads: config.threads, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(config.threads) };
+    const ready: Array<Promise<void>> = [];
+    for (let worker = 0; worker < config.threads; worker++) {
+      const data: WorkerStart = { config, credentials, shared: { ...base, worker }, logLevel, wallMs, clockStartAbsMs: performance.timeOrigin + startMs };
+      const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
+      self.#workers.push(w);
+      ready.push(self.#watch(w, worker));
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      await self.close();
+      throw err;
+    }
+    return self;
+  }
+
+  #watch(w: Worker, worker: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      w.on('message', (m: ToMain) => {
+        if (m.type === 'ready') resolve();
+        else if (m.type === 'error') reject(new WorkerStartError(m.stage, m.message));
+        else if (m.type === 'shutdown') this.emit('shutdown', m.graceful);
+      });
+      w.on('error', (err) => {
+        reject(err);
+        if (!this.#closing) this.emit('crashed', err);
+      });
+      w.on('exit', (code) => {
+        this.#exited.add(w);
+        reject(new Error(`worker ${worker} exited with code ${code} before it listened`));
+        if (!this.#closing) {
+          this.#logger.error({ worker, code }, 'a worker thread exited');
+          this.emit('crashed', new Error(`worker ${worker} exited with code ${code}`));
+        }
+      });
+    });
+  }
+
+  /** Closes every worker's listeners and connections. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(
+      this.#workers.filter((w) => !this.#exited.has(w)).map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.once('exit', () => resolve());
+            w.on('message', (m: ToMain) => {
+              if (m.type === 'closed') void w.terminate();
+            });
+            w.postMessage({ type: 'close' } satisfies ToWorker);
+          }),
+      ),
+    );
+  }
+}
