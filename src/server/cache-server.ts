@@ -21,7 +21,7 @@ import { serveUdp } from './udp.ts';
 import { StoreLock } from '../cache/store-lock.ts';
 import type { StoreBuffers } from '../cache/store.ts';
 import { LockedBinaryDispatcher, LockedDispatcher } from './locked-dispatch.ts';
-import { WorkerCounterTable, type WorkerCounterName } from './worker-counters.ts';
+import { WorkerCounterTable } from './worker-counters.ts';
 import { loadAuthFile, type Credentials } from './auth-file.ts';
 import { loadTlsContext, tlsServerOptions, tlsSettingsOf, TlsConfigError, type TlsSettings } from './tls.ts';
 
@@ -121,8 +121,9 @@ export class CacheServer extends EventEmitter {
     } else {
       const lock = (this.#lock = new StoreLock(shared.lock));
       this.#shared = { worker: shared.worker, threads: shared.threads, counters: new WorkerCounterTable(shared.threads, shared.worker, shared.counters) };
-      this.#dispatcher = new LockedDispatcher(this.#host, lock);
-      this.#binaryDispatcher = new LockedBinaryDispatcher(this.#host, lock);
+      const publish = () => this.#publishCounters();
+      this.#dispatcher = new LockedDispatcher(this.#host, lock, publish);
+      this.#binaryDispatcher = new LockedBinaryDispatcher(this.#host, lock, publish);
     }
   }
 
@@ -385,11 +386,9 @@ export class CacheServer extends EventEmitter {
   #reportedCounters(): { c: ServerCounters; currConnections: number } {
     const own = { c: this.#counters, currConnections: this.#conns.size + this.#udp.length };
     if (this.#shared === null) return own;
-    const table = this.#shared.counters;
     this.#publishCounters();
-    const c = new ServerCounters();
-    for (const k of Object.keys(c) as Array<keyof ServerCounters>) if (typeof c[k] === 'number') (c as unknown as Record<string, number>)[k] = table.sum(k as WorkerCounterName);
-    return { c, currConnections: table.sum('currConnections') };
+    const { counters, currConnections } = this.#shared.counters.sums();
+    return { c: counters, currConnections };
   }
 
   #closeTimedOut(now: number): void {

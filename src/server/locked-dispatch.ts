@@ -8,14 +8,17 @@ import type { DispatchHost } from './host.ts';
 
 /**
  * The dispatchers of a worker thread of repcache -t N: each call runs under the store lock (cache/LOCKING.md),
- * and the reply, values included, is in `out` before the lock is released. -t 1 uses the plain dispatchers.
+ * and the reply, values included, is in `out` before the lock is released; `after` runs last under the lock (the
+ * worker publishes its counters for `stats`, see worker-counters.ts). -t 1 uses the plain dispatchers.
  */
 export class LockedDispatcher extends Dispatcher {
   readonly #lock: StoreLock;
+  readonly #after: () => void;
 
-  constructor(host: DispatchHost, lock: StoreLock) {
+  constructor(host: DispatchHost, lock: StoreLock, after: () => void) {
     super(host);
     this.#lock = lock;
+    this.#after = after;
   }
 
   override handle(cmd: TextCommand, out: OutBuffer, conn: unknown): ReturnType<Dispatcher['handle']> {
@@ -23,6 +26,7 @@ export class LockedDispatcher extends Dispatcher {
     try {
       return super.handle(cmd, out, conn);
     } finally {
+      this.#after();
       this.#lock.release();
     }
   }
@@ -32,6 +36,7 @@ export class LockedDispatcher extends Dispatcher {
     try {
       return super.resumeGet(u, out);
     } finally {
+      this.#after();
       this.#lock.release();
     }
   }
@@ -39,10 +44,12 @@ export class LockedDispatcher extends Dispatcher {
 
 export class LockedBinaryDispatcher extends BinaryDispatcher {
   readonly #lock: StoreLock;
+  readonly #after: () => void;
 
-  constructor(host: DispatchHost, lock: StoreLock) {
+  constructor(host: DispatchHost, lock: StoreLock, after: () => void) {
     super(host);
     this.#lock = lock;
+    this.#after = after;
   }
 
   override handle(req: BinaryRequest, out: OutBuffer, stream: BinaryStream, authenticated = true): ReturnType<BinaryDispatcher['handle']> {
@@ -50,6 +57,7 @@ export class LockedBinaryDispatcher extends BinaryDispatcher {
     try {
       return super.handle(req, out, stream, authenticated);
     } finally {
+      this.#after();
       this.#lock.release();
     }
   }

@@ -1,21 +1,15 @@
 import { ServerCounters } from './stats.ts';
 
-/** The numeric fields of ServerCounters, in a fixed order: one column each. */
-const FIELDS = Object.keys(new ServerCounters()).filter((k) => typeof new ServerCounters()[k as keyof ServerCounters] === 'number') as Array<
-  keyof ServerCounters & string
->;
-const CURR_CONNECTIONS = FIELDS.length;
-const COLUMNS = FIELDS.length + 1;
+const CURR_CONNECTIONS = ServerCounters.COLUMNS;
+const COLUMNS = ServerCounters.COLUMNS + 1;
 /** Row 0 holds the reset epoch (column 0); worker i's counters are row i + 1. */
 const EPOCH = 0;
-
-export type WorkerCounterName = (typeof FIELDS)[number] | 'currConnections';
 
 /**
  * The per-thread counters of repcache -t N (ServerCounters: connections, bytes read and written ...) published
  * by each worker to its row of one shared table, so that `stats` on any worker reports the sums, as memcached's
- * threadlocal stats are summed. A worker publishes on its timer and before it answers `stats`, so another
- * worker's share is at most a timer tick old. The store's own counters are shared already and need none of this.
+ * threadlocal stats are summed. A worker publishes after each command it runs and on its timer. The store's own
+ * counters are shared already and need none of this.
  */
 export class WorkerCounterTable {
   readonly buffer: SharedArrayBuffer;
@@ -43,7 +37,7 @@ export class WorkerCounterTable {
       this.#epoch = t[EPOCH];
       c.reset();
     }
-    for (let i = 0; i < FIELDS.length; i++) t[this.#row + i] = c[FIELDS[i]] as number;
+    c.writeTo(t, this.#row);
     t[this.#row + CURR_CONNECTIONS] = currConnections;
   }
 
@@ -52,10 +46,14 @@ export class WorkerCounterTable {
     this.#t[EPOCH]++;
   }
 
-  sum(name: WorkerCounterName): number {
-    const col = name === 'currConnections' ? CURR_CONNECTIONS : FIELDS.indexOf(name);
-    let s = 0;
-    for (let w = 1; w <= this.#threads; w++) s += this.#t[w * COLUMNS + col];
-    return s;
+  /** Every worker's counters added up, and the connections open on all of them. */
+  sums(): { counters: ServerCounters; currConnections: number } {
+    const counters = new ServerCounters();
+    let currConnections = 0;
+    for (let w = 1; w <= this.#threads; w++) {
+      counters.addFrom(this.#t, w * COLUMNS);
+      currConnections += this.#t[w * COLUMNS + CURR_CONNECTIONS];
+    }
+    return { counters, currConnections };
   }
 }
