@@ -19,7 +19,7 @@ describe('StoreLock', () => {
   it('excludes other threads', async () => {
     const lock = new StoreLock();
     const counter = new SharedArrayBuffer(8);
-    const rounds = 20_000;
+    const rounds = 300_000;
     const workers = Array.from({ length: 3 }, () => new Worker(WORKER, { eval: true, workerData: { lockUrl, lock: lock.buffer, counter, rounds } }));
     await Promise.all(workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); })));
     await Promise.all(workers.map((w) => w.terminate()));
