@@ -12,14 +12,14 @@ import { Worker } from 'node:worker_threads';
 import { backgroundClock, CacheClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { SlabStore } from '../cache/store.ts';
-import type { Credentials } from '../server/auth-file.ts';
 import type { SharedServing } from '../server/cache-server.ts';
 import { storeOptionsFor, type ServerConfig } from '../server/config.ts';
 import { WorkerCounterTable } from '../server/worker-counters.ts';
 
 export interface WorkerStart {
   config: ServerConfig;
-  credentials: Credentials | undefined;
+  /** -Y's user:password pairs (a Credentials object does not cross threads). */
+  authEntries: Array<[string, string]> | null;
   shared: SharedServing;
   logLevel: 'trace' | 'debug' | 'info' | 'warn';
   /** The main thread's cache clock: its wall time at 0, and the absolute ms (timeOrigin + now) of its 0. */
@@ -56,7 +56,7 @@ export class ThreadedCache extends EventEmitter {
   }
 
   /** Starts the workers; resolves once all listen, rejects (WorkerStartError) if any cannot. */
-  static async start(config: ServerConfig, credentials: Credentials | undefined, logLevel: WorkerStart['logLevel'], logger: Logger): Promise<ThreadedCache> {
+  static async start(config: ServerConfig, authEntries: Array<[string, string]> | null, logLevel: WorkerStart['logLevel'], logger: Logger): Promise<ThreadedCache> {
     const self = new ThreadedCache(logger);
     const wallMs = Date.now();
     const startMs = performance.now();
@@ -65,7 +65,7 @@ export class ThreadedCache extends EventEmitter {
     const base = { threads: config.threads, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(config.threads) };
     const ready: Array<Promise<void>> = [];
     for (let worker = 0; worker < config.threads; worker++) {
-      const data: WorkerStart = { config, credentials, shared: { ...base, worker }, logLevel, wallMs, clockStartAbsMs: performance.timeOrigin + startMs };
+      const data: WorkerStart = { config, authEntries, shared: { ...base, worker }, logLevel, wallMs, clockStartAbsMs: performance.timeOrigin + startMs };
       const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
       self.#workers.push(w);
       ready.push(self.#watch(w, worker));

@@ -6,6 +6,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { backgroundClock, CacheClock } from '../clock.ts';
 import { createLogger } from '../log.ts';
+import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
 import type { WorkerStart, ToMain, ToWorker } from './repcache-threads.ts';
 
@@ -20,7 +21,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
 
   async function run(): Promise<void> {
     try {
-      server = new CacheServer(start.config, { logger, clock, credentials: start.credentials, shared: start.shared });
+      server = new CacheServer(start.config, { logger, clock, credentials: start.authEntries === null ? undefined : new Credentials(start.authEntries), shared: start.shared });
     } catch (err) {
       post({ type: 'error', stage: 'start', message: (err as Error).message });
       return;

@@ -9,7 +9,7 @@ import {
   type RepcacheOptions,
 } from './repcache-options.ts';
 import { UsageError } from './usage-error.ts';
-import { AuthFileError, loadAuthFile, type Credentials } from '../server/auth-file.ts';
+import { AuthFileError, loadAuthFile, readAuthEntries, type Credentials } from '../server/auth-file.ts';
 import { TlsConfigError } from '../server/tls.ts';
 import type { Logger } from '../log.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
@@ -64,7 +64,8 @@ async function run(opts: RepcacheOptions): Promise<void> {
     if (replication.serverDeps.versions !== undefined) {
       throw new StartupError('repcache: -t greater than 1 cannot be used with replication (-x/-X) yet; use -t 1', EX_USAGE);
     }
-    return runThreaded(opts, user, credentials, level, logger, onSignal);
+    // read before the privileges are dropped, as the single-thread path does
+    return runThreaded(opts, user, config.authFile !== null ? readAuthEntries(config.authFile) : null, level, logger, onSignal);
   }
   let server: InstanceType<typeof CacheServer>;
   try {
@@ -125,7 +126,7 @@ async function run(opts: RepcacheOptions): Promise<void> {
 async function runThreaded(
   opts: RepcacheOptions,
   user: { uid: number; gid: number; name: string } | null,
-  credentials: Credentials | undefined,
+  authEntries: Array<[string, string]> | null,
   level: 'trace' | 'debug' | 'info' | 'warn',
   logger: Logger,
   onSignal: ReturnType<typeof onStopSignals>,
@@ -134,7 +135,7 @@ async function runThreaded(
   const { ThreadedCache, WorkerStartError } = await import('./repcache-threads.ts');
   let cache: Awaited<ReturnType<typeof ThreadedCache.start>>;
   try {
-    cache = await ThreadedCache.start(config, credentials, level, logger);
+    cache = await ThreadedCache.start(config, authEntries, level, logger);
   } catch (err) {
     if (!(err instanceof WorkerStartError)) throw err;
     if (err.stage === 'listen') throw new StartupError(describeListenError(opts, { message: err.message } as NodeJS.ErrnoException), EX_OSERR);

@@ -243,6 +243,7 @@ export class CacheServer extends EventEmitter {
 
   #tlsRefused(why: string): void {
     this.#counters.sslHandshakeErrors++;
+    this.#publishCounters();
     this.#clientLog.warn('tls handshake', 'a TLS handshake failed', { why: why.slice(0, 200) });
   }
 
