@@ -5,7 +5,8 @@
  *
  * Messages: a worker answers its start with `ready` or `error`; a client's `shutdown` on any worker becomes
  * `shutdown` to the main thread, which sends `close` to every worker; each answers `closed` once its
- * connections are closed.
+ * connections are closed. A client's successful `refresh_certs` becomes `refresh_certs` to the main thread, which
+ * passes it to the other workers.
  */
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
@@ -31,8 +32,9 @@ export type ToMain =
   | { type: 'ready' }
   | { type: 'error'; stage: 'start' | 'listen' | 'metrics'; message: string }
   | { type: 'shutdown'; graceful: boolean }
-  | { type: 'closed' };
-export type ToWorker = { type: 'close' };
+  | { type: 'closed' }
+  | { type: 'refresh_certs' };
+export type ToWorker = { type: 'close' } | { type: 'refresh_certs' };
 
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
@@ -85,6 +87,8 @@ export class ThreadedCache extends EventEmitter {
         if (m.type === 'ready') resolve();
         else if (m.type === 'error') reject(new WorkerStartError(m.stage, m.message));
         else if (m.type === 'shutdown') this.emit('shutdown', m.graceful);
+        // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
+        else if (m.type === 'refresh_certs') for (const other of this.#workers) if (other !== w && !this.#exited.has(other)) other.postMessage({ type: 'refresh_certs' } satisfies ToWorker);
       });
       w.on('error', (err) => {
         reject(err);

@@ -27,6 +27,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
       return;
     }
     server.on('shutdown', (graceful: boolean) => post({ type: 'shutdown', graceful }));
+    server.on('certsRefreshed', () => post({ type: 'refresh_certs' }));
     try {
       await server.listen();
     } catch (err) {
@@ -48,6 +49,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
   }
 
   port.on('message', (m: ToWorker) => {
+    if (m.type === 'refresh_certs') server?.reloadCerts();
     if (m.type !== 'close') return;
     void Promise.all([server?.close(), metrics?.close()]).finally(() => {
       post({ type: 'closed' });

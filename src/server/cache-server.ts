@@ -63,7 +63,7 @@ const SWEEP_BUDGET = 20_000;
 /**
  * The repcache daemon's network side: TCP/UDP/unix listeners, per-connection parsing,
  * dispatch to the slab store, memcached's replies and stats. Emits 'shutdown' (graceful: boolean)
- * when a client sends `shutdown` and -A allows it.
+ * when a client sends `shutdown` and -A allows it, and 'certsRefreshed' after a client's `refresh_certs` worked.
  */
 export class CacheServer extends EventEmitter {
   readonly store: SlabStore;
@@ -239,6 +239,11 @@ export class CacheServer extends EventEmitter {
       server.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => done(null, t.sessions.get(id.toString('hex')) ?? null));
     }
     return server;
+  }
+
+  /** -t N: another worker's client sent `refresh_certs`; this one reloads too ('certsRefreshed' told of it). */
+  reloadCerts(): void {
+    this.#refreshCerts();
   }
 
   #tlsRefused(why: string): void {
@@ -508,7 +513,11 @@ export class CacheServer extends EventEmitter {
       },
       sasl: this.config.saslEnabled ? this.#credentials : null,
       clientRefused: (reason, message, fields) => this.#clientLog.warn(reason, message, fields),
-      refreshCerts: () => this.#refreshCerts(),
+      refreshCerts: () => {
+        const reply = this.#refreshCerts();
+        if (reply === 'OK\r\n') this.emit('certsRefreshed');
+        return reply;
+      },
     };
     return host;
   }
