@@ -9,7 +9,9 @@
  * passes it to the other workers.
  */
 import { EventEmitter } from 'node:events';
+import { createServer } from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { parseListenAddress } from '../server/listen-address.ts';
 import { backgroundClock, CacheClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { SlabStore } from '../cache/store.ts';
@@ -45,6 +47,23 @@ export class WorkerStartError extends Error {
   }
 }
 
+/**
+ * The workers bind with SO_REUSEPORT, which would let them share the port with another process that did too (a
+ * second repcache -t N on the same port): each TCP address is bound once without it first, so a port in use fails
+ * the start as it does with -t 1.
+ */
+async function probeTcpPorts(c: ServerConfig): Promise<void> {
+  if (c.unixSocket || c.port <= 0) return;
+  const addresses = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
+  for (const a of addresses) {
+    const probe = createServer();
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', (err: NodeJS.ErrnoException) => reject(new WorkerStartError('listen', err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message)));
+      probe.listen({ port: a.port, host: a.host, exclusive: true }, () => probe.close(() => resolve()));
+    });
+  }
+}
+
 /** Emits 'shutdown' (graceful) when a client asks for it and 'crashed' (Error) when a worker dies unasked. */
 export class ThreadedCache extends EventEmitter {
   readonly #workers: Worker[] = [];
@@ -59,6 +78,7 @@ export class ThreadedCache extends EventEmitter {
 
   /** Starts the workers; resolves once all listen, rejects (WorkerStartError) if any cannot. */
   static async start(config: ServerConfig, authEntries: Array<[string, string]> | null, logLevel: WorkerStart['logLevel'], logger: Logger): Promise<ThreadedCache> {
+    await probeTcpPorts(config);
     const self = new ThreadedCache(logger);
     const wallMs = Date.now();
     const startMs = performance.now();

@@ -5,10 +5,11 @@
  * twice, incr totals exact, appends whole and in each client's order, curr_items equal to the keys a get finds,
  * memory within -m, and the server still up.
  */
+import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McClient } from '../support/mc-client.ts';
 import { stopAll } from '../support/daemon.ts';
-import { parseStats, rssBytes, startCache, type CacheInstance } from './repcache-harness.ts';
+import { cacheCommand, parseStats, rssBytes, startCache, type CacheInstance } from './repcache-harness.ts';
 
 const MB = 1024 * 1024;
 const THREADS = 4;
@@ -130,6 +131,28 @@ async function coldClient(port: number, id: number, until: number, t: Tally): Pr
 async function stats(c: McClient, sub = ''): Promise<Map<string, string>> {
   return parseStats(await c.request(`stats${sub ? ` ${sub}` : ''}\r\n`, 'END\r\n'));
 }
+
+describe('repcache -t N starting', () => {
+  afterAll(stopAll);
+
+  it('refuses a port another repcache -t N already serves (SO_REUSEPORT would share it), exit 71', async () => {
+    const first = await startCache('repcache', ['-t', '2']);
+    const [cmd, argv] = cacheCommand('repcache', first.port, ['-t', '2']);
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(cmd, argv, { timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
+    });
+    expect(r.code).toBe(71);
+    expect(r.stderr).toMatch(/^failed to listen on .*EADDRINUSE/);
+  });
+
+  it('refuses -t greater than 1 with replication, exit 64', async () => {
+    const [cmd, argv] = cacheCommand('repcache', 1, ['-t', '2', '-x', '127.0.0.1']);
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(cmd, argv, { timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
+    });
+    expect(r).toMatchObject({ code: 64, stderr: expect.stringMatching(/-t greater than 1 cannot be used with replication/) });
+  });
+});
 
 describe(`repcache -t ${THREADS} under concurrent load`, () => {
   let server: CacheInstance;
