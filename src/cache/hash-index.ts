@@ -1,4 +1,4 @@
-import { newScalars, S_HASH_EXPANSIONS, S_HASH_MASK, S_HASH_POWER } from './shared-scalars.ts';
+import { hotWords, newScalars, S_HASH_EXPANSIONS, S_HASH_MASK, S_HASH_POWER, W_HASH_MASK } from './shared-scalars.ts';
 import { keyView, murmur3 } from './hash.ts';
 import { B_NKEY, F_HNEXT, HEADER_BYTES } from './layout.ts';
 
@@ -40,6 +40,8 @@ export class HashIndex {
   readonly #maxPower: number;
   /** The store's shared scalars: mask, power and expansions of the table. */
   readonly #s: Float64Array;
+  /** The mask again, as u32 (read on every lookup). */
+  readonly #w: Uint32Array;
 
   /** table: another thread's table to attach to (its size is in scalars), else a new one. */
   constructor(bytes: Buffer, u32: Uint32Array, power: number, scalars: Float64Array = newScalars(), table?: SharedArrayBuffer) {
@@ -47,12 +49,13 @@ export class HashIndex {
     this.#view = keyView(bytes);
     this.#u32 = u32;
     this.#s = scalars;
+    this.#w = hotWords(scalars);
     const initial = Math.min(power, MAX_POWER);
     this.#maxPower = maxHashPower(bytes.length, initial);
     if (table === undefined) {
       this.#table = new SharedArrayBuffer(4 * 2 ** initial, { maxByteLength: 4 * 2 ** this.#maxPower });
       scalars[S_HASH_POWER] = initial;
-      scalars[S_HASH_MASK] = 2 ** initial - 1;
+      scalars[S_HASH_MASK] = this.#w[W_HASH_MASK] = 2 ** initial - 1;
     } else {
       this.#table = table;
     }
@@ -87,7 +90,7 @@ export class HashIndex {
   /** The item whose key is at [from, from + n) of src (see keyView()) and hashes to hv; 0 when none. */
   findAt(src: DataView, from: number, n: number, hv: number): number {
     const bytes = this.#bytes;
-    let h = this.#buckets[hv & this.#s[S_HASH_MASK]];
+    let h = this.#buckets[hv & this.#w[W_HASH_MASK]];
     while (h !== 0) {
       if (bytes[h * 8 + B_NKEY] === n && this.#keyIs(h, src, from, n)) return h;
       h = this.#u32[h * 2 + F_HNEXT];
@@ -111,7 +114,7 @@ export class HashIndex {
 
   /** Links item h; `count` is the number of items afterwards, to decide on growth. */
   insert(h: number, hv: number, count: number): void {
-    const bucket = hv & this.#s[S_HASH_MASK];
+    const bucket = hv & this.#w[W_HASH_MASK];
     this.#u32[h * 2 + F_HNEXT] = this.#buckets[bucket];
     this.#buckets[bucket] = h;
     if (count > (this.#s[S_HASH_MASK] + 1) * 1.5 && this.#s[S_HASH_POWER] < this.#maxPower) this.#expand();
@@ -119,7 +122,7 @@ export class HashIndex {
 
   remove(h: number, hv: number): void {
     const u32 = this.#u32;
-    const bucket = hv & this.#s[S_HASH_MASK];
+    const bucket = hv & this.#w[W_HASH_MASK];
     let cur = this.#buckets[bucket];
     if (cur === h) {
       this.#buckets[bucket] = u32[h * 2 + F_HNEXT];
@@ -156,7 +159,7 @@ export class HashIndex {
       buckets[b] = low;
       buckets[b + half] = high;
     }
-    this.#s[S_HASH_MASK] = 2 * half - 1;
+    this.#s[S_HASH_MASK] = this.#w[W_HASH_MASK] = 2 * half - 1;
     this.#s[S_HASH_POWER]++;
     this.#s[S_HASH_EXPANSIONS]++;
   }

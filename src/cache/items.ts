@@ -131,7 +131,7 @@ export class ItemTable {
     const sizes = computeSlabClassSizes(MEMCACHED_ITEM_HEADER, opts.minChunk, opts.growthFactor, opts.slabChunkMax, opts.pageSize);
     this.slabClassSizes = Object.freeze(sizes);
     const a = opts.attach;
-    this.scalars = new Float64Array(a?.scalars ?? newScalars().buffer);
+    this.scalars = a?.scalars ? new Float64Array(a.scalars, 0, newScalars().length) : newScalars();
     this.slabs = new SlabAllocator(sizes, opts.pageSize, opts.memoryLimitBytes, this.scalars, a?.slabs);
     this.bytes = this.slabs.bytes;
     this.u32 = this.slabs.u32;
