@@ -98,9 +98,10 @@ export class CacheClock {
   readonly #startMs: number;
   #now = CACHE_CLOCK_ORIGIN;
 
-  constructor(clock: Clock = backgroundClock, wallMs: number = Date.now()) {
+  /** startMs: the clock's reading taken as 0 (default: now); threads sharing a store agree on it (repcache -t N). */
+  constructor(clock: Clock = backgroundClock, wallMs: number = Date.now(), startMs: number = clock.now()) {
     this.#clock = clock;
-    this.#startMs = clock.now();
+    this.#startMs = startMs;
     this.started = Math.floor(wallMs / 1000) - CACHE_CLOCK_ORIGIN;
   }
 

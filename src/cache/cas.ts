@@ -1,3 +1,4 @@
+import { S_CAS_COUNTER } from './shared-scalars.ts';
 import { F_CAS_HI, F_CAS_LO } from './layout.ts';
 import type { ItemLiveness } from './liveness.ts';
 
@@ -23,10 +24,12 @@ export class CasCounter {
   readonly counting: boolean;
   readonly #u32: Uint32Array;
   readonly #versions: VersionSource | undefined;
-  #counter = 0;
+  /** The counter, in the store's shared scalars (shared-scalars.ts). */
+  readonly #s: Float64Array;
 
-  constructor(u32: Uint32Array, versions: VersionSource | undefined) {
+  constructor(u32: Uint32Array, versions: VersionSource | undefined, scalars: Float64Array) {
     this.#u32 = u32;
+    this.#s = scalars;
     this.#versions = versions;
     this.counting = versions === undefined;
   }
@@ -37,7 +40,7 @@ export class CasCounter {
       this.#versions.writeNow(this.#u32, h * 2 + F_CAS_LO);
       return;
     }
-    const c = ++this.#counter;
+    const c = ++this.#s[S_CAS_COUNTER];
     this.#u32[h * 2 + F_CAS_LO] = c >>> 0;
     this.#u32[h * 2 + F_CAS_HI] = Math.floor(c / TWO_32);
   }
@@ -49,7 +52,7 @@ export class CasCounter {
       liveness.setOldestCas(Number(c >> 32n), Number(c & 0xffffffffn));
       return;
     }
-    const c = ++this.#counter;
+    const c = ++this.#s[S_CAS_COUNTER];
     liveness.setOldestCas(Math.floor(c / TWO_32), c >>> 0);
   }
 
@@ -70,6 +73,6 @@ export class CasCounter {
   /** A version seen from a peer: keeps the counter ahead of it so later local writes win. Only when counting. */
   observe(high: number, low: number): void {
     const cas = high * TWO_32 + low;
-    if (cas > this.#counter && cas <= Number.MAX_SAFE_INTEGER) this.#counter = cas;
+    if (cas > this.#s[S_CAS_COUNTER] && cas <= Number.MAX_SAFE_INTEGER) this.#s[S_CAS_COUNTER] = cas;
   }
 }

@@ -1,3 +1,4 @@
+import { S_AUTOMOVE, S_LAST_PAGE_MOVE } from './shared-scalars.ts';
 import * as C from './counters.ts';
 import { B_ITFLAGS, F_EXPTIME, F_PREV, F_TIME, IT_ACTIVE, IT_CHUNKED, IT_FETCHED, IT_LINKED } from './layout.ts';
 import type { LinkedItems } from './linked-items.ts';
@@ -30,7 +31,8 @@ export class Evictor {
   readonly #g: Float64Array;
   /** false with -M: allocations fail instead of evicting. */
   readonly #evictions: boolean;
-  #lastPageMove = 0;
+  /** The shared scalars: the second of the last page move. */
+  readonly #s: Float64Array;
 
   constructor(
     slabs: SlabAllocator,
@@ -39,7 +41,9 @@ export class Evictor {
     liveness: ItemLiveness,
     counters: { cls: Float64Array; g: Float64Array },
     evictions: boolean,
+    scalars: Float64Array,
   ) {
+    this.#s = scalars;
     this.#bytes = slabs.bytes;
     this.#u32 = slabs.u32;
     this.#slabs = slabs;
@@ -67,8 +71,8 @@ export class Evictor {
    * slab_reassign_evictions_nomem) and handed to `cls`. Not with -M, which never evicts.
    */
   #movePageTo(cls: number, now: number, pinned: number): boolean {
-    if (!this.#evictions || this.automove === 0 || now <= this.#lastPageMove) return false;
-    this.#lastPageMove = now;
+    if (!this.#evictions || this.#s[S_AUTOMOVE] === 0 || now <= this.#s[S_LAST_PAGE_MOVE]) return false;
+    this.#s[S_LAST_PAGE_MOVE] = now;
     const slabs = this.#slabs;
     const myAge = Math.max(0, this.#lru.tailAge(cls, now));
     let donor = 0;
@@ -92,7 +96,13 @@ export class Evictor {
   }
 
   /** memcached 1.6.18's `slab_automove` setting: 0 turns the page moves above off (`slabs automove 0`). */
-  automove = 1;
+  get automove(): number {
+    return this.#s[S_AUTOMOVE];
+  }
+
+  set automove(level: number) {
+    this.#s[S_AUTOMOVE] = level;
+  }
 
   /**
    * Frees every item of a page about to change class: with `rescue` (`slabs reassign`), a live item moves to a

@@ -1,3 +1,4 @@
+import { hotWords, newScalars, S_HASH_EXPANSIONS, S_HASH_MASK, S_HASH_POWER, W_HASH_MASK } from './shared-scalars.ts';
 import { keyView, murmur3 } from './hash.ts';
 import { B_NKEY, F_HNEXT, HEADER_BYTES } from './layout.ts';
 
@@ -37,27 +38,40 @@ export class HashIndex {
   readonly #buckets: Uint32Array;
   readonly #table: SharedArrayBuffer;
   readonly #maxPower: number;
-  #mask: number;
-  #power: number;
-  #expansions = 0;
+  /** The store's shared scalars: mask, power and expansions of the table. */
+  readonly #s: Float64Array;
+  /** The mask again, as u32 (read on every lookup). */
+  readonly #w: Uint32Array;
 
-  constructor(bytes: Buffer, u32: Uint32Array, power: number) {
+  /** table: another thread's table to attach to (its size is in scalars), else a new one. */
+  constructor(bytes: Buffer, u32: Uint32Array, power: number, scalars: Float64Array = newScalars(), table?: SharedArrayBuffer) {
     this.#bytes = bytes;
     this.#view = keyView(bytes);
     this.#u32 = u32;
-    this.#power = Math.min(power, MAX_POWER);
-    this.#maxPower = maxHashPower(bytes.length, this.#power);
-    this.#table = new SharedArrayBuffer(4 * 2 ** this.#power, { maxByteLength: 4 * 2 ** this.#maxPower });
+    this.#s = scalars;
+    this.#w = hotWords(scalars);
+    const initial = Math.min(power, MAX_POWER);
+    this.#maxPower = maxHashPower(bytes.length, initial);
+    if (table === undefined) {
+      this.#table = new SharedArrayBuffer(4 * 2 ** initial, { maxByteLength: 4 * 2 ** this.#maxPower });
+      scalars[S_HASH_POWER] = initial;
+      scalars[S_HASH_MASK] = this.#w[W_HASH_MASK] = 2 ** initial - 1;
+    } else {
+      this.#table = table;
+    }
     this.#buckets = new Uint32Array(this.#table);
-    this.#mask = this.#buckets.length - 1;
+  }
+
+  get table(): SharedArrayBuffer {
+    return this.#table;
   }
 
   get power(): number {
-    return this.#power;
+    return this.#s[S_HASH_POWER];
   }
 
   get mask(): number {
-    return this.#mask;
+    return this.#s[S_HASH_MASK];
   }
 
   get byteLength(): number {
@@ -65,7 +79,7 @@ export class HashIndex {
   }
 
   get expansions(): number {
-    return this.#expansions;
+    return this.#s[S_HASH_EXPANSIONS];
   }
 
   /** First item of bucket `i` (0 = empty); follow F_HNEXT for the rest. */
@@ -76,7 +90,7 @@ export class HashIndex {
   /** The item whose key is at [from, from + n) of src (see keyView()) and hashes to hv; 0 when none. */
   findAt(src: DataView, from: number, n: number, hv: number): number {
     const bytes = this.#bytes;
-    let h = this.#buckets[hv & this.#mask];
+    let h = this.#buckets[hv & this.#w[W_HASH_MASK]];
     while (h !== 0) {
       if (bytes[h * 8 + B_NKEY] === n && this.#keyIs(h, src, from, n)) return h;
       h = this.#u32[h * 2 + F_HNEXT];
@@ -100,15 +114,15 @@ export class HashIndex {
 
   /** Links item h; `count` is the number of items afterwards, to decide on growth. */
   insert(h: number, hv: number, count: number): void {
-    const bucket = hv & this.#mask;
+    const bucket = hv & this.#w[W_HASH_MASK];
     this.#u32[h * 2 + F_HNEXT] = this.#buckets[bucket];
     this.#buckets[bucket] = h;
-    if (count > this.#buckets.length * 1.5 && this.#power < this.#maxPower) this.#expand();
+    if (count > (this.#s[S_HASH_MASK] + 1) * 1.5 && this.#s[S_HASH_POWER] < this.#maxPower) this.#expand();
   }
 
   remove(h: number, hv: number): void {
     const u32 = this.#u32;
-    const bucket = hv & this.#mask;
+    const bucket = hv & this.#w[W_HASH_MASK];
     let cur = this.#buckets[bucket];
     if (cur === h) {
       this.#buckets[bucket] = u32[h * 2 + F_HNEXT];
@@ -124,7 +138,7 @@ export class HashIndex {
   }
 
   #expand(): void {
-    const half = this.#buckets.length;
+    const half = this.#s[S_HASH_MASK] + 1;
     this.#table.grow(8 * half); // the new upper half reads 0: empty buckets
     const buckets = this.#buckets;
     const u32 = this.#u32;
@@ -145,9 +159,9 @@ export class HashIndex {
       buckets[b] = low;
       buckets[b + half] = high;
     }
-    this.#mask = 2 * half - 1;
-    this.#power++;
-    this.#expansions++;
+    this.#s[S_HASH_MASK] = this.#w[W_HASH_MASK] = 2 * half - 1;
+    this.#s[S_HASH_POWER]++;
+    this.#s[S_HASH_EXPANSIONS]++;
   }
 }
 

@@ -28,7 +28,8 @@ import {
   MEMCACHED_ITEM_HEADER,
 } from './layout.ts';
 import { computeSlabClassSizes } from './slab-classes.ts';
-import { SlabAllocator } from './slabs.ts';
+import { newScalars } from './shared-scalars.ts';
+import { SlabAllocator, type SlabBuffers } from './slabs.ts';
 
 export interface StoreOptions {
   /** -m in bytes: upper bound of slab page memory. */
@@ -52,6 +53,19 @@ export interface StoreOptions {
   clock: CacheClock;
   /** Where CAS values come from; default memcached's counter 1, 2, 3 ... */
   versions?: VersionSource;
+  /** Attach to the memory of a store made by another thread (with the same options) instead of making new. */
+  attach?: StoreBuffers;
+}
+
+/** Every SharedArrayBuffer of an ItemTable: what another thread needs to attach to the same store. */
+export interface StoreBuffers {
+  slabs: SlabBuffers;
+  table: SharedArrayBuffer;
+  lruEnds: SharedArrayBuffer;
+  scalars: SharedArrayBuffer;
+  cls: SharedArrayBuffer;
+  g: SharedArrayBuffer;
+  sizes: SharedArrayBuffer;
 }
 
 /** An item handle: an integer >= 0, valid until the next mutating call on the store. */
@@ -75,10 +89,9 @@ export function checkKey(key: Buffer): void {
  * face (SlabStore, memcached's commands) and the replica face (Replica, what replication reads and applies) are
  * built on one ItemTable; its fields are theirs to use and no one else's.
  *
- * Worker threads: items, hash table, LRU links and counters are in SharedArrayBuffers; a shared store would take
- * a per-bucket lock (Atomics on a lock table) around lookups and overwrites, a per-class lock around LRU/slab
- * changes, as memcached does, and keep the few scalar fields (CAS counter in cas.ts, flush watermark in
- * liveness.ts, last page move in eviction.ts) in a shared array too.
+ * Worker threads: items, hash table, LRU links, counters and the few scalar fields (shared-scalars.ts) are in
+ * SharedArrayBuffers (`buffers`); another thread attaches to them with the `attach` option. Nothing here locks:
+ * threads sharing a table serialize every operation on it (LOCKING.md).
  */
 export class ItemTable {
   /** chunk size per class id (index 1..) */
@@ -105,6 +118,8 @@ export class ItemTable {
   readonly cls: Float64Array;
   readonly g: Float64Array;
   readonly sizes: Float64Array;
+  /** The scalar fields shared by every thread on this table (shared-scalars.ts). */
+  readonly scalars: Float64Array;
   /** clock.now() read once at the start of each public operation of either face. */
   now = 0;
 
@@ -116,23 +131,39 @@ export class ItemTable {
     this.memoryLimit = opts.memoryLimitBytes;
     const sizes = computeSlabClassSizes(MEMCACHED_ITEM_HEADER, opts.minChunk, opts.growthFactor, opts.slabChunkMax, opts.pageSize);
     this.slabClassSizes = Object.freeze(sizes);
-    this.slabs = new SlabAllocator(sizes, opts.pageSize, opts.memoryLimitBytes);
+    const a = opts.attach;
+    this.scalars = a?.scalars ? new Float64Array(a.scalars, 0, newScalars().length) : newScalars();
+    this.slabs = new SlabAllocator(sizes, opts.pageSize, opts.memoryLimitBytes, this.scalars, a?.slabs);
     this.bytes = this.slabs.bytes;
     this.u32 = this.slabs.u32;
     this.u64 = new BigUint64Array(this.slabs.memory);
     this.largestClass = this.slabs.largestClass;
-    this.index = new HashIndex(this.bytes, this.u32, opts.hashPower > 0 ? opts.hashPower : DEFAULT_HASH_POWER);
-    this.lru = new LruLists(this.bytes, this.u32, sizes.length);
+    this.index = new HashIndex(this.bytes, this.u32, opts.hashPower > 0 ? opts.hashPower : DEFAULT_HASH_POWER, this.scalars, a?.table);
+    this.lru = new LruLists(this.bytes, this.u32, sizes.length, a?.lruEnds);
     this.values = new ItemValues(this.bytes, this.u32, sizes[this.largestClass]);
-    this.liveness = new ItemLiveness(this.u32);
-    this.cas = new CasCounter(this.u32, opts.versions);
-    this.cls = new Float64Array(new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
-    this.g = new Float64Array(new SharedArrayBuffer(C.G_FIELDS * 8));
-    this.sizes = new Float64Array(new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
+    this.liveness = new ItemLiveness(this.u32, this.scalars);
+    this.cas = new CasCounter(this.u32, opts.versions, this.scalars);
+    this.cls = new Float64Array(a?.cls ?? new SharedArrayBuffer(sizes.length * C.C_FIELDS * 8));
+    this.g = new Float64Array(a?.g ?? new SharedArrayBuffer(C.G_FIELDS * 8));
+    this.sizes = new Float64Array(a?.sizes ?? new SharedArrayBuffer(opts.trackSizes ? (Math.ceil(opts.pageSize / 32) + 2) * 8 : 0));
     const counters = { cls: this.cls, g: this.g, sizes: this.sizes };
     this.links = new LinkedItems(this.index, this.lru, this.slabs, counters, opts.trackSizes, opts.casEnabled);
-    this.evictor = new Evictor(this.slabs, this.lru, this.links, this.liveness, counters, opts.evictions);
+    this.evictor = new Evictor(this.slabs, this.lru, this.links, this.liveness, counters, opts.evictions, this.scalars);
     this.allocator = new ItemAllocator(this.slabs, this.evictor, this.links);
+  }
+
+  /** What another thread passes as the `attach` option to work on this same table. */
+  get buffers(): StoreBuffers {
+    const sab = (a: { buffer: ArrayBufferLike }) => a.buffer as SharedArrayBuffer;
+    return {
+      slabs: this.slabs.buffers,
+      table: this.index.table,
+      lruEnds: this.lru.buffer,
+      scalars: sab(this.scalars),
+      cls: sab(this.cls),
+      g: sab(this.g),
+      sizes: sab(this.sizes),
+    };
   }
 
   // ------------------------------------------------------------------ item fields

@@ -13,10 +13,15 @@ export class LruLists {
   /** Heads at [cls * 2], tails at [cls * 2 + 1]. */
   readonly #ends: Uint32Array;
 
-  constructor(bytes: Buffer, u32: Uint32Array, classCount: number) {
+  /** ends: another thread's heads and tails to attach to, else new ones. */
+  constructor(bytes: Buffer, u32: Uint32Array, classCount: number, ends?: SharedArrayBuffer) {
     this.#bytes = bytes;
     this.#u32 = u32;
-    this.#ends = new Uint32Array(new SharedArrayBuffer(classCount * 2 * 4));
+    this.#ends = new Uint32Array(ends ?? new SharedArrayBuffer(classCount * 2 * 4));
+  }
+
+  get buffer(): SharedArrayBuffer {
+    return this.#ends.buffer as SharedArrayBuffer;
   }
 
   /** Most recently used item of `cls`, 0 if the class is empty. */

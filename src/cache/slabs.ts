@@ -1,5 +1,13 @@
+import { newScalars, S_LIMIT_PAGES, S_PAGE_MOVES, S_PAGES_USED } from './shared-scalars.ts';
 import { B_CLSID, B_ITFLAGS, F_NEXT } from './layout.ts';
 import { SlabConfigError } from './slab-classes.ts';
+
+/** The shared memory of a SlabAllocator. */
+export interface SlabBuffers {
+  memory: SharedArrayBuffer;
+  state: SharedArrayBuffer;
+  pageClass: SharedArrayBuffer;
+}
 
 /** Per-class allocator state, one row of these fields per class id. */
 const S_FREE_HEAD = 0;
@@ -34,40 +42,37 @@ export class SlabAllocator {
   readonly sizes: readonly number[];
   readonly perPage: readonly number[];
   readonly pageSize: number;
-  /** Pages the classes may take before they must evict; `cache_memlimit` lowers it (and raises it back, up to the start-up limit). */
-  limitPages: number;
   readonly startLimitPages: number;
   readonly capacityPages: number;
   readonly largestClass: number;
   /** Per class allocator state (see S_* fields). */
   readonly state: Float64Array;
   #pageStride: number;
-  #pagesUsed = 0;
-  /** Pages handed from one class to another so far: a handle kept across a move may point inside an item. */
-  pageMoves = 0;
+  /** The store's shared scalars: pages in use, pages moved. */
+  readonly #s: Float64Array;
   /** size/8 -> smallest class id holding it; 0 = larger than every class. */
   #classBySize8: Uint8Array;
   /** Owning class of each page (0: the global pool). */
   readonly #pageClass: Uint8Array;
-  /** memcached's global page pool (class 0): pages `slabs reassign N 0` gave back, taken first by a class that needs one. */
-  readonly #pool: number[] = [];
 
-  constructor(sizes: readonly number[], pageSize: number, memoryLimitBytes: number) {
+  /** attach: the buffers of an existing allocator (another thread's), else new ones. */
+  constructor(sizes: readonly number[], pageSize: number, memoryLimitBytes: number, scalars: Float64Array = newScalars(), attach?: SlabBuffers) {
+    this.#s = scalars;
     this.sizes = sizes;
     this.pageSize = pageSize;
     this.largestClass = sizes.length - 1;
     this.perPage = sizes.map((s) => (s === 0 ? 0 : Math.floor(pageSize / s)));
     this.#pageStride = Math.ceil(pageSize / 8) * 8;
-    this.limitPages = Math.floor(memoryLimitBytes / pageSize);
-    this.startLimitPages = this.limitPages;
-    this.capacityPages = this.limitPages + this.largestClass;
+    this.startLimitPages = Math.floor(memoryLimitBytes / pageSize);
+    if (!attach) this.#s[S_LIMIT_PAGES] = this.startLimitPages;
+    this.capacityPages = this.startLimitPages + this.largestClass;
     const arenaBytes = BASE_BYTES + this.capacityPages * this.#pageStride;
     if (arenaBytes > MAX_ARENA_BYTES) throw new SlabConfigError(`memory limit too large: ${memoryLimitBytes} bytes`);
-    this.memory = new SharedArrayBuffer(arenaBytes);
+    this.memory = attach?.memory ?? new SharedArrayBuffer(arenaBytes);
     this.bytes = Buffer.from(this.memory);
     this.u32 = new Uint32Array(this.memory);
-    this.state = new Float64Array(new SharedArrayBuffer(sizes.length * S_FIELDS * 8));
-    this.#pageClass = new Uint8Array(new SharedArrayBuffer(this.capacityPages));
+    this.state = new Float64Array(attach?.state ?? new SharedArrayBuffer(sizes.length * S_FIELDS * 8));
+    this.#pageClass = new Uint8Array(attach?.pageClass ?? new SharedArrayBuffer(this.capacityPages));
     const largest = sizes[this.largestClass];
     this.#classBySize8 = new Uint8Array(largest / 8 + 1);
     let cls = 1;
@@ -75,6 +80,25 @@ export class SlabAllocator {
       while (sizes[cls] < i * 8) cls++;
       this.#classBySize8[i] = cls;
     }
+  }
+
+  /** What another thread needs to attach to this allocator. */
+  get buffers(): SlabBuffers {
+    return { memory: this.memory, state: this.state.buffer as SharedArrayBuffer, pageClass: this.#pageClass.buffer as SharedArrayBuffer };
+  }
+
+  /** Pages the classes may take before they must evict; `cache_memlimit` lowers it (and raises it back, up to the start-up limit). */
+  get limitPages(): number {
+    return this.#s[S_LIMIT_PAGES];
+  }
+
+  set limitPages(pages: number) {
+    this.#s[S_LIMIT_PAGES] = pages;
+  }
+
+  /** Pages handed from one class to another so far: a handle kept across a move may point inside an item. */
+  get pageMoves(): number {
+    return this.#s[S_PAGE_MOVES];
   }
 
   /** Smallest class whose chunks hold `size` bytes, 0 if none does. */
@@ -118,13 +142,15 @@ export class SlabAllocator {
     const row = cls * S_FIELDS;
     const pages = this.state[row + S_PAGES];
     let page: number;
-    if (this.#pool.length > 0) {
-      page = this.#pool.pop()!;
+    if (this.state[S_PAGES] > 0) {
+      page = this.#poolPage(-1);
       this.state[S_PAGES]--;
     } else {
-      if (this.#pagesUsed >= this.limitPages && pages > 0) return false;
-      if (this.#pagesUsed >= this.capacityPages) return false;
-      page = this.#pagesUsed++;
+      const used = this.#s[S_PAGES_USED];
+      if (used >= this.limitPages && pages > 0) return false;
+      if (used >= this.capacityPages) return false;
+      page = used;
+      this.#s[S_PAGES_USED] = used + 1;
     }
     this.#pageClass[page] = cls;
     this.state[row + S_PAGES] = pages + 1;
@@ -133,10 +159,24 @@ export class SlabAllocator {
     return true;
   }
 
+  /**
+   * A page of memcached's global page pool (class 0: pages `slabs reassign N 0` gave back, taken first by a class
+   * that needs one), found from the page table so that every thread sees the same pool: the lowest (dir 1) or the
+   * highest (dir -1) such page in use. Only called while the pool's count, state[S_PAGES] of class 0, is above 0.
+   */
+  #poolPage(dir: 1 | -1): number {
+    const used = this.#s[S_PAGES_USED];
+    for (let i = 0; i < used; i++) {
+      const page = dir === 1 ? i : used - 1 - i;
+      if (this.#pageClass[page] === 0) return page;
+    }
+    throw new Error('slab page pool count without a pool page');
+  }
+
   /** The page `slabs reassign` takes from class `cls` (memcached: its first page); -1 if it has none. */
   firstPageOf(cls: number): number {
-    if (cls === 0) return this.#pool.length > 0 ? this.#pool[0] : -1;
-    for (let page = 0; page < this.#pagesUsed; page++) if (this.#pageClass[page] === cls) return page;
+    if (cls === 0) return this.state[S_PAGES] > 0 ? this.#poolPage(1) : -1;
+    for (let page = 0; page < this.#s[S_PAGES_USED]; page++) if (this.#pageClass[page] === cls) return page;
     return -1;
   }
 
@@ -148,9 +188,8 @@ export class SlabAllocator {
   reassignPage(page: number, to: number): void {
     const from = this.#pageClass[page];
     if (from === 0) {
-      this.#pool.splice(this.#pool.indexOf(page), 1);
       this.state[S_PAGES]--;
-      this.pageMoves++;
+      this.#s[S_PAGE_MOVES]++;
     } else {
       this.#leave(page);
     }
@@ -161,7 +200,7 @@ export class SlabAllocator {
     this.#pageClass[page] = to;
     st[toRow + S_PAGES]++;
     if (to === 0) {
-      this.#pool.push(page);
+      // in the pool: its class is 0 (pages past S_PAGES_USED are 0 too, but never carved)
     } else if (st[toRow + S_CARVE_LEFT] === 0) {
       st[toRow + S_CARVE_NEXT] = first;
       st[toRow + S_CARVE_LEFT] = this.perPage[to];
@@ -213,7 +252,7 @@ export class SlabAllocator {
 
   /** Takes an emptied page out of its class: its chunks leave the free list, its uncarved rest is dropped. */
   #leave(page: number): void {
-    this.pageMoves++;
+    this.#s[S_PAGE_MOVES]++;
     this.scrubPage(page);
     this.state[this.#pageClass[page] * S_FIELDS + S_PAGES]--;
   }
@@ -259,11 +298,11 @@ export class SlabAllocator {
   }
 
   get pagesUsed(): number {
-    return this.#pagesUsed;
+    return this.#s[S_PAGES_USED];
   }
 
   get totalMalloced(): number {
-    return this.#pagesUsed * this.pageSize;
+    return this.#s[S_PAGES_USED] * this.pageSize;
   }
 
   classPages(cls: number): number {

@@ -7,7 +7,7 @@ import { relativeExptime } from './exptime.ts';
 import { keyView, murmur3 } from './hash.ts';
 import type { HashIndex } from './hash-index.ts';
 import type { ItemAllocator } from './item-allocator.ts';
-import { checkKey, ItemTable, type Handle, type StoreOptions } from './items.ts';
+import { checkKey, ItemTable, type Handle, type StoreBuffers, type StoreOptions } from './items.ts';
 import type { ItemValues } from './item-values.ts';
 import type { LinkedItems } from './linked-items.ts';
 import { DEAD_FLUSHED, type ItemLiveness } from './liveness.ts';
@@ -36,11 +36,12 @@ import {
 } from './layout.ts';
 import { parseU64, U64_MAX } from './numeric.ts';
 import { Replica } from './replica.ts';
+import { S_CRAWL_BUCKET, S_SWEEP_BUCKET, S_SWEEP_FROM } from './shared-scalars.ts';
 import type { SlabAllocator } from './slabs.ts';
 import { statsGeneral, statsItems, statsSizes, statsSlabs, type StatsView } from './stats-report.ts';
 
 export type { VersionSource } from './cas.ts';
-export { StoreKeyError, type Handle, type StoreOptions } from './items.ts';
+export { StoreKeyError, type Handle, type StoreBuffers, type StoreOptions } from './items.ts';
 export type { RemoteResult } from './replica.ts';
 
 export type StoreMode = 'set' | 'add' | 'replace' | 'append' | 'prepend' | 'cas';
@@ -98,10 +99,8 @@ export class SlabStore {
   readonly #version = new Uint32Array(2);
   /** clock.now() read once at the start of each public operation. */
   #now = 0;
-  #crawlBucket = 0;
-  /** A flush_all's sweep: the clock second from which it may run (0: none pending), and its next bucket. */
-  #sweepFrom = 0;
-  #sweepBucket = 0;
+  /** Shared scalars: the crawler's next bucket; a flush_all's sweep: the clock second from which it may run (0: none pending), and its next bucket. */
+  readonly #s: Float64Array;
 
   constructor(opts: StoreOptions) {
     const t = new ItemTable(opts);
@@ -124,8 +123,14 @@ export class SlabStore {
     this.#cas = t.cas;
     this.#cls = t.cls;
     this.#g = t.g;
+    this.#s = t.scalars;
     this.changes = new ChangeStream();
     this.replica = new Replica(t, this.changes);
+  }
+
+  /** The store's shared memory: another thread makes a SlabStore with the same options and `attach` set to it. */
+  get buffers(): StoreBuffers {
+    return this.#t.buffers;
   }
 
   // ------------------------------------------------------------------ commands
@@ -380,8 +385,8 @@ export class SlabStore {
     }
     // memcached's LRU maintainer frees flushed items within moments, so that curr_items and bytes drop: the server
     // runs sweepFlushed() on its next tick (a get until then counts get_flushed, as memcached's does).
-    this.#sweepFrom = Math.max(this.#casEnabled ? newOldest - 1 : newOldest, 1);
-    this.#sweepBucket = 0;
+    this.#s[S_SWEEP_FROM] = Math.max(this.#casEnabled ? newOldest - 1 : newOldest, 1);
+    this.#s[S_SWEEP_BUCKET] = 0;
     if (this.changes.active) {
       const delay = Math.max(0, newOldest - now);
       const version = this.#cas.versionAfter(delay * 1000);
@@ -586,9 +591,9 @@ export class SlabStore {
     const index = this.#index;
     const maxBuckets = Math.min(Math.max(budget * 8, 64), index.mask + 1);
     while (checked < budget && visited < maxBuckets && this.#g[C.G_CURR_ITEMS] > 0) {
-      const bucket = this.#crawlBucket & index.mask;
+      const bucket = this.#s[S_CRAWL_BUCKET] & index.mask;
       checked += this.#freeDeadIn(bucket, now, true);
-      this.#crawlBucket = (bucket + 1) & index.mask;
+      this.#s[S_CRAWL_BUCKET] = (bucket + 1) & index.mask;
       visited++;
     }
     return itemsBefore - this.#g[C.G_CURR_ITEMS];
@@ -619,7 +624,7 @@ export class SlabStore {
 
   /** Whether a flush_all has taken effect and its sweep has items left to examine (see sweepFlushed()). */
   flushSweepDue(): boolean {
-    return this.#sweepFrom !== 0 && this.#clock.now() >= this.#sweepFrom;
+    return this.#s[S_SWEEP_FROM] !== 0 && this.#clock.now() >= this.#s[S_SWEEP_FROM];
   }
 
   /**
@@ -629,19 +634,19 @@ export class SlabStore {
    * take effect).
    */
   sweepFlushed(budget: number): boolean {
-    if (this.#sweepFrom === 0) return false;
+    if (this.#s[S_SWEEP_FROM] === 0) return false;
     const now = (this.#now = this.#clock.now());
-    if (now < this.#sweepFrom) return true;
+    if (now < this.#s[S_SWEEP_FROM]) return true;
     const index = this.#index;
     let checked = 0;
     // The table may double between steps: bucket b then splits into b and b + old size, both still ahead of or at
     // the cursor when b was not swept yet, so one pass up to the current size sees every item.
-    while (checked < budget && this.#sweepBucket <= index.mask && this.#g[C.G_CURR_ITEMS] > 0) {
-      checked += 1 + this.#freeDeadIn(this.#sweepBucket, now, false); // an empty bucket costs a little too
-      this.#sweepBucket++;
+    while (checked < budget && this.#s[S_SWEEP_BUCKET] <= index.mask && this.#g[C.G_CURR_ITEMS] > 0) {
+      checked += 1 + this.#freeDeadIn(this.#s[S_SWEEP_BUCKET], now, false); // an empty bucket costs a little too
+      this.#s[S_SWEEP_BUCKET]++;
     }
-    if (this.#sweepBucket <= index.mask && this.#g[C.G_CURR_ITEMS] > 0) return true;
-    this.#sweepFrom = 0;
+    if (this.#s[S_SWEEP_BUCKET] <= index.mask && this.#g[C.G_CURR_ITEMS] > 0) return true;
+    this.#s[S_SWEEP_FROM] = 0;
     return false;
   }
 

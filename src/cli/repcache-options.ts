@@ -508,7 +508,7 @@ export function usage(): string {
 -e, --memory-file=<file>  warm restart: SIGUSR1 saves the items to <file> and exits; the next
                           start with the same memory options loads them
 -D <char>                 stats-prefix delimiter; turns on "stats detail" (default: ":")
--t, --threads=<num>       number of threads to use (default: 4)
+-t, --threads=<num>       number of threads to use (default: 1)
 -R, --max-reqs-per-event  maximum number of requests per event (default: 20)
 -C, --disable-cas         disable use of CAS
 -b, --listen-backlog=<num> set the backlog queue limit (default: 1024)

@@ -11,9 +11,10 @@ import {
   type RepcacheOptions,
 } from './repcache-options.ts';
 import { UsageError } from './usage-error.ts';
-import { AuthFileError, loadAuthFile, type Credentials } from '../server/auth-file.ts';
+import { AuthFileError, loadAuthFile, readAuthEntries, type Credentials } from '../server/auth-file.ts';
 import { TlsConfigError } from '../server/tls.ts';
 import { WarmRestart, warmSettingsFor } from './warm-restart.ts';
+import type { Logger } from '../log.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
@@ -62,6 +63,18 @@ async function run(opts: RepcacheOptions): Promise<void> {
     replication = startReplication(opts, logger);
   } catch (err) {
     throw new StartupError(`repcache: ${(err as Error).message}`, EX_USAGE);
+  }
+  if (config.threads > 1) {
+    if (replication.serverDeps.versions !== undefined) {
+      throw new StartupError('repcache: -t greater than 1 cannot be used with replication (-x/-X) yet; use -t 1', EX_USAGE);
+    }
+    if (config.memoryFile !== null) throw new StartupError('repcache: -t greater than 1 cannot be used with -e (warm restart) yet; use -t 1', EX_USAGE);
+    if (config.port < 0 || config.udpPort < 0) {
+      throw new StartupError('repcache: -t greater than 1 cannot be used with -p -1 or -U -1 (a port the system picks) yet; name the port or use -t 1', EX_USAGE);
+    }
+    if (process.env.MEMCACHED_PORT_FILENAME) logger.warn('MEMCACHED_PORT_FILENAME: the port file is not written with -t greater than 1');
+    // read before the privileges are dropped, as the single-thread path does
+    return runThreaded(opts, user, config.authFile !== null ? readAuthEntries(config.authFile) : null, level, logger, onSignal);
   }
   let server: InstanceType<typeof CacheServer>;
   try {
@@ -151,6 +164,51 @@ function writePortFile(name: string, lines: string, logger: { error(o: object, m
   } catch (err) {
     logger.error({ file: name, err: (err as Error).message }, 'failed to rename the port file');
   }
+}
+
+/** -t N: the workers serve; this thread writes the pid file, drops privileges and stops them. */
+async function runThreaded(
+  opts: RepcacheOptions,
+  user: { uid: number; gid: number; name: string } | null,
+  authEntries: Array<[string, string]> | null,
+  level: 'trace' | 'debug' | 'info' | 'warn',
+  logger: Logger,
+  onSignal: ReturnType<typeof onStopSignals>,
+): Promise<void> {
+  const { config } = opts;
+  const { ThreadedCache, WorkerStartError } = await import('./repcache-threads.ts');
+  let cache: Awaited<ReturnType<typeof ThreadedCache.start>>;
+  try {
+    cache = await ThreadedCache.start(config, authEntries, level, logger);
+  } catch (err) {
+    if (!(err instanceof WorkerStartError)) throw err;
+    if (err.stage === 'listen') throw new StartupError(describeListenError(opts, { message: err.message } as NodeJS.ErrnoException), EX_OSERR);
+    throw new StartupError(err.stage === 'start' ? err.message : `repcache: ${err.message}`, err.stage === 'start' ? EX_USAGE : EX_OSERR);
+  }
+  let removePidFile: () => void;
+  try {
+    removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
+  } catch (err) {
+    await cache.close();
+    throw err;
+  }
+  if (user) dropPrivileges(user);
+  let stopping = false;
+  const stop = (why: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ why }, 'shutting down');
+    const force = setTimeout(() => process.exit(code), 5000);
+    force.unref();
+    void cache.close().finally(() => { removePidFile(); process.exit(code); });
+  };
+  onSignal(stop);
+  cache.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));
+  cache.on('crashed', (err: Error) => {
+    logger.error({ err }, 'a worker thread failed: stopping');
+    stop('worker failed', EX_OSERR);
+  });
+  logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB, threads: config.threads }, 'repcache ready');
 }
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -22,6 +22,10 @@ import { OutBuffer } from '../net/out-buffer.ts';
 import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, withoutDisabledStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp } from './udp.ts';
+import { StoreLock } from '../cache/store-lock.ts';
+import type { StoreBuffers } from '../cache/store.ts';
+import { LockedBinaryDispatcher, LockedDispatcher } from './locked-dispatch.ts';
+import { WorkerCounterTable } from './worker-counters.ts';
 import { loadAuthFile, type Credentials } from './auth-file.ts';
 import { loadTlsContext, tlsServerOptions, tlsSettingsOf, TlsConfigError, type TlsSettings } from './tls.ts';
 
@@ -36,6 +40,17 @@ export interface CacheServerDeps {
   versions?: VersionSource;
   /** -Y's credentials, loaded by the caller (read from config.authFile when not given). */
   credentials?: Credentials;
+  /** repcache -t N: this server is worker `worker` of `threads`, on the shared store of these buffers. */
+  shared?: SharedServing;
+}
+
+/** What a worker of repcache -t N shares with the others (all made by the main thread, see cli/repcache-threads.ts). */
+export interface SharedServing {
+  worker: number;
+  threads: number;
+  store: StoreBuffers;
+  lock: SharedArrayBuffer;
+  counters: SharedArrayBuffer;
 }
 
 /** Timed-out connections closed per turn of the event loop. */
@@ -52,7 +67,7 @@ const SWEEP_BUDGET = 20_000;
 /**
  * The repcache daemon's network side: TCP/UDP/unix listeners, per-connection parsing,
  * dispatch to the slab store, memcached's replies and stats. Emits 'shutdown' (graceful: boolean)
- * when a client sends `shutdown` and -A allows it.
+ * when a client sends `shutdown` and -A allows it, and 'certsRefreshed' after a client's `refresh_certs` worked.
  */
 export class CacheServer extends EventEmitter {
   readonly store: SlabStore;
@@ -68,6 +83,9 @@ export class CacheServer extends EventEmitter {
   readonly #clock: CacheClock;
   readonly #counters = new ServerCounters();
   readonly #dispatcher: Dispatcher;
+  /** -t N: the store lock, this worker's row of the summed counters, and whether it runs the store's timers. */
+  readonly #lock: StoreLock | null = null;
+  readonly #shared: { worker: number; threads: number; counters: WorkerCounterTable } | null = null;
   readonly #binaryDispatcher: BinaryDispatcher;
   readonly #out = new OutBuffer();
   readonly #crawl = new CrawlSchedule();
@@ -100,13 +118,22 @@ export class CacheServer extends EventEmitter {
     this.#credentials = deps.credentials ?? (config.authFile !== null ? loadAuthFile(config.authFile) : null);
     this.#tls = config.sslEnabled ? { settings: tlsSettingsOf(config.extended), loadedAt: 0, servers: [], sessions: new Map() } : null;
     if (this.#tls) loadTlsContext(this.#tls.settings); // throws TlsConfigError before anything listens
-    this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions });
+    const shared = deps.shared;
+    this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions, attach: shared?.store });
     const logbufKB = Number(config.extended.watcher_logbuf_size); // -o watcher_logbuf_size is in kilobytes
     this.#watch = new WatchLog(Number.isFinite(logbufKB) && logbufKB > 0 ? logbufKB * 1024 : WATCHER_LOGBUF_SIZE);
     this.store.onEviction = (key, fetched, ttl, lastAccess, clsid, size) => this.#watch.eviction(key, fetched, ttl, lastAccess, clsid, size);
     this.#host = this.#makeHost();
-    this.#dispatcher = new Dispatcher(this.#host);
-    this.#binaryDispatcher = new BinaryDispatcher(this.#host);
+    if (shared === undefined) {
+      this.#dispatcher = new Dispatcher(this.#host);
+      this.#binaryDispatcher = new BinaryDispatcher(this.#host);
+    } else {
+      const lock = (this.#lock = new StoreLock(shared.lock));
+      this.#shared = { worker: shared.worker, threads: shared.threads, counters: new WorkerCounterTable(shared.threads, shared.worker, shared.counters) };
+      const publish = () => this.#publishCounters();
+      this.#dispatcher = new LockedDispatcher(this.#host, lock, publish);
+      this.#binaryDispatcher = new LockedBinaryDispatcher(this.#host, lock, publish);
+    }
   }
 
   /** Adds fields (e.g. replication's) to the end of plain `stats`. */
@@ -152,15 +179,17 @@ export class CacheServer extends EventEmitter {
     // datagrams cannot authenticate (the command line refuses -U with -Y or -S)
     if (this.#credentials !== null && c.udpPort !== 0 && !c.unixSocket) throw new Error('UDP cannot be used with authentication (-U 0 to disable)');
     try {
+      const first = this.#shared === null || this.#shared.worker === 0;
       if (c.unixSocket) {
-        await this.#listenUnix(c.unixSocket);
+        // one listener; the other workers serve nothing (a unix socket cannot be shared with reusePort)
+        if (first) await this.#listenUnix(c.unixSocket);
       } else {
         const tcp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
         const udp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.udpPort)) : [{ host: undefined, port: c.udpPort }];
         const plain = (i: number) => c.listen[i]?.startsWith('notls:') ?? false;
         // -p -1 / -U -1: a port the system picks (memcached's ephemeral port); 0: none
         if (c.port !== 0) for (const [i, a] of tcp.entries()) await this.#listenTcp(Math.max(a.port, 0), a.host, this.#tls !== null && !plain(i));
-        if (c.udpPort !== 0) for (const a of udp) await this.#listenUdp(Math.max(a.port, 0), a.host);
+        if (c.udpPort !== 0 && first) for (const a of udp) await this.#listenUdp(Math.max(a.port, 0), a.host);
       }
     } catch (err) {
       await this.close();
@@ -245,8 +274,14 @@ export class CacheServer extends EventEmitter {
     return server;
   }
 
+  /** -t N: another worker's client sent `refresh_certs`; this one reloads too ('certsRefreshed' told of it). */
+  reloadCerts(): void {
+    this.#refreshCerts();
+  }
+
   #tlsRefused(why: string): void {
     this.#counters.sslHandshakeErrors++;
+    this.#publishCounters();
     this.#clientLog.warn('tls handshake', 'a TLS handshake failed', { why: why.slice(0, 200) });
   }
 
@@ -275,9 +310,11 @@ export class CacheServer extends EventEmitter {
   }
 
   #bind(server: Server, opts: { port?: number; host?: string; path?: string; backlog: number }): Promise<void> {
+    // -t N: every worker listens on the port and the kernel spreads the connections (SO_REUSEPORT)
+    const listenOpts = this.#shared !== null && opts.path === undefined ? { ...opts, reusePort: true } : opts;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts, () => {
+      server.listen(listenOpts, () => {
         server.off('error', reject);
         server.on('error', (err) => this.#logger.error({ err }, 'listener error'));
         this.#servers.push(server);
@@ -353,14 +390,17 @@ export class CacheServer extends EventEmitter {
    */
   #startTimers(): void {
     this.#clock.tick();
+    // -t N: worker 0 runs the store's own work (crawler, flush sweep) for all, under the store lock
+    const owner = this.#shared === null || this.#shared.worker === 0;
     this.#timer = setInterval(() => {
       const now = this.#clock.tick();
-      if (!this.#sweeping && this.store.flushSweepDue()) this.#sweepFlushed();
+      this.#publishCounters();
+      if (owner && !this.#sweeping && this.#locked(() => this.store.flushSweepDue())) this.#sweepFlushed();
       if (now === this.#lastSecond) return;
       this.#lastSecond = now;
-      if (this.config.lruCrawler && this.#crawl.due(now)) {
+      if (owner && this.config.lruCrawler && this.#crawl.due(now)) {
         this.#counters.lruCrawlerStarts++;
-        this.#crawl.ran(now, this.store.reclaimExpired(CRAWL_BUDGET));
+        this.#crawl.ran(now, this.#locked(() => this.store.reclaimExpired(CRAWL_BUDGET)));
       }
       this.#closeTimedOut(now);
       if (now % LOG_FLUSH_SECONDS === 0) this.#clientLog.flush();
@@ -370,8 +410,34 @@ export class CacheServer extends EventEmitter {
 
   /** A flush_all's sweep of a big cache, in steps between other events until done (see SlabStore.sweepFlushed). */
   #sweepFlushed(): void {
-    this.#sweeping = this.#timer !== null && this.store.sweepFlushed(SWEEP_BUDGET) && this.store.flushSweepDue();
+    this.#sweeping = this.#timer !== null && this.#locked(() => this.store.sweepFlushed(SWEEP_BUDGET) && this.store.flushSweepDue());
     if (this.#sweeping) setImmediate(() => this.#sweepFlushed());
+  }
+
+  /** fn under the store lock when the store is shared (-t N). */
+  #locked<T>(fn: () => T): T {
+    const lock = this.#lock;
+    if (lock === null) return fn();
+    lock.acquire();
+    try {
+      return fn();
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** -t N: this worker's counters to its row of the shared table, which `stats` sums. */
+  #publishCounters(): void {
+    this.#shared?.counters.publish(this.#counters, this.#conns.size + this.#udp.length);
+  }
+
+  /** The server counters `stats` reports: this server's, or with -t N the sums over the workers. */
+  #reportedCounters(): { c: ServerCounters; currConnections: number } {
+    const own = { c: this.#counters, currConnections: this.#conns.size + this.#udp.length };
+    if (this.#shared === null) return own;
+    this.#publishCounters();
+    const { counters, currConnections } = this.#shared.counters.sums();
+    return { c: counters, currConnections };
   }
 
   #closeTimedOut(now: number): void {
@@ -400,6 +466,7 @@ export class CacheServer extends EventEmitter {
 
   #generalStats(): StatList {
     const usage = process.resourceUsage();
+    const { c: counters, currConnections } = this.#reportedCounters();
     const own = new Map<string, StatValue>([
       ['pid', process.pid],
       ['uptime', Math.max(0, this.#clock.now() - UPTIME_OFFSET)],
@@ -410,35 +477,35 @@ export class CacheServer extends EventEmitter {
       ['rusage_user', formatMicros(usage.userCPUTime)],
       ['rusage_system', formatMicros(usage.systemCPUTime)],
       ['max_connections', this.config.maxConnections],
-      ['curr_connections', this.#conns.size + this.#udp.length],
-      ['total_connections', this.#counters.totalConnections],
-      ['rejected_connections', this.#counters.rejectedConnections],
-      ['connection_structures', this.#counters.connectionStructures],
-      ['cmd_meta', this.#counters.cmdMeta],
-      ['store_too_large', this.#counters.storeTooLarge],
-      ['auth_cmds', this.#counters.authCmds],
-      ['auth_errors', this.#counters.authErrors],
-      ['cmd_flush', this.#counters.cmdFlush],
-      ['bytes_read', this.#counters.bytesRead],
-      ['bytes_written', this.#counters.bytesWritten],
+      ['curr_connections', currConnections],
+      ['total_connections', counters.totalConnections],
+      ['rejected_connections', counters.rejectedConnections],
+      ['connection_structures', counters.connectionStructures],
+      ['cmd_meta', counters.cmdMeta],
+      ['store_too_large', counters.storeTooLarge],
+      ['auth_cmds', counters.authCmds],
+      ['auth_errors', counters.authErrors],
+      ['cmd_flush', counters.cmdFlush],
+      ['bytes_read', counters.bytesRead],
+      ['bytes_written', counters.bytesWritten],
       ['limit_maxbytes', this.config.memoryLimitMB * 1024 * 1024],
       ['accepting_conns', 1],
-      ['threads', this.config.threads],
-      ['conn_yields', this.#counters.connYields],
-      ['lru_crawler_starts', this.#counters.lruCrawlerStarts],
-      ['read_timeout_kicks', this.#counters.readTimeoutKicks],
-      ['drain_timeout_kicks', this.#counters.drainTimeoutKicks],
-      ['udp_bad_datagrams', this.#counters.udpBadDatagrams],
+      ['threads', this.#shared?.threads ?? 1],
+      ['conn_yields', counters.connYields],
+      ['lru_crawler_starts', counters.lruCrawlerStarts],
+      ['read_timeout_kicks', counters.readTimeoutKicks],
+      ['drain_timeout_kicks', counters.drainTimeoutKicks],
+      ['udp_bad_datagrams', counters.udpBadDatagrams],
       ['log_worker_dropped', 0],
       ['log_worker_written', this.#watch.sent + this.#watch.skipped],
       ['log_watcher_skipped', this.#watch.skipped],
       ['log_watcher_sent', this.#watch.sent],
       ['log_watchers', this.#watch.count],
     ]);
-    if (this.config.idleTimeout > 0) own.set('idle_kicks', this.#counters.idleKicks);
+    if (this.config.idleTimeout > 0) own.set('idle_kicks', counters.idleKicks);
     if (this.#tls !== null) {
-      if (this.#tls.settings.sessionCache) own.set('ssl_new_sessions', this.#counters.sslNewSessions);
-      own.set('ssl_handshake_errors', this.#counters.sslHandshakeErrors);
+      if (this.#tls.settings.sessionCache) own.set('ssl_new_sessions', counters.sslNewSessions);
+      own.set('ssl_handshake_errors', counters.sslHandshakeErrors);
       own.set('time_since_server_cert_refresh', this.#clock.now() - this.#tls.loadedAt);
     }
     const storeStats = this.store.statsGeneral().filter(([n]) => n !== 'limit_maxbytes' && n !== 'threads');
@@ -487,6 +554,7 @@ export class CacheServer extends EventEmitter {
       resetStats: () => {
         this.store.resetStats();
         this.#counters.reset();
+        this.#shared?.counters.requestReset();
         this.#prefixStats.clear();
       },
       requestShutdown: (graceful: boolean) => {
@@ -495,7 +563,11 @@ export class CacheServer extends EventEmitter {
       },
       sasl: this.config.saslEnabled ? this.#credentials : null,
       clientRefused: (reason, message, fields) => this.#clientLog.warn(reason, message, fields),
-      refreshCerts: () => this.#refreshCerts(),
+      refreshCerts: () => {
+        const reply = this.#refreshCerts();
+        if (reply === 'OK\r\n') this.emit('certsRefreshed');
+        return reply;
+      },
       watch: this.#watch,
       startWatch: (conn: unknown, flags: number) => {
         if (!(conn instanceof Connection)) return 'NOT_A_CONNECTION';

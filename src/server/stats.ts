@@ -86,6 +86,52 @@ export class ServerCounters {
     this.sslHandshakeErrors = 0;
     this.sslNewSessions = 0;
   }
+
+  /** Columns writeTo() fills (repcache -t N: one row per worker in a shared table, see worker-counters.ts). */
+  static readonly COLUMNS = 18;
+
+  writeTo(t: Float64Array, at: number): void {
+    t[at + 0] = this.totalConnections;
+    t[at + 1] = this.rejectedConnections;
+    t[at + 2] = this.connectionStructures;
+    t[at + 3] = this.bytesRead;
+    t[at + 4] = this.bytesWritten;
+    t[at + 5] = this.cmdMeta;
+    t[at + 6] = this.storeTooLarge;
+    t[at + 7] = this.cmdFlush;
+    t[at + 8] = this.connYields;
+    t[at + 9] = this.idleKicks;
+    t[at + 10] = this.readTimeoutKicks;
+    t[at + 11] = this.drainTimeoutKicks;
+    t[at + 12] = this.udpBadDatagrams;
+    t[at + 13] = this.authCmds;
+    t[at + 14] = this.authErrors;
+    t[at + 15] = this.sslHandshakeErrors;
+    t[at + 16] = this.sslNewSessions;
+    t[at + 17] = this.lruCrawlerStarts;
+  }
+
+  /** Adds a row writeTo() wrote. */
+  addFrom(t: Float64Array, at: number): void {
+    this.totalConnections += t[at + 0];
+    this.rejectedConnections += t[at + 1];
+    this.connectionStructures += t[at + 2];
+    this.bytesRead += t[at + 3];
+    this.bytesWritten += t[at + 4];
+    this.cmdMeta += t[at + 5];
+    this.storeTooLarge += t[at + 6];
+    this.cmdFlush += t[at + 7];
+    this.connYields += t[at + 8];
+    this.idleKicks += t[at + 9];
+    this.readTimeoutKicks += t[at + 10];
+    this.drainTimeoutKicks += t[at + 11];
+    this.udpBadDatagrams += t[at + 12];
+    this.authCmds += t[at + 13];
+    this.authErrors += t[at + 14];
+    this.sslHandshakeErrors += t[at + 15];
+    this.sslNewSessions += t[at + 16];
+    this.lruCrawlerStarts += t[at + 17];
+  }
 }
 
 /** Fields of `stats` and `stats settings` that are repcache's own (memcached has no such limits); listed last. */

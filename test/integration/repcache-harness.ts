@@ -1,7 +1,7 @@
 /**
  * Starts cache servers for the repcache integration suites: bin/repcache, or Debian's memcached as the
  * reference. REPCACHE_TEST_TARGET=memcached runs the repcache-only suites against memcached instead,
- * which checks the suites themselves.
+ * which checks the suites themselves; REPCACHE_TEST_THREADS=N starts both with -t N (threadArgs).
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
@@ -22,8 +22,17 @@ export const userArgs = (): string[] => (process.getuid?.() === 0 ? ['-u', 'root
 
 export const targetKind = (): CacheKind => (process.env.REPCACHE_TEST_TARGET === 'memcached' ? 'memcached' : 'repcache');
 
+/**
+ * REPCACHE_TEST_THREADS=N runs the suites that start servers here with `-t N` on both sides (repcache's worker
+ * threads over one shared store; memcached's threads), unless a suite passes its own -t.
+ */
+export const threadArgs = (args: readonly string[]): string[] => {
+  const n = process.env.REPCACHE_TEST_THREADS;
+  return n && !args.includes('-t') ? ['-t', n] : [];
+};
+
 export function cacheCommand(kind: CacheKind, port: number, args: string[]): [string, string[]] {
-  const common = ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...args];
+  const common = ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...threadArgs(args), ...args];
   return kind === 'memcached' ? ['memcached', ['-U', '0', ...common]] : [bin('repcache'), common];
 }
 

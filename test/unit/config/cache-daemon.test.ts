@@ -51,6 +51,10 @@ describe('cache_daemon', () => {
     });
   });
 
+  it("passes repcache's -t through to the daemon's command line", () => {
+    expect(parse('cache_daemon { command "/bin/repcache -t 4 -m 64" }').cacheDaemon!.argv).toEqual(['/bin/repcache', '-t', '4', '-m', '64']);
+  });
+
   it('reads unquoted words after the command as arguments, stopping at a keyword', () => {
     const c = parse('cache_daemon { command /bin/repcache -m 64 user nobody stop_timeout 2 }').cacheDaemon!;
     expect(c.argv).toEqual(['/bin/repcache', '-m', '64']);

@@ -1,0 +1,45 @@
+/** Spins before sleeping: a command holds the lock for a microsecond or two, far less than a futex sleep. */
+const SPINS = 200;
+
+const UNLOCKED = 0;
+const LOCKED = 1;
+/** Locked, and a thread may sleep on it: release must wake one. */
+const CONTENDED = 2;
+
+/**
+ * The store-wide mutex of repcache -t N (see LOCKING.md): one Int32 in a SharedArrayBuffer, taken with
+ * compare-and-swap and slept on with Atomics.wait (Drepper's three-state futex mutex), so an uncontended
+ * acquire and release cost two atomic operations and no system call. Not reentrant. Worker threads only: the main
+ * thread may not Atomics.wait.
+ */
+export class StoreLock {
+  readonly buffer: SharedArrayBuffer;
+  readonly #a: Int32Array;
+
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(4)) {
+    this.buffer = buffer;
+    this.#a = new Int32Array(buffer, 0, 1);
+  }
+
+  acquire(): void {
+    const a = this.#a;
+    let c = Atomics.compareExchange(a, 0, UNLOCKED, LOCKED);
+    if (c === UNLOCKED) return;
+    for (let i = 0; i < SPINS; i++) {
+      if (Atomics.load(a, 0) === UNLOCKED && (c = Atomics.compareExchange(a, 0, UNLOCKED, LOCKED)) === UNLOCKED) return;
+    }
+    if (c !== CONTENDED) c = Atomics.exchange(a, 0, CONTENDED);
+    while (c !== UNLOCKED) {
+      Atomics.wait(a, 0, CONTENDED);
+      c = Atomics.exchange(a, 0, CONTENDED);
+    }
+  }
+
+  release(): void {
+    const a = this.#a;
+    if (Atomics.sub(a, 0, 1) !== LOCKED) {
+      Atomics.store(a, 0, UNLOCKED);
+      Atomics.notify(a, 0, 1);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * One worker thread of repcache -t N: a full CacheServer (every protocol) on the store the main thread made,
+ * listening on the shared port with reusePort (see repcache-threads.ts for the messages). Imported outside a
+ * worker (the compile cache step) it only loads.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { backgroundClock, CacheClock } from '../clock.ts';
+import { createLogger } from '../log.ts';
+import { Credentials } from '../server/auth-file.ts';
+import { CacheServer } from '../server/cache-server.ts';
+import type { WorkerStart, ToMain, ToWorker } from './repcache-threads.ts';
+
+function serveInWorker(port: MessagePort): Promise<void> {
+  const start = workerData as WorkerStart;
+  const post = (m: ToMain) => port.postMessage(m);
+  const logger = createLogger('repcache', start.logLevel).child({ worker: start.shared.worker });
+  // the main thread's cache clock: the same seconds and absolute times in every worker
+  const clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
+  let server: CacheServer | null = null;
+  let metrics: { close(): Promise<void> } | null = null;
+
+  async function run(): Promise<void> {
+    try {
+      server = new CacheServer(start.config, { logger, clock, credentials: start.authEntries === null ? undefined : new Credentials(start.authEntries), shared: start.shared });
+    } catch (err) {
+      post({ type: 'error', stage: 'start', message: (err as Error).message });
+      return;
+    }
+    server.on('shutdown', (graceful: boolean) => post({ type: 'shutdown', graceful }));
+    server.on('certsRefreshed', () => post({ type: 'refresh_certs' }));
+    try {
+      await server.listen();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      post({ type: 'error', stage: 'listen', message: e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message });
+      return;
+    }
+    const metricsAt = start.config.extended.metrics_listen;
+    if (start.shared.worker === 0 && typeof metricsAt === 'string') {
+      const { startRepcacheMetrics } = await import('../metrics/repcache-endpoint.ts');
+      try {
+        metrics = await startRepcacheMetrics(metricsAt, server, () => null, logger);
+      } catch (err) {
+        post({ type: 'error', stage: 'metrics', message: (err as Error).message });
+        return;
+      }
+    }
+    post({ type: 'ready' });
+  }
+
+  port.on('message', (m: ToWorker) => {
+    if (m.type === 'refresh_certs') server?.reloadCerts();
+    if (m.type !== 'close') return;
+    void Promise.all([server?.close(), metrics?.close()]).finally(() => {
+      post({ type: 'closed' });
+      port.close();
+    });
+  });
+  return run();
+}
+
+if (parentPort !== null && (workerData as Partial<WorkerStart> | null)?.shared !== undefined) await serveInWorker(parentPort);

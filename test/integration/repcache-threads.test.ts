@@ -1,0 +1,246 @@
+/**
+ * repcache -t 4: worker threads over one shared store, under a few seconds of concurrent commands from many
+ * connections (the kernel spreads them over the workers) on a small hot key set, plus a cold set that keeps -m 8
+ * evicting. Then the invariants: no value that no client wrote (each carries a checksum), no cas token winning
+ * twice, incr totals exact, appends whole and in each client's order, curr_items equal to the keys a get finds,
+ * memory within -m, and the server still up.
+ */
+import { execFile } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { McClient } from '../support/mc-client.ts';
+import { stopAll } from '../support/daemon.ts';
+import { cacheCommand, parseStats, rssBytes, startCache, type CacheInstance } from './repcache-harness.ts';
+
+const MB = 1024 * 1024;
+const THREADS = 4;
+const CLIENTS = 16;
+const COLD_CLIENTS = 2;
+const RUN_MS = 3000;
+const HOT_KEYS = 8;
+const CAS_KEYS = 4;
+const APPEND_KEYS = 4;
+const COLD_VALUE = 3000;
+
+/** FNV-1a of a string, as 8 hex digits. */
+function fnv(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** A value naming its writer, with a checksum over the rest: `body#checksum`. */
+function value(writer: string, pad: number): string {
+  const body = `${writer}:${'x'.repeat(pad)}`;
+  return `${body}#${fnv(body)}`;
+}
+
+function wellFormed(v: string): boolean {
+  const at = v.lastIndexOf('#');
+  return at > 0 && fnv(v.slice(0, at)) === v.slice(at + 1);
+}
+
+/** The VALUE blocks of a get/gets reply: key -> [value, cas]. */
+function values(reply: string): Map<string, [string, string]> {
+  const out = new Map<string, [string, string]>();
+  const re = /VALUE (\S+) \d+ (\d+)(?: (\d+))?\r\n/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(reply)) !== null) {
+    const start = m.index + m[0].length;
+    out.set(m[1], [reply.slice(start, start + Number(m[2])), m[3] ?? '']);
+    re.lastIndex = start + Number(m[2]) + 2;
+  }
+  return out;
+}
+
+interface Tally {
+  torn: string[];
+  casWins: string[];
+  incrTotal: bigint;
+  errors: string[];
+}
+
+const pick = (n: number) => Math.floor(Math.random() * n);
+
+async function hotClient(port: number, id: number, until: number, t: Tally): Promise<void> {
+  const c = await McClient.connect(port);
+  let seq = 0;
+  try {
+    while (Date.now() < until) {
+      seq++;
+      const key = `hot:${pick(HOT_KEYS)}`;
+      const v = value(`c${id}.${seq}`, pick(400));
+      const op = pick(10);
+      let reply: string;
+      if (op === 0) reply = await c.request(`set ${key} 0 0 ${v.length}\r\n${v}\r\n`);
+      else if (op === 1) reply = await c.request(`add ${key} 0 0 ${v.length}\r\n${v}\r\n`);
+      else if (op === 2) reply = await c.request(`delete ${key}\r\n`);
+      else if (op === 3) reply = await c.request(`touch ${key} 0\r\n`);
+      else if (op === 4) {
+        const by = BigInt(1 + pick(5));
+        reply = await c.request(`incr ctr ${by}\r\n`);
+        if (/^\d+\r\n$/.test(reply)) t.incrTotal += by;
+        else t.errors.push(`incr: ${reply}`);
+      } else if (op === 5) {
+        const ak = `app:${pick(APPEND_KEYS)}`;
+        reply = await c.request(`append ${ak} 0 0 ${`<${id}.${seq}>`.length}\r\n<${id}.${seq}>\r\n`);
+      } else if (op === 6) {
+        const ck = `cas:${pick(CAS_KEYS)}`;
+        const got = values(await c.request(`gets ${ck}\r\n`, 'END\r\n')).get(ck);
+        if (got === undefined) continue;
+        if (!wellFormed(got[0])) t.torn.push(`${ck}: ${got[0].slice(0, 60)}`);
+        reply = await c.request(`cas ${ck} 0 0 ${v.length} ${got[1]}\r\n${v}\r\n`);
+        if (reply === 'STORED\r\n') t.casWins.push(`${ck}@${got[1]}`);
+      } else {
+        const keys = [key, `hot:${pick(HOT_KEYS)}`, `cas:${pick(CAS_KEYS)}`];
+        reply = await c.request(`get ${keys.join(' ')}\r\n`, 'END\r\n');
+        for (const [k, [got]] of values(reply)) if (!wellFormed(got)) t.torn.push(`${k}: ${got.slice(0, 60)}`);
+      }
+      if (/ERROR/.test(reply)) t.errors.push(reply.slice(0, 80));
+    }
+  } finally {
+    c.close();
+  }
+}
+
+/** Writes cold:<id>:<i> in pipelined batches past -m, reading back some; returns the keys written. */
+async function coldClient(port: number, id: number, until: number, t: Tally): Promise<string[]> {
+  const c = await McClient.connect(port);
+  const keys: string[] = [];
+  try {
+    for (let i = 0; Date.now() < until; ) {
+      let req = '';
+      for (let j = 0; j < 50; j++, i++) {
+        const key = `cold:${id}:${i}`;
+        const v = value(key, COLD_VALUE);
+        keys.push(key);
+        req += `set ${key} 0 0 ${v.length}\r\n${v}\r\n`;
+      }
+      const reply = await c.request(req, (s) => s.split('\r\n').length > 50, 10_000);
+      if (reply !== 'STORED\r\n'.repeat(50)) t.errors.push(`cold set: ${reply.slice(0, 80)}`);
+      const sample = Array.from({ length: 20 }, () => keys[pick(keys.length)]);
+      for (const [k, [got]] of values(await c.request(`get ${sample.join(' ')}\r\n`, 'END\r\n', 10_000))) {
+        if (!wellFormed(got) || !got.startsWith(`${k}:`)) t.torn.push(`${k}: ${got.slice(0, 60)}`);
+      }
+    }
+  } finally {
+    c.close();
+  }
+  return keys;
+}
+
+async function stats(c: McClient, sub = ''): Promise<Map<string, string>> {
+  return parseStats(await c.request(`stats${sub ? ` ${sub}` : ''}\r\n`, 'END\r\n'));
+}
+
+describe('repcache -t N starting', () => {
+  afterAll(stopAll);
+
+  it('refuses a port another repcache -t N already serves (SO_REUSEPORT would share it), exit 71', async () => {
+    const first = await startCache('repcache', ['-t', '2']);
+    const [cmd, argv] = cacheCommand('repcache', first.port, ['-t', '2']);
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(cmd, argv, { timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
+    });
+    expect(r.code).toBe(71);
+    expect(r.stderr).toMatch(/^failed to listen on .*EADDRINUSE/);
+  });
+
+  it('refuses -t greater than 1 with replication, exit 64', async () => {
+    const [cmd, argv] = cacheCommand('repcache', 1, ['-t', '2', '-x', '127.0.0.1']);
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(cmd, argv, { timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
+    });
+    expect(r).toMatchObject({ code: 64, stderr: expect.stringMatching(/-t greater than 1 cannot be used with replication/) });
+  });
+});
+
+describe(`repcache -t ${THREADS} under concurrent load`, () => {
+  let server: CacheInstance;
+  beforeAll(async () => {
+    server = await startCache('repcache', ['-t', String(THREADS), '-m', '8']);
+  });
+  afterAll(stopAll);
+
+  it('keeps every invariant of one store', async () => {
+    const c = await McClient.connect(server.port);
+    try {
+      expect((await stats(c)).get('threads')).toBe(String(THREADS));
+      const casInit = Array.from({ length: CAS_KEYS }, (_, i) => value(`init${i}`, 10));
+      let init = 'set ctr 0 0 1\r\n0\r\n';
+      for (let i = 0; i < CAS_KEYS; i++) init += `set cas:${i} 0 0 ${casInit[i].length}\r\n${casInit[i]}\r\n`;
+      for (let i = 0; i < APPEND_KEYS; i++) init += `set app:${i} 0 0 0\r\n\r\n`;
+      expect(await c.request(init, (s) => s.split('\r\n').length > 1 + CAS_KEYS + APPEND_KEYS)).toBe('STORED\r\n'.repeat(1 + CAS_KEYS + APPEND_KEYS));
+      const rssBefore = rssBytes(server.pid);
+
+      const t: Tally = { torn: [], casWins: [], incrTotal: 0n, errors: [] };
+      const until = Date.now() + RUN_MS;
+      const [coldKeys] = await Promise.all([
+        Promise.all(Array.from({ length: COLD_CLIENTS }, (_, i) => coldClient(server.port, i, until, t))).then((k) => k.flat()),
+        ...Array.from({ length: CLIENTS }, (_, i) => hotClient(server.port, i, until, t)),
+      ]);
+
+      expect(t.errors).toEqual([]);
+      expect(t.torn).toEqual([]);
+      expect(t.casWins.length).toBeGreaterThan(0);
+      expect(new Set(t.casWins).size).toBe(t.casWins.length); // no cas token won twice
+      const s = await stats(c);
+      expect(Number(s.get('evictions'))).toBeGreaterThan(0); // the cold set did press on -m 8
+      const ctr = values(await c.request('get ctr\r\n', 'END\r\n')).get('ctr');
+      expect(ctr?.[0]).toBe(String(t.incrTotal));
+
+      // appends: whole tokens, each client's in the order it sent them
+      const apps = values(await c.request(`get ${Array.from({ length: APPEND_KEYS }, (_, i) => `app:${i}`).join(' ')}\r\n`, 'END\r\n'));
+      for (const [k, [v]] of apps) {
+        expect(v, k).toMatch(/^(<\d+\.\d+>)*$/);
+        const last = new Map<string, number>();
+        for (const [, who, n] of v.matchAll(/<(\d+)\.(\d+)>/g)) {
+          expect(Number(n), `${k} client ${who}`).toBeGreaterThan(last.get(who) ?? 0);
+          last.set(who, Number(n));
+        }
+      }
+
+      // curr_items is the number of keys a get finds
+      const all = [
+        'ctr',
+        ...Array.from({ length: HOT_KEYS }, (_, i) => `hot:${i}`),
+        ...Array.from({ length: CAS_KEYS }, (_, i) => `cas:${i}`),
+        ...Array.from({ length: APPEND_KEYS }, (_, i) => `app:${i}`),
+        ...coldKeys,
+      ];
+      let found = 0;
+      for (let i = 0; i < all.length; i += 100) {
+        const reply = await c.request(`get ${all.slice(i, i + 100).join(' ')}\r\n`, 'END\r\n', 10_000);
+        for (const [k, [v]] of values(reply)) {
+          found++;
+          if (k.startsWith('cold:') || k.startsWith('hot:') || k.startsWith('cas:')) expect(wellFormed(v), k).toBe(true);
+        }
+      }
+      const after = await stats(c);
+      expect(Number(after.get('curr_items'))).toBe(found);
+      expect(Number(after.get('bytes'))).toBeLessThanOrEqual(8 * MB);
+      expect(Number(after.get('total_malloced') ?? 0)).toBeLessThanOrEqual(8 * MB + 64 * MB);
+      // the store is shared memory: the workers' heaps do not grow with the items written
+      expect(rssBytes(server.pid) - rssBefore).toBeLessThan(64 * MB);
+    } finally {
+      c.close();
+    }
+  }, 60_000);
+
+  it('counts connections and commands over all workers', async () => {
+    const clients = await Promise.all(Array.from({ length: 8 }, () => McClient.connect(server.port)));
+    try {
+      const before = await stats(clients[0], '');
+      for (const cl of clients) expect(await cl.request('get nothing-here\r\n', 'END\r\n')).toBe('END\r\n');
+      const after = await stats(clients[7]);
+      expect(Number(after.get('cmd_get')) - Number(before.get('cmd_get'))).toBe(8);
+      expect(Number(after.get('get_misses')) - Number(before.get('get_misses'))).toBe(8);
+      expect(Number(after.get('curr_connections'))).toBeGreaterThanOrEqual(8);
+      // flush_all on one connection is seen by all
+      expect(await clients[1].request('set f 0 0 1\r\nx\r\n')).toBe('STORED\r\n');
+      expect(await clients[2].request('flush_all\r\n')).toBe('OK\r\n');
+      for (const cl of clients) expect(await cl.request('get f\r\n', 'END\r\n')).toBe('END\r\n');
+    } finally {
+      for (const cl of clients) cl.close();
+    }
+  });
+});

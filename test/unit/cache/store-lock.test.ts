@@ -1,0 +1,37 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { StoreLock } from '../../../src/cache/store-lock.ts';
+
+// Each worker adds 1 to a shared non-atomic counter many times under the lock: a lost update shows as a short total.
+const WORKER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const { lockUrl, lock, counter, rounds } = workerData;
+import(lockUrl).then(({ StoreLock }) => {
+  const l = new StoreLock(lock);
+  const c = new Float64Array(counter);
+  for (let i = 0; i < rounds; i++) { l.acquire(); const v = c[0]; c[0] = v + 1; l.release(); }
+  parentPort.postMessage('done');
+});
+`;
+const lockUrl = new URL('../../../src/cache/store-lock.ts', import.meta.url).href;
+
+describe('StoreLock', () => {
+  it('excludes other threads', async () => {
+    const lock = new StoreLock();
+    const counter = new SharedArrayBuffer(8);
+    const rounds = 300_000;
+    const workers = Array.from({ length: 3 }, () => new Worker(WORKER, { eval: true, workerData: { lockUrl, lock: lock.buffer, counter, rounds } }));
+    await Promise.all(workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); })));
+    await Promise.all(workers.map((w) => w.terminate()));
+    expect(new Float64Array(counter)[0]).toBe(3 * rounds);
+  });
+
+  it('is free after release and taken after acquire', () => {
+    const lock = new StoreLock();
+    const word = new Int32Array(lock.buffer);
+    lock.acquire();
+    expect(word[0]).toBe(1);
+    lock.release();
+    expect(word[0]).toBe(0);
+  });
+});
