@@ -1,5 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
+const integration = { pool: 'forks', fileParallelism: false, testTimeout: 60_000, hookTimeout: 60_000 } as const;
+
 export default defineConfig({
   test: {
     projects: [
@@ -9,13 +11,25 @@ export default defineConfig({
       },
       {
         extends: true,
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], ...integration },
+      },
+      {
+        // the differential suites again with repcache -t 4 on both sides (worker threads over one store), after the rest
+        extends: true,
         test: {
-          name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
-          pool: 'forks',
-          fileParallelism: false,
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
+          name: 'integration-t4',
+          include: [
+            'test/integration/repcache-differential.test.ts',
+            'test/integration/repcache-binary-differential.test.ts',
+            'test/integration/repcache-random-differential.test.ts',
+            'test/integration/repcache-stats-differential.test.ts',
+            'test/integration/repcache-admin-differential.test.ts',
+            'test/integration/repcache-memjs.test.ts',
+            'test/integration/repcache-compat.test.ts',
+          ],
+          env: { REPCACHE_TEST_THREADS: '4' },
+          sequence: { groupOrder: 1 },
+          ...integration,
         },
       },
     ],

@@ -288,7 +288,12 @@ vrrp_instance VI_1 {
     expect(f.cutDualMs).toBeGreaterThan(1000);
   }, 120_000);
 
-  it('keepalived in the same lab, for comparison', async () => {
+  it('keepalived in the same lab, for comparison (HAVED_COMPARE=1)', async () => {
+    // a measurement, not a check of haved: kept out of the default run to spare its half minute
+    if (process.env.HAVED_COMPARE !== '1') {
+      console.log('keepalived comparison not run: set HAVED_COMPARE=1');
+      return;
+    }
     if (spawnSync('keepalived', ['--version']).error) {
       console.log('keepalived is not installed: no comparison');
       return;
