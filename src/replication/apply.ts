@@ -3,7 +3,7 @@ import type { Logger } from '../log.ts';
 import type { ItemFrame } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';
 import type { Tombstones } from './tombstones.ts';
-import type { ReplicaStore } from './context.ts';
+import type { ReplicaStore } from './replica-store.ts';
 import { Counters } from './counters.ts';
 
 /**

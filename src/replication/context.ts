@@ -1,7 +1,7 @@
 import type { DialedLink } from './transport.ts';
 import type { Logger } from '../log.ts';
 import type { ChangeStream } from '../cache/changes.ts';
-import type { Replica } from '../cache/replica.ts';
+import type { ReplicaStore } from './replica-store.ts';
 import type { Completeness, ItemFrame, NodeStatus } from '../proto/replication/codec.ts';
 import type { HybridClock } from './hlc.ts';
 import type { Tombstones } from './tombstones.ts';
@@ -9,12 +9,6 @@ import type { Counters } from './counters.ts';
 import type { LocalIdentity } from './handshake.ts';
 import type { LinkState, LinkTiming } from './link.ts';
 import type { RefusalKind } from './gate.ts';
-
-/** The store as replication reads and writes it: its change stream and its replica face (cache/replica.ts). */
-export type ReplicaStore = Pick<
-  Replica,
-  'changes' | 'peek' | 'itemStillAtFrom' | 'layoutVersion' | 'itemFlags' | 'itemVersion' | 'itemVersionHigh' | 'itemVersionLow' | 'itemTtl' | 'itemKeyLength' | 'itemValueLength' | 'copyKeyAndValue' | 'itemKey' | 'applyRemote' | 'applyRemoteFrom' | 'applyRemoteDelete' | 'applyRemoteTouch' | 'scan' | 'itemCount'
->;
 
 /** What a link session needs from the replicator that owns it. */
 export interface SessionContext {

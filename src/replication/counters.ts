@@ -1,5 +1,5 @@
 import { parseU64, U64_MAX } from '../cache/numeric.ts';
-import type { ReplicaStore } from './context.ts';
+import type { ReplicaStore } from './replica-store.ts';
 import type { HybridClock } from './hlc.ts';
 import { versionNode } from './hlc.ts';
 

@@ -15,7 +15,8 @@ import type { LinkState, LinkTiming } from './link.ts';
 import type { LocalIdentity } from './handshake.ts';
 import type { Completeness, NodeStatus } from '../proto/replication/codec.ts';
 import { DEFAULT_COLD_WINDOW_MS, JoinPolicy } from './join.ts';
-import type { ReplicaStore, SessionContext } from './context.ts';
+import type { SessionContext } from './context.ts';
+import type { ReplicaStore } from './replica-store.ts';
 
 export const DEFAULT_REPLICATION_PORT = 11212;
 

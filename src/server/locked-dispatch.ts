@@ -12,53 +12,43 @@ import type { DispatchHost } from './host.ts';
  * worker publishes its counters for `stats`, see worker-counters.ts). -t 1 uses the plain dispatchers.
  */
 export class LockedDispatcher extends Dispatcher {
-  readonly #lock: StoreLock;
-  readonly #after: () => void;
+  readonly #locked: <T>(f: () => T) => T;
 
   constructor(host: DispatchHost, lock: StoreLock, after: () => void) {
     super(host);
-    this.#lock = lock;
-    this.#after = after;
+    this.#locked = underLock(lock, after);
   }
 
   override handle(cmd: TextCommand, out: OutBuffer, conn: unknown): ReturnType<Dispatcher['handle']> {
-    this.#lock.acquire();
-    try {
-      return super.handle(cmd, out, conn);
-    } finally {
-      this.#after();
-      this.#lock.release();
-    }
+    return this.#locked(() => super.handle(cmd, out, conn));
   }
 
   override resumeGet(u: UnfinishedGet, out: OutBuffer): ReturnType<Dispatcher['resumeGet']> {
-    this.#lock.acquire();
-    try {
-      return super.resumeGet(u, out);
-    } finally {
-      this.#after();
-      this.#lock.release();
-    }
+    return this.#locked(() => super.resumeGet(u, out));
   }
 }
 
 export class LockedBinaryDispatcher extends BinaryDispatcher {
-  readonly #lock: StoreLock;
-  readonly #after: () => void;
+  readonly #locked: <T>(f: () => T) => T;
 
   constructor(host: DispatchHost, lock: StoreLock, after: () => void) {
     super(host);
-    this.#lock = lock;
-    this.#after = after;
+    this.#locked = underLock(lock, after);
   }
 
   override handle(req: BinaryRequest, out: OutBuffer, stream: BinaryStream, authenticated = true): ReturnType<BinaryDispatcher['handle']> {
-    this.#lock.acquire();
-    try {
-      return super.handle(req, out, stream, authenticated);
-    } finally {
-      this.#after();
-      this.#lock.release();
-    }
+    return this.#locked(() => super.handle(req, out, stream, authenticated));
   }
+}
+
+function underLock(lock: StoreLock, after: () => void): <T>(f: () => T) => T {
+  return (f) => {
+    lock.acquire();
+    try {
+      return f();
+    } finally {
+      after();
+      lock.release();
+    }
+  };
 }

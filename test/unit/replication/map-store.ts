@@ -1,6 +1,6 @@
 import { ChangeKind, ChangeStream } from '../../../src/cache/changes.ts';
 import { parseU64, U64_MAX } from '../../../src/cache/numeric.ts';
-import type { ReplicaStore } from '../../../src/replication/context.ts';
+import type { ReplicaStore } from '../../../src/replication/replica-store.ts';
 
 interface Entry { key: Buffer; flags: number; data: Buffer; cas: bigint; expAtMs: number }
 
