@@ -5,6 +5,10 @@ import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts
 import { LinkMachine } from './link.ts';
 import { plainAddress } from './access.ts';
 import type { SessionContext } from './context.ts';
+import { adoptReadingWithUserBuffer } from '../net/user-buffer.ts';
+
+/** Reads of an inbound link land in one buffer of this size, reused (see Receiver.start). */
+const READ_BUFFER = 64 * 1024;
 
 /**
  * How long a receiver may hold back its ACK when the sender does not run in synchronous mode. There an ACK only
@@ -95,10 +99,13 @@ export class Receiver {
       this.machine.start();
       return;
     }
-    const socket = end.socket;
+    // A plain TCP link reads into one reused buffer straight to the decoder: no Buffer allocation and no stream
+    // machinery per read, which is most of what a message of a few writes costs (the decoder copies what it keeps).
+    const adopted = adoptReadingWithUserBuffer(end.socket, Buffer.allocUnsafe(READ_BUFFER), (n, buf) => this.#onData(buf.subarray(0, n)));
+    const socket: LinkSocket = adopted ?? end.socket;
     this.#socket = socket;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.machine.failed(err.message));
     socket.on('close', () => this.machine.failed('connection closed by peer'));
     this.machine.connected();
