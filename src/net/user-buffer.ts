@@ -18,3 +18,20 @@ export function adoptWithUserBuffer(raw: Socket, buffer: Buffer, onRead: (n: num
   const opts = { handle, onread: { buffer, callback: onRead } };
   return new Socket(opts as unknown as ConstructorParameters<typeof Socket>[0]);
 }
+
+interface ReadingHandle extends StreamHandle { readStop?: unknown; reading?: boolean }
+
+/**
+ * adoptWithUserBuffer for a socket that is already reading (accepted without pauseOnConnect, its first bytes
+ * read through 'data' events): its handle stops reading first, so the new Socket starts it again. Only a plain
+ * TCP socket with nothing buffered qualifies; otherwise null and the caller keeps 'data' events.
+ */
+export function adoptReadingWithUserBuffer(raw: unknown, buffer: Buffer, onRead: (n: number, buf: Buffer) => void): Socket | null {
+  if (!(raw instanceof Socket) || raw.constructor !== Socket || raw.readableLength > 0 || raw.destroyed) return null;
+  const handle = (raw as unknown as { _handle: ReadingHandle | null })._handle;
+  if (!handle || typeof handle.useUserBuffer !== 'function' || typeof handle.readStop !== 'function') return null;
+  (handle.readStop as () => number).call(handle);
+  // Node's own flag for "readStart was called": the new Socket starts reading only when it is false.
+  handle.reading = false;
+  return adoptWithUserBuffer(raw, buffer, onRead);
+}

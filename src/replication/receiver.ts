@@ -5,6 +5,18 @@ import { closeLinkSocket, decodeOrRefuse, strangerEnding } from './session-io.ts
 import { LinkMachine } from './link.ts';
 import { plainAddress } from './access.ts';
 import type { SessionContext } from './context.ts';
+import { adoptReadingWithUserBuffer } from '../net/user-buffer.ts';
+
+/** Reads of an inbound link land in one buffer of this size, reused (see Receiver.start). */
+const READ_BUFFER = 64 * 1024;
+
+/**
+ * How long a receiver may hold back its ACK when the sender does not run in synchronous mode. There an ACK only
+ * trims the sender's lag figure and resume bookkeeping, so one ACK per interval replaces one per read: under a
+ * load that sends a few writes per message, the ACK's write (and the sender's read of it) was half the cost of
+ * every message. A synchronous sender holds each client's reply until the ACK, so it gets one per event-loop turn.
+ */
+export const LAZY_ACK_MS = 5;
 
 /** Where a receiving link comes from: a peer that dialed us (with the HELLO it sent), or a peer we dial. */
 export type ReceiverEnd = { socket: LinkSocket; hello: Hello } | { host: string; port: number };
@@ -43,6 +55,9 @@ export class Receiver {
   /** The sender said it sent everything it had (a HEARTBEAT) since this stream began or last resynced. */
   #caughtUp = false;
   #ackScheduled = false;
+  #ackTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The sender runs in synchronous mode (its HELLO said so): it waits for each ACK before answering a client. */
+  #peerSyncs = false;
   #syncStart = -1n;
   #copyId = 0n;
   #copySource: 'complete' | 'partial' = 'partial';
@@ -84,10 +99,13 @@ export class Receiver {
       this.machine.start();
       return;
     }
-    const socket = end.socket;
+    // A plain TCP link reads into one reused buffer straight to the decoder: no Buffer allocation and no stream
+    // machinery per read, which is most of what a message of a few writes costs (the decoder copies what it keeps).
+    const adopted = adoptReadingWithUserBuffer(end.socket, Buffer.allocUnsafe(READ_BUFFER), (n, buf) => this.#onData(buf.subarray(0, n)));
+    const socket: LinkSocket = adopted ?? end.socket;
     this.#socket = socket;
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err) => this.machine.failed(err.message));
     socket.on('close', () => this.machine.failed('connection closed by peer'));
     this.machine.connected();
@@ -140,6 +158,11 @@ export class Receiver {
   #close(reason: string): void {
     const s = this.#socket;
     this.#socket = null;
+    if (this.#ackTimer) clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    this.#ackScheduled = false;
+    // What was applied but not acknowledged yet still counts where the next run of this link resumes.
+    if (this.#syncStart < 0n && this.applied > this.#ackedSent && this.#hs.authed) this.#ctx.applied(this.peerNodeId, this.peerRunId, this.applied);
     this.#syncStart = -1n;
     this.#caughtUp = false;
     if (this.#stranger) {
@@ -170,14 +193,18 @@ export class Receiver {
     }
     if (!ok) return;
     if (this.applied > this.#ackedSent && this.#syncStart < 0n && !this.#ackScheduled) {
-      // One ACK for every chunk read in this I/O phase.
+      // One cumulative ACK for every chunk read in this I/O phase, or per LAZY_ACK_MS for a sender that does not wait for it.
       this.#ackScheduled = true;
-      setImmediate(() => this.#ack());
+      if (this.#peerSyncs) setImmediate(this.#ackBound);
+      else this.#ackTimer = setTimeout(this.#ackBound, LAZY_ACK_MS);
     }
   }
 
+  readonly #ackBound = (): void => this.#ack();
+
   #ack(): void {
     this.#ackScheduled = false;
+    this.#ackTimer = null;
     if (this.applied <= this.#ackedSent || this.#syncStart >= 0n) return;
     this.#ackedSent = this.applied;
     this.#ctx.applied(this.peerNodeId, this.peerRunId, this.applied);
@@ -216,6 +243,7 @@ export class Receiver {
         const auth = this.#hs.onHello(m);
         this.peerNodeId = m.nodeId;
         this.peerRunId = m.runId;
+        this.#peerSyncs = m.syncMode;
         // The dialer proves itself first; the accepting side answers only a proven peer.
         if (this.dials) this.#write(encode(auth));
         else this.#pendingAuth = auth;

@@ -498,11 +498,13 @@ function decodeError(type: number, buf: Buffer, start: number, end: number): Pro
   return new ProtocolError(`malformed ${names[type]} frame`);
 }
 
-/** Incremental decoder: feed chunks as they arrive, get whole messages back. */
+const EMPTY = Buffer.alloc(0);
+
+/** Incremental decoder: feed chunks as they arrive, get whole messages back. `chunk` is not kept after push(). */
 export class FrameDecoder {
   /** Largest frame body accepted; links keep it small until the peer has authenticated. */
   maxFrame: number;
-  #buf: Buffer = Buffer.alloc(0);
+  #buf: Buffer = EMPTY;
   readonly #item = new ItemFrame();
 
   constructor(maxFrame = MAX_FRAME) {
@@ -535,8 +537,9 @@ export class FrameDecoder {
         onMessage(decodeBody(type, buf.subarray(start, off)));
       }
     }
-    // Keep the partial frame; copy so a large socket chunk is not pinned by a small remainder.
-    this.#buf = off === buf.length ? Buffer.alloc(0) : off === 0 ? buf : Buffer.from(buf.subarray(off));
+    // Keep the partial frame, as a copy unless it is already one: the caller may reuse `chunk` (a socket's read
+    // buffer), and a large chunk is not pinned by a small remainder.
+    this.#buf = off === buf.length ? EMPTY : off === 0 && buf !== chunk ? buf : Buffer.from(buf.subarray(off));
     if (this.#buf.length >= HEADER) {
       const len = this.#buf.readUInt32BE(0);
       if (len === 0 || len > this.maxFrame + 1) throw new ProtocolError(`frame length ${len} out of range 1..${this.maxFrame + 1}`);

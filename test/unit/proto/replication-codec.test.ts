@@ -87,6 +87,24 @@ describe('replication codec', () => {
     expect(decodeAll([...all].map((b) => Buffer.from([b])))).toEqual(samples);
   });
 
+  it('keeps nothing of a chunk after push: a reader may reuse its buffer, split anywhere', () => {
+    const all = Buffer.concat(samples.map(encode));
+    // What a consumer keeps must be copied in the callback; the decoder's own remainder must be a copy too.
+    const copy = (m: Message) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Buffer.isBuffer(v) ? Buffer.from(v) : v]));
+    const readBuffer = Buffer.alloc(all.length);
+    for (let i = 0; i <= all.length; i += 3) {
+      const d = new FrameDecoder();
+      const out: unknown[] = [];
+      for (const part of [all.subarray(0, i), all.subarray(i)]) {
+        part.copy(readBuffer);
+        d.push(readBuffer.subarray(0, part.length), (m) => out.push(copy(m)));
+        readBuffer.fill(0xee);
+      }
+      expect(out).toEqual(samples.map(copy));
+      expect(d.pending).toBe(0);
+    }
+  });
+
   it('truncated frames never yield a message and never throw', () => {
     for (const m of samples) {
       const b = encode(m);

@@ -9,6 +9,8 @@ import { HybridClock, versionNode } from '../../../src/replication/hlc.ts';
 import { Replicator, type ReplicationOptions } from '../../../src/replication/replicator.ts';
 import { MapStore } from './map-store.ts';
 import { ReplicationNet } from '../../support/replication-net.ts';
+import { LAZY_ACK_MS } from '../../../src/replication/receiver.ts';
+import { encode } from '../../../src/proto/replication/codec.ts';
 
 const timing = { heartbeatMs: 100, deadAfterMs: 1000, backoffMinMs: 20, backoffMaxMs: 200, connectTimeoutMs: 1000 };
 const PORT = 11212;
@@ -38,11 +40,11 @@ async function node(net: ReplicationNet, nodeId: number, host: string, peers: st
 }
 
 /** Advances fake time in small steps until cond holds; fails after `ms` of fake time. Returns the time taken. */
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<number> {
+async function until(cond: () => boolean, what: string, ms = 10_000, step = 5): Promise<number> {
   const start = Date.now();
   while (!cond()) {
     if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await vi.advanceTimersByTimeAsync(5);
+    await vi.advanceTimersByTimeAsync(step);
   }
   return Date.now() - start;
 }
@@ -155,6 +157,43 @@ describe('replication links on an in-memory network', () => {
     const took = await until(() => a.repl.senders[0].queueDepth === 0, 'acked');
     expect(b.store.value('slow')).toBe('1');
     expect(took).toBeGreaterThanOrEqual(2 * net.delayMs);
+  });
+
+  it('acks are cumulative: one per LAZY_ACK_MS for a sender not in sync mode, however many messages came in', async () => {
+    const net = new ReplicationNet();
+    const { a, b } = await pair(net);
+    const receiver = [...b.repl.receivers][0];
+    const ackBytes = encode({ type: 'ack', seq: 1n }).length;
+    // Start right after B's idle heartbeat (which also carries its applied sequence): the next is 100 ms away.
+    const before = receiver.bytesSent;
+    await until(() => receiver.bytesSent > before, 'a heartbeat', 1000, 1);
+    const sent0 = receiver.bytesSent;
+    const start = Date.now();
+    // One write per millisecond: each reaches B in a message of its own.
+    for (let i = 0; i < LAZY_ACK_MS - 1; i++) {
+      a.store.set(`lazy${i}`, String(i));
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    expect(Date.now() - start).toBeLessThan(LAZY_ACK_MS);
+    expect(b.store.value(`lazy${LAZY_ACK_MS - 2}`)).toBe(String(LAZY_ACK_MS - 2));
+    expect(receiver.bytesSent).toBe(sent0);
+    expect(a.repl.senders[0].queueDepth).toBe(LAZY_ACK_MS - 1);
+    await vi.advanceTimersByTimeAsync(LAZY_ACK_MS);
+    expect(receiver.bytesSent - sent0).toBe(ackBytes);
+    expect(a.repl.senders[0].queueDepth).toBe(0);
+  });
+
+  it('sync mode: the ack leaves in the turn after the apply, not LAZY_ACK_MS later', async () => {
+    const net = new ReplicationNet();
+    const { a } = await pair(net, { syncMode: true, syncTimeoutMs: 300 });
+    for (let i = 0; i < 3; i++) {
+      a.store.set(`now${i}`, '1');
+      let done = false;
+      void a.store.changes.settled(a.store.changes.nextSeq - 1)?.then(() => (done = true));
+      // The only time that passes is the test network's delivery (1 ms each way) and the fake timer steps.
+      const took = await until(() => done, 'acked', 100, 1);
+      expect(took).toBeLessThan(LAZY_ACK_MS);
+    }
   });
 
   it('sync mode: a write waits for the peer\'s ack, and at most syncTimeoutMs when the peer is cut off', async () => {
