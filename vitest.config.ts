@@ -1,9 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
-const integration = { pool: 'forks', fileParallelism: false, testTimeout: 60_000, hookTimeout: 60_000 } as const;
+// Integration files run two at a time but one per lane (test/support/lane.ts): a timed or machine-loading file
+// beside a loopback one. A third worker keeps both lanes busy while one waits for its lane.
+const integration = { pool: 'forks' as const, testTimeout: 60_000, hookTimeout: 60_000, setupFiles: 'test/support/lane.ts' };
 
 export default defineConfig({
   test: {
+    maxWorkers: 3,
     projects: [
       {
         extends: true,
