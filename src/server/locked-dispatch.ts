@@ -12,43 +12,60 @@ import type { DispatchHost } from './host.ts';
  * worker publishes its counters for `stats`, see worker-counters.ts). -t 1 uses the plain dispatchers.
  */
 export class LockedDispatcher extends Dispatcher {
-  readonly #locked: <T>(f: () => T) => T;
+  readonly #lock: StoreLock;
+  readonly #after: () => void;
 
   constructor(host: DispatchHost, lock: StoreLock, after: () => void) {
     super(host);
-    this.#locked = underLock(lock, after);
+    this.#lock = lock;
+    this.#after = after;
   }
 
+  // try/finally written out rather than a wrapper taking a closure: no allocation per command
   override handle(cmd: TextCommand, out: OutBuffer, conn: unknown): ReturnType<Dispatcher['handle']> {
-    return this.#locked(() => super.handle(cmd, out, conn));
+    this.#lock.acquire();
+    try {
+      return super.handle(cmd, out, conn);
+    } finally {
+      release(this.#lock, this.#after);
+    }
   }
 
   override resumeGet(u: UnfinishedGet, out: OutBuffer): ReturnType<Dispatcher['resumeGet']> {
-    return this.#locked(() => super.resumeGet(u, out));
+    this.#lock.acquire();
+    try {
+      return super.resumeGet(u, out);
+    } finally {
+      release(this.#lock, this.#after);
+    }
   }
 }
 
 export class LockedBinaryDispatcher extends BinaryDispatcher {
-  readonly #locked: <T>(f: () => T) => T;
+  readonly #lock: StoreLock;
+  readonly #after: () => void;
 
   constructor(host: DispatchHost, lock: StoreLock, after: () => void) {
     super(host);
-    this.#locked = underLock(lock, after);
+    this.#lock = lock;
+    this.#after = after;
   }
 
   override handle(req: BinaryRequest, out: OutBuffer, stream: BinaryStream, authenticated = true): ReturnType<BinaryDispatcher['handle']> {
-    return this.#locked(() => super.handle(req, out, stream, authenticated));
+    this.#lock.acquire();
+    try {
+      return super.handle(req, out, stream, authenticated);
+    } finally {
+      release(this.#lock, this.#after);
+    }
   }
 }
 
-function underLock(lock: StoreLock, after: () => void): <T>(f: () => T) => T {
-  return (f) => {
-    lock.acquire();
-    try {
-      return f();
-    } finally {
-      after();
-      lock.release();
-    }
-  };
+/** `after` (the worker's counters for `stats`) runs last under the lock. */
+function release(lock: StoreLock, after: () => void): void {
+  try {
+    after();
+  } finally {
+    lock.release();
+  }
 }

@@ -24,3 +24,14 @@ export function isRunning(pid: number): boolean {
 export async function settleTurns(turns: number): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
 }
+
+/**
+ * Resolves `p` (a daemon's stop or reload) while `step` makes fake time run, as long as `p` needs it (at most
+ * `maxSteps` steps); then awaits it, so its rejection reaches the caller.
+ */
+export async function whileTimeRuns<T>(p: Promise<T>, step: () => Promise<void>, maxSteps = 500): Promise<T> {
+  let settled = false;
+  void p.then(() => (settled = true), () => (settled = true));
+  for (let i = 0; i < maxSteps && !settled; i++) await step();
+  return p;
+}

@@ -11,7 +11,7 @@ import { HaDaemon } from '../../../src/ha/daemon/daemon.ts';
 import { AdvertNet, FakeIp } from '../../support/advert-net.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { mulberry32 } from '../../support/prng.ts';
-import { settleTurns } from '../../support/wait.ts';
+import { settleTurns, whileTimeRuns } from '../../support/wait.ts';
 
 const VIP = '198.18.0.100';
 
@@ -83,11 +83,7 @@ function cluster(specs: NodeSpec[], opts: { unicast?: boolean } = {}) {
   const stop = async (name: string) => {
     const d = daemons.get(name)!;
     daemons.delete(name);
-    const done = d.stop('SIGTERM');
-    let finished = false;
-    void done.then(() => (finished = true));
-    for (let i = 0; i < 500 && !finished; i++) await run(10);
-    await done;
+    await whileTimeRuns(d.stop('SIGTERM'), () => run(10));
   };
 
   cleanup.push(async () => {

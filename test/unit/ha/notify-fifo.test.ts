@@ -17,7 +17,7 @@ import { VipManager } from '../../../src/ha/adapters/vip-manager.ts';
 import { HaDaemon } from '../../../src/ha/daemon/daemon.ts';
 import { AdvertNet, FakeIp } from '../../support/advert-net.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { settleTurns, waitFor } from '../../support/wait.ts';
+import { settleTurns, waitFor, whileTimeRuns } from '../../support/wait.ts';
 
 const cleanup: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -224,14 +224,10 @@ describe('haved writes its transitions to the FIFO', () => {
       clock.advance(10);
       await settleTurns(10);
     }
-    const stopping = d.stop('SIGTERM');
-    let done = false;
-    void stopping.then(() => (done = true));
-    for (let i = 0; i < 500 && !done; i++) {
+    await whileTimeRuns(d.stop('SIGTERM'), async () => {
       clock.advance(10);
       await settleTurns(10);
-    }
-    await stopping;
+    });
     await waitFor('the STOP lines', () => existsSync(out) && readFileSync(out, 'utf8').split('\n').filter((l) => l.includes('STOP')).length >= 2, 5000);
     const lines = readFileSync(out, 'utf8').trimEnd().split('\n');
     const of = (who: string) => lines.filter((l) => l.includes(`"${who}"`));
@@ -268,13 +264,7 @@ describe('haved writes its transitions to the FIFO', () => {
       }
     };
     await d.start(parse(text(oldPath, 150)));
-    const stop = async () => {
-      const p = d.stop('SIGTERM');
-      let done = false;
-      void p.then(() => (done = true));
-      for (let i = 0; i < 500 && !done; i++) await run(10);
-      await p;
-    };
+    const stop = () => whileTimeRuns(d.stop('SIGTERM'), () => run(10));
     cleanup.push(stop);
     await run(1000);
     const oldOut = join(dir, 'old.out');

@@ -17,7 +17,7 @@ import { reloadFromFile } from '../../../src/ha/daemon/reload-file.ts';
 import { buildTrackers, type TrackBinding } from '../../../src/ha/daemon/trackers.ts';
 import { AdvertNet, FakeIp } from '../../support/advert-net.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { settleTurns } from '../../support/wait.ts';
+import { settleTurns, whileTimeRuns } from '../../support/wait.ts';
 
 const VIP1 = '198.18.0.100';
 const VIP2 = '198.18.0.101';
@@ -119,21 +119,13 @@ function cluster(names: string[]) {
 
   /** Reloads while fake time runs (a resigning instance waits for its successor). */
   const reload = async (name: string, text: string) => {
-    const p = daemons.get(name)!.reload(parse(name, text));
-    let done = false;
-    void p.then(() => (done = true), () => (done = true));
-    for (let i = 0; i < 500 && !done; i++) await run(10);
-    return p;
+    return whileTimeRuns(daemons.get(name)!.reload(parse(name, text)), () => run(10));
   };
 
   const stop = async (name: string) => {
     const d = daemons.get(name)!;
     daemons.delete(name);
-    const done = d.stop('SIGTERM');
-    let finished = false;
-    void done.then(() => (finished = true));
-    for (let i = 0; i < 500 && !finished; i++) await run(10);
-    await done;
+    await whileTimeRuns(d.stop('SIGTERM'), () => run(10));
   };
   cleanup.push(async () => {
     for (const name of [...daemons.keys()]) await stop(name);

@@ -13,7 +13,7 @@ import { HaDaemon } from '../../../src/ha/daemon/daemon.ts';
 import { AdvertCodec } from '../../../src/proto/advert/index.ts';
 import { AdvertNet, FakeIp } from '../../support/advert-net.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { settleTurns } from '../../support/wait.ts';
+import { settleTurns, whileTimeRuns } from '../../support/wait.ts';
 
 const KEY = 'two-node-test-key-0123456789';
 const conf = (body: string, priority = 150) => `vrrp_instance VI_1 {
@@ -90,19 +90,11 @@ async function node(body: string, priority = 150) {
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    const done = d.stop('SIGTERM');
-    let finished = false;
-    void done.then(() => (finished = true));
-    for (let i = 0; i < 500 && !finished; i++) await run(10);
-    await done;
+    await whileTimeRuns(d.stop('SIGTERM'), () => run(10));
   };
   cleanup.push(stop);
   const reload = async (b: string) => {
-    const p = d.reload(parse(conf(b, priority)));
-    let done = false;
-    void p.then(() => (done = true), () => (done = true));
-    for (let i = 0; i < 500 && !done; i++) await run(10);
-    return p;
+    return whileTimeRuns(d.reload(parse(conf(b, priority))), () => run(10));
   };
   const inst = () => d.status().instances[0]!;
   const ipCommands = () => ip.commands.filter((c) => c.startsWith('ip '));
