@@ -53,7 +53,8 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
       s.once('connect', () => { s.destroy(); res(true); });
       s.once('error', () => res(false));
     });
-    if (ok) return;
+    // something else may answer on the port while the daemon failed to bind it
+    if (ok && !(daemon && daemon.proc.exitCode !== null)) return;
     if (daemon && daemon.proc.exitCode !== null) throw new Error(`process exited (${daemon.proc.exitCode}) before listening on ${port}:\n${daemon.output()}`);
     if (Date.now() > deadline) throw new Error(`nothing listening on ${host}:${port} after ${timeoutMs} ms${daemon ? `:\n${daemon.output()}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));

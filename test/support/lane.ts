@@ -53,6 +53,7 @@ async function acquire(dir: string): Promise<void> {
 
 beforeAll(async ({}, suite) => {
   const file = 'filepath' in suite ? String(suite.filepath) : '';
+  process.env.HAVED_TEST_LANE = laneOf(file); // freePort picks from this lane's block of ports
   await acquire(join(tmpdir(), `haved-test-lane-${process.ppid}-${laneOf(file)}`));
 }, WAIT_MS + 10_000);
 
