@@ -632,12 +632,21 @@ export class VrrpInstance {
       this.#cadence.left--;
       return this.#cadence.ms;
     };
-    const tick = () => {
-      if (this.#checkPause(this.#clock.now())) return;
-      this.#sendAdvert(this.effectivePriority, null);
-      this.#advertTimer.arm(next(), tick);
+    // Adverts keep to their cadence: a tick that ran late (a busy event loop) shortens the next wait, so the
+    // backups' master-down timers do not see the lateness add up; more than one interval late starts afresh.
+    let due = this.#clock.now();
+    const schedule = () => {
+      due += next();
+      this.#advertTimer.arm(Math.max(0, due - this.#clock.now()), tick);
     };
-    this.#advertTimer.arm(next(), tick);
+    const tick = () => {
+      const now = this.#clock.now();
+      if (this.#checkPause(now)) return;
+      this.#sendAdvert(this.effectivePriority, null);
+      if (now - due > this.#advertIntMs) due = now;
+      schedule();
+    };
+    schedule();
   }
 
   #masterReceive(adv: PeerAdvert, now: number, known: boolean): void {

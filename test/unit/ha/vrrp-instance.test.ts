@@ -54,6 +54,21 @@ describe('start-up', () => {
     expect(h.adverts().map((a) => a.at)).toEqual([3609.375, 4609.375, 5609.375, 6609.375]);
   });
 
+  it('keeps the advert cadence after a late tick; more than an interval late starts afresh', () => {
+    const h = solo();
+    h.inst.start();
+    h.clock.advance(3609.375 + 950);
+    h.clock.stall(90); // the event loop was busy: the advert due at 4609.375 runs 40 ms late
+    h.clock.advance(2000);
+    expect(h.adverts().map((a) => a.at)).toEqual([3609.375, 4649.375, 5609.375, 6609.375]);
+    h.clock.stall(1500); // due at 7609.375, runs at 8149.375: the next one still at 8609.375
+    h.clock.advance(1000);
+    expect(h.adverts().map((a) => a.at).slice(4)).toEqual([8149.375, 8609.375]);
+    h.clock.stall(1800); // due at 9609.375, runs at 10949.375: no burst to catch up
+    h.clock.advance(1000);
+    expect(h.adverts().map((a) => a.at).slice(6)).toEqual([10949.375, 11949.375]);
+  });
+
   it('state MASTER below 255 still waits the master-down interval', () => {
     const h = solo({ initialState: 'MASTER', priority: 150 });
     h.inst.start();
