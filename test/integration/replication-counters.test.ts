@@ -48,7 +48,11 @@ async function pair(extra: string[]): Promise<[RepNode, RepNode]> {
   const [ra, rb] = [await freePort(), await freePort()];
   const a = await startNode({ rport: ra, peers: [rb], extra });
   const b = await startNode({ rport: rb, peers: [ra], extra });
-  await eventually(async () => (await stats(a.port)).repl_peer_0_state === 'streaming' && (await stats(b.port)).repl_peer_0_state === 'streaming', 'links up', 15_000);
+  try {
+    await eventually(async () => (await stats(a.port)).repl_peer_0_state === 'streaming' && (await stats(b.port)).repl_peer_0_state === 'streaming', 'links up', 15_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nA (${a.args.join(' ')}):\n${a.daemon.output()}\nB (${b.args.join(' ')}):\n${b.daemon.output()}`);
+  }
   return [a, b];
 }
 
