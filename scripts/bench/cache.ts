@@ -166,21 +166,27 @@ export async function throughput(log: (l: string) => void): Promise<BenchRow[]> 
 }
 
 /**
- * -t N: memcaslap -T 2 -c 32 against memcached -t 2 and repcache -t 1, 2 and 4, alternating, unpinned (the
+ * -t N: memcaslap -T 2 -c 32 against memcached -t 1, 2 and 4 and repcache -t 1, 2 and 4, alternating, unpinned (the
  * servers' threads need both CPUs, which memcaslap shares). On a 2-CPU box ops/s says little about scaling;
- * server CPU per op does: at -t 2 and -t 4 it should stay within 1.1x of -t 1 (no lock overhead). Then the private
- * memory (RssAnon) of repcache -t 4 and memcached -t 4 full at -m 64, and the items each holds.
+ * server CPU per op does: at -t 2 and -t 4 it should stay within 1.1x of -t 1 (no lock overhead). memcached's own
+ * -t 4 vs -t 1 is printed beside it: with more threads than CPUs each event loop sleeps and wakes for fewer
+ * requests, in any server. Then the private memory (RssAnon) of each idle, before any load, and of repcache -t 4
+ * and memcached -t 4 full at -m 64, and the items each holds.
  */
 export async function threadScaling(log: (l: string) => void): Promise<BenchRow[]> {
   const load = { threads: 2, conns: 32, pinned: false };
   const servers = {
+    'memcached -t 1': await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]),
     'memcached -t 2': await startMemcached(['-t', '2', '-m', String(MEMORY_MB)]),
+    'memcached -t 4': await startMemcached(['-t', '4', '-m', String(MEMORY_MB)]),
     'repcache -t 1': await startRepcache(['-t', '1', '-m', String(MEMORY_MB)]),
     'repcache -t 2': await startRepcache(['-t', '2', '-m', String(MEMORY_MB)]),
     'repcache -t 4': await startRepcache(['-t', '4', '-m', String(MEMORY_MB)]),
   };
   const names = Object.keys(servers) as (keyof typeof servers)[];
   const rounds = Object.fromEntries(names.map((n) => [n, [] as Round[]])) as Record<keyof typeof servers, Round[]>;
+  await new Promise((r) => setTimeout(r, 1000)); // the workers' start-up garbage settles
+  const idleAnon = Object.fromEntries(names.map((n) => [n, statusMB(servers[n].child.pid!, 'RssAnon')])) as Record<keyof typeof servers, number>;
   try {
     for (const p of Object.values(servers)) await memcaslap(p, WARMUP_SECONDS, load);
     for (let round = 1; round <= ROUNDS; round++) {
@@ -204,6 +210,13 @@ export async function threadScaling(log: (l: string) => void): Promise<BenchRow[
   for (const n of ['repcache -t 2', 'repcache -t 4'] as const) {
     const r = us(n) / us('repcache -t 1');
     rows.push({ section: 'cache', metric: `${n}: CPU us/op vs -t 1 (${us('repcache -t 1').toFixed(2)}), ops/s ${tps(n)} vs ${tps('repcache -t 1')}`, repcache: us(n), ratio: r, target: '<= 1.1x', ok: r <= 1.1 });
+  }
+  const m4 = us('memcached -t 4') / us('memcached -t 1');
+  rows.push({ section: 'cache', metric: `memcached -t 4: CPU us/op vs its -t 1 (${us('memcached -t 1').toFixed(2)}), ops/s ${tps('memcached -t 4')} vs ${tps('memcached -t 1')}`, memcached: us('memcached -t 4'), ratio: m4 });
+  for (const t of [1, 2, 4] as const) {
+    const m = `memcached -t ${t}` as const;
+    const r = `repcache -t ${t}` as const;
+    rows.push({ section: 'cache', metric: `-t ${t} idle at -m ${MEMORY_MB}: RssAnon MB`, memcached: +idleAnon[m].toFixed(1), repcache: +idleAnon[r].toFixed(1) });
   }
   const mc = await startMemcached(['-t', '4', '-m', String(MEMORY_MB)]);
   const rc = await startRepcache(['-t', '4', '-m', String(MEMORY_MB)]);

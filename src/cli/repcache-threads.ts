@@ -6,7 +6,7 @@
  * Messages: a worker answers its start with `ready` or `error`; a client's `shutdown` on any worker becomes
  * `shutdown` to the main thread, which sends `close` to every worker; each answers `closed` once its
  * connections are closed. A client's successful `refresh_certs` becomes `refresh_certs` to the main thread, which
- * passes it to the other workers.
+ * passes it to the other workers. A worker's log lines come as `log` (log-forward.ts) and go to the main thread's logger.
  */
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
@@ -14,6 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { parseListenAddress } from '../server/listen-address.ts';
 import { backgroundClock, CacheClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
+import { replayLog, type ForwardedLog } from '../log-forward.ts';
 import { SlabStore } from '../cache/store.ts';
 import type { SharedServing } from '../server/cache-server.ts';
 import { storeOptionsFor, type ServerConfig } from '../server/config.ts';
@@ -35,7 +36,8 @@ export type ToMain =
   | { type: 'error'; stage: 'start' | 'listen' | 'metrics'; message: string }
   | { type: 'shutdown'; graceful: boolean }
   | { type: 'closed' }
-  | { type: 'refresh_certs' };
+  | { type: 'refresh_certs' }
+  | ForwardedLog;
 export type ToWorker = { type: 'close' } | { type: 'refresh_certs' };
 
 export class WorkerStartError extends Error {
@@ -107,6 +109,7 @@ export class ThreadedCache extends EventEmitter {
         if (m.type === 'ready') resolve();
         else if (m.type === 'error') reject(new WorkerStartError(m.stage, m.message));
         else if (m.type === 'shutdown') this.emit('shutdown', m.graceful);
+        else if (m.type === 'log') replayLog(this.#logger, m);
         // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
         else if (m.type === 'refresh_certs') for (const other of this.#workers) if (other !== w && !this.#exited.has(other)) other.postMessage({ type: 'refresh_certs' } satisfies ToWorker);
       });

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { backgroundClock, CacheClock } from '../clock.ts';
-import { createLogger } from '../log.ts';
+import { forwardingLogger } from '../log-forward.ts';
 import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
 import type { WorkerStart, ToMain, ToWorker } from './repcache-threads.ts';
@@ -13,7 +13,8 @@ import type { WorkerStart, ToMain, ToWorker } from './repcache-threads.ts';
 function serveInWorker(port: MessagePort): Promise<void> {
   const start = workerData as WorkerStart;
   const post = (m: ToMain) => port.postMessage(m);
-  const logger = createLogger('repcache', start.logLevel).child({ worker: start.shared.worker });
+  // its lines go to the main thread's logger: pino is not loaded in every worker
+  const logger = forwardingLogger(post, start.logLevel, { worker: start.shared.worker });
   // the main thread's cache clock: the same seconds and absolute times in every worker
   const clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
   let server: CacheServer | null = null;

@@ -48,7 +48,7 @@ async function run(opts: RepcacheOptions): Promise<void> {
   const onSignal = onStopSignals(['SIGUSR1']);
   const level = config.verbosity >= 3 ? 'trace' : config.verbosity === 2 ? 'debug' : config.verbosity === 1 ? 'info' : 'warn';
   // Loaded only to run: -h, -V and bad flags answer without loading the server.
-  const [{ createLogger }, { CacheServer }] = await Promise.all([import('../log.ts'), import('../server/cache-server.ts')]);
+  const { createLogger } = await import('../log.ts');
   const logger = createLogger('repcache', level);
   let credentials: Credentials | undefined;
   try {
@@ -76,6 +76,8 @@ async function run(opts: RepcacheOptions): Promise<void> {
     // read before the privileges are dropped, as the single-thread path does
     return runThreaded(opts, user, config.authFile !== null ? readAuthEntries(config.authFile) : null, level, logger, onSignal);
   }
+  // Loaded only with -t 1: with -t N the main thread serves no client and the workers load it.
+  const { CacheServer } = await import('../server/cache-server.ts');
   let server: InstanceType<typeof CacheServer>;
   try {
     server = new CacheServer(config, { logger, credentials, ...replication.serverDeps });

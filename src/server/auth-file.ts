@@ -3,7 +3,6 @@
  * pure; loadAuthFile() reads the file. Unlike memcached, which keeps the first 8 entries silently and cuts a
  * password at 255 bytes, every line counts and a bad one is an error naming file:line.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 export class AuthFileError extends Error {
@@ -16,7 +15,8 @@ interface Entry {
   passDigest: Buffer;
 }
 
-const digest = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
+/** node:crypto is loaded when an auth file is used: a worker thread without -Y need not carry it. */
+const digest = (b: Uint8Array): Buffer => process.getBuiltinModule('node:crypto').createHash('sha256').update(b).digest();
 
 /** The credentials of an auth file. check() takes the same time whichever entry, if any, matches. */
 export class Credentials {
@@ -36,6 +36,7 @@ export class Credentials {
   check(user: Uint8Array, pass: Uint8Array): boolean {
     const u = digest(user);
     const p = digest(pass);
+    const { timingSafeEqual } = process.getBuiltinModule('node:crypto');
     let ok = 0;
     for (let i = 0; i < this.#entries.length; i++) {
       const userMatch = timingSafeEqual(u, this.#userDigests[i]) ? 1 : 0;

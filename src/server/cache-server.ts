@@ -2,7 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
 import { CacheClock, UPTIME_OFFSET } from '../clock.ts';
@@ -234,7 +234,7 @@ export class CacheServer extends EventEmitter {
     const settings = t.settings;
     // a handshake must end within read_timeout, as any unfinished command (node's default: 120 s)
     const handshakeTimeout = this.config.readTimeout > 0 ? this.config.readTimeout * 1000 : 120_000;
-    const server = createTlsServer({ ...tlsServerOptions(settings, loadTlsContext(settings)), noDelay: true, handshakeTimeout });
+    const server = process.getBuiltinModule('node:tls').createServer({ ...tlsServerOptions(settings, loadTlsContext(settings)), noDelay: true, handshakeTimeout });
     t.loadedAt = this.#clock.now();
     t.servers.push(server);
     // connections still in their handshake are not in #conns: -c bounds them here

@@ -1,5 +1,4 @@
 import { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
 import { adoptWithUserBuffer } from '../net/user-buffer.ts';
 import type { ChangeStream } from '../cache/changes.ts';
 import type { TextCommand } from '../proto/text/commands.ts';
@@ -146,7 +145,7 @@ export class Connection {
     this.#protocol = env.protocol === 'ascii' ? TEXT : UNDECIDED;
     if (env.protocol === 'binary') this.#startBinary();
     // a TLS socket's reads and writes go through its TLS layer: no handle tricks
-    const tls = raw instanceof TLSSocket;
+    const tls = (raw as Socket & { encrypted?: boolean }).encrypted === true;
     const adopted = tls ? null : adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
     const socket = adopted ?? raw;
     this.socket = socket;

@@ -3,7 +3,7 @@
  * the certificate files (at start-up and on `refresh_certs`) with memcached's messages for what fails.
  */
 import { readFileSync } from 'node:fs';
-import { createSecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 
 export class TlsConfigError extends Error {
   override name = 'TlsConfigError';
@@ -63,7 +63,7 @@ export function loadTlsContext(s: TlsSettings): SecureContextOptions {
     cert, key, ca, minVersion: MIN_VERSIONS[s.minVersion], ...(s.ciphers !== null ? { ciphers: s.ciphers } : {}),
   };
   try {
-    createSecureContext(options);
+    process.getBuiltinModule('node:tls').createSecureContext(options);
   } catch (err) {
     const msg = (err as Error).message;
     if (/cipher/i.test(msg)) throw new TlsConfigError(`Error setting the provided cipher(s): ${s.ciphers}`);
