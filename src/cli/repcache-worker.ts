@@ -4,7 +4,10 @@
  * worker (the compile cache step) it only loads.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { backgroundClock, CacheClock } from '../clock.ts';
+import { backgroundClock, CacheClock, turnNow } from '../clock.ts';
+import { HybridClock } from '../replication/hlc.ts';
+import { ReplicationShare } from '../replication/threads.ts';
+import type { StatList } from '../server/stats.ts';
 import { createLogger } from '../log.ts';
 import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
@@ -20,8 +23,20 @@ function serveInWorker(port: MessagePort): Promise<void> {
   let metrics: { close(): Promise<void> } | null = null;
 
   async function run(): Promise<void> {
+    const r = start.replication;
     try {
-      server = new CacheServer(start.config, { logger, clock, credentials: start.authEntries === null ? undefined : new Credentials(start.authEntries), shared: start.shared });
+      // with replication: versions from the clock the replication thread observes peers' versions on
+      const versions = r === null ? undefined : new HybridClock(1, turnNow, r.hlc);
+      server = new CacheServer(start.config, { logger, clock, versions, credentials: start.authEntries === null ? undefined : new Credentials(start.authEntries), shared: start.shared });
+      if (r !== null) {
+        // this worker's changes go to the shared stream the replication thread reads; sync mode's replies wait
+        // for the peers' acknowledgement, which that thread publishes
+        const share = new ReplicationShare(r.share);
+        const waits = share.syncWaits(r.syncTimeoutMs);
+        server.store.changes.attach(r.changes);
+        server.store.changes.record(r.syncMode ? (seq) => waits.settled(seq) : () => null);
+        server.addStatsSource(() => share.stats() as StatList);
+      }
     } catch (err) {
       post({ type: 'error', stage: 'start', message: (err as Error).message });
       return;

@@ -144,14 +144,6 @@ describe('repcache -t N starting', () => {
     expect(r.code).toBe(71);
     expect(r.stderr).toMatch(/^failed to listen on .*EADDRINUSE/);
   });
-
-  it('refuses -t greater than 1 with replication, exit 64', async () => {
-    const [cmd, argv] = cacheCommand('repcache', 1, ['-t', '2', '-x', '127.0.0.1']);
-    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(cmd, argv, { timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
-    });
-    expect(r).toMatchObject({ code: 64, stderr: expect.stringMatching(/-t greater than 1 cannot be used with replication/) });
-  });
 });
 
 describe(`repcache -t ${THREADS} under concurrent load`, () => {
