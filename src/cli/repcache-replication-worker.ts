@@ -20,6 +20,9 @@ async function replicateInWorker(port: MessagePort): Promise<void> {
   const post = (m: ToMain) => port.postMessage(m);
   const logger = createLogger('repcache', start.logLevel).child({ thread: 'replication' });
   const clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
+  // the store's seconds (items' times, expiry, flush marks) as the workers read them: ticked as their timers do
+  clock.tick();
+  setInterval(() => clock.tick(), 250).unref();
   const hlc = new HybridClock(1, turnNow, start.hlc);
   const store = new SlabStore({ ...storeOptionsFor(start.config, clock), versions: hlc, attach: start.store });
   store.changes.attach(start.changes);
