@@ -117,7 +117,6 @@ export class ThreadedCache extends EventEmitter {
 
   /** Starts the workers; resolves once all listen, rejects (WorkerStartError) if any cannot. */
   static async start(config: ServerConfig, authEntries: Array<[string, string]> | null, logLevel: WorkerStart['logLevel'], logger: Logger, replication: ReplicationPlan | null = null): Promise<ThreadedCache> {
-    await probeTcpPorts(config);
     const self = new ThreadedCache(logger);
     const wallMs = Date.now();
     const startMs = performance.now();
@@ -142,6 +141,14 @@ export class ThreadedCache extends EventEmitter {
         await self.close();
         throw err;
       }
+    }
+    try {
+      // after the replication thread is ready: the probe listens for a moment, which a client must not take for
+      // the cache being up
+      await probeTcpPorts(config);
+    } catch (err) {
+      await self.close();
+      throw err;
     }
     const ready: Array<Promise<void>> = [];
     for (let worker = 0; worker < config.threads; worker++) {
