@@ -21,6 +21,8 @@ import type { StoreLock } from '../cache/store-lock.ts';
 import { StoreSections, type ReplicationShare } from './threads.ts';
 
 export const DEFAULT_REPLICATION_PORT = 11212;
+/** -t N: wake-ups of the replication thread closer than this mean load (see Replicator.#rearm). */
+const BUSY_MS = 2;
 /** Records the change stream keeps for the peers, and sync mode's bound, unless configured. */
 export const DEFAULT_LOG_CAPACITY = 1 << 18;
 export const DEFAULT_SYNC_TIMEOUT_MS = 1000;
@@ -117,6 +119,10 @@ export class Replicator {
   readonly #share: ReplicationShare | null = null;
   #noted = 1;
   #bellArmed = false;
+  #lastWake = -Infinity;
+  #rearmTimer: NodeJS.Timeout | null = null;
+  /** In the bell's wake-up, which ships at once (no pump to schedule). */
+  #waking = false;
   #stopped = false;
   /** -t N: records the workers wrote that left the ring before this thread noted them. */
   overruns = 0;
@@ -179,7 +185,7 @@ export class Replicator {
     }
     for (; seq < next; seq++) this.#note(seq, changes.kindAt(seq));
     this.#noted = next;
-    this.#schedulePump();
+    if (!this.#waking) this.#schedulePump();
   }
 
   /** -t N: wakes when a worker appends a record (the stream's bell), to ship it. */
@@ -192,8 +198,14 @@ export class Replicator {
     const wake = () => {
       this.#bellArmed = false;
       if (this.#stopped) return;
-      this.#sections!.enter(); // notes the new records and schedules a pump, which arms the bell again
-      if (!this.#pumpScheduled) this.#armBell();
+      // one section: note the new records, ship them, arm the bell again
+      this.#waking = true;
+      try {
+        this.#sections!.enter();
+      } finally {
+        this.#waking = false;
+      }
+      if (!this.#pumpScheduled) this.#runPump();
     };
     if (r.async) void r.value.then(wake);
     else queueMicrotask(wake);
@@ -365,8 +377,26 @@ export class Replicator {
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
     for (const s of this.senders) s.pump();
-    if (this.#sections !== null) this.#armBell();
+    if (this.#sections !== null) this.#rearm();
   };
+
+  /**
+   * -t N, after shipping: waits for the next record. Under load (the last wake-up was less than BUSY_MS ago) it
+   * waits a millisecond first, so a wake-up ships a millisecond's records rather than one or two: each costs a
+   * cross-thread notification, a section under the lock and a write.
+   */
+  #rearm(): void {
+    const now = performance.now();
+    const busy = now - this.#lastWake < BUSY_MS;
+    this.#lastWake = now;
+    if (!busy) this.#armBell();
+    else if (!this.#bellArmed && this.#rearmTimer === null) {
+      this.#rearmTimer = setTimeout(() => {
+        this.#rearmTimer = null;
+        this.#armBell();
+      }, 1);
+    }
+  }
 
   #waitForAck(seq: number): Promise<void> | null {
     if (!this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing')) return null;
@@ -582,7 +612,7 @@ export class Replicator {
       ['repl_expected_items', this.#join.completeness === 'complete' ? '-' : (this.#join.expectedItems() ?? '-')],
       ['repl_sync_acked', this.syncAcked],
       ['repl_sync_timeouts', this.syncTimeouts],
-      ...(this.#sections !== null ? [['repl_log_overruns', this.overruns] as [string, number]] : []),
+      ...(this.#sections !== null ? [['repl_log_overruns', this.overruns], ['repl_lock_sections', this.#sections.taken]] as Array<[string, number]> : []),
       ['repl_peers', this.senders.length],
       ['repl_peers_heard_ms', heard(this.peersHeardMs(now))],
     ];
@@ -632,6 +662,7 @@ export class Replicator {
     for (const r of [...this.receivers]) r.stop();
     await this.#port.close();
     this.#stopped = true;
+    if (this.#rearmTimer !== null) clearTimeout(this.#rearmTimer);
     if (this.#sections === null) this.changes.unsubscribe();
   }
 }
