@@ -120,6 +120,7 @@ export class Replicator {
   #noted = 1;
   #bellArmed = false;
   #lastWake = -Infinity;
+  #publishScheduled = false;
   #rearmTimer: NodeJS.Timeout | null = null;
   /** In the bell's wake-up, which ships at once (no pump to schedule). */
   #waking = false;
@@ -209,6 +210,16 @@ export class Replicator {
     };
     if (r.async) void r.value.then(wake);
     else queueMicrotask(wake);
+  }
+
+  /** -t N: publishes once this turn's events are handled (a link's state changed, a stranger was refused). */
+  #publishSoon(): void {
+    if (this.#share === null || this.#publishScheduled) return;
+    this.#publishScheduled = true;
+    setImmediate(() => {
+      this.#publishScheduled = false;
+      if (!this.#stopped) this.#publish();
+    });
   }
 
   /** -t N: the shared state the workers read (a peer up for sync mode, the stats). */
@@ -502,7 +513,10 @@ export class Replicator {
       acked: (seq) => this.#acked(seq),
       stateChanged: (who, from, to, reason, quiet) => this.#stateChanged(who, from, to, reason, quiet),
       dial: (host, port) => this.#port.dial(host, port),
-      refused: (kind, peer, detail) => this.#port.refused(kind, peer, detail),
+      refused: (kind, peer, detail) => {
+        this.#port.refused(kind, peer, detail);
+        this.#publishSoon();
+      },
     };
   }
 
@@ -546,7 +560,7 @@ export class Replicator {
     const quiet = stranger || (to === 'connecting' && /^retry ([4-9]|\d\d)/.test(reason)) || (from === 'connecting' && to === 'backoff' && this.#retrying(who));
     const level = quiet ? 'debug' : to === 'backoff' || (to === 'closed' && reason !== 'shutdown') ? 'warn' : 'info';
     this.#logger[level]({ peer: who, from, to, reason }, `replication: ${who} ${from} -> ${to} (${reason})`);
-    if (this.#share !== null) queueMicrotask(() => this.#publish());
+    this.#publishSoon();
   }
 
   #retrying(who: string): boolean {
