@@ -33,6 +33,7 @@ export default defineConfig({
             'test/integration/replication-counters.test.ts',
             'test/integration/replication-binary.test.ts',
             'test/integration/replication-pair.test.ts',
+            'test/integration/repcache-metrics.test.ts',
           ],
           env: { REPCACHE_TEST_THREADS: '4' },
           sequence: { groupOrder: 1 },

@@ -20,6 +20,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
   // the main thread's cache clock: the same seconds and absolute times in every worker
   const clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
   let server: CacheServer | null = null;
+  const share = start.replication === null ? null : new ReplicationShare(start.replication.share);
   let metrics: { close(): Promise<void> } | null = null;
 
   async function run(): Promise<void> {
@@ -31,11 +32,10 @@ function serveInWorker(port: MessagePort): Promise<void> {
       if (r !== null) {
         // this worker's changes go to the shared stream the replication thread reads; sync mode's replies wait
         // for the peers' acknowledgement, which that thread publishes
-        const share = new ReplicationShare(r.share);
-        const waits = share.syncWaits(r.syncTimeoutMs);
+        const waits = share!.syncWaits(r.syncTimeoutMs);
         server.store.changes.attach(r.changes);
         server.store.changes.record(r.syncMode ? (seq) => waits.settled(seq) : () => null);
-        server.addStatsSource(() => share.stats() as StatList);
+        server.addStatsSource(() => share!.stats() as StatList);
       }
     } catch (err) {
       post({ type: 'error', stage: 'start', message: (err as Error).message });
@@ -54,7 +54,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
     if (start.shared.worker === 0 && typeof metricsAt === 'string') {
       const { startRepcacheMetrics } = await import('../metrics/repcache-endpoint.ts');
       try {
-        metrics = await startRepcacheMetrics(metricsAt, server, () => null, logger);
+        metrics = await startRepcacheMetrics(metricsAt, server, () => share?.view() ?? null, logger);
       } catch (err) {
         post({ type: 'error', stage: 'metrics', message: (err as Error).message });
         return;

@@ -228,7 +228,7 @@ export class Replicator {
     if (share === null) return;
     this.#sections!.enter();
     share.peerUp = this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing');
-    share.publishStats(this.stats());
+    share.publishStats(this.stats(), this);
   }
 
   /** complete, joining or partial (see JoinPolicy). */

@@ -11,6 +11,7 @@
  *   under the lock as -t 1's, whose stream reports each record as it is made.
  */
 import type { StoreLock } from '../cache/store-lock.ts';
+import type { ReplicationView } from '../metrics/repcache.ts';
 
 // BigInt64 words
 const B_ACKED = 0;
@@ -58,9 +59,12 @@ export class ReplicationShare {
     return Atomics.load(this.#i, I_PEER_UP) === 1;
   }
 
-  /** The replication fields of `stats` as of now (a seqlock: readers retry while a write is under way). */
-  publishStats(entries: Array<[string, string | number]>): void {
-    const bytes = Buffer.from(JSON.stringify(entries));
+  /**
+   * The replication fields of `stats` and what the metrics endpoint reads of the links, as of now (a seqlock:
+   * readers retry while a write is under way).
+   */
+  publishStats(entries: Array<[string, string | number]>, view: ReplicationView | null = null): void {
+    const bytes = Buffer.from(JSON.stringify({ entries, view: view === null ? null : plainView(view) }));
     if (bytes.length > STATS_BYTES) return;
     Atomics.add(this.#i, I_STATS_VERSION, 1);
     this.#stats.set(bytes);
@@ -76,27 +80,53 @@ export class ReplicationShare {
 
   /** The last published replication fields of `stats`, with sync mode's counts, which the workers keep. */
   stats(): Array<[string, string | number]> {
+    const p = this.#read();
+    if (p === null) return [['replication', 'MASTER'], ['replication_state', 'syncing']];
+    for (const e of p.entries) {
+      if (e[0] === 'repl_sync_acked') e[1] = Number(Atomics.load(this.#b, B_SYNC_ACKED));
+      else if (e[0] === 'repl_sync_timeouts') e[1] = Number(Atomics.load(this.#b, B_SYNC_TIMEOUTS));
+    }
+    return p.entries;
+  }
+
+  /** The links as last published, for the metrics endpoint (null before the first publication). */
+  view(): ReplicationView | null {
+    return this.#read()?.view ?? null;
+  }
+
+  #read(): Published | null {
     for (let attempt = 0; attempt < 100; attempt++) {
       const v = Atomics.load(this.#i, I_STATS_VERSION);
       if (v % 2 === 1) continue;
       const len = Atomics.load(this.#i, I_STATS_LENGTH);
       const text = Buffer.from(this.#stats.slice(0, len)).toString();
       if (Atomics.load(this.#i, I_STATS_VERSION) !== v) continue;
-      if (len === 0) return [['replication', 'MASTER'], ['replication_state', 'syncing']];
-      const entries = JSON.parse(text) as Array<[string, string | number]>;
-      for (const e of entries) {
-        if (e[0] === 'repl_sync_acked') e[1] = Number(Atomics.load(this.#b, B_SYNC_ACKED));
-        else if (e[0] === 'repl_sync_timeouts') e[1] = Number(Atomics.load(this.#b, B_SYNC_TIMEOUTS));
-      }
-      return entries;
+      return len === 0 ? null : (JSON.parse(text) as Published);
     }
-    return [];
+    return null;
   }
 
   /** A worker's waits of sync mode (one per worker thread). */
   syncWaits(timeoutMs: number): SyncWaits {
     return new SyncWaits(this.#b, this.#i, timeoutMs);
   }
+}
+
+interface Published {
+  entries: Array<[string, string | number]>;
+  view: ReplicationView | null;
+}
+
+/** The fields of a ReplicationView (getters of live objects included) as plain data. */
+function plainView(v: ReplicationView): ReplicationView {
+  return {
+    state: v.state,
+    senders: v.senders.map((p) => ({
+      host: p.host, port: p.port, inbound: p.inbound, lagMs: p.lagMs, queueDepth: p.queueDepth, bytesSent: p.bytesSent, bytesReceived: p.bytesReceived,
+      machine: { state: p.machine.state, fullSyncs: p.machine.fullSyncs, resumes: p.machine.resumes, failures: p.machine.failures },
+    })),
+    receivers: [...v.receivers].map((r) => ({ remote: r.remote, bytesReceived: r.bytesReceived, machine: { state: r.machine.state } })),
+  };
 }
 
 /**

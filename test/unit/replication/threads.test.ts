@@ -52,6 +52,16 @@ describe('ReplicationShare', () => {
     share.publishStats([['replication', 'MASTER'], ['repl_peer_0_state', 'streaming'], ['repl_sync_acked', 0], ['repl_sync_timeouts', 0]]);
     const worker = new ReplicationShare(share.buffer);
     expect(worker.stats()).toEqual([['replication', 'MASTER'], ['repl_peer_0_state', 'streaming'], ['repl_sync_acked', 0], ['repl_sync_timeouts', 0]]);
+    expect(worker.view()).toBeNull();
+    // what the metrics endpoint reads: live objects' getters as plain data
+    const machine = { get state() { return 'streaming'; }, fullSyncs: 1, resumes: 2, failures: 3 };
+    const sender = { host: 'h', port: 1, inbound: false, machine, get lagMs() { return 4; }, queueDepth: 5, bytesSent: 6, bytesReceived: 7 };
+    share.publishStats([], { state: 'streaming', senders: [sender], receivers: new Set([{ remote: 'r', bytesReceived: 8, machine: { state: 'waiting' } }]) });
+    expect(worker.view()).toEqual({
+      state: 'streaming',
+      senders: [{ host: 'h', port: 1, inbound: false, lagMs: 4, queueDepth: 5, bytesSent: 6, bytesReceived: 7, machine: { state: 'streaming', fullSyncs: 1, resumes: 2, failures: 3 } }],
+      receivers: [{ remote: 'r', bytesReceived: 8, machine: { state: 'waiting' } }],
+    });
   });
 
   it('sync mode: a reply waits for the acknowledgement of its record, or for the bound; none without a peer up', async () => {
