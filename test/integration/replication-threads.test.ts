@@ -100,6 +100,28 @@ for (const [name, threadsA, threadsB] of [['-t 4 with -t 4', 4, 4], ['-t 4 with 
       await eventually(async () => (await value(a.port, 'hits')) === '2010' && (await value(b.port, 'hits')) === '2010', '2010 on both', 15_000);
     }, 40_000);
 
+    it('the same keys written at once from many connections on both nodes converge to one value each', async () => {
+      const hot = Array.from({ length: 20 }, (_, i) => `hot${i}`);
+      await Promise.all(
+        [a, b].flatMap((n, side) =>
+          Array.from({ length: 4 }, async (_, c) => {
+            const client = await McClient.connect(n.port);
+            try {
+              let script = '';
+              for (let round = 0; round < 25; round++) for (const k of hot) script += `set ${k} 0 0 8\r\n${side}-${c}-${String(round).padStart(4, '0')}\r\n`;
+              client.send(script);
+              await client.readUntil((t) => t.split('STORED\r\n').length > 25 * hot.length, 20_000);
+            } finally {
+              client.close();
+            }
+          }),
+        ),
+      );
+      const all = async (port: number) => mc(port, `gets ${hot.join(' ')}\r\n`, /END\r\n$/);
+      await eventually(async () => (await all(a.port)) === (await all(b.port)), 'the same values and versions on both', 15_000);
+      expect((await all(a.port)).split('VALUE ').length - 1).toBe(hot.length);
+    }, 40_000);
+
     it('a delete and a flush_all replicate', async () => {
       expect(await mc(b.port, 'delete fromA0-0\r\n')).toBe('DELETED\r\n');
       await eventually(async () => (await get(a.port, 'fromA0-0')) === null, 'the delete on A');
