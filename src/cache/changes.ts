@@ -193,7 +193,7 @@ export class ChangeStream {
    * Starts keeping records without a subscriber in this thread: another thread reads them (repcache -t N, where
    * the replication thread reads what the client workers write). `settled` is sync mode's wait, as a subscriber's.
    */
-  record(settled: ChangeSubscriber['settled'] = () => null): void {
+  keepRecords(settled: ChangeSubscriber['settled'] = () => null): void {
     this.#subscriber = { appended: () => {}, settled };
     this.active = true;
   }

@@ -34,7 +34,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
         // for the peers' acknowledgement, which that thread publishes
         const waits = share!.syncWaits(r.syncTimeoutMs);
         server.store.changes.attach(r.changes);
-        server.store.changes.record(r.syncMode ? (seq) => waits.settled(seq) : () => null);
+        server.store.changes.keepRecords(r.syncMode ? (seq) => waits.settled(seq) : () => null);
         server.addStatsSource(() => share!.stats() as StatList);
       }
     } catch (err) {

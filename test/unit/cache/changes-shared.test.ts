@@ -10,7 +10,7 @@ const { changesUrl, lockUrl, buffers, lock, worker, rounds } = workerData;
 Promise.all([import(changesUrl), import(lockUrl)]).then(([{ ChangeStream, ChangeKind }, { StoreLock }]) => {
   const s = new ChangeStream(() => 0);
   s.attach(buffers);
-  s.record();
+  s.keepRecords();
   const l = new StoreLock(lock);
   const own = [];
   for (let i = 0; i < rounds; i++) {
@@ -73,8 +73,8 @@ describe('a change stream shared by threads', () => {
     const a = new ChangeStream(() => 0);
     const b = new ChangeStream(() => 0);
     b.attach(a.share(4));
-    a.record();
-    b.record();
+    a.keepRecords();
+    b.keepRecords();
     const put = (s: ChangeStream, k: string) => s.item(ChangeKind.SET, Buffer.from(k), 0, k.length, 1, 0, 0, 0);
     for (let i = 0; i < 6; i++) put(i % 2 ? b : a, `k${i}`);
     expect(a.nextSeq).toBe(7);
