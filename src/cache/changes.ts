@@ -2,7 +2,8 @@ import { turnNow } from '../clock.ts';
 
 /**
  * The store's change stream: one record per change that a client's command made to the store, numbered by
- * sequence, in a bounded ring. The store is its only writer; a subscriber (replication) reads it from its own
+ * sequence, in a bounded ring. The store is its only writer (with -t N, the stores of every worker thread, on one
+ * shared ring); a subscriber (replication) reads it from its own
  * cursor, so a short disconnect resumes from the last acknowledged sequence, and a reader that falls out of the
  * ring needs a full resync.
  *
@@ -20,8 +21,8 @@ import { turnNow } from '../clock.ts';
  * gone when its slot or its key bytes were reused. The cursors (next sequence, first held, key byte positions) live
  * in a shared header too, so several threads can write one ring (repcache -t N): every writer and reader of a
  * shared stream holds the store lock (cache/LOCKING.md), so a record is whole whenever another thread can look.
- * A writer also rings the header's bell word after each record (see bell()), which a reader on another thread can
- * Atomics.waitAsync on instead of polling.
+ * A writer also rings the header's bell word after each record (see armBell()), which a reader on another thread
+ * can Atomics.waitAsync on instead of polling.
  */
 export const ChangeKind = { SET: 1, TOUCH: 2, DELETE: 3, FLUSH: 4, ARITH: 5 } as const;
 export type ChangeKind = (typeof ChangeKind)[keyof typeof ChangeKind];
