@@ -160,6 +160,7 @@ export class Replicator {
       listenHosts: o.listenHosts ?? (o.listenHost !== undefined ? [o.listenHost] : []),
       timeoutMs: o.timing?.connectTimeoutMs ?? 3000, maxPending: o.maxPendingHandshakes, strangerLogIntervalMs: o.strangerLogIntervalMs,
       admit: (socket, hello, settled) => this.#admit(socket, hello, settled),
+      counted: () => this.#publishSoon(),
     }, logger);
     this.#join = new JoinPolicy({
       now: () => Date.now(),
@@ -513,10 +514,7 @@ export class Replicator {
       acked: (seq) => this.#acked(seq),
       stateChanged: (who, from, to, reason, quiet) => this.#stateChanged(who, from, to, reason, quiet),
       dial: (host, port) => this.#port.dial(host, port),
-      refused: (kind, peer, detail) => {
-        this.#port.refused(kind, peer, detail);
-        this.#publishSoon();
-      },
+      refused: (kind, peer, detail) => this.#port.refused(kind, peer, detail),
     };
   }
 
