@@ -95,7 +95,8 @@ export class ReplicationShare {
   }
 
   #read(): Published | null {
-    for (let attempt = 0; attempt < 100; attempt++) {
+    // a write takes microseconds: spin through it (the writer may be descheduled mid-write, hence the many tries)
+    for (let attempt = 0; attempt < 100_000; attempt++) {
       const v = Atomics.load(this.#i, I_STATS_VERSION);
       if (v % 2 === 1) continue;
       const len = Atomics.load(this.#i, I_STATS_LENGTH);
