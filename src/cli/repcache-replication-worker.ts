@@ -20,9 +20,9 @@ async function replicateInWorker(port: MessagePort): Promise<void> {
   const post = (m: ToMain) => port.postMessage(m);
   const logger = createLogger('repcache', start.logLevel).child({ thread: 'replication' });
   const clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
-  // the store's seconds (items' times, expiry, flush marks) as the workers read them: ticked as their timers do
+  // the store's seconds (items' times, expiry, flush marks) as the workers read them: read at each section under
+  // the lock, so an item applied just after a worker's flush_all is not stamped with the second before it
   clock.tick();
-  setInterval(() => clock.tick(), 250).unref();
   const hlc = new HybridClock(1, turnNow, start.hlc);
   const store = new SlabStore({ ...storeOptionsFor(start.config, clock), versions: hlc, attach: start.store });
   store.changes.attach(start.changes);
@@ -37,7 +37,7 @@ async function replicateInWorker(port: MessagePort): Promise<void> {
     });
   });
   try {
-    repl = await startThreadedReplication(start, store.replica, hlc, { lock: new StoreLock(start.lock), share: new ReplicationShare(start.share) }, logger);
+    repl = await startThreadedReplication(start, store.replica, hlc, { lock: new StoreLock(start.lock), share: new ReplicationShare(start.share), entered: () => clock.tick() }, logger);
   } catch (err) {
     post({ type: 'error', stage: 'replication', message: (err as Error).message });
     return;

@@ -75,6 +75,8 @@ export interface ReplicationOptions {
 export interface ReplicatorThreads {
   lock: StoreLock;
   share: ReplicationShare;
+  /** Runs first in each section under the lock (the replication thread reads its store clock then). */
+  entered?: () => void;
 }
 
 /** Picks this process's node id: the low bits of every version it issues. */
@@ -132,7 +134,11 @@ export class Replicator {
     this.changes = store.changes;
     if (threads !== undefined) {
       this.#noted = this.changes.nextSeq;
-      const sections = (this.#sections = new StoreSections(threads.lock, () => this.#catchUp()));
+      const entered = threads.entered;
+      const sections = (this.#sections = new StoreSections(threads.lock, () => {
+        entered?.();
+        this.#catchUp();
+      }));
       this.#share = threads.share;
       // every use of the store, its stream and the clock in a callback takes the lock first (threads.ts)
       sections.guard(store);
