@@ -79,6 +79,15 @@ for (const [name, threadsA, threadsB] of [['-t 4 with -t 4', 4, 4], ['-t 4 with 
   describe(`replication between repcache ${name}`, () => {
     let a: RepNode;
     let b: RepNode;
+    /** eventually(), and on a timeout both nodes' replication stats in the error. */
+    const converge = async (cond: () => Promise<boolean>, what: string, ms = 15_000) => {
+      try {
+        await eventually(cond, what, ms);
+      } catch (err) {
+        const repl = async (n: RepNode) => Object.entries(await stats(n.port).catch(() => ({}))).filter(([k]) => k.startsWith('repl')).map(([k, v]) => `${k}=${v}`).join(' ');
+        throw new Error(`${(err as Error).message}\nA: ${await repl(a)}\nB: ${await repl(b)}`);
+      }
+    };
 
     it('starts the pair', async () => {
       [a, b] = await pair(threadsA, threadsB);
@@ -88,16 +97,16 @@ for (const [name, threadsA, threadsB] of [['-t 4 with -t 4', 4, 4], ['-t 4 with 
 
     it(`writes from ${CONNECTIONS} connections at once on both nodes reach the other`, async () => {
       await Promise.all([writeMany(a.port, 'fromA'), writeMany(b.port, 'fromB')]);
-      await eventually(async () => (await readAll(b.port, 'fromA')) === ALL && (await readAll(a.port, 'fromB')) === ALL, 'every key on the other node', 15_000);
+      await converge(async () => (await readAll(b.port, 'fromA')) === ALL && (await readAll(a.port, 'fromB')) === ALL, 'every key on the other node', 15_000);
       expect(Number((await stats(a.port)).curr_items)).toBe(2 * ALL);
-      await eventually(async () => Number((await stats(b.port)).curr_items) === 2 * ALL, 'the same item count on B');
+      await converge(async () => Number((await stats(b.port)).curr_items) === 2 * ALL, 'the same item count on B');
     }, 40_000);
 
     it('concurrent incr on both nodes, from several connections each, add up exactly on both', async () => {
       expect(await set(a.port, 'hits', '10')).toBe('STORED\r\n');
-      await eventually(async () => (await value(b.port, 'hits')) === '10', 'the base on B');
+      await converge(async () => (await value(b.port, 'hits')) === '10', 'the base on B');
       await Promise.all([incrMany(a.port, 'hits', 4, 250), incrMany(b.port, 'hits', 4, 250)]);
-      await eventually(async () => (await value(a.port, 'hits')) === '2010' && (await value(b.port, 'hits')) === '2010', '2010 on both', 15_000);
+      await converge(async () => (await value(a.port, 'hits')) === '2010' && (await value(b.port, 'hits')) === '2010', '2010 on both', 15_000);
     }, 40_000);
 
     it('the same keys written at once from many connections on both nodes converge to one value each', async () => {
@@ -118,25 +127,25 @@ for (const [name, threadsA, threadsB] of [['-t 4 with -t 4', 4, 4], ['-t 4 with 
         ),
       );
       const all = async (port: number) => mc(port, `gets ${hot.join(' ')}\r\n`, /END\r\n$/);
-      await eventually(async () => (await all(a.port)) === (await all(b.port)), 'the same values and versions on both', 15_000);
+      await converge(async () => (await all(a.port)) === (await all(b.port)), 'the same values and versions on both', 15_000);
       expect((await all(a.port)).split('VALUE ').length - 1).toBe(hot.length);
     }, 40_000);
 
     it('a delete and a flush_all replicate', async () => {
       expect(await mc(b.port, 'delete fromA0-0\r\n')).toBe('DELETED\r\n');
-      await eventually(async () => (await get(a.port, 'fromA0-0')) === null, 'the delete on A');
+      await converge(async () => (await get(a.port, 'fromA0-0')) === null, 'the delete on A');
       // an older write cannot bring it back: set it on A again, newer, and it shows on B
       expect(await set(a.port, 'fromA0-0', 'again')).toBe('STORED\r\n');
-      await eventually(async () => (await get(b.port, 'fromA0-0')) === 'again', 'the newer set on B');
+      await converge(async () => (await get(b.port, 'fromA0-0')) === 'again', 'the newer set on B');
       expect(await mc(a.port, 'flush_all\r\n')).toBe('OK\r\n');
-      await eventually(async () => (await readAll(b.port, 'fromB')) === 0 && (await get(b.port, 'hits')) === null, 'the flush on B', 15_000);
+      await converge(async () => (await readAll(b.port, 'fromB')) === 0 && (await get(b.port, 'hits')) === null, 'the flush on B', 15_000);
       expect(await set(b.port, 'after', 'flush')).toBe('STORED\r\n');
-      await eventually(async () => (await get(a.port, 'after')) === 'flush', 'a write after the flush on A');
+      await converge(async () => (await get(a.port, 'after')) === 'flush', 'a write after the flush on A');
     }, 40_000);
 
     it('a node killed with -9 comes back with the data (a full copy) while the other keeps serving', async () => {
       await writeMany(a.port, 'pre');
-      await eventually(async () => (await readAll(b.port, 'pre')) === ALL, 'the keys on B');
+      await converge(async () => (await readAll(b.port, 'pre')) === ALL, 'the keys on B');
       b.daemon.proc.kill('SIGKILL');
       await b.daemon.exited;
       // A serves alone meanwhile, from many connections
@@ -147,9 +156,9 @@ for (const [name, threadsA, threadsB] of [['-t 4 with -t 4', 4, 4], ['-t 4 with 
       expect(await readAll(b2.port, 'alone')).toBe(ALL);
       expect(await get(b2.port, 'pre0-0')).toBeNull();
       expect(b2.daemon.output()).toMatch(/full copy of \d+ items received/);
-      await eventually(async () => (await stats(a.port)).repl_peer_0_state === 'streaming', 'A streams to the new B', 15_000);
+      await converge(async () => (await stats(a.port)).repl_peer_0_state === 'streaming', 'A streams to the new B', 15_000);
       await writeMany(b2.port, 'back');
-      await eventually(async () => (await readAll(a.port, 'back')) === ALL, 'writes on the new B reach A', 15_000);
+      await converge(async () => (await readAll(a.port, 'back')) === ALL, 'writes on the new B reach A', 15_000);
       b = b2;
     }, 60_000);
   });
