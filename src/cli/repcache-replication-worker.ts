@@ -20,6 +20,7 @@ async function replicateInWorker(port: MessagePort): Promise<void> {
   const post = (m: ToMain) => port.postMessage(m);
   const logger = createLogger('repcache', start.logLevel).child({ thread: 'replication' });
   const clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
+  clock.share(start.clockSecond);
   // the store's seconds (items' times, expiry, flush marks) as the workers read them: read at each section under
   // the lock, so an item applied just after a worker's flush_all is not stamped with the second before it
   clock.tick();

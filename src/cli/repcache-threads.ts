@@ -36,6 +36,8 @@ export interface WorkerStart {
   /** The main thread's cache clock: its wall time at 0, and the absolute ms (timeOrigin + now) of its 0. */
   wallMs: number;
   clockStartAbsMs: number;
+  /** The newest second of every thread's cache clock (CacheClock.share). */
+  clockSecond: SharedArrayBuffer;
   /** With replication: the shared change stream, clock and replication state (replication/threads.ts). */
   replication: WorkerReplication | null;
 }
@@ -60,6 +62,7 @@ export interface ReplicationThreadStart {
   logLevel: WorkerStart['logLevel'];
   wallMs: number;
   clockStartAbsMs: number;
+  clockSecond: SharedArrayBuffer;
 }
 
 /** -t N with replication: the replication flags and what the main thread sized from them. */
@@ -122,6 +125,7 @@ export class ThreadedCache extends EventEmitter {
     const startMs = performance.now();
     const clockStartAbsMs = performance.timeOrigin + startMs;
     const clock = new CacheClock(backgroundClock, wallMs, startMs);
+    const clockSecond = CacheClock.sharedSecond();
     const store = new SlabStore(storeOptionsFor(config, clock));
     const base = { threads: config.threads, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(config.threads) };
     let shared: WorkerReplication | null = null;
@@ -130,7 +134,7 @@ export class ThreadedCache extends EventEmitter {
       shared = { changes: store.changes.share(r.logCapacity), hlc: r.hlc, share: new ReplicationShare().buffer, syncMode: r.syncMode, syncTimeoutMs: r.syncTimeoutMs };
       const data: ReplicationThreadStart = {
         config, replication: replication.args, store: store.buffers, changes: shared.changes, lock: base.lock, hlc: r.hlc, share: shared.share,
-        logLevel, wallMs, clockStartAbsMs,
+        logLevel, wallMs, clockStartAbsMs, clockSecond,
       };
       const w = new Worker(new URL('./repcache-replication-worker.ts', import.meta.url), { workerData: data, name: 'repcache replication' });
       self.#replication = w;
@@ -152,7 +156,7 @@ export class ThreadedCache extends EventEmitter {
     }
     const ready: Array<Promise<void>> = [];
     for (let worker = 0; worker < config.threads; worker++) {
-      const data: WorkerStart = { config, authEntries, shared: { ...base, worker }, logLevel, wallMs, clockStartAbsMs, replication: shared };
+      const data: WorkerStart = { config, authEntries, shared: { ...base, worker }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
       const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
       self.#workers.push(w);
       ready.push(self.#watch(w, worker));

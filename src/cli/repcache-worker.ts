@@ -19,6 +19,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
   const logger = createLogger('repcache', start.logLevel).child({ worker: start.shared.worker });
   // the main thread's cache clock: the same seconds and absolute times in every worker
   const clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
+  clock.share(start.clockSecond);
   let server: CacheServer | null = null;
   const share = start.replication === null ? null : new ReplicationShare(start.replication.share);
   let metrics: { close(): Promise<void> } | null = null;

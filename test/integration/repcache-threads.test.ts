@@ -235,4 +235,22 @@ describe(`repcache -t ${THREADS} under concurrent load`, () => {
       for (const cl of clients) cl.close();
     }
   });
+
+  it('a set on any worker right after another worker\'s flush_all is kept (the workers agree on the second)', async () => {
+    const clients = await Promise.all(Array.from({ length: 8 }, () => McClient.connect(server.port)));
+    try {
+      let lost = 0;
+      // across at least two second boundaries, where a worker's clock ticked later than another's
+      for (const end = Date.now() + 2500; Date.now() < end; ) {
+        expect(await clients[0].request('flush_all\r\n')).toBe('OK\r\n');
+        for (let i = 1; i < clients.length; i++) {
+          expect(await clients[i].request(`set after${i} 0 0 1\r\nx\r\n`)).toBe('STORED\r\n');
+          if (!(await clients[i].request(`get after${i}\r\n`, 'END\r\n')).includes('VALUE')) lost++;
+        }
+      }
+      expect(lost).toBe(0);
+    } finally {
+      for (const cl of clients) cl.close();
+    }
+  });
 });
