@@ -17,7 +17,8 @@ export default defineConfig({
         test: { name: 'integration', include: ['test/integration/**/*.test.ts'], ...integration },
       },
       {
-        // the differential suites again with repcache -t 4 on both sides (worker threads over one store), after the rest
+        // the differential suites and a few replication suites again with repcache -t 4 on both sides (worker threads
+        // over one store; with replication, a replication thread beside them), after the rest
         extends: true,
         test: {
           name: 'integration-t4',
@@ -29,6 +30,11 @@ export default defineConfig({
             'test/integration/repcache-admin-differential.test.ts',
             'test/integration/repcache-memjs.test.ts',
             'test/integration/repcache-compat.test.ts',
+            'test/integration/replication-counters.test.ts',
+            'test/integration/replication-binary.test.ts',
+            'test/integration/replication-pair.test.ts',
+            'test/integration/repcache-metrics.test.ts',
+            'test/integration/replication-tls.test.ts',
           ],
           env: { REPCACHE_TEST_THREADS: '4' },
           sequence: { groupOrder: 1 },

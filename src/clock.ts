@@ -97,6 +97,8 @@ export class CacheClock {
   readonly #clock: Clock;
   readonly #startMs: number;
   #now = CACHE_CLOCK_ORIGIN;
+  /** share(): the newest second any thread's clock ticked to. */
+  #shared: Int32Array | null = null;
 
   /** startMs: the clock's reading taken as 0 (default: now); threads sharing a store agree on it (repcache -t N). */
   constructor(clock: Clock = backgroundClock, wallMs: number = Date.now(), startMs: number = clock.now()) {
@@ -105,14 +107,38 @@ export class CacheClock {
     this.started = Math.floor(wallMs / 1000) - CACHE_CLOCK_ORIGIN;
   }
 
+  /** A word for share(), to be given to every thread's clock. */
+  static sharedSecond(): SharedArrayBuffer {
+    const b = new SharedArrayBuffer(4);
+    new Int32Array(b)[0] = CACHE_CLOCK_ORIGIN;
+    return b;
+  }
+
+  /**
+   * Clocks of several threads (repcache -t N) that share `buffer` read the newest second any of them ticked to:
+   * each ticks on its own timer, and without this one thread could still read the second before another's
+   * flush_all, whose items it then stamped as flushed.
+   */
+  share(buffer: SharedArrayBuffer): void {
+    this.#shared = new Int32Array(buffer, 0, 1);
+  }
+
   now(): number {
-    return this.#now;
+    const s = this.#shared;
+    return s === null ? this.#now : s[0];
   }
 
   /** Re-reads the clock; returns the new now(). */
   tick(): number {
-    this.#now = CACHE_CLOCK_ORIGIN + Math.floor((this.#clock.now() - this.#startMs) / 1000);
-    return this.#now;
+    const now = (this.#now = CACHE_CLOCK_ORIGIN + Math.floor((this.#clock.now() - this.#startMs) / 1000));
+    const s = this.#shared;
+    if (s === null) return now;
+    for (let seen = Atomics.load(s, 0); seen < now; ) {
+      const was = Atomics.compareExchange(s, 0, seen, now);
+      if (was === seen) break;
+      seen = was;
+    }
+    return s[0];
   }
 }
 

@@ -19,7 +19,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
-  Conn, cpuSeconds, fillWithPreload, loadClient, median, pin, pinning, ratio, rssMB, spread, startBareNode, startIoFloor, startMemcached,
+  Conn, cpuSeconds, fillWithPreload, freePort, loadClient, median, pin, pinning, ratio, rssMB, spread, startBareNode, startIoFloor, startMemcached,
   startCanary, startProbedRepcache, startRepcache, statusMB, type BenchRow, type BenchSection, type Proc,
 } from './lib.ts';
 
@@ -172,9 +172,16 @@ export async function throughput(log: (l: string) => void): Promise<BenchRow[]> 
  * -t 4 vs -t 1 is printed beside it: with more threads than CPUs each event loop sleeps and wakes for fewer
  * requests, in any server. Then the private memory (RssAnon) of each idle, before any load, and of repcache -t 4
  * and memcached -t 4 full at -m 64, and the items each holds.
+ * And repcache -t 2 replicating to a live -t 2 peer (on the same two CPUs) against the standalone -t 2: the goal
+ * is >= 0.8x.
  */
 export async function threadScaling(log: (l: string) => void): Promise<BenchRow[]> {
   const load = { threads: 2, conns: 32, pinned: false };
+  // repcache -t 2 replicating to a live -t 2 peer (the peer takes no client load; it applies the sets)
+  const [ra, rb] = [await freePort(), await freePort()];
+  const repl = (me: number, peer: number) => ['-t', '2', '-m', String(MEMORY_MB), '-X', String(me), '-o', 'repl_listen=127.0.0.1', '-x', `127.0.0.1:${peer}`];
+  const paired = await startRepcache(repl(ra, rb));
+  const peer = await startRepcache(repl(rb, ra));
   const servers = {
     'memcached -t 1': await startMemcached(['-t', '1', '-m', String(MEMORY_MB)]),
     'memcached -t 2': await startMemcached(['-t', '2', '-m', String(MEMORY_MB)]),
@@ -182,6 +189,7 @@ export async function threadScaling(log: (l: string) => void): Promise<BenchRow[
     'repcache -t 1': await startRepcache(['-t', '1', '-m', String(MEMORY_MB)]),
     'repcache -t 2': await startRepcache(['-t', '2', '-m', String(MEMORY_MB)]),
     'repcache -t 4': await startRepcache(['-t', '4', '-m', String(MEMORY_MB)]),
+    'repcache -t 2 + peer': paired,
   };
   const names = Object.keys(servers) as (keyof typeof servers)[];
   const rounds = Object.fromEntries(names.map((n) => [n, [] as Round[]])) as Record<keyof typeof servers, Round[]>;
@@ -198,7 +206,7 @@ export async function threadScaling(log: (l: string) => void): Promise<BenchRow[
       }
     }
   } finally {
-    await Promise.all(Object.values(servers).map((p) => p.stop()));
+    await Promise.all([...Object.values(servers), peer].map((p) => p.stop()));
   }
   const tps = (n: keyof typeof servers) => median(rounds[n].map((r) => r.tps));
   const us = (n: keyof typeof servers) => median(rounds[n].map((r) => r.serverUsPerOp));
@@ -207,6 +215,11 @@ export async function threadScaling(log: (l: string) => void): Promise<BenchRow[
     { section: 'cache', metric: 'memcaslap -T2 -c32 ops/s, -t 2 (median)', memcached: tps('memcached -t 2'), repcache: tps('repcache -t 2'), ratio: r2, target: '>= 0.85x', ok: r2 >= 0.85 },
     { section: 'cache', metric: 'server CPU us/op, -t 2 (median)', memcached: us('memcached -t 2'), repcache: us('repcache -t 2'), ratio: ratio(us('repcache -t 2'), us('memcached -t 2')) },
   ];
+  const rp = median(rounds['repcache -t 2 + peer'].map((r, i) => r.tps / rounds['repcache -t 2'][i].tps));
+  rows.push(
+    { section: 'cache', metric: 'repcache -t 2 with a live -t 2 peer / standalone -t 2, ops/s (median of rounds)', repcache: tps('repcache -t 2 + peer'), ratio: rp, target: '>= 0.8x', ok: rp >= 0.8 },
+    { section: 'cache', metric: `repcache -t 2 with a live peer: server CPU us/op vs standalone (${us('repcache -t 2').toFixed(2)})`, repcache: us('repcache -t 2 + peer'), ratio: us('repcache -t 2 + peer') / us('repcache -t 2') },
+  );
   for (const n of ['repcache -t 2', 'repcache -t 4'] as const) {
     const r = us(n) / us('repcache -t 1');
     rows.push({ section: 'cache', metric: `${n}: CPU us/op vs -t 1 (${us('repcache -t 1').toFixed(2)}), ops/s ${tps(n)} vs ${tps('repcache -t 1')}`, repcache: us(n), ratio: r, target: '<= 1.1x', ok: r <= 1.1 });

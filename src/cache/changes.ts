@@ -2,7 +2,8 @@ import { turnNow } from '../clock.ts';
 
 /**
  * The store's change stream: one record per change that a client's command made to the store, numbered by
- * sequence, in a bounded ring. The store is its only writer; a subscriber (replication) reads it from its own
+ * sequence, in a bounded ring. The store is its only writer (with -t N, the stores of every worker thread, on one
+ * shared ring); a subscriber (replication) reads it from its own
  * cursor, so a short disconnect resumes from the last acknowledged sequence, and a reader that falls out of the
  * ring needs a full resync.
  *
@@ -17,9 +18,11 @@ import { turnNow } from '../clock.ts';
  *
  * Layout: every field lives in typed arrays over SharedArrayBuffers and keys in one preallocated byte ring (no
  * allocation per change, nothing for the GC to trace), so that another thread can read the records. A record is
- * gone when its slot or its key bytes were reused. With several writer threads the cursors (#next, #byteOff,
- * #bytePos) would move into a shared header, a writer would claim a sequence and its key bytes with Atomics.add,
- * and a per-slot commit word would tell readers the record is whole; a single writer needs none of that.
+ * gone when its slot or its key bytes were reused. The cursors (next sequence, first held, key byte positions) live
+ * in a shared header too, so several threads can write one ring (repcache -t N): every writer and reader of a
+ * shared stream holds the store lock (cache/LOCKING.md), so a record is whole whenever another thread can look.
+ * A writer also rings the header's bell word after each record (see armBell()), which a reader on another thread
+ * can Atomics.waitAsync on instead of polling.
  */
 export const ChangeKind = { SET: 1, TOUCH: 2, DELETE: 3, FLUSH: 4, ARITH: 5 } as const;
 export type ChangeKind = (typeof ChangeKind)[keyof typeof ChangeKind];
@@ -45,6 +48,47 @@ export interface ChangeSubscriber {
 export function ringSlot(seq: number, capacity: number): number {
   const i = seq - Math.floor(seq / capacity) * capacity;
   return i < 0 ? i + capacity : i >= capacity ? i - capacity : i;
+}
+
+/** The shared header: the cursors as f64 (H_*), then the bell as i32 words (I_*). */
+const H_NEXT = 0;
+const H_FIRST = 1;
+/** Absolute position (bytes ever written) of the next key, and where it goes within the key ring. */
+const H_BYTE_POS = 2;
+const H_BYTE_OFF = 3;
+const H_FIELDS = 4;
+/** Incremented (wrapping) after each record. */
+const I_BELL = 0;
+/** A reader waits on the bell: the next writer must Atomics.notify it (and clears this). */
+const I_SLEEPING = 1;
+const I_FIELDS = 2;
+
+/** Every SharedArrayBuffer of a stream: what another thread needs to attach to it (ChangeStream.attach). */
+export interface ChangeBuffers {
+  capacity: number;
+  header: SharedArrayBuffer;
+  kinds: SharedArrayBuffer;
+  times: SharedArrayBuffer;
+  keyAt: SharedArrayBuffer;
+  keyOff: SharedArrayBuffer;
+  keyLen: SharedArrayBuffer;
+  item: SharedArrayBuffer;
+  high: SharedArrayBuffer;
+  low: SharedArrayBuffer;
+  layout: SharedArrayBuffer;
+  delay: SharedArrayBuffer;
+  priorVersion: SharedArrayBuffer;
+  priorValue: SharedArrayBuffer;
+  value: SharedArrayBuffer;
+  incr: SharedArrayBuffer;
+  keys: SharedArrayBuffer;
+}
+
+function newHeader(): SharedArrayBuffer {
+  const b = new SharedArrayBuffer(H_FIELDS * 8 + I_FIELDS * 4);
+  const h = new Float64Array(b, 0, H_FIELDS);
+  h[H_NEXT] = h[H_FIRST] = 1;
+  return b;
 }
 
 const NONE = new SharedArrayBuffer(0);
@@ -81,17 +125,92 @@ export class ChangeStream {
   /** ARITH records: 1 for an incr, 0 for a decr. */
   #incr = NO_BYTES;
   #keys = Buffer.from(NONE);
-  #bytePos = 0;
-  /** #bytePos within #keys: where the next key goes. */
-  #byteOff = 0;
-  /** Sequence of the next record; the first is 1. */
-  #next = 1;
-  /** Oldest sequence whose slot and key bytes are intact. */
-  #first = 1;
+  /** The cursors (H_*), shared by every thread attached to the stream. */
+  #h: Float64Array;
+  /** The bell words (I_*). */
+  #bell: Int32Array;
+  /** Whether other threads use this ring: only then is the bell rung. */
+  #shared = false;
+  /** Sequence of the last record this thread wrote (0: none): what its own replies wait for in sync mode. */
+  lastOwnSeq = 0;
 
   /** `wallMs`: the time recorded with each change (ms, wall clock). */
   constructor(wallMs: () => number = turnNow) {
     this.#wallMs = wallMs;
+    const header = newHeader();
+    this.#h = new Float64Array(header, 0, H_FIELDS);
+    this.#bell = new Int32Array(header, H_FIELDS * 8, I_FIELDS);
+  }
+
+  /**
+   * Makes the ring of `capacity` records now, so that other threads can attach to it (repcache -t N) before any
+   * subscriber; a later subscribe() with the same capacity keeps it.
+   */
+  share(capacity: number): ChangeBuffers {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('change stream capacity must be a positive integer');
+    if (capacity !== this.capacity) this.#allocate(capacity);
+    this.#shared = true;
+    return this.buffers;
+  }
+
+  /** This stream's shared memory (empty arrays until a ring was made). */
+  get buffers(): ChangeBuffers {
+    const sab = (a: { buffer: ArrayBufferLike }) => a.buffer as SharedArrayBuffer;
+    return {
+      capacity: this.capacity, header: sab(this.#h), kinds: sab(this.#kinds), times: sab(this.#times), keyAt: sab(this.#keyAt),
+      keyOff: sab(this.#keyOff), keyLen: sab(this.#keyLen), item: sab(this.#item), high: sab(this.#high), low: sab(this.#low),
+      layout: sab(this.#layout), delay: sab(this.#delay), priorVersion: sab(this.#priorVersion), priorValue: sab(this.#priorValue),
+      value: sab(this.#value), incr: sab(this.#incr), keys: sab(this.#keys),
+    };
+  }
+
+  /**
+   * Uses the ring another thread made (share()): records written here are seen there and the other way round. Every
+   * thread writing or reading it holds the same lock around each use (the store lock).
+   */
+  attach(b: ChangeBuffers): void {
+    this.capacity = b.capacity;
+    this.#h = new Float64Array(b.header, 0, H_FIELDS);
+    this.#bell = new Int32Array(b.header, H_FIELDS * 8, I_FIELDS);
+    this.#kinds = new Uint8Array(b.kinds);
+    this.#times = new Float64Array(b.times);
+    this.#keyAt = new Float64Array(b.keyAt);
+    this.#keyOff = new Uint32Array(b.keyOff);
+    this.#keyLen = new Uint8Array(b.keyLen);
+    this.#item = new Uint32Array(b.item);
+    this.#high = new Uint32Array(b.high);
+    this.#low = new Uint32Array(b.low);
+    this.#layout = new Uint32Array(b.layout);
+    this.#delay = new Uint32Array(b.delay);
+    this.#priorVersion = new BigUint64Array(b.priorVersion);
+    this.#priorValue = new BigUint64Array(b.priorValue);
+    this.#value = new BigUint64Array(b.value);
+    this.#incr = new Uint8Array(b.incr);
+    this.#keys = Buffer.from(b.keys);
+    this.#shared = true;
+  }
+
+  /**
+   * Starts keeping records without a subscriber in this thread: another thread reads them (repcache -t N, where
+   * the replication thread reads what the client workers write). `settled` is sync mode's wait, as a subscriber's.
+   */
+  keepRecords(settled: ChangeSubscriber['settled'] = () => null): void {
+    this.#subscriber = { appended: () => {}, settled };
+    this.active = true;
+  }
+
+  /** The bell's word (Int32Array index 0) and the number of rings so far: wait with Atomics.waitAsync(words, 0, rung). */
+  get bellWords(): Int32Array {
+    return this.#bell;
+  }
+
+  /**
+   * A reader on another thread is about to wait on the bell: the next record notifies it. Returns the bell's value
+   * to wait for a change of.
+   */
+  armBell(): number {
+    Atomics.store(this.#bell, I_SLEEPING, 1);
+    return Atomics.load(this.#bell, I_BELL);
   }
 
   /** Starts keeping records in a ring of `capacity` records; `subscriber` hears of each. One subscriber at a time. */
@@ -127,8 +246,9 @@ export class ChangeStream {
     this.#value = new BigUint64Array(shared(capacity * 8));
     this.#incr = new Uint8Array(shared(capacity));
     this.#keys = Buffer.from(shared(Math.max(capacity * KEY_BYTES_PER_RECORD, 256)));
-    this.#bytePos = this.#byteOff = 0;
-    this.#first = this.#next;
+    const h = this.#h;
+    h[H_BYTE_POS] = h[H_BYTE_OFF] = 0;
+    h[H_FIRST] = h[H_NEXT];
   }
 
   #slot(seq: number): number {
@@ -195,47 +315,62 @@ export class ChangeStream {
   }
 
   #record(kind: ChangeKind, keySrc: Uint8Array, keyStart: number, nkey: number): number {
-    const seq = this.#next++;
+    const h = this.#h;
+    const seq = h[H_NEXT];
+    const next = (h[H_NEXT] = seq + 1);
+    this.lastOwnSeq = seq;
     const i = this.#slot(seq);
     this.#kinds[i] = kind;
     this.#times[i] = this.#wallMs();
     const keys = this.#keys;
-    let at = this.#byteOff;
+    let at = h[H_BYTE_OFF];
+    let pos = h[H_BYTE_POS];
     if (at + nkey > keys.length) {
-      this.#bytePos += keys.length - at; // keys never wrap: skip the tail
+      pos += keys.length - at; // keys never wrap: skip the tail
       at = 0;
     }
     for (let j = 0; j < nkey; j++) keys[at + j] = keySrc[keyStart + j];
-    this.#keyAt[i] = this.#bytePos;
+    this.#keyAt[i] = pos;
     this.#keyOff[i] = at;
     this.#keyLen[i] = nkey;
-    this.#bytePos += nkey;
-    this.#byteOff = at + nkey;
+    h[H_BYTE_POS] = pos += nkey;
+    h[H_BYTE_OFF] = at + nkey;
     // Drop records whose slot or key bytes were just reused (both advance in sequence order).
-    const floor = this.#bytePos - keys.length;
-    let first = this.#first;
+    const floor = pos - keys.length;
+    let first = h[H_FIRST];
     if (first <= seq - this.capacity || this.#keyAt[this.#slot(first)] < floor) {
-      while (first < this.#next && (first <= seq - this.capacity || this.#keyAt[this.#slot(first)] < floor)) first++;
-      this.#first = first;
+      while (first < next && (first <= seq - this.capacity || this.#keyAt[this.#slot(first)] < floor)) first++;
+      h[H_FIRST] = first;
     }
+    if (this.#shared) this.#ring();
     return seq;
+  }
+
+  #ring(): void {
+    const bell = this.#bell;
+    Atomics.add(bell, I_BELL, 1);
+    if (Atomics.load(bell, I_SLEEPING) !== 0) {
+      Atomics.store(bell, I_SLEEPING, 0);
+      Atomics.notify(bell, I_BELL);
+    }
   }
 
   // ------------------------------------------------------------------ readers
 
   /** Sequence the next record will get. */
   get nextSeq(): number {
-    return this.#next;
+    return this.#h[H_NEXT];
   }
 
   /** Oldest sequence still held. */
   get firstSeq(): number {
-    return this.#first;
+    return this.#h[H_FIRST];
   }
 
   /** Whether a reader whose next wanted sequence is `seq` can still be served from the ring. */
   holds(seq: number): boolean {
-    return seq >= this.#first && seq <= this.#next;
+    const h = this.#h;
+    return seq >= h[H_FIRST] && seq <= h[H_NEXT];
   }
 
   /** Sync mode: see ChangeSubscriber.settled (null without a subscriber). */
@@ -317,7 +452,8 @@ export class ChangeStream {
 
   /** When record `seq` was made (ms), or NaN if it is not in the ring. */
   timeOf(seq: number): number {
-    if (seq >= this.#next || seq < this.#first) return Number.NaN;
+    const h = this.#h;
+    if (seq >= h[H_NEXT] || seq < h[H_FIRST]) return Number.NaN;
     return this.#times[this.#slot(seq)];
   }
 }

@@ -7,6 +7,10 @@
  * `shutdown` to the main thread, which sends `close` to every worker; each answers `closed` once its
  * connections are closed. A client's successful `refresh_certs` becomes `refresh_certs` to the main thread, which
  * passes it to the other workers. A worker's log lines come as `log` (log-forward.ts) and go to the main thread's logger.
+ *
+ * With replication (-x/-X) a replication thread (repcache-replication-worker.ts) starts first, on the same store;
+ * the client workers start once it says `ready` (with peers: once this node may serve, as with -t 1), and it is
+ * closed after them, so that it ships what they acknowledged last.
  */
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
@@ -19,6 +23,10 @@ import { SlabStore } from '../cache/store.ts';
 import type { SharedServing } from '../server/cache-server.ts';
 import { storeOptionsFor, type ServerConfig } from '../server/config.ts';
 import { WorkerCounterTable } from '../server/worker-counters.ts';
+import type { StoreBuffers } from '../cache/store.ts';
+import type { ChangeBuffers } from '../cache/changes.ts';
+import { ReplicationShare } from '../replication/threads.ts';
+import type { ThreadedReplication } from '../replication/wire.ts';
 
 export interface WorkerStart {
   config: ServerConfig;
@@ -29,11 +37,44 @@ export interface WorkerStart {
   /** The main thread's cache clock: its wall time at 0, and the absolute ms (timeOrigin + now) of its 0. */
   wallMs: number;
   clockStartAbsMs: number;
+  /** The newest second of every thread's cache clock (CacheClock.share). */
+  clockSecond: SharedArrayBuffer;
+  /** With replication: the shared change stream, clock and replication state (replication/threads.ts). */
+  replication: WorkerReplication | null;
+}
+
+export interface WorkerReplication {
+  changes: ChangeBuffers;
+  hlc: SharedArrayBuffer;
+  share: SharedArrayBuffer;
+  syncMode: boolean;
+  syncTimeoutMs: number;
+}
+
+/** The replication thread's start: the command line's replication flags and the shared memory. */
+export interface ReplicationThreadStart {
+  config: ServerConfig;
+  replication: { peers: string[]; port: number; connectPort?: number; portGiven?: boolean };
+  store: StoreBuffers;
+  changes: ChangeBuffers;
+  lock: SharedArrayBuffer;
+  hlc: SharedArrayBuffer;
+  share: SharedArrayBuffer;
+  logLevel: WorkerStart['logLevel'];
+  wallMs: number;
+  clockStartAbsMs: number;
+  clockSecond: SharedArrayBuffer;
+}
+
+/** -t N with replication: the replication flags and what the main thread sized from them. */
+export interface ReplicationPlan {
+  args: ReplicationThreadStart['replication'];
+  threaded: ThreadedReplication;
 }
 
 export type ToMain =
   | { type: 'ready' }
-  | { type: 'error'; stage: 'start' | 'listen' | 'metrics'; message: string }
+  | { type: 'error'; stage: 'start' | 'listen' | 'metrics' | 'replication'; message: string }
   | { type: 'shutdown'; graceful: boolean }
   | { type: 'closed' }
   | { type: 'refresh_certs' }
@@ -69,6 +110,7 @@ async function probeTcpPorts(c: ServerConfig): Promise<void> {
 /** Emits 'shutdown' (graceful) when a client asks for it and 'crashed' (Error) when a worker dies unasked. */
 export class ThreadedCache extends EventEmitter {
   readonly #workers: Worker[] = [];
+  #replication: Worker | null = null;
   readonly #exited = new Set<Worker>();
   readonly #logger: Logger;
   #closing = false;
@@ -79,17 +121,44 @@ export class ThreadedCache extends EventEmitter {
   }
 
   /** Starts the workers; resolves once all listen, rejects (WorkerStartError) if any cannot. */
-  static async start(config: ServerConfig, authEntries: Array<[string, string]> | null, logLevel: WorkerStart['logLevel'], logger: Logger): Promise<ThreadedCache> {
-    await probeTcpPorts(config);
+  static async start(config: ServerConfig, authEntries: Array<[string, string]> | null, logLevel: WorkerStart['logLevel'], logger: Logger, replication: ReplicationPlan | null = null): Promise<ThreadedCache> {
     const self = new ThreadedCache(logger);
     const wallMs = Date.now();
     const startMs = performance.now();
+    const clockStartAbsMs = performance.timeOrigin + startMs;
     const clock = new CacheClock(backgroundClock, wallMs, startMs);
+    const clockSecond = CacheClock.sharedSecond();
     const store = new SlabStore(storeOptionsFor(config, clock));
     const base = { threads: config.threads, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(config.threads) };
+    let shared: WorkerReplication | null = null;
+    if (replication !== null) {
+      const r = replication.threaded;
+      shared = { changes: store.changes.share(r.logCapacity), hlc: r.hlc, share: new ReplicationShare().buffer, syncMode: r.syncMode, syncTimeoutMs: r.syncTimeoutMs };
+      const data: ReplicationThreadStart = {
+        config, replication: replication.args, store: store.buffers, changes: shared.changes, lock: base.lock, hlc: r.hlc, share: shared.share,
+        logLevel, wallMs, clockStartAbsMs, clockSecond,
+      };
+      const w = new Worker(new URL('./repcache-replication-worker.ts', import.meta.url), { workerData: data, name: 'repcache replication' });
+      self.#replication = w;
+      try {
+        // with peers: until this node may serve (a full copy is in, or no peer is reachable), as with -t 1
+        await self.#watch(w, -1);
+      } catch (err) {
+        await self.close();
+        throw err;
+      }
+    }
+    try {
+      // after the replication thread is ready: the probe listens for a moment, which a client must not take for
+      // the cache being up
+      await probeTcpPorts(config);
+    } catch (err) {
+      await self.close();
+      throw err;
+    }
     const ready: Array<Promise<void>> = [];
     for (let worker = 0; worker < config.threads; worker++) {
-      const data: WorkerStart = { config, authEntries, shared: { ...base, worker }, logLevel, wallMs, clockStartAbsMs: performance.timeOrigin + startMs };
+      const data: WorkerStart = { config, authEntries, shared: { ...base, worker }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
       const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
       self.#workers.push(w);
       ready.push(self.#watch(w, worker));
@@ -119,29 +188,31 @@ export class ThreadedCache extends EventEmitter {
       });
       w.on('exit', (code) => {
         this.#exited.add(w);
-        reject(new Error(`worker ${worker} exited with code ${code} before it listened`));
+        const name = worker < 0 ? 'the replication thread' : `worker ${worker}`;
+        reject(new Error(`${name} exited with code ${code} before it was ready`));
         if (!this.#closing) {
-          this.#logger.error({ worker, code }, 'a worker thread exited');
-          this.emit('crashed', new Error(`worker ${worker} exited with code ${code}`));
+          this.#logger.error({ worker, code }, `${name} exited`);
+          this.emit('crashed', new Error(`${name} exited with code ${code}`));
         }
       });
     });
   }
 
-  /** Closes every worker's listeners and connections. */
+  /** Closes every worker's listeners and connections, then the replication thread (it ships what they wrote last). */
   async close(): Promise<void> {
     this.#closing = true;
-    await Promise.all(
-      this.#workers.filter((w) => !this.#exited.has(w)).map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            w.once('exit', () => resolve());
-            w.on('message', (m: ToMain) => {
-              if (m.type === 'closed') void w.terminate();
-            });
-            w.postMessage({ type: 'close' } satisfies ToWorker);
-          }),
-      ),
-    );
+    await Promise.all(this.#workers.map((w) => this.#closeOne(w)));
+    if (this.#replication !== null) await this.#closeOne(this.#replication);
+  }
+
+  #closeOne(w: Worker): Promise<void> {
+    if (this.#exited.has(w)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      w.once('exit', () => resolve());
+      w.on('message', (m: ToMain) => {
+        if (m.type === 'closed') void w.terminate();
+      });
+      w.postMessage({ type: 'close' } satisfies ToWorker);
+    });
   }
 }

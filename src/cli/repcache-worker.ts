@@ -4,8 +4,11 @@
  * worker (the compile cache step) it only loads.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { backgroundClock, CacheClock } from '../clock.ts';
+import { backgroundClock, CacheClock, turnNow } from '../clock.ts';
 import { forwardingLogger } from '../log-forward.ts';
+import { HybridClock } from '../replication/hlc.ts';
+import { ReplicationShare } from '../replication/threads.ts';
+import type { StatList } from '../server/stats.ts';
 import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
 import type { WorkerStart, ToMain, ToWorker } from './repcache-threads.ts';
@@ -17,12 +20,25 @@ function serveInWorker(port: MessagePort): Promise<void> {
   const logger = forwardingLogger(post, start.logLevel, { worker: start.shared.worker });
   // the main thread's cache clock: the same seconds and absolute times in every worker
   const clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
+  clock.share(start.clockSecond);
   let server: CacheServer | null = null;
+  const share = start.replication === null ? null : new ReplicationShare(start.replication.share);
   let metrics: { close(): Promise<void> } | null = null;
 
   async function run(): Promise<void> {
+    const r = start.replication;
     try {
-      server = new CacheServer(start.config, { logger, clock, credentials: start.authEntries === null ? undefined : new Credentials(start.authEntries), shared: start.shared });
+      // with replication: versions from the clock the replication thread observes peers' versions on
+      const versions = r === null ? undefined : new HybridClock(1, turnNow, r.hlc);
+      server = new CacheServer(start.config, { logger, clock, versions, credentials: start.authEntries === null ? undefined : new Credentials(start.authEntries), shared: start.shared });
+      if (r !== null) {
+        // this worker's changes go to the shared stream the replication thread reads; sync mode's replies wait
+        // for the peers' acknowledgement, which that thread publishes
+        const waits = share!.syncWaits(r.syncTimeoutMs);
+        server.store.changes.attach(r.changes);
+        server.store.changes.keepRecords(r.syncMode ? (seq) => waits.settled(seq) : () => null);
+        server.addStatsSource(() => share!.stats() as StatList);
+      }
     } catch (err) {
       post({ type: 'error', stage: 'start', message: (err as Error).message });
       return;
@@ -40,7 +56,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
     if (start.shared.worker === 0 && typeof metricsAt === 'string') {
       const { startRepcacheMetrics } = await import('../metrics/repcache-endpoint.ts');
       try {
-        metrics = await startRepcacheMetrics(metricsAt, server, () => null, logger);
+        metrics = await startRepcacheMetrics(metricsAt, server, () => share?.view() ?? null, logger);
       } catch (err) {
         post({ type: 'error', stage: 'metrics', message: (err as Error).message });
         return;

@@ -5,6 +5,7 @@
  */
 import { appendFileSync, renameSync } from 'node:fs';
 import { startReplication } from '../replication/wire.ts';
+import type { ReplicationPlan } from './repcache-threads.ts';
 import { lookupUser, type UserIds } from '../system/users.ts';
 import {
   EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, VERSION_LINE, parseRepcacheArgs, usage,
@@ -65,16 +66,14 @@ async function run(opts: RepcacheOptions): Promise<void> {
     throw new StartupError(`repcache: ${(err as Error).message}`, EX_USAGE);
   }
   if (config.threads > 1) {
-    if (replication.serverDeps.versions !== undefined) {
-      throw new StartupError('repcache: -t greater than 1 cannot be used with replication (-x/-X) yet; use -t 1', EX_USAGE);
-    }
     if (config.memoryFile !== null) throw new StartupError('repcache: -t greater than 1 cannot be used with -e (warm restart) yet; use -t 1', EX_USAGE);
     if (config.port < 0 || config.udpPort < 0) {
       throw new StartupError('repcache: -t greater than 1 cannot be used with -p -1 or -U -1 (a port the system picks) yet; name the port or use -t 1', EX_USAGE);
     }
     if (process.env.MEMCACHED_PORT_FILENAME) logger.warn('MEMCACHED_PORT_FILENAME: the port file is not written with -t greater than 1');
     // read before the privileges are dropped, as the single-thread path does
-    return runThreaded(opts, user, config.authFile !== null ? readAuthEntries(config.authFile) : null, level, logger, onSignal);
+    const plan = replication.threaded === null ? null : { args: opts.replication, threaded: replication.threaded };
+    return runThreaded(opts, user, config.authFile !== null ? readAuthEntries(config.authFile) : null, level, logger, onSignal, plan);
   }
   // Loaded only with -t 1: with -t N the main thread serves no client and the workers load it.
   const { CacheServer } = await import('../server/cache-server.ts');
@@ -176,14 +175,16 @@ async function runThreaded(
   level: 'trace' | 'debug' | 'info' | 'warn',
   logger: Logger,
   onSignal: ReturnType<typeof onStopSignals>,
+  replication: ReplicationPlan | null,
 ): Promise<void> {
   const { config } = opts;
   const { ThreadedCache, WorkerStartError } = await import('./repcache-threads.ts');
   let cache: Awaited<ReturnType<typeof ThreadedCache.start>>;
   try {
-    cache = await ThreadedCache.start(config, authEntries, level, logger);
+    cache = await ThreadedCache.start(config, authEntries, level, logger, replication);
   } catch (err) {
     if (!(err instanceof WorkerStartError)) throw err;
+    if (err.stage === 'replication') throw new StartupError(`repcache: ${err.message}`, EX_OSERR);
     if (err.stage === 'listen') throw new StartupError(describeListenError(opts, { message: err.message } as NodeJS.ErrnoException), EX_OSERR);
     throw new StartupError(err.stage === 'start' ? err.message : `repcache: ${err.message}`, err.stage === 'start' ? EX_USAGE : EX_OSERR);
   }

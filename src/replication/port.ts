@@ -28,6 +28,8 @@ export interface PortOptions {
   strangerLogIntervalMs: number;
   /** A connection that said HELLO (see InboundGate). */
   admit(socket: LinkSocket, hello: Hello, settled: () => void): void;
+  /** After a refusal was counted (repcache -t N publishes its stats then). */
+  counted?: () => void;
   /** Default: TCP (TLS when `tls` is set). */
   transport?: ReplicationTransport;
 }
@@ -172,6 +174,7 @@ export class ReplicationPort {
   /** A connection that never authenticated was refused: counted, logged once per kind per interval. */
   refused(kind: RefusalKind, remote: string, detail: string): void {
     this.#refusals[kind]++;
+    this.#o.counted?.();
     this.#strangers.warn(`replication refused: ${kind}`, `replication: refused a connection from ${remote}: ${detail}`, { peer: remote });
   }
 

@@ -17,8 +17,15 @@ import type { Completeness, NodeStatus } from '../proto/replication/codec.ts';
 import { DEFAULT_COLD_WINDOW_MS, JoinPolicy } from './join.ts';
 import type { SessionContext } from './context.ts';
 import type { ReplicaStore } from './replica-store.ts';
+import type { StoreLock } from '../cache/store-lock.ts';
+import { StoreSections, type ReplicationShare } from './threads.ts';
 
 export const DEFAULT_REPLICATION_PORT = 11212;
+/** -t N: wake-ups of the replication thread closer than this mean load (see Replicator.#rearm). */
+const BUSY_MS = 2;
+/** Records the change stream keeps for the peers, and sync mode's bound, unless configured. */
+export const DEFAULT_LOG_CAPACITY = 1 << 18;
+export const DEFAULT_SYNC_TIMEOUT_MS = 1000;
 
 export type { PeerAddress };
 
@@ -60,6 +67,18 @@ export interface ReplicationOptions {
   transport?: ReplicationTransport;
 }
 
+/**
+ * repcache -t N: the replicator runs in its own thread on the store the client workers share (threads.ts): it
+ * takes `lock` around its uses of the store, reads the workers' records from the shared change stream, and
+ * publishes acknowledgements and its stats through `share`.
+ */
+export interface ReplicatorThreads {
+  lock: StoreLock;
+  share: ReplicationShare;
+  /** Runs first in each section under the lock (the replication thread reads its store clock then). */
+  entered?: () => void;
+}
+
 /** Picks this process's node id: the low bits of every version it issues. */
 export function randomNodeId(): number {
   return randomInt(1, MAX_NODE_ID + 1);
@@ -97,13 +116,40 @@ export class Replicator {
   syncTimeouts = 0;
   syncAcked = 0;
   fullCopiesReceived = 0;
+  /** -t N: the store lock's sections, the shared state, and the next record of the workers' to note. */
+  readonly #sections: StoreSections | null = null;
+  readonly #share: ReplicationShare | null = null;
+  #noted = 1;
+  #bellArmed = false;
+  #lastWake = -Infinity;
+  #publishScheduled = false;
+  #rearmTimer: NodeJS.Timeout | null = null;
+  /** In the bell's wake-up, which ships at once (no pump to schedule). */
+  #waking = false;
+  #stopped = false;
+  /** -t N: records the workers wrote that left the ring before this thread noted them. */
+  overruns = 0;
 
-  constructor(store: ReplicaStore, hlc: HybridClock, opts: ReplicationOptions, logger: Logger) {
+  constructor(store: ReplicaStore, hlc: HybridClock, opts: ReplicationOptions, logger: Logger, threads?: ReplicatorThreads) {
+    this.changes = store.changes;
+    if (threads !== undefined) {
+      this.#noted = this.changes.nextSeq;
+      const entered = threads.entered;
+      const sections = (this.#sections = new StoreSections(threads.lock, () => {
+        entered?.();
+        this.#catchUp();
+      }));
+      this.#share = threads.share;
+      // every use of the store, its stream and the clock in a callback takes the lock first (threads.ts)
+      sections.guard(store);
+      sections.guard(store.changes);
+      sections.guard(hlc);
+    }
     this.#store = store;
     this.hlc = hlc;
     this.#logger = logger;
     this.#opts = {
-      secret: '', syncMode: false, syncTimeoutMs: 1000, logCapacity: 1 << 18, tombstoneMax: 1 << 18,
+      secret: '', syncMode: false, syncTimeoutMs: DEFAULT_SYNC_TIMEOUT_MS, logCapacity: DEFAULT_LOG_CAPACITY, tombstoneMax: 1 << 18,
       tombstoneLifetimeMs: 3600_000, joinTimeoutMs: 15_000, itemSizeMax: 1024 * 1024, maxPendingHandshakes: 64,
       strangerLogIntervalMs: 60_000, startComplete: false, coldWindowMs: DEFAULT_COLD_WINDOW_MS, ...opts,
     };
@@ -120,6 +166,7 @@ export class Replicator {
       listenHosts: o.listenHosts ?? (o.listenHost !== undefined ? [o.listenHost] : []),
       timeoutMs: o.timing?.connectTimeoutMs ?? 3000, maxPending: o.maxPendingHandshakes, strangerLogIntervalMs: o.strangerLogIntervalMs,
       admit: (socket, hello, settled) => this.#admit(socket, hello, settled),
+      counted: () => this.#publishSoon(),
     }, logger);
     this.#join = new JoinPolicy({
       now: () => Date.now(),
@@ -128,9 +175,67 @@ export class Replicator {
       coldWindowMs: this.#opts.coldWindowMs,
       changed: (from, to, reason) => this.#completenessChanged(from, to, reason),
     });
-    this.changes = store.changes;
     this.#ctx = this.#context();
-    this.changes.subscribe({ appended: (seq, kind) => this.#appended(seq, kind), settled: (seq) => this.#settled(seq) }, this.#opts.logCapacity);
+    if (this.#sections === null) this.changes.subscribe({ appended: (seq, kind) => this.#appended(seq, kind), settled: (seq) => this.#settled(seq) }, this.#opts.logCapacity);
+  }
+
+  /** -t N, at the start of each section under the store lock: notes the records the workers wrote since the last. */
+  #catchUp(): void {
+    const changes = this.changes;
+    const next = changes.nextSeq;
+    let seq = this.#noted;
+    if (seq >= next) return;
+    const first = changes.firstSeq;
+    if (seq < first) {
+      this.overruns += first - seq;
+      this.#logger.warn({ lost: first - seq }, 'replication: the change log overflowed before the replication thread read it; peers get a full copy');
+      seq = first;
+    }
+    for (; seq < next; seq++) this.#note(seq, changes.kindAt(seq));
+    this.#noted = next;
+    if (!this.#waking) this.#schedulePump();
+  }
+
+  /** -t N: wakes when a worker appends a record (the stream's bell), to ship it. */
+  #armBell(): void {
+    if (this.#bellArmed || this.#stopped) return;
+    this.#bellArmed = true;
+    const changes = this.changes;
+    const rung = changes.armBell();
+    const r = Atomics.waitAsync(changes.bellWords, 0, rung);
+    const wake = () => {
+      this.#bellArmed = false;
+      if (this.#stopped) return;
+      // one section: note the new records, ship them, arm the bell again
+      this.#waking = true;
+      try {
+        this.#sections!.enter();
+      } finally {
+        this.#waking = false;
+      }
+      if (!this.#pumpScheduled) this.#runPump();
+    };
+    if (r.async) void r.value.then(wake);
+    else queueMicrotask(wake);
+  }
+
+  /** -t N: publishes once this turn's events are handled (a link's state changed, a stranger was refused). */
+  #publishSoon(): void {
+    if (this.#share === null || this.#publishScheduled) return;
+    this.#publishScheduled = true;
+    setImmediate(() => {
+      this.#publishScheduled = false;
+      if (!this.#stopped) this.#publish();
+    });
+  }
+
+  /** -t N: the shared state the workers read (a peer up for sync mode, the stats). */
+  #publish(): void {
+    const share = this.#share;
+    if (share === null) return;
+    this.#sections!.enter();
+    share.peerUp = this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing');
+    share.publishStats(this.stats(), this);
   }
 
   /** complete, joining or partial (see JoinPolicy). */
@@ -196,6 +301,10 @@ export class Replicator {
     // repcached's one-host pairing: the node that holds the port its -x names has no one to copy from
     if (this.#peers.length === 0) this.#join.declareComplete('no peer to copy from: this node holds the replication port its -x names');
     if (this.#join.completeness === 'complete') this.#markReady(this.#opts.startComplete ? 'complete by the operator\'s -o repl_complete' : 'no peers configured');
+    if (this.#sections !== null) {
+      this.#armBell();
+      this.#publish();
+    }
   }
 
   #addSender(host: string, port: number): Sender {
@@ -246,6 +355,7 @@ export class Replicator {
       this.#join.tick(dialed.map((s) => ({ unreachable: s.machine.connects === 0 && s.machine.failures > 0, heard: s.heard })));
     }
     this.#announce();
+    this.#publish();
   }
 
   /**
@@ -253,13 +363,17 @@ export class Replicator {
    * the key back), a flush raises the flush epoch; then the senders ship it, once this turn's I/O is done.
    */
   #appended(seq: number, kind: ChangeKind): void {
+    this.#note(seq, kind);
+    this.#schedulePump();
+  }
+
+  #note(seq: number, kind: ChangeKind): void {
     const changes = this.changes;
     if (kind === ChangeKind.DELETE) this.tombstones.record(changes.keyAt(seq)!, changes.versionAt(seq));
     else if (kind === ChangeKind.FLUSH) this.#apply.localFlush(changes.versionAt(seq), changes.delayAt(seq));
     else if (kind === ChangeKind.ARITH) {
       this.#apply.counters.local(changes.keyAt(seq)!, changes.isIncrAt(seq), changes.priorVersionAt(seq), changes.priorValueAt(seq), changes.versionAt(seq), changes.valueAt(seq));
     }
-    this.#schedulePump();
   }
 
   /** Synchronous mode: the reply to the command that made record `seq` waits until a peer has it (bounded). */
@@ -281,7 +395,26 @@ export class Replicator {
   readonly #runPump = (): void => {
     this.#pumpScheduled = false;
     for (const s of this.senders) s.pump();
+    if (this.#sections !== null) this.#rearm();
   };
+
+  /**
+   * -t N, after shipping: waits for the next record. Under load (the last wake-up was less than BUSY_MS ago) it
+   * waits a millisecond first, so a wake-up ships a millisecond's records rather than one or two: each costs a
+   * cross-thread notification, a section under the lock and a write.
+   */
+  #rearm(): void {
+    const now = performance.now();
+    const busy = now - this.#lastWake < BUSY_MS;
+    this.#lastWake = now;
+    if (!busy) this.#armBell();
+    else if (!this.#bellArmed && this.#rearmTimer === null) {
+      this.#rearmTimer = setTimeout(() => {
+        this.#rearmTimer = null;
+        this.#armBell();
+      }, 1);
+    }
+  }
 
   #waitForAck(seq: number): Promise<void> | null {
     if (!this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing')) return null;
@@ -300,6 +433,7 @@ export class Replicator {
   }
 
   #acked(seq: number): void {
+    this.#share?.acked(seq);
     const ws = this.#syncWaiters;
     let n = 0;
     while (n < ws.length && ws[n].seq <= seq) {
@@ -361,11 +495,26 @@ export class Replicator {
         }
         this.#join.copyReceived(nodeId, complete, items);
       },
-      applyItem: (f) => this.#apply.item(f),
-      applyDelete: (k, ver) => this.#apply.delete(k, ver),
-      applyTouch: (k, t, ver) => this.#apply.touch(k, t, ver),
-      applyCounter: (k, base, ver, sum) => this.#apply.counter(k, base, ver, sum),
-      applyFlush: (ver, d) => this.#apply.flush(ver, d),
+      applyItem: (f) => {
+        this.#sections?.enter();
+        this.#apply.item(f);
+      },
+      applyDelete: (k, ver) => {
+        this.#sections?.enter();
+        this.#apply.delete(k, ver);
+      },
+      applyTouch: (k, t, ver) => {
+        this.#sections?.enter();
+        this.#apply.touch(k, t, ver);
+      },
+      applyCounter: (k, base, ver, sum) => {
+        this.#sections?.enter();
+        this.#apply.counter(k, base, ver, sum);
+      },
+      applyFlush: (ver, d) => {
+        this.#sections?.enter();
+        this.#apply.flush(ver, d);
+      },
       peerHello: (nodeId, host, listenPort) => this.#peerHello(nodeId, host, listenPort),
       nodeIdCollision: (peerRunId) => this.#nodeIdCollision(peerRunId),
       acked: (seq) => this.#acked(seq),
@@ -415,6 +564,7 @@ export class Replicator {
     const quiet = stranger || (to === 'connecting' && /^retry ([4-9]|\d\d)/.test(reason)) || (from === 'connecting' && to === 'backoff' && this.#retrying(who));
     const level = quiet ? 'debug' : to === 'backoff' || (to === 'closed' && reason !== 'shutdown') ? 'warn' : 'info';
     this.#logger[level]({ peer: who, from, to, reason }, `replication: ${who} ${from} -> ${to} (${reason})`);
+    this.#publishSoon();
   }
 
   #retrying(who: string): boolean {
@@ -461,6 +611,7 @@ export class Replicator {
   }
 
   stats(): Array<[string, string | number]> {
+    this.#sections?.enter();
     const now = Date.now();
     const heard = (ms: number | null) => (ms === null ? '-' : ms);
     const out: Array<[string, string | number]> = [
@@ -479,6 +630,7 @@ export class Replicator {
       ['repl_expected_items', this.#join.completeness === 'complete' ? '-' : (this.#join.expectedItems() ?? '-')],
       ['repl_sync_acked', this.syncAcked],
       ['repl_sync_timeouts', this.syncTimeouts],
+      ...(this.#sections !== null ? [['repl_log_overruns', this.overruns], ['repl_lock_sections', this.#sections.taken]] as Array<[string, number]> : []),
       ['repl_peers', this.senders.length],
       ['repl_peers_heard_ms', heard(this.peersHeardMs(now))],
     ];
@@ -513,6 +665,7 @@ export class Replicator {
   /** Graceful: give connected peers up to drainMs to acknowledge everything, then close. */
   async stop(drainMs = 2000): Promise<void> {
     const deadline = Date.now() + drainMs;
+    this.#sections?.enter(); // the records the workers wrote last
     for (const s of this.senders) s.pump();
     while (Date.now() < deadline && this.senders.some((s) => s.machine.state === 'streaming' && s.queueDepth > 0)) {
       await new Promise((r) => setTimeout(r, 20));
@@ -526,7 +679,9 @@ export class Replicator {
     for (const s of [...this.senders]) s.stop();
     for (const r of [...this.receivers]) r.stop();
     await this.#port.close();
-    this.changes.unsubscribe();
+    this.#stopped = true;
+    if (this.#rearmTimer !== null) clearTimeout(this.#rearmTimer);
+    if (this.#sections === null) this.changes.unsubscribe();
   }
 }
 

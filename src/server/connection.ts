@@ -176,7 +176,7 @@ export class Connection {
       this.#decide(chunk[0]);
     }
     const before = this.#progress;
-    this.#seenSeq = env.changes.nextSeq;
+    this.#seenSeq = env.changes.lastOwnSeq;
     // memcached handles the first request of a read, then -R more, before it yields
     this.#budget = env.reqsPerEvent + 1;
     if (this.#authenticated || this.#binary !== null) this.#feed(chunk, n);
@@ -374,9 +374,10 @@ export class Connection {
     const out = this.#env.out;
     const socket = this.socket;
     const changes = this.#env.changes;
-    const head = changes.nextSeq;
+    // This thread's last record (with -t N other threads write to the same stream; their changes do not hold us)
+    const head = changes.lastOwnSeq;
     // The commands since the last write changed the store: their replies may have to wait for a peer's ack.
-    const barrier = head !== this.#seenSeq ? changes.settled(head - 1) : null;
+    const barrier = head !== this.#seenSeq ? changes.settled(head) : null;
     this.#seenSeq = head;
     if ((barrier || this.#waiting) && out.length > 0) {
       this.#deferReplies(out.take(), barrier);
@@ -443,7 +444,7 @@ export class Connection {
     }
     const env = this.#env;
     const before = this.#progress;
-    this.#seenSeq = env.changes.nextSeq;
+    this.#seenSeq = env.changes.lastOwnSeq;
     const u = this.#unfinished;
     if (u !== null) {
       this.#unfinished = null;

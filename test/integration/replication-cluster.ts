@@ -2,6 +2,7 @@
 import { connect } from 'node:net';
 import { bin, startProcess, waitForPort, type Daemon } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
+import { threadArgs } from './repcache-harness.ts';
 
 export interface RepNode {
   port: number;
@@ -12,11 +13,14 @@ export interface RepNode {
 
 const asRoot = process.getuid?.() === 0 ? ['-u', 'root'] : [];
 
-/** Starts repcache with replication; resolves once the client port is open (copy complete). */
+/**
+ * Starts repcache with replication; resolves once the client port is open (copy complete). REPCACHE_TEST_THREADS=N
+ * starts it with -t N unless `extra` names -t.
+ */
 export async function startNode(opts: { port?: number; rport?: number; peers?: number[]; extra?: string[]; waitMs?: number } = {}): Promise<RepNode> {
   const port = opts.port ?? (await freePort());
   const rport = opts.rport ?? (await freePort());
-  const args = ['-l', '127.0.0.1', '-p', String(port), '-X', String(rport), '-o', 'repl_listen=127.0.0.1', ...asRoot, ...(opts.extra ?? [])];
+  const args = ['-l', '127.0.0.1', '-p', String(port), '-X', String(rport), '-o', 'repl_listen=127.0.0.1', ...asRoot, ...threadArgs(opts.extra ?? []), ...(opts.extra ?? [])];
   for (const p of opts.peers ?? []) args.push('-x', `127.0.0.1:${p}`);
   const daemon = startProcess(bin('repcache'), args, { env: { HAVED_LOG_JSON: '1' } });
   await waitForPort(port, '127.0.0.1', opts.waitMs ?? 20_000, daemon);

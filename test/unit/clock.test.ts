@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../support/fake-clock.ts';
-import { TimerSlot, backgroundClock, systemClock } from '../../src/clock.ts';
+import { CacheClock, CACHE_CLOCK_ORIGIN, TimerSlot, backgroundClock, systemClock } from '../../src/clock.ts';
 
 describe('FakeClock', () => {
   it('runs due timers in deadline order, ties in creation order, each at its own time', () => {
@@ -86,5 +86,26 @@ describe('backgroundClock', () => {
     expect(timeouts()).toBe(before);
     backgroundClock.clearTimer(id);
     await new Promise<void>((resolve) => backgroundClock.setTimer(1, resolve));
+  });
+});
+
+describe('CacheClock shared by threads', () => {
+  it('clocks sharing a second read the newest any of them ticked to, never going back', () => {
+    const c = new FakeClock(0);
+    const second = CacheClock.sharedSecond();
+    const a = new CacheClock(c, 0, 0);
+    const b = new CacheClock(c, 0, 0);
+    a.share(second);
+    b.share(second);
+    expect(b.now()).toBe(CACHE_CLOCK_ORIGIN);
+    c.advance(1500);
+    expect(a.tick()).toBe(CACHE_CLOCK_ORIGIN + 1);
+    // b has not ticked since: it reads a's second all the same
+    expect(b.now()).toBe(CACHE_CLOCK_ORIGIN + 1);
+    const late = new CacheClock(c, 0, 1000); // a clock a second behind, ticking: the shared second stays
+    late.share(second);
+    expect(late.tick()).toBe(CACHE_CLOCK_ORIGIN + 1);
+    const alone = new CacheClock(c, 0, 1000);
+    expect(alone.tick()).toBe(CACHE_CLOCK_ORIGIN);
   });
 });

@@ -74,6 +74,25 @@ describe('hybrid logical clock', () => {
   });
 });
 
+describe('hybrid logical clock shared by threads', () => {
+  it('clocks on one buffer are one clock: versions rise across them, an observation seen by all', () => {
+    const t = { ms: HLC_EPOCH_MS + 5000 };
+    const a = new HybridClock(7, () => t.ms);
+    const b = new HybridClock(9, () => t.ms, a.buffer);
+    expect(b.nodeId).toBe(7);
+    const seen: bigint[] = [];
+    for (let i = 0; i < 10; i++) seen.push(i % 2 ? a.now() : b.now());
+    const words = new Uint32Array(2);
+    b.writeNow(words, 0);
+    seen.push((BigInt(words[1]) << 32n) | BigInt(words[0]));
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]);
+    a.observe(seen.at(-1)! + (1000n << 22n));
+    expect(versionMs(b.now())).toBe(5000 + 1000);
+    b.setNodeId(3);
+    expect(versionNode(a.now())).toBe(3);
+  });
+});
+
 describe('tombstones', () => {
   it('shadow older writes, expire, and stay bounded', () => {
     let now = 0;

@@ -1,0 +1,264 @@
+/**
+ * Replication under repcache -t N: one replication thread runs the Replicator on the store the client workers
+ * share; this file holds what the two kinds of thread share besides the store and its change stream.
+ *
+ * - `ReplicationShare`: the peers' acknowledgements (sync mode's replies wait on them in the workers), whether a
+ *   peer link is up, and the replication fields of `stats`, published by the replication thread.
+ * - `StoreSections`: how the replication thread takes the store lock (see LOCKING.md): the first use of the store,
+ *   its change stream or the clock in an event-loop callback takes the lock, and a microtask queued then releases
+ *   it once that callback's synchronous run is over. Each taking first reads the records the workers appended
+ *   since the last one, so the replication thread's own state (tombstones, counters, flush epoch) is as current
+ *   under the lock as -t 1's, whose stream reports each record as it is made.
+ */
+import type { StoreLock } from '../cache/store-lock.ts';
+import type { ReplicationView } from '../metrics/repcache.ts';
+
+// BigInt64 words
+const B_ACKED = 0;
+const B_SYNC_ACKED = 1;
+const B_SYNC_TIMEOUTS = 2;
+const B_FIELDS = 4;
+// Int32 words
+const I_ACK_BELL = 0;
+const I_PEER_UP = 1;
+const I_STATS_VERSION = 2;
+const I_STATS_LENGTH = 3;
+const I_FIELDS = 4;
+const STATS_BYTES = 1 << 16;
+
+export class ReplicationShare {
+  readonly buffer: SharedArrayBuffer;
+  readonly #b: BigInt64Array;
+  readonly #i: Int32Array;
+  readonly #stats: Uint8Array;
+
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(B_FIELDS * 8 + I_FIELDS * 4 + STATS_BYTES)) {
+    this.buffer = buffer;
+    this.#b = new BigInt64Array(buffer, 0, B_FIELDS);
+    this.#i = new Int32Array(buffer, B_FIELDS * 8, I_FIELDS);
+    this.#stats = new Uint8Array(buffer, B_FIELDS * 8 + I_FIELDS * 4, STATS_BYTES);
+  }
+
+  // ------------------------------------------------------------------ the replication thread's side
+
+  /** A peer acknowledged every record up to `seq`: the replies waiting for it may go. */
+  acked(seq: number): void {
+    const s = BigInt(seq);
+    if (s <= Atomics.load(this.#b, B_ACKED)) return;
+    Atomics.store(this.#b, B_ACKED, s);
+    Atomics.add(this.#i, I_ACK_BELL, 1);
+    Atomics.notify(this.#i, I_ACK_BELL);
+  }
+
+  /** Whether some link to a peer is streaming or copying (sync mode waits only then, as -t 1 does). */
+  set peerUp(up: boolean) {
+    Atomics.store(this.#i, I_PEER_UP, up ? 1 : 0);
+  }
+
+  get peerUp(): boolean {
+    return Atomics.load(this.#i, I_PEER_UP) === 1;
+  }
+
+  /**
+   * The replication fields of `stats` and what the metrics endpoint reads of the links, as of now (a seqlock:
+   * readers retry while a write is under way).
+   */
+  publishStats(entries: Array<[string, string | number]>, view: ReplicationView | null = null): void {
+    const bytes = Buffer.from(JSON.stringify({ entries, view: view === null ? null : plainView(view) }));
+    if (bytes.length > STATS_BYTES) return;
+    Atomics.add(this.#i, I_STATS_VERSION, 1);
+    this.#stats.set(bytes);
+    Atomics.store(this.#i, I_STATS_LENGTH, bytes.length);
+    Atomics.add(this.#i, I_STATS_VERSION, 1);
+  }
+
+  // ------------------------------------------------------------------ a worker's side
+
+  get ackedSeq(): bigint {
+    return Atomics.load(this.#b, B_ACKED);
+  }
+
+  /** The last published replication fields of `stats`, with sync mode's counts, which the workers keep. */
+  stats(): Array<[string, string | number]> {
+    const p = this.#read();
+    if (p === null) return [['replication', 'MASTER'], ['replication_state', 'syncing']];
+    for (const e of p.entries) {
+      if (e[0] === 'repl_sync_acked') e[1] = Number(Atomics.load(this.#b, B_SYNC_ACKED));
+      else if (e[0] === 'repl_sync_timeouts') e[1] = Number(Atomics.load(this.#b, B_SYNC_TIMEOUTS));
+    }
+    return p.entries;
+  }
+
+  /** The links as last published, for the metrics endpoint (null before the first publication). */
+  view(): ReplicationView | null {
+    return this.#read()?.view ?? null;
+  }
+
+  #read(): Published | null {
+    // a write takes microseconds: spin through it (the writer may be descheduled mid-write, hence the many tries)
+    for (let attempt = 0; attempt < 100_000; attempt++) {
+      const v = Atomics.load(this.#i, I_STATS_VERSION);
+      if (v % 2 === 1) continue;
+      const len = Atomics.load(this.#i, I_STATS_LENGTH);
+      const text = Buffer.from(this.#stats.slice(0, len)).toString();
+      if (Atomics.load(this.#i, I_STATS_VERSION) !== v) continue;
+      return len === 0 ? null : (JSON.parse(text) as Published);
+    }
+    return null;
+  }
+
+  /** A worker's waits of sync mode (one per worker thread). */
+  syncWaits(timeoutMs: number): SyncWaits {
+    return new SyncWaits(this.#b, this.#i, timeoutMs);
+  }
+}
+
+interface Published {
+  entries: Array<[string, string | number]>;
+  view: ReplicationView | null;
+}
+
+/** The fields of a ReplicationView (getters of live objects included) as plain data. */
+function plainView(v: ReplicationView): ReplicationView {
+  return {
+    state: v.state,
+    senders: v.senders.map((p) => ({
+      host: p.host, port: p.port, inbound: p.inbound, lagMs: p.lagMs, queueDepth: p.queueDepth, bytesSent: p.bytesSent, bytesReceived: p.bytesReceived,
+      machine: { state: p.machine.state, fullSyncs: p.machine.fullSyncs, resumes: p.machine.resumes, failures: p.machine.failures },
+    })),
+    receivers: [...v.receivers].map((r) => ({ remote: r.remote, bytesReceived: r.bytesReceived, machine: { state: r.machine.state } })),
+  };
+}
+
+/**
+ * Sync mode in a worker: a reply waits until a peer acknowledged its record (the shared acknowledged sequence
+ * reaches it) or `timeoutMs` passed. One Atomics.waitAsync on the acknowledgement bell at a time serves all of
+ * the worker's waiting replies.
+ */
+export class SyncWaits {
+  readonly #b: BigInt64Array;
+  readonly #i: Int32Array;
+  readonly #timeoutMs: number;
+  #waiters: Array<{ seq: bigint; resolve: () => void; timer: NodeJS.Timeout }> = [];
+  #armed = false;
+
+  constructor(b: BigInt64Array, i: Int32Array, timeoutMs: number) {
+    this.#b = b;
+    this.#i = i;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** ChangeSubscriber.settled: null when no wait is due (no peer up, or already acknowledged). */
+  settled(seq: number): Promise<void> | null {
+    if (Atomics.load(this.#i, I_PEER_UP) !== 1) return null;
+    const s = BigInt(seq);
+    if (Atomics.load(this.#b, B_ACKED) >= s) {
+      Atomics.add(this.#b, B_SYNC_ACKED, 1n);
+      return null;
+    }
+    return new Promise<void>((resolve) => {
+      const w = {
+        seq: s, resolve,
+        timer: setTimeout(() => {
+          Atomics.add(this.#b, B_SYNC_TIMEOUTS, 1n);
+          const i = this.#waiters.indexOf(w);
+          if (i >= 0) this.#waiters.splice(i, 1);
+          resolve();
+        }, this.#timeoutMs),
+      };
+      this.#waiters.push(w);
+      this.#arm();
+    });
+  }
+
+  #arm(): void {
+    if (this.#armed || this.#waiters.length === 0) return;
+    this.#armed = true;
+    const rung = Atomics.load(this.#i, I_ACK_BELL);
+    if (this.#release() && this.#waiters.length === 0) {
+      this.#armed = false;
+      return;
+    }
+    const r = Atomics.waitAsync(this.#i, I_ACK_BELL, rung, this.#timeoutMs);
+    const wake = () => {
+      this.#armed = false;
+      this.#release();
+      this.#arm();
+    };
+    if (r.async) void r.value.then(wake);
+    else queueMicrotask(wake);
+  }
+
+  /** Resolves the waiters whose record is acknowledged; true if any. */
+  #release(): boolean {
+    const acked = Atomics.load(this.#b, B_ACKED);
+    const ws = this.#waiters;
+    let n = 0;
+    while (n < ws.length && ws[n].seq <= acked) {
+      clearTimeout(ws[n].timer);
+      ws[n].resolve();
+      n++;
+    }
+    if (n === 0) return false;
+    Atomics.add(this.#b, B_SYNC_ACKED, BigInt(n));
+    ws.splice(0, n);
+    return true;
+  }
+}
+
+/** See the file's comment. */
+export class StoreSections {
+  readonly #lock: StoreLock;
+  readonly #entered: () => void;
+  #held = false;
+  /** Sections taken (for tests and stats). */
+  taken = 0;
+
+  /** `entered` runs first in each section (the replicator reads the workers' new records). */
+  constructor(lock: StoreLock, entered: () => void) {
+    this.#lock = lock;
+    this.#entered = entered;
+  }
+
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /** Takes the lock unless this callback already holds it; it is released when the callback's run is over. */
+  enter(): void {
+    if (this.#held) return;
+    this.#lock.acquire();
+    this.#held = true;
+    this.taken++;
+    queueMicrotask(this.#release);
+    this.#entered();
+  }
+
+  readonly #release = (): void => {
+    this.#held = false;
+    this.#lock.release();
+  };
+
+  /** Makes every method and getter of `obj` (from its class) enter a section first. */
+  guard<T extends object>(obj: T): T {
+    const o = obj as Record<string, unknown>;
+    for (let proto = Object.getPrototypeOf(obj) as object | null; proto !== null && proto !== Object.prototype; proto = Object.getPrototypeOf(proto) as object | null) {
+      for (const name of Object.getOwnPropertyNames(proto)) {
+        if (name === 'constructor' || Object.prototype.hasOwnProperty.call(o, name)) continue;
+        const d = Object.getOwnPropertyDescriptor(proto, name)!;
+        if (d.get !== undefined) {
+          const get = d.get;
+          Object.defineProperty(o, name, { configurable: true, get: () => { this.enter(); return get.call(obj); } });
+        } else if (typeof d.value === 'function') {
+          const f = d.value as (...a: unknown[]) => unknown;
+          // fixed parameters rather than rest: no array per call on the senders' hot path
+          o[name] = (a?: unknown, b?: unknown, c?: unknown, e?: unknown, g?: unknown, h?: unknown, i?: unknown, j?: unknown, k?: unknown, l?: unknown, m?: unknown, n?: unknown) => {
+            this.enter();
+            return f.call(obj, a, b, c, e, g, h, i, j, k, l, m, n);
+          };
+        }
+      }
+    }
+    return obj;
+  }
+}

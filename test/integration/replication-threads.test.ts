@@ -1,0 +1,183 @@
+/**
+ * Replication with worker threads: pairs of real repcache processes with -t 4 (and a -t 4 node with a -t 1 one).
+ * Writes from many connections at once (the kernel spreads them over the workers) reach the other node; concurrent
+ * increments on both nodes add up exactly; deletes and flush_all replicate; a node killed with -9 comes back with
+ * the data (a full copy) while the other keeps serving; synchronous mode acknowledges only what the peer has.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { stopAll } from '../support/daemon.ts';
+import { freePort } from '../support/ports.ts';
+import { McClient } from '../support/mc-client.ts';
+import { eventually, get, mc, set, startNode, stats, type RepNode } from './replication-cluster.ts';
+
+afterAll(stopAll);
+
+const CONNECTIONS = 8;
+const KEYS_PER_CONNECTION = 100;
+
+async function pair(threadsA: number, threadsB: number, extra: string[] = []): Promise<[RepNode, RepNode]> {
+  const [ra, rb] = [await freePort(), await freePort()];
+  const a = await startNode({ rport: ra, peers: [rb], extra: ['-t', String(threadsA), ...extra] });
+  const b = await startNode({ rport: rb, peers: [ra], extra: ['-t', String(threadsB), ...extra] });
+  await eventually(async () => (await stats(a.port)).repl_peer_0_state === 'streaming' && (await stats(b.port)).repl_peer_0_state === 'streaming', 'links up', 15_000);
+  return [a, b];
+}
+
+/** `CONNECTIONS` connections at once, each setting its own keys `<prefix><c>-<i>` (pipelined) and reading STORED. */
+async function writeMany(port: number, prefix: string): Promise<void> {
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async (_, c) => {
+      const client = await McClient.connect(port);
+      try {
+        let script = '';
+        for (let i = 0; i < KEYS_PER_CONNECTION; i++) {
+          const v = `${prefix}${c}-${i}`;
+          script += `set ${v} ${c} 0 ${v.length}\r\n${v}\r\n`;
+        }
+        client.send(script);
+        const got = await client.readUntil((s) => s.split('STORED\r\n').length > KEYS_PER_CONNECTION, 20_000);
+        expect(got).toBe('STORED\r\n'.repeat(KEYS_PER_CONNECTION));
+      } finally {
+        client.close();
+      }
+    }),
+  );
+}
+
+/** Every key writeMany(prefix) wrote, read back from `port` with multigets. */
+async function readAll(port: number, prefix: string): Promise<number> {
+  let found = 0;
+  for (let c = 0; c < CONNECTIONS; c++) {
+    const keys = Array.from({ length: KEYS_PER_CONNECTION }, (_, i) => `${prefix}${c}-${i}`);
+    const r = await mc(port, `get ${keys.join(' ')}\r\n`, /END\r\n$/);
+    for (const k of keys) if (r.includes(`VALUE ${k} ${c} ${k.length}\r\n${k}\r\n`)) found++;
+  }
+  return found;
+}
+
+const ALL = CONNECTIONS * KEYS_PER_CONNECTION;
+
+/** `n` pipelined `incr key 1` on each of `connections` connections. */
+async function incrMany(port: number, key: string, connections: number, n: number): Promise<void> {
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const client = await McClient.connect(port);
+      try {
+        client.send(`incr ${key} 1\r\n`.repeat(n));
+        const got = await client.readUntil((s) => s.split('\r\n').length > n, 20_000);
+        expect(got.split('\r\n').slice(0, n).every((l) => /^\d+ *$/.test(l))).toBe(true);
+      } finally {
+        client.close();
+      }
+    }),
+  );
+}
+
+const value = async (port: number, key: string) => (await get(port, key))?.trimEnd() ?? null;
+
+for (const [name, threadsA, threadsB] of [['-t 4 with -t 4', 4, 4], ['-t 4 with -t 1', 4, 1]] as const) {
+  describe(`replication between repcache ${name}`, () => {
+    let a: RepNode;
+    let b: RepNode;
+    /** eventually(), and on a timeout both nodes' replication stats in the error. */
+    const converge = async (cond: () => Promise<boolean>, what: string, ms = 15_000) => {
+      try {
+        await eventually(cond, what, ms);
+      } catch (err) {
+        const repl = async (n: RepNode) => Object.entries(await stats(n.port).catch(() => ({}))).filter(([k]) => k.startsWith('repl')).map(([k, v]) => `${k}=${v}`).join(' ');
+        throw new Error(`${(err as Error).message}\nA: ${await repl(a)}\nB: ${await repl(b)}`);
+      }
+    };
+
+    it('starts the pair', async () => {
+      [a, b] = await pair(threadsA, threadsB);
+      expect((await stats(a.port)).threads).toBe(String(threadsA));
+      expect((await stats(a.port)).replication_state).toBe('streaming');
+    }, 30_000);
+
+    it(`writes from ${CONNECTIONS} connections at once on both nodes reach the other`, async () => {
+      await Promise.all([writeMany(a.port, 'fromA'), writeMany(b.port, 'fromB')]);
+      await converge(async () => (await readAll(b.port, 'fromA')) === ALL && (await readAll(a.port, 'fromB')) === ALL, 'every key on the other node', 15_000);
+      expect(Number((await stats(a.port)).curr_items)).toBe(2 * ALL);
+      await converge(async () => Number((await stats(b.port)).curr_items) === 2 * ALL, 'the same item count on B');
+    }, 40_000);
+
+    it('concurrent incr on both nodes, from several connections each, add up exactly on both', async () => {
+      expect(await set(a.port, 'hits', '10')).toBe('STORED\r\n');
+      await converge(async () => (await value(b.port, 'hits')) === '10', 'the base on B');
+      await Promise.all([incrMany(a.port, 'hits', 4, 250), incrMany(b.port, 'hits', 4, 250)]);
+      await converge(async () => (await value(a.port, 'hits')) === '2010' && (await value(b.port, 'hits')) === '2010', '2010 on both', 15_000);
+    }, 40_000);
+
+    it('the same keys written at once from many connections on both nodes converge to one value each', async () => {
+      const hot = Array.from({ length: 20 }, (_, i) => `hot${i}`);
+      await Promise.all(
+        [a, b].flatMap((n, side) =>
+          Array.from({ length: 4 }, async (_, c) => {
+            const client = await McClient.connect(n.port);
+            try {
+              let script = '';
+              for (let round = 0; round < 25; round++) for (const k of hot) script += `set ${k} 0 0 8\r\n${side}-${c}-${String(round).padStart(4, '0')}\r\n`;
+              client.send(script);
+              await client.readUntil((t) => t.split('STORED\r\n').length > 25 * hot.length, 20_000);
+            } finally {
+              client.close();
+            }
+          }),
+        ),
+      );
+      const all = async (port: number) => mc(port, `gets ${hot.join(' ')}\r\n`, /END\r\n$/);
+      await converge(async () => (await all(a.port)) === (await all(b.port)), 'the same values and versions on both', 15_000);
+      expect((await all(a.port)).split('VALUE ').length - 1).toBe(hot.length);
+    }, 40_000);
+
+    it('a delete and a flush_all replicate', async () => {
+      expect(await mc(b.port, 'delete fromA0-0\r\n')).toBe('DELETED\r\n');
+      await converge(async () => (await get(a.port, 'fromA0-0')) === null, 'the delete on A');
+      // an older write cannot bring it back: set it on A again, newer, and it shows on B
+      expect(await set(a.port, 'fromA0-0', 'again')).toBe('STORED\r\n');
+      await converge(async () => (await get(b.port, 'fromA0-0')) === 'again', 'the newer set on B');
+      expect(await mc(a.port, 'flush_all\r\n')).toBe('OK\r\n');
+      await converge(async () => (await readAll(b.port, 'fromB')) === 0 && (await get(b.port, 'hits')) === null, 'the flush on B', 15_000);
+      expect(await set(b.port, 'after', 'flush')).toBe('STORED\r\n');
+      await converge(async () => (await get(a.port, 'after')) === 'flush', 'a write after the flush on A');
+    }, 40_000);
+
+    it('a node killed with -9 comes back with the data (a full copy) while the other keeps serving', async () => {
+      await writeMany(a.port, 'pre');
+      await converge(async () => (await readAll(b.port, 'pre')) === ALL, 'the keys on B');
+      b.daemon.proc.kill('SIGKILL');
+      await b.daemon.exited;
+      // A serves alone meanwhile, from many connections
+      await writeMany(a.port, 'alone');
+      expect(await mc(a.port, 'delete pre0-0\r\n')).toBe('DELETED\r\n');
+      const b2 = await startNode({ port: b.port, rport: b.rport, peers: [a.rport], extra: ['-t', String(threadsB)] });
+      // no waiting: the client port opened only once the copy was in
+      expect(await readAll(b2.port, 'alone')).toBe(ALL);
+      expect(await get(b2.port, 'pre0-0')).toBeNull();
+      expect(b2.daemon.output()).toMatch(/full copy of \d+ items received/);
+      await converge(async () => (await stats(a.port)).repl_peer_0_state === 'streaming', 'A streams to the new B', 15_000);
+      await writeMany(b2.port, 'back');
+      await converge(async () => (await readAll(a.port, 'back')) === ALL, 'writes on the new B reach A', 15_000);
+      b = b2;
+    }, 60_000);
+  });
+}
+
+describe('synchronous replication with -t 4', () => {
+  it('STORED from any worker means the peer has it', async () => {
+    const [a, b] = await pair(4, 4, ['--replication-sync']);
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async (_, c) => {
+        for (let i = 0; i < 10; i++) {
+          expect(await set(a.port, `s${c}-${i}`, `v${c}`)).toBe('STORED\r\n');
+          expect(await get(b.port, `s${c}-${i}`)).toBe(`v${c}`); // no waiting: acknowledged before the reply
+        }
+      }),
+    );
+    const s = await stats(a.port);
+    expect(s.repl_sync_mode).toBe('1');
+    expect(Number(s.repl_sync_acked)).toBeGreaterThanOrEqual(1);
+    expect(s.repl_sync_timeouts).toBe('0');
+  }, 40_000);
+});
