@@ -2,6 +2,7 @@ import type { Logger } from './log.ts';
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 type Level = (typeof LEVELS)[number];
+const LEVEL_VALUES: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 
 /** One log call of a worker thread, posted to the thread that owns the real logger. */
 export interface ForwardedLog {
@@ -23,8 +24,10 @@ export function forwardingLogger(post: (m: ForwardedLog) => void, level: Level |
   const enabled = (l: string) => LEVELS.indexOf(l as Level) >= min;
   const logger: Record<string, unknown> = {
     level,
+    levelVal: level === 'silent' ? Infinity : LEVEL_VALUES[level],
     isLevelEnabled: enabled,
-    child: (more: Record<string, unknown>) => forwardingLogger(post, level, { ...bindings, ...more }),
+    // pino's child(bindings, { level }): a component may log at a level of its own (replication logs at info)
+    child: (more: Record<string, unknown>, options?: { level?: Level | 'silent' }) => forwardingLogger(post, options?.level ?? level, { ...bindings, ...more }),
   };
   for (const l of LEVELS) {
     logger[l] = enabled(l)
@@ -44,6 +47,7 @@ export function forwardingLogger(post: (m: ForwardedLog) => void, level: Level |
 /** Logs a forwarded call on the owner's logger. */
 export function replayLog(logger: Logger, m: ForwardedLog): void {
   if (!LEVELS.includes(m.level)) return;
-  const target = Object.keys(m.bindings).length ? logger.child(m.bindings) : logger;
+  // the worker already filtered by its logger's level, which a child may have set below the owner's
+  const target = logger.isLevelEnabled(m.level) ? (Object.keys(m.bindings).length ? logger.child(m.bindings) : logger) : logger.child(m.bindings, { level: m.level });
   (target[m.level] as (...a: unknown[]) => void).apply(target, m.args);
 }

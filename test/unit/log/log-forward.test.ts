@@ -59,6 +59,26 @@ describe('replayLog', () => {
     expect(lines[0]).toMatchObject({ level: 50, name: 'repcache', worker: 1, msg: 'listener error', err: { type: 'Error', message: 'boom' } });
   });
 
+  it('a child with a level of its own (pino child options) logs below the owner\'s level, as replication does', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+        done();
+      },
+    });
+    const owner = pino({ level: 'warn' }, stream);
+    const posted: ForwardedLog[] = [];
+    const worker = forwardingLogger((m) => posted.push(m), 'warn');
+    const component = worker.child({ component: 'replication' }, { level: 'info' });
+    expect(component.levelVal).toBe(30);
+    component.info('ready');
+    component.debug('dropped');
+    worker.info('dropped too');
+    for (const m of posted) replayLog(owner, m);
+    expect(lines.map((l) => [l.level, l.component, l.msg])).toEqual([[30, 'replication', 'ready']]);
+  });
+
   it('ignores a level it does not know', () => {
     const { logger, lines } = sink();
     replayLog(logger, { type: 'log', level: 'nope' as 'info', bindings: {}, args: ['x'] });
