@@ -2,7 +2,7 @@
  * repcache's command line: memcached 1.6.18's flags, defaults and error messages, plus repcached's
  * replication flags (-x peer, -X port). Pure: argv in, options or a UsageError out.
  */
-import { DEFAULT_REPLICATION_PORT } from '../replication/replicator.ts';
+import { DEFAULT_REPLICATION_PORT } from '../replication/wiring.ts';
 import { MetricsAddressError, parseMetricsAddress } from '../net/metrics-address.ts';
 import { REPLICATION_SUBOPTIONS } from '../replication/options.ts';
 import { defaultServerConfig, type ServerConfig } from '../server/config.ts';

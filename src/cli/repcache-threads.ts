@@ -26,7 +26,7 @@ import { WorkerCounterTable } from '../server/worker-counters.ts';
 import type { StoreBuffers } from '../cache/store.ts';
 import type { ChangeBuffers } from '../cache/changes.ts';
 import { ReplicationShare } from '../replication/threads.ts';
-import type { ThreadedReplication } from '../replication/wire.ts';
+import type { ThreadedReplication } from '../replication/wiring.ts';
 
 export interface WorkerStart {
   config: ServerConfig;

@@ -4,7 +4,7 @@
  * saves the store first: warm-restart.ts).
  */
 import { appendFileSync, renameSync } from 'node:fs';
-import { startReplication } from '../replication/wire.ts';
+import { NO_REPLICATION, replicationWanted, type ReplicationWiring } from '../replication/wiring.ts';
 import type { ReplicationPlan } from './repcache-threads.ts';
 import { lookupUser, type UserIds } from '../system/users.ts';
 import {
@@ -59,9 +59,10 @@ async function run(opts: RepcacheOptions): Promise<void> {
     if (err instanceof AuthFileError) throw new StartupError(err.message, 1);
     throw err;
   }
-  let replication: ReturnType<typeof startReplication>;
+  let replication: ReplicationWiring = NO_REPLICATION;
   try {
-    replication = startReplication(opts, logger);
+    // loaded only to replicate: a standalone cache does not carry the replication code in its memory
+    if (replicationWanted(opts.replication, config.extended)) replication = (await import('../replication/wire.ts')).startReplication(opts, logger);
   } catch (err) {
     throw new StartupError(`repcache: ${(err as Error).message}`, EX_USAGE);
   }

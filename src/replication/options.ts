@@ -3,7 +3,8 @@ import { parseListenAddress } from '../server/listen-address.ts';
 import { MAX_NODE_ID } from './hlc.ts';
 import { isLoopback, parseAllowEntry } from './access.ts';
 import { linkTlsContext, type LinkTlsFiles } from './transport.ts';
-import { DEFAULT_REPLICATION_PORT, type PeerAddress, type ReplicationOptions } from './replicator.ts';
+import type { PeerAddress, ReplicationOptions } from './replicator.ts';
+import { replicationWanted } from './wiring.ts';
 
 export class ReplicationConfigError extends Error {
   override name = 'ReplicationConfigError';
@@ -126,8 +127,7 @@ export function replicationFromArgs(
   itemSizeMax: number,
   listen: string[] = [],
 ): (ReplicationOptions & { nodeId?: number }) | null {
-  const wanted = repl.peers.length > 0 || repl.portGiven || repl.port !== DEFAULT_REPLICATION_PORT || Object.keys(extended).some((k) => k.startsWith('repl_'));
-  if (!wanted) return null;
+  if (!replicationWanted(repl, extended)) return null;
   let secret = typeof extended.repl_secret === 'string' ? extended.repl_secret : '';
   const file = extended.repl_secret_file;
   if (typeof file === 'string') {

@@ -20,7 +20,6 @@ import type { ReplicaStore } from './replica-store.ts';
 import type { StoreLock } from '../cache/store-lock.ts';
 import { StoreSections, type ReplicationShare } from './threads.ts';
 
-export const DEFAULT_REPLICATION_PORT = 11212;
 /** -t N: wake-ups of the replication thread closer than this mean load (see Replicator.#rearm). */
 const BUSY_MS = 2;
 /** Records the change stream keeps for the peers, and sync mode's bound, unless configured. */

@@ -1,5 +1,5 @@
 import { connect as netConnect, createServer, type Server } from 'node:net';
-import { connect as tlsConnect, createSecureContext, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 
 /** PEM certificate, key and CA of the replication link's mutual TLS. */
 export interface LinkTlsFiles {
@@ -10,7 +10,8 @@ export interface LinkTlsFiles {
 
 /** One context for both ends: it presents our certificate and trusts only certificates signed by the CA. */
 export function linkTlsContext(files: LinkTlsFiles): SecureContext {
-  return createSecureContext({ cert: files.cert, key: files.key, ca: files.ca });
+  // node:tls is loaded only by a node whose links use TLS
+  return process.getBuiltinModule('node:tls').createSecureContext({ cert: files.cert, key: files.key, ca: files.ca });
 }
 
 /**
@@ -70,7 +71,7 @@ export class TcpTransport implements ReplicationTransport {
 
   dial(host: string, port: number): DialedLink {
     if (!this.#tls) return { socket: netConnect({ host, port, noDelay: true }), ready: 'connect' };
-    const socket = tlsConnect({ host, port, secureContext: this.#tls, rejectUnauthorized: true, checkServerIdentity: () => undefined });
+    const socket = process.getBuiltinModule('node:tls').connect({ host, port, secureContext: this.#tls, rejectUnauthorized: true, checkServerIdentity: () => undefined });
     socket.setNoDelay(true);
     return { socket, ready: 'secureConnect' };
   }

@@ -1,34 +1,13 @@
 import type { Logger } from '../log.ts';
-import type { VersionSource } from '../cache/store.ts';
-import type { CacheServer } from '../server/cache-server.ts';
 import type { StatList } from '../server/stats.ts';
 import { HybridClock } from './hlc.ts';
 import { turnNow } from '../clock.ts';
 import { replicationFromArgs, ReplicationConfigError } from './options.ts';
 import { Replicator, randomNodeId, DEFAULT_LOG_CAPACITY, DEFAULT_SYNC_TIMEOUT_MS, type ReplicationOptions, type ReplicatorThreads } from './replicator.ts';
 import type { ReplicaStore } from './replica-store.ts';
+import { NO_REPLICATION, type ReplicationWiring } from './wiring.ts';
 
-export interface ReplicationWiring {
-  /** Extra CacheServer deps: versions come from the hybrid logical clock. */
-  serverDeps: { versions?: VersionSource };
-  /** Hooks the server up and, with peers, waits until this node may serve clients. */
-  attach(server: CacheServer): Promise<void>;
-  stop(): Promise<void>;
-  replicator: Replicator | null;
-  /** Whether this node replicates (-x or -X given). */
-  enabled: boolean;
-  /** repcache -t N: what the main thread sizes the shared state with (null without replication). */
-  threaded: ThreadedReplication | null;
-}
-
-/** What repcache -t N's main thread needs to share a store with a replication thread. */
-export interface ThreadedReplication {
-  /** The clock's shared state (HybridClock.buffer). */
-  hlc: SharedArrayBuffer;
-  logCapacity: number;
-  syncMode: boolean;
-  syncTimeoutMs: number;
-}
+export type { ReplicationWiring, ThreadedReplication } from './wiring.ts';
 
 type ReplicationArgs = {
   replication: { peers: string[]; port: number; connectPort?: number; portGiven?: boolean };
@@ -68,7 +47,7 @@ export async function startThreadedReplication(opts: ReplicationArgs, store: Rep
 /** Glue between repcache's command line, the cache server and the Replicator. */
 export function startReplication(opts: ReplicationArgs, logger: Logger): ReplicationWiring {
   const ro = settingsFor(opts);
-  if (!ro) return { serverDeps: {}, attach: async () => {}, stop: async () => {}, replicator: null, enabled: false, threaded: null };
+  if (!ro) return NO_REPLICATION;
   const hlc = new HybridClock(ro.nodeId ?? randomNodeId(), turnNow);
   const log = replicationLogger(logger);
   let repl: Replicator | null = null;
