@@ -34,14 +34,19 @@ export async function startThreadedReplication(opts: ReplicationArgs, store: Rep
   const ro = settingsFor(opts)!;
   const log = replicationLogger(logger);
   const r = new Replicator(store, hlc, ro, log, threads);
+  await run(r, ro.port, log);
+  return r;
+}
+
+/** Listens and, with peers, waits until this node may serve clients. */
+async function run(r: Replicator, port: number, log: Logger): Promise<void> {
   try {
     await r.start();
   } catch (err) {
-    throw new ReplicationConfigError(`cannot listen on replication port ${ro.port}: ${(err as Error).message}`);
+    throw new ReplicationConfigError(`cannot listen on replication port ${port}: ${(err as Error).message}`);
   }
   await r.ready;
   log.info(r.statusLine());
-  return r;
 }
 
 /** Glue between repcache's command line, the cache server and the Replicator. */
@@ -62,13 +67,7 @@ export function startReplication(opts: ReplicationArgs, logger: Logger): Replica
       wiring.replicator = repl;
       const r = repl;
       server.addStatsSource(() => r.stats() as StatList);
-      try {
-        await r.start();
-      } catch (err) {
-        throw new ReplicationConfigError(`cannot listen on replication port ${ro.port}: ${(err as Error).message}`);
-      }
-      await r.ready;
-      log.info(r.statusLine());
+      await run(r, ro.port, log);
     },
     async stop() {
       await repl?.stop();
