@@ -11,6 +11,9 @@
  * With replication (-x/-X) a replication thread (repcache-replication-worker.ts) starts first, on the same store;
  * the client workers start once it says `ready` (with peers: once this node may serve, as with -t 1), and it is
  * closed after them, so that it ships what they acknowledged last.
+ *
+ * With -e this thread loads the memory file into the store before any other thread attaches to it (start's
+ * `prepare`) and saves it once close() has resolved (every other thread has exited).
  */
 import { EventEmitter } from 'node:events';
 import { createServer } from 'node:net';
@@ -20,6 +23,7 @@ import { backgroundClock, CacheClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { replayLog, type ForwardedLog } from '../log-forward.ts';
 import { SlabStore } from '../cache/store.ts';
+import { StoreLock } from '../cache/store-lock.ts';
 import type { SharedServing } from '../server/cache-server.ts';
 import { storeOptionsFor, type ServerConfig } from '../server/config.ts';
 import { WorkerCounterTable } from '../server/worker-counters.ts';
@@ -113,23 +117,48 @@ export class ThreadedCache extends EventEmitter {
   #replication: Worker | null = null;
   readonly #exited = new Set<Worker>();
   readonly #logger: Logger;
+  readonly #store: SlabStore;
+  readonly #clock: CacheClock;
+  readonly #lock = new SharedArrayBuffer(4);
   #closing = false;
+  /** A client's shutdown (graceful or not) that came before anyone listened for it. */
+  #earlyShutdown: boolean | null = null;
 
-  private constructor(logger: Logger) {
+  private constructor(logger: Logger, store: SlabStore, clock: CacheClock) {
     super();
     this.#logger = logger;
+    this.#store = store;
+    this.#clock = clock;
+    // The first worker serves before the last is up (and before start() resolves): a client's shutdown in that
+    // time is kept for the 'shutdown' listener, not lost.
+    this.on('newListener', (event) => {
+      const graceful = this.#earlyShutdown;
+      if (event !== 'shutdown' || graceful === null) return;
+      this.#earlyShutdown = null;
+      queueMicrotask(() => this.emit('shutdown', graceful));
+    });
   }
 
-  /** Starts the workers; resolves once all listen, rejects (WorkerStartError) if any cannot. */
-  static async start(config: ServerConfig, authEntries: Array<[string, string]> | null, logLevel: WorkerStart['logLevel'], logger: Logger, replication: ReplicationPlan | null = null): Promise<ThreadedCache> {
-    const self = new ThreadedCache(logger);
+  /**
+   * Starts the workers; resolves once all listen, rejects (WorkerStartError) if any cannot. `prepare` gets the store
+   * before any other thread attaches to it (-e: the warm restart loads its file into it).
+   */
+  static async start(
+    config: ServerConfig, authEntries: Array<[string, string]> | null, logLevel: WorkerStart['logLevel'], logger: Logger,
+    replication: ReplicationPlan | null = null, prepare?: (store: SlabStore) => void,
+  ): Promise<ThreadedCache> {
     const wallMs = Date.now();
     const startMs = performance.now();
     const clockStartAbsMs = performance.timeOrigin + startMs;
     const clock = new CacheClock(backgroundClock, wallMs, startMs);
     const clockSecond = CacheClock.sharedSecond();
+    // this thread's clock reads the workers' newest second too: a save after they closed sees the items as they did
+    clock.share(clockSecond);
+    clock.tick();
     const store = new SlabStore(storeOptionsFor(config, clock));
-    const base = { threads: config.threads, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(config.threads) };
+    const self = new ThreadedCache(logger, store, clock);
+    prepare?.(store);
+    const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads) };
     let shared: WorkerReplication | null = null;
     if (replication !== null) {
       const r = replication.threaded;
@@ -177,7 +206,10 @@ export class ThreadedCache extends EventEmitter {
       w.on('message', (m: ToMain) => {
         if (m.type === 'ready') resolve();
         else if (m.type === 'error') reject(new WorkerStartError(m.stage, m.message));
-        else if (m.type === 'shutdown') this.emit('shutdown', m.graceful);
+        else if (m.type === 'shutdown') {
+          if (this.listenerCount('shutdown') > 0) this.emit('shutdown', m.graceful);
+          else this.#earlyShutdown ??= m.graceful;
+        }
         else if (m.type === 'log') replayLog(this.#logger, m);
         // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
         else if (m.type === 'refresh_certs') for (const other of this.#workers) if (other !== w && !this.#exited.has(other)) other.postMessage({ type: 'refresh_certs' } satisfies ToWorker);
@@ -198,11 +230,35 @@ export class ThreadedCache extends EventEmitter {
     });
   }
 
-  /** Closes every worker's listeners and connections, then the replication thread (it ships what they wrote last). */
+  /**
+   * Closes every worker's listeners and connections, then the replication thread (it ships what they wrote last).
+   * Once it resolves no other thread uses the store: this thread may read it (`store`).
+   */
   async close(): Promise<void> {
     this.#closing = true;
     await Promise.all(this.#workers.map((w) => this.#closeOne(w)));
     if (this.#replication !== null) await this.#closeOne(this.#replication);
+    this.#clock.tick();
+  }
+
+  /** The shared store, for this thread to read once close() has resolved or while holdStore() holds it. */
+  get store(): SlabStore {
+    return this.#store;
+  }
+
+  /**
+   * Takes the store lock for good (a stop that close() did not finish in time: the workers still run, and any that
+   * then wants the store waits), so that this thread may read the store; false if a worker held it for `ms`. This
+   * thread may not Atomics.wait: it spins.
+   */
+  holdStore(ms: number): boolean {
+    const lock = new StoreLock(this.#lock);
+    const deadline = performance.now() + ms;
+    while (!lock.tryAcquire()) {
+      if (performance.now() > deadline) return false;
+    }
+    this.#clock.tick();
+    return true;
   }
 
   #closeOne(w: Worker): Promise<void> {
