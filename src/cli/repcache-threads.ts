@@ -16,7 +16,7 @@
  * `prepare`) and saves it once close() has resolved (every other thread has exited).
  */
 import { EventEmitter } from 'node:events';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { parseListenAddress } from '../server/listen-address.ts';
 import { backgroundClock, CacheClock } from '../clock.ts';
@@ -77,7 +77,7 @@ export interface ReplicationPlan {
 }
 
 export type ToMain =
-  | { type: 'ready' }
+  | { type: 'ready'; portFileLines?: string }
   | { type: 'error'; stage: 'start' | 'listen' | 'metrics' | 'replication'; message: string }
   | { type: 'shutdown'; graceful: boolean }
   | { type: 'closed' }
@@ -98,17 +98,43 @@ export class WorkerStartError extends Error {
  * The workers bind with SO_REUSEPORT, which would let them share the port with another process that did too (a
  * second repcache -t N on the same port): each TCP address is bound once without it first, so a port in use fails
  * the start as it does with -t 1.
+ *
+ * -p -1 (a port the system picks): every worker must listen on the same port, so it is picked here, by binding the
+ * first address to port 0 and the others to the port it got (all held at once, each without SO_REUSEPORT; picked
+ * again if another address has it taken), and given to the workers. Returns it, or undefined without -p -1.
  */
-async function probeTcpPorts(c: ServerConfig): Promise<void> {
-  if (c.unixSocket || c.port <= 0) return;
+async function probeTcpPorts(c: ServerConfig): Promise<number | undefined> {
+  if (c.unixSocket || c.port === 0) return undefined;
   const addresses = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
-  for (const a of addresses) {
-    const probe = createServer();
-    await new Promise<void>((resolve, reject) => {
-      probe.once('error', (err: NodeJS.ErrnoException) => reject(new WorkerStartError('listen', err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message)));
-      probe.listen({ port: a.port, host: a.host, exclusive: true }, () => probe.close(() => resolve()));
-    });
+  for (let attempt = 1; ; attempt++) {
+    const held: Server[] = [];
+    let picked: number | undefined;
+    let onPicked = false;
+    try {
+      for (const a of addresses) {
+        onPicked = a.port < 0 && picked !== undefined;
+        const probe = await bindExclusive(a.port < 0 ? (picked ?? 0) : a.port, a.host);
+        held.push(probe);
+        if (a.port < 0) picked ??= (probe.address() as AddressInfo).port;
+      }
+      return picked;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (!(onPicked && e.code === 'EADDRINUSE' && attempt < 5)) {
+        throw new WorkerStartError('listen', e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message);
+      }
+    } finally {
+      await Promise.all(held.map((probe) => new Promise<void>((resolve) => probe.close(() => resolve()))));
+    }
   }
+}
+
+function bindExclusive(port: number, host: string | undefined): Promise<Server> {
+  const probe = createServer();
+  return new Promise<Server>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ port, host, exclusive: true }, () => resolve(probe));
+  });
 }
 
 /** Emits 'shutdown' (graceful) when a client asks for it and 'crashed' (Error) when a worker dies unasked. */
@@ -121,6 +147,7 @@ export class ThreadedCache extends EventEmitter {
   readonly #clock: CacheClock;
   readonly #lock = new SharedArrayBuffer(4);
   #closing = false;
+  #portFileLines = '';
   /** A client's shutdown (graceful or not) that came before anyone listened for it. */
   #earlyShutdown: boolean | null = null;
 
@@ -177,17 +204,18 @@ export class ThreadedCache extends EventEmitter {
         throw err;
       }
     }
+    let port: number | undefined;
     try {
       // after the replication thread is ready: the probe listens for a moment, which a client must not take for
       // the cache being up
-      await probeTcpPorts(config);
+      port = await probeTcpPorts(config);
     } catch (err) {
       await self.close();
       throw err;
     }
     const ready: Array<Promise<void>> = [];
     for (let worker = 0; worker < config.threads; worker++) {
-      const data: WorkerStart = { config, authEntries, shared: { ...base, worker }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
+      const data: WorkerStart = { config, authEntries, shared: { ...base, worker, port }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
       const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
       self.#workers.push(w);
       ready.push(self.#watch(w, worker));
@@ -204,7 +232,10 @@ export class ThreadedCache extends EventEmitter {
   #watch(w: Worker, worker: number): Promise<void> {
     return new Promise((resolve, reject) => {
       w.on('message', (m: ToMain) => {
-        if (m.type === 'ready') resolve();
+        if (m.type === 'ready') {
+          if (m.portFileLines !== undefined) this.#portFileLines = m.portFileLines;
+          resolve();
+        }
         else if (m.type === 'error') reject(new WorkerStartError(m.stage, m.message));
         else if (m.type === 'shutdown') {
           if (this.listenerCount('shutdown') > 0) this.emit('shutdown', m.graceful);
@@ -239,6 +270,11 @@ export class ThreadedCache extends EventEmitter {
     await Promise.all(this.#workers.map((w) => this.#closeOne(w)));
     if (this.#replication !== null) await this.#closeOne(this.#replication);
     this.#clock.tick();
+  }
+
+  /** MEMCACHED_PORT_FILENAME's lines, as with -t 1: the first worker's listeners (it serves every port). */
+  get portFileLines(): string {
+    return this.#portFileLines;
   }
 
   /** The shared store, for this thread to read once close() has resolved or while holdStore() holds it. */

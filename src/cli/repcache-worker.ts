@@ -62,7 +62,8 @@ function serveInWorker(port: MessagePort): Promise<void> {
         return;
       }
     }
-    post({ type: 'ready' });
+    // the first worker serves every port (UDP and a UNIX socket only there): its listeners make the port file
+    post(start.shared.worker === 0 ? { type: 'ready', portFileLines: server.portFileLines() } : { type: 'ready' });
   }
 
   port.on('message', (m: ToWorker) => {

@@ -68,10 +68,6 @@ async function run(opts: RepcacheOptions): Promise<void> {
     throw new StartupError(`repcache: ${(err as Error).message}`, EX_USAGE);
   }
   if (config.threads > 1) {
-    if (config.port < 0 || config.udpPort < 0) {
-      throw new StartupError('repcache: -t greater than 1 cannot be used with -p -1 or -U -1 (a port the system picks) yet; name the port or use -t 1', EX_USAGE);
-    }
-    if (process.env.MEMCACHED_PORT_FILENAME) logger.warn('MEMCACHED_PORT_FILENAME: the port file is not written with -t greater than 1');
     // read before the privileges are dropped, as the single-thread path does
     const plan = replication.threaded === null ? null : { args: opts.replication, threaded: replication.threaded };
     return runThreaded(opts, user, config.authFile !== null ? readAuthEntries(config.authFile) : null, level, logger, onSignal, plan);
@@ -200,6 +196,9 @@ async function runThreaded(
     if (err.stage === 'listen') throw new StartupError(describeListenError(opts, { message: err.message } as NodeJS.ErrnoException), EX_OSERR);
     throw new StartupError(err.stage === 'start' ? err.message : `repcache: ${err.message}`, err.stage === 'start' ? EX_USAGE : EX_OSERR);
   }
+  // as with -t 1: once every port listens
+  const portFile = process.env.MEMCACHED_PORT_FILENAME;
+  if (portFile && !config.unixSocket) writePortFile(portFile, cache.portFileLines, logger);
   let removePidFile: () => void;
   try {
     removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
