@@ -3,7 +3,8 @@
  * that each serve every client protocol on it, and relays a client's `shutdown` to them. The main thread serves
  * no client.
  *
- * Messages: a worker answers its start with `ready` or `error`; a client's `shutdown` on any worker becomes
+ * Messages: a worker says `loaded` once its server is built, and listens when told `listen` (all at once, once all
+ * are loaded); it answers with `ready` or `error`; a client's `shutdown` on any worker becomes
  * `shutdown` to the main thread, which sends `close` to every worker; each answers `closed` once its
  * connections are closed. A client's successful `refresh_certs` becomes `refresh_certs` to the main thread, which
  * passes it to the other workers. A worker's log lines come as `log` (log-forward.ts) and go to the main thread's logger.
@@ -77,13 +78,14 @@ export interface ReplicationPlan {
 }
 
 export type ToMain =
+  | { type: 'loaded' }
   | { type: 'ready'; portFileLines?: string }
   | { type: 'error'; stage: 'start' | 'listen' | 'metrics' | 'replication'; message: string }
   | { type: 'shutdown'; graceful: boolean }
   | { type: 'closed' }
   | { type: 'refresh_certs' }
   | ForwardedLog;
-export type ToWorker = { type: 'close' } | { type: 'refresh_certs' };
+export type ToWorker = { type: 'listen' } | { type: 'close' } | { type: 'refresh_certs' };
 
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
@@ -100,14 +102,18 @@ export class WorkerStartError extends Error {
  * the start as it does with -t 1.
  *
  * -p -1 (a port the system picks): every worker must listen on the same port, so it is picked here, by binding the
- * first address to port 0 and the others to the port it got (all held at once, each without SO_REUSEPORT; picked
- * again if another address has it taken), and given to the workers. Returns it, or undefined without -p -1.
+ * first address to port 0 and the others to the port it got (all held at once; picked again if another address
+ * has it taken), and given to the workers (`port`; undefined without -p -1). Those probes are held until the
+ * workers are loaded and let go just before they bind (`release`), so that no other process takes the port in
+ * between (no client knows it yet); a named port's are let go at once.
  */
-async function probeTcpPorts(c: ServerConfig): Promise<number | undefined> {
-  if (c.unixSocket || c.port === 0) return undefined;
+async function probeTcpPorts(c: ServerConfig): Promise<{ port: number | undefined; release: () => Promise<void> }> {
+  const none = { port: undefined, release: async () => {} };
+  if (c.unixSocket || c.port === 0) return none;
   const addresses = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
   for (let attempt = 1; ; attempt++) {
     const held: Server[] = [];
+    const release = () => Promise.all(held.splice(0).map((probe) => new Promise<void>((resolve) => probe.close(() => resolve())))).then(() => {});
     let picked: number | undefined;
     let onPicked = false;
     try {
@@ -117,14 +123,15 @@ async function probeTcpPorts(c: ServerConfig): Promise<number | undefined> {
         held.push(probe);
         if (a.port < 0) picked ??= (probe.address() as AddressInfo).port;
       }
-      return picked;
+      // a named port is let go at once: a client that knows it must not find it open before the workers serve
+      if (picked === undefined) await release();
+      return { port: picked, release };
     } catch (err) {
+      await release();
       const e = err as NodeJS.ErrnoException;
       if (!(onPicked && e.code === 'EADDRINUSE' && attempt < 5)) {
         throw new WorkerStartError('listen', e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message);
       }
-    } finally {
-      await Promise.all(held.map((probe) => new Promise<void>((resolve) => probe.close(() => resolve()))));
     }
   }
 }
@@ -204,35 +211,46 @@ export class ThreadedCache extends EventEmitter {
         throw err;
       }
     }
-    let port: number | undefined;
+    let probes: Awaited<ReturnType<typeof probeTcpPorts>>;
     try {
-      // after the replication thread is ready: the probe listens for a moment, which a client must not take for
-      // the cache being up
-      port = await probeTcpPorts(config);
+      // after the replication thread is ready: a probe listens, which a client must not take for the cache being up
+      probes = await probeTcpPorts(config);
     } catch (err) {
       await self.close();
       throw err;
     }
+    const loaded: Array<Promise<void>> = [];
     const ready: Array<Promise<void>> = [];
     for (let worker = 0; worker < config.threads; worker++) {
-      const data: WorkerStart = { config, authEntries, shared: { ...base, worker, port }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
+      const data: WorkerStart = { config, authEntries, shared: { ...base, worker, port: probes.port }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
       const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
       self.#workers.push(w);
-      ready.push(self.#watch(w, worker));
+      let onLoaded = () => {};
+      const isLoaded = new Promise<void>((resolve) => (onLoaded = resolve));
+      const isReady = self.#watch(w, worker, () => onLoaded());
+      loaded.push(Promise.race([isLoaded, isReady]));
+      ready.push(isReady);
     }
     try {
+      // every worker is loaded: a picked port is let go and all bind at once, so the first does not serve long
+      // alone
+      await Promise.all(loaded);
+      await probes.release();
+      for (const w of self.#workers) w.postMessage({ type: 'listen' } satisfies ToWorker);
       await Promise.all(ready);
     } catch (err) {
+      await probes.release();
       await self.close();
       throw err;
     }
     return self;
   }
 
-  #watch(w: Worker, worker: number): Promise<void> {
+  #watch(w: Worker, worker: number, onLoaded?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       w.on('message', (m: ToMain) => {
-        if (m.type === 'ready') {
+        if (m.type === 'loaded') onLoaded?.();
+        else if (m.type === 'ready') {
           if (m.portFileLines !== undefined) this.#portFileLines = m.portFileLines;
           resolve();
         }
