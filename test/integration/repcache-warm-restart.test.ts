@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exchange, request, setExtras } from '../support/binary-client.ts';
 import { bin, startProcess, stopAll, type Daemon } from '../support/daemon.ts';
-import { mcRequest } from '../support/mc-client.ts';
+import { McClient, mcRequest } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
 import { parseStats, startCache, userArgs, type CacheInstance } from './repcache-harness.ts';
 
@@ -216,6 +216,32 @@ describe('repcache -e with -t N: the main thread loads the file before the worke
     }));
     const maxLoaded = loaded.reduce((a, b) => (a > b ? a : b));
     for (const cas of fresh) expect(cas > maxLoaded).toBe(true);
+  });
+
+  it('-t 4: a file with more items than the first hash table holds loads before the workers attach; every worker finds every item', async () => {
+    const N = 120_000;
+    const conns = 8;
+    const pipelined = async (c: CacheInstance, line: (i: number) => string, reply: RegExp, timeoutMs = 20_000): Promise<number[]> =>
+      Promise.all(Array.from({ length: conns }, async (_, k) => {
+        const cl = await McClient.connect(c.port);
+        try {
+          const parts: string[] = [];
+          for (let i = k; i < N; i += conns) parts.push(line(i));
+          const got = await cl.request(parts.join(''), (r) => (r.match(reply) ?? []).length >= parts.length, timeoutMs);
+          return (got.match(/^VALUE /gm) ?? got.match(/^STORED\r$/gm) ?? []).length;
+        } finally {
+          cl.close();
+        }
+      }));
+    let c = await startCache('repcache', ['-e', file, '-t', '4']);
+    expect((await pipelined(c, (i) => `set key${i} ${i} 0 ${String(i).length}\r\n${i}\r\n`, /STORED\r\n/g)).reduce((a, b) => a + b)).toBe(N);
+    expect(await stopWith(c.daemon, 'SIGUSR1')).toBe(0);
+    c = await startCache('repcache', ['-e', file, '-t', '4']);
+    const s = await stats(c);
+    expect(s.get('curr_items')).toBe(String(N));
+    expect(Number(s.get('hash_power_level'))).toBeGreaterThan(16);
+    expect((await pipelined(c, (i) => `get key${i}\r\n`, /END\r\n/g)).reduce((a, b) => a + b)).toBe(N);
+    expect(await text(c, 'get key4242 key119999\r\n')).toBe('VALUE key4242 4242 4\r\n4242\r\nVALUE key119999 119999 6\r\n119999\r\nEND\r\n');
   });
 
   it('-t 4: `shutdown graceful` saves, a plain `shutdown` and SIGTERM do not', async () => {
