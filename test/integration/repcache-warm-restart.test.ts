@@ -275,6 +275,29 @@ describe('repcache -e with -t N: the main thread loads the file before the worke
     expect((await stats(again)).get('curr_items')).toBe('0');
   });
 
+  it('-t 4: a kill -9 while saving leaves the whole file or none, never a part that is loaded', async () => {
+    const c = await startCache('repcache', ['-e', file, '-v', '-t', '4']);
+    const value = 'v'.repeat(500_000);
+    const N = 80;
+    await Promise.all(Array.from({ length: 4 }, async (_, k) => {
+      for (let i = k; i < N; i += 4) expect(await text(c, `set big${i} 0 0 ${value.length}\r\n${value}\r\n`, '\r\n')).toBe('STORED\r\n');
+    }));
+    c.daemon.proc.kill('SIGUSR1');
+    // killed as soon as the save has begun (or, on a fast disk, just after it ended)
+    const deadline = Date.now() + 5000;
+    while (!fs.existsSync(`${file}.tmp`) && !fs.existsSync(file) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    c.daemon.proc.kill('SIGKILL');
+    await c.daemon.exited;
+    const again = await startCache('repcache', ['-e', file, '-v', '-t', '4']);
+    expect(again.daemon.output()).not.toContain('refused');
+    const items = (await stats(again)).get('curr_items');
+    if (again.daemon.output().includes('no memory file')) expect(items).toBe('0');
+    else {
+      expect(again.daemon.output()).toContain(`warm restart: ${N} items loaded`);
+      expect(items).toBe(String(N));
+    }
+  });
+
   it('-t 4: a truncated memory file is refused and the node serves from a clean cache', async () => {
     const c = await startCache('repcache', ['-e', file, '-t', '4']);
     await fillFromManyConnections(c);
