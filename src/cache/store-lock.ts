@@ -35,6 +35,11 @@ export class StoreLock {
     }
   }
 
+  /** Takes the lock if it is free, without waiting; returns whether it did. */
+  tryAcquire(): boolean {
+    return Atomics.compareExchange(this.#a, 0, UNLOCKED, LOCKED) === UNLOCKED;
+  }
+
   release(): void {
     const a = this.#a;
     if (Atomics.sub(a, 0, 1) !== LOCKED) {

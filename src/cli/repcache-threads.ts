@@ -3,7 +3,8 @@
  * that each serve every client protocol on it, and relays a client's `shutdown` to them. The main thread serves
  * no client.
  *
- * Messages: a worker answers its start with `ready` or `error`; a client's `shutdown` on any worker becomes
+ * Messages: a worker says `loaded` once its server is built, and listens when told `listen` (all at once, once all
+ * are loaded); it answers with `ready` or `error`; a client's `shutdown` on any worker becomes
  * `shutdown` to the main thread, which sends `close` to every worker; each answers `closed` once its
  * connections are closed. A client's successful `refresh_certs` becomes `refresh_certs` to the main thread, which
  * passes it to the other workers. A worker's log lines come as `log` (log-forward.ts) and go to the main thread's logger.
@@ -11,15 +12,19 @@
  * With replication (-x/-X) a replication thread (repcache-replication-worker.ts) starts first, on the same store;
  * the client workers start once it says `ready` (with peers: once this node may serve, as with -t 1), and it is
  * closed after them, so that it ships what they acknowledged last.
+ *
+ * With -e this thread loads the memory file into the store before any other thread attaches to it (start's
+ * `prepare`) and saves it once close() has resolved (every other thread has exited).
  */
 import { EventEmitter } from 'node:events';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { parseListenAddress } from '../server/listen-address.ts';
 import { backgroundClock, CacheClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { replayLog, type ForwardedLog } from '../log-forward.ts';
 import { SlabStore } from '../cache/store.ts';
+import { StoreLock } from '../cache/store-lock.ts';
 import type { SharedServing } from '../server/cache-server.ts';
 import { storeOptionsFor, type ServerConfig } from '../server/config.ts';
 import { WorkerCounterTable } from '../server/worker-counters.ts';
@@ -73,13 +78,14 @@ export interface ReplicationPlan {
 }
 
 export type ToMain =
-  | { type: 'ready' }
+  | { type: 'loaded' }
+  | { type: 'ready'; portFileLines?: string }
   | { type: 'error'; stage: 'start' | 'listen' | 'metrics' | 'replication'; message: string }
   | { type: 'shutdown'; graceful: boolean }
   | { type: 'closed' }
   | { type: 'refresh_certs' }
   | ForwardedLog;
-export type ToWorker = { type: 'close' } | { type: 'refresh_certs' };
+export type ToWorker = { type: 'listen' } | { type: 'close' } | { type: 'refresh_certs' };
 
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
@@ -94,17 +100,48 @@ export class WorkerStartError extends Error {
  * The workers bind with SO_REUSEPORT, which would let them share the port with another process that did too (a
  * second repcache -t N on the same port): each TCP address is bound once without it first, so a port in use fails
  * the start as it does with -t 1.
+ *
+ * -p -1 (a port the system picks): every worker must listen on the same port, so it is picked here, by binding the
+ * first address to port 0 and the others to the port it got (all held at once; picked again if another address
+ * has it taken), and given to the workers (`port`; undefined without -p -1). Those probes are held until the
+ * workers are loaded and let go just before they bind (`release`), so that no other process takes the port in
+ * between (no client knows it yet); a named port's are let go at once.
  */
-async function probeTcpPorts(c: ServerConfig): Promise<void> {
-  if (c.unixSocket || c.port <= 0) return;
+async function probeTcpPorts(c: ServerConfig): Promise<{ port: number | undefined; release: () => Promise<void> }> {
+  const none = { port: undefined, release: async () => {} };
+  if (c.unixSocket || c.port === 0) return none;
   const addresses = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
-  for (const a of addresses) {
-    const probe = createServer();
-    await new Promise<void>((resolve, reject) => {
-      probe.once('error', (err: NodeJS.ErrnoException) => reject(new WorkerStartError('listen', err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message)));
-      probe.listen({ port: a.port, host: a.host, exclusive: true }, () => probe.close(() => resolve()));
-    });
+  for (let attempt = 1; ; attempt++) {
+    const held: Server[] = [];
+    const release = () => Promise.all(held.splice(0).map((probe) => new Promise<void>((resolve) => probe.close(() => resolve())))).then(() => {});
+    let picked: number | undefined;
+    let onPicked = false;
+    try {
+      for (const a of addresses) {
+        onPicked = a.port < 0 && picked !== undefined;
+        const probe = await bindExclusive(a.port < 0 ? (picked ?? 0) : a.port, a.host);
+        held.push(probe);
+        if (a.port < 0) picked ??= (probe.address() as AddressInfo).port;
+      }
+      // a named port is let go at once: a client that knows it must not find it open before the workers serve
+      if (picked === undefined) await release();
+      return { port: picked, release };
+    } catch (err) {
+      await release();
+      const e = err as NodeJS.ErrnoException;
+      if (!(onPicked && e.code === 'EADDRINUSE' && attempt < 5)) {
+        throw new WorkerStartError('listen', e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message);
+      }
+    }
   }
+}
+
+function bindExclusive(port: number, host: string | undefined): Promise<Server> {
+  const probe = createServer();
+  return new Promise<Server>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ port, host, exclusive: true }, () => resolve(probe));
+  });
 }
 
 /** Emits 'shutdown' (graceful) when a client asks for it and 'crashed' (Error) when a worker dies unasked. */
@@ -113,23 +150,49 @@ export class ThreadedCache extends EventEmitter {
   #replication: Worker | null = null;
   readonly #exited = new Set<Worker>();
   readonly #logger: Logger;
+  readonly #store: SlabStore;
+  readonly #clock: CacheClock;
+  readonly #lock = new SharedArrayBuffer(4);
   #closing = false;
+  #portFileLines = '';
+  /** A client's shutdown (graceful or not) that came before anyone listened for it. */
+  #earlyShutdown: boolean | null = null;
 
-  private constructor(logger: Logger) {
+  private constructor(logger: Logger, store: SlabStore, clock: CacheClock) {
     super();
     this.#logger = logger;
+    this.#store = store;
+    this.#clock = clock;
+    // The first worker serves before the last is up (and before start() resolves): a client's shutdown in that
+    // time is kept for the 'shutdown' listener, not lost.
+    this.on('newListener', (event) => {
+      const graceful = this.#earlyShutdown;
+      if (event !== 'shutdown' || graceful === null) return;
+      this.#earlyShutdown = null;
+      queueMicrotask(() => this.emit('shutdown', graceful));
+    });
   }
 
-  /** Starts the workers; resolves once all listen, rejects (WorkerStartError) if any cannot. */
-  static async start(config: ServerConfig, authEntries: Array<[string, string]> | null, logLevel: WorkerStart['logLevel'], logger: Logger, replication: ReplicationPlan | null = null): Promise<ThreadedCache> {
-    const self = new ThreadedCache(logger);
+  /**
+   * Starts the workers; resolves once all listen, rejects (WorkerStartError) if any cannot. `prepare` gets the store
+   * before any other thread attaches to it (-e: the warm restart loads its file into it).
+   */
+  static async start(
+    config: ServerConfig, authEntries: Array<[string, string]> | null, logLevel: WorkerStart['logLevel'], logger: Logger,
+    replication: ReplicationPlan | null = null, prepare?: (store: SlabStore) => void,
+  ): Promise<ThreadedCache> {
     const wallMs = Date.now();
     const startMs = performance.now();
     const clockStartAbsMs = performance.timeOrigin + startMs;
     const clock = new CacheClock(backgroundClock, wallMs, startMs);
     const clockSecond = CacheClock.sharedSecond();
+    // this thread's clock reads the workers' newest second too: a save after they closed sees the items as they did
+    clock.share(clockSecond);
+    clock.tick();
     const store = new SlabStore(storeOptionsFor(config, clock));
-    const base = { threads: config.threads, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(config.threads) };
+    const self = new ThreadedCache(logger, store, clock);
+    prepare?.(store);
+    const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads) };
     let shared: WorkerReplication | null = null;
     if (replication !== null) {
       const r = replication.threaded;
@@ -148,36 +211,54 @@ export class ThreadedCache extends EventEmitter {
         throw err;
       }
     }
+    let probes: Awaited<ReturnType<typeof probeTcpPorts>>;
     try {
-      // after the replication thread is ready: the probe listens for a moment, which a client must not take for
-      // the cache being up
-      await probeTcpPorts(config);
+      // after the replication thread is ready: a probe listens, which a client must not take for the cache being up
+      probes = await probeTcpPorts(config);
     } catch (err) {
       await self.close();
       throw err;
     }
+    const loaded: Array<Promise<void>> = [];
     const ready: Array<Promise<void>> = [];
     for (let worker = 0; worker < config.threads; worker++) {
-      const data: WorkerStart = { config, authEntries, shared: { ...base, worker }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
+      const data: WorkerStart = { config, authEntries, shared: { ...base, worker, port: probes.port }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
       const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
       self.#workers.push(w);
-      ready.push(self.#watch(w, worker));
+      let onLoaded = () => {};
+      const isLoaded = new Promise<void>((resolve) => (onLoaded = resolve));
+      const isReady = self.#watch(w, worker, () => onLoaded());
+      loaded.push(Promise.race([isLoaded, isReady]));
+      ready.push(isReady);
     }
     try {
+      // every worker is loaded: a picked port is let go and all bind at once, so the first does not serve long
+      // alone
+      await Promise.all(loaded);
+      await probes.release();
+      for (const w of self.#workers) w.postMessage({ type: 'listen' } satisfies ToWorker);
       await Promise.all(ready);
     } catch (err) {
+      await probes.release();
       await self.close();
       throw err;
     }
     return self;
   }
 
-  #watch(w: Worker, worker: number): Promise<void> {
+  #watch(w: Worker, worker: number, onLoaded?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       w.on('message', (m: ToMain) => {
-        if (m.type === 'ready') resolve();
+        if (m.type === 'loaded') onLoaded?.();
+        else if (m.type === 'ready') {
+          if (m.portFileLines !== undefined) this.#portFileLines = m.portFileLines;
+          resolve();
+        }
         else if (m.type === 'error') reject(new WorkerStartError(m.stage, m.message));
-        else if (m.type === 'shutdown') this.emit('shutdown', m.graceful);
+        else if (m.type === 'shutdown') {
+          if (this.listenerCount('shutdown') > 0) this.emit('shutdown', m.graceful);
+          else this.#earlyShutdown ??= m.graceful;
+        }
         else if (m.type === 'log') replayLog(this.#logger, m);
         // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
         else if (m.type === 'refresh_certs') for (const other of this.#workers) if (other !== w && !this.#exited.has(other)) other.postMessage({ type: 'refresh_certs' } satisfies ToWorker);
@@ -198,11 +279,40 @@ export class ThreadedCache extends EventEmitter {
     });
   }
 
-  /** Closes every worker's listeners and connections, then the replication thread (it ships what they wrote last). */
+  /**
+   * Closes every worker's listeners and connections, then the replication thread (it ships what they wrote last).
+   * Once it resolves no other thread uses the store: this thread may read it (`store`).
+   */
   async close(): Promise<void> {
     this.#closing = true;
     await Promise.all(this.#workers.map((w) => this.#closeOne(w)));
     if (this.#replication !== null) await this.#closeOne(this.#replication);
+    this.#clock.tick();
+  }
+
+  /** MEMCACHED_PORT_FILENAME's lines, as with -t 1: the first worker's listeners (it serves every port). */
+  get portFileLines(): string {
+    return this.#portFileLines;
+  }
+
+  /** The shared store, for this thread to read once close() has resolved or while holdStore() holds it. */
+  get store(): SlabStore {
+    return this.#store;
+  }
+
+  /**
+   * Takes the store lock for good (a stop that close() did not finish in time: the workers still run, and any that
+   * then wants the store waits), so that this thread may read the store; false if a worker held it for `ms`. This
+   * thread may not Atomics.wait: it spins.
+   */
+  holdStore(ms: number): boolean {
+    const lock = new StoreLock(this.#lock);
+    const deadline = performance.now() + ms;
+    while (!lock.tryAcquire()) {
+      if (performance.now() > deadline) return false;
+    }
+    this.#clock.tick();
+    return true;
   }
 
   #closeOne(w: Worker): Promise<void> {

@@ -24,6 +24,8 @@ function serveInWorker(port: MessagePort): Promise<void> {
   let server: CacheServer | null = null;
   const share = start.replication === null ? null : new ReplicationShare(start.replication.share);
   let metrics: { close(): Promise<void> } | null = null;
+  let listenNow = () => {};
+  const mayListen = new Promise<void>((resolve) => (listenNow = resolve));
 
   async function run(): Promise<void> {
     const r = start.replication;
@@ -45,6 +47,8 @@ function serveInWorker(port: MessagePort): Promise<void> {
     }
     server.on('shutdown', (graceful: boolean) => post({ type: 'shutdown', graceful }));
     server.on('certsRefreshed', () => post({ type: 'refresh_certs' }));
+    post({ type: 'loaded' });
+    await mayListen;
     try {
       await server.listen();
     } catch (err) {
@@ -62,10 +66,12 @@ function serveInWorker(port: MessagePort): Promise<void> {
         return;
       }
     }
-    post({ type: 'ready' });
+    // the first worker serves every port (UDP and a UNIX socket only there): its listeners make the port file
+    post(start.shared.worker === 0 ? { type: 'ready', portFileLines: server.portFileLines() } : { type: 'ready' });
   }
 
   port.on('message', (m: ToWorker) => {
+    if (m.type === 'listen') listenNow();
     if (m.type === 'refresh_certs') server?.reloadCerts();
     if (m.type !== 'close') return;
     void Promise.all([server?.close(), metrics?.close()]).finally(() => {

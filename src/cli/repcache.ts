@@ -16,6 +16,7 @@ import { AuthFileError, loadAuthFile, readAuthEntries, type Credentials } from '
 import { TlsConfigError } from '../server/tls.ts';
 import { WarmRestart, warmSettingsFor } from './warm-restart.ts';
 import type { Logger } from '../log.ts';
+import type { SlabStore } from '../cache/store.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
@@ -67,11 +68,6 @@ async function run(opts: RepcacheOptions): Promise<void> {
     throw new StartupError(`repcache: ${(err as Error).message}`, EX_USAGE);
   }
   if (config.threads > 1) {
-    if (config.memoryFile !== null) throw new StartupError('repcache: -t greater than 1 cannot be used with -e (warm restart) yet; use -t 1', EX_USAGE);
-    if (config.port < 0 || config.udpPort < 0) {
-      throw new StartupError('repcache: -t greater than 1 cannot be used with -p -1 or -U -1 (a port the system picks) yet; name the port or use -t 1', EX_USAGE);
-    }
-    if (process.env.MEMCACHED_PORT_FILENAME) logger.warn('MEMCACHED_PORT_FILENAME: the port file is not written with -t greater than 1');
     // read before the privileges are dropped, as the single-thread path does
     const plan = replication.threaded === null ? null : { args: opts.replication, threaded: replication.threaded };
     return runThreaded(opts, user, config.authFile !== null ? readAuthEntries(config.authFile) : null, level, logger, onSignal, plan);
@@ -181,14 +177,28 @@ async function runThreaded(
   const { config } = opts;
   const { ThreadedCache, WorkerStartError } = await import('./repcache-threads.ts');
   let cache: Awaited<ReturnType<typeof ThreadedCache.start>>;
+  // -e: loaded into the store before any other thread attaches to it, saved once every worker has closed
+  let warm: WarmRestart | null = null;
+  const memoryFile = config.memoryFile;
+  const prepare = memoryFile === null ? undefined : (store: SlabStore) => {
+    warm = new WarmRestart(memoryFile, store, warmSettingsFor(config), replication !== null, logger);
+    warm.load();
+  };
+  // The first worker serves before the last is up: with -e (and no replication, whose node saves nothing), a SIGUSR1
+  // in that time stops the node once it is up, so that what it acknowledged is saved.
+  let earlySignal: string | null = null;
+  if (memoryFile !== null && replication === null) onSignal((why) => { if (why === 'SIGUSR1') earlySignal = why; else process.exit(0); });
   try {
-    cache = await ThreadedCache.start(config, authEntries, level, logger, replication);
+    cache = await ThreadedCache.start(config, authEntries, level, logger, replication, prepare);
   } catch (err) {
     if (!(err instanceof WorkerStartError)) throw err;
     if (err.stage === 'replication') throw new StartupError(`repcache: ${err.message}`, EX_OSERR);
     if (err.stage === 'listen') throw new StartupError(describeListenError(opts, { message: err.message } as NodeJS.ErrnoException), EX_OSERR);
     throw new StartupError(err.stage === 'start' ? err.message : `repcache: ${err.message}`, err.stage === 'start' ? EX_USAGE : EX_OSERR);
   }
+  // as with -t 1: once every port listens
+  const portFile = process.env.MEMCACHED_PORT_FILENAME;
+  if (portFile && !config.unixSocket) writePortFile(portFile, cache.portFileLines, logger);
   let removePidFile: () => void;
   try {
     removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
@@ -197,14 +207,30 @@ async function runThreaded(
     throw err;
   }
   if (user) dropPrivileges(user);
+  const unwritable = (warm as WarmRestart | null)?.unwritable() ?? null;
+  if (unwritable !== null) {
+    await cache.close();
+    removePidFile();
+    throw new StartupError(`repcache: ${unwritable}`, EX_OSERR);
+  }
   let stopping = false;
   const stop = (why: string, code = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ why }, 'shutting down');
-    const force = setTimeout(() => process.exit(code), 5000);
+    // as with -t 1: SIGUSR1 or `shutdown graceful` saves with -e, once no worker changes the store any more
+    const graceful = why === 'SIGUSR1' || why === 'shutdown graceful';
+    const w = graceful ? (warm as WarmRestart | null) : null;
+    const force = setTimeout(() => {
+      // the workers did not all close in time: save under the store lock, which they then wait for
+      if (w !== null) {
+        if (cache.holdStore(1000)) w.save();
+        else logger.error({ file: memoryFile }, 'warm restart: the store stayed busy, the memory file is not saved');
+      }
+      process.exit(code);
+    }, 5000);
     force.unref();
-    void cache.close().finally(() => { removePidFile(); process.exit(code); });
+    void cache.close().then(() => w?.save()).finally(() => { removePidFile(); process.exit(code); });
   };
   onSignal(stop);
   cache.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));
@@ -212,6 +238,7 @@ async function runThreaded(
     logger.error({ err }, 'a worker thread failed: stopping');
     stop('worker failed', EX_OSERR);
   });
+  if (earlySignal !== null) stop(earlySignal);
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB, threads: config.threads }, 'repcache ready');
 }
 

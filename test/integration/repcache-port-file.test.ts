@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bin, startProcess, stopAll, waitForPort } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
-import { mcRequest } from '../support/mc-client.ts';
+import { McClient, mcRequest, udpRequest } from '../support/mc-client.ts';
 import { userArgs, type CacheKind } from './repcache-harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'repcache-portfile-'));
@@ -51,6 +51,60 @@ describe('MEMCACHED_PORT_FILENAME and ephemeral ports', () => {
     const file = join(dir, `off-${kind}`);
     start(kind, ['-p', '0', '-U', '0', '-l', '127.0.0.1'], file);
     expect(await waitForFile(file)).toBe('');
+  });
+
+  it('repcache -t 4: -p -1 -U -1 writes the same lines, and every worker serves on the port', async () => {
+    const file = join(dir, 'eph-t4');
+    const d = start('repcache', ['-p', '-1', '-U', '-1', '-l', '127.0.0.1', '-t', '4'], file);
+    const text = await waitForFile(file);
+    expect(existsSync(`${file}.lck`)).toBe(false);
+    expect(text).toMatch(/^TCP INET: \d+\nUDP INET: \d+\n$/);
+    const tcp = Number(/^TCP INET: (\d+)$/m.exec(text)![1]);
+    const udp = Number(/^UDP INET: (\d+)$/m.exec(text)![1]);
+    expect((await udpRequest(udp, 'version\r\n'))[0]?.body).toMatch(/^VERSION /);
+    // 32 connections held at once: each worker's `stats conns` lists the connections it serves, so the clients
+    // fall in one group per worker (the kernel spreads them; all 4 get one but with a chance of about 4e-5)
+    const clients = await Promise.all(Array.from({ length: 32 }, () => McClient.connect(tcp)));
+    try {
+      const index = new Map(clients.map((c, i) => [c.socket.localPort!, i]));
+      const group = clients.map((_, i) => i);
+      const root = (i: number): number => (group[i] === i ? i : (group[i] = root(group[i])));
+      for (const [i, c] of clients.entries()) {
+        const reply = await c.request('stats conns\r\n', 'END\r\n');
+        const listed = [...reply.matchAll(/^STAT \d+:addr tcp:127\.0\.0\.1:(\d+)\r$/gm)].map((m) => Number(m[1]));
+        expect(listed).toContain(c.socket.localPort);
+        for (const port of listed) if (index.has(port)) group[root(index.get(port)!)] = root(i);
+      }
+      const groups = new Set(clients.map((_, i) => root(i)));
+      expect(groups.size).toBe(4);
+      expect(parseInt((await clients[0].request('stats settings\r\n', 'END\r\n')).match(/STAT tcpport (-?\d+)/)![1], 10)).toBe(-1);
+      expect(await clients[5].request('set k 0 0 1\r\nv\r\n')).toBe('STORED\r\n');
+      for (const c of clients) expect(await c.request('get k\r\n', 'END\r\n')).toBe('VALUE k 0 1\r\nv\r\nEND\r\n');
+    } finally {
+      for (const c of clients) c.close();
+    }
+    d.proc.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+  });
+
+  it('repcache -t 4: -p -1 on two addresses picks one port free on both, and both serve', async () => {
+    const file = join(dir, 'eph-two-t4');
+    start('repcache', ['-p', '-1', '-U', '0', '-l', '127.0.0.1,127.0.0.2', '-t', '4'], file);
+    const text = await waitForFile(file);
+    const ports = [...text.matchAll(/^TCP INET: (\d+)$/gm)].map((m) => Number(m[1]));
+    expect(text).toMatch(/^TCP INET: \d+\nTCP INET: \d+\n$/);
+    expect(ports[0]).toBe(ports[1]);
+    for (const host of ['127.0.0.1', '127.0.0.2']) expect(await mcRequest(ports[0], 'version\r\n', '\r\n', host)).toMatch(/^VERSION /);
+  });
+
+  it('repcache -t 4: a named port is written too, and -p 0 -U 0 leaves an empty file', async () => {
+    const port = await freePort();
+    const named = join(dir, 'named-t4');
+    start('repcache', ['-p', String(port), '-U', '0', '-l', '127.0.0.1', '-t', '4'], named);
+    expect(await waitForFile(named)).toBe(`TCP INET: ${port}\n`);
+    const off = join(dir, 'off-t4');
+    start('repcache', ['-p', '0', '-U', '0', '-l', '127.0.0.1', '-t', '4'], off);
+    expect(await waitForFile(off)).toBe('');
   });
 
   it('a port file in a directory that does not exist is logged and the daemon keeps serving', async () => {

@@ -34,4 +34,14 @@ describe('StoreLock', () => {
     lock.release();
     expect(word[0]).toBe(0);
   });
+
+  it('tryAcquire takes a free lock and never waits for a held one', () => {
+    const lock = new StoreLock();
+    const other = new StoreLock(lock.buffer);
+    expect(lock.tryAcquire()).toBe(true);
+    expect(other.tryAcquire()).toBe(false);
+    lock.release();
+    expect(other.tryAcquire()).toBe(true);
+    expect(new Int32Array(lock.buffer)[0]).toBe(1);
+  });
 });
