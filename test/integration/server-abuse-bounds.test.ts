@@ -206,8 +206,7 @@ describe('a multiget of 100,000 keys', () => {
     expect(r!.values).toBe(100_000);
     expect(m.probeFailures).toBe(0);
     // the line needs its 16 MB buffer and, while it grows, the 8 MB one before it; the rest is garbage not yet
-    // collected (35-65 MB measured, the most on a loaded machine). Replies stream 256 KB at a time: holding the
-    // 25 MB of replies as well would pass 80.
+    // collected (35-65 MB measured, the most on a loaded machine); the 25 MB of replies stream 256 KB at a time.
     expect(m.growthMB).toBeLessThan(80);
   }, 120_000);
 
