@@ -3,7 +3,7 @@
  * fault injection, floods: what measures time or loads the machine) beside one of the `loopback` lane (the
  * loopback suites). Each test process takes its lane's lock before its file's tests and frees it after; the
  * lock is a directory per lane and vitest run (the forks share the parent's pid), with its holder's pid inside,
- * so a holder that died is seen and replaced. The -t 4 pass, which runs last, takes either lane.
+ * so a holder that died is seen and replaced.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,37 +30,31 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Takes the first of `dirs` that is free (waiting while none is); returns its index. */
-async function acquire(dirs: string[]): Promise<number> {
+async function acquire(dir: string): Promise<void> {
   for (const deadline = Date.now() + WAIT_MS; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
-    for (const [i, dir] of dirs.entries()) {
+    try {
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'pid'), String(process.pid));
+      held = dir;
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      let owner = NaN;
       try {
-        mkdirSync(dir);
-        writeFileSync(join(dir, 'pid'), String(process.pid));
-        held = dir;
-        return i;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        let owner = NaN;
-        try {
-          owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-        } catch {
-          continue; // being created or removed right now
-        }
-        if (owner > 0 && !alive(owner)) rmSync(dir, { recursive: true, force: true });
+        owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+      } catch {
+        continue; // being created or removed right now
       }
+      if (owner > 0 && !alive(owner)) rmSync(dir, { recursive: true, force: true });
     }
   }
-  throw new Error(`waited ${WAIT_MS / 60_000} min for a test lane lock (${dirs.join(', ')})`);
+  throw new Error(`waited ${WAIT_MS / 60_000} min for the test lane lock ${dir}`);
 }
 
 beforeAll(async ({}, suite) => {
   const file = 'filepath' in suite ? String(suite.filepath) : '';
-  // The -t 4 pass (project integration-t4) runs after every other integration file, when the timed lane is idle:
-  // its loopback files take whichever lane is free, two at a time.
-  const lanes: Array<'timed' | 'loopback'> = laneOf(file) === 'loopback' && process.env.REPCACHE_TEST_THREADS ? ['loopback', 'timed'] : [laneOf(file)];
-  const taken = await acquire(lanes.map((lane) => join(tmpdir(), `haved-test-lane-${process.ppid}-${lane}`)));
-  process.env.HAVED_TEST_LANE = lanes[taken]; // freePort picks from this lane's block of ports
+  process.env.HAVED_TEST_LANE = laneOf(file); // freePort picks from this lane's block of ports
+  await acquire(join(tmpdir(), `haved-test-lane-${process.ppid}-${laneOf(file)}`));
 }, WAIT_MS + 10_000);
 
 afterAll(() => {
