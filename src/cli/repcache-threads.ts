@@ -211,10 +211,10 @@ export class ThreadedCache extends EventEmitter {
         throw err;
       }
     }
-    let probes: Awaited<ReturnType<typeof probeTcpPorts>>;
+    let probes: Awaited<ReturnType<typeof probeTcpPorts>> = { port: undefined, release: async () => {} };
     try {
-      // after the replication thread is ready: a probe listens, which a client must not take for the cache being up
-      probes = await probeTcpPorts(config);
+      // -p -1: the port is picked (and held) before the workers are made, as they are told it
+      if (config.port < 0) probes = await probeTcpPorts(config);
     } catch (err) {
       await self.close();
       throw err;
@@ -236,6 +236,9 @@ export class ThreadedCache extends EventEmitter {
       // alone
       await Promise.all(loaded);
       await probes.release();
+      // a named port is checked only now, just before the workers bind it: the probe listens for a moment, and a
+      // client that connected then must find the workers serving a few milliseconds later, not a closed port
+      if (config.port >= 0) await probeTcpPorts(config);
       for (const w of self.#workers) w.postMessage({ type: 'listen' } satisfies ToWorker);
       await Promise.all(ready);
     } catch (err) {

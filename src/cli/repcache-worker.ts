@@ -82,4 +82,5 @@ function serveInWorker(port: MessagePort): Promise<void> {
   return run();
 }
 
-if (parentPort !== null && (workerData as Partial<WorkerStart> | null)?.shared !== undefined) await serveInWorker(parentPort);
+// not awaited: a worker closed before it was told to listen ends with its start unsettled, which is no error
+if (parentPort !== null && (workerData as Partial<WorkerStart> | null)?.shared !== undefined) void serveInWorker(parentPort);
