@@ -266,7 +266,8 @@ vrrp_instance VI_1 {
     await waitFor(`the witness's step-down in ${m.name}'s log\n${havedOf[m.name]!.output().slice(-3000)}`, () => /"event":"witness-step-down"/.test(havedOf[m.name]!.output()), 3000, 20);
 
     // 5. the witness stops, the pair is healthy: the VIP stays where it is, with no gap for the client
-    await waitFor('a fails back again', () => holders().join() === 'a', 10_000, 50);
+    // (a's step-down, the resume listen, its master-down wait and a fresh grant from the witness, on a loaded machine)
+    await waitFor(`a fails back again\n${output()}`, () => holders().join() === 'a', 20_000, 50);
     const before = holders();
     const probing = probeVip(w, 6000);
     await sleep(500);
