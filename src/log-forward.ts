@@ -2,7 +2,6 @@ import type { Logger } from './log.ts';
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 type Level = (typeof LEVELS)[number];
-const LEVEL_VALUES: Record<Level, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 
 /** One log call of a worker thread, posted to the thread that owns the real logger. */
 export interface ForwardedLog {
@@ -24,7 +23,7 @@ export function forwardingLogger(post: (m: ForwardedLog) => void, level: Level |
   const enabled = (l: string) => LEVELS.indexOf(l as Level) >= min;
   const logger: Record<string, unknown> = {
     level,
-    levelVal: level === 'silent' ? Infinity : LEVEL_VALUES[level],
+    levelVal: level === 'silent' ? Infinity : 10 * (min + 1), // pino's numbers: trace 10 ... fatal 60
     isLevelEnabled: enabled,
     // pino's child(bindings, { level }): a component may log at a level of its own (replication logs at info)
     child: (more: Record<string, unknown>, options?: { level?: Level | 'silent' }) => forwardingLogger(post, options?.level ?? level, { ...bindings, ...more }),

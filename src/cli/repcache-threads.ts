@@ -105,7 +105,7 @@ export class WorkerStartError extends Error {
  * first address to port 0 and the others to the port it got (all held at once; picked again if another address
  * has it taken), and given to the workers (`port`; undefined without -p -1). Those probes are held until the
  * workers are loaded and let go just before they bind (`release`), so that no other process takes the port in
- * between (no client knows it yet); a named port's are let go at once.
+ * between (no client knows it yet). A named port is probed only once the workers are loaded, and let go at once.
  */
 async function probeTcpPorts(c: ServerConfig): Promise<{ port: number | undefined; release: () => Promise<void> }> {
   const none = { port: undefined, release: async () => {} };
