@@ -35,6 +35,7 @@ export default defineConfig({
             'test/integration/replication-pair.test.ts',
             'test/integration/repcache-metrics.test.ts',
             'test/integration/replication-tls.test.ts',
+            'test/integration/replication-strangers.test.ts',
           ],
           env: { REPCACHE_TEST_THREADS: '4' },
           sequence: { groupOrder: 1 },

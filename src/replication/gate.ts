@@ -15,6 +15,9 @@ import type { LinkSocket, LinkTlsFiles } from './transport.ts';
 export const REFUSAL_KINDS = ['address', 'busy', 'tls', 'garbage', 'timeout', 'auth', 'handshake'] as const;
 export type RefusalKind = (typeof REFUSAL_KINDS)[number];
 
+/** The content type of a TLS handshake record: the first byte a TLS client sends. */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
 const HELLO_BYTES = encode({
   type: 'hello', version: 0, nodeId: 0, runId: 0n, role: 'sender', listenPort: 0, itemSizeMax: 0, syncMode: false, nonce: Buffer.alloc(16),
   completeness: 'joining', holdsData: false, items: 0,
@@ -47,12 +50,18 @@ export class InboundGate {
   readonly #tls: TlsServer | null;
   /** Connections in the TLS handshake, by remote address:port, waiting for their TLS socket. */
   readonly #inTls = new Map<string, (t: TLSSocket) => void>();
+  /** The same connections by their raw socket: how a failed handshake is refused. */
+  readonly #tlsFailed = new WeakMap<object, (err: Error) => void>();
 
   constructor(opts: GateOptions) {
     this.#o = opts;
     this.#tls = opts.tls ? createTlsServer({ ...opts.tls, requestCert: true, rejectUnauthorized: true }) : null;
     this.#tls?.on('secureConnection', (t: TLSSocket) => this.#inTls.get(`${t.remoteAddress}:${t.remotePort}`)?.(t));
-    this.#tls?.on('tlsClientError', () => { /* the raw socket closes: refused there */ });
+    // a TLSSocket made over an accepted net.Socket keeps it as _parent; were that to go, the raw socket's close refuses
+    this.#tls?.on('tlsClientError', (err: Error, t: TLSSocket) => {
+      const raw = (t as TLSSocket & { _parent?: unknown })._parent;
+      if (typeof raw === 'object' && raw !== null) this.#tlsFailed.get(raw)?.(err);
+    });
   }
 
   /** Connections in the handshake (for stats and tests). */
@@ -64,14 +73,15 @@ export class InboundGate {
     const o = this.#o;
     const remote = plainAddress(raw.remoteAddress ?? '');
     const who = `${remote}:${raw.remotePort ?? 0}`;
+    // every refusal is counted before the socket closes: whoever sees the close and then asks for `stats` sees it
     if (!o.access.allows(remote)) {
-      raw.resetAndDestroy();
       o.refused('address', who, `${remote} is not a configured peer (-x) or an allowed address`);
+      raw.resetAndDestroy();
       return;
     }
     if (this.#pending >= o.maxPending) {
-      raw.resetAndDestroy();
       o.refused('busy', who, `${this.#pending} handshakes already in progress`);
+      raw.resetAndDestroy();
       return;
     }
     this.#pending++;
@@ -88,10 +98,10 @@ export class InboundGate {
     const key = `${raw.remoteAddress}:${raw.remotePort}`;
     const refuse = (kind: RefusalKind, detail: string) => {
       cleanup();
-      socket.destroy();
-      raw.destroy();
       settle();
       o.refused(kind, who, detail);
+      socket.destroy();
+      raw.destroy();
     };
     const timer = setTimeout(() => refuse('timeout', phase === 'tls' ? `no TLS handshake within ${o.timeoutMs} ms` : `no HELLO within ${o.timeoutMs} ms`), o.timeoutMs);
     const onData = (chunk: Buffer) => {
@@ -115,10 +125,24 @@ export class InboundGate {
       if (phase === 'tls') refuse('tls', 'TLS handshake failed: not TLS, or no certificate signed by our CA');
       else refuse('handshake', got.length ? `closed after ${got.length} bytes of HELLO` : 'closed before HELLO');
     };
+    // TLS: the first byte, before node:tls sees the connection (see below)
+    const first = (): void => {
+      if (phase !== 'tls' || settled) return;
+      const b = (raw as Socket).read(1) as Buffer | null;
+      if (b === null) return;
+      raw.off('readable', first);
+      if (b[0] !== TLS_HANDSHAKE_RECORD) return refuse('tls', `not TLS: ${quoteBytes(b)}`);
+      (raw as Socket).unshift(b);
+      // TLS is only configured over TCP (TcpTransport), whose accepted connections are net.Sockets; node:tls reads
+      // the byte put back before anything else
+      this.#tls!.emit('connection', raw as Socket);
+    };
     const cleanup = () => {
       clearTimeout(timer);
       this.#open.delete(raw);
       this.#inTls.delete(key);
+      this.#tlsFailed.delete(raw);
+      raw.off('readable', first);
       for (const s of new Set([socket, raw])) {
         s.off('data', onData);
         s.off('error', onError);
@@ -136,14 +160,19 @@ export class InboundGate {
     this.#inTls.set(key, (t) => {
       // node:tls checked the certificate against our CA (rejectUnauthorized) before this.
       this.#inTls.delete(key);
+      this.#tlsFailed.delete(raw);
       raw.off('error', onError);
       raw.off('close', onClose);
       socket = t;
       phase = 'hello';
       listen(t);
     });
-    // TLS is only configured over TCP (TcpTransport), whose accepted connections are net.Sockets.
-    this.#tls.emit('connection', raw as Socket);
+    // node:tls closes a connection whose handshake fails before it says so (tlsClientError): counted there, in the
+    // same turn, rather than at the close that follows a turn later
+    this.#tlsFailed.set(raw, (err) => refuse('tls', `TLS handshake failed: ${err.message}`));
+    // The first byte of a TLS connection is a handshake record's: anything else (plain text, a repcache without
+    // TLS) is refused here, counted before its close, without handing it to node:tls.
+    raw.on('readable', first);
   }
 
   /** Drops every connection still in the handshake. */

@@ -30,8 +30,21 @@ export interface PortOptions {
   admit(socket: LinkSocket, hello: Hello, settled: () => void): void;
   /** After a refusal was counted (repcache -t N publishes its stats then). */
   counted?: () => void;
+  /** Where refusals are counted (default: here; repcache -t N: in memory the workers read). */
+  counts?: RefusalCounts;
   /** Default: TCP (TLS when `tls` is set). */
   transport?: ReplicationTransport;
+}
+
+/** The `repl_refused_<kind>` counters. */
+export interface RefusalCounts {
+  add(kind: RefusalKind): void;
+  get(kind: RefusalKind): number;
+}
+
+function localCounts(): RefusalCounts {
+  const n = Object.fromEntries(REFUSAL_KINDS.map((k) => [k, 0])) as Record<RefusalKind, number>;
+  return { add: (k) => void n[k]++, get: (k) => n[k] };
 }
 
 /**
@@ -48,7 +61,7 @@ export class ReplicationPort {
   readonly #gate: InboundGate;
   readonly #transport: ReplicationTransport;
   readonly #strangers: RateLimitedLog;
-  readonly #refusals = Object.fromEntries(REFUSAL_KINDS.map((k) => [k, 0])) as Record<RefusalKind, number>;
+  readonly #refusals: RefusalCounts;
   #servers: LinkListener[] = [];
   #flushTimer: NodeJS.Timeout | null = null;
   /** The port is held by the peer on this host: this node dials it for both directions. */
@@ -57,6 +70,7 @@ export class ReplicationPort {
   constructor(opts: PortOptions, logger: Logger) {
     this.#o = opts;
     this.#logger = logger;
+    this.#refusals = opts.counts ?? localCounts();
     this.#tls = opts.tls ? linkTlsContext(opts.tls) : null;
     this.#transport = opts.transport ?? new TcpTransport(this.#tls);
     this.#access = new AccessList({ allow: opts.allow, own: opts.peers.length === 0 ? this.#ownAddresses() : null });
@@ -173,7 +187,7 @@ export class ReplicationPort {
 
   /** A connection that never authenticated was refused: counted, logged once per kind per interval. */
   refused(kind: RefusalKind, remote: string, detail: string): void {
-    this.#refusals[kind]++;
+    this.#refusals.add(kind);
     this.#o.counted?.();
     this.#strangers.warn(`replication refused: ${kind}`, `replication: refused a connection from ${remote}: ${detail}`, { peer: remote });
   }
@@ -188,7 +202,7 @@ export class ReplicationPort {
     return [
       ['repl_listen', this.listenAddress],
       ['repl_tls', this.#tls ? 1 : 0],
-      ...REFUSAL_KINDS.map((k): [string, number] => [`repl_refused_${k}`, this.#refusals[k]]),
+      ...REFUSAL_KINDS.map((k): [string, number] => [`repl_refused_${k}`, this.#refusals.get(k)]),
     ];
   }
 

@@ -166,6 +166,7 @@ export class Replicator {
       timeoutMs: o.timing?.connectTimeoutMs ?? 3000, maxPending: o.maxPendingHandshakes, strangerLogIntervalMs: o.strangerLogIntervalMs,
       admit: (socket, hello, settled) => this.#admit(socket, hello, settled),
       counted: () => this.#publishSoon(),
+      counts: this.#share?.refusalCounts(),
     }, logger);
     this.#join = new JoinPolicy({
       now: () => Date.now(),

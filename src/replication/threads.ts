@@ -12,12 +12,16 @@
  */
 import type { StoreLock } from '../cache/store-lock.ts';
 import type { ReplicationView } from '../metrics/repcache.ts';
+import { REFUSAL_KINDS, type RefusalKind } from './gate.ts';
+import type { RefusalCounts } from './port.ts';
 
 // BigInt64 words
 const B_ACKED = 0;
 const B_SYNC_ACKED = 1;
 const B_SYNC_TIMEOUTS = 2;
-const B_FIELDS = 4;
+/** One word per refusal kind (REFUSAL_KINDS' order). */
+const B_REFUSALS = 4;
+const B_FIELDS = B_REFUSALS + REFUSAL_KINDS.length;
 // Int32 words
 const I_ACK_BELL = 0;
 const I_PEER_UP = 1;
@@ -31,6 +35,9 @@ export class ReplicationShare {
   readonly #b: BigInt64Array;
   readonly #i: Int32Array;
   readonly #stats: Uint8Array;
+  /** The last publication this thread read whole, and its version (read again only when that changed). */
+  #last: Published | null = null;
+  #lastVersion = -1;
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(B_FIELDS * 8 + I_FIELDS * 4 + STATS_BYTES)) {
     this.buffer = buffer;
@@ -48,6 +55,18 @@ export class ReplicationShare {
     Atomics.store(this.#b, B_ACKED, s);
     Atomics.add(this.#i, I_ACK_BELL, 1);
     Atomics.notify(this.#i, I_ACK_BELL);
+  }
+
+  /**
+   * The refusal counters of the replication port, kept here rather than published: a refusal is counted before
+   * the stranger's socket closes, so `stats` on any worker shows it to whoever saw that close.
+   */
+  refusalCounts(): RefusalCounts {
+    const b = this.#b;
+    return {
+      add: (kind) => void Atomics.add(b, B_REFUSALS + REFUSAL_KINDS.indexOf(kind), 1n),
+      get: (kind) => Number(Atomics.load(b, B_REFUSALS + REFUSAL_KINDS.indexOf(kind))),
+    };
   }
 
   /** Whether some link to a peer is streaming or copying (sync mode waits only then, as -t 1 does). */
@@ -78,15 +97,24 @@ export class ReplicationShare {
     return Atomics.load(this.#b, B_ACKED);
   }
 
-  /** The last published replication fields of `stats`, with sync mode's counts, which the workers keep. */
+  /**
+   * The last published replication fields of `stats`, with the counters kept in shared words as of now: sync
+   * mode's counts, which the workers keep, and the refusals.
+   */
   stats(): Array<[string, string | number]> {
     const p = this.#read();
     if (p === null) return [['replication', 'MASTER'], ['replication_state', 'syncing']];
-    for (const e of p.entries) {
-      if (e[0] === 'repl_sync_acked') e[1] = Number(Atomics.load(this.#b, B_SYNC_ACKED));
-      else if (e[0] === 'repl_sync_timeouts') e[1] = Number(Atomics.load(this.#b, B_SYNC_TIMEOUTS));
+    const b = this.#b;
+    const entries = p.entries.map((e): [string, string | number] => [e[0], e[1]]);
+    for (const e of entries) {
+      if (e[0] === 'repl_sync_acked') e[1] = Number(Atomics.load(b, B_SYNC_ACKED));
+      else if (e[0] === 'repl_sync_timeouts') e[1] = Number(Atomics.load(b, B_SYNC_TIMEOUTS));
+      else if (e[0].startsWith(REFUSED)) {
+        const k = REFUSAL_KINDS.indexOf(e[0].slice(REFUSED.length) as RefusalKind);
+        if (k >= 0) e[1] = Number(Atomics.load(b, B_REFUSALS + k));
+      }
     }
-    return p.entries;
+    return entries;
   }
 
   /** The links as last published, for the metrics endpoint (null before the first publication). */
@@ -99,12 +127,22 @@ export class ReplicationShare {
     for (let attempt = 0; attempt < 100_000; attempt++) {
       const v = Atomics.load(this.#i, I_STATS_VERSION);
       if (v % 2 === 1) continue;
+      if (v === this.#lastVersion) return this.#last;
       const len = Atomics.load(this.#i, I_STATS_LENGTH);
       const text = Buffer.from(this.#stats.slice(0, len)).toString();
       if (Atomics.load(this.#i, I_STATS_VERSION) !== v) continue;
-      return len === 0 ? null : (JSON.parse(text) as Published);
+      let p: Published | null = null;
+      try {
+        p = len === 0 ? null : (JSON.parse(text) as Published);
+      } catch {
+        continue; // torn after all: read again
+      }
+      this.#last = p;
+      this.#lastVersion = v;
+      return p;
     }
-    return null;
+    // the writer stalled mid-write for all those tries: the last complete publication this thread read
+    return this.#last;
   }
 
   /** A worker's waits of sync mode (one per worker thread). */
@@ -112,6 +150,8 @@ export class ReplicationShare {
     return new SyncWaits(this.#b, this.#i, timeoutMs);
   }
 }
+
+const REFUSED = 'repl_refused_';
 
 interface Published {
   entries: Array<[string, string | number]>;

@@ -1,6 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import pino from 'pino';
 import { StoreLock } from '../../../src/cache/store-lock.ts';
+import { HybridClock } from '../../../src/replication/hlc.ts';
+import { Replicator } from '../../../src/replication/replicator.ts';
 import { ReplicationShare, StoreSections } from '../../../src/replication/threads.ts';
+import { encode } from '../../../src/proto/replication/codec.ts';
+import { ReplicationNet } from '../../support/replication-net.ts';
+import { helloFrame } from '../../integration/replication-stranger.ts';
+import { MapStore } from './map-store.ts';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 class Thing {
   #n = 0;
@@ -84,5 +95,43 @@ describe('ReplicationShare', () => {
     expect(worker.stats()).toEqual([['repl_sync_acked', 2], ['repl_sync_timeouts', 1]]);
     share.acked(2); // never backwards
     expect(worker.ackedSeq).toBe(3n);
+  });
+});
+
+describe('the replication thread\'s refusal counters (repcache -t N)', () => {
+  it('every kind of refusal is in a worker\'s stats as soon as it is counted, with no publication in between', async () => {
+    vi.useFakeTimers();
+    const net = new ReplicationNet();
+    const hlc = new HybridClock(1);
+    const store = new MapStore(() => hlc.now());
+    store.changes.share(1024);
+    const share = new ReplicationShare();
+    const port = 11212;
+    const repl = new Replicator(store, hlc, {
+      peers: [{ host: '198.18.0.2', port }], port, listenHost: '198.18.0.1', secret: 'right', transport: net.transport('198.18.0.1'),
+      timing: { connectTimeoutMs: 1000 }, joinTimeoutMs: 1000,
+    }, pino({ level: 'silent' }), { lock: new StoreLock(), share });
+    await repl.start();
+    await vi.advanceTimersByTimeAsync(10);
+    const worker = new ReplicationShare(share.buffer);
+    const refused = () => Object.fromEntries(worker.stats().filter(([k]) => k.startsWith('repl_refused_')).map(([k, v]) => [k.slice(13), v]));
+    expect(refused()).toEqual({ address: 0, busy: 0, tls: 0, garbage: 0, timeout: 0, auth: 0, handshake: 0 });
+    // from now on nothing is published: what the worker reads of the refusals comes from the shared counters
+    share.publishStats = () => {};
+    const stranger = (from: string, bytes: Buffer, afterReply?: Buffer) => {
+      const { socket } = net.transport(from).dial('198.18.0.1', port);
+      socket.on('connect', () => socket.write(bytes));
+      socket.once('data', () => afterReply && socket.write(afterReply));
+      socket.on('error', () => {});
+    };
+    stranger('198.18.0.9', helloFrame('receiver')); // not a peer
+    stranger('198.18.0.2', Buffer.from('get precious\r\n')); // garbage
+    const v1Hello = Buffer.concat([Buffer.from([0, 0, 0, 41, 1]), Buffer.from('48565250', 'hex'), Buffer.from([0, 1]), Buffer.alloc(34)]);
+    stranger('198.18.0.2', v1Hello); // another protocol version
+    stranger('198.18.0.2', helloFrame('receiver'), encode({ type: 'auth', proof: Buffer.alloc(32) })); // wrong secret
+    stranger('198.18.0.2', Buffer.alloc(0)); // silent
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(refused()).toEqual({ address: 1, busy: 0, tls: 0, garbage: 1, timeout: 1, auth: 1, handshake: 1 });
+    await repl.stop(0);
   });
 });
