@@ -1,6 +1,7 @@
 import type { ChangeStream } from './changes.ts';
 import { keyView, murmur3 } from './hash.ts';
 import { checkKey, type Handle, type ItemTable } from './items.ts';
+import { S_SWEEP_BUCKET, S_SWEEP_FROM } from './shared-scalars.ts';
 import { B_ITFLAGS, B_NKEY, F_CAS_HI, F_CAS_LO, F_EXPTIME, HEADER_BYTES, IT_LINKED, KEY_MAX_LENGTH, memcachedItemTotal } from './layout.ts';
 
 export type RemoteResult = 'APPLIED' | 'STALE' | 'TOO_LARGE' | 'NO_MEMORY';
@@ -140,6 +141,26 @@ export class Replica {
     if (old !== 0) t.links.unlink(old, hv);
     t.links.link(h, hv);
     return 'APPLIED';
+  }
+
+  /**
+   * A flush_all from a peer: every item whose version is below `version` is dead from now on, for every thread (a
+   * version floor, checked on each lookup as flush_all's own marks are), and the store's flush sweep frees them in
+   * steps, as after a local flush_all. False when items carry no version (-C): the caller removes them itself.
+   */
+  flushOlderThan(version: bigint): boolean {
+    const t = this.#t;
+    if (!t.casEnabled) return false;
+    t.liveness.raiseVersionFloor(Number(version >> 32n), Number(version & 0xffffffffn));
+    const s = t.scalars;
+    const now = t.clock.now();
+    // a sweep under way starts its pass again, for the items it passed; one due later (a delayed flush_all's) is
+    // left to come: until then a lookup finds the flushed items dead
+    if (s[S_SWEEP_FROM] === 0 || s[S_SWEEP_FROM] <= now) {
+      s[S_SWEEP_FROM] = Math.max(now, 1);
+      s[S_SWEEP_BUCKET] = 0;
+    }
+    return true;
   }
 
   /** Delete a replicated item only if its version <= the given one. */

@@ -24,6 +24,9 @@ export const W_HASH_MASK = 0;
 export const W_OLDEST_LIVE = 1;
 export const W_OLDEST_CAS_HI = 2;
 export const W_OLDEST_CAS_LO = 3;
+/** A flush_all from a peer: items whose version is below this are flushed (0 = none; see ItemLiveness). */
+export const W_FLOOR_HI = 4;
+export const W_FLOOR_LO = 5;
 const W_FIELDS = 8;
 
 export function newScalars(): Float64Array {

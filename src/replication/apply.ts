@@ -105,22 +105,30 @@ export class RemoteApplier {
     else if (r === 'non-numeric') this.#logger.debug({ key: key.toString('latin1') }, 'replication: counter part for a value that is not a number');
   }
 
-  /** A delayed flush carries a version in the future: it is not observed, so writes until then stay older. */
+  /**
+   * A flush_all from a peer removes every item older than its version. A delayed flush carries a version in the
+   * future: it is observed only when it runs, so writes until then stay older and writes after it are newer.
+   */
   flush(version: bigint, delaySeconds: number): void {
-    if (delaySeconds === 0) this.#hlc.observe(version);
     const run = () => {
+      this.#hlc.observe(version);
       if (version <= this.#flushEpoch) return;
       this.#flushEpoch = version;
       const store = this.#store;
+      // the store marks everything older dead at once (no scan under the lock: repcache -t N's workers would wait
+      // for it) and frees it in steps; a counter is as old as its base, its item as its latest increment
       const doomed: [Buffer, bigint][] = [];
-      let cursor = 0;
-      do {
-        cursor = store.scan(cursor, 4096, (h) => {
-          // A counter is as old as its base (its item's version is its latest increment's).
-          const c = this.counters.size > 0 ? this.counters.of(h) : undefined;
-          if ((c === undefined ? store.itemVersion(h) : c.base) < version) doomed.push([store.itemKey(h), store.itemVersion(h)]);
-        });
-      } while (cursor !== 0);
+      if (store.flushOlderThan(version)) {
+        if (this.counters.size > 0) doomed.push(...this.counters.basedBefore(version));
+      } else {
+        let cursor = 0;
+        do {
+          cursor = store.scan(cursor, 4096, (h) => {
+            const c = this.counters.size > 0 ? this.counters.of(h) : undefined;
+            if ((c === undefined ? store.itemVersion(h) : c.base) < version) doomed.push([store.itemKey(h), store.itemVersion(h)]);
+          });
+        } while (cursor !== 0);
+      }
       for (const [k, v] of doomed) store.applyRemoteDelete(k, v);
       if (this.counters.size > 0) this.counters.prune();
       this.#logger.info({ removed: doomed.length }, 'replication: flush_all from a peer applied');

@@ -226,6 +226,22 @@ export class Counters {
     return c !== undefined && c.base === version ? c.itemVersion : version;
   }
 
+  /**
+   * The counters whose base is older than `version` and whose item is still live, as [key, item version]: a flush of
+   * that version removes them, though their item's version (their latest increment's) may be newer.
+   */
+  basedBefore(version: bigint): Array<[Buffer, bigint]> {
+    const store = this.#store;
+    const out: Array<[Buffer, bigint]> = [];
+    for (const [k, c] of this.#live) {
+      if (c.base >= version) continue;
+      const key = Buffer.from(k, 'latin1');
+      const h = store.peek(key);
+      if (h >= 0 && store.itemVersion(h) === c.itemVersion) out.push([key, c.itemVersion]);
+    }
+    return out;
+  }
+
   /** Forgets counters whose item is gone or was overwritten (expired, evicted, deleted, set). */
   prune(): void {
     const store = this.#store;

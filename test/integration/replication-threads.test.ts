@@ -181,3 +181,68 @@ describe('synchronous replication with -t 4', () => {
     expect(s.repl_sync_timeouts).toBe('0');
   }, 40_000);
 });
+
+describe('a flush_all from a peer on a big store, with -t 4', () => {
+  const ITEMS = 200_000;
+  /** Longest wait allowed for one request while the flush is applied (the apply must not hold the store that long). */
+  const MAX_WAIT_MS = 250;
+
+  it(`clients keep getting answers within ${MAX_WAIT_MS} ms while ${ITEMS} items are flushed; newer writes survive`, async () => {
+    const [a, b] = await pair(4, 4);
+    // fill A (and through it B) with small items, pipelined without replies
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, c) => {
+        const client = await McClient.connect(a.port);
+        for (let i = c; i < ITEMS; i += 4 * 2000) {
+          let batch = '';
+          for (let j = i; j < Math.min(i + 4 * 2000, ITEMS); j += 4) batch += `set old${j} 0 0 1 noreply\r\nx\r\n`;
+          batch += 'mn\r\n';
+          expect(await client.request(batch, 'MN\r\n', 20_000)).toBe('MN\r\n');
+        }
+        client.close();
+      }),
+    );
+    const items = async (n: RepNode) => Number((await stats(n.port)).curr_items);
+    expect(await items(a)).toBe(ITEMS);
+    await eventually(async () => (await items(b)) === ITEMS, 'every item on B', 30_000);
+
+    // clients on A, one request at a time, each timed, from before the flush until it is applied
+    let measuring = true;
+    const waits: number[] = [];
+    const newer: string[] = [];
+    let flushedAt = Infinity;
+    const clients = Array.from({ length: 4 }, async (_, c) => {
+      const client = await McClient.connect(a.port);
+      for (let i = 0; measuring; i++) {
+        const t0 = performance.now();
+        if (i % 2 === 0) {
+          expect(await client.request(`get old${(i * 7919 + c) % ITEMS}\r\n`, 'END\r\n', 10_000)).toMatch(/END\r\n$/);
+        } else {
+          const key = `new${c}-${i}`;
+          expect(await client.request(`set ${key} 0 0 1\r\ny\r\n`, '\r\n', 10_000)).toBe('STORED\r\n');
+          // written on A 50 ms after B's flush: newer than the flush, it must survive it
+          if (t0 > flushedAt + 50) newer.push(key);
+        }
+        waits.push(performance.now() - t0);
+      }
+      client.close();
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await mc(b.port, 'flush_all\r\n')).toBe('OK\r\n');
+    flushedAt = performance.now();
+    await eventually(async () => (await get(a.port, `old${ITEMS - 1}`)) === null && (await get(a.port, 'old0')) === null, 'the flush applied on A', 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    measuring = false;
+    await Promise.all(clients);
+    const max = Math.max(...waits);
+    console.log(`flush_all of ${ITEMS} items from the peer: ${waits.length} requests on A, longest wait ${max.toFixed(1)} ms`);
+    expect(max).toBeLessThan(MAX_WAIT_MS);
+    // the flush is whole: every old item gone on both nodes, every newer write kept
+    expect(newer.length).toBeGreaterThan(0);
+    await eventually(async () => (await items(a)) === (await items(b)) && (await items(a)) < ITEMS / 10, 'the flushed items freed', 20_000);
+    const sample = Array.from({ length: 200 }, (_, i) => `old${(i * 997) % ITEMS}`);
+    for (const n of [a, b]) expect((await mc(n.port, `get ${sample.join(' ')}\r\n`, /END\r\n$/)).trim()).toBe('END');
+    const kept = await mc(a.port, `get ${newer.join(' ')}\r\n`, /END\r\n$/, 10_000);
+    expect(kept.split('VALUE ').length - 1).toBe(newer.length);
+  }, 90_000);
+});

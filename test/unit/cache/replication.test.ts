@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SlabStore } from '../../../src/cache/store.ts';
+import { HybridClock } from '../../../src/replication/hlc.ts';
 import { getValue, k, makeStore, set } from './helpers.ts';
 
 const stillAt = (store: SlabStore, h: number, key: Buffer, high: number, low: number) => store.replica.itemStillAtFrom(h, key, 0, key.length, high, low);
@@ -195,5 +196,50 @@ describe('scan', () => {
     expect(store.scan(0, 10, () => {
       throw new Error('no items');
     })).toBe(0);
+  });
+});
+
+describe("a peer's flush_all (Replica.flushOlderThan): a version floor, no scan", () => {
+  it('older items are dead at once for every reader, newer ones live; the sweep frees them; a later delayed flush_all does not bring them back', () => {
+    let t = 1_800_000_000_000;
+    const hlc = new HybridClock(7, () => t);
+    const { store, clock } = makeStore({ versions: hlc });
+    for (let i = 0; i < 100; i++) set(store, `old${i}`, 'x');
+    t += 10;
+    const version = hlc.now();
+    t += 10;
+    set(store, 'newer', 'y');
+    expect(store.replica.flushOlderThan(version)).toBe(true);
+    expect(getValue(store, 'old0')).toBeNull();
+    expect(store.peek(k('old99'))).toBe(-1);
+    expect(getValue(store, 'newer')).toBe('y');
+    let copied = 0;
+    let cursor = 0;
+    do cursor = store.replica.scan(cursor, 1000, () => copied++);
+    while (cursor !== 0);
+    expect(copied).toBe(1); // a full copy to a peer sends only what survived
+    // a lower floor later changes nothing
+    store.replica.flushOlderThan(version - 1000n);
+    expect(getValue(store, 'newer')).toBe('y');
+    // freed in steps, as after a local flush_all
+    expect(store.flushSweepDue()).toBe(true);
+    while (store.sweepFlushed(10));
+    expect(store.itemCount).toBe(1);
+    // a delayed local flush_all moves flush_all's own marks into the future: the peer's flush stays in force
+    for (let i = 0; i < 5; i++) set(store, `again${i}`, 'z');
+    store.replica.flushOlderThan(hlc.now());
+    set(store, 'after', 'w');
+    store.flushAll(60);
+    expect(getValue(store, 'again0')).toBeNull();
+    expect(getValue(store, 'after')).toBe('w');
+    clock.advance(61);
+    expect(getValue(store, 'after')).toBeNull();
+  });
+
+  it('refuses without versions (-C): the caller removes the items itself', () => {
+    const { store } = makeStore({ casEnabled: false });
+    set(store, 'a', '1');
+    expect(store.replica.flushOlderThan(1n << 40n)).toBe(false);
+    expect(getValue(store, 'a')).toBe('1');
   });
 });

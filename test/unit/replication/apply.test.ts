@@ -5,6 +5,7 @@ import { HybridClock, encodeVersion } from '../../../src/replication/hlc.ts';
 import { Tombstones } from '../../../src/replication/tombstones.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { MapStore } from './map-store.ts';
+import { getValue, makeStore } from '../cache/helpers.ts';
 
 const v = (ms: number, node = 2) => encodeVersion(ms, 0, node);
 
@@ -57,5 +58,26 @@ describe('RemoteApplier: delayed flush_all', () => {
     expect(apply.flushEpoch).toBe(v(200));
     set('b', '2', v(150));
     expect(store.value('b')).toBeUndefined();
+  });
+});
+
+describe('RemoteApplier: a flush_all from a peer on the slab store (a version floor)', () => {
+  it('removes what is older, a counter by its base though its latest increment is newer, and keeps what is newer', () => {
+    const hlc = new HybridClock(1);
+    const { store } = makeStore({ versions: hlc });
+    const apply = new RemoteApplier(store.replica, hlc, new Tombstones(100, 60_000), pino({ level: 'silent' }), new FakeClock());
+    const put = (k: string, value: string, version: bigint) => apply.set(Buffer.from(k), 0, 0, Buffer.from(value), version);
+    const value = (k: string) => getValue(store, k);
+    put('old', '1', v(100));
+    put('newer', '2', v(300));
+    put('count', '5', v(100));
+    apply.counter(Buffer.from('count'), v(100), v(150), 2n); // a peer's increments on base v(100)
+    expect(value('count')).toBe('7');
+    expect(store.itemCas(store.peek(Buffer.from('count')))).toBeGreaterThan(v(200)); // written now, by this node
+    apply.flush(v(200), 0);
+    expect([value('old'), value('newer'), value('count')]).toEqual([null, '2', null]);
+    put('late', '3', v(150)); // older than the flush, arriving after it
+    expect(value('late')).toBeNull();
+    expect(apply.flushEpoch).toBe(v(200));
   });
 });

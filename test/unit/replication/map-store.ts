@@ -19,6 +19,11 @@ export class MapStore implements ReplicaStore {
     this.nextCas = nextCas;
   }
 
+  /** No version floor here: a peer's flush_all falls back to removing the older items one by one. */
+  flushOlderThan(): boolean {
+    return false;
+  }
+
   #slot(key: Buffer): number {
     const i = this.index.get(key.toString('latin1'));
     if (i === undefined) return -1;
