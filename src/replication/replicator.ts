@@ -18,10 +18,12 @@ import { DEFAULT_COLD_WINDOW_MS, JoinPolicy } from './join.ts';
 import type { SessionContext } from './context.ts';
 import type { ReplicaStore } from './replica-store.ts';
 import type { StoreLock } from '../cache/store-lock.ts';
-import { StoreSections, type ReplicationShare } from './threads.ts';
+import { plainView, StoreSections, type ReplicationShare } from './threads.ts';
 
 /** -t N: wake-ups of the replication thread closer than this mean load (see Replicator.#rearm). */
 const BUSY_MS = 2;
+/** -t N: the stats are published as a section ends, at most this often (the rest wait for a timer this long). */
+const PUBLISH_MS = 1;
 /** Records the change stream keeps for the peers, and sync mode's bound, unless configured. */
 export const DEFAULT_LOG_CAPACITY = 1 << 18;
 export const DEFAULT_SYNC_TIMEOUT_MS = 1000;
@@ -126,6 +128,10 @@ export class Replicator {
   /** In the bell's wake-up, which ships at once (no pump to schedule). */
   #waking = false;
   #stopped = false;
+  /** -t N: start() is done (sections publish the stats from then on). */
+  #started = false;
+  #publishedAt = -Infinity;
+  #publishTimer: NodeJS.Timeout | null = null;
   /** -t N: records the workers wrote that left the ring before this thread noted them. */
   overruns = 0;
 
@@ -137,7 +143,7 @@ export class Replicator {
       const sections = (this.#sections = new StoreSections(threads.lock, () => {
         entered?.();
         this.#catchUp();
-      }));
+      }, () => this.#leaving()));
       this.#share = threads.share;
       // every use of the store, its stream and the clock in a callback takes the lock first (threads.ts)
       sections.guard(store);
@@ -229,13 +235,35 @@ export class Replicator {
     });
   }
 
-  /** -t N: the shared state the workers read (a peer up for sync mode, the stats). */
-  #publish(): void {
+  /**
+   * -t N, at the end of each section: the stats as the section left them, read under the lock and published just
+   * after it (the workers' `stats` is as current as this thread's last section, not its last 50 ms tick).
+   */
+  #leaving(): (() => void) | null {
     const share = this.#share;
-    if (share === null) return;
-    this.#sections!.enter();
+    if (share === null || this.#stopped || !this.#started) return null;
+    // at most one publication per PUBLISH_MS: under load sections come by the thousand per second
+    const now = performance.now();
+    if (now - this.#publishedAt < PUBLISH_MS) {
+      if (this.#publishTimer === null) {
+        this.#publishTimer = setTimeout(() => {
+          this.#publishTimer = null;
+          if (!this.#stopped) this.#publish();
+        }, PUBLISH_MS);
+      }
+      return null;
+    }
+    this.#publishedAt = now;
     share.peerUp = this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing');
-    share.publishStats(this.stats(), this);
+    // the links' getters may read the change stream: read them here, still under the lock
+    const entries = this.stats();
+    const view = plainView(this);
+    return () => share.publishStats(entries, view);
+  }
+
+  /** -t N: the shared state the workers read (a peer up for sync mode, the stats), published as a section ends. */
+  #publish(): void {
+    this.#sections?.enter();
   }
 
   /** complete, joining or partial (see JoinPolicy). */
@@ -302,6 +330,7 @@ export class Replicator {
     if (this.#peers.length === 0) this.#join.declareComplete('no peer to copy from: this node holds the replication port its -x names');
     if (this.#join.completeness === 'complete') this.#markReady(this.#opts.startComplete ? 'complete by the operator\'s -o repl_complete' : 'no peers configured');
     if (this.#sections !== null) {
+      this.#started = true;
       this.#armBell();
       this.#publish();
     }
@@ -681,6 +710,7 @@ export class Replicator {
     await this.#port.close();
     this.#stopped = true;
     if (this.#rearmTimer !== null) clearTimeout(this.#rearmTimer);
+    if (this.#publishTimer !== null) clearTimeout(this.#publishTimer);
     if (this.#sections === null) this.changes.unsubscribe();
   }
 }

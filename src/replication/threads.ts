@@ -3,7 +3,8 @@
  * share; this file holds what the two kinds of thread share besides the store and its change stream.
  *
  * - `ReplicationShare`: the peers' acknowledgements (sync mode's replies wait on them in the workers), whether a
- *   peer link is up, and the replication fields of `stats`, published by the replication thread.
+ *   peer link is up, the replication port's refusal counters, and the replication fields of `stats`, published
+ *   by the replication thread as its sections end.
  * - `StoreSections`: how the replication thread takes the store lock (see LOCKING.md): the first use of the store,
  *   its change stream or the clock in an event-loop callback takes the lock, and a microtask queued then releases
  *   it once that callback's synchronous run is over. Each taking first reads the records the workers appended
@@ -159,7 +160,7 @@ interface Published {
 }
 
 /** The fields of a ReplicationView (getters of live objects included) as plain data. */
-function plainView(v: ReplicationView): ReplicationView {
+export function plainView(v: ReplicationView): ReplicationView {
   return {
     state: v.state,
     senders: v.senders.map((p) => ({
@@ -250,14 +251,19 @@ export class SyncWaits {
 export class StoreSections {
   readonly #lock: StoreLock;
   readonly #entered: () => void;
+  readonly #leaving: (() => (() => void) | null) | null;
   #held = false;
   /** Sections taken (for tests and stats). */
   taken = 0;
 
-  /** `entered` runs first in each section (the replicator reads the workers' new records). */
-  constructor(lock: StoreLock, entered: () => void) {
+  /**
+   * `entered` runs first in each section (the replicator reads the workers' new records); `leaving` last, still
+   * under the lock, and what it returns just after the lock is released (the replicator publishes its stats).
+   */
+  constructor(lock: StoreLock, entered: () => void, leaving: (() => (() => void) | null) | null = null) {
     this.#lock = lock;
     this.#entered = entered;
+    this.#leaving = leaving;
   }
 
   get held(): boolean {
@@ -275,8 +281,14 @@ export class StoreSections {
   }
 
   readonly #release = (): void => {
-    this.#held = false;
-    this.#lock.release();
+    let after: (() => void) | null = null;
+    try {
+      after = this.#leaving?.() ?? null;
+    } finally {
+      this.#held = false;
+      this.#lock.release();
+    }
+    after?.();
   };
 
   /** Makes every method and getter of `obj` (from its class) enter a section first. */

@@ -135,3 +135,36 @@ describe('the replication thread\'s refusal counters (repcache -t N)', () => {
     await repl.stop(0);
   });
 });
+
+describe('the replication thread\'s stats (repcache -t N)', () => {
+  it('what a section changed is in a worker\'s stats as soon as the section ends, not at the next 50 ms tick', async () => {
+    vi.useFakeTimers();
+    const hlc = new HybridClock(1);
+    const store = new MapStore(() => hlc.now());
+    store.changes.share(1024);
+    const share = new ReplicationShare();
+    const lock = new StoreLock();
+    const repl = new Replicator(store, hlc, { peers: [], port: 11212, listenHost: '198.18.0.1', transport: new ReplicationNet().transport('198.18.0.1') },
+      pino({ level: 'silent' }), { lock, share });
+    await repl.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const worker = new ReplicationShare(share.buffer);
+    const field = (name: string) => worker.stats().find(([k]) => k === name)?.[1];
+    expect(field('repl_applied')).toBe(0);
+    await vi.advanceTimersByTimeAsync(5);
+    repl.applyRemote({ type: 'set', key: Buffer.from('k'), flags: 0, ttl: 0, value: Buffer.from('v'), version: hlc.now() });
+    repl.applyRemote({ type: 'delete', key: Buffer.from('gone'), version: hlc.now() });
+    await Promise.resolve(); // the section ends with the callback's synchronous run; no timer ran
+    expect(new Int32Array(lock.buffer)[0]).toBe(0);
+    expect([field('repl_applied'), field('repl_tombstones')]).toEqual([1, 1]);
+    // sections closer than a millisecond to the last publication: published a millisecond later, all at once
+    repl.applyRemote({ type: 'set', key: Buffer.from('k2'), flags: 0, ttl: 0, value: Buffer.from('v'), version: hlc.now() });
+    await Promise.resolve();
+    repl.applyRemote({ type: 'set', key: Buffer.from('k3'), flags: 0, ttl: 0, value: Buffer.from('v'), version: hlc.now() });
+    await Promise.resolve();
+    expect(field('repl_applied')).toBe(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(field('repl_applied')).toBe(3);
+    await repl.stop(0);
+  });
+});
