@@ -19,6 +19,8 @@ import type { SessionContext } from './context.ts';
 import type { ReplicaStore } from './replica-store.ts';
 import type { StoreLock } from '../cache/store-lock.ts';
 import { plainView, StoreSections, type ReplicationShare } from './threads.ts';
+import { COALESCE_MS, FlushPacer } from './flush-pacer.ts';
+import { systemClock, type Clock } from '../clock.ts';
 
 /** -t N: wake-ups of the replication thread closer than this mean load (see Replicator.#rearm). */
 const BUSY_MS = 2;
@@ -66,6 +68,8 @@ export interface ReplicationOptions {
   timing?: Partial<LinkTiming>;
   /** How links dial and listen (default: TCP, with TLS when `tls` is set); tests pass an in-memory network. */
   transport?: ReplicationTransport;
+  /** The clock that paces the senders' flushes (default: the system's). */
+  clock?: Clock;
 }
 
 /**
@@ -97,7 +101,7 @@ export class Replicator {
   readonly senders: Sender[] = [];
   readonly receivers = new Set<Receiver>();
   readonly ready: Promise<string>;
-  readonly #opts: Required<Omit<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls' | 'transport'>> & Pick<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls' | 'transport'>;
+  readonly #opts: Required<Omit<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls' | 'transport' | 'clock'>> & Pick<ReplicationOptions, 'listenHost' | 'listenHosts' | 'timing' | 'allow' | 'tls' | 'transport'>;
   readonly #logger: Logger;
   readonly #store: ReplicaStore;
   readonly #me: LocalIdentity;
@@ -112,7 +116,7 @@ export class Replicator {
   #peers: PeerAddress[] = [];
   readonly #join: JoinPolicy;
   #timer: NodeJS.Timeout | null = null;
-  #pumpScheduled = false;
+  readonly #pacer: FlushPacer;
   #syncWaiters: Array<{ seq: number; resolve: () => void; timer: NodeJS.Timeout }> = [];
   syncTimeouts = 0;
   syncAcked = 0;
@@ -165,6 +169,12 @@ export class Replicator {
       itemSizeMax: this.#opts.itemSizeMax, syncMode: this.#opts.syncMode, secret: this.#opts.secret,
     };
     this.ready = new Promise((res) => (this.#resolveReady = res));
+    // Async mode coalesces flushes under load; sync mode never holds one (a client's reply waits for the peer's
+    // ack), and -t N's replication thread paces itself by when it listens for the workers' bell (#rearm).
+    this.#pacer = new FlushPacer({
+      clock: opts.clock ?? systemClock, soon: setImmediate, flush: this.#runPump,
+      holdMs: this.#opts.syncMode || threads !== undefined ? 0 : COALESCE_MS,
+    });
     const o = this.#opts;
     this.#port = new ReplicationPort({
       port: o.port, peers: o.peers, allow: o.allow ?? [], tls: o.tls ?? null, transport: o.transport,
@@ -219,7 +229,7 @@ export class Replicator {
       } finally {
         this.#waking = false;
       }
-      if (!this.#pumpScheduled) this.#runPump();
+      if (!this.#pacer.pending) this.#runPump();
     };
     if (r.async) void r.value.then(wake);
     else queueMicrotask(wake);
@@ -411,37 +421,35 @@ export class Replicator {
   }
 
   /**
-   * Sends once per event-loop turn, after the turn's I/O: every client chunk read in that turn goes out in one
-   * write per peer. (A 1 ms timer here added a millisecond or more of lag per hop under load and saved little:
-   * a busy turn already batches hundreds of changes.)
+   * Sends after the turn's I/O, so every client chunk read in that turn goes out in one write per peer; in async
+   * mode, when the last flush was less than COALESCE_MS ago, the next waits until COALESCE_MS after it (see
+   * FlushPacer): under a steady load of small requests a turn holds only a write or two, and each flush wakes
+   * the peer.
    */
   #schedulePump(): void {
-    if (this.#pumpScheduled) return;
-    this.#pumpScheduled = true;
-    setImmediate(this.#runPump);
+    this.#pacer.request();
   }
 
   readonly #runPump = (): void => {
-    this.#pumpScheduled = false;
     for (const s of this.senders) s.pump();
     if (this.#sections !== null) this.#rearm();
   };
 
   /**
-   * -t N, after shipping: waits for the next record. Under load (the last wake-up was less than BUSY_MS ago) it
-   * waits a millisecond first, so a wake-up ships a millisecond's records rather than one or two: each costs a
-   * cross-thread notification, a section under the lock and a write.
+   * -t N, after shipping: waits for the next record. Under load (the last wake-up was less than BUSY_MS ago) and
+   * in async mode it waits COALESCE_MS first, so a wake-up ships a millisecond's records rather than one or two:
+   * each costs a cross-thread notification, a section under the lock and a write (and wakes the peer).
    */
   #rearm(): void {
     const now = performance.now();
-    const busy = now - this.#lastWake < BUSY_MS;
+    const busy = now - this.#lastWake < BUSY_MS && !this.#opts.syncMode;
     this.#lastWake = now;
     if (!busy) this.#armBell();
     else if (!this.#bellArmed && this.#rearmTimer === null) {
       this.#rearmTimer = setTimeout(() => {
         this.#rearmTimer = null;
         this.#armBell();
-      }, 1);
+      }, COALESCE_MS);
     }
   }
 
@@ -694,11 +702,13 @@ export class Replicator {
   /** Graceful: give connected peers up to drainMs to acknowledge everything, then close. */
   async stop(drainMs = 2000): Promise<void> {
     const deadline = Date.now() + drainMs;
+    this.#pacer.release(); // a held flush goes now, and what comes while the peers drain goes at once
     this.#sections?.enter(); // the records the workers wrote last
     for (const s of this.senders) s.pump();
     while (Date.now() < deadline && this.senders.some((s) => s.machine.state === 'streaming' && s.queueDepth > 0)) {
       await new Promise((r) => setTimeout(r, 20));
     }
+    this.#pacer.stop();
     if (this.#timer) clearInterval(this.#timer);
     for (const w of this.#syncWaiters) {
       clearTimeout(w.timer);

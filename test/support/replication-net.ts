@@ -8,6 +8,14 @@
  */
 import { EventEmitter } from 'node:events';
 import type { DialedLink, LinkListener, LinkSocket, ReplicationTransport } from '../../src/replication/transport.ts';
+import type { Clock, TimerId } from '../../src/clock.ts';
+
+/** A Clock on Date.now() and the global timers, which vitest's fake timers drive (the Replicator's `clock`). */
+export const timersClock: Clock = {
+  now: () => Date.now(),
+  setTimer: (ms, fn) => setTimeout(fn, ms) as unknown as TimerId,
+  clearTimer: (id) => clearTimeout(id as unknown as NodeJS.Timeout),
+};
 
 /** Above this many bytes in flight, write() returns false and 'drain' follows once they are delivered. */
 const HIGH_WATER = 64 * 1024;

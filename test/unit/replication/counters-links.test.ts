@@ -8,7 +8,7 @@ import pino from 'pino';
 import { HybridClock } from '../../../src/replication/hlc.ts';
 import { Replicator, type ReplicationOptions } from '../../../src/replication/replicator.ts';
 import { MapStore } from './map-store.ts';
-import { ReplicationNet } from '../../support/replication-net.ts';
+import { ReplicationNet, timersClock } from '../../support/replication-net.ts';
 
 const timing = { heartbeatMs: 100, deadAfterMs: 1000, backoffMinMs: 20, backoffMaxMs: 200, connectTimeoutMs: 1000 };
 const PORT = 11212;
@@ -28,7 +28,7 @@ async function node(net: ReplicationNet, nodeId: number, host: string, peers: st
   const hlc = new HybridClock(nodeId);
   const store = new MapStore(() => hlc.now());
   const repl = new Replicator(store, hlc, {
-    peers: peers.map((p) => ({ host: p, port: PORT })), port: PORT, listenHost: host, timing, joinTimeoutMs: 5000, transport: net.transport(host), ...extra,
+    peers: peers.map((p) => ({ host: p, port: PORT })), port: PORT, listenHost: host, timing, joinTimeoutMs: 5000, transport: net.transport(host), clock: timersClock, ...extra,
   }, pino({ level: 'silent' }));
   await repl.start();
   cleanup.push(() => repl.stop(0));

@@ -8,9 +8,10 @@ import pino from 'pino';
 import { HybridClock, versionNode } from '../../../src/replication/hlc.ts';
 import { Replicator, type ReplicationOptions } from '../../../src/replication/replicator.ts';
 import { MapStore } from './map-store.ts';
-import { ReplicationNet } from '../../support/replication-net.ts';
+import { ReplicationNet, timersClock } from '../../support/replication-net.ts';
 import { LAZY_ACK_MS } from '../../../src/replication/receiver.ts';
 import { encode } from '../../../src/proto/replication/codec.ts';
+import { COALESCE_MS } from '../../../src/replication/flush-pacer.ts';
 
 const timing = { heartbeatMs: 100, deadAfterMs: 1000, backoffMinMs: 20, backoffMaxMs: 200, connectTimeoutMs: 1000 };
 const PORT = 11212;
@@ -32,7 +33,7 @@ async function node(net: ReplicationNet, nodeId: number, host: string, peers: st
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(s) });
   const repl = new Replicator(store, hlc, {
-    peers: peers.map((p) => ({ host: p, port: PORT })), port: PORT, listenHost: host, timing, joinTimeoutMs: 5000, transport: net.transport(host), ...extra,
+    peers: peers.map((p) => ({ host: p, port: PORT })), port: PORT, listenHost: host, timing, joinTimeoutMs: 5000, transport: net.transport(host), clock: timersClock, ...extra,
   }, logger);
   await repl.start();
   cleanup.push(() => repl.stop(0));
@@ -313,5 +314,77 @@ describe('replication links on an in-memory network', () => {
     a.store.set('k', 'v');
     await vi.advanceTimersByTimeAsync(1000);
     expect(b.store.value('k')).toBeUndefined();
+  });
+});
+
+describe('flush pacing: async mode coalesces writes under load, sync mode and a stop never hold them', () => {
+  /** The data writes of A's sender (on the link A dialed to B), as the fake times they left at. */
+  function senderWrites(net: ReplicationNet, a: Node): number[] {
+    const at: number[] = [];
+    const deliver = net.deliver.bind(net);
+    vi.spyOn(net, 'deliver').mockImplementation((from, what) => {
+      if (from.localHost === a.host && from.remotePort === PORT && what !== 'close') at.push(Date.now());
+      deliver(from, what);
+    });
+    return at;
+  }
+
+  /** Right after an idle heartbeat of A's sender, so the next is 100 ms away. */
+  async function quiet(net: ReplicationNet, a: Node): Promise<number[]> {
+    const sent = a.repl.senders[0].bytesSent;
+    await until(() => a.repl.senders[0].bytesSent > sent, 'a heartbeat', 1000, 1);
+    return senderWrites(net, a);
+  }
+
+  it('an isolated write ships in the same turn; a burst within COALESCE_MS goes out as one write COALESCE_MS after', async () => {
+    const net = new ReplicationNet();
+    const { a, b } = await pair(net);
+    const writes = await quiet(net, a);
+    const t0 = Date.now();
+    a.store.set('alone', '1');
+    await vi.advanceTimersByTimeAsync(0); // the turn's immediates
+    expect(writes).toEqual([t0]);
+    for (let i = 0; i < 20; i++) a.store.set(`burst${i}`, String(i));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(writes).toEqual([t0]); // held
+    await vi.advanceTimersByTimeAsync(COALESCE_MS);
+    expect(writes).toEqual([t0, t0 + COALESCE_MS]);
+    await until(() => b.store.value('burst19') === '19', 'the burst on B');
+    expect(b.store.value('alone')).toBe('1');
+  });
+
+  it('sync mode never holds: every turn that wrote ships at its end', async () => {
+    const net = new ReplicationNet();
+    const { a, b } = await pair(net, { syncMode: true, syncTimeoutMs: 300 });
+    const writes = await quiet(net, a);
+    const t0 = Date.now();
+    for (let i = 0; i < 3; i++) {
+      a.store.set(`sync${i}`, '1');
+      await vi.advanceTimersByTimeAsync(0);
+    }
+    expect(writes).toEqual([t0, t0, t0]);
+    await until(() => b.store.value('sync2') === '1', 'the writes on B');
+  });
+
+  it('a graceful stop ships a held batch at once', async () => {
+    const net = new ReplicationNet();
+    const { a, b } = await pair(net);
+    const writes = await quiet(net, a);
+    const t0 = Date.now();
+    a.store.set('first', '1');
+    await vi.advanceTimersByTimeAsync(0);
+    a.store.set('held', '2');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(writes).toEqual([t0]);
+    const stopping = a.repl.stop(1000);
+    expect(writes).toEqual([t0, t0]);
+    // while the peer drains, a write still goes at the end of its turn
+    a.store.set('draining', '3');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(writes).toEqual([t0, t0, t0]);
+    await vi.advanceTimersByTimeAsync(1000);
+    await stopping;
+    expect(b.store.value('held')).toBe('2');
+    expect(b.store.value('draining')).toBe('3');
   });
 });
