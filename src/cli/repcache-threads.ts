@@ -101,39 +101,38 @@ export class WorkerStartError extends Error {
  * second repcache -t N on the same port): each TCP address is bound once without it first, so a port in use fails
  * the start as it does with -t 1.
  *
- * -p -1 (a port the system picks): every worker must listen on the same port, so it is picked here, by binding the
- * first address to port 0 and the others to the port it got (all held at once; picked again if another address
- * has it taken), and given to the workers (`port`; undefined without -p -1). Those probes are held until the
- * workers are loaded and let go just before they bind (`release`), so that no other process takes the port in
- * between (no client knows it yet). A named port is probed only once the workers are loaded, and let go at once.
+ * -p -1 (a port the system picks): every worker must listen on the same ports, so they are picked here, as -t 1
+ * picks them: each address bound to port 0 on its own (the kernel picks a port per address), and given to the
+ * workers (`ports`, by -l entry; undefined without -p -1). Those probes are held until the workers are loaded and
+ * let go just before they bind (`release`), so that no other process takes a port in between (no client knows it
+ * yet). A named port is probed only once the workers are loaded, and let go at once.
  */
-async function probeTcpPorts(c: ServerConfig): Promise<{ port: number | undefined; release: () => Promise<void> }> {
-  const none = { port: undefined, release: async () => {} };
+async function probeTcpPorts(c: ServerConfig): Promise<{ ports: number[] | undefined; release: () => Promise<void> }> {
+  const none = { ports: undefined, release: async () => {} };
   if (c.unixSocket || c.port === 0) return none;
   const addresses = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
-  for (let attempt = 1; ; attempt++) {
-    const held: Server[] = [];
-    const release = () => Promise.all(held.splice(0).map((probe) => new Promise<void>((resolve) => probe.close(() => resolve())))).then(() => {});
-    let picked: number | undefined;
-    let onPicked = false;
-    try {
-      for (const a of addresses) {
-        onPicked = a.port < 0 && picked !== undefined;
-        const probe = await bindExclusive(a.port < 0 ? (picked ?? 0) : a.port, a.host);
-        held.push(probe);
-        if (a.port < 0) picked ??= (probe.address() as AddressInfo).port;
-      }
-      // a named port is let go at once: a client that knows it must not find it open before the workers serve
-      if (picked === undefined) await release();
-      return { port: picked, release };
-    } catch (err) {
-      await release();
-      const e = err as NodeJS.ErrnoException;
-      if (!(onPicked && e.code === 'EADDRINUSE' && attempt < 5)) {
-        throw new WorkerStartError('listen', e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message);
-      }
+  const held: Server[] = [];
+  const release = () => Promise.all(held.splice(0).map((probe) => new Promise<void>((resolve) => probe.close(() => resolve())))).then(() => {});
+  const ports: number[] = [];
+  let picked = false;
+  try {
+    for (const a of addresses) {
+      const probe = await bindExclusive(Math.max(a.port, 0), a.host);
+      held.push(probe);
+      ports.push((probe.address() as AddressInfo).port);
+      picked ||= a.port < 0;
     }
+  } catch (err) {
+    await release();
+    const e = err as NodeJS.ErrnoException;
+    throw new WorkerStartError('listen', e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message);
   }
+  // a named port is let go at once: a client that knows it must not find it open before the workers serve
+  if (!picked) {
+    await release();
+    return none;
+  }
+  return { ports, release };
 }
 
 function bindExclusive(port: number, host: string | undefined): Promise<Server> {
@@ -211,9 +210,9 @@ export class ThreadedCache extends EventEmitter {
         throw err;
       }
     }
-    let probes: Awaited<ReturnType<typeof probeTcpPorts>> = { port: undefined, release: async () => {} };
+    let probes: Awaited<ReturnType<typeof probeTcpPorts>> = { ports: undefined, release: async () => {} };
     try {
-      // -p -1: the port is picked (and held) before the workers are made, as they are told it
+      // -p -1: the ports are picked (and held) before the workers are made, as they are told them
       if (config.port < 0) probes = await probeTcpPorts(config);
     } catch (err) {
       await self.close();
@@ -222,7 +221,7 @@ export class ThreadedCache extends EventEmitter {
     const loaded: Array<Promise<void>> = [];
     const ready: Array<Promise<void>> = [];
     for (let worker = 0; worker < config.threads; worker++) {
-      const data: WorkerStart = { config, authEntries, shared: { ...base, worker, port: probes.port }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
+      const data: WorkerStart = { config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
       const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
       self.#workers.push(w);
       let onLoaded = () => {};
@@ -232,7 +231,7 @@ export class ThreadedCache extends EventEmitter {
       ready.push(isReady);
     }
     try {
-      // every worker is loaded: a picked port is let go and all bind at once, so the first does not serve long
+      // every worker is loaded: the picked ports are let go and all bind at once, so the first does not serve long
       // alone
       await Promise.all(loaded);
       await probes.release();

@@ -51,8 +51,8 @@ export interface SharedServing {
   store: StoreBuffers;
   lock: SharedArrayBuffer;
   counters: SharedArrayBuffer;
-  /** -p -1: the port the main thread picked, on which every worker listens (undefined: -p's). */
-  port?: number;
+  /** -p -1: the ports the main thread picked, one per -l entry (or one without -l), on which every worker listens (undefined: -p's). */
+  ports?: number[];
 }
 
 /** Timed-out connections closed per turn of the event loop. */
@@ -87,7 +87,7 @@ export class CacheServer extends EventEmitter {
   readonly #dispatcher: Dispatcher;
   /** -t N: the store lock, this worker's row of the summed counters, and whether it runs the store's timers. */
   readonly #lock: StoreLock | null = null;
-  readonly #shared: { worker: number; threads: number; counters: WorkerCounterTable; port: number | undefined } | null = null;
+  readonly #shared: { worker: number; threads: number; counters: WorkerCounterTable; ports: number[] | undefined } | null = null;
   readonly #binaryDispatcher: BinaryDispatcher;
   readonly #out = new OutBuffer();
   readonly #crawl = new CrawlSchedule();
@@ -131,7 +131,7 @@ export class CacheServer extends EventEmitter {
       this.#binaryDispatcher = new BinaryDispatcher(this.#host);
     } else {
       const lock = (this.#lock = new StoreLock(shared.lock));
-      this.#shared = { worker: shared.worker, threads: shared.threads, counters: new WorkerCounterTable(shared.threads, shared.worker, shared.counters), port: shared.port };
+      this.#shared = { worker: shared.worker, threads: shared.threads, counters: new WorkerCounterTable(shared.threads, shared.worker, shared.counters), ports: shared.ports };
       const publish = () => this.#publishCounters();
       this.#dispatcher = new LockedDispatcher(this.#host, lock, publish);
       this.#binaryDispatcher = new LockedBinaryDispatcher(this.#host, lock, publish);
@@ -186,8 +186,9 @@ export class CacheServer extends EventEmitter {
         // one listener; the other workers serve nothing (a unix socket cannot be shared with reusePort)
         if (first) await this.#listenUnix(c.unixSocket);
       } else {
-        const tcpPort = c.port < 0 ? (this.#shared?.port ?? c.port) : c.port;
-        const tcp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, tcpPort)) : [{ host: undefined, port: tcpPort }];
+        const picked = this.#shared?.ports;
+        const tcp = (c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }])
+          .map((a, i) => (picked === undefined ? a : { host: a.host, port: picked[i] }));
         const udp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.udpPort)) : [{ host: undefined, port: c.udpPort }];
         const plain = (i: number) => c.listen[i]?.startsWith('notls:') ?? false;
         // -p -1 / -U -1: a port the system picks (memcached's ephemeral port); 0: none

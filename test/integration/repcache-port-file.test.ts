@@ -87,14 +87,24 @@ describe('MEMCACHED_PORT_FILENAME and ephemeral ports', () => {
     expect(await d.exited).toBe(0);
   });
 
-  it('repcache -t 4: -p -1 on two addresses picks one port free on both, and both serve', async () => {
-    const file = join(dir, 'eph-two-t4');
-    start('repcache', ['-p', '-1', '-U', '0', '-l', '127.0.0.1,127.0.0.2', '-t', '4'], file);
+  it.each(['1', '4'])('repcache -t %s: -p -1 on two addresses picks a port per address, and each serves', async (threads) => {
+    const file = join(dir, `eph-two-t${threads}`);
+    const d = start('repcache', ['-p', '-1', '-U', '0', '-l', '127.0.0.1,[::1]', '-t', threads], file);
     const text = await waitForFile(file);
-    const ports = [...text.matchAll(/^TCP INET: (\d+)$/gm)].map((m) => Number(m[1]));
-    expect(text).toMatch(/^TCP INET: \d+\nTCP INET: \d+\n$/);
-    expect(ports[0]).toBe(ports[1]);
-    for (const host of ['127.0.0.1', '127.0.0.2']) expect(await mcRequest(ports[0], 'version\r\n', '\r\n', host)).toMatch(/^VERSION /);
+    // -t 1 and -t N write the same lines: one per listener, in -l's order
+    expect(text).toMatch(/^TCP INET: \d+\nTCP INET6: \d+\n$/);
+    const v4 = Number(/^TCP INET: (\d+)$/m.exec(text)![1]);
+    const v6 = Number(/^TCP INET6: (\d+)$/m.exec(text)![1]);
+    expect(await mcRequest(v4, 'version\r\n', '\r\n', '127.0.0.1')).toMatch(/^VERSION /);
+    expect(await mcRequest(v6, 'version\r\n', '\r\n', '::1')).toMatch(/^VERSION /);
+    // each port was picked on its own address: the other address does not serve it (unless the kernel happened to
+    // pick the same number for both)
+    if (v4 !== v6) await expect(mcRequest(v4, 'version\r\n', '\r\n', '::1')).rejects.toThrow();
+    const conns = await mcRequest(v6, 'stats conns\r\n', 'END\r\n', '::1');
+    expect(conns).toContain(`:addr tcp:127.0.0.1:${v4}\r\n`);
+    expect(conns).toMatch(new RegExp(`:addr tcp6?:\\[?::1\\]?:${v6}\r\n`));
+    d.proc.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
   });
 
   it('repcache -t 4: a named port is written too, and -p 0 -U 0 leaves an empty file', async () => {
