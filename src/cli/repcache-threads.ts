@@ -7,7 +7,9 @@
  * are loaded); it answers with `ready` or `error`; a client's `shutdown` on any worker becomes
  * `shutdown` to the main thread, which sends `close` to every worker; each answers `closed` once its
  * connections are closed. A client's successful `refresh_certs` becomes `refresh_certs` to the main thread, which
- * passes it to the other workers. A worker's log lines come as `log` (log-forward.ts) and go to the main thread's logger.
+ * passes it to the other workers. A client's `stats conns` becomes `conns_ask`, which the main thread passes to
+ * the other workers; each `conns_answer` goes back to the asking worker. A worker with watch lines for another
+ * worker's watchers sends `watch_lines`, which the main thread passes on. A worker's log lines come as `log` (log-forward.ts) and go to the main thread's logger.
  *
  * With replication (-x/-X) a replication thread (repcache-replication-worker.ts) starts first, on the same store;
  * the client workers start once it says `ready` (with peers: once this node may serve, as with -t 1), and it is
@@ -25,9 +27,10 @@ import type { Logger } from '../log.ts';
 import { replayLog, type ForwardedLog } from '../log-forward.ts';
 import { SlabStore } from '../cache/store.ts';
 import { StoreLock } from '../cache/store-lock.ts';
-import type { SharedServing } from '../server/cache-server.ts';
+import type { ConnsAnswer, SharedServing } from '../server/cache-server.ts';
 import { storeOptionsFor, type ServerConfig } from '../server/config.ts';
 import { WorkerCounterTable } from '../server/worker-counters.ts';
+import { WorkerSignals } from '../server/worker-signals.ts';
 import type { StoreBuffers } from '../cache/store.ts';
 import type { ChangeBuffers } from '../cache/changes.ts';
 import { ReplicationShare } from '../replication/threads.ts';
@@ -84,8 +87,17 @@ export type ToMain =
   | { type: 'shutdown'; graceful: boolean }
   | { type: 'closed' }
   | { type: 'refresh_certs' }
+  | { type: 'conns_ask'; id: number }
+  | { type: 'conns_answer'; id: number; to: number; answer: ConnsAnswer }
+  | { type: 'watch_lines'; to: number; kinds: number[]; lines: string[] }
   | ForwardedLog;
-export type ToWorker = { type: 'listen' } | { type: 'close' } | { type: 'refresh_certs' };
+export type ToWorker =
+  | { type: 'listen' }
+  | { type: 'close' }
+  | { type: 'refresh_certs' }
+  | { type: 'conns_ask'; id: number; from: number }
+  | { type: 'conns_answer'; id: number; answer: ConnsAnswer }
+  | { type: 'watch_lines'; kinds: number[]; lines: string[] };
 
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
@@ -191,7 +203,7 @@ export class ThreadedCache extends EventEmitter {
     const store = new SlabStore(storeOptionsFor(config, clock));
     const self = new ThreadedCache(logger, store, clock);
     prepare?.(store);
-    const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads) };
+    const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads), signals: WorkerSignals.allocate(config.threads) };
     let shared: WorkerReplication | null = null;
     if (replication !== null) {
       const r = replication.threaded;
@@ -263,7 +275,11 @@ export class ThreadedCache extends EventEmitter {
         }
         else if (m.type === 'log') replayLog(this.#logger, m);
         // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
-        else if (m.type === 'refresh_certs') for (const other of this.#workers) if (other !== w && !this.#exited.has(other)) other.postMessage({ type: 'refresh_certs' } satisfies ToWorker);
+        else if (m.type === 'refresh_certs') this.#toOthers(w, { type: 'refresh_certs' });
+        // `stats conns` on one worker asks the others for their connections; `watch` lines go to the watcher's worker
+        else if (m.type === 'conns_ask') this.#toOthers(w, { type: 'conns_ask', id: m.id, from: worker });
+        else if (m.type === 'conns_answer') this.#toWorker(m.to, { type: 'conns_answer', id: m.id, answer: m.answer });
+        else if (m.type === 'watch_lines') this.#toWorker(m.to, { type: 'watch_lines', kinds: m.kinds, lines: m.lines });
       });
       w.on('error', (err) => {
         reject(err);
@@ -279,6 +295,15 @@ export class ThreadedCache extends EventEmitter {
         }
       });
     });
+  }
+
+  #toOthers(from: Worker, m: ToWorker): void {
+    for (const w of this.#workers) if (w !== from && !this.#exited.has(w)) w.postMessage(m);
+  }
+
+  #toWorker(i: number, m: ToWorker): void {
+    const w = this.#workers[i];
+    if (w !== undefined && !this.#exited.has(w)) w.postMessage(m);
   }
 
   /**

@@ -459,6 +459,25 @@ export class Connection {
     if (!this.#blocked && !this.#closing && !this.#inputHeld) this.socket.resume();
   }
 
+  /**
+   * A reply that is known later (-t N's `stats conns`, which asks the other workers): the replies before it leave
+   * first, and those after it wait for it.
+   */
+  deferReply(reply: Promise<string>): void {
+    const out = this.#env.out;
+    if (out.length > 0) this.#deferReplies(out.take(), null);
+    this.socket.pause();
+    const mine: Promise<void> = Promise.all([this.#waiting, reply]).then(([, text]) => {
+      const bytes = Buffer.from(text, 'latin1');
+      this.#env.counters.bytesWritten += bytes.length;
+      this.#write(bytes);
+      if (this.#waiting !== mine) return;
+      this.#waiting = null;
+      this.#unblocked();
+    });
+    this.#waiting = mine;
+  }
+
   /** Replies leave in order once `barrier` (a peer's acknowledgement) and earlier deferred replies are done. */
   #deferReplies(bytes: Buffer, barrier: Promise<void> | null): void {
     this.socket.pause();
