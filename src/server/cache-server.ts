@@ -160,7 +160,7 @@ export class CacheServer extends EventEmitter {
       this.#lock = new StoreLock(shared.lock);
       peers = {
         signals,
-        changed: (flags, count) => signals.publishWatchers(flags, count),
+        changed: (flags) => signals.publishWatchers(flags),
         send: (to, kinds, lines) => this.#link?.sendWatch(to, kinds, lines),
       };
     }

@@ -63,8 +63,8 @@ interface Watcher { socket: Socket; flags: number; skipped: number }
 /** repcache -t N: how a worker's WatchLog reaches the other workers' watchers. */
 export interface WatchPeers {
   readonly signals: WorkerSignals;
-  /** This worker's watchers changed: publish their kinds and count (under the lock WorkerSignals asks for). */
-  changed(flags: number, count: number): void;
+  /** This worker's watchers changed: publish the union of their kinds. */
+  changed(flags: number): void;
   /** Lines (each with its kind) for worker `to`'s watchers. */
   send(to: number, kinds: number[], lines: string[]): void;
 }
@@ -99,14 +99,16 @@ export class WatchLog {
     return this.#watchers.length;
   }
 
-  /** false when MAX_WATCHERS already watch. */
+  /** false when MAX_WATCHERS already watch (with -t N: on the whole node, as memcached counts them). */
   add(socket: Socket, flags: number): boolean {
-    if (this.#watchers.length >= MAX_WATCHERS) return false;
+    const signals = this.#peers?.signals;
+    if (signals === undefined ? this.#watchers.length >= MAX_WATCHERS : !signals.reserveWatcher(MAX_WATCHERS)) return false;
     const w: Watcher = { socket, flags, skipped: 0 };
     this.#watchers.push(w);
     this.#setFlags();
     socket.once('close', () => {
       this.#watchers.splice(this.#watchers.indexOf(w), 1);
+      signals?.releaseWatcher();
       this.#setFlags();
     });
     return true;
@@ -146,7 +148,7 @@ export class WatchLog {
   #setFlags(): void {
     const flags = this.#watchers.reduce((f, w) => f | w.flags, 0);
     if (this.#peers === null) this.active[0] = flags;
-    else this.#peers.changed(flags, this.#watchers.length);
+    else this.#peers.changed(flags);
   }
 
   #emit(flag: number, body: string): void {

@@ -12,6 +12,7 @@ import { CacheServer, CONNS_WAIT_MS, type WorkerLink } from '../../src/server/ca
 import { defaultServerConfig, storeOptionsFor, type ServerConfig } from '../../src/server/config.ts';
 import { WorkerCounterTable } from '../../src/server/worker-counters.ts';
 import { MAX_FORWARDED_PENDING, WorkerSignals } from '../../src/server/worker-signals.ts';
+import { MAX_WATCHERS } from '../../src/server/watch.ts';
 import { McClient } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
 
@@ -97,6 +98,19 @@ describe('repcache -t N: the workers\' link', () => {
     sent = 0;
     expect(await b.request('set after 0 0 1\r\nx\r\n')).toBe('STORED\r\n');
     expect(sent).toBe(0);
+  });
+
+  it('the watcher limit is the node\'s: the 21st watcher is refused on either worker, and a slot frees on close', async () => {
+    const { ports } = await twoWorkers();
+    const watchers = await Promise.all(Array.from({ length: MAX_WATCHERS }, (_, i) => client(ports[i % 2])));
+    for (const w of watchers) expect(await w.request('watch\r\n', 'OK\r\n')).toBe('OK\r\n');
+    for (const port of ports) {
+      const extra = await client(port);
+      expect(await extra.request('watch\r\n')).toBe('WATCHER_TOO_MANY log watcher limit reached\r\n');
+    }
+    watchers[0].close();
+    const late = await client(ports[1]);
+    await until(async () => (await late.request('watch\r\n')) === 'OK\r\n');
   });
 
   it('lines for a worker that does not take them are bounded: beyond the bound they are dropped and counted', async () => {
