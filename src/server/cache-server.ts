@@ -119,6 +119,8 @@ export class CacheServer extends EventEmitter {
   /** -t N: `stats conns` waiting for the other workers' answers, by ask id. */
   readonly #connsAsks = new Map<number, { answers: ConnsAnswer[]; done: () => void }>();
   #nextAsk = 1;
+  /** Clock second the listeners opened (`stats conns` counts their secs_since_last_cmd from it, as memcached). */
+  #listenedAt = 0;
   readonly #binaryDispatcher: BinaryDispatcher;
   readonly #out = new OutBuffer();
   readonly #crawl = new CrawlSchedule();
@@ -269,6 +271,7 @@ export class CacheServer extends EventEmitter {
     this.#counters.totalConnections += this.#servers.length + this.#udp.length;
     this.#counters.connectionStructures = this.#servers.length + this.#udp.length;
     this.#startTimers();
+    this.#listenedAt = this.#clock.now();
     this.#logger.info({ addresses: this.addresses() }, 'repcache listening');
   }
 
@@ -619,11 +622,12 @@ export class CacheServer extends EventEmitter {
     let s = '';
     let fd = 0;
     const line = (id: number, k: string, v: string | number) => (s += `STAT ${id}:${k} ${v}\r\n`);
+    const now = this.#clock.now();
     for (const srv of this.#servers) {
       const id = ++fd;
       line(id, 'addr', describe(srv.address(), 'tcp'));
       line(id, 'state', 'conn_listening');
-      line(id, 'secs_since_last_cmd', 0);
+      line(id, 'secs_since_last_cmd', now - this.#listenedAt);
     }
     const own = this.connsAsked();
     for (const a of [own, ...others]) {
@@ -632,7 +636,7 @@ export class CacheServer extends EventEmitter {
         line(id, 'UDP', 'UDP');
         line(id, 'addr', addr);
         line(id, 'state', 'conn_read');
-        line(id, 'secs_since_last_cmd', 0);
+        line(id, 'secs_since_last_cmd', now - this.#listenedAt);
       }
     }
     const mine = self instanceof Connection ? self.id : -1;
@@ -694,8 +698,9 @@ const KICK_MESSAGE: Record<TimeoutReason, string> = {
   drain: 'closed a connection that left its replies unread for longer than drain_timeout',
 };
 
+/** memcached's state of a connection between commands: waiting for its first, for its next, or for the client to read. */
 function connState(c: Connection): string {
-  return c.writeBlocked ? 'conn_mwrite' : 'conn_waiting';
+  return c.writeBlocked ? 'conn_mwrite' : c.hadCommand ? 'conn_read' : 'conn_new_cmd';
 }
 
 function describe(a: ReturnType<Server['address']>, proto: 'tcp' | 'udp'): string {

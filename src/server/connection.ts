@@ -365,6 +365,11 @@ export class Connection {
     return this.#pendingWrites > 0 || this.#streamFull || this.#waiting !== null;
   }
 
+  /** True once a command was handled (`stats conns`: memcached's conn_read, before it conn_new_cmd). */
+  get hadCommand(): boolean {
+    return this.#progress > 0;
+  }
+
   /** True while the client has not taken its replies (`stats conns` shows conn_mwrite). */
   get writeBlocked(): boolean {
     return this.#blocked;

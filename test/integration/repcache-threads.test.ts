@@ -284,7 +284,8 @@ describe(`repcache -t ${THREADS} is one memcached to stats conns and watch (as m
     const reference = await Promise.all(Array.from({ length: SPREAD }, () => McClient.connect(theirs.port)));
     try {
       expect(new Set(workers).size).toBeGreaterThan(1);
-      const fieldsOf = (reply: string) => [...connEntries(reply).values()].map((e) => [...e.keys()].join(',')).sort();
+      // each entry's fields and state (every client has sent a command: conn_read, the asking one conn_parse_cmd)
+      const fieldsOf = (reply: string) => [...connEntries(reply).values()].map((e) => `${[...e.keys()].join(',')} ${e.get('state')}`).sort();
       // (memcached lists a connection once its thread has taken it up)
       for (const c of reference) await c.request('version\r\n');
       const expected = fieldsOf(await reference[0].request('stats conns\r\n', 'END\r\n'));
