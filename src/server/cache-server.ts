@@ -205,6 +205,8 @@ export class CacheServer extends EventEmitter {
   /** -t N: watch lines another worker had for this worker's watchers. */
   watchLines(kinds: number[], lines: string[]): void {
     this.#watch.deliver(kinds, lines);
+    // log_watcher_sent is summed over the workers: this one runs no command that would publish it
+    this.#publishCounters();
   }
 
   /** Adds fields (e.g. replication's) to the end of plain `stats`. */
