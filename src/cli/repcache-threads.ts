@@ -7,7 +7,9 @@
  * are loaded); it answers with `ready` or `error`; a client's `shutdown` on any worker becomes
  * `shutdown` to the main thread, which sends `close` to every worker; each answers `closed` once its
  * connections are closed. A client's successful `refresh_certs` becomes `refresh_certs` to the main thread, which
- * passes it to the other workers. A worker's log lines come as `log` (log-forward.ts) and go to the main thread's logger.
+ * passes it to the other workers. A client's `stats conns` becomes `conns_ask`, which the main thread passes to
+ * the other workers; each `conns_answer` goes back to the asking worker. A worker with watch lines for another
+ * worker's watchers sends `watch_lines`, which the main thread passes on. A worker's log lines come as `log` (log-forward.ts) and go to the main thread's logger.
  *
  * With replication (-x/-X) a replication thread (repcache-replication-worker.ts) starts first, on the same store;
  * the client workers start once it says `ready` (with peers: once this node may serve, as with -t 1), and it is
@@ -25,9 +27,10 @@ import type { Logger } from '../log.ts';
 import { replayLog, type ForwardedLog } from '../log-forward.ts';
 import { SlabStore } from '../cache/store.ts';
 import { StoreLock } from '../cache/store-lock.ts';
-import type { SharedServing } from '../server/cache-server.ts';
+import type { ConnsAnswer, SharedServing } from '../server/cache-server.ts';
 import { storeOptionsFor, type ServerConfig } from '../server/config.ts';
 import { WorkerCounterTable } from '../server/worker-counters.ts';
+import { WorkerSignals } from '../server/worker-signals.ts';
 import type { StoreBuffers } from '../cache/store.ts';
 import type { ChangeBuffers } from '../cache/changes.ts';
 import { ReplicationShare } from '../replication/threads.ts';
@@ -84,8 +87,17 @@ export type ToMain =
   | { type: 'shutdown'; graceful: boolean }
   | { type: 'closed' }
   | { type: 'refresh_certs' }
+  | { type: 'conns_ask'; id: number }
+  | { type: 'conns_answer'; id: number; to: number; answer: ConnsAnswer }
+  | { type: 'watch_lines'; to: number; kinds: number[]; lines: string[] }
   | ForwardedLog;
-export type ToWorker = { type: 'listen' } | { type: 'close' } | { type: 'refresh_certs' };
+export type ToWorker =
+  | { type: 'listen' }
+  | { type: 'close' }
+  | { type: 'refresh_certs' }
+  | { type: 'conns_ask'; id: number; from: number }
+  | { type: 'conns_answer'; id: number; answer: ConnsAnswer }
+  | { type: 'watch_lines'; kinds: number[]; lines: string[] };
 
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
@@ -101,39 +113,38 @@ export class WorkerStartError extends Error {
  * second repcache -t N on the same port): each TCP address is bound once without it first, so a port in use fails
  * the start as it does with -t 1.
  *
- * -p -1 (a port the system picks): every worker must listen on the same port, so it is picked here, by binding the
- * first address to port 0 and the others to the port it got (all held at once; picked again if another address
- * has it taken), and given to the workers (`port`; undefined without -p -1). Those probes are held until the
- * workers are loaded and let go just before they bind (`release`), so that no other process takes the port in
- * between (no client knows it yet). A named port is probed only once the workers are loaded, and let go at once.
+ * -p -1 (a port the system picks): every worker must listen on the same ports, so they are picked here, as -t 1
+ * picks them: each address bound to port 0 on its own (the kernel picks a port per address), and given to the
+ * workers (`ports`, by -l entry; undefined without -p -1). Those probes are held until the workers are loaded and
+ * let go just before they bind (`release`), so that no other process takes a port in between (no client knows it
+ * yet). A named port is probed only once the workers are loaded, and let go at once.
  */
-async function probeTcpPorts(c: ServerConfig): Promise<{ port: number | undefined; release: () => Promise<void> }> {
-  const none = { port: undefined, release: async () => {} };
+async function probeTcpPorts(c: ServerConfig): Promise<{ ports: number[] | undefined; release: () => Promise<void> }> {
+  const none = { ports: undefined, release: async () => {} };
   if (c.unixSocket || c.port === 0) return none;
   const addresses = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }];
-  for (let attempt = 1; ; attempt++) {
-    const held: Server[] = [];
-    const release = () => Promise.all(held.splice(0).map((probe) => new Promise<void>((resolve) => probe.close(() => resolve())))).then(() => {});
-    let picked: number | undefined;
-    let onPicked = false;
-    try {
-      for (const a of addresses) {
-        onPicked = a.port < 0 && picked !== undefined;
-        const probe = await bindExclusive(a.port < 0 ? (picked ?? 0) : a.port, a.host);
-        held.push(probe);
-        if (a.port < 0) picked ??= (probe.address() as AddressInfo).port;
-      }
-      // a named port is let go at once: a client that knows it must not find it open before the workers serve
-      if (picked === undefined) await release();
-      return { port: picked, release };
-    } catch (err) {
-      await release();
-      const e = err as NodeJS.ErrnoException;
-      if (!(onPicked && e.code === 'EADDRINUSE' && attempt < 5)) {
-        throw new WorkerStartError('listen', e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message);
-      }
+  const held: Server[] = [];
+  const release = () => Promise.all(held.splice(0).map((probe) => new Promise<void>((resolve) => probe.close(() => resolve())))).then(() => {});
+  const ports: number[] = [];
+  let picked = false;
+  try {
+    for (const a of addresses) {
+      const probe = await bindExclusive(Math.max(a.port, 0), a.host);
+      held.push(probe);
+      ports.push((probe.address() as AddressInfo).port);
+      picked ||= a.port < 0;
     }
+  } catch (err) {
+    await release();
+    const e = err as NodeJS.ErrnoException;
+    throw new WorkerStartError('listen', e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message);
   }
+  // a named port is let go at once: a client that knows it must not find it open before the workers serve
+  if (!picked) {
+    await release();
+    return none;
+  }
+  return { ports, release };
 }
 
 function bindExclusive(port: number, host: string | undefined): Promise<Server> {
@@ -192,7 +203,7 @@ export class ThreadedCache extends EventEmitter {
     const store = new SlabStore(storeOptionsFor(config, clock));
     const self = new ThreadedCache(logger, store, clock);
     prepare?.(store);
-    const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads) };
+    const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads), signals: WorkerSignals.allocate(config.threads) };
     let shared: WorkerReplication | null = null;
     if (replication !== null) {
       const r = replication.threaded;
@@ -211,9 +222,9 @@ export class ThreadedCache extends EventEmitter {
         throw err;
       }
     }
-    let probes: Awaited<ReturnType<typeof probeTcpPorts>> = { port: undefined, release: async () => {} };
+    let probes: Awaited<ReturnType<typeof probeTcpPorts>> = { ports: undefined, release: async () => {} };
     try {
-      // -p -1: the port is picked (and held) before the workers are made, as they are told it
+      // -p -1: the ports are picked (and held) before the workers are made, as they are told them
       if (config.port < 0) probes = await probeTcpPorts(config);
     } catch (err) {
       await self.close();
@@ -222,7 +233,7 @@ export class ThreadedCache extends EventEmitter {
     const loaded: Array<Promise<void>> = [];
     const ready: Array<Promise<void>> = [];
     for (let worker = 0; worker < config.threads; worker++) {
-      const data: WorkerStart = { config, authEntries, shared: { ...base, worker, port: probes.port }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
+      const data: WorkerStart = { config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
       const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
       self.#workers.push(w);
       let onLoaded = () => {};
@@ -232,7 +243,7 @@ export class ThreadedCache extends EventEmitter {
       ready.push(isReady);
     }
     try {
-      // every worker is loaded: a picked port is let go and all bind at once, so the first does not serve long
+      // every worker is loaded: the picked ports are let go and all bind at once, so the first does not serve long
       // alone
       await Promise.all(loaded);
       await probes.release();
@@ -264,7 +275,11 @@ export class ThreadedCache extends EventEmitter {
         }
         else if (m.type === 'log') replayLog(this.#logger, m);
         // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
-        else if (m.type === 'refresh_certs') for (const other of this.#workers) if (other !== w && !this.#exited.has(other)) other.postMessage({ type: 'refresh_certs' } satisfies ToWorker);
+        else if (m.type === 'refresh_certs') this.#toOthers(w, { type: 'refresh_certs' });
+        // `stats conns` on one worker asks the others for their connections; `watch` lines go to the watcher's worker
+        else if (m.type === 'conns_ask') this.#toOthers(w, { type: 'conns_ask', id: m.id, from: worker });
+        else if (m.type === 'conns_answer') this.#toWorker(m.to, { type: 'conns_answer', id: m.id, answer: m.answer });
+        else if (m.type === 'watch_lines') this.#toWorker(m.to, { type: 'watch_lines', kinds: m.kinds, lines: m.lines });
       });
       w.on('error', (err) => {
         reject(err);
@@ -280,6 +295,15 @@ export class ThreadedCache extends EventEmitter {
         }
       });
     });
+  }
+
+  #toOthers(from: Worker, m: ToWorker): void {
+    for (const w of this.#workers) if (w !== from && !this.#exited.has(w)) w.postMessage(m);
+  }
+
+  #toWorker(i: number, m: ToWorker): void {
+    const w = this.#workers[i];
+    if (w !== undefined && !this.#exited.has(w)) w.postMessage(m);
   }
 
   /**

@@ -47,6 +47,10 @@ function serveInWorker(port: MessagePort): Promise<void> {
     }
     server.on('shutdown', (graceful: boolean) => post({ type: 'shutdown', graceful }));
     server.on('certsRefreshed', () => post({ type: 'refresh_certs' }));
+    server.setWorkerLink({
+      askConns: (id) => post({ type: 'conns_ask', id }),
+      sendWatch: (to, kinds, lines) => post({ type: 'watch_lines', to, kinds, lines }),
+    });
     post({ type: 'loaded' });
     await mayListen;
     try {
@@ -73,6 +77,9 @@ function serveInWorker(port: MessagePort): Promise<void> {
   port.on('message', (m: ToWorker) => {
     if (m.type === 'listen') listenNow();
     if (m.type === 'refresh_certs') server?.reloadCerts();
+    if (m.type === 'conns_ask' && server !== null) post({ type: 'conns_answer', id: m.id, to: m.from, answer: server.connsAsked() });
+    if (m.type === 'conns_answer') server?.connsAnswered(m.id, m.answer);
+    if (m.type === 'watch_lines') server?.watchLines(m.kinds, m.lines);
     if (m.type !== 'close') return;
     void Promise.all([server?.close(), metrics?.close()]).finally(() => {
       post({ type: 'closed' });

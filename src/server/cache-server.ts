@@ -8,7 +8,8 @@ import { RateLimitedLog } from '../log-limit.ts';
 import { CacheClock, UPTIME_OFFSET } from '../clock.ts';
 import { SlabStore, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
-import { WatchLog } from './watch.ts';
+import { WatchLog, type WatchPeers } from './watch.ts';
+import { WorkerSignals } from './worker-signals.ts';
 
 /** memcached's watcher_logbuf_size: what a watcher that does not read may have waiting before lines are dropped. */
 const WATCHER_LOGBUF_SIZE = 256 * 1024;
@@ -51,9 +52,34 @@ export interface SharedServing {
   store: StoreBuffers;
   lock: SharedArrayBuffer;
   counters: SharedArrayBuffer;
-  /** -p -1: the port the main thread picked, on which every worker listens (undefined: -p's). */
-  port?: number;
+  /** Connection and watch line ids, and who watches what (WorkerSignals). */
+  signals: SharedArrayBuffer;
+  /** -p -1: the ports the main thread picked, one per -l entry (or one without -l), on which every worker listens (undefined: -p's). */
+  ports?: number[];
 }
+
+/**
+ * repcache -t N: how a worker reaches the others (through the main thread). What it asks and sends arrives at the
+ * other workers' connsAsked(), connsAnswered() and watchLines().
+ */
+export interface WorkerLink {
+  /** Asks every other worker for its `stats conns` entries. */
+  askConns(id: number): void;
+  /** Sends worker `to` watch lines for its watchers. */
+  sendWatch(to: number, kinds: number[], lines: string[]): void;
+}
+
+/** One worker's part of `stats conns`: its UDP sockets, and its connections as [id, addr, listen_addr, state, secs]. */
+export interface ConnsAnswer {
+  udp: string[];
+  conns: Array<[number, string, string, string, number]>;
+}
+
+/**
+ * How long `stats conns` waits for the other workers' connections before it answers with those that came: a worker
+ * answers within a turn of its event loop, so one that takes this long is stalled, and the reply must not stall too.
+ */
+export const CONNS_WAIT_MS = 250;
 
 /** Timed-out connections closed per turn of the event loop. */
 const CLOSES_PER_TURN = 64;
@@ -87,7 +113,14 @@ export class CacheServer extends EventEmitter {
   readonly #dispatcher: Dispatcher;
   /** -t N: the store lock, this worker's row of the summed counters, and whether it runs the store's timers. */
   readonly #lock: StoreLock | null = null;
-  readonly #shared: { worker: number; threads: number; counters: WorkerCounterTable; port: number | undefined } | null = null;
+  readonly #shared: { worker: number; threads: number; counters: WorkerCounterTable; ports: number[] | undefined } | null = null;
+  readonly #signals: WorkerSignals | null = null;
+  #link: WorkerLink | null = null;
+  /** -t N: `stats conns` waiting for the other workers' answers, by ask id. */
+  readonly #connsAsks = new Map<number, { answers: ConnsAnswer[]; done: () => void }>();
+  #nextAsk = 1;
+  /** Clock second the listeners opened (`stats conns` counts their secs_since_last_cmd from it, as memcached). */
+  #listenedAt = 0;
   readonly #binaryDispatcher: BinaryDispatcher;
   readonly #out = new OutBuffer();
   readonly #crawl = new CrawlSchedule();
@@ -123,19 +156,57 @@ export class CacheServer extends EventEmitter {
     const shared = deps.shared;
     this.store = new SlabStore({ ...storeOptionsFor(config, this.#clock), versions: deps.versions, attach: shared?.store });
     const logbufKB = Number(config.extended.watcher_logbuf_size); // -o watcher_logbuf_size is in kilobytes
-    this.#watch = new WatchLog(Number.isFinite(logbufKB) && logbufKB > 0 ? logbufKB * 1024 : WATCHER_LOGBUF_SIZE);
+    let peers: WatchPeers | null = null;
+    if (shared !== undefined) {
+      const signals = (this.#signals = new WorkerSignals(shared.threads, shared.worker, shared.signals));
+      this.#lock = new StoreLock(shared.lock);
+      peers = {
+        signals,
+        changed: (flags) => signals.publishWatchers(flags),
+        send: (to, kinds, lines) => this.#link?.sendWatch(to, kinds, lines),
+      };
+    }
+    this.#watch = new WatchLog(Number.isFinite(logbufKB) && logbufKB > 0 ? logbufKB * 1024 : WATCHER_LOGBUF_SIZE, peers);
     this.store.onEviction = (key, fetched, ttl, lastAccess, clsid, size) => this.#watch.eviction(key, fetched, ttl, lastAccess, clsid, size);
     this.#host = this.#makeHost();
     if (shared === undefined) {
       this.#dispatcher = new Dispatcher(this.#host);
       this.#binaryDispatcher = new BinaryDispatcher(this.#host);
     } else {
-      const lock = (this.#lock = new StoreLock(shared.lock));
-      this.#shared = { worker: shared.worker, threads: shared.threads, counters: new WorkerCounterTable(shared.threads, shared.worker, shared.counters), port: shared.port };
+      const lock = this.#lock!;
+      this.#shared = { worker: shared.worker, threads: shared.threads, counters: new WorkerCounterTable(shared.threads, shared.worker, shared.counters), ports: shared.ports };
       const publish = () => this.#publishCounters();
       this.#dispatcher = new LockedDispatcher(this.#host, lock, publish);
       this.#binaryDispatcher = new LockedBinaryDispatcher(this.#host, lock, publish);
     }
+  }
+
+  /** -t N: how this worker reaches the others (`stats conns` and `watch` see the whole node through it). */
+  setWorkerLink(link: WorkerLink): void {
+    this.#link = link;
+  }
+
+  /** -t N: another worker's `stats conns` asks for this worker's part. */
+  connsAsked(): ConnsAnswer {
+    const now = this.#clock.now();
+    const conns: ConnsAnswer['conns'] = [];
+    for (const c of this.#conns) conns.push([c.id, c.addr, c.listenAddr, connState(c), now - c.lastCommandAt]);
+    return { udp: this.#udp.map((u) => describe(u.address(), 'udp')), conns };
+  }
+
+  /** -t N: another worker's answer to this one's `stats conns`. */
+  connsAnswered(id: number, answer: ConnsAnswer): void {
+    const ask = this.#connsAsks.get(id);
+    if (ask === undefined) return; // it came too late: the reply has left
+    ask.answers.push(answer);
+    if (ask.answers.length >= this.#shared!.threads - 1) ask.done();
+  }
+
+  /** -t N: watch lines another worker had for this worker's watchers. */
+  watchLines(kinds: number[], lines: string[]): void {
+    this.#watch.deliver(kinds, lines);
+    // log_watcher_sent is summed over the workers: this one runs no command that would publish it
+    this.#publishCounters();
   }
 
   /** Adds fields (e.g. replication's) to the end of plain `stats`. */
@@ -186,8 +257,9 @@ export class CacheServer extends EventEmitter {
         // one listener; the other workers serve nothing (a unix socket cannot be shared with reusePort)
         if (first) await this.#listenUnix(c.unixSocket);
       } else {
-        const tcpPort = c.port < 0 ? (this.#shared?.port ?? c.port) : c.port;
-        const tcp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, tcpPort)) : [{ host: undefined, port: tcpPort }];
+        const picked = this.#shared?.ports;
+        const tcp = (c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.port)) : [{ host: undefined, port: c.port }])
+          .map((a, i) => (picked === undefined ? a : { host: a.host, port: picked[i] }));
         const udp = c.listen.length ? c.listen.map((l) => parseListenAddress(l, c.udpPort)) : [{ host: undefined, port: c.udpPort }];
         const plain = (i: number) => c.listen[i]?.startsWith('notls:') ?? false;
         // -p -1 / -U -1: a port the system picks (memcached's ephemeral port); 0: none
@@ -201,6 +273,7 @@ export class CacheServer extends EventEmitter {
     this.#counters.totalConnections += this.#servers.length + this.#udp.length;
     this.#counters.connectionStructures = this.#servers.length + this.#udp.length;
     this.#startTimers();
+    this.#listenedAt = this.#clock.now();
     this.#logger.info({ addresses: this.addresses() }, 'repcache listening');
   }
 
@@ -349,7 +422,8 @@ export class CacheServer extends EventEmitter {
       this.#clientLog.warn('too many connections', 'connection refused: too many open connections (-c)', { max: this.config.maxConnections });
       return;
     }
-    const id = this.#nextConnId++;
+    // -t N: ids unique over the node (memcached's fds), for `stats conns` and watch's cfd
+    const id = this.#signals?.nextConnId() ?? this.#nextConnId++;
     this.#connEnv ??= {
       dispatcher: this.#dispatcher,
       binaryDispatcher: this.#binaryDispatcher,
@@ -431,13 +505,20 @@ export class CacheServer extends EventEmitter {
 
   /** -t N: this worker's counters to its row of the shared table, which `stats` sums. */
   #publishCounters(): void {
-    this.#shared?.counters.publish(this.#counters, this.#conns.size + this.#udp.length);
+    if (this.#shared === null) return;
+    this.#counters.logWatcherSent = this.#watch.sent;
+    this.#counters.logWatcherSkipped = this.#watch.skipped;
+    this.#shared.counters.publish(this.#counters, this.#conns.size + this.#udp.length);
   }
 
   /** The server counters `stats` reports: this server's, or with -t N the sums over the workers. */
   #reportedCounters(): { c: ServerCounters; currConnections: number } {
     const own = { c: this.#counters, currConnections: this.#conns.size + this.#udp.length };
-    if (this.#shared === null) return own;
+    if (this.#shared === null) {
+      own.c.logWatcherSent = this.#watch.sent;
+      own.c.logWatcherSkipped = this.#watch.skipped;
+      return own;
+    }
     this.#publishCounters();
     const { counters, currConnections } = this.#shared.counters.sums();
     return { c: counters, currConnections };
@@ -494,16 +575,18 @@ export class CacheServer extends EventEmitter {
       ['limit_maxbytes', this.config.memoryLimitMB * 1024 * 1024],
       ['accepting_conns', 1],
       ['threads', this.#shared?.threads ?? 1],
+      // repcache -t N only: the worker that answered (which one a connection landed on)
+      ...(this.#shared === null ? [] : [['worker_thread', this.#shared.worker] as [string, StatValue]]),
       ['conn_yields', counters.connYields],
       ['lru_crawler_starts', counters.lruCrawlerStarts],
       ['read_timeout_kicks', counters.readTimeoutKicks],
       ['drain_timeout_kicks', counters.drainTimeoutKicks],
       ['udp_bad_datagrams', counters.udpBadDatagrams],
-      ['log_worker_dropped', 0],
-      ['log_worker_written', this.#watch.sent + this.#watch.skipped],
-      ['log_watcher_skipped', this.#watch.skipped],
-      ['log_watcher_sent', this.#watch.sent],
-      ['log_watchers', this.#watch.count],
+      ['log_worker_dropped', this.#signals?.dropped ?? 0],
+      ['log_worker_written', counters.logWatcherSent + counters.logWatcherSkipped],
+      ['log_watcher_skipped', counters.logWatcherSkipped],
+      ['log_watcher_sent', counters.logWatcherSent],
+      ['log_watchers', this.#signals?.watcherCount() ?? this.#watch.count],
     ]);
     if (this.config.idleTimeout > 0) own.set('idle_kicks', counters.idleKicks);
     if (this.#tls !== null) {
@@ -515,30 +598,57 @@ export class CacheServer extends EventEmitter {
     return withoutDisabledStats(mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f())), this.config, 'general');
   }
 
-  #connStats(self: unknown): string {
+  /** `stats conns`: with -t N the other workers' connections are asked for, and the reply is handed to `self` later. */
+  #connStats(self: unknown): string | null {
+    const link = this.#link;
+    if (link === null || !(self instanceof Connection)) return this.#connLines(self, []);
+    const id = this.#nextAsk++;
+    const answers: ConnsAnswer[] = [];
+    const reply = new Promise<string>((resolve) => {
+      const timer = setTimeout(() => done(), CONNS_WAIT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        this.#connsAsks.delete(id);
+        // what came in time: a stalled worker's connections are left out rather than the reply held
+        resolve(`${this.#connLines(self, answers)}END\r\n`);
+      };
+      this.#connsAsks.set(id, { answers, done });
+    });
+    link.askConns(id);
+    self.deferReply(reply);
+    return null;
+  }
+
+  /** The lines of `stats conns`: listeners, UDP sockets, then every connection (this worker's and `others'`) by id. */
+  #connLines(self: unknown, others: ConnsAnswer[]): string {
     let s = '';
     let fd = 0;
     const line = (id: number, k: string, v: string | number) => (s += `STAT ${id}:${k} ${v}\r\n`);
+    const now = this.#clock.now();
     for (const srv of this.#servers) {
       const id = ++fd;
       line(id, 'addr', describe(srv.address(), 'tcp'));
       line(id, 'state', 'conn_listening');
-      line(id, 'secs_since_last_cmd', 0);
+      line(id, 'secs_since_last_cmd', now - this.#listenedAt);
     }
-    for (const u of this.#udp) {
-      const id = ++fd;
-      line(id, 'UDP', 'UDP');
-      line(id, 'addr', describe(u.address(), 'udp'));
-      line(id, 'state', 'conn_read');
-      line(id, 'secs_since_last_cmd', 0);
+    const own = this.connsAsked();
+    for (const a of [own, ...others]) {
+      for (const addr of a.udp) {
+        const id = ++fd;
+        line(id, 'UDP', 'UDP');
+        line(id, 'addr', addr);
+        line(id, 'state', 'conn_read');
+        line(id, 'secs_since_last_cmd', now - this.#listenedAt);
+      }
     }
-    const now = this.#clock.now();
-    for (const c of this.#conns) {
-      const id = fd + c.id;
-      line(id, 'addr', c.addr);
-      line(id, 'listen_addr', c.listenAddr);
-      line(id, 'state', c === self ? 'conn_parse_cmd' : c.writeBlocked ? 'conn_mwrite' : 'conn_waiting');
-      line(id, 'secs_since_last_cmd', now - c.lastCommandAt);
+    const mine = self instanceof Connection ? self.id : -1;
+    const conns = [own, ...others].flatMap((a) => a.conns).sort((a, b) => a[0] - b[0]);
+    for (const [cid, addr, listenAddr, state, secs] of conns) {
+      const id = fd + cid;
+      line(id, 'addr', addr);
+      line(id, 'listen_addr', listenAddr);
+      line(id, 'state', cid === mine ? 'conn_parse_cmd' : state);
+      line(id, 'secs_since_last_cmd', secs);
     }
     return s;
   }
@@ -589,6 +699,11 @@ const KICK_MESSAGE: Record<TimeoutReason, string> = {
   read: 'closed a connection whose command took longer than read_timeout to arrive',
   drain: 'closed a connection that left its replies unread for longer than drain_timeout',
 };
+
+/** memcached's state of a connection between commands: waiting for its first, for its next, or for the client to read. */
+function connState(c: Connection): string {
+  return c.writeBlocked ? 'conn_mwrite' : c.hadCommand ? 'conn_read' : 'conn_new_cmd';
+}
 
 function describe(a: ReturnType<Server['address']>, proto: 'tcp' | 'udp'): string {
   if (a === null) return `${proto}:closed`;

@@ -365,6 +365,11 @@ export class Connection {
     return this.#pendingWrites > 0 || this.#streamFull || this.#waiting !== null;
   }
 
+  /** True once a command was handled (`stats conns`: memcached's conn_read, before it conn_new_cmd). */
+  get hadCommand(): boolean {
+    return this.#progress > 0;
+  }
+
   /** True while the client has not taken its replies (`stats conns` shows conn_mwrite). */
   get writeBlocked(): boolean {
     return this.#blocked;
@@ -457,6 +462,25 @@ export class Connection {
     this.#afterParse(before);
     this.#flush();
     if (!this.#blocked && !this.#closing && !this.#inputHeld) this.socket.resume();
+  }
+
+  /**
+   * A reply that is known later (-t N's `stats conns`, which asks the other workers): the replies before it leave
+   * first, and those after it wait for it.
+   */
+  deferReply(reply: Promise<string>): void {
+    const out = this.#env.out;
+    if (out.length > 0) this.#deferReplies(out.take(), null);
+    this.socket.pause();
+    const mine: Promise<void> = Promise.all([this.#waiting, reply]).then(([, text]) => {
+      const bytes = Buffer.from(text, 'latin1');
+      this.#env.counters.bytesWritten += bytes.length;
+      this.#write(bytes);
+      if (this.#waiting !== mine) return;
+      this.#waiting = null;
+      this.#unblocked();
+    });
+    this.#waiting = mine;
   }
 
   /** Replies leave in order once `barrier` (a peer's acknowledgement) and earlier deferred replies are done. */

@@ -81,7 +81,7 @@ export class Dispatcher {
 
   handle(cmd: TextCommand, out: OutBuffer, conn: unknown): Outcome {
     const watch = this.#host.watch;
-    if (watch.flags !== 0) {
+    if (watch.active[0] !== 0) {
       watch.cfd = (conn as { id?: number } | null)?.id ?? -1;
       this.#watchBefore(cmd);
     }
@@ -174,7 +174,7 @@ export class Dispatcher {
     const h = touch ? store.getAndTouchAt(srcView, start, end - start, exptime) : store.getAt(srcView, start, end - start);
     const detail = this.#host.detail;
     if (detail) detail.get(src.subarray(start, end), h >= 0);
-    if (this.#host.watch.flags !== 0) this.#watchFetch(src.subarray(start, end), h);
+    if (this.#host.watch.active[0] !== 0) this.#watchFetch(src.subarray(start, end), h);
     if (h < 0) return;
     const len = store.itemValueLength(h);
     const buf = out.reserve(valueHeaderMaxLength(end - start) + len + 2);
@@ -218,7 +218,7 @@ export class Dispatcher {
 
   #storeCmd(cmd: StoreCommand, out: OutBuffer): void {
     const res = this.#store.store(cmd.op, cmd.key, cmd.flags, cmd.exptime, cmd.data, cmd.cas);
-    if ((this.#host.watch.flags & WATCH_MUTATIONS) !== 0) this.#watchStore(cmd, res);
+    if ((this.#host.watch.active[0] & WATCH_MUTATIONS) !== 0) this.#watchStore(cmd, res);
     this.#host.detail?.set(cmd.key);
     let reply: Buffer;
     switch (res) {
@@ -245,7 +245,7 @@ export class Dispatcher {
   #tooLarge(cmd: TooLargeCommand, out: OutBuffer): void {
     this.#host.counters.storeTooLarge++;
     this.#host.watch.store(cmd.key, 'too_large', cmd.op, 0, 0, 0);
-    if (cmd.op === 'set' && this.#host.watch.flags !== 0) this.#watchFetch(cmd.key, this.#store.peek(cmd.key));
+    if (cmd.op === 'set' && this.#host.watch.active[0] !== 0) this.#watchFetch(cmd.key, this.#store.peek(cmd.key));
     // memcached drops the old value when a set is refused, so stale data is not served.
     if (cmd.op === 'set') this.#store.unlink(cmd.key);
     if (!cmd.noreply) out.bytes(Replies.TOO_LARGE);
@@ -286,10 +286,14 @@ export class Dispatcher {
       case 'items': return writeStats(out, withoutDisabledStats(this.#store.statsItems(), host.config, 'items'));
       case 'slabs': return writeStats(out, this.#store.statsSlabs());
       case 'sizes': return writeStats(out, this.#store.statsSizes());
-      case 'conns':
-        out.latin1(host.connStats(conn));
+      case 'conns': {
+        const lines = host.connStats(conn);
+        // null: the server hands the connection the whole reply later (-t N asks the other workers)
+        if (lines === null) return;
+        out.latin1(lines);
         out.bytes(Replies.END);
         return;
+      }
       case 'detail': {
         const mode = rest[0];
         if (mode === 'on' || mode === 'off') {

@@ -17,15 +17,18 @@ export interface DispatchHost {
   readonly prefixStats: PrefixStats;
   setDetail(on: boolean): void;
   generalStats(): StatList;
-  /** `stats conns` lines (with \r\n), `self` marks the asking connection */
-  connStats(self: unknown): string;
+  /**
+   * `stats conns` lines (with \r\n), `self` marks the asking connection; null when the reply comes later (-t N:
+   * the other workers' connections are asked for, and the server hands `self` the reply, END included).
+   */
+  connStats(self: unknown): string | null;
   resetStats(): void;
   requestShutdown(graceful: boolean): void;
   /** -S: SASL on the binary protocol against the -Y credentials; null: SASL commands are unknown, as in memcached */
   readonly sasl: Credentials | null;
   /** `refresh_certs`: reloads the TLS certificates; the reply line (with \r\n). */
   refreshCerts(): string;
-  /** `watch`: the log lines watchers get; `flags` is 0 when nobody watches. */
+  /** `watch`: the log lines watchers get; `active[0]` is 0 when nobody watches. */
   readonly watch: WatchLog;
   /** Makes `conn` a watcher of the given kinds: 'OK', 'TOO_MANY' watchers, or 'NOT_A_CONNECTION' (a UDP request). */
   startWatch(conn: unknown, flags: number): 'OK' | 'TOO_MANY' | 'NOT_A_CONNECTION';

@@ -66,6 +66,9 @@ export class ServerCounters {
   /** TLS: handshakes that failed (a plain client on a TLS port, a bad certificate) and sessions made (-Z) */
   sslHandshakeErrors = 0;
   sslNewSessions = 0;
+  /** watch lines written to this server's watchers, and dropped for them (copied from its WatchLog; no reset) */
+  logWatcherSent = 0;
+  logWatcherSkipped = 0;
 
   reset(): void {
     this.totalConnections = 0;
@@ -88,7 +91,7 @@ export class ServerCounters {
   }
 
   /** Columns writeTo() fills (repcache -t N: one row per worker in a shared table, see worker-counters.ts). */
-  static readonly COLUMNS = 18;
+  static readonly COLUMNS = 20;
 
   writeTo(t: Float64Array, at: number): void {
     t[at + 0] = this.totalConnections;
@@ -109,6 +112,8 @@ export class ServerCounters {
     t[at + 15] = this.sslHandshakeErrors;
     t[at + 16] = this.sslNewSessions;
     t[at + 17] = this.lruCrawlerStarts;
+    t[at + 18] = this.logWatcherSent;
+    t[at + 19] = this.logWatcherSkipped;
   }
 
   /** Adds a row writeTo() wrote. */
@@ -131,11 +136,13 @@ export class ServerCounters {
     this.sslHandshakeErrors += t[at + 15];
     this.sslNewSessions += t[at + 16];
     this.lruCrawlerStarts += t[at + 17];
+    this.logWatcherSent += t[at + 18];
+    this.logWatcherSkipped += t[at + 19];
   }
 }
 
 /** Fields of `stats` and `stats settings` that are repcache's own (memcached has no such limits); listed last. */
-export const OWN_STAT_NAMES: readonly string[] = ['read_timeout_kicks', 'drain_timeout_kicks', 'udp_bad_datagrams'];
+export const OWN_STAT_NAMES: readonly string[] = ['read_timeout_kicks', 'drain_timeout_kicks', 'udp_bad_datagrams', 'worker_thread'];
 export const OWN_SETTINGS_NAMES: readonly string[] = ['output_limit', 'read_timeout', 'drain_timeout'];
 
 /** Seconds with microseconds, as memcached prints rusage ("0.005526"). */

@@ -254,3 +254,99 @@ describe(`repcache -t ${THREADS} under concurrent load`, () => {
     }
   });
 });
+
+/** Connections held at once: with 4 workers all land on one with a chance of 4 x 4^-12 (the kernel spreads them). */
+const SPREAD = 12;
+
+/** `stats conns` entries: id -> field -> value. */
+function connEntries(reply: string): Map<number, Map<string, string>> {
+  const out = new Map<number, Map<string, string>>();
+  for (const [, id, k, v] of reply.matchAll(/^STAT (\d+):(\S+) (.*)\r$/gm)) {
+    if (!out.has(Number(id))) out.set(Number(id), new Map());
+    out.get(Number(id))!.set(k, v);
+  }
+  return out;
+}
+
+describe(`repcache -t ${THREADS} is one memcached to stats conns and watch (as memcached -t ${THREADS})`, () => {
+  afterAll(stopAll);
+
+  /** SPREAD clients and the worker each landed on (stats' worker_thread: repcache -t N only). */
+  async function spread(port: number): Promise<{ clients: McClient[]; workers: string[] }> {
+    const clients = await Promise.all(Array.from({ length: SPREAD }, () => McClient.connect(port)));
+    const workers = await Promise.all(clients.map(async (c) => (await stats(c)).get('worker_thread') ?? ''));
+    return { clients, workers };
+  }
+
+  it('stats conns on any worker lists every connection of the node once, the asking one as conn_parse_cmd', async () => {
+    const [ours, theirs] = await Promise.all([startCache('repcache', ['-t', String(THREADS)]), startCache('memcached', ['-t', String(THREADS)])]);
+    const { clients, workers } = await spread(ours.port);
+    const reference = await Promise.all(Array.from({ length: SPREAD }, () => McClient.connect(theirs.port)));
+    try {
+      expect(new Set(workers).size).toBeGreaterThan(1);
+      // each entry's fields and state (every client has sent a command: conn_read, the asking one conn_parse_cmd)
+      const fieldsOf = (reply: string) => [...connEntries(reply).values()].map((e) => `${[...e.keys()].join(',')} ${e.get('state')}`).sort();
+      // (memcached lists a connection once its thread has taken it up)
+      for (const c of reference) await c.request('version\r\n');
+      const expected = fieldsOf(await reference[0].request('stats conns\r\n', 'END\r\n'));
+      for (const [i, c] of clients.entries()) {
+        const reply = await c.request('stats conns\r\n', 'END\r\n');
+        const entries = [...connEntries(reply).values()];
+        const clientPorts = entries.map((e) => e.get('addr')).filter((a) => a !== `tcp:127.0.0.1:${ours.port}`).map((a) => Number(a!.split(':')[2]));
+        // every client once (they are the only connections), whichever worker serves it
+        expect(clientPorts.sort()).toEqual(clients.map((cl) => cl.socket.localPort!).sort());
+        const self = entries.find((e) => e.get('addr') === `tcp:127.0.0.1:${c.socket.localPort}`)!;
+        expect(self.get('state'), `client ${i} on worker ${workers[i]}`).toBe('conn_parse_cmd');
+        expect(entries.filter((e) => e.get('state') === 'conn_parse_cmd')).toHaveLength(1);
+        // the same fields per entry as memcached -t 4 (its UDP entries aside: one per thread there, -U 0 here)
+        expect(fieldsOf(reply)).toEqual(expected.filter((f) => !f.startsWith('UDP')));
+      }
+    } finally {
+      for (const c of [...clients, ...reference]) c.close();
+    }
+  });
+
+  it('watch sees the events of every worker: mutations and fetches made on the others', async () => {
+    const ours = await startCache('repcache', ['-t', String(THREADS)]);
+    const { clients, workers } = await spread(ours.port);
+    const [watcher, ...rest] = clients;
+    try {
+      expect(await watcher.request('watch mutations fetchers\r\n', 'OK\r\n')).toBe('OK\r\n');
+      const elsewhere = rest.filter((_, i) => workers[i + 1] !== workers[0]);
+      expect(elsewhere.length).toBeGreaterThan(0);
+      for (const [i, c] of rest.entries()) {
+        expect(await c.request(`set w${i} 0 0 1\r\nx\r\n`)).toBe('STORED\r\n');
+        expect(await c.request(`get w${i}\r\n`, 'END\r\n')).toBe(`VALUE w${i} 0 1\r\nx\r\nEND\r\n`);
+      }
+      const want = rest.length * 3; // per client: the set's lookup, its store and the get
+      const deadline = Date.now() + 5000;
+      let text = '';
+      while ((text.match(/\n/g)?.length ?? 0) < want && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        text += watcher.take();
+      }
+      const lines = text.split('\n').filter((l) => l !== '');
+      for (const i of rest.keys()) {
+        expect(lines.filter((l) => l.includes(` key=w${i} `)).map((l) => l.replace(/^ts=\d+\.\d+ gid=\d+ /, '').replace(/ cfd=\d+/, ''))).toEqual([
+          `type=item_get key=w${i} status=not_found clsid=0 size=0`,
+          `type=item_store key=w${i} status=stored cmd=set ttl=0 clsid=1 size=1`,
+          `type=item_get key=w${i} status=found clsid=1 size=1`,
+        ]);
+      }
+      // the log ids are the node's: no two lines share one
+      const gids = lines.map((l) => /gid=(\d+)/.exec(l)![1]);
+      expect(new Set(gids).size).toBe(gids.length);
+      const counted = await stats(rest[0]);
+      expect(counted.get('log_watchers')).toBe('1');
+      // summed over the workers, whichever answers
+      expect(Number(counted.get('log_watcher_sent'))).toBeGreaterThanOrEqual(want);
+      watcher.close();
+      // once the watcher is gone nobody watches anywhere
+      const end = Date.now() + 5000;
+      while ((await stats(rest[0])).get('log_watchers') !== '0' && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      expect((await stats(rest[0])).get('log_watchers')).toBe('0');
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+});

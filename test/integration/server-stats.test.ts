@@ -70,6 +70,26 @@ describe('stats', () => {
     expect(reply).toMatch(new RegExp(`STAT \\d+:listen_addr tcp:127\\.0\\.0\\.1:${servers.ours}\\r\\nSTAT \\d+:state conn_parse_cmd\\r\\n`));
   });
 
+  it('stats conns shows each connection in memcached\'s state: conn_new_cmd before its first command, then conn_read', async () => {
+    const states = async (port: number) => {
+      const fresh = await McClient.connect(port);
+      const used = await McClient.connect(port);
+      const asker = await McClient.connect(port);
+      try {
+        await used.request('version\r\n');
+        // (memcached lists a connection once its thread has taken it up)
+        await new Promise((r) => setTimeout(r, 100));
+        const reply = await asker.request('stats conns\r\n', 'END\r\n');
+        const stateOf = (c: McClient) => new RegExp(`STAT (\\d+):addr tcp:127\\.0\\.0\\.1:${c.socket.localPort}\r\nSTAT \\1:listen_addr \\S+\r\nSTAT \\1:state (\\S+)`).exec(reply)?.[2];
+        return [stateOf(fresh), stateOf(used), stateOf(asker)];
+      } finally {
+        for (const c of [fresh, used, asker]) c.close();
+      }
+    };
+    expect(await states(servers.ref)).toEqual(['conn_new_cmd', 'conn_read', 'conn_parse_cmd']);
+    expect(await states(servers.ours)).toEqual(['conn_new_cmd', 'conn_read', 'conn_parse_cmd']);
+  });
+
   it('stats items, slabs and sizes use STAT lines', async () => {
     const c = await McClient.connect(servers.ours);
     try {
