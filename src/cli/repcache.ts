@@ -49,9 +49,9 @@ async function run(opts: RepcacheOptions): Promise<void> {
   // SIGUSR1: memcached's graceful stop, which saves the store with -e (and no debugger is started on it).
   const onSignal = onStopSignals(['SIGUSR1']);
   const level = config.verbosity >= 3 ? 'trace' : config.verbosity === 2 ? 'debug' : config.verbosity === 1 ? 'info' : 'warn';
-  // Loaded only to run: -h, -V and bad flags answer without loading the server.
-  const { createLogger } = await import('../log.ts');
-  const logger = createLogger('repcache', level);
+  // pino is loaded with the first line written: without -v a quiet cache never loads it
+  const { createLazyLogger } = await import('../log.ts');
+  const logger = createLazyLogger('repcache', level);
   let credentials: Credentials | undefined;
   try {
     // read before the privileges are dropped, as memcached does
