@@ -14,7 +14,7 @@ import {
 import { UsageError } from './usage-error.ts';
 import { AuthFileError, loadAuthFile, readAuthEntries, type Credentials } from '../server/auth-file.ts';
 import { TlsConfigError } from '../server/tls.ts';
-import { WarmRestart, warmSettingsFor } from './warm-restart.ts';
+import type { WarmRestart } from './warm-restart.ts';
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
@@ -82,9 +82,8 @@ async function run(opts: RepcacheOptions): Promise<void> {
     if (err instanceof TlsConfigError) throw new StartupError(err.message, EX_USAGE);
     throw err;
   }
-  // Loaded before any port opens, so that no client or peer sees a half-loaded store.
-  const warm = config.memoryFile === null ? null : new WarmRestart(config.memoryFile, server.store, warmSettingsFor(config), replication.enabled, logger);
-  warm?.load();
+  // Loaded before any port opens, so that no client or peer sees a half-loaded store (the code only with -e).
+  const warm = config.memoryFile === null ? null : await warmRestart(config.memoryFile, server.store, config, replication.enabled, logger);
   try {
     await replication.attach(server); // with peers: resolves once a full copy is in (or no peer is reachable)
   } catch (err) {
@@ -145,6 +144,14 @@ async function run(opts: RepcacheOptions): Promise<void> {
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB }, 'repcache ready');
 }
 
+/** -e: the memory file loaded into the store (the warm restart's code is loaded only then). */
+async function warmRestart(file: string, store: SlabStore, config: RepcacheOptions['config'], replicated: boolean, logger: Logger): Promise<WarmRestart> {
+  const { WarmRestart, warmSettingsFor } = await import('./warm-restart.ts');
+  const warm = new WarmRestart(file, store, warmSettingsFor(config), replicated, logger);
+  warm.load();
+  return warm;
+}
+
 /**
  * MEMCACHED_PORT_FILENAME, as memcached writes it: the bound ports go into `<name>.lck` (appended), which is then
  * renamed to `<name>`, so a reader never sees half of it. A file that cannot be written is only logged.
@@ -180,8 +187,9 @@ async function runThreaded(
   // -e: loaded into the store before any other thread attaches to it, saved once every worker has closed
   let warm: WarmRestart | null = null;
   const memoryFile = config.memoryFile;
+  const warmCode = memoryFile === null ? null : await import('./warm-restart.ts');
   const prepare = memoryFile === null ? undefined : (store: SlabStore) => {
-    warm = new WarmRestart(memoryFile, store, warmSettingsFor(config), replication !== null, logger);
+    warm = new warmCode!.WarmRestart(memoryFile, store, warmCode!.warmSettingsFor(config), replication !== null, logger);
     warm.load();
   };
   // The first worker serves before the last is up: with -e (and no replication, whose node saves nothing), a SIGUSR1
