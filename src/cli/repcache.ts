@@ -17,6 +17,8 @@ import { TlsConfigError } from '../server/tls.ts';
 import type { WarmRestart } from './warm-restart.ts';
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
+import { IdleMemoryReducer, collectAllGarbage } from '../server/idle-memory.ts';
+import { backgroundClock } from '../clock.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
@@ -142,6 +144,9 @@ async function run(opts: RepcacheOptions): Promise<void> {
   onSignal(stop);
   server.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB }, 'repcache ready');
+  // start-up's memory back now, and a quiet server's after each busy spell (a node applying its peers' writes is busy)
+  const applied = () => Number(replication.replicator?.stats().find(([k]) => k === 'repl_applied')?.[1] ?? 0);
+  new IdleMemoryReducer(() => server.bytesRead + applied(), backgroundClock).start();
 }
 
 /** -e: the memory file loaded into the store (the warm restart's code is loaded only then). */
@@ -248,6 +253,8 @@ async function runThreaded(
   });
   if (earlySignal !== null) stop(earlySignal);
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB, threads: config.threads }, 'repcache ready');
+  // this thread serves no client: its start-up's memory back, once (each worker does the same for its own)
+  collectAllGarbage();
 }
 
 async function main(argv: readonly string[]): Promise<void> {

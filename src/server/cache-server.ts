@@ -171,6 +171,11 @@ export class CacheServer extends EventEmitter {
     return lines.map((l) => `${l}\n`).join('');
   }
 
+  /** Bytes this server (this thread, with -t N) has read from clients: grows while it is busy. */
+  get bytesRead(): number {
+    return this.#counters.bytesRead;
+  }
+
   get connectionCount(): number {
     return this.#conns.size;
   }
