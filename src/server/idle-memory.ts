@@ -1,7 +1,13 @@
 import type { Clock, TimerId } from '../clock.ts';
 
-/** How long a server must have been quiet (nothing read from any client) before it gives memory back. */
+/** How long a server must have been quiet before it gives memory back. */
 export const IDLE_MS = 10_000;
+
+/**
+ * Quiet: at most this much work (bytes read) in IDLE_MS. Health checks and `stats` polls (haved's, a monitor's)
+ * read a few bytes a second and leave a server quiet; a few dozen requests a second do not.
+ */
+export const QUIET_WORK = 4096;
 
 type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
@@ -21,26 +27,27 @@ export function collectAllGarbage(): boolean {
 
 /**
  * Gives a quiet thread's memory back: once when start-up is over (its garbage, the young generation grown while
- * loading), then once after each busy spell, when `activity` (a count that grows with the work done, e.g. bytes
- * read) has not moved for IDLE_MS. A busy server is never collected this way: its latency is left alone.
+ * loading), then once after each busy spell, when `work` (a count that grows with the work done, e.g. bytes read)
+ * has grown by at most QUIET_WORK in IDLE_MS. A busy server is never collected this way: its latency is left alone.
  */
 export class IdleMemoryReducer {
-  readonly #activity: () => number;
+  readonly #work: () => number;
   readonly #clock: Clock;
   readonly #collect: () => unknown;
   #timer: TimerId | null = null;
   #seen = 0;
-  #collectedAt = 0;
+  /** Busy since the last collection. */
+  #busy = false;
 
-  constructor(activity: () => number, clock: Clock, collect: () => unknown = collectAllGarbage) {
-    this.#activity = activity;
+  constructor(work: () => number, clock: Clock, collect: () => unknown = collectAllGarbage) {
+    this.#work = work;
     this.#clock = clock;
     this.#collect = collect;
   }
 
   /** Start-up is over: collects now, then watches for quiet spells. */
   start(): void {
-    this.#seen = this.#collectedAt = this.#activity();
+    this.#seen = this.#work();
     this.#collect();
     this.#arm();
   }
@@ -52,12 +59,15 @@ export class IdleMemoryReducer {
 
   #arm(): void {
     this.#timer = this.#clock.setTimer(IDLE_MS, () => {
-      const now = this.#activity();
-      if (now === this.#seen && now !== this.#collectedAt) {
-        this.#collectedAt = now;
+      const now = this.#work();
+      // a count reset (`stats reset`) is work too
+      const quiet = now >= this.#seen && now - this.#seen <= QUIET_WORK;
+      this.#seen = now;
+      if (!quiet) this.#busy = true;
+      else if (this.#busy) {
+        this.#busy = false;
         this.#collect();
       }
-      this.#seen = now;
       this.#arm();
     });
   }

@@ -1,32 +1,38 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { collectAllGarbage, IDLE_MS, IdleMemoryReducer } from '../../../src/server/idle-memory.ts';
+import { collectAllGarbage, IDLE_MS, IdleMemoryReducer, QUIET_WORK } from '../../../src/server/idle-memory.ts';
 
 describe('IdleMemoryReducer', () => {
   it('collects once at start, then once after each busy spell that is followed by IDLE_MS of quiet', () => {
     const clock = new FakeClock();
-    let activity = 0;
+    let work = 0;
     let collections = 0;
-    const r = new IdleMemoryReducer(() => activity, clock, () => collections++);
+    const r = new IdleMemoryReducer(() => work, clock, () => collections++);
     r.start();
     expect(collections).toBe(1);
-    clock.advance(5 * IDLE_MS); // quiet since start: nothing new to give back
-    expect(collections).toBe(1);
-    // busy: the count moves at every check, no collection
+    // quiet since start, health checks included: nothing new to give back
     for (let i = 0; i < 5; i++) {
-      activity += 100;
+      work += 70;
       clock.advance(IDLE_MS);
     }
     expect(collections).toBe(1);
-    clock.advance(IDLE_MS); // one quiet interval after the spell
+    // busy: more than QUIET_WORK at every check, no collection
+    for (let i = 0; i < 5; i++) {
+      work += QUIET_WORK + 1;
+      clock.advance(IDLE_MS);
+    }
+    expect(collections).toBe(1);
+    work += QUIET_WORK; // one quiet interval after the spell
+    clock.advance(IDLE_MS);
     expect(collections).toBe(2);
     clock.advance(10 * IDLE_MS); // still quiet: once per spell
     expect(collections).toBe(2);
-    activity++;
-    clock.advance(2 * IDLE_MS);
+    work = 0; // stats reset
+    clock.advance(IDLE_MS);
+    clock.advance(IDLE_MS);
     expect(collections).toBe(3);
     r.stop();
-    activity++;
+    work += 10 * QUIET_WORK;
     clock.advance(5 * IDLE_MS);
     expect(collections).toBe(3);
     expect(clock.nextDeadline()).toBe(null);
