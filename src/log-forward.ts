@@ -1,6 +1,5 @@
-import type { Logger } from './log.ts';
+import { LEVELS, loggerFacade, type Logger } from './log.ts';
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 type Level = (typeof LEVELS)[number];
 
 /** One log call of a worker thread, posted to the thread that owns the real logger. */
@@ -19,28 +18,17 @@ export interface ForwardedLog {
  * It has the part of pino's Logger the cache server uses: the level methods, child() and isLevelEnabled().
  */
 export function forwardingLogger(post: (m: ForwardedLog) => void, level: Level | 'silent', bindings: Record<string, unknown> = {}): Logger {
-  const min = level === 'silent' ? LEVELS.length : LEVELS.indexOf(level);
-  const enabled = (l: string) => LEVELS.indexOf(l as Level) >= min;
-  const logger: Record<string, unknown> = {
-    level,
-    levelVal: level === 'silent' ? Infinity : 10 * (min + 1), // pino's numbers: trace 10 ... fatal 60
-    isLevelEnabled: enabled,
-    // pino's child(bindings, { level }): a component may log at a level of its own (replication logs at info)
-    child: (more: Record<string, unknown>, options?: { level?: Level | 'silent' }) => forwardingLogger(post, options?.level ?? level, { ...bindings, ...more }),
-  };
-  for (const l of LEVELS) {
-    logger[l] = enabled(l)
-      ? (...args: unknown[]) => {
-          try {
-            post({ type: 'log', level: l, bindings, args });
-          } catch {
-            // an argument that cannot be cloned (a function, a socket): its text instead
-            post({ type: 'log', level: l, bindings, args: args.map((a) => (typeof a === 'object' && a !== null ? { value: String(a) } : a)) });
-          }
-        }
-      : () => {};
-  }
-  return logger as unknown as Logger;
+  return loggerFacade(level, {
+    write: (l) => (...args) => {
+      try {
+        post({ type: 'log', level: l, bindings, args });
+      } catch {
+        // an argument that cannot be cloned (a function, a socket): its text instead
+        post({ type: 'log', level: l, bindings, args: args.map((a) => (typeof a === 'object' && a !== null ? { value: String(a) } : a)) });
+      }
+    },
+    child: (more, options) => forwardingLogger(post, options?.level ?? level, { ...bindings, ...more }),
+  });
 }
 
 /** Logs a forwarded call on the owner's logger. */

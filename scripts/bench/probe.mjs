@@ -7,8 +7,8 @@
  * epilogue) and the event loop's delay, and on each SIGUSR2 appends one JSON line to BENCH_PROBE_OUT: the GC
  * pauses and loop delays since the previous line, the process's RssAnon, process.memoryUsage() and V8's heap and
  * heap-space statistics. With BENCH_PROBE_GC=1 it then forces a full collection and adds what is left after it
- * (`afterGc`): the difference is garbage, SharedArrayBuffers no longer used among it. (It turns on gc() only then:
- * --expose-gc on the command line would change V8's flags, and with them the compile cache the daemon loads.)
+ * (`afterGc`): the difference is garbage, SharedArrayBuffers no longer used among it. (bin/run-node exposes gc();
+ * without it the probe turns it on only then: a flag of its own would change the compile cache's key.)
  * Nothing of it exists in a daemon started without it. Plain JavaScript, so loading it does not bring in Node's
  * TypeScript stripper (tens of MB of RSS that would blur the memory figures).
  */
@@ -65,8 +65,11 @@ if (out) {
       spaces,
     };
     if (process.env.BENCH_PROBE_GC === '1') {
-      setFlagsFromString('--expose-gc');
-      runInNewContext('gc')();
+      if (typeof globalThis.gc === 'function') globalThis.gc();
+      else {
+        setFlagsFromString('--expose-gc');
+        runInNewContext('gc')();
+      }
       const after = getHeapStatistics();
       line.afterGc = { rssAnonMB: rssAnonMB(), heapPhysicalMB: mb(after.total_physical_size), heapUsedMB: mb(after.used_heap_size) };
     }

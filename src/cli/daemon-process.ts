@@ -3,7 +3,6 @@
  * detached child listens, or exits with the child's error), the pid file, dropping root to `-u USER`, and
  * startup errors that carry their exit code.
  */
-import { spawn } from 'node:child_process';
 import { unlinkSync, writeFileSync } from 'node:fs';
 
 /** sysexits.h, as memcached exits. */
@@ -45,7 +44,8 @@ export class DaemonChild {
 
   /** Parent side of -d: re-spawn detached with stdio on /dev/null, wait for the child to listen or fail. */
   daemonize(name: string, argv: readonly string[]): Promise<number> {
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv], {
+    // child_process is loaded only here: a daemon that is not -d does not carry it
+    const child = process.getBuiltinModule('node:child_process').spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...argv], {
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
       env: { ...process.env, [this.#env]: '1' },

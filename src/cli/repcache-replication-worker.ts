@@ -7,6 +7,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { backgroundClock, CacheClock, turnNow } from '../clock.ts';
 import { forwardingLogger } from '../log-forward.ts';
 import { SlabStore } from '../cache/store.ts';
+import { collectAllGarbage } from '../server/idle-memory.ts';
 import { StoreLock } from '../cache/store-lock.ts';
 import { storeOptionsFor } from '../server/config.ts';
 import { HybridClock } from '../replication/hlc.ts';
@@ -45,6 +46,8 @@ async function replicateInWorker(port: MessagePort): Promise<void> {
     return;
   }
   post({ type: 'ready' });
+  // start-up's memory back (and a full copy's, if one came in), once, as every other thread does
+  collectAllGarbage();
 }
 
 if (parentPort !== null && (workerData as Partial<ReplicationThreadStart> | null)?.share !== undefined) await replicateInWorker(parentPort);

@@ -11,6 +11,7 @@ import { ReplicationShare } from '../replication/threads.ts';
 import type { StatList } from '../server/stats.ts';
 import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
+import { IdleMemoryReducer } from '../server/idle-memory.ts';
 import type { WorkerStart, ToMain, ToWorker } from './repcache-threads.ts';
 
 function serveInWorker(port: MessagePort): Promise<void> {
@@ -24,6 +25,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
   let server: CacheServer | null = null;
   const share = start.replication === null ? null : new ReplicationShare(start.replication.share);
   let metrics: { close(): Promise<void> } | null = null;
+  let idle: IdleMemoryReducer | null = null;
   let listenNow = () => {};
   const mayListen = new Promise<void>((resolve) => (listenNow = resolve));
 
@@ -72,6 +74,10 @@ function serveInWorker(port: MessagePort): Promise<void> {
     }
     // the first worker serves every port (UDP and a UNIX socket only there): its listeners make the port file
     post(start.shared.worker === 0 ? { type: 'ready', portFileLines: server.portFileLines() } : { type: 'ready' });
+    // every worker is an isolate of its own: each gives back its start-up's memory, and its own after busy spells
+    const serving = server;
+    idle = new IdleMemoryReducer(() => serving.bytesRead, backgroundClock);
+    idle.start();
   }
 
   port.on('message', (m: ToWorker) => {
@@ -81,6 +87,7 @@ function serveInWorker(port: MessagePort): Promise<void> {
     if (m.type === 'conns_answer') server?.connsAnswered(m.id, m.answer);
     if (m.type === 'watch_lines') server?.watchLines(m.kinds, m.lines);
     if (m.type !== 'close') return;
+    idle?.stop();
     void Promise.all([server?.close(), metrics?.close()]).finally(() => {
       post({ type: 'closed' });
       port.close();

@@ -14,9 +14,11 @@ import {
 import { UsageError } from './usage-error.ts';
 import { AuthFileError, loadAuthFile, readAuthEntries, type Credentials } from '../server/auth-file.ts';
 import { TlsConfigError } from '../server/tls.ts';
-import { WarmRestart, warmSettingsFor } from './warm-restart.ts';
+import type { WarmRestart } from './warm-restart.ts';
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
+import { IdleMemoryReducer, collectAllGarbage } from '../server/idle-memory.ts';
+import { backgroundClock } from '../clock.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
@@ -49,9 +51,9 @@ async function run(opts: RepcacheOptions): Promise<void> {
   // SIGUSR1: memcached's graceful stop, which saves the store with -e (and no debugger is started on it).
   const onSignal = onStopSignals(['SIGUSR1']);
   const level = config.verbosity >= 3 ? 'trace' : config.verbosity === 2 ? 'debug' : config.verbosity === 1 ? 'info' : 'warn';
-  // Loaded only to run: -h, -V and bad flags answer without loading the server.
-  const { createLogger } = await import('../log.ts');
-  const logger = createLogger('repcache', level);
+  // pino is loaded with the first line written: without -v a quiet cache never loads it
+  const { createLazyLogger } = await import('../log.ts');
+  const logger = createLazyLogger('repcache', level);
   let credentials: Credentials | undefined;
   try {
     // read before the privileges are dropped, as memcached does
@@ -82,9 +84,8 @@ async function run(opts: RepcacheOptions): Promise<void> {
     if (err instanceof TlsConfigError) throw new StartupError(err.message, EX_USAGE);
     throw err;
   }
-  // Loaded before any port opens, so that no client or peer sees a half-loaded store.
-  const warm = config.memoryFile === null ? null : new WarmRestart(config.memoryFile, server.store, warmSettingsFor(config), replication.enabled, logger);
-  warm?.load();
+  // Loaded before any port opens, so that no client or peer sees a half-loaded store (the code only with -e).
+  const warm = config.memoryFile === null ? null : await warmRestart(config.memoryFile, server.store, config, replication.enabled, logger);
   try {
     await replication.attach(server); // with peers: resolves once a full copy is in (or no peer is reachable)
   } catch (err) {
@@ -143,6 +144,17 @@ async function run(opts: RepcacheOptions): Promise<void> {
   onSignal(stop);
   server.on('shutdown', (graceful: boolean) => stop(graceful ? 'shutdown graceful' : 'shutdown'));
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB }, 'repcache ready');
+  // start-up's memory back now, and a quiet server's after each busy spell (a node applying its peers' writes is busy)
+  const applied = () => Number(replication.replicator?.stats().find(([k]) => k === 'repl_applied')?.[1] ?? 0);
+  new IdleMemoryReducer(() => server.bytesRead + applied(), backgroundClock).start();
+}
+
+/** -e: the memory file loaded into the store (the warm restart's code is loaded only then). */
+async function warmRestart(file: string, store: SlabStore, config: RepcacheOptions['config'], replicated: boolean, logger: Logger): Promise<WarmRestart> {
+  const { WarmRestart, warmSettingsFor } = await import('./warm-restart.ts');
+  const warm = new WarmRestart(file, store, warmSettingsFor(config), replicated, logger);
+  warm.load();
+  return warm;
 }
 
 /**
@@ -180,8 +192,9 @@ async function runThreaded(
   // -e: loaded into the store before any other thread attaches to it, saved once every worker has closed
   let warm: WarmRestart | null = null;
   const memoryFile = config.memoryFile;
+  const warmCode = memoryFile === null ? null : await import('./warm-restart.ts');
   const prepare = memoryFile === null ? undefined : (store: SlabStore) => {
-    warm = new WarmRestart(memoryFile, store, warmSettingsFor(config), replication !== null, logger);
+    warm = new warmCode!.WarmRestart(memoryFile, store, warmCode!.warmSettingsFor(config), replication !== null, logger);
     warm.load();
   };
   // The first worker serves before the last is up: with -e (and no replication, whose node saves nothing), a SIGUSR1
@@ -240,6 +253,8 @@ async function runThreaded(
   });
   if (earlySignal !== null) stop(earlySignal);
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB, threads: config.threads }, 'repcache ready');
+  // this thread serves no client: its start-up's memory back, once (each worker does the same for its own)
+  collectAllGarbage();
 }
 
 async function main(argv: readonly string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
@@ -242,6 +242,11 @@ export class CacheServer extends EventEmitter {
     return lines.map((l) => `${l}\n`).join('');
   }
 
+  /** Bytes this server (this thread, with -t N) has read from clients: grows while it is busy. */
+  get bytesRead(): number {
+    return this.#counters.bytesRead;
+  }
+
   get connectionCount(): number {
     return this.#conns.size;
   }
@@ -400,7 +405,8 @@ export class CacheServer extends EventEmitter {
   }
 
   #listenUdp(port: number, host: string | undefined): Promise<void> {
-    const sock = createSocket(host && isIPv6(host) ? 'udp6' : 'udp4');
+    // dgram is loaded only with -U
+    const sock = process.getBuiltinModule('node:dgram').createSocket(host && isIPv6(host) ? 'udp6' : 'udp4');
     return new Promise((resolve, reject) => {
       sock.once('error', reject);
       sock.bind(port, host ?? '0.0.0.0', () => {

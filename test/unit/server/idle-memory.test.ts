@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../../support/fake-clock.ts';
+import { collectAllGarbage, IDLE_MS, IdleMemoryReducer, QUIET_WORK } from '../../../src/server/idle-memory.ts';
+
+describe('IdleMemoryReducer', () => {
+  it('collects once at start, then once after each busy spell that is followed by IDLE_MS of quiet', () => {
+    const clock = new FakeClock();
+    let work = 0;
+    let collections = 0;
+    const r = new IdleMemoryReducer(() => work, clock, () => collections++);
+    r.start();
+    expect(collections).toBe(1);
+    // quiet since start, health checks included: nothing new to give back
+    for (let i = 0; i < 5; i++) {
+      work += 70;
+      clock.advance(IDLE_MS);
+    }
+    expect(collections).toBe(1);
+    // busy: more than QUIET_WORK at every check, no collection
+    for (let i = 0; i < 5; i++) {
+      work += QUIET_WORK + 1;
+      clock.advance(IDLE_MS);
+    }
+    expect(collections).toBe(1);
+    work += QUIET_WORK; // one quiet interval after the spell
+    clock.advance(IDLE_MS);
+    expect(collections).toBe(2);
+    clock.advance(10 * IDLE_MS); // still quiet: once per spell
+    expect(collections).toBe(2);
+    work = 0; // stats reset
+    clock.advance(IDLE_MS);
+    clock.advance(IDLE_MS);
+    expect(collections).toBe(3);
+    r.stop();
+    work += 10 * QUIET_WORK;
+    clock.advance(5 * IDLE_MS);
+    expect(collections).toBe(3);
+    expect(clock.nextDeadline()).toBe(null);
+  });
+});
+
+describe('collectAllGarbage', () => {
+  it('does nothing where V8 does not expose gc (bin/run-node does)', () => {
+    expect((globalThis as { gc?: unknown }).gc).toBe(undefined);
+    expect(collectAllGarbage()).toBe(false);
+  });
+});
