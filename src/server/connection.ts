@@ -471,22 +471,13 @@ export class Connection {
   deferReply(reply: Promise<string>): void {
     const out = this.#env.out;
     if (out.length > 0) this.#deferReplies(out.take(), null);
-    this.socket.pause();
-    const mine: Promise<void> = Promise.all([this.#waiting, reply]).then(([, text]) => {
-      const bytes = Buffer.from(text, 'latin1');
-      this.#env.counters.bytesWritten += bytes.length;
-      this.#write(bytes);
-      if (this.#waiting !== mine) return;
-      this.#waiting = null;
-      this.#unblocked();
-    });
-    this.#waiting = mine;
+    this.#deferReplies(reply.then((text) => Buffer.from(text, 'latin1')), null);
   }
 
   /** Replies leave in order once `barrier` (a peer's acknowledgement) and earlier deferred replies are done. */
-  #deferReplies(bytes: Buffer, barrier: Promise<void> | null): void {
+  #deferReplies(reply: Buffer | Promise<Buffer>, barrier: Promise<void> | null): void {
     this.socket.pause();
-    const mine: Promise<void> = Promise.all([this.#waiting, barrier]).then(() => {
+    const mine: Promise<void> = Promise.all([this.#waiting, barrier, reply]).then(([, , bytes]) => {
       this.#env.counters.bytesWritten += bytes.length;
       this.#write(bytes);
       if (this.#waiting !== mine) return;
