@@ -113,7 +113,7 @@ export type Probed = Proc & { probe(): Promise<ProbeReport> };
 /**
  * repcache with the measurement probe loaded (GC pauses, event-loop delay, V8 heap): `probe()` returns what it
  * observed since the previous call. A daemon without it carries none of its cost. forceGc: each probe() then
- * also forces a full collection and reports what is left (for memory figures; it disturbs pause figures).
+ * also forces a full collection and reports what is left, and GC pauses are not observed (for memory figures).
  */
 export function startProbedRepcache(args: string[], opts: { forceGc?: boolean } = {}): Promise<Probed> {
   return startProbed((env) => startRepcache(args, env), opts.forceGc);
@@ -141,7 +141,8 @@ async function startProbed(start: (env: NodeJS.ProcessEnv) => Promise<Proc>, for
   const p = await start({
     BENCH_PROBE_OUT: out,
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${resolve(import.meta.dirname, 'probe.mjs')}`.trim(),
-    ...(forceGc ? { BENCH_PROBE_GC: '1' } : {}),
+    // memory figures: no GC pause records in the heap they measure
+    ...(forceGc ? { BENCH_PROBE_GC: '1', BENCH_PROBE_PAUSES: '0' } : {}),
   });
   let lines = 0;
   return Object.assign(p, {

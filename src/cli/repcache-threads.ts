@@ -93,6 +93,8 @@ export type ToMain =
   | ForwardedLog;
 export type ToWorker =
   | { type: 'listen' }
+  /** Every worker serves: each may now run its start-up collection (see repcache-worker.ts). */
+  | { type: 'serving' }
   | { type: 'close' }
   | { type: 'refresh_certs' }
   | { type: 'conns_ask'; id: number; from: number }
@@ -252,6 +254,7 @@ export class ThreadedCache extends EventEmitter {
       if (config.port >= 0) await probeTcpPorts(config);
       for (const w of self.#workers) w.postMessage({ type: 'listen' } satisfies ToWorker);
       await Promise.all(ready);
+      for (const w of self.#workers) w.postMessage({ type: 'serving' } satisfies ToWorker);
     } catch (err) {
       await probes.release();
       await self.close();

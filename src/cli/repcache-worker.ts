@@ -74,14 +74,16 @@ function serveInWorker(port: MessagePort): Promise<void> {
     }
     // the first worker serves every port (UDP and a UNIX socket only there): its listeners make the port file
     post(start.shared.worker === 0 ? { type: 'ready', portFileLines: server.portFileLines() } : { type: 'ready' });
-    // every worker is an isolate of its own: each gives back its start-up's memory, and its own after busy spells
+    // every worker is an isolate of its own: each gives back its start-up's memory, and its own after busy spells;
+    // the first collection waits until every worker serves ('serving'): a thread collecting holds up the others'
+    // listen() for tens of milliseconds, and the clients that connect meanwhile would all land on the first worker
     const serving = server;
     idle = new IdleMemoryReducer(() => serving.bytesRead, backgroundClock);
-    idle.start();
   }
 
   port.on('message', (m: ToWorker) => {
     if (m.type === 'listen') listenNow();
+    if (m.type === 'serving') idle?.start();
     if (m.type === 'refresh_certs') server?.reloadCerts();
     if (m.type === 'conns_ask' && server !== null) post({ type: 'conns_answer', id: m.id, to: m.from, answer: server.connsAsked() });
     if (m.type === 'conns_answer') server?.connsAnswered(m.id, m.answer);

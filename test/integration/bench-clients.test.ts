@@ -85,4 +85,30 @@ describe('bench probe', () => {
     expect(r.afterGc.heapPhysicalMB).toBeGreaterThan(0);
     expect(r.loopDelayMs.max).toBeGreaterThanOrEqual(0);
   });
+
+  it('observes no GC pauses with BENCH_PROBE_PAUSES=0 (memory figures), and still reports the heap', async () => {
+    const out = join(scratch, 'probe-no-pauses.jsonl');
+    const { port, pid } = await startRepcache({
+      BENCH_PROBE_OUT: out,
+      BENCH_PROBE_GC: '1',
+      BENCH_PROBE_PAUSES: '0',
+      NODE_OPTIONS: `--import=${resolve(repoRoot, 'scripts/bench/probe.mjs')}`,
+    });
+    await client('preload', { port, keys: 20_000 });
+    process.kill(pid, 'SIGUSR2');
+    const deadline = Date.now() + 5000;
+    let text = '';
+    while (!text.endsWith('\n') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      try {
+        text = readFileSync(out, 'utf8');
+      } catch {
+        /* not written yet */
+      }
+    }
+    const r = JSON.parse(text);
+    expect(r.gc.count).toBe(0);
+    expect(r.heapMB.physical).toBeGreaterThan(1);
+    expect(r.afterGc.heapPhysicalMB).toBeGreaterThan(0);
+  });
 });

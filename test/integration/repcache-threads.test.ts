@@ -271,8 +271,21 @@ function connEntries(reply: string): Map<number, Map<string, string>> {
 describe(`repcache -t ${THREADS} is one memcached to stats conns and watch (as memcached -t ${THREADS})`, () => {
   afterAll(stopAll);
 
-  /** SPREAD clients and the worker each landed on (stats' worker_thread: repcache -t N only). */
+  /**
+   * SPREAD clients and the worker each landed on (stats' worker_thread: repcache -t N only), once every worker
+   * listens: the port answers as soon as the first worker binds it, and the kernel gives every connection of those
+   * first milliseconds to the workers already listening.
+   */
   async function spread(port: number): Promise<{ clients: McClient[]; workers: string[] }> {
+    const listening = new Set<string>();
+    for (const deadline = Date.now() + 10_000; listening.size < THREADS && Date.now() < deadline;) {
+      const c = await McClient.connect(port);
+      try {
+        listening.add((await stats(c)).get('worker_thread') ?? '');
+      } finally {
+        c.close();
+      }
+    }
     const clients = await Promise.all(Array.from({ length: SPREAD }, () => McClient.connect(port)));
     const workers = await Promise.all(clients.map(async (c) => (await stats(c)).get('worker_thread') ?? ''));
     return { clients, workers };

@@ -217,3 +217,25 @@ describe('capacity and hash table', () => {
     expect(store.peek(k('key100001'))).toBe(-1);
   }, 30_000);
 });
+
+describe('memory outside the slabs', () => {
+  it('keeps no change ring while nothing subscribes (a node without replication)', () => {
+    const { store } = makeStore();
+    for (let i = 0; i < 1000; i++) set(store, keyOf(i), 'v');
+    store.delete(k(keyOf(0)));
+    expect(store.changes.active).toBe(false);
+    expect(store.changes.capacity).toBe(0);
+    const held = Object.values(store.changes.buffers).reduce((n, b) => n + (typeof b === 'number' ? 0 : b.byteLength), 0);
+    // the cursors' header only
+    expect(held).toBeLessThan(64);
+  });
+
+  it('starts the hash index at memcached\'s 2^16 buckets and grows it only with the items', () => {
+    const { store } = makeStore();
+    expect(stat(store.statsGeneral(), 'hash_power_level')).toBe(16);
+    expect(stat(store.statsGeneral(), 'hash_bytes')).toBe(4 * 2 ** 16);
+    for (let i = 0; i < 1.5 * 2 ** 16 + 1; i++) set(store, `key${i}`, 'v');
+    expect(stat(store.statsGeneral(), 'hash_power_level')).toBe(17);
+    expect(stat(store.statsGeneral(), 'hash_bytes')).toBe(4 * 2 ** 17);
+  });
+});
