@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { adoptWithUserBuffer } from '../net/user-buffer.ts';
+import { adoptWithUserBuffer, readInPlace } from '../net/user-buffer.ts';
 import type { ChangeStream } from '../cache/changes.ts';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
@@ -146,12 +146,14 @@ export class Connection {
     if (env.protocol === 'binary') this.#startBinary();
     // a TLS socket's reads and writes go through its TLS layer: no handle tricks
     const tls = (raw as Socket & { encrypted?: boolean }).encrypted === true;
-    const adopted = tls ? null : adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
+    // Reads land in the shared read buffer, on this Socket; re-wrapping it (a Node whose Socket fields differ)
+    // costs more memory, 'data' events (TLS) an allocation per read.
+    const inPlace = !tls && readInPlace(raw, env.readBuffer, (n) => this.#onData(env.readBuffer, n));
+    const adopted = tls || inPlace ? null : adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
     const socket = adopted ?? raw;
     this.socket = socket;
-    if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    // the bytes are in the shared read buffer, which stays the handle's buffer
-    else readDirect(socket, (n) => this.#onData(env.readBuffer, n));
+    if (adopted) readDirect(socket, (n) => this.#onData(env.readBuffer, n));
+    else if (!inPlace) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     const handle = tls ? null : DirectWriter.handleOf(socket);
     this.#direct = handle ? new DirectWriter(handle, (status) => this.#onWriteComplete(status)) : null;
     socket.on('drain', () => {
