@@ -331,7 +331,8 @@ export class Connection {
   #streamGet(u: UnfinishedGet): void {
     this.#flush();
     if (this.#closing) return;
-    u.detach(this.#lendLine);
+    // a waiting multiget may keep the parser's buffer that holds its line rather than copy it
+    u.detach((src) => this.#parser.lend(src));
     this.#unfinished = u;
     this.#hold();
   }
@@ -344,18 +345,16 @@ export class Connection {
     this.socket.pause();
     if (this.#blocked || this.#yielding) return;
     this.#yielding = true;
-    setImmediate(this.#afterYield);
+    setImmediate(Connection.#afterYield, this);
   }
 
-  /** A waiting multiget may keep the parser's buffer that holds its line rather than copy it. */
-  readonly #lendLine = (src: Buffer): boolean => this.#parser.lend(src);
-
-  readonly #afterYield = (): void => {
-    this.#yielding = false;
+  /** (static, with the connection as argument: no closure per connection) */
+  static #afterYield(c: Connection): void {
+    c.#yielding = false;
     // later turns: memcached's connection handles -R requests per event
-    this.#budget = this.#env.reqsPerEvent;
-    this.#unblocked();
-  };
+    c.#budget = c.#env.reqsPerEvent;
+    c.#unblocked();
+  }
 
   /** The parser holds input: it was paused and has not been resumed. */
   get #inputHeld(): boolean {
