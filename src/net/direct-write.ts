@@ -50,13 +50,15 @@ export const WRITE_DONE = 0;
 export const WRITE_PENDING = 1;
 
 /**
- * One per connection. A request object the kernel did not need is reused for the next write; one bound to a
- * pending write is left to Node and replaced.
+ * A write request the kernel did not need, kept for the next write of any connection of the thread: a request
+ * is bound to a connection only while its write is pending, so an idle connection holds none.
  */
+let spareReq: WriteReq | null = null;
+
+/** One per connection. A request bound to a pending write is left to Node and replaced. */
 export class DirectWriter {
   readonly #handle: WritableHandle;
   readonly #onComplete: (status: number) => void;
-  #req: WriteReq | null = null;
 
   constructor(handle: WritableHandle, onComplete: (status: number) => void) {
     this.#handle = handle;
@@ -70,21 +72,28 @@ export class DirectWriter {
 
   write(data: Buffer): number {
     const b = binding!;
-    let req = this.#req;
+    let req = spareReq;
     if (req === null) {
       req = new b.WriteWrap();
-      req.handle = this.#handle;
-      req.oncomplete = this.#onComplete;
       req.async = false;
       req.buffer = null;
-      this.#req = req;
+    } else {
+      spareReq = null;
     }
+    req.handle = this.#handle;
+    req.oncomplete = this.#onComplete;
     const err = this.#handle.writeBuffer(req, data);
-    if (err !== 0) return err < 0 ? err : -1;
-    if (b.streamBaseState[b.kLastWriteWasAsync] === 0) return WRITE_DONE;
+    // (a spare keeps the last writer's handle and callback until the next write: one connection at most)
+    if (err !== 0) {
+      spareReq = req;
+      return err < 0 ? err : -1;
+    }
+    if (b.streamBaseState[b.kLastWriteWasAsync] === 0) {
+      spareReq = req;
+      return WRITE_DONE;
+    }
     req.async = true;
     req.buffer = data;
-    this.#req = null;
     return WRITE_PENDING;
   }
 }

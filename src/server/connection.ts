@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { adoptWithUserBuffer } from '../net/user-buffer.ts';
+import { adoptWithUserBuffer, readInPlace } from '../net/user-buffer.ts';
 import type { ChangeStream } from '../cache/changes.ts';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
@@ -146,12 +146,14 @@ export class Connection {
     if (env.protocol === 'binary') this.#startBinary();
     // a TLS socket's reads and writes go through its TLS layer: no handle tricks
     const tls = (raw as Socket & { encrypted?: boolean }).encrypted === true;
-    const adopted = tls ? null : adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
+    // Reads land in the shared read buffer, on this Socket; re-wrapping it (a Node whose Socket fields differ)
+    // costs more memory, 'data' events (TLS) an allocation per read.
+    const inPlace = !tls && readInPlace(raw, env.readBuffer, (n) => this.#onData(env.readBuffer, n));
+    const adopted = tls || inPlace ? null : adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
     const socket = adopted ?? raw;
     this.socket = socket;
-    if (!adopted) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    // the bytes are in the shared read buffer, which stays the handle's buffer
-    else readDirect(socket, (n) => this.#onData(env.readBuffer, n));
+    if (adopted) readDirect(socket, (n) => this.#onData(env.readBuffer, n));
+    else if (!inPlace) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     const handle = tls ? null : DirectWriter.handleOf(socket);
     this.#direct = handle ? new DirectWriter(handle, (status) => this.#onWriteComplete(status)) : null;
     socket.on('drain', () => {
@@ -329,7 +331,8 @@ export class Connection {
   #streamGet(u: UnfinishedGet): void {
     this.#flush();
     if (this.#closing) return;
-    u.detach(this.#lendLine);
+    // a waiting multiget may keep the parser's buffer that holds its line rather than copy it
+    u.detach((src) => this.#parser.lend(src));
     this.#unfinished = u;
     this.#hold();
   }
@@ -342,18 +345,16 @@ export class Connection {
     this.socket.pause();
     if (this.#blocked || this.#yielding) return;
     this.#yielding = true;
-    setImmediate(this.#afterYield);
+    setImmediate(Connection.#afterYield, this);
   }
 
-  /** A waiting multiget may keep the parser's buffer that holds its line rather than copy it. */
-  readonly #lendLine = (src: Buffer): boolean => this.#parser.lend(src);
-
-  readonly #afterYield = (): void => {
-    this.#yielding = false;
+  /** (static, with the connection as argument: no closure per connection) */
+  static #afterYield(c: Connection): void {
+    c.#yielding = false;
     // later turns: memcached's connection handles -R requests per event
-    this.#budget = this.#env.reqsPerEvent;
-    this.#unblocked();
-  };
+    c.#budget = c.#env.reqsPerEvent;
+    c.#unblocked();
+  }
 
   /** The parser holds input: it was paused and has not been resumed. */
   get #inputHeld(): boolean {

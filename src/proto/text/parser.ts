@@ -40,6 +40,45 @@ const STALE_TAIL_LIMIT = 64 * 1024;
 
 const EMPTY = Buffer.alloc(0);
 const EMPTY_VIEW = new DataView(EMPTY.buffer, EMPTY.byteOffset, 0);
+
+/**
+ * The words of the line being parsed, shared by every parser of the thread: a line is split and read in one go,
+ * before its command is emitted, and nothing reads them afterwards.
+ */
+const TOKENS = new Tokens();
+
+/** Emptied buffers kept for the thread's parsers, at most this many. */
+const SPARE_LIMIT = 8;
+/**
+ * Buffers of unfinished commands (MIN_CAPACITY to KEEP_CAPACITY bytes) that their parser emptied, for the next
+ * parser that must keep bytes: like memcached's per-thread read buffers, a connection holds a buffer of its own
+ * only while a command of it is unfinished, so idle connections cost no buffer.
+ */
+const spares: Buffer[] = [];
+
+/** A spare buffer of at least `size` bytes, or null. */
+function takeSpare(size: number): Buffer | null {
+  for (let i = spares.length - 1; i >= 0; i--) {
+    const b = spares[i];
+    if (b.length >= size) {
+      spares[i] = spares[spares.length - 1];
+      spares.pop();
+      return b;
+    }
+  }
+  return null;
+}
+
+/** Keeps an emptied buffer for another parser, or gives it back (at once, when it is a large one). */
+function giveSpare(b: Buffer): void {
+  if (b.length <= KEEP_CAPACITY && spares.length < SPARE_LIMIT) spares.push(b);
+  else release(b);
+}
+
+/** Spare buffers the thread's parsers hold (for tests). */
+export function spareBuffers(): number {
+  return spares.length;
+}
 const word = (s: string): Buffer => Buffer.from(s, 'latin1');
 const W = {
   get: word('get'), gets: word('gets'), gat: word('gat'), gats: word('gats'), bget: word('bget'),
@@ -121,7 +160,7 @@ export class TextParser {
   readonly #maxItemSize: number;
   readonly #maxLineLength: number;
   readonly #emit: (cmd: TextCommand) => void;
-  readonly #t = new Tokens();
+  readonly #t = TOKENS;
   /** Unparsed bytes are #buf[#start, #end); #buf is a caller's chunk while push() runs, else #own. */
   #buf: Buffer = EMPTY;
   #start = 0;
@@ -138,8 +177,8 @@ export class TextParser {
   #paused = false;
   /** lend() gave #own away: the parser must move what it holds out of it before it parses again. */
   #lent = false;
-  /** The key lengths of a multiget line that grows over many reads, checked as it arrives. */
-  readonly #keyCheck = new KeyLengthCheck();
+  /** The key lengths of a multiget line that grows over many reads, checked as it arrives (made on first need). */
+  #keyCheck: KeyLengthCheck | null = null;
   /** Bytes from the current line's start that #keyCheck has seen (0: none). */
   #keysChecked = 0;
   /** A DataView of #viewed, made again only when the buffer changes (a connection pushes the same one each time). */
@@ -155,6 +194,11 @@ export class TextParser {
   /** Bytes held waiting for the rest of a command. */
   get pending(): number {
     return this.#end - this.#start;
+  }
+
+  /** Size of the buffer this parser holds of its own (0 once it has nothing unfinished). */
+  get ownCapacity(): number {
+    return this.#own.length;
   }
 
   /**
@@ -230,25 +274,26 @@ export class TextParser {
     if (this.#start === this.#end) {
       this.#buf = EMPTY;
       this.#start = this.#end = 0;
-      if (this.#own.length > KEEP_CAPACITY) this.#dropOwn();
+      if (this.#own !== EMPTY) this.#dropOwn();
     } else if (this.#buf !== this.#own) {
       this.#keep();
     }
   }
 
-  /** Lets a large emptied #own go, with the DataView of it that #viewOf() may still hold. */
+  /** Lets an emptied #own go, with the DataView of it that #viewOf() may still hold. */
   #dropOwn(): void {
     this.#forget(this.#own);
     this.#own = EMPTY;
   }
 
-  /** Gives an own buffer no longer used back (at once, when it is a large one), with the DataView of it. */
+  /** Gives an own buffer no longer used back (to the spares, or at once when it is a large one), with the DataView of it. */
   #forget(own: Buffer): void {
+    if (own === EMPTY) return;
     if (this.#dataView.buffer === own.buffer) {
       this.#viewed = EMPTY;
       this.#dataView = EMPTY_VIEW;
     }
-    release(own);
+    giveSpare(own);
   }
 
   /** Appends chunk[0, len) to the held bytes, which are in #own. */
@@ -288,7 +333,7 @@ export class TextParser {
   #moveToOwn(size: number): void {
     // A known data block gets exactly its size; a growing line doubles.
     const cap = Math.max(size, this.#need, this.#need > 0 ? 0 : 2 * this.#own.length, MIN_CAPACITY);
-    const next = allocReleasable(cap);
+    const next = (cap <= KEEP_CAPACITY ? takeSpare(cap) : null) ?? allocReleasable(cap);
     const held = this.#end - this.#start;
     this.#buf.copy(next, 0, this.#start, this.#end);
     this.#forget(this.#own);
@@ -344,8 +389,9 @@ export class TextParser {
    * need not go through megabytes at once. The last byte waits: it may be the \r before the \n.
    */
   #checkKeysSoFar(b: Buffer, pos: number, end: number): void {
-    if (this.#keysChecked === 0) this.#keyCheck.reset();
-    this.#keyCheck.feed(b, pos + this.#keysChecked, end - 1);
+    const check = (this.#keyCheck ??= new KeyLengthCheck());
+    if (this.#keysChecked === 0) check.reset();
+    check.feed(b, pos + this.#keysChecked, end - 1);
     this.#keysChecked = end - 1 - pos;
   }
 
@@ -503,7 +549,7 @@ export class TextParser {
     // Every key is checked before any is looked up, so a bad one fails the whole line (no VALUE before the error).
     const from = t.count > first ? t.start[first] : le;
     // (a long line's first bytes were checked as they arrived: only the rest is left)
-    const fits = this.#keysChecked > 0 ? this.#keyCheck.feed(b, ls + this.#keysChecked, le) : keysFit(b, from, le);
+    const fits = this.#keysChecked > 0 ? this.#keyCheck!.feed(b, ls + this.#keysChecked, le) : keysFit(b, from, le);
     if (!fits) return this.#fail(E.BAD_FORMAT, next);
     return this.#ok(new LineGet(true, op, exptime, b, this.#viewOf(b), from, le), next);
   }

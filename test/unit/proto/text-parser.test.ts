@@ -1,6 +1,6 @@
 import { describe as suite, expect, it } from 'vitest';
 import type { TextCommand } from '../../../src/proto/text/commands.ts';
-import { TextParser } from '../../../src/proto/text/parser.ts';
+import { spareBuffers, TextParser } from '../../../src/proto/text/parser.ts';
 import { describe, parseAll, parseCommands } from './text-describe.ts';
 import { fixtures, randomPipeline, rng, splitIndependent } from './text-fixtures.ts';
 
@@ -97,6 +97,46 @@ suite('TextParser: buffering', () => {
     expect(p.pending).toBe(17);
     p.push(bytes('defghij\r\n'));
     expect(p.pending).toBe(0);
+  });
+
+  it('holds a buffer of its own only while a command is unfinished (as memcached with per-thread read buffers)', () => {
+    const seen: string[] = [];
+    const p = new TextParser({ maxItemSize: 1024 }, (c) => seen.push(describe(c)));
+    expect(p.ownCapacity).toBe(0); // nothing before the first partial command
+    p.push(bytes('version\r\n'));
+    expect(p.ownCapacity).toBe(0); // a whole command is read where it arrived
+    p.push(bytes('set k 0 0 5\r\nab'));
+    expect(p.ownCapacity).toBeGreaterThan(0);
+    p.push(bytes('cde\r\n'));
+    expect(seen).toEqual(['version', 'set k 0 0 ="abcde"']);
+    expect(p.ownCapacity).toBe(0); // answered: an idle connection's parser holds nothing
+  });
+
+  it('parsers share the emptied buffers, so many idle connections cost none and interleaved partial commands stay apart', () => {
+    const seen: string[][] = [[], [], []];
+    const ps = seen.map((out) => new TextParser({ maxItemSize: 100_000 }, (c) => out.push(describe(c))));
+    const before = spareBuffers();
+    // each holds part of a command at once
+    ps.forEach((p, i) => p.push(bytes(`set k${i} 0 0 3\r\nv`)));
+    ps.forEach((p) => expect(p.ownCapacity).toBeGreaterThan(0));
+    ps.forEach((p, i) => p.push(bytes(`${i}${i}\r\n`)));
+    expect(seen).toEqual([['set k0 0 0 ="v00"'], ['set k1 0 0 ="v11"'], ['set k2 0 0 ="v22"']]);
+    ps.forEach((p) => expect(p.ownCapacity).toBe(0));
+    const spare = spareBuffers();
+    expect(spare).toBeGreaterThanOrEqual(Math.min(before + 1, 8));
+    expect(spare).toBeLessThanOrEqual(8); // a bounded number per thread, not one per connection
+    // the next partial command takes a spare rather than a new buffer
+    ps[0].push(bytes('get lon'));
+    expect(spareBuffers()).toBe(spare - 1);
+    ps[0].push(bytes('g\r\n'));
+    expect(spareBuffers()).toBe(spare);
+    // a large value's buffer (above 64 KiB) is given back, not kept
+    const big = 70_000;
+    ps[1].push(bytes(`set big 0 0 ${big}\r\nx`));
+    ps[1].push(Buffer.alloc(big - 1, 0x78));
+    ps[1].push(bytes('\r\n'));
+    expect(seen[1].at(-1)).toBe(`set big 0 0 =<${big} bytes>`);
+    expect(spareBuffers()).toBe(spare);
   });
 
   it('does not buffer a swallowed too-large value', () => {
