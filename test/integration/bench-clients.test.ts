@@ -58,12 +58,14 @@ describe('bench load client', () => {
 });
 
 describe('bench probe', () => {
-  it('reports GC pauses, V8 heap and RssAnon of a repcache on SIGUSR2, and what a full GC frees when asked', async () => {
-    const out = join(scratch, 'probe.jsonl');
+  /** Starts a probed repcache with `env`, stores 20,000 items, and returns what the probe writes on SIGUSR2. */
+  const probeReport = async (file: string, env: Record<string, string>) => {
+    const out = join(scratch, file);
     const { port, pid } = await startRepcache({
       BENCH_PROBE_OUT: out,
       BENCH_PROBE_GC: '1',
       NODE_OPTIONS: `--import=${resolve(repoRoot, 'scripts/bench/probe.mjs')}`,
+      ...env,
     });
     await client('preload', { port, keys: 20_000 });
     process.kill(pid, 'SIGUSR2');
@@ -77,7 +79,11 @@ describe('bench probe', () => {
         /* not written yet */
       }
     }
-    const r = JSON.parse(text);
+    return JSON.parse(text);
+  };
+
+  it('reports GC pauses, V8 heap and RssAnon of a repcache on SIGUSR2, and what a full GC frees when asked', async () => {
+    const r = await probeReport('probe.jsonl', {});
     expect(r.gc.count).toBeGreaterThan(0); // storing 20,000 items makes some garbage
     expect(r.gc.maxMs).toBeGreaterThan(0);
     expect(r.heapMB.physical).toBeGreaterThan(1);
@@ -87,26 +93,7 @@ describe('bench probe', () => {
   });
 
   it('observes no GC pauses with BENCH_PROBE_PAUSES=0 (memory figures), and still reports the heap', async () => {
-    const out = join(scratch, 'probe-no-pauses.jsonl');
-    const { port, pid } = await startRepcache({
-      BENCH_PROBE_OUT: out,
-      BENCH_PROBE_GC: '1',
-      BENCH_PROBE_PAUSES: '0',
-      NODE_OPTIONS: `--import=${resolve(repoRoot, 'scripts/bench/probe.mjs')}`,
-    });
-    await client('preload', { port, keys: 20_000 });
-    process.kill(pid, 'SIGUSR2');
-    const deadline = Date.now() + 5000;
-    let text = '';
-    while (!text.endsWith('\n') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-      try {
-        text = readFileSync(out, 'utf8');
-      } catch {
-        /* not written yet */
-      }
-    }
-    const r = JSON.parse(text);
+    const r = await probeReport('probe-no-pauses.jsonl', { BENCH_PROBE_PAUSES: '0' });
     expect(r.gc.count).toBe(0);
     expect(r.heapMB.physical).toBeGreaterThan(1);
     expect(r.afterGc.heapPhysicalMB).toBeGreaterThan(0);
