@@ -16,9 +16,10 @@ export class StoreLock {
   readonly buffer: SharedArrayBuffer;
   readonly #a: Int32Array;
 
-  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(4)) {
+  /** `byteOffset`: where its Int32 is in `buffer` (another table's word can be a lock of its own). */
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(4), byteOffset = 0) {
     this.buffer = buffer;
-    this.#a = new Int32Array(buffer, 0, 1);
+    this.#a = new Int32Array(buffer, byteOffset, 1);
   }
 
   acquire(): void {

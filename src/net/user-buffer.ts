@@ -70,3 +70,20 @@ export function adoptReadingWithUserBuffer(raw: unknown, buffer: Buffer, onRead:
   handle.reading = false;
   return adoptWithUserBuffer(raw, buffer, onRead);
 }
+
+/**
+ * An accepted socket (from a server with pauseOnConnect) whose reads land in the shared `buffer` and go to
+ * `onBytes(buffer, n)`: on the Socket itself (readInPlace), else on a re-wrapped one (adoptWithUserBuffer, read
+ * straight from the handle), else through 'data' events (`onBytes(chunk, chunk.length)`). Returns the Socket to use.
+ */
+export function readIntoShared(raw: Socket, buffer: Buffer, onBytes: (buf: Buffer, n: number) => void): Socket {
+  const onShared = (n: number) => onBytes(buffer, n);
+  if (readInPlace(raw, buffer, onShared)) return raw;
+  const adopted = adoptWithUserBuffer(raw, buffer, onShared);
+  if (adopted !== null) {
+    readDirect(adopted, onShared);
+    return adopted;
+  }
+  raw.on('data', (chunk: Buffer) => onBytes(chunk, chunk.length));
+  return raw;
+}

@@ -6,7 +6,7 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, Socket, type Server } from 'node:net';
 import type { Logger } from '../log.ts';
-import { adoptWithUserBuffer, readInPlace } from '../net/user-buffer.ts';
+import { readIntoShared } from '../net/user-buffer.ts';
 import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../net/direct-write.ts';
 import type { BackendTransport, Connector, TransportEvents } from './backend.ts';
 import type { ClientHandle, ProxyCore } from './core.ts';
@@ -174,10 +174,8 @@ export class ProxyListener {
     }
     const buf = this.#readBuffer;
     let handle: ClientHandle | null = null;
-    // reads land in the shared buffer on the accepted Socket (re-wrapping it costs a connection about 5 KiB)
-    const inPlace = readInPlace(raw, buf, (n) => handle?.data(buf, n));
-    const adopted = inPlace ? null : adoptWithUserBuffer(raw, buf, (n) => handle?.data(buf, n));
-    const socket = adopted ?? raw;
+    // accepted paused (pauseOnConnect): nothing is read before the handle below is set
+    const socket = readIntoShared(raw, buf, (b, n) => handle?.data(b, n));
     this.#sockets.add(socket);
     let pausedByCore = false;
     const writer = new SocketWriter(socket, () => {
@@ -203,8 +201,6 @@ export class ProxyListener {
       },
     };
     handle = core.open(transport);
-    if (adopted) readDirect(socket, (n) => handle!.data(buf, n));
-    else if (!inPlace) socket.on('data', (d: Buffer) => handle!.data(d, d.length));
     socket.on('error', (e) => this.#log.debug({ err: e.message }, 'client connection error'));
     socket.on('close', () => {
       this.#sockets.delete(socket);

@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { adoptWithUserBuffer, readInPlace } from '../net/user-buffer.ts';
+import { readIntoShared } from '../net/user-buffer.ts';
 import type { ChangeStream } from '../cache/changes.ts';
 import type { TextCommand } from '../proto/text/commands.ts';
 import { TextParser } from '../proto/text/parser.ts';
@@ -8,7 +8,7 @@ import { AUTHENTICATED, type BinaryDispatcher } from './binary-dispatch.ts';
 import { AsciiAuthReader, AuthReplies } from '../proto/text/auth.ts';
 import type { Credentials } from './auth-file.ts';
 import type { ServerConfig } from './config.ts';
-import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../net/direct-write.ts';
+import { DirectWriter, WRITE_DONE, WRITE_PENDING } from '../net/direct-write.ts';
 import type { Dispatcher, UnfinishedGet } from './dispatch.ts';
 import { CLOSE, KEEP, MORE } from './host.ts';
 import type { OutBuffer } from '../net/out-buffer.ts';
@@ -146,14 +146,10 @@ export class Connection {
     if (env.protocol === 'binary') this.#startBinary();
     // a TLS socket's reads and writes go through its TLS layer: no handle tricks
     const tls = (raw as Socket & { encrypted?: boolean }).encrypted === true;
-    // Reads land in the shared read buffer, on this Socket; re-wrapping it (a Node whose Socket fields differ)
-    // costs more memory, 'data' events (TLS) an allocation per read.
-    const inPlace = !tls && readInPlace(raw, env.readBuffer, (n) => this.#onData(env.readBuffer, n));
-    const adopted = tls || inPlace ? null : adoptWithUserBuffer(raw, env.readBuffer, (n, buf) => this.#onData(buf, n));
-    const socket = adopted ?? raw;
+    // reads land in the shared read buffer; a TLS socket's come as 'data' events (an allocation per read)
+    const socket = tls ? raw : readIntoShared(raw, env.readBuffer, (buf, n) => this.#onData(buf, n));
     this.socket = socket;
-    if (adopted) readDirect(socket, (n) => this.#onData(env.readBuffer, n));
-    else if (!inPlace) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    if (tls) socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     const handle = tls ? null : DirectWriter.handleOf(socket);
     this.#direct = handle ? new DirectWriter(handle, (status) => this.#onWriteComplete(status)) : null;
     socket.on('drain', () => {

@@ -1,3 +1,5 @@
+import { StoreLock } from '../cache/store-lock.ts';
+
 /**
  * What the workers of repcache -t N share so that the node looks like one memcached to `stats conns` and `watch`
  * (memcached's connection ids and its logger are global): one Int32 table in a SharedArrayBuffer.
@@ -13,7 +15,7 @@ const NEXT_CONN_ID = 0;
 const NEXT_GID = 1;
 const ACTIVE = 2;
 const DROPPED = 3;
-/** Held while a worker publishes its watchers (0 free, 1 held). */
+/** A lock (StoreLock) held while a worker publishes its watchers. */
 const PUBLISHING = 4;
 /** Watchers on every worker (memcached's limit is the node's). */
 const WATCHERS = 5;
@@ -31,6 +33,7 @@ export class WorkerSignals {
   readonly worker: number;
   readonly threads: number;
   readonly #t: Int32Array;
+  readonly #publishing: StoreLock;
 
   constructor(threads: number, worker: number, buffer: SharedArrayBuffer = WorkerSignals.allocate(threads)) {
     this.buffer = buffer;
@@ -38,6 +41,7 @@ export class WorkerSignals {
     this.worker = worker;
     this.#t = new Int32Array(buffer);
     this.active = this.#t.subarray(ACTIVE, ACTIVE + 1);
+    this.#publishing = new StoreLock(buffer, PUBLISHING * Int32Array.BYTES_PER_ELEMENT);
   }
 
   static allocate(threads: number): SharedArrayBuffer {
@@ -59,15 +63,14 @@ export class WorkerSignals {
    */
   publishWatchers(flags: number): void {
     const t = this.#t;
-    while (Atomics.compareExchange(t, PUBLISHING, 0, 1) !== 0) Atomics.wait(t, PUBLISHING, 1, 1);
+    this.#publishing.acquire();
     try {
       Atomics.store(t, this.#slot(this.worker), flags);
       let union = 0;
       for (let w = 0; w < this.threads; w++) union |= Atomics.load(t, this.#slot(w));
       Atomics.store(t, ACTIVE, union);
     } finally {
-      Atomics.store(t, PUBLISHING, 0);
-      Atomics.notify(t, PUBLISHING, 1);
+      this.#publishing.release();
     }
   }
 
