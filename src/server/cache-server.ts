@@ -22,7 +22,8 @@ import type { DispatchHost } from './host.ts';
 import { OutBuffer } from '../net/out-buffer.ts';
 import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, withoutDisabledStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
-import { serveUdp } from './udp.ts';
+import { serveUdp, UdpRequest } from './udp.ts';
+import { ConnsGathering, formatConns, type ConnsAnswer, type ConnsAsker } from './conns-stats.ts';
 import { StoreLock } from '../cache/store-lock.ts';
 import type { StoreBuffers } from '../cache/store.ts';
 import { LockedBinaryDispatcher, LockedDispatcher } from './locked-dispatch.ts';
@@ -69,17 +70,7 @@ export interface WorkerLink {
   sendWatch(to: number, kinds: number[], lines: string[]): void;
 }
 
-/** One worker's part of `stats conns`: its UDP sockets, and its connections as [id, addr, listen_addr, state, secs]. */
-export interface ConnsAnswer {
-  udp: string[];
-  conns: Array<[number, string, string, string, number]>;
-}
-
-/**
- * How long `stats conns` waits for the other workers' connections before it answers with those that came: a worker
- * answers within a turn of its event loop, so one that takes this long is stalled, and the reply must not stall too.
- */
-export const CONNS_WAIT_MS = 250;
+export { CONNS_WAIT_MS, type ConnsAnswer } from './conns-stats.ts';
 
 /** Timed-out connections closed per turn of the event loop. */
 const CLOSES_PER_TURN = 64;
@@ -116,9 +107,8 @@ export class CacheServer extends EventEmitter {
   readonly #shared: { worker: number; threads: number; counters: WorkerCounterTable; ports: number[] | undefined } | null = null;
   readonly #signals: WorkerSignals | null = null;
   #link: WorkerLink | null = null;
-  /** -t N: `stats conns` waiting for the other workers' answers, by ask id. */
-  readonly #connsAsks = new Map<number, { answers: ConnsAnswer[]; done: () => void }>();
-  #nextAsk = 1;
+  /** -t N: `stats conns` waiting for the other workers' answers. */
+  readonly #connsAsks = new ConnsGathering();
   /** Clock second the listeners opened (`stats conns` counts their secs_since_last_cmd from it, as memcached). */
   #listenedAt = 0;
   readonly #binaryDispatcher: BinaryDispatcher;
@@ -196,10 +186,7 @@ export class CacheServer extends EventEmitter {
 
   /** -t N: another worker's answer to this one's `stats conns`. */
   connsAnswered(id: number, answer: ConnsAnswer): void {
-    const ask = this.#connsAsks.get(id);
-    if (ask === undefined) return; // it came too late: the reply has left
-    ask.answers.push(answer);
-    if (ask.answers.length >= this.#shared!.threads - 1) ask.done();
+    this.#connsAsks.answered(id, answer);
   }
 
   /** -t N: watch lines another worker had for this worker's watchers. */
@@ -604,59 +591,26 @@ export class CacheServer extends EventEmitter {
     return withoutDisabledStats(mergeGeneralStats(own, storeStats, ...this.#statsSources.map((f) => f())), this.config, 'general');
   }
 
-  /** `stats conns`: with -t N the other workers' connections are asked for, and the reply is handed to `self` later. */
+  /**
+   * `stats conns`, over TCP or UDP: with -t N the other workers' connections are asked for, and the reply (END
+   * included) is handed to the asking connection or UDP request later.
+   */
   #connStats(self: unknown): string | null {
     const link = this.#link;
-    if (link === null || !(self instanceof Connection)) return this.#connLines(self, []);
-    const id = this.#nextAsk++;
-    const answers: ConnsAnswer[] = [];
-    const reply = new Promise<string>((resolve) => {
-      const timer = setTimeout(() => done(), CONNS_WAIT_MS);
-      const done = () => {
-        clearTimeout(timer);
-        this.#connsAsks.delete(id);
-        // what came in time: a stalled worker's connections are left out rather than the reply held
-        resolve(`${this.#connLines(self, answers)}END\r\n`);
-      };
-      this.#connsAsks.set(id, { answers, done });
-    });
-    link.askConns(id);
-    self.deferReply(reply);
+    const asker = self instanceof Connection || self instanceof UdpRequest ? self : null;
+    if (link === null || asker === null) return this.#connLines(asker, []);
+    const reply = this.#connsAsks.gather((id) => link.askConns(id), this.#shared!.threads - 1, (others) => `${this.#connLines(asker, others)}END\r\n`);
+    asker.deferReply(reply);
     return null;
   }
 
-  /** The lines of `stats conns`: listeners, UDP sockets, then every connection (this worker's and `others'`) by id. */
-  #connLines(self: unknown, others: ConnsAnswer[]): string {
-    let s = '';
-    let fd = 0;
-    const line = (id: number, k: string, v: string | number) => (s += `STAT ${id}:${k} ${v}\r\n`);
-    const now = this.#clock.now();
-    for (const srv of this.#servers) {
-      const id = ++fd;
-      line(id, 'addr', describe(srv.address(), 'tcp'));
-      line(id, 'state', 'conn_listening');
-      line(id, 'secs_since_last_cmd', now - this.#listenedAt);
-    }
-    const own = this.connsAsked();
-    for (const a of [own, ...others]) {
-      for (const addr of a.udp) {
-        const id = ++fd;
-        line(id, 'UDP', 'UDP');
-        line(id, 'addr', addr);
-        line(id, 'state', 'conn_read');
-        line(id, 'secs_since_last_cmd', now - this.#listenedAt);
-      }
-    }
-    const mine = self instanceof Connection ? self.id : -1;
-    const conns = [own, ...others].flatMap((a) => a.conns).sort((a, b) => a[0] - b[0]);
-    for (const [cid, addr, listenAddr, state, secs] of conns) {
-      const id = fd + cid;
-      line(id, 'addr', addr);
-      line(id, 'listen_addr', listenAddr);
-      line(id, 'state', cid === mine ? 'conn_parse_cmd' : state);
-      line(id, 'secs_since_last_cmd', secs);
-    }
-    return s;
+  /** The lines of `stats conns`: this worker's listeners and UDP sockets, and every connection (its own and `others'`). */
+  #connLines(asker: Connection | UdpRequest | null, others: ConnsAnswer[]): string {
+    let self: ConnsAsker = null;
+    if (asker instanceof Connection) self = { conn: asker.id };
+    else if (asker !== null) self = { udp: this.#udp.indexOf(asker.socket), client: asker.client };
+    const listeners = this.#servers.map((srv) => describe(srv.address(), 'tcp'));
+    return formatConns({ now: this.#clock.now(), listenedAt: this.#listenedAt, listeners, own: this.connsAsked(), others, self });
   }
 
   #makeHost(): DispatchHost {

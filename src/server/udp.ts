@@ -24,6 +24,43 @@ export interface UdpEnv {
 const END_LENGTH = 'END\r\n'.length;
 
 /**
+ * One datagram's request, as the dispatcher sees it (its `conn`): the socket it came on and the client. Its replies
+ * leave as they are made, each framed on its own; one known later (-t N's `stats conns`, which asks the other
+ * workers) holds back the replies after it in the same datagram, so they leave in order.
+ */
+export class UdpRequest {
+  readonly socket: UdpSocket;
+  /** "udp:ip:port" of the client, for `stats conns` */
+  readonly client: string;
+  readonly #send: (reply: Buffer) => void;
+  #waiting: Promise<void> | null = null;
+
+  constructor(socket: UdpSocket, rinfo: RemoteInfo, send: (reply: Buffer) => void) {
+    this.socket = socket;
+    this.client = `udp:${rinfo.address}:${rinfo.port}`;
+    this.#send = send;
+  }
+
+  send(reply: Buffer): void {
+    if (this.#waiting === null) return this.#send(reply);
+    const copy = Buffer.from(reply); // the reply buffer's bytes are reused once this datagram is served
+    this.#waiting = this.#waiting.then(() => this.#sendLater(copy));
+  }
+
+  deferReply(reply: Promise<string>): void {
+    this.#waiting = Promise.all([this.#waiting, reply]).then(([, text]) => this.#sendLater(Buffer.from(text, 'latin1')));
+  }
+
+  #sendLater(reply: Buffer): void {
+    try {
+      this.#send(reply);
+    } catch {
+      // the server closed its socket meanwhile: the reply has nowhere to go
+    }
+  }
+}
+
+/**
  * Serves memcached's UDP protocol on one socket: each datagram carries one whole request
  * (multi-datagram requests are dropped, as memcached does). Like memcached 1.6.18, every
  * response object is framed on its own: a multi-key get answers one group per key (a miss is a
@@ -44,16 +81,17 @@ export function serveUdp(socket: UdpSocket, env: UdpEnv): void {
       return;
     }
     const out = env.out;
-    const send = (reply: Buffer) => {
+    const request = new UdpRequest(socket, rinfo, (reply: Buffer) => {
       const datagrams = reply.length === 0 ? [emptyGroup(frame.requestId)] : encodeUdpReply(frame.requestId, reply);
       for (const d of datagrams) {
         env.counters.bytesWritten += d.length;
         socket.send(d, rinfo.port, rinfo.address);
       }
-    };
+    });
+    const send = (reply: Buffer) => request.send(reply);
     const onCommand = (cmd: TextCommand) => {
       if (cmd.kind === 'get' && cmd.keys.length > 1) return perKey(cmd, env, send);
-      env.dispatcher.handle(cmd, out, null);
+      env.dispatcher.handle(cmd, out, request);
       if (out.length > 0) send(out.take());
     };
     try {

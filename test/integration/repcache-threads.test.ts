@@ -7,7 +7,8 @@
  */
 import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { McClient } from '../support/mc-client.ts';
+import { McClient, udpRequest } from '../support/mc-client.ts';
+import { freePort } from '../support/ports.ts';
 import { stopAll } from '../support/daemon.ts';
 import { cacheCommand, parseStats, rssBytes, startCache, type CacheInstance } from './repcache-harness.ts';
 
@@ -276,7 +277,7 @@ describe(`repcache -t ${THREADS} is one memcached to stats conns and watch (as m
    * listens: the port answers as soon as the first worker binds it, and the kernel gives every connection of those
    * first milliseconds to the workers already listening.
    */
-  async function spread(port: number): Promise<{ clients: McClient[]; workers: string[] }> {
+  async function spread(port: number, count = SPREAD): Promise<{ clients: McClient[]; workers: string[] }> {
     const listening = new Set<string>();
     for (const deadline = Date.now() + 10_000; listening.size < THREADS && Date.now() < deadline;) {
       const c = await McClient.connect(port);
@@ -286,7 +287,7 @@ describe(`repcache -t ${THREADS} is one memcached to stats conns and watch (as m
         c.close();
       }
     }
-    const clients = await Promise.all(Array.from({ length: SPREAD }, () => McClient.connect(port)));
+    const clients = await Promise.all(Array.from({ length: count }, () => McClient.connect(port)));
     const workers = await Promise.all(clients.map(async (c) => (await stats(c)).get('worker_thread') ?? ''));
     return { clients, workers };
   }
@@ -316,6 +317,37 @@ describe(`repcache -t ${THREADS} is one memcached to stats conns and watch (as m
       }
     } finally {
       for (const c of [...clients, ...reference]) c.close();
+    }
+  });
+
+  it('stats conns over UDP (the first worker serves -U) lists every worker\'s connections, the request\'s socket as memcached lists it', async () => {
+    const udpPort = await freePort();
+    const ours = await startCache('repcache', ['-t', String(THREADS), '-U', String(udpPort)]);
+    const { clients, workers } = await spread(ours.port, 48);
+    try {
+      expect(new Set(workers).size).toBe(THREADS);
+      for (const c of clients) await c.request('version\r\n');
+      // a command after it in the same datagram is answered after it
+      const replies = await udpRequest(udpPort, 'stats conns\r\nversion\r\n', 11, 500, '127.0.0.1', true);
+      expect(replies.every((r) => r.requestId === 11)).toBe(true);
+      const version = replies.pop()!;
+      expect(version).toMatchObject({ seq: 0, total: 1, body: 'VERSION 1.6.18\r\n' });
+      // one reply in several datagrams, in order
+      expect(replies.length).toBeGreaterThan(1);
+      expect(replies.map((r) => [r.seq, r.total])).toEqual(replies.map((_, i) => [i, replies.length]));
+      const text = replies.map((r) => r.body).join('');
+      expect(text.endsWith('END\r\n')).toBe(true);
+      const entries = [...connEntries(text).values()];
+      const tcpPorts = entries.map((e) => e.get('addr')!).filter((a) => a.startsWith('tcp:') && a !== `tcp:127.0.0.1:${ours.port}`).map((a) => Number(a.split(':')[2]));
+      expect(tcpPorts.sort()).toEqual(clients.map((c) => c.socket.localPort!).sort());
+      const udp = entries.filter((e) => e.has('UDP'));
+      expect(udp).toHaveLength(1);
+      expect(udp[0].get('addr')).toMatch(/^udp:127\.0\.0\.1:\d+$/);
+      expect(udp[0].get('addr')).not.toBe(`udp:127.0.0.1:${udpPort}`);
+      expect(udp[0].get('listen_addr')).toBe(`udp:127.0.0.1:${udpPort}`);
+      expect(entries.filter((e) => e.get('state') === 'conn_parse_cmd')).toEqual([udp[0]]);
+    } finally {
+      for (const c of clients) c.close();
     }
   });
 

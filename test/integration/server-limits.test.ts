@@ -21,6 +21,16 @@ async function start(...args: Parameters<typeof startCacheServer>) {
   return s;
 }
 
+/** `stats conns` entries: id -> field -> value. */
+function connEntries(reply: string): Map<number, Map<string, string>> {
+  const out = new Map<number, Map<string, string>>();
+  for (const [, id, k, v] of reply.matchAll(/^STAT (\d+):(\S+) (.*)\r$/gm)) {
+    if (!out.has(Number(id))) out.set(Number(id), new Map());
+    out.get(Number(id))!.set(k, v);
+  }
+  return out;
+}
+
 const stat = async (port: number, name: string) =>
   new RegExp(`^STAT ${name} (\\S+)\\r$`, 'm').exec(await mcRequest(port, 'stats\r\n', 'END\r\n'))![1];
 
@@ -121,6 +131,33 @@ describe('UDP (-U)', () => {
         }
         expect(mine.map((d) => ({ ...d, body: noCas(d.body) })), name).toEqual(theirs.map((d) => ({ ...d, body: noCas(d.body) })));
       }
+    } finally {
+      await stopAll();
+    }
+  });
+
+  it('stats conns lists the UDP socket serving the request as memcached -t 1 does (the client, listen_addr, conn_parse_cmd)', async () => {
+    const ref = (await startReferenceMemcached([], { udp: true })).port;
+    try {
+      const { port } = await start({}, { udp: true });
+      const shapes = async (p: number) => {
+        const held = [await McClient.connect(p), await McClient.connect(p)];
+        clients.push(...held);
+        // (memcached lists a connection once its thread has taken it up)
+        for (const c of held) await c.request('version\r\n');
+        const replies = await udpRequest(p, 'stats conns\r\n', 9, 500);
+        expect(replies.map((r) => [r.requestId, r.seq])).toEqual([[9, 0]]);
+        const entries = [...connEntries(replies[0].body).values()];
+        const udp = entries.filter((e) => e.has('UDP'));
+        expect(udp).toHaveLength(1);
+        expect(udp[0].get('addr')).toMatch(/^udp:127\.0\.0\.1:\d+$/);
+        expect(udp[0].get('addr')).not.toBe(`udp:127.0.0.1:${p}`);
+        expect(udp[0].get('listen_addr')).toBe(`udp:127.0.0.1:${p}`);
+        for (const c of held) expect(entries.some((e) => e.get('addr') === `tcp:127.0.0.1:${c.socket.localPort}`)).toBe(true);
+        expect(replies[0].body.endsWith('END\r\n')).toBe(true);
+        return entries.map((e) => `${[...e.entries()].map(([k, v]) => (k === 'state' || k === 'UDP' ? `${k}=${v}` : k)).join(',')}`).sort();
+      };
+      expect(await shapes(port)).toEqual(await shapes(ref));
     } finally {
       await stopAll();
     }
