@@ -6,6 +6,9 @@
  * memory within -m, and the server still up.
  */
 import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McClient, udpRequest } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
@@ -144,6 +147,39 @@ describe('repcache -t N starting', () => {
     });
     expect(r.code).toBe(71);
     expect(r.stderr).toMatch(/^failed to listen on .*EADDRINUSE/);
+  });
+});
+
+/**
+ * Connections opened at once right after the start has finished: the kernel spreads them over the workers (a worker
+ * gets 4 or fewer of 64 with a chance of about 4e-4; 3 or fewer, 7e-5).
+ */
+const AFTER_START = 64;
+const AFTER_START_LEAST = 4;
+
+describe(`repcache -t ${THREADS}: connections after the start`, () => {
+  afterAll(stopAll);
+
+  it(`once the start has finished (the port file is written), ${AFTER_START} connections opened at once reach every worker, each at least ${AFTER_START_LEAST}`, async () => {
+    // (a client that connects as soon as the port answers, before the last worker listens, may land on the first
+    // ones: README, Threads)
+    const dir = mkdtempSync(join(tmpdir(), 'repcache-spread-'));
+    const portFile = join(dir, 'ports');
+    try {
+      const ours = await startCache('repcache', ['-t', String(THREADS)], { ...process.env, MEMCACHED_PORT_FILENAME: portFile });
+      for (const deadline = Date.now() + 10_000; !existsSync(portFile) && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 5));
+      expect(existsSync(portFile)).toBe(true);
+      const clients = await Promise.all(Array.from({ length: AFTER_START }, () => McClient.connect(ours.port)));
+      try {
+        const workers = await Promise.all(clients.map(async (c) => (await stats(c)).get('worker_thread')));
+        const counts = Array.from({ length: THREADS }, (_, w) => workers.filter((x) => x === String(w)).length);
+        expect(Math.min(...counts), `connections per worker: ${counts.join(', ')}`).toBeGreaterThanOrEqual(AFTER_START_LEAST);
+      } finally {
+        for (const c of clients) c.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
