@@ -10,11 +10,6 @@ export interface ConnsAnswer {
   conns: Array<[number, string, string, string, number]>;
 }
 
-/** A request whose reply may be handed over later: a TCP connection, or a UDP request (its reply datagrams). */
-export interface DeferredReplies {
-  deferReply(reply: Promise<string>): void;
-}
-
 /**
  * How long `stats conns` waits for the other workers' connections before it answers with those that came: a worker
  * answers within a turn of its event loop, so one that takes this long is stalled, and the reply must not stall too.
