@@ -9,8 +9,9 @@ const CONTENDED = 2;
 /**
  * The store-wide mutex of repcache -t N (see LOCKING.md): one Int32 in a SharedArrayBuffer, taken with
  * compare-and-swap and slept on with Atomics.wait (Drepper's three-state futex mutex), so an uncontended
- * acquire and release cost two atomic operations and no system call. Not reentrant. Worker threads only: the main
- * thread may not Atomics.wait.
+ * acquire and release cost two atomic operations and no system call. Not reentrant. Node lets every thread
+ * Atomics.wait, the main thread too (a browser's may not): the main thread serves as worker 0 and takes it like the
+ * others.
  */
 export class StoreLock {
   readonly buffer: SharedArrayBuffer;
@@ -34,6 +35,20 @@ export class StoreLock {
       Atomics.wait(a, 0, CONTENDED);
       c = Atomics.exchange(a, 0, CONTENDED);
     }
+  }
+
+  /** acquire(), giving up after `ms`: returns whether it took the lock. */
+  acquireWithin(ms: number): boolean {
+    const a = this.#a;
+    if (Atomics.compareExchange(a, 0, UNLOCKED, LOCKED) === UNLOCKED) return true;
+    const deadline = performance.now() + ms;
+    // as acquire() after its spins: mark it contended (taking it if it was free), then sleep until woken or too late
+    while (Atomics.exchange(a, 0, CONTENDED) !== UNLOCKED) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      Atomics.wait(a, 0, CONTENDED, left);
+    }
+    return true;
   }
 
   /** Takes the lock if it is free, without waiting; returns whether it did. */

@@ -1,7 +1,7 @@
 /**
- * repcache -t N: the main thread makes the store's shared memory, starts N worker threads (repcache-worker.ts)
- * that each serve every client protocol on it, and relays a client's `shutdown` to them. The main thread serves
- * no client.
+ * repcache -t N: the main thread makes the store's shared memory, serves clients on it as worker 0 and starts N - 1
+ * worker threads (repcache-worker.ts) that do the same; each serves every client protocol (repcache-serving.ts). The
+ * main thread also relays the workers' messages, owns the logger, the signals, the warm restart's file and the stop.
  *
  * Messages: a worker says `loaded` once its server is built, and listens when told `listen` (all at once, once all
  * are loaded); it answers with `ready` or `error`; a client's `shutdown` on any worker becomes
@@ -10,13 +10,14 @@
  * passes it to the other workers. A client's `stats conns` becomes `conns_ask`, which the main thread passes to
  * the other workers; each `conns_answer` goes back to the asking worker. A worker with watch lines for another
  * worker's watchers sends `watch_lines`, which the main thread passes on. A worker's log lines come as `log` (log-forward.ts) and go to the main thread's logger.
+ * Worker 0 speaks the same messages to the main thread, as calls (MainThreadServing).
  *
  * With replication (-x/-X) a replication thread (repcache-replication-worker.ts) starts first, on the same store;
  * the client workers start once it says `ready` (with peers: once this node may serve, as with -t 1), and it is
  * closed after them, so that it ships what they acknowledged last.
  *
  * With -e this thread loads the memory file into the store before any other thread attaches to it (start's
- * `prepare`) and saves it once close() has resolved (every other thread has exited).
+ * `prepare`) and saves it once close() has resolved (every other thread has exited and worker 0 has closed).
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server } from 'node:net';
@@ -35,6 +36,7 @@ import type { StoreBuffers } from '../cache/store.ts';
 import type { ChangeBuffers } from '../cache/changes.ts';
 import { ReplicationShare } from '../replication/threads.ts';
 import type { ThreadedReplication } from '../replication/wiring.ts';
+import { SharedStoreServing } from './repcache-serving.ts';
 
 export interface WorkerStart {
   config: ServerConfig;
@@ -157,11 +159,53 @@ function bindExclusive(port: number, host: string | undefined): Promise<Server> 
   });
 }
 
+/** A serving thread as the main thread sees it: a worker thread, or worker 0 in the main thread. */
+interface ServingThread {
+  postMessage(m: ToWorker): void;
+  on(event: 'message', listener: (m: ToMain) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+  once(event: 'exit', listener: () => void): unknown;
+  terminate(): unknown;
+}
+
+/**
+ * Worker 0, served by the main thread (one Node isolate fewer than a worker thread of its own): it speaks a worker
+ * thread's messages, handed over as calls, each in a microtask of its own, as a message would come: a client's
+ * command runs under the store lock, and what it makes the main thread do (a stop, a relay) must not re-enter the
+ * server within it. It 'exit's when terminated after its 'closed', as a worker thread does.
+ */
+class MainThreadServing extends EventEmitter implements ServingThread {
+  readonly #serving: SharedStoreServing;
+  #exited = false;
+
+  constructor(start: WorkerStart, logger: Logger) {
+    super();
+    this.#serving = new SharedStoreServing(start, (m) => queueMicrotask(() => this.emit('message', m)), logger);
+  }
+
+  /** Not awaited: closed before it was told to listen, its start stays unsettled, which is no error. */
+  run(): void {
+    void this.#serving.run();
+  }
+
+  postMessage(m: ToWorker): void {
+    queueMicrotask(() => this.#serving.receive(m));
+  }
+
+  terminate(): void {
+    if (this.#exited) return;
+    this.#exited = true;
+    queueMicrotask(() => this.emit('exit', 0));
+  }
+}
+
 /** Emits 'shutdown' (graceful) when a client asks for it and 'crashed' (Error) when a worker dies unasked. */
 export class ThreadedCache extends EventEmitter {
-  readonly #workers: Worker[] = [];
-  #replication: Worker | null = null;
-  readonly #exited = new Set<Worker>();
+  /** By worker index: worker 0 is this thread's (MainThreadServing). */
+  readonly #workers: ServingThread[] = [];
+  #replication: ServingThread | null = null;
+  readonly #exited = new Set<ServingThread>();
   readonly #logger: Logger;
   readonly #store: SlabStore;
   readonly #clock: CacheClock;
@@ -234,16 +278,21 @@ export class ThreadedCache extends EventEmitter {
     }
     const loaded: Array<Promise<void>> = [];
     const ready: Array<Promise<void>> = [];
-    for (let worker = 0; worker < config.threads; worker++) {
-      const data: WorkerStart = { config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared };
-      const w = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: data, name: `repcache worker ${worker}` });
-      self.#workers.push(w);
+    const startOf = (worker: number): WorkerStart => ({ config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared });
+    // the worker threads first, so that they load while this thread builds worker 0's server
+    for (let worker = 1; worker < config.threads; worker++) {
+      self.#workers[worker] = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: startOf(worker), name: `repcache worker ${worker}` });
+    }
+    const first = new MainThreadServing(startOf(0), logger.child({ worker: 0 }));
+    self.#workers[0] = first;
+    for (const [worker, w] of self.#workers.entries()) {
       let onLoaded = () => {};
       const isLoaded = new Promise<void>((resolve) => (onLoaded = resolve));
       const isReady = self.#watch(w, worker, () => onLoaded());
       loaded.push(Promise.race([isLoaded, isReady]));
       ready.push(isReady);
     }
+    first.run();
     try {
       // every worker is loaded: the picked ports are let go and all bind at once, so the first does not serve long
       // alone
@@ -263,7 +312,7 @@ export class ThreadedCache extends EventEmitter {
     return self;
   }
 
-  #watch(w: Worker, worker: number, onLoaded?: () => void): Promise<void> {
+  #watch(w: ServingThread, worker: number, onLoaded?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       w.on('message', (m: ToMain) => {
         if (m.type === 'loaded') onLoaded?.();
@@ -300,7 +349,7 @@ export class ThreadedCache extends EventEmitter {
     });
   }
 
-  #toOthers(from: Worker, m: ToWorker): void {
+  #toOthers(from: ServingThread, m: ToWorker): void {
     for (const w of this.#workers) if (w !== from && !this.#exited.has(w)) w.postMessage(m);
   }
 
@@ -331,21 +380,18 @@ export class ThreadedCache extends EventEmitter {
   }
 
   /**
-   * Takes the store lock for good (a stop that close() did not finish in time: the workers still run, and any that
-   * then wants the store waits), so that this thread may read the store; false if a worker held it for `ms`. This
-   * thread may not Atomics.wait: it spins.
+   * Takes the store lock for good (a stop that close() did not finish in time: the worker threads still run, and any
+   * that then wants the store waits), so that this thread may read the store; false if a worker held it for `ms`.
+   * Worker 0's commands run in this thread, which is here outside any of them: its server's next command never runs,
+   * as the process exits holding the lock.
    */
   holdStore(ms: number): boolean {
-    const lock = new StoreLock(this.#lock);
-    const deadline = performance.now() + ms;
-    while (!lock.tryAcquire()) {
-      if (performance.now() > deadline) return false;
-    }
+    if (!new StoreLock(this.#lock).acquireWithin(ms)) return false;
     this.#clock.tick();
     return true;
   }
 
-  #closeOne(w: Worker): Promise<void> {
+  #closeOne(w: ServingThread): Promise<void> {
     if (this.#exited.has(w)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       w.once('exit', () => resolve());

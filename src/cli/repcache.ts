@@ -17,7 +17,7 @@ import { TlsConfigError } from '../server/tls.ts';
 import type { WarmRestart } from './warm-restart.ts';
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
-import { IdleMemoryReducer, collectAllGarbage } from '../server/idle-memory.ts';
+import { IdleMemoryReducer } from '../server/idle-memory.ts';
 import { backgroundClock } from '../clock.ts';
 import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile } from './daemon-process.ts';
 
@@ -74,7 +74,7 @@ async function run(opts: RepcacheOptions): Promise<void> {
     const plan = replication.threaded === null ? null : { args: opts.replication, threaded: replication.threaded };
     return runThreaded(opts, user, config.authFile !== null ? readAuthEntries(config.authFile) : null, level, logger, onSignal, plan);
   }
-  // Loaded only with -t 1: with -t N the main thread serves no client and the workers load it.
+  // -t N loads it in repcache-serving.ts, for worker 0 (this thread) and the worker threads
   const { CacheServer } = await import('../server/cache-server.ts');
   let server: InstanceType<typeof CacheServer>;
   try {
@@ -176,7 +176,7 @@ function writePortFile(name: string, lines: string, logger: { error(o: object, m
   }
 }
 
-/** -t N: the workers serve; this thread writes the pid file, drops privileges and stops them. */
+/** -t N: this thread serves as worker 0 beside N - 1 worker threads, writes the pid file, drops privileges and stops them all. */
 async function runThreaded(
   opts: RepcacheOptions,
   user: { uid: number; gid: number; name: string } | null,
@@ -252,9 +252,8 @@ async function runThreaded(
     stop('worker failed', EX_OSERR);
   });
   if (earlySignal !== null) stop(earlySignal);
+  // (worker 0's idle-memory reducer gives this thread's start-up memory back, as each worker thread does its own)
   logger.info({ port: config.port, udpPort: config.udpPort, listen: config.listen, socket: config.unixSocket, memoryMB: config.memoryLimitMB, threads: config.threads }, 'repcache ready');
-  // this thread serves no client: its start-up's memory back, once (each worker does the same for its own)
-  collectAllGarbage();
 }
 
 async function main(argv: readonly string[]): Promise<void> {

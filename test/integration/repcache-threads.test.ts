@@ -6,7 +6,7 @@
  * memory within -m, and the server still up.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -430,4 +430,110 @@ describe(`repcache -t ${THREADS} is one memcached to stats conns and watch (as m
       for (const c of clients) c.close();
     }
   });
+});
+
+/** The names of a process's threads that serve clients beside the main thread (Worker's `name`, cut to 15 bytes). */
+function workerThreads(pid: number): number {
+  return readdirSync(`/proc/${pid}/task`).filter((t) => readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === 'repcache worker').length;
+}
+
+/**
+ * A client served by worker `worker` (stats' worker_thread): connects until the kernel gives one to it (bounded).
+ * Just after the start a connection may be reset or refused: the port answers for a moment while the start checks
+ * that no other process holds it (repcache-threads.ts, probeTcpPorts), a few milliseconds before the workers bind it.
+ */
+async function clientOn(port: number, worker: number): Promise<McClient> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline;) {
+    let c: McClient | null = null;
+    try {
+      c = await McClient.connect(port);
+      if ((await stats(c)).get('worker_thread') === String(worker)) return c;
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    c?.close();
+  }
+  throw new Error(`no connection landed on worker ${worker} in 10 s`);
+}
+
+describe('repcache -t N: the main thread serves as worker 0 beside N - 1 worker threads', () => {
+  afterAll(stopAll);
+
+  it('-t 3: three workers answer over one store, two of them worker threads', async () => {
+    const server = await startCache('repcache', ['-t', '3']);
+    const clients = [await clientOn(server.port, 0), await clientOn(server.port, 1), await clientOn(server.port, 2)];
+    try {
+      expect(workerThreads(server.pid)).toBe(2);
+      for (const [i, c] of clients.entries()) {
+        expect((await stats(c)).get('threads')).toBe('3');
+        expect(await c.request(`set from${i} 0 0 1\r\n${i}\r\n`)).toBe('STORED\r\n');
+      }
+      // what each worker wrote, every other reads
+      for (const c of clients) {
+        expect(await c.request('get from0 from1 from2\r\n', 'END\r\n')).toBe('VALUE from0 0 1\r\n0\r\nVALUE from1 0 1\r\n1\r\nVALUE from2 0 1\r\n2\r\nEND\r\n');
+      }
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it('-t 2: stats conns and watch cross between worker 0 and the worker thread both ways', async () => {
+    const server = await startCache('repcache', ['-t', '2']);
+    // a watcher and a writer on each
+    const clients = [await clientOn(server.port, 0), await clientOn(server.port, 0), await clientOn(server.port, 1), await clientOn(server.port, 1)];
+    const [zero, zeroWriter, one, oneWriter] = clients;
+    try {
+      const ports = clients.map((c) => c.socket.localPort!).sort();
+      for (const c of [zero, one]) {
+        const entries = [...connEntries(await c.request('stats conns\r\n', 'END\r\n')).values()];
+        const clientPorts = entries.map((e) => e.get('addr')).filter((a) => a !== `tcp:127.0.0.1:${server.port}`).map((a) => Number(a!.split(':')[2]));
+        expect(clientPorts.sort()).toEqual(ports);
+      }
+      expect(await zero.request('watch mutations\r\n', 'OK\r\n')).toBe('OK\r\n');
+      expect(await one.request('watch mutations\r\n', 'OK\r\n')).toBe('OK\r\n');
+      expect(await oneWriter.request('set byone 0 0 1\r\nx\r\n')).toBe('STORED\r\n');
+      expect(await zeroWriter.request('set byzero 0 0 1\r\nx\r\n')).toBe('STORED\r\n');
+      for (const watcher of [zero, one]) {
+        let text = '';
+        for (const deadline = Date.now() + 5000; !(text.includes(' key=byone ') && text.includes(' key=byzero ')) && Date.now() < deadline;) {
+          await new Promise((r) => setTimeout(r, 20));
+          text += watcher.take();
+        }
+        expect(text).toMatch(/type=item_store key=byone status=stored cmd=set/);
+        expect(text).toMatch(/type=item_store key=byzero status=stored cmd=set/);
+      }
+    } finally {
+      for (const c of clients) c.close();
+    }
+  });
+
+  it.each([['shutdown graceful', 0], ['shutdown graceful', 1], ['shutdown', 0], ['shutdown', 1]] as const)(
+    '-t 2 -e: `%s` on worker %i stops the node; graceful saves what both workers wrote',
+    async (command, worker) => {
+      const dir = mkdtempSync(join(tmpdir(), 'repcache-t2-'));
+      const file = join(dir, 'memory');
+      try {
+        const server = await startCache('repcache', ['-t', '2', '-A', '-e', file]);
+        const [zero, one] = [await clientOn(server.port, 0), await clientOn(server.port, 1)];
+        expect(await zero.request('set k0 0 0 2\r\nv0\r\n')).toBe('STORED\r\n');
+        expect(await one.request('set k1 0 0 2\r\nv1\r\n')).toBe('STORED\r\n');
+        (worker === 0 ? zero : one).socket.write(`${command}\r\n`);
+        const code = await Promise.race([server.daemon.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 15_000))]);
+        zero.close();
+        one.close();
+        expect(code).toBe(0);
+        expect(existsSync(file)).toBe(command === 'shutdown graceful');
+        if (command === 'shutdown') return;
+        const again = await startCache('repcache', ['-t', '2', '-e', file]);
+        const c = await McClient.connect(again.port);
+        try {
+          expect(await c.request('get k0 k1\r\n', 'END\r\n')).toBe('VALUE k0 0 2\r\nv0\r\nVALUE k1 0 2\r\nv1\r\nEND\r\n');
+        } finally {
+          c.close();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

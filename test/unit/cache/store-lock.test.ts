@@ -44,4 +44,33 @@ describe('StoreLock', () => {
     expect(other.tryAcquire()).toBe(true);
     expect(new Int32Array(lock.buffer)[0]).toBe(1);
   });
+
+  it('acquireWithin takes a free lock, gives up on one held past its time, and takes one released in time', async () => {
+    const lock = new StoreLock();
+    const word = new Int32Array(lock.buffer);
+    expect(lock.acquireWithin(0)).toBe(true);
+    lock.release();
+    // held by another thread for 300 ms: this thread (the main one, which Node lets Atomics.wait) waits, then gives up
+    const holder = new Worker(`
+      const { workerData, parentPort } = require('node:worker_threads');
+      const a = new Int32Array(workerData);
+      Atomics.store(a, 0, 1);
+      parentPort.postMessage('held');
+      setTimeout(() => { if (Atomics.sub(a, 0, 1) !== 1) { Atomics.store(a, 0, 0); Atomics.notify(a, 0, 1); } parentPort.postMessage('released'); }, 300);
+    `, { eval: true, workerData: lock.buffer });
+    const said = (what: string) => new Promise<void>((resolve) => holder.on('message', (m) => m === what && resolve()));
+    const released = said('released');
+    await said('held');
+    const t0 = performance.now();
+    expect(lock.acquireWithin(50)).toBe(false);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(49);
+    // a thread that gave up leaves the lock marked contended: the holder's release wakes whoever waits next
+    expect(word[0]).toBe(2);
+    expect(lock.acquireWithin(10_000)).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    await released;
+    await holder.terminate();
+    lock.release();
+    expect(word[0]).toBe(0);
+  });
 });

@@ -1,0 +1,121 @@
+/**
+ * One serving thread of repcache -t N: a full CacheServer (every protocol) on the store the main thread made,
+ * listening on the shared port with reusePort. Worker 0 runs in the main thread and the others in worker threads
+ * (repcache-worker.ts); both build and run their server here, and speak the messages of repcache-threads.ts, which
+ * the main thread hands to its own worker 0 as plain calls.
+ */
+import { backgroundClock, CacheClock, turnNow } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import { HybridClock } from '../replication/hlc.ts';
+import { ReplicationShare } from '../replication/threads.ts';
+import type { StatList } from '../server/stats.ts';
+import { Credentials } from '../server/auth-file.ts';
+import { CacheServer } from '../server/cache-server.ts';
+import { IdleMemoryReducer } from '../server/idle-memory.ts';
+import type { WorkerStart, ToMain, ToWorker } from './repcache-threads.ts';
+
+export class SharedStoreServing {
+  readonly #start: WorkerStart;
+  readonly #post: (m: ToMain) => void;
+  readonly #logger: Logger;
+  readonly #closed: () => void;
+  readonly #clock: CacheClock;
+  readonly #share: ReplicationShare | null;
+  #server: CacheServer | null = null;
+  #metrics: { close(): Promise<void> } | null = null;
+  #idle: IdleMemoryReducer | null = null;
+  #listenNow = () => {};
+  readonly #mayListen = new Promise<void>((resolve) => (this.#listenNow = resolve));
+
+  /** `post` reaches the main thread's relay; `closed` runs once 'closed' is posted (after a 'close'). */
+  constructor(start: WorkerStart, post: (m: ToMain) => void, logger: Logger, closed: () => void = () => {}) {
+    this.#start = start;
+    this.#post = post;
+    this.#logger = logger;
+    this.#closed = closed;
+    // the main thread's cache clock: the same seconds and absolute times in every thread
+    this.#clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
+    this.#clock.share(start.clockSecond);
+    this.#share = start.replication === null ? null : new ReplicationShare(start.replication.share);
+  }
+
+  /**
+   * Builds the server and says `loaded`, listens once told `listen`, then says `ready` (or `error`). Not settled when
+   * closed before it was told to listen, which is no error.
+   */
+  async run(): Promise<void> {
+    const start = this.#start;
+    const post = this.#post;
+    const r = start.replication;
+    const share = this.#share;
+    let server: CacheServer;
+    try {
+      // with replication: versions from the clock the replication thread observes peers' versions on
+      const versions = r === null ? undefined : new HybridClock(1, turnNow, r.hlc);
+      const credentials = start.authEntries === null ? undefined : new Credentials(start.authEntries);
+      server = this.#server = new CacheServer(start.config, { logger: this.#logger, clock: this.#clock, versions, credentials, shared: start.shared });
+      if (r !== null) {
+        // this thread's changes go to the shared stream the replication thread reads; sync mode's replies wait
+        // for the peers' acknowledgement, which that thread publishes
+        const waits = share!.syncWaits(r.syncTimeoutMs);
+        server.store.changes.attach(r.changes);
+        server.store.changes.keepRecords(r.syncMode ? (seq) => waits.settled(seq) : () => null);
+        server.addStatsSource(() => share!.stats() as StatList);
+      }
+    } catch (err) {
+      post({ type: 'error', stage: 'start', message: (err as Error).message });
+      return;
+    }
+    server.on('shutdown', (graceful: boolean) => post({ type: 'shutdown', graceful }));
+    server.on('certsRefreshed', () => post({ type: 'refresh_certs' }));
+    server.setWorkerLink({
+      askConns: (id) => post({ type: 'conns_ask', id }),
+      sendWatch: (to, kinds, lines) => post({ type: 'watch_lines', to, kinds, lines }),
+    });
+    post({ type: 'loaded' });
+    await this.#mayListen;
+    try {
+      await server.listen();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      post({ type: 'error', stage: 'listen', message: e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message });
+      return;
+    }
+    const first = start.shared.worker === 0;
+    const metricsAt = start.config.extended.metrics_listen;
+    if (first && typeof metricsAt === 'string') {
+      const { startRepcacheMetrics } = await import('../metrics/repcache-endpoint.ts');
+      try {
+        this.#metrics = await startRepcacheMetrics(metricsAt, server, () => share?.view() ?? null, this.#logger);
+      } catch (err) {
+        post({ type: 'error', stage: 'metrics', message: (err as Error).message });
+        return;
+      }
+    }
+    // the first worker serves every port (UDP and a UNIX socket only there): its listeners make the port file
+    post(first ? { type: 'ready', portFileLines: server.portFileLines() } : { type: 'ready' });
+    // every thread is an isolate of its own: each gives back its start-up's memory, and its own after busy spells;
+    // the first collection waits until every worker serves ('serving'): a thread collecting holds up the others'
+    // listen() for tens of milliseconds, and the clients that connect meanwhile would all land on the first worker
+    this.#idle = new IdleMemoryReducer(() => server.bytesRead, backgroundClock);
+  }
+
+  /** A message from the main thread. */
+  receive(m: ToWorker): void {
+    const server = this.#server;
+    if (m.type === 'listen') this.#listenNow();
+    else if (m.type === 'serving') this.#idle?.start();
+    else if (m.type === 'refresh_certs') server?.reloadCerts();
+    else if (m.type === 'conns_ask') {
+      if (server !== null) this.#post({ type: 'conns_answer', id: m.id, to: m.from, answer: server.connsAsked() });
+    } else if (m.type === 'conns_answer') server?.connsAnswered(m.id, m.answer);
+    else if (m.type === 'watch_lines') server?.watchLines(m.kinds, m.lines);
+    else if (m.type === 'close') {
+      this.#idle?.stop();
+      void Promise.all([server?.close(), this.#metrics?.close()]).finally(() => {
+        this.#post({ type: 'closed' });
+        this.#closed();
+      });
+    }
+  }
+}
