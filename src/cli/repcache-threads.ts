@@ -23,6 +23,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import { parseListenAddress } from '../server/listen-address.ts';
+import { portsSharedWithAnotherProcess } from '../net/shared-port.ts';
 import { backgroundClock, CacheClock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { replayLog, type ForwardedLog } from '../log-forward.ts';
@@ -113,15 +114,14 @@ export class WorkerStartError extends Error {
 }
 
 /**
- * The workers bind with SO_REUSEPORT, which would let them share the port with another process that did too (a
- * second repcache -t N on the same port): each TCP address is bound once without it first, so a port in use fails
- * the start as it does with -t 1.
+ * The workers bind with SO_REUSEPORT. A port another process serves without it fails their bind as it fails -t 1's;
+ * one it serves with it (a second repcache -t N) is found once they listen (src/net/shared-port.ts).
  *
  * -p -1 (a port the system picks): every worker must listen on the same ports, so they are picked here, as -t 1
  * picks them: each address bound to port 0 on its own (the kernel picks a port per address), and given to the
  * workers (`ports`, by -l entry; undefined without -p -1). Those probes are held until the workers are loaded and
  * let go just before they bind (`release`), so that no other process takes a port in between (no client knows it
- * yet). A named port is probed only once the workers are loaded, and let go at once.
+ * yet). A named port is not probed.
  */
 async function probeTcpPorts(c: ServerConfig): Promise<{ ports: number[] | undefined; release: () => Promise<void> }> {
   const none = { ports: undefined, release: async () => {} };
@@ -298,11 +298,13 @@ export class ThreadedCache extends EventEmitter {
       // alone
       await Promise.all(loaded);
       await probes.release();
-      // a named port is checked only now, just before the workers bind it: the probe listens for a moment, and a
-      // client that connected then must find the workers serving a few milliseconds later, not a closed port
-      if (config.port >= 0) await probeTcpPorts(config);
       for (const w of self.#workers) w.postMessage({ type: 'listen' } satisfies ToWorker);
       await Promise.all(ready);
+      // SO_REUSEPORT lets another process of this user (a second repcache -t N) listen on the same address: found
+      // once bound, from the kernel's tables, so that the port is not bound for a check and closed again before the
+      // workers bind it (a client connecting meanwhile would be reset, then refused)
+      const shared = await portsSharedWithAnotherProcess();
+      if (shared.length > 0) throw new WorkerStartError('listen', `EADDRINUSE ${shared.join(', ')} is already served by another process (SO_REUSEPORT would share it)`);
       for (const w of self.#workers) w.postMessage({ type: 'serving' } satisfies ToWorker);
     } catch (err) {
       await probes.release();

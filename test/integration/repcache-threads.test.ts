@@ -7,12 +7,13 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { McClient, udpRequest } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
-import { stopAll } from '../support/daemon.ts';
+import { startProcess, stopAll } from '../support/daemon.ts';
 import { cacheCommand, parseStats, rssBytes, startCache, type CacheInstance } from './repcache-harness.ts';
 
 const MB = 1024 * 1024;
@@ -132,6 +133,39 @@ async function coldClient(port: number, id: number, until: number, t: Tally): Pr
   return keys;
 }
 
+/** Whether a TCP connection to the port is accepted (as a health check sees the port answer). */
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** `version`'s reply on a new connection, or null if the connection failed, was reset or closed (bounded: 5 s). */
+function versionOn(port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    let got = '';
+    const done = (r: string | null) => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done(null), 5000);
+    s.once('connect', () => s.write('version\r\n'));
+    s.on('data', (d) => {
+      got += d;
+      if (got.endsWith('\r\n')) done(got);
+    });
+    s.once('error', () => done(null));
+    s.once('close', () => done(null));
+  });
+}
+
 async function stats(c: McClient, sub = ''): Promise<Map<string, string>> {
   return parseStats(await c.request(`stats${sub ? ` ${sub}` : ''}\r\n`, 'END\r\n'));
 }
@@ -146,7 +180,30 @@ describe('repcache -t N starting', () => {
       execFile(cmd, argv, { timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
     });
     expect(r.code).toBe(71);
-    expect(r.stderr).toMatch(/^failed to listen on .*EADDRINUSE/);
+    expect(r.stderr).toMatch(/^failed to listen on .*EADDRINUSE 127\.0\.0\.1:\d+ is already served by another process/);
+  });
+
+  it('once a named port answers it keeps answering: it is never bound for a check and closed again (4 starts)', async () => {
+    const STARTS = 4;
+    const CLIENTS = 32;
+    for (let i = 0; i < STARTS; i++) {
+      const port = await freePort();
+      const [cmd, argv] = cacheCommand('repcache', port, ['-t', String(THREADS)]);
+      const daemon = startProcess(cmd, argv);
+      try {
+        // polled every millisecond, as eager clients and health checks do
+        const deadline = Date.now() + 15_000;
+        while (!(await connects(port))) {
+          expect(daemon.proc.exitCode, daemon.output()).toBeNull();
+          expect(Date.now()).toBeLessThan(deadline);
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        const replies = await Promise.all(Array.from({ length: CLIENTS }, () => versionOn(port)));
+        expect(replies.filter((r) => r === null)).toEqual([]);
+      } finally {
+        await daemon.stop();
+      }
+    }
   });
 });
 
