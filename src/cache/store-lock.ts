@@ -1,6 +1,12 @@
 /** Spins before sleeping: a command holds the lock for a microsecond or two, far less than a futex sleep. */
 const SPINS = 200;
 
+/** Where a lock counts the acquisitions that found it held, and those of them that slept (ServerCounters). */
+export interface LockCounts {
+  storeLockContended: number;
+  storeLockWaits: number;
+}
+
 const UNLOCKED = 0;
 const LOCKED = 1;
 /** Locked, and a thread may sleep on it: release must wake one. */
@@ -16,21 +22,29 @@ const CONTENDED = 2;
 export class StoreLock {
   readonly buffer: SharedArrayBuffer;
   readonly #a: Int32Array;
+  readonly #counts: LockCounts | null;
 
-  /** `byteOffset`: where its Int32 is in `buffer` (another table's word can be a lock of its own). */
-  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(4), byteOffset = 0) {
+  /**
+   * `byteOffset`: where its Int32 is in `buffer` (another table's word can be a lock of its own); `counts`: where this
+   * thread counts its contended acquisitions (only those: the uncontended path counts nothing).
+   */
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(4), byteOffset = 0, counts: LockCounts | null = null) {
     this.buffer = buffer;
     this.#a = new Int32Array(buffer, byteOffset, 1);
+    this.#counts = counts;
   }
 
   acquire(): void {
     const a = this.#a;
     let c = Atomics.compareExchange(a, 0, UNLOCKED, LOCKED);
     if (c === UNLOCKED) return;
+    const counts = this.#counts;
+    if (counts !== null) counts.storeLockContended++;
     for (let i = 0; i < SPINS; i++) {
       if (Atomics.load(a, 0) === UNLOCKED && (c = Atomics.compareExchange(a, 0, UNLOCKED, LOCKED)) === UNLOCKED) return;
     }
     if (c !== CONTENDED) c = Atomics.exchange(a, 0, CONTENDED);
+    if (c !== UNLOCKED && counts !== null) counts.storeLockWaits++;
     while (c !== UNLOCKED) {
       Atomics.wait(a, 0, CONTENDED);
       c = Atomics.exchange(a, 0, CONTENDED);

@@ -76,6 +76,8 @@ const GENERAL: ReadonlyArray<[name: string, stat: string, type: 'gauge' | 'count
   ['repcache_read_timeout_kicks_total', 'read_timeout_kicks', 'counter', 'Connections closed because a command took longer than read_timeout to arrive.'],
   ['repcache_drain_timeout_kicks_total', 'drain_timeout_kicks', 'counter', 'Connections closed because the client left its replies unread longer than drain_timeout.'],
   ['repcache_udp_bad_datagrams_total', 'udp_bad_datagrams', 'counter', 'UDP datagrams dropped unanswered (short, or part of a multi-datagram request).'],
+  ['repcache_store_lock_contended_total', 'lock_contended', 'counter', 'With -t N: acquisitions of the store lock that found it held, over all workers.'],
+  ['repcache_store_lock_waits_total', 'lock_waits', 'counter', 'With -t N: acquisitions of the store lock that slept on it after spinning, over all workers.'],
   ['repcache_replication_log_seq', 'repl_log_seq', 'gauge', 'Sequence number of the last change in the replication log.'],
   ['repcache_replication_log_capacity', 'repl_log_capacity', 'gauge', 'Entries the replication log holds before a lagging peer needs a full copy (-o repl_queue).'],
   ['repcache_replication_applied_total', 'repl_applied', 'counter', "Peers' changes applied here."],

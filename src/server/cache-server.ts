@@ -149,7 +149,7 @@ export class CacheServer extends EventEmitter {
     let peers: WatchPeers | null = null;
     if (shared !== undefined) {
       const signals = (this.#signals = new WorkerSignals(shared.threads, shared.worker, shared.signals));
-      this.#lock = new StoreLock(shared.lock);
+      this.#lock = new StoreLock(shared.lock, 0, this.#counters);
       peers = {
         signals,
         changed: (flags) => signals.publishWatchers(flags),
@@ -570,6 +570,8 @@ export class CacheServer extends EventEmitter {
       ['threads', this.#shared?.threads ?? 1],
       // repcache -t N only: the worker that answered (which one a connection landed on)
       ...(this.#shared === null ? [] : [['worker_thread', this.#shared.worker] as [string, StatValue]]),
+      // repcache -t N only: the store lock's contended acquisitions and sleeps, summed over the workers
+      ...(this.#shared === null ? [] : [['lock_contended', counters.storeLockContended], ['lock_waits', counters.storeLockWaits]] as Array<[string, StatValue]>),
       ['conn_yields', counters.connYields],
       ['lru_crawler_starts', counters.lruCrawlerStarts],
       ['read_timeout_kicks', counters.readTimeoutKicks],

@@ -69,6 +69,12 @@ export class ServerCounters {
   /** watch lines written to this server's watchers, and dropped for them (copied from its WatchLog; no reset) */
   logWatcherSent = 0;
   logWatcherSkipped = 0;
+  /**
+   * repcache -t N: this worker's acquisitions of the store lock that found it held, and those of them that slept
+   * on it (after the spins); counted by its StoreLock
+   */
+  storeLockContended = 0;
+  storeLockWaits = 0;
 
   reset(): void {
     this.totalConnections = 0;
@@ -88,10 +94,12 @@ export class ServerCounters {
     this.authErrors = 0;
     this.sslHandshakeErrors = 0;
     this.sslNewSessions = 0;
+    this.storeLockContended = 0;
+    this.storeLockWaits = 0;
   }
 
   /** Columns writeTo() fills (repcache -t N: one row per worker in a shared table, see worker-counters.ts). */
-  static readonly COLUMNS = 20;
+  static readonly COLUMNS = 22;
 
   writeTo(t: Float64Array, at: number): void {
     t[at + 0] = this.totalConnections;
@@ -114,6 +122,8 @@ export class ServerCounters {
     t[at + 17] = this.lruCrawlerStarts;
     t[at + 18] = this.logWatcherSent;
     t[at + 19] = this.logWatcherSkipped;
+    t[at + 20] = this.storeLockContended;
+    t[at + 21] = this.storeLockWaits;
   }
 
   /** Adds a row writeTo() wrote. */
@@ -138,11 +148,13 @@ export class ServerCounters {
     this.lruCrawlerStarts += t[at + 17];
     this.logWatcherSent += t[at + 18];
     this.logWatcherSkipped += t[at + 19];
+    this.storeLockContended += t[at + 20];
+    this.storeLockWaits += t[at + 21];
   }
 }
 
 /** Fields of `stats` and `stats settings` that are repcache's own (memcached has no such limits); listed last. */
-export const OWN_STAT_NAMES: readonly string[] = ['read_timeout_kicks', 'drain_timeout_kicks', 'udp_bad_datagrams', 'worker_thread'];
+export const OWN_STAT_NAMES: readonly string[] = ['read_timeout_kicks', 'drain_timeout_kicks', 'udp_bad_datagrams', 'worker_thread', 'lock_contended', 'lock_waits'];
 export const OWN_SETTINGS_NAMES: readonly string[] = ['output_limit', 'read_timeout', 'drain_timeout'];
 
 /** Seconds with microseconds, as memcached prints rusage ("0.005526"). */

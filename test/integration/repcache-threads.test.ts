@@ -321,6 +321,10 @@ describe(`repcache -t ${THREADS} under concurrent load`, () => {
       expect(Number(after.get('cmd_get')) - Number(before.get('cmd_get'))).toBe(8);
       expect(Number(after.get('get_misses')) - Number(before.get('get_misses'))).toBe(8);
       expect(Number(after.get('curr_connections'))).toBeGreaterThanOrEqual(8);
+      // the store lock's contended acquisitions and the sleeps among them, summed over the workers
+      const [contended, waits] = [Number(after.get('lock_contended')), Number(after.get('lock_waits'))];
+      expect(Number.isInteger(contended) && Number.isInteger(waits), 'lock_contended and lock_waits').toBe(true);
+      expect(waits).toBeLessThanOrEqual(contended);
       // flush_all on one connection is seen by all
       expect(await clients[1].request('set f 0 0 1\r\nx\r\n')).toBe('STORED\r\n');
       expect(await clients[2].request('flush_all\r\n')).toBe('OK\r\n');

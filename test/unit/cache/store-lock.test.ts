@@ -13,6 +13,17 @@ import(lockUrl).then(({ StoreLock }) => {
   parentPort.postMessage('done');
 });
 `;
+// One acquisition of a lock another thread holds, then its counts.
+const WAITER = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(workerData.lockUrl).then(({ StoreLock }) => {
+  const counts = { storeLockContended: 0, storeLockWaits: 0 };
+  const l = new StoreLock(workerData.lock, 0, counts);
+  l.acquire();
+  l.release();
+  parentPort.postMessage(counts);
+});
+`;
 const lockUrl = new URL('../../../src/cache/store-lock.ts', import.meta.url).href;
 
 describe('StoreLock', () => {
@@ -24,6 +35,23 @@ describe('StoreLock', () => {
     await Promise.all(workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); })));
     await Promise.all(workers.map((w) => w.terminate()));
     expect(new Float64Array(counter)[0]).toBe(3 * rounds);
+  });
+
+  it('counts an acquisition that found the lock held, and that slept on it; an uncontended one counts nothing', async () => {
+    const free = { storeLockContended: 0, storeLockWaits: 0 };
+    const lock = new StoreLock(undefined, 0, free);
+    lock.acquire();
+    lock.release();
+    expect(free).toEqual({ storeLockContended: 0, storeLockWaits: 0 });
+    // held here while a worker asks for it: it spins, then sleeps until the release
+    lock.acquire();
+    const worker = new Worker(WAITER, { eval: true, workerData: { lockUrl, lock: lock.buffer } });
+    const counted = new Promise<unknown>((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+    const asleep = Date.now() + 5000;
+    while (Date.now() < asleep && Atomics.load(new Int32Array(lock.buffer), 0) !== 2) await new Promise((r) => setTimeout(r, 5));
+    lock.release();
+    expect(await counted).toEqual({ storeLockContended: 1, storeLockWaits: 1 });
+    await worker.terminate();
   });
 
   it('is free after release and taken after acquire', () => {

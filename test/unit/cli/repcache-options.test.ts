@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultServerConfig } from '../../../src/server/config.ts';
-import { parseItemSize, parseRepcacheArgs, usage, VERSION_LINE } from '../../../src/cli/repcache-options.ts';
+import { parseItemSize, parseRepcacheArgs, threadsOverCpusWarning, usage, VERSION_LINE } from '../../../src/cli/repcache-options.ts';
 import { UsageError } from '../../../src/cli/usage-error.ts';
 
 const parse = (...argv: string[]) => parseRepcacheArgs(argv);
@@ -274,5 +274,18 @@ describe('repcache options: ports', () => {
 
   it('-U -1 counts as UDP on for the checks that refuse UDP with authentication', () => {
     expect(() => parseRepcacheArgs(['-Y', '/nonexistent', '-U', '-1'])).toThrow(/Cannot use UDP with ascii authentication/);
+  });
+});
+
+describe('repcache options: -t above the CPUs', () => {
+  it('says nothing while the workers fit on the CPUs', () => {
+    expect(threadsOverCpusWarning(1, 1)).toBeNull();
+    expect(threadsOverCpusWarning(2, 2)).toBeNull();
+    expect(threadsOverCpusWarning(4, 8)).toBeNull();
+  });
+
+  it('warns with N and the CPUs when the workers outnumber them', () => {
+    expect(threadsOverCpusWarning(4, 2)).toBe('WARNING: -t 4 is more worker threads than the 2 CPUs this process may use; the threads beyond them add CPU per request, not throughput.');
+    expect(threadsOverCpusWarning(2, 1)).toContain('than the 1 CPU this process');
   });
 });

@@ -38,6 +38,12 @@ describe('RepcacheMetrics (memcached_exporter names, replication per peer)', () 
     expect(v.get('memcached_commands_total{command="get",status="hit"}')).toBe(6);
     expect(v.get('memcached_commands_total{command="get",status="miss"}')).toBe(4);
     expect(v.get('memcached_commands_total{command="cas",status="badval"}')).toBe(1);
+    // repcache -t N's store lock; without the fields (-t 1) no sample
+    expect(v.has('repcache_store_lock_contended_total')).toBe(false);
+    const threaded = new RepcacheMetrics({ generalStats: () => [...stats, ['lock_contended', 30], ['lock_waits', 11]] }, () => null);
+    const t = parseExposition(await threaded.scrape());
+    expect(t.get('repcache_store_lock_contended_total')).toBe(30);
+    expect(t.get('repcache_store_lock_waits_total')).toBe(11);
     expect(v.get('memcached_commands_total{command="flush",status="hit"}')).toBe(1);
     // cmd_set counts the cas commands too: set = 7 - 3
     expect(v.get('memcached_commands_total{command="set",status="hit"}')).toBe(4);
