@@ -1,10 +1,30 @@
-/** Replies are written into slabs of this size; a larger batch gets a buffer of its own. */
+import { BufferPool } from './buffer-pool.ts';
+
+/** Replies are written into slabs of this size; a larger batch gets a buffer of its own, from LARGE. */
 const SLAB_SIZE = 64 * 1024;
 /** When less than this is left after a take(), the next batch starts a new slab. */
 const MIN_ROOM = 4 * 1024;
 /** Views of a slab's start kept for reuse, by length modulo this (a power of two). */
 const VIEW_SLOTS = 8;
 const NO_VIEW = Buffer.alloc(0);
+
+/**
+ * The thread's buffers for batches larger than a slab (a few replies of large values), reused rather than taken
+ * from malloc and freed per batch: 128 KB to 1 MB, at most 1 MB of them free (a batch is flushed past the output
+ * limit, 256 KB by default, so one of each size up to 512 KB covers values up to a few hundred KB). Larger batches
+ * get a buffer of their own, as before.
+ */
+const LARGE = new BufferPool({ minSize: 2 * SLAB_SIZE, maxSize: 1024 * 1024, capBytes: 1024 * 1024 });
+
+/** Lets the thread's spare large reply buffers go (a quiet server gives its memory back). */
+export function dropSpareReplyBuffers(): void {
+  LARGE.drop();
+}
+
+/** Bytes of spare large reply buffers the thread holds (for tests). */
+export function spareReplyBufferBytes(): number {
+  return LARGE.freeBytes;
+}
 
 /**
  * A growable byte buffer that replies are assembled into, so a whole batch of pipelined
@@ -16,6 +36,10 @@ const NO_VIEW = Buffer.alloc(0);
  */
 export class OutBuffer {
   #buf: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  /** While a batch is in a large buffer: the slab it outgrew, free of held batches, to go back to after it. */
+  #home: Buffer | null = null;
+  /** The large buffer the latest take() handed out: back to LARGE when recycle() says the kernel copied it. */
+  #largeOut: Buffer | null = null;
   /** the current batch is #buf[#start, #end) */
   #start = 0;
   #end = 0;
@@ -43,10 +67,12 @@ export class OutBuffer {
 
   #grow(n: number): void {
     const held = this.#end - this.#start;
-    let size = SLAB_SIZE;
-    while (size < held + n) size *= 2;
-    const next = Buffer.allocUnsafe(size);
-    this.#buf.copy(next, 0, this.#start, this.#end);
+    const old = this.#buf;
+    const next = held + n <= SLAB_SIZE ? Buffer.allocUnsafe(SLAB_SIZE) : LARGE.take(held + n);
+    old.copy(next, 0, this.#start, this.#end);
+    // A large buffer holds only the batch being written (take() hands it out and leaves it): nothing else refers to it.
+    if (old.length > SLAB_SIZE) LARGE.give(old);
+    else if (next.length > SLAB_SIZE && !this.#latestHeld && !this.#earlierHeld) this.#home = old;
     this.#replace(next);
     this.#start = 0;
     this.#end = held;
@@ -126,8 +152,16 @@ export class OutBuffer {
 
   /** Returns the current batch (a view, not a copy) and starts the next one. */
   take(): Buffer {
+    // an earlier large batch never recycled is left to the GC (a write may still read it)
+    this.#largeOut = null;
     const out = this.#start === 0 ? this.#viewOfStart(this.#end) : this.#buf.subarray(this.#start, this.#end);
-    if (this.#buf.length - this.#end < MIN_ROOM || this.#buf.length > SLAB_SIZE) {
+    if (this.#buf.length > SLAB_SIZE) {
+      this.#largeOut = this.#buf;
+      this.#replace(this.#home ?? Buffer.allocUnsafe(SLAB_SIZE));
+      this.#home = null;
+      this.#start = this.#end = 0;
+      this.#latestHeld = this.#earlierHeld = false;
+    } else if (this.#buf.length - this.#end < MIN_ROOM) {
       this.#replace(Buffer.allocUnsafe(SLAB_SIZE));
       this.#start = this.#end = 0;
       this.#latestHeld = this.#earlierHeld = false;
@@ -152,7 +186,14 @@ export class OutBuffer {
    * right after that take(), before any other; a batch never recycled stays untouched.
    */
   recycle(): void {
-    if (!this.#latestHeld || this.#start !== this.#end) return;
+    if (this.#start !== this.#end) return;
+    const large = this.#largeOut;
+    if (large !== null) {
+      this.#largeOut = null;
+      LARGE.give(large);
+      return;
+    }
+    if (!this.#latestHeld) return;
     this.#latestHeld = false;
     if (!this.#earlierHeld) this.#start = this.#end = 0;
   }

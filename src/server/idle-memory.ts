@@ -1,4 +1,5 @@
 import type { Clock, TimerId } from '../clock.ts';
+import { dropSpareReplyBuffers } from '../net/out-buffer.ts';
 
 /** How long a server must have been quiet before it gives memory back. */
 export const IDLE_MS = 10_000;
@@ -25,6 +26,12 @@ export function collectAllGarbage(): boolean {
   return true;
 }
 
+/** What a quiet thread gives back: the spare large reply buffers it keeps for busy spells, then V8's garbage. */
+export function giveMemoryBack(): boolean {
+  dropSpareReplyBuffers();
+  return collectAllGarbage();
+}
+
 /**
  * Gives a quiet thread's memory back: once when start-up is over (its garbage, the young generation grown while
  * loading), then once after each busy spell, when `work` (a count that grows with the work done, e.g. bytes read)
@@ -39,7 +46,7 @@ export class IdleMemoryReducer {
   /** Busy since the last collection. */
   #busy = false;
 
-  constructor(work: () => number, clock: Clock, collect: () => unknown = collectAllGarbage) {
+  constructor(work: () => number, clock: Clock, collect: () => unknown = giveMemoryBack) {
     this.#work = work;
     this.#clock = clock;
     this.#collect = collect;

@@ -201,7 +201,7 @@ describe('the launcher', () => {
     expect(args).toEqual(['-m', '--not-a-node-option']);
   });
 
-  it('bin/repcache limits glibc to two malloc arenas unless the environment says otherwise', async () => {
+  it('bin/repcache limits glibc to two malloc arenas and maps blocks from 32 KB, unless the environment says otherwise', async () => {
     const environOf = async (env: NodeJS.ProcessEnv): Promise<string[]> => {
       const port = await freePort();
       const d = startProcess(bin('repcache'), [...userArgs(), '-l', '127.0.0.1', '-p', String(port)], { env });
@@ -215,6 +215,8 @@ describe('the launcher', () => {
     };
     expect(await environOf({ MALLOC_ARENA_MAX: undefined })).toContain('MALLOC_ARENA_MAX=2');
     expect(await environOf({ MALLOC_ARENA_MAX: '4' })).toContain('MALLOC_ARENA_MAX=4');
+    expect(await environOf({ MALLOC_MMAP_THRESHOLD_: undefined })).toContain('MALLOC_MMAP_THRESHOLD_=32768');
+    expect(await environOf({ MALLOC_MMAP_THRESHOLD_: '131072' })).toContain('MALLOC_MMAP_THRESHOLD_=131072');
   });
 
   it('after the install step fills the compile cache, a daemon strips no TypeScript', async () => {

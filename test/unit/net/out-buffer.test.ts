@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OutBuffer } from '../../../src/net/out-buffer.ts';
+import { dropSpareReplyBuffers, OutBuffer, spareReplyBufferBytes } from '../../../src/net/out-buffer.ts';
 
 describe('OutBuffer', () => {
   it('writes numbers, bytes and strings', () => {
@@ -132,5 +132,74 @@ describe('OutBuffer', () => {
     out.latin1('gone');
     out.clear();
     expect(out.take().length).toBe(0);
+  });
+});
+
+describe('OutBuffer with large batches', () => {
+  const large = (out: OutBuffer, fill: number, n = 100_000): void => {
+    out.latin1('VALUE ');
+    const buf = out.reserve(n);
+    buf.fill(fill, out.offset, out.offset + n);
+    out.advance(n);
+  };
+
+  it('reuses a large buffer the kernel took, and goes back to its slab after it', () => {
+    const out = new OutBuffer();
+    out.latin1('small\r\n');
+    const small = out.take();
+    out.recycle();
+    large(out, 0x61);
+    const first = out.take();
+    expect(first.length).toBe(100_006);
+    out.recycle();
+    expect(spareReplyBufferBytes()).toBeGreaterThan(0);
+    large(out, 0x62);
+    const second = out.take();
+    expect(second.buffer).toBe(first.buffer);
+    expect(second[99_999]).toBe(0x62);
+    out.recycle();
+    out.latin1('small\r\n');
+    const again = out.take();
+    expect(again.buffer).toBe(small.buffer);
+    out.recycle();
+  });
+
+  it('never reuses a large batch that was not recycled', () => {
+    const out = new OutBuffer();
+    large(out, 0x61);
+    const held = out.take();
+    large(out, 0x62);
+    const next = out.take();
+    out.recycle();
+    large(out, 0x63);
+    out.take();
+    out.recycle();
+    expect(next.buffer).not.toBe(held.buffer);
+    expect(held.subarray(6).every((b) => b === 0x61)).toBe(true);
+  });
+
+  it('keeps at most 1 MB of spare large buffers, and none after dropSpareReplyBuffers()', () => {
+    const out = new OutBuffer();
+    for (const n of [100_000, 200_000, 400_000, 900_000, 3_000_000, 100_000]) {
+      large(out, 0x61, n);
+      out.take();
+      out.recycle();
+      expect(spareReplyBufferBytes()).toBeLessThanOrEqual(1024 * 1024);
+    }
+    dropSpareReplyBuffers();
+    expect(spareReplyBufferBytes()).toBe(0);
+  });
+
+  it('a batch that outgrows a large buffer moves to a larger one with its bytes', () => {
+    const out = new OutBuffer();
+    large(out, 0x61, 100_000);
+    large(out, 0x62, 100_000);
+    large(out, 0x63, 100_000);
+    const b = out.take();
+    expect(b.length).toBe(300_018);
+    expect(b[6]).toBe(0x61);
+    expect(b[100_012]).toBe(0x62);
+    expect(b[300_017]).toBe(0x63);
+    out.recycle();
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
-import { collectAllGarbage, IDLE_MS, IdleMemoryReducer, QUIET_WORK } from '../../../src/server/idle-memory.ts';
+import { collectAllGarbage, giveMemoryBack, IDLE_MS, IdleMemoryReducer, QUIET_WORK } from '../../../src/server/idle-memory.ts';
+import { OutBuffer, spareReplyBufferBytes } from '../../../src/net/out-buffer.ts';
 
 describe('IdleMemoryReducer', () => {
   it('collects once at start, then once after each busy spell that is followed by IDLE_MS of quiet', () => {
@@ -43,5 +44,18 @@ describe('collectAllGarbage', () => {
   it('does nothing where V8 does not expose gc (bin/run-node does)', () => {
     expect((globalThis as { gc?: unknown }).gc).toBe(undefined);
     expect(collectAllGarbage()).toBe(false);
+  });
+});
+
+describe('giveMemoryBack', () => {
+  it('lets the spare large reply buffers go', () => {
+    const out = new OutBuffer();
+    out.reserve(200_000);
+    out.advance(200_000);
+    out.take();
+    out.recycle();
+    expect(spareReplyBufferBytes()).toBeGreaterThan(0);
+    giveMemoryBack();
+    expect(spareReplyBufferBytes()).toBe(0);
   });
 });
