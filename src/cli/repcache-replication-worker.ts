@@ -14,7 +14,7 @@ import { HybridClock } from '../replication/hlc.ts';
 import { ReplicationShare } from '../replication/threads.ts';
 import { startThreadedReplication } from '../replication/wire.ts';
 import type { Replicator } from '../replication/replicator.ts';
-import type { ReplicationThreadStart, ToMain, ToWorker } from './repcache-threads.ts';
+import type { ReplicationThreadStart, ToMain, ToWorker } from './repcache-thread-messages.ts';
 
 async function replicateInWorker(port: MessagePort): Promise<void> {
   const start = workerData as ReplicationThreadStart;

@@ -12,7 +12,7 @@ import type { StatList } from '../server/stats.ts';
 import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
 import { IdleMemoryReducer } from '../server/idle-memory.ts';
-import type { WorkerStart, ToMain, ToWorker } from './repcache-threads.ts';
+import type { WorkerStart, ToMain, ToWorker } from './repcache-thread-messages.ts';
 
 export class SharedStoreServing {
   readonly #start: WorkerStart;

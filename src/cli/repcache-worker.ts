@@ -6,7 +6,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { forwardingLogger } from '../log-forward.ts';
 import { SharedStoreServing } from './repcache-serving.ts';
-import type { WorkerStart, ToMain, ToWorker } from './repcache-threads.ts';
+import type { WorkerStart, ToMain, ToWorker } from './repcache-thread-messages.ts';
 
 function serveInWorker(port: MessagePort): Promise<void> {
   const start = workerData as WorkerStart;

@@ -6,7 +6,7 @@
 import { appendFileSync, renameSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { NO_REPLICATION, replicationWanted, type ReplicationWiring } from '../replication/wiring.ts';
-import type { ReplicationPlan } from './repcache-threads.ts';
+import type { ReplicationPlan } from './repcache-thread-messages.ts';
 import { lookupUser, type UserIds } from '../system/users.ts';
 import {
   EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, VERSION_LINE, parseRepcacheArgs, threadsOverCpusWarning, usage,

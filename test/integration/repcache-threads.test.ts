@@ -11,7 +11,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { McClient, udpRequest } from '../support/mc-client.ts';
+import { connEntries, McClient, udpRequest } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
 import { startProcess, stopAll } from '../support/daemon.ts';
 import { cacheCommand, parseStats, rssBytes, startCache, type CacheInstance } from './repcache-harness.ts';
@@ -355,16 +355,6 @@ describe(`repcache -t ${THREADS} under concurrent load`, () => {
 
 /** Connections held at once: with 4 workers all land on one with a chance of 4 x 4^-12 (the kernel spreads them). */
 const SPREAD = 12;
-
-/** `stats conns` entries: id -> field -> value. */
-function connEntries(reply: string): Map<number, Map<string, string>> {
-  const out = new Map<number, Map<string, string>>();
-  for (const [, id, k, v] of reply.matchAll(/^STAT (\d+):(\S+) (.*)\r$/gm)) {
-    if (!out.has(Number(id))) out.set(Number(id), new Map());
-    out.get(Number(id))!.set(k, v);
-  }
-  return out;
-}
 
 describe(`repcache -t ${THREADS} is one memcached to stats conns and watch (as memcached -t ${THREADS})`, () => {
   afterAll(stopAll);

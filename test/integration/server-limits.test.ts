@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CacheServer } from '../../src/server/cache-server.ts';
 import { stopAll } from '../support/daemon.ts';
 import { freePort } from '../support/ports.ts';
-import { McClient, mcRequest, startCacheServer, startReferenceMemcached, udpRequest } from '../support/mc-client.ts';
+import { connEntries, McClient, mcRequest, startCacheServer, startReferenceMemcached, udpRequest } from '../support/mc-client.ts';
 
 const servers: CacheServer[] = [];
 const clients: McClient[] = [];
@@ -19,16 +19,6 @@ async function start(...args: Parameters<typeof startCacheServer>) {
   const s = await startCacheServer(...args);
   servers.push(s.server);
   return s;
-}
-
-/** `stats conns` entries: id -> field -> value. */
-function connEntries(reply: string): Map<number, Map<string, string>> {
-  const out = new Map<number, Map<string, string>>();
-  for (const [, id, k, v] of reply.matchAll(/^STAT (\d+):(\S+) (.*)\r$/gm)) {
-    if (!out.has(Number(id))) out.set(Number(id), new Map());
-    out.get(Number(id))!.set(k, v);
-  }
-  return out;
 }
 
 const stat = async (port: number, name: string) =>

@@ -210,3 +210,13 @@ export async function startCacheServer(
   await server.listen();
   return { server, port };
 }
+
+/** `stats conns` entries: id -> field -> value. */
+export function connEntries(reply: string): Map<number, Map<string, string>> {
+  const out = new Map<number, Map<string, string>>();
+  for (const [, id, k, v] of reply.matchAll(/^STAT (\d+):(\S+) (.*)\r$/gm)) {
+    if (!out.has(Number(id))) out.set(Number(id), new Map());
+    out.get(Number(id))!.set(k, v);
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+/**
+ * What the threads of repcache -t N tell each other (repcache-threads.ts describes the exchange): the start data of
+ * a serving worker and of the replication thread, and the messages between them and the main thread.
+ */
+import type { ChangeBuffers } from '../cache/changes.ts';
+import type { StoreBuffers } from '../cache/store.ts';
+import type { ForwardedLog } from '../log-forward.ts';
+import type { ThreadedReplication } from '../replication/wiring.ts';
+import type { ConnsAnswer, SharedServing } from '../server/cache-server.ts';
+import type { ServerConfig } from '../server/config.ts';
+
+export interface WorkerStart {
+  config: ServerConfig;
+  /** -Y's user:password pairs (a Credentials object does not cross threads). */
+  authEntries: Array<[string, string]> | null;
+  shared: SharedServing;
+  logLevel: 'trace' | 'debug' | 'info' | 'warn';
+  /** The main thread's cache clock: its wall time at 0, and the absolute ms (timeOrigin + now) of its 0. */
+  wallMs: number;
+  clockStartAbsMs: number;
+  /** The newest second of every thread's cache clock (CacheClock.share). */
+  clockSecond: SharedArrayBuffer;
+  /** With replication: the shared change stream, clock and replication state (replication/threads.ts). */
+  replication: WorkerReplication | null;
+}
+
+export interface WorkerReplication {
+  changes: ChangeBuffers;
+  hlc: SharedArrayBuffer;
+  share: SharedArrayBuffer;
+  syncMode: boolean;
+  syncTimeoutMs: number;
+}
+
+/** The replication thread's start: the command line's replication flags and the shared memory. */
+export interface ReplicationThreadStart {
+  config: ServerConfig;
+  replication: { peers: string[]; port: number; connectPort?: number; portGiven?: boolean };
+  store: StoreBuffers;
+  changes: ChangeBuffers;
+  lock: SharedArrayBuffer;
+  hlc: SharedArrayBuffer;
+  share: SharedArrayBuffer;
+  logLevel: WorkerStart['logLevel'];
+  wallMs: number;
+  clockStartAbsMs: number;
+  clockSecond: SharedArrayBuffer;
+}
+
+/** -t N with replication: the replication flags and what the main thread sized from them. */
+export interface ReplicationPlan {
+  args: ReplicationThreadStart['replication'];
+  threaded: ThreadedReplication;
+}
+
+export type ToMain =
+  | { type: 'loaded' }
+  | { type: 'ready'; portFileLines?: string }
+  | { type: 'error'; stage: 'start' | 'listen' | 'metrics' | 'replication'; message: string }
+  | { type: 'shutdown'; graceful: boolean }
+  | { type: 'closed' }
+  | { type: 'refresh_certs' }
+  | { type: 'conns_ask'; id: number }
+  | { type: 'conns_answer'; id: number; to: number; answer: ConnsAnswer }
+  | { type: 'watch_lines'; to: number; kinds: number[]; lines: string[] }
+  | ForwardedLog;
+export type ToWorker =
+  | { type: 'listen' }
+  /** Every worker serves: each may now run its start-up collection (see repcache-worker.ts). */
+  | { type: 'serving' }
+  | { type: 'close' }
+  | { type: 'refresh_certs' }
+  | { type: 'conns_ask'; id: number; from: number }
+  | { type: 'conns_answer'; id: number; answer: ConnsAnswer }
+  | { type: 'watch_lines'; kinds: number[]; lines: string[] };
