@@ -1,8 +1,8 @@
 /**
  * One serving thread of repcache -t N: a full CacheServer (every protocol) on the store the main thread made,
  * listening on the shared port with reusePort. Worker 0 runs in the main thread and the others in worker threads
- * (repcache-worker.ts); both build and run their server here, and speak the messages of repcache-threads.ts, which
- * the main thread hands to its own worker 0 as plain calls.
+ * (repcache-worker.ts); both build and run their server here, and speak the messages of repcache-thread-messages.ts,
+ * which the main thread hands to its own worker 0 as plain calls.
  */
 import { backgroundClock, CacheClock, turnNow } from '../clock.ts';
 import type { Logger } from '../log.ts';
@@ -12,7 +12,7 @@ import type { StatList } from '../server/stats.ts';
 import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
 import { IdleMemoryReducer } from '../server/idle-memory.ts';
-import type { WorkerStart, ToMain, ToWorker } from './repcache-thread-messages.ts';
+import { errnoText, type WorkerStart, type ToMain, type ToWorker } from './repcache-thread-messages.ts';
 
 export class SharedStoreServing {
   readonly #start: WorkerStart;
@@ -78,7 +78,7 @@ export class SharedStoreServing {
       await server.listen();
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      post({ type: 'error', stage: 'listen', message: e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message });
+      post({ type: 'error', stage: 'listen', message: errnoText(e) });
       return;
     }
     const first = start.shared.worker === 0;

@@ -1,6 +1,7 @@
 /**
  * What the threads of repcache -t N tell each other (repcache-threads.ts describes the exchange): the start data of
- * a serving worker and of the replication thread, and the messages between them and the main thread.
+ * a serving worker and of the replication thread, the messages between them and the main thread, and the text of
+ * an error they report.
  */
 import type { ChangeBuffers } from '../cache/changes.ts';
 import type { StoreBuffers } from '../cache/store.ts';
@@ -73,3 +74,8 @@ export type ToWorker =
   | { type: 'conns_ask'; id: number; from: number }
   | { type: 'conns_answer'; id: number; answer: ConnsAnswer }
   | { type: 'watch_lines'; kinds: number[]; lines: string[] };
+
+/** A system error's text as the threads report it: with its code (`EADDRINUSE ...`) unless the text names it already. */
+export function errnoText(e: NodeJS.ErrnoException): string {
+  return e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message;
+}

@@ -34,7 +34,7 @@ import { WorkerCounterTable } from '../server/worker-counters.ts';
 import { WorkerSignals } from '../server/worker-signals.ts';
 import { ReplicationShare } from '../replication/threads.ts';
 import { SharedStoreServing } from './repcache-serving.ts';
-import type { ReplicationPlan, ReplicationThreadStart, ToMain, ToWorker, WorkerReplication, WorkerStart } from './repcache-thread-messages.ts';
+import { errnoText, type ReplicationPlan, type ReplicationThreadStart, type ToMain, type ToWorker, type WorkerReplication, type WorkerStart } from './repcache-thread-messages.ts';
 
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
@@ -73,7 +73,7 @@ async function probeTcpPorts(c: ServerConfig): Promise<{ ports: number[] | undef
   } catch (err) {
     await release();
     const e = err as NodeJS.ErrnoException;
-    throw new WorkerStartError('listen', e.code && !e.message.includes(e.code) ? `${e.code} ${e.message}` : e.message);
+    throw new WorkerStartError('listen', errnoText(e));
   }
   // a named port is let go at once: a client that knows it must not find it open before the workers serve
   if (!picked) {

@@ -6,7 +6,7 @@
 import { appendFileSync, renameSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { NO_REPLICATION, replicationWanted, type ReplicationWiring } from '../replication/wiring.ts';
-import type { ReplicationPlan } from './repcache-thread-messages.ts';
+import { errnoText, type ReplicationPlan } from './repcache-thread-messages.ts';
 import { lookupUser, type UserIds } from '../system/users.ts';
 import {
   EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, VERSION_LINE, parseRepcacheArgs, threadsOverCpusWarning, usage,
@@ -41,8 +41,7 @@ function checkUser(opts: RepcacheOptions): { uid: number; gid: number; name: str
 
 function describeListenError(opts: RepcacheOptions, err: NodeJS.ErrnoException): string {
   const where = opts.config.unixSocket ? `UNIX socket: ${opts.config.unixSocket}` : `one of interface(s) ${opts.config.listen.join(',') || '*'} port ${opts.config.port}`;
-  const detail = err.code && !err.message.includes(err.code) ? `${err.code} ${err.message}` : err.message;
-  return `failed to listen on ${where}: ${detail}`;
+  return `failed to listen on ${where}: ${errnoText(err)}`;
 }
 
 async function run(opts: RepcacheOptions): Promise<void> {
