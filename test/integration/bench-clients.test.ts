@@ -29,7 +29,7 @@ async function client(mode: string, flags: Record<string, number>): Promise<Reco
 
 async function startRepcache(env: NodeJS.ProcessEnv = {}): Promise<{ port: number; pid: number }> {
   const port = await freePort();
-  const d = startProcess(bin('repcache'), ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '64', ...asRoot], { env });
+  const d = startProcess(bin('repcache'), ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '64', '-t', '1', ...asRoot], { env });
   await waitForPort(port, '127.0.0.1', 20_000, d);
   return { port, pid: d.proc.pid! };
 }

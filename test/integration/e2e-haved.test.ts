@@ -155,7 +155,7 @@ describe.skipIf(skip)('haved supervises the cache (namespaces, a stand-in cache)
       return Object.fromEntries([...out.matchAll(/^STAT (\S+) (.*?)\r$/gm)].map((m) => [m[1]!, m[2]!]));
     };
     const source = (extra: string[] = []) => {
-      const d = lab.spawn(c.ns, [bin('repcache'), '-u', 'root', '-l', '0.0.0.0', '-p', '11211', '-m', '128', '-X', '11212', '-x', b.address, '-o', 'repl_secret=e2e-lab', ...extra], { HAVED_LOG_JSON: '1' });
+      const d = lab.spawn(c.ns, [bin('repcache'), '-u', 'root', '-t', '1', '-l', '0.0.0.0', '-p', '11211', '-m', '128', '-X', '11212', '-x', b.address, '-o', 'repl_secret=e2e-lab', ...extra], { HAVED_LOG_JSON: '1' });
       running.push(d);
       return d;
     };
@@ -174,7 +174,7 @@ describe.skipIf(skip)('haved supervises the cache (namespaces, a stand-in cache)
     lab.exec(c.ns, ['tc', 'qdisc', 'add', 'dev', c.ifname, 'root', 'tbf', 'rate', '80mbit', 'burst', '64kb', 'latency', '400ms']);
 
     // b (150, preempting) joins: its repcache copies from S, and b holds meanwhile.
-    const cmd = `${bin('repcache')} -u root -l 0.0.0.0 -p 11211 -m 128 -X 11212 -x ${c.address} -o repl_secret=e2e-lab -o repl_join_timeout=2000`;
+    const cmd = `${bin('repcache')} -u root -t 1 -l 0.0.0.0 -p 11211 -m 128 -X 11212 -x ${c.address} -o repl_secret=e2e-lab -o repl_join_timeout=2000`;
     const hb = start(b, { priority: 150, cacheCommand: cmd });
     await waitFor('the copy to b half sent', () => {
       const p = /^(\d+)\/(\d+)$/.exec(statsIn(c).repl_peer_0_sync_progress ?? '');

@@ -49,7 +49,7 @@ describe.skipIf(skip)('haved witness: a pair never has two MASTERs (namespaces)'
   const output = () => procs.map((p) => p.output()).join('\n').slice(-6000);
 
   /** A repcache of the pair in `n`, replicating with the other node (the same secret file as the witness: a lab). */
-  const startCache = (n: LabNode, peer: LabNode) => procs.push(lab.spawn(n.ns, [bin('repcache'), '-u', 'root', '-p', '11211', '-x', peer.address, '-o', `repl_secret_file=${scratch.path('witness.secret')}`], { HAVED_LOG_JSON: '1' }));
+  const startCache = (n: LabNode, peer: LabNode) => procs.push(lab.spawn(n.ns, [bin('repcache'), '-u', 'root', '-t', '1', '-p', '11211', '-x', peer.address, '-o', `repl_secret_file=${scratch.path('witness.secret')}`], { HAVED_LOG_JSON: '1' }));
   const startPair = async () => {
     startCache(a, b);
     startCache(b, a);

@@ -38,7 +38,7 @@ describe.skipIf(rootSkipReason())('seed 003: keepalived-style vrrp_script keeps 
   }
 
   const startRepcache = (n: LabNode, peer: LabNode) =>
-    (repcache[n.name] = lab.spawn(n.ns, [bin('repcache'), '-u', 'root', '-U', '0', '-p', '11211', '-x', peer.address, '-o', 'repl_secret=seed-003-lab', '--replication-sync']));
+    (repcache[n.name] = lab.spawn(n.ns, [bin('repcache'), '-u', 'root', '-t', '1', '-U', '0', '-p', '11211', '-x', peer.address, '-o', 'repl_secret=seed-003-lab', '--replication-sync']));
 
   beforeAll(async () => {
     scratch = new Scratch();

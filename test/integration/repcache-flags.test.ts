@@ -152,7 +152,7 @@ describe('repcache flags: behaviour', () => {
 
   it('-s and -a: serves on a UNIX socket with that mode, instead of TCP', async () => {
     const path = join(tmp, 'repcache.sock');
-    const d = startProcess(bin('repcache'), [...userArgs(), '-s', path, '-a', '770']);
+    const d = startProcess(bin('repcache'), [...userArgs(), '-t', '1', '-s', path, '-a', '770']);
     await until('the socket', () => existsSync(path), 15_000);
     expect(statSync(path).mode & 0o777).toBe(0o770);
     const reply = await new Promise<string>((res, rej) => {
@@ -183,7 +183,7 @@ describe('repcache flags: behaviour', () => {
 
   it('shutdown needs -A; with -A it exits 0', async () => {
     const port = await freePort();
-    const d = startProcess(bin('repcache'), [...userArgs(), '-l', '127.0.0.1', '-p', String(port), '-A']);
+    const d = startProcess(bin('repcache'), [...userArgs(), '-t', '1', '-l', '127.0.0.1', '-p', String(port), '-A']);
     await waitForPort(port, '127.0.0.1', 15_000, d);
     const c = await McClient.connect(port);
     c.send('shutdown\r\n');

@@ -24,15 +24,18 @@ export const targetKind = (): CacheKind => (process.env.REPCACHE_TEST_TARGET ===
 
 /**
  * REPCACHE_TEST_THREADS=N runs the suites that start servers here with `-t N` on both sides (repcache's worker
- * threads over one shared store; memcached's threads), unless a suite passes its own -t.
+ * threads over one shared store; memcached's threads), unless a suite passes its own -t. Unset, repcache gets
+ * `-t 1` (its default follows the CPUs, and these suites are the single-thread run) and memcached its default.
  */
-export const threadArgs = (args: readonly string[]): string[] => {
+export const threadArgs = (args: readonly string[], kind: CacheKind = 'repcache'): string[] => {
+  if (args.some((a) => a === '-t' || a.startsWith('--threads'))) return [];
   const n = process.env.REPCACHE_TEST_THREADS;
-  return n && !args.includes('-t') ? ['-t', n] : [];
+  if (n) return ['-t', n];
+  return kind === 'repcache' ? ['-t', '1'] : [];
 };
 
 export function cacheCommand(kind: CacheKind, port: number, args: string[]): [string, string[]] {
-  const common = ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...threadArgs(args), ...args];
+  const common = ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...threadArgs(args, kind), ...args];
   return kind === 'memcached' ? ['memcached', ['-U', '0', ...common]] : [bin('repcache'), common];
 }
 

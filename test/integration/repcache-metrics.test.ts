@@ -13,7 +13,7 @@ afterEach(stopAll);
 const asRoot = process.getuid?.() === 0 ? ['-u', 'root'] : [];
 
 function startRepcache(port: number, args: string[]): Daemon {
-  return startProcess(bin('repcache'), ['-l', '127.0.0.1', '-p', String(port), '-U', '0', ...asRoot, ...args], { env: { HAVED_LOG_JSON: '1' } });
+  return startProcess(bin('repcache'), ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-t', '1', ...asRoot, ...args], { env: { HAVED_LOG_JSON: '1' } });
 }
 
 async function scrape(port: number): Promise<Map<string, number>> {

@@ -29,9 +29,11 @@ async function waitForFile(path: string): Promise<string> {
   return readFileSync(path, 'latin1');
 }
 
+/** memcached, or repcache with -t 1 unless `args` give -t (its default follows the CPUs). */
 function start(kind: CacheKind, args: string[], file: string) {
   const user = userArgs().length > 0 && kind === 'memcached' ? ['-u', 'nobody'] : userArgs();
-  return startProcess(kind === 'memcached' ? 'memcached' : bin('repcache'), [...user, ...args], { env: { MEMCACHED_PORT_FILENAME: file } });
+  const threads = kind === 'repcache' && !args.includes('-t') ? ['-t', '1'] : [];
+  return startProcess(kind === 'memcached' ? 'memcached' : bin('repcache'), [...user, ...threads, ...args], { env: { MEMCACHED_PORT_FILENAME: file } });
 }
 
 describe('MEMCACHED_PORT_FILENAME and ephemeral ports', () => {

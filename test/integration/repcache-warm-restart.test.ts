@@ -112,7 +112,7 @@ describe('repcache -e: warm restart', () => {
 
   it('a memory file that cannot be written is a start-up error (memcached does not start either)', async () => {
     const port = await freePort();
-    const d = startProcess(bin('repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), '-e', path.join(dir, 'no-such-dir', 'memory')]);
+    const d = startProcess(bin('repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), '-t', '1', '-e', path.join(dir, 'no-such-dir', 'memory')]);
     expect(await d.exited).toBe(71);
     expect(d.output()).toMatch(/repcache: cannot write the memory file .*no-such-dir\/memory\.tmp: ENOENT/);
   });

@@ -15,7 +15,7 @@ const asRoot = process.getuid?.() === 0 ? ['-u', 'root'] : [];
 
 /**
  * Starts repcache with replication; resolves once the client port is open (copy complete). REPCACHE_TEST_THREADS=N
- * starts it with -t N unless `extra` names -t.
+ * starts it with -t N, and its absence with -t 1, unless `extra` names -t (threadArgs).
  */
 export async function startNode(opts: { port?: number; rport?: number; peers?: number[]; extra?: string[]; waitMs?: number } = {}): Promise<RepNode> {
   const port = opts.port ?? (await freePort());

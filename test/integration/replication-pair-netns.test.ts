@@ -24,7 +24,7 @@ describe.skipIf(rootSkipReason())("repcached's pair lines on one host, a strange
 
   it('`-p 11211 -X 11212` and `-p 11311 -x 127.0.0.1 -X 11212` pair; 198.18.0.2 gets nothing from 11212', async () => {
     const ns = lab.nodes.a!.ns;
-    const start = (args: string[]) => lab.spawn(ns, [bin('repcache'), '-u', 'root', ...args], { HAVED_LOG_JSON: '1' });
+    const start = (args: string[]) => lab.spawn(ns, [bin('repcache'), '-u', 'root', '-t', '1', ...args], { HAVED_LOG_JSON: '1' });
     const a = start(['-p', '11211', '-X', '11212']);
     await waitFor('node A serving', () => stat(11211, 'replication_state') === 'standalone', 15_000, 50);
     const b = start(['-p', '11311', '-x', '127.0.0.1', '-X', '11212']);

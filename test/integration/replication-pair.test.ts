@@ -16,7 +16,7 @@ interface Node { port: number; daemon: Daemon; repl: string[] }
 
 /** Starts repcache on loopback with exactly the given replication flags; resolves once it serves clients. */
 async function start(port: number, repl: string[]): Promise<Node> {
-  const args = ['-l', '127.0.0.1', '-p', String(port), ...asRoot, ...repl];
+  const args = ['-l', '127.0.0.1', '-p', String(port), '-t', '1', ...asRoot, ...repl];
   const daemon = startProcess(bin('repcache'), args, { env: { HAVED_LOG_JSON: '1' } });
   await waitForPort(port, '127.0.0.1', 20_000, daemon);
   return { port, daemon, repl };
