@@ -82,7 +82,7 @@ interface Case { advertInt: string; sync: boolean }
 export interface FailoverFigures extends Case { outageMs: number; failbackGapMs: number; acked: number; readBack: number; vipMovedMs: number; warmMs: number; failbackMs: number }
 
 function conf(n: LabNode, peer: LabNode, prio: number, c: Case, port: number, secretFile: string): string {
-  const repcache = `${join(ROOT, 'bin/repcache')} -p 11211 -U 0 -u nobody -m 64 -x ${peer.address} -o repl_secret_file=${secretFile}${c.sync ? ' --replication-sync' : ''}`;
+  const repcache = `${join(ROOT, 'bin/repcache')} -p 11211 -U 0 -u nobody -t 1 -m 64 -x ${peer.address} -o repl_secret_file=${secretFile}${c.sync ? ' --replication-sync' : ''}`;
   return `global_defs {
     router_id ${n.ns}
     vrrp_udp_port ${port}

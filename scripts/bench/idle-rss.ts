@@ -1,6 +1,6 @@
 /**
  * repcache's private memory at start, the same way each time: `bin/run-node scripts/bench/idle-rss.ts [--runs N]
- * [--fill] [repcache flags...]` starts bin/repcache N times (default 5) with the flags, reads RssAnon and VmRSS
+ * [--fill] [repcache flags...]` starts bin/repcache N times (default 5) with the flags (no -t: its default), reads RssAnon and VmRSS
  * from /proc/PID/status 1.5 s after its port answers (and, with --fill, again 1.5 s after filling -m with 100-byte
  * items as the memory bench does; with --quiet also 25 s later, once a quiet server has given memory back), stops it,
  * and prints each start and the medians. With --memcached it does the same to Debian's memcached (`-t 1` and the
@@ -37,7 +37,7 @@ const read = (p: Proc) => ({ anon: statusMB(p.child.pid!, 'RssAnon'), rss: statu
 const samples: Record<'idle' | 'full' | 'full, quiet', Array<{ anon: number; rss: number }>> = { idle: [], full: [], 'full, quiet': [] };
 
 for (let i = 0; i < runs; i++) {
-  const p = memcached ? await startMemcached(['-t', '1', ...flags]) : await startRepcache(flags);
+  const p = memcached ? await startMemcached(['-t', '1', ...flags]) : await startRepcache(flags, undefined, true);
   try {
     await sleep(SETTLE_MS);
     const idle = read(p);

@@ -89,9 +89,14 @@ export async function startMemcached(args: string[]): Promise<Proc> {
   return startServer('memcached', ['-l', '127.0.0.1', '-p', String(port), '-U', '0', ...userArgs(), ...args], port);
 }
 
-export async function startRepcache(args: string[], env?: NodeJS.ProcessEnv): Promise<Proc> {
+/**
+ * repcache with `args`, and -t 1 unless they give -t: the benches compare it with memcached -t 1 (repcache's default
+ * -t follows the CPUs). `asGiven`: exactly the flags given, the default -t included.
+ */
+export async function startRepcache(args: string[], env?: NodeJS.ProcessEnv, asGiven = false): Promise<Proc> {
   const port = await freePort();
-  return startServer(resolve(repoRoot, 'bin/repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...args], port, env);
+  const threads = asGiven || args.some((a) => a === '-t' || a.startsWith('--threads')) ? [] : ['-t', '1'];
+  return startServer(resolve(repoRoot, 'bin/repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...threads, ...args], port, env);
 }
 
 /** What scripts/bench/probe.mjs reports (see there); the fields the bench reads. */
