@@ -1,7 +1,8 @@
 /**
  * repcache's command line: memcached 1.6.18's flags, defaults and error messages, plus repcached's
- * replication flags (-x peer, -X port). Pure: argv in, options or a UsageError out.
+ * replication flags (-x peer, -X port). Pure: argv (and the CPUs the process may use) in, options or a UsageError out.
  */
+import { availableParallelism } from 'node:os';
 import { DEFAULT_REPLICATION_PORT } from '../replication/wiring.ts';
 import { MetricsAddressError, parseMetricsAddress } from '../net/metrics-address.ts';
 import { REPLICATION_SUBOPTIONS } from '../replication/options.ts';
@@ -162,6 +163,18 @@ function port(value: string): number {
   const n = INT.test(value.trim()) ? Number(value) : NaN;
   if (!(n >= -1 && n <= 65535)) throw new UsageError(`ERROR: Invalid port number ${value}.`, EX_USAGE);
   return n;
+}
+
+/** memcached's default -t. */
+export const DEFAULT_THREADS = 4;
+
+/**
+ * -t when none is given: memcached's 4, but no more than the CPUs this process may use (`cpus`:
+ * os.availableParallelism(), which follows taskset and cgroup affinity). Workers beyond the CPUs add memory and CPU
+ * per request, not throughput (threadsOverCpusWarning); on one CPU this is the single-thread path.
+ */
+export function defaultThreads(cpus: number): number {
+  return Math.max(1, Math.min(DEFAULT_THREADS, Math.floor(cpus)));
 }
 
 /**
@@ -329,13 +342,15 @@ function replicationPorts(value: string): { port: number; connectPort?: number }
 
 const LRU_PCT_DEFAULTS = { hot_lru_pct: 20, warm_lru_pct: 40 };
 
-export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
+/** `cpus`: the CPUs this process may use, for the default -t and the warning when -t is above them. */
+export function parseRepcacheArgs(argv: readonly string[], cpus: number = availableParallelism()): RepcacheOptions {
   const config: ServerConfig = { ...defaultServerConfig, listen: [], extended: {} };
   const replication: RepcacheOptions['replication'] = { peers: [], port: DEFAULT_REPLICATION_PORT };
   const warnings: string[] = [];
   let action: RepcacheOptions['action'] = 'run';
   let itemSizeMax = defaultServerConfig.pageSize;
   let memoryLimit = defaultServerConfig.memoryLimitMB;
+  let threadsGiven = false;
 
   for (const { spec, value: raw } of getopt(argv)) {
     const value = raw ?? '';
@@ -384,6 +399,7 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
         if (n <= 0) throw new UsageError('Number of threads must be greater than 0');
         if (n > 64) warnings.push('WARNING: Setting a high number of workerthreads is not recommended.\n Set this value to the number of cores in your machine or less.');
         config.threads = n;
+        threadsGiven = true;
         break;
       }
       case 'D':
@@ -453,6 +469,12 @@ export function parseRepcacheArgs(argv: readonly string[]): RepcacheOptions {
     }
   }
 
+  if (!threadsGiven) config.threads = defaultThreads(cpus);
+  else {
+    // a -t given is taken as given, with a word when it is above the CPUs (the default never is)
+    const overCpus = threadsOverCpusWarning(config.threads, cpus);
+    if (overCpus !== null) warnings.push(overCpus);
+  }
   if (action !== 'run') return { action, config, replication, warnings };
 
   const ext = config.extended;
@@ -518,7 +540,7 @@ export function usage(): string {
 -e, --memory-file=<file>  warm restart: SIGUSR1 saves the items to <file> and exits; the next
                           start with the same memory options loads them
 -D <char>                 stats-prefix delimiter; turns on "stats detail" (default: ":")
--t, --threads=<num>       number of threads to use (default: 1)
+-t, --threads=<num>       number of threads to use (default: 4, fewer if fewer CPUs)
 -R, --max-reqs-per-event  maximum number of requests per event (default: 20)
 -C, --disable-cas         disable use of CAS
 -b, --listen-backlog=<num> set the backlog queue limit (default: 1024)

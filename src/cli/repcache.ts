@@ -4,12 +4,11 @@
  * saves the store first: warm-restart.ts).
  */
 import { appendFileSync, renameSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { NO_REPLICATION, replicationWanted, type ReplicationWiring } from '../replication/wiring.ts';
 import { errnoText, type ReplicationPlan } from './repcache-thread-messages.ts';
 import { lookupUser, type UserIds } from '../system/users.ts';
 import {
-  EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, VERSION_LINE, parseRepcacheArgs, threadsOverCpusWarning, usage,
+  EX_NOUSER, EX_OSERR, EX_USAGE, LICENSE, VERSION_LINE, parseRepcacheArgs, usage,
   type RepcacheOptions,
 } from './repcache-options.ts';
 import { UsageError } from './usage-error.ts';
@@ -271,8 +270,6 @@ async function main(argv: readonly string[]): Promise<void> {
   if (opts.action === 'version') { process.stdout.write(`${VERSION_LINE}\n`); return; }
   if (opts.action === 'license') { process.stdout.write(LICENSE); return; }
   for (const w of opts.warnings) process.stderr.write(`${w}\n`);
-  const overCpus = threadsOverCpusWarning(opts.config.threads, availableParallelism());
-  if (overCpus !== null) process.stderr.write(`${overCpus}\n`);
 
   if (opts.config.daemonize && !daemon.isChild) {
     process.exitCode = await daemon.daemonize('repcache', argv);

@@ -65,7 +65,7 @@ export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
   minChunk: 48,
   pageSize: 1024 * 1024,
   slabChunkMax: 512 * 1024,
-  threads: 1,
+  threads: 1, // a server built in-process is one thread; repcache's command line defaults to defaultThreads(cpus)
   reqsPerEvent: 20,
   casEnabled: true,
   backlog: 1024,

@@ -8,13 +8,13 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connEntries, McClient, udpRequest } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
-import { startProcess, stopAll } from '../support/daemon.ts';
-import { cacheCommand, parseStats, rssBytes, startCache, type CacheInstance } from './repcache-harness.ts';
+import { bin, startProcess, stopAll, waitForPort } from '../support/daemon.ts';
+import { cacheCommand, parseStats, rssBytes, startCache, userArgs, type CacheInstance } from './repcache-harness.ts';
 
 const MB = 1024 * 1024;
 const THREADS = 4;
@@ -587,4 +587,46 @@ describe('repcache -t N: the main thread serves as worker 0 beside N - 1 worker 
       }
     },
   );
+});
+
+describe('repcache without -t: memcached\'s default of 4 workers, no more than the CPUs it may use', () => {
+  afterAll(stopAll);
+
+  /** bin/repcache with no -t unless `extra` gives one, run by `runner` (taskset execs it: the pid is repcache's). */
+  async function started(runner: string[], extra: string[] = []) {
+    const port = await freePort();
+    const argv = [...runner, bin('repcache'), '-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...extra];
+    const d = startProcess(argv[0]!, argv.slice(1));
+    await waitForPort(port, '127.0.0.1', 15_000, d);
+    const c = await McClient.connect(port);
+    try {
+      return { stats: await stats(c), settings: await stats(c, 'settings'), workerThreads: workerThreads(d.proc.pid!), output: d.output() };
+    } finally {
+      c.close();
+      await d.stop();
+    }
+  }
+
+  it(`a bare bin/repcache serves on min(4, CPUs) workers (${Math.min(4, availableParallelism())} here), without a warning`, async () => {
+    const n = Math.min(4, availableParallelism());
+    const r = await started([]);
+    expect(r.stats.get('threads')).toBe(String(n));
+    expect(r.settings.get('num_threads')).toBe(String(n));
+    expect(r.workerThreads).toBe(n - 1);
+    expect(r.output).not.toContain('WARNING');
+  });
+
+  it('under taskset -c 0 (one CPU) the default is the single-thread path; an explicit -t 2 is taken as given, with a warning', async () => {
+    const one = await started(['taskset', '-c', '0']);
+    expect(one.stats.get('threads')).toBe('1');
+    expect(one.settings.get('num_threads')).toBe('1');
+    expect(one.stats.has('worker_thread')).toBe(false); // only -t N (N > 1) names the worker that answered
+    expect(one.workerThreads).toBe(0);
+    expect(one.output).not.toContain('WARNING');
+    const two = await started(['taskset', '-c', '0'], ['-t', '2']);
+    expect(two.stats.get('threads')).toBe('2');
+    expect(two.settings.get('num_threads')).toBe('2');
+    expect(two.workerThreads).toBe(1);
+    expect(two.output).toContain('WARNING: -t 2 is more worker threads than the 1 CPU this process may use');
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultServerConfig } from '../../../src/server/config.ts';
-import { parseItemSize, parseRepcacheArgs, threadsOverCpusWarning, usage, VERSION_LINE } from '../../../src/cli/repcache-options.ts';
+import { defaultThreads, parseItemSize, parseRepcacheArgs, threadsOverCpusWarning, usage, VERSION_LINE } from '../../../src/cli/repcache-options.ts';
 import { UsageError } from '../../../src/cli/usage-error.ts';
 
 const parse = (...argv: string[]) => parseRepcacheArgs(argv);
@@ -18,7 +18,8 @@ describe('repcache options: defaults', () => {
   it('no flags give memcached 1.6 defaults', () => {
     const o = parse();
     expect(o.action).toBe('run');
-    expect(o.config).toEqual({ ...defaultServerConfig, listen: [], extended: {} });
+    // the default -t depends on the CPUs (below); on one CPU it is defaultServerConfig's single thread
+    expect(parseRepcacheArgs([], 1).config).toEqual({ ...defaultServerConfig, listen: [], extended: {} });
     expect(o.config.port).toBe(11211);
     expect(o.config.udpPort).toBe(0);
     expect(o.config.memoryLimitMB).toBe(64);
@@ -274,6 +275,52 @@ describe('repcache options: ports', () => {
 
   it('-U -1 counts as UDP on for the checks that refuse UDP with authentication', () => {
     expect(() => parseRepcacheArgs(['-Y', '/nonexistent', '-U', '-1'])).toThrow(/Cannot use UDP with ascii authentication/);
+  });
+});
+
+describe('repcache options: the default -t', () => {
+  it('is memcached\'s 4, capped at the CPUs the process may use', () => {
+    expect(parseRepcacheArgs([], 1).config.threads).toBe(1);
+    expect(parseRepcacheArgs([], 2).config.threads).toBe(2);
+    expect(parseRepcacheArgs([], 3).config.threads).toBe(3);
+    expect(parseRepcacheArgs([], 4).config.threads).toBe(4);
+    expect(parseRepcacheArgs([], 8).config.threads).toBe(4);
+    expect(parseRepcacheArgs([], 64).config.threads).toBe(4);
+    expect(parseRepcacheArgs(['-p', '0', '-s', '/tmp/x.sock'], 8).config.threads).toBe(4);
+    expect(defaultThreads(0)).toBe(1);
+  });
+
+  it('follows os.availableParallelism() when no CPU count is passed', async () => {
+    const { availableParallelism } = await import('node:os');
+    expect(parse().config.threads).toBe(Math.min(4, availableParallelism()));
+  });
+
+  it('does not warn about the CPUs: the default never exceeds them', () => {
+    for (const cpus of [1, 2, 8]) expect(parseRepcacheArgs([], cpus).warnings).toEqual([]);
+  });
+
+  it('an explicit -t is taken as given on any number of CPUs', () => {
+    for (const cpus of [1, 2, 8]) {
+      expect(parseRepcacheArgs(['-t', '1'], cpus).config.threads).toBe(1);
+      expect(parseRepcacheArgs(['-t', '4'], cpus).config.threads).toBe(4);
+      expect(parseRepcacheArgs(['--threads=6'], cpus).config.threads).toBe(6);
+    }
+  });
+
+  it('an explicit -t above the CPUs is warned about, once', () => {
+    expect(parseRepcacheArgs(['-t', '4'], 2).warnings).toEqual([threadsOverCpusWarning(4, 2)]);
+    expect(parseRepcacheArgs(['-t', '2'], 1).warnings).toEqual([threadsOverCpusWarning(2, 1)]);
+    expect(parseRepcacheArgs(['-t', '2'], 2).warnings).toEqual([]);
+    expect(parseRepcacheArgs(['-t', '4'], 8).warnings).toEqual([]);
+    // memcached's own warning above 64 comes first
+    const w = parseRepcacheArgs(['-t', '65'], 8).warnings;
+    expect(w).toHaveLength(2);
+    expect(w[0]).toMatch(/^WARNING: Setting a high number of workerthreads/);
+    expect(w[1]).toBe(threadsOverCpusWarning(65, 8));
+  });
+
+  it('-h names the default', () => {
+    expect(usage()).toContain('-t, --threads=<num>       number of threads to use (default: 4, fewer if fewer CPUs)\n');
   });
 });
 
