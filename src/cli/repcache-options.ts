@@ -170,7 +170,7 @@ export const DEFAULT_THREADS = 4;
 
 /**
  * -t when none is given: memcached's 4, but no more than the CPUs this process may use (`cpus`:
- * os.availableParallelism(), which follows taskset and cgroup affinity). Workers beyond the CPUs add memory and CPU
+ * os.availableParallelism(), which follows taskset and a container's CPU limit). Workers beyond the CPUs add memory and CPU
  * per request, not throughput (threadsOverCpusWarning); on one CPU this is the single-thread path.
  */
 export function defaultThreads(cpus: number): number {
