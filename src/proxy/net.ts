@@ -3,9 +3,10 @@
  * buffer and writes go straight to the stream handle where Node allows it (as repcache's own connections do):
  * every request crosses four sockets, so the stream machinery per read and write is most of a proxy's cost.
  */
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { connect, createServer, Socket, type Server } from 'node:net';
 import type { Logger } from '../log.ts';
+import { bindWithMode, removeStaleSocket } from '../net/unix-socket.ts';
 import { readIntoShared } from '../net/user-buffer.ts';
 import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../net/direct-write.ts';
 import type { BackendTransport, Connector, TransportEvents } from './backend.ts';
@@ -132,7 +133,7 @@ export class ProxyListener {
     if (c.port !== 0) for (const host of c.hosts) await this.#listenOn({ host, port: c.port, backlog: 1024 });
     if (c.unixSocket !== null) {
       removeStaleSocket(c.unixSocket);
-      await this.#listenOn({ path: c.unixSocket, backlog: 1024 });
+      await bindWithMode(0o700, () => this.#listenOn({ path: c.unixSocket!, backlog: 1024 }));
       chmodSync(c.unixSocket, 0o700);
     }
   }
@@ -207,14 +208,5 @@ export class ProxyListener {
       handle!.closed();
     });
     socket.resume();
-  }
-}
-
-/** A unix socket file left by a previous run (nothing listens on it) is removed, as memcached does; anything else is left. */
-function removeStaleSocket(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    /* not there */
   }
 }

@@ -1,6 +1,6 @@
 import type { Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
@@ -20,6 +20,7 @@ import { BinaryDispatcher } from './binary-dispatch.ts';
 import { Dispatcher } from './dispatch.ts';
 import type { DispatchHost } from './host.ts';
 import { OutBuffer } from '../net/out-buffer.ts';
+import { bindWithMode, removeStaleSocket } from '../net/unix-socket.ts';
 import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, withoutDisabledStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp, UdpRequest } from './udp.ts';
@@ -374,7 +375,8 @@ export class CacheServer extends EventEmitter {
     removeStaleSocket(path);
     const server = createServer({ pauseOnConnect: true });
     server.on('connection', (s) => this.#accept(s, `unix:${path}`));
-    return this.#bind(server, { path, backlog: this.config.backlog }).then(() => chmodSync(path, this.config.unixMask));
+    const mask = this.config.unixMask;
+    return bindWithMode(mask, () => this.#bind(server, { path, backlog: this.config.backlog })).then(() => chmodSync(path, mask));
   }
 
   #bind(server: Server, opts: { port?: number; host?: string; path?: string; backlog: number }): Promise<void> {
@@ -671,12 +673,4 @@ function describe(a: ReturnType<Server['address']>, proto: 'tcp' | 'udp'): strin
   if (a === null) return `${proto}:closed`;
   if (typeof a === 'string') return `unix:${a}`;
   return `${proto}:${a.address}:${a.port}`;
-}
-
-function removeStaleSocket(path: string): void {
-  try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
-  } catch {
-    // nothing there
-  }
 }

@@ -1,0 +1,27 @@
+/** UNIX socket files: a stale one removed before binding, and a new one created with its mode from the start. */
+import { lstatSync, unlinkSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+
+/** Removes the socket file at `path` before binding, as memcached does; a file of another kind is left (the bind then fails). */
+export function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // nothing there
+  }
+}
+
+/**
+ * Runs `bind`, which must create the socket file synchronously (net.Server.listen with a path binds before it
+ * returns), under the umask that gives the new file `mode`, as memcached's -a does: the socket never exists with
+ * wider permissions than `mode`, not even until the chmod that follows a successful listen. A worker thread cannot
+ * change the process's umask: there only that chmod sets the mode.
+ */
+export function bindWithMode<T>(mode: number, bind: () => T): T {
+  const previous = isMainThread ? process.umask(~mode & 0o777) : null;
+  try {
+    return bind();
+  } finally {
+    if (previous !== null) process.umask(previous);
+  }
+}
