@@ -6,7 +6,9 @@
  * same bytes in, same bytes out. Its CPU per op is what any Node server with this I/O pays before parsing,
  * hashing or copying a value. Only for memcaslap's well-formed `get <key>` and `set ...` lines.
  *
- * Usage: io-floor.ts <port>
+ * Usage: io-floor.ts <port> [--reuse-port]
+ * With --reuse-port it listens with SO_REUSEPORT, so that two of them on one port are the floor of repcache -t 2's
+ * two event loops (the kernel spreads the connections over them, as over repcache's workers).
  */
 import { createServer, Socket } from 'node:net';
 import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../../src/net/direct-write.ts';
@@ -86,4 +88,4 @@ function serve(raw: Socket): void {
   socket.resume();
 }
 
-createServer({ noDelay: true, pauseOnConnect: true }, serve).listen(Number(process.argv[2]), '127.0.0.1');
+createServer({ noDelay: true, pauseOnConnect: true }, serve).listen({ port: Number(process.argv[2]), host: '127.0.0.1', reusePort: process.argv[3] === '--reuse-port' });

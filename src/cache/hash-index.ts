@@ -34,8 +34,12 @@ export class HashIndex {
   readonly #bytes: Buffer;
   readonly #view: DataView;
   readonly #u32: Uint32Array;
-  /** Length-tracking: follows the buffer as it grows. */
-  readonly #buckets: Uint32Array;
+  /**
+   * The table as far as this thread last saw it: a fixed-length view, made again when the mask shows the table
+   * grew (here or in another worker). A length-tracking view of a growable buffer would follow it by itself, but
+   * V8 reads its length with a runtime call on every access (about 20 ns against 3).
+   */
+  #buckets: Uint32Array;
   readonly #table: SharedArrayBuffer;
   readonly #maxPower: number;
   /** The store's shared scalars: mask, power and expansions of the table. */
@@ -59,7 +63,14 @@ export class HashIndex {
     } else {
       this.#table = table;
     }
-    this.#buckets = new Uint32Array(this.#table);
+    this.#buckets = new Uint32Array(this.#table, 0, this.#w[W_HASH_MASK] + 1);
+  }
+
+  /** The view of the table, made again if the table grew since this thread made it. */
+  #current(): Uint32Array {
+    const mask = this.#w[W_HASH_MASK];
+    const buckets = this.#buckets;
+    return mask < buckets.length ? buckets : (this.#buckets = new Uint32Array(this.#table, 0, mask + 1));
   }
 
   get table(): SharedArrayBuffer {
@@ -75,7 +86,7 @@ export class HashIndex {
   }
 
   get byteLength(): number {
-    return this.#buckets.byteLength;
+    return this.#table.byteLength;
   }
 
   get expansions(): number {
@@ -84,13 +95,13 @@ export class HashIndex {
 
   /** First item of bucket `i` (0 = empty); follow F_HNEXT for the rest. */
   head(i: number): number {
-    return this.#buckets[i];
+    return this.#current()[i];
   }
 
   /** The item whose key is at [from, from + n) of src (see keyView()) and hashes to hv; 0 when none. */
   findAt(src: DataView, from: number, n: number, hv: number): number {
     const bytes = this.#bytes;
-    let h = this.#buckets[hv & this.#w[W_HASH_MASK]];
+    let h = this.#current()[hv & this.#w[W_HASH_MASK]];
     while (h !== 0) {
       if (bytes[h * 8 + B_NKEY] === n && this.#keyIs(h, src, from, n)) return h;
       h = this.#u32[h * 2 + F_HNEXT];
@@ -114,18 +125,20 @@ export class HashIndex {
 
   /** Links item h; `count` is the number of items afterwards, to decide on growth. */
   insert(h: number, hv: number, count: number): void {
+    const buckets = this.#current();
     const bucket = hv & this.#w[W_HASH_MASK];
-    this.#u32[h * 2 + F_HNEXT] = this.#buckets[bucket];
-    this.#buckets[bucket] = h;
+    this.#u32[h * 2 + F_HNEXT] = buckets[bucket];
+    buckets[bucket] = h;
     if (count > (this.#s[S_HASH_MASK] + 1) * 1.5 && this.#s[S_HASH_POWER] < this.#maxPower) this.#expand();
   }
 
   remove(h: number, hv: number): void {
     const u32 = this.#u32;
+    const buckets = this.#current();
     const bucket = hv & this.#w[W_HASH_MASK];
-    let cur = this.#buckets[bucket];
+    let cur = buckets[bucket];
     if (cur === h) {
-      this.#buckets[bucket] = u32[h * 2 + F_HNEXT];
+      buckets[bucket] = u32[h * 2 + F_HNEXT];
       return;
     }
     while (cur !== 0 && u32[cur * 2 + F_HNEXT] !== h) cur = u32[cur * 2 + F_HNEXT];
@@ -140,7 +153,7 @@ export class HashIndex {
   #expand(): void {
     const half = this.#s[S_HASH_MASK] + 1;
     this.#table.grow(8 * half); // the new upper half reads 0: empty buckets
-    const buckets = this.#buckets;
+    const buckets = (this.#buckets = new Uint32Array(this.#table, 0, 2 * half));
     const u32 = this.#u32;
     for (let b = 0; b < half; b++) {
       let low = 0;

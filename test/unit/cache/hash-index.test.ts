@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { keyView } from '../../../src/cache/hash.ts';
 import { HashIndex, maxHashPower } from '../../../src/cache/hash-index.ts';
 import { B_NKEY, F_HNEXT, HEADER_BYTES } from '../../../src/cache/layout.ts';
+import { newScalars } from '../../../src/cache/shared-scalars.ts';
 
 describe('HashIndex.findAt', () => {
   it('finds each of many same-length keys in one chain, from any offset, and nothing for a key one byte off', () => {
@@ -92,5 +93,32 @@ describe('HashIndex growth', () => {
     expect(index.power).toBe(7);
     index.insert(8 + 61 * 7, 0, 1_000_000);
     expect([index.power, maxHashPower(1 << 12, 4)]).toEqual([7, 7]);
+  });
+
+  it('a second index on the same memory (another worker) follows the table as the first grows it, and grows it in turn', () => {
+    const memory = new SharedArrayBuffer(1 << 22);
+    const bytes = Buffer.from(memory);
+    const u32 = new Uint32Array(memory);
+    const scalars = newScalars();
+    const a = new HashIndex(bytes, u32, 4, scalars);
+    const b = new HashIndex(bytes, u32, 4, scalars, a.table);
+    const view = keyView(bytes);
+    const handles: number[] = [];
+    const find = (index: HashIndex, h: number) => index.findAt(view, h * 8 + HEADER_BYTES, bytes[h * 8 + B_NKEY], index.hashOf(h));
+    // each index in turn inserts a thousand items (growing the table the other last saw), then both find them all
+    for (let i = 0; i < 8000; i++) {
+      const h = 8 + i * 7;
+      const key = Buffer.from(`key:${i}`);
+      bytes[h * 8 + B_NKEY] = key.length;
+      key.copy(bytes, h * 8 + HEADER_BYTES);
+      const index = Math.floor(i / 1000) % 2 === 0 ? a : b;
+      index.insert(h, index.hashOf(h), i + 1);
+      handles.push(h);
+    }
+    expect(a.power).toBe(13);
+    expect([a.expansions, b.byteLength]).toEqual([9, 4 * 2 ** 13]);
+    for (const h of handles) expect([find(a, h), find(b, h)]).toEqual([h, h]);
+    for (const h of handles.filter((_, i) => i % 2 === 0)) (h % 3 === 0 ? a : b).remove(h, a.hashOf(h));
+    handles.forEach((h, i) => expect([find(a, h), find(b, h)]).toEqual(i % 2 ? [h, h] : [0, 0]));
   });
 });
