@@ -36,7 +36,7 @@ const TLS_SESSION_CACHE_SIZE = 4096;
 
 export interface CacheServerDeps {
   logger: Logger;
-  /** Default: on the system's monotonic clock. The server ticks it. */
+  /** Default: on the system's monotonic clock. The server ticks it; `stats conns`' wait for other workers runs on its timers. */
   clock?: CacheClock;
   /** CAS generator for the store (replication: hybrid logical clock versions). */
   versions?: VersionSource;
@@ -108,7 +108,7 @@ export class CacheServer extends EventEmitter {
   readonly #signals: WorkerSignals | null = null;
   #link: WorkerLink | null = null;
   /** -t N: `stats conns` waiting for the other workers' answers. */
-  readonly #connsAsks = new ConnsGathering();
+  readonly #connsAsks: ConnsGathering;
   /** Clock second the listeners opened (`stats conns` counts their secs_since_last_cmd from it, as memcached). */
   #listenedAt = 0;
   readonly #binaryDispatcher: BinaryDispatcher;
@@ -139,6 +139,7 @@ export class CacheServer extends EventEmitter {
     this.#logger = deps.logger;
     this.#clientLog = new RateLimitedLog(deps.logger);
     this.#clock = deps.clock ?? new CacheClock();
+    this.#connsAsks = new ConnsGathering(this.#clock.timers);
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
     this.#credentials = deps.credentials ?? (config.authFile !== null ? loadAuthFile(config.authFile) : null);
     this.#tls = config.sslEnabled ? { settings: tlsSettingsOf(config.extended), loadedAt: 0, servers: [], sessions: new Map() } : null;

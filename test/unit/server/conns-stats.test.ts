@@ -1,5 +1,6 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CONNS_WAIT_MS, ConnsGathering, formatConns, type ConnsAnswer } from '../../../src/server/conns-stats.ts';
+import { FakeClock } from '../../support/fake-clock.ts';
 
 const own: ConnsAnswer = { udp: ['udp:127.0.0.1:11211'], conns: [[3, 'tcp:127.0.0.1:5001', 'tcp:127.0.0.1:11211', 'conn_read', 2]] };
 const other: ConnsAnswer = { udp: [], conns: [[2, 'tcp:127.0.0.1:5000', 'tcp:127.0.0.1:11211', 'conn_new_cmd', 0]] };
@@ -24,27 +25,34 @@ describe('stats conns: the lines', () => {
   });
 });
 
-describe('stats conns: gathering the other workers\' answers', () => {
-  afterEach(() => vi.useRealTimers());
-
-  it('resolves once every other worker answered; a late answer is dropped', async () => {
-    const g = new ConnsGathering();
+describe('stats conns: gathering the other workers\' answers (on the server\'s clock)', () => {
+  it('resolves at once when every other worker answered, its timer cancelled; a late answer is dropped', async () => {
+    const clock = new FakeClock();
+    const g = new ConnsGathering(clock);
     const asked: number[] = [];
     const reply = g.gather((id) => asked.push(id), 2, (answers) => `${answers.length}`);
     expect(asked).toHaveLength(1);
+    expect(clock.pending).toBe(1);
     g.answered(asked[0], other);
     g.answered(asked[0], other);
+    expect(clock.pending).toBe(0);
     expect(await reply).toBe('2');
     g.answered(asked[0], other); // too late: nothing waits for it
   });
 
-  it('answers with what came after CONNS_WAIT_MS', async () => {
-    vi.useFakeTimers();
-    const g = new ConnsGathering();
+  it('a worker that never answers: after CONNS_WAIT_MS, and not before, the reply has what came', async () => {
+    const clock = new FakeClock();
+    const g = new ConnsGathering(clock);
     let id = 0;
-    const reply = g.gather((i) => (id = i), 3, (answers) => `${answers.length}`);
+    let settled: string | null = null;
+    void g.gather((i) => (id = i), 3, (answers) => `${answers.length}`).then((r) => (settled = r));
     g.answered(id, other);
-    vi.advanceTimersByTime(CONNS_WAIT_MS);
-    expect(await reply).toBe('1');
+    clock.advance(CONNS_WAIT_MS - 1);
+    await Promise.resolve();
+    expect(settled).toBeNull();
+    clock.advance(1);
+    await Promise.resolve();
+    expect(settled).toBe('1');
+    expect(clock.pending).toBe(0);
   });
 });
