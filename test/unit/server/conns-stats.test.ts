@@ -1,5 +1,13 @@
-import { describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SlabStore } from '../../../src/cache/store.ts';
+import { CacheClock } from '../../../src/clock.ts';
+import { CacheServer } from '../../../src/server/cache-server.ts';
+import { defaultServerConfig, storeOptionsFor, type ServerConfig } from '../../../src/server/config.ts';
 import { CONNS_WAIT_MS, ConnsGathering, formatConns, type ConnsAnswer } from '../../../src/server/conns-stats.ts';
+import { WorkerCounterTable } from '../../../src/server/worker-counters.ts';
+import { WorkerSignals } from '../../../src/server/worker-signals.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 
 const own: ConnsAnswer = { udp: ['udp:127.0.0.1:11211'], conns: [[3, 'tcp:127.0.0.1:5001', 'tcp:127.0.0.1:11211', 'conn_read', 2]] };
@@ -56,3 +64,48 @@ describe('stats conns: gathering the other workers\' answers (on the server\'s c
     expect(clock.pending).toBe(0);
   });
 });
+
+describe('stats conns with a worker that never answers: the connection closes meanwhile', () => {
+  const servers: CacheServer[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.close();
+  });
+
+  it('the reply known later is neither written to it nor counted in bytes_written', async () => {
+    const clock = new FakeClock();
+    const cacheClock = new CacheClock(clock);
+    const config: ServerConfig = { ...defaultServerConfig, listen: ['127.0.0.1'], threads: 2, extended: {}, port: -1, udpPort: 0 };
+    const store = new SlabStore(storeOptionsFor(config, cacheClock));
+    const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2) };
+    for (const worker of [0, 1]) servers.push(new CacheServer(config, { logger: pino({ level: 'silent' }), clock: cacheClock, shared: { ...base, worker } }));
+    const asker = servers[0];
+    asker.setWorkerLink({ askConns: () => {}, sendWatch: () => {} }); // the other worker never answers
+    for (const s of servers) await s.listen();
+    const port = Number(asker.addresses()[0].split(':').pop());
+    const bytesWritten = () => asker.generalStats().find(([name]) => name === 'bytes_written')?.[1];
+
+    const c = connect({ port, host: '127.0.0.1' });
+    let received = '';
+    c.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    const closed = new Promise((r) => c.once('close', r));
+    c.on('error', () => {});
+    c.write('stats conns\r\n');
+    await until(() => clock.pending === 1); // the server waits for the other worker
+    const before = bytesWritten();
+    await asker.close(); // (a server that stops closes its connections)
+    clock.advance(CONNS_WAIT_MS);
+    await closed;
+    await new Promise((r) => setImmediate(r));
+    expect(clock.pending).toBe(0);
+    expect(received).toBe('');
+    expect(bytesWritten()).toBe(before);
+  });
+});
+
+async function until(ok: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
