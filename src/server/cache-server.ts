@@ -497,22 +497,23 @@ export class CacheServer extends EventEmitter {
     }
   }
 
+  /** This server's counters, with its watch log's counts copied in (the log keeps them: `stats reset` leaves them). */
+  #ownCounters(): ServerCounters {
+    const c = this.#counters;
+    c.logWatcherSent = this.#watch.sent;
+    c.logWatcherSkipped = this.#watch.skipped;
+    return c;
+  }
+
   /** -t N: this worker's counters to its row of the shared table, which `stats` sums. */
   #publishCounters(): void {
     if (this.#shared === null) return;
-    this.#counters.logWatcherSent = this.#watch.sent;
-    this.#counters.logWatcherSkipped = this.#watch.skipped;
-    this.#shared.counters.publish(this.#counters, this.#conns.size + this.#udp.length);
+    this.#shared.counters.publish(this.#ownCounters(), this.#conns.size + this.#udp.length);
   }
 
   /** The server counters `stats` reports: this server's, or with -t N the sums over the workers. */
   #reportedCounters(): { c: ServerCounters; currConnections: number } {
-    const own = { c: this.#counters, currConnections: this.#conns.size + this.#udp.length };
-    if (this.#shared === null) {
-      own.c.logWatcherSent = this.#watch.sent;
-      own.c.logWatcherSkipped = this.#watch.skipped;
-      return own;
-    }
+    if (this.#shared === null) return { c: this.#ownCounters(), currConnections: this.#conns.size + this.#udp.length };
     this.#publishCounters();
     const { counters, currConnections } = this.#shared.counters.sums();
     return { c: counters, currConnections };
