@@ -24,8 +24,11 @@ import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile 
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
 
+/** -u's user, switched to once the ports are bound. */
+type RunAs = UserIds & { name: string };
+
 /** memcached refuses to run as root without -u; the user is checked before binding, switched to after. */
-function checkUser(opts: RepcacheOptions): { uid: number; gid: number; name: string } | null {
+function checkUser(opts: RepcacheOptions): RunAs | null {
   if (process.getuid?.() !== 0) return null;
   const name = opts.config.user;
   if (!name) throw new StartupError("can't run as root without the -u switch", EX_USAGE);
@@ -112,20 +115,7 @@ async function run(opts: RepcacheOptions): Promise<void> {
     }
   }
 
-  let removePidFile: () => void;
-  try {
-    removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
-  } catch (err) {
-    await server.close();
-    throw err;
-  }
-  if (user) dropPrivileges(user);
-  const unwritable = warm?.unwritable() ?? null;
-  if (unwritable !== null) {
-    await Promise.all([server.close(), metrics?.close()]);
-    removePidFile();
-    throw new StartupError(`repcache: ${unwritable}`, EX_OSERR);
-  }
+  const removePidFile = await settleAsUser(config, user, warm, () => Promise.all([server.close(), metrics?.close()]));
 
   let stopping = false;
   const stop = (why: string) => {
@@ -147,6 +137,30 @@ async function run(opts: RepcacheOptions): Promise<void> {
   // start-up's memory back now, and a quiet server's after each busy spell (a node applying its peers' writes is busy)
   const applied = () => Number(replication.replicator?.stats().find(([k]) => k === 'repl_applied')?.[1] ?? 0);
   new IdleMemoryReducer(() => server.bytesRead + applied(), backgroundClock).start();
+}
+
+/**
+ * Once every port listens (-t 1 and -t N alike): the pid file, then -u's user, then -e's memory file checked
+ * writable as that user. A failure undoes the start with `close` and throws. Returns what removes the pid file.
+ */
+async function settleAsUser(
+  config: RepcacheOptions['config'], user: RunAs | null, warm: WarmRestart | null, close: () => Promise<unknown>,
+): Promise<() => void> {
+  let removePidFile: () => void;
+  try {
+    removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  if (user) dropPrivileges(user);
+  const unwritable = warm?.unwritable() ?? null;
+  if (unwritable !== null) {
+    await close();
+    removePidFile();
+    throw new StartupError(`repcache: ${unwritable}`, EX_OSERR);
+  }
+  return removePidFile;
 }
 
 /** -e: the memory file loaded into the store (the warm restart's code is loaded only then). */
@@ -179,7 +193,7 @@ function writePortFile(name: string, lines: string, logger: { error(o: object, m
 /** -t N: this thread serves as worker 0 beside N - 1 worker threads, writes the pid file, drops privileges and stops them all. */
 async function runThreaded(
   opts: RepcacheOptions,
-  user: { uid: number; gid: number; name: string } | null,
+  user: RunAs | null,
   authEntries: Array<[string, string]> | null,
   level: 'trace' | 'debug' | 'info' | 'warn',
   logger: Logger,
@@ -212,20 +226,7 @@ async function runThreaded(
   // as with -t 1: once every port listens
   const portFile = process.env.MEMCACHED_PORT_FILENAME;
   if (portFile && !config.unixSocket) writePortFile(portFile, cache.portFileLines, logger);
-  let removePidFile: () => void;
-  try {
-    removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
-  } catch (err) {
-    await cache.close();
-    throw err;
-  }
-  if (user) dropPrivileges(user);
-  const unwritable = (warm as WarmRestart | null)?.unwritable() ?? null;
-  if (unwritable !== null) {
-    await cache.close();
-    removePidFile();
-    throw new StartupError(`repcache: ${unwritable}`, EX_OSERR);
-  }
+  const removePidFile = await settleAsUser(config, user, warm as WarmRestart | null, () => cache.close());
   let stopping = false;
   const stop = (why: string, code = 0) => {
     if (stopping) return;
