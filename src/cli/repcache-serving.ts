@@ -4,7 +4,7 @@
  * (repcache-worker.ts); both build and run their server here, and speak the messages of repcache-thread-messages.ts,
  * which the main thread hands to its own worker 0 as plain calls.
  */
-import { backgroundClock, CacheClock, turnNow } from '../clock.ts';
+import { backgroundClock, type CacheClock, turnNow } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { HybridClock } from '../replication/hlc.ts';
 import { ReplicationShare } from '../replication/threads.ts';
@@ -12,7 +12,7 @@ import type { StatList } from '../server/stats.ts';
 import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
 import { IdleMemoryReducer } from '../server/idle-memory.ts';
-import { errnoText, type WorkerStart, type ToMain, type ToWorker } from './repcache-thread-messages.ts';
+import { errnoText, threadCacheClock, type WorkerStart, type ToMain, type ToWorker } from './repcache-thread-messages.ts';
 
 export class SharedStoreServing {
   readonly #start: WorkerStart;
@@ -33,9 +33,7 @@ export class SharedStoreServing {
     this.#post = post;
     this.#logger = logger;
     this.#closed = closed;
-    // the main thread's cache clock: the same seconds and absolute times in every thread
-    this.#clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
-    this.#clock.share(start.clockSecond);
+    this.#clock = threadCacheClock(start.clock);
     this.#share = start.replication === null ? null : new ReplicationShare(start.replication.share);
   }
 

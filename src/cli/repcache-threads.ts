@@ -34,7 +34,7 @@ import { WorkerCounterTable } from '../server/worker-counters.ts';
 import { WorkerSignals } from '../server/worker-signals.ts';
 import { ReplicationShare } from '../replication/threads.ts';
 import { SharedStoreServing } from './repcache-serving.ts';
-import { errnoText, type ReplicationPlan, type ReplicationThreadStart, type ToMain, type ToWorker, type WorkerReplication, type WorkerStart } from './repcache-thread-messages.ts';
+import { errnoText, type ReplicationPlan, type ReplicationThreadStart, type ThreadClockStart, type ToMain, type ToWorker, type WorkerReplication, type WorkerStart } from './repcache-thread-messages.ts';
 
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
@@ -172,11 +172,10 @@ export class ThreadedCache extends EventEmitter {
   ): Promise<ThreadedCache> {
     const wallMs = Date.now();
     const startMs = performance.now();
-    const clockStartAbsMs = performance.timeOrigin + startMs;
+    const clockStart: ThreadClockStart = { wallMs, startAbsMs: performance.timeOrigin + startMs, second: CacheClock.sharedSecond() };
     const clock = new CacheClock(backgroundClock, wallMs, startMs);
-    const clockSecond = CacheClock.sharedSecond();
     // this thread's clock reads the workers' newest second too: a save after they closed sees the items as they did
-    clock.share(clockSecond);
+    clock.share(clockStart.second);
     clock.tick();
     const store = new SlabStore(storeOptionsFor(config, clock));
     const self = new ThreadedCache(logger, store, clock);
@@ -188,7 +187,7 @@ export class ThreadedCache extends EventEmitter {
       shared = { changes: store.changes.share(r.logCapacity), hlc: r.hlc, share: new ReplicationShare().buffer, syncMode: r.syncMode, syncTimeoutMs: r.syncTimeoutMs };
       const data: ReplicationThreadStart = {
         config, replication: replication.args, store: store.buffers, changes: shared.changes, lock: base.lock, hlc: r.hlc, share: shared.share,
-        logLevel, wallMs, clockStartAbsMs, clockSecond,
+        logLevel, clock: clockStart,
       };
       const w = new Worker(new URL('./repcache-replication-worker.ts', import.meta.url), { workerData: data, name: 'repcache replication' });
       self.#replication = w;
@@ -210,7 +209,7 @@ export class ThreadedCache extends EventEmitter {
     }
     const loaded: Array<Promise<void>> = [];
     const ready: Array<Promise<void>> = [];
-    const startOf = (worker: number): WorkerStart => ({ config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared });
+    const startOf = (worker: number): WorkerStart => ({ config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, clock: clockStart, replication: shared });
     // the worker threads first, so that they load while this thread builds worker 0's server
     for (let worker = 1; worker < config.threads; worker++) {
       self.#workers[worker] = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: startOf(worker), name: `repcache worker ${worker}` });
