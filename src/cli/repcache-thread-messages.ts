@@ -65,10 +65,13 @@ export interface ReplicationPlan {
   threaded: ThreadedReplication;
 }
 
+/** Where a thread's start failed: building its server, binding its ports, the metrics endpoint, replication. */
+export type StartStage = 'start' | 'listen' | 'metrics' | 'replication';
+
 export type ToMain =
   | { type: 'loaded' }
   | { type: 'ready'; portFileLines?: string }
-  | { type: 'error'; stage: 'start' | 'listen' | 'metrics' | 'replication'; message: string }
+  | { type: 'error'; stage: StartStage; message: string }
   | { type: 'shutdown'; graceful: boolean }
   | { type: 'closed' }
   | { type: 'refresh_certs' }

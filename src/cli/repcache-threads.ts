@@ -34,12 +34,12 @@ import { WorkerCounterTable } from '../server/worker-counters.ts';
 import { WorkerSignals } from '../server/worker-signals.ts';
 import { ReplicationShare } from '../replication/threads.ts';
 import { SharedStoreServing } from './repcache-serving.ts';
-import { errnoText, type ReplicationPlan, type ReplicationThreadStart, type ThreadClockStart, type ToMain, type ToWorker, type WorkerReplication, type WorkerStart } from './repcache-thread-messages.ts';
+import { errnoText, type ReplicationPlan, type ReplicationThreadStart, type StartStage, type ThreadClockStart, type ToMain, type ToWorker, type WorkerReplication, type WorkerStart } from './repcache-thread-messages.ts';
 
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
-  readonly stage: string;
-  constructor(stage: string, message: string) {
+  readonly stage: StartStage;
+  constructor(stage: StartStage, message: string) {
     super(message);
     this.stage = stage;
   }

@@ -219,9 +219,9 @@ async function runThreaded(
     cache = await ThreadedCache.start(config, authEntries, level, logger, replication, prepare);
   } catch (err) {
     if (!(err instanceof WorkerStartError)) throw err;
-    if (err.stage === 'replication') throw new StartupError(`repcache: ${err.message}`, EX_OSERR);
     if (err.stage === 'listen') throw new StartupError(describeListenError(opts, { message: err.message } as NodeJS.ErrnoException), EX_OSERR);
-    throw new StartupError(err.stage === 'start' ? err.message : `repcache: ${err.message}`, err.stage === 'start' ? EX_USAGE : EX_OSERR);
+    if (err.stage === 'start') throw new StartupError(err.message, EX_USAGE);
+    throw new StartupError(`repcache: ${err.message}`, EX_OSERR); // replication, metrics
   }
   // as with -t 1: once every port listens
   const portFile = process.env.MEMCACHED_PORT_FILENAME;
