@@ -193,7 +193,7 @@ export class ThreadedCache extends EventEmitter {
       self.#replication = w;
       try {
         // with peers: until this node may serve (a full copy is in, or no peer is reachable), as with -t 1
-        await self.#watch(w, -1);
+        await self.#attach(w, -1);
       } catch (err) {
         await self.close();
         throw err;
@@ -219,7 +219,7 @@ export class ThreadedCache extends EventEmitter {
     for (const [worker, w] of self.#workers.entries()) {
       let onLoaded = () => {};
       const isLoaded = new Promise<void>((resolve) => (onLoaded = resolve));
-      const isReady = self.#watch(w, worker, () => onLoaded());
+      const isReady = self.#attach(w, worker, () => onLoaded());
       loaded.push(Promise.race([isLoaded, isReady]));
       ready.push(isReady);
     }
@@ -245,26 +245,34 @@ export class ThreadedCache extends EventEmitter {
     return self;
   }
 
-  #watch(w: ServingThread, worker: number, onLoaded?: () => void): Promise<void> {
+  /**
+   * Follows thread `w` (worker index, -1: the replication thread) for its life: relays its messages and reports its
+   * crash. Resolves once it is ready, rejects (WorkerStartError) if its start failed; `onLoaded` on its `loaded`.
+   */
+  #attach(w: ServingThread, worker: number, onLoaded?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       w.on('message', (m: ToMain) => {
-        if (m.type === 'loaded') onLoaded?.();
-        else if (m.type === 'ready') {
-          if (m.portFileLines !== undefined) this.#portFileLines = m.portFileLines;
-          resolve();
+        switch (m.type) {
+          case 'loaded':
+            onLoaded?.();
+            break;
+          case 'ready':
+            if (m.portFileLines !== undefined) this.#portFileLines = m.portFileLines;
+            resolve();
+            break;
+          case 'error':
+            reject(new WorkerStartError(m.stage, m.message));
+            break;
+          case 'shutdown':
+            if (this.listenerCount('shutdown') > 0) this.emit('shutdown', m.graceful);
+            else this.#earlyShutdown ??= m.graceful;
+            break;
+          case 'log':
+            replayLog(this.#logger, m);
+            break;
+          default:
+            this.#relay(w, worker, m);
         }
-        else if (m.type === 'error') reject(new WorkerStartError(m.stage, m.message));
-        else if (m.type === 'shutdown') {
-          if (this.listenerCount('shutdown') > 0) this.emit('shutdown', m.graceful);
-          else this.#earlyShutdown ??= m.graceful;
-        }
-        else if (m.type === 'log') replayLog(this.#logger, m);
-        // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
-        else if (m.type === 'refresh_certs') this.#toOthers(w, { type: 'refresh_certs' });
-        // `stats conns` on one worker asks the others for their connections; `watch` lines go to the watcher's worker
-        else if (m.type === 'conns_ask') this.#toOthers(w, { type: 'conns_ask', id: m.id, from: worker });
-        else if (m.type === 'conns_answer') this.#toWorker(m.to, { type: 'conns_answer', id: m.id, answer: m.answer });
-        else if (m.type === 'watch_lines') this.#toWorker(m.to, { type: 'watch_lines', kinds: m.kinds, lines: m.lines });
       });
       w.on('error', (err) => {
         reject(err);
@@ -280,6 +288,16 @@ export class ThreadedCache extends EventEmitter {
         }
       });
     });
+  }
+
+  /** What one worker's client asked of the others: the main thread passes it on. */
+  #relay(from: ServingThread, worker: number, m: ToMain): void {
+    // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
+    if (m.type === 'refresh_certs') this.#toOthers(from, { type: 'refresh_certs' });
+    // `stats conns` on one worker asks the others for their connections; `watch` lines go to the watcher's worker
+    else if (m.type === 'conns_ask') this.#toOthers(from, { type: 'conns_ask', id: m.id, from: worker });
+    else if (m.type === 'conns_answer') this.#toWorker(m.to, { type: 'conns_answer', id: m.id, answer: m.answer });
+    else if (m.type === 'watch_lines') this.#toWorker(m.to, { type: 'watch_lines', kinds: m.kinds, lines: m.lines });
   }
 
   #toOthers(from: ServingThread, m: ToWorker): void {
