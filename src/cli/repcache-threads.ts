@@ -180,51 +180,15 @@ export class ThreadedCache extends EventEmitter {
     const store = new SlabStore(storeOptionsFor(config, clock));
     const self = new ThreadedCache(logger, store, clock);
     prepare?.(store);
-    const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads), signals: WorkerSignals.allocate(config.threads) };
-    let shared: WorkerReplication | null = null;
-    if (replication !== null) {
-      const r = replication.threaded;
-      shared = { changes: store.changes.share(r.logCapacity), hlc: r.hlc, share: new ReplicationShare().buffer, syncMode: r.syncMode, syncTimeoutMs: r.syncTimeoutMs };
-      const data: ReplicationThreadStart = {
-        config, replication: replication.args, store: store.buffers, changes: shared.changes, lock: base.lock, hlc: r.hlc, share: shared.share,
-        logLevel, clock: clockStart,
-      };
-      const w = new Worker(new URL('./repcache-replication-worker.ts', import.meta.url), { workerData: data, name: 'repcache replication' });
-      self.#replication = w;
-      try {
-        // with peers: until this node may serve (a full copy is in, or no peer is reachable), as with -t 1
-        await self.#attach(w, -1);
-      } catch (err) {
-        await self.close();
-        throw err;
-      }
-    }
     let probes: Awaited<ReturnType<typeof probeTcpPorts>> = { ports: undefined, release: async () => {} };
     try {
+      const shared = replication === null ? null : await self.#startReplication(config, replication, logLevel, clockStart);
       // -p -1: the ports are picked (and held) before the workers are made, as they are told them
       if (config.port < 0) probes = await probeTcpPorts(config);
-    } catch (err) {
-      await self.close();
-      throw err;
-    }
-    const loaded: Array<Promise<void>> = [];
-    const ready: Array<Promise<void>> = [];
-    const startOf = (worker: number): WorkerStart => ({ config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, clock: clockStart, replication: shared });
-    // the worker threads first, so that they load while this thread builds worker 0's server
-    for (let worker = 1; worker < config.threads; worker++) {
-      self.#workers[worker] = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: startOf(worker), name: `repcache worker ${worker}` });
-    }
-    const first = new MainThreadServing(startOf(0), logger.child({ worker: 0 }));
-    self.#workers[0] = first;
-    for (const [worker, w] of self.#workers.entries()) {
-      let onLoaded = () => {};
-      const isLoaded = new Promise<void>((resolve) => (onLoaded = resolve));
-      const isReady = self.#attach(w, worker, () => onLoaded());
-      loaded.push(Promise.race([isLoaded, isReady]));
-      ready.push(isReady);
-    }
-    first.run();
-    try {
+      const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads), signals: WorkerSignals.allocate(config.threads) };
+      const { loaded, ready } = self.#startWorkers(config.threads, (worker) => ({
+        config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, clock: clockStart, replication: shared,
+      }));
       // every worker is loaded: the picked ports are let go and all bind at once, so the first does not serve long
       // alone
       await Promise.all(loaded);
@@ -234,8 +198,8 @@ export class ThreadedCache extends EventEmitter {
       // SO_REUSEPORT lets another process of this user (a second repcache -t N) listen on the same address: found
       // once bound, from the kernel's tables, so that the port is not bound for a check and closed again before the
       // workers bind it (a client connecting meanwhile would be reset, then refused)
-      const shared = await portsSharedWithAnotherProcess();
-      if (shared.length > 0) throw new WorkerStartError('listen', `EADDRINUSE ${shared.join(', ')} is already served by another process (SO_REUSEPORT would share it)`);
+      const taken = await portsSharedWithAnotherProcess();
+      if (taken.length > 0) throw new WorkerStartError('listen', `EADDRINUSE ${taken.join(', ')} is already served by another process (SO_REUSEPORT would share it)`);
       for (const w of self.#workers) w.postMessage({ type: 'serving' } satisfies ToWorker);
     } catch (err) {
       await probes.release();
@@ -243,6 +207,47 @@ export class ThreadedCache extends EventEmitter {
       throw err;
     }
     return self;
+  }
+
+  /**
+   * The replication thread, on the store and a change stream shared with the workers; resolves with what the workers
+   * are given of it once it is ready (with peers: once this node may serve, a full copy in or no peer reachable, as
+   * with -t 1).
+   */
+  async #startReplication(config: ServerConfig, plan: ReplicationPlan, logLevel: WorkerStart['logLevel'], clock: ThreadClockStart): Promise<WorkerReplication> {
+    const r = plan.threaded;
+    const shared: WorkerReplication = { changes: this.#store.changes.share(r.logCapacity), hlc: r.hlc, share: new ReplicationShare().buffer, syncMode: r.syncMode, syncTimeoutMs: r.syncTimeoutMs };
+    const data: ReplicationThreadStart = {
+      config, replication: plan.args, store: this.#store.buffers, changes: shared.changes, lock: this.#lock, hlc: r.hlc, share: shared.share, logLevel, clock,
+    };
+    const w = new Worker(new URL('./repcache-replication-worker.ts', import.meta.url), { workerData: data, name: 'repcache replication' });
+    this.#replication = w;
+    await this.#attach(w, -1);
+    return shared;
+  }
+
+  /**
+   * Starts the serving threads: N - 1 worker threads and worker 0 in this thread. `loaded` settle once each has built
+   * its server (or failed), `ready` once each listens.
+   */
+  #startWorkers(threads: number, startOf: (worker: number) => WorkerStart): { loaded: Array<Promise<void>>; ready: Array<Promise<void>> } {
+    // the worker threads first, so that they load while this thread builds worker 0's server
+    for (let worker = 1; worker < threads; worker++) {
+      this.#workers[worker] = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: startOf(worker), name: `repcache worker ${worker}` });
+    }
+    const first = new MainThreadServing(startOf(0), this.#logger.child({ worker: 0 }));
+    this.#workers[0] = first;
+    const loaded: Array<Promise<void>> = [];
+    const ready: Array<Promise<void>> = [];
+    for (const [worker, w] of this.#workers.entries()) {
+      let onLoaded = () => {};
+      const isLoaded = new Promise<void>((resolve) => (onLoaded = resolve));
+      const isReady = this.#attach(w, worker, () => onLoaded());
+      loaded.push(Promise.race([isLoaded, isReady]));
+      ready.push(isReady);
+    }
+    first.run();
+    return { loaded, ready };
   }
 
   /**
