@@ -5,7 +5,7 @@ import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
-import { CacheClock, UPTIME_OFFSET } from '../clock.ts';
+import { CacheClock, TimerSlot, UPTIME_OFFSET } from '../clock.ts';
 import { SlabStore, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
 import { WatchLog, type WatchPeers } from './watch.ts';
@@ -72,6 +72,9 @@ export interface WorkerLink {
 
 export { CONNS_WAIT_MS, type ConnsAnswer } from './conns-stats.ts';
 
+/** The server's timer: a flush_all's sweep goes on, and once a clock second the clock, crawler and timeouts. */
+const TICK_MS = 250;
+
 /** Timed-out connections closed per turn of the event loop. */
 const CLOSES_PER_TURN = 64;
 
@@ -129,7 +132,8 @@ export class CacheServer extends EventEmitter {
    * command, and a getter there is a call that the JIT does not inline.
    */
   readonly #host: DispatchHost;
-  #timer: NodeJS.Timeout | null = null;
+  /** The 250 ms timer (#startTimers), on the clock's timers; null when not listening. */
+  #timer: TimerSlot | null = null;
   #lastSecond = -1;
 
   constructor(config: ServerConfig, deps: CacheServerDeps) {
@@ -272,7 +276,7 @@ export class CacheServer extends EventEmitter {
 
   /** Stops listening, ends connections, clears timers. */
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
+    this.#timer?.cancel();
     this.#timer = null;
     const closing = this.#servers.splice(0).map((s) => new Promise<void>((res) => s.close(() => res())));
     for (const conn of this.#conns) conn.close();
@@ -456,14 +460,16 @@ export class CacheServer extends EventEmitter {
   }
 
   /**
-   * A 250 ms timer: go on with a flush_all's sweep; once per clock second, refresh the clock, crawl expired items when due, close connections
+   * A TICK_MS timer: go on with a flush_all's sweep; once per clock second, refresh the clock, crawl expired items when due, close connections
    * that are idle, slow to send a command or slow to read their replies.
    */
   #startTimers(): void {
     this.#clock.tick();
     // -t N: worker 0 runs the store's own work (crawler, flush sweep) for all, under the store lock
     const owner = this.#shared === null || this.#shared.worker === 0;
-    this.#timer = setInterval(() => {
+    const timer = (this.#timer = new TimerSlot(this.#clock.timers));
+    const everyTick = () => {
+      timer.arm(TICK_MS, everyTick);
       const now = this.#clock.tick();
       this.#publishCounters();
       if (owner && !this.#sweeping && this.#locked(() => this.store.flushSweepDue())) this.#sweepFlushed();
@@ -475,8 +481,8 @@ export class CacheServer extends EventEmitter {
       }
       this.#closeTimedOut(now);
       if (now % LOG_FLUSH_SECONDS === 0) this.#clientLog.flush();
-    }, 250);
-    this.#timer.unref();
+    };
+    timer.arm(TICK_MS, everyTick);
   }
 
   /** A flush_all's sweep of a big cache, in steps between other events until done (see SlabStore.sweepFlushed). */

@@ -79,7 +79,8 @@ describe('stats conns with a worker that never answers: the connection closes me
     const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2) };
     for (const worker of [0, 1]) servers.push(new CacheServer(config, { logger: pino({ level: 'silent' }), clock: cacheClock, shared: { ...base, worker } }));
     const asker = servers[0];
-    asker.setWorkerLink({ askConns: () => {}, sendWatch: () => {} }); // the other worker never answers
+    let asked = false;
+    asker.setWorkerLink({ askConns: () => (asked = true), sendWatch: () => {} }); // the other worker never answers
     for (const s of servers) await s.listen();
     const port = Number(asker.addresses()[0].split(':').pop());
     const bytesWritten = () => asker.generalStats().find(([name]) => name === 'bytes_written')?.[1];
@@ -90,9 +91,10 @@ describe('stats conns with a worker that never answers: the connection closes me
     const closed = new Promise((r) => c.once('close', r));
     c.on('error', () => {});
     c.write('stats conns\r\n');
-    await until(() => clock.pending === 1); // the server waits for the other worker
+    await until(() => asked); // the server waits for the other worker
     const before = bytesWritten();
-    await asker.close(); // (a server that stops closes its connections)
+    for (const s of servers) await s.close(); // (a server that stops closes its connections, and its own timer)
+    expect(clock.pending).toBe(1);
     clock.advance(CONNS_WAIT_MS);
     await closed;
     await new Promise((r) => setImmediate(r));
