@@ -15,6 +15,7 @@ import {
 import { UsageError } from './usage-error.ts';
 import { AuthFileError, loadAuthFile, readAuthEntries, type Credentials } from '../server/auth-file.ts';
 import { TlsConfigError } from '../server/tls.ts';
+import { memoryLayoutFor } from '../server/config.ts';
 import type { WarmRestart } from './warm-restart.ts';
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
@@ -165,8 +166,8 @@ async function settleAsUser(
 
 /** -e: the memory file loaded into the store (the warm restart's code is loaded only then). */
 async function warmRestart(file: string, store: SlabStore, config: RepcacheOptions['config'], replicated: boolean, logger: Logger): Promise<WarmRestart> {
-  const { WarmRestart, warmSettingsFor } = await import('./warm-restart.ts');
-  const warm = new WarmRestart(file, store, warmSettingsFor(config), replicated, logger);
+  const { WarmRestart } = await import('./warm-restart.ts');
+  const warm = new WarmRestart(file, store, memoryLayoutFor(config), replicated, logger);
   warm.load();
   return warm;
 }
@@ -208,7 +209,7 @@ async function runThreaded(
   const memoryFile = config.memoryFile;
   const warmCode = memoryFile === null ? null : await import('./warm-restart.ts');
   const prepare = memoryFile === null ? undefined : (store: SlabStore) => {
-    warm = new warmCode!.WarmRestart(memoryFile, store, warmCode!.warmSettingsFor(config), replication !== null, logger);
+    warm = new warmCode!.WarmRestart(memoryFile, store, memoryLayoutFor(config), replication !== null, logger);
     warm.load();
   };
   // The first worker serves before the last is up: with -e (and no replication, whose node saves nothing), a SIGUSR1
