@@ -94,7 +94,8 @@ export const UPTIME_OFFSET = 60;
 export class CacheClock {
   /** Unix time (seconds) at which now() was 0: absolute exptimes are counted from it. */
   readonly started: number;
-  readonly #clock: Clock;
+  /** The clock these seconds are read from: timers that belong with them run on it (a test's fake clock drives both). */
+  readonly timers: Clock;
   readonly #startMs: number;
   #now = CACHE_CLOCK_ORIGIN;
   /** share(): the newest second any thread's clock ticked to. */
@@ -102,7 +103,7 @@ export class CacheClock {
 
   /** startMs: the clock's reading taken as 0 (default: now); threads sharing a store agree on it (repcache -t N). */
   constructor(clock: Clock = backgroundClock, wallMs: number = Date.now(), startMs: number = clock.now()) {
-    this.#clock = clock;
+    this.timers = clock;
     this.#startMs = startMs;
     this.started = Math.floor(wallMs / 1000) - CACHE_CLOCK_ORIGIN;
   }
@@ -130,7 +131,7 @@ export class CacheClock {
 
   /** Re-reads the clock; returns the new now(). */
   tick(): number {
-    const now = (this.#now = CACHE_CLOCK_ORIGIN + Math.floor((this.#clock.now() - this.#startMs) / 1000));
+    const now = (this.#now = CACHE_CLOCK_ORIGIN + Math.floor((this.timers.now() - this.#startMs) / 1000));
     const s = this.#shared;
     if (s === null) return now;
     for (let seen = Atomics.load(s, 0); seen < now; ) {

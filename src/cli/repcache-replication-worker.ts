@@ -4,7 +4,7 @@
  * Imported outside a worker (the compile cache step) it only loads.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { backgroundClock, CacheClock, turnNow } from '../clock.ts';
+import { turnNow } from '../clock.ts';
 import { forwardingLogger } from '../log-forward.ts';
 import { SlabStore } from '../cache/store.ts';
 import { collectAllGarbage } from '../server/idle-memory.ts';
@@ -14,15 +14,14 @@ import { HybridClock } from '../replication/hlc.ts';
 import { ReplicationShare } from '../replication/threads.ts';
 import { startThreadedReplication } from '../replication/wire.ts';
 import type { Replicator } from '../replication/replicator.ts';
-import type { ReplicationThreadStart, ToMain, ToWorker } from './repcache-thread-messages.ts';
+import { threadCacheClock, type ReplicationThreadStart, type ToMain, type ToWorker } from './repcache-thread-messages.ts';
 
 async function replicateInWorker(port: MessagePort): Promise<void> {
   const start = workerData as ReplicationThreadStart;
   const post = (m: ToMain) => port.postMessage(m);
   // its lines go to the main thread's logger, as the client workers' do
   const logger = forwardingLogger(post, start.logLevel, { thread: 'replication' });
-  const clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
-  clock.share(start.clockSecond);
+  const clock = threadCacheClock(start.clock);
   // the store's seconds (items' times, expiry, flush marks) as the workers read them: read at each section under
   // the lock, so an item applied just after a worker's flush_all is not stamped with the second before it
   clock.tick();

@@ -4,7 +4,7 @@
  * (repcache-worker.ts); both build and run their server here, and speak the messages of repcache-thread-messages.ts,
  * which the main thread hands to its own worker 0 as plain calls.
  */
-import { backgroundClock, CacheClock, turnNow } from '../clock.ts';
+import { backgroundClock, type CacheClock, turnNow } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { HybridClock } from '../replication/hlc.ts';
 import { ReplicationShare } from '../replication/threads.ts';
@@ -12,7 +12,7 @@ import type { StatList } from '../server/stats.ts';
 import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
 import { IdleMemoryReducer } from '../server/idle-memory.ts';
-import { errnoText, type WorkerStart, type ToMain, type ToWorker } from './repcache-thread-messages.ts';
+import { errnoText, threadCacheClock, type WorkerStart, type ToMain, type ToWorker } from './repcache-thread-messages.ts';
 
 export class SharedStoreServing {
   readonly #start: WorkerStart;
@@ -33,9 +33,7 @@ export class SharedStoreServing {
     this.#post = post;
     this.#logger = logger;
     this.#closed = closed;
-    // the main thread's cache clock: the same seconds and absolute times in every thread
-    this.#clock = new CacheClock(backgroundClock, start.wallMs, start.clockStartAbsMs - performance.timeOrigin);
-    this.#clock.share(start.clockSecond);
+    this.#clock = threadCacheClock(start.clock);
     this.#share = start.replication === null ? null : new ReplicationShare(start.replication.share);
   }
 
@@ -44,54 +42,24 @@ export class SharedStoreServing {
    * closed before it was told to listen, which is no error.
    */
   async run(): Promise<void> {
-    const start = this.#start;
     const post = this.#post;
-    const r = start.replication;
-    const share = this.#share;
     let server: CacheServer;
     try {
-      // with replication: versions from the clock the replication thread observes peers' versions on
-      const versions = r === null ? undefined : new HybridClock(1, turnNow, r.hlc);
-      const credentials = start.authEntries === null ? undefined : new Credentials(start.authEntries);
-      server = this.#server = new CacheServer(start.config, { logger: this.#logger, clock: this.#clock, versions, credentials, shared: start.shared });
-      if (r !== null) {
-        // this thread's changes go to the shared stream the replication thread reads; sync mode's replies wait
-        // for the peers' acknowledgement, which that thread publishes
-        const waits = share!.syncWaits(r.syncTimeoutMs);
-        server.store.changes.attach(r.changes);
-        server.store.changes.keepRecords(r.syncMode ? (seq) => waits.settled(seq) : () => null);
-        server.addStatsSource(() => share!.stats() as StatList);
-      }
+      server = this.#server = this.#build();
     } catch (err) {
       post({ type: 'error', stage: 'start', message: (err as Error).message });
       return;
     }
-    server.on('shutdown', (graceful: boolean) => post({ type: 'shutdown', graceful }));
-    server.on('certsRefreshed', () => post({ type: 'refresh_certs' }));
-    server.setWorkerLink({
-      askConns: (id) => post({ type: 'conns_ask', id }),
-      sendWatch: (to, kinds, lines) => post({ type: 'watch_lines', to, kinds, lines }),
-    });
     post({ type: 'loaded' });
     await this.#mayListen;
     try {
       await server.listen();
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      post({ type: 'error', stage: 'listen', message: errnoText(e) });
+      post({ type: 'error', stage: 'listen', message: errnoText(err as NodeJS.ErrnoException) });
       return;
     }
-    const first = start.shared.worker === 0;
-    const metricsAt = start.config.extended.metrics_listen;
-    if (first && typeof metricsAt === 'string') {
-      const { startRepcacheMetrics } = await import('../metrics/repcache-endpoint.ts');
-      try {
-        this.#metrics = await startRepcacheMetrics(metricsAt, server, () => share?.view() ?? null, this.#logger);
-      } catch (err) {
-        post({ type: 'error', stage: 'metrics', message: (err as Error).message });
-        return;
-      }
-    }
+    const first = this.#start.shared.worker === 0;
+    if (first && !(await this.#startMetrics(server))) return;
     // the first worker serves every port (UDP and a UNIX socket only there): its listeners make the port file
     post(first ? { type: 'ready', portFileLines: server.portFileLines() } : { type: 'ready' });
     // every thread is an isolate of its own: each gives back its start-up's memory, and its own after busy spells;
@@ -100,22 +68,75 @@ export class SharedStoreServing {
     this.#idle = new IdleMemoryReducer(() => server.bytesRead, backgroundClock);
   }
 
+  /** This worker's server on the shared store (and change stream), its events and its link to the other workers. */
+  #build(): CacheServer {
+    const start = this.#start;
+    const post = this.#post;
+    const r = start.replication;
+    // with replication: versions from the clock the replication thread observes peers' versions on
+    const versions = r === null ? undefined : new HybridClock(1, turnNow, r.hlc);
+    const credentials = start.authEntries === null ? undefined : new Credentials(start.authEntries);
+    const server = new CacheServer(start.config, { logger: this.#logger, clock: this.#clock, versions, credentials, shared: start.shared });
+    const share = this.#share;
+    if (r !== null && share !== null) {
+      // this thread's changes go to the shared stream the replication thread reads; sync mode's replies wait
+      // for the peers' acknowledgement, which that thread publishes
+      const waits = share.syncWaits(r.syncTimeoutMs);
+      server.store.changes.attach(r.changes);
+      server.store.changes.keepRecords(r.syncMode ? (seq) => waits.settled(seq) : () => null);
+      server.addStatsSource(() => share.stats() as StatList);
+    }
+    server.on('shutdown', (graceful: boolean) => post({ type: 'shutdown', graceful }));
+    server.on('certsRefreshed', () => post({ type: 'refresh_certs' }));
+    server.setWorkerLink({
+      askConns: (id) => post({ type: 'conns_ask', id }),
+      sendWatch: (to, kinds, lines) => post({ type: 'watch_lines', to, kinds, lines }),
+    });
+    return server;
+  }
+
+  /** -o metrics_listen (served by the first worker): false once it failed and said `error`. */
+  async #startMetrics(server: CacheServer): Promise<boolean> {
+    const metricsAt = this.#start.config.extended.metrics_listen;
+    if (typeof metricsAt !== 'string') return true;
+    const { startRepcacheMetrics } = await import('../metrics/repcache-endpoint.ts');
+    try {
+      this.#metrics = await startRepcacheMetrics(metricsAt, server, () => this.#share?.view() ?? null, this.#logger);
+      return true;
+    } catch (err) {
+      this.#post({ type: 'error', stage: 'metrics', message: (err as Error).message });
+      return false;
+    }
+  }
+
   /** A message from the main thread. */
   receive(m: ToWorker): void {
     const server = this.#server;
-    if (m.type === 'listen') this.#listenNow();
-    else if (m.type === 'serving') this.#idle?.start();
-    else if (m.type === 'refresh_certs') server?.reloadCerts();
-    else if (m.type === 'conns_ask') {
-      if (server !== null) this.#post({ type: 'conns_answer', id: m.id, to: m.from, answer: server.connsAsked() });
-    } else if (m.type === 'conns_answer') server?.connsAnswered(m.id, m.answer);
-    else if (m.type === 'watch_lines') server?.watchLines(m.kinds, m.lines);
-    else if (m.type === 'close') {
-      this.#idle?.stop();
-      void Promise.all([server?.close(), this.#metrics?.close()]).finally(() => {
-        this.#post({ type: 'closed' });
-        this.#closed();
-      });
+    switch (m.type) {
+      case 'listen':
+        this.#listenNow();
+        break;
+      case 'serving':
+        this.#idle?.start();
+        break;
+      case 'refresh_certs':
+        server?.reloadCerts();
+        break;
+      case 'conns_ask':
+        if (server !== null) this.#post({ type: 'conns_answer', id: m.id, to: m.from, answer: server.connsAsked() });
+        break;
+      case 'conns_answer':
+        server?.connsAnswered(m.id, m.answer);
+        break;
+      case 'watch_lines':
+        server?.watchLines(m.kinds, m.lines);
+        break;
+      case 'close':
+        this.#idle?.stop();
+        void Promise.all([server?.close(), this.#metrics?.close()]).finally(() => {
+          this.#post({ type: 'closed' });
+          this.#closed();
+        });
     }
   }
 }

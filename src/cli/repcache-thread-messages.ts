@@ -3,6 +3,7 @@
  * a serving worker and of the replication thread, the messages between them and the main thread, and the text of
  * an error they report.
  */
+import { backgroundClock, CacheClock } from '../clock.ts';
 import type { ChangeBuffers } from '../cache/changes.ts';
 import type { StoreBuffers } from '../cache/store.ts';
 import type { ForwardedLog } from '../log-forward.ts';
@@ -16,11 +17,7 @@ export interface WorkerStart {
   authEntries: Array<[string, string]> | null;
   shared: SharedServing;
   logLevel: 'trace' | 'debug' | 'info' | 'warn';
-  /** The main thread's cache clock: its wall time at 0, and the absolute ms (timeOrigin + now) of its 0. */
-  wallMs: number;
-  clockStartAbsMs: number;
-  /** The newest second of every thread's cache clock (CacheClock.share). */
-  clockSecond: SharedArrayBuffer;
+  clock: ThreadClockStart;
   /** With replication: the shared change stream, clock and replication state (replication/threads.ts). */
   replication: WorkerReplication | null;
 }
@@ -43,9 +40,23 @@ export interface ReplicationThreadStart {
   hlc: SharedArrayBuffer;
   share: SharedArrayBuffer;
   logLevel: WorkerStart['logLevel'];
+  clock: ThreadClockStart;
+}
+
+/** The main thread's cache clock, which every other thread rebuilds: the same seconds and absolute times in all. */
+export interface ThreadClockStart {
+  /** Its wall time at 0, and the absolute ms (timeOrigin + now) of its 0. */
   wallMs: number;
-  clockStartAbsMs: number;
-  clockSecond: SharedArrayBuffer;
+  startAbsMs: number;
+  /** The newest second of every thread's cache clock (CacheClock.share). */
+  second: SharedArrayBuffer;
+}
+
+/** This thread's copy of the main thread's cache clock. */
+export function threadCacheClock(start: ThreadClockStart): CacheClock {
+  const clock = new CacheClock(backgroundClock, start.wallMs, start.startAbsMs - performance.timeOrigin);
+  clock.share(start.second);
+  return clock;
 }
 
 /** -t N with replication: the replication flags and what the main thread sized from them. */
@@ -54,10 +65,13 @@ export interface ReplicationPlan {
   threaded: ThreadedReplication;
 }
 
+/** Where a thread's start failed: building its server, binding its ports, the metrics endpoint, replication. */
+export type StartStage = 'start' | 'listen' | 'metrics' | 'replication';
+
 export type ToMain =
   | { type: 'loaded' }
   | { type: 'ready'; portFileLines?: string }
-  | { type: 'error'; stage: 'start' | 'listen' | 'metrics' | 'replication'; message: string }
+  | { type: 'error'; stage: StartStage; message: string }
   | { type: 'shutdown'; graceful: boolean }
   | { type: 'closed' }
   | { type: 'refresh_certs' }

@@ -34,12 +34,12 @@ import { WorkerCounterTable } from '../server/worker-counters.ts';
 import { WorkerSignals } from '../server/worker-signals.ts';
 import { ReplicationShare } from '../replication/threads.ts';
 import { SharedStoreServing } from './repcache-serving.ts';
-import { errnoText, type ReplicationPlan, type ReplicationThreadStart, type ToMain, type ToWorker, type WorkerReplication, type WorkerStart } from './repcache-thread-messages.ts';
+import { errnoText, type ReplicationPlan, type ReplicationThreadStart, type StartStage, type ThreadClockStart, type ToMain, type ToWorker, type WorkerReplication, type WorkerStart } from './repcache-thread-messages.ts';
 
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
-  readonly stage: string;
-  constructor(stage: string, message: string) {
+  readonly stage: StartStage;
+  constructor(stage: StartStage, message: string) {
     super(message);
     this.stage = stage;
   }
@@ -172,60 +172,23 @@ export class ThreadedCache extends EventEmitter {
   ): Promise<ThreadedCache> {
     const wallMs = Date.now();
     const startMs = performance.now();
-    const clockStartAbsMs = performance.timeOrigin + startMs;
+    const clockStart: ThreadClockStart = { wallMs, startAbsMs: performance.timeOrigin + startMs, second: CacheClock.sharedSecond() };
     const clock = new CacheClock(backgroundClock, wallMs, startMs);
-    const clockSecond = CacheClock.sharedSecond();
     // this thread's clock reads the workers' newest second too: a save after they closed sees the items as they did
-    clock.share(clockSecond);
+    clock.share(clockStart.second);
     clock.tick();
     const store = new SlabStore(storeOptionsFor(config, clock));
     const self = new ThreadedCache(logger, store, clock);
     prepare?.(store);
-    const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads), signals: WorkerSignals.allocate(config.threads) };
-    let shared: WorkerReplication | null = null;
-    if (replication !== null) {
-      const r = replication.threaded;
-      shared = { changes: store.changes.share(r.logCapacity), hlc: r.hlc, share: new ReplicationShare().buffer, syncMode: r.syncMode, syncTimeoutMs: r.syncTimeoutMs };
-      const data: ReplicationThreadStart = {
-        config, replication: replication.args, store: store.buffers, changes: shared.changes, lock: base.lock, hlc: r.hlc, share: shared.share,
-        logLevel, wallMs, clockStartAbsMs, clockSecond,
-      };
-      const w = new Worker(new URL('./repcache-replication-worker.ts', import.meta.url), { workerData: data, name: 'repcache replication' });
-      self.#replication = w;
-      try {
-        // with peers: until this node may serve (a full copy is in, or no peer is reachable), as with -t 1
-        await self.#watch(w, -1);
-      } catch (err) {
-        await self.close();
-        throw err;
-      }
-    }
     let probes: Awaited<ReturnType<typeof probeTcpPorts>> = { ports: undefined, release: async () => {} };
     try {
+      const shared = replication === null ? null : await self.#startReplication(config, replication, logLevel, clockStart);
       // -p -1: the ports are picked (and held) before the workers are made, as they are told them
       if (config.port < 0) probes = await probeTcpPorts(config);
-    } catch (err) {
-      await self.close();
-      throw err;
-    }
-    const loaded: Array<Promise<void>> = [];
-    const ready: Array<Promise<void>> = [];
-    const startOf = (worker: number): WorkerStart => ({ config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, wallMs, clockStartAbsMs, clockSecond, replication: shared });
-    // the worker threads first, so that they load while this thread builds worker 0's server
-    for (let worker = 1; worker < config.threads; worker++) {
-      self.#workers[worker] = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: startOf(worker), name: `repcache worker ${worker}` });
-    }
-    const first = new MainThreadServing(startOf(0), logger.child({ worker: 0 }));
-    self.#workers[0] = first;
-    for (const [worker, w] of self.#workers.entries()) {
-      let onLoaded = () => {};
-      const isLoaded = new Promise<void>((resolve) => (onLoaded = resolve));
-      const isReady = self.#watch(w, worker, () => onLoaded());
-      loaded.push(Promise.race([isLoaded, isReady]));
-      ready.push(isReady);
-    }
-    first.run();
-    try {
+      const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads), signals: WorkerSignals.allocate(config.threads) };
+      const { loaded, ready } = self.#startWorkers(config.threads, (worker) => ({
+        config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, clock: clockStart, replication: shared,
+      }));
       // every worker is loaded: the picked ports are let go and all bind at once, so the first does not serve long
       // alone
       await Promise.all(loaded);
@@ -235,8 +198,8 @@ export class ThreadedCache extends EventEmitter {
       // SO_REUSEPORT lets another process of this user (a second repcache -t N) listen on the same address: found
       // once bound, from the kernel's tables, so that the port is not bound for a check and closed again before the
       // workers bind it (a client connecting meanwhile would be reset, then refused)
-      const shared = await portsSharedWithAnotherProcess();
-      if (shared.length > 0) throw new WorkerStartError('listen', `EADDRINUSE ${shared.join(', ')} is already served by another process (SO_REUSEPORT would share it)`);
+      const taken = await portsSharedWithAnotherProcess();
+      if (taken.length > 0) throw new WorkerStartError('listen', `EADDRINUSE ${taken.join(', ')} is already served by another process (SO_REUSEPORT would share it)`);
       for (const w of self.#workers) w.postMessage({ type: 'serving' } satisfies ToWorker);
     } catch (err) {
       await probes.release();
@@ -246,26 +209,75 @@ export class ThreadedCache extends EventEmitter {
     return self;
   }
 
-  #watch(w: ServingThread, worker: number, onLoaded?: () => void): Promise<void> {
+  /**
+   * The replication thread, on the store and a change stream shared with the workers; resolves with what the workers
+   * are given of it once it is ready (with peers: once this node may serve, a full copy in or no peer reachable, as
+   * with -t 1).
+   */
+  async #startReplication(config: ServerConfig, plan: ReplicationPlan, logLevel: WorkerStart['logLevel'], clock: ThreadClockStart): Promise<WorkerReplication> {
+    const r = plan.threaded;
+    const shared: WorkerReplication = { changes: this.#store.changes.share(r.logCapacity), hlc: r.hlc, share: new ReplicationShare().buffer, syncMode: r.syncMode, syncTimeoutMs: r.syncTimeoutMs };
+    const data: ReplicationThreadStart = {
+      config, replication: plan.args, store: this.#store.buffers, changes: shared.changes, lock: this.#lock, hlc: r.hlc, share: shared.share, logLevel, clock,
+    };
+    const w = new Worker(new URL('./repcache-replication-worker.ts', import.meta.url), { workerData: data, name: 'repcache replication' });
+    this.#replication = w;
+    await this.#attach(w, -1);
+    return shared;
+  }
+
+  /**
+   * Starts the serving threads: N - 1 worker threads and worker 0 in this thread. `loaded` settle once each has built
+   * its server (or failed), `ready` once each listens.
+   */
+  #startWorkers(threads: number, startOf: (worker: number) => WorkerStart): { loaded: Array<Promise<void>>; ready: Array<Promise<void>> } {
+    // the worker threads first, so that they load while this thread builds worker 0's server
+    for (let worker = 1; worker < threads; worker++) {
+      this.#workers[worker] = new Worker(new URL('./repcache-worker.ts', import.meta.url), { workerData: startOf(worker), name: `repcache worker ${worker}` });
+    }
+    const first = new MainThreadServing(startOf(0), this.#logger.child({ worker: 0 }));
+    this.#workers[0] = first;
+    const loaded: Array<Promise<void>> = [];
+    const ready: Array<Promise<void>> = [];
+    for (const [worker, w] of this.#workers.entries()) {
+      let onLoaded = () => {};
+      const isLoaded = new Promise<void>((resolve) => (onLoaded = resolve));
+      const isReady = this.#attach(w, worker, () => onLoaded());
+      loaded.push(Promise.race([isLoaded, isReady]));
+      ready.push(isReady);
+    }
+    first.run();
+    return { loaded, ready };
+  }
+
+  /**
+   * Follows thread `w` (worker index, -1: the replication thread) for its life: relays its messages and reports its
+   * crash. Resolves once it is ready, rejects (WorkerStartError) if its start failed; `onLoaded` on its `loaded`.
+   */
+  #attach(w: ServingThread, worker: number, onLoaded?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       w.on('message', (m: ToMain) => {
-        if (m.type === 'loaded') onLoaded?.();
-        else if (m.type === 'ready') {
-          if (m.portFileLines !== undefined) this.#portFileLines = m.portFileLines;
-          resolve();
+        switch (m.type) {
+          case 'loaded':
+            onLoaded?.();
+            break;
+          case 'ready':
+            if (m.portFileLines !== undefined) this.#portFileLines = m.portFileLines;
+            resolve();
+            break;
+          case 'error':
+            reject(new WorkerStartError(m.stage, m.message));
+            break;
+          case 'shutdown':
+            if (this.listenerCount('shutdown') > 0) this.emit('shutdown', m.graceful);
+            else this.#earlyShutdown ??= m.graceful;
+            break;
+          case 'log':
+            replayLog(this.#logger, m);
+            break;
+          default:
+            this.#relay(w, worker, m);
         }
-        else if (m.type === 'error') reject(new WorkerStartError(m.stage, m.message));
-        else if (m.type === 'shutdown') {
-          if (this.listenerCount('shutdown') > 0) this.emit('shutdown', m.graceful);
-          else this.#earlyShutdown ??= m.graceful;
-        }
-        else if (m.type === 'log') replayLog(this.#logger, m);
-        // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
-        else if (m.type === 'refresh_certs') this.#toOthers(w, { type: 'refresh_certs' });
-        // `stats conns` on one worker asks the others for their connections; `watch` lines go to the watcher's worker
-        else if (m.type === 'conns_ask') this.#toOthers(w, { type: 'conns_ask', id: m.id, from: worker });
-        else if (m.type === 'conns_answer') this.#toWorker(m.to, { type: 'conns_answer', id: m.id, answer: m.answer });
-        else if (m.type === 'watch_lines') this.#toWorker(m.to, { type: 'watch_lines', kinds: m.kinds, lines: m.lines });
       });
       w.on('error', (err) => {
         reject(err);
@@ -281,6 +293,16 @@ export class ThreadedCache extends EventEmitter {
         }
       });
     });
+  }
+
+  /** What one worker's client asked of the others: the main thread passes it on. */
+  #relay(from: ServingThread, worker: number, m: ToMain): void {
+    // a client's refresh_certs on one worker: the others reload too (a few milliseconds later)
+    if (m.type === 'refresh_certs') this.#toOthers(from, { type: 'refresh_certs' });
+    // `stats conns` on one worker asks the others for their connections; `watch` lines go to the watcher's worker
+    else if (m.type === 'conns_ask') this.#toOthers(from, { type: 'conns_ask', id: m.id, from: worker });
+    else if (m.type === 'conns_answer') this.#toWorker(m.to, { type: 'conns_answer', id: m.id, answer: m.answer });
+    else if (m.type === 'watch_lines') this.#toWorker(m.to, { type: 'watch_lines', kinds: m.kinds, lines: m.lines });
   }
 
   #toOthers(from: ServingThread, m: ToWorker): void {

@@ -14,6 +14,7 @@ import {
 import { UsageError } from './usage-error.ts';
 import { AuthFileError, loadAuthFile, readAuthEntries, type Credentials } from '../server/auth-file.ts';
 import { TlsConfigError } from '../server/tls.ts';
+import { memoryLayoutFor } from '../server/config.ts';
 import type { WarmRestart } from './warm-restart.ts';
 import type { Logger } from '../log.ts';
 import type { SlabStore } from '../cache/store.ts';
@@ -23,8 +24,11 @@ import { DaemonChild, StartupError, dropPrivileges, onStopSignals, writePidFile 
 
 const daemon = new DaemonChild('REPCACHE_DAEMON_CHILD');
 
+/** -u's user, switched to once the ports are bound. */
+type RunAs = UserIds & { name: string };
+
 /** memcached refuses to run as root without -u; the user is checked before binding, switched to after. */
-function checkUser(opts: RepcacheOptions): { uid: number; gid: number; name: string } | null {
+function checkUser(opts: RepcacheOptions): RunAs | null {
   if (process.getuid?.() !== 0) return null;
   const name = opts.config.user;
   if (!name) throw new StartupError("can't run as root without the -u switch", EX_USAGE);
@@ -111,20 +115,7 @@ async function run(opts: RepcacheOptions): Promise<void> {
     }
   }
 
-  let removePidFile: () => void;
-  try {
-    removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
-  } catch (err) {
-    await server.close();
-    throw err;
-  }
-  if (user) dropPrivileges(user);
-  const unwritable = warm?.unwritable() ?? null;
-  if (unwritable !== null) {
-    await Promise.all([server.close(), metrics?.close()]);
-    removePidFile();
-    throw new StartupError(`repcache: ${unwritable}`, EX_OSERR);
-  }
+  const removePidFile = await settleAsUser(config, user, warm, () => Promise.all([server.close(), metrics?.close()]));
 
   let stopping = false;
   const stop = (why: string) => {
@@ -148,10 +139,34 @@ async function run(opts: RepcacheOptions): Promise<void> {
   new IdleMemoryReducer(() => server.bytesRead + applied(), backgroundClock).start();
 }
 
+/**
+ * Once every port listens (-t 1 and -t N alike): the pid file, then -u's user, then -e's memory file checked
+ * writable as that user. A failure undoes the start with `close` and throws. Returns what removes the pid file.
+ */
+async function settleAsUser(
+  config: RepcacheOptions['config'], user: RunAs | null, warm: WarmRestart | null, close: () => Promise<unknown>,
+): Promise<() => void> {
+  let removePidFile: () => void;
+  try {
+    removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  if (user) dropPrivileges(user);
+  const unwritable = warm?.unwritable() ?? null;
+  if (unwritable !== null) {
+    await close();
+    removePidFile();
+    throw new StartupError(`repcache: ${unwritable}`, EX_OSERR);
+  }
+  return removePidFile;
+}
+
 /** -e: the memory file loaded into the store (the warm restart's code is loaded only then). */
 async function warmRestart(file: string, store: SlabStore, config: RepcacheOptions['config'], replicated: boolean, logger: Logger): Promise<WarmRestart> {
-  const { WarmRestart, warmSettingsFor } = await import('./warm-restart.ts');
-  const warm = new WarmRestart(file, store, warmSettingsFor(config), replicated, logger);
+  const { WarmRestart } = await import('./warm-restart.ts');
+  const warm = new WarmRestart(file, store, memoryLayoutFor(config), replicated, logger);
   warm.load();
   return warm;
 }
@@ -178,7 +193,7 @@ function writePortFile(name: string, lines: string, logger: { error(o: object, m
 /** -t N: this thread serves as worker 0 beside N - 1 worker threads, writes the pid file, drops privileges and stops them all. */
 async function runThreaded(
   opts: RepcacheOptions,
-  user: { uid: number; gid: number; name: string } | null,
+  user: RunAs | null,
   authEntries: Array<[string, string]> | null,
   level: 'trace' | 'debug' | 'info' | 'warn',
   logger: Logger,
@@ -193,7 +208,7 @@ async function runThreaded(
   const memoryFile = config.memoryFile;
   const warmCode = memoryFile === null ? null : await import('./warm-restart.ts');
   const prepare = memoryFile === null ? undefined : (store: SlabStore) => {
-    warm = new warmCode!.WarmRestart(memoryFile, store, warmCode!.warmSettingsFor(config), replication !== null, logger);
+    warm = new warmCode!.WarmRestart(memoryFile, store, memoryLayoutFor(config), replication !== null, logger);
     warm.load();
   };
   // The first worker serves before the last is up: with -e (and no replication, whose node saves nothing), a SIGUSR1
@@ -204,27 +219,14 @@ async function runThreaded(
     cache = await ThreadedCache.start(config, authEntries, level, logger, replication, prepare);
   } catch (err) {
     if (!(err instanceof WorkerStartError)) throw err;
-    if (err.stage === 'replication') throw new StartupError(`repcache: ${err.message}`, EX_OSERR);
     if (err.stage === 'listen') throw new StartupError(describeListenError(opts, { message: err.message } as NodeJS.ErrnoException), EX_OSERR);
-    throw new StartupError(err.stage === 'start' ? err.message : `repcache: ${err.message}`, err.stage === 'start' ? EX_USAGE : EX_OSERR);
+    if (err.stage === 'start') throw new StartupError(err.message, EX_USAGE);
+    throw new StartupError(`repcache: ${err.message}`, EX_OSERR); // replication, metrics
   }
   // as with -t 1: once every port listens
   const portFile = process.env.MEMCACHED_PORT_FILENAME;
   if (portFile && !config.unixSocket) writePortFile(portFile, cache.portFileLines, logger);
-  let removePidFile: () => void;
-  try {
-    removePidFile = writePidFile(config.pidFile, (err) => `Could not open the pid file ${config.pidFile} for writing: ${err.message}`);
-  } catch (err) {
-    await cache.close();
-    throw err;
-  }
-  if (user) dropPrivileges(user);
-  const unwritable = (warm as WarmRestart | null)?.unwritable() ?? null;
-  if (unwritable !== null) {
-    await cache.close();
-    removePidFile();
-    throw new StartupError(`repcache: ${unwritable}`, EX_OSERR);
-  }
+  const removePidFile = await settleAsUser(config, user, warm as WarmRestart | null, () => cache.close());
   let stopping = false;
   const stop = (why: string, code = 0) => {
     if (stopping) return;

@@ -2,19 +2,6 @@ import * as fs from 'node:fs';
 import type { SlabStore } from '../cache/store.ts';
 import { loadWarmFile, saveWarmFile, type WarmSettings } from '../cache/warm-file.ts';
 import type { Logger } from '../log.ts';
-import type { ServerConfig } from '../server/config.ts';
-
-/** The memory options a memory file must have been saved with (as the store is built from them: storeOptionsFor). */
-export function warmSettingsFor(config: Readonly<ServerConfig>): WarmSettings {
-  return {
-    memoryLimitBytes: config.memoryLimitMB * 1024 * 1024,
-    pageSize: config.pageSize,
-    growthFactor: config.growthFactor,
-    minChunk: config.minChunk,
-    slabChunkMax: config.slabChunkMax,
-    casEnabled: config.casEnabled,
-  };
-}
 
 /**
  * repcache's -e: loads the memory file at start (before any port opens) and saves it on SIGUSR1 (after the client

@@ -5,7 +5,7 @@ import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
-import { CacheClock, UPTIME_OFFSET } from '../clock.ts';
+import { CacheClock, TimerSlot, UPTIME_OFFSET } from '../clock.ts';
 import { SlabStore, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
 import { WatchLog, type WatchPeers } from './watch.ts';
@@ -37,7 +37,7 @@ const TLS_SESSION_CACHE_SIZE = 4096;
 
 export interface CacheServerDeps {
   logger: Logger;
-  /** Default: on the system's monotonic clock. The server ticks it. */
+  /** Default: on the system's monotonic clock. The server ticks it; `stats conns`' wait for other workers runs on its timers. */
   clock?: CacheClock;
   /** CAS generator for the store (replication: hybrid logical clock versions). */
   versions?: VersionSource;
@@ -72,6 +72,9 @@ export interface WorkerLink {
 }
 
 export { CONNS_WAIT_MS, type ConnsAnswer } from './conns-stats.ts';
+
+/** The server's timer: a flush_all's sweep goes on, and once a clock second the clock, crawler and timeouts. */
+const TICK_MS = 250;
 
 /** Timed-out connections closed per turn of the event loop. */
 const CLOSES_PER_TURN = 64;
@@ -109,7 +112,7 @@ export class CacheServer extends EventEmitter {
   readonly #signals: WorkerSignals | null = null;
   #link: WorkerLink | null = null;
   /** -t N: `stats conns` waiting for the other workers' answers. */
-  readonly #connsAsks = new ConnsGathering();
+  readonly #connsAsks: ConnsGathering;
   /** Clock second the listeners opened (`stats conns` counts their secs_since_last_cmd from it, as memcached). */
   #listenedAt = 0;
   readonly #binaryDispatcher: BinaryDispatcher;
@@ -130,7 +133,8 @@ export class CacheServer extends EventEmitter {
    * command, and a getter there is a call that the JIT does not inline.
    */
   readonly #host: DispatchHost;
-  #timer: NodeJS.Timeout | null = null;
+  /** The 250 ms timer (#startTimers), on the clock's timers; null when not listening. */
+  #timer: TimerSlot | null = null;
   #lastSecond = -1;
 
   constructor(config: ServerConfig, deps: CacheServerDeps) {
@@ -140,6 +144,7 @@ export class CacheServer extends EventEmitter {
     this.#logger = deps.logger;
     this.#clientLog = new RateLimitedLog(deps.logger);
     this.#clock = deps.clock ?? new CacheClock();
+    this.#connsAsks = new ConnsGathering(this.#clock.timers);
     this.#prefixStats = new PrefixStats(config.statKeyPrefix);
     this.#credentials = deps.credentials ?? (config.authFile !== null ? loadAuthFile(config.authFile) : null);
     this.#tls = config.sslEnabled ? { settings: tlsSettingsOf(config.extended), loadedAt: 0, servers: [], sessions: new Map() } : null;
@@ -272,7 +277,7 @@ export class CacheServer extends EventEmitter {
 
   /** Stops listening, ends connections, clears timers. */
   async close(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
+    this.#timer?.cancel();
     this.#timer = null;
     const closing = this.#servers.splice(0).map((s) => new Promise<void>((res) => s.close(() => res())));
     for (const conn of this.#conns) conn.close();
@@ -457,14 +462,16 @@ export class CacheServer extends EventEmitter {
   }
 
   /**
-   * A 250 ms timer: go on with a flush_all's sweep; once per clock second, refresh the clock, crawl expired items when due, close connections
+   * A TICK_MS timer: go on with a flush_all's sweep; once per clock second, refresh the clock, crawl expired items when due, close connections
    * that are idle, slow to send a command or slow to read their replies.
    */
   #startTimers(): void {
     this.#clock.tick();
     // -t N: worker 0 runs the store's own work (crawler, flush sweep) for all, under the store lock
     const owner = this.#shared === null || this.#shared.worker === 0;
-    this.#timer = setInterval(() => {
+    const timer = (this.#timer = new TimerSlot(this.#clock.timers));
+    const everyTick = () => {
+      timer.arm(TICK_MS, everyTick);
       const now = this.#clock.tick();
       this.#publishCounters();
       if (owner && !this.#sweeping && this.#locked(() => this.store.flushSweepDue())) this.#sweepFlushed();
@@ -476,8 +483,8 @@ export class CacheServer extends EventEmitter {
       }
       this.#closeTimedOut(now);
       if (now % LOG_FLUSH_SECONDS === 0) this.#clientLog.flush();
-    }, 250);
-    this.#timer.unref();
+    };
+    timer.arm(TICK_MS, everyTick);
   }
 
   /** A flush_all's sweep of a big cache, in steps between other events until done (see SlabStore.sweepFlushed). */
@@ -498,22 +505,23 @@ export class CacheServer extends EventEmitter {
     }
   }
 
+  /** This server's counters, with its watch log's counts copied in (the log keeps them: `stats reset` leaves them). */
+  #ownCounters(): ServerCounters {
+    const c = this.#counters;
+    c.logWatcherSent = this.#watch.sent;
+    c.logWatcherSkipped = this.#watch.skipped;
+    return c;
+  }
+
   /** -t N: this worker's counters to its row of the shared table, which `stats` sums. */
   #publishCounters(): void {
     if (this.#shared === null) return;
-    this.#counters.logWatcherSent = this.#watch.sent;
-    this.#counters.logWatcherSkipped = this.#watch.skipped;
-    this.#shared.counters.publish(this.#counters, this.#conns.size + this.#udp.length);
+    this.#shared.counters.publish(this.#ownCounters(), this.#conns.size + this.#udp.length);
   }
 
   /** The server counters `stats` reports: this server's, or with -t N the sums over the workers. */
   #reportedCounters(): { c: ServerCounters; currConnections: number } {
-    const own = { c: this.#counters, currConnections: this.#conns.size + this.#udp.length };
-    if (this.#shared === null) {
-      own.c.logWatcherSent = this.#watch.sent;
-      own.c.logWatcherSkipped = this.#watch.skipped;
-      return own;
-    }
+    if (this.#shared === null) return { c: this.#ownCounters(), currConnections: this.#conns.size + this.#udp.length };
     this.#publishCounters();
     const { counters, currConnections } = this.#shared.counters.sums();
     return { c: counters, currConnections };

@@ -1,5 +1,6 @@
 import type { CacheClock } from '../clock.ts';
 import type { StoreOptions } from '../cache/store.ts';
+import type { WarmSettings } from '../cache/warm-file.ts';
 
 /** Everything repcache's command line configures (memcached's flags and defaults). */
 export interface ServerConfig {
@@ -93,18 +94,19 @@ export const defaultServerConfig: Readonly<ServerConfig> = Object.freeze({
   extended: {},
 });
 
-/** The slab store's options for a server configuration (-m, -I, -f, -n, -M, -C and the -o ones the store reads). */
-export function storeOptionsFor(config: Readonly<ServerConfig>, clock: CacheClock): StoreOptions {
+/** The options that lay out the store's memory: a memory file (-e) loads only into a store built with the same. */
+export function memoryLayoutFor(config: Readonly<ServerConfig>): WarmSettings {
   return {
     memoryLimitBytes: config.memoryLimitMB * 1024 * 1024,
     pageSize: config.pageSize,
     growthFactor: config.growthFactor,
     minChunk: config.minChunk,
     slabChunkMax: config.slabChunkMax,
-    evictions: config.evictions,
     casEnabled: config.casEnabled,
-    hashPower: config.hashPower,
-    trackSizes: config.trackSizes,
-    clock,
   };
+}
+
+/** The slab store's options for a server configuration (-m, -I, -f, -n, -M, -C and the -o ones the store reads). */
+export function storeOptionsFor(config: Readonly<ServerConfig>, clock: CacheClock): StoreOptions {
+  return { ...memoryLayoutFor(config), evictions: config.evictions, hashPower: config.hashPower, trackSizes: config.trackSizes, clock };
 }

@@ -475,8 +475,11 @@ export class Connection {
   #deferReplies(reply: Buffer | Promise<Buffer>, barrier: Promise<void> | null): void {
     this.socket.pause();
     const mine: Promise<void> = Promise.all([this.#waiting, barrier, reply]).then(([, , bytes]) => {
-      this.#env.counters.bytesWritten += bytes.length;
-      this.#write(bytes);
+      // a client that left meanwhile gets nothing, and bytes_written does not count it
+      if (!this.socket.destroyed) {
+        this.#env.counters.bytesWritten += bytes.length;
+        this.#write(bytes);
+      }
       if (this.#waiting !== mine) return;
       this.#waiting = null;
       this.#unblocked();

@@ -4,6 +4,8 @@
  * and formats the reply once all have answered or CONNS_WAIT_MS has passed.
  */
 
+import type { Clock } from '../clock.ts';
+
 /** One worker's part of `stats conns`: its UDP sockets, and its connections as [id, addr, listen_addr, state, secs]. */
 export interface ConnsAnswer {
   udp: string[];
@@ -18,8 +20,14 @@ export const CONNS_WAIT_MS = 250;
 
 /** The asks of one worker's `stats conns` still waiting for the other workers' answers. */
 export class ConnsGathering {
+  readonly #clock: Clock;
   readonly #asks = new Map<number, { answers: ConnsAnswer[]; others: number; done: () => void }>();
   #nextAsk = 1;
+
+  /** clock: the server's (CacheClock.timers), on which the wait for stalled workers runs. */
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
 
   /**
    * Asks the `others` workers (ask(id) sends the question) and resolves with format(the answers that came): once
@@ -30,9 +38,9 @@ export class ConnsGathering {
     const id = this.#nextAsk++;
     const answers: ConnsAnswer[] = [];
     const reply = new Promise<string>((resolve) => {
-      const timer = setTimeout(() => done(), CONNS_WAIT_MS);
+      const timer = this.#clock.setTimer(CONNS_WAIT_MS, () => done());
       const done = () => {
-        clearTimeout(timer);
+        this.#clock.clearTimer(timer);
         this.#asks.delete(id);
         resolve(format(answers));
       };
