@@ -1,6 +1,6 @@
 /** Shared pieces for benchmark sections: processes on free loopback ports, stats, RSS, the result table. */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -24,6 +24,8 @@ export interface BenchRow {
 export interface BenchSection {
   name: string;
   description: string;
+  /** Runs only when named on the command line (a part of another section, measured alone). */
+  onlyWhenNamed?: boolean;
   run(log: (line: string) => void): Promise<BenchRow[]>;
 }
 
@@ -89,9 +91,9 @@ export async function startMemcached(args: string[]): Promise<Proc> {
   return startServer('memcached', ['-l', '127.0.0.1', '-p', String(port), '-U', '0', ...userArgs(), ...args], port);
 }
 
-export async function startRepcache(args: string[], env?: NodeJS.ProcessEnv): Promise<Proc> {
+export async function startRepcache(args: string[], env?: NodeJS.ProcessEnv, root = repoRoot): Promise<Proc> {
   const port = await freePort();
-  return startServer(resolve(repoRoot, 'bin/repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...args], port, env);
+  return startServer(resolve(root, 'bin/repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...args], port, env);
 }
 
 /** What scripts/bench/probe.mjs reports (see there); the fields the bench reads. */
@@ -297,6 +299,23 @@ export function pin(pid: number | undefined, cpus: string): void {
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc/PID/stat. */
+/** Per thread of a process: its name (comm), CPU seconds and voluntary context switches so far. */
+export function threadCpu(pid: number): Map<number, { name: string; cpu: number; voluntary: number }> {
+  const out = new Map<number, { name: string; cpu: number; voluntary: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
+      const s = f.slice(f.lastIndexOf(') ') + 2).split(' ');
+      const v = /^voluntary_ctxt_switches:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      out.set(Number(tid), { name, cpu: (Number(s[11]) + Number(s[12])) / 100, voluntary: v ? Number(v[1]) : 0 });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 export function cpuSeconds(pid: number | undefined): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
