@@ -555,6 +555,7 @@ export class Replicator {
       peerHello: (nodeId, host, listenPort) => this.#peerHello(nodeId, host, listenPort),
       nodeIdCollision: (peerRunId) => this.#nodeIdCollision(peerRunId),
       acked: (seq) => this.#acked(seq),
+      ...(this.#sections !== null ? { afterUnlock: (fn: () => void) => this.#sections!.afterRelease(fn) } : {}),
       stateChanged: (who, from, to, reason, quiet) => this.#stateChanged(who, from, to, reason, quiet),
       dial: (host, port) => this.#port.dial(host, port),
       refused: (kind, peer, detail) => this.#port.refused(kind, peer, detail),

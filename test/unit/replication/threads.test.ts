@@ -43,6 +43,24 @@ describe('the replication thread takes the store lock per callback (StoreSection
     expect(word[0]).toBe(0);
   });
 
+  it('afterRelease runs its callbacks in order just after the lock is released; without a section it takes none', async () => {
+    const lock = new StoreLock();
+    const word = new Int32Array(lock.buffer);
+    const sections = new StoreSections(lock, () => {});
+    const t = sections.guard(new Thing());
+    expect(sections.afterRelease(() => {})).toBe(false);
+    const ran: Array<[string, number]> = [];
+    t.bump();
+    expect(sections.afterRelease(() => ran.push(['first', word[0]]))).toBe(true);
+    expect(sections.afterRelease(() => ran.push(['second', word[0]]))).toBe(true);
+    expect(ran).toEqual([]);
+    await Promise.resolve();
+    expect(ran).toEqual([['first', 0], ['second', 0]]);
+    t.bump();
+    await Promise.resolve();
+    expect(ran.length).toBe(2);
+  });
+
   it('releases the lock even when the callback throws', async () => {
     const lock = new StoreLock();
     const sections = new StoreSections(lock, () => {});
