@@ -269,7 +269,7 @@ export const peerCostBench: BenchSection = {
   run: (log) => peerCost(log),
 };
 
-interface PeerRound { tps: number; usPerOp: number; clientUs: number; replUs: number; helperUs: number; peerUsPerSet: number; replSwitches: number; peerSwitches: number; sets: number }
+interface PeerRound { lockSleeps: number; tps: number; usPerOp: number; clientUs: number; replUs: number; helperUs: number; peerUsPerSet: number; replSwitches: number; peerSwitches: number; sets: number }
 
 export async function peerCost(log: (l: string) => void): Promise<BenchRow[]> {
   const load = { threads: 2, conns: 32, pinned: false };
@@ -291,14 +291,18 @@ export async function peerCost(log: (l: string) => void): Promise<BenchRow[]> {
   const isRepl = (n: string) => n.startsWith('repcache replic');
   const isClient = (n: string) => n === 'repcache' || n.startsWith('repcache worker');
   const runPaired = async ({ node, peer, stats }: Awaited<ReturnType<typeof startPair>>): Promise<PeerRound> => {
-    const sets = async () => Number((await stats.stats()).get('cmd_set'));
-    const [a0, b0, s0] = [threadCpu(node.child.pid!), threadCpu(peer.child.pid!), await sets()];
+    const counts = async () => {
+      const m = await stats.stats();
+      return { sets: Number(m.get('cmd_set')), lockWaits: Number(m.get('lock_waits')) };
+    };
+    const [a0, b0, c0] = [threadCpu(node.child.pid!), threadCpu(peer.child.pid!), await counts()];
     const r = await memcaslap(node, SECONDS, load);
-    const [a1, b1, s1] = [threadCpu(node.child.pid!), threadCpu(peer.child.pid!), await sets()];
+    const [a1, b1, c1] = [threadCpu(node.child.pid!), threadCpu(peer.child.pid!), await counts()];
     const d = (a: typeof a0, b: typeof a0, pick: (n: string) => boolean, f: 'cpu' | 'voluntary' = 'cpu') => sum(b, pick, f) - sum(a, pick, f);
     const ops = r.tps * SECONDS;
-    const n = s1 - s0;
+    const n = c1.sets - c0.sets;
     return {
+      lockSleeps: ((c1.lockWaits - c0.lockWaits) / ops) * 1000,
       tps: r.tps, usPerOp: r.serverUsPerOp, sets: n,
       clientUs: (d(a0, a1, isClient) / ops) * 1e6, replUs: (d(a0, a1, isRepl) / ops) * 1e6, helperUs: (d(a0, a1, (x) => !isClient(x) && !isRepl(x)) / ops) * 1e6,
       peerUsPerSet: (d(b0, b1, () => true) / n) * 1e6, replSwitches: d(a0, a1, isRepl, 'voluntary') / n, peerSwitches: d(b0, b1, isRepl, 'voluntary') / n,
@@ -321,7 +325,8 @@ export async function peerCost(log: (l: string) => void): Promise<BenchRow[]> {
           log(`  round ${round} ${which.padEnd(13)} ${r.tps.toLocaleString('en-US').padStart(7)} ops/s  server ${r.usPerOp.toFixed(2)} us CPU/op` +
             ` (client threads ${r.clientUs.toFixed(2)}, replication thread ${r.replUs.toFixed(2)}, V8 helpers ${r.helperUs.toFixed(2)});` +
             ` peer ${r.peerUsPerSet.toFixed(1)} us CPU per replicated write (${r.sets} writes);` +
-            ` sleeps per write: replication thread ${r.replSwitches.toFixed(2)}, peer's ${r.peerSwitches.toFixed(2)}`);
+            ` sleeps per write: replication thread ${r.replSwitches.toFixed(2)}, peer's ${r.peerSwitches.toFixed(2)};` +
+            ` client threads' sleeps on the store lock per 1000 requests ${r.lockSleeps.toFixed(1)}`);
         }
       }
     }
@@ -346,6 +351,7 @@ export async function peerCost(log: (l: string) => void): Promise<BenchRow[]> {
       { section: 'cache-peer', metric: `${name}: the peer's CPU us per replicated write`, ...col((r) => r.peerUsPerSet, 1) },
       { section: 'cache-peer', metric: `${name}: replication thread sleeps per replicated write`, ...col((r) => r.replSwitches) },
       { section: 'cache-peer', metric: `${name}: the peer's replication thread sleeps per replicated write`, ...col((r) => r.peerSwitches) },
+      { section: 'cache-peer', metric: `${name}: client threads' sleeps on the store lock per 1000 requests`, ...col((r) => r.lockSleeps, 1) },
     );
   }
   return rows;
