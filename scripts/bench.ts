@@ -1,11 +1,12 @@
 /**
- * `npm run bench [-- section...] [--repcached-tarball PATH]`: runs the benchmark sections (scripts/bench/*.ts)
+ * `npm run bench [-- section...] [--repcached-tarball PATH]`: runs the benchmark sections (scripts/bench/*.ts;
+ * those marked onlyWhenNamed, parts of another section measured alone, only when named)
  * against Debian's memcached (and, for replication, repcached built from its tarball) measured in the same run,
  * then prints one table. Loopback only.
  */
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import { cacheBench } from './bench/cache.ts';
+import { cacheBench, peerCostBench } from './bench/cache.ts';
 import { failoverBench } from './bench/failover.ts';
 import { memoryBench } from './bench/memory.ts';
 import { proxyBench } from './bench/proxy.ts';
@@ -13,7 +14,7 @@ import { formatTable, repoRoot, stopEverything, type BenchRow, type BenchSection
 import { replicationBench } from './bench/replication.ts';
 import { withoutRepcachedOption } from './bench/repcached.ts';
 
-const sections: BenchSection[] = [cacheBench, memoryBench, replicationBench, failoverBench, proxyBench];
+const sections: BenchSection[] = [cacheBench, peerCostBench, memoryBench, replicationBench, failoverBench, proxyBench];
 
 const wanted = withoutRepcachedOption(process.argv.slice(2));
 const unknown = wanted.filter((w) => !sections.some((s) => s.name === w));
@@ -28,7 +29,7 @@ execFileSync(resolve(repoRoot, 'bin/run-node'), ['scripts/compile-cache.ts'], { 
 
 const rows: BenchRow[] = [];
 let failed = false;
-for (const s of sections.filter((x) => wanted.length === 0 || wanted.includes(x.name))) {
+for (const s of sections.filter((x) => (wanted.length === 0 && !x.onlyWhenNamed) || wanted.includes(x.name))) {
   console.log(`== ${s.name}: ${s.description}`);
   try {
     rows.push(...(await s.run((line) => console.log(line))));

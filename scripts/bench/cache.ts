@@ -20,7 +20,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import {
   Conn, cpuSeconds, fillWithPreload, freePort, loadClient, median, pin, pinning, ratio, rssMB, spread, startBareNode, startIoFloor, startMemcached,
-  startCanary, startProbedRepcache, startRepcache, statusMB, type BenchRow, type BenchSection, type Proc,
+  startCanary, startProbedRepcache, startRepcache, statusMB, threadCpu, type BenchRow, type BenchSection, type Proc,
 } from './lib.ts';
 
 const run = promisify(execFile);
@@ -249,6 +249,115 @@ export async function threadScaling(log: (l: string) => void): Promise<BenchRow[
   }
   return rows;
 }
+
+/** Rounds of `npm run bench -- cache-peer`: more than the other parts', as it is run alone to judge changes. */
+const PEER_ROUNDS = Number(process.env.BENCH_PEER_ROUNDS ?? 6);
+
+/**
+ * `npm run bench -- cache-peer`: the part of threadScaling that compares repcache -t 2 replicating to a live -t 2
+ * peer with a standalone -t 2, alone and with more rounds (paired: each round runs both, in alternating order), and
+ * where the paired node's CPU goes: its client threads (the main thread and the worker thread), its replication
+ * thread, and V8's helper threads; the peer's CPU per replicated write (it serves no clients); and the voluntary
+ * context switches (sleeps and wake-ups) of each side's replication thread per replicated write.
+ * BENCH_PEER_BASELINE=DIR (another checkout with its node_modules) adds DIR's pair to every round: an A/B of two
+ * versions in one run, as other work on the machine changes from one round to the next.
+ */
+export const peerCostBench: BenchSection = {
+  name: 'cache-peer',
+  onlyWhenNamed: true,
+  description: `repcache -t 2 with a live -t 2 peer vs standalone -t 2: memcaslap -T2 -c32 -t ${SECONDS}s, ${PEER_ROUNDS} paired rounds, unpinned`,
+  run: (log) => peerCost(log),
+};
+
+interface PeerRound { lockSleeps: number; tps: number; usPerOp: number; clientUs: number; replUs: number; helperUs: number; peerUsPerSet: number; replSwitches: number; peerSwitches: number; sets: number }
+
+export async function peerCost(log: (l: string) => void): Promise<BenchRow[]> {
+  const load = { threads: 2, conns: 32, pinned: false };
+  const startPair = async (root?: string) => {
+    const [ra, rb] = [await freePort(), await freePort()];
+    const repl = (me: number, peer: number) => ['-t', '2', '-m', String(MEMORY_MB), '-X', String(me), '-o', 'repl_listen=127.0.0.1', '-x', `127.0.0.1:${peer}`];
+    const node = await startRepcache(repl(ra, rb), undefined, { root });
+    const peer = await startRepcache(repl(rb, ra), undefined, { root });
+    return { node, peer, stats: await Conn.open(node.port) };
+  };
+  // BENCH_PEER_BASELINE: another checkout (npm ci'd) whose pair takes turns with this one's, for an A/B in one run
+  const baselineRoot = process.env.BENCH_PEER_BASELINE;
+  const pairs = { 'with a peer': await startPair(), ...(baselineRoot ? { 'baseline pair': await startPair(baselineRoot) } : {}) } as Record<string, Awaited<ReturnType<typeof startPair>>>;
+  const alone = await startRepcache(['-t', '2', '-m', String(MEMORY_MB)]);
+  const standalone: Round[] = [];
+  const withPeer: Record<string, PeerRound[]> = Object.fromEntries(Object.keys(pairs).map((k) => [k, []]));
+  const sum = (m: Map<number, { name: string; cpu: number; voluntary: number }>, pick: (name: string) => boolean, f: 'cpu' | 'voluntary') =>
+    [...m.values()].filter((t) => pick(t.name)).reduce((a, t) => a + t[f], 0);
+  const isRepl = (n: string) => n.startsWith('repcache replic');
+  const isClient = (n: string) => n === 'repcache' || n.startsWith('repcache worker');
+  const runPaired = async ({ node, peer, stats }: Awaited<ReturnType<typeof startPair>>): Promise<PeerRound> => {
+    const counts = async () => {
+      const m = await stats.stats();
+      return { sets: Number(m.get('cmd_set')), lockWaits: Number(m.get('lock_waits')) };
+    };
+    const [a0, b0, c0] = [threadCpu(node.child.pid!), threadCpu(peer.child.pid!), await counts()];
+    const r = await memcaslap(node, SECONDS, load);
+    const [a1, b1, c1] = [threadCpu(node.child.pid!), threadCpu(peer.child.pid!), await counts()];
+    const d = (a: typeof a0, b: typeof a0, pick: (n: string) => boolean, f: 'cpu' | 'voluntary' = 'cpu') => sum(b, pick, f) - sum(a, pick, f);
+    const ops = r.tps * SECONDS;
+    const n = c1.sets - c0.sets;
+    return {
+      lockSleeps: ((c1.lockWaits - c0.lockWaits) / ops) * 1000,
+      tps: r.tps, usPerOp: r.serverUsPerOp, sets: n,
+      clientUs: (d(a0, a1, isClient) / ops) * 1e6, replUs: (d(a0, a1, isRepl) / ops) * 1e6, helperUs: (d(a0, a1, (x) => !isClient(x) && !isRepl(x)) / ops) * 1e6,
+      peerUsPerSet: (d(b0, b1, () => true) / n) * 1e6, replSwitches: d(a0, a1, isRepl, 'voluntary') / n, peerSwitches: d(b0, b1, isRepl, 'voluntary') / n,
+    };
+  };
+  const names = ['standalone', ...Object.keys(pairs)];
+  try {
+    for (const p of Object.values(pairs)) await memcaslap(p.node, WARMUP_SECONDS, load);
+    await memcaslap(alone, WARMUP_SECONDS, load);
+    for (let round = 1; round <= PEER_ROUNDS; round++) {
+      const order = names.map((_, i) => names[(i + round - 1) % names.length]);
+      for (const which of order) {
+        if (which === 'standalone') {
+          const r = await memcaslap(alone, SECONDS, load);
+          standalone.push(r);
+          log(`  round ${round} standalone    ${r.tps.toLocaleString('en-US').padStart(7)} ops/s  server ${r.serverUsPerOp.toFixed(2)} us CPU/op`);
+        } else {
+          const r = await runPaired(pairs[which]);
+          withPeer[which].push(r);
+          log(`  round ${round} ${which.padEnd(13)} ${r.tps.toLocaleString('en-US').padStart(7)} ops/s  server ${r.usPerOp.toFixed(2)} us CPU/op` +
+            ` (client threads ${r.clientUs.toFixed(2)}, replication thread ${r.replUs.toFixed(2)}, V8 helpers ${r.helperUs.toFixed(2)});` +
+            ` peer ${r.peerUsPerSet.toFixed(1)} us CPU per replicated write (${r.sets} writes);` +
+            ` sleeps per write: replication thread ${r.replSwitches.toFixed(2)}, peer's ${r.peerSwitches.toFixed(2)};` +
+            ` client threads' sleeps on the store lock per 1000 requests ${r.lockSleeps.toFixed(1)}`);
+        }
+      }
+    }
+  } finally {
+    for (const p of Object.values(pairs)) p.stats.close();
+    await Promise.all([...Object.values(pairs).flatMap((p) => [p.node.stop(), p.peer.stop()]), alone.stop()]);
+  }
+  const us = median(standalone.map((r) => r.serverUsPerOp));
+  const rows: BenchRow[] = [
+    { section: 'cache-peer', metric: `standalone -t 2: ops/s, server CPU us/op ${us.toFixed(2)} (${spread(standalone.map((r) => r.serverUsPerOp), 2)})`, memcached: spread(standalone.map((r) => r.tps)), repcache: tps(standalone) },
+  ];
+  for (const [name, rs] of Object.entries(withPeer)) {
+    const ratios = rs.map((r, i) => r.tps / standalone[i].tps);
+    const col = (f: (r: PeerRound) => number, digits = 2) => ({ repcache: median(rs.map(f)).toFixed(digits), memcached: spread(rs.map(f), digits) });
+    const rp = median(ratios);
+    rows.push(
+      { section: 'cache-peer', metric: `${name}: ops/s / standalone -t 2's in the same round (median; spread in the memcached column)`, memcached: spread(ratios, 2), repcache: tps(rs), ratio: rp, target: '>= 0.8x', ok: rp >= 0.8 },
+      { section: 'cache-peer', metric: `${name}: server CPU us/op (median; spread), ratio to standalone's`, ...col((r) => r.usPerOp), ratio: median(rs.map((r) => r.usPerOp)) / us },
+      { section: 'cache-peer', metric: `${name}: client threads CPU us/op`, ...col((r) => r.clientUs) },
+      { section: 'cache-peer', metric: `${name}: replication thread CPU us/op`, ...col((r) => r.replUs) },
+      { section: 'cache-peer', metric: `${name}: V8 helper threads CPU us/op`, ...col((r) => r.helperUs) },
+      { section: 'cache-peer', metric: `${name}: the peer's CPU us per replicated write`, ...col((r) => r.peerUsPerSet, 1) },
+      { section: 'cache-peer', metric: `${name}: replication thread sleeps per replicated write`, ...col((r) => r.replSwitches) },
+      { section: 'cache-peer', metric: `${name}: the peer's replication thread sleeps per replicated write`, ...col((r) => r.peerSwitches) },
+      { section: 'cache-peer', metric: `${name}: client threads' sleeps on the store lock per 1000 requests`, ...col((r) => r.lockSleeps, 1) },
+    );
+  }
+  return rows;
+}
+
+const tps = (rs: Array<{ tps: number }>) => median(rs.map((r) => r.tps));
 
 interface OpenLoop { p50: number; p99: number; p999: number; max: number; lost: number; errors: number; measured: number; sendLagP99Ms: number; sendLagMaxMs: number }
 

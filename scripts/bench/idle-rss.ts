@@ -37,7 +37,7 @@ const read = (p: Proc) => ({ anon: statusMB(p.child.pid!, 'RssAnon'), rss: statu
 const samples: Record<'idle' | 'full' | 'full, quiet', Array<{ anon: number; rss: number }>> = { idle: [], full: [], 'full, quiet': [] };
 
 for (let i = 0; i < runs; i++) {
-  const p = memcached ? await startMemcached(['-t', '1', ...flags]) : await startRepcache(flags, undefined, true);
+  const p = memcached ? await startMemcached(['-t', '1', ...flags]) : await startRepcache(flags, undefined, { asGiven: true });
   try {
     await sleep(SETTLE_MS);
     const idle = read(p);

@@ -1,6 +1,6 @@
 /** Shared pieces for benchmark sections: processes on free loopback ports, stats, RSS, the result table. */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -24,6 +24,8 @@ export interface BenchRow {
 export interface BenchSection {
   name: string;
   description: string;
+  /** Runs only when named on the command line (a part of another section, measured alone). */
+  onlyWhenNamed?: boolean;
   run(log: (line: string) => void): Promise<BenchRow[]>;
 }
 
@@ -91,12 +93,12 @@ export async function startMemcached(args: string[]): Promise<Proc> {
 
 /**
  * repcache with `args`, and -t 1 unless they give -t: the benches compare it with memcached -t 1 (repcache's default
- * -t follows the CPUs). `asGiven`: exactly the flags given, the default -t included.
+ * -t follows the CPUs). `asGiven`: exactly the flags given, the default -t included. `root`: the checkout to run.
  */
-export async function startRepcache(args: string[], env?: NodeJS.ProcessEnv, asGiven = false): Promise<Proc> {
+export async function startRepcache(args: string[], env?: NodeJS.ProcessEnv, opts: { asGiven?: boolean; root?: string } = {}): Promise<Proc> {
   const port = await freePort();
-  const threads = asGiven || args.some((a) => a === '-t' || a.startsWith('--threads')) ? [] : ['-t', '1'];
-  return startServer(resolve(repoRoot, 'bin/repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...threads, ...args], port, env);
+  const threads = opts.asGiven || args.some((a) => a === '-t' || a.startsWith('--threads')) ? [] : ['-t', '1'];
+  return startServer(resolve(opts.root ?? repoRoot, 'bin/repcache'), ['-l', '127.0.0.1', '-p', String(port), ...userArgs(), ...threads, ...args], port, env);
 }
 
 /** What scripts/bench/probe.mjs reports (see there); the fields the bench reads. */
@@ -302,6 +304,23 @@ export function pin(pid: number | undefined, cpus: string): void {
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc/PID/stat. */
+/** Per thread of a process: its name (comm), CPU seconds and voluntary context switches so far. */
+export function threadCpu(pid: number): Map<number, { name: string; cpu: number; voluntary: number }> {
+  const out = new Map<number, { name: string; cpu: number; voluntary: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const f = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = f.slice(f.indexOf('(') + 1, f.lastIndexOf(')'));
+      const s = f.slice(f.lastIndexOf(') ') + 2).split(' ');
+      const v = /^voluntary_ctxt_switches:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      out.set(Number(tid), { name, cpu: (Number(s[11]) + Number(s[12])) / 100, voluntary: v ? Number(v[1]) : 0 });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
 export function cpuSeconds(pid: number | undefined): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;

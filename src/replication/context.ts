@@ -48,6 +48,11 @@ export interface SessionContext {
   nodeIdCollision(peerRunId: bigint): void;
   /** Sending side. */
   acked(seq: number): void;
+  /**
+   * -t N: runs fn once the store lock this callback holds is released and returns true; false when it holds none
+   * (the caller does it now). A sender's socket writes go there, so the workers never wait for a system call.
+   */
+  afterUnlock?(fn: () => void): boolean;
   /** `quiet`: a link a stranger may have opened (inbound, not yet authenticated): not worth a log line. */
   stateChanged(who: string, from: LinkState, to: LinkState, reason: string, quiet?: boolean): void;
   /** Opens a connection to a peer (TLS when configured); `ready` is the event after which data may flow. */

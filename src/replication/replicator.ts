@@ -26,6 +26,12 @@ import { systemClock, type Clock } from '../clock.ts';
 const BUSY_MS = 2;
 /** -t N: the stats are published as a section ends, at most this often (the rest wait for a timer this long). */
 const PUBLISH_MS = 1;
+/**
+ * -t N, while sections follow each other closer than BUSY_MS (a stream of changes in or out): at most one
+ * publication this often. Each costs the stats' fields, their JSON and a copy: at one a millisecond that was about a
+ * fifth of a streaming peer's replication thread.
+ */
+const PUBLISH_BUSY_MS = 10;
 /** Records the change stream keeps for the peers, and sync mode's bound, unless configured. */
 export const DEFAULT_LOG_CAPACITY = 1 << 18;
 export const DEFAULT_SYNC_TIMEOUT_MS = 1000;
@@ -135,6 +141,9 @@ export class Replicator {
   /** -t N: start() is done (sections publish the stats from then on). */
   #started = false;
   #publishedAt = -Infinity;
+  /** When the last section ended (a run of sections closer than BUSY_MS publishes less often). */
+  #leftAt = -Infinity;
+  #publishDue = false;
   #publishTimer: NodeJS.Timeout | null = null;
   /** -t N: records the workers wrote that left the ring before this thread noted them. */
   overruns = 0;
@@ -252,19 +261,28 @@ export class Replicator {
   #leaving(): (() => void) | null {
     const share = this.#share;
     if (share === null || this.#stopped || !this.#started) return null;
-    // at most one publication per PUBLISH_MS: under load sections come by the thousand per second
+    // whether sync mode's replies wait for a peer: as of every section, not of the last publication
+    share.peerUp = this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing');
+    // at most one publication per PUBLISH_MS, or PUBLISH_BUSY_MS in a run of sections (under load they come by the
+    // thousand per second); the first section after a quiet spell publishes at once
     const now = performance.now();
-    if (now - this.#publishedAt < PUBLISH_MS) {
+    const hold = now - this.#leftAt < BUSY_MS ? PUBLISH_BUSY_MS : PUBLISH_MS;
+    this.#leftAt = now;
+    if (now - this.#publishedAt < hold && !this.#publishDue) {
       if (this.#publishTimer === null) {
         this.#publishTimer = setTimeout(() => {
           this.#publishTimer = null;
-          if (!this.#stopped) this.#publish();
-        }, PUBLISH_MS);
+          if (this.#stopped) return;
+          this.#publishDue = true; // the hold is over (a timer may fire a little before performance.now says so)
+          this.#publish();
+        }, this.#publishedAt + hold - now);
       }
       return null;
     }
+    this.#publishDue = false;
+    if (this.#publishTimer !== null) clearTimeout(this.#publishTimer);
+    this.#publishTimer = null;
     this.#publishedAt = now;
-    share.peerUp = this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing');
     // the links' getters may read the change stream: read them here, still under the lock
     const entries = this.stats();
     const view = plainView(this);
@@ -555,6 +573,7 @@ export class Replicator {
       peerHello: (nodeId, host, listenPort) => this.#peerHello(nodeId, host, listenPort),
       nodeIdCollision: (peerRunId) => this.#nodeIdCollision(peerRunId),
       acked: (seq) => this.#acked(seq),
+      ...(this.#sections !== null ? { afterUnlock: (fn: () => void) => this.#sections!.afterRelease(fn) } : {}),
       stateChanged: (who, from, to, reason, quiet) => this.#stateChanged(who, from, to, reason, quiet),
       dial: (host, port) => this.#port.dial(host, port),
       refused: (kind, peer, detail) => this.#port.refused(kind, peer, detail),

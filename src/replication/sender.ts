@@ -67,6 +67,10 @@ export class Sender {
   #chunkView = dataViewOf(this.#chunk);
   #chunkStart = 0;
   #chunkOff = 0;
+  /** -t N: what was written under the store lock, for the socket once the lock is released (SessionContext.afterUnlock). */
+  #outbox: Buffer[] | null = null;
+  #outboxSocket: LinkSocket | null = null;
+  #outboxBytes = 0;
 
   constructor(ctx: SessionContext, host: string, port: number, accepted?: { socket: LinkSocket; hello: Hello }) {
     this.#ctx = ctx;
@@ -126,6 +130,7 @@ export class Sender {
     this.#copying = false;
     this.#copySource = null;
     this.#tellCaughtUp = false;
+    this.#dropOutbox(); // the frames for the closed socket
     this.#newChunk(0);
     if (this.#stranger) {
       const ending = strangerEnding(reason);
@@ -155,7 +160,46 @@ export class Sender {
     if (!s || s.destroyed) return;
     this.bytesSent += buf.length;
     this.machine.sent();
-    s.write(buf);
+    if (this.#outbox !== null) {
+      this.#outbox.push(buf);
+      this.#outboxBytes += buf.length;
+    } else if (this.#ctx.afterUnlock?.(this.#sendOutbox) === true) {
+      this.#outbox = [buf];
+      this.#outboxSocket = s;
+      this.#outboxBytes = buf.length;
+    } else s.write(buf);
+  }
+
+  /** Bytes written and not yet taken by the connection, the outbox's included (the back-pressure's measure). */
+  #queued(s: LinkSocket): number {
+    return s.writableLength + (this.#outbox !== null ? this.#outboxBytes : 0);
+  }
+
+  /** The frames written under the store lock, in order, to the socket they were meant for if it is still this link's. */
+  readonly #sendOutbox = (): void => {
+    const bufs = this.#outbox;
+    const s = this.#outboxSocket;
+    this.#dropOutbox();
+    if (bufs === null || s === null || s !== this.#socket || s.destroyed) return;
+    for (const b of bufs) s.write(b);
+    this.#rewindChunk();
+  };
+
+  #dropOutbox(): void {
+    this.#outbox = null;
+    this.#outboxSocket = null;
+    this.#outboxBytes = 0;
+  }
+
+  /**
+   * When everything in the chunk was flushed and the socket holds none of it (the writes went to the kernel at once),
+   * the chunk is written again from its start. A new chunk is fresh memory (above malloc's mmap threshold): each of
+   * its pages faulted in and, once collected, unmapped with a TLB flush of every thread of the process.
+   */
+  #rewindChunk(): void {
+    if (this.#outbox !== null || this.#chunkStart !== this.#chunkOff) return;
+    const s = this.#socket;
+    if (s === null || s.writableLength === 0) this.#chunkStart = this.#chunkOff = 0;
   }
 
   /**
@@ -180,8 +224,9 @@ export class Sender {
     if (this.#chunkOff === this.#chunkStart) return;
     const out = this.#chunk.subarray(this.#chunkStart, this.#chunkOff);
     this.#chunkStart = this.#chunkOff;
-    if (this.#chunk.length - this.#chunkOff < MIN_ROOM) this.#newChunk(CHUNK);
     this.#writeRaw(out);
+    this.#rewindChunk();
+    if (this.#chunk.length - this.#chunkOff < MIN_ROOM) this.#newChunk(CHUNK);
   }
 
   /** Appends a SET/SYNC_ITEM for store item h to the current chunk: its key and value come straight from the item. */
@@ -364,8 +409,11 @@ export class Sender {
         ctx.logger.info({ peer: this.name, sent: this.syncSent, total: this.syncTotal }, 'replication: full copy in progress');
       }
       if (scanCursor !== 0) {
-        if (socket!.writableLength > HIGH_WATER) socket!.once('drain', step);
-        else setImmediate(step);
+        // judged on the next turn, once the frames written under the store lock (-t N) are with the socket
+        setImmediate(() => {
+          if (socket!.writableLength > HIGH_WATER) socket!.once('drain', step);
+          else step();
+        });
         return;
       }
       for (const [key, version] of ctx.tombstones.entries()) this.#frame(encode({ type: 'delete', seq: 0n, version, key }));
@@ -402,12 +450,14 @@ export class Sender {
       this.#entry(seq, changes.kindAt(seq));
       if (this.#chunkOff - this.#chunkStart >= CHUNK / 2) {
         this.#flushChunk();
-        if (s.writableLength > HIGH_WATER) break;
+        if (this.#queued(s) > HIGH_WATER) break;
       }
     }
     this.#flushChunk();
+    // more to send: on the next turn, once the frames written under the store lock (-t N) are with the socket, which
+    // then holds more than HIGH_WATER only after a write that returned false ('drain' calls pump again)
     if (this.cursor >= changes.nextSeq) this.#caughtUp();
-    else if (s.writableLength <= HIGH_WATER) setImmediate(() => this.pump());
+    else setImmediate(() => this.pump());
   }
 
   /**

@@ -253,6 +253,8 @@ export class StoreSections {
   readonly #entered: () => void;
   readonly #leaving: (() => (() => void) | null) | null;
   #held = false;
+  /** What runs once the lock of the section held now is released (afterRelease). */
+  #after: Array<() => void> = [];
   /** Sections taken (for tests and stats). */
   taken = 0;
 
@@ -280,15 +282,28 @@ export class StoreSections {
     this.#entered();
   }
 
+  /**
+   * Runs fn just after the lock of the section held now is released, and returns true; false (fn not taken) when
+   * no section is held. What needs no store, a socket write above all, is done there: the workers do not wait for it.
+   */
+  afterRelease(fn: () => void): boolean {
+    if (!this.#held) return false;
+    this.#after.push(fn);
+    return true;
+  }
+
   readonly #release = (): void => {
     let after: (() => void) | null = null;
+    const queued = this.#after;
     try {
       after = this.#leaving?.() ?? null;
     } finally {
       this.#held = false;
+      if (queued.length > 0) this.#after = [];
       this.#lock.release();
     }
     after?.();
+    for (const fn of queued) fn();
   };
 
   /** Makes every method and getter of `obj` (from its class) enter a section first. */

@@ -6,13 +6,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import { HybridClock, versionNode } from '../../../src/replication/hlc.ts';
-import { Replicator, type ReplicationOptions } from '../../../src/replication/replicator.ts';
+import { Replicator, type ReplicationOptions, type ReplicatorThreads } from '../../../src/replication/replicator.ts';
+import { StoreLock } from '../../../src/cache/store-lock.ts';
+import { setImmediate as realSetImmediate } from 'node:timers';
+import { ReplicationShare } from '../../../src/replication/threads.ts';
 import { MapStore } from './map-store.ts';
 import { ReplicationNet, timersClock } from '../../support/replication-net.ts';
 import { LAZY_ACK_MS } from '../../../src/replication/receiver.ts';
 import { encode } from '../../../src/proto/replication/codec.ts';
 import { COALESCE_MS } from '../../../src/replication/flush-pacer.ts';
 
+const realTurn = () => new Promise((r) => realSetImmediate(r));
 const timing = { heartbeatMs: 100, deadAfterMs: 1000, backoffMinMs: 20, backoffMaxMs: 200, connectTimeoutMs: 1000 };
 const PORT = 11212;
 const cleanup: Array<() => Promise<void>> = [];
@@ -27,14 +31,18 @@ afterEach(async () => {
 
 interface Node { host: string; store: MapStore; repl: Replicator; lines: string[] }
 
-async function node(net: ReplicationNet, nodeId: number, host: string, peers: string[], extra: Partial<ReplicationOptions> = {}): Promise<Node> {
+async function node(net: ReplicationNet, nodeId: number, host: string, peers: string[], extra: Partial<ReplicationOptions> = {}, threads?: ReplicatorThreads): Promise<Node> {
   const hlc = new HybridClock(nodeId);
   const store = new MapStore(() => hlc.now());
+  if (threads !== undefined) {
+    store.changes.share(1024);
+    store.changes.keepRecords(); // as a client worker does: the replication thread reads the ring
+  }
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => lines.push(s) });
   const repl = new Replicator(store, hlc, {
     peers: peers.map((p) => ({ host: p, port: PORT })), port: PORT, listenHost: host, timing, joinTimeoutMs: 5000, transport: net.transport(host), clock: timersClock, ...extra,
-  }, logger);
+  }, logger, threads);
   await repl.start();
   cleanup.push(() => repl.stop(0));
   return { host, store, repl, lines };
@@ -69,6 +77,30 @@ describe('replication links on an in-memory network', () => {
     expect(b.store.itemCas(b.store.peek(Buffer.from('k1')))).toBe(cas);
     b.store.del('k1');
     await until(() => a.store.value('k1') === undefined, 'delete on A');
+  });
+
+  it('-t N: the replication thread writes to its sockets once the store lock is released, every frame in order', async () => {
+    const net = new ReplicationNet();
+    const lock = new StoreLock();
+    const held: boolean[] = [];
+    const deliver = net.deliver.bind(net);
+    vi.spyOn(net, 'deliver').mockImplementation((from, data) => {
+      if (from.localHost === '198.18.0.1') held.push(new Int32Array(lock.buffer)[0] !== 0);
+      deliver(from, data);
+    });
+    const a = await node(net, 1, '198.18.0.1', ['198.18.0.2'], {}, { lock, share: new ReplicationShare() });
+    const b = await node(net, 2, '198.18.0.2', ['198.18.0.1']);
+    await until(() => streaming(a, b), 'links up');
+    held.length = 0; // from here on A writes only what its sender ships (and the acks of an idle link)
+    for (let i = 0; i < 300; i++) a.store.set(`k${i % 50}`, `v${i}-${'x'.repeat(i * 40)}`);
+    // the stream's bell wakes the replication thread through the event loop (Atomics.waitAsync): real turns too
+    for (let t = 0; t < 2000 && b.store.value('k49') !== `v299-${'x'.repeat(299 * 40)}`; t++) {
+      await realTurn();
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    for (let k = 0; k < 50; k++) expect(b.store.value(`k${k}`)).toBe(a.store.value(`k${k}`));
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.filter((h) => h)).toEqual([]);
   });
 
   it('a partition: the links see the silence, redial, and resume from the change stream without a full copy', async () => {

@@ -43,6 +43,24 @@ describe('the replication thread takes the store lock per callback (StoreSection
     expect(word[0]).toBe(0);
   });
 
+  it('afterRelease runs its callbacks in order just after the lock is released; without a section it takes none', async () => {
+    const lock = new StoreLock();
+    const word = new Int32Array(lock.buffer);
+    const sections = new StoreSections(lock, () => {});
+    const t = sections.guard(new Thing());
+    expect(sections.afterRelease(() => {})).toBe(false);
+    const ran: Array<[string, number]> = [];
+    t.bump();
+    expect(sections.afterRelease(() => ran.push(['first', word[0]]))).toBe(true);
+    expect(sections.afterRelease(() => ran.push(['second', word[0]]))).toBe(true);
+    expect(ran).toEqual([]);
+    await Promise.resolve();
+    expect(ran).toEqual([['first', 0], ['second', 0]]);
+    t.bump();
+    await Promise.resolve();
+    expect(ran.length).toBe(2);
+  });
+
   it('releases the lock even when the callback throws', async () => {
     const lock = new StoreLock();
     const sections = new StoreSections(lock, () => {});
@@ -137,7 +155,7 @@ describe('the replication thread\'s refusal counters (repcache -t N)', () => {
 });
 
 describe('the replication thread\'s stats (repcache -t N)', () => {
-  it('what a section changed is in a worker\'s stats as soon as the section ends, not at the next 50 ms tick', async () => {
+  it('what a section changed is in a worker\'s stats as soon as the section ends, or 10 ms after the last publication in a run of sections', async () => {
     vi.useFakeTimers();
     const hlc = new HybridClock(1);
     const store = new MapStore(() => hlc.now());
@@ -157,14 +175,25 @@ describe('the replication thread\'s stats (repcache -t N)', () => {
     await Promise.resolve(); // the section ends with the callback's synchronous run; no timer ran
     expect(new Int32Array(lock.buffer)[0]).toBe(0);
     expect([field('repl_applied'), field('repl_tombstones')]).toEqual([1, 1]);
-    // sections closer than a millisecond to the last publication: published a millisecond later, all at once
+    // a run of sections (closer than 2 ms to each other): published together, 10 ms after the last publication
     repl.applyRemote({ type: 'set', key: Buffer.from('k2'), flags: 0, ttl: 0, value: Buffer.from('v'), version: hlc.now() });
     await Promise.resolve();
     repl.applyRemote({ type: 'set', key: Buffer.from('k3'), flags: 0, ttl: 0, value: Buffer.from('v'), version: hlc.now() });
     await Promise.resolve();
     expect(field('repl_applied')).toBe(1);
+    await vi.advanceTimersByTimeAsync(9);
+    expect(field('repl_applied')).toBe(1);
     await vi.advanceTimersByTimeAsync(1);
     expect(field('repl_applied')).toBe(3);
+    // after a quiet spell, a lone section publishes as it ends; one a little later, a millisecond after it
+    await vi.advanceTimersByTimeAsync(20);
+    repl.applyRemote({ type: 'set', key: Buffer.from('k4'), flags: 0, ttl: 0, value: Buffer.from('v'), version: hlc.now() });
+    await Promise.resolve();
+    expect(field('repl_applied')).toBe(4);
+    await vi.advanceTimersByTimeAsync(5);
+    repl.applyRemote({ type: 'set', key: Buffer.from('k5'), flags: 0, ttl: 0, value: Buffer.from('v'), version: hlc.now() });
+    await Promise.resolve();
+    expect(field('repl_applied')).toBe(5);
     await repl.stop(0);
   });
 });
