@@ -102,7 +102,9 @@ export function lostOps(ops: Op[], final: string | null): Op[] {
   if (final !== null) {
     const writer = ops.find((o) => isWrite(o) && o.value === final);
     if (!writer) return []; // a phantom: reported by the caller
-    const later = acked.filter((o) => o.t0 > writer.t1 && o.value !== final);
+    // an unanswered write may reach a node after its client gave up (TCP still delivers it): any later time
+    const writerDone = writer.r === 'unknown' ? Infinity : writer.t1;
+    const later = acked.filter((o) => o.t0 > writerDone && o.value !== final);
     return later.length ? [later.reduce((a, b) => (b.t0 > a.t0 ? b : a))] : [];
   }
   // absent: fine if some delete (answered or not) has no acknowledged write issued after it was answered

@@ -42,6 +42,16 @@ describe('chaos checker: lost and resurrected writes', () => {
     for (const final of ['a', 'b', 'c']) expect(lostOps(ops, final)).toEqual([]);
   });
 
+  it('an unanswered write may land after its client gave up, even after a later acknowledged write', () => {
+    // the client timed out at 4000 and moved on; TCP still delivered the set, after the acknowledged one
+    const ops = [set('k1', 'late', 2000, 4000, 'unknown'), set('k1', 'next', 5000, 5001)];
+    expect(lostOps(ops, 'late')).toEqual([]);
+    expect(check(input({ ops, final: dump({ k1: 'late' }) })).violations).toEqual([]);
+    // an answered write has no such excuse
+    const answered = [set('k1', 'early', 2000, 2001), set('k1', 'next', 5000, 5001)];
+    expect(lostOps(answered, 'early')).toEqual([answered[1]]);
+  });
+
   it('a delete acknowledged after the write was answered, yet the value is back: resurrected', () => {
     const ops = [set('k1', 'v', 1000, 1010), del('k1', 2000, 2010)];
     expect(check(input({ ops, final: dump({ k1: 'v' }) })).violations.map((v) => v.kind)).toEqual(['resurrected after delete']);
