@@ -1,5 +1,5 @@
 /** UNIX socket files: a stale one removed before binding, and a new one created with its mode from the start. */
-import { lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 
 /** Removes the socket file at `path` before binding, as memcached does; a file of another kind is left (the bind then fails). */
@@ -24,4 +24,15 @@ export function bindWithMode<T>(mode: number, bind: () => T): T {
   } finally {
     if (previous !== null) process.umask(previous);
   }
+}
+
+/**
+ * Listens on the UNIX socket `path` (listen() must bind synchronously, as net.Server.listen does) with `mode`, as
+ * memcached's -s and -a: a stale socket file removed first, the new one bound under its mode's umask, and the mode
+ * set once it listens (a worker thread's socket, whose umask could not be set, gets it only then).
+ */
+export async function listenUnixSocket(path: string, mode: number, listen: () => Promise<void>): Promise<void> {
+  removeStaleSocket(path);
+  await bindWithMode(mode, listen);
+  chmodSync(path, mode);
 }

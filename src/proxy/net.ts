@@ -3,10 +3,9 @@
  * buffer and writes go straight to the stream handle where Node allows it (as repcache's own connections do):
  * every request crosses four sockets, so the stream machinery per read and write is most of a proxy's cost.
  */
-import { chmodSync } from 'node:fs';
 import { connect, createServer, Socket, type Server } from 'node:net';
 import type { Logger } from '../log.ts';
-import { bindWithMode, removeStaleSocket } from '../net/unix-socket.ts';
+import { listenUnixSocket, removeStaleSocket } from '../net/unix-socket.ts';
 import { readIntoShared } from '../net/user-buffer.ts';
 import { DirectWriter, readDirect, WRITE_DONE, WRITE_PENDING } from '../net/direct-write.ts';
 import type { BackendTransport, Connector, TransportEvents } from './backend.ts';
@@ -131,11 +130,8 @@ export class ProxyListener {
   async listen(): Promise<void> {
     const c = this.#config;
     if (c.port !== 0) for (const host of c.hosts) await this.#listenOn({ host, port: c.port, backlog: 1024 });
-    if (c.unixSocket !== null) {
-      removeStaleSocket(c.unixSocket);
-      await bindWithMode(0o700, () => this.#listenOn({ path: c.unixSocket!, backlog: 1024 }));
-      chmodSync(c.unixSocket, 0o700);
-    }
+    const path = c.unixSocket;
+    if (path !== null) await listenUnixSocket(path, 0o700, () => this.#listenOn({ path, backlog: 1024 }));
   }
 
   /** Where it listens ("host:port" or the socket path), as bound. */

@@ -1,6 +1,5 @@
 import type { Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
-import { chmodSync } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { Logger } from '../log.ts';
@@ -20,7 +19,7 @@ import { BinaryDispatcher } from './binary-dispatch.ts';
 import { Dispatcher } from './dispatch.ts';
 import type { DispatchHost } from './host.ts';
 import { OutBuffer } from '../net/out-buffer.ts';
-import { bindWithMode, removeStaleSocket } from '../net/unix-socket.ts';
+import { listenUnixSocket, removeStaleSocket } from '../net/unix-socket.ts';
 import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, withoutDisabledStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp, UdpRequest } from './udp.ts';
@@ -377,11 +376,9 @@ export class CacheServer extends EventEmitter {
   }
 
   #listenUnix(path: string): Promise<void> {
-    removeStaleSocket(path);
     const server = createServer({ pauseOnConnect: true });
     server.on('connection', (s) => this.#accept(s, `unix:${path}`));
-    const mask = this.config.unixMask;
-    return bindWithMode(mask, () => this.#bind(server, { path, backlog: this.config.backlog })).then(() => chmodSync(path, mask));
+    return listenUnixSocket(path, this.config.unixMask, () => this.#bind(server, { path, backlog: this.config.backlog }));
   }
 
   #bind(server: Server, opts: { port?: number; host?: string; path?: string; backlog: number }): Promise<void> {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bindWithMode, removeStaleSocket } from '../../../src/net/unix-socket.ts';
+import { bindWithMode, listenUnixSocket, removeStaleSocket } from '../../../src/net/unix-socket.ts';
 
 describe('UNIX socket files', () => {
   let dir: string;
@@ -45,5 +45,20 @@ describe('UNIX socket files', () => {
     removeStaleSocket(file);
     removeStaleSocket(join(dir, 'absent'));
     expect(existsSync(file)).toBe(true);
+  });
+
+  it('listenUnixSocket replaces a stale socket file and listens with the mode', async () => {
+    const path = join(dir, 'cache.sock');
+    const old = createServer();
+    servers.push(old);
+    await new Promise<void>((r) => old.listen(path, r));
+    const server = createServer();
+    servers.push(server);
+    await listenUnixSocket(path, 0o770, () => new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, resolve);
+    }));
+    expect(server.listening).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o770);
   });
 });
