@@ -8,7 +8,8 @@ import { turnNow } from '../clock.ts';
 import { forwardingLogger } from '../log-forward.ts';
 import { SlabStore } from '../cache/store.ts';
 import { collectAllGarbage } from '../server/idle-memory.ts';
-import { StoreLock } from '../cache/store-lock.ts';
+import { HeldStoreLock } from '../cache/store-lock.ts';
+import { abandonedLockPolicy, abandonOnUncaughtException } from './abandoned-lock.ts';
 import { storeOptionsFor } from '../server/config.ts';
 import { HybridClock } from '../replication/hlc.ts';
 import { ReplicationShare } from '../replication/threads.ts';
@@ -30,6 +31,9 @@ async function replicateInWorker(port: MessagePort): Promise<void> {
   store.changes.attach(start.changes);
   let repl: Replicator | null = null;
   let closing = false;
+  // its sections hold the lock until a microtask: an uncaught exception within one ends the thread first, holding it
+  const lock = new HeldStoreLock(start.lock, 0, null, abandonedLockPolicy(logger, start.lock));
+  abandonOnUncaughtException(lock);
   port.on('message', (m: ToWorker) => {
     if (m.type !== 'close' || closing) return;
     closing = true;
@@ -39,7 +43,7 @@ async function replicateInWorker(port: MessagePort): Promise<void> {
     });
   });
   try {
-    repl = await startThreadedReplication(start, store.replica, hlc, { lock: new StoreLock(start.lock), share: new ReplicationShare(start.share), entered: () => clock.tick() }, logger);
+    repl = await startThreadedReplication(start, store.replica, hlc, { lock, share: new ReplicationShare(start.share), entered: () => clock.tick() }, logger);
   } catch (err) {
     post({ type: 'error', stage: 'replication', message: (err as Error).message });
     return;

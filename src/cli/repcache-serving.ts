@@ -12,6 +12,7 @@ import type { StatList } from '../server/stats.ts';
 import { Credentials } from '../server/auth-file.ts';
 import { CacheServer } from '../server/cache-server.ts';
 import { IdleMemoryReducer } from '../server/idle-memory.ts';
+import { abandonedLockPolicy } from './abandoned-lock.ts';
 import { errnoText, threadCacheClock, type WorkerStart, type ToMain, type ToWorker } from './repcache-thread-messages.ts';
 
 export class SharedStoreServing {
@@ -76,7 +77,8 @@ export class SharedStoreServing {
     // with replication: versions from the clock the replication thread observes peers' versions on
     const versions = r === null ? undefined : new HybridClock(1, turnNow, r.hlc);
     const credentials = start.authEntries === null ? undefined : new Credentials(start.authEntries);
-    const server = new CacheServer(start.config, { logger: this.#logger, clock: this.#clock, versions, credentials, shared: start.shared });
+    const lockPolicy = abandonedLockPolicy(this.#logger, start.shared.lock);
+    const server = new CacheServer(start.config, { logger: this.#logger, clock: this.#clock, versions, credentials, shared: start.shared, lockPolicy });
     const share = this.#share;
     if (r !== null && share !== null) {
       // this thread's changes go to the shared stream the replication thread reads; sync mode's replies wait

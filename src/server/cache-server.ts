@@ -24,7 +24,7 @@ import { Replies } from '../proto/text/replies.ts';
 import { formatMicros, mergeGeneralStats, withoutDisabledStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
 import { serveUdp, UdpRequest } from './udp.ts';
 import { ConnsGathering, formatConns, type ConnsAnswer, type ConnsAsker } from './conns-stats.ts';
-import { StoreLock } from '../cache/store-lock.ts';
+import { StoreLock, type AbandonedLockPolicy } from '../cache/store-lock.ts';
 import type { StoreBuffers } from '../cache/store.ts';
 import { LockedBinaryDispatcher, LockedDispatcher } from './locked-dispatch.ts';
 import { WorkerCounterTable } from './worker-counters.ts';
@@ -44,6 +44,8 @@ export interface CacheServerDeps {
   credentials?: Credentials;
   /** repcache -t N: this server is worker `worker` of `threads`, on the shared store of these buffers. */
   shared?: SharedServing;
+  /** repcache -t N: what this thread does when the store lock's holder died holding it (default: throws). */
+  lockPolicy?: AbandonedLockPolicy;
 }
 
 /** What a worker of repcache -t N shares with the others (all made by the main thread, see cli/repcache-threads.ts). */
@@ -154,7 +156,7 @@ export class CacheServer extends EventEmitter {
     let peers: WatchPeers | null = null;
     if (shared !== undefined) {
       const signals = (this.#signals = new WorkerSignals(shared.threads, shared.worker, shared.signals));
-      this.#lock = new StoreLock(shared.lock, 0, this.#counters);
+      this.#lock = new StoreLock(shared.lock, 0, this.#counters, deps.lockPolicy);
       peers = {
         signals,
         changed: (flags) => signals.publishWatchers(flags),

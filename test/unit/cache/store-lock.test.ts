@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import { describe, expect, it } from 'vitest';
-import { StoreLock } from '../../../src/cache/store-lock.ts';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HeldStoreLock, StoreLock, StoreLockAbandonedError } from '../../../src/cache/store-lock.ts';
+import { abandonedLockPolicy, EX_SOFTWARE, STORE_LOCK_STUCK_MS } from '../../../src/cli/abandoned-lock.ts';
 
 // Each worker adds 1 to a shared non-atomic counter many times under the lock: a lost update shows as a short total.
 const WORKER = `
@@ -25,6 +26,43 @@ import(workerData.lockUrl).then(({ StoreLock }) => {
 });
 `;
 const lockUrl = new URL('../../../src/cache/store-lock.ts', import.meta.url).href;
+const abandonUrl = new URL('../../../src/cli/abandoned-lock.ts', import.meta.url).href;
+
+// Takes the lock, says so, then ends without releasing it: by process.exit, or by an uncaught exception inside a
+// section that would release it in a microtask (as the replication thread's do), with abandonOnUncaughtException.
+const DIES_HOLDING = `
+const { workerData, parentPort } = require('node:worker_threads');
+Promise.all([import(workerData.lockUrl), import(workerData.abandonUrl)]).then(([{ HeldStoreLock }, { abandonOnUncaughtException }]) => {
+  const l = new HeldStoreLock(workerData.lock);
+  if (workerData.how === 'throw') abandonOnUncaughtException(l);
+  // an event-loop callback (a timer, a socket's data), as the replication thread's sections run in
+  setTimeout(() => {
+    l.acquire();
+    queueMicrotask(() => l.release());
+    parentPort.postMessage('held');
+    if (workerData.how === 'exit') process.exit(3);
+    throw new Error('a bug inside a section');
+  }, 1);
+});
+`;
+// Waits for the lock under a policy that says 'abandoned' and ends the thread (a policy must not return).
+const WAITS = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(workerData.lockUrl).then(({ StoreLock }) => {
+  const l = new StoreLock(workerData.lock, 0, null, { stuckAfterMs: workerData.stuckAfterMs, abandoned: () => { parentPort.postMessage('abandoned'); process.exit(0); } });
+  parentPort.postMessage('waiting');
+  l.acquire();
+  parentPort.postMessage('acquired');
+});
+`;
+
+function said(w: Worker, what: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    w.on('message', (m) => { if (m === what) { clearTimeout(t); resolve(true); } });
+    w.on('exit', () => { clearTimeout(t); resolve(false); });
+  });
+}
 
 describe('StoreLock', () => {
   it('excludes other threads', async () => {
@@ -100,5 +138,73 @@ describe('StoreLock', () => {
     await holder.terminate();
     lock.release();
     expect(word[0]).toBe(0);
+  });
+
+  describe('a thread that dies holding it (cache/LOCKING.md)', () => {
+    const workers: Worker[] = [];
+    const start = (code: string, data: object) => {
+      const w = new Worker(code, { eval: true, workerData: { lockUrl, abandonUrl, ...data } });
+      w.on('error', () => {});
+      workers.push(w);
+      return w;
+    };
+    afterEach(async () => {
+      await Promise.all(workers.splice(0).map((w) => w.terminate()));
+    });
+
+    it('a holder that ended (out of memory, terminated: nothing it can catch) is taken for dead after the waiter\'s stuck time', async () => {
+      const lock = new StoreLock();
+      const holder = start(DIES_HOLDING, { lock: lock.buffer, how: 'exit' });
+      expect(await said(holder, 'held', 10_000)).toBe(true);
+      await new Promise((r) => holder.once('exit', r));
+      // the holder is gone and the word still says held: without a policy every thread waits for ever
+      expect(new Int32Array(lock.buffer)[0]).not.toBe(0);
+      const waiter = start(WAITS, { lock: lock.buffer, stuckAfterMs: 1500 });
+      const abandoned = said(waiter, 'abandoned', 15_000);
+      expect(await said(waiter, 'waiting', 10_000)).toBe(true);
+      expect(await abandoned).toBe(true);
+      expect(lock.abandoned).toBe(true);
+    }, 30_000);
+
+    it('an uncaught exception inside a section held into a microtask abandons the lock: a waiter follows its policy at once', async () => {
+      const lock = new StoreLock();
+      // no stuck time: only the dying thread's abandon() can end the wait
+      const waiter = start(WAITS, { lock: lock.buffer, stuckAfterMs: 0 });
+      const holder = start(DIES_HOLDING, { lock: lock.buffer, how: 'throw' });
+      expect(await said(holder, 'held', 10_000)).toBe(true);
+      expect(await said(waiter, 'abandoned', 10_000)).toBe(true);
+      expect(lock.abandoned).toBe(true);
+    }, 30_000);
+
+    it('abandoned stays abandoned: acquireWithin and tryAcquire give up, a late release by a holder taken for dead changes nothing, acquire() throws by default', () => {
+      const lock = new StoreLock();
+      const holder = new HeldStoreLock(lock.buffer);
+      holder.acquire();
+      expect(holder.held).toBe(true);
+      lock.abandon();
+      expect(lock.acquireWithin(10)).toBe(false);
+      expect(lock.tryAcquire()).toBe(false);
+      holder.release();
+      expect(holder.held).toBe(false);
+      expect(lock.abandoned).toBe(true);
+      expect(() => lock.acquire()).toThrow(StoreLockAbandonedError);
+      expect(lock.abandoned).toBe(true);
+    });
+
+    it('the main thread\'s policy logs and ends the process with EX_SOFTWARE (the store may be half changed); it takes a minute for dead', () => {
+      const lines: string[] = [];
+      const logger = { fatal: (m: string) => lines.push(m), flush: () => {} } as unknown as Parameters<typeof abandonedLockPolicy>[0];
+      const exit = vi.fn((code: number) => { throw new Error(`exit ${code}`); }) as unknown as (code: number) => never;
+      const lock = new StoreLock();
+      const policy = abandonedLockPolicy(logger, lock.buffer, true, exit);
+      expect(policy.stuckAfterMs).toBe(STORE_LOCK_STUCK_MS);
+      const waiter = new StoreLock(lock.buffer, 0, null, policy);
+      lock.acquire();
+      lock.abandon();
+      expect(() => waiter.acquire()).toThrow(`exit ${EX_SOFTWARE}`);
+      expect(lines).toEqual([expect.stringContaining('a thread died holding the store lock')]);
+      // a worker thread's waits for ever: the main thread ends the process
+      expect(abandonedLockPolicy(logger, lock.buffer, false, exit).stuckAfterMs).toBe(0);
+    });
   });
 });
