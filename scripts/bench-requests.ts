@@ -22,7 +22,7 @@ const host: DispatchHost = {
   store, config: defaultServerConfig, counters: new ServerCounters(), verbosity: 0, detail: null,
   prefixStats: new PrefixStats(defaultServerConfig.statKeyPrefix), setDetail() {}, generalStats: () => [],
   connStats: () => '', resetStats() {}, requestShutdown() {}, sasl: null, clientRefused() {}, refreshCerts: () => '',
-  watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const,
+  watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const, settingsChanged: () => {},
 };
 const dispatcher = new Dispatcher(host);
 const out = new OutBuffer();

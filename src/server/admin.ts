@@ -85,6 +85,7 @@ function cacheMemlimit(tokens: string[], out: OutBuffer, host: DispatchHost): vo
   if (mb > MEMLIMIT_MAX_MB) return reply('MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes');
   if (!host.store.setMemoryLimit(mb * 1024 * 1024)) return reply('MEMLIMIT_ADJUST_FAILED out of bounds or unable to adjust');
   host.config.memoryLimitMB = mb;
+  host.settingsChanged();
   reply('OK');
 }
 
@@ -113,6 +114,7 @@ function slabs(tokens: string[], out: OutBuffer, host: DispatchHost): void {
     const ratio = strtod(b);
     if (tokens.length < 3 || ratio === null) return reply(Replies.ERROR);
     host.config.extended.slab_automove_ratio = ratio.toFixed(2);
+    host.settingsChanged();
     return reply(Replies.OK);
   }
   const level = strtoul32(a);
@@ -120,6 +122,7 @@ function slabs(tokens: string[], out: OutBuffer, host: DispatchHost): void {
   if (level > 2) return reply(Replies.ERROR);
   host.config.extended.slab_automove = String(level);
   host.store.setSlabAutomove(level);
+  host.settingsChanged();
   reply(Replies.OK);
 }
 
@@ -143,12 +146,14 @@ function lru(tokens: string[], out: OutBuffer, host: DispatchHost): void {
     x.warm_lru_pct = String(warm);
     x.hot_max_factor = hotFactor.toFixed(2);
     x.warm_max_factor = warmFactor.toFixed(2);
+    host.settingsChanged();
     return reply('OK');
   }
   if (sub === 'mode' && tokens.length >= 2 && maintainer) {
     if (a === 'flat') x.no_modern = true;
     else if (a === 'segmented') delete x.no_modern;
     else return reply('ERROR');
+    host.settingsChanged();
     return reply('OK');
   }
   if (sub === 'temp_ttl' && tokens.length >= 2 && maintainer) {
@@ -159,6 +164,7 @@ function lru(tokens: string[], out: OutBuffer, host: DispatchHost): void {
     } else {
       x.temporary_ttl = String(ttl);
     }
+    host.settingsChanged();
     return reply('OK');
   }
   reply('ERROR');
@@ -210,6 +216,7 @@ function lruCrawler(tokens: string[], out: OutBuffer, host: DispatchHost): void 
         const n = strtoul32(arg);
         if (n === null) return out.bytes(Replies.BAD_FORMAT);
         config.extended.lru_crawler_tocrawl = String(n);
+        host.settingsChanged();
         return out.bytes(Replies.OK);
       }
       case 'sleep': {
@@ -217,6 +224,7 @@ function lruCrawler(tokens: string[], out: OutBuffer, host: DispatchHost): void 
         if (n === null) return out.bytes(Replies.BAD_FORMAT);
         if (n > 1_000_000) return out.latin1('CLIENT_ERROR sleep must be one second or less\r\n');
         config.extended.lru_crawler_sleep = String(n);
+        host.settingsChanged();
         return out.bytes(Replies.OK);
       }
     }
@@ -224,10 +232,12 @@ function lruCrawler(tokens: string[], out: OutBuffer, host: DispatchHost): void 
     if (sub === 'enable') {
       if (config.lruCrawler) return out.latin1('ERROR failed to start lru crawler thread\r\n');
       config.lruCrawler = true;
+      host.settingsChanged();
       return out.bytes(Replies.OK);
     }
     if (sub === 'disable') {
       config.lruCrawler = false;
+      host.settingsChanged();
       return out.bytes(Replies.OK);
     }
   }

@@ -27,6 +27,7 @@ import { ConnsGathering, formatConns, type ConnsAnswer, type ConnsAsker } from '
 import { StoreLock, type AbandonedLockPolicy } from '../cache/store-lock.ts';
 import type { StoreBuffers } from '../cache/store.ts';
 import { LockedBinaryDispatcher, LockedDispatcher } from './locked-dispatch.ts';
+import { applyRuntimeSettings, runtimeSettingsOf, SharedSettings } from './shared-settings.ts';
 import { WorkerCounterTable } from './worker-counters.ts';
 import { loadAuthFile, type Credentials } from './auth-file.ts';
 import { loadTlsContext, tlsServerOptions, tlsSettingsOf, TlsConfigError, type TlsSettings } from './tls.ts';
@@ -57,6 +58,8 @@ export interface SharedServing {
   counters: SharedArrayBuffer;
   /** Connection and watch line ids, and who watches what (WorkerSignals). */
   signals: SharedArrayBuffer;
+  /** The settings a client's command changed at run time, for every worker (SharedSettings). */
+  settings: SharedArrayBuffer;
   /** -p -1: the ports the main thread picked, one per -l entry (or one without -l), on which every worker listens (undefined: -p's). */
   ports?: number[];
 }
@@ -109,6 +112,8 @@ export class CacheServer extends EventEmitter {
   readonly #dispatcher: Dispatcher;
   /** -t N: the store lock, this worker's row of the summed counters, and whether it runs the store's timers. */
   readonly #lock: StoreLock | null = null;
+  /** -t N: the runtime settings shared by the workers. */
+  #settings: SharedSettings | null = null;
   readonly #shared: { worker: number; threads: number; counters: WorkerCounterTable; ports: number[] | undefined } | null = null;
   readonly #signals: WorkerSignals | null = null;
   #link: WorkerLink | null = null;
@@ -172,9 +177,11 @@ export class CacheServer extends EventEmitter {
     } else {
       const lock = this.#lock!;
       this.#shared = { worker: shared.worker, threads: shared.threads, counters: new WorkerCounterTable(shared.threads, shared.worker, shared.counters), ports: shared.ports };
+      const settings = (this.#settings = new SharedSettings(shared.settings));
       const publish = () => this.#publishCounters();
-      this.#dispatcher = new LockedDispatcher(this.#host, lock, publish);
-      this.#binaryDispatcher = new LockedBinaryDispatcher(this.#host, lock, publish);
+      const adopt = () => { if (settings.changed) this.#adoptSettings(); };
+      this.#dispatcher = new LockedDispatcher(this.#host, lock, adopt, publish);
+      this.#binaryDispatcher = new LockedBinaryDispatcher(this.#host, lock, adopt, publish);
     }
   }
 
@@ -473,6 +480,8 @@ export class CacheServer extends EventEmitter {
       timer.arm(TICK_MS, everyTick);
       const now = this.#clock.tick();
       this.#publishCounters();
+      // before a setting is read here (the crawler's): one another worker's client changed
+      if (this.#settings?.changed) this.#locked(() => this.#adoptSettings());
       if (owner && !this.#sweeping && this.#locked(() => this.store.flushSweepDue())) this.#sweepFlushed();
       if (now === this.#lastSecond) return;
       this.#lastSecond = now;
@@ -490,6 +499,15 @@ export class CacheServer extends EventEmitter {
   #sweepFlushed(): void {
     this.#sweeping = this.#timer !== null && this.#locked(() => this.store.sweepFlushed(SWEEP_BUDGET) && this.store.flushSweepDue());
     if (this.#sweeping) setImmediate(() => this.#sweepFlushed());
+  }
+
+  /** Under the store lock: the runtime settings another worker's client changed, into this worker's config and host. */
+  #adoptSettings(): void {
+    const s = this.#settings?.adopt();
+    if (s == null) return;
+    applyRuntimeSettings(this.config, s);
+    this.#host.verbosity = s.verbosity;
+    this.#host.detail = s.detail ? this.#prefixStats : null;
   }
 
   /** fn under the store lock when the store is shared (-t N). */
@@ -632,7 +650,11 @@ export class CacheServer extends EventEmitter {
       verbosity: this.config.verbosity,
       detail: this.config.detailEnabled ? this.#prefixStats : null,
       prefixStats: this.#prefixStats,
-      setDetail: (on: boolean) => { host.detail = on ? this.#prefixStats : null; },
+      setDetail: (on: boolean) => {
+        host.detail = on ? this.#prefixStats : null;
+        host.settingsChanged();
+      },
+      settingsChanged: () => this.#settings?.publish(runtimeSettingsOf(this.config, host.verbosity, host.detail !== null)),
       generalStats: () => this.#generalStats(),
       connStats: (self: unknown) => this.#connStats(self),
       resetStats: () => {

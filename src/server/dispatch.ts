@@ -105,6 +105,7 @@ export class Dispatcher {
       case 'version': out.bytes(VERSION_REPLY); return KEEP;
       case 'verbosity':
         this.#host.verbosity = cmd.level;
+        this.#host.settingsChanged();
         if (!cmd.noreply) out.bytes(Replies.OK);
         return KEEP;
       case 'stats': this.#stats(cmd, out, conn); return KEEP;

@@ -16,6 +16,8 @@ export interface DispatchHost {
   /** what `stats detail dump` prints (kept after `stats detail off`, as memcached does) */
   readonly prefixStats: PrefixStats;
   setDetail(on: boolean): void;
+  /** A command changed a setting (config, verbosity, detail): with -t N every worker takes it, as memcached's one `settings`. */
+  settingsChanged(): void;
   generalStats(): StatList;
   /**
    * `stats conns` lines (with \r\n), `self` marks the asking connection; null when the reply comes later (-t N:

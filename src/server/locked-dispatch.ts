@@ -9,15 +9,18 @@ import type { DispatchHost } from './host.ts';
 /**
  * The dispatchers of a worker thread of repcache -t N: each call runs under the store lock (cache/LOCKING.md),
  * and the reply, values included, is in `out` before the lock is released; `after` runs last under the lock (the
- * worker publishes its counters for `stats`, see worker-counters.ts). -t 1 uses the plain dispatchers.
+ * worker publishes its counters for `stats`, see worker-counters.ts), and `before` first (it adopts the settings another
+ * worker's client changed, see shared-settings.ts). -t 1 uses the plain dispatchers.
  */
 export class LockedDispatcher extends Dispatcher {
   readonly #lock: StoreLock;
+  readonly #before: () => void;
   readonly #after: () => void;
 
-  constructor(host: DispatchHost, lock: StoreLock, after: () => void) {
+  constructor(host: DispatchHost, lock: StoreLock, before: () => void, after: () => void) {
     super(host);
     this.#lock = lock;
+    this.#before = before;
     this.#after = after;
   }
 
@@ -25,6 +28,7 @@ export class LockedDispatcher extends Dispatcher {
   override handle(cmd: TextCommand, out: OutBuffer, conn: unknown): ReturnType<Dispatcher['handle']> {
     this.#lock.acquire();
     try {
+      this.#before();
       return super.handle(cmd, out, conn);
     } finally {
       release(this.#lock, this.#after);
@@ -34,6 +38,7 @@ export class LockedDispatcher extends Dispatcher {
   override resumeGet(u: UnfinishedGet, out: OutBuffer): ReturnType<Dispatcher['resumeGet']> {
     this.#lock.acquire();
     try {
+      this.#before();
       return super.resumeGet(u, out);
     } finally {
       release(this.#lock, this.#after);
@@ -43,17 +48,20 @@ export class LockedDispatcher extends Dispatcher {
 
 export class LockedBinaryDispatcher extends BinaryDispatcher {
   readonly #lock: StoreLock;
+  readonly #before: () => void;
   readonly #after: () => void;
 
-  constructor(host: DispatchHost, lock: StoreLock, after: () => void) {
+  constructor(host: DispatchHost, lock: StoreLock, before: () => void, after: () => void) {
     super(host);
     this.#lock = lock;
+    this.#before = before;
     this.#after = after;
   }
 
   override handle(req: BinaryRequest, out: OutBuffer, stream: BinaryStream, authenticated = true): ReturnType<BinaryDispatcher['handle']> {
     this.#lock.acquire();
     try {
+      this.#before();
       return super.handle(req, out, stream, authenticated);
     } finally {
       release(this.#lock, this.#after);

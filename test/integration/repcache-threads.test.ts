@@ -528,6 +528,34 @@ describe('repcache -t N: the main thread serves as worker 0 beside N - 1 worker 
     }
   });
 
+  it('-t 2: a setting one worker\'s client changes holds on every worker (memcached has one settings): worker 0, which crawls, stops crawling', async () => {
+    const server = await startCache('repcache', ['-t', '2']);
+    const [zero, one] = [await clientOn(server.port, 0), await clientOn(server.port, 1)];
+    const settingsOf = async (c: McClient) => {
+      const s = await stats(c, 'settings');
+      const names = ['lru_crawler', 'maxbytes', 'verbosity', 'detail_enabled', 'slab_automove', 'slab_automove_ratio', 'hot_lru_pct', 'warm_lru_pct', 'hot_max_factor', 'warm_max_factor', 'lru_segmented', 'temporary_ttl', 'lru_crawler_sleep', 'lru_crawler_tocrawl'];
+      return { ...Object.fromEntries(names.map((n) => [n, s.get(n)])), limit_maxbytes: (await stats(c)).get('limit_maxbytes') };
+    };
+    try {
+      const before = await settingsOf(zero);
+      expect(await settingsOf(one)).toEqual(before);
+      for (const cmd of ['lru_crawler disable', 'cache_memlimit 20', 'verbosity 1', 'stats detail on', 'slabs automove 2', 'slabs automove ratio 0.5', 'lru tune 10 40 0.5 1.5', 'lru mode flat', 'lru temp_ttl 30', 'lru_crawler sleep 50', 'lru_crawler tocrawl 7']) {
+        expect(await one.request(`${cmd}\r\n`), cmd).toBe('OK\r\n');
+      }
+      const after = await settingsOf(one);
+      expect(after).toMatchObject({ lru_crawler: 'no', maxbytes: String(20 * MB), limit_maxbytes: String(20 * MB), verbosity: '1', detail_enabled: 'yes', slab_automove_ratio: '0.50', hot_lru_pct: '10', lru_crawler_sleep: '50', lru_crawler_tocrawl: '7' });
+      expect(await settingsOf(zero)).toEqual(after);
+      // and worker 0 obeys it: its crawler, the one that runs for the node, is off
+      expect(await zero.request('lru_crawler crawl all\r\n')).toBe('CLIENT_ERROR lru crawler disabled\r\n');
+      // back the other way: worker 0's client turns it on again, for worker 1 too
+      expect(await zero.request('lru_crawler enable\r\n')).toBe('OK\r\n');
+      expect((await stats(one, 'settings')).get('lru_crawler')).toBe('yes');
+    } finally {
+      zero.close();
+      one.close();
+    }
+  });
+
   it('-t 2: stats conns and watch cross between worker 0 and the worker thread both ways', async () => {
     const server = await startCache('repcache', ['-t', '2']);
     // a watcher and a writer on each

@@ -24,7 +24,7 @@ function session(sasl = true) {
     verbosity: 0, detail: null, prefixStats: new PrefixStats(':'), setDetail() {}, generalStats: () => [],
     connStats: () => '', resetStats() {}, requestShutdown() {}, sasl: sasl ? credentials : null,
     clientRefused: (reason) => refused.push(reason), refreshCerts: () => '',
-    watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const,
+    watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const, settingsChanged: () => {},
   };
   const dispatcher = new BinaryDispatcher(host);
   const out = new OutBuffer();

@@ -41,7 +41,7 @@ function node(setup: string) {
     prefixStats: new PrefixStats(config.statKeyPrefix), setDetail() {}, generalStats: () => [],
     connStats: () => '', resetStats() {}, requestShutdown() {},
     sasl: null, refreshCerts: () => '', clientRefused() {},
-    watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const,
+    watch: new WatchLog(0), startWatch: () => 'NOT_A_CONNECTION' as const, settingsChanged: () => {},
   };
   const out = new OutBuffer();
   const text = new Dispatcher(host);
