@@ -6,13 +6,13 @@ import { RepcacheMetrics, type CacheStatsSource, type ReplicationView } from './
 /** repcache's `-o metrics_listen=ADDR:PORT`: binds the endpoint (throws MetricsListenError). */
 export async function startRepcacheMetrics(
   address: string,
-  server: { generalStats: CacheStatsSource['generalStats']; store: { statsItems(): ReadonlyArray<readonly [string, string | number]> } },
+  server: { generalStats: CacheStatsSource['generalStats']; itemStats(): ReadonlyArray<readonly [string, string | number]> },
   replication: () => ReplicationView | null,
   logger: Logger,
 ): Promise<MetricsListener> {
   const listener = new MetricsListener({
     address: parseMetricsAddress(address),
-    source: new RepcacheMetrics({ generalStats: () => server.generalStats(), itemStats: () => server.store.statsItems() }, replication),
+    source: new RepcacheMetrics({ generalStats: () => server.generalStats(), itemStats: () => server.itemStats() }, replication),
     log: logger.child({ component: 'metrics' }),
   });
   await listener.listen();

@@ -215,9 +215,17 @@ export class CacheServer extends EventEmitter {
     this.#statsSources.push(source);
   }
 
-  /** The fields of plain `stats` (the metrics endpoint reads them). */
+  /**
+   * The fields of plain `stats` (the metrics endpoint reads them, between commands): with -t N under the store lock,
+   * as another worker may be inside a command.
+   */
   generalStats(): StatList {
-    return this.#generalStats();
+    return this.#locked(() => this.#generalStats());
+  }
+
+  /** `stats items`, for the metrics endpoint: as generalStats(). */
+  itemStats(): Array<[string, string | number]> {
+    return this.#locked(() => this.store.statsItems());
   }
 
   /** Bound addresses, for logs and tests: "tcp:127.0.0.1:11211", "udp:…", "unix:/path". */
