@@ -1,7 +1,9 @@
 import { ServerCounters } from './stats.ts';
 
 const CURR_CONNECTIONS = ServerCounters.COLUMNS;
-const COLUMNS = ServerCounters.COLUMNS + 1;
+/** The reset epoch the row's counters count from. */
+const ROW_EPOCH = ServerCounters.COLUMNS + 1;
+const COLUMNS = ServerCounters.COLUMNS + 2;
 /** Row 0 holds the reset epoch (column 0); worker i's counters are row i + 1. */
 const EPOCH = 0;
 
@@ -39,6 +41,7 @@ export class WorkerCounterTable {
     }
     c.writeTo(t, this.#row);
     t[this.#row + CURR_CONNECTIONS] = currConnections;
+    t[this.#row + ROW_EPOCH] = this.#epoch;
   }
 
   /** `stats reset`: every worker resets its counters at its next publish(). */
@@ -46,13 +49,27 @@ export class WorkerCounterTable {
     this.#t[EPOCH]++;
   }
 
-  /** Every worker's counters added up, and the connections open on all of them. */
+  /**
+   * Every worker's counters added up, and the connections open on all of them. A row published before the last
+   * `stats reset` counts as its worker will publish it next, reset (what reset() keeps, as connection_structures).
+   */
   sums(): { counters: ServerCounters; currConnections: number } {
+    const t = this.#t;
     const counters = new ServerCounters();
     let currConnections = 0;
     for (let w = 1; w <= this.#threads; w++) {
-      counters.addFrom(this.#t, w * COLUMNS);
-      currConnections += this.#t[w * COLUMNS + CURR_CONNECTIONS];
+      const row = w * COLUMNS;
+      if (t[row + ROW_EPOCH] === t[EPOCH]) {
+        counters.addFrom(t, row);
+      } else {
+        const stale = new ServerCounters();
+        stale.addFrom(t, row);
+        stale.reset();
+        const reset = new Float64Array(ServerCounters.COLUMNS);
+        stale.writeTo(reset, 0);
+        counters.addFrom(reset, 0);
+      }
+      currConnections += t[row + CURR_CONNECTIONS];
     }
     return { counters, currConnections };
   }

@@ -556,6 +556,26 @@ describe('repcache -t N: the main thread serves as worker 0 beside N - 1 worker 
     }
   });
 
+  it('-t 2: stats reset on one worker zeroes the others\' counters at once, not at their next command or tick', async () => {
+    const server = await startCache('repcache', ['-t', '2']);
+    const [zero, one] = [await clientOn(server.port, 0), await clientOn(server.port, 1)];
+    try {
+      const v = 'x'.repeat(100_000);
+      for (let i = 0; i < 4; i++) expect(await one.request(`set big${i} 0 0 ${v.length}\r\n${v}\r\n`)).toBe('STORED\r\n');
+      expect(Number((await stats(zero)).get('bytes_read'))).toBeGreaterThan(400_000);
+      // worker 1 is idle now: its row of the counters is what it last published
+      const reply = await zero.request('stats reset\r\nstats\r\n', (r) => r.endsWith('END\r\n'));
+      expect(reply.startsWith('RESET\r\n')).toBe(true);
+      const after = parseStats(reply.slice('RESET\r\n'.length));
+      expect(Number(after.get('bytes_read'))).toBeLessThan(1000);
+      expect(Number(after.get('bytes_written'))).toBeLessThan(1000);
+      expect(after.get('curr_connections')).not.toBe('0');
+    } finally {
+      zero.close();
+      one.close();
+    }
+  });
+
   it('-t 2: stats conns and watch cross between worker 0 and the worker thread both ways', async () => {
     const server = await startCache('repcache', ['-t', '2']);
     // a watcher and a writer on each

@@ -36,4 +36,27 @@ describe('WorkerCounterTable', () => {
     expect(a.sums().counters.bytesRead).toBe(0);
     expect(cb.cmdMeta).toBe(0);
   });
+
+  it('a worker that has not published since a reset counts as reset already (what reset() keeps, kept); then as it publishes', () => {
+    const buffer = WorkerCounterTable.allocate(2);
+    const [a, b] = [0, 1].map((w) => new WorkerCounterTable(2, w, buffer));
+    const cb = filled(20);
+    b.publish(cb, 3);
+    a.publish(new ServerCounters(), 1);
+    a.requestReset();
+    // b is idle: its row still holds what it counted before the reset
+    const { counters, currConnections } = a.sums();
+    expect(counters.bytesRead).toBe(0);
+    expect(counters.totalConnections).toBe(0);
+    expect(counters.connectionStructures).toBe(cb.connectionStructures);
+    expect(counters.logWatcherSent).toBe(cb.logWatcherSent);
+    expect(currConnections).toBe(4);
+    cb.bytesRead += 7; // (reset at its publish, below: counted from the reset on)
+    b.publish(cb, 3);
+    expect(a.sums().counters.bytesRead).toBe(0);
+    cb.bytesRead += 5;
+    b.publish(cb, 3);
+    expect(a.sums().counters.bytesRead).toBe(5);
+  });
 });
+
