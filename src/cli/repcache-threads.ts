@@ -30,6 +30,7 @@ import { replayLog } from '../log-forward.ts';
 import { SlabStore } from '../cache/store.ts';
 import { StoreLock } from '../cache/store-lock.ts';
 import { SharedSettings } from '../server/shared-settings.ts';
+import { SharedPrefixStats } from '../server/shared-prefix-stats.ts';
 import { storeOptionsFor, type ServerConfig } from '../server/config.ts';
 import { WorkerCounterTable } from '../server/worker-counters.ts';
 import { WorkerSignals } from '../server/worker-signals.ts';
@@ -186,7 +187,7 @@ export class ThreadedCache extends EventEmitter {
       const shared = replication === null ? null : await self.#startReplication(config, replication, logLevel, clockStart);
       // -p -1: the ports are picked (and held) before the workers are made, as they are told them
       if (config.port < 0) probes = await probeTcpPorts(config);
-      const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads), signals: WorkerSignals.allocate(config.threads), settings: SharedSettings.allocate() };
+      const base = { threads: config.threads, store: store.buffers, lock: self.#lock, counters: WorkerCounterTable.allocate(config.threads), signals: WorkerSignals.allocate(config.threads), settings: SharedSettings.allocate(), prefixes: SharedPrefixStats.allocate() };
       const { loaded, ready } = self.#startWorkers(config.threads, (worker) => ({
         config, authEntries, shared: { ...base, worker, ports: probes.ports }, logLevel, clock: clockStart, replication: shared,
       }));

@@ -21,12 +21,13 @@ import type { DispatchHost } from './host.ts';
 import { OutBuffer } from '../net/out-buffer.ts';
 import { listenUnixSocket, removeStaleSocket } from '../net/unix-socket.ts';
 import { Replies } from '../proto/text/replies.ts';
-import { formatMicros, mergeGeneralStats, withoutDisabledStats, PrefixStats, ServerCounters, VERSION, type StatList, type StatValue } from './stats.ts';
+import { formatMicros, mergeGeneralStats, withoutDisabledStats, PrefixStats, ServerCounters, VERSION, type PrefixCounter, type StatList, type StatValue } from './stats.ts';
 import { serveUdp, UdpRequest } from './udp.ts';
 import { ConnsGathering, formatConns, type ConnsAnswer, type ConnsAsker } from './conns-stats.ts';
 import { StoreLock, type AbandonedLockPolicy } from '../cache/store-lock.ts';
 import type { StoreBuffers } from '../cache/store.ts';
 import { LockedBinaryDispatcher, LockedDispatcher } from './locked-dispatch.ts';
+import { SharedPrefixStats } from './shared-prefix-stats.ts';
 import { applyRuntimeSettings, runtimeSettingsOf, SharedSettings } from './shared-settings.ts';
 import { WorkerCounterTable } from './worker-counters.ts';
 import { loadAuthFile, type Credentials } from './auth-file.ts';
@@ -60,6 +61,8 @@ export interface SharedServing {
   signals: SharedArrayBuffer;
   /** The settings a client's command changed at run time, for every worker (SharedSettings). */
   settings: SharedArrayBuffer;
+  /** `stats detail`'s counts by prefix, for every worker (SharedPrefixStats). */
+  prefixes: SharedArrayBuffer;
   /** -p -1: the ports the main thread picked, one per -l entry (or one without -l), on which every worker listens (undefined: -p's). */
   ports?: number[];
 }
@@ -133,7 +136,7 @@ export class CacheServer extends EventEmitter {
   #nextConnId = 1;
   #connEnv: ConnectionEnv | null = null;
   #peakConns = 0;
-  readonly #prefixStats: PrefixStats;
+  readonly #prefixStats: PrefixCounter;
   /**
    * What the dispatchers see of the server. Its fields are plain data: the dispatchers read detail on every
    * command, and a getter there is a call that the JIT does not inline.
@@ -151,7 +154,8 @@ export class CacheServer extends EventEmitter {
     this.#clientLog = new RateLimitedLog(deps.logger);
     this.#clock = deps.clock ?? new CacheClock();
     this.#connsAsks = new ConnsGathering(this.#clock.timers);
-    this.#prefixStats = new PrefixStats(config.statKeyPrefix);
+    // -t N: one table for every worker, so that a dump shows the node's counts (and a reset clears them all)
+    this.#prefixStats = deps.shared === undefined ? new PrefixStats(config.statKeyPrefix) : new SharedPrefixStats(config.statKeyPrefix, deps.shared.prefixes);
     this.#credentials = deps.credentials ?? (config.authFile !== null ? loadAuthFile(config.authFile) : null);
     this.#tls = config.sslEnabled ? { settings: tlsSettingsOf(config.extended), loadedAt: 0, servers: [], sessions: new Map() } : null;
     if (this.#tls) loadTlsContext(this.#tls.settings); // throws TlsConfigError before anything listens

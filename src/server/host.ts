@@ -2,7 +2,7 @@
 import type { SlabStore } from '../cache/store.ts';
 import type { Credentials } from './auth-file.ts';
 import type { ServerConfig } from './config.ts';
-import type { PrefixStats, ServerCounters, StatList } from './stats.ts';
+import type { PrefixCounter, ServerCounters, StatList } from './stats.ts';
 import type { WatchLog } from './watch.ts';
 
 /** What the dispatcher needs from the server around it. The dispatchers change nothing but through the store. */
@@ -12,9 +12,9 @@ export interface DispatchHost {
   readonly counters: ServerCounters;
   verbosity: number;
   /** non-null while `stats detail on` */
-  detail: PrefixStats | null;
+  detail: PrefixCounter | null;
   /** what `stats detail dump` prints (kept after `stats detail off`, as memcached does) */
-  readonly prefixStats: PrefixStats;
+  readonly prefixStats: PrefixCounter;
   setDetail(on: boolean): void;
   /** A command changed a setting (config, verbosity, detail): with -t N every worker takes it, as memcached's one `settings`. */
   settingsChanged(): void;

@@ -305,7 +305,17 @@ export function settingsStats(c: ServerConfig, runtime: { verbosity: number; det
 }
 
 /** `stats detail` counters per key prefix (the part before the -D delimiter). */
-export class PrefixStats {
+/** `stats detail`'s counts by key prefix: one worker's (PrefixStats), or every worker's (SharedPrefixStats). */
+export interface PrefixCounter {
+  get(key: Buffer, hit: boolean): void;
+  set(key: Buffer): void;
+  del(key: Buffer): void;
+  /** The `PREFIX ...` lines and END. */
+  dump(): string;
+  clear(): void;
+}
+
+export class PrefixStats implements PrefixCounter {
   readonly #byPrefix = new Map<string, { get: number; hit: number; set: number; del: number }>();
   #delimiter: number;
 

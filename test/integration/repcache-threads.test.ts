@@ -576,6 +576,25 @@ describe('repcache -t N: the main thread serves as worker 0 beside N - 1 worker 
     }
   });
 
+  it('-t 2: stats detail dump counts what every worker\'s clients did, and stats reset on any worker clears it', async () => {
+    const server = await startCache('repcache', ['-t', '2']);
+    const [zero, one] = [await clientOn(server.port, 0), await clientOn(server.port, 1)];
+    try {
+      expect(await zero.request('stats detail on\r\n')).toBe('OK\r\n');
+      expect(await one.request('set p:1 0 0 1\r\nx\r\n')).toBe('STORED\r\n');
+      expect(await zero.request('get p:1 p:2\r\n', 'END\r\n')).toBe('VALUE p:1 0 1\r\nx\r\nEND\r\n');
+      expect(await one.request('delete p:1\r\n')).toBe('DELETED\r\n');
+      const dump = 'PREFIX p get 2 hit 1 set 1 del 1\r\nEND\r\n';
+      expect(await zero.request('stats detail dump\r\n', 'END\r\n')).toBe(dump);
+      expect(await one.request('stats detail dump\r\n', 'END\r\n')).toBe(dump);
+      expect(await zero.request('stats reset\r\n')).toBe('RESET\r\n');
+      expect(await one.request('stats detail dump\r\n', 'END\r\n')).toBe('END\r\n');
+    } finally {
+      zero.close();
+      one.close();
+    }
+  });
+
   it('-t 2: stats conns and watch cross between worker 0 and the worker thread both ways', async () => {
     const server = await startCache('repcache', ['-t', '2']);
     // a watcher and a writer on each

@@ -13,6 +13,7 @@ import { defaultServerConfig, storeOptionsFor, type ServerConfig } from '../../s
 import { WorkerCounterTable } from '../../src/server/worker-counters.ts';
 import { MAX_FORWARDED_PENDING, WorkerSignals } from '../../src/server/worker-signals.ts';
 import { SharedSettings } from '../../src/server/shared-settings.ts';
+import { SharedPrefixStats } from '../../src/server/shared-prefix-stats.ts';
 import { MAX_WATCHERS } from '../../src/server/watch.ts';
 import { McClient } from '../support/mc-client.ts';
 import { freePort } from '../support/ports.ts';
@@ -28,7 +29,7 @@ async function twoWorkers(relay: (from: number, deliver: () => void) => void = (
   const config: ServerConfig = { ...defaultServerConfig, listen: ['127.0.0.1'], threads: 2, extended: {}, port: 0, udpPort: 0 };
   const clock = new CacheClock();
   const store = new SlabStore(storeOptionsFor(config, clock));
-  const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2), settings: SharedSettings.allocate() };
+  const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2), settings: SharedSettings.allocate(), prefixes: SharedPrefixStats.allocate() };
   const servers = ports.map((port, worker) => new CacheServer({ ...config, port: -1 }, { logger: pino({ level: 'silent' }), clock, shared: { ...base, worker, ports: [port] } }));
   servers.forEach((s, me) => {
     const other = servers[1 - me];

@@ -9,6 +9,7 @@ import { CONNS_WAIT_MS, ConnsGathering, formatConns, type ConnsAnswer } from '..
 import { WorkerCounterTable } from '../../../src/server/worker-counters.ts';
 import { WorkerSignals } from '../../../src/server/worker-signals.ts';
 import { SharedSettings } from '../../../src/server/shared-settings.ts';
+import { SharedPrefixStats } from '../../../src/server/shared-prefix-stats.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
 
 const own: ConnsAnswer = { udp: ['udp:127.0.0.1:11211'], conns: [[3, 'tcp:127.0.0.1:5001', 'tcp:127.0.0.1:11211', 'conn_read', 2]] };
@@ -77,7 +78,7 @@ describe('stats conns with a worker that never answers: the connection closes me
     const cacheClock = new CacheClock(clock);
     const config: ServerConfig = { ...defaultServerConfig, listen: ['127.0.0.1'], threads: 2, extended: {}, port: -1, udpPort: 0 };
     const store = new SlabStore(storeOptionsFor(config, cacheClock));
-    const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2), settings: SharedSettings.allocate() };
+    const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2), settings: SharedSettings.allocate(), prefixes: SharedPrefixStats.allocate() };
     for (const worker of [0, 1]) servers.push(new CacheServer(config, { logger: pino({ level: 'silent' }), clock: cacheClock, shared: { ...base, worker } }));
     const asker = servers[0];
     let asked = false;

@@ -6,6 +6,7 @@ import { CacheClock } from '../../../src/clock.ts';
 import { CacheServer } from '../../../src/server/cache-server.ts';
 import { defaultServerConfig, storeOptionsFor, type ServerConfig } from '../../../src/server/config.ts';
 import { SharedSettings } from '../../../src/server/shared-settings.ts';
+import { SharedPrefixStats } from '../../../src/server/shared-prefix-stats.ts';
 import { WorkerCounterTable } from '../../../src/server/worker-counters.ts';
 import { WorkerSignals } from '../../../src/server/worker-signals.ts';
 import { FakeClock } from '../../support/fake-clock.ts';
@@ -35,7 +36,7 @@ describe('repcache -t N: the metrics endpoint reads the store under the store lo
     const clock = new CacheClock(new FakeClock());
     const config: ServerConfig = { ...defaultServerConfig, listen: ['127.0.0.1'], threads: 2, extended: {}, port: -1, udpPort: 0 };
     const store = new SlabStore(storeOptionsFor(config, clock));
-    const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2), settings: SharedSettings.allocate() };
+    const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2), settings: SharedSettings.allocate(), prefixes: SharedPrefixStats.allocate() };
     const server = new CacheServer(config, { logger: pino({ level: 'silent' }), clock, shared: { ...base, worker: 0 } });
     servers.push(server);
     for (const read of [() => server.generalStats(), () => server.itemStats()]) {

@@ -11,6 +11,7 @@ import { defaultServerConfig, storeOptionsFor, type ServerConfig } from '../../.
 import { WorkerCounterTable } from '../../../src/server/worker-counters.ts';
 import { WorkerSignals } from '../../../src/server/worker-signals.ts';
 import { SharedSettings } from '../../../src/server/shared-settings.ts';
+import { SharedPrefixStats } from '../../../src/server/shared-prefix-stats.ts';
 import { McClient } from '../../support/mc-client.ts';
 
 const config: ServerConfig = { ...defaultServerConfig, listen: ['127.0.0.1'], extended: {}, port: -1, udpPort: 0 };
@@ -55,7 +56,7 @@ describe('the watch counters in stats', () => {
     const threaded = { ...config, threads: 2 };
     const clock = new CacheClock();
     const store = new SlabStore(storeOptionsFor(threaded, clock));
-    const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2), settings: SharedSettings.allocate() };
+    const base = { threads: 2, store: store.buffers, lock: new SharedArrayBuffer(4), counters: WorkerCounterTable.allocate(2), signals: WorkerSignals.allocate(2), settings: SharedSettings.allocate(), prefixes: SharedPrefixStats.allocate() };
     const servers = [0, 1].map((worker) => new CacheServer(threaded, { logger, clock, shared: { ...base, worker } }));
     for (const s of servers) s.setWorkerLink({ askConns: () => {}, sendWatch: (to, kinds, lines) => servers[to].watchLines(kinds, lines) });
     open.push(...servers);
