@@ -40,6 +40,9 @@ Promise.all([import(workerData.lockUrl), import(workerData.abandonUrl)]).then(([
     l.acquire();
     queueMicrotask(() => l.release());
     parentPort.postMessage('held');
+    // (still in the callback, holding the lock) until the test says go
+    const go = new Int32Array(workerData.go);
+    Atomics.wait(go, 0, 0, 10_000);
     if (workerData.how === 'exit') process.exit(3);
     throw new Error('a bug inside a section');
   }, 1);
@@ -152,11 +155,19 @@ describe('StoreLock', () => {
       await Promise.all(workers.splice(0).map((w) => w.terminate()));
     });
 
+    const go = () => {
+      const word = new Int32Array(new SharedArrayBuffer(4));
+      return { go: word.buffer, now: () => { Atomics.store(word, 0, 1); Atomics.notify(word, 0); } };
+    };
+
     it('a holder that ended (out of memory, terminated: nothing it can catch) is taken for dead after the waiter\'s stuck time', async () => {
       const lock = new StoreLock();
-      const holder = start(DIES_HOLDING, { lock: lock.buffer, how: 'exit' });
+      const g = go();
+      const holder = start(DIES_HOLDING, { lock: lock.buffer, how: 'exit', go: g.go });
+      const exited = new Promise((r) => holder.once('exit', r));
       expect(await said(holder, 'held', 10_000)).toBe(true);
-      await new Promise((r) => holder.once('exit', r));
+      g.now();
+      await exited;
       // the holder is gone and the word still says held: without a policy every thread waits for ever
       expect(new Int32Array(lock.buffer)[0]).not.toBe(0);
       const waiter = start(WAITS, { lock: lock.buffer, stuckAfterMs: 1500 });
@@ -168,11 +179,17 @@ describe('StoreLock', () => {
 
     it('an uncaught exception inside a section held into a microtask abandons the lock: a waiter follows its policy at once', async () => {
       const lock = new StoreLock();
-      // no stuck time: only the dying thread's abandon() can end the wait
-      const waiter = start(WAITS, { lock: lock.buffer, stuckAfterMs: 0 });
-      const holder = start(DIES_HOLDING, { lock: lock.buffer, how: 'throw' });
+      const g = go();
+      const holder = start(DIES_HOLDING, { lock: lock.buffer, how: 'throw', go: g.go });
       expect(await said(holder, 'held', 10_000)).toBe(true);
-      expect(await said(waiter, 'abandoned', 10_000)).toBe(true);
+      // no stuck time: only the dying thread's abandon() can end the wait; it dies once the waiter sleeps on the lock
+      const waiter = start(WAITS, { lock: lock.buffer, stuckAfterMs: 0 });
+      const abandoned = said(waiter, 'abandoned', 10_000);
+      expect(await said(waiter, 'waiting', 10_000)).toBe(true);
+      for (const until = Date.now() + 5000; Atomics.load(new Int32Array(lock.buffer), 0) !== 2 && Date.now() < until;) await new Promise((r) => setTimeout(r, 5));
+      expect(Atomics.load(new Int32Array(lock.buffer), 0)).toBe(2);
+      g.now();
+      expect(await abandoned).toBe(true);
       expect(lock.abandoned).toBe(true);
     }, 30_000);
 
