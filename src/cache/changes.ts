@@ -56,12 +56,22 @@ const H_FIRST = 1;
 /** Absolute position (bytes ever written) of the next key, and where it goes within the key ring. */
 const H_BYTE_POS = 2;
 const H_BYTE_OFF = 3;
-const H_FIELDS = 4;
+/** The first record the reading thread has not noted yet (notedUpTo()): a writer must not overwrite it (hasRoom()). */
+const H_NOTED = 4;
+const H_FIELDS = 5;
 /** Incremented (wrapping) after each record. */
 const I_BELL = 0;
 /** A reader waits on the bell: the next writer must Atomics.notify it (and clears this). */
 const I_SLEEPING = 1;
-const I_FIELDS = 2;
+/** Incremented by the reader each time it has noted records: writers waiting for room (waitForRoom()) wait on it. */
+const I_NOTED = 2;
+const I_FIELDS = 3;
+
+/**
+ * Records a writer keeps free between what the reading thread has noted and the ring's end, for the next command's
+ * records (a delete, an incr, a flush_all makes one; a multi-key gat one per key).
+ */
+const ROOM = 64;
 
 /** Every SharedArrayBuffer of a stream: what another thread needs to attach to it (ChangeStream.attach). */
 export interface ChangeBuffers {
@@ -87,7 +97,7 @@ export interface ChangeBuffers {
 function newHeader(): SharedArrayBuffer {
   const b = new SharedArrayBuffer(H_FIELDS * 8 + I_FIELDS * 4);
   const h = new Float64Array(b, 0, H_FIELDS);
-  h[H_NEXT] = h[H_FIRST] = 1;
+  h[H_NEXT] = h[H_FIRST] = h[H_NOTED] = 1;
   return b;
 }
 
@@ -353,6 +363,37 @@ export class ChangeStream {
       Atomics.store(bell, I_SLEEPING, 0);
       Atomics.notify(bell, I_BELL);
     }
+  }
+
+  /**
+   * -t N, the reading thread (under the lock): it has noted every record before `seq` (tombstones, counters' parts,
+   * the flush epoch, which live in its memory): writers may overwrite them. Wakes the writers waiting for room.
+   */
+  notedUpTo(seq: number): void {
+    this.#h[H_NOTED] = seq;
+    Atomics.add(this.#bell, I_NOTED, 1);
+    Atomics.notify(this.#bell, I_NOTED);
+  }
+
+  /**
+   * -t N, a writer (under the lock), before a command: whether the ring has room for its records without
+   * overwriting one the reading thread has not noted yet. A record overwritten unnoted loses what only the reader
+   * keeps of it: a delete's tombstone (a peer's full copy then leaves the key there), an incr's part, a flush.
+   */
+  hasRoom(): boolean {
+    const h = this.#h;
+    return !this.#shared || !this.active || h[H_NEXT] - h[H_NOTED] <= this.capacity - Math.min(ROOM, this.capacity >>> 2);
+  }
+
+  /**
+   * -t N, a writer that found no room, with the lock released: waits (at most `ms`) for the reading thread to note
+   * more records. The bell it rang with its last record wakes that thread.
+   */
+  waitForRoom(ms: number): void {
+    const bell = this.#bell;
+    const seen = Atomics.load(bell, I_NOTED);
+    if (this.hasRoom()) return;
+    Atomics.wait(bell, I_NOTED, seen, ms);
   }
 
   // ------------------------------------------------------------------ readers

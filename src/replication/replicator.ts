@@ -152,6 +152,7 @@ export class Replicator {
     this.changes = store.changes;
     if (threads !== undefined) {
       this.#noted = this.changes.nextSeq;
+      this.changes.notedUpTo(this.#noted);
       const entered = threads.entered;
       const sections = (this.#sections = new StoreSections(threads.lock, () => {
         entered?.();
@@ -218,6 +219,7 @@ export class Replicator {
     }
     for (; seq < next; seq++) this.#note(seq, changes.kindAt(seq));
     this.#noted = next;
+    changes.notedUpTo(next);
     if (!this.#waking) this.#schedulePump();
   }
 

@@ -164,6 +164,61 @@ for (const [name, threadsA, threadsB] of [['-t 4 with -t 4', 4, 4], ['-t 4 with 
   });
 }
 
+describe('a change log of 16 records that wraps many times while the peer is stopped, with -t 4', () => {
+  it('once the peer resumes it holds every key\'s last value, and none of the deleted keys', async () => {
+    const [a, b] = await pair(4, 4, ['-o', 'repl_queue=16']);
+    try {
+      b.daemon.proc.kill('SIGSTOP');
+      // each connection (the kernel spreads them over A's workers) rewrites its own keys three times, then deletes
+      // every fifth: per key a last value, far more changes than the log holds
+      const last = new Map<string, string | null>();
+      await Promise.all(Array.from({ length: CONNECTIONS }, async (_, c) => {
+        const client = await McClient.connect(a.port);
+        try {
+          let script = '';
+          let replies = 0;
+          for (let round = 1; round <= 3; round++) {
+            for (let i = 0; i < 50; i++) {
+              const key = `wrap${c}-${i}`;
+              const v = `${key}.${round}`;
+              script += `set ${key} 0 0 ${v.length}\r\n${v}\r\n`;
+              replies++;
+              last.set(key, v);
+            }
+          }
+          for (let i = 0; i < 50; i += 5) {
+            script += `delete wrap${c}-${i}\r\n`;
+            replies++;
+            last.set(`wrap${c}-${i}`, null);
+          }
+          client.send(script);
+          const got = await client.readUntil((t) => t.split('\r\n').length > replies, 20_000);
+          expect(got).toBe(`${'STORED\r\n'.repeat(150)}${'DELETED\r\n'.repeat(10)}`);
+        } finally {
+          client.close();
+        }
+      }));
+      b.daemon.proc.kill('SIGCONT');
+      const onB = async () => {
+        const keys = [...last.keys()];
+        const r = await mc(b.port, `get ${keys.join(' ')}\r\n`, /END\r\n$/);
+        return keys.filter((k) => { const v = last.get(k); return v === null ? r.includes(`VALUE ${k} `) : !r.includes(`VALUE ${k} 0 ${v!.length}\r\n${v}\r\n`); });
+      };
+      let wrong: string[] = [];
+      try {
+        await eventually(async () => (wrong = await onB()).length === 0, 'every key as A left it on B', 20_000);
+      } catch (err) {
+        const repl = async (n: RepNode) => Object.entries(await stats(n.port).catch(() => ({}))).filter(([k]) => k.startsWith('repl')).map(([k, v]) => `${k}=${v}`).join(' ');
+        throw new Error(`${(err as Error).message}: ${wrong.length} wrong (${wrong.slice(0, 5).join(' ')})\nA: ${await repl(a)}\nB: ${await repl(b)}`);
+      }
+      // the workers waited for the replication thread to note each delete before the log's end reached it
+      expect((await stats(a.port)).repl_log_overruns).toBe('0');
+    } finally {
+      b.daemon.proc.kill('SIGCONT');
+    }
+  }, 60_000);
+});
+
 describe('synchronous replication with -t 4', () => {
   it('STORED from any worker means the peer has it', async () => {
     const [a, b] = await pair(4, 4, ['--replication-sync']);

@@ -84,4 +84,55 @@ describe('a change stream shared by threads', () => {
     expect(a.lastOwnSeq).toBe(5);
     expect(b.lastOwnSeq).toBe(6);
   });
+
+  it('a writer has room until the reader is a quarter of the ring (at most 64 records) from being overrun unnoted; notedUpTo wakes a writer waiting for room', async () => {
+    const reader = new ChangeStream(() => 0);
+    const writer = new ChangeStream(() => 0);
+    writer.attach(reader.share(16));
+    writer.keepRecords();
+    const put = (k: string) => writer.deleted(Buffer.from(k), 0, k.length, 0, 1);
+    reader.notedUpTo(1);
+    for (let i = 0; i < 12; i++) {
+      expect(writer.hasRoom()).toBe(true);
+      put(`k${i}`);
+    }
+    // 12 records unnoted: 16 - 16/4 = 12 is the most a command may start with
+    expect(writer.hasRoom()).toBe(true);
+    put('k12');
+    expect(writer.hasRoom()).toBe(false);
+    const t0 = performance.now();
+    writer.waitForRoom(30);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(25);
+    // another thread waits; the reader notes, and it wakes at once
+    const lock = new StoreLock();
+    const w = new Worker(`
+      const { workerData, parentPort } = require('node:worker_threads');
+      import(workerData.changesUrl).then(({ ChangeStream }) => {
+        const s = new ChangeStream(() => 0);
+        s.attach(workerData.buffers);
+        s.keepRecords();
+        parentPort.postMessage('waiting');
+        const t0 = performance.now();
+        s.waitForRoom(10_000);
+        parentPort.postMessage({ room: s.hasRoom(), ms: performance.now() - t0 });
+      });
+    `, { eval: true, workerData: { changesUrl, buffers: reader.buffers } });
+    const said: unknown[] = [];
+    const woke = new Promise<void>((resolve, reject) => { w.on('message', (m) => { said.push(m); if (said.length === 2) resolve(); }); w.once('error', reject); });
+    while (said.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    lock.acquire();
+    reader.notedUpTo(writer.nextSeq);
+    lock.release();
+    await woke;
+    await w.terminate();
+    expect(said[1]).toMatchObject({ room: true });
+    expect((said[1] as { ms: number }).ms).toBeLessThan(5000);
+    // a stream nobody reads on another thread (-t 1, or no replication) always has room
+    const alone = new ChangeStream(() => 0);
+    alone.subscribe({ appended: () => {}, settled: () => null }, 4);
+    for (let i = 0; i < 10; i++) alone.deleted(Buffer.from('k'), 0, 1, 0, 1);
+    expect(alone.hasRoom()).toBe(true);
+  });
 });
+
