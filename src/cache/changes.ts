@@ -382,7 +382,7 @@ export class ChangeStream {
    */
   hasRoom(): boolean {
     const h = this.#h;
-    return !this.#shared || !this.active || h[H_NEXT] - h[H_NOTED] <= this.capacity - Math.min(ROOM, this.capacity >>> 2);
+    return !this.#shared || h[H_NEXT] - h[H_NOTED] <= this.capacity - Math.min(ROOM, this.capacity >>> 2) || !this.active;
   }
 
   /**

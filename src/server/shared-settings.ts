@@ -65,9 +65,9 @@ export class SharedSettings {
     return new SharedArrayBuffer(HEADER + BYTES);
   }
 
-  /** Whether another worker published settings this one has not adopted yet. */
+  /** Whether another worker published settings this one has not adopted yet (read on every command: a plain read, under the lock or as a hint). */
   get changed(): boolean {
-    return Atomics.load(this.#words, I_GENERATION) !== this.#seen;
+    return this.#words[I_GENERATION] !== this.#seen;
   }
 
   /** Under the store lock: publishes this worker's settings for the others. */
