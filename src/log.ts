@@ -1,11 +1,10 @@
-import { createRequire } from 'node:module';
 import type { Level, LevelWithSilent, Logger } from 'pino';
 
 export type { Logger };
 
 // pino is CommonJS: required when a logger is built, so importing this file does not load it
 type Pino = typeof import('pino');
-const loadPino = (): Pino => createRequire(import.meta.url)('pino') as Pino;
+const loadPino = (): Pino => process.getBuiltinModule('node:module').createRequire(import.meta.url)('pino') as Pino;
 
 /** pino JSON on stdout; pretty-printed when stdout is a terminal, unless HAVED_LOG_JSON is set. */
 export function createLogger(name: string, level: LevelWithSilent = 'info'): Logger {

@@ -5,10 +5,14 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { forwardingLogger } from '../log-forward.ts';
+import { dropCompileCacheCopies } from '../server/idle-memory.ts';
 import { SharedStoreServing } from './repcache-serving.ts';
 import type { WorkerStart, ToMain, ToWorker } from './repcache-thread-messages.ts';
 
 function serveInWorker(port: MessagePort): Promise<void> {
+  // every module this thread serves with is loaded: the compile cache's copies go before the server's allocations
+  // come after them in malloc's heap (they would leave holes there that the end of start-up cannot give back)
+  dropCompileCacheCopies();
   const start = workerData as WorkerStart;
   const post = (m: ToMain) => port.postMessage(m);
   // its lines go to the main thread's logger: pino is not loaded in every worker

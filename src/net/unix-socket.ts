@@ -1,11 +1,13 @@
 /** UNIX socket files: a stale one removed before binding, and a new one created with its mode from the start. */
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
+
+// node:fs is taken when a socket file is made, not imported (see server/auth-file.ts): most nodes have no -s
+const fs = () => process.getBuiltinModule('node:fs');
 
 /** Removes the socket file at `path` before binding, as memcached does; a file of another kind is left (the bind then fails). */
 export function removeStaleSocket(path: string): void {
   try {
-    if (lstatSync(path).isSocket()) unlinkSync(path);
+    if (fs().lstatSync(path).isSocket()) fs().unlinkSync(path);
   } catch {
     // nothing there
   }
@@ -34,5 +36,5 @@ export function bindWithMode<T>(mode: number, bind: () => T): T {
 export async function listenUnixSocket(path: string, mode: number, listen: () => Promise<void>): Promise<void> {
   removeStaleSocket(path);
   await bindWithMode(mode, listen);
-  chmodSync(path, mode);
+  fs().chmodSync(path, mode);
 }

@@ -8,7 +8,7 @@ import type { Tombstones } from './tombstones.ts';
 import type { Counters } from './counters.ts';
 import type { LocalIdentity } from './handshake.ts';
 import type { LinkState, LinkTiming } from './link.ts';
-import type { RefusalKind } from './gate.ts';
+import type { RefusalKind } from './refusals.ts';
 
 /** What a link session needs from the replicator that owns it. */
 export interface SessionContext {

@@ -4,16 +4,10 @@ import { quoteBytes } from '../log-limit.ts';
 import { decodeBody, encode, FrameType, PROTOCOL_MAGIC, PROTOCOL_VERSION, ProtocolError, type Hello } from '../proto/replication/codec.ts';
 import type { AccessList } from './access.ts';
 import { plainAddress } from './access.ts';
+import type { RefusalKind } from './refusals.ts';
 import type { LinkSocket, LinkTlsFiles } from './transport.ts';
 
-/**
- * Why a connection to the replication port was refused; each has a `repl_refused_<kind>` stats counter.
- * address: source not allowed; busy: too many handshakes in progress; tls: no or untrusted certificate, or not
- * TLS; garbage: not the replication protocol; timeout: a handshake step did not come in time; auth: wrong or
- * missing secret; handshake: any other handshake failure (version, roles, closed half-way).
- */
-export const REFUSAL_KINDS = ['address', 'busy', 'tls', 'garbage', 'timeout', 'auth', 'handshake'] as const;
-export type RefusalKind = (typeof REFUSAL_KINDS)[number];
+export type { RefusalKind } from './refusals.ts';
 
 /** The content type of a TLS handshake record: the first byte a TLS client sends. */
 const TLS_HANDSHAKE_RECORD = 0x16;

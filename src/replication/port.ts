@@ -4,7 +4,8 @@ import type { SecureContext } from 'node:tls';
 import type { Logger } from '../log.ts';
 import { RateLimitedLog } from '../log-limit.ts';
 import { AccessList, hostAddresses, isLoopback, plainAddress } from './access.ts';
-import { InboundGate, REFUSAL_KINDS, type RefusalKind } from './gate.ts';
+import { InboundGate } from './gate.ts';
+import { REFUSAL_KINDS, type RefusalKind } from './refusals.ts';
 import { linkTlsContext, TcpTransport, type DialedLink, type LinkListener, type LinkSocket, type LinkTlsFiles, type ReplicationTransport } from './transport.ts';
 import type { Hello } from '../proto/replication/codec.ts';
 

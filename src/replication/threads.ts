@@ -13,7 +13,7 @@
  */
 import type { StoreLock } from '../cache/store-lock.ts';
 import type { ReplicationView } from '../metrics/repcache.ts';
-import { REFUSAL_KINDS, type RefusalKind } from './gate.ts';
+import { REFUSAL_KINDS, type RefusalKind } from './refusals.ts';
 import type { RefusalCounts } from './port.ts';
 
 // BigInt64 words

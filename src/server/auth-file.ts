@@ -3,7 +3,8 @@
  * pure; loadAuthFile() reads the file. Unlike memcached, which keeps the first 8 entries silently and cuts a
  * password at 255 bytes, every line counts and a bad one is an error naming file:line.
  */
-import { readFileSync } from 'node:fs';
+// node:fs is taken when a file is read, not imported: in a serving thread of repcache -t N it would load about a
+// dozen of Node's modules (streams, promises, watchers) into every thread for a file most nodes never read
 
 export class AuthFileError extends Error {
   override name = 'AuthFileError';
@@ -85,7 +86,7 @@ export function loadAuthFile(path: string): Credentials {
 export function readAuthEntries(path: string): Array<[string, string]> {
   let text: string;
   try {
-    text = readFileSync(path, 'latin1');
+    text = process.getBuiltinModule('node:fs').readFileSync(path, 'latin1');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new AuthFileError(`Could not open authfile [${path}] for reading: ${e.code === 'ENOENT' ? 'No such file or directory' : e.code === 'EACCES' ? 'Permission denied' : e.message}`);

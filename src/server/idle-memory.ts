@@ -26,9 +26,23 @@ export function collectAllGarbage(): boolean {
   return true;
 }
 
-/** What a quiet thread gives back: the spare large reply buffers it keeps for busy spells, then V8's garbage. */
+/**
+ * Node's compile cache (bin/run-node) keeps, for the life of each thread, its own copy of every module's cache entry
+ * (the type-stripped source and V8's code cache: about 0.7 MB for a serving thread's 70 modules) to write at exit
+ * what changed. Flushing writes that now (nothing, when the cache was current) and frees the copies; a module loaded
+ * later is read from the cache again. Without the compile cache this does nothing.
+ */
+export function dropCompileCacheCopies(): void {
+  process.getBuiltinModule('node:module').flushCompileCache();
+}
+
+/**
+ * What a quiet thread gives back: the spare large reply buffers it keeps for busy spells, the compile cache's copies
+ * of the modules loaded since the last time, then V8's garbage.
+ */
 export function giveMemoryBack(): boolean {
   dropSpareReplyBuffers();
+  dropCompileCacheCopies();
   return collectAllGarbage();
 }
 

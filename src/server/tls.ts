@@ -2,7 +2,7 @@
  * TLS on the client port (memcached's -Z and its -o ssl_* options): what the options mean for node:tls, loading
  * the certificate files (at start-up and on `refresh_certs`) with memcached's messages for what fails.
  */
-import { readFileSync } from 'node:fs';
+// node:fs is taken when a file is read (see auth-file.ts)
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
 
 export class TlsConfigError extends Error {
@@ -43,7 +43,7 @@ export function tlsSettingsOf(extended: Readonly<Record<string, string | true>>)
 function read(path: string | null, what: string): Buffer {
   if (path === null) throw new TlsConfigError(`Error loading the ${what}: no file given (-o ssl_chain_cert=FILE,ssl_key=FILE)`);
   try {
-    return readFileSync(path);
+    return process.getBuiltinModule('node:fs').readFileSync(path);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new TlsConfigError(`Error loading the ${what}: ${path} : ${e.code === 'ENOENT' ? 'No such file or directory' : e.message}`);

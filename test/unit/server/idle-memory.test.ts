@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../../support/fake-clock.ts';
 import { collectAllGarbage, giveMemoryBack, IDLE_MS, IdleMemoryReducer, QUIET_WORK } from '../../../src/server/idle-memory.ts';
@@ -57,5 +62,30 @@ describe('giveMemoryBack', () => {
     expect(spareReplyBufferBytes()).toBeGreaterThan(0);
     giveMemoryBack();
     expect(spareReplyBufferBytes()).toBe(0);
+  });
+});
+
+describe('dropCompileCacheCopies', () => {
+  it("writes the compile cache's entries of the modules loaded so far now, not only at exit", () => {
+    const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+    const dir = mkdtempSync(join(tmpdir(), 'compile-cache-'));
+    try {
+      // the child counts the cache's files before it exits (Node writes them at exit too)
+      const probe = `
+        import { readdirSync } from 'node:fs';
+        import { dropCompileCacheCopies } from './src/server/idle-memory.ts';
+        const files = () => readdirSync(process.env.NODE_COMPILE_CACHE, { recursive: true }).length;
+        const before = files();
+        dropCompileCacheCopies();
+        console.log(JSON.stringify({ before, after: files() }));
+      `;
+      const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', probe], {
+        cwd: repoRoot, env: { ...process.env, NODE_COMPILE_CACHE: dir }, encoding: 'utf8',
+      }).trim()) as { before: number; after: number };
+      expect(out.after).toBeGreaterThan(out.before + 2);
+      expect(readdirSync(dir, { recursive: true }).length).toBeGreaterThanOrEqual(out.after);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
