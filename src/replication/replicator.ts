@@ -26,6 +26,11 @@ import { systemClock, type Clock } from '../clock.ts';
 const BUSY_MS = 2;
 /** -t N: the stats are published as a section ends, at most this often (the rest wait for a timer this long). */
 const PUBLISH_MS = 1;
+/**
+ * -t N: sections closer than this to each other are a run (a stream of changes in or out, whose wake-ups a loaded
+ * machine spreads to several milliseconds apart): their stats are published when a worker reads them or at the tick.
+ */
+const RUN_MS = 20;
 /** Records the change stream keeps for the peers, and sync mode's bound, unless configured. */
 export const DEFAULT_LOG_CAPACITY = 1 << 18;
 export const DEFAULT_SYNC_TIMEOUT_MS = 1000;
@@ -135,7 +140,7 @@ export class Replicator {
   /** -t N: start() is done (sections publish the stats from then on). */
   #started = false;
   #publishedAt = -Infinity;
-  /** When the last section ended (a run of sections closer than BUSY_MS publishes less often). */
+  /** When the last section ended (a run of sections closer than RUN_MS publishes only when due). */
   #leftAt = -Infinity;
   #publishDue = false;
   #publishTimer: NodeJS.Timeout | null = null;
@@ -255,10 +260,10 @@ export class Replicator {
   /**
    * -t N, at the end of each section: the stats as the section left them, read under the lock and published just
    * after it. When the thread is quiet, a section publishes as it ends (at most once per PUBLISH_MS: the rest
-   * wait for a timer). In a run of sections closer than BUSY_MS (a stream of changes in or out: thousands per
-   * second) they are published only when due: a worker read them (#readerAsked), a link changed state, or the
-   * 50 ms tick. Each publication costs the fields, their JSON and a copy; at one per 10 ms in such runs that was
-   * a tenth of a streaming peer's replication thread.
+   * wait for a timer). In a run of sections closer than RUN_MS (a stream of changes in or out: hundreds to
+   * thousands per second) they are published only when due: a worker read them (#readerAsked), a link changed
+   * state, or the 50 ms tick. Each publication costs the fields, their JSON and a copy: at one per 10 ms in such
+   * runs that was about a seventh of a streaming peer's replication thread (perf).
    */
   #leaving(): (() => void) | null {
     const share = this.#share;
@@ -266,10 +271,10 @@ export class Replicator {
     // whether sync mode's replies wait for a peer: as of every section, not of the last publication
     share.peerUp = this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing');
     const now = performance.now();
-    const busy = now - this.#leftAt < BUSY_MS;
+    const inRun = now - this.#leftAt < RUN_MS;
     this.#leftAt = now;
     if (!this.#publishDue) {
-      if (busy) return null;
+      if (inRun) return null;
       if (now - this.#publishedAt < PUBLISH_MS) {
         this.#publishLater(this.#publishedAt + PUBLISH_MS - now);
         return null;
