@@ -17,6 +17,13 @@ const READ_BUFFER = 64 * 1024;
  * every message. A synchronous sender holds each client's reply until the ACK, so it gets one per event-loop turn.
  */
 export const LAZY_ACK_MS = 5;
+/**
+ * Under a steady stream (the last ACK less than this long ago) a sender not in synchronous mode gets one ACK per
+ * this interval: four in five of the ACKs of LAZY_ACK_MS are saved, each a write and a timer here, and a read on
+ * the sender (whose lag and queue depth figures are then this coarse). A write after a quiet spell is still
+ * acknowledged LAZY_ACK_MS after it arrived.
+ */
+export const STREAM_ACK_MS = 20;
 
 /** Where a receiving link comes from: a peer that dialed us (with the HELLO it sent), or a peer we dial. */
 export type ReceiverEnd = { socket: LinkSocket; hello: Hello } | { host: string; port: number };
@@ -56,6 +63,8 @@ export class Receiver {
   #caughtUp = false;
   #ackScheduled = false;
   #ackTimer: ReturnType<typeof setTimeout> | null = null;
+  /** When the last ACK left (ctx.now()). */
+  #ackedAt = -Infinity;
   /** The sender runs in synchronous mode (its HELLO said so): it waits for each ACK before answering a client. */
   #peerSyncs = false;
   #syncStart = -1n;
@@ -193,10 +202,11 @@ export class Receiver {
     }
     if (!ok) return;
     if (this.applied > this.#ackedSent && this.#syncStart < 0n && !this.#ackScheduled) {
-      // One cumulative ACK for every chunk read in this I/O phase, or per LAZY_ACK_MS for a sender that does not wait for it.
+      // One cumulative ACK for every chunk read in this I/O phase, or per LAZY_ACK_MS (STREAM_ACK_MS under a stream)
+      // for a sender that does not wait for it.
       this.#ackScheduled = true;
       if (this.#peerSyncs) setImmediate(this.#ackBound);
-      else this.#ackTimer = setTimeout(this.#ackBound, LAZY_ACK_MS);
+      else this.#ackTimer = setTimeout(this.#ackBound, Math.max(LAZY_ACK_MS, this.#ackedAt + STREAM_ACK_MS - this.#ctx.now()));
     }
   }
 
@@ -207,6 +217,7 @@ export class Receiver {
     this.#ackTimer = null;
     if (this.applied <= this.#ackedSent || this.#syncStart >= 0n) return;
     this.#ackedSent = this.applied;
+    this.#ackedAt = this.#ctx.now();
     this.#ctx.applied(this.peerNodeId, this.peerRunId, this.applied);
     this.#write(encode({ type: 'ack', seq: this.applied }));
   }

@@ -27,11 +27,10 @@ const BUSY_MS = 2;
 /** -t N: the stats are published as a section ends, at most this often (the rest wait for a timer this long). */
 const PUBLISH_MS = 1;
 /**
- * -t N, while sections follow each other closer than BUSY_MS (a stream of changes in or out): at most one
- * publication this often. Each costs the stats' fields, their JSON and a copy: at one a millisecond that was about a
- * fifth of a streaming peer's replication thread.
+ * -t N: sections closer than this to each other are a run (a stream of changes in or out, whose wake-ups a loaded
+ * machine spreads to several milliseconds apart): their stats are published when a worker reads them or at the tick.
  */
-const PUBLISH_BUSY_MS = 10;
+const RUN_MS = 20;
 /** Records the change stream keeps for the peers, and sync mode's bound, unless configured. */
 export const DEFAULT_LOG_CAPACITY = 1 << 18;
 export const DEFAULT_SYNC_TIMEOUT_MS = 1000;
@@ -141,10 +140,12 @@ export class Replicator {
   /** -t N: start() is done (sections publish the stats from then on). */
   #started = false;
   #publishedAt = -Infinity;
-  /** When the last section ended (a run of sections closer than BUSY_MS publishes less often). */
+  /** When the last section ended (a run of sections closer than RUN_MS publishes only when due). */
   #leftAt = -Infinity;
   #publishDue = false;
   #publishTimer: NodeJS.Timeout | null = null;
+  /** -t N: stops listening for the workers' reads of the stats (ReplicationShare.onRead). */
+  #stopListening: (() => void) | null = null;
   /** -t N: records the workers wrote that left the ring before this thread noted them. */
   overruns = 0;
 
@@ -252,34 +253,34 @@ export class Replicator {
     this.#publishScheduled = true;
     setImmediate(() => {
       this.#publishScheduled = false;
-      if (!this.#stopped) this.#publish();
+      if (this.#stopped) return;
+      this.#publishDue = true;
+      this.#publish();
     });
   }
 
   /**
    * -t N, at the end of each section: the stats as the section left them, read under the lock and published just
-   * after it (the workers' `stats` is as current as this thread's last section, not its last 50 ms tick).
+   * after it. When the thread is quiet, a section publishes as it ends (at most once per PUBLISH_MS: the rest
+   * wait for a timer). In a run of sections closer than RUN_MS (a stream of changes in or out: hundreds to
+   * thousands per second) they are published only when due: a worker read them (#readerAsked), a link changed
+   * state, or the 50 ms tick. Each publication costs the fields, their JSON and a copy: at one per 10 ms in such
+   * runs that was about a seventh of a streaming peer's replication thread (perf).
    */
   #leaving(): (() => void) | null {
     const share = this.#share;
     if (share === null || this.#stopped || !this.#started) return null;
     // whether sync mode's replies wait for a peer: as of every section, not of the last publication
     share.peerUp = this.senders.some((s) => s.machine.state === 'streaming' || s.machine.state === 'syncing');
-    // at most one publication per PUBLISH_MS, or PUBLISH_BUSY_MS in a run of sections (under load they come by the
-    // thousand per second); the first section after a quiet spell publishes at once
     const now = performance.now();
-    const hold = now - this.#leftAt < BUSY_MS ? PUBLISH_BUSY_MS : PUBLISH_MS;
+    const inRun = now - this.#leftAt < RUN_MS;
     this.#leftAt = now;
-    if (now - this.#publishedAt < hold && !this.#publishDue) {
-      if (this.#publishTimer === null) {
-        this.#publishTimer = setTimeout(() => {
-          this.#publishTimer = null;
-          if (this.#stopped) return;
-          this.#publishDue = true; // the hold is over (a timer may fire a little before performance.now says so)
-          this.#publish();
-        }, this.#publishedAt + hold - now);
+    if (!this.#publishDue) {
+      if (inRun) return null;
+      if (now - this.#publishedAt < PUBLISH_MS) {
+        this.#publishLater(this.#publishedAt + PUBLISH_MS - now);
+        return null;
       }
-      return null;
     }
     this.#publishDue = false;
     if (this.#publishTimer !== null) clearTimeout(this.#publishTimer);
@@ -289,6 +290,26 @@ export class Replicator {
     const entries = this.stats();
     const view = plainView(this);
     return () => share.publishStats(entries, view);
+  }
+
+  #publishLater(ms: number): void {
+    if (this.#publishTimer === null) this.#publishTimer = setTimeout(this.#publishNow, ms);
+  }
+
+  /** A publication that is due (the hold is over: a timer may fire a little before performance.now says so). */
+  readonly #publishNow = (): void => {
+    this.#publishTimer = null;
+    if (this.#stopped) return;
+    this.#publishDue = true;
+    this.#publish();
+  };
+
+  /** -t N: a worker read the stats: publish them again (at most once per PUBLISH_MS), so its next read is current. */
+  #readerAsked(): void {
+    if (this.#stopped) return;
+    const wait = this.#publishedAt + PUBLISH_MS - performance.now();
+    if (wait > 0) this.#publishLater(wait);
+    else this.#publishNow();
   }
 
   /** -t N: the shared state the workers read (a peer up for sync mode, the stats), published as a section ends. */
@@ -362,6 +383,8 @@ export class Replicator {
     if (this.#sections !== null) {
       this.#started = true;
       this.#armBell();
+      this.#stopListening = this.#share!.onRead(() => this.#readerAsked());
+      this.#publishDue = true;
       this.#publish();
     }
   }
@@ -414,6 +437,8 @@ export class Replicator {
       this.#join.tick(dialed.map((s) => ({ unreachable: s.machine.connects === 0 && s.machine.failures > 0, heard: s.heard })));
     }
     this.#announce();
+    // every tick, busy or not: the fields that age by themselves (heard_ms), and a run of sections' changes
+    this.#publishDue = true;
     this.#publish();
   }
 
@@ -742,6 +767,7 @@ export class Replicator {
     this.#stopped = true;
     if (this.#rearmTimer !== null) clearTimeout(this.#rearmTimer);
     if (this.#publishTimer !== null) clearTimeout(this.#publishTimer);
+    this.#stopListening?.();
     if (this.#sections === null) this.changes.unsubscribe();
   }
 }

@@ -4,7 +4,7 @@
  *
  * - `ReplicationShare`: the peers' acknowledgements (sync mode's replies wait on them in the workers), whether a
  *   peer link is up, the replication port's refusal counters, and the replication fields of `stats`, published
- *   by the replication thread as its sections end.
+ *   by the replication thread as its sections end when it is quiet, and when a worker read them under load.
  * - `StoreSections`: how the replication thread takes the store lock (see LOCKING.md): the first use of the store,
  *   its change stream or the clock in an event-loop callback takes the lock, and a microtask queued then releases
  *   it once that callback's synchronous run is over. Each taking first reads the records the workers appended
@@ -28,7 +28,9 @@ const I_ACK_BELL = 0;
 const I_PEER_UP = 1;
 const I_STATS_VERSION = 2;
 const I_STATS_LENGTH = 3;
-const I_FIELDS = 4;
+/** Rung by a worker that read the stats: the replication thread publishes them again (ReplicationShare.onRead). */
+const I_STATS_READ = 4;
+const I_FIELDS = 5;
 const STATS_BYTES = 1 << 16;
 
 export class ReplicationShare {
@@ -92,7 +94,39 @@ export class ReplicationShare {
     Atomics.add(this.#i, I_STATS_VERSION, 1);
   }
 
+  /**
+   * Calls `read` (in a later task) each time a worker read the stats, until the returned function is called: under
+   * load the replication thread publishes only then (and on its ticks), not at the end of every run of sections.
+   */
+  onRead(read: () => void): () => void {
+    const i = this.#i;
+    let stopped = false;
+    const arm = (): void => {
+      if (stopped) return;
+      const r = Atomics.waitAsync(i, I_STATS_READ, Atomics.load(i, I_STATS_READ));
+      const wake = () => {
+        if (stopped) return;
+        read();
+        arm();
+      };
+      if (r.async) void r.value.then(wake);
+      else queueMicrotask(wake);
+    };
+    arm();
+    return () => {
+      stopped = true;
+      Atomics.add(i, I_STATS_READ, 1);
+      Atomics.notify(i, I_STATS_READ); // lets the pending wait end
+    };
+  }
+
   // ------------------------------------------------------------------ a worker's side
+
+  /** Tells the replication thread a worker read its stats (see onRead). */
+  #ring(): void {
+    Atomics.add(this.#i, I_STATS_READ, 1);
+    Atomics.notify(this.#i, I_STATS_READ);
+  }
 
   get ackedSeq(): bigint {
     return Atomics.load(this.#b, B_ACKED);
@@ -100,9 +134,16 @@ export class ReplicationShare {
 
   /**
    * The last published replication fields of `stats`, with the counters kept in shared words as of now: sync
-   * mode's counts, which the workers keep, and the refusals.
+   * mode's counts, which the workers keep, and the refusals. Under load the replication thread publishes when a
+   * worker read them: the fields are then as of the previous read, or at most one tick (50 ms) old.
    */
   stats(): Array<[string, string | number]> {
+    this.#ring();
+    return this.published();
+  }
+
+  /** What stats() returns, without asking the replication thread for a new publication. */
+  published(): Array<[string, string | number]> {
     const p = this.#read();
     if (p === null) return [['replication', 'MASTER'], ['replication_state', 'syncing']];
     const b = this.#b;
@@ -120,6 +161,7 @@ export class ReplicationShare {
 
   /** The links as last published, for the metrics endpoint (null before the first publication). */
   view(): ReplicationView | null {
+    this.#ring();
     return this.#read()?.view ?? null;
   }
 

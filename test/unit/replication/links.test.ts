@@ -12,7 +12,7 @@ import { setImmediate as realSetImmediate } from 'node:timers';
 import { ReplicationShare } from '../../../src/replication/threads.ts';
 import { MapStore } from './map-store.ts';
 import { ReplicationNet, timersClock } from '../../support/replication-net.ts';
-import { LAZY_ACK_MS } from '../../../src/replication/receiver.ts';
+import { LAZY_ACK_MS, STREAM_ACK_MS } from '../../../src/replication/receiver.ts';
 import { encode } from '../../../src/proto/replication/codec.ts';
 import { COALESCE_MS } from '../../../src/replication/flush-pacer.ts';
 
@@ -200,6 +200,8 @@ describe('replication links on an in-memory network', () => {
     // Start right after B's idle heartbeat (which also carries its applied sequence): the next is 100 ms away.
     const before = receiver.bytesSent;
     await until(() => receiver.bytesSent > before, 'a heartbeat', 1000, 1);
+    // (or an ack: then quiet for STREAM_ACK_MS, so the next write is acked LAZY_ACK_MS after it)
+    await vi.advanceTimersByTimeAsync(STREAM_ACK_MS);
     const sent0 = receiver.bytesSent;
     const start = Date.now();
     // One write per millisecond: each reaches B in a message of its own.
@@ -214,6 +216,36 @@ describe('replication links on an in-memory network', () => {
     await vi.advanceTimersByTimeAsync(LAZY_ACK_MS);
     expect(receiver.bytesSent - sent0).toBe(ackBytes);
     expect(a.repl.senders[0].queueDepth).toBe(0);
+  });
+
+  it('under a steady stream a sender not in sync mode gets one ack per STREAM_ACK_MS; after a quiet spell, LAZY_ACK_MS after a write', async () => {
+    const net = new ReplicationNet();
+    const { a, b } = await pair(net);
+    const receiver = [...b.repl.receivers][0];
+    const ackBytes = encode({ type: 'ack', seq: 1n }).length;
+    const before = receiver.bytesSent;
+    await until(() => receiver.bytesSent > before, 'a heartbeat', 1000, 1);
+    await vi.advanceTimersByTimeAsync(STREAM_ACK_MS);
+    const sent0 = receiver.bytesSent;
+    // one write per millisecond for 4 x STREAM_ACK_MS: the first ack LAZY_ACK_MS in, then one per STREAM_ACK_MS
+    const depths: number[] = [];
+    for (let i = 0; i < 4 * STREAM_ACK_MS; i++) {
+      a.store.set(`s${i}`, String(i));
+      await vi.advanceTimersByTimeAsync(1);
+      depths.push(a.repl.senders[0].queueDepth);
+    }
+    const acks = (receiver.bytesSent - sent0) / ackBytes;
+    expect(acks).toBeGreaterThanOrEqual(4);
+    expect(acks).toBeLessThanOrEqual(5);
+    // the queue is never more than one interval (and the network's delay) deep
+    expect(Math.max(...depths)).toBeLessThanOrEqual(STREAM_ACK_MS + 3);
+    await vi.advanceTimersByTimeAsync(STREAM_ACK_MS + LAZY_ACK_MS);
+    expect(a.repl.senders[0].queueDepth).toBe(0);
+    // quiet for more than STREAM_ACK_MS: a lone write is acknowledged LAZY_ACK_MS after it arrived
+    await vi.advanceTimersByTimeAsync(STREAM_ACK_MS);
+    a.store.set('lone', '1');
+    const took = await until(() => a.repl.senders[0].queueDepth === 0, 'acked', 100, 1);
+    expect(took).toBeLessThanOrEqual(LAZY_ACK_MS + 3);
   });
 
   it('sync mode: the ack leaves in the turn after the apply, not LAZY_ACK_MS later', async () => {
