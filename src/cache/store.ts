@@ -49,6 +49,13 @@ export type StoreResult = 'STORED' | 'NOT_STORED' | 'EXISTS' | 'NOT_FOUND' | 'TO
 export type ArithResult = bigint | 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY' | 'EXISTS';
 
 const META_MARKS = IT_STALE | IT_TOKEN_SENT | IT_KEY_BINARY;
+/** Who hears of evictions (SlabStore.onEviction). */
+export interface EvictionListener {
+  /** Whether anyone listens now. */
+  wanted(): boolean;
+  evicted(key: Buffer, fetched: boolean, ttl: number, lastAccess: number, clsid: number, size: number): void;
+}
+
 /** The largest buffer whose DataView the store keeps for the next key (a connection's read buffer is 16 KB). */
 const VIEWED_MAX = 64 * 1024;
 
@@ -444,17 +451,19 @@ export class SlabStore {
   }
 
   /**
-   * Told of each item evicted from an LRU tail (`watch evictions`): its key, whether it was fetched, its TTL left
-   * (-1: none), seconds since its last access, its class in memcached's sizes and its value length.
+   * Told of each item evicted from an LRU tail (`watch evictions`) while `wanted()` says someone listens: its key,
+   * whether it was fetched, its TTL left (-1: none), seconds since its last access, its class in memcached's sizes
+   * and its value length. While nobody listens the key is not copied out.
    */
-  set onEviction(fn: ((key: Buffer, fetched: boolean, ttl: number, lastAccess: number, clsid: number, size: number) => void) | null) {
-    this.#t.evictor.onEvict = fn === null ? null : (h, now) => {
+  set onEviction(listener: EvictionListener | null) {
+    this.#t.evictor.onEvict = listener === null ? null : (h, now) => {
+      if (!listener.wanted()) return;
       const key = this.#t.itemKey(h);
       const exptime = this.#u32[h * 2 + F_EXPTIME];
       const size = this.#u32[h * 2 + F_NBYTES];
       const flags = this.#u32[h * 2 + F_FLAGS];
       const clsid = this.#slabs.classFor(memcachedItemTotal(key.length, size, flags, this.#casEnabled));
-      fn(key, (this.#bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) !== 0, exptime === 0 ? -1 : exptime - now, now - this.#u32[h * 2 + F_TIME], clsid, size);
+      listener.evicted(key, (this.#bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) !== 0, exptime === 0 ? -1 : exptime - now, now - this.#u32[h * 2 + F_TIME], clsid, size);
     };
   }
 
