@@ -49,6 +49,15 @@ export type StoreResult = 'STORED' | 'NOT_STORED' | 'EXISTS' | 'NOT_FOUND' | 'TO
 export type ArithResult = bigint | 'NOT_FOUND' | 'NON_NUMERIC' | 'NO_MEMORY' | 'EXISTS';
 
 const META_MARKS = IT_STALE | IT_TOKEN_SENT | IT_KEY_BINARY;
+/** Who hears of evictions (SlabStore.onEviction). */
+export interface EvictionListener {
+  /** Whether anyone listens now. */
+  wanted(): boolean;
+  evicted(key: Buffer, fetched: boolean, ttl: number, lastAccess: number, clsid: number, size: number): void;
+}
+
+/** The largest buffer whose DataView the store keeps for the next key (a connection's read buffer is 16 KB). */
+const VIEWED_MAX = 64 * 1024;
 
 /**
  * memcached's item store, as clients see it: the semantics of every command (set family, cas, incr/decr,
@@ -99,6 +108,9 @@ export class SlabStore {
   readonly #version = new Uint32Array(2);
   /** clock.now() read once at the start of each public operation. */
   #now = 0;
+  /** #memoryView()'s latest buffer and its view. */
+  #viewed: ArrayBufferLike | null = null;
+  #memory: DataView = new DataView(new ArrayBuffer(0));
   /** Shared scalars: the crawler's next bucket; a flush_all's sweep: the clock second from which it may run (0: none pending), and its next bucket. */
   readonly #s: Float64Array;
 
@@ -147,9 +159,9 @@ export class SlabStore {
       if (mode === 'set') this.unlink(key);
       return 'TOO_LARGE';
     }
-    const kv = keyView(key);
-    const hv = murmur3(kv, 0, key.length);
-    const old = this.#lookupFrom(kv, 0, key.length, hv, true);
+    const kv = this.#memoryView(key);
+    const hv = murmur3(kv, key.byteOffset, key.length);
+    const old = this.#lookupFrom(kv, key.byteOffset, key.length, hv, true);
     let nbytes = data.length;
     let newFlags = flags >>> 0;
     let newExptime = 0;
@@ -241,7 +253,7 @@ export class SlabStore {
 
   /** Counts cmd_get/get_hits/misses, LRU bump, lazy expiry. */
   get(key: Buffer): Handle | -1 {
-    return this.getAt(keyView(key), 0, key.length);
+    return this.getAt(this.#memoryView(key), key.byteOffset, key.length);
   }
 
   /** get() of the key at [start, start + n) of src (see keyView()), so that callers need not make a Buffer of it. */
@@ -261,7 +273,7 @@ export class SlabStore {
 
   /** gat/gats: get and update the exptime (counts as a touch, like memcached). */
   getAndTouch(key: Buffer, exptime: number): Handle | -1 {
-    return this.getAndTouchAt(keyView(key), 0, key.length, exptime);
+    return this.getAndTouchAt(this.#memoryView(key), key.byteOffset, key.length, exptime);
   }
 
   /** getAndTouch() of the key at [start, start + n) of src. */
@@ -274,7 +286,7 @@ export class SlabStore {
   }
 
   touch(key: Buffer, exptime: number): boolean {
-    const h = this.#touchLookup(keyView(key), 0, key.length, exptime);
+    const h = this.#touchLookup(this.#memoryView(key), key.byteOffset, key.length, exptime);
     if (h === 0) return false;
     this.#lru.bumpIfStale(h, this.#now);
     return true;
@@ -298,9 +310,9 @@ export class SlabStore {
 
   delete(key: Buffer): boolean {
     this.#now = this.#clock.now();
-    const kv = keyView(key);
-    const hv = murmur3(kv, 0, key.length);
-    const h = this.#lookupFrom(kv, 0, key.length, hv, true);
+    const kv = this.#memoryView(key);
+    const hv = murmur3(kv, key.byteOffset, key.length);
+    const h = this.#lookupFrom(kv, key.byteOffset, key.length, hv, true);
     if (h === 0) {
       this.#g[C.G_DELETE_MISSES]++;
       return false;
@@ -315,9 +327,9 @@ export class SlabStore {
    * served. Returns whether a live item was removed (a dead one found is reclaimed too).
    */
   unlink(key: Buffer): boolean {
-    const kv = keyView(key);
-    const hv = murmur3(kv, 0, key.length);
-    const h = this.#index.findAt(kv, 0, key.length, hv);
+    const kv = this.#memoryView(key);
+    const hv = murmur3(kv, key.byteOffset, key.length);
+    const h = this.#index.findAt(kv, key.byteOffset, key.length, hv);
     if (h === 0) return false;
     if (this.#liveness.deadReason(h, this.#clock.now()) !== 0) {
       this.#items.unlink(h, hv);
@@ -333,9 +345,9 @@ export class SlabStore {
    */
   arith(key: Buffer, incr: boolean, delta: bigint, cas = 0n, countMiss = true): ArithResult {
     const now = (this.#now = this.#clock.now());
-    const kv = keyView(key);
-    const hv = murmur3(kv, 0, key.length);
-    const h = this.#lookupFrom(kv, 0, key.length, hv, true);
+    const kv = this.#memoryView(key);
+    const hv = murmur3(kv, key.byteOffset, key.length);
+    const h = this.#lookupFrom(kv, key.byteOffset, key.length, hv, true);
     if (h === 0) {
       if (countMiss) this.#g[incr ? C.G_INCR_MISSES : C.G_DECR_MISSES]++;
       return 'NOT_FOUND';
@@ -439,17 +451,19 @@ export class SlabStore {
   }
 
   /**
-   * Told of each item evicted from an LRU tail (`watch evictions`): its key, whether it was fetched, its TTL left
-   * (-1: none), seconds since its last access, its class in memcached's sizes and its value length.
+   * Told of each item evicted from an LRU tail (`watch evictions`) while `wanted()` says someone listens: its key,
+   * whether it was fetched, its TTL left (-1: none), seconds since its last access, its class in memcached's sizes
+   * and its value length. While nobody listens the key is not copied out.
    */
-  set onEviction(fn: ((key: Buffer, fetched: boolean, ttl: number, lastAccess: number, clsid: number, size: number) => void) | null) {
-    this.#t.evictor.onEvict = fn === null ? null : (h, now) => {
+  set onEviction(listener: EvictionListener | null) {
+    this.#t.evictor.onEvict = listener === null ? null : (h, now) => {
+      if (!listener.wanted()) return;
       const key = this.#t.itemKey(h);
       const exptime = this.#u32[h * 2 + F_EXPTIME];
       const size = this.#u32[h * 2 + F_NBYTES];
       const flags = this.#u32[h * 2 + F_FLAGS];
       const clsid = this.#slabs.classFor(memcachedItemTotal(key.length, size, flags, this.#casEnabled));
-      fn(key, (this.#bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) !== 0, exptime === 0 ? -1 : exptime - now, now - this.#u32[h * 2 + F_TIME], clsid, size);
+      listener.evicted(key, (this.#bytes[h * 8 + B_ITFLAGS] & IT_FETCHED) !== 0, exptime === 0 ? -1 : exptime - now, now - this.#u32[h * 2 + F_TIME], clsid, size);
     };
   }
 
@@ -507,8 +521,8 @@ export class SlabStore {
   /** The live item with this key, or -1 (a dead one found is reclaimed). No stats, no LRU bump. */
   findLive(key: Buffer): Handle | -1 {
     this.#now = this.#clock.now();
-    const kv = keyView(key);
-    const h = this.#lookupFrom(kv, 0, key.length, murmur3(kv, 0, key.length), true);
+    const kv = this.#memoryView(key);
+    const h = this.#lookupFrom(kv, key.byteOffset, key.length, murmur3(kv, key.byteOffset, key.length), true);
     return h === 0 ? -1 : h;
   }
 
@@ -770,6 +784,23 @@ export class SlabStore {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /**
+   * A DataView of all the memory `key` is a view of, for the key at key.byteOffset. The keys of a connection's
+   * commands are views of one read buffer: the view is made once per buffer rather than once per command (a
+   * DataView costs a runtime call). Only a buffer of up to VIEWED_MAX bytes is kept for the next key, so that a large
+   * one is not held.
+   */
+  #memoryView(key: Buffer): DataView {
+    const memory = key.buffer;
+    if (memory === this.#viewed) return this.#memory;
+    const view = new DataView(memory);
+    if (memory.byteLength <= VIEWED_MAX) {
+      this.#viewed = memory;
+      this.#memory = view;
+    }
+    return view;
+  }
 
   /**
    * find + lazy expiry, as ItemTable.lookup (which the replica face uses): the client path keeps its own copy on

@@ -7,7 +7,7 @@ import { RateLimitedLog } from '../log-limit.ts';
 import { CacheClock, TimerSlot, UPTIME_OFFSET } from '../clock.ts';
 import { SlabStore, type VersionSource } from '../cache/store.ts';
 import { CrawlSchedule } from '../cache/crawl-schedule.ts';
-import { WatchLog, type WatchPeers } from './watch.ts';
+import { WATCH_EVICTIONS, WatchLog, type WatchPeers } from './watch.ts';
 import { WorkerSignals } from './worker-signals.ts';
 
 /** memcached's watcher_logbuf_size: what a watcher that does not read may have waiting before lines are dropped. */
@@ -173,7 +173,11 @@ export class CacheServer extends EventEmitter {
       };
     }
     this.#watch = new WatchLog(Number.isFinite(logbufKB) && logbufKB > 0 ? logbufKB * 1024 : WATCHER_LOGBUF_SIZE, peers);
-    this.store.onEviction = (key, fetched, ttl, lastAccess, clsid, size) => this.#watch.eviction(key, fetched, ttl, lastAccess, clsid, size);
+    const watch = this.#watch;
+    this.store.onEviction = {
+      wanted: () => (watch.active[0] & WATCH_EVICTIONS) !== 0,
+      evicted: (key, fetched, ttl, lastAccess, clsid, size) => watch.eviction(key, fetched, ttl, lastAccess, clsid, size),
+    };
     this.#host = this.#makeHost();
     if (shared === undefined) {
       this.#dispatcher = new Dispatcher(this.#host);

@@ -25,6 +25,36 @@ describe('storage commands', () => {
     expect(store.itemKey(store.get(key)).equals(key)).toBe(true);
   });
 
+  it('finds keys that are views at any offset of one buffer, of several buffers in turn, and of a large one', () => {
+    const { store } = makeStore();
+    // a connection's keys are views of its read buffer, one command after another; other buffers come between
+    const read = Buffer.alloc(16 * 1024, 0x2e);
+    const large = Buffer.alloc(128 * 1024, 0x2e);
+    const at = (b: Buffer, offset: number, key: string): Buffer => {
+      b.write(key, offset, 'latin1');
+      return b.subarray(offset, offset + key.length);
+    };
+    expect(store.store('set', at(read, 3, 'alpha'), 0, 0, k('1'), 0n)).toBe('STORED');
+    expect(store.store('set', at(read, 100, 'beta'), 0, 0, k('2'), 0n)).toBe('STORED');
+    expect(store.store('set', at(large, 70_001, 'gamma'), 0, 0, k('3'), 0n)).toBe('STORED');
+    expect(store.store('set', k('delta'), 0, 0, k('4'), 0n)).toBe('STORED');
+    read.fill(0x2e);
+    for (const [key, value] of [['alpha', '1'], ['beta', '2'], ['gamma', '3'], ['delta', '4']]) {
+      expect(getValue(store, key)).toBe(value);
+      expect(store.itemKey(store.get(at(read, 7, key))).toString()).toBe(key);
+      expect(store.itemKey(store.get(at(large, 99_999, key))).toString()).toBe(key);
+    }
+    // the bytes at the offset the last lookup used are not the key
+    expect(store.get(at(read, 7, 'alphx'))).toBe(-1);
+    expect(store.delete(at(large, 5, 'gamma'))).toBe(true);
+    expect(store.delete(at(read, 9, 'beta'))).toBe(true);
+    expect(getValue(store, 'gamma')).toBe(null);
+    expect(getValue(store, 'beta')).toBe(null);
+    expect(store.arith(at(read, 11, 'alpha'), true, 4n)).toBe(5n);
+    expect(store.touch(at(large, 1, 'delta'), 100)).toBe(true);
+    expect(store.itemCount).toBe(2);
+  });
+
   it('add only stores a missing key', () => {
     const { store } = makeStore();
     expect(store.store('add', k('a'), 0, 0, k('1'), 0n)).toBe('STORED');

@@ -23,6 +23,24 @@ describe('eviction', () => {
     expect(stat(items, `items:${cls}:evicted`)).toBe(1);
   });
 
+  it('tells its eviction listener of each eviction only while it wants them, then with the evicted key', () => {
+    const { store } = makeStore({ memoryLimitBytes: MB });
+    let wanted = false;
+    let asked = 0;
+    const heard: string[] = [];
+    store.onEviction = {
+      wanted: () => (asked++, wanted),
+      evicted: (key, fetched, ttl, _lastAccess, _clsid, size) => heard.push(`${key.toString()} ${fetched} ${ttl} ${size}`),
+    };
+    for (let i = 0; i < PER_PAGE_1184; i++) set(store, keyOf(i), V1000);
+    expect(set(store, 'k998', V1000)).toBe('STORED');
+    expect([asked, heard]).toEqual([1, []]);
+    wanted = true;
+    expect(set(store, 'k999', V1000)).toBe('STORED');
+    expect([asked, heard]).toEqual([2, [`${keyOf(1)} false -1 1000`]]);
+    expect(stat(store.statsGeneral(), 'evictions')).toBe(2);
+  });
+
   it('keeps recently fetched items (second chance) and evicts in LRU order', () => {
     const { store } = makeStore({ memoryLimitBytes: MB });
     for (let i = 0; i < PER_PAGE_1184; i++) set(store, keyOf(i), V1000);
